@@ -1,0 +1,107 @@
+/**
+ * The one place that knows how encoding.com replies look on the wire (reference 7.7 and 7.8).
+ *
+ * Callers build a neutral tree; this module turns it into XML or JSON with every quirk real
+ * clients depend on:
+ * - every scalar is a string (numbers are stringified here, never emitted as JSON numbers);
+ * - a repeated element is an array in JSON only when it has two or more items, unless it was
+ *   built with `alwaysList` (GetMediaList `media`);
+ * - an empty element is `[]` in JSON (callers avoid empties where clients break on them);
+ * - XML starts with the declaration at byte 0; JSON `response` is always an object.
+ */
+
+export type WireScalar = string | number | bigint;
+export type Wire = WireScalar | null | Wire[] | AlwaysList | WireObject;
+export interface WireObject {
+  [key: string]: Wire | undefined;
+}
+
+/** A list that stays a JSON array even with zero or one item. */
+export class AlwaysList {
+  constructor(readonly items: Wire[]) {}
+}
+export const alwaysList = (items: Wire[]): AlwaysList => new AlwaysList(items);
+
+export type WireFormat = 'xml' | 'json';
+
+export const CONTENT_TYPE: Record<WireFormat, string> = {
+  xml: 'text/xml; charset=utf-8',
+  json: 'application/json; charset=utf-8',
+};
+
+const XML_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+export const isXmlName = (name: string): boolean => XML_NAME.test(name) && !/^xml/i.test(name);
+
+export function render(format: WireFormat, root: string, body: WireObject): string {
+  return format === 'xml' ? renderXml(root, body) : renderJson(root, body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// XML
+
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' };
+// XML 1.0 forbids most control characters even as references; drop them.
+// eslint-disable-next-line no-control-regex
+const XML_INVALID = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
+
+export function escapeXml(text: string): string {
+  return text.replace(XML_INVALID, '').replace(/[&<>"]/g, (c) => XML_ESCAPES[c]!);
+}
+
+export function renderXml(root: string, body: WireObject): string {
+  const out: string[] = ['<?xml version="1.0"?>\n'];
+  writeXmlElement(out, root, body);
+  return out.join('');
+}
+
+function writeXmlElement(out: string[], name: string, value: Wire | undefined): void {
+  if (value === undefined) return;
+  if (!isXmlName(name)) throw new Error(`not an XML element name: ${JSON.stringify(name)}`);
+  if (Array.isArray(value) || value instanceof AlwaysList) {
+    for (const item of Array.isArray(value) ? value : value.items) writeXmlElement(out, name, item);
+    return;
+  }
+  if (value === null) {
+    out.push(`<${name}/>`);
+    return;
+  }
+  if (typeof value === 'object') {
+    out.push(`<${name}>`);
+    for (const [key, child] of Object.entries(value)) writeXmlElement(out, key, child);
+    out.push(`</${name}>`);
+    return;
+  }
+  out.push(`<${name}>`, escapeXml(String(value)), `</${name}>`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON
+
+export function renderJson(root: string, body: WireObject): string {
+  return JSON.stringify({ [root]: toJsonObject(body) });
+}
+
+type Json = string | null | Json[] | { [key: string]: Json };
+
+function toJsonObject(value: WireObject): { [key: string]: Json } {
+  const result: { [key: string]: Json } = {};
+  for (const [key, child] of Object.entries(value)) {
+    if (child === undefined) continue;
+    const json = toJson(child);
+    if (json !== undefined) result[key] = json;
+  }
+  return result;
+}
+
+function toJson(value: Wire): Json | undefined {
+  if (value instanceof AlwaysList) return value.items.map((item) => toJson(item) ?? null);
+  if (Array.isArray(value)) {
+    if (value.length === 0) return undefined; // no element at all
+    if (value.length === 1) return toJson(value[0]!);
+    return value.map((item) => toJson(item) ?? null);
+  }
+  if (value === null) return null;
+  if (typeof value === 'object') return toJsonObject(value);
+  const text = String(value);
+  return text === '' ? [] : text;
+}
