@@ -11,7 +11,7 @@
  */
 
 export type WireScalar = string | number | bigint;
-export type Wire = WireScalar | null | Wire[] | AlwaysList | WireObject;
+export type Wire = WireScalar | null | Wire[] | AlwaysList | Interleaved | WireObject;
 export interface WireObject {
   [key: string]: Wire | undefined;
 }
@@ -21,6 +21,19 @@ export class AlwaysList {
   constructor(readonly items: Wire[]) {}
 }
 export const alwaysList = (items: Wire[]): AlwaysList => new AlwaysList(items);
+
+/**
+ * Parallel sequences that XML interleaves row by row (`destination`, `destination_status`,
+ * `destination`, ...) and JSON gives as parallel values, one key each. The key it is stored
+ * under in a WireObject is not rendered.
+ */
+export class Interleaved {
+  constructor(
+    readonly keys: string[],
+    readonly rows: Wire[][],
+  ) {}
+}
+export const interleave = (keys: string[], rows: Wire[][]): Interleaved => new Interleaved(keys, rows);
 
 export type WireFormat = 'xml' | 'json';
 
@@ -56,6 +69,10 @@ export function renderXml(root: string, body: WireObject): string {
 
 function writeXmlElement(out: string[], name: string, value: Wire | undefined): void {
   if (value === undefined) return;
+  if (value instanceof Interleaved) {
+    for (const row of value.rows) value.keys.forEach((key, i) => writeXmlElement(out, key, row[i]));
+    return;
+  }
   if (!isXmlName(name)) throw new Error(`not an XML element name: ${JSON.stringify(name)}`);
   if (Array.isArray(value) || value instanceof AlwaysList) {
     for (const item of Array.isArray(value) ? value : value.items) writeXmlElement(out, name, item);
@@ -87,6 +104,13 @@ function toJsonObject(value: WireObject): { [key: string]: Json } {
   const result: { [key: string]: Json } = {};
   for (const [key, child] of Object.entries(value)) {
     if (child === undefined) continue;
+    if (child instanceof Interleaved) {
+      child.keys.forEach((k, i) => {
+        const column = toJson(child.rows.map((row) => row[i] ?? null));
+        if (column !== undefined) result[k] = column;
+      });
+      continue;
+    }
     const json = toJson(child);
     if (json !== undefined) result[key] = json;
   }
@@ -94,6 +118,7 @@ function toJsonObject(value: WireObject): { [key: string]: Json } {
 }
 
 function toJson(value: Wire): Json | undefined {
+  if (value instanceof Interleaved) return undefined; // only meaningful as an object member
   if (value instanceof AlwaysList) return value.items.map((item) => toJson(item) ?? null);
   if (Array.isArray(value)) {
     if (value.length === 0) return undefined; // no element at all
@@ -104,4 +129,25 @@ function toJson(value: Wire): Json | undefined {
   if (typeof value === 'object') return toJsonObject(value);
   const text = String(value);
   return text === '' ? [] : text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value formats clients parse (7.8 rules 14, 16, 19)
+
+export const ZERO_DATE = '0000-00-00 00:00:00';
+
+/** `YYYY-MM-DD HH:MM:SS` in UTC; the zero date when unset, never empty. */
+export function wireDate(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(Number(ms))) return ZERO_DATE;
+  return new Date(Number(ms)).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/** Progress as a decimal string with one fractional digit: `"50.0"`. */
+export function wirePercent(value: number): string {
+  return (Math.min(100, Math.max(0, value)) || 0).toFixed(1);
+}
+
+/** A plain decimal (`"6464.83"`), trimmed of needless zeros. */
+export function wireDecimal(value: number, digits = 2): string {
+  return String(Number(value.toFixed(digits)));
 }

@@ -1,0 +1,24 @@
+import type { Logger } from 'pino';
+import type { Config, User } from '../../config.ts';
+import type { Db } from '../../store/db.ts';
+import type { MediaQueue } from '../../queue/types.ts';
+import type { FieldMap } from '../../domain/fields.ts';
+import type { WireObject } from '../wire/render.ts';
+import type { PipelineEvents } from '../../pipeline/process-media.ts';
+
+export interface Services {
+  config: Config;
+  db: Db;
+  queue: MediaQueue;
+  events: PipelineEvents;
+  log: Logger;
+  /** Base URL for links to outputs kept by this server (ENCODERY_PUBLIC_URL or the listen address). */
+  publicUrl(): string;
+}
+
+export interface ActionContext extends Services {
+  user: User;
+  query: FieldMap;
+}
+
+export type Action = (ctx: ActionContext) => Promise<WireObject>;

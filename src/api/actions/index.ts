@@ -1,0 +1,22 @@
+import type { Action } from './context.ts';
+import * as media from './media.ts';
+import * as status from './status.ts';
+import * as info from './info.ts';
+
+/** Every action, keyed by its lower-cased name (clients send any letter case). */
+export const ACTIONS: Record<string, Action> = {
+  addmedia: media.addMedia,
+  addmediabenchmark: media.addMediaBenchmark,
+  processmedia: media.processMedia,
+  updatemedia: media.updateMedia,
+  cancelmedia: media.cancelMedia,
+  stopmedia: media.stopMedia,
+  restartmedia: media.restartMedia,
+  restartmediaerrors: media.restartMediaErrors,
+  restartmediatask: media.restartMediaTask,
+  getstatus: status.getStatus,
+  gettaskstatus: status.getTaskStatus,
+  getmedialist: status.getMediaList,
+  getmediainfo: info.getMediaInfo,
+  getmediainfoex: info.getMediaInfoEx,
+};

@@ -1,0 +1,286 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { FieldMap, FieldValue } from '../../domain/fields.ts';
+import { parseFormat } from '../../domain/format.ts';
+import { DestinationStatus, MediaStatus, TaskStatus, isFinalMedia } from '../../domain/status.ts';
+import { checkUrl } from '../../transfer/index.ts';
+import * as repo from '../../store/repo.ts';
+import { mediaDirs } from '../../pipeline/util.ts';
+import { ApiError, ErrorText } from '../errors.ts';
+import { many, mediaIdOf, positiveInt, required, scalar, yesNo } from '../query.ts';
+import { isXmlName } from '../wire/render.ts';
+import type { Action, ActionContext } from './context.ts';
+import { VERSION } from '../../version.ts';
+
+/** Top-level fields that are not options of the media itself. */
+const NOT_OPTIONS = new Set(['userid', 'userkey', 'action', 'source', 'format', 'mediaid']);
+const NOTIFY_FIELDS = ['notify', 'notify_encoding_errors', 'notify_upload'];
+
+export const addMedia: Action = (ctx) => createMedia(ctx, false);
+export const addMediaBenchmark: Action = (ctx) => createMedia(ctx, true);
+
+async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<{ message: string; MediaID: string; mediaid: string }> {
+  const { query } = ctx;
+  const sources = many(query, 'source').map((s) => {
+    if (typeof s !== 'string') throw new ApiError(ErrorText.wrongShape('source', 'a URL'));
+    return s.trim();
+  });
+  if (sources.length === 0 || sources.some((s) => s === '')) throw new ApiError(ErrorText.noSource);
+  for (const s of sources) checkLocation(ctx, s, 'source');
+  const formats = many(query, 'format');
+  if (formats.length === 0 && !benchmark) throw new ApiError(ErrorText.noFormat);
+  const tasks = formats.map((f, i) => validateFormat(ctx, f, i, formats.length));
+  const options = validateOptions(query);
+  const id = await repo.insertMedia(ctx.db, {
+    userId: ctx.user.id,
+    sources,
+    options: JSON.stringify(options),
+    notifyUrl: scalar(query, 'notify') || null,
+    benchmark,
+    version: VERSION,
+    status: MediaStatus.New,
+    tasks,
+  });
+  ctx.queue.enqueue(id);
+  ctx.log.info({ mediaId: id, tasks: tasks.length, benchmark }, 'media added');
+  return { message: 'Added', MediaID: String(id), mediaid: String(id) };
+}
+
+export const processMedia: Action = async (ctx) => {
+  const media = await mediaOf(ctx);
+  if (media.status !== MediaStatus.ReadyToProcess) {
+    throw new ApiError(`Media ${media.id} is not ready to process (status: ${media.status}); ProcessMedia is for media added with AddMediaBenchmark.`);
+  }
+  const formats = many(ctx.query, 'format');
+  const tasks = formats.map((f, i) => validateFormat(ctx, f, i, formats.length));
+  if (tasks.length === 0 && (await repo.getTasks(ctx.db, media.id)).length === 0) throw new ApiError(ErrorText.noFormat);
+  const patch = { benchmark: 0, status: MediaStatus.WaitingForEncoder, prev_status: media.status };
+  if (tasks.length > 0) await repo.replaceTasks(ctx.db, media.id, tasks, patch);
+  else await repo.updateMedia(ctx.db, media.id, patch);
+  ctx.queue.enqueue(media.id);
+  return { message: 'Started' };
+};
+
+export const updateMedia: Action = async (ctx) => {
+  const media = await mediaOf(ctx);
+  const formats = many(ctx.query, 'format');
+  if (formats.length === 0) throw new ApiError(ErrorText.noFormat);
+  const tasks = formats.map((f, i) => validateFormat(ctx, f, i, formats.length));
+  const notify = scalar(ctx.query, 'notify');
+  if (notify) checkLocation(ctx, notify, 'notify');
+  await ctx.queue.abort(media.id, 'update');
+  await fs.rm(mediaDirs(ctx.config.dataDir, media.id).outputs, { recursive: true, force: true });
+  const waiting = media.status === MediaStatus.ReadyToProcess;
+  await repo.replaceTasks(ctx.db, media.id, tasks, {
+    ...restartedMedia(media),
+    ...(notify ? { notify_url: notify } : {}),
+    ...(waiting ? { status: MediaStatus.ReadyToProcess, prev_status: media.prev_status } : {}),
+  });
+  if (!waiting) ctx.queue.enqueue(media.id);
+  return { message: 'Updated' };
+};
+
+export const cancelMedia: Action = async (ctx) => {
+  const media = await mediaOf(ctx);
+  await ctx.queue.abort(media.id, 'cancel');
+  await repo.updateMedia(ctx.db, media.id, { deleted: 1 });
+  const dirs = mediaDirs(ctx.config.dataDir, media.id);
+  await Promise.all([dirs.scratch, dirs.outputs].map((d) => fs.rm(d, { recursive: true, force: true })));
+  return { message: 'Deleted' };
+};
+
+export const stopMedia: Action = async (ctx) => {
+  const media = await mediaOf(ctx);
+  if (isFinalMedia(media.status)) throw new ApiError(`Media ${media.id} has already ended (${media.status}); there is nothing to stop.`);
+  await ctx.queue.abort(media.id, 'stop');
+  const tasks = await repo.getTasks(ctx.db, media.id);
+  const destinations = await repo.getDestinations(ctx.db, tasks.map((t) => t.id));
+  const now = Date.now();
+  let delivered = false;
+  for (const t of tasks) {
+    const saved = (destinations.get(t.id) ?? []).some((d) => d.status === DestinationStatus.Saved);
+    if (t.status === TaskStatus.Finished || saved) delivered = true;
+    if (t.status !== TaskStatus.Finished && t.status !== TaskStatus.Error) {
+      await repo.updateTask(ctx.db, t.id, { status: TaskStatus.Error, description: 'Stopped by StopMedia', finished_at: now });
+      await repo.appendLog(ctx.db, [t.id], 'Stopped by StopMedia');
+    }
+  }
+  const status = delivered ? MediaStatus.Finished : MediaStatus.Stopped;
+  await repo.updateMedia(ctx.db, media.id, { status, prev_status: media.status, finished_at: now, time_left: 0, time_left_current: 0 });
+  await repo.appendLog(ctx.db, tasks.map((t) => t.id), `Media status: ${status}`);
+  await ctx.events.mediaEnded(media.id);
+  return { message: 'Stopped' };
+};
+
+export const restartMedia: Action = async (ctx) => {
+  const media = await mediaOf(ctx);
+  await ctx.queue.abort(media.id, 'restart');
+  const tasks = await repo.getTasks(ctx.db, media.id);
+  for (const t of tasks) await resetTask(ctx, t, false);
+  await fs.rm(mediaDirs(ctx.config.dataDir, media.id).outputs, { recursive: true, force: true });
+  await restart(ctx, media, 'RestartMedia');
+  return { message: 'Restarted' };
+};
+
+export const restartMediaErrors: Action = async (ctx) => {
+  const media = await mediaOf(ctx);
+  await ctx.queue.abort(media.id, 'restart');
+  const tasks = await repo.getTasks(ctx.db, media.id);
+  const destinations = await repo.getDestinations(ctx.db, tasks.map((t) => t.id));
+  let restarted = 0;
+  for (const t of tasks) {
+    const failedDelivery = (destinations.get(t.id) ?? []).some((d) => d.status.startsWith('Error'));
+    if (t.status === TaskStatus.Error || failedDelivery) {
+      await resetTask(ctx, t, true);
+      restarted++;
+    }
+  }
+  if (restarted === 0 && media.status !== MediaStatus.Error) {
+    if (!isFinalMedia(media.status)) ctx.queue.enqueue(media.id);
+    throw new ApiError(`Media ${media.id} has no failed tasks to restart.`);
+  }
+  await restart(ctx, media, 'RestartMediaErrors');
+  return { message: 'Restarted' };
+};
+
+export const restartMediaTask: Action = async (ctx) => {
+  const media = await mediaOf(ctx);
+  const taskId = positiveInt(required(ctx.query, 'taskid', ErrorText.noTaskId), 'taskid');
+  const task = await repo.getTask(ctx.db, taskId);
+  if (!task || task.media_id !== media.id) throw new ApiError(ErrorText.taskNotFound(taskId));
+  await ctx.queue.abort(media.id, 'restart');
+  await resetTask(ctx, task, true);
+  await restart(ctx, media, `RestartMediaTask ${taskId}`);
+  return { message: 'Task restarted' };
+};
+
+// --- shared pieces ------------------------------------------------------------------------
+
+async function mediaOf(ctx: ActionContext): Promise<repo.MediaRow> {
+  const id = mediaIdOf(ctx.query);
+  const media = await repo.findMedia(ctx.db, ctx.user.id, id);
+  if (!media) throw new ApiError(ErrorText.mediaNotFound(id));
+  return media;
+}
+
+function restartedMedia(media: repo.MediaRow): repo.MediaPatch {
+  return {
+    status: MediaStatus.New,
+    prev_status: media.status,
+    description: null,
+    started_at: null,
+    finished_at: null,
+    uploaded_at: null,
+    progress: 0,
+    progress_current: 0,
+    time_left: 0,
+    time_left_current: 0,
+  };
+}
+
+async function restart(ctx: ActionContext, media: repo.MediaRow, why: string): Promise<void> {
+  const fresh = (await repo.getMedia(ctx.db, media.id))!;
+  const patch = restartedMedia(fresh);
+  if (fresh.benchmark && !fresh.downloaded_at) patch.status = MediaStatus.New;
+  await repo.updateMedia(ctx.db, media.id, patch);
+  const tasks = await repo.getTasks(ctx.db, media.id);
+  await repo.appendLog(ctx.db, tasks.map((t) => t.id), `${why}: media status New`);
+  ctx.queue.enqueue(media.id);
+}
+
+/**
+ * Puts a task back to work. An encoded task whose deliveries partly failed only re-delivers
+ * (its output is kept); anything else is encoded again.
+ */
+async function resetTask(ctx: ActionContext, t: repo.TaskRow, keepEncodedOutput: boolean): Promise<void> {
+  const redeliver = keepEncodedOutput && t.status === TaskStatus.Finished && t.outputs !== null && (await outputsExist(ctx, t));
+  if (redeliver) {
+    await repo.resetDestinations(ctx.db, t.id, true);
+    await repo.updateTask(ctx.db, t.id, { status: TaskStatus.Saving, finished_at: null, description: null });
+    await repo.appendLog(ctx.db, [t.id], 'Restarted: re-delivering to the failed destinations');
+    return;
+  }
+  await repo.resetDestinations(ctx.db, t.id, false);
+  await repo.updateTask(ctx.db, t.id, {
+    status: TaskStatus.New,
+    started_at: null,
+    finished_at: null,
+    progress: 0,
+    time_left: 0,
+    converted_size: null,
+    description: null,
+    command: null,
+    cpu_sec: null,
+    speed: null,
+    outputs: null,
+    download_token: null,
+  });
+  await repo.appendLog(ctx.db, [t.id], 'Restarted');
+}
+
+async function outputsExist(ctx: ActionContext, t: repo.TaskRow): Promise<boolean> {
+  const files = JSON.parse(t.outputs ?? '[]') as string[];
+  if (files.length === 0) return false;
+  for (const f of files) if (!(await fs.stat(path.join(ctx.config.dataDir, f)).catch(() => null))) return false;
+  return true;
+}
+
+function validateFormat(ctx: ActionContext, raw: FieldValue, index: number, count: number): repo.NewTask {
+  const where = count > 1 ? `Format ${index + 1}: ` : '';
+  const map: FieldMap = raw === '' ? {} : (raw as FieldMap);
+  if (typeof map !== 'object' || Array.isArray(map)) throw new ApiError(where + ErrorText.wrongShape('format', 'a set of fields'));
+  checkFieldNames(map, where);
+  const destinations = many(map, 'destination').map((d) => {
+    if (typeof d !== 'string' || d.trim() === '') throw new ApiError(where + ErrorText.wrongShape('destination', 'a URL'));
+    return d.trim();
+  });
+  for (const d of destinations) checkLocation(ctx, d, 'destination', where);
+  const { destination: _omit, ...fields } = map;
+  const parsed = parseFormat(fields);
+  if (!parsed.ok) throw new ApiError(where + parsed.error);
+  return { output: parsed.spec.output, format: JSON.stringify(fields), destinations };
+}
+
+/** Format fields are echoed back as XML elements, so their names must be valid ones. */
+function checkFieldNames(map: FieldMap, where: string): void {
+  for (const [key, value] of Object.entries(map)) {
+    if (!isXmlName(key)) throw new ApiError(`${where}Field name ${JSON.stringify(key.slice(0, 40))} is not allowed.`);
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (typeof item === 'object' && !Array.isArray(item)) checkFieldNames(item, where);
+      if (Array.isArray(item)) throw new ApiError(where + ErrorText.wrongShape(key, 'a value or a list of values'));
+    }
+  }
+}
+
+function validateOptions(query: FieldMap): FieldMap {
+  const options: FieldMap = {};
+  for (const [key, value] of Object.entries(query)) if (!NOT_OPTIONS.has(key)) options[key] = value;
+  checkFieldNames(options, '');
+  for (const name of NOTIFY_FIELDS) {
+    const url = scalar(query, name);
+    if (url && !/^https?:\/\//i.test(url)) throw new ApiError(ErrorText.badValue(name, `must be an http:// or https:// URL.`));
+  }
+  const notifyFormat = scalar(query, 'notify_format');
+  if (notifyFormat && !['xml', 'json'].includes(notifyFormat.toLowerCase())) throw new ApiError(ErrorText.badValue('notify_format', 'must be xml or json.'));
+  yesNo(query, 'notify_upload_extended');
+  return options;
+}
+
+function checkLocation(ctx: ActionContext, url: string, role: 'source' | 'destination' | 'notify', where = ''): void {
+  if (role === 'notify') {
+    if (!/^https?:\/\//i.test(url)) throw new ApiError(ErrorText.badValue('notify', 'must be an http:// or https:// URL.'));
+    return;
+  }
+  const problem = checkUrl(url, role);
+  if (problem) throw new ApiError(where + problem);
+  if (/^file:/i.test(url)) {
+    let file: string;
+    try {
+      file = path.resolve(decodeURIComponent(new URL(url).pathname));
+    } catch {
+      throw new ApiError(`${where}The ${role} ${url.slice(0, 200)} is not a valid file:// URL.`);
+    }
+    const inside = ctx.config.fileRoots.some((root) => file === root || file.startsWith(root + path.sep));
+    if (!inside) throw new ApiError(`${where}The ${role} file:// path is outside the allowed file roots (ENCODERY_FILE_ROOTS).`);
+  }
+}

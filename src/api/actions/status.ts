@@ -1,0 +1,237 @@
+import path from 'node:path';
+import type { FieldMap } from '../../domain/fields.ts';
+import { TaskStatus } from '../../domain/status.ts';
+import * as repo from '../../store/repo.ts';
+import { redactUrl } from '../../transfer/redact.ts';
+import { ApiError, ErrorText } from '../errors.ts';
+import { mediaIdOf, positiveInt, required, scalar, yesNo } from '../query.ts';
+import { alwaysList, interleave, wireDate, wirePercent, type Wire, type WireObject } from '../wire/render.ts';
+import type { Action, ActionContext } from './context.ts';
+
+/** Keys a status reply sets itself; a format field with the same name is not echoed over them. */
+const RESERVED_TASK_KEYS = new Set(['id', 'status', 'created', 'started', 'finished', 'destination', 'destination_status', 's3_destination', 'task_status', 'convertedsize', 'description']);
+
+interface StatusOptions {
+  extended: boolean;
+  includeLog: boolean;
+}
+
+export const getStatus: Action = async (ctx) => {
+  const q = ctx.query;
+  const extended = yesNo(q, 'extended');
+  const opts: StatusOptions = { extended, includeLog: yesNo(q, 'include_task_status') };
+  yesNo(q, 'include_qc_task_status'); // accepted; QC child media arrive with the QC issue
+  const text = required(q, 'mediaid', ErrorText.noMediaId);
+  const ids = text.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
+    if (!/^\d{1,15}$/.test(s) || Number(s) < 1) throw new ApiError(ErrorText.badMediaId(s));
+    return Number(s);
+  });
+  if (ids.length === 0) throw new ApiError(ErrorText.noMediaId);
+  if (!extended) {
+    // Simple mode answers for the first id only, directly under <response> (7.8 rule 10).
+    const media = await repo.findMedia(ctx.db, ctx.user.id, ids[0]!);
+    if (!media) throw new ApiError(ErrorText.mediaNotFound(ids[0]!));
+    return statusOf(ctx, media, opts);
+  }
+  if (ids.length > 100) throw new ApiError(ErrorText.badValue('mediaid', 'may list at most 100 ids.'));
+  const jobs: WireObject[] = [];
+  for (const id of ids) {
+    const media = await repo.findMedia(ctx.db, ctx.user.id, id);
+    if (!media) throw new ApiError(ErrorText.mediaNotFound(id));
+    jobs.push(await statusOf(ctx, media, opts));
+  }
+  return { job: jobs };
+};
+
+async function statusOf(ctx: ActionContext, m: repo.MediaRow, opts: StatusOptions): Promise<WireObject> {
+  const tasks = await repo.getTasks(ctx.db, m.id);
+  const taskIds = tasks.map((t) => t.id);
+  const destinations = await repo.getDestinations(ctx.db, taskIds);
+  const logs = opts.includeLog ? await repo.getTaskLogs(ctx.db, taskIds) : null;
+  return {
+    id: String(m.id),
+    userid: m.user_id,
+    version: m.version,
+    sourcefile: sourcesOf(m),
+    status: m.status,
+    prevstatus: m.prev_status ?? '',
+    notifyurl: m.notify_url ? redactUrl(m.notify_url) : '',
+    created: wireDate(m.created_at),
+    started: wireDate(m.started_at),
+    finished: wireDate(m.finished_at),
+    downloaded: wireDate(m.downloaded_at),
+    uploaded: wireDate(m.uploaded_at),
+    filesize: opts.extended && m.source_bytes !== null ? String(m.source_bytes) : undefined,
+    time_left: String(m.time_left),
+    progress: wirePercent(m.progress),
+    time_left_current: String(m.time_left_current),
+    progress_current: wirePercent(m.progress_current),
+    description: m.description ?? undefined,
+    format: tasks.map((t) => taskOf(ctx, t, destinations.get(t.id) ?? [], logs?.get(t.id), opts)),
+  };
+}
+
+function taskOf(ctx: ActionContext, t: repo.TaskRow, dests: repo.DestinationRow[], log: repo.TaskLogRow[] | undefined, opts: StatusOptions): WireObject {
+  const echoed: WireObject = {};
+  for (const [key, value] of Object.entries(JSON.parse(t.format) as FieldMap)) if (!RESERVED_TASK_KEYS.has(key)) echoed[key] = value;
+  return {
+    id: String(t.id),
+    status: t.status,
+    created: wireDate(t.created_at),
+    started: wireDate(t.started_at),
+    finished: wireDate(t.finished_at),
+    ...echoed,
+    output: t.output,
+    description: t.status === TaskStatus.Error ? (t.description ?? 'error') : undefined,
+    s3_destination: keptLinks(ctx, t),
+    destinations: interleave(['destination', 'destination_status'], dests.map((d) => [redactUrl(d.url), d.status])),
+    convertedsize: t.converted_size !== null ? String(t.converted_size) : undefined,
+    ...(opts.extended ? extendedTask(t) : {}),
+    task_status: log ? { state: log.map((s) => ({ time: wireDate(s.at), message: s.message })) } : undefined,
+  };
+}
+
+/** Per-task progress appears only in extended mode (7.8 rule 14). */
+function extendedTask(t: repo.TaskRow): WireObject {
+  const fraction = t.progress / 100;
+  let timeLeft = 0;
+  if (t.status === TaskStatus.Processing && t.started_at && fraction > 0 && fraction < 1) {
+    timeLeft = Math.round(((Date.now() - t.started_at) / 1000) * ((1 - fraction) / fraction));
+  }
+  return {
+    time_left: String(timeLeft),
+    progress: wirePercent(t.progress),
+    time_left_current: String(timeLeft),
+    progress_current: wirePercent(t.progress),
+    converttime: t.started_at && t.finished_at ? String(Math.round((t.finished_at - t.started_at) / 1000)) : '0',
+    command: t.command ?? undefined,
+    cpu_time: t.cpu_sec !== null ? t.cpu_sec.toFixed(2) : undefined,
+    speed: t.speed !== null ? t.speed.toFixed(2) : undefined,
+  };
+}
+
+function keptLinks(ctx: ActionContext, t: repo.TaskRow): Wire[] | undefined {
+  if (!t.download_token || !t.outputs) return undefined;
+  const files = JSON.parse(t.outputs) as string[];
+  return files.map((f) => `${ctx.publicUrl()}/download/${t.download_token}/${encodeURIComponent(path.basename(f))}`);
+}
+
+function sourcesOf(m: repo.MediaRow): string[] {
+  return (JSON.parse(m.sources) as string[]).map(redactUrl);
+}
+
+export const getTaskStatus: Action = async (ctx) => {
+  const mediaId = mediaIdOf(ctx.query);
+  const taskId = positiveInt(required(ctx.query, 'taskid', ErrorText.noTaskId), 'taskid');
+  yesNo(ctx.query, 'include_qc');
+  const media = await repo.findMedia(ctx.db, ctx.user.id, mediaId);
+  if (!media) throw new ApiError(ErrorText.mediaNotFound(mediaId));
+  const task = await repo.getTask(ctx.db, taskId);
+  if (!task || task.media_id !== media.id) throw new ApiError(ErrorText.taskNotFound(taskId));
+  const log = (await repo.getTaskLogs(ctx.db, [taskId])).get(taskId) ?? [];
+  return {
+    list: {
+      mediaid: String(media.id),
+      taskid: String(task.id),
+      status: task.status,
+      progress: wirePercent(task.progress),
+      state: log.map((s) => ({ time: wireDate(s.at), message: s.message })),
+    },
+  };
+};
+
+const SORTS: Record<string, repo.MediaListFilter['sort']> = {
+  media_id: 'id',
+  user: 'user_id',
+  source: 'sources',
+  status: 'status',
+  queue_time: 'created_at',
+  created: 'created_at',
+  started: 'started_at',
+  finished: 'finished_at',
+};
+
+export const getMediaList: Action = async (ctx) => {
+  const q = ctx.query;
+  const version = scalar(q, 'version') || '1';
+  if (!['1', '2', '3'].includes(version)) throw new ApiError(ErrorText.badValue('version', 'must be 1, 2 or 3.'));
+  if (version !== '3') {
+    const { rows } = await repo.listMedia(ctx.db, { userId: ctx.user.id, sort: 'id', order: 'asc' });
+    return {
+      media: alwaysList(
+        rows.map((m) => ({
+          mediafile: sourcesOf(m)[0] ?? '',
+          mediaid: String(m.id),
+          mediastatus: m.status,
+          createdate: wireDate(m.created_at),
+          startdate: wireDate(m.started_at),
+          finishdate: wireDate(m.finished_at),
+          closeddate: version === '2' ? wireDate(m.finished_at) : undefined,
+        })),
+      ),
+    };
+  }
+  const page = positiveInt(scalar(q, 'page') || '1', 'page');
+  const perPage = positiveInt(scalar(q, 'per_page') || '10', 'per_page');
+  if (perPage < 5 || perPage > 100) throw new ApiError(ErrorText.badValue('per_page', 'must be between 5 and 100.'));
+  const sortName = scalar(q, 'sort') || 'media_id';
+  const sort = SORTS[sortName];
+  if (!sort) throw new ApiError(ErrorText.badValue('sort', `must be one of ${Object.keys(SORTS).join(', ')}.`));
+  const order = (scalar(q, 'order') || 'asc').toLowerCase();
+  if (order !== 'asc' && order !== 'desc') throw new ApiError(ErrorText.badValue('order', 'must be asc or desc.'));
+  const mediaId = scalar(q, 'mediaid');
+  const taskId = scalar(q, 'taskid');
+  const filter: repo.MediaListFilter = {
+    userId: ctx.user.id,
+    sort,
+    order,
+    limit: perPage,
+    offset: (page - 1) * perPage,
+    mediaId: mediaId ? positiveInt(mediaId, 'mediaid') : undefined,
+    taskId: taskId ? positiveInt(taskId, 'taskid') : undefined,
+    output: scalar(q, 'output') || undefined,
+    status: scalar(q, 'status') || undefined,
+    dateFrom: parseDate(scalar(q, 'date_from'), 'date_from', false),
+    dateTo: parseDate(scalar(q, 'date_to'), 'date_to', true),
+  };
+  const params = (scalar(q, 'format_params') || '').split(',').map((s) => s.trim()).filter(Boolean);
+  const { rows, total } = await repo.listMedia(ctx.db, filter);
+  const media: WireObject[] = [];
+  for (const m of rows) {
+    const item: WireObject = {
+      id: String(m.id),
+      userid: m.user_id,
+      sourcefile: sourcesOf(m),
+      status: m.status,
+      created: wireDate(m.created_at),
+      started: wireDate(m.started_at),
+      finished: wireDate(m.finished_at),
+      progress: wirePercent(m.progress),
+    };
+    if (params.length > 0) {
+      const tasks = await repo.getTasks(ctx.db, m.id);
+      item.format = tasks.map((t) => {
+        const fields = JSON.parse(t.format) as FieldMap;
+        const out: WireObject = { id: String(t.id), output: t.output, status: t.status };
+        for (const p of params) if (fields[p] !== undefined && !(p in out)) out[p] = fields[p];
+        return out;
+      });
+    }
+    media.push(item);
+  }
+  return {
+    pagination: { per_page: String(perPage), page: String(page), count: String(rows.length), total: String(total), pages: String(Math.ceil(total / perPage)) },
+    media: alwaysList(media),
+  };
+};
+
+/** `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS`, UTC. A bare date_to covers the whole day. */
+function parseDate(text: string | undefined, field: string, endOfDay: boolean): number | undefined {
+  if (!text) return undefined;
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2}))?$/.exec(text);
+  if (!m) throw new ApiError(ErrorText.badValue(field, 'must be a date like 2026-01-31 or 2026-01-31 23:59:59.'));
+  const [, y, mo, d, h, mi, s] = m;
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0));
+  if (Number.isNaN(ms)) throw new ApiError(ErrorText.badValue(field, 'is not a valid date.'));
+  return h === undefined && endOfDay ? ms + 86_399_999 : ms;
+}

@@ -1,0 +1,146 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { sql } from 'kysely';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Users } from './auth.ts';
+import type { Services } from './actions/context.ts';
+import { ACTIONS } from './actions/index.ts';
+import { ApiError, ErrorText } from './errors.ts';
+import { scalar } from './query.ts';
+import { decodeBody, sniffFormat } from './wire/decode.ts';
+import { CONTENT_TYPE, render, type WireFormat, type WireObject } from './wire/render.ts';
+import { findTaskByToken } from '../store/repo.ts';
+import type { Metrics } from '../metrics.ts';
+
+export interface AppDeps extends Services {
+  users: Users;
+  metrics: Metrics;
+  /** Whether FFmpeg was usable at start (checked once; /healthz reports it). */
+  ffmpegReady: () => boolean;
+}
+
+interface RawBody {
+  text: string;
+  tooLarge: boolean;
+}
+
+const MIME: Record<string, string> = {
+  '.mp4': 'video/mp4',
+  '.webm': 'video/webm',
+  '.mp3': 'audio/mpeg',
+  '.m4a': 'audio/mp4',
+  '.jpg': 'image/jpeg',
+  '.png': 'image/png',
+};
+
+/** The HTTP edge: the encoding.com endpoint, health, metrics and kept-output downloads. */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    // The body is read by our own parser, which enforces the limit and still answers in the
+    // request's format; fastify's own limit is set well above it as a backstop.
+    bodyLimit: deps.config.maxBodyBytes * 4,
+    requestTimeout: 120_000,
+    connectionTimeout: 120_000,
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, payload, done) => {
+    const limit = deps.config.maxBodyBytes;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    payload.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        if (!tooLarge) chunks.splice(0, chunks.length, Buffer.concat(chunks).subarray(0, 4096));
+        tooLarge = true;
+        return;
+      }
+      chunks.push(chunk);
+    });
+    payload.on('end', () => done(null, { text: Buffer.concat(chunks).toString('utf8'), tooLarge } satisfies RawBody));
+    payload.on('error', (err) => done(err as Error, undefined));
+  });
+
+  app.post('/', async (request, reply) => {
+    const raw = (request.body as RawBody | undefined) ?? { text: '', tooLarge: false };
+    const { format, body, action } = await answer(deps, raw);
+    deps.metrics.requests.inc({ action, outcome: 'errors' in body ? 'error' : 'ok' });
+    return reply.code(200).header('content-type', CONTENT_TYPE[format]).send(render(format, 'response', body));
+  });
+
+  app.get('/', async (_req, reply) =>
+    reply.type('text/plain').send('Encodery speaks the encoding.com Media API here: POST / with a form field xml or json.\n'),
+  );
+
+  app.get('/healthz', async (_req, reply) => {
+    const checks = { store: false, ffmpeg: deps.ffmpegReady() };
+    try {
+      await sql`select 1`.execute(deps.db);
+      checks.store = true;
+    } catch {
+      // reported below
+    }
+    const ok = checks.store && checks.ffmpeg;
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    const text = await deps.metrics.registry.metrics();
+    return reply.type(deps.metrics.registry.contentType).send(text);
+  });
+
+  app.get<{ Params: { token: string; name: string } }>('/download/:token/:name', async (request, reply) => {
+    const { token, name } = request.params;
+    const task = /^[A-Za-z0-9_-]{20,64}$/.test(token) ? await findTaskByToken(deps.db, token) : undefined;
+    const files = task?.outputs ? (JSON.parse(task.outputs) as string[]) : [];
+    const file = files.find((f) => path.basename(f) === name);
+    if (!file) return reply.code(404).type('text/plain').send('Not found\n');
+    const full = path.join(deps.config.dataDir, file);
+    const stat = await fs.promises.stat(full).catch(() => null);
+    if (!stat) return reply.code(404).type('text/plain').send('Not found\n');
+    reply.header('content-length', stat.size).type(MIME[path.extname(full).toLowerCase()] ?? 'application/octet-stream');
+    return reply.send(fs.createReadStream(full));
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    // Never a 500 for the API endpoint: clients treat non-200 as a transport failure (7.8 rule 1).
+    deps.log.error({ err, url: request.url }, 'request failed');
+    if (request.method === 'POST' && request.url === '/') {
+      return reply.code(200).header('content-type', CONTENT_TYPE.xml).send(render('xml', 'response', errorBody(ErrorText.internal)));
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    return reply.code(status && status >= 400 && status < 500 ? status : 500).send({ error: status && status < 500 ? (err as Error).message : 'internal error' });
+  });
+
+  return app;
+}
+
+async function answer(deps: AppDeps, raw: RawBody): Promise<{ format: WireFormat; body: WireObject; action: string }> {
+  let format = sniffFormat(raw.text);
+  let action = 'unknown';
+  try {
+    if (raw.tooLarge) throw new ApiError(ErrorText.tooLarge(deps.config.maxBodyBytes));
+    const decoded = decodeBody(raw.text);
+    format = decoded.format;
+    const query = decoded.query;
+    const user = deps.users.authenticate(scalar(query, 'userid'), scalar(query, 'userkey'));
+    if (!user) throw new ApiError(ErrorText.auth);
+    const name = scalar(query, 'action');
+    if (!name) throw new ApiError(ErrorText.noAction);
+    const handler = ACTIONS[name.toLowerCase()];
+    if (!handler) throw new ApiError(ErrorText.unknownAction(name.slice(0, 64)));
+    action = name.toLowerCase();
+    return { format, body: await handler({ ...deps, user, query }), action };
+  } catch (err) {
+    if (err instanceof ApiError) return { format, body: errorBody(err.message), action };
+    deps.log.error({ err, action }, 'action failed');
+    return { format, body: errorBody(ErrorText.internal), action };
+  }
+}
+
+/** One `error`, a single string (7.8 rule 5). */
+function errorBody(message: string): WireObject {
+  return { errors: { error: message } };
+}

@@ -1,0 +1,26 @@
+/**
+ * Every error text the API answers with, in one place. Texts seen from the real service or its
+ * clients are kept verbatim (reference 1.5); the rest say what was wrong and how to fix it.
+ */
+export const ErrorText = {
+  auth: 'Wrong user id or key!',
+  badQuery: (why: string) => `Wrong query format: ${why}`,
+  unknownAction: (action: string) => `Unknown action "${action}".`,
+  noAction: 'Action is not indicated!',
+  noSource: 'Source file is not indicated!',
+  noFormat: 'No formats specified!',
+  noMediaId: 'Media ID is not indicated!',
+  badMediaId: (id: string) => `Media ID "${id}" is not a positive whole number.`,
+  mediaNotFound: (id: string | number) => `Media ${id} not found.`,
+  noTaskId: 'Task ID is not indicated!',
+  taskNotFound: (id: string | number) => `Task ${id} not found in this media.`,
+  wrongShape: (field: string, expected: string) => `Field "${field}" must be ${expected}.`,
+  badValue: (field: string, why: string) => `Field "${field}" ${why}`,
+  tooLarge: (limit: number) => `Request body is larger than the limit of ${limit} bytes.`,
+  internal: 'Internal error; the request was not carried out. Try again later.',
+} as const;
+
+/** An error the API answers with an `<errors>` reply; nothing was changed. */
+export class ApiError extends Error {
+  override name = 'ApiError';
+}

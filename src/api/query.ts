@@ -1,0 +1,45 @@
+import type { FieldMap, FieldValue } from '../domain/fields.ts';
+import { ApiError, ErrorText } from './errors.ts';
+
+/**
+ * Typed reads of request fields. Clients send a field as a string or as a one-item array
+ * (go-encodingcom sends "output":["mp4"]), so both count as a scalar.
+ */
+export function scalar(q: FieldMap, name: string): string | undefined {
+  const value = q[name];
+  if (value === undefined) return undefined;
+  const single = Array.isArray(value) && value.length === 1 ? value[0]! : value;
+  if (typeof single !== 'string') throw new ApiError(ErrorText.wrongShape(name, 'a single value'));
+  return single.trim();
+}
+
+export function required(q: FieldMap, name: string, missing: string): string {
+  const value = scalar(q, name);
+  if (value === undefined || value === '') throw new ApiError(missing);
+  return value;
+}
+
+/** A repeatable field as a list (absent → empty). */
+export function many(q: FieldMap, name: string): FieldValue[] {
+  const value = q[name];
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+export function yesNo(q: FieldMap, name: string): boolean {
+  const value = scalar(q, name)?.toLowerCase();
+  if (value === undefined || value === '' || value === 'no' || value === '0' || value === 'false') return false;
+  if (value === 'yes' || value === '1' || value === 'true') return true;
+  throw new ApiError(ErrorText.badValue(name, `must be yes or no, not "${value}".`));
+}
+
+export function positiveInt(text: string, field: string): number {
+  if (!/^\d{1,15}$/.test(text) || Number(text) < 1) throw new ApiError(ErrorText.badValue(field, `must be a positive whole number, not "${text}".`));
+  return Number(text);
+}
+
+export function mediaIdOf(q: FieldMap): number {
+  const text = required(q, 'mediaid', ErrorText.noMediaId);
+  if (!/^\d{1,15}$/.test(text) || Number(text) < 1) throw new ApiError(ErrorText.badMediaId(text));
+  return Number(text);
+}

@@ -1,0 +1,131 @@
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every setting Encodery reads, from ENCODERY_* variables or the matching --flag (flags win).
+ * Validated once at start; the rest of the code only sees the typed Config.
+ */
+export interface User {
+  id: string;
+  key: string;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** null: the users come from `<dataDir>/users.json`, created on the first start. */
+  users: User[] | null;
+  workers: number;
+  fileRoots: string[];
+  allowPrivateNetwork: boolean;
+  publicUrl: string | null;
+  ffmpeg: string;
+  ffprobe: string;
+  maxBodyBytes: number;
+  maxSourceBytes: number;
+  logLevel: string;
+  /** Delays between notification attempts; tests shorten them. */
+  notifyRetryDelaysMs: number[];
+}
+
+interface Setting {
+  env: string;
+  flag: string;
+  help: string;
+  default?: string;
+}
+
+/** The table the README documents; keep them in step. */
+export const SETTINGS = {
+  host: { env: 'ENCODERY_HOST', flag: 'host', help: 'Address to listen on', default: '127.0.0.1' },
+  port: { env: 'ENCODERY_PORT', flag: 'port', help: 'Port to listen on', default: '8080' },
+  dataDir: { env: 'ENCODERY_DATA_DIR', flag: 'data-dir', help: 'SQLite database, scratch space and kept outputs', default: './data' },
+  users: { env: 'ENCODERY_USERS', flag: 'users', help: 'API users as id:key,id:key' },
+  workers: { env: 'ENCODERY_WORKERS', flag: 'workers', help: 'How many media are processed at once', default: '1' },
+  fileRoots: { env: 'ENCODERY_FILE_ROOTS', flag: 'file-roots', help: 'Directories file:// may use, comma-separated (default <data dir>/files)' },
+  allowPrivateNetwork: { env: 'ENCODERY_ALLOW_PRIVATE_NETWORK', flag: 'allow-private-network', help: 'Allow URLs resolving to private, loopback or link-local addresses', default: 'false' },
+  publicUrl: { env: 'ENCODERY_PUBLIC_URL', flag: 'public-url', help: 'Base URL for links to outputs Encodery keeps itself' },
+  ffmpeg: { env: 'ENCODERY_FFMPEG', flag: 'ffmpeg', help: 'Path of the ffmpeg binary', default: 'ffmpeg' },
+  ffprobe: { env: 'ENCODERY_FFPROBE', flag: 'ffprobe', help: 'Path of the ffprobe binary', default: 'ffprobe' },
+  maxBodyBytes: { env: 'ENCODERY_MAX_BODY_BYTES', flag: 'max-body-bytes', help: 'Largest API request body', default: '1048576' },
+  maxSourceBytes: { env: 'ENCODERY_MAX_SOURCE_BYTES', flag: 'max-source-bytes', help: 'Largest source file accepted', default: String(50 * 1024 ** 3) },
+  logLevel: { env: 'ENCODERY_LOG_LEVEL', flag: 'log-level', help: 'pino log level', default: 'info' },
+  notifyRetryDelaysMs: { env: 'ENCODERY_NOTIFY_RETRY_DELAYS_MS', flag: 'notify-retry-delays-ms', help: 'Delays before the 3 notification retries, comma-separated ms', default: '2000,10000,60000' },
+} satisfies Record<keyof Config, Setting>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const bool = z
+  .string()
+  .transform((s) => s.trim().toLowerCase())
+  .pipe(z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off']))
+  .transform((s) => ['1', 'true', 'yes', 'on'].includes(s));
+const int = (min: number, max: number) => z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
+const list = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+const usersSchema = list.pipe(
+  z
+    .array(
+      z
+        .string()
+        .regex(/^\d+:[^:\s]{8,}$/, 'each user is id:key with a numeric id and a key of at least 8 characters')
+        .transform((pair): User => {
+          const i = pair.indexOf(':');
+          return { id: pair.slice(0, i), key: pair.slice(i + 1) };
+        }),
+    )
+    .min(1, 'give at least one user'),
+);
+
+const schema = z.object({
+  host: z.string().min(1),
+  port: int(0, 65535),
+  dataDir: z.string().min(1),
+  users: usersSchema.optional(),
+  workers: int(1, 64),
+  fileRoots: list.optional(),
+  allowPrivateNetwork: bool,
+  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+  ffmpeg: z.string().min(1),
+  ffprobe: z.string().min(1),
+  maxBodyBytes: int(1024, 1024 ** 3),
+  maxSourceBytes: int(1, Number.MAX_SAFE_INTEGER),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  notifyRetryDelaysMs: list.pipe(z.array(z.string().regex(/^\d+$/).transform(Number)).length(3, 'give exactly three delays')),
+});
+
+/** Reads settings from `env` and `argv` (flags like --port 9000 or --port=9000). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] = []): Config {
+  const options = Object.fromEntries(Object.values(SETTINGS).map((s) => [s.flag, { type: 'string' as const }]));
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({ args: argv, options, allowPositionals: true, strict: true }).values;
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const input: Record<string, string | undefined> = {};
+  for (const [key, setting] of Object.entries(SETTINGS) as [keyof Config, Setting][]) {
+    const fromFlag = flags[setting.flag];
+    const value = typeof fromFlag === 'string' ? fromFlag : env[setting.env];
+    input[key] = value === undefined || value === '' ? setting.default : value;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const setting = SETTINGS[issue.path[0] as keyof Config];
+    throw new ConfigError(`${setting.env} (--${setting.flag}): ${issue.message}`);
+  }
+  const c = parsed.data;
+  const dataDir = path.resolve(c.dataDir);
+  return {
+    ...c,
+    dataDir,
+    users: c.users ?? null,
+    fileRoots: (c.fileRoots ?? [path.join(dataDir, 'files')]).map((r) => path.resolve(r)),
+    publicUrl: c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : null,
+  };
+}

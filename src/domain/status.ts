@@ -1,0 +1,46 @@
+/** Media and task statuses, spelled exactly as encoding.com clients compare them (reference 3.1, 3.2). */
+export const MediaStatus = {
+  New: 'New',
+  Downloading: 'Downloading',
+  ReadyToProcess: 'Ready to process',
+  WaitingForEncoder: 'Waiting for encoder',
+  Processing: 'Processing',
+  Saving: 'Saving',
+  Finished: 'Finished',
+  Error: 'Error',
+  Stopped: 'Stopped',
+} as const;
+export type MediaStatus = (typeof MediaStatus)[keyof typeof MediaStatus];
+
+export const TaskStatus = {
+  New: 'New',
+  WaitingForEncoder: 'Waiting for encoder',
+  Processing: 'Processing',
+  Saving: 'Saving',
+  Finished: 'Finished',
+  Error: 'Error',
+  Stopped: 'Stopped',
+} as const;
+export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
+
+export const DestinationStatus = { Open: 'Open', Saved: 'Saved' } as const;
+export const destinationError = (reason: string): string => `Error (${reason})`;
+
+/** Statuses a media never leaves by itself. */
+export const FINAL_MEDIA_STATUSES: readonly MediaStatus[] = [MediaStatus.Finished, MediaStatus.Error, MediaStatus.Stopped];
+export const isFinalMedia = (s: string): boolean => (FINAL_MEDIA_STATUSES as readonly string[]).includes(s);
+
+/** Statuses in which a worker owns the media; after a crash these are picked up again. */
+export const ACTIVE_MEDIA_STATUSES: readonly MediaStatus[] = [
+  MediaStatus.New,
+  MediaStatus.Downloading,
+  MediaStatus.WaitingForEncoder,
+  MediaStatus.Processing,
+  MediaStatus.Saving,
+];
+
+/**
+ * Share of the whole job each phase stands for, used to turn phase progress into the media's
+ * `progress`. Encoding dominates; transfers are measured in bytes within their share.
+ */
+export const PHASE_WEIGHTS = { download: 0.1, encode: 0.8, save: 0.1 } as const;

@@ -1,0 +1,62 @@
+import { ConfigError, loadConfig, SETTINGS } from './config.ts';
+import { checkFfmpeg } from './pipeline/ffmpeg/version.ts';
+import { startServer } from './server.ts';
+
+const USAGE = `Usage: encodery serve [--flag value ...]
+
+Settings (flags override the environment):
+${Object.values(SETTINGS)
+  .map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help}${'default' in s ? ` (default ${s.default})` : ''}`)
+  .join('\n')}
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'serve', ...rest] = argv[0]?.startsWith('-') ? ['serve', ...argv] : argv;
+  if (command === 'help' || rest.includes('--help') || command === '--help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (command !== 'serve') {
+    process.stderr.write(`encodery: unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
+  let config;
+  try {
+    config = loadConfig(process.env, rest);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`encodery: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const ffmpeg = await checkFfmpeg({ ffmpeg: config.ffmpeg, ffprobe: config.ffprobe });
+  if (!ffmpeg.ok) {
+    process.stderr.write(`encodery: ${ffmpeg.message}\n`);
+    return 1;
+  }
+  const server = await startServer(config, {
+    onUserCreated: (user, file) =>
+      process.stdout.write(`Created the first user (kept in ${file}):\n  userid  ${user.id}\n  userkey ${user.key}\n`),
+  });
+  process.stdout.write(`Encodery ${ffmpeg.version ? `(FFmpeg ${ffmpeg.version}) ` : ''}listening on ${server.url} — data in ${config.dataDir}\n`);
+  const stop = (signal: string) => {
+    process.stdout.write(`${signal}: finishing up; unfinished media resume at the next start\n`);
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    void server.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err) => {
+    process.stderr.write(`encodery: ${(err as Error)?.stack ?? err}\n`);
+    process.exit(1);
+  },
+);

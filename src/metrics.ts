@@ -1,0 +1,54 @@
+import client from 'prom-client';
+import type { Db } from './store/db.ts';
+import { countMediaByStatus } from './store/repo.ts';
+import type { MediaQueue } from './queue/types.ts';
+
+/** Prometheus metrics; gauges are computed when scraped, so the hot paths only bump counters. */
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly requests: client.Counter<'action' | 'outcome'>;
+  readonly taskSeconds: client.Histogram<'output'>;
+
+  constructor(db: Db, queue: () => MediaQueue | undefined) {
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'encodery_process_' });
+    this.requests = new client.Counter({
+      name: 'encodery_api_requests_total',
+      help: 'API requests by action and outcome (ok or error)',
+      labelNames: ['action', 'outcome'],
+      registers: [this.registry],
+    });
+    this.taskSeconds = new client.Histogram({
+      name: 'encodery_task_encode_seconds',
+      help: 'Wall time of task encodes',
+      labelNames: ['output'],
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
+      registers: [this.registry],
+    });
+    new client.Gauge({
+      name: 'encodery_media',
+      help: 'Media in the store by status',
+      labelNames: ['status'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of await countMediaByStatus(db)) this.set({ status: row.status }, Number(row.n));
+      },
+    });
+    new client.Gauge({
+      name: 'encodery_queue_depth',
+      help: 'Media waiting for a worker',
+      registers: [this.registry],
+      collect() {
+        this.set(queue()?.waiting ?? 0);
+      },
+    });
+    new client.Gauge({
+      name: 'encodery_queue_running',
+      help: 'Media being processed now',
+      registers: [this.registry],
+      collect() {
+        this.set(queue()?.running ?? 0);
+      },
+    });
+  }
+}

@@ -1,0 +1,223 @@
+/** ffprobe, reduced to the facts the planner and GetMediaInfo need. */
+import { execFile } from 'node:child_process';
+import { ffmpegUrl } from './args.ts';
+
+export interface VideoStreamInfo {
+  codec: string;
+  profile: string | null;
+  bitrate: number | null;
+  /** Stored (coded-for-display) size, before any rotation. */
+  width: number;
+  height: number;
+  fps: number;
+  /** `1:1` when unknown. */
+  pixelAspectRatio: string;
+  /** Reduced, e.g. `16:9`; computed from size and pixel aspect when the file does not say. */
+  displayAspectRatio: string;
+  /** Clockwise degrees a player turns the picture: 0, 90, 180 or 270. */
+  rotation: 0 | 90 | 180 | 270;
+  durationSec: number | null;
+  pixFmt: string | null;
+  fieldOrder: string | null;
+}
+
+export interface AudioStreamInfo {
+  codec: string;
+  bitrate: number | null;
+  sampleRate: number;
+  channels: number;
+  durationSec: number | null;
+  language: string | null;
+}
+
+export interface MediaProbe {
+  formatName: string;
+  /** 0 when the file does not tell. */
+  durationSec: number;
+  bitrate: number | null;
+  sizeBytes: number;
+  video: VideoStreamInfo | null;
+  audio: AudioStreamInfo[];
+  /** The parsed ffprobe JSON, for extended media info. */
+  raw: FfprobeJson;
+}
+
+/** The part of ffprobe's JSON we read; everything else is kept in `raw` untyped. */
+export interface FfprobeJson {
+  format?: Record<string, unknown> & { tags?: Record<string, string> };
+  streams?: Array<Record<string, unknown> & { tags?: Record<string, string> }>;
+}
+
+/** The source is not media we can encode. Not retryable: the same bytes will fail the same way. */
+export class UnreadableSourceError extends Error {
+  override name = 'UnreadableSourceError';
+  readonly code = 'UNREADABLE_SOURCE';
+}
+
+const MAX_PROBE_OUTPUT = 16 * 1024 * 1024;
+
+export async function probeMedia(file: string, opts: { ffprobe: string; signal?: AbortSignal }): Promise<MediaProbe> {
+  opts.signal?.throwIfAborted();
+  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ffmpegUrl(file)];
+  const { stdout, stderr, exitError } = await new Promise<{ stdout: string; stderr: string; exitError: NodeJS.ErrnoException | null }>(
+    (resolve) => {
+      execFile(opts.ffprobe, args, { maxBuffer: MAX_PROBE_OUTPUT, signal: opts.signal, windowsHide: true }, (err, stdout, stderr) =>
+        resolve({ stdout, stderr, exitError: err }),
+      );
+    },
+  );
+  if (opts.signal?.aborted) throw opts.signal.reason;
+  if (exitError) {
+    if (exitError.code === 'ENOENT' || exitError.code === 'EACCES') {
+      throw new Error(`ffprobe could not be started ("${opts.ffprobe}": ${exitError.code}). Check ENCODERY_FFPROBE.`);
+    }
+    throw new UnreadableSourceError(unreadableMessage(ffprobeReason(stderr, file)));
+  }
+  let json: FfprobeJson;
+  try {
+    json = JSON.parse(stdout) as FfprobeJson;
+  } catch {
+    throw new UnreadableSourceError(unreadableMessage('its report was not valid JSON'));
+  }
+  const probe = fromFfprobeJson(json);
+  if (!probe.video && probe.audio.length === 0) {
+    throw new UnreadableSourceError(
+      'The source has neither a video nor an audio stream, so there is nothing to encode. Check that the URL points to a video or audio file.',
+    );
+  }
+  return probe;
+}
+
+/** Exported for tests and for callers that already hold ffprobe output. */
+export function fromFfprobeJson(json: FfprobeJson): MediaProbe {
+  const format = json.format ?? {};
+  const streams = json.streams ?? [];
+  // Cover art in MP3/M4A shows up as a one-frame video stream: it is not the video.
+  const videoStream = streams.find((s) => s['codec_type'] === 'video' && !isAttachedPicture(s));
+  const audio = streams.filter((s) => s['codec_type'] === 'audio').map(audioInfo);
+  const video = videoStream ? videoInfo(videoStream) : null;
+  const streamDurations = [video?.durationSec ?? null, ...audio.map((a) => a.durationSec)].filter((d): d is number => d !== null);
+  return {
+    formatName: str(format['format_name']) ?? 'unknown',
+    durationSec: num(format['duration']) ?? (streamDurations.length ? Math.max(...streamDurations) : 0),
+    bitrate: int(format['bit_rate']),
+    sizeBytes: int(format['size']) ?? 0,
+    video,
+    audio,
+    raw: json,
+  };
+}
+
+function videoInfo(s: Record<string, unknown> & { tags?: Record<string, string> }): VideoStreamInfo {
+  const width = int(s['width']) ?? 0;
+  const height = int(s['height']) ?? 0;
+  const sar = validRatio(str(s['sample_aspect_ratio'])) ?? '1:1';
+  const [sarNum, sarDen] = sar.split(':').map(Number) as [number, number];
+  return {
+    codec: str(s['codec_name']) ?? 'unknown',
+    profile: str(s['profile']),
+    bitrate: int(s['bit_rate']),
+    width,
+    height,
+    fps: rate(str(s['avg_frame_rate'])) ?? rate(str(s['r_frame_rate'])) ?? 0,
+    pixelAspectRatio: sar,
+    displayAspectRatio: validRatio(str(s['display_aspect_ratio'])) ?? reducedRatio(width * sarNum, height * sarDen),
+    rotation: rotationOf(s),
+    durationSec: streamDuration(s),
+    pixFmt: str(s['pix_fmt']),
+    fieldOrder: str(s['field_order']),
+  };
+}
+
+function audioInfo(s: Record<string, unknown> & { tags?: Record<string, string> }): AudioStreamInfo {
+  const language = s.tags?.['language'] ?? null;
+  return {
+    codec: str(s['codec_name']) ?? 'unknown',
+    bitrate: int(s['bit_rate']),
+    sampleRate: int(s['sample_rate']) ?? 0,
+    channels: int(s['channels']) ?? 0,
+    durationSec: streamDuration(s),
+    language: language && language !== 'und' ? language : null,
+  };
+}
+
+/**
+ * The display matrix reports the counter-clockwise angle; the old `rotate` tag is clockwise.
+ * We report clockwise, rounded to a quarter turn, which is what FFmpeg's autorotate applies.
+ */
+function rotationOf(s: Record<string, unknown> & { tags?: Record<string, string> }): 0 | 90 | 180 | 270 {
+  let clockwise: number | null = null;
+  const sideData = Array.isArray(s['side_data_list']) ? (s['side_data_list'] as Array<Record<string, unknown>>) : [];
+  const matrix = sideData.find((d) => d['side_data_type'] === 'Display Matrix');
+  const ccw = matrix ? num(matrix['rotation']) : null;
+  if (ccw !== null) clockwise = -ccw;
+  else {
+    const tag = num(s.tags?.['rotate']);
+    if (tag !== null) clockwise = tag;
+  }
+  if (clockwise === null) return 0;
+  const quarter = (((Math.round(clockwise / 90) * 90) % 360) + 360) % 360;
+  return quarter as 0 | 90 | 180 | 270;
+}
+
+function isAttachedPicture(s: Record<string, unknown>): boolean {
+  const d = s['disposition'];
+  return typeof d === 'object' && d !== null && (d as Record<string, unknown>)['attached_pic'] === 1;
+}
+
+function streamDuration(s: Record<string, unknown> & { tags?: Record<string, string> }): number | null {
+  const d = num(s['duration']);
+  if (d !== null) return d;
+  // Matroska keeps per-stream durations only as a `DURATION` tag (`00:00:02.000000000`).
+  const tag = s.tags?.['DURATION'] ?? s.tags?.['duration'];
+  const m = tag ? /^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(tag) : null;
+  return m ? Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) : null;
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' && v !== '' && v !== 'N/A' && v !== 'unknown' ? v : null;
+}
+
+function num(v: unknown): number | null {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  return Number.isFinite(n) ? n : null;
+}
+
+function int(v: unknown): number | null {
+  const n = num(v);
+  return n === null ? null : Math.round(n);
+}
+
+function rate(v: string | null): number | null {
+  if (!v) return null;
+  const [a, b] = v.split('/').map(Number) as [number, number | undefined];
+  const r = b === undefined ? a : b === 0 ? NaN : a / b;
+  return Number.isFinite(r) && r > 0 ? r : null;
+}
+
+function validRatio(v: string | null): string | null {
+  if (!v) return null;
+  const m = /^(\d+):(\d+)$/.exec(v);
+  return m && Number(m[1]) > 0 && Number(m[2]) > 0 ? v : null;
+}
+
+function reducedRatio(w: number, h: number): string {
+  if (w <= 0 || h <= 0) return '1:1';
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const g = gcd(w, h);
+  return `${w / g}:${h / g}`;
+}
+
+/** ffprobe's last error line without the `file:/tmp/x: ` prefix it puts in front. */
+function ffprobeReason(stderr: string, file: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const last = lines.at(-1) ?? 'no details';
+  for (const prefix of [`${ffmpegUrl(file)}: `, `${file}: `]) {
+    if (last.startsWith(prefix)) return last.slice(prefix.length);
+  }
+  return last;
+}
+
+function unreadableMessage(reason: string): string {
+  return `The source could not be read as a media file (ffprobe: ${reason}). Check that the URL points to a video or audio file and that it is not truncated.`;
+}

@@ -1,0 +1,107 @@
+/**
+ * Encoder options per video codec. The defaults aim at files every browser and phone plays:
+ * H.264 High / yuv420p, x264 `medium` (CRF 23), VP9 constant quality with row threading.
+ */
+import type { AudioCodec, VideoContainer, VideoSpec } from '../../domain/format.ts';
+import { formatNumber } from '../ffmpeg/args.ts';
+import type { Box } from './geometry.ts';
+
+export type Pass = 0 | 1 | 2;
+
+export interface CodecContext {
+  box: Box;
+  /** Output frame rate, 0 when unknown. */
+  fps: number;
+  pass: Pass;
+  /** Prefix for the two-pass statistics files. */
+  passlog: string;
+}
+
+/** x264/x265 cannot run two passes in CRF mode; libvpx can (constrained quality). */
+export function usesTwoPasses(spec: VideoSpec): boolean {
+  return spec.twoPass && (spec.videoCodec === 'libvpx' || spec.videoCodec === 'libvpx-vp9' || spec.bitrate !== null);
+}
+
+export function videoCodecOptions(spec: VideoSpec, ctx: CodecContext): string[] {
+  const gop = spec.keyframe !== null ? ['-g', String(spec.keyframe)] : [];
+  const vbv = [
+    ...(spec.maxrate !== null ? ['-maxrate', String(spec.maxrate)] : []),
+    ...(spec.minrate !== null ? ['-minrate', String(spec.minrate)] : []),
+    ...(spec.bufsize !== null ? ['-bufsize', String(spec.bufsize)] : []),
+  ];
+  const passArgs = ctx.pass ? ['-pass', String(ctx.pass), '-passlogfile', ctx.passlog] : [];
+  const preset = spec.turbo ? 'veryfast' : 'medium';
+  switch (spec.videoCodec) {
+    case 'libx264':
+      return [
+        '-c:v', 'libx264', '-preset', preset, '-profile:v', spec.profile ?? 'high',
+        ...(spec.level ? ['-level:v', spec.level] : []),
+        ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-crf', '23']),
+        ...vbv, ...gop, '-pix_fmt', 'yuv420p', ...passArgs,
+      ];
+    case 'libx265': {
+      // libx265 ignores -pass; its two-pass mode and level go through x265-params.
+      const params = ['log-level=error'];
+      if (spec.level) params.push(`level-idc=${spec.level}`);
+      if (ctx.pass) params.push(`pass=${ctx.pass}`, `stats=${x265Value(`${ctx.passlog}-x265.log`)}`);
+      return [
+        '-c:v', 'libx265', '-preset', preset, '-profile:v', spec.profile ?? 'main', '-tag:v', 'hvc1',
+        // CRF 28 is x265's own default and looks about like x264's 23 at a smaller size.
+        ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-crf', '28']),
+        ...vbv, ...gop, '-pix_fmt', 'yuv420p', '-x265-params', params.join(':'),
+      ];
+    }
+    case 'libvpx-vp9':
+      // cpu-used 3 runs about as fast as x264 medium on 2 cores (2 is ~2x slower for little gain).
+      return [
+        '-c:v', 'libvpx-vp9', '-deadline', 'good', '-cpu-used', spec.turbo ? '5' : '3', '-row-mt', '1',
+        ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-b:v', '0', '-crf', '32']),
+        ...vbv, ...gop, '-pix_fmt', 'yuv420p', ...passArgs,
+      ];
+    case 'libvpx':
+      // VP8 has no pure constant-quality mode: CRF needs a bitrate ceiling, ~0.1 bit per pixel.
+      return [
+        '-c:v', 'libvpx', '-deadline', 'good', '-cpu-used', spec.turbo ? '5' : '3',
+        ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-crf', '10', '-b:v', String(vp8Ceiling(ctx))]),
+        ...vbv, ...gop, '-pix_fmt', 'yuv420p', ...passArgs,
+      ];
+  }
+}
+
+function vp8Ceiling(ctx: CodecContext): number {
+  const fps = ctx.fps > 0 ? ctx.fps : 30;
+  return Math.round(Math.min(12_000_000, Math.max(256_000, ctx.box.width * ctx.box.height * fps * 0.1)));
+}
+
+function x265Value(v: string): string {
+  if (/[:=]/.test(v)) throw new Error(`The work directory path "${v}" contains ':' or '=', which x265 two-pass cannot use.`);
+  return v;
+}
+
+export function containerOptions(container: VideoContainer | 'mp3' | 'm4a'): string[] {
+  // faststart moves the index to the front so playback starts before the download ends.
+  return container === 'mp4' || container === 'm4a' ? ['-movflags', '+faststart'] : [];
+}
+
+/** Codecs each container can take as they are, for `audio_codec copy`. */
+const COPYABLE: Record<VideoContainer | 'mp3' | 'm4a', readonly string[]> = {
+  mp4: ['aac', 'mp3', 'ac3', 'eac3', 'alac', 'opus'],
+  m4a: ['aac', 'alac'],
+  webm: ['opus', 'vorbis'],
+  mp3: ['mp3'],
+};
+
+export function checkAudioCopy(container: VideoContainer | 'mp3' | 'm4a', sourceCodec: string): void {
+  const ok = COPYABLE[container];
+  if (!ok.includes(sourceCodec)) {
+    throw new Error(
+      `audio_codec copy cannot put the source's ${sourceCodec} audio into ${container} (it takes ${ok.join(', ')}); choose an audio_codec to re-encode it.`,
+    );
+  }
+}
+
+export function describeAudioCodec(c: AudioCodec): string {
+  return c;
+}
+
+export { formatNumber };

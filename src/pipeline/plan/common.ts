@@ -1,0 +1,158 @@
+/** What every output family shares: inputs, trims, the audio chain, the concatenation of sources. */
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { timeToSeconds, type AudioSpec, type VideoSpec } from '../../domain/format.ts';
+import type { AudioStreamInfo, MediaProbe } from '../ffmpeg/probe.ts';
+import { ffmpegUrl, filter, formatNumber, type FfmpegInput, type Filter, type FilterChain } from '../ffmpeg/args.ts';
+
+export interface PlanInput {
+  paths: string[];
+  probes: MediaProbe[];
+}
+
+export interface PlanOut {
+  dir: string;
+  baseName: string;
+}
+
+/** Everything needed to run one output: FFmpeg runs in order, and where their files end up. */
+export interface EncodePlan {
+  /** One argv per FFmpeg run (two for a two-pass encode), without the runner's own prefix. */
+  passes: string[][];
+  /** Expected length of what is encoded, for progress; the source's length for thumbnails. */
+  durationSec: number;
+  /** The files written, sorted; rejects when FFmpeg wrote none. */
+  listOutputs(): Promise<string[]>;
+}
+
+/** listOutputs for a plan that writes exactly one file. */
+export function singleOutput(path: string): () => Promise<string[]> {
+  return async () => {
+    const st = await stat(path).catch(() => null);
+    if (!st || st.size === 0) {
+      throw new Error(`FFmpeg finished without writing ${basename(path)}; the source may end before the requested part.`);
+    }
+    return [path];
+  };
+}
+
+export function checkInput(input: PlanInput): void {
+  if (input.paths.length === 0) throw new Error('There is no source to encode.');
+  if (input.paths.length !== input.probes.length) {
+    throw new Error(`planEncode needs one probe per source (${input.paths.length} paths, ${input.probes.length} probes).`);
+  }
+}
+
+export function probeAt(input: PlanInput, i: number): MediaProbe {
+  const p = input.probes[i];
+  if (!p) throw new Error(`no probe for source ${i + 1}`);
+  return p;
+}
+
+/** A source's length for planning: its video if it has one (audio may run on), else the file's. */
+export function sourceDuration(p: MediaProbe): number {
+  return p.video?.durationSec ?? p.durationSec;
+}
+
+export interface Trim {
+  start: number;
+  /** null = to the end. */
+  length: number | null;
+}
+
+/** Resolves start/duration/finish against the (joined) source; throws when they miss it. */
+export function resolveTrim(spec: VideoSpec | AudioSpec, fps: number, total: number): Trim {
+  // A timecode's frames need a rate; an audio-only source has none, so count 25 (PAL) frames a second.
+  const rate = fps > 0 ? fps : 25;
+  const start = spec.start ? timeToSeconds(spec.start, rate) : 0;
+  if (start > 0 && total > 0 && start >= total) {
+    throw new Error(`start (${round(start)} s) is at or after the end of the source (${round(total)} s); use an earlier start.`);
+  }
+  let length = spec.duration;
+  if (length === null && spec.finish) {
+    length = timeToSeconds(spec.finish, rate) - start;
+    if (length <= 0) throw new Error(`finish (${round(start + length)} s) must be later than start (${round(start)} s).`);
+  }
+  return { start, length };
+}
+
+export function trimmedDuration(total: number, trim: Trim): number {
+  const rest = Math.max(0, total - trim.start);
+  if (trim.length === null) return rest;
+  return total > 0 ? Math.min(trim.length, rest) : trim.length;
+}
+
+/**
+ * One source is trimmed by seeking the input (`-ss` before `-i`, accurate and fast) and `-t` on
+ * the output. Joined sources are trimmed on the joined timeline, with output `-ss`/`-t`.
+ */
+export function trimArgs(trim: Trim, joined: boolean): { input: string[]; output: string[] } {
+  const ss = trim.start > 0 ? ['-ss', formatNumber(trim.start)] : [];
+  const t = trim.length !== null ? ['-t', formatNumber(trim.length)] : [];
+  return joined ? { input: [], output: [...ss, ...t] } : { input: ss, output: t };
+}
+
+export function inputsFor(paths: string[], firstInputOptions: string[]): FfmpegInput[] {
+  return paths.map((p, i) => ({ url: ffmpegUrl(p), options: i === 0 ? firstInputOptions : [] }));
+}
+
+export interface AudioTarget {
+  sampleRate: number;
+  channels: number;
+}
+
+/** 44100/48000 from the source are kept, anything else becomes 48000; at most stereo unless asked. */
+export function audioTarget(spec: VideoSpec | AudioSpec, source: AudioStreamInfo): AudioTarget {
+  const keep = source.sampleRate === 44100 || source.sampleRate === 48000;
+  const sampleRate = spec.audioSampleRate ?? (spec.audioCodec === 'libopus' ? 48000 : keep ? source.sampleRate : 48000);
+  const channels = spec.audioChannels ?? Math.min(2, Math.max(1, source.channels));
+  return { sampleRate, channels };
+}
+
+const LAYOUTS = ['mono', 'stereo', '3.0', 'quad', '5.0', '5.1', '6.1', '7.1'];
+
+function layout(channels: number): string {
+  return LAYOUTS[channels - 1] ?? 'stereo';
+}
+
+export function audioEncodeOptions(spec: VideoSpec | AudioSpec): string[] {
+  if (spec.audioCodec === 'copy') return ['-c:a', 'copy'];
+  return ['-c:a', spec.audioCodec, ...(spec.audioBitrate !== null ? ['-b:a', String(spec.audioBitrate)] : [])];
+}
+
+export function volumeFilters(spec: VideoSpec | AudioSpec): Filter[] {
+  return spec.audioVolume !== 100 ? [filter('volume', [formatNumber(spec.audioVolume / 100)])] : [];
+}
+
+/**
+ * One audio chain per source, labelled `a0`, `a1`…: its first audio stream brought to the common
+ * format, or silence as long as the source when it has none (the concat filter needs every segment
+ * to have the same streams). Null when no source has audio.
+ */
+export function audioSegments(spec: VideoSpec | AudioSpec, input: PlanInput): FilterChain[] | null {
+  const first = input.probes.find((p) => p.audio.length > 0)?.audio[0];
+  if (!first) return null;
+  const target = audioTarget(spec, first);
+  const format = filter('aformat', { sample_rates: target.sampleRate, channel_layouts: layout(target.channels) });
+  return input.probes.map((p, i) =>
+    p.audio.length > 0
+      ? { inputs: [`${i}:a:0`], filters: [format], outputs: [`a${i}`] }
+      : {
+          inputs: [],
+          filters: [
+            filter('anullsrc', { r: target.sampleRate, cl: layout(target.channels) }),
+            filter('atrim', { duration: formatNumber(sourceDuration(p)) }),
+          ],
+          outputs: [`a${i}`],
+        },
+  );
+}
+
+/** Passes a label through a filter chain under a new name (`null` is FFmpeg's no-op filter). */
+export function relabel(from: string, to: string, filters: Filter[], audio: boolean): FilterChain {
+  return { inputs: [from], filters: filters.length ? filters : [filter(audio ? 'anull' : 'null')], outputs: [to] };
+}
+
+function round(n: number): string {
+  return formatNumber(Math.round(n * 1000) / 1000);
+}

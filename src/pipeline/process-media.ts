@@ -1,0 +1,319 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { Db } from '../store/db.ts';
+import * as repo from '../store/repo.ts';
+import type { FieldMap } from '../domain/fields.ts';
+import { parseFormat } from '../domain/format.ts';
+import { DestinationStatus, MediaStatus, TaskStatus, destinationError } from '../domain/status.ts';
+import { download, upload, redactUrl } from '../transfer/index.ts';
+import type { TransferContext } from '../transfer/types.ts';
+import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
+import { runFfmpeg } from './ffmpeg/run.ts';
+import { formatCommandLine } from './ffmpeg/args.ts';
+import { planEncode } from './plan/index.ts';
+import { ProgressTracker } from './progress.ts';
+import type { MediaProcessor } from '../queue/types.ts';
+import { describeError, mediaDirs, mapLimit, destinationFor, describeProbe } from './util.ts';
+
+/** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
+export interface PipelineEvents {
+  mediaEnded(mediaId: number): Promise<void>;
+  mediaReady(mediaId: number): Promise<void>;
+  taskEncoded(seconds: number, output: string): void;
+}
+
+export interface PipelineDeps {
+  db: Db;
+  config: Config;
+  log: Logger;
+  events: PipelineEvents;
+}
+
+const DELIVERY_CONCURRENCY = 4;
+
+/** Moves one media through its statuses: fetch → probe → encode → deliver → notify. */
+export function createMediaProcessor(deps: PipelineDeps): MediaProcessor {
+  return (mediaId, signal) => new MediaRun(deps, mediaId, signal).run();
+}
+
+class MediaRun {
+  readonly #db: Db;
+  readonly #log: Logger;
+  readonly #progress: ProgressTracker;
+  #status = '';
+  #taskIds: number[] = [];
+
+  constructor(
+    private readonly deps: PipelineDeps,
+    private readonly mediaId: number,
+    private readonly signal: AbortSignal,
+  ) {
+    this.#db = deps.db;
+    this.#log = deps.log.child({ mediaId });
+    this.#progress = new ProgressTracker(deps.db, mediaId);
+  }
+
+  get #transfer(): TransferContext {
+    const c = this.deps.config;
+    return { fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes };
+  }
+
+  async run(): Promise<void> {
+    const media = await repo.getMedia(this.#db, this.mediaId);
+    if (!media || media.deleted || media.status === MediaStatus.ReadyToProcess) return;
+    this.#status = media.status;
+    this.#taskIds = (await repo.getTasks(this.#db, this.mediaId)).map((t) => t.id);
+    this.#progress.start();
+    try {
+      const source = await this.#fetchSources(media);
+      if (media.benchmark) {
+        await this.#setStatus(MediaStatus.ReadyToProcess, { progress: 0, progress_current: 0, time_left: 0, time_left_current: 0 });
+        await this.deps.events.mediaReady(this.mediaId);
+        return;
+      }
+      await this.#setStatus(MediaStatus.WaitingForEncoder);
+      await this.#encodeAll(source, media.sources);
+      await this.#deliverAll();
+      await this.#finish();
+    } catch (err) {
+      if (this.signal.aborted) return; // whoever interrupted us settles the status
+      this.#log.warn({ err }, 'media failed');
+      await this.#setStatus(MediaStatus.Error, { description: describeError(err), finished_at: Date.now() });
+      await this.deps.events.mediaEnded(this.mediaId);
+    } finally {
+      await this.#progress.stop();
+    }
+  }
+
+  // --- phases --------------------------------------------------------------------------------
+
+  async #fetchSources(media: repo.MediaRow): Promise<{ paths: string[]; probes: MediaProbe[] }> {
+    const urls = JSON.parse(media.sources) as string[];
+    const { scratch } = mediaDirs(this.deps.config.dataDir, this.mediaId);
+    const paths = urls.map((_, i) => path.join(scratch, `source-${i}`));
+    if (media.downloaded_at && media.probe && (await allExist(paths))) {
+      return { paths, probes: JSON.parse(media.probe) as MediaProbe[] };
+    }
+    await fs.mkdir(scratch, { recursive: true });
+    await this.#setStatus(MediaStatus.Downloading, { started_at: media.started_at ?? Date.now(), description: null });
+    await this.#progress.enterPhase('download');
+    const done = urls.map(() => 0);
+    const totals = urls.map((): number | null => null);
+    let bytes = 0;
+    for (const [i, url] of urls.entries()) {
+      const result = await download(url, paths[i]!, this.#transfer, (d, t) => {
+        done[i] = d;
+        totals[i] = t;
+        const known = totals.every((x) => x !== null);
+        if (known) this.#progress.setPhaseFraction(sum(done) / Math.max(1, sum(totals as number[])));
+      });
+      bytes += result.bytes;
+      await this.#logAll(`Downloaded ${formatBytes(result.bytes)} from ${redactUrl(url)}`);
+    }
+    const probes: MediaProbe[] = [];
+    for (const p of paths) probes.push(await probeMedia(p, { ffprobe: this.deps.config.ffprobe, signal: this.signal }));
+    await this.#logAll(`Source: ${probes.map(describeProbe).join('; ')}`);
+    await repo.updateMedia(this.#db, this.mediaId, { downloaded_at: Date.now(), probe: JSON.stringify(probes), source_bytes: bytes });
+    return { paths, probes };
+  }
+
+  async #encodeAll(source: { paths: string[]; probes: MediaProbe[] }, sourcesJson: string): Promise<void> {
+    const tasks = (await repo.getTasks(this.#db, this.mediaId)).filter((t) => needsEncode(t));
+    if (tasks.length === 0) return;
+    for (const t of tasks) await this.#setTaskStatus(t.id, TaskStatus.WaitingForEncoder);
+    await this.#setStatus(MediaStatus.Processing);
+    await this.#progress.enterPhase('encode');
+    const baseName = outputBaseName(sourcesJson);
+    const plans = new Map<number, ReturnType<typeof planEncode>>();
+    for (const t of tasks) {
+      try {
+        const parsed = parseFormat(JSON.parse(t.format) as FieldMap);
+        if (!parsed.ok) throw new Error(parsed.error);
+        const dir = mediaDirs(this.deps.config.dataDir, this.mediaId).task(t.id);
+        await fs.rm(dir, { recursive: true, force: true });
+        await fs.mkdir(dir, { recursive: true });
+        const plan = planEncode(parsed.spec, source, { dir, baseName });
+        plans.set(t.id, plan);
+        this.#progress.addTask(t.id, plan.durationSec * plan.passes.length);
+      } catch (err) {
+        await this.#failTask(t.id, err);
+      }
+    }
+    for (const t of tasks) {
+      const plan = plans.get(t.id);
+      if (!plan) continue;
+      this.signal.throwIfAborted();
+      await this.#encodeTask(t, plan);
+    }
+  }
+
+  async #encodeTask(t: repo.TaskRow, plan: ReturnType<typeof planEncode>): Promise<void> {
+    const ffmpeg = this.deps.config.ffmpeg;
+    const command = plan.passes.map((args) => formatCommandLine(ffmpeg, args)).join(' && ');
+    await this.#setTaskStatus(t.id, TaskStatus.Processing, { started_at: Date.now(), command, progress: 0 });
+    await repo.appendLog(this.#db, [t.id], `Running: ${command}`);
+    let wallSec = 0;
+    let cpuSec = 0;
+    try {
+      for (const [i, args] of plan.passes.entries()) {
+        const passes = plan.passes.length;
+        const result = await runFfmpeg(args, {
+          ffmpeg,
+          durationSec: plan.durationSec,
+          signal: this.signal,
+          onProgress: (p) => this.#progress.setTaskFraction(t.id, (i + p.fraction) / passes),
+        });
+        wallSec += result.wallSec;
+        cpuSec += result.cpuSec;
+      }
+      const outputs = await plan.listOutputs();
+      if (outputs.length === 0) throw new Error('FFmpeg finished but wrote no output; the requested time range may lie outside the source.');
+      let size = 0;
+      for (const f of outputs) size += (await fs.stat(f)).size;
+      const speed = wallSec > 0 ? plan.durationSec / wallSec : null;
+      this.#progress.setTaskFraction(t.id, 1);
+      const relative = outputs.map((f) => path.relative(this.deps.config.dataDir, f));
+      await this.#setTaskStatus(t.id, TaskStatus.Saving, { converted_size: size, cpu_sec: cpuSec, speed, outputs: JSON.stringify(relative), progress: 100 });
+      await repo.appendLog(this.#db, [t.id], `Encoded ${outputs.length} file(s), ${formatBytes(size)} in ${wallSec.toFixed(2)} s (${speed ? speed.toFixed(2) : '?'}x realtime, ${cpuSec.toFixed(2)} CPU s)`);
+      this.deps.events.taskEncoded(wallSec, t.output);
+    } catch (err) {
+      if (this.signal.aborted) throw err;
+      await this.#failTask(t.id, err);
+    }
+  }
+
+  async #deliverAll(): Promise<void> {
+    const tasks = (await repo.getTasks(this.#db, this.mediaId)).filter((t) => t.status === TaskStatus.Saving);
+    if (tasks.length === 0) return;
+    await this.#setStatus(MediaStatus.Saving);
+    await this.#progress.enterPhase('save');
+    const destinations = await repo.getDestinations(this.#db, tasks.map((t) => t.id));
+    const jobs: { task: repo.TaskRow; dest: repo.DestinationRow; files: string[] }[] = [];
+    for (const task of tasks) {
+      const files = (JSON.parse(task.outputs ?? '[]') as string[]).map((f) => path.join(this.deps.config.dataDir, f));
+      for (const dest of destinations.get(task.id) ?? []) if (dest.status !== DestinationStatus.Saved) jobs.push({ task, dest, files });
+    }
+    const sizes = new Map<string, number>();
+    for (const j of jobs) for (const f of j.files) sizes.set(f, (await fs.stat(f)).size);
+    const totalBytes = jobs.reduce((acc, j) => acc + j.files.reduce((a, f) => a + (sizes.get(f) ?? 0), 0), 0);
+    const sent = new Map<string, number>();
+    await mapLimit(jobs, DELIVERY_CONCURRENCY, async ({ task, dest, files }) => {
+      try {
+        for (const [i, file] of files.entries()) {
+          const key = `${dest.id}:${i}`;
+          await upload(file, destinationFor(dest.url, file, i, files.length), this.#transfer, (d) => {
+            sent.set(key, d);
+            this.#progress.setPhaseFraction(sum([...sent.values()]) / Math.max(1, totalBytes));
+          });
+        }
+        await repo.setDestinationStatus(this.#db, dest.id, DestinationStatus.Saved);
+        await repo.appendLog(this.#db, [task.id], `Saved to ${redactUrl(dest.url)}`);
+      } catch (err) {
+        if (this.signal.aborted) throw err;
+        const reason = describeError(err);
+        await repo.setDestinationStatus(this.#db, dest.id, destinationError(reason));
+        await repo.appendLog(this.#db, [task.id], `Error saving to ${redactUrl(dest.url)}: ${reason}`);
+      }
+    });
+    this.signal.throwIfAborted();
+    const after = await repo.getDestinations(this.#db, tasks.map((t) => t.id));
+    for (const task of tasks) {
+      const list = after.get(task.id) ?? [];
+      const saved = list.filter((d) => d.status === DestinationStatus.Saved).length;
+      if (list.length === 0) {
+        await this.#keep(task);
+      } else if (saved === 0) {
+        await this.#failTask(task.id, new Error('the output could not be saved to any destination'));
+        continue;
+      } else if (saved === list.length) {
+        await this.#discardOutputs(task);
+      }
+      await this.#setTaskStatus(task.id, TaskStatus.Finished, { finished_at: Date.now(), time_left: 0 });
+    }
+    await repo.updateMedia(this.#db, this.mediaId, { uploaded_at: Date.now() });
+  }
+
+  async #finish(): Promise<void> {
+    const tasks = await repo.getTasks(this.#db, this.mediaId);
+    const failed = tasks.filter((t) => t.status === TaskStatus.Error);
+    const done = { finished_at: Date.now(), progress: 100, progress_current: 100, time_left: 0, time_left_current: 0 };
+    if (failed.length > 0) {
+      const first = failed[0]!;
+      const description = `${failed.length} of ${tasks.length} output(s) failed; task ${first.id} (${first.output}): ${first.description ?? 'error'}`;
+      await this.#setStatus(MediaStatus.Error, { ...done, description });
+    } else {
+      await this.#setStatus(MediaStatus.Finished, done);
+    }
+    await this.deps.events.mediaEnded(this.mediaId);
+  }
+
+  // --- helpers -------------------------------------------------------------------------------
+
+  /** A format without a destination keeps its output here, behind an unguessable link. */
+  async #keep(task: repo.TaskRow): Promise<void> {
+    if (task.download_token) return;
+    await repo.updateTask(this.#db, task.id, { download_token: crypto.randomBytes(24).toString('base64url') });
+    await repo.appendLog(this.#db, [task.id], 'Kept on this server (no destination given)');
+  }
+
+  async #discardOutputs(task: repo.TaskRow): Promise<void> {
+    await fs.rm(mediaDirs(this.deps.config.dataDir, this.mediaId).task(task.id), { recursive: true, force: true });
+  }
+
+  async #failTask(taskId: number, err: unknown): Promise<void> {
+    const description = describeError(err);
+    await this.#setTaskStatus(taskId, TaskStatus.Error, { description, finished_at: Date.now() });
+    await repo.appendLog(this.#db, [taskId], `Error: ${description}`);
+  }
+
+  async #setStatus(status: string, patch: repo.MediaPatch = {}): Promise<void> {
+    if (status === this.#status && Object.keys(patch).length === 0) return;
+    const changed = status !== this.#status;
+    await repo.updateMedia(this.#db, this.mediaId, changed ? { ...patch, status, prev_status: this.#status } : patch);
+    if (changed) await this.#logAll(`Media status: ${status}`);
+    this.#status = status;
+  }
+
+  async #setTaskStatus(taskId: number, status: string, patch: repo.TaskPatch = {}): Promise<void> {
+    await repo.updateTask(this.#db, taskId, { ...patch, status });
+    await repo.appendLog(this.#db, [taskId], `Status: ${status}`);
+  }
+
+  #logAll(message: string): Promise<void> {
+    return repo.appendLog(this.#db, this.#taskIds, message);
+  }
+}
+
+/** Tasks this run still has to encode: not done, not failed, not already encoded and saving. */
+function needsEncode(t: repo.TaskRow): boolean {
+  if (t.status === TaskStatus.Finished || t.status === TaskStatus.Error) return false;
+  return !(t.status === TaskStatus.Saving && t.outputs);
+}
+
+function outputBaseName(sourcesJson: string): string {
+  const first = (JSON.parse(sourcesJson) as string[])[0] ?? '';
+  let name = 'output';
+  try {
+    name = path.posix.basename(new URL(first).pathname).replace(/\.[^.]*$/, '') || 'output';
+  } catch {
+    // keep the default
+  }
+  return name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80) || 'output';
+}
+
+async function allExist(paths: string[]): Promise<boolean> {
+  for (const p of paths) if (!(await fs.stat(p).catch(() => null))) return false;
+  return true;
+}
+
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}

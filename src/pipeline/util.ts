@@ -1,0 +1,52 @@
+import path from 'node:path';
+import type { MediaProbe } from './ffmpeg/probe.ts';
+
+/** Where a media's files live: scratch (sources) and kept task outputs, under the data dir. */
+export function mediaDirs(dataDir: string, mediaId: number) {
+  const scratch = path.join(dataDir, 'scratch', String(mediaId));
+  const outputs = path.join(dataDir, 'outputs', String(mediaId));
+  return { scratch, outputs, task: (taskId: number) => path.join(outputs, String(taskId)) };
+}
+
+/** One line a person can act on; errors from our modules are already phrased for users. */
+export function describeError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/\s+/g, ' ').trim().slice(0, 1000) || 'unknown error';
+}
+
+export async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const errors: unknown[] = [];
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item).catch((err) => errors.push(err));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (errors.length > 0) throw errors[0];
+}
+
+/**
+ * The URL one output file goes to. A destination ending in `/` is a folder; a task that made
+ * several files (thumbnails every N seconds) numbers them before the extension.
+ */
+export function destinationFor(url: string, file: string, index: number, count: number): string {
+  const q = url.search(/[?#]/);
+  const base = q >= 0 ? url.slice(0, q) : url;
+  const rest = q >= 0 ? url.slice(q) : '';
+  if (base.endsWith('/')) return base + encodeURIComponent(path.basename(file)) + rest;
+  if (count <= 1) return url;
+  const n = String(index + 1).padStart(4, '0');
+  const dot = base.lastIndexOf('.');
+  const slash = base.lastIndexOf('/');
+  const numbered = dot > slash ? `${base.slice(0, dot)}_${n}${base.slice(dot)}` : `${base}_${n}`;
+  return numbered + rest;
+}
+
+export function describeProbe(p: MediaProbe): string {
+  const parts = [`${p.formatName}, ${p.durationSec.toFixed(2)} s`];
+  if (p.video) parts.push(`video ${p.video.codec} ${p.video.width}x${p.video.height} ${p.video.fps.toFixed(2)} fps${p.video.rotation ? ` rotated ${p.video.rotation}` : ''}`);
+  for (const a of p.audio) parts.push(`audio ${a.codec} ${a.sampleRate} Hz ${a.channels} ch`);
+  return parts.join(', ');
+}

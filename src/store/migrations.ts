@@ -1,0 +1,99 @@
+import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/** Frozen in time: migrations take Kysely<any> and never import application code. */
+const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<any>) {
+      const id = (col: any) => col.primaryKey().autoIncrement();
+      await db.schema
+        .createTable('media')
+        .addColumn('id', 'integer', id)
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('prev_status', 'text')
+        .addColumn('sources', 'text', (c) => c.notNull())
+        .addColumn('options', 'text', (c) => c.notNull())
+        .addColumn('notify_url', 'text')
+        .addColumn('benchmark', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('deleted', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('description', 'text')
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('started_at', 'bigint')
+        .addColumn('finished_at', 'bigint')
+        .addColumn('downloaded_at', 'bigint')
+        .addColumn('uploaded_at', 'bigint')
+        .addColumn('progress', 'real', (c) => c.notNull().defaultTo(0))
+        .addColumn('progress_current', 'real', (c) => c.notNull().defaultTo(0))
+        .addColumn('time_left', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('time_left_current', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('probe', 'text')
+        .addColumn('source_bytes', 'bigint')
+        .execute();
+      await db.schema.createIndex('media_user_idx').on('media').columns(['user_id', 'deleted', 'id']).execute();
+      await db.schema.createIndex('media_status_idx').on('media').columns(['status']).execute();
+
+      await db.schema
+        .createTable('task')
+        .addColumn('id', 'integer', id)
+        .addColumn('media_id', 'integer', (c) => c.notNull().references('media.id').onDelete('cascade'))
+        .addColumn('position', 'integer', (c) => c.notNull())
+        .addColumn('output', 'text', (c) => c.notNull())
+        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('started_at', 'bigint')
+        .addColumn('finished_at', 'bigint')
+        .addColumn('progress', 'real', (c) => c.notNull().defaultTo(0))
+        .addColumn('time_left', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('converted_size', 'bigint')
+        .addColumn('description', 'text')
+        .addColumn('command', 'text')
+        .addColumn('cpu_sec', 'real')
+        .addColumn('speed', 'real')
+        .addColumn('outputs', 'text')
+        .addColumn('download_token', 'text')
+        .execute();
+      await db.schema.createIndex('task_media_idx').on('task').columns(['media_id', 'position']).execute();
+      await db.schema.createIndex('task_token_idx').on('task').columns(['download_token']).execute();
+
+      await db.schema
+        .createTable('destination')
+        .addColumn('id', 'integer', id)
+        .addColumn('task_id', 'integer', (c) => c.notNull().references('task.id').onDelete('cascade'))
+        .addColumn('position', 'integer', (c) => c.notNull())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('destination_task_idx').on('destination').columns(['task_id', 'position']).execute();
+
+      await db.schema
+        .createTable('task_log')
+        .addColumn('id', 'integer', id)
+        .addColumn('task_id', 'integer', (c) => c.notNull().references('task.id').onDelete('cascade'))
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('task_log_task_idx').on('task_log').columns(['task_id', 'id']).execute();
+
+      await db.schema
+        .createTable('notification')
+        .addColumn('id', 'integer', id)
+        .addColumn('media_id', 'integer', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('body_format', 'text', (c) => c.notNull())
+        .addColumn('document', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'text', (c) => c.notNull())
+        .addColumn('next_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('notification_state_idx').on('notification').columns(['state', 'next_at']).execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

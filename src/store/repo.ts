@@ -1,0 +1,212 @@
+import { sql, type Selectable, type Updateable } from 'kysely';
+import type { Db } from './db.ts';
+import type { DestinationTable, MediaTable, NotificationTable, TaskLogTable, TaskTable } from './schema.ts';
+
+export type MediaRow = Selectable<MediaTable>;
+export type TaskRow = Selectable<TaskTable>;
+export type DestinationRow = Selectable<DestinationTable>;
+export type TaskLogRow = Selectable<TaskLogTable>;
+export type NotificationRow = Selectable<NotificationTable>;
+export type MediaPatch = Updateable<MediaTable>;
+export type TaskPatch = Updateable<TaskTable>;
+
+export interface NewTask {
+  output: string;
+  format: string;
+  destinations: string[];
+}
+
+export interface NewMedia {
+  userId: string;
+  sources: string[];
+  options: string;
+  notifyUrl: string | null;
+  benchmark: boolean;
+  version: string;
+  status: string;
+  tasks: NewTask[];
+}
+
+/** Repository functions: plain functions over `db`, one SQL statement or transaction each. */
+
+export async function insertMedia(db: Db, m: NewMedia, now = Date.now()): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const { id } = await trx
+      .insertInto('media')
+      .values({
+        user_id: m.userId,
+        status: m.status,
+        prev_status: null,
+        sources: JSON.stringify(m.sources),
+        options: m.options,
+        notify_url: m.notifyUrl,
+        benchmark: m.benchmark ? 1 : 0,
+        deleted: 0,
+        description: null,
+        version: m.version,
+        created_at: now,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await insertTasks(trx, id, m.tasks, now);
+    return id;
+  });
+}
+
+async function insertTasks(trx: Db, mediaId: number, tasks: NewTask[], now: number): Promise<void> {
+  for (const [position, t] of tasks.entries()) {
+    const { id: taskId } = await trx
+      .insertInto('task')
+      .values({ media_id: mediaId, position, output: t.output, format: t.format, status: 'New', created_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    if (t.destinations.length > 0) {
+      await trx
+        .insertInto('destination')
+        .values(t.destinations.map((url, i) => ({ task_id: taskId, position: i, url, status: 'Open' })))
+        .execute();
+    }
+  }
+}
+
+/** UpdateMedia: all old tasks go, the new ones come, in one transaction. */
+export async function replaceTasks(db: Db, mediaId: number, tasks: NewTask[], patch: MediaPatch, now = Date.now()): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('task').where('media_id', '=', mediaId).execute();
+    await insertTasks(trx, mediaId, tasks, now);
+    await trx.updateTable('media').set(patch).where('id', '=', mediaId).execute();
+  });
+}
+
+export function findMedia(db: Db, userId: string, id: number): Promise<MediaRow | undefined> {
+  return db.selectFrom('media').selectAll().where('id', '=', id).where('user_id', '=', userId).where('deleted', '=', 0).executeTakeFirst();
+}
+
+export function getMedia(db: Db, id: number): Promise<MediaRow | undefined> {
+  return db.selectFrom('media').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function getTasks(db: Db, mediaId: number): Promise<TaskRow[]> {
+  return db.selectFrom('task').selectAll().where('media_id', '=', mediaId).orderBy('position').execute();
+}
+
+export function getTask(db: Db, taskId: number): Promise<TaskRow | undefined> {
+  return db.selectFrom('task').selectAll().where('id', '=', taskId).executeTakeFirst();
+}
+
+export async function getDestinations(db: Db, taskIds: number[]): Promise<Map<number, DestinationRow[]>> {
+  const byTask = new Map<number, DestinationRow[]>(taskIds.map((id) => [id, []]));
+  if (taskIds.length === 0) return byTask;
+  const rows = await db.selectFrom('destination').selectAll().where('task_id', 'in', taskIds).orderBy('task_id').orderBy('position').execute();
+  for (const row of rows) byTask.get(row.task_id)?.push(row);
+  return byTask;
+}
+
+export async function getTaskLogs(db: Db, taskIds: number[]): Promise<Map<number, TaskLogRow[]>> {
+  const byTask = new Map<number, TaskLogRow[]>(taskIds.map((id) => [id, []]));
+  if (taskIds.length === 0) return byTask;
+  const rows = await db.selectFrom('task_log').selectAll().where('task_id', 'in', taskIds).orderBy('id').execute();
+  for (const row of rows) byTask.get(row.task_id)?.push(row);
+  return byTask;
+}
+
+export async function updateMedia(db: Db, id: number, patch: MediaPatch): Promise<void> {
+  await db.updateTable('media').set(patch).where('id', '=', id).execute();
+}
+
+export async function updateTask(db: Db, id: number, patch: TaskPatch): Promise<void> {
+  await db.updateTable('task').set(patch).where('id', '=', id).execute();
+}
+
+export async function setDestinationStatus(db: Db, id: number, status: string): Promise<void> {
+  await db.updateTable('destination').set({ status }).where('id', '=', id).execute();
+}
+
+export async function resetDestinations(db: Db, taskId: number, onlyFailed: boolean): Promise<void> {
+  let q = db.updateTable('destination').set({ status: 'Open' }).where('task_id', '=', taskId);
+  if (onlyFailed) q = q.where('status', '!=', 'Saved');
+  await q.execute();
+}
+
+export async function appendLog(db: Db, taskIds: number[], message: string, at = Date.now()): Promise<void> {
+  if (taskIds.length === 0) return;
+  await db.insertInto('task_log').values(taskIds.map((task_id) => ({ task_id, at, message }))).execute();
+}
+
+export function findTaskByToken(db: Db, token: string): Promise<TaskRow | undefined> {
+  return db.selectFrom('task').selectAll().where('download_token', '=', token).executeTakeFirst();
+}
+
+/** Media a worker owns but that no worker is running: what a crash left behind. */
+export function listUnfinished(db: Db, statuses: readonly string[]): Promise<Pick<MediaRow, 'id' | 'status'>[]> {
+  return db.selectFrom('media').select(['id', 'status']).where('status', 'in', statuses).where('deleted', '=', 0).orderBy('id').execute();
+}
+
+export interface MediaListFilter {
+  userId: string;
+  mediaId?: number;
+  taskId?: number;
+  output?: string;
+  status?: string;
+  dateFrom?: number;
+  dateTo?: number;
+  sort: 'id' | 'sources' | 'status' | 'created_at' | 'started_at' | 'finished_at' | 'user_id';
+  order: 'asc' | 'desc';
+  limit?: number;
+  offset?: number;
+}
+
+function filtered(db: Db, f: MediaListFilter) {
+  let q = db.selectFrom('media').where('user_id', '=', f.userId).where('deleted', '=', 0);
+  if (f.mediaId !== undefined) q = q.where('id', '=', f.mediaId);
+  if (f.status !== undefined) q = q.where('status', '=', f.status);
+  if (f.dateFrom !== undefined) q = q.where('created_at', '>=', f.dateFrom);
+  if (f.dateTo !== undefined) q = q.where('created_at', '<=', f.dateTo);
+  if (f.taskId !== undefined) {
+    const taskId = f.taskId;
+    q = q.where('id', 'in', (sub) => sub.selectFrom('task').select('media_id').where('id', '=', taskId));
+  }
+  if (f.output !== undefined) {
+    const output = f.output;
+    q = q.where('id', 'in', (sub) => sub.selectFrom('task').select('media_id').where('output', '=', output));
+  }
+  return q;
+}
+
+export async function listMedia(db: Db, f: MediaListFilter): Promise<{ rows: MediaRow[]; total: number }> {
+  let q = filtered(db, f).selectAll().orderBy(f.sort, f.order).orderBy('id', f.order);
+  if (f.limit !== undefined) q = q.limit(f.limit).offset(f.offset ?? 0);
+  const rows = await q.execute();
+  const total =
+    f.limit === undefined
+      ? rows.length
+      : Number((await filtered(db, f).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()).n);
+  return { rows, total };
+}
+
+export async function countMediaByStatus(db: Db): Promise<{ status: string; n: number }[]> {
+  return db.selectFrom('media').select(['status', sql<number>`count(*)`.as('n')]).where('deleted', '=', 0).groupBy('status').execute();
+}
+
+// --- notifications --------------------------------------------------------------------------
+
+export async function insertNotification(db: Db, n: Omit<NotificationTable, 'id' | 'state' | 'attempts' | 'next_at'>): Promise<number> {
+  const { id } = await db
+    .insertInto('notification')
+    .values({ ...n, state: 'pending', attempts: '[]', next_at: Date.now() })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return id;
+}
+
+export function pendingNotifications(db: Db): Promise<NotificationRow[]> {
+  return db.selectFrom('notification').selectAll().where('state', '=', 'pending').orderBy('id').execute();
+}
+
+export async function updateNotification(db: Db, id: number, patch: Updateable<NotificationTable>): Promise<void> {
+  await db.updateTable('notification').set(patch).where('id', '=', id).execute();
+}
+
+export function notificationsOf(db: Db, mediaId: number): Promise<NotificationRow[]> {
+  return db.selectFrom('notification').selectAll().where('media_id', '=', mediaId).orderBy('id').execute();
+}

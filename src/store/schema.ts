@@ -1,0 +1,90 @@
+import type { Generated } from 'kysely';
+
+/** Row shapes of the store's tables. Times are epoch milliseconds (UTC); JSON columns hold text. */
+export interface MediaTable {
+  id: Generated<number>;
+  user_id: string;
+  status: string;
+  prev_status: string | null;
+  /** JSON string[]: the source URLs as submitted. */
+  sources: string;
+  /** JSON FieldMap: the top-level request fields other than source/format (notify, meta, ...). */
+  options: string;
+  notify_url: string | null;
+  benchmark: number;
+  deleted: number;
+  description: string | null;
+  version: string;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  downloaded_at: number | null;
+  uploaded_at: number | null;
+  progress: Generated<number>;
+  progress_current: Generated<number>;
+  time_left: Generated<number>;
+  time_left_current: Generated<number>;
+  /** JSON MediaProbe[] of the downloaded sources, null until probed. */
+  probe: string | null;
+  source_bytes: number | null;
+}
+
+export interface TaskTable {
+  id: Generated<number>;
+  media_id: number;
+  position: number;
+  output: string;
+  /** JSON FieldMap: the format fields as given (without destinations), echoed in GetStatus. */
+  format: string;
+  status: string;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  progress: Generated<number>;
+  time_left: Generated<number>;
+  converted_size: number | null;
+  description: string | null;
+  command: string | null;
+  cpu_sec: number | null;
+  speed: number | null;
+  /** JSON string[]: files kept in the data dir for this task, relative to it. */
+  outputs: string | null;
+  download_token: string | null;
+}
+
+export interface DestinationTable {
+  id: Generated<number>;
+  task_id: number;
+  position: number;
+  url: string;
+  status: string;
+}
+
+export interface TaskLogTable {
+  id: Generated<number>;
+  task_id: number;
+  at: number;
+  message: string;
+}
+
+export interface NotificationTable {
+  id: Generated<number>;
+  media_id: number;
+  kind: string;
+  url: string;
+  format: string;
+  body_format: string;
+  document: string;
+  state: string;
+  /** JSON AttemptRecord[] */
+  attempts: string;
+  next_at: number;
+}
+
+export interface Database {
+  media: MediaTable;
+  task: TaskTable;
+  destination: DestinationTable;
+  task_log: TaskLogTable;
+  notification: NotificationTable;
+}

@@ -1,0 +1,71 @@
+import { ForbiddenAddressError, OutsideRootsError } from './guard.ts';
+import { TransferError } from './types.ts';
+
+export type Verb = 'Download' | 'Upload';
+
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'UND_ERR_CONNECT_TIMEOUT']);
+// Worth another attempt later: the peer or the path may recover.
+const NETWORK_CODES = new Set([
+  ...CONNECT_CODES,
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+/** The most specific error code in the cause chain (undici wraps socket errors). */
+export function errorCode(err: unknown): string | undefined {
+  let code: string | undefined;
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const c = (e as { code?: unknown }).code;
+    if (typeof c === 'string' && (code === undefined || code.startsWith('UND_ERR'))) code = c;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return code;
+}
+
+export function isForbiddenAddress(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    if (e instanceof ForbiddenAddressError) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * Turns anything thrown by a transfer into a user-facing TransferError. Only the host name and
+ * an error code are ever quoted: library messages may embed URLs with credentials.
+ */
+export function toTransferError(err: unknown, verb: Verb, host: string, signal?: AbortSignal): TransferError {
+  if (err instanceof TransferError) return err;
+  if (signal?.aborted) return new TransferError(`${verb} error: aborted`, { cause: err });
+  if (err instanceof OutsideRootsError) {
+    return new TransferError(`${verb} error: the path is outside the allowed file roots`);
+  }
+  if (isForbiddenAddress(err)) {
+    const blocked = new ForbiddenAddressError(host);
+    return new TransferError(`${verb} error: ${blocked.message}`, { cause: err });
+  }
+  const code = errorCode(err);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new TransferError(`${verb} error: could not resolve host ${host} (${code})`, {
+      transient: code === 'EAI_AGAIN',
+      cause: err,
+    });
+  }
+  if (code && NETWORK_CODES.has(code)) {
+    const what = CONNECT_CODES.has(code) ? `could not connect to ${host}` : `connection to ${host} failed`;
+    return new TransferError(`${verb} error: ${what} (${code})`, { transient: true, cause: err });
+  }
+  if (code === 'ENOSPC') {
+    return new TransferError(`${verb} error: no space left on device`, { transient: true, cause: err });
+  }
+  if (code && /CERT|TLS|SSL/.test(code)) {
+    return new TransferError(`${verb} error: TLS problem with ${host} (${code})`, { cause: err });
+  }
+  return new TransferError(`${verb} error: unexpected failure${code ? ` (${code})` : ''}`, { cause: err });
+}

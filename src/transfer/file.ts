@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { constants, createReadStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { toTransferError, type Verb } from './errors.ts';
+import { OutsideRootsError, prepareWriteDir, resolveReadPath } from './guard.ts';
+import { ByteMeter } from './meter.ts';
+import { TransferError, type Progress, type SchemeModule, type TransferContext } from './types.ts';
+
+const FS_MESSAGES: Record<string, string> = {
+  ENOENT: 'file not found',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'the path is a directory',
+  ENOTDIR: 'a path component is not a directory',
+  ELOOP: 'too many levels of symbolic links',
+  ENOSPC: 'no space left on device',
+  EEXIST: 'the file already exists',
+};
+
+function fsError(err: unknown, verb: Verb, signal?: AbortSignal): TransferError {
+  if (err instanceof TransferError || err instanceof OutsideRootsError || signal?.aborted) {
+    return toTransferError(err, verb, 'localhost', signal);
+  }
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const text = (code && FS_MESSAGES[code]) ?? `file error${code ? ` (${code})` : ''}`;
+  return new TransferError(`${verb} error: ${text}`, { transient: code === 'ENOSPC', cause: err });
+}
+
+function toPath(url: URL, verb: Verb): string {
+  try {
+    return fileURLToPath(url);
+  } catch (err) {
+    throw new TransferError(`${verb} error: invalid file URL`, { cause: err });
+  }
+}
+
+export const fileScheme: SchemeModule = {
+  schemes: ['file:'],
+
+  validate(url, role) {
+    if (url.host !== '' && url.host !== 'localhost') return `Invalid ${role} URL: a file URL must not name a host`;
+    if (url.pathname.endsWith('/')) return `Invalid ${role} URL: a file URL must name a file, not a directory`;
+    try {
+      fileURLToPath(url);
+    } catch {
+      return `Invalid ${role} URL: malformed file path`;
+    }
+    return null;
+  },
+
+  async read(url, ctx) {
+    const real = await resolveReadPath(ctx.fileRoots, toPath(url, 'Download')).catch((err: unknown) => {
+      throw fsError(err, 'Download', ctx.signal);
+    });
+    // O_NONBLOCK: opening a FIFO must not park a libuv thread; O_NOFOLLOW: the checked path
+    // must not have been swapped for a symlink since.
+    const fh = await fs
+      .open(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW)
+      .catch((err: unknown) => {
+        throw fsError(err, 'Download', ctx.signal);
+      });
+    try {
+      const stat = await fh.stat();
+      if (!stat.isFile()) throw new TransferError('Download error: not a regular file');
+      return { stream: fh.createReadStream(), size: stat.size };
+    } catch (err) {
+      await fh.close();
+      throw fsError(err, 'Download', ctx.signal);
+    }
+  },
+
+  async write(url: URL, ctx: TransferContext, source: { path: string; size: number }, onProgress?: Progress) {
+    const target = toPath(url, 'Upload');
+    let tmp: string | null = null;
+    try {
+      const dir = await prepareWriteDir(ctx.fileRoots, target);
+      const finalPath = path.join(dir, path.basename(target));
+      // Readers of the destination never see a half-written file: write aside, then rename.
+      tmp = path.join(dir, `.${path.basename(target)}.${randomUUID().slice(0, 8)}.part`);
+      const out = await fs.open(tmp, 'wx');
+      await pipeline(
+        createReadStream(source.path),
+        new ByteMeter(source.size, onProgress),
+        out.createWriteStream(),
+        ctx.signal ? { signal: ctx.signal } : {},
+      );
+      await fs.rename(tmp, finalPath);
+      tmp = null;
+    } catch (err) {
+      throw fsError(err, 'Upload', ctx.signal);
+    } finally {
+      if (tmp) await fs.rm(tmp, { force: true }).catch(() => undefined);
+    }
+  },
+};

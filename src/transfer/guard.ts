@@ -1,0 +1,175 @@
+import dns from 'node:dns';
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import ipaddr from 'ipaddr.js';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
+
+// ---------------------------------------------------------------- file roots
+
+/** Thrown (and mapped to a TransferError by the caller) when a path escapes the roots. */
+export class OutsideRootsError extends Error {
+  constructor() {
+    super('outside the allowed file roots');
+    this.name = 'OutsideRootsError';
+  }
+}
+
+function isInside(root: string, candidate: string): boolean {
+  const rel = path.relative(root, candidate);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
+async function realRoots(roots: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const root of roots) {
+    try {
+      out.push(await fs.realpath(path.resolve(root)));
+    } catch {
+      // a root that does not exist (yet) grants nothing
+    }
+  }
+  return out;
+}
+
+/**
+ * The lexical check runs first so nothing outside the roots is ever probed on disk
+ * (an error must not tell whether an outside path exists).
+ */
+function lexicallyInside(roots: readonly string[], target: string): boolean {
+  return roots.some((r) => isInside(path.resolve(r), target));
+}
+
+/** Real path of an existing file inside the roots, symlinks resolved; throws OutsideRootsError or ENOENT. */
+export async function resolveReadPath(roots: readonly string[], filePath: string): Promise<string> {
+  const target = path.resolve(filePath);
+  if (!lexicallyInside(roots, target)) throw new OutsideRootsError();
+  const real = await fs.realpath(target);
+  if (!(await realRoots(roots)).some((r) => isInside(r, real))) throw new OutsideRootsError();
+  return real;
+}
+
+/**
+ * Directory to write `filePath` into, created if needed, with its real path checked against
+ * the roots before creating anything (nearest existing ancestor) and again afterwards, so a
+ * symlinked directory cannot redirect the write.
+ */
+export async function prepareWriteDir(roots: readonly string[], filePath: string): Promise<string> {
+  const target = path.resolve(filePath);
+  if (!lexicallyInside(roots, target)) throw new OutsideRootsError();
+  const allowed = await realRoots(roots);
+  const dir = path.dirname(target);
+  let existing = dir;
+  for (;;) {
+    try {
+      const real = await fs.realpath(existing);
+      if (!allowed.some((r) => isInside(r, real))) throw new OutsideRootsError();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const parent = path.dirname(existing);
+      if (parent === existing) throw new OutsideRootsError();
+      existing = parent;
+    }
+  }
+  await fs.mkdir(dir, { recursive: true });
+  const realDir = await fs.realpath(dir);
+  if (!allowed.some((r) => isInside(r, realDir))) throw new OutsideRootsError();
+  return realDir;
+}
+
+// ---------------------------------------------------------------- network
+
+export class ForbiddenAddressError extends Error {
+  readonly code = 'ENCODERY_FORBIDDEN_ADDRESS';
+  constructor(readonly host: string) {
+    super(`${host} resolves to a private or reserved network address, which is not allowed`);
+    this.name = 'ForbiddenAddressError';
+  }
+}
+
+/** Only globally routable unicast passes; IPv4 embedded in IPv6 is judged as the IPv4 it carries. */
+export function isPublicAddress(address: string): boolean {
+  if (!ipaddr.isValid(address)) return false;
+  let ip = ipaddr.parse(address);
+  if (ip.kind() === 'ipv6') {
+    const v6 = ip as ipaddr.IPv6;
+    if (v6.isIPv4MappedAddress()) ip = v6.toIPv4Address();
+    // ::/96 (IPv4-compatible, deprecated) is reported as unicast by ipaddr.js
+    else if (v6.parts.slice(0, 6).every((p) => p === 0)) return false;
+  }
+  return ip.range() === 'unicast';
+}
+
+type AddressPolicy = (address: string) => boolean;
+let policyOverride: AddressPolicy | null = null;
+
+/** Tests only: every test server is on loopback, so they declare which addresses count as public. */
+export function __setAddressPolicyForTests(policy: AddressPolicy | null): void {
+  policyOverride = policy;
+  for (const agent of agents.values()) void agent.close();
+  agents.clear();
+}
+
+export function isAllowedAddress(address: string, allowPrivateNetwork: boolean): boolean {
+  if (allowPrivateNetwork) return true;
+  return (policyOverride ?? isPublicAddress)(address);
+}
+
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | dns.LookupAddress[],
+  family?: number,
+) => void;
+
+// Validating inside the socket's own lookup means the address checked is the address
+// connected to: a second DNS answer (rebinding) cannot slip past.
+function guardedLookup(hostname: string, options: dns.LookupOptions, callback: LookupCallback): void {
+  dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err) return callback(err, []);
+    if (addresses.length === 0 || addresses.some((a) => !isAllowedAddress(a.address, false))) {
+      return callback(new ForbiddenAddressError(hostname) as unknown as NodeJS.ErrnoException, []);
+    }
+    if (options.all) return callback(null, addresses);
+    const first = addresses[0]!;
+    callback(null, first.address, first.family);
+  });
+}
+
+const agents = new Map<boolean, Agent>();
+
+const TIMEOUTS = { connect: 15_000, headers: 60_000, body: 120_000 };
+
+function createAgent(allowPrivateNetwork: boolean): Agent {
+  if (allowPrivateNetwork) {
+    return new Agent({
+      connect: { timeout: TIMEOUTS.connect },
+      headersTimeout: TIMEOUTS.headers,
+      bodyTimeout: TIMEOUTS.body,
+    });
+  }
+  const base = buildConnector({ timeout: TIMEOUTS.connect, lookup: guardedLookup });
+  return new Agent({
+    // Literal IPs never reach lookup (net.connect skips it), so they are checked here.
+    connect(opts, callback) {
+      const host = opts.hostname.replace(/^\[(.*)\]$/, '$1');
+      if (net.isIP(host) !== 0 && !isAllowedAddress(host, false)) {
+        callback(new ForbiddenAddressError(host), null);
+        return;
+      }
+      base(opts, callback);
+    },
+    headersTimeout: TIMEOUTS.headers,
+    bodyTimeout: TIMEOUTS.body,
+  });
+}
+
+/** One shared Agent per flag, so connections are pooled across transfers and notifications. */
+export function guardedDispatcher(allowPrivateNetwork: boolean): Dispatcher {
+  let agent = agents.get(allowPrivateNetwork);
+  if (!agent) {
+    agent = createAgent(allowPrivateNetwork);
+    agents.set(allowPrivateNetwork, agent);
+  }
+  return agent;
+}

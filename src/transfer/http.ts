@@ -1,0 +1,134 @@
+import { createReadStream } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { request, type Dispatcher } from 'undici';
+import { toTransferError, type Verb } from './errors.ts';
+import { guardedDispatcher } from './guard.ts';
+import { ByteMeter } from './meter.ts';
+import { TransferError, type SchemeModule, type TransferContext } from './types.ts';
+
+export const USER_AGENT = 'Encodery';
+const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export function statusLine(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? ''}`.trim();
+}
+
+export function isTransientStatus(status: number): boolean {
+  return status >= 500 || status === 429 || status === 408;
+}
+
+function decode(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
+/** user:password@ becomes Basic auth, as curl does; the URL sent on the wire carries none. */
+export function splitCredentials(url: URL): { target: string; authorization: string | null } {
+  if (url.username === '' && url.password === '') return { target: url.href, authorization: null };
+  const bare = new URL(url.href);
+  bare.username = '';
+  bare.password = '';
+  const pair = `${decode(url.username)}:${decode(url.password)}`;
+  return { target: bare.href, authorization: `Basic ${Buffer.from(pair).toString('base64')}` };
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * One request per hop, redirects followed by hand so every hop goes back through the scheme
+ * check and the guarded dispatcher. Credentials are sent only to the origin they were given for.
+ */
+async function send(
+  start: URL,
+  ctx: TransferContext,
+  verb: Verb,
+  method: 'GET' | 'PUT',
+  followable: ReadonlySet<number>,
+  body?: () => { stream: Readable; size: number },
+): Promise<{ res: Dispatcher.ResponseData; url: URL }> {
+  let url = start;
+  let authorization = splitCredentials(start).authorization;
+  for (let hop = 0; ; hop++) {
+    const { target, authorization: own } = splitCredentials(url);
+    const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+    const auth = own ?? authorization;
+    if (auth) headers.authorization = auth;
+    const payload = body?.();
+    if (payload) headers['content-length'] = String(payload.size);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(target, {
+        method,
+        headers,
+        body: payload?.stream ?? null,
+        dispatcher: guardedDispatcher(ctx.allowPrivateNetwork),
+        signal: ctx.signal ?? null,
+      });
+    } catch (err) {
+      throw toTransferError(err, verb, url.hostname, ctx.signal);
+    }
+    if (!REDIRECTS.has(res.statusCode)) return { res, url };
+    await res.body.dump().catch(() => undefined);
+    const location = firstHeader(res.headers.location);
+    if (!followable.has(res.statusCode) || !location) {
+      throw new TransferError(`${verb} error: unexpected redirect (${statusLine(res.statusCode)})`);
+    }
+    if (hop >= MAX_REDIRECTS) throw new TransferError(`${verb} error: too many redirects (more than ${MAX_REDIRECTS})`);
+    let next: URL;
+    try {
+      next = new URL(location, url);
+    } catch {
+      throw new TransferError(`${verb} error: invalid redirect location`);
+    }
+    if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+      throw new TransferError(`${verb} error: redirect to an unsupported URL scheme "${next.protocol}"`);
+    }
+    if (next.origin !== url.origin) authorization = null;
+    url = next;
+  }
+}
+
+export const httpScheme: SchemeModule = {
+  schemes: ['http:', 'https:'],
+
+  validate(url, role) {
+    if (url.hostname === '') return `Invalid ${role} URL: missing host name`;
+    return null;
+  },
+
+  async read(url, ctx) {
+    const { res } = await send(url, ctx, 'Download', 'GET', REDIRECTS);
+    if (res.statusCode < 200 || res.statusCode > 299) {
+      await res.body.dump().catch(() => undefined);
+      throw new TransferError(`Download error: The requested URL returned error: ${statusLine(res.statusCode)}`, {
+        transient: isTransientStatus(res.statusCode),
+      });
+    }
+    const length = Number(firstHeader(res.headers['content-length']));
+    return { stream: res.body, size: Number.isSafeInteger(length) && length >= 0 ? length : null };
+  },
+
+  async write(url, ctx, source, onProgress) {
+    const open = () => {
+      // A fresh stream per hop: a 307/308 means sending the whole body again.
+      const meter = new ByteMeter(source.size, onProgress);
+      pipeline(createReadStream(source.path), meter).catch(() => undefined);
+      return { stream: meter, size: source.size };
+    };
+    const { res } = await send(url, ctx, 'Upload', 'PUT', new Set([307, 308]), open);
+    await res.body.dump().catch(() => undefined);
+    if (res.statusCode < 200 || res.statusCode > 299) {
+      throw new TransferError(`Upload error: The destination returned ${statusLine(res.statusCode)}`, {
+        transient: isTransientStatus(res.statusCode),
+      });
+    }
+  },
+};

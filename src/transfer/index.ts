@@ -1,0 +1,113 @@
+import { promises as fs } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { toTransferError, type Verb } from './errors.ts';
+import { fileScheme } from './file.ts';
+import { httpScheme } from './http.ts';
+import { ByteMeter } from './meter.ts';
+import { redactUrl } from './redact.ts';
+import { TransferError, type Progress, type SchemeModule, type TransferContext } from './types.ts';
+
+export { redactUrl } from './redact.ts';
+export { TransferError } from './types.ts';
+export type { Progress, SchemeModule, TransferContext } from './types.ts';
+
+const MODULES: readonly SchemeModule[] = [fileScheme, httpScheme];
+
+const DEFAULT_RETRY_DELAYS_MS = [1000, 4000, 10_000];
+
+function moduleFor(protocol: string): SchemeModule | undefined {
+  return MODULES.find((m) => m.schemes.includes(protocol));
+}
+
+function parse(url: string, role: 'source' | 'destination'): { url: URL; module: SchemeModule } | string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.trim());
+  } catch {
+    return `Invalid ${role} URL "${redactUrl(url)}"`;
+  }
+  const module = moduleFor(parsed.protocol);
+  if (!module) return `Unsupported URL scheme "${parsed.protocol}" in ${role} "${redactUrl(url)}"`;
+  const problem = module.validate(parsed, role);
+  return problem ?? { url: parsed, module };
+}
+
+/** Synchronous, no I/O: for request validation. An error message, or null when acceptable. */
+export function checkUrl(url: string, role: 'source' | 'destination'): string | null {
+  const r = parse(url, role);
+  return typeof r === 'string' ? r : null;
+}
+
+function resolve(url: string, role: 'source' | 'destination', verb: Verb): { url: URL; module: SchemeModule } {
+  const r = parse(url, role);
+  if (typeof r === 'string') throw new TransferError(`${verb} error: ${r}`);
+  return r;
+}
+
+function abortedError(verb: Verb, signal: AbortSignal): TransferError {
+  return new TransferError(`${verb} error: aborted`, { cause: signal.reason });
+}
+
+/** Streams `url` into `toPath` (created or truncated); on any failure `toPath` is removed. */
+export async function download(
+  url: string,
+  toPath: string,
+  ctx: TransferContext,
+  onProgress?: Progress,
+): Promise<{ bytes: number }> {
+  const { url: parsed, module } = resolve(url, 'source', 'Download');
+  if (ctx.signal?.aborted) throw abortedError('Download', ctx.signal);
+  const limit = ctx.maxSourceBytes;
+  const tooLarge = `Download error: the source is larger than the limit of ${limit} bytes`;
+  // The file exists before the pipeline starts, so the cleanup below can never race its creation.
+  const out = await fs.open(toPath, 'w').catch((err: unknown) => {
+    throw new TransferError('Download error: cannot create the local file', { cause: err });
+  });
+  try {
+    const { stream, size } = await module.read(parsed, ctx);
+    if (limit !== undefined && size !== null && size > limit) {
+      stream.destroy();
+      throw new TransferError(tooLarge);
+    }
+    const meter = new ByteMeter(size, onProgress, limit === undefined ? undefined : { bytes: limit, message: tooLarge });
+    await pipeline(stream, meter, out.createWriteStream(), ctx.signal ? { signal: ctx.signal } : {});
+    return { bytes: meter.bytes };
+  } catch (err) {
+    await out.close().catch(() => undefined);
+    await fs.rm(toPath, { force: true }).catch(() => undefined);
+    if (ctx.signal?.aborted) throw abortedError('Download', ctx.signal);
+    throw toTransferError(err, 'Download', parsed.hostname || 'localhost', ctx.signal);
+  }
+}
+
+/**
+ * Delivers a local file. Transient failures (connection resets, timeouts, 5xx, 429) are retried
+ * after each of `ctx.retryDelaysMs`; anything else fails at once.
+ */
+export async function upload(fromPath: string, url: string, ctx: TransferContext, onProgress?: Progress): Promise<void> {
+  const { url: parsed, module } = resolve(url, 'destination', 'Upload');
+  let size: number;
+  try {
+    size = (await fs.stat(fromPath)).size;
+  } catch (err) {
+    throw new TransferError('Upload error: the file to upload is missing', { cause: err });
+  }
+  const delays = ctx.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+  for (let attempt = 0; ; attempt++) {
+    if (ctx.signal?.aborted) throw abortedError('Upload', ctx.signal);
+    try {
+      await module.write(parsed, ctx, { path: fromPath, size }, onProgress);
+      return;
+    } catch (err) {
+      const failure = toTransferError(err, 'Upload', parsed.hostname || 'localhost', ctx.signal);
+      const delay = delays[attempt];
+      if (!failure.transient || delay === undefined || ctx.signal?.aborted) throw failure;
+      try {
+        await sleep(delay, undefined, ctx.signal ? { signal: ctx.signal } : {});
+      } catch {
+        throw abortedError('Upload', ctx.signal!);
+      }
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import type { Readable } from 'node:stream';
+import { redactText } from './redact.ts';
+
+export interface TransferContext {
+  fileRoots: string[];
+  allowPrivateNetwork: boolean;
+  signal?: AbortSignal;
+  maxSourceBytes?: number;
+  /** Waits between upload attempts; default [1000, 4000, 10000]. Tests shorten it. */
+  retryDelaysMs?: readonly number[];
+}
+
+export type Progress = (doneBytes: number, totalBytes: number | null) => void;
+
+// Loggers print causes too (pino appends their messages and stacks), and library errors may
+// quote the URL they were given: keep the code and the text, with every URL redacted.
+function sanitizedCause(cause: unknown): unknown {
+  if (!(cause instanceof Error)) return cause;
+  const copy = new Error(redactText(cause.message));
+  copy.name = cause.name;
+  copy.stack = cause.stack === undefined ? undefined : redactText(cause.stack);
+  const code = (cause as { code?: unknown }).code;
+  if (code !== undefined) Object.assign(copy, { code });
+  return copy;
+}
+
+/** The message is shown to the user (GetStatus, notifications), so it is always redacted. */
+export class TransferError extends Error {
+  readonly transient: boolean;
+
+  constructor(message: string, options: { transient?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: sanitizedCause(options.cause) });
+    this.name = 'TransferError';
+    this.transient = options.transient ?? false;
+  }
+}
+
+/** One per URL scheme; a new scheme is one new file registered in index.ts. */
+export interface SchemeModule {
+  readonly schemes: readonly string[];
+  /** Syntactic check only (no I/O): an error message, or null when acceptable. */
+  validate(url: URL, role: 'source' | 'destination'): string | null;
+  read(url: URL, ctx: TransferContext): Promise<{ stream: Readable; size: number | null }>;
+  write(
+    url: URL,
+    ctx: TransferContext,
+    source: { path: string; size: number },
+    onProgress?: Progress,
+  ): Promise<void>;
+}

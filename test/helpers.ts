@@ -1,0 +1,186 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { XMLParser } from 'fast-xml-parser';
+import pino from 'pino';
+import { loadConfig, type Config } from '../src/config.ts';
+import { startServer, type RunningServer } from '../src/server.ts';
+
+export const exec = promisify(execFile);
+
+export const USER = { id: '1001', key: 'test-key-1001-abcdef' };
+export const OTHER = { id: '2002', key: 'test-key-2002-abcdef' };
+
+export async function tempDir(prefix = 'encodery-test-'): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+/** Test media made by FFmpeg itself: testsrc2 video with a sine tone. */
+export async function makeClip(
+  file: string,
+  opts: { seconds?: number; size?: string; rate?: number; audio?: boolean; video?: boolean; extra?: string[] } = {},
+): Promise<string> {
+  const { seconds = 2, size = '320x240', rate = 25, audio = true, video = true, extra = [] } = opts;
+  const args = ['-hide_banner', '-loglevel', 'error', '-y'];
+  if (video) args.push('-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${rate}:duration=${seconds}`);
+  if (audio) args.push('-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`);
+  if (video) args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p');
+  if (audio) args.push('-c:a', 'aac', '-ac', '2');
+  args.push(...extra, file);
+  await exec('ffmpeg', args);
+  return file;
+}
+
+export interface Probe {
+  format: { duration?: string; format_name?: string; size?: string };
+  streams: { codec_type: string; codec_name: string; width?: number; height?: number; sample_rate?: string; channels?: number; profile?: string; pix_fmt?: string }[];
+}
+
+export async function ffprobe(file: string): Promise<Probe> {
+  const { stdout } = await exec('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', file]);
+  return JSON.parse(stdout) as Probe;
+}
+
+export interface TestServer {
+  server: RunningServer;
+  config: Config;
+  dataDir: string;
+  filesDir: string;
+  /** POST a raw body and get the raw reply. */
+  raw(body: string, headers?: Record<string, string>): Promise<{ status: number; type: string; text: string }>;
+  /** POST a query as xml= or json= (URL-encoded), as `user` (default USER); returns `response`. */
+  call(format: 'xml' | 'json', query: Record<string, unknown>, user?: { id: string; key: string }): Promise<any>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = await tempDir();
+  const filesDir = path.join(dataDir, 'files');
+  const config = loadConfig({
+    ENCODERY_PORT: '0',
+    ENCODERY_DATA_DIR: dataDir,
+    ENCODERY_USERS: `${USER.id}:${USER.key},${OTHER.id}:${OTHER.key}`,
+    ENCODERY_ALLOW_PRIVATE_NETWORK: 'true',
+    ENCODERY_NOTIFY_RETRY_DELAYS_MS: '50,100,150',
+    ENCODERY_WORKERS: '2',
+    ...env,
+  });
+  const server = await startServer(config, { log: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
+  const raw: TestServer['raw'] = async (body, headers = {}) => {
+    const res = await fetch(server.url + '/', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body,
+    });
+    return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
+  };
+  const call: TestServer['call'] = async (format, query, user = USER) => {
+    const full = { userid: user.id, userkey: user.key, ...query };
+    const doc = format === 'json' ? JSON.stringify({ query: full }) : toXml('query', full);
+    const res = await raw(`${format}=${encodeURIComponent(doc)}`);
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${res.text}`);
+    return format === 'json' ? (JSON.parse(res.text) as { response: unknown }).response : parseXml(res.text).response;
+  };
+  return {
+    server,
+    config,
+    dataDir,
+    filesDir,
+    raw,
+    call,
+    close: async () => {
+      await server.close();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const xmlParser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: true });
+export function parseXml(text: string): any {
+  return xmlParser.parse(text);
+}
+
+export function toXml(name: string, value: unknown): string {
+  if (Array.isArray(value)) return value.map((v) => toXml(name, v)).join('');
+  if (value !== null && typeof value === 'object') {
+    return `<${name}>${Object.entries(value).map(([k, v]) => toXml(k, v)).join('')}</${name}>`;
+  }
+  const text = String(value ?? '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return `<${name}>${text}</${name}>`;
+}
+
+export const asList = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
+
+export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Polls GetStatus until the media reaches a final status; returns every status seen in order. */
+export async function untilFinal(t: TestServer, mediaId: string, timeoutMs = 120_000, user = USER): Promise<{ final: any; seen: string[] }> {
+  const seen: string[] = [];
+  const final = await waitFor(async () => {
+    const r = await t.call('json', { action: 'GetStatus', mediaid: mediaId, extended: 'yes' }, user);
+    const job = r.job;
+    if (!job) throw new Error(`GetStatus failed: ${JSON.stringify(r)}`);
+    if (seen[seen.length - 1] !== job.status) seen.push(job.status);
+    return ['Finished', 'Error', 'Stopped'].includes(job.status) ? job : undefined;
+  }, timeoutMs, 50);
+  return { final, seen };
+}
+
+export interface Received {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** A real HTTP server that records what it receives; `respond` picks each status code. */
+export async function startReceiver(respond: (r: Received, n: number) => number = () => 200) {
+  const received: Received[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const r = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) };
+      received.push(r);
+      res.statusCode = respond(r, received.length);
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A static file server for http:// sources. */
+export async function serveFiles(dir: string) {
+  const server = http.createServer(async (req, res) => {
+    const file = path.join(dir, path.basename(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
+    const data = await fs.readFile(file).catch(() => null);
+    if (!data) {
+      res.statusCode = 404;
+      res.end('missing');
+      return;
+    }
+    res.setHeader('content-length', data.length);
+    res.end(data);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
