@@ -80,7 +80,7 @@ export interface VideoSpec extends TrimFields, AudioFields {
   keyframe: number | null;
   /** H.264: baseline|main|high (default high); H.265: main; VP8/VP9: null. */
   profile: string | null;
-  /** With the dot: `3.1`. */
+  /** With the dot: `3.0`, `3.1`. */
   level: string | null;
   twoPass: boolean;
   turbo: boolean;
@@ -197,7 +197,7 @@ const SAMPLE_RATES_FOR: Partial<Record<AudioCodec, readonly number[]>> = {
   eac3: [32000, 44100, 48000],
 };
 
-const H264_LEVELS = ['1', '1b', '1.1', '1.2', '1.3', '2', '2.1', '2.2', '3', '3.1', '3.2', '4', '4.1', '4.2', '5', '5.1', '5.2', '6', '6.1', '6.2'];
+const H264_LEVELS = ['1.0', '1b', '1.1', '1.2', '1.3', '2.0', '2.1', '2.2', '3.0', '3.1', '3.2', '4.0', '4.1', '4.2', '5.0', '5.1', '5.2', '6.0', '6.1', '6.2'];
 
 function readVideo(f: Fields, output: VideoContainer): VideoSpec {
   const codecRaw = f.str('video_codec');
@@ -337,8 +337,8 @@ function readTrim(f: Fields): TrimFields {
   const start = f.parse('start', 'a time in seconds like 1.5 or a timecode like 00:01:02:12', parseTime);
   const duration = f.parse('duration', 'a duration in seconds like 7.5', (v) => parseTime(v)?.seconds ?? null);
   if (duration !== null && duration <= 0) throw new FormatProblem(`duration "${f.str('duration')}" must be more than 0 seconds.`);
-  let finish = f.parse('finish', 'a time in seconds like 9 or a timecode like 00:01:02:12', parseTime);
-  if (duration !== null) finish = null;
+  // finish is ignored, even when malformed, once a duration is given (reference 4.5).
+  const finish = duration !== null ? null : f.parse('finish', 'a time in seconds like 9 or a timecode like 00:01:02:12', parseTime);
   if (finish && !finish.timecode && (!start || !start.timecode) && finish.seconds <= (start?.seconds ?? 0)) {
     throw new FormatProblem(`finish "${f.str('finish')}" must be later than start "${f.str('start') ?? '0'}".`);
   }
@@ -475,8 +475,8 @@ function parseFrameRate(v: string): number | null {
 function normaliseLevel(v: string): string | null {
   const l = v.toLowerCase();
   let dotted = l;
-  if (/^\d\d$/.test(l)) dotted = l[1] === '0' ? l[0]! : `${l[0]}.${l[1]}`;
-  else if (/^\d\.0$/.test(l)) dotted = l[0]!;
+  if (/^\d\d$/.test(l)) dotted = `${l[0]}.${l[1]}`;
+  else if (/^\d$/.test(l)) dotted = `${l}.0`;
   return H264_LEVELS.includes(dotted) ? dotted : null;
 }
 

@@ -11,7 +11,7 @@ import { DestinationStatus, MediaStatus, TaskStatus, destinationError } from '..
 import { download, upload, redactUrl } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
-import { runFfmpeg } from './ffmpeg/run.ts';
+import { FFMPEG_PREFIX_ARGS, runFfmpeg } from './ffmpeg/run.ts';
 import { formatCommandLine } from './ffmpeg/args.ts';
 import { planEncode } from './plan/index.ts';
 import { ProgressTracker } from './progress.ts';
@@ -152,7 +152,8 @@ class MediaRun {
 
   async #encodeTask(t: repo.TaskRow, plan: ReturnType<typeof planEncode>): Promise<void> {
     const ffmpeg = this.deps.config.ffmpeg;
-    const command = plan.passes.map((args) => formatCommandLine(ffmpeg, args)).join(' && ');
+    // The exact command lines run, so a user can reproduce a task by hand.
+    const command = plan.passes.map((args) => formatCommandLine(ffmpeg, [...FFMPEG_PREFIX_ARGS, ...args])).join(' && ');
     await this.#setTaskStatus(t.id, TaskStatus.Processing, { started_at: Date.now(), command, progress: 0 });
     await repo.appendLog(this.#db, [t.id], `Running: ${command}`);
     let wallSec = 0;

@@ -1,5 +1,5 @@
 /** ffprobe, reduced to the facts the planner and GetMediaInfo need. */
-import { execFile } from 'node:child_process';
+import { execFile, type ExecFileException } from 'node:child_process';
 import { ffmpegUrl } from './args.ts';
 
 export interface VideoStreamInfo {
@@ -59,7 +59,7 @@ const MAX_PROBE_OUTPUT = 16 * 1024 * 1024;
 export async function probeMedia(file: string, opts: { ffprobe: string; signal?: AbortSignal }): Promise<MediaProbe> {
   opts.signal?.throwIfAborted();
   const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ffmpegUrl(file)];
-  const { stdout, stderr, exitError } = await new Promise<{ stdout: string; stderr: string; exitError: NodeJS.ErrnoException | null }>(
+  const { stdout, stderr, exitError } = await new Promise<{ stdout: string; stderr: string; exitError: ExecFileException | null }>(
     (resolve) => {
       execFile(opts.ffprobe, args, { maxBuffer: MAX_PROBE_OUTPUT, signal: opts.signal, windowsHide: true }, (err, stdout, stderr) =>
         resolve({ stdout, stderr, exitError: err }),

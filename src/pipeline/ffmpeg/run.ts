@@ -53,9 +53,16 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
   const tail = new LineTail(STDERR_TAIL_LINES);
   const child = spawn(opts.ffmpeg, [...FFMPEG_PREFIX_ARGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
   const cpu = new CpuSampler(child.pid);
+  let callbackError: { error: unknown } | undefined;
   const progress = new ProgressParser(opts.durationSec, (p, end) => {
     if (end) cpu.sample();
-    opts.onProgress?.(p);
+    try {
+      opts.onProgress?.(p);
+    } catch (error) {
+      // A throwing callback must not crash the process from inside a stream handler: stop and report it.
+      callbackError ??= { error };
+      child.kill('SIGKILL');
+    }
   });
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => progress.push(chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => tail.push(chunk));
@@ -81,6 +88,7 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
       },
     );
     if (signal?.aborted) throw signal.reason;
+    if (callbackError) throw callbackError.error;
     if (spawnError) {
       throw new FfmpegError(`FFmpeg could not be started ("${opts.ffmpeg}": ${spawnError.message}).`, null, '');
     }
@@ -208,10 +216,15 @@ class CpuSampler {
   }
 }
 
+// Lines FFmpeg prints after the real cause, which say nothing on their own.
+const GENERIC = /^(Conversion failed!|Exiting normally.*|Error reinitializing filters!|Failed to inject frame into filter network.*|Error while processing the decoded data.*|Error while filtering.*|Stream mapping:|Press \[q\].*|(Input|Output) #\d+, .*)$/;
+
 /** The last few lines that say something, without FFmpeg's `[mp4 @ 0x55d…]` prefixes. */
 function summarise(lines: string[]): string {
   const meaningful = lines
+    // Indented lines are FFmpeg's stream and metadata dumps, not messages.
+    .filter((l) => !/^\s/.test(l))
     .map((l) => l.replace(/^\[[^\]]+ @ 0x[0-9a-f]+\]\s*/i, '').trim())
-    .filter((l) => l !== '' && !/^(Conversion failed!|Exiting normally.*)$/.test(l));
+    .filter((l) => l !== '' && !GENERIC.test(l));
   return meaningful.slice(-3).join(' / ');
 }

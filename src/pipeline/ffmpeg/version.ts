@@ -1,5 +1,5 @@
 /** Start-up check that FFmpeg and ffprobe exist and are recent enough for the arguments we build. */
-import { execFile } from 'node:child_process';
+import { execFile, type ExecFileException } from 'node:child_process';
 
 const MIN_MAJOR = 5;
 
@@ -16,7 +16,7 @@ export async function checkFfmpeg(paths: { ffmpeg: string; ffprobe: string }): P
 async function checkOne(binary: string, tool: 'ffmpeg' | 'ffprobe'): Promise<FfmpegCheck> {
   const required = `FFmpeg ${MIN_MAJOR}.0 or newer is required`;
   const fix = `Install it (Debian/Ubuntu: sudo apt-get install ffmpeg) or point ENCODERY_FFMPEG and ENCODERY_FFPROBE at your binaries.`;
-  const result = await new Promise<{ stdout: string; error: NodeJS.ErrnoException | null }>((resolve) => {
+  const result = await new Promise<{ stdout: string; error: ExecFileException | null }>((resolve) => {
     execFile(binary, ['-version'], { timeout: 15_000, maxBuffer: 1024 * 1024, windowsHide: true }, (error, stdout) =>
       resolve({ stdout, error }),
     );

@@ -2,8 +2,7 @@
  * Encoder options per video codec. The defaults aim at files every browser and phone plays:
  * H.264 High / yuv420p, x264 `medium` (CRF 23), VP9 constant quality with row threading.
  */
-import type { AudioCodec, VideoContainer, VideoSpec } from '../../domain/format.ts';
-import { formatNumber } from '../ffmpeg/args.ts';
+import type { VideoContainer, VideoSpec } from '../../domain/format.ts';
 import type { Box } from './geometry.ts';
 
 export type Pass = 0 | 1 | 2;
@@ -99,9 +98,3 @@ export function checkAudioCopy(container: VideoContainer | 'mp3' | 'm4a', source
     );
   }
 }
-
-export function describeAudioCodec(c: AudioCodec): string {
-  return c;
-}
-
-export { formatNumber };
