@@ -13,6 +13,7 @@ import { Outbox } from './notify/outbox.ts';
 import { Users } from './api/auth.ts';
 import { buildApp } from './api/app.ts';
 import { Metrics } from './metrics.ts';
+import { FinalStatusCache } from './api/actions/status-cache.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -63,6 +64,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     users,
     metrics,
     publicUrl: () => publicUrl,
+    statusCache: new FinalStatusCache(),
     ffmpegReady: () => opts.ffmpegReady ?? true,
   });
   await app.listen({ host: config.host, port: config.port });

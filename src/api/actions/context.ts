@@ -5,6 +5,7 @@ import type { MediaQueue } from '../../queue/types.ts';
 import type { FieldMap } from '../../domain/fields.ts';
 import type { WireObject } from '../wire/render.ts';
 import type { PipelineEvents } from '../../pipeline/process-media.ts';
+import type { FinalStatusCache } from './status-cache.ts';
 
 export interface Services {
   config: Config;
@@ -14,6 +15,7 @@ export interface Services {
   log: Logger;
   /** Base URL for links to outputs kept by this server (ENCODERY_PUBLIC_URL or the listen address). */
   publicUrl(): string;
+  statusCache: FinalStatusCache;
 }
 
 export interface ActionContext extends Services {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { FieldMap } from '../../domain/fields.ts';
-import { TaskStatus } from '../../domain/status.ts';
+import { TaskStatus, isFinalMedia } from '../../domain/status.ts';
 import * as repo from '../../store/repo.ts';
 import { redactUrl } from '../../transfer/redact.ts';
 import { ApiError, ErrorText } from '../errors.ts';
@@ -44,6 +44,18 @@ export const getStatus: Action = async (ctx) => {
 };
 
 async function statusOf(ctx: ActionContext, m: repo.MediaRow, opts: StatusOptions): Promise<WireObject> {
+  const final = isFinalMedia(m.status) && m.finished_at !== null;
+  const key = `${m.id}:${opts.extended ? 1 : 0}${opts.includeLog ? 1 : 0}`;
+  if (final) {
+    const cached = ctx.statusCache.get(key, m.status, m.finished_at);
+    if (cached) return cached;
+  }
+  const value = await buildStatus(ctx, m, opts);
+  if (final) ctx.statusCache.set(key, m.status, m.finished_at!, value);
+  return value;
+}
+
+async function buildStatus(ctx: ActionContext, m: repo.MediaRow, opts: StatusOptions): Promise<WireObject> {
   const tasks = await repo.getTasks(ctx.db, m.id);
   const taskIds = tasks.map((t) => t.id);
   const destinations = await repo.getDestinations(ctx.db, taskIds);
