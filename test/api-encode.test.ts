@@ -133,6 +133,12 @@ describe('AddMedia to Finished on a real FFmpeg pipeline', () => {
     assert.match(info.duration, /^2(\.\d+)?$/);
     assert.match(info.frame_rate, /^25$/);
 
+    const ex = await t.call('xml', { action: 'GetMediaInfoEx', mediaid: id });
+    assert.equal(ex.size, '320x240');
+    assert.equal(ex.id, id);
+    assert.equal(ex.status, 'Finished');
+    assert.deepEqual(asList(ex.source.stream).map((s: { codec_type: string }) => s.codec_type).sort(), ['audio', 'video']);
+
     const list = await t.call('json', { action: 'GetMediaList' });
     assert.ok(Array.isArray(list.media));
     assert.equal(list.media[0].mediafile, `file://${clip}`);

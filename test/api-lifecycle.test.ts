@@ -35,6 +35,19 @@ describe('media lifecycle: stop, cancel, restart, update, benchmark', () => {
   test('StopMedia stops FFmpeg within a second and ends the media Stopped', async () => {
     const { MediaID: id } = await t.call('json', { action: 'AddMedia', source: `file://${long}`, format: { output: 'mp4', destination: `file://${t.filesDir}/stopped.mp4` } });
     await processing(id);
+    // Real progress from FFmpeg: strictly between 0 and 100 while it encodes, and growing.
+    const first = await waitFor(async () => {
+      const job = await status(id);
+      return Number(job.progress_current) > 0 && Number(job.progress_current) < 100 ? job : undefined;
+    });
+    assert.equal(first.status, 'Processing');
+    assert.ok(Number(first.progress) > 10 && Number(first.progress) < 100, `media progress ${first.progress}`);
+    assert.match(first.format.progress, /^\d+\.\d$/);
+    const later = await waitFor(async () => {
+      const job = await status(id);
+      return Number(job.progress_current) > Number(first.progress_current) ? job : undefined;
+    });
+    assert.ok(Number(later.time_left_current) >= 0);
     const started = Date.now();
     const r = await t.call('json', { action: 'StopMedia', mediaid: id });
     assert.equal(r.message, 'Stopped');
