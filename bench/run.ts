@@ -82,9 +82,13 @@ async function main(): Promise<void> {
       }
     };
     const runTheirs = async (): Promise<number> => {
-      // The task's output folder is gone once it was delivered; the command needs it back.
+      // A finished media's scratch copy of its source and its delivered output folder are gone;
+      // put both places back (untimed) so the very same command line can run.
       const output = command.trim().split(/\s+/).pop()!.replace(/^'|'$/g, '').replace(/^file:/, '');
       await fs.mkdir(path.dirname(output), { recursive: true });
+      const input = /-i file:(\S+)/.exec(command)![1]!;
+      await fs.mkdir(path.dirname(input), { recursive: true });
+      await fs.copyFile(clip, input);
       const t0 = performance.now();
       await exec('sh', ['-c', command + ' >/dev/null 2>&1']);
       return (performance.now() - t0) / 1000;

@@ -16,7 +16,8 @@ import { formatCommandLine } from './ffmpeg/args.ts';
 import { planEncode } from './plan/index.ts';
 import { ProgressTracker } from './progress.ts';
 import type { MediaProcessor } from '../queue/types.ts';
-import { describeError, mediaDirs, mapLimit, destinationFor, describeProbe } from './util.ts';
+import { describeError, mapLimit, destinationFor, describeProbe } from './util.ts';
+import { mediaDirs } from '../domain/layout.ts';
 
 /** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
 export interface PipelineEvents {
@@ -247,6 +248,8 @@ class MediaRun {
       await this.#setStatus(MediaStatus.Error, { ...done, description });
     } else {
       await this.#setStatus(MediaStatus.Finished, done);
+      // The sources are not needed any more; a later restart downloads them again.
+      await fs.rm(mediaDirs(this.deps.config.dataDir, this.mediaId).scratch, { recursive: true, force: true });
     }
     await this.deps.events.mediaEnded(this.mediaId);
   }

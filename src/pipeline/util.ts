@@ -1,13 +1,6 @@
 import path from 'node:path';
 import type { MediaProbe } from './ffmpeg/probe.ts';
 
-/** Where a media's files live: scratch (sources) and kept task outputs, under the data dir. */
-export function mediaDirs(dataDir: string, mediaId: number) {
-  const scratch = path.join(dataDir, 'scratch', String(mediaId));
-  const outputs = path.join(dataDir, 'outputs', String(mediaId));
-  return { scratch, outputs, task: (taskId: number) => path.join(outputs, String(taskId)) };
-}
-
 /** One line a person can act on; errors from our modules are already phrased for users. */
 export function describeError(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);

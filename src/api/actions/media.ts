@@ -5,7 +5,7 @@ import { parseFormat } from '../../domain/format.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, isFinalMedia } from '../../domain/status.ts';
 import { checkUrl } from '../../transfer/index.ts';
 import * as repo from '../../store/repo.ts';
-import { mediaDirs } from '../../pipeline/util.ts';
+import { mediaDirs } from '../../domain/layout.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { many, mediaIdOf, positiveInt, required, scalar, yesNo } from '../query.ts';
 import { isXmlName } from '../wire/render.ts';
