@@ -1,55 +1,22 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { parseFormat } from '../src/domain/format.ts';
 import type { FieldMap } from '../src/domain/fields.ts';
-import { probeMedia, type MediaProbe } from '../src/pipeline/ffmpeg/probe.ts';
-import { runFfmpeg } from '../src/pipeline/ffmpeg/run.ts';
-import { planEncode, type EncodePlan } from '../src/pipeline/plan/index.ts';
+import { ffmpeg, near, planFixture, probe, run } from './plan-fixture.ts';
 
-const run = promisify(execFile);
-const ffmpeg = (...args: string[]) => run('ffmpeg', ['-v', 'error', '-y', ...args]);
-let dir = '';
-let out = '';
-const src = (name: string): string => join(dir, name);
-const probe = (file: string): Promise<MediaProbe> => probeMedia(file, { ffprobe: 'ffprobe' });
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'encodery-plan-audio-'));
-  out = join(dir, 'out');
-  await mkdir(out);
-  await Promise.all([
-    ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=32000',
-      '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-ac', '2', src('av32k.mp4')),
-    ffmpeg('-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '3', '-c:a', 'aac', src('tone.m4a')),
-    ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25', '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', src('silent.mp4')),
-  ]);
+const { src, plan, encodeOne } = planFixture('encodery-plan-audio-', {
+  setup: async ({ src }) => {
+    await Promise.all([
+      ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=32000',
+        '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-ac', '2', src('av32k.mp4')),
+      ffmpeg('-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '3', '-c:a', 'aac', src('tone.m4a')),
+      ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25', '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', src('silent.mp4')),
+    ]);
+  },
 });
 
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-function plan(fields: FieldMap, sources: string[], probes: MediaProbe[], baseName: string): EncodePlan {
-  const parsed = parseFormat(fields);
-  if (!parsed.ok) assert.fail(parsed.error);
-  return planEncode(parsed.spec, { paths: sources, probes }, { dir: out, baseName });
-}
-
-async function encode(fields: FieldMap, sources: string[], baseName: string): Promise<{ plan: EncodePlan; result: MediaProbe; file: string }> {
-  const p = plan(fields, sources, await Promise.all(sources.map(probe)), baseName);
-  for (const args of p.passes) await runFfmpeg(args, { ffmpeg: 'ffmpeg', durationSec: p.durationSec });
-  const files = await p.listOutputs();
-  assert.deepEqual(files, [join(out, `${baseName}.${fields['output'] as string}`)]);
-  return { plan: p, result: await probe(files[0]!), file: files[0]! };
-}
-
-const near = (actual: number, expected: number, tolerance: number, what: string): void =>
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual}, expected ${expected} ± ${tolerance}`);
+/** One output, named exactly `baseName.output`. */
+const encode = (fields: FieldMap, sources: string[], baseName: string) =>
+  encodeOne(fields, sources, baseName, `${baseName}.${fields['output'] as string}`);
 
 async function meanVolume(file: string): Promise<number> {
   const { stderr } = await run('ffmpeg', ['-hide_banner', '-i', file, '-af', 'volumedetect', '-f', 'null', '-']);

@@ -1,54 +1,23 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { parseFormat } from '../src/domain/format.ts';
-import type { FieldMap } from '../src/domain/fields.ts';
-import { probeMedia, type MediaProbe } from '../src/pipeline/ffmpeg/probe.ts';
-import { runFfmpeg } from '../src/pipeline/ffmpeg/run.ts';
-import { planEncode, type EncodePlan } from '../src/pipeline/plan/index.ts';
+import { stat } from 'node:fs/promises';
+import { ffmpeg, near, planFixture, probe, run } from './plan-fixture.ts';
 
-const run = promisify(execFile);
-const ffmpeg = (...args: string[]) => run('ffmpeg', ['-v', 'error', '-y', ...args]);
-let dir = '';
-let out = '';
-const src = (name: string): string => join(dir, name);
-const probe = (file: string): Promise<MediaProbe> => probeMedia(file, { ffprobe: 'ffprobe' });
 const x264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'encodery-plan-thumb-'));
-  out = join(dir, 'out');
-  await mkdir(out);
-  const solid = (c: string): string => `color=c=${c}:size=320x240:rate=25:duration=1`;
-  await Promise.all([
-    // One second each of red, lime and blue: the colour tells which moment a thumbnail shows.
-    ffmpeg('-filter_complex', `${solid('red')}[r];${solid('lime')}[g];${solid('blue')}[b];[r][g][b]concat=n=3:v=1:a=0`, ...x264, src('colours.mp4')),
-    ffmpeg('-f', 'lavfi', '-i', solid('yellow'), ...x264, src('yellow.mp4')),
-    ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '1', ...x264, src('pattern.mp4')),
-    ffmpeg('-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '1', '-c:a', 'aac', src('audio.m4a')),
-  ]);
-  await ffmpeg('-i', src('yellow.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90', src('rotated.mp4'));
+const { src, out, plan, encodeAll: thumbnails } = planFixture('encodery-plan-thumb-', {
+  defaults: { output: 'thumbnail' },
+  setup: async ({ src }) => {
+    const solid = (c: string): string => `color=c=${c}:size=320x240:rate=25:duration=1`;
+    await Promise.all([
+      // One second each of red, lime and blue: the colour tells which moment a thumbnail shows.
+      ffmpeg('-filter_complex', `${solid('red')}[r];${solid('lime')}[g];${solid('blue')}[b];[r][g][b]concat=n=3:v=1:a=0`, ...x264, src('colours.mp4')),
+      ffmpeg('-f', 'lavfi', '-i', solid('yellow'), ...x264, src('yellow.mp4')),
+      ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '1', ...x264, src('pattern.mp4')),
+      ffmpeg('-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '1', '-c:a', 'aac', src('audio.m4a')),
+    ]);
+    await ffmpeg('-i', src('yellow.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90', src('rotated.mp4'));
+  },
 });
-
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-function plan(fields: FieldMap, sources: string[], probes: MediaProbe[], baseName: string): EncodePlan {
-  const parsed = parseFormat({ output: 'thumbnail', ...fields });
-  if (!parsed.ok) assert.fail(parsed.error);
-  return planEncode(parsed.spec, { paths: sources, probes }, { dir: out, baseName });
-}
-
-async function thumbnails(fields: FieldMap, sources: string[], baseName: string): Promise<{ files: string[]; plan: EncodePlan }> {
-  const p = plan(fields, sources, await Promise.all(sources.map(probe)), baseName);
-  for (const args of p.passes) await runFfmpeg(args, { ffmpeg: 'ffmpeg', durationSec: p.durationSec });
-  return { files: await p.listOutputs(), plan: p };
-}
 
 async function size(file: string): Promise<[number, number]> {
   const p = await probe(file);
@@ -71,7 +40,7 @@ async function colourAt(file: string, x: number, y: number): Promise<string> {
 
 test('one thumbnail at seconds, a timestamp or a percentage shows that moment', async () => {
   const seconds = await thumbnails({ time: '0.4' }, [src('colours.mp4')], 'at-seconds');
-  assert.deepEqual(seconds.files, [join(out, 'at-seconds.jpg')]);
+  assert.deepEqual(seconds.files, [out('at-seconds.jpg')]);
   assert.deepEqual(await size(seconds.files[0]!), [320, 240]);
   assert.equal(await colourAt(seconds.files[0]!, 160, 120), 'red');
   const clock = await thumbnails({ time: '00:00:02.5' }, [src('colours.mp4')], 'at-clock');
@@ -99,7 +68,7 @@ test('both width and height with another aspect letterbox with black bars; heigh
 
 test('N! takes one thumbnail every N seconds, numbered from _0001', async () => {
   const { files } = await thumbnails({ time: '1!', width: '160' }, [src('colours.mp4')], 'every');
-  assert.deepEqual(files, ['every_0001.jpg', 'every_0002.jpg', 'every_0003.jpg'].map((n) => join(out, n)));
+  assert.deepEqual(files, ['every_0001.jpg', 'every_0002.jpg', 'every_0003.jpg'].map((n) => out(n)));
   assert.deepEqual(await Promise.all(files.map((f) => colourAt(f, 80, 60))), ['red', 'lime', 'blue']);
   assert.deepEqual(await size(files[2]!), [160, 120]);
   const bang = await thumbnails({ time: '!2' }, [src('colours.mp4'), src('yellow.mp4')], 'every-joined');
@@ -127,7 +96,3 @@ test('a source without video has no thumbnail', async () => {
   const audio = await probe(src('audio.m4a'));
   assert.throws(() => plan({}, [src('audio.m4a')], [audio], 'x'), { message: 'The source has no video stream, so no thumbnail can be taken from it.' });
 });
-
-function near(actual: number, expected: number, tolerance: number): void {
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${actual}, expected ${expected} ± ${tolerance}`);
-}

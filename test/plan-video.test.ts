@@ -1,59 +1,24 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, open, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { parseFormat } from '../src/domain/format.ts';
-import type { FieldMap } from '../src/domain/fields.ts';
-import { probeMedia, type MediaProbe } from '../src/pipeline/ffmpeg/probe.ts';
-import { runFfmpeg } from '../src/pipeline/ffmpeg/run.ts';
-import { planEncode, type EncodePlan } from '../src/pipeline/plan/index.ts';
+import { open, readdir } from 'node:fs/promises';
+import { ffmpeg, near, planFixture, probe, run } from './plan-fixture.ts';
 
-const run = promisify(execFile);
-const ffmpeg = (...args: string[]) => run('ffmpeg', ['-v', 'error', '-y', ...args]);
-let dir = '';
-let out = '';
-const src = (name: string): string => join(dir, name);
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'encodery-plan-video-'));
-  out = join(dir, 'out');
-  await mkdir(out);
-  const x264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];
-  await Promise.all([
-    ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
-      '-t', '2', ...x264, '-c:a', 'aac', '-ac', '6', src('av.mp4')),
-    ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '2', ...x264, src('silent169.mp4')),
-    ffmpeg('-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '2', '-c:a', 'aac', src('audio.m4a')),
-    // Left half red, right half blue: shows which way the picture was turned.
-    ffmpeg('-f', 'lavfi', '-i', 'color=c=red:size=320x240:rate=25,drawbox=x=160:y=0:w=160:h=240:color=blue:t=fill',
-      '-t', '1', ...x264, src('halves.mp4')),
-  ]);
-  // FFmpeg 5.1 only writes the rotate tag (as a display matrix) when stream copying.
-  await ffmpeg('-i', src('halves.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90', src('rotated.mp4'));
+const { src, out, plan, encodeOne: encode } = planFixture('encodery-plan-video-', {
+  setup: async ({ src }) => {
+    const x264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];
+    await Promise.all([
+      ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+        '-t', '2', ...x264, '-c:a', 'aac', '-ac', '6', src('av.mp4')),
+      ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '2', ...x264, src('silent169.mp4')),
+      ffmpeg('-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '2', '-c:a', 'aac', src('audio.m4a')),
+      // Left half red, right half blue: shows which way the picture was turned.
+      ffmpeg('-f', 'lavfi', '-i', 'color=c=red:size=320x240:rate=25,drawbox=x=160:y=0:w=160:h=240:color=blue:t=fill',
+        '-t', '1', ...x264, src('halves.mp4')),
+    ]);
+    // FFmpeg 5.1 only writes the rotate tag (as a display matrix) when stream copying.
+    await ffmpeg('-i', src('halves.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90', src('rotated.mp4'));
+  },
 });
-
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-const probe = (file: string): Promise<MediaProbe> => probeMedia(file, { ffprobe: 'ffprobe' });
-
-function plan(fields: FieldMap, sources: string[], probes: MediaProbe[], baseName: string): EncodePlan {
-  const parsed = parseFormat(fields);
-  if (!parsed.ok) assert.fail(parsed.error);
-  return planEncode(parsed.spec, { paths: sources, probes }, { dir: out, baseName });
-}
-
-async function encode(fields: FieldMap, sources: string[], baseName: string): Promise<{ plan: EncodePlan; result: MediaProbe; file: string }> {
-  const p = plan(fields, sources, await Promise.all(sources.map(probe)), baseName);
-  for (const args of p.passes) await runFfmpeg(args, { ffmpeg: 'ffmpeg', durationSec: p.durationSec });
-  const files = await p.listOutputs();
-  assert.equal(files.length, 1);
-  return { plan: p, result: await probe(files[0]!), file: files[0]! };
-}
 
 /** RGB of the pixel at x,y of the first frame. */
 async function pixel(file: string, x: number, y: number): Promise<[number, number, number]> {
@@ -62,9 +27,6 @@ async function pixel(file: string, x: number, y: number): Promise<[number, numbe
   });
   return [stdout[0]!, stdout[1]!, stdout[2]!];
 }
-
-const near = (actual: number, expected: number, tolerance: number, what: string): void =>
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual}, expected ${expected} ± ${tolerance}`);
 
 /** Top-level MP4 box types in file order. */
 async function topLevelBoxes(file: string): Promise<string[]> {
@@ -221,7 +183,7 @@ test('two_pass with a bitrate runs two FFmpeg passes, keeping the pass log in th
   assert.equal(p.passes.length, 2);
   assert.equal(p.passes[0]?.at(-1), '/dev/null');
   assert.equal(result.video?.codec, 'h264');
-  const names = await readdir(out);
+  const names = await readdir(out());
   assert.ok(names.some((n) => n.startsWith('twopass.passlog')), `pass log in ${names.join(', ')}`);
   const crf = plan({ output: 'mp4', two_pass: 'yes' }, [src('av.mp4')], [await probe(src('av.mp4'))], 'x');
   assert.equal(crf.passes.length, 1, 'x264 has no two-pass constant-quality mode');
