@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { USER, ffprobe, makeClip, tempDir, waitFor } from './helpers.ts';
+import { USER, exec, ffprobe, makeClip, tempDir, waitFor } from './helpers.ts';
 
 /** Starts `npm start`'s entry point as its own process, the way a user runs Encodery. */
 async function spawnServer(dataDir: string, port: number): Promise<ChildProcess> {
@@ -51,6 +51,8 @@ test('a server killed with SIGKILL mid-encode finishes every accepted media afte
     await new Promise((r) => setTimeout(r, 500));
     server.kill('SIGKILL');
     await new Promise((r) => server.once('exit', r));
+    // Its FFmpeg dies with it: no orphan encodes on beside the ones that replace them.
+    await waitFor(async () => !(await exec('ps', ['-eo', 'args'])).stdout.includes(path.join(dataDir, 'outputs')) || undefined, 3000, 50);
 
     server = await spawnServer(dataDir, port);
     for (const [i, id] of ids.entries()) {

@@ -84,8 +84,8 @@ export class Outbox {
   }
 
   async #attempt(id: number): Promise<void> {
-    const row = (await repo.pendingNotifications(this.db)).find((n) => n.id === id);
-    if (!row) return;
+    const row = await repo.getNotification(this.db, id);
+    if (!row || row.state !== 'pending') return;
     const attempt = await sendOnce(
       { url: row.url, format: row.format as WireFormat, bodyFormat: row.body_format as 'form' | 'raw', document: row.document },
       { allowPrivateNetwork: this.opts.allowPrivateNetwork },

@@ -203,6 +203,10 @@ export function pendingNotifications(db: Db): Promise<NotificationRow[]> {
   return db.selectFrom('notification').selectAll().where('state', '=', 'pending').orderBy('id').execute();
 }
 
+export function getNotification(db: Db, id: number): Promise<NotificationRow | undefined> {
+  return db.selectFrom('notification').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
 export async function updateNotification(db: Db, id: number, patch: Updateable<NotificationTable>): Promise<void> {
   await db.updateTable('notification').set(patch).where('id', '=', id).execute();
 }

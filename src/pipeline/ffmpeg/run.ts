@@ -1,5 +1,5 @@
 /** Runs one FFmpeg process: progress from `-progress pipe:1`, a bounded stderr tail, abort, CPU time. */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export interface FfmpegProgress {
@@ -51,7 +51,8 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
   signal?.throwIfAborted();
   const started = performance.now();
   const tail = new LineTail(STDERR_TAIL_LINES);
-  const child = spawn(opts.ffmpeg, [...FFMPEG_PREFIX_ARGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+  const [command, ...argv] = [...dieWithParent(), opts.ffmpeg, ...FFMPEG_PREFIX_ARGS, ...args];
+  const child = spawn(command!, argv, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
   const cpu = new CpuSampler(child.pid);
   let callbackError: { error: unknown } | undefined;
   const progress = new ProgressParser(opts.durationSec, (p, end) => {
@@ -92,6 +93,11 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
     if (spawnError) {
       throw new FfmpegError(`FFmpeg could not be started ("${opts.ffmpeg}": ${spawnError.message}).`, null, '');
     }
+    const execFailure = command === 'setpriv' && code === 127 ? tail.lines().find((l) => l.startsWith('setpriv: failed to execute')) : undefined;
+    if (execFailure) {
+      const why = execFailure.slice(execFailure.lastIndexOf(': ') + 2);
+      throw new FfmpegError(`FFmpeg could not be started ("${opts.ffmpeg}": ${why}).`, null, '');
+    }
     if (code !== 0) {
       const why = summarise(tail.lines());
       const how = code === null ? `was killed by ${sig ?? 'a signal'}` : `exited with code ${code}`;
@@ -103,6 +109,22 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
     clearTimeout(killTimer);
     cpu.stop();
   }
+}
+
+let deathSignalPrefix: string[] | undefined;
+
+/**
+ * If the server dies without cleaning up (SIGKILL, OOM), its FFmpeg must die too: it inherits
+ * Node's ignored SIGPIPE, so a closed progress pipe does not stop it, and an orphan would run on
+ * for hours beside the encode that replaces it after the restart. util-linux's setpriv asks the
+ * kernel to kill it with its parent; where setpriv is missing FFmpeg is started directly.
+ */
+function dieWithParent(): string[] {
+  if (deathSignalPrefix === undefined) {
+    const probe = spawnSync('setpriv', ['--pdeathsig', 'KILL', '--', 'true'], { stdio: 'ignore', timeout: 5000 });
+    deathSignalPrefix = probe.status === 0 ? ['setpriv', '--pdeathsig', 'KILL', '--'] : [];
+  }
+  return deathSignalPrefix;
 }
 
 /**
