@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OTHER, USER, parseXml, startTestServer, toXml, type TestServer } from './helpers.ts';
+import { OTHER, USER, parseXml, startTestServer, toXml, untilFinal, type TestServer } from './helpers.ts';
 
 /** Bad input gets a clear error reply at HTTP 200 and changes nothing. */
 describe('API input handling', () => {
@@ -119,5 +119,34 @@ describe('API input handling', () => {
     }
     assert.deepEqual((await t.call('json', { action: 'GetMediaList' }, OTHER)).media, []);
     assert.equal((await t.call('json', { action: 'GetStatus', mediaid: id })).id, id);
+  });
+});
+
+describe('ENCODERY_ALLOW_PRIVATE_NETWORK off (the default)', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ ENCODERY_ALLOW_PRIVATE_NETWORK: 'false' });
+  });
+  after(() => t.close());
+
+  for (const [field, query] of [
+    ['source', { source: 'http://127.0.0.1:9/a.mp4', format: { output: 'mp4' } }],
+    ['source', { source: 'http://[::1]/a.mp4', format: { output: 'mp4' } }],
+    ['destination', { source: 'https://example.com/a.mp4', format: { output: 'mp4', destination: 'http://169.254.169.254/latest' } }],
+    ['notify', { source: 'https://example.com/a.mp4', notify: 'http://localhost:8080/hook', format: { output: 'mp4' } }],
+    ['notify_encoding_errors', { source: 'https://example.com/a.mp4', notify_encoding_errors: 'http://10.0.0.1/hook', format: { output: 'mp4' } }],
+  ] as const) {
+    test(`a ${field} on a private address is refused at AddMedia`, async () => {
+      const r = await t.call('json', { action: 'AddMedia', ...query });
+      assert.match(r.errors.error, /private or loopback address/);
+      assert.deepEqual((await t.call('json', { action: 'GetMediaList' })).media, []);
+    });
+  }
+
+  test('a source whose host cannot be resolved ends the media in Error with a Download error', async () => {
+    const r = await t.call('json', { action: 'AddMedia', source: 'http://localtest.invalid/a.mp4', format: { output: 'mp4' } });
+    const { final } = await untilFinal(t, r.MediaID);
+    assert.equal(final.status, 'Error');
+    assert.match(final.description, /^Download error/);
   });
 });

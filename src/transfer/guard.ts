@@ -101,6 +101,16 @@ export function isPublicAddress(address: string): boolean {
   return ip.range() === 'unicast';
 }
 
+/**
+ * Without DNS: does this URL name a non-public address outright (an IP literal or localhost)?
+ * Lets a request be refused at once; names that resolve to such addresses are refused at connect.
+ */
+export function namesPrivateAddress(url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  return ipaddr.isValid(host) && !(policyOverride ?? isPublicAddress)(host);
+}
+
 type AddressPolicy = (address: string) => boolean;
 let policyOverride: AddressPolicy | null = null;
 

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toTransferError, type Verb } from './errors.ts';
 import { fileScheme } from './file.ts';
+import { namesPrivateAddress } from './guard.ts';
 import { httpScheme } from './http.ts';
 import { ByteMeter } from './meter.ts';
 import { redactUrl } from './redact.ts';
@@ -34,9 +35,13 @@ function parse(url: string, role: 'source' | 'destination'): { url: URL; module:
 }
 
 /** Synchronous, no I/O: for request validation. An error message, or null when acceptable. */
-export function checkUrl(url: string, role: 'source' | 'destination'): string | null {
+export function checkUrl(url: string, role: 'source' | 'destination', opts: { allowPrivateNetwork?: boolean } = {}): string | null {
   const r = parse(url, role);
-  return typeof r === 'string' ? r : null;
+  if (typeof r === 'string') return r;
+  if (opts.allowPrivateNetwork === false && r.url.protocol !== 'file:' && namesPrivateAddress(r.url)) {
+    return `The ${role} host ${r.url.hostname} is a private or loopback address, which is not allowed (see ENCODERY_ALLOW_PRIVATE_NETWORK)`;
+  }
+  return null;
 }
 
 function resolve(url: string, role: 'source' | 'destination', verb: Verb): { url: URL; module: SchemeModule } {

@@ -15,6 +15,8 @@ import { VERSION } from '../../version.ts';
 /** Top-level fields that are not options of the media itself. */
 const NOT_OPTIONS = new Set(['userid', 'userkey', 'action', 'source', 'format', 'mediaid']);
 const NOTIFY_FIELDS = ['notify', 'notify_encoding_errors', 'notify_upload'];
+const MAX_SOURCES = 50;
+const MAX_FORMATS = 100;
 
 export const addMedia: Action = (ctx) => createMedia(ctx, false);
 export const addMediaBenchmark: Action = (ctx) => createMedia(ctx, true);
@@ -29,8 +31,14 @@ async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<{ me
   for (const s of sources) checkLocation(ctx, s, 'source');
   const formats = many(query, 'format');
   if (formats.length === 0 && !benchmark) throw new ApiError(ErrorText.noFormat);
+  if (sources.length > MAX_SOURCES) throw new ApiError(ErrorText.badValue('source', `may be given at most ${MAX_SOURCES} times.`));
+  if (formats.length > MAX_FORMATS) throw new ApiError(ErrorText.badValue('format', `may be given at most ${MAX_FORMATS} times.`));
   const tasks = formats.map((f, i) => validateFormat(ctx, f, i, formats.length));
   const options = validateOptions(query);
+  for (const name of NOTIFY_FIELDS) {
+    const url = scalar(query, name);
+    if (url) checkLocation(ctx, url, 'notify', '', name);
+  }
   const id = await repo.insertMedia(ctx.db, {
     userId: ctx.user.id,
     sources,
@@ -256,22 +264,21 @@ function validateOptions(query: FieldMap): FieldMap {
   const options: FieldMap = {};
   for (const [key, value] of Object.entries(query)) if (!NOT_OPTIONS.has(key)) options[key] = value;
   checkFieldNames(options, '');
-  for (const name of NOTIFY_FIELDS) {
-    const url = scalar(query, name);
-    if (url && !/^https?:\/\//i.test(url)) throw new ApiError(ErrorText.badValue(name, `must be an http:// or https:// URL.`));
-  }
   const notifyFormat = scalar(query, 'notify_format');
   if (notifyFormat && !['xml', 'json'].includes(notifyFormat.toLowerCase())) throw new ApiError(ErrorText.badValue('notify_format', 'must be xml or json.'));
   yesNo(query, 'notify_upload_extended');
   return options;
 }
 
-function checkLocation(ctx: ActionContext, url: string, role: 'source' | 'destination' | 'notify', where = ''): void {
+function checkLocation(ctx: ActionContext, url: string, role: 'source' | 'destination' | 'notify', where = '', field: string = role): void {
+  const allowPrivateNetwork = ctx.config.allowPrivateNetwork;
   if (role === 'notify') {
-    if (!/^https?:\/\//i.test(url)) throw new ApiError(ErrorText.badValue('notify', 'must be an http:// or https:// URL.'));
+    if (!/^https?:\/\//i.test(url)) throw new ApiError(ErrorText.badValue(field, 'must be an http:// or https:// URL.'));
+    const problem = checkUrl(url, 'destination', { allowPrivateNetwork });
+    if (problem) throw new ApiError(ErrorText.badValue(field, problem.replace(/^The destination host/, 'names host') + '.'));
     return;
   }
-  const problem = checkUrl(url, role);
+  const problem = checkUrl(url, role, { allowPrivateNetwork });
   if (problem) throw new ApiError(where + problem);
   if (/^file:/i.test(url)) {
     let file: string;
