@@ -14,6 +14,12 @@ export const ErrorText = {
   mediaNotFound: (id: string | number) => `Media ${id} not found.`,
   noTaskId: 'Task ID is not indicated!',
   taskNotFound: (id: string | number) => `Task ${id} not found in this media.`,
+  noPresetName: 'Preset name is not indicated!',
+  presetNotFound: (name: string) => `Preset "${name}" not found.`,
+  badPresetName: (field: string, name: string) =>
+    `Field "${field}": "${name.slice(0, 80)}" is not a preset name; use 1 to 64 letters, digits, "_", "." or "-".`,
+  builtInPreset: (name: string) => `Preset "${name}" is a built-in (ui) preset and cannot be deleted.`,
+  tooManyPresets: (limit: number) => `A user may keep at most ${limit} presets; delete some with DeletePreset first.`,
   wrongShape: (field: string, expected: string) => `Field "${field}" must be ${expected}.`,
   badValue: (field: string, why: string) => `Field "${field}" ${why}`,
   tooLarge: (limit: number) => `Request body is larger than the limit of ${limit} bytes.`,

@@ -92,6 +92,21 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('notification_state_idx').on('notification').columns(['state', 'next_at']).execute();
     },
   },
+  '0002_presets': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('preset')
+        .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('output', 'text', (c) => c.notNull())
+        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('preset_user_name_key', ['user_id', 'name'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

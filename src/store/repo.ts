@@ -1,6 +1,6 @@
 import { sql, type Selectable, type Updateable } from 'kysely';
 import type { Db } from './db.ts';
-import type { DestinationTable, MediaTable, NotificationTable, TaskLogTable, TaskTable } from './schema.ts';
+import type { DestinationTable, MediaTable, NotificationTable, PresetTable, TaskLogTable, TaskTable } from './schema.ts';
 
 export type MediaRow = Selectable<MediaTable>;
 export type TaskRow = Selectable<TaskTable>;
@@ -25,6 +25,8 @@ export interface NewMedia {
   version: string;
   status: string;
   tasks: NewTask[];
+  /** User presets saved with the media (`save_preset`), in the same transaction. */
+  presets?: NewPreset[];
 }
 
 /** Repository functions: plain functions over `db`, one SQL statement or transaction each. */
@@ -49,6 +51,7 @@ export async function insertMedia(db: Db, m: NewMedia, now = Date.now()): Promis
       .returning('id')
       .executeTakeFirstOrThrow();
     await insertTasks(trx, id, m.tasks, now);
+    if (m.presets && m.presets.length > 0) await upsertPresets(trx, m.userId, m.presets, now);
     return id;
   });
 }
@@ -69,12 +72,20 @@ async function insertTasks(trx: Db, mediaId: number, tasks: NewTask[], now: numb
   }
 }
 
-/** UpdateMedia: all old tasks go, the new ones come, in one transaction. */
-export async function replaceTasks(db: Db, mediaId: number, tasks: NewTask[], patch: MediaPatch, now = Date.now()): Promise<void> {
+/** UpdateMedia: all old tasks go, the new ones come, in one transaction (with the user presets saved by `save_preset`). */
+export async function replaceTasks(
+  db: Db,
+  mediaId: number,
+  tasks: NewTask[],
+  patch: MediaPatch,
+  now = Date.now(),
+  presets: { userId: string; items: NewPreset[] } | null = null,
+): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await trx.deleteFrom('task').where('media_id', '=', mediaId).execute();
     await insertTasks(trx, mediaId, tasks, now);
     await trx.updateTable('media').set(patch).where('id', '=', mediaId).execute();
+    if (presets && presets.items.length > 0) await upsertPresets(trx, presets.userId, presets.items, now);
   });
 }
 
@@ -213,4 +224,49 @@ export async function updateNotification(db: Db, id: number, patch: Updateable<N
 
 export function notificationsOf(db: Db, mediaId: number): Promise<NotificationRow[]> {
   return db.selectFrom('notification').selectAll().where('media_id', '=', mediaId).orderBy('id').execute();
+}
+
+// --- presets --------------------------------------------------------------------------------
+
+export type PresetRow = Selectable<PresetTable>;
+
+export interface NewPreset {
+  name: string;
+  output: string;
+  /** JSON FieldMap */
+  format: string;
+}
+
+export function getPreset(db: Db, userId: string, name: string): Promise<PresetRow | undefined> {
+  return db.selectFrom('preset').selectAll().where('user_id', '=', userId).where('name', '=', name).executeTakeFirst();
+}
+
+export function listPresets(db: Db, userId: string): Promise<PresetRow[]> {
+  return db.selectFrom('preset').selectAll().where('user_id', '=', userId).orderBy('name').execute();
+}
+
+export async function listPresetNames(db: Db, userId: string): Promise<string[]> {
+  const rows = await db.selectFrom('preset').select('name').where('user_id', '=', userId).execute();
+  return rows.map((r) => r.name);
+}
+
+/** Creates or replaces (by name) each of a user's presets, all or none. */
+export async function savePresets(db: Db, userId: string, presets: NewPreset[], now = Date.now()): Promise<void> {
+  await db.transaction().execute((trx) => upsertPresets(trx, userId, presets, now));
+}
+
+async function upsertPresets(trx: Db, userId: string, presets: NewPreset[], now: number): Promise<void> {
+  for (const p of presets) {
+    await trx
+      .insertInto('preset')
+      .values({ user_id: userId, name: p.name, output: p.output, format: p.format, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.columns(['user_id', 'name']).doUpdateSet({ output: p.output, format: p.format, updated_at: now }))
+      .execute();
+  }
+}
+
+/** Whether a preset of that name was there to delete. */
+export async function deletePreset(db: Db, userId: string, name: string): Promise<boolean> {
+  const result = await db.deleteFrom('preset').where('user_id', '=', userId).where('name', '=', name).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
 }

@@ -81,10 +81,24 @@ export interface NotificationTable {
   next_at: number;
 }
 
+/** A user's saved preset (SavePreset, save_preset); built-in `ui` presets are in code. */
+export interface PresetTable {
+  id: Generated<number>;
+  user_id: string;
+  /** Unique per user. */
+  name: string;
+  output: string;
+  /** JSON FieldMap: the preset's format fields, `output` among them. */
+  format: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   media: MediaTable;
   task: TaskTable;
   destination: DestinationTable;
   task_log: TaskLogTable;
   notification: NotificationTable;
+  preset: PresetTable;
 }

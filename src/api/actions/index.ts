@@ -2,6 +2,7 @@ import type { Action } from './context.ts';
 import * as media from './media.ts';
 import * as status from './status.ts';
 import * as info from './info.ts';
+import * as presets from './presets.ts';
 
 /** Every action, keyed by its lower-cased name (clients send any letter case). */
 export const ACTIONS: Record<string, Action> = {
@@ -19,4 +20,8 @@ export const ACTIONS: Record<string, Action> = {
   getmedialist: status.getMediaList,
   getmediainfo: info.getMediaInfo,
   getmediainfoex: info.getMediaInfoEx,
+  savepreset: presets.savePreset,
+  getpreset: presets.getPreset,
+  getpresetslist: presets.getPresetsList,
+  deletepreset: presets.deletePreset,
 };

@@ -1,14 +1,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FieldMap, FieldValue } from '../../domain/fields.ts';
-import { parseFormat } from '../../domain/format.ts';
+import { parseFormat, type OutputSpec } from '../../domain/format.ts';
+import { builtInPreset, mergeUnder, presetFields, PRESET_NAME, type Preset } from '../../domain/presets.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, isFinalMedia } from '../../domain/status.ts';
 import { checkUrl } from '../../transfer/index.ts';
 import * as repo from '../../store/repo.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { many, mediaIdOf, positiveInt, required, scalar, yesNo } from '../query.ts';
-import { isXmlName } from '../wire/render.ts';
+import { isXmlName, type WireObject } from '../wire/render.ts';
 import type { Action, ActionContext } from './context.ts';
 import { VERSION } from '../../version.ts';
 
@@ -16,12 +17,14 @@ import { VERSION } from '../../version.ts';
 const NOT_OPTIONS = new Set(['userid', 'userkey', 'action', 'source', 'format', 'mediaid']);
 const NOTIFY_FIELDS = ['notify', 'notify_encoding_errors', 'notify_upload'];
 const MAX_SOURCES = 50;
-const MAX_FORMATS = 100;
+export const MAX_FORMATS = 100;
+/** Presets one user may keep (SavePreset and save_preset), so that GetPresetsList stays small. */
+const MAX_PRESETS_PER_USER = 1000;
 
 export const addMedia: Action = (ctx) => createMedia(ctx, false);
 export const addMediaBenchmark: Action = (ctx) => createMedia(ctx, true);
 
-async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<{ message: string; MediaID: string; mediaid: string }> {
+async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<WireObject> {
   const { query } = ctx;
   const sources = many(query, 'source').map((s) => {
     if (typeof s !== 'string') throw new ApiError(ErrorText.wrongShape('source', 'a URL'));
@@ -33,12 +36,17 @@ async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<{ me
   if (formats.length === 0 && !benchmark) throw new ApiError(ErrorText.noFormat);
   if (sources.length > MAX_SOURCES) throw new ApiError(ErrorText.badValue('source', `may be given at most ${MAX_SOURCES} times.`));
   if (formats.length > MAX_FORMATS) throw new ApiError(ErrorText.badValue('format', `may be given at most ${MAX_FORMATS} times.`));
-  const tasks = formats.map((f, i) => validateFormat(ctx, f, i, formats.length));
+  const validated = await validateFormats(ctx, formats);
+  const tasks = validated.map((v) => v.task);
   const options = validateOptions(query);
   for (const name of NOTIFY_FIELDS) {
     const url = scalar(query, name);
     if (url) checkLocation(ctx, url, 'notify', '', name);
   }
+  // save_preset: checked with everything else, then saved in the media's own transaction, so
+  // the media and its presets are created together or not at all.
+  const presets = await presetsToSave(ctx, validated);
+  const names = presets.map((p) => p.name);
   const id = await repo.insertMedia(ctx.db, {
     userId: ctx.user.id,
     sources,
@@ -48,10 +56,11 @@ async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<{ me
     version: VERSION,
     status: MediaStatus.New,
     tasks,
+    presets,
   });
   ctx.queue.enqueue(id);
-  ctx.log.info({ mediaId: id, tasks: tasks.length, benchmark }, 'media added');
-  return { message: 'Added', MediaID: String(id), mediaid: String(id) };
+  ctx.log.info({ mediaId: id, tasks: tasks.length, benchmark, savedPresets: names.length }, 'media added');
+  return { message: 'Added', MediaID: String(id), mediaid: String(id), SavedPreset: savedPresetWire(presets) };
 }
 
 export const processMedia: Action = async (ctx) => {
@@ -60,22 +69,26 @@ export const processMedia: Action = async (ctx) => {
     throw new ApiError(`Media ${media.id} is not ready to process (status: ${media.status}); ProcessMedia is for media added with AddMediaBenchmark.`);
   }
   const formats = many(ctx.query, 'format');
-  const tasks = formats.map((f, i) => validateFormat(ctx, f, i, formats.length));
+  const validated = await validateFormats(ctx, formats);
+  const tasks = validated.map((v) => v.task);
   if (tasks.length === 0 && (await repo.getTasks(ctx.db, media.id)).length === 0) throw new ApiError(ErrorText.noFormat);
+  const presets = await presetsToSave(ctx, validated);
   const patch = { benchmark: 0, status: MediaStatus.WaitingForEncoder, prev_status: media.status };
-  if (tasks.length > 0) await repo.replaceTasks(ctx.db, media.id, tasks, patch);
+  if (tasks.length > 0) await repo.replaceTasks(ctx.db, media.id, tasks, patch, undefined, { userId: ctx.user.id, items: presets });
   else await repo.updateMedia(ctx.db, media.id, patch);
   ctx.queue.enqueue(media.id);
-  return { message: 'Started' };
+  return { message: 'Started', SavedPreset: savedPresetWire(presets) };
 };
 
 export const updateMedia: Action = async (ctx) => {
   const media = await mediaOf(ctx);
   const formats = many(ctx.query, 'format');
   if (formats.length === 0) throw new ApiError(ErrorText.noFormat);
-  const tasks = formats.map((f, i) => validateFormat(ctx, f, i, formats.length));
+  const validated = await validateFormats(ctx, formats);
+  const tasks = validated.map((v) => v.task);
   const notify = scalar(ctx.query, 'notify');
   if (notify) checkLocation(ctx, notify, 'notify');
+  const presets = await presetsToSave(ctx, validated);
   await ctx.queue.abort(media.id, 'update');
   await fs.rm(mediaDirs(ctx.config.dataDir, media.id).outputs, { recursive: true, force: true });
   const waiting = media.status === MediaStatus.ReadyToProcess;
@@ -83,9 +96,9 @@ export const updateMedia: Action = async (ctx) => {
     ...restartedMedia(media),
     ...(notify ? { notify_url: notify } : {}),
     ...(waiting ? { status: MediaStatus.ReadyToProcess, prev_status: media.prev_status } : {}),
-  });
+  }, undefined, { userId: ctx.user.id, items: presets });
   if (!waiting) ctx.queue.enqueue(media.id);
-  return { message: 'Updated' };
+  return { message: 'Updated', SavedPreset: savedPresetWire(presets) };
 };
 
 export const cancelMedia: Action = async (ctx) => {
@@ -233,20 +246,112 @@ async function outputsExist(ctx: ActionContext, t: repo.TaskRow): Promise<boolea
   return true;
 }
 
-function validateFormat(ctx: ActionContext, raw: FieldValue, index: number, count: number): repo.NewTask {
+interface ValidatedFormat {
+  task: repo.NewTask;
+  /** The user preset to save from this format (`save_preset`), or null. */
+  preset: repo.NewPreset | null;
+}
+
+/** Formats in order; the first bad one is the error (preset lookups make this async). */
+async function validateFormats(ctx: ActionContext, formats: FieldValue[]): Promise<ValidatedFormat[]> {
+  const validated: ValidatedFormat[] = [];
+  for (const [i, f] of formats.entries()) validated.push(await validateFormat(ctx, f, i, formats.length));
+  return validated;
+}
+
+async function validateFormat(ctx: ActionContext, raw: FieldValue, index: number, count: number): Promise<ValidatedFormat> {
   const where = count > 1 ? `Format ${index + 1}: ` : '';
-  const map: FieldMap = raw === '' ? {} : (raw as FieldMap);
-  if (typeof map !== 'object' || Array.isArray(map)) throw new ApiError(where + ErrorText.wrongShape('format', 'a set of fields'));
-  checkFieldNames(map, where);
+  const map = formatMap(raw, where);
   const destinations = many(map, 'destination').map((d) => {
     if (typeof d !== 'string' || d.trim() === '') throw new ApiError(where + ErrorText.wrongShape('destination', 'a URL'));
     return d.trim();
   });
   for (const d of destinations) checkLocation(ctx, d, 'destination', where);
-  const { destination: _omit, ...fields } = map;
+  const { destination: _omit, ...own } = map;
+  // The merged fields are what is stored: the pipeline encodes them and GetStatus echoes them,
+  // so a later change to the preset does not change this media.
+  const { fields, spec } = await resolveFormat(ctx, own, where);
+  const saveAs = presetNameIn(fields, 'save_preset', where);
+  return {
+    task: { output: spec.output, format: JSON.stringify(fields), destinations },
+    preset: saveAs === null ? null : { name: saveAs, output: spec.output, format: JSON.stringify(presetFields(fields, spec.output)) },
+  };
+}
+
+/** A `<format>` element as a map whose field names can be echoed as XML elements. */
+export function formatMap(raw: FieldValue, where: string): FieldMap {
+  const map: FieldMap = raw === '' ? {} : (raw as FieldMap);
+  if (typeof map !== 'object' || Array.isArray(map)) throw new ApiError(where + ErrorText.wrongShape('format', 'a set of fields'));
+  checkFieldNames(map, where);
+  return map;
+}
+
+// --- presets inside formats (reference 2.13): output_preset, save_preset ---------------------
+
+/**
+ * A format's own fields with the preset it names in `output_preset` merged under them (the
+ * format's fields win; `output_preset` itself stays, for the echo), validated by parseFormat.
+ */
+export async function resolveFormat(ctx: ActionContext, own: FieldMap, where: string): Promise<{ fields: FieldMap; spec: OutputSpec }> {
+  const name = presetNameIn(own, 'output_preset', where);
+  let fields = own;
+  if (name !== null) {
+    const preset = await findPreset(ctx, name, 'all');
+    if (!preset) throw new ApiError(where + ErrorText.presetNotFound(name));
+    fields = mergeUnder(preset.format, own);
+  }
   const parsed = parseFormat(fields);
   if (!parsed.ok) throw new ApiError(where + parsed.error);
-  return { output: parsed.spec.output, format: JSON.stringify(fields), destinations };
+  return { fields, spec: parsed.spec };
+}
+
+export type PresetScope = 'all' | 'user' | 'ui';
+
+/** The user's own preset of that name first, then the built-in one; another user's never. */
+export async function findPreset(ctx: ActionContext, name: string, scope: PresetScope): Promise<Preset | undefined> {
+  if (scope !== 'ui') {
+    const row = await repo.getPreset(ctx.db, ctx.user.id, name);
+    if (row) return presetOfRow(row);
+  }
+  return scope === 'user' ? undefined : builtInPreset(name);
+}
+
+export function presetOfRow(row: repo.PresetRow): Preset {
+  return { name: row.name, type: 'user', output: row.output, format: JSON.parse(row.format) as FieldMap };
+}
+
+/** A preset name in `field` of `map`: null when absent or empty, an error when malformed. */
+export function presetNameIn(map: FieldMap, field: string, where = ''): string | null {
+  const value = map[field];
+  if (value === undefined) return null;
+  const single = Array.isArray(value) && value.length === 1 ? value[0]! : value;
+  if (typeof single !== 'string') throw new ApiError(where + ErrorText.wrongShape(field, 'a single preset name'));
+  const name = single.trim();
+  if (name === '') return null;
+  if (!PRESET_NAME.test(name)) throw new ApiError(where + ErrorText.badPresetName(field, name));
+  return name;
+}
+
+/** The presets a request's formats save with `save_preset`, each name at most once, within the limit. */
+async function presetsToSave(ctx: ActionContext, validated: ValidatedFormat[]): Promise<repo.NewPreset[]> {
+  const presets = validated.flatMap((v) => (v.preset ? [v.preset] : []));
+  const names = presets.map((p) => p.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new ApiError(ErrorText.badValue('save_preset', `"${twice}" is given by more than one format; give each its own name.`));
+  if (presets.length > 0) await checkPresetRoom(ctx, names);
+  return presets;
+}
+
+/** `SavedPreset`: absent without one; one name a string (go-encodingcom needs one), several a repeated element / JSON array. */
+function savedPresetWire(presets: repo.NewPreset[]): string[] | undefined {
+  return presets.length > 0 ? presets.map((p) => p.name) : undefined;
+}
+
+/** Refuses a save that would take the user over the preset limit (overwrites do not count). */
+export async function checkPresetRoom(ctx: ActionContext, names: string[]): Promise<void> {
+  const existing = new Set(await repo.listPresetNames(ctx.db, ctx.user.id));
+  const added = new Set(names.filter((n) => !existing.has(n)));
+  if (existing.size + added.size > MAX_PRESETS_PER_USER) throw new ApiError(ErrorText.tooManyPresets(MAX_PRESETS_PER_USER));
 }
 
 /** Format fields are echoed back as XML elements, so their names must be valid ones. */

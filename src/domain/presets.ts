@@ -1,0 +1,93 @@
+/**
+ * Presets (reference 2.11-2.14): a stored set of format fields that a format names with
+ * `output_preset`. Built-in `ui` presets are shared by every user and read-only; user presets
+ * live in the store, one set per user.
+ *
+ * Pure: the built-in list, the name rule and the merge. Lookups are in the API layer.
+ */
+import type { FieldMap, FieldValue } from './fields.ts';
+
+export type PresetType = 'user' | 'ui';
+
+export interface Preset {
+  name: string;
+  type: PresetType;
+  /** The preset's output, repeated from `format.output`. */
+  output: string;
+  /** Format fields as stored; `output` always among them. */
+  format: FieldMap;
+}
+
+/** Preset names: what the API accepts for `name`, `output_preset` and `save_preset`. */
+export const PRESET_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * The built-in `ui` presets, one entry each; every one must pass `parseFormat` (a test checks).
+ * Only outputs that exist today are here: the HLS and DASH ladders, AV1 and the GIF preview come
+ * as one entry each together with the `advanced_hls`/`mpeg_dash`, AV1 and `gif` outputs.
+ *
+ * H.264 rungs keep the source's aspect (`0xN`), cap the rate at 1.5x the average with a 2x
+ * buffer (what players and CDNs expect of VBV-constrained streams), and use the High profile
+ * except the smallest rung, which stays on Main for old phones.
+ */
+export const BUILT_IN_PRESETS: readonly Preset[] = [
+  ui('mp4_1080p', { output: 'mp4', video_codec: 'libx264', profile: 'high', size: '0x1080', bitrate: '5000k', maxrate: '7500k', bufsize: '10000k', audio_codec: 'aac', audio_bitrate: '128k' }),
+  ui('mp4_720p', { output: 'mp4', video_codec: 'libx264', profile: 'high', size: '0x720', bitrate: '2800k', maxrate: '4200k', bufsize: '5600k', audio_codec: 'aac', audio_bitrate: '128k' }),
+  ui('mp4_480p', { output: 'mp4', video_codec: 'libx264', profile: 'high', size: '0x480', bitrate: '1400k', maxrate: '2100k', bufsize: '2800k', audio_codec: 'aac', audio_bitrate: '128k' }),
+  ui('mp4_360p', { output: 'mp4', video_codec: 'libx264', profile: 'main', size: '0x360', bitrate: '800k', maxrate: '1200k', bufsize: '1600k', audio_codec: 'aac', audio_bitrate: '96k' }),
+  ui('webm_vp9_720p', { output: 'webm', video_codec: 'libvpx-vp9', size: '0x720', bitrate: '1800k', maxrate: '2700k', bufsize: '3600k', audio_codec: 'libopus', audio_bitrate: '128k' }),
+  ui('mp3_192k', { output: 'mp3', audio_codec: 'libmp3lame', audio_bitrate: '192k' }),
+  ui('m4a_128k', { output: 'm4a', audio_codec: 'aac', audio_bitrate: '128k' }),
+  ui('thumbnail_jpg', { output: 'thumbnail', time: '10%' }),
+];
+
+function ui(name: string, format: FieldMap & { output: string }): Preset {
+  return { name, type: 'ui', output: format.output, format };
+}
+
+const BY_NAME = new Map(BUILT_IN_PRESETS.map((p) => [p.name, p]));
+
+export function builtInPreset(name: string): Preset | undefined {
+  return BY_NAME.get(name);
+}
+
+/**
+ * A format's fields over a preset's: the preset's fields go under the format's own, so a field the
+ * format gives wins. Field names compare without letter case (as parseFormat reads them), and an
+ * empty field (`<bitrate/>`, which means "not given") does not hide the preset's value. Only whole
+ * top-level fields are replaced: a nested block given by the format replaces the preset's block.
+ */
+export function mergeUnder(preset: FieldMap, own: FieldMap): FieldMap {
+  const presetKeys = new Set(Object.keys(preset).map((k) => k.toLowerCase()));
+  const given = new Set<string>();
+  const merged: FieldMap = {};
+  for (const [key, value] of Object.entries(own)) {
+    if (isEmpty(value) && presetKeys.has(key.toLowerCase())) continue;
+    merged[key] = value;
+    given.add(key.toLowerCase());
+  }
+  for (const [key, value] of Object.entries(preset)) if (!given.has(key.toLowerCase())) merged[key] = value;
+  return merged;
+}
+
+/** Fields that belong to one media, never to a preset. */
+const NOT_PRESET_FIELDS = new Set(['destination', 'save_preset', 'output_preset']);
+
+/**
+ * What is stored for a (merged, validated) format: without destinations and the preset fields
+ * (`output_preset` is already merged in, so a preset never depends on another), without empty
+ * fields, and with `output` first as the parsed output name.
+ */
+export function presetFields(fields: FieldMap, output: string): FieldMap {
+  const stored: FieldMap = { output };
+  for (const [key, value] of Object.entries(fields)) {
+    const k = key.toLowerCase();
+    if (k === 'output' || NOT_PRESET_FIELDS.has(k) || isEmpty(value)) continue;
+    stored[key] = value;
+  }
+  return stored;
+}
+
+function isEmpty(value: FieldValue): boolean {
+  return typeof value === 'string' && value.trim() === '';
+}
