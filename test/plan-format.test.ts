@@ -21,7 +21,7 @@ test('parseFormat – a missing output says so the way encoding.com does', () =>
 });
 
 test('parseFormat – an unknown output lists the supported ones', () => {
-  assert.equal(error({ output: 'xyz' }), 'Unknown output "xyz". Supported: mp4, webm, mp3, m4a, thumbnail');
+  assert.equal(error({ output: 'xyz' }), 'Unknown output "xyz". Supported: mp4, webm, mp3, m4a, thumbnail, advanced_hls');
 });
 
 test('parseFormat – mp4 defaults play everywhere: H.264 High, AAC 128k, CRF, keep aspect, def rotation', () => {

@@ -10,6 +10,7 @@ import { scalar } from './query.ts';
 import { decodeBody, sniffFormat } from './wire/decode.ts';
 import { CONTENT_TYPE, render, type WireFormat, type WireObject } from './wire/render.ts';
 import { findTaskByToken } from '../store/repo.ts';
+import { mediaDirs } from '../domain/layout.ts';
 import type { Metrics } from '../metrics.ts';
 
 export interface AppDeps extends Services {
@@ -31,6 +32,8 @@ const MIME: Record<string, string> = {
   '.m4a': 'audio/mp4',
   '.jpg': 'image/jpeg',
   '.png': 'image/png',
+  '.m3u8': 'application/vnd.apple.mpegurl',
+  '.ts': 'video/mp2t',
 };
 
 /** The HTTP edge: the encoding.com endpoint, health, metrics and kept-output downloads. */
@@ -91,15 +94,21 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return reply.type(deps.metrics.registry.contentType).send(text);
   });
 
-  app.get<{ Params: { token: string; name: string } }>('/download/:token/:name', async (request, reply) => {
-    const { token, name } = request.params;
-    const task = /^[A-Za-z0-9_-]{20,64}$/.test(token) ? await findTaskByToken(deps.db, token) : undefined;
+  // Kept outputs: `/download/<token>/<path relative to the task's folder>`, nested for HLS
+  // (`stream_0/seg_00001.ts`). Only a file recorded for that task is served, so no path can
+  // reach outside it.
+  app.get<{ Params: { token: string; '*': string } }>('/download/:token/*', async (request, reply) => {
+    const { token } = request.params;
+    const name = request.params['*'];
+    const safe = name !== '' && !name.includes('\\') && !name.includes('\0') && name.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
+    const task = safe && /^[A-Za-z0-9_-]{20,64}$/.test(token) ? await findTaskByToken(deps.db, token) : undefined;
     const files = task?.outputs ? (JSON.parse(task.outputs) as string[]) : [];
-    const file = files.find((f) => path.basename(f) === name);
+    const folder = task ? mediaDirs('', task.media_id).task(task.id) : '';
+    const file = files.find((f) => path.relative(folder, f).split(path.sep).join('/') === name);
     if (!file) return reply.code(404).type('text/plain').send('Not found\n');
     const full = path.join(deps.config.dataDir, file);
     const stat = await fs.promises.stat(full).catch(() => null);
-    if (!stat) return reply.code(404).type('text/plain').send('Not found\n');
+    if (!stat?.isFile()) return reply.code(404).type('text/plain').send('Not found\n');
     reply.header('content-length', stat.size).type(MIME[path.extname(full).toLowerCase()] ?? 'application/octet-stream');
     return reply.send(fs.createReadStream(full));
   });

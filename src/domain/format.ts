@@ -7,7 +7,7 @@
  */
 import type { FieldMap, FieldValue } from './fields.ts';
 
-export const SUPPORTED_OUTPUTS = ['mp4', 'webm', 'mp3', 'm4a', 'thumbnail'] as const;
+export const SUPPORTED_OUTPUTS = ['mp4', 'webm', 'mp3', 'm4a', 'thumbnail', 'advanced_hls'] as const;
 export type OutputName = (typeof SUPPORTED_OUTPUTS)[number];
 
 export type VideoContainer = 'mp4' | 'webm';
@@ -40,14 +40,14 @@ export interface TimeValue {
   timecode: { hours: number; minutes: number; seconds: number; frames: number; dropFrame: boolean } | null;
 }
 
-interface TrimFields {
+export interface TrimFields {
   start: TimeValue | null;
   /** Seconds. When set, `finish` is dropped (reference 4.5: finish is ignored when duration is set). */
   duration: number | null;
   finish: TimeValue | null;
 }
 
-interface AudioFields {
+export interface AudioFields {
   audioCodec: AudioCodec;
   /** Bits/s; null only with `copy`. */
   audioBitrate: number | null;
@@ -59,10 +59,8 @@ interface AudioFields {
   audioVolume: number;
 }
 
-export interface VideoSpec extends TrimFields, AudioFields {
-  kind: 'video';
-  output: 'mp4' | 'webm';
-  container: VideoContainer;
+/** How one picture is encoded: everything an mp4/webm and an HLS stream share. */
+export interface VideoEncoding {
   videoCodec: VideoCodec;
   /** null = the source's display size. */
   size: Size | null;
@@ -82,12 +80,44 @@ export interface VideoSpec extends TrimFields, AudioFields {
   profile: string | null;
   /** With the dot: `3.0`, `3.1`. */
   level: string | null;
-  twoPass: boolean;
   turbo: boolean;
+}
+
+/**
+ * What is done to the decoded picture before it is scaled. Formats of one media with the same
+ * picture (and trim) are made from one decode.
+ */
+export interface Picture {
   crop: Crop;
   rotate: Rotate;
   deinterlacing: Deinterlacing;
 }
+
+export interface VideoSpec extends TrimFields, AudioFields, VideoEncoding, Picture {
+  kind: 'video';
+  output: 'mp4' | 'webm';
+  container: VideoContainer;
+  twoPass: boolean;
+}
+
+/** One `<stream>` of an advanced_hls (reference 4.6): a variant, or an audio-only one. */
+export interface HlsStreamSpec extends VideoEncoding, AudioFields {
+  /** The variant's folder beside the master playlist: `sub_path`, or `stream_<n>` (from 0). */
+  subPath: string;
+  audioOnly: boolean;
+  videoOnly: boolean;
+}
+
+export interface HlsSpec extends TrimFields, Picture {
+  kind: 'hls';
+  output: 'advanced_hls';
+  /** Seconds. @default 6 */
+  segmentDuration: number;
+  /** 1 to 15 (reference 4.6). */
+  streams: HlsStreamSpec[];
+}
+
+export const MAX_HLS_STREAMS = 15;
 
 export interface AudioSpec extends TrimFields, AudioFields {
   kind: 'audio';
@@ -111,7 +141,7 @@ export interface ThumbnailSpec {
   quality: number;
 }
 
-export type OutputSpec = VideoSpec | AudioSpec | ThumbnailSpec;
+export type OutputSpec = VideoSpec | AudioSpec | ThumbnailSpec | HlsSpec;
 
 export type ParseFormatResult = { ok: true; spec: OutputSpec } | { ok: false; error: string };
 
@@ -160,6 +190,8 @@ function readSpec(f: Fields): OutputSpec {
       return { kind: 'audio', output, ...readAudio(f, output), ...readTrim(f) };
     case 'thumbnail':
       return readThumbnail(f);
+    case 'advanced_hls':
+      return readHls(f);
     default: {
       const never: never = output;
       throw new Error(`unhandled output ${String(never)}`);
@@ -182,8 +214,10 @@ const AUDIO_CODEC_NAMES: Record<string, AudioCodec> = {
   ac3: 'ac3', eac3: 'eac3', copy: 'copy',
 };
 
-const AUDIO_CODECS_FOR: Record<VideoContainer | 'mp3' | 'm4a', readonly AudioCodec[]> = {
+const AUDIO_CODECS_FOR: Record<VideoContainer | 'mp3' | 'm4a' | 'advanced_hls', readonly AudioCodec[]> = {
   mp4: ['aac', 'libmp3lame', 'ac3', 'eac3', 'copy'],
+  // MPEG-TS segments; every rendition is encoded (a copied stream could not be cut at our keyframes).
+  advanced_hls: ['aac', 'libmp3lame', 'ac3', 'eac3'],
   webm: ['libopus', 'libvorbis', 'copy'],
   mp3: ['libmp3lame', 'copy'],
   m4a: ['aac', 'copy'],
@@ -200,12 +234,21 @@ const SAMPLE_RATES_FOR: Partial<Record<AudioCodec, readonly number[]>> = {
 const H264_LEVELS = ['1.0', '1b', '1.1', '1.2', '1.3', '2.0', '2.1', '2.2', '3.0', '3.1', '3.2', '4.0', '4.1', '4.2', '5.0', '5.1', '5.2', '6.0', '6.1', '6.2'];
 
 function readVideo(f: Fields, output: VideoContainer): VideoSpec {
+  const encoding = readVideoEncoding(f, output);
+  return {
+    kind: 'video', output, container: output, ...encoding, twoPass: f.flag('two_pass', false), ...readPicture(f),
+    ...readAudio(f, output, encoding.videoCodec), ...readTrim(f),
+  };
+}
+
+function readVideoEncoding(f: Fields, output: VideoContainer | 'advanced_hls'): VideoEncoding {
+  const codecs = VIDEO_CODECS[output === 'advanced_hls' ? 'mp4' : output];
   const codecRaw = f.str('video_codec');
-  let videoCodec: VideoCodec = output === 'mp4' ? 'libx264' : 'libvpx-vp9';
+  let videoCodec: VideoCodec = output === 'webm' ? 'libvpx-vp9' : 'libx264';
   if (codecRaw !== null) {
-    const found = VIDEO_CODECS[output][codecRaw.toLowerCase()];
+    const found = codecs[codecRaw.toLowerCase()];
     if (!found) {
-      const names = [...new Set(Object.values(VIDEO_CODECS[output]))].join(' or ');
+      const names = [...new Set(Object.values(codecs))].join(' or ');
       throw new FormatProblem(`video_codec "${codecRaw}" cannot be used with output ${output}. Use ${names}.`);
     }
     videoCodec = found;
@@ -247,8 +290,13 @@ function readVideo(f: Fields, output: VideoContainer): VideoSpec {
     if (level === null) throw new FormatProblem(`level "${levelRaw}" is not an H.264/H.265 level like 30, 31 or 4.1.`);
   }
 
-  const twoPass = f.flag('two_pass', false);
-  const turbo = f.flag('turbo', false);
+  return {
+    videoCodec, size, keepAspectRatio: f.flag('keep_aspect_ratio', true), bitrate, maxrate, minrate, bufsize, framerate, keyframe,
+    profile, level, turbo: f.flag('turbo', false),
+  };
+}
+
+function readPicture(f: Fields): Picture {
   const crop: Crop = {
     left: f.parse('crop_left', 'an even number of pixels', parseEvenPixels) ?? 0,
     top: f.parse('crop_top', 'an even number of pixels', parseEvenPixels) ?? 0,
@@ -272,12 +320,97 @@ function readVideo(f: Fields, output: VideoContainer): VideoSpec {
     if (d === 'auto' || d === 'yes' || d === 'no') deinterlacing = d;
     else throw new FormatProblem(`deinterlacing "${deintRaw}" is not one of auto, yes, no.`);
   }
+  return { crop, rotate, deinterlacing };
+}
 
+/** Fields a `<stream>` takes from its format when it does not give them itself. */
+const STREAM_INHERITS = [
+  'size', 'keep_aspect_ratio', 'bitrate', 'maxrate', 'minrate', 'bufsize', 'framerate', 'keyframe', 'profile', 'level',
+  'video_codec', 'turbo', 'audio_codec', 'audio_bitrate', 'audio_sample_rate', 'audio_channels_number', 'audio_volume',
+  'crop_left', 'crop_top', 'crop_right', 'crop_bottom', 'rotate', 'deinterlacing',
+];
+
+/** advanced_hls (reference 4.6): format-level segment_duration and trim, 1 to 15 `<stream>` variants. */
+function readHls(f: Fields): HlsSpec {
+  const segmentDuration = f.parse('segment_duration', 'a number of seconds like 6', parseDecimal) ?? 6;
+  if (segmentDuration < 1 || segmentDuration > 60) {
+    throw new FormatProblem(`segment_duration "${f.str('segment_duration')}" is out of range; use 1 to 60 seconds.`);
+  }
+  if (f.flag('encryption', false)) {
+    throw new FormatProblem('encryption is not supported for advanced_hls yet; remove it or set it to no.');
+  }
+  const raw = f.raw('stream');
+  const items = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  if (items.length === 0) throw new FormatProblem(`stream is missing: advanced_hls needs 1 to ${MAX_HLS_STREAMS} <stream> elements.`);
+  if (items.length > MAX_HLS_STREAMS) {
+    throw new FormatProblem(`stream is given ${items.length} times; advanced_hls takes 1 to ${MAX_HLS_STREAMS} streams.`);
+  }
+
+  const inherited: FieldMap = {};
+  for (const name of STREAM_INHERITS) {
+    const v = f.raw(name);
+    if (v !== undefined) inherited[name] = v;
+  }
+  const streams: HlsStreamSpec[] = [];
+  let picture: Picture | null = null;
+  const pictureKey = (p: Picture): string => JSON.stringify(p);
+  for (const [i, item] of items.entries()) {
+    if (typeof item === 'string' && item.trim() !== '') throw new FormatProblem(`stream ${i + 1} must be a set of fields, not a plain value.`);
+    if (Array.isArray(item)) throw new FormatProblem(`stream ${i + 1} must be a set of fields, not a list.`);
+    const own = typeof item === 'string' ? {} : item;
+    const sf = new Fields({ ...inherited, ...lowerKeys(own) });
+    try {
+      streams.push(readHlsStream(sf, i));
+      const p = readPicture(sf);
+      if (picture === null) picture = p;
+      else if (pictureKey(p) !== pictureKey(picture)) {
+        throw new FormatProblem(
+          'rotate, crop and deinterlacing must be the same for every stream (all variants are cut from one picture); set them once on the format.',
+        );
+      }
+    } catch (err) {
+      if (err instanceof FormatProblem) throw new FormatProblem(`stream ${i + 1}: ${err.message}`);
+      throw err;
+    }
+  }
+  const seen = new Map<string, number>();
+  for (const [i, s] of streams.entries()) {
+    const key = s.subPath.toLowerCase();
+    const other = seen.get(key);
+    if (other !== undefined) throw new FormatProblem(`stream ${i + 1}: sub_path "${s.subPath}" is already used by stream ${other + 1}.`);
+    seen.set(key, i);
+  }
   return {
-    kind: 'video', output, container: output, videoCodec, size, keepAspectRatio: f.flag('keep_aspect_ratio', true),
-    bitrate, maxrate, minrate, bufsize, framerate, keyframe, profile, level, twoPass, turbo, crop, rotate, deinterlacing,
-    ...readAudio(f, output, videoCodec), ...readTrim(f),
+    kind: 'hls', output: 'advanced_hls', segmentDuration, streams, ...(picture ?? readPicture(f)), ...readTrim(f),
   };
+}
+
+function readHlsStream(f: Fields, index: number): HlsStreamSpec {
+  const audioOnly = f.flag('audio_only', false);
+  const videoOnly = f.flag('video_only', false);
+  if (audioOnly && videoOnly) throw new FormatProblem('audio_only and video_only cannot both be yes.');
+  const encoding = readVideoEncoding(f, 'advanced_hls');
+  const subPathRaw = f.str('sub_path');
+  let subPath = `stream_${index}`;
+  if (subPathRaw !== null) {
+    const trimmed = subPathRaw.replace(/^\/+|\/+$/g, '');
+    if (!SUB_PATH.test(trimmed) || trimmed.length > 100 || trimmed.split('/')[0]!.toLowerCase() === 'master.m3u8') {
+      throw new FormatProblem(
+        `sub_path "${subPathRaw}" is not a folder name like hd or video/720p (letters, digits, '.', '_' and '-', folders separated by '/').`,
+      );
+    }
+    subPath = trimmed;
+  }
+  return { ...encoding, ...readAudio(f, 'advanced_hls', encoding.videoCodec), subPath, audioOnly, videoOnly };
+}
+
+/** Folder names that are safe in a URL, a file system and FFmpeg's var_stream_map; no `.`/`..`. */
+const SUB_PATH = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
+
+function lowerKeys(map: FieldMap): FieldMap {
+  const out: FieldMap = {};
+  for (const [k, v] of Object.entries(map)) out[k.toLowerCase()] = v;
+  return out;
 }
 
 function readProfile(f: Fields, codec: VideoCodec): string | null {
@@ -290,7 +423,7 @@ function readProfile(f: Fields, codec: VideoCodec): string | null {
   return p;
 }
 
-function readAudio(f: Fields, target: VideoContainer | 'mp3' | 'm4a', videoCodec?: VideoCodec): AudioFields {
+function readAudio(f: Fields, target: VideoContainer | 'mp3' | 'm4a' | 'advanced_hls', videoCodec?: VideoCodec): AudioFields {
   const allowed = AUDIO_CODECS_FOR[target];
   const codecRaw = f.str('audio_codec');
   // VP8 pairs with Vorbis in every old preset (reference 4.2); VP9 with Opus.
@@ -394,6 +527,11 @@ class Fields {
 
   constructor(raw: FieldMap) {
     for (const [k, v] of Object.entries(raw)) this.#values.set(k.toLowerCase(), v);
+  }
+
+  /** The value as given, of any shape. */
+  raw(name: string): FieldValue | undefined {
+    return this.#values.get(name);
   }
 
   /** Trimmed value; an empty element counts as absent. */

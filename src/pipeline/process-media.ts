@@ -13,10 +13,10 @@ import type { TransferContext } from '../transfer/types.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
 import { FFMPEG_PREFIX_ARGS, runFfmpeg } from './ffmpeg/run.ts';
 import { formatCommandLine } from './ffmpeg/args.ts';
-import { planEncode } from './plan/index.ts';
+import { planMedia, type EncodeGroup, type MediaTask } from './plan/index.ts';
 import { ProgressTracker } from './progress.ts';
 import type { MediaProcessor } from '../queue/types.ts';
-import { describeError, mapLimit, destinationFor, describeProbe } from './util.ts';
+import { describeError, mapLimit, destinationFor, destinationForLayout, describeProbe, keepsLayout } from './util.ts';
 import { mediaDirs } from '../domain/layout.ts';
 
 /** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
@@ -34,6 +34,8 @@ export interface PipelineDeps {
 }
 
 const DELIVERY_CONCURRENCY = 4;
+/** Files of one multi-file output (HLS segments) sent at once to one destination. */
+const LAYOUT_FILE_CONCURRENCY = 4;
 
 /** Moves one media through its statuses: fetch → probe → encode → deliver → notify. */
 export function createMediaProcessor(deps: PipelineDeps): MediaProcessor {
@@ -128,63 +130,120 @@ class MediaRun {
     await this.#setStatus(MediaStatus.Processing);
     await this.#progress.enterPhase('encode');
     const baseName = outputBaseName(sourcesJson);
-    const plans = new Map<number, ReturnType<typeof planEncode>>();
+    const members: MediaTask[] = [];
     for (const t of tasks) {
       try {
         const parsed = parseFormat(JSON.parse(t.format) as FieldMap);
         if (!parsed.ok) throw new Error(parsed.error);
-        const dir = mediaDirs(this.deps.config.dataDir, this.mediaId).task(t.id);
-        await fs.rm(dir, { recursive: true, force: true });
-        await fs.mkdir(dir, { recursive: true });
-        const plan = planEncode(parsed.spec, source, { dir, baseName });
-        plans.set(t.id, plan);
-        this.#progress.addTask(t.id, plan.durationSec * plan.passes.length);
+        const dir = await this.#freshTaskDir(t.id);
+        members.push({ taskId: t.id, spec: parsed.spec, out: { dir, baseName } });
       } catch (err) {
         await this.#failTask(t.id, err);
       }
     }
-    for (const t of tasks) {
-      const plan = plans.get(t.id);
-      if (!plan) continue;
+    // Formats that can share a decode run as one FFmpeg process (plan/media.ts).
+    const plan = planMedia(members, source);
+    for (const f of plan.failed) await this.#failTask(f.taskId, f.error);
+    for (const g of plan.groups) {
+      const weight = (g.durationSec * g.passes.length) / g.taskIds.length;
+      for (const id of g.taskIds) this.#progress.addTask(id, weight);
+    }
+    const rows = new Map(tasks.map((t) => [t.id, t]));
+    const soloPlan = (taskId: number): EncodeGroup => {
+      const single = planMedia(members.filter((m) => m.taskId === taskId), source);
+      if (single.failed[0]) throw single.failed[0].error;
+      return single.groups[0]!;
+    };
+    for (const g of plan.groups) {
       this.signal.throwIfAborted();
-      await this.#encodeTask(t, plan);
+      await this.#encodeGroup(g, rows, soloPlan);
     }
   }
 
-  async #encodeTask(t: repo.TaskRow, plan: ReturnType<typeof planEncode>): Promise<void> {
+  /**
+   * Runs one FFmpeg process for all of its tasks: they move to Processing and Saving together,
+   * each keeps its own progress row, and each records the process's command line, CPU time and
+   * speed. When a shared process fails, its tasks are encoded again one by one, so one bad
+   * format does not sink the others.
+   */
+  async #encodeGroup(g: EncodeGroup, rows: Map<number, repo.TaskRow>, soloPlan: (taskId: number) => EncodeGroup): Promise<void> {
     const ffmpeg = this.deps.config.ffmpeg;
     // The exact command lines run, so a user can reproduce a task by hand.
-    const command = plan.passes.map((args) => formatCommandLine(ffmpeg, [...FFMPEG_PREFIX_ARGS, ...args])).join(' && ');
-    await this.#setTaskStatus(t.id, TaskStatus.Processing, { started_at: Date.now(), command, progress: 0 });
-    await repo.appendLog(this.#db, [t.id], `Running: ${command}`);
+    const command = g.passes.map((args) => formatCommandLine(ffmpeg, [...FFMPEG_PREFIX_ARGS, ...args])).join(' && ');
+    const ids = g.taskIds;
+    const shared = ids.length > 1;
+    for (const id of ids) {
+      await this.#setTaskStatus(id, TaskStatus.Processing, { started_at: Date.now(), command, progress: 0 });
+      await repo.appendLog(this.#db, [id], `Running: ${command}`);
+      if (shared) {
+        const others = ids.filter((x) => x !== id);
+        await repo.appendLog(this.#db, [id], `This FFmpeg process is shared with task${others.length > 1 ? 's' : ''} ${others.join(', ')} (one decode of the source for all of them)`);
+      }
+    }
     let wallSec = 0;
     let cpuSec = 0;
     try {
-      for (const [i, args] of plan.passes.entries()) {
-        const passes = plan.passes.length;
+      for (const [i, args] of g.passes.entries()) {
+        const passes = g.passes.length;
         const result = await runFfmpeg(args, {
           ffmpeg,
-          durationSec: plan.durationSec,
+          durationSec: g.durationSec,
           signal: this.signal,
-          onProgress: (p) => this.#progress.setTaskFraction(t.id, (i + p.fraction) / passes),
+          onProgress: (p) => {
+            for (const id of ids) this.#progress.setTaskFraction(id, (i + p.fraction) / passes);
+          },
         });
         wallSec += result.wallSec;
         cpuSec += result.cpuSec;
       }
-      const outputs = await plan.listOutputs();
-      if (outputs.length === 0) throw new Error('FFmpeg finished but wrote no output; the requested time range may lie outside the source.');
-      let size = 0;
-      for (const f of outputs) size += (await fs.stat(f)).size;
-      const speed = wallSec > 0 ? plan.durationSec / wallSec : null;
-      this.#progress.setTaskFraction(t.id, 1);
-      const relative = outputs.map((f) => path.relative(this.deps.config.dataDir, f));
-      await this.#setTaskStatus(t.id, TaskStatus.Saving, { converted_size: size, cpu_sec: cpuSec, speed, outputs: JSON.stringify(relative), progress: 100 });
-      await repo.appendLog(this.#db, [t.id], `Encoded ${outputs.length} file(s), ${formatBytes(size)} in ${wallSec.toFixed(2)} s (${speed ? speed.toFixed(2) : '?'}x realtime, ${cpuSec.toFixed(2)} CPU s)`);
-      this.deps.events.taskEncoded(wallSec, t.output);
     } catch (err) {
       if (this.signal.aborted) throw err;
-      await this.#failTask(t.id, err);
+      if (!shared) {
+        await this.#failTask(ids[0]!, err);
+        return;
+      }
+      await repo.appendLog(this.#db, ids, `The shared FFmpeg process failed (${describeError(err)}); encoding tasks ${ids.join(', ')} one by one`);
+      this.#log.warn({ err, tasks: ids }, 'shared encode failed; encoding its tasks one by one');
+      for (const id of ids) {
+        this.signal.throwIfAborted();
+        let solo: EncodeGroup;
+        try {
+          await this.#freshTaskDir(id);
+          solo = soloPlan(id);
+        } catch (planErr) {
+          await this.#failTask(id, planErr);
+          continue;
+        }
+        await this.#encodeGroup(solo, rows, soloPlan);
+      }
+      return;
     }
+
+    const speed = wallSec > 0 ? g.durationSec / wallSec : null;
+    for (const id of ids) {
+      try {
+        const outputs = await g.listOutputs(id);
+        if (outputs.length === 0) throw new Error('FFmpeg finished but wrote no output; the requested time range may lie outside the source.');
+        let size = 0;
+        for (const f of outputs) size += (await fs.stat(f)).size;
+        this.#progress.setTaskFraction(id, 1);
+        const relative = outputs.map((f) => path.relative(this.deps.config.dataDir, f));
+        await this.#setTaskStatus(id, TaskStatus.Saving, { converted_size: size, cpu_sec: cpuSec, speed, outputs: JSON.stringify(relative), progress: 100 });
+        const share = shared ? `; the process made ${ids.length} outputs` : '';
+        await repo.appendLog(this.#db, [id], `Encoded ${outputs.length} file(s), ${formatBytes(size)} in ${wallSec.toFixed(2)} s (${speed ? speed.toFixed(2) : '?'}x realtime, ${cpuSec.toFixed(2)} CPU s${share})`);
+        this.deps.events.taskEncoded(wallSec, rows.get(id)?.output ?? 'unknown');
+      } catch (err) {
+        await this.#failTask(id, err);
+      }
+    }
+  }
+
+  /** An empty folder for a task's outputs (what an earlier or failed run left is removed). */
+  async #freshTaskDir(taskId: number): Promise<string> {
+    const dir = mediaDirs(this.deps.config.dataDir, this.mediaId).task(taskId);
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.mkdir(dir, { recursive: true });
+    return dir;
   }
 
   async #deliverAll(): Promise<void> {
@@ -203,16 +262,25 @@ class MediaRun {
     const totalBytes = jobs.reduce((acc, j) => acc + j.files.reduce((a, f) => a + (sizes.get(f) ?? 0), 0), 0);
     const sent = new Map<string, number>();
     await mapLimit(jobs, DELIVERY_CONCURRENCY, async ({ task, dest, files }) => {
+      const send = (file: string, i: number, url: string): Promise<void> =>
+        upload(file, url, this.#transfer, (d) => {
+          sent.set(`${dest.id}:${i}`, d);
+          this.#progress.setPhaseFraction(sum([...sent.values()]) / Math.max(1, totalBytes));
+        });
       try {
-        for (const [i, file] of files.entries()) {
-          const key = `${dest.id}:${i}`;
-          await upload(file, destinationFor(dest.url, file, i, files.length), this.#transfer, (d) => {
-            sent.set(key, d);
-            this.#progress.setPhaseFraction(sum([...sent.values()]) / Math.max(1, totalBytes));
-          });
+        if (keepsLayout(task.output)) {
+          // Master playlist last: whoever reads it finds every variant and segment in place.
+          const taskDir = mediaDirs(this.deps.config.dataDir, this.mediaId).task(task.id);
+          const relative = files.map((f) => path.relative(taskDir, f).split(path.sep).join('/'));
+          const main = relative.at(-1)!;
+          const urlOf = (i: number): string => destinationForLayout(dest.url, relative[i]!, main);
+          await mapLimit(files.slice(0, -1).map((f, i) => i), LAYOUT_FILE_CONCURRENCY, (i) => send(files[i]!, i, urlOf(i)));
+          await send(files.at(-1)!, files.length - 1, urlOf(files.length - 1));
+        } else {
+          for (const [i, file] of files.entries()) await send(file, i, destinationFor(dest.url, file, i, files.length));
         }
         await repo.setDestinationStatus(this.#db, dest.id, DestinationStatus.Saved);
-        await repo.appendLog(this.#db, [task.id], `Saved to ${redactUrl(dest.url)}`);
+        await repo.appendLog(this.#db, [task.id], `Saved to ${redactUrl(dest.url)}${files.length > 1 ? ` (${files.length} files)` : ''}`);
       } catch (err) {
         if (this.signal.aborted) throw err;
         const reason = describeError(err);

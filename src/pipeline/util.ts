@@ -37,6 +37,27 @@ export function destinationFor(url: string, file: string, index: number, count: 
   return numbered + rest;
 }
 
+/** Outputs made of several files that keep their relative layout (HLS: master, variant folders). */
+export function keepsLayout(output: string): boolean {
+  return output === 'advanced_hls';
+}
+
+/**
+ * The URL of one file of an output that keeps its layout: the main file (the HLS master
+ * playlist) goes to the destination itself (into it, under its own name, when the destination is
+ * a folder ending in `/`), every other file to its path relative to the main file, beside it:
+ * `…/out/video.m3u8` → `…/out/stream_0/index.m3u8`. A query string is kept on every file.
+ * `relative` is the file's path below the task's folder, with `/` separators.
+ */
+export function destinationForLayout(url: string, relative: string, main: string): string {
+  const q = url.search(/[?#]/);
+  const base = q >= 0 ? url.slice(0, q) : url;
+  const rest = q >= 0 ? url.slice(q) : '';
+  if (relative === main && !base.endsWith('/')) return url;
+  const encoded = relative.split('/').map(encodeURIComponent).join('/');
+  return new URL(encoded, base).href + rest;
+}
+
 export function describeProbe(p: MediaProbe): string {
   const parts = [`${p.formatName}, ${p.durationSec.toFixed(2)} s`];
   if (p.video) parts.push(`video ${p.video.codec} ${p.video.width}x${p.video.height} ${p.video.fps.toFixed(2)} fps${p.video.rotation ? ` rotated ${p.video.rotation}` : ''}`);

@@ -3,6 +3,8 @@ import type { FieldMap } from '../../domain/fields.ts';
 import { TaskStatus, isFinalMedia } from '../../domain/status.ts';
 import * as repo from '../../store/repo.ts';
 import { redactUrl } from '../../transfer/redact.ts';
+import { mediaDirs } from '../../domain/layout.ts';
+import { destinationForLayout, keepsLayout } from '../../pipeline/util.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { mediaIdOf, positiveInt, required, scalar, yesNo } from '../query.ts';
 import { alwaysList, interleave, wireDate, wirePercent, type Wire, type WireObject } from '../wire/render.ts';
@@ -96,7 +98,7 @@ function taskOf(ctx: ActionContext, t: repo.TaskRow, dests: repo.DestinationRow[
     output: t.output,
     description: t.status === TaskStatus.Error ? (t.description ?? 'error') : undefined,
     s3_destination: keptLinks(ctx, t),
-    destinations: interleave(['destination', 'destination_status'], dests.map((d) => [redactUrl(d.url), d.status])),
+    destinations: interleave(['destination', 'destination_status'], destinationRows(t, dests)),
     convertedsize: t.converted_size !== null ? String(t.converted_size) : undefined,
     ...(opts.extended ? extendedTask(t) : {}),
     task_status: log ? { state: log.map((s) => ({ time: wireDate(s.at), message: s.message })) } : undefined,
@@ -122,10 +124,40 @@ function extendedTask(t: repo.TaskRow): WireObject {
   };
 }
 
+/**
+ * The destination list. A multi-file output (HLS) names, per destination, its media playlists
+ * and then the master (reference 4.6), each with that destination's status; before the encode
+ * has listed its files, and for every other output, just the destination.
+ */
+function destinationRows(t: repo.TaskRow, dests: repo.DestinationRow[]): [string, string][] {
+  const files = layoutFiles(t);
+  if (!files) return dests.map((d) => [redactUrl(d.url), d.status]);
+  const main = files.at(-1)!;
+  const playlists = files.filter((f) => f !== main && f.endsWith('.m3u8'));
+  return dests.flatMap((d) =>
+    [...playlists, main].map((f): [string, string] => [redactUrl(destinationForLayout(d.url, f, main)), d.status]),
+  );
+}
+
+/** A layout-keeping task's files relative to its folder, main file last; null for other tasks. */
+function layoutFiles(t: repo.TaskRow): string[] | null {
+  if (!keepsLayout(t.output) || !t.outputs) return null;
+  const files = taskRelative(t);
+  return files.length > 0 ? files : null;
+}
+
+/** A task's recorded output files, relative to its own folder, with `/` separators. */
+function taskRelative(t: repo.TaskRow): string[] {
+  const folder = mediaDirs('', t.media_id).task(t.id);
+  return (JSON.parse(t.outputs ?? '[]') as string[]).map((f) => path.relative(folder, f).split(path.sep).join('/'));
+}
+
+/** Links to outputs kept on this server; for a multi-file output, to its main file only. */
 function keptLinks(ctx: ActionContext, t: repo.TaskRow): Wire[] | undefined {
   if (!t.download_token || !t.outputs) return undefined;
-  const files = JSON.parse(t.outputs) as string[];
-  return files.map((f) => `${ctx.publicUrl()}/download/${t.download_token}/${encodeURIComponent(path.basename(f))}`);
+  const files = taskRelative(t);
+  const shown = keepsLayout(t.output) ? files.slice(-1) : files;
+  return shown.map((f) => `${ctx.publicUrl()}/download/${t.download_token}/${f.split('/').map(encodeURIComponent).join('/')}`);
 }
 
 function sourcesOf(m: repo.MediaRow): string[] {

@@ -2,7 +2,8 @@
  * Encoder options per video codec. The defaults aim at files every browser and phone plays:
  * H.264 High / yuv420p, x264 `medium` (CRF 23), VP9 constant quality with row threading.
  */
-import type { VideoContainer, VideoSpec } from '../../domain/format.ts';
+import type { VideoContainer, VideoEncoding, VideoSpec } from '../../domain/format.ts';
+import { formatNumber } from '../ffmpeg/args.ts';
 import type { Box } from './geometry.ts';
 
 export type Pass = 0 | 1 | 2;
@@ -14,6 +15,12 @@ export interface CodecContext {
   pass: Pass;
   /** Prefix for the two-pass statistics files. */
   passlog: string;
+  /**
+   * Segmented outputs (HLS): a keyframe exactly every `everySec` seconds and no other, each an
+   * IDR that starts a closed GOP of `frames` frames, so every segment of every variant starts with
+   * a keyframe at the same time.
+   */
+  segments?: { everySec: number; frames: number };
 }
 
 /** x264/x265 cannot run two passes in CRF mode; libvpx can (constrained quality). */
@@ -21,8 +28,14 @@ export function usesTwoPasses(spec: VideoSpec): boolean {
   return spec.twoPass && (spec.videoCodec === 'libvpx' || spec.videoCodec === 'libvpx-vp9' || spec.bitrate !== null);
 }
 
-export function videoCodecOptions(spec: VideoSpec, ctx: CodecContext): string[] {
-  const gop = spec.keyframe !== null ? ['-g', String(spec.keyframe)] : [];
+export function videoCodecOptions(spec: VideoEncoding, ctx: CodecContext): string[] {
+  const seg = ctx.segments;
+  const gop = seg
+    ? [
+        '-g', String(seg.frames), '-keyint_min', String(seg.frames),
+        '-force_key_frames', `expr:gte(t,n_forced*${formatNumber(seg.everySec)})`, '-forced-idr', '1',
+      ]
+    : spec.keyframe !== null ? ['-g', String(spec.keyframe)] : [];
   const vbv = [
     ...(spec.maxrate !== null ? ['-maxrate', String(spec.maxrate)] : []),
     ...(spec.minrate !== null ? ['-minrate', String(spec.minrate)] : []),
@@ -36,12 +49,13 @@ export function videoCodecOptions(spec: VideoSpec, ctx: CodecContext): string[] 
         '-c:v', 'libx264', '-preset', preset, '-profile:v', spec.profile ?? 'high',
         ...(spec.level ? ['-level:v', spec.level] : []),
         ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-crf', '23']),
-        ...vbv, ...gop, '-pix_fmt', 'yuv420p', ...passArgs,
+        ...vbv, ...gop, ...(seg ? ['-sc_threshold', '0'] : []), '-pix_fmt', 'yuv420p', ...passArgs,
       ];
     case 'libx265': {
       // libx265 ignores -pass; its two-pass mode and level go through x265-params.
       const params = ['log-level=error'];
       if (spec.level) params.push(`level-idc=${spec.level}`);
+      if (seg) params.push('scenecut=0', 'open-gop=0');
       if (ctx.pass) params.push(`pass=${ctx.pass}`, `stats=${x265Value(`${ctx.passlog}-x265.log`)}`);
       return [
         '-c:v', 'libx265', '-preset', preset, '-profile:v', spec.profile ?? 'main', '-tag:v', 'hvc1',

@@ -1,9 +1,10 @@
 /** What every output family shares: inputs, trims, the audio chain, the concatenation of sources. */
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { timeToSeconds, type AudioSpec, type VideoSpec } from '../../domain/format.ts';
+import { timeToSeconds, type AudioFields, type TrimFields } from '../../domain/format.ts';
 import type { AudioStreamInfo, MediaProbe } from '../ffmpeg/probe.ts';
-import { ffmpegUrl, filter, formatNumber, type FfmpegInput, type Filter, type FilterChain } from '../ffmpeg/args.ts';
+import { ffmpegUrl, filter, formatNumber, type FfmpegInput, type FfmpegOutput, type Filter } from '../ffmpeg/args.ts';
+import type { GraphBuilder } from './graph.ts';
 
 export interface PlanInput {
   paths: string[];
@@ -22,6 +23,23 @@ export interface EncodePlan {
   /** Expected length of what is encoded, for progress; the source's length for thumbnails. */
   durationSec: number;
   /** The files written, sorted; rejects when FFmpeg wrote none. */
+  listOutputs(): Promise<string[]>;
+}
+
+/** What every output of a shared FFmpeg process sees: the sources, their common trim, the graph. */
+export interface GroupContext {
+  input: PlanInput;
+  joined: boolean;
+  trim: Trim;
+  /** `-ss`/`-t` for the first input and for every output (see {@link trimArgs}). */
+  trimmed: { input: string[]; output: string[] };
+  graph: GraphBuilder;
+}
+
+/** One task's share of an FFmpeg process: its outputs, and how to find the files they wrote. */
+export interface OutputPart {
+  outputs: FfmpegOutput[];
+  durationSec: number;
   listOutputs(): Promise<string[]>;
 }
 
@@ -61,7 +79,7 @@ export interface Trim {
 }
 
 /** Resolves start/duration/finish against the (joined) source; throws when they miss it. */
-export function resolveTrim(spec: VideoSpec | AudioSpec, fps: number, total: number): Trim {
+export function resolveTrim(spec: TrimFields, fps: number, total: number): Trim {
   // A timecode's frames need a rate; an audio-only source has none, so count 25 (PAL) frames a second.
   const rate = fps > 0 ? fps : 25;
   const start = spec.start ? timeToSeconds(spec.start, rate) : 0;
@@ -102,7 +120,7 @@ export interface AudioTarget {
 }
 
 /** 44100/48000 from the source are kept, anything else becomes 48000; at most stereo unless asked. */
-export function audioTarget(spec: VideoSpec | AudioSpec, source: AudioStreamInfo): AudioTarget {
+export function audioTarget(spec: AudioFields, source: AudioStreamInfo): AudioTarget {
   const keep = source.sampleRate === 44100 || source.sampleRate === 48000;
   const sampleRate = spec.audioSampleRate ?? (spec.audioCodec === 'libopus' ? 48000 : keep ? source.sampleRate : 48000);
   const channels = spec.audioChannels ?? Math.min(2, Math.max(1, source.channels));
@@ -115,42 +133,45 @@ function layout(channels: number): string {
   return LAYOUTS[channels - 1] ?? 'stereo';
 }
 
-export function audioEncodeOptions(spec: VideoSpec | AudioSpec): string[] {
+export function audioEncodeOptions(spec: AudioFields): string[] {
   if (spec.audioCodec === 'copy') return ['-c:a', 'copy'];
   return ['-c:a', spec.audioCodec, ...(spec.audioBitrate !== null ? ['-b:a', String(spec.audioBitrate)] : [])];
 }
 
-export function volumeFilters(spec: VideoSpec | AudioSpec): Filter[] {
+export function volumeFilters(spec: AudioFields): Filter[] {
   return spec.audioVolume !== 100 ? [filter('volume', [formatNumber(spec.audioVolume / 100)])] : [];
 }
 
-/**
- * One audio chain per source, labelled `a0`, `a1`…: its first audio stream brought to the common
- * format, or silence as long as the source when it has none (the concat filter needs every segment
- * to have the same streams). Null when no source has audio.
- */
-export function audioSegments(spec: VideoSpec | AudioSpec, input: PlanInput): FilterChain[] | null {
-  const first = input.probes.find((p) => p.audio.length > 0)?.audio[0];
-  if (!first) return null;
-  const target = audioTarget(spec, first);
-  const format = filter('aformat', { sample_rates: target.sampleRate, channel_layouts: layout(target.channels) });
-  return input.probes.map((p, i) =>
-    p.audio.length > 0
-      ? { inputs: [`${i}:a:0`], filters: [format], outputs: [`a${i}`] }
-      : {
-          inputs: [],
-          filters: [
-            filter('anullsrc', { r: target.sampleRate, cl: layout(target.channels) }),
-            filter('atrim', { duration: formatNumber(sourceDuration(p)) }),
-          ],
-          outputs: [`a${i}`],
-        },
-  );
+/** The first audio stream of the first source that has one: it sets the output's audio format. */
+export function firstAudio(input: PlanInput): AudioStreamInfo | undefined {
+  return input.probes.find((p) => p.audio.length > 0)?.audio[0];
 }
 
-/** Passes a label through a filter chain under a new name (`null` is FFmpeg's no-op filter). */
-export function relabel(from: string, to: string, filters: Filter[], audio: boolean): FilterChain {
-  return { inputs: [from], filters: filters.length ? filters : [filter(audio ? 'anull' : 'null')], outputs: [to] };
+/**
+ * Source i's audio for one output, brought to the output's format: a copy of its first audio
+ * stream, or silence as long as the source when it has none (the concat filter needs every
+ * segment to have the same streams).
+ */
+export function audioBranch(graph: GraphBuilder, spec: AudioFields, i: number): string {
+  const first = firstAudio(graph.input);
+  if (!first) throw new Error('internal: no source has audio');
+  const target = audioTarget(spec, first);
+  const p = probeAt(graph.input, i);
+  const out = graph.label(`a${i}_`);
+  if (p.audio.length > 0) {
+    const format = filter('aformat', { sample_rates: target.sampleRate, channel_layouts: layout(target.channels) });
+    graph.add({ inputs: [graph.audio(i)], filters: [format], outputs: [out] });
+  } else {
+    graph.add({
+      inputs: [],
+      filters: [
+        filter('anullsrc', { r: target.sampleRate, cl: layout(target.channels) }),
+        filter('atrim', { duration: formatNumber(sourceDuration(p)) }),
+      ],
+      outputs: [out],
+    });
+  }
+  return out;
 }
 
 function round(n: number): string {

@@ -1,31 +1,21 @@
 /**
- * Format → FFmpeg runs. One module per output family; this file only dispatches, so a new family
- * fails to compile here until it is handled.
+ * Format(s) → FFmpeg runs. {@link planMedia} plans all formats of a media, sharing one decode
+ * where their options allow; {@link planEncode} is its one-format case.
  */
 import type { OutputSpec } from '../../domain/format.ts';
-import { planAudio } from './audio.ts';
-import { checkInput, type EncodePlan, type PlanInput, type PlanOut } from './common.ts';
-import { planThumbnail } from './thumbnail.ts';
-import { planVideo } from './video.ts';
+import type { EncodePlan, PlanInput, PlanOut } from './common.ts';
+import { planMedia } from './media.ts';
 
 export type { EncodePlan, PlanInput, PlanOut } from './common.ts';
+export { planMedia, type EncodeGroup, type MediaPlan, type MediaTask } from './media.ts';
 
 /**
  * Plans one output from one or more sources (joined in order). Throws an Error with a message
  * for the user when the sources cannot make this output (no video for an mp4, a start past the end…).
  */
 export function planEncode(spec: OutputSpec, input: PlanInput, out: PlanOut): EncodePlan {
-  checkInput(input);
-  switch (spec.kind) {
-    case 'video':
-      return planVideo(spec, input, out);
-    case 'audio':
-      return planAudio(spec, input, out);
-    case 'thumbnail':
-      return planThumbnail(spec, input, out);
-    default: {
-      const never: never = spec;
-      throw new Error(`unhandled output kind ${JSON.stringify(never)}`);
-    }
-  }
+  const plan = planMedia([{ taskId: 0, spec, out }], input);
+  if (plan.failed[0]) throw plan.failed[0].error;
+  const group = plan.groups[0]!;
+  return { passes: group.passes, durationSec: group.durationSec, listOutputs: () => group.listOutputs(0) };
 }

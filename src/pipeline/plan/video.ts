@@ -1,123 +1,104 @@
-/** mp4 and webm: one filter graph from the source(s) to `[v]` and `[a]`, one or two FFmpeg runs. */
+/** mp4 and webm: the source picture scaled to the output's box, with its audio, into one file. */
 import { join } from 'node:path';
-import type { VideoSpec } from '../../domain/format.ts';
+import type { VideoEncoding, VideoSpec } from '../../domain/format.ts';
 import type { MediaProbe, VideoStreamInfo } from '../ffmpeg/probe.ts';
-import { buildArgs, ffmpegUrl, filter, formatNumber, type FfmpegCommand, type Filter, type FilterChain } from '../ffmpeg/args.ts';
+import { ffmpegUrl, filter, formatNumber, type Filter } from '../ffmpeg/args.ts';
 import {
-  audioEncodeOptions, audioSegments, inputsFor, relabel, resolveTrim, singleOutput, sourceDuration, trimArgs,
-  trimmedDuration, volumeFilters, type EncodePlan, type PlanInput, type PlanOut,
+  audioBranch, audioEncodeOptions, firstAudio, singleOutput, sourceDuration, trimmedDuration, volumeFilters,
+  type GroupContext, type OutputPart, type PlanOut,
 } from './common.ts';
-import { checkAudioCopy, containerOptions, usesTwoPasses, videoCodecOptions, type Pass } from './codecs.ts';
-import {
-  cropFilters, croppedFrame, displayBox, fitFilters, rotatedFrame, targetBox, turnFilters, type Box, type QuarterTurn,
-} from './geometry.ts';
-
-export function planVideo(spec: VideoSpec, input: PlanInput, out: PlanOut): EncodePlan {
-  const videos = input.probes.map((p, i) => requireVideo(p, i, input.probes.length, spec.output));
-  const first = videos[0]!;
-  const joined = input.paths.length > 1;
-
-  const firstFrame = croppedFrame(rotatedFrame(first, extraTurn(spec, first)), spec.crop);
-  const box = targetBox(displayBox(firstFrame), spec.size);
-  // Only an explicit WxH can be stretched; a computed side already keeps the aspect.
-  const keepAspect = spec.size && spec.size.width > 0 && spec.size.height > 0 ? spec.keepAspectRatio : true;
-  // Joined sources must share one frame rate; the first source's, unless one is asked.
-  const fps = typeof spec.framerate === 'number' ? spec.framerate : joined ? first.fps || 25 : null;
-
-  const videoChains = videos.map((v, i) => videoChain(spec, v, i, box, keepAspect, fps, joined ? `v${i}` : 'v'));
-
-  const copyAudio = spec.audioCodec === 'copy';
-  if (copyAudio && joined) {
-    throw new Error('audio_codec copy cannot be used when several sources are joined; choose an audio_codec to re-encode.');
-  }
-  const firstAudio = input.probes[0]?.audio[0];
-  if (copyAudio && firstAudio) checkAudioCopy(spec.container, firstAudio.codec);
-  const audio = copyAudio ? null : audioSegments(spec, input);
-
-  const total = input.probes.reduce((sum, p) => sum + sourceDuration(p), 0);
-  const trim = resolveTrim(spec, first.fps, total);
-  const trimmed = trimArgs(trim, joined);
-  const inputs = inputsFor(input.paths, trimmed.input);
-  const outputPath = join(out.dir, `${out.baseName}.${spec.container}`);
-  const passlog = join(out.dir, `${out.baseName}.passlog`);
-  const codec = (pass: Pass): string[] => videoCodecOptions(spec, { box, fps: fps ?? first.fps, pass, passlog });
-
-  const finalGraph = [...videoChains, ...(audio ?? []), ...joinChains(input.paths.length, audio !== null, volumeFilters(spec))];
-  const audioMaps = copyAudio ? (firstAudio ? ['0:a:0?'] : []) : audio ? ['[a]'] : [];
-  const audioOptions = audioMaps.length ? audioEncodeOptions(spec) : ['-an'];
-  const final: FfmpegCommand = {
-    inputs,
-    filterGraph: finalGraph,
-    outputs: [{
-      url: ffmpegUrl(outputPath),
-      maps: ['[v]', ...audioMaps],
-      options: [...codec(usesTwoPasses(spec) ? 2 : 0), ...audioOptions, ...trimmed.output, ...containerOptions(spec.container)],
-    }],
-  };
-
-  const passes: string[][] = [];
-  if (usesTwoPasses(spec)) {
-    // Pass 1 only gathers video statistics: no audio, nothing written but the passlog files.
-    const pass1: FfmpegCommand = {
-      inputs,
-      filterGraph: [...videoChains, ...joinChains(input.paths.length, false, [])],
-      outputs: [{ url: '/dev/null', maps: ['[v]'], options: [...codec(1), '-an', ...trimmed.output, '-f', 'null'] }],
-    };
-    passes.push(buildArgs(pass1));
-  }
-  passes.push(buildArgs(final));
-
-  return { passes, durationSec: trimmedDuration(total, trim), listOutputs: singleOutput(outputPath) };
-}
-
-function requireVideo(p: MediaProbe, i: number, count: number, output: string): VideoStreamInfo {
-  if (p.video) return p.video;
-  const which = count > 1 ? `Source ${i + 1} of ${count} has` : 'The source has';
-  throw new Error(`${which} no video stream, so an ${output} cannot be made from it. Use output mp3 or m4a for audio-only sources.`);
-}
+import { checkAudioCopy, containerOptions, videoCodecOptions, type Pass } from './codecs.ts';
+import { displayBox, fitFilters, targetBox, type Box } from './geometry.ts';
+import { concatSources, through, type GraphBuilder } from './graph.ts';
 
 /**
- * FFmpeg's autorotate has already turned the picture the way the source asks (and reset the
- * rotation flag in the output). An explicit rotate means "turn the stored picture by N and ignore
- * the flag", so we add the difference. Using autorotate for this instead of `-noautorotate` is
- * deliberate: with -noautorotate FFmpeg 5.1 copies the source's display matrix into the output,
- * and players would turn the picture a second time.
+ * `pass` 0 is a one-pass encode; 1 and 2 are the two runs of a two-pass one (1 gathers video
+ * statistics only, writing nothing but the pass log).
  */
-function extraTurn(spec: VideoSpec, v: VideoStreamInfo): QuarterTurn {
-  if (spec.rotate === 'def') return 0;
-  return ((((spec.rotate - v.rotation) % 360) + 360) % 360) as QuarterTurn;
+export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass: Pass = 0): OutputPart {
+  const { input, graph } = ctx;
+  const videos = requireVideos(input.probes, spec.output);
+  const first = videos[0]!;
+  const copyAudio = spec.audioCodec === 'copy';
+  if (copyAudio && ctx.joined) {
+    throw new Error('audio_codec copy cannot be used when several sources are joined; choose an audio_codec to re-encode.');
+  }
+  const sourceAudio = input.probes[0]?.audio[0];
+  if (copyAudio && sourceAudio) checkAudioCopy(spec.container, sourceAudio.codec);
+
+  const shape = pictureShape(spec, graph, first);
+  const withAudio = pass !== 1 && !copyAudio && firstAudio(input) !== undefined;
+  const joined = concatSources(
+    graph,
+    input.paths.map((_, i) => ({
+      video: [videoBranch(graph, i, shape)],
+      audio: withAudio ? [audioBranch(graph, spec, i)] : [],
+    })),
+  );
+  const v = joined.video[0]!;
+  const a = joined.audio[0] !== undefined ? through(graph, joined.audio[0], volumeFilters(spec), 'vol') : null;
+
+  const total = input.probes.reduce((sum, p) => sum + sourceDuration(p), 0);
+  const durationSec = trimmedDuration(total, ctx.trim);
+  const passlog = join(out.dir, `${out.baseName}.passlog`);
+  const codec = videoCodecOptions(spec, { box: shape.box, fps: shape.fps ?? first.fps, pass, passlog });
+  if (pass === 1) {
+    return {
+      outputs: [{ url: '/dev/null', maps: [`[${v}]`], options: [...codec, '-an', ...ctx.trimmed.output, '-f', 'null'] }],
+      durationSec,
+      listOutputs: async () => [],
+    };
+  }
+  const audioMaps = copyAudio ? (sourceAudio ? ['0:a:0?'] : []) : a ? [`[${a}]`] : [];
+  const outputPath = join(out.dir, `${out.baseName}.${spec.container}`);
+  return {
+    outputs: [{
+      url: ffmpegUrl(outputPath),
+      maps: [`[${v}]`, ...audioMaps],
+      options: [
+        ...codec, ...(audioMaps.length ? audioEncodeOptions(spec) : ['-an']), ...ctx.trimmed.output, ...containerOptions(spec.container),
+      ],
+    }],
+    durationSec,
+    listOutputs: singleOutput(outputPath),
+  };
 }
 
-function videoChain(
-  spec: VideoSpec, v: VideoStreamInfo, index: number, box: Box, keepAspect: boolean, fps: number | null, label: string,
-): FilterChain {
-  const turn = extraTurn(spec, v);
-  const frame = croppedFrame(rotatedFrame(v, turn), spec.crop);
+
+/** The size and frame rate one output scales every source to. */
+export interface PictureShape {
+  box: Box;
+  keepAspect: boolean;
+  /** null = each source keeps its own rate. */
+  fps: number | null;
+}
+
+export function pictureShape(enc: VideoEncoding, graph: GraphBuilder, first: VideoStreamInfo): PictureShape {
+  const box = targetBox(displayBox(graph.frame(0)), enc.size);
+  // Only an explicit WxH can be stretched; a computed side already keeps the aspect.
+  const keepAspect = enc.size && enc.size.width > 0 && enc.size.height > 0 ? enc.keepAspectRatio : true;
+  // Joined sources must share one frame rate; the first source's, unless one is asked.
+  const joined = graph.input.paths.length > 1;
+  const fps = typeof enc.framerate === 'number' ? enc.framerate : joined ? first.fps || 25 : null;
+  return { box, keepAspect, fps };
+}
+
+/** Source i's picture for one output: its own copy of the decode, at the output's rate and size. */
+export function videoBranch(graph: GraphBuilder, i: number, shape: PictureShape): string {
   const filters: Filter[] = [
-    ...deinterlaceFilters(spec, v),
-    // Frame rate first: dropping frames before scaling saves work.
-    ...(fps !== null ? [filter('fps', [formatNumber(fps)])] : []),
-    ...turnFilters(turn),
-    ...cropFilters(spec.crop),
-    ...fitFilters(displayBox(frame), box, keepAspect),
+    ...(shape.fps !== null ? [filter('fps', [formatNumber(shape.fps)])] : []),
+    ...fitFilters(displayBox(graph.frame(i)), shape.box, shape.keepAspect),
     filter('format', ['yuv420p']),
   ];
-  return { inputs: [`${index}:v:0`], filters, outputs: [label] };
+  const out = graph.label(`v${i}_`);
+  graph.add({ inputs: [graph.video(i)], filters, outputs: [out] });
+  return out;
 }
 
-function deinterlaceFilters(spec: VideoSpec, v: VideoStreamInfo): Filter[] {
-  if (spec.deinterlacing === 'no') return [];
-  if (spec.deinterlacing === 'yes') return [filter('yadif')];
-  // auto: only frames flagged interlaced are touched; a source known progressive skips the filter.
-  return v.fieldOrder === 'progressive' ? [] : [filter('yadif', { deint: 'interlaced' })];
-}
-
-/** Joins `[v0][a0][v1][a1]…` with one concat so each segment's audio stays aligned with its video. */
-function joinChains(count: number, withAudio: boolean, volume: Filter[]): FilterChain[] {
-  if (count === 1) return withAudio ? [relabel('a0', 'a', volume, true)] : [];
-  const inputs = Array.from({ length: count }, (_, i) => (withAudio ? [`v${i}`, `a${i}`] : [`v${i}`])).flat();
-  const concat = filter('concat', { n: count, v: 1, a: withAudio ? 1 : 0 });
-  if (!withAudio) return [{ inputs, filters: [concat], outputs: ['v'] }];
-  if (volume.length === 0) return [{ inputs, filters: [concat], outputs: ['v', 'a'] }];
-  return [{ inputs, filters: [concat], outputs: ['v', 'joined_a'] }, relabel('joined_a', 'a', volume, true)];
+export function requireVideos(probes: MediaProbe[], output: string): VideoStreamInfo[] {
+  return probes.map((p, i) => {
+    if (p.video) return p.video;
+    const which = probes.length > 1 ? `Source ${i + 1} of ${probes.length} has` : 'The source has';
+    throw new Error(`${which} no video stream, so an ${output} cannot be made from it. Use output mp3 or m4a for audio-only sources.`);
+  });
 }

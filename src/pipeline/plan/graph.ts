@@ -1,0 +1,129 @@
+/**
+ * One filter graph shared by every output of an FFmpeg process: each source is decoded once, its
+ * picture prepared once (deinterlace, turn, crop), and `split`/`asplit` hand a copy to every
+ * output that asks for one. Outputs add their own chains (scale, frame rate, audio format) after
+ * the split.
+ */
+import type { Picture, Rotate } from '../../domain/format.ts';
+import type { VideoStreamInfo } from '../ffmpeg/probe.ts';
+import { filter, type Filter, type FilterChain } from '../ffmpeg/args.ts';
+import { probeAt, type PlanInput, type Trim } from './common.ts';
+import { cropFilters, croppedFrame, rotatedFrame, turnFilters, type Frame, type QuarterTurn } from './geometry.ts';
+
+export class GraphBuilder {
+  readonly #videoTaps = new Map<number, string[]>();
+  readonly #audioTaps = new Map<number, string[]>();
+  readonly #chains: FilterChain[] = [];
+  #next = 0;
+
+  constructor(
+    readonly input: PlanInput,
+    /** What is done to every source picture before the split; null when no output has video. */
+    readonly picture: Picture | null,
+  ) {}
+
+  /** A label not used anywhere else in this graph. */
+  label(prefix: string): string {
+    return `${prefix}${this.#next++}`;
+  }
+
+  /** A copy of source `i`'s prepared picture, for one output's own chain. */
+  video(i: number): string {
+    if (!this.picture) throw new Error('internal: a video tap needs the group picture');
+    const label = this.label(`s${i}v`);
+    this.#videoTaps.set(i, [...(this.#videoTaps.get(i) ?? []), label]);
+    return label;
+  }
+
+  /** A copy of source `i`'s first audio stream as decoded. */
+  audio(i: number): string {
+    const label = this.label(`s${i}a`);
+    this.#audioTaps.set(i, [...(this.#audioTaps.get(i) ?? []), label]);
+    return label;
+  }
+
+  /** The frame a video tap of source `i` delivers, for size computations. */
+  frame(i: number): Frame {
+    const v = probeAt(this.input, i).video;
+    if (!v || !this.picture) throw new Error('internal: no video to take a frame from');
+    return preparedFrame(this.picture, v);
+  }
+
+  add(...chains: FilterChain[]): void {
+    this.#chains.push(...chains);
+  }
+
+  /** The whole graph: the decode-and-split chains first, then every output's own. */
+  chains(): FilterChain[] {
+    const taps: FilterChain[] = [];
+    for (const [i, labels] of [...this.#videoTaps.entries()].sort((a, b) => a[0] - b[0])) {
+      const v = probeAt(this.input, i).video!;
+      const filters = [...pictureFilters(this.picture!, v), ...(labels.length > 1 ? [filter('split', [labels.length])] : [])];
+      taps.push({ inputs: [`${i}:v:0`], filters: filters.length ? filters : [filter('null')], outputs: labels });
+    }
+    for (const [i, labels] of [...this.#audioTaps.entries()].sort((a, b) => a[0] - b[0])) {
+      taps.push({ inputs: [`${i}:a:0`], filters: [labels.length > 1 ? filter('asplit', [labels.length]) : filter('anull')], outputs: labels });
+    }
+    return [...taps, ...this.#chains];
+  }
+}
+
+/**
+ * Joins the sources' segments in order with one concat filter, so every output stream of a
+ * segment stays aligned with the others (concat pads shorter audio with silence). `perSource[i]`
+ * lists source i's video labels then its audio labels; every source gives the same counts.
+ * One source needs no join and its labels come back as they are.
+ */
+export function concatSources(graph: GraphBuilder, perSource: { video: string[]; audio: string[] }[]): { video: string[]; audio: string[] } {
+  const first = perSource[0];
+  if (!first) throw new Error('internal: nothing to join');
+  if (perSource.length === 1) return first;
+  const video = first.video.map(() => graph.label('jv'));
+  const audio = first.audio.map(() => graph.label('ja'));
+  graph.add({
+    inputs: perSource.flatMap((s) => [...s.video, ...s.audio]),
+    filters: [filter('concat', { n: perSource.length, v: video.length, a: audio.length })],
+    outputs: [...video, ...audio],
+  });
+  return { video, audio };
+}
+
+/** Appends filters to a label's stream; no filters, no chain. */
+export function through(graph: GraphBuilder, from: string, filters: Filter[], prefix: string): string {
+  if (filters.length === 0) return from;
+  const to = graph.label(prefix);
+  graph.add({ inputs: [from], filters, outputs: [to] });
+  return to;
+}
+
+/** Two sets of outputs may share a decode when they cut the same part of the same picture. */
+export function shareKey(trim: Trim, picture: Picture | null): string {
+  return JSON.stringify({ trim, picture });
+}
+
+/**
+ * FFmpeg's autorotate has already turned the picture the way the source asks (and reset the
+ * rotation flag in the output). An explicit rotate means "turn the stored picture by N and ignore
+ * the flag", so we add the difference. Using autorotate for this instead of `-noautorotate` is
+ * deliberate: with -noautorotate FFmpeg 5.1 copies the source's display matrix into the output,
+ * and players would turn the picture a second time.
+ */
+export function extraTurn(rotate: Rotate, v: VideoStreamInfo): QuarterTurn {
+  if (rotate === 'def') return 0;
+  return ((((rotate - v.rotation) % 360) + 360) % 360) as QuarterTurn;
+}
+
+export function preparedFrame(p: Picture, v: VideoStreamInfo): Frame {
+  return croppedFrame(rotatedFrame(v, extraTurn(p.rotate, v)), p.crop);
+}
+
+function pictureFilters(p: Picture, v: VideoStreamInfo): Filter[] {
+  return [...deinterlaceFilters(p, v), ...turnFilters(extraTurn(p.rotate, v)), ...cropFilters(p.crop)];
+}
+
+function deinterlaceFilters(p: Picture, v: VideoStreamInfo): Filter[] {
+  if (p.deinterlacing === 'no') return [];
+  if (p.deinterlacing === 'yes') return [filter('yadif')];
+  // auto: only frames flagged interlaced are touched; a source known progressive skips the filter.
+  return v.fieldOrder === 'progressive' ? [] : [filter('yadif', { deint: 'interlaced' })];
+}

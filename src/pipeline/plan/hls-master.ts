@@ -1,0 +1,159 @@
+/**
+ * After FFmpeg's hls muxer has written an HLS output: the files it made, and two corrections to
+ * its master playlist. Everything else in the playlists is FFmpeg's own.
+ *
+ * 1. BANDWIDTH. FFmpeg writes the *requested* bitrate plus 10 % (nothing at all for a
+ *    constant-quality stream), but RFC 8216 4.3.4.2 defines BANDWIDTH as the peak segment bit
+ *    rate of the variant plus its audio rendition, measured over the segments as written, and
+ *    players pick variants by it. We measure it from the segment files (peak over windows of 0.5
+ *    to 1.5 target durations, as the RFC defines it) and add AVERAGE-BANDWIDTH.
+ * 2. Audio renditions. With an audio group FFmpeg also lists every rendition as an audio-only
+ *    variant. Players may then switch to a picture-less variant on a slow network, so a
+ *    rendition stays a variant only when an `audio_only` stream asked for it.
+ */
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export const HLS_MASTER = 'master.m3u8';
+export const HLS_MEDIA_PLAYLIST = 'index.m3u8';
+
+interface MediaPlaylist {
+  /** Segment files, relative to the output folder, in order. */
+  segments: string[];
+  /** Bits per second. */
+  peak: number;
+  average: number;
+}
+
+/**
+ * Corrects the master playlist in `dir` (see above) and returns every file of the output, as
+ * absolute paths: each media playlist's segments and then the playlist, the master last (so an
+ * upload in this order never exposes a master whose variants are not there yet).
+ * `hidden` are media playlist URIs that must not be listed as variants, `expected` those that must.
+ */
+export async function finalizeHls(dir: string, variantsOf: { hidden: string[]; expected: string[] }): Promise<string[]> {
+  const masterPath = path.join(dir, HLS_MASTER);
+  const text = await readFile(masterPath, 'utf8').catch(() => null);
+  if (text === null) throw new Error('FFmpeg finished without writing the HLS master playlist.');
+  const lines = text.split('\n');
+
+  const groups = new Map<string, string[]>();
+  const uris: string[] = [];
+  for (const line of lines) {
+    if (!line.startsWith('#EXT-X-MEDIA:')) continue;
+    const attrs = parseAttributes(line.slice('#EXT-X-MEDIA:'.length));
+    const uri = unquote(attrs.get('URI'));
+    const group = unquote(attrs.get('GROUP-ID'));
+    if (!uri || !group) continue;
+    groups.set(group, [...(groups.get(group) ?? []), uri]);
+    uris.push(uri);
+  }
+  const variants: { at: number; uri: string }[] = [];
+  for (const [i, line] of lines.entries()) {
+    if (!line.startsWith('#EXT-X-STREAM-INF:')) continue;
+    const uri = lines.slice(i + 1).find((l) => l.trim() !== '')?.trim();
+    if (!uri || uri.startsWith('#')) throw new Error('The HLS master playlist has a variant without a URI.');
+    variants.push({ at: i, uri });
+  }
+  for (const uri of variantsOf.expected) {
+    if (!variants.some((v) => v.uri === uri)) throw new Error(`FFmpeg left the variant ${uri} out of the HLS master playlist.`);
+  }
+  for (const v of variants) if (!uris.includes(v.uri)) uris.unshift(v.uri);
+
+  const media = new Map<string, MediaPlaylist>();
+  for (const uri of uris) media.set(uri, await readMediaPlaylist(dir, uri));
+
+  const hidden = new Set(variantsOf.hidden);
+  const drop = new Set<number>();
+  for (const v of variants) {
+    const uriLine = lines.findIndex((l, i) => i > v.at && l.trim() === v.uri);
+    if (hidden.has(v.uri)) {
+      drop.add(v.at).add(uriLine);
+      if (lines[uriLine + 1]?.trim() === '') drop.add(uriLine + 1);
+      continue;
+    }
+    const attrs = parseAttributes(lines[v.at]!.slice('#EXT-X-STREAM-INF:'.length));
+    const own = media.get(v.uri)!;
+    const group = groups.get(unquote(attrs.get('AUDIO')) ?? '') ?? [];
+    // An audio-only variant is itself a member of its group: its audio is not counted twice.
+    const audio = group.includes(v.uri) ? [] : group.map((u) => media.get(u)!);
+    const peak = own.peak + Math.max(0, ...audio.map((a) => a.peak));
+    const average = own.average + Math.max(0, ...audio.map((a) => a.average));
+    const rewritten = new Map<string, string>();
+    for (const [key, value] of attrs) {
+      if (key === 'AVERAGE-BANDWIDTH') continue;
+      if (key === 'BANDWIDTH') {
+        rewritten.set('BANDWIDTH', String(Math.ceil(peak)));
+        rewritten.set('AVERAGE-BANDWIDTH', String(Math.ceil(average)));
+      } else rewritten.set(key, value);
+    }
+    lines[v.at] = `#EXT-X-STREAM-INF:${[...rewritten].map(([k, val]) => `${k}=${val}`).join(',')}`;
+  }
+  const tmp = `${masterPath}.tmp`;
+  await writeFile(tmp, lines.filter((_, i) => !drop.has(i)).join('\n'));
+  await rename(tmp, masterPath);
+
+  const files: string[] = [];
+  for (const [uri, m] of media) files.push(...m.segments, uri);
+  files.push(HLS_MASTER);
+  return files.map((f) => path.join(dir, f));
+}
+
+/** Reads one of FFmpeg's VOD media playlists and measures its segments (RFC 8216 4.3.4.2). */
+async function readMediaPlaylist(dir: string, uri: string): Promise<MediaPlaylist> {
+  const playlistPath = inside(dir, uri);
+  const text = await readFile(playlistPath, 'utf8').catch(() => null);
+  if (text === null) throw new Error(`FFmpeg finished without writing the HLS playlist ${uri}.`);
+  let target = 0;
+  let duration: number | null = null;
+  const segments: { file: string; seconds: number; bits: number }[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('#EXT-X-TARGETDURATION:')) target = Number(line.slice(22));
+    else if (line.startsWith('#EXTINF:')) duration = Number.parseFloat(line.slice(8));
+    else if (line !== '' && !line.startsWith('#')) {
+      const file = path.posix.join(path.posix.dirname(uri), line);
+      const size = (await stat(inside(dir, file)).catch(() => null))?.size;
+      if (size === undefined) throw new Error(`The HLS playlist ${uri} lists ${line}, which FFmpeg did not write.`);
+      segments.push({ file, seconds: duration ?? 0, bits: size * 8 });
+      duration = null;
+    }
+  }
+  if (segments.length === 0) throw new Error(`FFmpeg wrote the HLS playlist ${uri} without any segment; the source may end before the requested part.`);
+  const totalSeconds = segments.reduce((s, x) => s + x.seconds, 0);
+  const totalBits = segments.reduce((s, x) => s + x.bits, 0);
+  const average = totalSeconds > 0 ? totalBits / totalSeconds : 0;
+  let peak = 0;
+  for (let i = 0; i < segments.length; i++) {
+    let seconds = 0;
+    let bits = 0;
+    for (let j = i; j < segments.length; j++) {
+      seconds += segments[j]!.seconds;
+      bits += segments[j]!.bits;
+      if (seconds > 1.5 * target) break;
+      if (seconds >= 0.5 * target && seconds > 0) peak = Math.max(peak, bits / seconds);
+    }
+  }
+  // A list shorter than half a target duration has no window: its one rate is its peak.
+  return { segments: segments.map((s) => s.file), peak: peak || average, average };
+}
+
+/** A playlist URI as a path inside `dir`; FFmpeg writes only relative names below it. */
+function inside(dir: string, uri: string): string {
+  const full = path.resolve(dir, uri);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(uri) || !full.startsWith(dir + path.sep)) {
+    throw new Error(`The HLS playlist refers to ${uri}, outside its folder.`);
+  }
+  return full;
+}
+
+/** `KEY=value,KEY="quoted, with commas"` → ordered map (values kept as written, quotes included). */
+function parseAttributes(list: string): Map<string, string> {
+  const attrs = new Map<string, string>();
+  for (const m of list.matchAll(/([A-Z0-9-]+)=("[^"]*"|[^,]*)/g)) attrs.set(m[1]!, m[2]!);
+  return attrs;
+}
+
+function unquote(v: string | undefined): string | undefined {
+  return v?.replace(/^"|"$/g, '');
+}
