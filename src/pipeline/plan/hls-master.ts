@@ -58,10 +58,11 @@ export async function finalizeHls(dir: string, variantsOf: { hidden: string[]; e
   for (const uri of variantsOf.expected) {
     if (!variants.some((v) => v.uri === uri)) throw new Error(`FFmpeg left the variant ${uri} out of the HLS master playlist.`);
   }
-  for (const v of variants) if (!uris.includes(v.uri)) uris.unshift(v.uri);
+  // Files in the master's order: the variants, then renditions that are not variants themselves.
+  const ordered = [...new Set([...variants.map((v) => v.uri), ...uris])];
 
   const media = new Map<string, MediaPlaylist>();
-  for (const uri of uris) media.set(uri, await readMediaPlaylist(dir, uri));
+  for (const uri of ordered) media.set(uri, await readMediaPlaylist(dir, uri));
 
   const hidden = new Set(variantsOf.hidden);
   const drop = new Set<number>();
