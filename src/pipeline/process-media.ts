@@ -173,6 +173,7 @@ class MediaRun {
     const ids = g.taskIds;
     const shared = ids.length > 1;
     for (const id of ids) {
+      this.#progress.setTaskFraction(id, 0);
       await this.#setTaskStatus(id, TaskStatus.Processing, { started_at: Date.now(), command, progress: 0 });
       await repo.appendLog(this.#db, [id], `Running: ${command}`);
       if (shared) {

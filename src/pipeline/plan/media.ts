@@ -106,7 +106,15 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
   const order = new Map(tasks.map((t, i) => [t.taskId, i]));
   for (const b of buckets) b.members.sort((x, y) => order.get(x.taskId)! - order.get(y.taskId)!);
   buckets.sort((x, y) => order.get(x.members[0]!.taskId)! - order.get(y.members[0]!.taskId)!);
-  return { groups: buckets.map((b) => buildGroup(b.members, input)), failed };
+  // Every member planned alone above; should a combination still not plan, each runs alone.
+  const groups = buckets.flatMap((b) => {
+    try {
+      return [buildGroup(b.members, input)];
+    } catch {
+      return b.members.map((m) => buildGroup([m], input));
+    }
+  });
+  return { groups, failed };
 }
 
 function pictureOf(spec: OutputSpec): Picture | null {
