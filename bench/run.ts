@@ -7,8 +7,17 @@
  * 2. GetStatus requests per second at 32 concurrent connections with 10,000 media in the store.
  *    Target ≥ 3,000/s on a 2-core machine.
  * 3. The server's peak RSS (VmHWM).
+ * 4. Decode once, encode many: a 10 s 1080p clip to a four-rung H.264 ladder (1080p, 720p, 480p,
+ *    360p) as ONE advanced_hls format through the server (AddMedia to Finished), against the same
+ *    four renditions made by four plain FFmpeg commands run one after another. Median of
+ *    BENCH_LADDER_RUNS (5) alternating runs. Target ≤ 0.70. Both sides use the x264 preset
+ *    BENCH_LADDER_PRESET (`veryfast`, what turbo=yes selects; `medium` is the default without it).
+ *
+ * BENCH_ONLY=ladder runs section 4 alone.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -22,6 +31,15 @@ const USER = { id: '4242', key: 'bench-key-4242-abcdef' };
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const STATUS_SECONDS = Number(process.env.BENCH_STATUS_SECONDS ?? 10);
 const STORE_MEDIA = 10_000;
+const LADDER_RUNS = Number(process.env.BENCH_LADDER_RUNS ?? 5);
+const LADDER_PRESET = process.env.BENCH_LADDER_PRESET ?? 'veryfast';
+const ONLY_LADDER = process.env.BENCH_ONLY === 'ladder';
+const LADDER = [
+  { height: 1080, bitrate: '5000k' },
+  { height: 720, bitrate: '2800k' },
+  { height: 480, bitrate: '1400k' },
+  { height: 360, bitrate: '800k' },
+];
 
 async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'encodery-bench-'));
@@ -37,9 +55,24 @@ async function main(): Promise<void> {
   ]);
   process.stdout.write('done\n');
 
+  const ids: number[] = [];
+  if (!ONLY_LADDER) await fillStore(dataDir, ids);
+
+  const port = 30000 + Math.floor(Math.random() * 20000);
+  const server = await startServer(dataDir, port);
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    if (!ONLY_LADDER) await overheadAndStatus(base, files, clip, ids, server);
+    await ladder(base, files);
+  } finally {
+    server.kill('SIGTERM');
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function fillStore(dataDir: string, ids: number[]): Promise<void> {
   process.stdout.write(`filling the store with ${STORE_MEDIA} finished media… `);
   const db = await openSqlite(dataDir);
-  const ids: number[] = [];
   for (let i = 0; i < STORE_MEDIA; i++) {
     ids.push(
       await insertMedia(db, {
@@ -60,97 +93,186 @@ async function main(): Promise<void> {
   await db.updateTable('destination').set({ status: 'Saved' }).execute();
   await db.destroy();
   process.stdout.write('done\n');
+}
 
-  const port = 30000 + Math.floor(Math.random() * 20000);
-  const server = await startServer(dataDir, port);
-  const base = `http://127.0.0.1:${port}`;
-  try {
-    // 1. Overhead against the bare FFmpeg command.
-    const ratios: number[] = [];
-    let command = '';
-    const runOurs = async (run: number): Promise<number> => {
-      const t0 = performance.now();
-      const added = await call(base, { action: 'AddMedia', source: `file://${clip}`, format: { output: 'mp4', destination: `file://${files}/out-${run}.mp4` } });
-      for (;;) {
-        const s = await call(base, { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' });
-        if (s.job.status === 'Finished') {
-          command ||= s.job.format.command;
-          return (performance.now() - t0) / 1000;
-        }
-        if (s.job.status === 'Error') throw new Error(`bench media failed: ${s.job.description}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
-    const runTheirs = async (): Promise<number> => {
-      // A finished media's scratch copy of its source and its delivered output folder are gone;
-      // put both places back (untimed) so the very same command line can run.
-      const output = command.trim().split(/\s+/).pop()!.replace(/^'|'$/g, '').replace(/^file:/, '');
-      await fs.mkdir(path.dirname(output), { recursive: true });
-      const input = /-i file:(\S+)/.exec(command)![1]!;
-      await fs.mkdir(path.dirname(input), { recursive: true });
-      await fs.copyFile(clip, input);
-      const t0 = performance.now();
-      await exec('sh', ['-c', command + ' >/dev/null 2>&1']);
-      return (performance.now() - t0) / 1000;
-    };
-    await runOurs(-1); // warm-up, and the command line to compare against
-    console.log(`  the task ran: ${command}`);
-    for (let run = 0; run < RUNS; run++) {
-      let ours: number;
-      let theirs: number;
-      if (run % 2 === 0) {
-        ours = await runOurs(run);
-        theirs = await runTheirs();
-      } else {
-        theirs = await runTheirs();
-        ours = await runOurs(run);
-      }
-      ratios.push(ours / theirs);
-      console.log(`  run ${run + 1}: Encodery ${ours.toFixed(2)} s, bare ffmpeg ${theirs.toFixed(2)} s, ratio ${(ours / theirs).toFixed(3)}`);
-    }
-    const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
-    console.log(`AddMedia-to-Finished / bare FFmpeg, median of ${RUNS}: ${median.toFixed(3)} (target ≤ 1.10)`);
-
-    // 2. GetStatus throughput.
-    const pool = new Pool(base, { connections: 32, pipelining: 1 });
-    let deadline = 0;
-    let done = 0;
-    let errors = 0;
-    const worker = async () => {
-      while (performance.now() < deadline) {
-        const id = ids[Math.floor(Math.random() * ids.length)]!;
-        const body = 'json=' + encodeURIComponent(JSON.stringify({ query: { userid: USER.id, userkey: USER.key, action: 'GetStatus', mediaid: String(id) } }));
-        const res = await pool.request({ path: '/', method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-        const text = await res.body.text();
-        if (res.statusCode !== 200 || text.includes('"errors"')) errors++;
-        done++;
-      }
-    };
-    // Warm up first (connections, JIT, caches), then measure the steady state.
-    deadline = performance.now() + 3000;
-    await Promise.all(Array.from({ length: 32 }, worker));
-    done = 0;
-    errors = 0;
-    deadline = performance.now() + STATUS_SECONDS * 1000;
+async function overheadAndStatus(base: string, files: string, clip: string, ids: number[], server: ChildProcess): Promise<void> {
+  // 1. Overhead against the bare FFmpeg command.
+  const ratios: number[] = [];
+  let command = '';
+  const runOurs = async (run: number): Promise<number> => {
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: 32 }, worker));
-    const rate = done / ((performance.now() - t0) / 1000);
-    await pool.close();
-    console.log(`GetStatus at 32 concurrent connections, ${STORE_MEDIA} media in the store: ${Math.round(rate)} requests/s, ${errors} errors (target ≥ 3000/s)`);
-
-    // 3. Peak memory.
-    const status = await fs.readFile(`/proc/${server.pid}/status`, 'utf8');
-    const hwm = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
-    console.log(`server peak RSS: ${hwm ? (Number(hwm) / 1024).toFixed(1) : '?'} MiB`);
-  } finally {
-    server.kill('SIGTERM');
-    await fs.rm(dataDir, { recursive: true, force: true });
+    const added = await call(base, { action: 'AddMedia', source: `file://${clip}`, format: { output: 'mp4', destination: `file://${files}/out-${run}.mp4` } });
+    for (;;) {
+      const s = await call(base, { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' });
+      if (s.job.status === 'Finished') {
+        command ||= s.job.format.command;
+        return (performance.now() - t0) / 1000;
+      }
+      if (s.job.status === 'Error') throw new Error(`bench media failed: ${s.job.description}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const runTheirs = async (): Promise<number> => {
+    // A finished media's scratch copy of its source and its delivered output folder are gone;
+    // put both places back (untimed) so the very same command line can run.
+    const output = command.trim().split(/\s+/).pop()!.replace(/^'|'$/g, '').replace(/^file:/, '');
+    await fs.mkdir(path.dirname(output), { recursive: true });
+    const input = /-i file:(\S+)/.exec(command)![1]!;
+    await fs.mkdir(path.dirname(input), { recursive: true });
+    await fs.copyFile(clip, input);
+    const t0 = performance.now();
+    await exec('sh', ['-c', command + ' >/dev/null 2>&1']);
+    return (performance.now() - t0) / 1000;
+  };
+  await runOurs(-1); // warm-up, and the command line to compare against
+  console.log(`  the task ran: ${command}`);
+  for (let run = 0; run < RUNS; run++) {
+    let ours: number;
+    let theirs: number;
+    if (run % 2 === 0) {
+      ours = await runOurs(run);
+      theirs = await runTheirs();
+    } else {
+      theirs = await runTheirs();
+      ours = await runOurs(run);
+    }
+    ratios.push(ours / theirs);
+    console.log(`  run ${run + 1}: Encodery ${ours.toFixed(2)} s, bare ffmpeg ${theirs.toFixed(2)} s, ratio ${(ours / theirs).toFixed(3)}`);
   }
+  const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
+  console.log(`AddMedia-to-Finished / bare FFmpeg, median of ${RUNS}: ${median.toFixed(3)} (target ≤ 1.10)`);
+
+  // 2. GetStatus throughput.
+  const pool = new Pool(base, { connections: 32, pipelining: 1 });
+  let deadline = 0;
+  let done = 0;
+  let errors = 0;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      const id = ids[Math.floor(Math.random() * ids.length)]!;
+      const body = 'json=' + encodeURIComponent(JSON.stringify({ query: { userid: USER.id, userkey: USER.key, action: 'GetStatus', mediaid: String(id) } }));
+      const res = await pool.request({ path: '/', method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const text = await res.body.text();
+      if (res.statusCode !== 200 || text.includes('"errors"')) errors++;
+      done++;
+    }
+  };
+  // Warm up first (connections, JIT, caches), then measure the steady state.
+  deadline = performance.now() + 3000;
+  await Promise.all(Array.from({ length: 32 }, worker));
+  done = 0;
+  errors = 0;
+  deadline = performance.now() + STATUS_SECONDS * 1000;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: 32 }, worker));
+  const rate = done / ((performance.now() - t0) / 1000);
+  await pool.close();
+  console.log(`GetStatus at 32 concurrent connections, ${STORE_MEDIA} media in the store: ${Math.round(rate)} requests/s, ${errors} errors (target ≥ 3000/s)`);
+
+  // 3. Peak memory.
+  const status = await fs.readFile(`/proc/${server.pid}/status`, 'utf8');
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+  console.log(`server peak RSS: ${hwm ? (Number(hwm) / 1024).toFixed(1) : '?'} MiB`);
+}
+
+/** Section 4: one advanced_hls ladder through the server against four plain FFmpeg commands. */
+async function ladder(base: string, files: string): Promise<void> {
+  const clip = path.join(files, 'clip-1080p.mp4');
+  process.stdout.write('making a 10 s 1080p test clip… ');
+  await exec('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30:duration=10',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=10',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-ac', '2', clip,
+  ]);
+  process.stdout.write('done\n');
+  const turbo = LADDER_PRESET === 'veryfast' ? 'yes' : LADDER_PRESET === 'medium' ? 'no' : null;
+  if (turbo === null) throw new Error('BENCH_LADDER_PRESET must be veryfast or medium (the presets an advanced_hls stream can select)');
+  const theirArgs = (r: (typeof LADDER)[number], out: string): string[] => [
+    '-hide_banner', '-loglevel', 'error', '-y', '-i', clip, '-vf', `scale=-2:${r.height}`,
+    '-c:v', 'libx264', '-preset', LADDER_PRESET, '-b:v', r.bitrate, '-c:a', 'aac', '-b:a', '128k', out,
+  ];
+  console.log('decode once, encode many: a four-rung H.264 ladder (1080p 5000k, 720p 2800k, 480p 1400k, 360p 800k), AAC 128k');
+  console.log(`  ours: ONE advanced_hls format (turbo=${turbo}: x264 ${LADDER_PRESET}), AddMedia to Finished, delivered to file://`);
+  console.log(`  theirs: four plain FFmpeg commands to MP4, one after another, e.g. ffmpeg ${theirArgs(LADDER[0]!, 'out-1080.mp4').slice(4).join(' ')}`);
+
+  // The media's notify callback marks Finished: polling GetStatus every few ms would take CPU
+  // from FFmpeg on a machine the encode keeps busy.
+  const ended = new Map<string, (status: string) => void>();
+  const receiver = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      res.end('ok');
+      const json = new URLSearchParams(Buffer.concat(chunks).toString()).get('json');
+      const result = json ? (JSON.parse(json) as { result?: { mediaid?: string; status?: string } }).result : undefined;
+      if (result?.mediaid) ended.get(result.mediaid)?.(result.status ?? '');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const notify = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/ended`;
+
+  const runOurs = async (run: number): Promise<number> => {
+    let resolveEnd!: (status: string) => void;
+    const end = new Promise<string>((resolve) => (resolveEnd = resolve));
+    const t0 = performance.now();
+    const added = await call(base, {
+      action: 'AddMedia',
+      source: `file://${clip}`,
+      notify,
+      notify_format: 'json',
+      format: {
+        output: 'advanced_hls', turbo, audio_bitrate: '128k',
+        stream: LADDER.map((r) => ({ size: `0x${r.height}`, bitrate: r.bitrate })),
+        destination: `file://${files}/ladder-${run}/video.m3u8`,
+      },
+    });
+    ended.set(added.MediaID, resolveEnd);
+    const status = await end;
+    const seconds = (performance.now() - t0) / 1000;
+    if (status !== 'Finished') {
+      const s = await call(base, { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' });
+      throw new Error(`bench ladder ended ${status}: ${s.job.description}`);
+    }
+    const master = await fs.readFile(path.join(files, `ladder-${run}`, 'video.m3u8'), 'utf8');
+    const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:')).length;
+    if (variants !== LADDER.length) throw new Error(`the ladder master lists ${variants} variants, expected ${LADDER.length}`);
+    await fs.rm(path.join(files, `ladder-${run}`), { recursive: true, force: true });
+    return seconds;
+  };
+  const runTheirs = async (run: number): Promise<number> => {
+    const dir = path.join(files, `theirs-${run}`);
+    await fs.mkdir(dir, { recursive: true });
+    const t0 = performance.now();
+    for (const r of LADDER) await exec('ffmpeg', theirArgs(r, path.join(dir, `out-${r.height}.mp4`)));
+    const seconds = (performance.now() - t0) / 1000;
+    await fs.rm(dir, { recursive: true, force: true });
+    return seconds;
+  };
+
+  const ratios: number[] = [];
+  for (let run = 0; run < LADDER_RUNS; run++) {
+    let ours: number;
+    let theirs: number;
+    if (run % 2 === 0) {
+      ours = await runOurs(run);
+      theirs = await runTheirs(run);
+    } else {
+      theirs = await runTheirs(run);
+      ours = await runOurs(run);
+    }
+    ratios.push(ours / theirs);
+    console.log(`  run ${run + 1}: Encodery ${ours.toFixed(2)} s, four FFmpeg commands ${theirs.toFixed(2)} s, ratio ${(ours / theirs).toFixed(3)}`);
+  }
+  receiver.close();
+  const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
+  console.log(`ladder from one decode / four separate commands, median of ${LADDER_RUNS}: ${median.toFixed(3)} (target ≤ 0.70)`);
 }
 
 async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port)], {
-    env: { ...process.env, ENCODERY_DATA_DIR: dataDir, ENCODERY_USERS: `${USER.id}:${USER.key}`, ENCODERY_LOG_LEVEL: 'warn' },
+    // Loopback allowed: the ladder section's notify callback goes to the bench itself.
+    env: { ...process.env, ENCODERY_DATA_DIR: dataDir, ENCODERY_USERS: `${USER.id}:${USER.key}`, ENCODERY_LOG_LEVEL: 'warn', ENCODERY_ALLOW_PRIVATE_NETWORK: 'true' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
