@@ -8,13 +8,13 @@
  * Not shared: thumbnails (they seek to their own time), two-pass encodes (two runs over the
  * source, pass 1 writing statistics only) and formats with another trim or picture.
  */
-import type { OutputSpec, Picture } from '../../domain/format.ts';
+import type { AudioSpec, OutputSpec, Picture } from '../../domain/format.ts';
 import { buildArgs } from '../ffmpeg/args.ts';
 import { audioPart } from './audio.ts';
 import { usesTwoPasses, type Pass } from './codecs.ts';
 import {
   checkInput, inputsFor, resolveTrim, sourceDuration, trimArgs,
-  type GroupContext, type OutputPart, type PlanInput, type PlanOut, type Trim,
+  type GroupContext, type OutputPart, type PlanInput, type PlanOut,
 } from './common.ts';
 import { GraphBuilder, shareKey } from './graph.ts';
 import { hlsPart } from './hls.ts';
@@ -81,12 +81,13 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
       buckets.push({ key: null, trimKey: '', members: [task], encoders: 0 });
       continue;
     }
-    const trimKey = JSON.stringify(resolveTrim(spec, fps, 0));
     if (spec.kind === 'audio') {
       audio.push(task);
       continue;
     }
-    const key = shareKey(JSON.parse(trimKey) as Trim, pictureOf(spec));
+    const trim = resolveTrim(spec, fps, 0);
+    const trimKey = JSON.stringify(trim);
+    const key = shareKey(trim, pictureOf(spec));
     const encoders = spec.kind === 'hls' ? spec.streams.filter((s) => !s.audioOnly).length : 1;
     const bucket = buckets.find((b) => b.key === key && b.encoders + encoders <= MAX_VIDEO_ENCODERS_PER_PROCESS);
     if (bucket) {
@@ -96,7 +97,7 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
   }
   // Audio-only outputs need no picture: they join any process that reads the same part.
   for (const task of audio) {
-    const trimKey = JSON.stringify(resolveTrim(task.spec as Exclude<OutputSpec, { kind: 'thumbnail' }>, fps, 0));
+    const trimKey = JSON.stringify(resolveTrim(task.spec as AudioSpec, fps, 0));
     const bucket = buckets.find((b) => b.key !== null && b.trimKey === trimKey);
     if (bucket) bucket.members.push(task);
     else buckets.push({ key: `audio:${trimKey}`, trimKey, members: [task], encoders: 0 });
