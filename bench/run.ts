@@ -20,6 +20,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import fs from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool } from 'undici';
@@ -230,10 +231,9 @@ async function ladder(base: string, files: string): Promise<void> {
     ended.set(added.MediaID, resolveEnd);
     const status = await end;
     const seconds = (performance.now() - t0) / 1000;
-    if (status !== 'Finished') {
-      const s = await call(base, { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' });
-      throw new Error(`bench ladder ended ${status}: ${s.job.description}`);
-    }
+    const s = await call(base, { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' });
+    if (status !== 'Finished') throw new Error(`bench ladder ended ${status}: ${s.job.description}`);
+    cpu.ours = Number(s.job.format.cpu_time);
     const master = await fs.readFile(path.join(files, `ladder-${run}`, 'video.m3u8'), 'utf8');
     const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:')).length;
     if (variants !== LADDER.length) throw new Error(`the ladder master lists ${variants} variants, expected ${LADDER.length}`);
@@ -243,13 +243,16 @@ async function ladder(base: string, files: string): Promise<void> {
   const runTheirs = async (run: number): Promise<number> => {
     const dir = path.join(files, `theirs-${run}`);
     await fs.mkdir(dir, { recursive: true });
+    const cpu0 = childrenCpuSeconds();
     const t0 = performance.now();
     for (const r of LADDER) await exec('ffmpeg', theirArgs(r, path.join(dir, `out-${r.height}.mp4`)));
     const seconds = (performance.now() - t0) / 1000;
+    cpu.theirs = childrenCpuSeconds() - cpu0;
     await fs.rm(dir, { recursive: true, force: true });
     return seconds;
   };
 
+  const cpu = { ours: 0, theirs: 0 };
   const ratios: number[] = [];
   for (let run = 0; run < LADDER_RUNS; run++) {
     let ours: number;
@@ -262,11 +265,21 @@ async function ladder(base: string, files: string): Promise<void> {
       ours = await runOurs(run);
     }
     ratios.push(ours / theirs);
-    console.log(`  run ${run + 1}: Encodery ${ours.toFixed(2)} s, four FFmpeg commands ${theirs.toFixed(2)} s, ratio ${(ours / theirs).toFixed(3)}`);
+    console.log(
+      `  run ${run + 1}: Encodery ${ours.toFixed(2)} s, four FFmpeg commands ${theirs.toFixed(2)} s, ratio ${(ours / theirs).toFixed(3)}` +
+        ` (FFmpeg CPU ${cpu.ours.toFixed(1)} s against ${cpu.theirs.toFixed(1)} s)`,
+    );
   }
   receiver.close();
   const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
   console.log(`ladder from one decode / four separate commands, median of ${LADDER_RUNS}: ${median.toFixed(3)} (target ≤ 0.70)`);
+}
+
+/** User + system CPU seconds of this process's finished children (/proc, in 1/100 s ticks). */
+function childrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
 async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
