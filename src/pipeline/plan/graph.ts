@@ -56,15 +56,20 @@ export class GraphBuilder {
   /** The whole graph: the decode-and-split chains first, then every output's own. */
   chains(): FilterChain[] {
     const taps: FilterChain[] = [];
+    // A stream with one consumer and nothing to do before it is read by that consumer directly.
+    const direct = new Map<string, string>();
     for (const [i, labels] of [...this.#videoTaps.entries()].sort((a, b) => a[0] - b[0])) {
       const v = probeAt(this.input, i).video!;
       const filters = [...pictureFilters(this.picture!, v), ...(labels.length > 1 ? [filter('split', [labels.length])] : [])];
-      taps.push({ inputs: [`${i}:v:0`], filters: filters.length ? filters : [filter('null')], outputs: labels });
+      if (filters.length === 0) direct.set(labels[0]!, `${i}:v:0`);
+      else taps.push({ inputs: [`${i}:v:0`], filters, outputs: labels });
     }
     for (const [i, labels] of [...this.#audioTaps.entries()].sort((a, b) => a[0] - b[0])) {
-      taps.push({ inputs: [`${i}:a:0`], filters: [labels.length > 1 ? filter('asplit', [labels.length]) : filter('anull')], outputs: labels });
+      if (labels.length === 1) direct.set(labels[0]!, `${i}:a:0`);
+      else taps.push({ inputs: [`${i}:a:0`], filters: [filter('asplit', [labels.length])], outputs: labels });
     }
-    return [...taps, ...this.#chains];
+    const own = this.#chains.map((c) => ({ ...c, inputs: c.inputs.map((l) => direct.get(l) ?? l) }));
+    return [...taps, ...own];
   }
 }
 
