@@ -100,27 +100,33 @@ async function overheadAndStatus(base: string, files: string, clip: string, ids:
   // 1. Overhead against the bare FFmpeg command.
   const ratios: number[] = [];
   let command = '';
+  const watcher = await endWatcher();
   const runOurs = async (run: number): Promise<number> => {
     const t0 = performance.now();
-    const added = await call(base, { action: 'AddMedia', source: `file://${clip}`, format: { output: 'mp4', destination: `file://${files}/out-${run}.mp4` } });
-    for (;;) {
-      const s = await call(base, { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' });
-      if (s.job.status === 'Finished') {
-        command ||= s.job.format.command;
-        return (performance.now() - t0) / 1000;
-      }
-      if (s.job.status === 'Error') throw new Error(`bench media failed: ${s.job.description}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const added = await call(base, {
+      action: 'AddMedia',
+      source: `file://${clip}`,
+      notify: watcher.notify,
+      notify_format: 'json',
+      format: { output: 'mp4', destination: `file://${files}/out-${run}.mp4` },
+    });
+    const status = await watcher.ended(added.MediaID);
+    const seconds = (performance.now() - t0) / 1000;
+    const s = await call(base, { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' });
+    if (status !== 'Finished') throw new Error(`bench media ended ${status}: ${s.job.description}`);
+    command ||= s.job.format.command;
+    return seconds;
   };
   const runTheirs = async (): Promise<number> => {
-    // A finished media's scratch copy of its source and its delivered output folder are gone;
-    // put both places back (untimed) so the very same command line can run.
+    // A delivered output folder is gone (and a downloaded source's scratch copy); put them back
+    // (untimed) so the very same command line can run.
     const output = command.trim().split(/\s+/).pop()!.replace(/^'|'$/g, '').replace(/^file:/, '');
     await fs.mkdir(path.dirname(output), { recursive: true });
     const input = /-i file:(\S+)/.exec(command)![1]!;
-    await fs.mkdir(path.dirname(input), { recursive: true });
-    await fs.copyFile(clip, input);
+    if (path.resolve(input) !== path.resolve(clip)) {
+      await fs.mkdir(path.dirname(input), { recursive: true });
+      await fs.copyFile(clip, input);
+    }
     const t0 = performance.now();
     await exec('sh', ['-c', command + ' >/dev/null 2>&1']);
     return (performance.now() - t0) / 1000;
@@ -140,6 +146,7 @@ async function overheadAndStatus(base: string, files: string, clip: string, ids:
     ratios.push(ours / theirs);
     console.log(`  run ${run + 1}: Encodery ${ours.toFixed(2)} s, bare ffmpeg ${theirs.toFixed(2)} s, ratio ${(ours / theirs).toFixed(3)}`);
   }
+  watcher.close();
   const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
   console.log(`AddMedia-to-Finished / bare FFmpeg, median of ${RUNS}: ${median.toFixed(3)} (target ≤ 1.10)`);
 
@@ -197,25 +204,10 @@ async function ladder(base: string, files: string): Promise<void> {
   console.log(`  ours: ONE advanced_hls format (turbo=${turbo}: x264 ${LADDER_PRESET}), AddMedia to Finished, delivered to file://`);
   console.log(`  theirs: four plain FFmpeg commands to MP4, one after another, e.g. ffmpeg ${theirArgs(LADDER[0]!, 'out-1080.mp4').slice(4).join(' ')}`);
 
-  // The media's notify callback marks Finished: polling GetStatus every few ms would take CPU
-  // from FFmpeg on a machine the encode keeps busy.
-  const ended = new Map<string, (status: string) => void>();
-  const receiver = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      res.end('ok');
-      const json = new URLSearchParams(Buffer.concat(chunks).toString()).get('json');
-      const result = json ? (JSON.parse(json) as { result?: { mediaid?: string; status?: string } }).result : undefined;
-      if (result?.mediaid) ended.get(result.mediaid)?.(result.status ?? '');
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const notify = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/ended`;
+  const watcher = await endWatcher();
+  const notify = watcher.notify;
 
   const runOurs = async (run: number): Promise<number> => {
-    let resolveEnd!: (status: string) => void;
-    const end = new Promise<string>((resolve) => (resolveEnd = resolve));
     const t0 = performance.now();
     const added = await call(base, {
       action: 'AddMedia',
@@ -228,8 +220,7 @@ async function ladder(base: string, files: string): Promise<void> {
         destination: `file://${files}/ladder-${run}/video.m3u8`,
       },
     });
-    ended.set(added.MediaID, resolveEnd);
-    const status = await end;
+    const status = await watcher.ended(added.MediaID);
     const seconds = (performance.now() - t0) / 1000;
     const s = await call(base, { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' });
     if (status !== 'Finished') throw new Error(`bench ladder ended ${status}: ${s.job.description}`);
@@ -270,7 +261,7 @@ async function ladder(base: string, files: string): Promise<void> {
         ` (FFmpeg CPU ${cpu.ours.toFixed(1)} s against ${cpu.theirs.toFixed(1)} s)`,
     );
   }
-  receiver.close();
+  watcher.close();
   const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
   console.log(`ladder from one decode / four separate commands, median of ${LADDER_RUNS}: ${median.toFixed(3)} (target ≤ 0.70)`);
 }
@@ -280,6 +271,36 @@ function childrenCpuSeconds(): number {
   const stat = readFileSync('/proc/self/stat', 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+/**
+ * Learns when a media ended from its notify callback: polling GetStatus every few ms would take
+ * CPU from FFmpeg on a machine the encode keeps busy, and add up to a polling interval.
+ */
+async function endWatcher(): Promise<{ notify: string; ended(mediaId: string): Promise<string>; close(): void }> {
+  const waiting = new Map<string, (status: string) => void>();
+  const early = new Map<string, string>();
+  const receiver = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      res.end('ok');
+      const json = new URLSearchParams(Buffer.concat(chunks).toString()).get('json');
+      const result = json ? (JSON.parse(json) as { result?: { mediaid?: string; status?: string } }).result : undefined;
+      if (!result?.mediaid) return;
+      const resolve = waiting.get(result.mediaid);
+      if (resolve) resolve(result.status ?? '');
+      else early.set(result.mediaid, result.status ?? '');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiver.unref();
+  return {
+    notify: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/ended`,
+    ended: (mediaId) =>
+      early.has(mediaId) ? Promise.resolve(early.get(mediaId)!) : new Promise<string>((resolve) => waiting.set(mediaId, resolve)),
+    close: () => receiver.close(),
+  };
 }
 
 async function startServer(dataDir: string, port: number): Promise<ChildProcess> {

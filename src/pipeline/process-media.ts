@@ -8,7 +8,7 @@ import * as repo from '../store/repo.ts';
 import type { FieldMap } from '../domain/fields.ts';
 import { parseFormat } from '../domain/format.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, destinationError } from '../domain/status.ts';
-import { download, upload, redactUrl } from '../transfer/index.ts';
+import { download, localSourcePath, upload, redactUrl } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
 import { FFMPEG_PREFIX_ARGS, runFfmpeg } from './ffmpeg/run.ts';
@@ -97,6 +97,13 @@ class MediaRun {
     const urls = JSON.parse(media.sources) as string[];
     const { scratch } = mediaDirs(this.deps.config.dataDir, this.mediaId);
     const paths = urls.map((_, i) => path.join(scratch, `source-${i}`));
+    // file:// sources are read in place (checked inside the roots): copying them first would
+    // only cost time and disk. Everything else is streamed into the scratch folder.
+    const local: (string | null)[] = [];
+    for (const url of urls) local.push(await localSourcePath(url, this.#transfer));
+    local.forEach((p, i) => {
+      if (p) paths[i] = p;
+    });
     if (media.downloaded_at && media.probe && (await allExist(paths))) {
       return { paths, probes: JSON.parse(media.probe) as MediaProbe[] };
     }
@@ -107,6 +114,14 @@ class MediaRun {
     const totals = urls.map((): number | null => null);
     let bytes = 0;
     for (const [i, url] of urls.entries()) {
+      if (local[i]) {
+        const size = (await fs.stat(paths[i]!)).size;
+        done[i] = size;
+        totals[i] = size;
+        bytes += size;
+        await this.#logAll(`Reading ${formatBytes(size)} in place from ${redactUrl(url)}`);
+        continue;
+      }
       const result = await download(url, paths[i]!, this.#transfer, (d, t) => {
         done[i] = d;
         totals[i] = t;

@@ -3,7 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toTransferError, type Verb } from './errors.ts';
 import { fileScheme } from './file.ts';
-import { namesPrivateAddress } from './guard.ts';
+import { OutsideRootsError, namesPrivateAddress, resolveReadPath } from './guard.ts';
+import { fileURLToPath } from 'node:url';
 import { httpScheme } from './http.ts';
 import { ByteMeter } from './meter.ts';
 import { redactUrl } from './redact.ts';
@@ -52,6 +53,26 @@ function resolve(url: string, role: 'source' | 'destination', verb: Verb): { url
 
 function abortedError(verb: Verb, signal: AbortSignal): TransferError {
   return new TransferError(`${verb} error: aborted`, { cause: signal.reason });
+}
+
+/**
+ * The checked real path of a `file://` source, for reading in place instead of copying it:
+ * inside the roots (symlinks resolved) and a regular file (a FIFO or device would hang FFmpeg).
+ * Null for every other scheme.
+ */
+export async function localSourcePath(url: string, ctx: TransferContext): Promise<string | null> {
+  const { url: parsed } = resolve(url, 'source', 'Download');
+  if (parsed.protocol !== 'file:') return null;
+  try {
+    const real = await resolveReadPath(ctx.fileRoots, fileURLToPath(parsed));
+    if (!(await fs.stat(real)).isFile()) throw new TransferError('Download error: the source is not a regular file');
+    return real;
+  } catch (err) {
+    if (err instanceof TransferError) throw err;
+    if (err instanceof OutsideRootsError) throw new TransferError('Download error: the path is outside the allowed file roots');
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new TransferError(`Download error: ${code === 'ENOENT' ? 'file not found' : `cannot read the file${code ? ` (${code})` : ''}`}`, { cause: err });
+  }
 }
 
 /** Streams `url` into `toPath` (created or truncated); on any failure `toPath` is removed. */
