@@ -47,14 +47,7 @@ async function main(): Promise<void> {
   const files = path.join(dataDir, 'files');
   await fs.mkdir(files, { recursive: true });
   const clip = path.join(files, 'clip-720p.mp4');
-  process.stdout.write('making a 10 s 720p test clip… ');
-  await exec('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30:duration=10',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=10',
-    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clip,
-  ]);
-  process.stdout.write('done\n');
+  await makeClip(clip, 1280, 720);
 
   const ids: number[] = [];
   if (!ONLY_LADDER) await fillStore(dataDir, ids);
@@ -186,14 +179,7 @@ async function overheadAndStatus(base: string, files: string, clip: string, ids:
 /** Section 4: one advanced_hls ladder through the server against four plain FFmpeg commands. */
 async function ladder(base: string, files: string): Promise<void> {
   const clip = path.join(files, 'clip-1080p.mp4');
-  process.stdout.write('making a 10 s 1080p test clip… ');
-  await exec('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30:duration=10',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=10',
-    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-ac', '2', clip,
-  ]);
-  process.stdout.write('done\n');
+  await makeClip(clip, 1920, 1080);
   const turbo = LADDER_PRESET === 'veryfast' ? 'yes' : LADDER_PRESET === 'medium' ? 'no' : null;
   if (turbo === null) throw new Error('BENCH_LADDER_PRESET must be veryfast or medium (the presets an advanced_hls stream can select)');
   const theirArgs = (r: (typeof LADDER)[number], out: string): string[] => [
@@ -271,6 +257,18 @@ function childrenCpuSeconds(): number {
   const stat = readFileSync('/proc/self/stat', 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+/** A 10 s test clip made by FFmpeg: testsrc2 at 30 fps with a stereo 440 Hz tone. */
+async function makeClip(file: string, width: number, height: number): Promise<void> {
+  process.stdout.write(`making a 10 s ${height}p test clip… `);
+  await exec('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=30:duration=10`,
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=10',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-ac', '2', file,
+  ]);
+  process.stdout.write('done\n');
 }
 
 /**

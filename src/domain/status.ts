@@ -19,7 +19,6 @@ export const TaskStatus = {
   Saving: 'Saving',
   Finished: 'Finished',
   Error: 'Error',
-  Stopped: 'Stopped',
 } as const;
 export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
 
