@@ -21,7 +21,7 @@ test('parseFormat – a missing output says so the way encoding.com does', () =>
 });
 
 test('parseFormat – an unknown output lists the supported ones', () => {
-  assert.equal(error({ output: 'xyz' }), 'Unknown output "xyz". Supported: mp4, webm, mp3, m4a, thumbnail, advanced_hls');
+  assert.equal(error({ output: 'xyz' }), 'Unknown output "xyz". Supported: mp4, webm, mov, mkv, mpegts, mp3, m4a, ogg, wav, flac, thumbnail, advanced_hls');
 });
 
 test('parseFormat – mp4 defaults play everywhere: H.264 High, AAC 128k, CRF, keep aspect, def rotation', () => {
@@ -72,7 +72,7 @@ test('parseFormat – bad values name the field, the value and the expected form
   assert.equal(error({ output: 'mp4', two_pass: 'maybe' }), 'two_pass "maybe" must be yes or no.');
   assert.equal(error({ output: 'mp4', rotate: '45' }), 'rotate "45" is not one of def, 0, 90, 180, 270.');
   assert.equal(error({ output: 'mp4', crop_left: '3' }), 'crop_left "3" is not an even number of pixels.');
-  assert.match(error({ output: 'mp4', video_codec: 'libvpx-vp9' }), /^video_codec "libvpx-vp9" cannot be used with output mp4\. Use libx264 or libx265\.$/);
+  assert.match(error({ output: 'mp4', video_codec: 'libvpx-vp9' }), /^video_codec "libvpx-vp9" cannot be used with output mp4\. Use libx264, libx265, libsvtav1 or libaom-av1\.$/);
   assert.match(error({ output: 'webm', audio_codec: 'libfaac' }), /^audio_codec "libfaac" cannot be used with output webm\. Use libopus, libvorbis, copy\.$/);
   assert.match(error({ output: 'mp4', profile: 'extreme' }), /^profile "extreme" cannot be used with libx264; use baseline, main, high\.$/);
   assert.match(error({ output: 'webm', audio_sample_rate: '44100' }), /audio_sample_rate "44100" cannot be used with libopus/);

@@ -7,13 +7,17 @@
  */
 import type { FieldMap, FieldValue } from './fields.ts';
 
-export const SUPPORTED_OUTPUTS = ['mp4', 'webm', 'mp3', 'm4a', 'thumbnail', 'advanced_hls'] as const;
+export const SUPPORTED_OUTPUTS = [
+  'mp4', 'webm', 'mov', 'mkv', 'mpegts', 'mp3', 'm4a', 'ogg', 'wav', 'flac', 'thumbnail', 'advanced_hls',
+] as const;
 export type OutputName = (typeof SUPPORTED_OUTPUTS)[number];
 
-export type VideoContainer = 'mp4' | 'webm';
+export type VideoContainer = 'mp4' | 'webm' | 'mov' | 'mkv' | 'mpegts';
+export type AudioContainer = 'mp3' | 'm4a' | 'ogg' | 'wav' | 'flac';
 /** `libvpx` is VP8, kept under encoding.com's name. */
-export type VideoCodec = 'libx264' | 'libx265' | 'libvpx-vp9' | 'libvpx';
-export type AudioCodec = 'aac' | 'libmp3lame' | 'libvorbis' | 'libopus' | 'ac3' | 'eac3' | 'copy';
+export type VideoCodec = 'libx264' | 'libx265' | 'libvpx-vp9' | 'libvpx' | 'libsvtav1' | 'libaom-av1';
+export type AudioCodec =
+  | 'aac' | 'libmp3lame' | 'libvorbis' | 'libopus' | 'ac3' | 'eac3' | 'flac' | 'pcm_s16le' | 'pcm_s24le' | 'copy';
 export type Rotate = 'def' | 0 | 90 | 180 | 270;
 export type Deinterlacing = 'auto' | 'yes' | 'no';
 
@@ -49,7 +53,7 @@ export interface TrimFields {
 
 export interface AudioFields {
   audioCodec: AudioCodec;
-  /** Bits/s; null only with `copy`. */
+  /** Bits/s; null with `copy` and the lossless codecs (flac, PCM). */
   audioBitrate: number | null;
   /** Hz; null = keep 44100/48000 from the source, otherwise 48000. */
   audioSampleRate: number | null;
@@ -95,7 +99,7 @@ export interface Picture {
 
 export interface VideoSpec extends TrimFields, AudioFields, VideoEncoding, Picture {
   kind: 'video';
-  output: 'mp4' | 'webm';
+  output: VideoContainer;
   container: VideoContainer;
   twoPass: boolean;
 }
@@ -121,7 +125,7 @@ export const MAX_HLS_STREAMS = 15;
 
 export interface AudioSpec extends TrimFields, AudioFields {
   kind: 'audio';
-  output: 'mp3' | 'm4a';
+  output: AudioContainer;
 }
 
 export type ThumbnailTime =
@@ -184,9 +188,15 @@ function readSpec(f: Fields): OutputSpec {
   switch (output) {
     case 'mp4':
     case 'webm':
+    case 'mov':
+    case 'mkv':
+    case 'mpegts':
       return readVideo(f, output);
     case 'mp3':
     case 'm4a':
+    case 'ogg':
+    case 'wav':
+    case 'flac':
       return { kind: 'audio', output, ...readAudio(f, output), ...readTrim(f) };
     case 'thumbnail':
       return readThumbnail(f);
@@ -199,10 +209,29 @@ function readSpec(f: Fields): OutputSpec {
   }
 }
 
-const VIDEO_CODECS: Record<VideoContainer, Record<string, VideoCodec>> = {
-  mp4: { libx264: 'libx264', h264: 'libx264', x264: 'libx264', libx265: 'libx265', hevc: 'libx265', h265: 'libx265', x265: 'libx265' },
-  webm: { 'libvpx-vp9': 'libvpx-vp9', vp9: 'libvpx-vp9', libvpx: 'libvpx', vp8: 'libvpx' },
+const H264_NAMES: Record<string, VideoCodec> = { libx264: 'libx264', h264: 'libx264', x264: 'libx264' };
+const HEVC_NAMES: Record<string, VideoCodec> = { libx265: 'libx265', hevc: 'libx265', h265: 'libx265', x265: 'libx265' };
+const VP_NAMES: Record<string, VideoCodec> = { 'libvpx-vp9': 'libvpx-vp9', vp9: 'libvpx-vp9', libvpx: 'libvpx', vp8: 'libvpx' };
+/** `av1` alone means SVT-AV1, the faster of the two AV1 encoders at a like quality. */
+const AV1_NAMES: Record<string, VideoCodec> = { libsvtav1: 'libsvtav1', 'libsvt-av1': 'libsvtav1', svtav1: 'libsvtav1', av1: 'libsvtav1', 'libaom-av1': 'libaom-av1', libaom: 'libaom-av1' };
+
+const VIDEO_CODECS: Record<VideoContainer | 'advanced_hls', Record<string, VideoCodec>> = {
+  mp4: { ...H264_NAMES, ...HEVC_NAMES, ...AV1_NAMES },
+  webm: { ...VP_NAMES, ...AV1_NAMES },
+  mov: { ...H264_NAMES, ...HEVC_NAMES },
+  mkv: { ...H264_NAMES, ...HEVC_NAMES, ...VP_NAMES, ...AV1_NAMES },
+  mpegts: { ...H264_NAMES, ...HEVC_NAMES },
+  // MPEG-TS segments: H.264 or HEVC only.
+  advanced_hls: { ...H264_NAMES, ...HEVC_NAMES },
 };
+
+const DEFAULT_VIDEO_CODEC: Record<VideoContainer | 'advanced_hls', VideoCodec> = {
+  mp4: 'libx264', webm: 'libvpx-vp9', mov: 'libx264', mkv: 'libx264', mpegts: 'libx264', advanced_hls: 'libx264',
+};
+
+export function isAv1(codec: VideoCodec): boolean {
+  return codec === 'libsvtav1' || codec === 'libaom-av1';
+}
 
 // encoding.com's AAC names all become FFmpeg's native AAC-LC encoder: it plays everywhere, and
 // HE-AAC needs libfdk_aac, which Debian's FFmpeg does not ship.
@@ -212,16 +241,28 @@ const AUDIO_CODEC_NAMES: Record<string, AudioCodec> = {
   libvorbis: 'libvorbis', vorbis: 'libvorbis',
   libopus: 'libopus', opus: 'libopus',
   ac3: 'ac3', eac3: 'eac3', copy: 'copy',
+  flac: 'flac',
+  pcm_s16le: 'pcm_s16le', pcm: 'pcm_s16le', pcm_s24le: 'pcm_s24le', pcm_s24l: 'pcm_s24le',
 };
 
-const AUDIO_CODECS_FOR: Record<VideoContainer | 'mp3' | 'm4a' | 'advanced_hls', readonly AudioCodec[]> = {
+/** The first codec of each list is the output's default. */
+const AUDIO_CODECS_FOR: Record<VideoContainer | AudioContainer | 'advanced_hls', readonly AudioCodec[]> = {
   mp4: ['aac', 'libmp3lame', 'ac3', 'eac3', 'copy'],
+  mov: ['aac', 'libmp3lame', 'ac3', 'eac3', 'copy'],
+  mkv: ['aac', 'libopus', 'libvorbis', 'libmp3lame', 'ac3', 'eac3', 'flac', 'copy'],
+  mpegts: ['aac', 'libmp3lame', 'ac3', 'eac3', 'copy'],
   // MPEG-TS segments; every rendition is encoded (a copied stream could not be cut at our keyframes).
   advanced_hls: ['aac', 'libmp3lame', 'ac3', 'eac3'],
   webm: ['libopus', 'libvorbis', 'copy'],
   mp3: ['libmp3lame', 'copy'],
   m4a: ['aac', 'copy'],
+  ogg: ['libvorbis', 'libopus', 'flac', 'copy'],
+  wav: ['pcm_s16le', 'pcm_s24le'],
+  flac: ['flac'],
 };
+
+/** Lossless codecs: no bitrate to set (audio_bitrate is accepted and has no effect). */
+const LOSSLESS: readonly AudioCodec[] = ['flac', 'pcm_s16le', 'pcm_s24le'];
 
 const SAMPLE_RATES = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000];
 const SAMPLE_RATES_FOR: Partial<Record<AudioCodec, readonly number[]>> = {
@@ -242,13 +283,17 @@ function readVideo(f: Fields, output: VideoContainer): VideoSpec {
 }
 
 function readVideoEncoding(f: Fields, output: VideoContainer | 'advanced_hls'): VideoEncoding {
-  const codecs = VIDEO_CODECS[output === 'advanced_hls' ? 'mp4' : output];
+  const codecs = VIDEO_CODECS[output];
   const codecRaw = f.str('video_codec');
-  let videoCodec: VideoCodec = output === 'webm' ? 'libvpx-vp9' : 'libx264';
+  let videoCodec: VideoCodec = DEFAULT_VIDEO_CODEC[output];
   if (codecRaw !== null) {
     const found = codecs[codecRaw.toLowerCase()];
+    if (!found && AV1_NAMES[codecRaw.toLowerCase()] && (output === 'mpegts' || output === 'advanced_hls')) {
+      throw new FormatProblem(`video_codec "${codecRaw}" cannot be used with output ${output}: MPEG-TS cannot carry AV1. Use libx264 or libx265, or output mp4, webm or mkv for AV1.`);
+    }
     if (!found) {
-      const names = [...new Set(Object.values(codecs))].join(' or ');
+      const all = [...new Set(Object.values(codecs))];
+      const names = all.length > 1 ? `${all.slice(0, -1).join(', ')} or ${all.at(-1)}` : all.join('');
       throw new FormatProblem(`video_codec "${codecRaw}" cannot be used with output ${output}. Use ${names}.`);
     }
     videoCodec = found;
@@ -285,7 +330,7 @@ function readVideoEncoding(f: Fields, output: VideoContainer | 'advanced_hls'): 
   const profile = readProfile(f, videoCodec);
   const levelRaw = f.str('level');
   let level: string | null = null;
-  if (levelRaw !== null && videoCodec !== 'libvpx' && videoCodec !== 'libvpx-vp9') {
+  if (levelRaw !== null && (videoCodec === 'libx264' || videoCodec === 'libx265')) {
     level = normaliseLevel(levelRaw);
     if (level === null) throw new FormatProblem(`level "${levelRaw}" is not an H.264/H.265 level like 30, 31 or 4.1.`);
   }
@@ -415,7 +460,7 @@ function lowerKeys(map: FieldMap): FieldMap {
 
 function readProfile(f: Fields, codec: VideoCodec): string | null {
   const raw = f.str('profile');
-  if (codec === 'libvpx' || codec === 'libvpx-vp9') return null;
+  if (codec !== 'libx264' && codec !== 'libx265') return null;
   const allowed = codec === 'libx264' ? ['baseline', 'main', 'high'] : ['main'];
   if (raw === null) return codec === 'libx264' ? 'high' : 'main';
   const p = raw.toLowerCase();
@@ -423,12 +468,14 @@ function readProfile(f: Fields, codec: VideoCodec): string | null {
   return p;
 }
 
-function readAudio(f: Fields, target: VideoContainer | 'mp3' | 'm4a' | 'advanced_hls', videoCodec?: VideoCodec): AudioFields {
+function readAudio(f: Fields, target: VideoContainer | AudioContainer | 'advanced_hls', videoCodec?: VideoCodec): AudioFields {
   const allowed = AUDIO_CODECS_FOR[target];
   const codecRaw = f.str('audio_codec');
   // VP8 pairs with Vorbis in every old preset (reference 4.2); VP9 with Opus.
   let audioCodec: AudioCodec = allowed[0] ?? 'aac';
   if (videoCodec === 'libvpx') audioCodec = 'libvorbis';
+  // WebM's other audio, and what AV1 in Matroska pairs with.
+  else if (target === 'mkv' && videoCodec !== undefined && (videoCodec === 'libvpx-vp9' || isAv1(videoCodec))) audioCodec = 'libopus';
   if (codecRaw !== null) {
     const found = AUDIO_CODEC_NAMES[codecRaw.toLowerCase()];
     if (!found || !allowed.includes(found)) {
@@ -461,6 +508,9 @@ function readAudio(f: Fields, target: VideoContainer | 'mp3' | 'm4a' | 'advanced
 
   if (audioCodec === 'copy') {
     return { audioCodec, audioBitrate: null, audioSampleRate: null, audioChannels: null, audioVolume: 100 };
+  }
+  if (LOSSLESS.includes(audioCodec)) {
+    return { audioCodec, audioBitrate: null, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume };
   }
   const defaultBitrate = audioCodec === 'libmp3lame' ? 192_000 : 128_000;
   return { audioCodec, audioBitrate: bitrate ?? defaultBitrate, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume };

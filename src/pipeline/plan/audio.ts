@@ -1,9 +1,9 @@
-/** mp3 and m4a: the audio of the source(s) only. */
+/** mp3, m4a, ogg, wav and flac: the audio of the source(s) only. */
 import { join } from 'node:path';
 import type { AudioSpec } from '../../domain/format.ts';
 import { ffmpegUrl } from '../ffmpeg/args.ts';
 import {
-  audioBranch, audioEncodeOptions, firstAudio, singleOutput, trimmedDuration, volumeFilters,
+  audioBranch, audioEncodeOptions, audioTarget, firstAudio, singleOutput, trimmedDuration, volumeFilters,
   type GroupContext, type OutputPart, type PlanOut,
 } from './common.ts';
 import { checkAudioCopy, containerOptions } from './codecs.ts';
@@ -35,7 +35,7 @@ export function audioPart(spec: AudioSpec, ctx: GroupContext, out: PlanOut): Out
     outputs: [{
       url: ffmpegUrl(outputPath),
       maps,
-      options: [...audioEncodeOptions(spec), '-vn', ...ctx.trimmed.output, ...containerOptions(spec.output)],
+      options: [...audioEncodeOptions(spec, audioTarget(spec, source)), '-vn', ...ctx.trimmed.output, ...containerOptions(spec.output)],
     }],
     durationSec: trimmedDuration(total, ctx.trim),
     listOutputs: singleOutput(outputPath),

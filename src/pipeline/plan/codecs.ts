@@ -2,7 +2,7 @@
  * Encoder options per video codec. The defaults aim at files every browser and phone plays:
  * H.264 High / yuv420p, x264 `medium` (CRF 23), VP9 constant quality with row threading.
  */
-import type { VideoContainer, VideoEncoding, VideoSpec } from '../../domain/format.ts';
+import type { AudioContainer, VideoContainer, VideoEncoding, VideoSpec } from '../../domain/format.ts';
 import { formatNumber } from '../ffmpeg/args.ts';
 import type { Box } from './geometry.ts';
 
@@ -21,10 +21,19 @@ export interface CodecContext {
    * a keyframe at the same time.
    */
   segments?: { everySec: number; frames: number };
+  /**
+   * The file's container. The `hvc1` HEVC tag (which Apple players need) belongs to MP4/MOV
+   * only; Matroska and plain MPEG-TS files have no such tag. HLS segments leave this unset.
+   */
+  container?: VideoContainer;
 }
 
-/** x264/x265 cannot run two passes in CRF mode; libvpx can (constrained quality). */
+/**
+ * x264/x265 cannot run two passes in CRF mode; libvpx can (constrained quality). The AV1
+ * encoders run one pass (FFmpeg 5.1's libsvtav1 has no two-pass mode), so two_pass is ignored.
+ */
 export function usesTwoPasses(spec: VideoSpec): boolean {
+  if (spec.videoCodec === 'libsvtav1' || spec.videoCodec === 'libaom-av1') return false;
   return spec.twoPass && (spec.videoCodec === 'libvpx' || spec.videoCodec === 'libvpx-vp9' || spec.bitrate !== null);
 }
 
@@ -58,7 +67,8 @@ export function videoCodecOptions(spec: VideoEncoding, ctx: CodecContext): strin
       if (seg) params.push('scenecut=0', 'open-gop=0');
       if (ctx.pass) params.push(`pass=${ctx.pass}`, `stats=${x265Value(`${ctx.passlog}-x265.log`)}`);
       return [
-        '-c:v', 'libx265', '-preset', preset, '-profile:v', spec.profile ?? 'main', '-tag:v', 'hvc1',
+        '-c:v', 'libx265', '-preset', preset, '-profile:v', spec.profile ?? 'main',
+        ...(ctx.container === 'mkv' || ctx.container === 'mpegts' ? [] : ['-tag:v', 'hvc1']),
         // CRF 28 is x265's own default and looks about like x264's 23 at a smaller size.
         ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-crf', '28']),
         ...vbv, ...gop, '-pix_fmt', 'yuv420p', '-x265-params', params.join(':'),
@@ -70,6 +80,20 @@ export function videoCodecOptions(spec: VideoEncoding, ctx: CodecContext): strin
         '-c:v', 'libvpx-vp9', '-deadline', 'good', '-cpu-used', spec.turbo ? '5' : '3', '-row-mt', '1',
         ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-b:v', '0', '-crf', '32']),
         ...vbv, ...gop, '-pix_fmt', 'yuv420p', ...passArgs,
+      ];
+    case 'libsvtav1':
+      // Preset 8 encodes a 1080p picture at a few frames a second on 2 cores; CRF 35 looks about
+      // like x264's 23 at a smaller size.
+      return [
+        '-c:v', 'libsvtav1', '-preset', spec.turbo ? '10' : '8',
+        ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-crf', '35']),
+        ...gop, '-pix_fmt', 'yuv420p',
+      ];
+    case 'libaom-av1':
+      return [
+        '-c:v', 'libaom-av1', '-cpu-used', spec.turbo ? '8' : '6', '-row-mt', '1',
+        ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-b:v', '0', '-crf', '35']),
+        ...vbv, ...gop, '-pix_fmt', 'yuv420p',
       ];
     case 'libvpx':
       // VP8 has no pure constant-quality mode: CRF needs a bitrate ceiling, ~0.1 bit per pixel.
@@ -91,20 +115,33 @@ function x265Value(v: string): string {
   return v;
 }
 
-export function containerOptions(container: VideoContainer | 'mp3' | 'm4a'): string[] {
+export function containerOptions(container: VideoContainer | AudioContainer): string[] {
   // faststart moves the index to the front so playback starts before the download ends.
-  return container === 'mp4' || container === 'm4a' ? ['-movflags', '+faststart'] : [];
+  if (container === 'mp4' || container === 'm4a' || container === 'mov') return ['-movflags', '+faststart'];
+  if (container === 'mpegts') return ['-f', 'mpegts'];
+  return [];
+}
+
+/** The file name extension of each container. */
+export function containerExtension(container: VideoContainer | AudioContainer): string {
+  return container === 'mpegts' ? 'ts' : container;
 }
 
 /** Codecs each container can take as they are, for `audio_codec copy`. */
-const COPYABLE: Record<VideoContainer | 'mp3' | 'm4a', readonly string[]> = {
+const COPYABLE: Record<VideoContainer | AudioContainer, readonly string[]> = {
   mp4: ['aac', 'mp3', 'ac3', 'eac3', 'alac', 'opus'],
+  mov: ['aac', 'mp3', 'ac3', 'eac3', 'alac', 'pcm_s16le', 'pcm_s24le'],
+  mkv: ['aac', 'mp3', 'ac3', 'eac3', 'opus', 'vorbis', 'flac', 'alac', 'dts', 'truehd', 'pcm_s16le', 'pcm_s24le'],
+  mpegts: ['aac', 'mp3', 'ac3', 'eac3', 'mp2', 'opus'],
+  ogg: ['vorbis', 'opus', 'flac'],
+  wav: [],
+  flac: [],
   m4a: ['aac', 'alac'],
   webm: ['opus', 'vorbis'],
   mp3: ['mp3'],
 };
 
-export function checkAudioCopy(container: VideoContainer | 'mp3' | 'm4a', sourceCodec: string): void {
+export function checkAudioCopy(container: VideoContainer | AudioContainer, sourceCodec: string): void {
   const ok = COPYABLE[container];
   if (!ok.includes(sourceCodec)) {
     throw new Error(

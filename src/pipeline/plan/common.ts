@@ -133,9 +133,18 @@ function layout(channels: number): string {
   return LAYOUTS[channels - 1] ?? 'stereo';
 }
 
-export function audioEncodeOptions(spec: AudioFields): string[] {
+/**
+ * `target` (the output's rate and channels) lets a Vorbis bitrate be lowered to what libvorbis
+ * accepts at that rate: it refuses, for one channel, more than about 32k at 8000 Hz or 80k at 22050.
+ */
+export function audioEncodeOptions(spec: AudioFields, target?: AudioTarget): string[] {
   if (spec.audioCodec === 'copy') return ['-c:a', 'copy'];
-  return ['-c:a', spec.audioCodec, ...(spec.audioBitrate !== null ? ['-b:a', String(spec.audioBitrate)] : [])];
+  let bitrate = spec.audioBitrate;
+  if (bitrate !== null && spec.audioCodec === 'libvorbis' && target) {
+    const perChannel = target.sampleRate < 16000 ? 32_000 : target.sampleRate <= 24000 ? 64_000 : 192_000;
+    bitrate = Math.min(bitrate, perChannel * target.channels);
+  }
+  return ['-c:a', spec.audioCodec, ...(bitrate !== null ? ['-b:a', String(bitrate)] : [])];
 }
 
 export function volumeFilters(spec: AudioFields): Filter[] {

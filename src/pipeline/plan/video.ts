@@ -1,13 +1,13 @@
-/** mp4 and webm: the source picture scaled to the output's box, with its audio, into one file. */
+/** mp4, webm, mov, mkv and mpegts: the source picture scaled to the output's box, with its audio, into one file. */
 import { join } from 'node:path';
 import type { VideoEncoding, VideoSpec } from '../../domain/format.ts';
 import type { MediaProbe, VideoStreamInfo } from '../ffmpeg/probe.ts';
 import { ffmpegUrl, filter, formatNumber, type Filter } from '../ffmpeg/args.ts';
 import {
-  audioBranch, audioEncodeOptions, firstAudio, singleOutput, sourceDuration, trimmedDuration, volumeFilters,
+  audioBranch, audioEncodeOptions, audioTarget, firstAudio, singleOutput, sourceDuration, trimmedDuration, volumeFilters,
   type GroupContext, type OutputPart, type PlanOut,
 } from './common.ts';
-import { checkAudioCopy, containerOptions, videoCodecOptions, type Pass } from './codecs.ts';
+import { checkAudioCopy, containerExtension, containerOptions, videoCodecOptions, type Pass } from './codecs.ts';
 import { displayBox, fitFilters, targetBox, type Box } from './geometry.ts';
 import { concatSources, through, type GraphBuilder } from './graph.ts';
 
@@ -27,6 +27,11 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
   if (copyAudio && sourceAudio) checkAudioCopy(spec.container, sourceAudio.codec);
 
   const shape = pictureShape(spec, graph, first);
+  if (spec.videoCodec === 'libsvtav1' && (shape.box.width < 64 || shape.box.height < 64)) {
+    throw new Error(
+      `libsvtav1 cannot encode a ${shape.box.width}x${shape.box.height} picture (64x64 at least); choose a larger size or video_codec libaom-av1.`,
+    );
+  }
   const withAudio = pass !== 1 && !copyAudio && firstAudio(input) !== undefined;
   const joined = concatSources(
     graph,
@@ -41,7 +46,7 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
   const total = input.probes.reduce((sum, p) => sum + sourceDuration(p), 0);
   const durationSec = trimmedDuration(total, ctx.trim);
   const passlog = join(out.dir, `${out.baseName}.passlog`);
-  const codec = videoCodecOptions(spec, { box: shape.box, fps: shape.fps ?? first.fps, pass, passlog });
+  const codec = videoCodecOptions(spec, { box: shape.box, fps: shape.fps ?? first.fps, pass, passlog, container: spec.container });
   if (pass === 1) {
     return {
       outputs: [{ url: '/dev/null', maps: [`[${v}]`], options: [...codec, '-an', ...ctx.trimmed.output, '-f', 'null'] }],
@@ -50,13 +55,13 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
     };
   }
   const audioMaps = copyAudio ? (sourceAudio ? ['0:a:0?'] : []) : a ? [`[${a}]`] : [];
-  const outputPath = join(out.dir, `${out.baseName}.${spec.container}`);
+  const outputPath = join(out.dir, `${out.baseName}.${containerExtension(spec.container)}`);
   return {
     outputs: [{
       url: ffmpegUrl(outputPath),
       maps: [`[${v}]`, ...audioMaps],
       options: [
-        ...codec, ...(audioMaps.length ? audioEncodeOptions(spec) : ['-an']), ...ctx.trimmed.output, ...containerOptions(spec.container),
+        ...codec, ...(audioMaps.length ? audioEncodeOptions(spec, audioTarget(spec, firstAudio(input)!)) : ['-an']), ...ctx.trimmed.output, ...containerOptions(spec.container),
       ],
     }],
     durationSec,
