@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { asList, ffprobe, makeClip, startTestServer, untilFinal, type TestServer } from './helpers.ts';
 
-describe('AddMedia with the audio and video containers', () => {
+describe('AddMedia with the audio and video containers, gif and image', () => {
   let t: TestServer;
   let clip: string;
 
@@ -18,7 +18,7 @@ describe('AddMedia with the audio and video containers', () => {
     await t.close();
   });
 
-  test('ogg, wav, flac, mov, mkv, mpegts and AV1 mp4 all finish', async () => {
+  test('ogg, wav, flac, mov, mkv, mpegts, AV1 mp4, gif and image all finish', async () => {
     const out = path.join(t.filesDir, 'out');
     const dest = (name: string): string => `file://${out}/${name}`;
     const wanted: [Record<string, string>, string, string[]][] = [
@@ -29,6 +29,8 @@ describe('AddMedia with the audio and video containers', () => {
       [{ output: 'mkv', video_codec: 'libvpx-vp9' }, 'a.mkv', ['vp9', 'opus']],
       [{ output: 'mpegts' }, 'a.ts', ['h264', 'aac']],
       [{ output: 'mp4', video_codec: 'libsvtav1' }, 'av1.mp4', ['av1', 'aac']],
+      [{ output: 'gif', interval: '20', loop: '-1', size: '80x0' }, 'a.gif', ['gif']],
+      [{ output: 'image', image_format: 'png', time: '0.5' }, 'a.png', ['png']],
     ];
     const added = await t.call('json', {
       action: 'AddMedia',
@@ -45,6 +47,8 @@ describe('AddMedia with the audio and video containers', () => {
       const p = await ffprobe(path.join(out, name));
       assert.deepEqual(p.streams.map((s) => s.codec_name), codecs, `${fields['output']} → ${name}`);
     }
+    const gif = (await ffprobe(path.join(out, 'a.gif'))).streams[0]!;
+    assert.deepEqual([gif.width, gif.height], [80, 60]);
   });
 
   test('AV1 in mpegts is refused at AddMedia, naming video_codec', async () => {

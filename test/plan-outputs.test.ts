@@ -1,6 +1,7 @@
 /** The audio containers (ogg, wav, flac), the video containers (mov, mkv, mpegts) and AV1, checked on the files they write. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { parseFormat } from '../src/domain/format.ts';
 import type { MediaProbe } from '../src/pipeline/ffmpeg/probe.ts';
 import { ffmpeg, near, planFixture, probe, run } from './plan-fixture.ts';
@@ -104,4 +105,72 @@ test('parseFormat – readable errors naming the field for the new outputs', () 
   assert.ok(wav.ok && wav.spec.kind === 'audio' && wav.spec.audioBitrate === null, 'PCM has no bitrate');
   const aom = parseFormat({ output: 'mp4', video_codec: 'libaom-av1', two_pass: 'yes', profile: 'high', level: '41' });
   assert.ok(aom.ok && aom.spec.kind === 'video' && aom.spec.profile === null && aom.spec.level === null);
+});
+
+/** Frames ffprobe decodes from the first video stream. */
+async function frameCount(file: string): Promise<number> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file]);
+  return Number(stdout.trim());
+}
+
+/** The GIF's NETSCAPE loop count, or null when the file has no loop extension (plays once). */
+async function gifLoop(file: string): Promise<number | null> {
+  const bytes = await readFile(file);
+  const at = bytes.indexOf('NETSCAPE2.0', 0, 'latin1');
+  return at < 0 ? null : bytes.readUInt16LE(at + 13);
+}
+
+test('gif – 10 fps by default, plays once, at the source size; interval, loop, colors, dither and size', async () => {
+  const once = await encodeOne({ output: 'gif' }, [src('av.mp4')], 'once', 'once.gif');
+  assert.equal(once.result.formatName, 'gif');
+  assert.equal(once.result.video?.codec, 'gif');
+  assert.deepEqual([once.result.video?.width, once.result.video?.height], [160, 120]);
+  near(await frameCount(once.file), 20, 1, 'frames of 2 s at 10 fps');
+  assert.equal(await gifLoop(once.file), null, 'loop 0 = no loop extension');
+  const forever = await encodeOne(
+    { output: 'gif', interval: '20', loop: '-1', colors: '16', dither: 'bayer', size: '80x0', start: '0.5', duration: '1' },
+    [src('av.mp4')], 'forever', 'forever.gif',
+  );
+  assert.deepEqual([forever.result.video?.width, forever.result.video?.height], [80, 60]);
+  near(await frameCount(forever.file), 5, 1, 'frames of 1 s at 5 fps');
+  assert.equal(await gifLoop(forever.file), 0, 'loop -1 = NETSCAPE loop count 0 (forever)');
+  const thrice = await encodeOne({ output: 'gif', loop: '3', duration: '0.5' }, [src('av.mp4')], 'thrice', 'thrice.gif');
+  assert.equal(await gifLoop(thrice.file), 3);
+});
+
+test('image – jpg by default; png, gif and webp; resize, crop and combine', async () => {
+  const jpg = await encodeOne({ output: 'image', time: '1' }, [src('av.mp4')], 'still', 'still.jpg');
+  assert.equal(jpg.result.video?.codec, 'mjpeg');
+  assert.deepEqual([jpg.result.video?.width, jpg.result.video?.height], [160, 120]);
+  const cases = [
+    [{ image_format: 'png', size: '100x100' }, 'png', 'png', [100, 76]],
+    [{ image_format: 'png', size: '100x100', resize_method: 'crop' }, 'png', 'png', [100, 100]],
+    [{ image_format: 'webp', size: '100x100', resize_method: 'combine', quality: '60' }, 'webp', 'webp', [100, 100]],
+    [{ image_format: 'gif', size: '0x60', time: '50%' }, 'gif', 'gif', [80, 60]],
+    [{ image_format: 'jpg', size: '100x100', keep_aspect_ratio: 'no' }, 'jpg', 'mjpeg', [100, 100]],
+  ] as const;
+  for (const [i, [fields, ext, codec, size]] of cases.entries()) {
+    const { result } = await encodeOne({ output: 'image', ...fields }, [src('av.mp4')], `img${i}`, `img${i}.${ext}`);
+    assert.equal(result.video?.codec, codec, JSON.stringify(fields));
+    assert.deepEqual([result.video?.width, result.video?.height], size, JSON.stringify(fields));
+  }
+});
+
+test('parseFormat – gif and image fields', () => {
+  const error = (fields: Record<string, string>): string => {
+    const r = parseFormat(fields);
+    assert.equal(r.ok, false, JSON.stringify(fields));
+    return r.ok ? '' : r.error;
+  };
+  const gif = parseFormat({ output: 'gif' });
+  assert.ok(gif.ok && gif.spec.kind === 'gif');
+  assert.deepEqual([gif.spec.interval, gif.spec.loop, gif.spec.colors, gif.spec.dither], [10, 0, 128, 'sierra2_4a']);
+  assert.match(error({ output: 'gif', colors: '300' }), /^colors "300" is out of range; use 4 to 255\./);
+  assert.match(error({ output: 'gif', dither: 'random' }), /^dither "random" is not one of bayer, heckbert/);
+  assert.match(error({ output: 'gif', loop: '-2' }), /^loop "-2" is not -1/);
+  assert.match(error({ output: 'gif', interval: 'fast' }), /^interval "fast" is not/);
+  assert.match(error({ output: 'image', image_format: 'bmp' }), /^image_format "bmp" is not one of jpg, png, gif, webp\./);
+  assert.match(error({ output: 'image', resize_method: 'zoom' }), /^resize_method "zoom" is not one of resize, crop, combine\./);
+  assert.match(error({ output: 'image', quality: '0' }), /^quality "0" is out of range/);
+  assert.match(error({ output: 'image', time: '2!' }), /^time "2!" asks for a picture every few seconds/);
 });

@@ -23,8 +23,7 @@ export const PRESET_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
  * The built-in `ui` presets, one entry each; every one must pass `parseFormat` (a test checks).
- * Only outputs that exist today are here: the HLS and DASH ladders and the GIF preview come as
- * one entry each together with the `advanced_hls`/`mpeg_dash` and `gif` outputs.
+ * Only outputs that exist today are here; the HLS and DASH ladder presets are still to come.
  *
  * H.264 rungs keep the source's aspect (`0xN`), cap the rate at 1.5x the average with a 2x
  * buffer (what players and CDNs expect of VBV-constrained streams), and use the High profile
@@ -41,6 +40,8 @@ export const BUILT_IN_PRESETS: readonly Preset[] = [
   ui('mp3_192k', { output: 'mp3', audio_codec: 'libmp3lame', audio_bitrate: '192k' }),
   ui('m4a_128k', { output: 'm4a', audio_codec: 'aac', audio_bitrate: '128k' }),
   ui('thumbnail_jpg', { output: 'thumbnail', time: '10%' }),
+  // A short looping preview for a page: the first 5 s, 320 wide, 10 frames a second.
+  ui('gif_preview', { output: 'gif', size: '320x0', interval: '10', loop: '-1', colors: '128', duration: '5' }),
 ];
 
 function ui(name: string, format: FieldMap & { output: string }): Preset {

@@ -5,7 +5,8 @@
  * output). Measured on a 2-core machine, a 4-rung ladder from one process takes 28–43 % less
  * wall time than four processes.
  *
- * Not shared: thumbnails (they seek to their own time), two-pass encodes (two runs over the
+ * Not shared: thumbnails and images (they seek to their own time), GIFs (the palette needs all
+ * frames first), two-pass encodes (two runs over the
  * source, pass 1 writing statistics only) and formats with another trim or picture.
  */
 import type { AudioSpec, OutputSpec, Picture } from '../../domain/format.ts';
@@ -18,8 +19,12 @@ import {
 } from './common.ts';
 import { GraphBuilder, shareKey } from './graph.ts';
 import { hlsPart } from './hls.ts';
+import { planGif, planImage } from './still.ts';
 import { planThumbnail } from './thumbnail.ts';
 import { videoPart } from './video.ts';
+
+/** The outputs that can share an FFmpeg process. */
+type SharedSpec = Exclude<OutputSpec, { kind: 'thumbnail' | 'gif' | 'image' }>;
 
 export interface MediaTask {
   taskId: number;
@@ -77,7 +82,7 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
       continue;
     }
     const { spec } = task;
-    if (spec.kind === 'thumbnail' || (spec.kind === 'video' && usesTwoPasses(spec)) || !share) {
+    if (spec.kind === 'thumbnail' || spec.kind === 'gif' || spec.kind === 'image' || (spec.kind === 'video' && usesTwoPasses(spec)) || !share) {
       buckets.push({ key: null, trimKey: '', members: [task], encoders: 0 });
       continue;
     }
@@ -126,12 +131,14 @@ function pictureOf(spec: OutputSpec): Picture | null {
 /** One FFmpeg invocation for tasks that share trim and picture (the caller made sure they do). */
 function buildGroup(members: MediaTask[], input: PlanInput): EncodeGroup {
   const only = members[0]!;
-  if (only.spec.kind === 'thumbnail') {
-    if (members.length > 1) throw new Error('internal: thumbnails are never shared');
-    const plan = planThumbnail(only.spec, input, only.out);
-    return { taskIds: [only.taskId], passes: plan.passes, durationSec: plan.durationSec, listOutputs: () => plan.listOutputs() };
+  const alone = only.spec.kind === 'thumbnail' ? planThumbnail(only.spec, input, only.out)
+    : only.spec.kind === 'gif' ? planGif(only.spec, input, only.out)
+    : only.spec.kind === 'image' ? planImage(only.spec, input, only.out) : null;
+  if (alone) {
+    if (members.length > 1) throw new Error(`internal: ${only.spec.kind} outputs are never shared`);
+    return { taskIds: [only.taskId], passes: alone.passes, durationSec: alone.durationSec, listOutputs: () => alone.listOutputs() };
   }
-  const specs = members.map((m) => m.spec as Exclude<OutputSpec, { kind: 'thumbnail' }>);
+  const specs = members.map((m) => m.spec as SharedSpec);
   const twoPass = members.length === 1 && only.spec.kind === 'video' && usesTwoPasses(only.spec);
   const fps = input.probes[0]?.video?.fps ?? 0;
   // Each format's own trim, checked against its own length (video or whole file).
@@ -173,7 +180,9 @@ function partFor(m: MediaTask, ctx: GroupContext, pass: Pass): OutputPart {
     case 'hls':
       return hlsPart(m.spec, ctx, m.out);
     case 'thumbnail':
-      throw new Error('internal: thumbnails are planned on their own');
+    case 'gif':
+    case 'image':
+      throw new Error(`internal: ${m.spec.kind} outputs are planned on their own`);
     default: {
       const never: never = m.spec;
       throw new Error(`unhandled output kind ${JSON.stringify(never)}`);
@@ -182,7 +191,7 @@ function partFor(m: MediaTask, ctx: GroupContext, pass: Pass): OutputPart {
 }
 
 /** The length a format's trim is checked against: the video's when it has a picture, else the file's. */
-function totalFor(spec: Exclude<OutputSpec, { kind: 'thumbnail' }>, input: PlanInput): number {
+function totalFor(spec: SharedSpec, input: PlanInput): number {
   const picture = spec.kind === 'video' || (spec.kind === 'hls' && spec.streams.some((s) => !s.audioOnly));
   return input.probes.reduce((sum, p) => sum + (picture ? sourceDuration(p) : p.durationSec), 0);
 }

@@ -40,19 +40,8 @@ export function planThumbnail(spec: ThumbnailSpec, input: PlanInput, out: PlanOu
     return { passes: [args], durationSec: total, listOutputs: () => listNumbered(out) };
   }
 
-  // One picture: find the source that holds the time, then seek there.
-  const wanted = spec.time.kind === 'at' ? spec.time.seconds : (spec.time.percent / 100) * total;
-  let index = 0;
-  let local = Math.max(0, wanted);
-  while (index < durations.length - 1 && local >= (durations[index] ?? 0)) {
-    local -= durations[index] ?? 0;
-    index += 1;
-  }
+  const { index, at } = stillAt(spec.time, input, videos);
   const video = videos[index]!;
-  const duration = durations[index] ?? 0;
-  // Keep the seek a couple of frames before the end so there is still a frame to decode.
-  const margin = Math.max(0.1, video.fps > 0 ? 2 / video.fps : 0.1);
-  const at = Math.min(local, Math.max(0, duration - margin));
   const path = input.paths[index]!;
   const outputPath = join(out.dir, `${out.baseName}.jpg`);
   const args = buildArgs({
@@ -69,6 +58,29 @@ export function planThumbnail(spec: ThumbnailSpec, input: PlanInput, out: PlanOu
       return files;
     },
   };
+}
+
+/**
+ * One picture at a time or a percentage of the (joined) sources: the source that holds it and
+ * the seek inside that source.
+ */
+export function stillAt(
+  time: Exclude<ThumbnailSpec['time'], { kind: 'every' }>, input: PlanInput, videos: VideoStreamInfo[],
+): { index: number; at: number } {
+  const durations = input.probes.map(sourceDuration);
+  const total = durations.reduce((a, b) => a + b, 0);
+  const wanted = time.kind === 'at' ? time.seconds : (time.percent / 100) * total;
+  let index = 0;
+  let local = Math.max(0, wanted);
+  while (index < durations.length - 1 && local >= (durations[index] ?? 0)) {
+    local -= durations[index] ?? 0;
+    index += 1;
+  }
+  const video = videos[index]!;
+  const duration = durations[index] ?? 0;
+  // Keep the seek a couple of frames before the end so there is still a frame to decode.
+  const margin = Math.max(0.1, video.fps > 0 ? 2 / video.fps : 0.1);
+  return { index, at: Math.min(local, Math.max(0, duration - margin)) };
 }
 
 /** Width or height alone keeps the aspect; both letterbox; neither is the source's display size. */
@@ -97,7 +109,7 @@ async function listNumbered(out: PlanOut): Promise<string[]> {
   return files;
 }
 
-async function listFiles(dir: string, keep: (name: string) => boolean): Promise<string[]> {
+export async function listFiles(dir: string, keep: (name: string) => boolean): Promise<string[]> {
   const names = await readdir(dir);
   return names.filter(keep).sort().map((n) => join(dir, n));
 }
