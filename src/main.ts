@@ -36,6 +36,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const server = await startServer(config, {
+    ffmpegChecked: true,
     onUserCreated: (user, file) =>
       process.stdout.write(`Created the first user (kept in ${file}):\n  userid  ${user.id}\n  userkey ${user.key}\n`),
   });

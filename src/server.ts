@@ -13,6 +13,7 @@ import { Outbox } from './notify/outbox.ts';
 import { Users } from './api/auth.ts';
 import { buildApp } from './api/app.ts';
 import { Metrics } from './metrics.ts';
+import { checkFfmpeg } from './pipeline/ffmpeg/version.ts';
 import { FinalStatusCache } from './api/actions/status-cache.ts';
 
 export interface RunningServer {
@@ -28,8 +29,12 @@ export interface StartOptions {
   log?: Logger;
   /** Called once with a user created on first start (its key is shown only then). */
   onUserCreated?: (user: User, file: string) => void;
-  ffmpegReady?: boolean;
+  /** The result of a check the caller already made, so start-up does not run FFmpeg twice. */
+  ffmpegChecked?: boolean;
 }
+
+/** How often /healthz's view of FFmpeg is refreshed (a binary can vanish under a running server). */
+const FFMPEG_RECHECK_MS = 60_000;
 
 /** Assembles the embedded mode: SQLite store, in-process queue and workers, HTTP API. */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
@@ -54,6 +59,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     log.error({ err, mediaId }, 'worker crashed on a media'),
   );
 
+  // Checked off the request path: /healthz answers from the last result.
+  const ffmpegPaths = { ffmpeg: config.ffmpeg, ffprobe: config.ffprobe };
+  let ffmpegReady = opts.ffmpegChecked ?? (await checkFfmpeg(ffmpegPaths)).ok;
+  const ffmpegTimer = setInterval(() => {
+    void checkFfmpeg(ffmpegPaths).then((r) => (ffmpegReady = r.ok));
+  }, FFMPEG_RECHECK_MS);
+  ffmpegTimer.unref();
+
   let publicUrl = config.publicUrl ?? '';
   const app = buildApp({
     config,
@@ -65,7 +78,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     metrics,
     publicUrl: () => publicUrl,
     statusCache: new FinalStatusCache(),
-    ffmpegReady: () => opts.ffmpegReady ?? true,
+    ffmpegReady: () => ffmpegReady,
   });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
@@ -80,6 +93,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      clearInterval(ffmpegTimer);
       await app.close().catch((err) => log.error({ err }, 'closing HTTP failed'));
       await queue!.close().catch((err) => log.error({ err }, 'closing queue failed'));
       await outbox.close().catch((err) => log.error({ err }, 'closing outbox failed'));

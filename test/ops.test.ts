@@ -58,6 +58,17 @@ describe('operations: health, metrics, notification retries', () => {
   });
 });
 
+test('GET /healthz – 503 naming ffmpeg when FFmpeg is not usable', async () => {
+  const t = await startTestServer({ ENCODERY_FFMPEG: '/nonexistent/ffmpeg' });
+  try {
+    const res = await fetch(`${t.server.url}/healthz`);
+    assert.equal(res.status, 503);
+    assert.deepEqual(await res.json(), { status: 'unavailable', checks: { store: true, ffmpeg: false } });
+  } finally {
+    await t.close();
+  }
+});
+
 test('the first start creates one user, prints it once and keeps it', async () => {
   const dataDir = await tempDir();
   const start = async () => {
