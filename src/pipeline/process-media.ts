@@ -16,7 +16,8 @@ import { formatCommandLine } from './ffmpeg/args.ts';
 import { planMedia, type EncodeGroup, type MediaTask } from './plan/index.ts';
 import { ProgressTracker } from './progress.ts';
 import type { MediaProcessor } from '../queue/types.ts';
-import { describeError, mapLimit, destinationFor, destinationForLayout, describeProbe, keepsLayout } from './util.ts';
+import { describeError, mapLimit, describeProbe } from './util.ts';
+import { destinationFor, destinationForLayout, keepsLayout } from '../domain/destinations.ts';
 import { mediaDirs } from '../domain/layout.ts';
 
 /** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */

@@ -4,7 +4,7 @@ import { TaskStatus, isFinalMedia } from '../../domain/status.ts';
 import * as repo from '../../store/repo.ts';
 import { redactUrl } from '../../transfer/redact.ts';
 import { mediaDirs } from '../../domain/layout.ts';
-import { destinationForLayout, keepsLayout } from '../../pipeline/util.ts';
+import { destinationForLayout, keepsLayout } from '../../domain/destinations.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { mediaIdOf, positiveInt, required, scalar, yesNo } from '../query.ts';
 import { alwaysList, interleave, wireDate, wirePercent, type Wire, type WireObject } from '../wire/render.ts';

@@ -1,0 +1,46 @@
+import path from 'node:path';
+
+/**
+ * Where a task's files go at a destination URL: pure rules shared by the pipeline (which
+ * delivers them) and GetStatus (which lists them).
+ */
+
+/** The URL without and with its query string or fragment, which stays on every file's URL. */
+function splitQuery(url: string): { base: string; rest: string } {
+  const q = url.search(/[?#]/);
+  return q >= 0 ? { base: url.slice(0, q), rest: url.slice(q) } : { base: url, rest: '' };
+}
+
+/**
+ * The URL one output file goes to. A destination ending in `/` is a folder; a task that made
+ * several files (thumbnails every N seconds) numbers them before the extension.
+ */
+export function destinationFor(url: string, file: string, index: number, count: number): string {
+  const { base, rest } = splitQuery(url);
+  if (base.endsWith('/')) return base + encodeURIComponent(path.basename(file)) + rest;
+  if (count <= 1) return url;
+  const n = String(index + 1).padStart(4, '0');
+  const dot = base.lastIndexOf('.');
+  const slash = base.lastIndexOf('/');
+  const numbered = dot > slash ? `${base.slice(0, dot)}_${n}${base.slice(dot)}` : `${base}_${n}`;
+  return numbered + rest;
+}
+
+/** Outputs made of several files that keep their relative layout (HLS: master, variant folders). */
+export function keepsLayout(output: string): boolean {
+  return output === 'advanced_hls';
+}
+
+/**
+ * The URL of one file of an output that keeps its layout: the main file (the HLS master
+ * playlist) goes to the destination itself (into it, under its own name, when the destination is
+ * a folder ending in `/`), every other file to its path relative to the main file, beside it:
+ * `…/out/video.m3u8` → `…/out/stream_0/index.m3u8`. A query string is kept on every file.
+ * `relative` is the file's path below the task's folder, with `/` separators.
+ */
+export function destinationForLayout(url: string, relative: string, main: string): string {
+  const { base, rest } = splitQuery(url);
+  if (relative === main && !base.endsWith('/')) return url;
+  const encoded = relative.split('/').map(encodeURIComponent).join('/');
+  return new URL(encoded, base).href + rest;
+}
