@@ -1,0 +1,322 @@
+/** Video and audio files (reference 4.1-4.5): codecs, sizes, rates, picture, audio and trim fields. */
+import { FormatProblem, type Fields, type Size, type Crop, type TimeValue,
+  parseBitrate, parseEvenPixels, parseFrameRate, parseNonNegativeInt, parseNonNegativeNumber, parseSize, parseTime, normaliseLevel,
+} from './fields.ts';
+
+export type VideoContainer = 'mp4' | 'webm' | 'mov' | 'mkv' | 'mpegts';
+export type AudioContainer = 'mp3' | 'm4a' | 'ogg' | 'wav' | 'flac';
+/** `libvpx` is VP8, kept under encoding.com's name. */
+export type VideoCodec = 'libx264' | 'libx265' | 'libvpx-vp9' | 'libvpx' | 'libsvtav1' | 'libaom-av1';
+export type AudioCodec =
+  | 'aac' | 'libmp3lame' | 'libvorbis' | 'libopus' | 'ac3' | 'eac3' | 'flac' | 'pcm_s16le' | 'pcm_s24le' | 'copy';
+export type Rotate = 'def' | 0 | 90 | 180 | 270;
+export type Deinterlacing = 'auto' | 'yes' | 'no';
+
+export interface TrimFields {
+  start: TimeValue | null;
+  /** Seconds. When set, `finish` is dropped (reference 4.5: finish is ignored when duration is set). */
+  duration: number | null;
+  finish: TimeValue | null;
+}
+
+export interface AudioFields {
+  audioCodec: AudioCodec;
+  /** Bits/s; null with `copy` and the lossless codecs (flac, PCM). */
+  audioBitrate: number | null;
+  /** Hz; null = keep 44100/48000 from the source, otherwise 48000. */
+  audioSampleRate: number | null;
+  /** null = the source's channel count, at most 2. */
+  audioChannels: number | null;
+  /** Percent. @default 100 */
+  audioVolume: number;
+}
+
+/** How one picture is encoded: everything an mp4/webm and an HLS stream share. */
+export interface VideoEncoding {
+  videoCodec: VideoCodec;
+  /** null = the source's display size. */
+  size: Size | null;
+  /** Both sides given: yes fits inside and pads, no stretches. @default true */
+  keepAspectRatio: boolean;
+  /** Bits/s; null = constant quality (CRF). */
+  bitrate: number | null;
+  maxrate: number | null;
+  minrate: number | null;
+  /** Bits; defaults to twice maxrate when a maxrate is given. */
+  bufsize: number | null;
+  /** null or 'copy' = keep the source frame rate. */
+  framerate: number | 'copy' | null;
+  /** GOP length in frames; null = the encoder's default. */
+  keyframe: number | null;
+  /** H.264: baseline|main|high (default high); H.265: main; VP8/VP9: null. */
+  profile: string | null;
+  /** With the dot: `3.0`, `3.1`. */
+  level: string | null;
+  turbo: boolean;
+}
+
+/**
+ * What is done to the decoded picture before it is scaled. Formats of one media with the same
+ * picture (and trim) are made from one decode.
+ */
+export interface Picture {
+  crop: Crop;
+  rotate: Rotate;
+  deinterlacing: Deinterlacing;
+}
+
+export interface VideoSpec extends TrimFields, AudioFields, VideoEncoding, Picture {
+  kind: 'video';
+  output: VideoContainer;
+  container: VideoContainer;
+  twoPass: boolean;
+}
+
+export interface AudioSpec extends TrimFields, AudioFields {
+  kind: 'audio';
+  output: AudioContainer;
+}
+
+/**
+ * The real time of a TimeValue. A timecode's frames count at the nominal rate (30 for 29.97);
+ * drop-frame skips 2 frame numbers a minute (4 at 59.94) except every tenth minute.
+ */
+export function timeToSeconds(t: TimeValue, fps: number): number {
+  const tc = t.timecode;
+  if (!tc) return t.seconds;
+  const rate = fps > 0 ? fps : 25;
+  const nominal = Math.round(rate);
+  let frames = (tc.hours * 3600 + tc.minutes * 60 + tc.seconds) * nominal + tc.frames;
+  if (tc.dropFrame && (nominal === 30 || nominal === 60)) {
+    const totalMinutes = tc.hours * 60 + tc.minutes;
+    frames -= (nominal / 15) * (totalMinutes - Math.floor(totalMinutes / 10));
+  }
+  return frames / rate;
+}
+
+export const H264_NAMES: Record<string, VideoCodec> = { libx264: 'libx264', h264: 'libx264', x264: 'libx264' };
+export const HEVC_NAMES: Record<string, VideoCodec> = { libx265: 'libx265', hevc: 'libx265', h265: 'libx265', x265: 'libx265' };
+export const VP_NAMES: Record<string, VideoCodec> = { 'libvpx-vp9': 'libvpx-vp9', vp9: 'libvpx-vp9', libvpx: 'libvpx', vp8: 'libvpx' };
+/** `av1` alone means SVT-AV1, the faster of the two AV1 encoders at a like quality. */
+export const AV1_NAMES: Record<string, VideoCodec> = { libsvtav1: 'libsvtav1', 'libsvt-av1': 'libsvtav1', svtav1: 'libsvtav1', av1: 'libsvtav1', 'libaom-av1': 'libaom-av1', libaom: 'libaom-av1' };
+
+export const VIDEO_CODECS: Record<VideoContainer | 'advanced_hls', Record<string, VideoCodec>> = {
+  mp4: { ...H264_NAMES, ...HEVC_NAMES, ...AV1_NAMES },
+  webm: { ...VP_NAMES, ...AV1_NAMES },
+  mov: { ...H264_NAMES, ...HEVC_NAMES },
+  mkv: { ...H264_NAMES, ...HEVC_NAMES, ...VP_NAMES, ...AV1_NAMES },
+  mpegts: { ...H264_NAMES, ...HEVC_NAMES },
+  // MPEG-TS segments: H.264 or HEVC only.
+  advanced_hls: { ...H264_NAMES, ...HEVC_NAMES },
+};
+
+export const DEFAULT_VIDEO_CODEC: Record<VideoContainer | 'advanced_hls', VideoCodec> = {
+  mp4: 'libx264', webm: 'libvpx-vp9', mov: 'libx264', mkv: 'libx264', mpegts: 'libx264', advanced_hls: 'libx264',
+};
+
+export function isAv1(codec: VideoCodec): boolean {
+  return codec === 'libsvtav1' || codec === 'libaom-av1';
+}
+
+// encoding.com's AAC names all become FFmpeg's native AAC-LC encoder: it plays everywhere, and
+// HE-AAC needs libfdk_aac, which Debian's FFmpeg does not ship.
+export const AUDIO_CODEC_NAMES: Record<string, AudioCodec> = {
+  aac: 'aac', libfaac: 'aac', libfdk_aac: 'aac', dolby_aac: 'aac', dolby_heaac: 'aac', dolby_heaacv2: 'aac',
+  libmp3lame: 'libmp3lame', mp3: 'libmp3lame',
+  libvorbis: 'libvorbis', vorbis: 'libvorbis',
+  libopus: 'libopus', opus: 'libopus',
+  ac3: 'ac3', eac3: 'eac3', copy: 'copy',
+  flac: 'flac',
+  pcm_s16le: 'pcm_s16le', pcm: 'pcm_s16le', pcm_s24le: 'pcm_s24le', pcm_s24l: 'pcm_s24le',
+};
+
+/** The first codec of each list is the output's default. */
+export const AUDIO_CODECS_FOR: Record<VideoContainer | AudioContainer | 'advanced_hls', readonly AudioCodec[]> = {
+  mp4: ['aac', 'libmp3lame', 'ac3', 'eac3', 'copy'],
+  mov: ['aac', 'libmp3lame', 'ac3', 'eac3', 'copy'],
+  mkv: ['aac', 'libopus', 'libvorbis', 'libmp3lame', 'ac3', 'eac3', 'flac', 'copy'],
+  mpegts: ['aac', 'libmp3lame', 'ac3', 'eac3', 'copy'],
+  // MPEG-TS segments; every rendition is encoded (a copied stream could not be cut at our keyframes).
+  advanced_hls: ['aac', 'libmp3lame', 'ac3', 'eac3'],
+  webm: ['libopus', 'libvorbis', 'copy'],
+  mp3: ['libmp3lame', 'copy'],
+  m4a: ['aac', 'copy'],
+  ogg: ['libvorbis', 'libopus', 'flac', 'copy'],
+  wav: ['pcm_s16le', 'pcm_s24le'],
+  flac: ['flac'],
+};
+
+/** Lossless codecs: no bitrate to set (audio_bitrate is accepted and has no effect). */
+export const LOSSLESS: readonly AudioCodec[] = ['flac', 'pcm_s16le', 'pcm_s24le'];
+
+export const SAMPLE_RATES = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000];
+export const SAMPLE_RATES_FOR: Partial<Record<AudioCodec, readonly number[]>> = {
+  libmp3lame: [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000],
+  libopus: [8000, 12000, 16000, 24000, 48000],
+  ac3: [32000, 44100, 48000],
+  eac3: [32000, 44100, 48000],
+};
+
+export function readVideo(f: Fields, output: VideoContainer): VideoSpec {
+  const encoding = readVideoEncoding(f, output);
+  return {
+    kind: 'video', output, container: output, ...encoding, twoPass: f.flag('two_pass', false), ...readPicture(f),
+    ...readAudio(f, output, encoding.videoCodec), ...readTrim(f),
+  };
+}
+
+export function readVideoEncoding(f: Fields, output: VideoContainer | 'advanced_hls'): VideoEncoding {
+  const codecs = VIDEO_CODECS[output];
+  const codecRaw = f.str('video_codec');
+  let videoCodec: VideoCodec = DEFAULT_VIDEO_CODEC[output];
+  if (codecRaw !== null) {
+    const found = codecs[codecRaw.toLowerCase()];
+    if (!found && AV1_NAMES[codecRaw.toLowerCase()] && (output === 'mpegts' || output === 'advanced_hls')) {
+      throw new FormatProblem(`video_codec "${codecRaw}" cannot be used with output ${output}: MPEG-TS cannot carry AV1. Use libx264 or libx265, or output mp4, webm or mkv for AV1.`);
+    }
+    if (!found) {
+      const all = [...new Set(Object.values(codecs))];
+      const names = all.length > 1 ? `${all.slice(0, -1).join(', ')} or ${all.at(-1)}` : all.join('');
+      throw new FormatProblem(`video_codec "${codecRaw}" cannot be used with output ${output}. Use ${names}.`);
+    }
+    videoCodec = found;
+  }
+
+  const size = f.parse('size', 'a size like 640x360 (even numbers; 0 keeps the aspect ratio)', parseSize);
+  const bitrate = f.parse('bitrate', 'a bitrate like 900k', (v) => parseBitrate(v, 16_000));
+  const maxrate = f.parse('maxrate', 'a bitrate like 3500k', (v) => parseBitrate(v, 16_000));
+  const minrate = f.parse('minrate', 'a bitrate like 500k', (v) => parseBitrate(v, 16_000));
+  let bufsize = f.parse('bufsize', 'a buffer size like 7000k', (v) => parseBitrate(v, 16_000));
+  if (bufsize === null && maxrate !== null) bufsize = maxrate * 2;
+  if (bitrate !== null && maxrate !== null && maxrate < bitrate) {
+    throw new FormatProblem(`maxrate (${maxrate / 1000}k) is lower than bitrate (${bitrate / 1000}k); raise maxrate or lower bitrate.`);
+  }
+  if (bitrate !== null && minrate !== null && minrate > bitrate) {
+    throw new FormatProblem(`minrate (${minrate / 1000}k) is higher than bitrate (${bitrate / 1000}k); lower minrate or raise bitrate.`);
+  }
+
+  const framerateRaw = f.str('framerate');
+  let framerate: number | 'copy' | null = null;
+  if (framerateRaw !== null && framerateRaw.toLowerCase() !== 'copy') {
+    framerate = parseFrameRate(framerateRaw);
+    if (framerate === null) throw new FormatProblem(`framerate "${framerateRaw}" is not a frame rate like 25, 29.97 or copy.`);
+    if (framerate < 1 || framerate > 240) throw new FormatProblem(`framerate "${framerateRaw}" is out of range; use 1 to 240 or copy.`);
+  } else if (framerateRaw !== null) {
+    framerate = 'copy';
+  }
+
+  const keyframe = f.parse('keyframe', 'a number of frames like 90', parseNonNegativeInt);
+  if (keyframe !== null && (keyframe < 1 || keyframe > 1000)) {
+    throw new FormatProblem(`keyframe "${keyframe}" is out of range; use 1 to 1000 frames.`);
+  }
+
+  const profile = readProfile(f, videoCodec);
+  const levelRaw = f.str('level');
+  let level: string | null = null;
+  if (levelRaw !== null && (videoCodec === 'libx264' || videoCodec === 'libx265')) {
+    level = normaliseLevel(levelRaw);
+    if (level === null) throw new FormatProblem(`level "${levelRaw}" is not an H.264/H.265 level like 30, 31 or 4.1.`);
+  }
+
+  return {
+    videoCodec, size, keepAspectRatio: f.flag('keep_aspect_ratio', true), bitrate, maxrate, minrate, bufsize, framerate, keyframe,
+    profile, level, turbo: f.flag('turbo', false),
+  };
+}
+
+export function readPicture(f: Fields): Picture {
+  const crop: Crop = {
+    left: f.parse('crop_left', 'an even number of pixels', parseEvenPixels) ?? 0,
+    top: f.parse('crop_top', 'an even number of pixels', parseEvenPixels) ?? 0,
+    right: f.parse('crop_right', 'an even number of pixels', parseEvenPixels) ?? 0,
+    bottom: f.parse('crop_bottom', 'an even number of pixels', parseEvenPixels) ?? 0,
+  };
+
+  const rotateRaw = f.str('rotate');
+  let rotate: Rotate = 'def';
+  if (rotateRaw !== null) {
+    const r = rotateRaw.toLowerCase();
+    if (r === 'def') rotate = 'def';
+    else if (r === '0' || r === '90' || r === '180' || r === '270') rotate = Number(r) as 0 | 90 | 180 | 270;
+    else throw new FormatProblem(`rotate "${rotateRaw}" is not one of def, 0, 90, 180, 270.`);
+  }
+
+  const deintRaw = f.str('deinterlacing');
+  let deinterlacing: Deinterlacing = 'auto';
+  if (deintRaw !== null) {
+    const d = deintRaw.toLowerCase();
+    if (d === 'auto' || d === 'yes' || d === 'no') deinterlacing = d;
+    else throw new FormatProblem(`deinterlacing "${deintRaw}" is not one of auto, yes, no.`);
+  }
+  return { crop, rotate, deinterlacing };
+}
+
+export function readProfile(f: Fields, codec: VideoCodec): string | null {
+  const raw = f.str('profile');
+  if (codec !== 'libx264' && codec !== 'libx265') return null;
+  const allowed = codec === 'libx264' ? ['baseline', 'main', 'high'] : ['main'];
+  if (raw === null) return codec === 'libx264' ? 'high' : 'main';
+  const p = raw.toLowerCase();
+  if (!allowed.includes(p)) throw new FormatProblem(`profile "${raw}" cannot be used with ${codec}; use ${allowed.join(', ')}.`);
+  return p;
+}
+
+export function readAudio(f: Fields, target: VideoContainer | AudioContainer | 'advanced_hls', videoCodec?: VideoCodec): AudioFields {
+  const allowed = AUDIO_CODECS_FOR[target];
+  const codecRaw = f.str('audio_codec');
+  // VP8 pairs with Vorbis in every old preset (reference 4.2); VP9 with Opus.
+  let audioCodec: AudioCodec = allowed[0] ?? 'aac';
+  if (videoCodec === 'libvpx') audioCodec = 'libvorbis';
+  // WebM's other audio, and what AV1 in Matroska pairs with.
+  else if (target === 'mkv' && videoCodec !== undefined && (videoCodec === 'libvpx-vp9' || isAv1(videoCodec))) audioCodec = 'libopus';
+  if (codecRaw !== null) {
+    const found = AUDIO_CODEC_NAMES[codecRaw.toLowerCase()];
+    if (!found || !allowed.includes(found)) {
+      throw new FormatProblem(`audio_codec "${codecRaw}" cannot be used with output ${target}. Use ${allowed.join(', ')}.`);
+    }
+    audioCodec = found;
+  }
+
+  const bitrate = f.parse('audio_bitrate', 'a bitrate like 128k', (v) => parseBitrate(v, 8_000));
+  if (bitrate !== null && bitrate > 640_000) throw new FormatProblem(`audio_bitrate "${f.str('audio_bitrate')}" is too high; use at most 640k.`);
+  const sampleRate = f.parse('audio_sample_rate', 'a sample rate in Hz like 44100', parseNonNegativeInt);
+  if (sampleRate !== null && audioCodec !== 'copy') {
+    const ok = SAMPLE_RATES_FOR[audioCodec] ?? SAMPLE_RATES;
+    if (!ok.includes(sampleRate)) {
+      throw new FormatProblem(`audio_sample_rate "${sampleRate}" cannot be used with ${audioCodec}; use one of ${ok.join(', ')}.`);
+    }
+  }
+  const channels = f.parse('audio_channels_number', 'a number of channels like 2', parseNonNegativeInt);
+  if (channels !== null && (channels < 1 || channels > 8)) {
+    throw new FormatProblem(`audio_channels_number "${channels}" is out of range; use 1 to 8.`);
+  }
+  if (channels !== null && channels > 2 && audioCodec === 'libmp3lame') {
+    throw new FormatProblem(`audio_channels_number "${channels}" cannot be used with libmp3lame; MP3 holds 1 or 2 channels.`);
+  }
+  const volume = f.parse('audio_volume', 'a percentage like 100', parseNonNegativeNumber) ?? 100;
+  if (volume > 1000) throw new FormatProblem(`audio_volume "${volume}" is out of range; use 0 to 1000 (percent, 100 = unchanged).`);
+  if (audioCodec === 'copy' && volume !== 100) {
+    throw new FormatProblem('audio_volume cannot change the audio when audio_codec is copy; remove one of them.');
+  }
+
+  if (audioCodec === 'copy') {
+    return { audioCodec, audioBitrate: null, audioSampleRate: null, audioChannels: null, audioVolume: 100 };
+  }
+  if (LOSSLESS.includes(audioCodec)) {
+    return { audioCodec, audioBitrate: null, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume };
+  }
+  const defaultBitrate = audioCodec === 'libmp3lame' ? 192_000 : 128_000;
+  return { audioCodec, audioBitrate: bitrate ?? defaultBitrate, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume };
+}
+
+export function readTrim(f: Fields): TrimFields {
+  const start = f.parse('start', 'a time in seconds like 1.5 or a timecode like 00:01:02:12', parseTime);
+  const duration = f.parse('duration', 'a duration in seconds like 7.5', (v) => parseTime(v)?.seconds ?? null);
+  if (duration !== null && duration <= 0) throw new FormatProblem(`duration "${f.str('duration')}" must be more than 0 seconds.`);
+  // finish is ignored, even when malformed, once a duration is given (reference 4.5).
+  const finish = duration !== null ? null : f.parse('finish', 'a time in seconds like 9 or a timecode like 00:01:02:12', parseTime);
+  if (finish && !finish.timecode && (!start || !start.timecode) && finish.seconds <= (start?.seconds ?? 0)) {
+    throw new FormatProblem(`finish "${f.str('finish')}" must be later than start "${f.str('start') ?? '0'}".`);
+  }
+  return { start, duration, finish };
+}
