@@ -9,12 +9,14 @@ import type { FieldMap } from './fields.ts';
 import { Fields, FormatProblem } from './format/fields.ts';
 import { readAudio, readTrim, readVideo, type AudioSpec, type VideoSpec } from './format/video.ts';
 import { readHls, type HlsSpec } from './format/hls.ts';
+import { readContainerEdits } from './format/container.ts';
 import { readGif, readImage, readThumbnail, type GifSpec, type ImageSpec, type ThumbnailSpec } from './format/still.ts';
 
 export type { Size, Crop, TimeValue } from './format/fields.ts';
 export * from './format/video.ts';
 export * from './format/hls.ts';
 export * from './format/still.ts';
+export * from './format/container.ts';
 
 export const SUPPORTED_OUTPUTS = [
   'mp4', 'webm', 'mov', 'mkv', 'mpegts', 'mp3', 'm4a', 'ogg', 'wav', 'flac', 'thumbnail', 'image', 'gif', 'advanced_hls',
@@ -53,7 +55,7 @@ function readSpec(f: Fields): OutputSpec {
     case 'ogg':
     case 'wav':
     case 'flac':
-      return { kind: 'audio', output, ...readAudio(f, output), ...readTrim(f) };
+      return { kind: 'audio', output, ...readAudio(f, output), ...readTrim(f), ...readContainerEdits(f, output) };
     case 'thumbnail':
       return readThumbnail(f);
     case 'gif':

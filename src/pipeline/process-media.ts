@@ -160,6 +160,7 @@ class MediaRun {
     // Formats that can share a decode run as one FFmpeg process (plan/media.ts).
     const plan = planMedia(members, source);
     for (const f of plan.failed) await this.#failTask(f.taskId, f.error);
+    for (const n of plan.notes) await repo.appendLog(this.#db, [n.taskId], n.message);
     for (const g of plan.groups) {
       const weight = (g.durationSec * g.passes.length) / g.taskIds.length;
       for (const id of g.taskIds) this.#progress.addTask(id, weight);

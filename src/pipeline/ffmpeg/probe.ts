@@ -19,10 +19,19 @@ export interface VideoStreamInfo {
   durationSec: number | null;
   pixFmt: string | null;
   fieldOrder: string | null;
+  /**
+   * As ffprobe reports it: H.264 `31` for 3.1, HEVC 30 times the level (`93` for 3.1). Optional:
+   * probes stored before it was read lack it.
+   */
+  level?: number | null;
+  /** The stream's sample entry or FourCC, e.g. `avc1`, `hvc1`, `hev1`. */
+  codecTag?: string | null;
 }
 
 export interface AudioStreamInfo {
   codec: string;
+  /** e.g. AAC `LC` or `HE-AAC`; optional like VideoStreamInfo.level. */
+  profile?: string | null;
   bitrate: number | null;
   sampleRate: number;
   channels: number;
@@ -126,6 +135,8 @@ function videoInfo(s: Record<string, unknown> & { tags?: Record<string, string> 
     durationSec: streamDuration(s),
     pixFmt: str(s['pix_fmt']),
     fieldOrder: str(s['field_order']),
+    level: positive(int(s['level'])),
+    codecTag: tag(str(s['codec_tag_string'])),
   };
 }
 
@@ -133,6 +144,7 @@ function audioInfo(s: Record<string, unknown> & { tags?: Record<string, string> 
   const language = s.tags?.['language'] ?? null;
   return {
     codec: str(s['codec_name']) ?? 'unknown',
+    profile: str(s['profile']),
     bitrate: int(s['bit_rate']),
     sampleRate: int(s['sample_rate']) ?? 0,
     channels: int(s['channels']) ?? 0,
@@ -181,6 +193,16 @@ function str(v: unknown): string | null {
 function num(v: unknown): number | null {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
   return Number.isFinite(n) ? n : null;
+}
+
+/** ffprobe says -99 for an unknown level. */
+function positive(n: number | null): number | null {
+  return n !== null && n > 0 ? n : null;
+}
+
+/** ffprobe writes a FourCC with unprintable bytes as `[27][0][0][0]`: that is no tag to compare. */
+function tag(v: string | null): string | null {
+  return v && /^[A-Za-z0-9 ]{4}$/.test(v) ? v.trim() : null;
 }
 
 function int(v: unknown): number | null {

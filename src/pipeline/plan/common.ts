@@ -39,6 +39,8 @@ export interface GroupContext {
 /** One task's share of an FFmpeg process: its outputs, and how to find the files they wrote. */
 export interface OutputPart {
   outputs: FfmpegOutput[];
+  /** FFmpeg runs after the shared one, for this part alone (a remux that adds rotation metadata). */
+  after?: string[][];
   durationSec: number;
   listOutputs(): Promise<string[]>;
 }
@@ -151,6 +153,24 @@ export function volumeFilters(spec: AudioFields): Filter[] {
   return spec.audioVolume !== 100 ? [filter('volume', [formatNumber(spec.audioVolume / 100)])] : [];
 }
 
+/**
+ * loudnorm / audio_normalization, measured on the output's own channels (after the downmix).
+ * Joined sources are levelled one by one, which brings the whole to the same target. loudnorm
+ * works at 192 kHz inside and hands that rate on, hence the second aformat.
+ */
+export function levelFilters(spec: AudioFields, target: AudioTarget): Filter[] {
+  if (spec.loudness) {
+    const { integrated, range, truePeak } = spec.loudness;
+    return [
+      filter('loudnorm', { I: formatNumber(integrated), LRA: formatNumber(range), TP: formatNumber(truePeak) }),
+      filter('aformat', { sample_rates: target.sampleRate }),
+    ];
+  }
+  // m=100: up to 40 dB of gain, so a very quiet source still reaches the asked peak.
+  if (spec.peakNormalization !== null) return [filter('dynaudnorm', { p: formatNumber(spec.peakNormalization), m: 100 })];
+  return [];
+}
+
 /** The first audio stream of the first source that has one: it sets the output's audio format. */
 export function firstAudio(input: PlanInput): AudioStreamInfo | undefined {
   return input.probes.find((p) => p.audio.length > 0)?.audio[0];
@@ -169,7 +189,7 @@ export function audioBranch(graph: GraphBuilder, spec: AudioFields, i: number): 
   const out = graph.label(`a${i}_`);
   if (p.audio.length > 0) {
     const format = filter('aformat', { sample_rates: target.sampleRate, channel_layouts: layout(target.channels) });
-    graph.add({ inputs: [graph.audio(i)], filters: [format], outputs: [out] });
+    graph.add({ inputs: [graph.audio(i)], filters: [format, ...levelFilters(spec, target)], outputs: [out] });
   } else {
     graph.add({
       inputs: [],
