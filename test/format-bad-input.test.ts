@@ -86,7 +86,8 @@ test('metadata – tags, copy, and what is refused', () => {
   assert.ok(tags.kind === 'video');
   assert.deepEqual(tags.tags, { title: 'T', author: 'A', copyright: 'C', description: 'line 1\nline 2', album: 'B' });
   assert.equal(tags.copyMetadata, false);
-  for (const copy of [{ metadata: { copy: '' } }, { metadata: { copy: 'yes' } }, { metadata: 'copy' }, { metadata_copy: 'yes' }]) {
+  const copies: FieldMap[] = [{ metadata: { copy: '' } }, { metadata: { copy: 'yes' } }, { metadata: 'copy' }, { metadata_copy: 'yes' }];
+  for (const copy of copies) {
     const s = ok({ output: 'm4a', ...copy });
     assert.ok(s.kind === 'audio' && s.copyMetadata, JSON.stringify(copy));
   }
@@ -111,10 +112,14 @@ test('loudnorm and audio_normalization – targets, ranges and conflicts', () =>
   assert.deepEqual(own.loudness, { integrated: -16, range: 11, truePeak: -1.5 });
   const no = ok({ output: 'mp4', loudnorm: 'no' });
   assert.ok(no.kind === 'video' && no.loudness === null);
+  // audio_normalization N: EBU R128 with the true peak under N % of full scale (at least -9 dBTP).
   const peak = ok({ output: 'mp3', audio_normalization: '90' });
-  assert.ok(peak.kind === 'audio' && peak.peakNormalization === 0.9);
+  assert.ok(peak.kind === 'audio');
+  assert.deepEqual(peak.loudness, { integrated: -23, range: 7, truePeak: -0.9 });
+  const low = ok({ output: 'mp3', audio_normalization: '10' });
+  assert.ok(low.kind === 'audio' && low.loudness?.truePeak === -9);
   const off = ok({ output: 'mp3', audio_normalization: '0' });
-  assert.ok(off.kind === 'audio' && off.peakNormalization === null);
+  assert.ok(off.kind === 'audio' && off.loudness === null);
   const hls = ok({ output: 'advanced_hls', loudnorm: '-16', stream: [stream()] });
   assert.ok(hls.kind === 'hls' && hls.streams[0]!.loudness?.integrated === -16, 'streams inherit loudnorm');
 
@@ -130,6 +135,7 @@ test('loudnorm and audio_normalization – targets, ranges and conflicts', () =>
   assert.match(error({ output: 'mp4', audio_normalization: '50', loudnorm: 'yes' }), /^audio_normalization and loudnorm cannot be used together/);
   assert.match(error({ output: 'mp4', loudnorm: 'yes', audio_volume: '150' }), /^audio_volume cannot be used with loudnorm/);
   assert.match(error({ output: 'mp4', loudnorm: 'yes', audio_codec: 'copy' }), /^loudnorm cannot change the audio when audio_codec is copy/);
+  assert.match(error({ output: 'mp4', audio_normalization: '80', audio_volume: '50' }), /^audio_volume cannot be used with audio_normalization/);
 });
 
 describe('AddMedia answers bad fields with an error and stores nothing', () => {

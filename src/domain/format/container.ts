@@ -42,9 +42,8 @@ export interface Loudness {
 }
 
 export interface LevelFields {
+  /** From `loudnorm`, or from `audio_normalization` (see {@link readLevels}). */
   loudness: Loudness | null;
-  /** `audio_normalization`: peaks brought to this fraction of full scale (0.01-1), or null. */
-  peakNormalization: number | null;
 }
 
 /** Outputs whose muxer writes a display matrix (FFmpeg 5.1 writes none into Matroska or MPEG-TS). */
@@ -106,8 +105,10 @@ function readSetRotate(f: Fields, output: string): SetRotate {
 
 /**
  * `loudnorm` yes|no|a target in LUFS (-70 to -5, e.g. -23 or -16), with `loudnorm_range` and
- * `loudnorm_peak`; `audio_normalization` 0-100 (dynamic peak normalisation, 0 = off). They
- * replace `audio_volume`, and one excludes the other.
+ * `loudnorm_peak`. `audio_normalization` N (0-100, 0 = off) is EBU R128 normalisation too
+ * (-23 LUFS) with the true peak kept under N % of full scale: 20·log10(N/100) dBTP, at least
+ * -9 dBTP (loudnorm's floor, about 35 %). A peak normalisation in the strict sense would need a
+ * measuring pass over the whole source first. One of them at a time, never with `audio_volume`.
  */
 export function readLevels(f: Fields): LevelFields {
   const loudRaw = f.str('loudnorm');
@@ -139,12 +140,12 @@ export function readLevels(f: Fields): LevelFields {
 
   const norm = f.parse('audio_normalization', 'a percentage from 0 to 100', parseDecimal);
   if (norm !== null && norm > 100) throw new FormatProblem(`audio_normalization "${f.str('audio_normalization')}" is out of range; use 0 to 100 (percent of full scale, 0 = off).`);
-  const peakNormalization = norm !== null && norm > 0 ? Math.max(0.01, norm / 100) : null;
-  if (peakNormalization !== null && integrated !== null) {
-    throw new FormatProblem('audio_normalization and loudnorm cannot be used together; keep loudnorm for an EBU R128 loudness target, or audio_normalization for a peak level.');
+  if (norm !== null && norm > 0) {
+    if (integrated !== null) {
+      throw new FormatProblem('audio_normalization and loudnorm cannot be used together; use loudnorm with loudnorm_peak for a loudness target and a peak ceiling.');
+    }
+    const ceiling = Math.round(Math.max(-9, 20 * Math.log10(norm / 100)) * 10) / 10;
+    return { loudness: { integrated: -23, range: 7, truePeak: ceiling } };
   }
-  return {
-    loudness: integrated === null ? null : { integrated, range: range ?? 7, truePeak: peak ?? -1 },
-    peakNormalization,
-  };
+  return { loudness: integrated === null ? null : { integrated, range: range ?? 7, truePeak: peak ?? -1 } };
 }

@@ -309,7 +309,7 @@ export function readAudio(f: Fields, target: VideoContainer | AudioContainer | '
     throw new FormatProblem('audio_volume cannot change the audio when audio_codec is copy; remove one of them.');
   }
   const levels = readLevels(f);
-  const leveller = levels.loudness ? 'loudnorm' : levels.peakNormalization !== null ? 'audio_normalization' : null;
+  const leveller = levels.loudness ? (f.str('loudnorm') !== null ? 'loudnorm' : 'audio_normalization') : null;
   if (leveller && audioCodec === 'copy') {
     throw new FormatProblem(`${leveller} cannot change the audio when audio_codec is copy; remove one of them.`);
   }

@@ -154,7 +154,7 @@ export function volumeFilters(spec: AudioFields): Filter[] {
 }
 
 /**
- * loudnorm / audio_normalization, measured on the output's own channels (after the downmix).
+ * loudnorm (one pass, dynamic mode), measured on the output's own channels (after the downmix).
  * Joined sources are levelled one by one, which brings the whole to the same target. loudnorm
  * works at 192 kHz inside and hands that rate on, hence the second aformat.
  */
@@ -166,8 +166,6 @@ export function levelFilters(spec: AudioFields, target: AudioTarget): Filter[] {
       filter('aformat', { sample_rates: target.sampleRate }),
     ];
   }
-  // m=100: up to 40 dB of gain, so a very quiet source still reaches the asked peak.
-  if (spec.peakNormalization !== null) return [filter('dynaudnorm', { p: formatNumber(spec.peakNormalization), m: 100 })];
   return [];
 }
 

@@ -135,8 +135,7 @@ function audioDecision(spec: AudioSpec, probe: MediaProbe): PassthroughDecision 
 function commonReason(spec: VideoSpec | AudioSpec, probe: MediaProbe): string | null {
   if (spec.start || spec.duration !== null || spec.finish) return 'a part of the source is asked (start, duration or finish)';
   if (probe.audio.length > 0 && spec.audioCodec !== 'copy') {
-    if (spec.loudness) return 'loudnorm is asked';
-    if (spec.peakNormalization !== null) return 'audio_normalization is asked';
+    if (spec.loudness) return 'loudness normalisation (loudnorm or audio_normalization) is asked';
     if (spec.audioVolume !== 100) return 'audio_volume is asked';
   }
   return null;
