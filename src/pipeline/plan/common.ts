@@ -2,13 +2,15 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { timeToSeconds, type AudioFields, type TrimFields } from '../../domain/format.ts';
-import type { AudioStreamInfo, MediaProbe } from '../ffmpeg/probe.ts';
+import type { AudioStreamInfo, MediaProbe, PacketInfo } from '../ffmpeg/probe.ts';
 import { ffmpegUrl, filter, formatNumber, type FfmpegInput, type FfmpegOutput, type Filter } from '../ffmpeg/args.ts';
 import type { GraphBuilder } from './graph.ts';
 
 export interface PlanInput {
   paths: string[];
   probes: MediaProbe[];
+  /** The first source's video packets, read only when a pass-through must be checked against a maxrate. */
+  videoPackets?: PacketInfo[];
 }
 
 export interface PlanOut {

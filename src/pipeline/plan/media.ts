@@ -88,7 +88,7 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
       continue;
     }
     const { spec } = task;
-    const pass = passthroughDecision(spec, input.probes);
+    const pass = passthroughDecision(spec, input.probes, input.videoPackets);
     if (pass.ok) {
       notes.push({ taskId: task.taskId, message: pass.note });
       buckets.push({ key: null, trimKey: '', members: [task], encoders: 0, remux: true });

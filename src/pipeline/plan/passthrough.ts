@@ -6,9 +6,9 @@
  */
 import { join } from 'node:path';
 import type { AudioCodec, AudioFields, AudioSpec, OutputSpec, VideoCodec, VideoSpec } from '../../domain/format.ts';
-import type { AudioStreamInfo, MediaProbe, VideoStreamInfo } from '../ffmpeg/probe.ts';
+import { readVideoPackets, type AudioStreamInfo, type MediaProbe, type PacketInfo, type VideoStreamInfo } from '../ffmpeg/probe.ts';
 import { buildArgs, ffmpegUrl } from '../ffmpeg/args.ts';
-import { audioTarget, singleOutput } from './common.ts';
+import { audioTarget, singleOutput, type PlanInput } from './common.ts';
 import { checkAudioCopy, containerExtension, containerOptions } from './codecs.ts';
 import { rotateOptions, rotationToWrite, tagOptions } from './edits.ts';
 import { displayBox, rotatedFrame, targetBox } from './geometry.ts';
@@ -19,7 +19,9 @@ import { defaultBitrate } from './hls.ts';
  * the source misses, or is null when pass-through was never in question (another codec, several
  * sources, turned off), which is not worth a line in the log.
  */
-export type PassthroughDecision = { ok: true; note: string } | { ok: false; why: string | null };
+export type PassthroughDecision =
+  | { ok: true; note: string }
+  | { ok: false; why: string | null; /** Would be checked with the source's video packets. */ needsPackets?: true };
 
 /** The codec name ffprobe reports for what each encoder makes. */
 const VIDEO_SOURCE_CODEC: Record<VideoCodec, string> = {
@@ -42,14 +44,52 @@ const AUDIO_BITRATE_SLACK = 1.05;
 /** Without a bitrate asked, a source above twice our default ladder rate is worth an encode. */
 const UNASKED_BITRATE_FACTOR = 2;
 
-export function passthroughDecision(spec: OutputSpec, probes: MediaProbe[]): PassthroughDecision {
+/** `packets`: the source's video packets, when read (see {@link withPacketsForPassthrough}). */
+export function passthroughDecision(spec: OutputSpec, probes: MediaProbe[], packets?: PacketInfo[]): PassthroughDecision {
   if (spec.kind !== 'video' && spec.kind !== 'audio') return { ok: false, why: null };
   if (!spec.smartPassthrough || probes.length !== 1) return { ok: false, why: null };
   const probe = probes[0]!;
-  return spec.kind === 'video' ? videoDecision(spec, probe) : audioDecision(spec, probe);
+  return spec.kind === 'video' ? videoDecision(spec, probe, packets) : audioDecision(spec, probe);
 }
 
-function videoDecision(spec: VideoSpec, probe: MediaProbe): PassthroughDecision {
+/**
+ * The input, with the source's video packets when a format would be remuxed but for its
+ * maxrate, which only the packets can confirm. Reading them demuxes the whole file once.
+ */
+export async function withPacketsForPassthrough(specs: OutputSpec[], input: PlanInput, opts: { ffprobe: string; signal?: AbortSignal }): Promise<PlanInput> {
+  const wanted = specs.some((s) => {
+    const d = passthroughDecision(s, input.probes);
+    return !d.ok && d.needsPackets === true;
+  });
+  if (!wanted || input.videoPackets) return input;
+  try {
+    return { ...input, videoPackets: await readVideoPackets(input.paths[0]!, opts) };
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    // Without packets the formats are encoded, which is always safe.
+    return input;
+  }
+}
+
+/**
+ * The decoder buffer model behind maxrate/bufsize (H.264 Annex C, x264's VBV): a buffer of
+ * `bufsize` bits filled at `maxrate`, 90 % full at the start as x264 assumes, from which each
+ * packet is taken whole at its decode time. Returns the time of the first underflow (a player
+ * held to these limits would stall there), or null when the stream fits.
+ */
+export function vbvUnderflowAt(packets: PacketInfo[], maxrate: number, bufsize: number): number | null {
+  let fullness = bufsize * 0.9;
+  let last = packets[0]?.dtsSec ?? 0;
+  for (const p of packets) {
+    fullness = Math.min(bufsize, fullness + Math.max(0, p.dtsSec - last) * maxrate);
+    last = Math.max(last, p.dtsSec);
+    fullness -= p.bytes * 8;
+    if (fullness < 0) return p.dtsSec;
+  }
+  return null;
+}
+
+function videoDecision(spec: VideoSpec, probe: MediaProbe, packets: PacketInfo[] | undefined): PassthroughDecision {
   const v = probe.video;
   if (!v || v.codec !== VIDEO_SOURCE_CODEC[spec.videoCodec]) return { ok: false, why: null };
   const no = (why: string): PassthroughDecision => ({ ok: false, why });
@@ -80,15 +120,18 @@ function videoDecision(spec: VideoSpec, probe: MediaProbe): PassthroughDecision 
     return no(`framerate ${spec.framerate} differs from the source's ${round2(v.fps)}`);
   }
   if (spec.keyframe !== null) return no('a keyframe interval is asked, and the source\'s is not checked');
-  if (spec.maxrate !== null || spec.minrate !== null) {
-    return no(`${spec.maxrate !== null ? 'maxrate' : 'minrate'} is asked, and the source's peak rate is not measured`);
-  }
+  if (spec.minrate !== null) return no('minrate is asked, and a copy cannot raise the source\'s rate');
   const rate = videoBitrate(probe);
   if (rate === null) return no('the source\'s video bitrate is unknown');
   let limit: string;
+  if (spec.bitrate !== null && rate > spec.bitrate) return no(`the source's video runs at ${mbit(rate)} > ${mbit(spec.bitrate)} asked`);
+  if (spec.maxrate !== null) {
+    if (rate > spec.maxrate) return no(`the source's video runs at ${mbit(rate)} > maxrate ${mbit(spec.maxrate)}`);
+  }
   if (spec.bitrate !== null) {
-    if (rate > spec.bitrate) return no(`the source's video runs at ${mbit(rate)} > ${mbit(spec.bitrate)} asked`);
     limit = `${mbit(rate)} ≤ ${mbit(spec.bitrate)}`;
+  } else if (spec.maxrate !== null) {
+    limit = `${mbit(rate)}`;
   } else {
     const ceiling = UNASKED_BITRATE_FACTOR * defaultBitrate(v, v.fps, spec.videoCodec);
     if (rate > ceiling) return no(`the source's video runs at ${mbit(rate)}, more than twice the usual rate for its size (${mbit(ceiling)})`);
@@ -105,6 +148,14 @@ function videoDecision(spec: VideoSpec, probe: MediaProbe): PassthroughDecision 
       if (why) return no(why);
       audioText = ` with ${describeAudio(a)}`;
     }
+  }
+  if (spec.maxrate !== null) {
+    // Checked last: the packets are read only for a format that meets everything else.
+    if (!packets || packets.length === 0) return { ok: false, why: 'maxrate is asked, and the source\'s packets were not read', needsPackets: true };
+    const bufsize = spec.bufsize ?? 0;
+    const at = vbvUnderflowAt(packets, spec.maxrate, bufsize);
+    if (at !== null) return no(`the source's video peaks above maxrate ${mbit(spec.maxrate)} with bufsize ${mbit(bufsize).replace('/s', '')} (at ${round2(at)} s)`);
+    limit += `, within maxrate ${mbit(spec.maxrate)} / bufsize ${mbit(bufsize).replace('/s', '')}`;
   }
   const profileText = v.profile ? ` ${v.profile}` : '';
   return {
