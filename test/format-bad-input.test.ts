@@ -26,9 +26,9 @@ const stream = (fields: FieldMap = {}): FieldMap => ({ size: '0x120', bitrate: '
 test('bufsize – required with maxrate or minrate, on files and on HLS streams', () => {
   assert.equal(
     error({ output: 'mp4', bitrate: '1000k', maxrate: '1500k' }),
-    'bufsize is missing: it is required when maxrate is set (reference 4.3). Add the rate-control buffer size, e.g. bufsize 3000k (twice maxrate).',
+    'bufsize is missing: it is required when maxrate is set. Add the rate-control buffer size, e.g. bufsize 3000k (twice maxrate).',
   );
-  assert.match(error({ output: 'webm', minrate: '500k' }), /^bufsize is missing: it is required when minrate is set .* bufsize 1000k/);
+  assert.match(error({ output: 'webm', minrate: '500k' }), /^bufsize is missing: it is required when minrate is set\. .* bufsize 1000k/);
   // Inherited from the format by every stream.
   assert.match(error({ output: 'advanced_hls', maxrate: '900k', stream: [stream()] }), /^stream 1: bufsize is missing: it is required when maxrate is set/);
   assert.match(error({ output: 'advanced_hls', stream: [stream(), stream({ maxrate: '300k' })] }), /^stream 2: bufsize is missing/);
@@ -150,6 +150,6 @@ describe('AddMedia answers bad fields with an error and stores nothing', () => {
     assert.equal(r.MediaID, undefined, JSON.stringify(r));
     assert.match(JSON.stringify(r.errors), /bufsize is missing: it is required when maxrate is set/);
     const list = await t.call('json', { action: 'GetMediaList' });
-    assert.equal(JSON.stringify(list).includes('clip.mp4'), false, 'nothing stored');
+    assert.deepEqual(list.media, [], 'nothing stored');
   });
 });

@@ -196,7 +196,7 @@ export function readVideoEncoding(f: Fields, output: VideoContainer | 'advanced_
   if (bufsize === null && (maxrate !== null || minrate !== null)) {
     const which = maxrate !== null ? 'maxrate' : 'minrate';
     const example = Math.round(((maxrate ?? minrate)! * 2) / 1000);
-    throw new FormatProblem(`bufsize is missing: it is required when ${which} is set (reference 4.3). Add the rate-control buffer size, e.g. bufsize ${example}k (twice ${which}).`);
+    throw new FormatProblem(`bufsize is missing: it is required when ${which} is set. Add the rate-control buffer size, e.g. bufsize ${example}k (twice ${which}).`);
   }
   if (bitrate !== null && maxrate !== null && maxrate < bitrate) {
     throw new FormatProblem(`maxrate (${maxrate / 1000}k) is lower than bitrate (${bitrate / 1000}k); raise maxrate or lower bitrate.`);
