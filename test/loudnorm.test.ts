@@ -84,4 +84,28 @@ describe('loudness normalisation', () => {
     const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'stream=sample_rate', '-of', 'csv=p=0', path.join(out, 'l23.mp4')]);
     assert.equal(stdout.trim(), '48000', 'loudnorm works at 192 kHz inside; the output keeps the source rate');
   });
+  test('advanced_hls: streams asking different loudness get their own audio renditions', async () => {
+    const out = path.join(t.filesDir, 'hls');
+    const { MediaID: id } = await t.call('json', {
+      action: 'AddMedia',
+      source: `file://${loud}`,
+      format: {
+        output: 'advanced_hls', segment_duration: '1', size: '0x96', turbo: 'yes',
+        stream: [
+          { bitrate: '150k', loudnorm: '-16', sub_path: 'norm' },
+          { bitrate: '100k', sub_path: 'plain' },
+          { bitrate: '120k', loudnorm: '-16', sub_path: 'norm2' },
+        ],
+        destination: `file://${out}/video.m3u8`,
+      },
+    });
+    const { final } = await untilFinal(t, id);
+    assert.equal(final.status, 'Finished', JSON.stringify(final));
+    const renditions = (await fs.readdir(out)).filter((d) => d.startsWith('audio')).sort();
+    assert.deepEqual(renditions, ['audio_0', 'audio_1'], 'norm and norm2 share one rendition, plain has its own');
+    const levels = await Promise.all(renditions.map(async (r) => (await loudness(path.join(out, r, 'index.m3u8'))).integrated));
+    const source = (await loudness(loud)).integrated;
+    assert.ok(levels.some((l) => Math.abs(l - -16) <= 1.5), `one rendition at -16: ${levels.join(', ')}`);
+    assert.ok(levels.some((l) => Math.abs(l - source) <= 1), `one rendition untouched (${source}): ${levels.join(', ')}`);
+  });
 });
