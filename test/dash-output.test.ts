@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse as parseMpd } from 'mpd-parser';
-import { asList, exec, makeClip, startReceiver, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import { USER, asList, exec, makeClip, parseXml, startReceiver, startTestServer, toXml, untilFinal, type TestServer } from './helpers.ts';
 import { parseM3u8, readM3u8 } from './hls-helpers.ts';
 
 const SECONDS = 3;
@@ -189,6 +189,16 @@ describe('DASH and CMAF through the API', () => {
     // The PUT copies are the files written.
     const puttedMaster = puts.find((r) => r.url === '/put/cmaf/master.m3u8?sig=abc')!;
     assert.equal(parseM3u8(puttedMaster.body.toString()).playlists?.length, 2);
+  });
+
+  test('GetPreset cmaf_ladder: its streams as repeated <stream> elements; output_preset dash_ladder is accepted by AddMedia', async () => {
+    const xml = parseXml((await t.raw('xml=' + encodeURIComponent(toXml('query', { userid: USER.id, userkey: USER.key, action: 'GetPreset', name: 'cmaf_ladder' })))).text);
+    const streams = asList(xml.response.format.stream);
+    assert.deepEqual(streams.map((s: { sub_path: string }) => s.sub_path), ['1080p', '720p', '480p', '360p']);
+    assert.equal(xml.response.format.output, 'advanced_fmp4');
+    const added = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output_preset: 'dash_ladder' } });
+    assert.match(added.MediaID, /^\d+$/, JSON.stringify(added));
+    await t.call('json', { action: 'CancelMedia', mediaid: added.MediaID });
   });
 
   test('widevine=yes is refused at AddMedia, naming the field; nothing is stored', async () => {
