@@ -191,6 +191,36 @@ describe('DASH and CMAF through the API', () => {
     assert.equal(parseM3u8(puttedMaster.body.toString()).playlists?.length, 2);
   });
 
+  test('advanced_dash with VP9 + Opus and AV1 rungs: fMP4 segments with their codecs strings, keyframes on the grid', async () => {
+    const out = path.join(t.filesDir, 'dash-open');
+    const added = await t.call('json', {
+      action: 'AddMedia',
+      source: `file://${clip}`,
+      format: {
+        output: 'advanced_dash', segment_duration: '1', turbo: 'yes', audio_codec: 'libopus', audio_bitrate: '48k',
+        stream: [{ size: '0x90', bitrate: '100k', video_codec: 'vp9', sub_path: 'vp9' }, { size: '0x90', bitrate: '100k', video_codec: 'av1', sub_path: 'av1' }],
+        destination: `file://${out}/manifest.mpd`,
+      },
+    });
+    const id = added.MediaID;
+    assert.match(id, /^\d+$/, JSON.stringify(added));
+    const { final } = await untilFinal(t, id);
+    assert.equal(final.status, 'Finished', JSON.stringify(final));
+    const mpdFile = path.join(out, 'manifest.mpd');
+    const mpd = parseMpd(await fs.readFile(mpdFile, 'utf8'), { manifestUri: pathToFileURL(mpdFile).href });
+    const codecs = new Map(mpd.playlists.map((p) => [p.segments[0]!.uri.split('/')[0], p]));
+    assert.match(codecs.get('vp9')!.attributes.CODECS!, /^vp09\.00\.\d\d\.08$/);
+    assert.match(codecs.get('av1')!.attributes.CODECS!, /^av01\.0\.\d\dM\.08$/);
+    const audio = Object.values(mpd.mediaGroups.AUDIO ?? {}).flatMap((g) => Object.values(g)).flatMap((g) => g.playlists);
+    assert.deepEqual(audio.map((p) => p.attributes.CODECS), ['opus']);
+    for (const [name, p] of codecs) {
+      const facts = await decode(await joinRendition(p, path.join(t.dataDir, `${name}-open.mp4`)));
+      assert.equal(facts.codec.split('/')[0], name === 'vp9' ? 'vp9' : 'av1');
+      assert.equal(facts.frames, SOURCE_FRAMES, name);
+      assert.deepEqual(facts.keyTimes, [0, 1, 2], name);
+    }
+  });
+
   test('GetPreset cmaf_ladder: its streams as repeated <stream> elements; output_preset dash_ladder is accepted by AddMedia', async () => {
     const xml = parseXml((await t.raw('xml=' + encodeURIComponent(toXml('query', { userid: USER.id, userkey: USER.key, action: 'GetPreset', name: 'cmaf_ladder' })))).text);
     const streams = asList(xml.response.format.stream);
