@@ -17,7 +17,7 @@ import { planMedia, type EncodeGroup, type MediaTask } from './plan/index.ts';
 import { ProgressTracker } from './progress.ts';
 import type { MediaProcessor } from '../queue/types.ts';
 import { describeError, mapLimit, describeProbe } from './util.ts';
-import { destinationFor, destinationForLayout, keepsLayout } from '../domain/destinations.ts';
+import { destinationFor, destinationForLayout, keepsLayout, layoutMain } from '../domain/destinations.ts';
 import { mediaDirs } from '../domain/layout.ts';
 
 /** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
@@ -289,10 +289,10 @@ class MediaRun {
           // Master playlist last: whoever reads it finds every variant and segment in place.
           const taskDir = mediaDirs(this.deps.config.dataDir, this.mediaId).task(task.id);
           const relative = files.map((f) => path.relative(taskDir, f).split(path.sep).join('/'));
-          const main = relative.at(-1)!;
-          const urlOf = (i: number): string => destinationForLayout(dest.url, relative[i]!, main);
-          await mapLimit(files.slice(0, -1).map((f, i) => i), LAYOUT_FILE_CONCURRENCY, (i) => send(files[i]!, i, urlOf(i)));
-          await send(files.at(-1)!, files.length - 1, urlOf(files.length - 1));
+          const m = layoutMain(task.output, relative, dest.url);
+          const urlOf = (i: number): string => destinationForLayout(dest.url, relative[i]!, relative[m]!);
+          await mapLimit(files.map((f, i) => i).filter((i) => i !== m), LAYOUT_FILE_CONCURRENCY, (i) => send(files[i]!, i, urlOf(i)));
+          await send(files[m]!, m, urlOf(m));
         } else {
           for (const [i, file] of files.entries()) await send(file, i, destinationFor(dest.url, file, i, files.length));
         }

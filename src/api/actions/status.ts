@@ -4,7 +4,7 @@ import { TaskStatus, isFinalMedia } from '../../domain/status.ts';
 import * as repo from '../../store/repo.ts';
 import { redactUrl } from '../../transfer/redact.ts';
 import { mediaDirs } from '../../domain/layout.ts';
-import { destinationForLayout, keepsLayout } from '../../domain/destinations.ts';
+import { destinationForLayout, keepsLayout, layoutMain } from '../../domain/destinations.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { mediaIdOf, positiveInt, required, scalar, yesNo } from '../query.ts';
 import { alwaysList, interleave, wireDate, wirePercent, type Wire, type WireObject } from '../wire/render.ts';
@@ -132,12 +132,15 @@ function extendedTask(t: repo.TaskRow): WireObject {
 function destinationRows(t: repo.TaskRow, dests: repo.DestinationRow[]): [string, string][] {
   const files = layoutFiles(t);
   if (!files) return dests.map((d) => [redactUrl(d.url), d.status]);
-  const main = files.at(-1)!;
-  const playlists = files.filter((f) => f !== main && f.endsWith('.m3u8'));
-  return dests.flatMap((d) =>
-    [...playlists, main].map((f): [string, string] => [redactUrl(destinationForLayout(d.url, f, main)), d.status]),
-  );
+  return dests.flatMap((d) => {
+    const main = files[layoutMain(t.output, files, d.url)]!;
+    const manifests = files.filter((f) => f !== main && MANIFEST.test(f));
+    return [...manifests, main].map((f): [string, string] => [redactUrl(destinationForLayout(d.url, f, main)), d.status]);
+  });
 }
+
+/** HLS playlists and DASH MPDs. */
+const MANIFEST = /\.(m3u8|mpd)$/i;
 
 /** A layout-keeping task's files relative to its folder, main file last; null for other tasks. */
 function layoutFiles(t: repo.TaskRow): string[] | null {
@@ -156,7 +159,9 @@ function taskRelative(t: repo.TaskRow): string[] {
 function keptLinks(ctx: ActionContext, t: repo.TaskRow): Wire[] | undefined {
   if (!t.download_token || !t.outputs) return undefined;
   const files = taskRelative(t);
-  const shown = keepsLayout(t.output) ? files.slice(-1) : files;
+  // A layout's top-level manifests (CMAF has an HLS master and an MPD), main last.
+  const top = files.filter((f) => !f.includes('/') && MANIFEST.test(f));
+  const shown = keepsLayout(t.output) ? (top.length > 0 ? top : files.slice(-1)) : files;
   return shown.map((f) => `${ctx.publicUrl()}/download/${t.download_token}/${f.split('/').map(encodeURIComponent).join('/')}`);
 }
 
