@@ -9,8 +9,16 @@
  * them, their full public URL when `vtt_destination` puts it elsewhere.
  */
 import path from 'node:path';
-import type { StoryboardSpec } from './format.ts';
+import type { FieldMap } from './fields.ts';
+import { parseFormat, type StoryboardSpec } from './format.ts';
 import { destinationFor } from './destinations.ts';
+
+/** The storyboard settings of a stored task (its output and format JSON), or null when it is not a `use_vtt` thumbnail. */
+export function storyboardOf(output: string, format: string): StoryboardSpec | null {
+  if (output !== 'thumbnail') return null;
+  const parsed = parseFormat(JSON.parse(format) as FieldMap);
+  return parsed.ok && parsed.spec.kind === 'thumbnail' ? parsed.spec.storyboard : null;
+}
 
 export interface SheetLayout {
   /** Tiles in a row and rows in a sheet. */
@@ -145,8 +153,13 @@ export function storyboardUploads(board: StoryboardSpec, destUrls: string[], ind
     uploads.push({ file: vtt, url: vttBeside(url, path.basename(vtt)), retarget: (name) => lastSegment(sheetUrl(url, name)) });
   }
   if (role === 'vtt') {
-    const home = board.publicUrl ?? publicForm(destUrls[0]!);
-    uploads.push({ file: vtt, url: destinationFor(url, vtt, 0, 1), retarget: (name) => publicForm(sheetUrl(home, name)) });
+    // The sheets as the first destination names them; public_url, when given, stands for that destination's folder.
+    const publicUrl = board.publicUrl;
+    const named = (name: string): string => {
+      const atDest = publicForm(sheetUrl(destUrls[0]!, name));
+      return publicUrl === null ? atDest : publicForm(new URL(atDest.split('/').at(-1)!, publicUrl).href);
+    };
+    uploads.push({ file: vtt, url: destinationFor(url, vtt, 0, 1), retarget: named });
   }
   return uploads;
 }
