@@ -85,6 +85,8 @@ describe('thumbnail sprite sheets with a WebVTT storyboard, and image sharpening
           output: 'thumbnail', use_vtt: 'yes', time: '2.5!', width: '128', vtt_line_size: '3',
           destination: `file://${out}/b/sheets/thumbs.jpg`, vtt_destination: `file://${out}/b/vtt/story.vtt`, public_url: 'https://cdn.example.com/thumbs/',
         },
+        // No destination: kept here, the default every 5 s.
+        { output: 'thumbnail', use_vtt: 'yes' },
         { output: 'image', image_format: 'png', time: '3', destination: `file://${out}/plain.png` },
         { output: 'image', image_format: 'png', time: '3', sharpen_radius: '2', sharpen_sigma: '2', destination: `file://${out}/sharp.png` },
         { output: 'image', time: '3', destination: `file://${out}/plain.jpg` },
@@ -166,6 +168,25 @@ describe('thumbnail sprite sheets with a WebVTT storyboard, and image sharpening
     assert.deepEqual(asList(b.destination), [`file://${out}/b/sheets/thumbs.jpg`, `file://${out}/b/vtt/story.vtt`]);
     assert.deepEqual(asList(b.destination_status), ['Saved', 'Saved']);
     assert.equal(b.vtt_destination, `file://${out}/b/vtt/story.vtt`, 'the field is echoed');
+  });
+
+  test('kept on this server: the VTT link leads to its sheet through the relative name in each cue', async () => {
+    const kept = asList(final.format)[2];
+    const links = asList(kept.s3_destination) as string[];
+    const vttLink = links.find((l) => l.endsWith('.vtt'));
+    assert.ok(vttLink, JSON.stringify(links));
+    const res = await fetch(vttLink);
+    assert.equal(res.status, 200);
+    const file = path.join(t.filesDir, 'kept.vtt');
+    await fs.writeFile(file, await res.text());
+    const cues = await readVtt(file);
+    assert.deepEqual(cues.map((c) => [c.start, c.x]), [[0, 0], [5, 160]], 'the default: a thumbnail every 5 s');
+    const sheet = await fetch(new URL(cues[0]!.sheet, vttLink));
+    assert.equal(sheet.status, 200);
+    const jpg = path.join(t.filesDir, 'kept.jpg');
+    await fs.writeFile(jpg, Buffer.from(await sheet.arrayBuffer()));
+    const s = (await ffprobe(jpg)).streams[0]!;
+    assert.deepEqual([s.codec_name, s.width, s.height], ['mjpeg', 320, 90], 'one row of two tiles');
   });
 
   test('sharpen_radius/sharpen_sigma change the picture and keep it the source frame', async () => {
