@@ -107,14 +107,14 @@ function planStoryboard(board: StoryboardSpec, s: StoryboardInput, out: PlanOut)
     { inputs: ['thumbs'], filters: [filter('split', [2])], outputs: ['t', 'c'] },
     { inputs: ['t'], filters: [filter('tile', { layout: `${layout.perRow}x${layout.rows}` })], outputs: ['v'] },
   ];
-  const sheetName = (n: number): string => `${out.baseName}_sprite_${String(n).padStart(4, '0')}.jpg`;
+  const prefix = `${out.baseName}_sprite_`;
   const counter = join(out.dir, `.${out.baseName}.framecrc`);
   const vttPath = join(out.dir, `${out.baseName}.vtt`);
   const args = buildArgs({
     inputs: inputsFor(s.paths, []),
     filterGraph: graph,
     outputs: [
-      { url: ffmpegUrl(join(literal(out.dir), literal(out.baseName) + '_sprite_%04d.jpg')), maps: ['[v]'], options: ['-an', '-fps_mode', 'passthrough', ...s.quality] },
+      { url: ffmpegUrl(join(literal(out.dir), `${literal(prefix)}%04d.jpg`)), maps: ['[v]'], options: ['-an', '-fps_mode', 'passthrough', ...s.quality] },
       { url: ffmpegUrl(counter), maps: ['[c]'], options: ['-an', '-fps_mode', 'passthrough', '-f', 'framecrc'] },
     ],
   });
@@ -124,14 +124,15 @@ function planStoryboard(board: StoryboardSpec, s: StoryboardInput, out: PlanOut)
     listOutputs: async () => {
       const crc = await readFile(counter, 'utf8').catch(() => '');
       const count = crc.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')).length;
-      const sheets = await listFiles(out.dir, (n) => /^\d{4,}\.jpg$/.test(n.slice(`${out.baseName}_sprite_`.length)) && n.startsWith(`${out.baseName}_sprite_`));
+      const sheets = await listFiles(out.dir, (n) => n.startsWith(prefix) && /^\d{4,}\.jpg$/.test(n.slice(prefix.length)));
       if (count === 0 || sheets.length === 0) throw new Error('FFmpeg finished without writing any thumbnail.');
       const perSheet = layout.perRow * layout.rows;
       if (sheets.length !== Math.ceil(count / perSheet)) {
         throw new Error(`FFmpeg wrote ${sheets.length} sprite sheet(s) for ${count} thumbnails; ${Math.ceil(count / perSheet)} were expected.`);
       }
       const cues = storyboardCues(count, s.every, s.total, layout);
-      await writeFile(vttPath, renderVtt(cues, (i) => basename(sheets[i] ?? sheetName(i + 1))));
+      // Local names: right for outputs kept here; each delivery rewrites them (domain/storyboard.ts).
+      await writeFile(vttPath, renderVtt(cues, (i) => basename(sheets[i]!)));
       await rm(counter, { force: true });
       return [...sheets, vttPath];
     },
