@@ -225,6 +225,7 @@ describe('thumbnail sprite sheets with a WebVTT storyboard, and image sharpening
       [{ output: 'thumbnail', use_vtt: 'yes', width: '2000', vtt_line_size: '5' }, /vtt_line_size "5" with 2000-pixel tiles/],
       [{ output: 'thumbnail', vtt_destination: `file://${out}/bad/x.vtt` }, /vtt_destination is only used with use_vtt=yes/],
       [{ output: 'thumbnail', use_vtt: 'yes', vtt_destination: 'gopher://example.com/x.vtt' }, /vtt_destination: Unsupported URL scheme/],
+      [{ output: 'thumbnail', use_vtt: 'yes', vtt_destination: 'file:///etc/x.vtt' }, /vtt_destination: The destination file:\/\/ path is outside the allowed file roots/],
       [{ output: 'thumbnail', use_vtt: 'yes', public_url: 'ftp://x/y' }, /public_url "ftp:\/\/x\/y" is not an http/],
       [{ output: 'image', sharpen_radius: '12' }, /sharpen_radius "12" is out of range/],
       [{ output: 'image', sharpen_sigma: '9' }, /sharpen_sigma "9" is out of range/],

@@ -275,9 +275,12 @@ async function validateFormat(ctx: ActionContext, raw: FieldValue, index: number
   if (vtt !== null) {
     // The storyboard's VTT is delivered, tracked and listed as one more destination, always the last.
     if (destinations.length === 0) throw new ApiError(`${where}vtt_destination needs a destination for the sprite sheets; add one, or leave vtt_destination out to keep both here.`);
-    const problem = checkUrl(vtt, 'destination', { allowPrivateNetwork: ctx.config.allowPrivateNetwork });
-    if (problem) throw new ApiError(`${where}vtt_destination: ${problem}`);
-    checkLocation(ctx, vtt, 'destination', where);
+    try {
+      checkLocation(ctx, vtt, 'destination');
+    } catch (err) {
+      if (err instanceof ApiError) throw new ApiError(`${where}vtt_destination: ${err.message}`);
+      throw err;
+    }
     destinations.push(vtt);
   }
   const saveAs = presetNameIn(fields, 'save_preset', where);
