@@ -87,7 +87,7 @@ export function mergeUnder(preset: FieldMap, own: FieldMap): FieldMap {
 }
 
 /** Fields that belong to one media, never to a preset. */
-const NOT_PRESET_FIELDS = new Set(['destination', 'save_preset', 'output_preset']);
+const NOT_PRESET_FIELDS = new Set(['destination', 'vtt_destination', 'save_preset', 'output_preset']);
 
 /**
  * What is stored for a (merged, validated) format: without destinations and the preset fields

@@ -5,6 +5,7 @@ import * as repo from '../../store/repo.ts';
 import { redactUrl } from '../../transfer/redact.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { destinationForLayout, keepsLayout, layoutMain } from '../../domain/destinations.ts';
+import { storyboardListing, storyboardOf } from '../../domain/storyboard.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { mediaIdOf, positiveInt, required, scalar, yesNo } from '../query.ts';
 import { alwaysList, interleave, wireDate, wirePercent, type Wire, type WireObject } from '../wire/render.ts';
@@ -131,6 +132,13 @@ function extendedTask(t: repo.TaskRow): WireObject {
  */
 function destinationRows(t: repo.TaskRow, dests: repo.DestinationRow[]): [string, string][] {
   const files = layoutFiles(t);
+  const board = storyboardOf(t.output, t.format);
+  if (board && t.outputs) {
+    // A storyboard's VTT is named beside the sheets or at vtt_destination (its own row).
+    const vtt = path.basename((JSON.parse(t.outputs) as string[]).at(-1) ?? '');
+    const listed = storyboardListing(board, dests.map((d) => d.url), vtt);
+    return dests.flatMap((d, i) => (listed[i] ?? [d.url]).map((u): [string, string] => [redactUrl(u), d.status]));
+  }
   if (!files) return dests.map((d) => [redactUrl(d.url), d.status]);
   return dests.flatMap((d) => {
     const main = files[layoutMain(t.output, files, d.url)]!;
