@@ -34,6 +34,8 @@ const MIME: Record<string, string> = {
   '.png': 'image/png',
   '.m3u8': 'application/vnd.apple.mpegurl',
   '.ts': 'video/mp2t',
+  '.mpd': 'application/dash+xml',
+  '.m4s': 'video/iso.segment',
 };
 
 /** The HTTP edge: the encoding.com endpoint, health, metrics and kept-output downloads. */

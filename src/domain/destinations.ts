@@ -26,9 +26,22 @@ export function destinationFor(url: string, file: string, index: number, count: 
   return numbered + rest;
 }
 
-/** Outputs made of several files that keep their relative layout (HLS: master, variant folders). */
+/** Outputs made of several files that keep their relative layout (HLS, DASH: manifests, variant folders). */
 export function keepsLayout(output: string): boolean {
-  return output === 'advanced_hls';
+  return ['advanced_hls', 'mpeg_dash', 'advanced_dash', 'fmp4_hls', 'advanced_fmp4'].includes(output);
+}
+
+/**
+ * Which of a layout-keeping output's files goes to the destination URL itself (and is uploaded
+ * last): its last file (the HLS master, the MPD), except that advanced_fmp4, which has both, makes
+ * its MPD the main file at a destination whose path ends in `.mpd`. `relative` is the task's file
+ * list, main file last; returns an index into it.
+ */
+export function layoutMain(output: string, relative: string[], url: string): number {
+  const last = relative.length - 1;
+  if (output !== 'advanced_fmp4' || !splitQuery(url).base.toLowerCase().endsWith('.mpd')) return last;
+  const mpd = relative.findIndex((f) => !f.includes('/') && f.toLowerCase().endsWith('.mpd'));
+  return mpd >= 0 ? mpd : last;
 }
 
 /**

@@ -10,20 +10,23 @@ import { Fields, FormatProblem } from './format/fields.ts';
 import { readAudio, readTrim, readVideo, type AudioSpec, type VideoSpec } from './format/video.ts';
 import { readHls, type HlsSpec } from './format/hls.ts';
 import { readContainerEdits } from './format/container.ts';
+import { readDash, type DashSpec } from './format/dash.ts';
 import { readGif, readImage, readThumbnail, type GifSpec, type ImageSpec, type ThumbnailSpec } from './format/still.ts';
 
 export type { Size, Crop, TimeValue } from './format/fields.ts';
 export * from './format/video.ts';
 export * from './format/hls.ts';
+export * from './format/dash.ts';
 export * from './format/still.ts';
 export * from './format/container.ts';
 
 export const SUPPORTED_OUTPUTS = [
   'mp4', 'webm', 'mov', 'mkv', 'mpegts', 'mp3', 'm4a', 'ogg', 'wav', 'flac', 'thumbnail', 'image', 'gif', 'advanced_hls',
+  'mpeg_dash', 'advanced_dash', 'fmp4_hls', 'advanced_fmp4',
 ] as const;
 export type OutputName = (typeof SUPPORTED_OUTPUTS)[number];
 
-export type OutputSpec = VideoSpec | AudioSpec | ThumbnailSpec | HlsSpec | GifSpec | ImageSpec;
+export type OutputSpec = VideoSpec | AudioSpec | ThumbnailSpec | HlsSpec | GifSpec | ImageSpec | DashSpec;
 
 export type ParseFormatResult = { ok: true; spec: OutputSpec } | { ok: false; error: string };
 
@@ -64,6 +67,11 @@ function readSpec(f: Fields): OutputSpec {
       return readImage(f);
     case 'advanced_hls':
       return readHls(f);
+    case 'mpeg_dash':
+    case 'advanced_dash':
+    case 'fmp4_hls':
+    case 'advanced_fmp4':
+      return readDash(f, output);
     default: {
       const never: never = output;
       throw new Error(`unhandled output ${String(never)}`);

@@ -42,7 +42,20 @@ export const BUILT_IN_PRESETS: readonly Preset[] = [
   ui('thumbnail_jpg', { output: 'thumbnail', time: '10%' }),
   // A short looping preview for a page: the first 5 s, 320 wide, 10 frames a second.
   ui('gif_preview', { output: 'gif', size: '320x0', interval: '10', loop: '-1', colors: '128', duration: '5' }),
+  // The mp4 ladder's rungs as one DASH output, one 4 s segment grid, one shared AAC rendition.
+  ui('dash_ladder', { output: 'advanced_dash', segment_duration: '4', stream: ladder() }),
+  // The same ladder as CMAF: one set of fMP4 segments behind an HLS master and a DASH MPD.
+  ui('cmaf_ladder', { output: 'advanced_fmp4', segment_duration: '4', stream: ladder() }),
 ];
+
+/** 1080p/720p/480p/360p H.264 rungs (rates as the mp4 presets) sharing one 128k AAC audio. */
+function ladder(): FieldMap[] {
+  const rung = (height: number, bitrate: number, profile: string): FieldMap => ({
+    sub_path: `${height}p`, video_codec: 'libx264', profile, size: `0x${height}`,
+    bitrate: `${bitrate}k`, maxrate: `${bitrate * 1.5}k`, bufsize: `${bitrate * 2}k`, audio_codec: 'aac', audio_bitrate: '128k',
+  });
+  return [rung(1080, 5000, 'high'), rung(720, 2800, 'high'), rung(480, 1400, 'high'), rung(360, 800, 'main')];
+}
 
 function ui(name: string, format: FieldMap & { output: string }): Preset {
   return { name, type: 'ui', output: format.output, format };
@@ -74,7 +87,7 @@ export function mergeUnder(preset: FieldMap, own: FieldMap): FieldMap {
 }
 
 /** Fields that belong to one media, never to a preset. */
-const NOT_PRESET_FIELDS = new Set(['destination', 'save_preset', 'output_preset']);
+const NOT_PRESET_FIELDS = new Set(['destination', 'vtt_destination', 'save_preset', 'output_preset']);
 
 /**
  * What is stored for a (merged, validated) format: without destinations and the preset fields

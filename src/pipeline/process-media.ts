@@ -18,8 +18,9 @@ import { withPacketsForPassthrough } from './plan/passthrough.ts';
 import { ProgressTracker } from './progress.ts';
 import type { MediaProcessor } from '../queue/types.ts';
 import { describeError, mapLimit, describeProbe } from './util.ts';
-import { destinationFor, destinationForLayout, keepsLayout } from '../domain/destinations.ts';
+import { destinationFor, destinationForLayout, keepsLayout, layoutMain } from '../domain/destinations.ts';
 import { mediaDirs } from '../domain/layout.ts';
+import { storyboardOf, storyboardSends } from './storyboard-delivery.ts';
 
 /** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
 export interface PipelineEvents {
@@ -287,15 +288,21 @@ class MediaRun {
           sent.set(`${dest.id}:${i}`, d);
           this.#progress.setPhaseFraction(sum([...sent.values()]) / Math.max(1, totalBytes));
         });
+      const board = storyboardOf(task.output, task.format);
       try {
         if (keepsLayout(task.output)) {
           // Master playlist last: whoever reads it finds every variant and segment in place.
           const taskDir = mediaDirs(this.deps.config.dataDir, this.mediaId).task(task.id);
           const relative = files.map((f) => path.relative(taskDir, f).split(path.sep).join('/'));
-          const main = relative.at(-1)!;
-          const urlOf = (i: number): string => destinationForLayout(dest.url, relative[i]!, main);
-          await mapLimit(files.slice(0, -1).map((f, i) => i), LAYOUT_FILE_CONCURRENCY, (i) => send(files[i]!, i, urlOf(i)));
-          await send(files.at(-1)!, files.length - 1, urlOf(files.length - 1));
+          const m = layoutMain(task.output, relative, dest.url);
+          const urlOf = (i: number): string => destinationForLayout(dest.url, relative[i]!, relative[m]!);
+          await mapLimit(files.map((f, i) => i).filter((i) => i !== m), LAYOUT_FILE_CONCURRENCY, (i) => send(files[i]!, i, urlOf(i)));
+          await send(files[m]!, m, urlOf(m));
+        } else if (board) {
+          // Sprite sheets and their VTT (use_vtt): the VTT names the sheets as this destination will.
+          const rows = destinations.get(task.id) ?? [];
+          const sends = await storyboardSends(board, rows.map((d) => d.url), rows.findIndex((d) => d.id === dest.id), files);
+          for (const [i, [file, url]] of sends.entries()) await send(file, i, url);
         } else {
           for (const [i, file] of files.entries()) await send(file, i, destinationFor(dest.url, file, i, files.length));
         }

@@ -271,6 +271,18 @@ async function validateFormat(ctx: ActionContext, raw: FieldValue, index: number
   // The merged fields are what is stored: the pipeline encodes them and GetStatus echoes them,
   // so a later change to the preset does not change this media.
   const { fields, spec } = await resolveFormat(ctx, own, where);
+  const vtt = spec.kind === 'thumbnail' ? spec.storyboard?.destination ?? null : null;
+  if (vtt !== null) {
+    // The storyboard's VTT is delivered, tracked and listed as one more destination, always the last.
+    if (destinations.length === 0) throw new ApiError(`${where}vtt_destination needs a destination for the sprite sheets; add one, or leave vtt_destination out to keep both here.`);
+    try {
+      checkLocation(ctx, vtt, 'destination');
+    } catch (err) {
+      if (err instanceof ApiError) throw new ApiError(`${where}vtt_destination: ${err.message}`);
+      throw err;
+    }
+    destinations.push(vtt);
+  }
   const saveAs = presetNameIn(fields, 'save_preset', where);
   return {
     task: { output: spec.output, format: JSON.stringify(fields), destinations },

@@ -4,7 +4,8 @@ import { TaskStatus, isFinalMedia } from '../../domain/status.ts';
 import * as repo from '../../store/repo.ts';
 import { redactUrl } from '../../transfer/redact.ts';
 import { mediaDirs } from '../../domain/layout.ts';
-import { destinationForLayout, keepsLayout } from '../../domain/destinations.ts';
+import { destinationForLayout, keepsLayout, layoutMain } from '../../domain/destinations.ts';
+import { storyboardListing, storyboardOf } from '../../domain/storyboard.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { mediaIdOf, positiveInt, required, scalar, yesNo } from '../query.ts';
 import { alwaysList, interleave, wireDate, wirePercent, type Wire, type WireObject } from '../wire/render.ts';
@@ -131,13 +132,23 @@ function extendedTask(t: repo.TaskRow): WireObject {
  */
 function destinationRows(t: repo.TaskRow, dests: repo.DestinationRow[]): [string, string][] {
   const files = layoutFiles(t);
+  const board = storyboardOf(t.output, t.format);
+  if (board && t.outputs) {
+    // A storyboard's VTT is named beside the sheets or at vtt_destination (its own row).
+    const vtt = path.basename((JSON.parse(t.outputs) as string[]).at(-1) ?? '');
+    const listed = storyboardListing(board, dests.map((d) => d.url), vtt);
+    return dests.flatMap((d, i) => (listed[i] ?? [d.url]).map((u): [string, string] => [redactUrl(u), d.status]));
+  }
   if (!files) return dests.map((d) => [redactUrl(d.url), d.status]);
-  const main = files.at(-1)!;
-  const playlists = files.filter((f) => f !== main && f.endsWith('.m3u8'));
-  return dests.flatMap((d) =>
-    [...playlists, main].map((f): [string, string] => [redactUrl(destinationForLayout(d.url, f, main)), d.status]),
-  );
+  return dests.flatMap((d) => {
+    const main = files[layoutMain(t.output, files, d.url)]!;
+    const manifests = files.filter((f) => f !== main && MANIFEST.test(f));
+    return [...manifests, main].map((f): [string, string] => [redactUrl(destinationForLayout(d.url, f, main)), d.status]);
+  });
 }
+
+/** HLS playlists and DASH MPDs. */
+const MANIFEST = /\.(m3u8|mpd)$/i;
 
 /** A layout-keeping task's files relative to its folder, main file last; null for other tasks. */
 function layoutFiles(t: repo.TaskRow): string[] | null {
@@ -156,7 +167,9 @@ function taskRelative(t: repo.TaskRow): string[] {
 function keptLinks(ctx: ActionContext, t: repo.TaskRow): Wire[] | undefined {
   if (!t.download_token || !t.outputs) return undefined;
   const files = taskRelative(t);
-  const shown = keepsLayout(t.output) ? files.slice(-1) : files;
+  // A layout's top-level manifests (CMAF has an HLS master and an MPD), main last.
+  const top = files.filter((f) => !f.includes('/') && MANIFEST.test(f));
+  const shown = keepsLayout(t.output) ? (top.length > 0 ? top : files.slice(-1)) : files;
   return shown.map((f) => `${ctx.publicUrl()}/download/${t.download_token}/${f.split('/').map(encodeURIComponent).join('/')}`);
 }
 

@@ -1,7 +1,9 @@
 /** advanced_hls (reference 4.6): the format's own fields and its 1 to 15 `<stream>` variants. */
 import type { FieldMap } from '../fields.ts';
 import { FormatProblem, Fields, lowerKeys, parseDecimal } from './fields.ts';
-import { readAudio, readPicture, readTrim, readVideoEncoding, type AudioFields, type Picture, type TrimFields, type VideoEncoding } from './video.ts';
+import {
+  readAudio, readPicture, readTrim, readVideoEncoding, type AudioFields, type Picture, type SegmentedOutput, type TrimFields, type VideoEncoding,
+} from './video.ts';
 
 /** One `<stream>` of an advanced_hls (reference 4.6): a variant, or an audio-only one. */
 export interface HlsStreamSpec extends VideoEncoding, AudioFields {
@@ -39,11 +41,22 @@ export function readHls(f: Fields): HlsSpec {
   if (f.flag('encryption', false)) {
     throw new FormatProblem('encryption is not supported for advanced_hls yet; remove it or set it to no.');
   }
+  const { streams, picture } = readStreams(f, 'advanced_hls');
+  return { kind: 'hls', output: 'advanced_hls', segmentDuration, streams, ...picture, ...readTrim(f) };
+}
+
+/**
+ * The 1 to 15 `<stream>` variants of a segmented output, each with the format's fields under its
+ * own, and the one picture they are all cut from. With `single`, a format without `<stream>` is
+ * one variant made of its own fields (and its `audio_only`/`video_only`).
+ */
+export function readStreams(f: Fields, output: SegmentedOutput, single = false): { streams: HlsStreamSpec[]; picture: Picture } {
   const raw = f.raw('stream');
-  const items = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-  if (items.length === 0) throw new FormatProblem(`stream is missing: advanced_hls needs 1 to ${MAX_HLS_STREAMS} <stream> elements.`);
+  const given = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  const items = given.length === 0 && single ? [formatAsStream(f)] : given;
+  if (items.length === 0) throw new FormatProblem(`stream is missing: ${output} needs 1 to ${MAX_HLS_STREAMS} <stream> elements.`);
   if (items.length > MAX_HLS_STREAMS) {
-    throw new FormatProblem(`stream is given ${items.length} times; advanced_hls takes 1 to ${MAX_HLS_STREAMS} streams.`);
+    throw new FormatProblem(`stream is given ${items.length} times; ${output} takes 1 to ${MAX_HLS_STREAMS} streams.`);
   }
 
   const inherited: FieldMap = {};
@@ -60,7 +73,7 @@ export function readHls(f: Fields): HlsSpec {
     const own = typeof item === 'string' ? {} : item;
     const sf = new Fields({ ...inherited, ...lowerKeys(own) });
     try {
-      streams.push(readHlsStream(sf, i));
+      streams.push(readHlsStream(sf, i, output));
       const p = readPicture(sf);
       if (picture === null) picture = p;
       else if (pictureKey(p) !== pictureKey(picture)) {
@@ -69,7 +82,7 @@ export function readHls(f: Fields): HlsSpec {
         );
       }
     } catch (err) {
-      if (err instanceof FormatProblem) throw new FormatProblem(`stream ${i + 1}: ${err.message}`);
+      if (err instanceof FormatProblem && given.length > 0) throw new FormatProblem(`stream ${i + 1}: ${err.message}`);
       throw err;
     }
   }
@@ -80,20 +93,27 @@ export function readHls(f: Fields): HlsSpec {
     if (other !== undefined) throw new FormatProblem(`stream ${i + 1}: sub_path "${s.subPath}" is already used by stream ${other + 1}.`);
     seen.set(key, i);
   }
-  return {
-    kind: 'hls', output: 'advanced_hls', segmentDuration, streams, ...(picture ?? readPicture(f)), ...readTrim(f),
-  };
+  return { streams, picture: picture ?? readPicture(f) };
 }
 
-export function readHlsStream(f: Fields, index: number): HlsStreamSpec {
+function formatAsStream(f: Fields): FieldMap {
+  const own: FieldMap = {};
+  for (const name of ['audio_only', 'video_only']) {
+    const v = f.raw(name);
+    if (v !== undefined) own[name] = v;
+  }
+  return own;
+}
+
+export function readHlsStream(f: Fields, index: number, output: SegmentedOutput = 'advanced_hls'): HlsStreamSpec {
   const setRotate = f.str('set_rotate');
   if (setRotate !== null && setRotate !== '0') {
-    throw new FormatProblem(`set_rotate "${setRotate}" cannot be written into advanced_hls: MPEG-TS segments have no rotation metadata. Use rotate to turn the picture itself, or set_rotate 0.`);
+    throw new FormatProblem(`set_rotate "${setRotate}" cannot be written into ${output}: its segments carry no rotation metadata. Use rotate to turn the picture itself, or set_rotate 0.`);
   }
   const audioOnly = f.flag('audio_only', false);
   const videoOnly = f.flag('video_only', false);
   if (audioOnly && videoOnly) throw new FormatProblem('audio_only and video_only cannot both be yes.');
-  const encoding = readVideoEncoding(f, 'advanced_hls');
+  const encoding = readVideoEncoding(f, output);
   const subPathRaw = f.str('sub_path');
   let subPath = `stream_${index}`;
   if (subPathRaw !== null) {
@@ -105,7 +125,7 @@ export function readHlsStream(f: Fields, index: number): HlsStreamSpec {
     }
     subPath = trimmed;
   }
-  return { ...encoding, ...readAudio(f, 'advanced_hls', encoding.videoCodec), subPath, audioOnly, videoOnly };
+  return { ...encoding, ...readAudio(f, output, encoding.videoCodec), subPath, audioOnly, videoOnly };
 }
 
 /** Folder names that are safe in a URL, a file system and FFmpeg's var_stream_map; no `.`/`..`. */

@@ -17,7 +17,30 @@ export interface ThumbnailSpec {
   height: number | null;
   /** 1 (smallest file) to 100 (best). @default 90 */
   quality: number;
+  /** Sprite sheets with a WebVTT storyboard instead of separate pictures (`use_vtt`); null = no. */
+  storyboard: StoryboardSpec | null;
+  /** `remove_metadata`: nothing but the picture in the file (no encoder comment). @default false */
+  removeMetadata: boolean;
 }
+
+/** `use_vtt=yes` (reference 4.8): thumbnails tiled into JPEG sprite sheets, one WebVTT cue each. */
+export interface StoryboardSpec {
+  /** Tiles in one row of a sheet (`vtt_line_size`), 1 to 50. @default 5 */
+  perRow: number;
+  /** Rows in one sheet (`vtt_max_lines`), 1 to 50; more thumbnails start another sheet. @default 5 */
+  rows: number;
+  /** Where the .vtt goes (`vtt_destination`); null = beside the sheets at each destination. */
+  destination: string | null;
+  /** The public address of the (first) destination (`public_url`), used in the cues when the .vtt goes elsewhere. */
+  publicUrl: string | null;
+}
+
+/** The interval of a storyboard without a `time` field: the documented default time, 5, read as every 5 s. */
+export const STORYBOARD_DEFAULT_EVERY = 5;
+/** Tile width of a storyboard without width or height: small enough for a scrub preview. */
+export const STORYBOARD_DEFAULT_WIDTH = 160;
+/** Sprite sheets larger than this on a side are refused: decoders and browsers struggle with them. */
+export const MAX_SHEET_SIDE = 8192;
 
 export const GIF_DITHERS = ['bayer', 'heckbert', 'floyd_steinberg', 'sierra2', 'sierra2_4a'] as const;
 export type GifDither = (typeof GIF_DITHERS)[number];
@@ -63,14 +86,34 @@ export interface ImageSpec {
   quality: number;
   /** Like a thumbnail's, without the every-N-seconds form. @default { kind: 'at', seconds: 5 } */
   time: Exclude<ThumbnailTime, { kind: 'every' }>;
+  /** `sharpen_radius`/`sharpen_sigma`; null = no sharpening. */
+  sharpen: Sharpen | null;
+  /** `remove_metadata`: nothing but the picture in the file (no encoder comment). @default false */
+  removeMetadata: boolean;
+}
+
+/**
+ * An unsharp mask over the luma, in ImageMagick's terms (`-sharpen RADIUSxSIGMA`): the radius
+ * sets the matrix (2 × radius + 1 pixels square), sigma the strength.
+ */
+export interface Sharpen {
+  /** Matrix side in pixels, odd, 3 to 23 (FFmpeg's unsharp range). */
+  matrix: number;
+  /** unsharp's luma amount, 0.1 to 5. */
+  amount: number;
 }
 
 export function readThumbnail(f: Fields): ThumbnailSpec {
+  const useVtt = f.flag('use_vtt', false);
   const timeRaw = f.str('time');
-  let time: ThumbnailTime = { kind: 'at', seconds: 5 };
+  let time: ThumbnailTime = useVtt ? { kind: 'every', seconds: STORYBOARD_DEFAULT_EVERY } : { kind: 'at', seconds: 5 };
   if (timeRaw !== null) {
     const parsed = parseThumbnailTime(timeRaw);
     if (typeof parsed === 'string') throw new FormatProblem(parsed);
+    // A storyboard covers the whole timeline; one moment cannot fill it.
+    if (useVtt && parsed.kind !== 'every') {
+      throw new FormatProblem(`time "${timeRaw}" is one moment, but use_vtt=yes makes a storyboard of the whole video: use an interval like 5! (a thumbnail every 5 seconds), or leave time out for every ${STORYBOARD_DEFAULT_EVERY} seconds.`);
+    }
     time = parsed;
   }
   let width = f.parse('width', 'a width in pixels like 320', parseNonNegativeInt);
@@ -80,10 +123,43 @@ export function readThumbnail(f: Fields): ThumbnailSpec {
   if (width === null && height === null && size) ({ width, height } = size);
   for (const [name, v] of [['width', width], ['height', height]] as const) {
     if (v !== null && v > 8192) throw new FormatProblem(`${name} "${v}" is too large; use at most 8192 pixels.`);
+    // Tiles side by side in one 4:2:0 JPEG must start on even pixels, or colours bleed across tiles.
+    if (useVtt && v !== null && v % 2 !== 0) throw new FormatProblem(`${name} "${v}" must be an even number of pixels for sprite sheets (use_vtt=yes); use ${v + 1}.`);
   }
   const quality = f.parse('quality', 'a quality from 1 to 100', parseNonNegativeInt) ?? 90;
   if (quality < 1 || quality > 100) throw new FormatProblem(`quality "${quality}" is out of range; use 1 to 100.`);
-  return { kind: 'thumbnail', output: 'thumbnail', time, width: width || null, height: height || null, quality };
+  if (!width && !height && useVtt) width = STORYBOARD_DEFAULT_WIDTH;
+  const storyboard = readStoryboard(f, useVtt, width || null, height || null);
+  return {
+    kind: 'thumbnail', output: 'thumbnail', time, width: width || null, height: height || null, quality, storyboard,
+    removeMetadata: f.flag('remove_metadata', false),
+  };
+}
+
+function readStoryboard(f: Fields, useVtt: boolean, width: number | null, height: number | null): StoryboardSpec | null {
+  const count = (name: string): number => {
+    const n = f.parse(name, 'a whole number from 1 to 50', parseNonNegativeInt) ?? 5;
+    if (n < 1 || n > 50) throw new FormatProblem(`${name} "${n}" is out of range; use 1 to 50.`);
+    return n;
+  };
+  const perRow = count('vtt_line_size');
+  const rows = count('vtt_max_lines');
+  const destination = f.str('vtt_destination');
+  const publicUrl = f.str('public_url');
+  if (!useVtt) {
+    if (destination !== null) throw new FormatProblem('vtt_destination is only used with use_vtt=yes (sprite sheets with a WebVTT storyboard); add use_vtt=yes or remove vtt_destination.');
+    return null;
+  }
+  if (publicUrl !== null && !/^https?:\/\/[^/?#\s]+/i.test(publicUrl)) {
+    throw new FormatProblem(`public_url "${publicUrl.slice(0, 200)}" is not an http:// or https:// URL; give the public address of the destination, like https://cdn.example.com/thumbs/.`);
+  }
+  // Sides the request fixes already; a side computed from the source's aspect is checked by the planner.
+  for (const [side, n, tile, field] of [['wide', perRow, width, 'vtt_line_size'], ['high', rows, height, 'vtt_max_lines']] as const) {
+    if (tile !== null && n * tile > MAX_SHEET_SIDE) {
+      throw new FormatProblem(`${field} "${n}" with ${tile}-pixel tiles makes sprite sheets ${n * tile} pixels ${side}; use at most ${MAX_SHEET_SIDE} (fewer tiles or smaller ones).`);
+    }
+  }
+  return { perRow, rows, destination, publicUrl };
 }
 
 /** `size` (WxH, one side 0 keeps the aspect), or `width`/`height` as thumbnails take them. */
@@ -154,8 +230,25 @@ export function readImage(f: Fields): ImageSpec {
   }
   return {
     kind: 'image', output: 'image', imageFormat, resizeMethod, size: readStillSize(f), keepAspectRatio: f.flag('keep_aspect_ratio', true),
-    quality, time,
+    quality, time, sharpen: readSharpen(f), removeMetadata: f.flag('remove_metadata', false),
   };
+}
+
+/**
+ * ImageMagick's `-sharpen RADIUSxSIGMA` mapped onto FFmpeg's unsharp: radius 1 to 11 pixels
+ * (0 = from sigma, as ImageMagick does) and sigma 0.1 to 5 as the strength. Radius alone sharpens
+ * with sigma 1.
+ */
+function readSharpen(f: Fields): Sharpen | null {
+  const radius = f.parse('sharpen_radius', 'a radius in pixels from 0 to 11', parseDecimal);
+  const sigma = f.parse('sharpen_sigma', 'a strength from 0.1 to 5', parseDecimal);
+  if (radius === null && sigma === null) return null;
+  if (radius !== null && radius > 11) throw new FormatProblem(`sharpen_radius "${radius}" is out of range; use 0 (chosen from sharpen_sigma) to 11 pixels.`);
+  if (sigma !== null && (sigma < 0.1 || sigma > 5)) throw new FormatProblem(`sharpen_sigma "${sigma}" is out of range; use 0.1 (slight) to 5 (strong).`);
+  const amount = sigma ?? 1;
+  // ImageMagick picks about two sigmas of radius when none is given.
+  const r = radius !== null && radius >= 0.5 ? Math.round(radius) : Math.ceil(2 * amount);
+  return { matrix: Math.min(23, Math.max(3, 2 * r + 1)), amount };
 }
 
 export function parseThumbnailTime(raw: string): ThumbnailTime | string {

@@ -6,6 +6,8 @@ import { readContainerEdits, readLevels, type ContainerEdits, type LevelFields }
 
 export type VideoContainer = 'mp4' | 'webm' | 'mov' | 'mkv' | 'mpegts';
 export type AudioContainer = 'mp3' | 'm4a' | 'ogg' | 'wav' | 'flac';
+/** Outputs cut into segments with manifests, made of `<stream>` variants (reference 4.6, 4.7). */
+export type SegmentedOutput = 'advanced_hls' | 'mpeg_dash' | 'advanced_dash' | 'fmp4_hls' | 'advanced_fmp4';
 /** `libvpx` is VP8, kept under encoding.com's name. */
 export type VideoCodec = 'libx264' | 'libx265' | 'libvpx-vp9' | 'libvpx' | 'libsvtav1' | 'libaom-av1';
 export type AudioCodec =
@@ -101,7 +103,7 @@ export const VP_NAMES: Record<string, VideoCodec> = { 'libvpx-vp9': 'libvpx-vp9'
 /** `av1` alone means SVT-AV1, the faster of the two AV1 encoders at a like quality. */
 export const AV1_NAMES: Record<string, VideoCodec> = { libsvtav1: 'libsvtav1', 'libsvt-av1': 'libsvtav1', svtav1: 'libsvtav1', av1: 'libsvtav1', 'libaom-av1': 'libaom-av1', libaom: 'libaom-av1' };
 
-export const VIDEO_CODECS: Record<VideoContainer | 'advanced_hls', Record<string, VideoCodec>> = {
+export const VIDEO_CODECS: Record<VideoContainer | SegmentedOutput, Record<string, VideoCodec>> = {
   mp4: { ...H264_NAMES, ...HEVC_NAMES, ...AV1_NAMES },
   webm: { ...VP_NAMES, ...AV1_NAMES },
   mov: { ...H264_NAMES, ...HEVC_NAMES },
@@ -109,10 +111,17 @@ export const VIDEO_CODECS: Record<VideoContainer | 'advanced_hls', Record<string
   mpegts: { ...H264_NAMES, ...HEVC_NAMES },
   // MPEG-TS segments: H.264 or HEVC only.
   advanced_hls: { ...H264_NAMES, ...HEVC_NAMES },
+  // fMP4 segments: DASH players (MSE) take VP9 and AV1 as well; HLS players (Apple's above
+  // all) reliably take H.264 and HEVC only, so the CMAF outputs that carry an HLS master stay there.
+  mpeg_dash: { ...H264_NAMES, ...HEVC_NAMES, 'libvpx-vp9': 'libvpx-vp9', vp9: 'libvpx-vp9', ...AV1_NAMES },
+  advanced_dash: { ...H264_NAMES, ...HEVC_NAMES, 'libvpx-vp9': 'libvpx-vp9', vp9: 'libvpx-vp9', ...AV1_NAMES },
+  fmp4_hls: { ...H264_NAMES, ...HEVC_NAMES },
+  advanced_fmp4: { ...H264_NAMES, ...HEVC_NAMES },
 };
 
-export const DEFAULT_VIDEO_CODEC: Record<VideoContainer | 'advanced_hls', VideoCodec> = {
+export const DEFAULT_VIDEO_CODEC: Record<VideoContainer | SegmentedOutput, VideoCodec> = {
   mp4: 'libx264', webm: 'libvpx-vp9', mov: 'libx264', mkv: 'libx264', mpegts: 'libx264', advanced_hls: 'libx264',
+  mpeg_dash: 'libx264', advanced_dash: 'libx264', fmp4_hls: 'libx264', advanced_fmp4: 'libx264',
 };
 
 export function isAv1(codec: VideoCodec): boolean {
@@ -132,13 +141,18 @@ export const AUDIO_CODEC_NAMES: Record<string, AudioCodec> = {
 };
 
 /** The first codec of each list is the output's default. */
-export const AUDIO_CODECS_FOR: Record<VideoContainer | AudioContainer | 'advanced_hls', readonly AudioCodec[]> = {
+export const AUDIO_CODECS_FOR: Record<VideoContainer | AudioContainer | SegmentedOutput, readonly AudioCodec[]> = {
   mp4: ['aac', 'libmp3lame', 'ac3', 'eac3', 'copy'],
   mov: ['aac', 'libmp3lame', 'ac3', 'eac3', 'copy'],
   mkv: ['aac', 'libopus', 'libvorbis', 'libmp3lame', 'ac3', 'eac3', 'flac', 'copy'],
   mpegts: ['aac', 'libmp3lame', 'ac3', 'eac3', 'copy'],
   // MPEG-TS segments; every rendition is encoded (a copied stream could not be cut at our keyframes).
   advanced_hls: ['aac', 'libmp3lame', 'ac3', 'eac3'],
+  // fMP4 segments, every rendition encoded; Opus in MP4 plays in DASH (MSE) players, not in HLS ones.
+  mpeg_dash: ['aac', 'libopus', 'ac3', 'eac3'],
+  advanced_dash: ['aac', 'libopus', 'ac3', 'eac3'],
+  fmp4_hls: ['aac', 'ac3', 'eac3'],
+  advanced_fmp4: ['aac', 'ac3', 'eac3'],
   webm: ['libopus', 'libvorbis', 'copy'],
   mp3: ['libmp3lame', 'copy'],
   m4a: ['aac', 'copy'],
@@ -171,7 +185,7 @@ export function readVideo(f: Fields, output: VideoContainer): VideoSpec {
   };
 }
 
-export function readVideoEncoding(f: Fields, output: VideoContainer | 'advanced_hls'): VideoEncoding {
+export function readVideoEncoding(f: Fields, output: VideoContainer | SegmentedOutput): VideoEncoding {
   const codecs = VIDEO_CODECS[output];
   const codecRaw = f.str('video_codec');
   let videoCodec: VideoCodec = DEFAULT_VIDEO_CODEC[output];
@@ -271,7 +285,7 @@ export function readProfile(f: Fields, codec: VideoCodec): string | null {
   return p;
 }
 
-export function readAudio(f: Fields, target: VideoContainer | AudioContainer | 'advanced_hls', videoCodec?: VideoCodec): AudioFields {
+export function readAudio(f: Fields, target: VideoContainer | AudioContainer | SegmentedOutput, videoCodec?: VideoCodec): AudioFields {
   const allowed = AUDIO_CODECS_FOR[target];
   const codecRaw = f.str('audio_codec');
   // VP8 pairs with Vorbis in every old preset (reference 4.2); VP9 with Opus.

@@ -124,12 +124,12 @@ export function defaultBitrate(box: Box, fps: number, codec: VideoCodec): number
 }
 
 /** Streams whose audio is encoded the same way share one rendition. */
-function audioKey(a: AudioFields): string {
+export function audioKey(a: AudioFields): string {
   return JSON.stringify([a.audioCodec, a.audioBitrate, a.audioSampleRate, a.audioChannels, a.audioVolume, a.loudness]);
 }
 
 /** Renditions no stream named: `audio`, or `audio_0`, `audio_1`…, never a stream's own folder. */
-function nameGeneratedFolders(renditions: Rendition[], streams: HlsStreamSpec[]): void {
+export function nameGeneratedFolders(renditions: { folder: string; listed: boolean }[], streams: HlsStreamSpec[]): void {
   const used = new Set(streams.map((s) => s.subPath.toLowerCase()));
   const generated = renditions.filter((r) => !r.listed);
   for (const [k, r] of generated.entries()) {

@@ -20,6 +20,7 @@ import {
 import { GraphBuilder, shareKey } from './graph.ts';
 import { hlsPart } from './hls.ts';
 import { passthroughDecision, planPassthrough } from './passthrough.ts';
+import { dashPart } from './dash.ts';
 import { planGif, planImage } from './still.ts';
 import { planThumbnail } from './thumbnail.ts';
 import { videoPart } from './video.ts';
@@ -106,7 +107,7 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
     const trim = resolveTrim(spec, fps, 0);
     const trimKey = JSON.stringify(trim);
     const key = shareKey(trim, pictureOf(spec));
-    const encoders = spec.kind === 'hls' ? spec.streams.filter((s) => !s.audioOnly).length : 1;
+    const encoders = spec.kind === 'hls' || spec.kind === 'dash' ? spec.streams.filter((s) => !s.audioOnly).length : 1;
     const bucket = buckets.find((b) => b.key === key && b.encoders + encoders <= MAX_VIDEO_ENCODERS_PER_PROCESS);
     if (bucket) {
       bucket.members.push(task);
@@ -144,7 +145,7 @@ function remuxGroup(task: MediaTask, input: PlanInput): EncodeGroup {
 }
 
 function pictureOf(spec: OutputSpec): Picture | null {
-  if (spec.kind !== 'video' && spec.kind !== 'hls') return null;
+  if (spec.kind !== 'video' && spec.kind !== 'hls' && spec.kind !== 'dash') return null;
   return { crop: spec.crop, rotate: spec.rotate, deinterlacing: spec.deinterlacing };
 }
 
@@ -199,6 +200,8 @@ function partFor(m: MediaTask, ctx: GroupContext, pass: Pass): OutputPart {
       return audioPart(m.spec, ctx, m.out);
     case 'hls':
       return hlsPart(m.spec, ctx, m.out);
+    case 'dash':
+      return dashPart(m.spec, ctx, m.out);
     case 'thumbnail':
     case 'gif':
     case 'image':
@@ -212,6 +215,6 @@ function partFor(m: MediaTask, ctx: GroupContext, pass: Pass): OutputPart {
 
 /** The length a format's trim is checked against: the video's when it has a picture, else the file's. */
 function totalFor(spec: SharedSpec, input: PlanInput): number {
-  const picture = spec.kind === 'video' || (spec.kind === 'hls' && spec.streams.some((s) => !s.audioOnly));
+  const picture = spec.kind === 'video' || ((spec.kind === 'hls' || spec.kind === 'dash') && spec.streams.some((s) => !s.audioOnly));
   return input.probes.reduce((sum, p) => sum + (picture ? sourceDuration(p) : p.durationSec), 0);
 }

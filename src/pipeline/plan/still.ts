@@ -12,7 +12,7 @@ import {
   type EncodePlan, type PlanInput, type PlanOut,
 } from './common.ts';
 import { displayBox, even, fitFilters, rotatedFrame, targetBox, type Box } from './geometry.ts';
-import { stillAt } from './thumbnail.ts';
+import { metadataOptions, stillAt } from './thumbnail.ts';
 import { requireVideos } from './video.ts';
 
 /** palettegen over every frame, then paletteuse: the best colours for this clip. */
@@ -82,6 +82,11 @@ export function planImage(spec: ImageSpec, input: PlanInput, out: PlanOut): Enco
     const inner = { width: Math.min(box.width, even(display.width * scale)), height: Math.min(box.height, even(display.height * scale)) };
     fit = fitFilters(display, inner, true);
   }
+  // Sharpening comes last, on the final pixels, as ImageMagick's -sharpen would after a resize.
+  if (spec.sharpen) {
+    const { matrix, amount } = spec.sharpen;
+    fit = [...fit, filter('unsharp', { luma_msize_x: matrix, luma_msize_y: matrix, luma_amount: amount, chroma_amount: 0 })];
+  }
   const outputPath = join(out.dir, `${out.baseName}.${spec.imageFormat}`);
   const chains: FilterChain[] = spec.imageFormat === 'gif'
     ? [{ inputs: ['0:v:0'], filters: fit, outputs: ['f'] }, ...paletteChains('f', 255, 'sierra2_4a', 'v')]
@@ -98,7 +103,7 @@ export function planImage(spec: ImageSpec, input: PlanInput, out: PlanOut): Enco
     filterGraph: chains,
     outputs: [{
       url: ffmpegUrl(outputPath), maps: ['[v]'],
-      options: ['-an', '-frames:v', '1', ...codec[spec.imageFormat], '-f', 'image2', '-update', '1'],
+      options: ['-an', '-frames:v', '1', ...codec[spec.imageFormat], ...metadataOptions(spec.removeMetadata), '-f', 'image2', '-update', '1'],
     }],
   });
   return { passes: [args], durationSec: total, listOutputs: singleOutput(outputPath) };

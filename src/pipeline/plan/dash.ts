@@ -1,0 +1,125 @@
+/**
+ * mpeg_dash, advanced_dash, fmp4_hls and advanced_fmp4 (reference 4.7) through FFmpeg's dash
+ * muxer: one output with every variant in it, fMP4 segments, and an MPD. Each variant's init and
+ * media segments end up in its `sub_path` folder beside the MPD; for the CMAF outputs the same
+ * segments are also listed by HLS media playlists and a master playlist (see dash-manifest.ts).
+ *
+ * Audio and keyframes work as for advanced_hls (plan/hls.ts): streams with the same audio
+ * settings share one audio representation, encoded once, and every video variant gets an IDR at
+ * each segment boundary, so all variants' segments start together and players switch cleanly.
+ */
+import path from 'node:path';
+import type { AudioFields, DashSpec, HlsStreamSpec } from '../../domain/format.ts';
+import { DASH_MANIFEST } from '../../domain/format.ts';
+import { formatNumber } from '../ffmpeg/args.ts';
+import {
+  audioBranch, audioEncodeOptions, firstAudio, sourceDuration, trimmedDuration, volumeFilters,
+  type GroupContext, type OutputPart, type PlanOut,
+} from './common.ts';
+import { videoCodecOptions } from './codecs.ts';
+import { finalizeDash, FFMPEG_INIT_NAME, FFMPEG_SEGMENT_NAME, type Representation } from './dash-manifest.ts';
+import { concatSources, through } from './graph.ts';
+import { audioKey, defaultBitrate, forStream, nameGeneratedFolders } from './hls.ts';
+import { pictureShape, requireVideos, videoBranch } from './video.ts';
+
+interface AudioRendition {
+  key: string;
+  audio: AudioFields;
+  folder: string;
+  /** An audio_only stream asked for it: an HLS variant of its own. */
+  listed: boolean;
+}
+
+export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut): OutputPart {
+  const { input, graph } = ctx;
+  const dir = path.resolve(out.dir);
+  const videoStreams = spec.streams.filter((s) => !s.audioOnly);
+  const videos = videoStreams.length > 0 ? requireVideos(input.probes, spec.output) : [];
+  const hasAudio = firstAudio(input) !== undefined;
+
+  const renditions: AudioRendition[] = [];
+  for (const [i, s] of spec.streams.entries()) {
+    if (!s.audioOnly) continue;
+    if (!hasAudio) throw new Error(`stream ${i + 1} is audio_only, but the source has no audio.`);
+    renditions.push({ key: audioKey(s), audio: s, folder: s.subPath, listed: true });
+  }
+  const variantAudio = new Map<HlsStreamSpec, number>();
+  for (const s of videoStreams) {
+    if (s.videoOnly || !hasAudio) continue;
+    let r = renditions.findIndex((x) => x.key === audioKey(s));
+    if (r < 0) r = renditions.push({ key: audioKey(s), audio: s, folder: '', listed: false }) - 1;
+    variantAudio.set(s, r);
+  }
+  nameGeneratedFolders(renditions, spec.streams);
+
+  const first = videos[0];
+  const shapes = first ? videoStreams.map((s) => pictureShape(s, graph, first)) : [];
+  for (const [k, s] of videoStreams.entries()) {
+    const { box } = shapes[k]!;
+    if (s.videoCodec === 'libsvtav1' && (box.width < 64 || box.height < 64)) {
+      throw new Error(`libsvtav1 cannot encode a ${box.width}x${box.height} picture (64x64 at least); choose a larger size or video_codec libaom-av1.`);
+    }
+  }
+  const joined = concatSources(
+    graph,
+    input.paths.map((_, i) => ({
+      video: shapes.map((shape) => videoBranch(graph, i, shape)),
+      audio: renditions.map((r) => audioBranch(graph, r.audio, i)),
+    })),
+  );
+  const audioLabels = joined.audio.map((label, r) => through(graph, label, volumeFilters(renditions[r]!.audio), 'vol'));
+
+  const options: string[] = [];
+  for (const [k, s] of videoStreams.entries()) {
+    const shape = shapes[k]!;
+    const fps = shape.fps ?? (first?.fps || 25);
+    const frames = s.keyframe ?? Math.max(1, Math.round(spec.segmentDuration * fps));
+    const bitrate = s.bitrate ?? defaultBitrate(shape.box, fps, s.videoCodec);
+    const codec = videoCodecOptions({ ...s, bitrate }, { box: shape.box, fps, pass: 0, passlog: '', segments: { everySec: spec.segmentDuration, frames } });
+    options.push(...forStream(codec, 'v', k));
+  }
+  for (const [r, rendition] of renditions.entries()) options.push(...forStream(audioEncodeOptions(rendition.audio), 'a', r));
+
+  // FFmpeg numbers representations by output stream: the video variants, then the audio renditions.
+  const audioRep = (r: number): number => videoStreams.length + r;
+  const representations: Representation[] = [
+    ...videoStreams.map((s): Representation => ({ folder: s.subPath, kind: 'video' })),
+    ...renditions.map((r): Representation => ({ folder: r.folder, kind: 'audio' })),
+  ];
+  // One adaptation set per media type and codec: a player switches only between representations it can splice.
+  const sets = new Map<string, number[]>();
+  videoStreams.forEach((s, k) => sets.set(`v:${s.videoCodec}`, [...(sets.get(`v:${s.videoCodec}`) ?? []), k]));
+  renditions.forEach((r, m) => sets.set(`a:${r.audio.audioCodec}`, [...(sets.get(`a:${r.audio.audioCodec}`) ?? []), audioRep(m)]));
+  const adaptationSets = [...sets.values()].map((ids, n) => `id=${n},streams=${ids.join(',')}`).join(' ');
+
+  const hls = spec.hls
+    ? {
+        variants: [
+          ...videoStreams.map((s, k) => {
+            const r = variantAudio.get(s);
+            return { rep: k, audio: r !== undefined ? audioRep(r) : null };
+          }),
+          ...renditions.flatMap((r, m) => (r.listed ? [{ rep: audioRep(m), audio: audioRep(m) }] : [])),
+        ],
+        audio: renditions.map((_, m) => audioRep(m)),
+      }
+    : null;
+
+  const total = input.probes.reduce((sum, p) => sum + (videos.length ? sourceDuration(p) : p.durationSec), 0);
+  return {
+    outputs: [{
+      // A plain absolute path, as for HLS: the muxer writes the segments beside it.
+      url: path.join(dir, DASH_MANIFEST),
+      maps: [...joined.video.map((l) => `[${l}]`), ...audioLabels.map((l) => `[${l}]`)],
+      options: [
+        ...options,
+        ...ctx.trimmed.output,
+        '-f', 'dash', '-dash_segment_type', 'mp4', '-seg_duration', formatNumber(spec.segmentDuration),
+        '-use_template', '1', '-use_timeline', '1', '-adaptation_sets', adaptationSets,
+        '-init_seg_name', FFMPEG_INIT_NAME, '-media_seg_name', FFMPEG_SEGMENT_NAME,
+      ],
+    }],
+    durationSec: trimmedDuration(total, ctx.trim),
+    listOutputs: () => finalizeDash(dir, { representations, hls }),
+  };
+}
