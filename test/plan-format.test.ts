@@ -51,11 +51,11 @@ test('parseFormat – webm defaults to VP9 + Opus, libvpx (VP8) to Vorbis', () =
 });
 
 test('parseFormat – bitrates accept 900k, 1.5M and bare bits per second', () => {
-  const spec = ok({ output: 'mp4', bitrate: '1.5M', maxrate: '3500k', audio_bitrate: '12.2k' });
+  const spec = ok({ output: 'mp4', bitrate: '1.5M', maxrate: '3500k', bufsize: '7M', audio_bitrate: '12.2k' });
   assert.ok(spec.kind === 'video');
   assert.equal(spec.bitrate, 1_500_000);
   assert.equal(spec.maxrate, 3_500_000);
-  assert.equal(spec.bufsize, 7_000_000, 'bufsize defaults to twice maxrate');
+  assert.equal(spec.bufsize, 7_000_000);
   assert.equal(spec.audioBitrate, 12_200);
   const bare = ok({ output: 'mp4', bitrate: '300000' });
   assert.ok(bare.kind === 'video' && bare.bitrate === 300_000);
@@ -76,7 +76,7 @@ test('parseFormat – bad values name the field, the value and the expected form
   assert.match(error({ output: 'webm', audio_codec: 'libfaac' }), /^audio_codec "libfaac" cannot be used with output webm\. Use libopus, libvorbis, copy\.$/);
   assert.match(error({ output: 'mp4', profile: 'extreme' }), /^profile "extreme" cannot be used with libx264; use baseline, main, high\.$/);
   assert.match(error({ output: 'webm', audio_sample_rate: '44100' }), /audio_sample_rate "44100" cannot be used with libopus/);
-  assert.match(error({ output: 'mp4', bitrate: '2000k', maxrate: '1000k' }), /maxrate \(1000k\) is lower than bitrate \(2000k\)/);
+  assert.match(error({ output: 'mp4', bitrate: '2000k', maxrate: '1000k', bufsize: '2000k' }), /maxrate \(1000k\) is lower than bitrate \(2000k\)/);
 });
 
 test('parseFormat – a known field given as a list or a nested element is refused', () => {

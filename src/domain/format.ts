@@ -9,6 +9,7 @@ import type { FieldMap } from './fields.ts';
 import { Fields, FormatProblem } from './format/fields.ts';
 import { readAudio, readTrim, readVideo, type AudioSpec, type VideoSpec } from './format/video.ts';
 import { readHls, type HlsSpec } from './format/hls.ts';
+import { readContainerEdits } from './format/container.ts';
 import { readDash, type DashSpec } from './format/dash.ts';
 import { readGif, readImage, readThumbnail, type GifSpec, type ImageSpec, type ThumbnailSpec } from './format/still.ts';
 
@@ -17,6 +18,7 @@ export * from './format/video.ts';
 export * from './format/hls.ts';
 export * from './format/dash.ts';
 export * from './format/still.ts';
+export * from './format/container.ts';
 
 export const SUPPORTED_OUTPUTS = [
   'mp4', 'webm', 'mov', 'mkv', 'mpegts', 'mp3', 'm4a', 'ogg', 'wav', 'flac', 'thumbnail', 'image', 'gif', 'advanced_hls',
@@ -56,7 +58,7 @@ function readSpec(f: Fields): OutputSpec {
     case 'ogg':
     case 'wav':
     case 'flac':
-      return { kind: 'audio', output, ...readAudio(f, output), ...readTrim(f) };
+      return { kind: 'audio', output, ...readAudio(f, output), ...readTrim(f), ...readContainerEdits(f, output) };
     case 'thumbnail':
       return readThumbnail(f);
     case 'gif':

@@ -14,6 +14,7 @@ import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
 import { FFMPEG_PREFIX_ARGS, runFfmpeg } from './ffmpeg/run.ts';
 import { formatCommandLine } from './ffmpeg/args.ts';
 import { planMedia, type EncodeGroup, type MediaTask } from './plan/index.ts';
+import { withPacketsForPassthrough } from './plan/passthrough.ts';
 import { ProgressTracker } from './progress.ts';
 import type { MediaProcessor } from '../queue/types.ts';
 import { describeError, mapLimit, describeProbe } from './util.ts';
@@ -140,7 +141,7 @@ class MediaRun {
     return { paths, probes };
   }
 
-  async #encodeAll(source: { paths: string[]; probes: MediaProbe[] }, sourcesJson: string): Promise<void> {
+  async #encodeAll(fetched: { paths: string[]; probes: MediaProbe[] }, sourcesJson: string): Promise<void> {
     const tasks = (await repo.getTasks(this.#db, this.mediaId)).filter((t) => needsEncode(t));
     if (tasks.length === 0) return;
     for (const t of tasks) await this.#setTaskStatus(t.id, TaskStatus.WaitingForEncoder);
@@ -158,9 +159,11 @@ class MediaRun {
         await this.#failTask(t.id, err);
       }
     }
+    const source = await withPacketsForPassthrough(members.map((m) => m.spec), fetched, { ffprobe: this.deps.config.ffprobe, signal: this.signal });
     // Formats that can share a decode run as one FFmpeg process (plan/media.ts).
     const plan = planMedia(members, source);
     for (const f of plan.failed) await this.#failTask(f.taskId, f.error);
+    for (const n of plan.notes) await repo.appendLog(this.#db, [n.taskId], n.message);
     for (const g of plan.groups) {
       const weight = (g.durationSec * g.passes.length) / g.taskIds.length;
       for (const id of g.taskIds) this.#progress.addTask(id, weight);

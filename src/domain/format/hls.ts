@@ -29,6 +29,7 @@ export const STREAM_INHERITS = [
   'size', 'keep_aspect_ratio', 'bitrate', 'maxrate', 'minrate', 'bufsize', 'framerate', 'keyframe', 'profile', 'level',
   'video_codec', 'turbo', 'audio_codec', 'audio_bitrate', 'audio_sample_rate', 'audio_channels_number', 'audio_volume',
   'crop_left', 'crop_top', 'crop_right', 'crop_bottom', 'rotate', 'deinterlacing',
+  'loudnorm', 'loudnorm_range', 'loudnorm_peak', 'audio_normalization', 'set_rotate',
 ];
 
 /** advanced_hls (reference 4.6): format-level segment_duration and trim, 1 to 15 `<stream>` variants. */
@@ -105,6 +106,10 @@ function formatAsStream(f: Fields): FieldMap {
 }
 
 export function readHlsStream(f: Fields, index: number, output: SegmentedOutput = 'advanced_hls'): HlsStreamSpec {
+  const setRotate = f.str('set_rotate');
+  if (setRotate !== null && setRotate !== '0') {
+    throw new FormatProblem(`set_rotate "${setRotate}" cannot be written into ${output}: its segments carry no rotation metadata. Use rotate to turn the picture itself, or set_rotate 0.`);
+  }
   const audioOnly = f.flag('audio_only', false);
   const videoOnly = f.flag('video_only', false);
   if (audioOnly && videoOnly) throw new FormatProblem('audio_only and video_only cannot both be yes.');

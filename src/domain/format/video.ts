@@ -2,6 +2,7 @@
 import { FormatProblem, type Fields, type Size, type Crop, type TimeValue,
   parseBitrate, parseEvenPixels, parseFrameRate, parseNonNegativeInt, parseNonNegativeNumber, parseSize, parseTime, normaliseLevel,
 } from './fields.ts';
+import { readContainerEdits, readLevels, type ContainerEdits, type LevelFields } from './container.ts';
 
 export type VideoContainer = 'mp4' | 'webm' | 'mov' | 'mkv' | 'mpegts';
 export type AudioContainer = 'mp3' | 'm4a' | 'ogg' | 'wav' | 'flac';
@@ -21,7 +22,7 @@ export interface TrimFields {
   finish: TimeValue | null;
 }
 
-export interface AudioFields {
+export interface AudioFields extends LevelFields {
   audioCodec: AudioCodec;
   /** Bits/s; null with `copy` and the lossless codecs (flac, PCM). */
   audioBitrate: number | null;
@@ -44,7 +45,7 @@ export interface VideoEncoding {
   bitrate: number | null;
   maxrate: number | null;
   minrate: number | null;
-  /** Bits; defaults to twice maxrate when a maxrate is given. */
+  /** Bits; required with maxrate or minrate (reference 4.3). */
   bufsize: number | null;
   /** null or 'copy' = keep the source frame rate. */
   framerate: number | 'copy' | null;
@@ -67,14 +68,14 @@ export interface Picture {
   deinterlacing: Deinterlacing;
 }
 
-export interface VideoSpec extends TrimFields, AudioFields, VideoEncoding, Picture {
+export interface VideoSpec extends TrimFields, AudioFields, VideoEncoding, Picture, ContainerEdits {
   kind: 'video';
   output: VideoContainer;
   container: VideoContainer;
   twoPass: boolean;
 }
 
-export interface AudioSpec extends TrimFields, AudioFields {
+export interface AudioSpec extends TrimFields, AudioFields, ContainerEdits {
   kind: 'audio';
   output: AudioContainer;
 }
@@ -173,9 +174,14 @@ export const SAMPLE_RATES_FOR: Partial<Record<AudioCodec, readonly number[]>> = 
 
 export function readVideo(f: Fields, output: VideoContainer): VideoSpec {
   const encoding = readVideoEncoding(f, output);
+  const edits = readContainerEdits(f, output);
+  const picture = readPicture(f);
+  // Keeping the source's rotation flag means keeping its stored picture too, or players would
+  // turn an already turned picture a second time.
+  if (edits.setRotate === 'source' && picture.rotate === 'def') picture.rotate = 0;
   return {
-    kind: 'video', output, container: output, ...encoding, twoPass: f.flag('two_pass', false), ...readPicture(f),
-    ...readAudio(f, output, encoding.videoCodec), ...readTrim(f),
+    kind: 'video', output, container: output, ...encoding, twoPass: f.flag('two_pass', false), ...picture,
+    ...readAudio(f, output, encoding.videoCodec), ...readTrim(f), ...edits,
   };
 }
 
@@ -200,8 +206,12 @@ export function readVideoEncoding(f: Fields, output: VideoContainer | SegmentedO
   const bitrate = f.parse('bitrate', 'a bitrate like 900k', (v) => parseBitrate(v, 16_000));
   const maxrate = f.parse('maxrate', 'a bitrate like 3500k', (v) => parseBitrate(v, 16_000));
   const minrate = f.parse('minrate', 'a bitrate like 500k', (v) => parseBitrate(v, 16_000));
-  let bufsize = f.parse('bufsize', 'a buffer size like 7000k', (v) => parseBitrate(v, 16_000));
-  if (bufsize === null && maxrate !== null) bufsize = maxrate * 2;
+  const bufsize = f.parse('bufsize', 'a buffer size like 7000k', (v) => parseBitrate(v, 16_000));
+  if (bufsize === null && (maxrate !== null || minrate !== null)) {
+    const which = maxrate !== null ? 'maxrate' : 'minrate';
+    const example = Math.round(((maxrate ?? minrate)! * 2) / 1000);
+    throw new FormatProblem(`bufsize is missing: it is required when ${which} is set. Add the rate-control buffer size, e.g. bufsize ${example}k (twice ${which}).`);
+  }
   if (bitrate !== null && maxrate !== null && maxrate < bitrate) {
     throw new FormatProblem(`maxrate (${maxrate / 1000}k) is lower than bitrate (${bitrate / 1000}k); raise maxrate or lower bitrate.`);
   }
@@ -312,15 +322,23 @@ export function readAudio(f: Fields, target: VideoContainer | AudioContainer | S
   if (audioCodec === 'copy' && volume !== 100) {
     throw new FormatProblem('audio_volume cannot change the audio when audio_codec is copy; remove one of them.');
   }
+  const levels = readLevels(f);
+  const leveller = levels.loudness ? (f.str('loudnorm') !== null ? 'loudnorm' : 'audio_normalization') : null;
+  if (leveller && audioCodec === 'copy') {
+    throw new FormatProblem(`${leveller} cannot change the audio when audio_codec is copy; remove one of them.`);
+  }
+  if (leveller && volume !== 100) {
+    throw new FormatProblem(`audio_volume cannot be used with ${leveller}, which sets the level itself; remove one of them.`);
+  }
 
   if (audioCodec === 'copy') {
-    return { audioCodec, audioBitrate: null, audioSampleRate: null, audioChannels: null, audioVolume: 100 };
+    return { audioCodec, audioBitrate: null, audioSampleRate: null, audioChannels: null, audioVolume: 100, ...levels };
   }
   if (LOSSLESS.includes(audioCodec)) {
-    return { audioCodec, audioBitrate: null, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume };
+    return { audioCodec, audioBitrate: null, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume, ...levels };
   }
   const defaultBitrate = audioCodec === 'libmp3lame' ? 192_000 : 128_000;
-  return { audioCodec, audioBitrate: bitrate ?? defaultBitrate, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume };
+  return { audioCodec, audioBitrate: bitrate ?? defaultBitrate, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume, ...levels };
 }
 
 export function readTrim(f: Fields): TrimFields {

@@ -1,5 +1,6 @@
 /** ffprobe, reduced to the facts the planner and GetMediaInfo need. */
-import { execFile, type ExecFileException } from 'node:child_process';
+import { execFile, spawn, type ExecFileException } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { ffmpegUrl } from './args.ts';
 
 export interface VideoStreamInfo {
@@ -19,10 +20,19 @@ export interface VideoStreamInfo {
   durationSec: number | null;
   pixFmt: string | null;
   fieldOrder: string | null;
+  /**
+   * As ffprobe reports it: H.264 `31` for 3.1, HEVC 30 times the level (`93` for 3.1). Optional:
+   * probes stored before it was read lack it.
+   */
+  level?: number | null;
+  /** The stream's sample entry or FourCC, e.g. `avc1`, `hvc1`, `hev1`. */
+  codecTag?: string | null;
 }
 
 export interface AudioStreamInfo {
   codec: string;
+  /** e.g. AAC `LC` or `HE-AAC`; optional like VideoStreamInfo.level. */
+  profile?: string | null;
   bitrate: number | null;
   sampleRate: number;
   channels: number;
@@ -126,6 +136,8 @@ function videoInfo(s: Record<string, unknown> & { tags?: Record<string, string> 
     durationSec: streamDuration(s),
     pixFmt: str(s['pix_fmt']),
     fieldOrder: str(s['field_order']),
+    level: positive(int(s['level'])),
+    codecTag: tag(str(s['codec_tag_string'])),
   };
 }
 
@@ -133,6 +145,7 @@ function audioInfo(s: Record<string, unknown> & { tags?: Record<string, string> 
   const language = s.tags?.['language'] ?? null;
   return {
     codec: str(s['codec_name']) ?? 'unknown',
+    profile: str(s['profile']),
     bitrate: int(s['bit_rate']),
     sampleRate: int(s['sample_rate']) ?? 0,
     channels: int(s['channels']) ?? 0,
@@ -183,6 +196,16 @@ function num(v: unknown): number | null {
   return Number.isFinite(n) ? n : null;
 }
 
+/** ffprobe says -99 for an unknown level. */
+function positive(n: number | null): number | null {
+  return n !== null && n > 0 ? n : null;
+}
+
+/** ffprobe writes a FourCC with unprintable bytes as `[27][0][0][0]`: that is no tag to compare. */
+function tag(v: string | null): string | null {
+  return v && /^[A-Za-z0-9 ]{4}$/.test(v) ? v.trim() : null;
+}
+
 function int(v: unknown): number | null {
   const n = num(v);
   return n === null ? null : Math.round(n);
@@ -220,4 +243,43 @@ function ffprobeReason(stderr: string, file: string): string {
 
 function unreadableMessage(reason: string): string {
   return `The source could not be read as a media file (ffprobe: ${reason}). Check that the URL points to a video or audio file and that it is not truncated.`;
+}
+
+/** One packet of a stream: its decode time and size, as a buffer model needs them. */
+export interface PacketInfo {
+  dtsSec: number;
+  bytes: number;
+}
+
+/**
+ * The first video stream's packets in decode order, read by demuxing only (no decode): a few
+ * seconds for hours of video. Streamed, as a long file has hundreds of thousands of packets.
+ */
+export async function readVideoPackets(file: string, opts: { ffprobe: string; signal?: AbortSignal }): Promise<PacketInfo[]> {
+  opts.signal?.throwIfAborted();
+  const child = spawn(opts.ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=dts_time,size', '-of', 'csv=p=0', ffmpegUrl(file)], {
+    signal: opts.signal, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true,
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    if (stderr.length < 4096) stderr += d.toString();
+  });
+  const closed = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  const packets: PacketInfo[] = [];
+  let last = 0;
+  for await (const line of createInterface({ input: child.stdout })) {
+    const [dts, size] = line.split(',');
+    const bytes = Number(size);
+    if (!Number.isFinite(bytes)) continue;
+    // A packet without a decode time (rare, at stream starts) is taken to follow the last one.
+    const t = Number(dts);
+    last = Number.isFinite(t) && dts !== 'N/A' ? t : last;
+    packets.push({ dtsSec: last, bytes });
+  }
+  const code = await closed;
+  if (code !== 0) throw new Error(`ffprobe could not read the video packets (${stderr.trim().split('\n').at(-1) ?? `exit ${code}`})`);
+  return packets;
 }

@@ -8,6 +8,7 @@ import {
 } from './common.ts';
 import { checkAudioCopy, containerOptions } from './codecs.ts';
 import { concatSources, through } from './graph.ts';
+import { tagOptions } from './edits.ts';
 
 export function audioPart(spec: AudioSpec, ctx: GroupContext, out: PlanOut): OutputPart {
   const { input, graph } = ctx;
@@ -35,7 +36,7 @@ export function audioPart(spec: AudioSpec, ctx: GroupContext, out: PlanOut): Out
     outputs: [{
       url: ffmpegUrl(outputPath),
       maps,
-      options: [...audioEncodeOptions(spec, audioTarget(spec, source)), '-vn', ...ctx.trimmed.output, ...containerOptions(spec.output)],
+      options: [...audioEncodeOptions(spec, audioTarget(spec, source)), '-vn', ...ctx.trimmed.output, ...tagOptions(spec), ...containerOptions(spec.output)],
     }],
     durationSec: trimmedDuration(total, ctx.trim),
     listOutputs: singleOutput(outputPath),

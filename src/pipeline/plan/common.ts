@@ -2,13 +2,15 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { timeToSeconds, type AudioFields, type TrimFields } from '../../domain/format.ts';
-import type { AudioStreamInfo, MediaProbe } from '../ffmpeg/probe.ts';
+import type { AudioStreamInfo, MediaProbe, PacketInfo } from '../ffmpeg/probe.ts';
 import { ffmpegUrl, filter, formatNumber, type FfmpegInput, type FfmpegOutput, type Filter } from '../ffmpeg/args.ts';
 import type { GraphBuilder } from './graph.ts';
 
 export interface PlanInput {
   paths: string[];
   probes: MediaProbe[];
+  /** The first source's video packets, read only when a pass-through must be checked against a maxrate. */
+  videoPackets?: PacketInfo[];
 }
 
 export interface PlanOut {
@@ -39,6 +41,8 @@ export interface GroupContext {
 /** One task's share of an FFmpeg process: its outputs, and how to find the files they wrote. */
 export interface OutputPart {
   outputs: FfmpegOutput[];
+  /** FFmpeg runs after the shared one, for this part alone (a remux that adds rotation metadata). */
+  after?: string[][];
   durationSec: number;
   listOutputs(): Promise<string[]>;
 }
@@ -151,6 +155,22 @@ export function volumeFilters(spec: AudioFields): Filter[] {
   return spec.audioVolume !== 100 ? [filter('volume', [formatNumber(spec.audioVolume / 100)])] : [];
 }
 
+/**
+ * loudnorm (one pass, dynamic mode), measured on the output's own channels (after the downmix).
+ * Joined sources are levelled one by one, which brings the whole to the same target. loudnorm
+ * works at 192 kHz inside and hands that rate on, hence the second aformat.
+ */
+export function levelFilters(spec: AudioFields, target: AudioTarget): Filter[] {
+  if (spec.loudness) {
+    const { integrated, range, truePeak } = spec.loudness;
+    return [
+      filter('loudnorm', { I: formatNumber(integrated), LRA: formatNumber(range), TP: formatNumber(truePeak) }),
+      filter('aformat', { sample_rates: target.sampleRate }),
+    ];
+  }
+  return [];
+}
+
 /** The first audio stream of the first source that has one: it sets the output's audio format. */
 export function firstAudio(input: PlanInput): AudioStreamInfo | undefined {
   return input.probes.find((p) => p.audio.length > 0)?.audio[0];
@@ -169,7 +189,7 @@ export function audioBranch(graph: GraphBuilder, spec: AudioFields, i: number): 
   const out = graph.label(`a${i}_`);
   if (p.audio.length > 0) {
     const format = filter('aformat', { sample_rates: target.sampleRate, channel_layouts: layout(target.channels) });
-    graph.add({ inputs: [graph.audio(i)], filters: [format], outputs: [out] });
+    graph.add({ inputs: [graph.audio(i)], filters: [format, ...levelFilters(spec, target)], outputs: [out] });
   } else {
     graph.add({
       inputs: [],

@@ -125,7 +125,7 @@ export function defaultBitrate(box: Box, fps: number, codec: VideoCodec): number
 
 /** Streams whose audio is encoded the same way share one rendition. */
 export function audioKey(a: AudioFields): string {
-  return JSON.stringify([a.audioCodec, a.audioBitrate, a.audioSampleRate, a.audioChannels, a.audioVolume]);
+  return JSON.stringify([a.audioCodec, a.audioBitrate, a.audioSampleRate, a.audioChannels, a.audioVolume, a.loudness]);
 }
 
 /** Renditions no stream named: `audio`, or `audio_0`, `audio_1`…, never a stream's own folder. */

@@ -19,6 +19,7 @@ import {
 } from './common.ts';
 import { GraphBuilder, shareKey } from './graph.ts';
 import { hlsPart } from './hls.ts';
+import { passthroughDecision, planPassthrough } from './passthrough.ts';
 import { dashPart } from './dash.ts';
 import { planGif, planImage } from './still.ts';
 import { planThumbnail } from './thumbnail.ts';
@@ -49,6 +50,8 @@ export interface MediaPlan {
   groups: EncodeGroup[];
   /** Tasks that cannot be made from these sources, with a message for the user. */
   failed: { taskId: number; error: unknown }[];
+  /** Lines for a task's log about how it is made (smart pass-through, or why not). */
+  notes: { taskId: number; message: string }[];
 }
 
 /** More encoders than this in one process buy no speed on a small machine and cost memory. */
@@ -60,6 +63,8 @@ interface Bucket {
   trimKey: string;
   members: MediaTask[];
   encoders: number;
+  /** A smart pass-through: its one member is remuxed, not encoded. */
+  remux?: true;
 }
 
 /**
@@ -71,6 +76,7 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
   checkInput(input);
   const share = opts.share ?? true;
   const failed: MediaPlan['failed'] = [];
+  const notes: MediaPlan['notes'] = [];
   const buckets: Bucket[] = [];
   const audio: MediaTask[] = [];
   const fps = input.probes[0]?.video?.fps ?? 0;
@@ -83,6 +89,13 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
       continue;
     }
     const { spec } = task;
+    const pass = passthroughDecision(spec, input.probes, input.videoPackets);
+    if (pass.ok) {
+      notes.push({ taskId: task.taskId, message: pass.note });
+      buckets.push({ key: null, trimKey: '', members: [task], encoders: 0, remux: true });
+      continue;
+    }
+    if (pass.why) notes.push({ taskId: task.taskId, message: `Encoding, not remuxing: ${pass.why}` });
     if (spec.kind === 'thumbnail' || spec.kind === 'gif' || spec.kind === 'image' || (spec.kind === 'video' && usesTwoPasses(spec)) || !share) {
       buckets.push({ key: null, trimKey: '', members: [task], encoders: 0 });
       continue;
@@ -115,13 +128,20 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
   buckets.sort((x, y) => order.get(x.members[0]!.taskId)! - order.get(y.members[0]!.taskId)!);
   // Every member planned alone above; should a combination still not plan, each runs alone.
   const groups = buckets.flatMap((b) => {
+    if (b.remux) return [remuxGroup(b.members[0]!, input)];
     try {
       return [buildGroup(b.members, input)];
     } catch {
       return b.members.map((m) => buildGroup([m], input));
     }
   });
-  return { groups, failed };
+  return { groups, failed, notes };
+}
+
+function remuxGroup(task: MediaTask, input: PlanInput): EncodeGroup {
+  if (task.spec.kind !== 'video' && task.spec.kind !== 'audio') throw new Error(`internal: ${task.spec.kind} outputs are never remuxed`);
+  const plan = planPassthrough(task.spec, input.paths[0]!, input.probes[0]!, task.out);
+  return { taskIds: [task.taskId], passes: plan.passes, durationSec: plan.durationSec, listOutputs: () => plan.listOutputs() };
 }
 
 function pictureOf(spec: OutputSpec): Picture | null {
@@ -162,7 +182,7 @@ function buildGroup(members: MediaTask[], input: PlanInput): EncodeGroup {
   const byTask = new Map(members.map((m, i) => [m.taskId, parts[i]!]));
   return {
     taskIds: members.map((m) => m.taskId),
-    passes,
+    passes: [...passes, ...parts.flatMap((p) => p.after ?? [])],
     durationSec: Math.max(...parts.map((p) => p.durationSec)),
     listOutputs: (taskId) => {
       const part = byTask.get(taskId);

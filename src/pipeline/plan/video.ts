@@ -1,8 +1,9 @@
 /** mp4, webm, mov, mkv and mpegts: the source picture scaled to the output's box, with its audio, into one file. */
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VideoEncoding, VideoSpec } from '../../domain/format.ts';
 import type { MediaProbe, VideoStreamInfo } from '../ffmpeg/probe.ts';
-import { ffmpegUrl, filter, formatNumber, type Filter } from '../ffmpeg/args.ts';
+import { buildArgs, ffmpegUrl, filter, formatNumber, type Filter } from '../ffmpeg/args.ts';
 import {
   audioBranch, audioEncodeOptions, audioTarget, firstAudio, singleOutput, sourceDuration, trimmedDuration, volumeFilters,
   type GroupContext, type OutputPart, type PlanOut,
@@ -10,6 +11,7 @@ import {
 import { checkAudioCopy, containerExtension, containerOptions, videoCodecOptions, type Pass } from './codecs.ts';
 import { displayBox, fitFilters, targetBox, type Box } from './geometry.ts';
 import { concatSources, through, type GraphBuilder } from './graph.ts';
+import { rotateOptions, rotationToWrite, tagOptions } from './edits.ts';
 
 /**
  * `pass` 0 is a one-pass encode; 1 and 2 are the two runs of a two-pass one (1 gathers video
@@ -55,17 +57,39 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
     };
   }
   const audioMaps = copyAudio ? (sourceAudio ? ['0:a:0?'] : []) : a ? [`[${a}]`] : [];
-  const outputPath = join(out.dir, `${out.baseName}.${containerExtension(spec.container)}`);
+  const ext = containerExtension(spec.container);
+  const finalPath = join(out.dir, `${out.baseName}.${ext}`);
+  const rotation = rotationToWrite(spec, input.probes[0]);
+  // FFmpeg 5.1 writes rotation metadata only into a copied stream: the encode goes to a
+  // side file, and a remux adds the display matrix.
+  const outputPath = rotation ? join(out.dir, `${out.baseName}.unrotated.${ext}`) : finalPath;
+  const remux = rotation
+    ? [buildArgs({
+        inputs: [{ url: ffmpegUrl(outputPath) }],
+        outputs: [{
+          url: ffmpegUrl(finalPath),
+          maps: ['0:v:0', '0:a?'],
+          options: ['-c', 'copy', ...rotateOptions(rotation), '-map_metadata', '0', ...containerOptions(spec.container)],
+        }],
+      })]
+    : undefined;
   return {
     outputs: [{
       url: ffmpegUrl(outputPath),
       maps: [`[${v}]`, ...audioMaps],
       options: [
-        ...codec, ...(audioMaps.length ? audioEncodeOptions(spec, audioTarget(spec, firstAudio(input)!)) : ['-an']), ...ctx.trimmed.output, ...containerOptions(spec.container),
+        ...codec, ...(audioMaps.length ? audioEncodeOptions(spec, audioTarget(spec, firstAudio(input)!)) : ['-an']), ...ctx.trimmed.output,
+        ...tagOptions(spec), ...containerOptions(spec.container),
       ],
     }],
+    ...(remux ? { after: remux } : {}),
     durationSec,
-    listOutputs: singleOutput(outputPath),
+    listOutputs: rotation
+      ? async () => {
+          await rm(outputPath, { force: true });
+          return singleOutput(finalPath)();
+        }
+      : singleOutput(finalPath),
   };
 }
 
