@@ -9,12 +9,14 @@ import type { FieldMap } from './fields.ts';
 import { Fields, FormatProblem } from './format/fields.ts';
 import { readAudio, readTrim, readVideo, type AudioSpec, type VideoSpec } from './format/video.ts';
 import { readHls, type HlsSpec } from './format/hls.ts';
+import { refuseEditing } from './format/editing.ts';
 import { readGif, readImage, readThumbnail, type GifSpec, type ImageSpec, type ThumbnailSpec } from './format/still.ts';
 
 export type { Size, Crop, TimeValue } from './format/fields.ts';
 export * from './format/video.ts';
 export * from './format/hls.ts';
 export * from './format/still.ts';
+export * from './format/editing.ts';
 
 export const SUPPORTED_OUTPUTS = [
   'mp4', 'webm', 'mov', 'mkv', 'mpegts', 'mp3', 'm4a', 'ogg', 'wav', 'flac', 'thumbnail', 'image', 'gif', 'advanced_hls',
@@ -41,6 +43,7 @@ function readSpec(f: Fields): OutputSpec {
   if (!output) {
     throw new FormatProblem(`Unknown output "${outputRaw}". Supported: ${SUPPORTED_OUTPUTS.join(', ')}`);
   }
+  if (!['mp4', 'webm', 'mov', 'mkv', 'mpegts', 'advanced_hls'].includes(output)) refuseEditing(f, output);
   switch (output) {
     case 'mp4':
     case 'webm':

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FieldMap, FieldValue } from '../../domain/fields.ts';
-import { parseFormat, type OutputSpec } from '../../domain/format.ts';
+import { editingUrls, parseFormat, type OutputSpec } from '../../domain/format.ts';
 import { builtInPreset, mergeUnder, presetFields, PRESET_NAME, type Preset } from '../../domain/presets.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, isFinalMedia } from '../../domain/status.ts';
 import { checkUrl } from '../../transfer/index.ts';
@@ -271,6 +271,8 @@ async function validateFormat(ctx: ActionContext, raw: FieldValue, index: number
   // The merged fields are what is stored: the pipeline encodes them and GetStatus echoes them,
   // so a later change to the preset does not change this media.
   const { fields, spec } = await resolveFormat(ctx, own, where);
+  // Logos, overlays and fonts are fetched like sources, so they pass the same URL rules.
+  for (const a of editingUrls(spec)) checkLocation(ctx, a.url, 'source', `${where}${a.field}: `);
   const saveAs = presetNameIn(fields, 'save_preset', where);
   return {
     task: { output: spec.output, format: JSON.stringify(fields), destinations },

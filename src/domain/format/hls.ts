@@ -1,6 +1,7 @@
 /** advanced_hls (reference 4.6): the format's own fields and its 1 to 15 `<stream>` variants. */
 import type { FieldMap } from '../fields.ts';
 import { FormatProblem, Fields, lowerKeys, parseDecimal } from './fields.ts';
+import { readEditing, type Editing } from './editing.ts';
 import { readAudio, readPicture, readTrim, readVideoEncoding, type AudioFields, type Picture, type TrimFields, type VideoEncoding } from './video.ts';
 
 /** One `<stream>` of an advanced_hls (reference 4.6): a variant, or an audio-only one. */
@@ -18,6 +19,8 @@ export interface HlsSpec extends TrimFields, Picture {
   segmentDuration: number;
   /** 1 to 15 (reference 4.6). */
   streams: HlsStreamSpec[];
+  /** Drawn once on the format's picture, before it is cut into variants. */
+  editing: Editing;
 }
 
 export const MAX_HLS_STREAMS = 15;
@@ -80,7 +83,7 @@ export function readHls(f: Fields): HlsSpec {
     seen.set(key, i);
   }
   return {
-    kind: 'hls', output: 'advanced_hls', segmentDuration, streams, ...(picture ?? readPicture(f)), ...readTrim(f),
+    kind: 'hls', output: 'advanced_hls', segmentDuration, streams, ...(picture ?? readPicture(f)), ...readTrim(f), editing: readEditing(f),
   };
 }
 

@@ -2,6 +2,7 @@
 import { FormatProblem, type Fields, type Size, type Crop, type TimeValue,
   parseBitrate, parseEvenPixels, parseFrameRate, parseNonNegativeInt, parseNonNegativeNumber, parseSize, parseTime, normaliseLevel,
 } from './fields.ts';
+import { readEditing, type Editing } from './editing.ts';
 
 export type VideoContainer = 'mp4' | 'webm' | 'mov' | 'mkv' | 'mpegts';
 export type AudioContainer = 'mp3' | 'm4a' | 'ogg' | 'wav' | 'flac';
@@ -70,6 +71,8 @@ export interface VideoSpec extends TrimFields, AudioFields, VideoEncoding, Pictu
   output: VideoContainer;
   container: VideoContainer;
   twoPass: boolean;
+  /** logo, overlays, text and fades (format/editing.ts). */
+  editing: Editing;
 }
 
 export interface AudioSpec extends TrimFields, AudioFields {
@@ -161,7 +164,7 @@ export function readVideo(f: Fields, output: VideoContainer): VideoSpec {
   const encoding = readVideoEncoding(f, output);
   return {
     kind: 'video', output, container: output, ...encoding, twoPass: f.flag('two_pass', false), ...readPicture(f),
-    ...readAudio(f, output, encoding.videoCodec), ...readTrim(f),
+    ...readAudio(f, output, encoding.videoCodec), ...readTrim(f), editing: readEditing(f),
   };
 }
 
