@@ -15,6 +15,7 @@ import { FFMPEG_PREFIX_ARGS, runFfmpeg } from './ffmpeg/run.ts';
 import { formatCommandLine } from './ffmpeg/args.ts';
 import { planMedia, type EncodeGroup, type MediaTask } from './plan/index.ts';
 import { ProgressTracker } from './progress.ts';
+import { fetchEditingAssets } from './assets.ts';
 import type { MediaProcessor } from '../queue/types.ts';
 import { describeError, mapLimit, describeProbe } from './util.ts';
 import { destinationFor, destinationForLayout, keepsLayout } from '../domain/destinations.ts';
@@ -146,7 +147,7 @@ class MediaRun {
     await this.#setStatus(MediaStatus.Processing);
     await this.#progress.enterPhase('encode');
     const baseName = outputBaseName(sourcesJson);
-    const members: MediaTask[] = [];
+    let members: MediaTask[] = [];
     for (const t of tasks) {
       try {
         const parsed = parseFormat(JSON.parse(t.format) as FieldMap);
@@ -157,6 +158,11 @@ class MediaRun {
         await this.#failTask(t.id, err);
       }
     }
+    // Logos, overlays and fonts: a bad one fails only the tasks that use it.
+    const { scratch } = mediaDirs(this.deps.config.dataDir, this.mediaId);
+    const edits = await fetchEditingAssets(members, { scratch, transfer: this.#transfer, ffprobe: this.deps.config.ffprobe, signal: this.signal });
+    for (const f of edits.failed) await this.#failTask(f.taskId, f.error);
+    members = members.filter((m) => !edits.failed.some((f) => f.taskId === m.taskId)).map((m) => ({ ...m, assets: edits.assets.get(m.taskId) }));
     // Formats that can share a decode run as one FFmpeg process (plan/media.ts).
     const plan = planMedia(members, source);
     for (const f of plan.failed) await this.#failTask(f.taskId, f.error);

@@ -9,7 +9,7 @@
  * frames first), two-pass encodes (two runs over the
  * source, pass 1 writing statistics only) and formats with another trim or picture.
  */
-import type { AudioSpec, OutputSpec, Picture } from '../../domain/format.ts';
+import { editingOf, hasEditing, type AudioSpec, type Editing, type OutputSpec, type Picture } from '../../domain/format.ts';
 import { buildArgs } from '../ffmpeg/args.ts';
 import { audioPart } from './audio.ts';
 import { usesTwoPasses, type Pass } from './codecs.ts';
@@ -18,6 +18,7 @@ import {
   type GroupContext, type OutputPart, type PlanInput, type PlanOut,
 } from './common.ts';
 import { GraphBuilder, shareKey } from './graph.ts';
+import { planEdit, type EditAssets } from './editing.ts';
 import { hlsPart } from './hls.ts';
 import { planGif, planImage } from './still.ts';
 import { planThumbnail } from './thumbnail.ts';
@@ -31,6 +32,8 @@ export interface MediaTask {
   spec: OutputSpec;
   /** The task's own folder and file base name. */
   out: PlanOut;
+  /** The fetched logo, overlays, fonts and text files of the format's editing, if it has any. */
+  assets?: EditAssets;
 }
 
 /** One FFmpeg invocation (two runs for a two-pass encode) making the outputs of its tasks. */
@@ -59,6 +62,8 @@ interface Bucket {
   trimKey: string;
   members: MediaTask[];
   encoders: number;
+  /** Fades change the decoded audio, which an audio-only output must not inherit. */
+  audioEdited?: boolean;
 }
 
 /**
@@ -92,18 +97,19 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
     }
     const trim = resolveTrim(spec, fps, 0);
     const trimKey = JSON.stringify(trim);
-    const key = shareKey(trim, pictureOf(spec));
+    const editing = editedOf(spec);
+    const key = shareKey(trim, pictureOf(spec), editing);
     const encoders = spec.kind === 'hls' ? spec.streams.filter((s) => !s.audioOnly).length : 1;
     const bucket = buckets.find((b) => b.key === key && b.encoders + encoders <= MAX_VIDEO_ENCODERS_PER_PROCESS);
     if (bucket) {
       bucket.members.push(task);
       bucket.encoders += encoders;
-    } else buckets.push({ key, trimKey, members: [task], encoders });
+    } else buckets.push({ key, trimKey, members: [task], encoders, audioEdited: editing !== null && (editing.fadeIn !== null || editing.fadeOut !== null) });
   }
   // Audio-only outputs need no picture: they join any process that reads the same part.
   for (const task of audio) {
     const trimKey = JSON.stringify(resolveTrim(task.spec as AudioSpec, fps, 0));
-    const bucket = buckets.find((b) => b.key !== null && b.trimKey === trimKey);
+    const bucket = buckets.find((b) => b.key !== null && b.trimKey === trimKey && !b.audioEdited);
     if (bucket) bucket.members.push(task);
     else buckets.push({ key: `audio:${trimKey}`, trimKey, members: [task], encoders: 0 });
   }
@@ -121,6 +127,12 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
     }
   });
   return { groups, failed };
+}
+
+/** The editing that makes a picture different from the plain one; null when there is none. */
+function editedOf(spec: OutputSpec): Editing | null {
+  const e = editingOf(spec);
+  return e && hasEditing(e) ? e : null;
 }
 
 function pictureOf(spec: OutputSpec): Picture | null {
@@ -146,14 +158,16 @@ function buildGroup(members: MediaTask[], input: PlanInput): EncodeGroup {
   const trim = trims[0]!;
   const picture = specs.map(pictureOf).find((p) => p !== null) ?? null;
   const joined = input.paths.length > 1;
+  const edited = members.find((m) => editedOf(m.spec) !== null);
+  const editPlan = edited ? planEdit(editedOf(edited.spec), edited.assets, input.paths.length) : null;
 
   let parts: OutputPart[] = [];
   const passes = (twoPass ? [1, 2] : [0]).map((pass) => {
-    const graph = new GraphBuilder(input, picture);
+    const graph = new GraphBuilder(input, picture, editPlan?.edit ?? null);
     const ctx: GroupContext = { input, joined, trim, trimmed: trimArgs(trim, joined), graph };
     parts = members.map((m) => partFor(m, ctx, pass as Pass));
     return buildArgs({
-      inputs: inputsFor(input.paths, ctx.trimmed.input),
+      inputs: [...inputsFor(input.paths, ctx.trimmed.input), ...(editPlan?.inputs ?? [])],
       filterGraph: graph.chains(),
       outputs: parts.flatMap((p) => p.outputs),
     });
