@@ -3,11 +3,13 @@
  * media's scratch folder with the same transfer rules and limits as sources. Each URL is fetched
  * once per run however many formats name it. A bad asset fails only the tasks that use it.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { editingOf, hasEditing, type Editing, type OutputSpec } from '../domain/format.ts';
 import { download, localSourcePath, redactUrl } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
+import { ffmpegUrl } from './ffmpeg/args.ts';
 import { probeMedia } from './ffmpeg/probe.ts';
 import type { EditAssets, LocalAsset } from './plan/editing.ts';
 import { describeError } from './util.ts';
@@ -16,6 +18,7 @@ export interface AssetContext {
   scratch: string;
   transfer: TransferContext;
   ffprobe: string;
+  ffmpeg: string;
   signal: AbortSignal;
 }
 
@@ -30,7 +33,8 @@ export async function fetchEditingAssets(tasks: { taskId: number; spec: OutputSp
   const fetchOnce = (url: string): Promise<string> => {
     let p = files.get(url);
     if (!p) {
-      p = fetchFile(url, path.join(ctx.scratch, `asset-${files.size}${extensionOf(url)}`), ctx);
+      // No extension: FFmpeg then tells the format from the bytes, not from the name the URL gave.
+      p = fetchFile(url, path.join(ctx.scratch, `asset-${files.size}`), ctx);
       // Settled here too, so a failure nobody awaits yet is not reported as unhandled.
       p.catch(() => undefined);
       files.set(url, p);
@@ -66,7 +70,12 @@ async function assetsFor(taskId: number, editing: Editing, ctx: AssetContext, fe
       const reason = /\(ffprobe: (.*)\)\. Check/.exec(message)?.[1] ?? message;
       throw new Error(`${field} ${redactUrl(url)} is not ${what} FFmpeg can read: ${reason}`);
     }
-    if (!probe.video) throw new Error(`${field} ${redactUrl(url)} is not ${what} FFmpeg can read: it has no picture.`);
+    if (!probe.video || probe.video.width === 0 || probe.video.height === 0) {
+      throw new Error(`${field} ${redactUrl(url)} is not ${what} FFmpeg can read: it has no picture.`);
+    }
+    // A header can look right over broken data: decode the first picture to be sure.
+    const decodeError = await firstFrameError(file, ctx);
+    if (decodeError !== null) throw new Error(`${field} ${redactUrl(url)} is not ${what} FFmpeg can read: ${decodeError}`);
     const still = isStill(probe.formatName, probe.video.durationSec);
     if (stillOnly && !still && !/gif/.test(probe.formatName)) {
       throw new Error(`${field} ${redactUrl(url)} is not ${what} FFmpeg can read: it is a ${probe.formatName} video.`);
@@ -123,10 +132,15 @@ async function looksLikeFont(file: string): Promise<boolean> {
   }
 }
 
-function extensionOf(url: string): string {
-  try {
-    return /\.[A-Za-z0-9]{1,5}$/.exec(new URL(url).pathname)?.[0]?.toLowerCase() ?? '';
-  } catch {
-    return '';
-  }
+/** null when FFmpeg decodes the first picture; else its last error lines. */
+function firstFrameError(file: string, ctx: AssetContext): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    execFile(ctx.ffmpeg, ['-v', 'error', '-nostdin', '-i', ffmpegUrl(file), '-map', '0:v:0', '-frames:v', '1', '-f', 'null', '-'],
+      { signal: ctx.signal, maxBuffer: 1024 * 1024, windowsHide: true }, (err, _stdout, stderr) => {
+        if (ctx.signal.aborted) return reject(ctx.signal.reason);
+        if (!err) return resolve(null);
+        const lines = stderr.split('\n').map((l) => l.replace(/^\[[^\]]*\]\s*/, '').trim()).filter(Boolean);
+        resolve(lines.slice(0, 2).join(' / ') || `ffmpeg exited with code ${String(err.code)}`);
+      });
+  });
 }

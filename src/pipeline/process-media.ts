@@ -160,7 +160,7 @@ class MediaRun {
     }
     // Logos, overlays and fonts: a bad one fails only the tasks that use it.
     const { scratch } = mediaDirs(this.deps.config.dataDir, this.mediaId);
-    const edits = await fetchEditingAssets(members, { scratch, transfer: this.#transfer, ffprobe: this.deps.config.ffprobe, signal: this.signal });
+    const edits = await fetchEditingAssets(members, { scratch, transfer: this.#transfer, ffprobe: this.deps.config.ffprobe, ffmpeg: this.deps.config.ffmpeg, signal: this.signal });
     for (const f of edits.failed) await this.#failTask(f.taskId, f.error);
     members = members.filter((m) => !edits.failed.some((f) => f.taskId === m.taskId)).map((m) => ({ ...m, assets: edits.assets.get(m.taskId) }));
     // Formats that can share a decode run as one FFmpeg process (plan/media.ts).

@@ -1,0 +1,142 @@
+/**
+ * Picture editing through the API: logo, text_overlay and fades, checked on decoded frames and
+ * audio levels of real outputs; a logo that is not an image fails only its own task.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { asList, exec, serveFiles, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+
+const W = 320;
+const H = 180;
+const GRAY = [128, 128, 128];
+const RED = [255, 0, 0];
+
+/** One decoded frame at `at` seconds as packed RGB. */
+async function frameAt(file: string, at: number): Promise<Buffer> {
+  const { stdout } = await exec('ffmpeg', ['-v', 'error', '-ss', String(at), '-i', file, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
+    encoding: 'buffer', maxBuffer: 16 * 1024 * 1024,
+  });
+  assert.equal(stdout.length, W * H * 3, `a ${W}x${H} frame from ${path.basename(file)}`);
+  return stdout;
+}
+
+/** The mean colour of a rectangle of a frame. */
+function meanRgb(frame: Buffer, x: number, y: number, w: number, h: number): number[] {
+  const sum = [0, 0, 0];
+  for (let row = y; row < y + h; row++) {
+    for (let col = x; col < x + w; col++) for (let c = 0; c < 3; c++) sum[c]! += frame[(row * W + col) * 3 + c]!;
+  }
+  return sum.map((s) => s / (w * h));
+}
+
+function near(actual: number[], expected: number[], tolerance: number, what: string): void {
+  const off = actual.some((v, i) => Math.abs(v - expected[i]!) > tolerance);
+  assert.ok(!off, `${what}: ${actual.map((v) => v.toFixed(0)).join(',')}, expected ${expected.join(',')} ± ${tolerance}`);
+}
+
+/** Pixels of a rectangle that differ from `colour` by more than `tolerance` in some channel. */
+function changedPixels(frame: Buffer, colour: number[], x: number, y: number, w: number, h: number, tolerance = 24): number {
+  let n = 0;
+  for (let row = y; row < y + h; row++) {
+    for (let col = x; col < x + w; col++) {
+      const i = (row * W + col) * 3;
+      if ([0, 1, 2].some((c) => Math.abs(frame[i + c]! - colour[c]!) > tolerance)) n++;
+    }
+  }
+  return n;
+}
+
+/** The loudest sample of the first `seconds` after `from`, in dBFS. */
+async function maxVolume(file: string, from: number, seconds: number): Promise<number> {
+  const { stderr } = await exec('ffmpeg', ['-v', 'info', '-nostats', '-ss', String(from), '-t', String(seconds), '-i', file, '-vn', '-af', 'volumedetect', '-f', 'null', '-']);
+  const m = /max_volume: (-?[\d.]+|-inf) dB/.exec(stderr);
+  assert.ok(m, `volumedetect output: ${stderr.slice(-400)}`);
+  return m[1] === '-inf' ? -Infinity : Number(m[1]);
+}
+
+describe('AddMedia with logo, text_overlay and fades', () => {
+  let t: TestServer;
+  let clip: string;
+  let assets: { url: string; close(): Promise<void> };
+  let out: string;
+
+  before(async () => {
+    t = await startTestServer();
+    await fs.mkdir(t.filesDir, { recursive: true });
+    out = path.join(t.filesDir, 'out');
+    // A flat gray picture and a steady tone: every edit shows against them.
+    clip = path.join(t.filesDir, 'gray.mp4');
+    await exec('ffmpeg', [
+      '-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=0x808080:s=${W}x${H}:r=25:d=2`,
+      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=2',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-ac', '2', clip,
+    ]);
+    const served = path.join(t.filesDir, 'served');
+    await fs.mkdir(served);
+    await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0xff0000:s=40x30', '-frames:v', '1', path.join(served, 'logo.png')]);
+    // Named like an image, but text: only probing can tell.
+    await fs.writeFile(path.join(served, 'fake.png'), 'this is not a picture\n');
+    assets = await serveFiles(served);
+  });
+  after(async () => {
+    await assets.close();
+    await t.close();
+  });
+
+  test('each format gets its own editing; a logo that is not an image fails only its task', async () => {
+    const dest = (name: string): string => `file://${out}/${name}`;
+    const added = await t.call('json', {
+      action: 'AddMedia',
+      source: `file://${clip}`,
+      format: [
+        { output: 'mp4', logo: { logo_source: `${assets.url}/logo.png`, logo_x: '200', logo_y: '40' }, destination: dest('logo.mp4') },
+        { output: 'mp4', fade_in: '0:1', destination: dest('fade.mp4') },
+        { output: 'mp4', text_overlay: { text: "It's 100%: {ok}", font_color: 'ffffff', font_size: '28', overlay_x: '20', overlay_y: '120' }, destination: dest('text.mp4') },
+        { output: 'mp4', logo: { logo_source: `${assets.url}/fake.png` }, destination: dest('fake.mp4') },
+      ],
+    });
+    assert.equal(added.message, 'Added', JSON.stringify(added));
+    const { final } = await untilFinal(t, added.MediaID as string);
+    const formats = asList(final.format);
+    assert.deepEqual(formats.map((f: any) => f.status), ['Finished', 'Finished', 'Finished', 'Error'], JSON.stringify(formats.map((f: any) => f.description)));
+    assert.match(formats[3].description, /logo_source http:\/\/127\.0\.0\.1:\d+\/fake\.png is not an image FFmpeg can read: /);
+
+    // The logo covers 200..240 x 40..70, and nothing else.
+    const logo = await frameAt(path.join(out, 'logo.mp4'), 1);
+    near(meanRgb(logo, 204, 44, 32, 22), RED, 30, 'inside the logo');
+    near(meanRgb(logo, 20, 40, 40, 30), GRAY, 8, 'left of the logo');
+    near(meanRgb(logo, 200, 100, 40, 30), GRAY, 8, 'below the logo');
+    assert.ok(changedPixels(logo, GRAY, 0, 0, W, 36) === 0, 'rows above the logo untouched');
+    assert.ok(changedPixels(logo, GRAY, 0, 74, W, H - 74) === 0, 'rows below the logo untouched');
+
+    // fade_in 0:1: black first frame and silent start, full picture and tone after the fade.
+    const fade = path.join(out, 'fade.mp4');
+    const first = meanRgb(await frameAt(fade, 0), 0, 0, W, H);
+    assert.ok(first.every((c) => c < 20), `first frame near black: ${first.map((c) => c.toFixed(1))}`);
+    near(meanRgb(await frameAt(fade, 1.5), 0, 0, W, H), GRAY, 6, 'after the fade');
+    const start = await maxVolume(fade, 0, 0.1);
+    const later = await maxVolume(fade, 1.2, 0.3);
+    assert.ok(start < -30, `audio starts near silent: ${start} dB`);
+    assert.ok(later > -24, `audio is back after the fade: ${later} dB`);
+    // The other formats did not get the fade, nor the logo.
+    near(meanRgb(await frameAt(path.join(out, 'text.mp4'), 0), 0, 0, W, 100), GRAY, 6, 'text output: no fade');
+    near(meanRgb(await frameAt(path.join(out, 'text.mp4'), 1), 204, 44, 32, 22), GRAY, 6, 'text output: no logo');
+    assert.ok((await maxVolume(path.join(out, 'logo.mp4'), 0.05, 0.1)) > -24, 'logo output: no audio fade');
+
+    // White text drawn from (20,120), 28 px: white pixels in its box, untouched gray elsewhere.
+    const text = await frameAt(path.join(out, 'text.mp4'), 1);
+    const inBox = changedPixels(text, GRAY, 20, 118, 240, 36, 60);
+    assert.ok(inBox > 300, `text pixels in the box: ${inBox}`);
+    assert.equal(changedPixels(text, GRAY, 0, 0, W, 110), 0, 'above the text untouched');
+    assert.equal(changedPixels(text, GRAY, 0, 0, 14, H), 0, 'left of the text untouched');
+  });
+
+  test('a logo URL that is plainly not an image is refused at AddMedia, naming logo_source', async () => {
+    const r = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output: 'mp4', logo: { logo_source: `${assets.url}/clip.mp4` } } });
+    assert.match(JSON.stringify(r), /logo_source names a \.mp4 file/);
+    const outside = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output: 'mp4', logo: { logo_source: 'file:///etc/logo.png' } } });
+    assert.match(JSON.stringify(outside), /logo_source: The source file:\/\/ path is outside the allowed file roots/);
+  });
+});
