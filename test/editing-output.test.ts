@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { asList, exec, serveFiles, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import { asList, exec, ffprobe, serveFiles, startTestServer, untilFinal, type TestServer } from './helpers.ts';
 
 const W = 320;
 const H = 180;
@@ -138,5 +138,53 @@ describe('AddMedia with logo, text_overlay and fades', () => {
     assert.match(JSON.stringify(r), /logo_source names a \.mp4 file/);
     const outside = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output: 'mp4', logo: { logo_source: 'file:///etc/logo.png' } } });
     assert.match(JSON.stringify(outside), /logo_source: The source file:\/\/ path is outside the allowed file roots/);
+  });
+
+  test('split_screen shows two sources side by side in every video format', async () => {
+    // Two different pictures of 160x90; only the first has sound.
+    const a = path.join(t.filesDir, 'a.mp4');
+    const b = path.join(t.filesDir, 'b.mp4');
+    await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=s=160x90:r=25:d=1', '-f', 'lavfi', '-i', 'sine=d=1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', a]);
+    await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'smptebars=s=160x90:r=25:d=1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', b]);
+    const added = await t.call('json', {
+      action: 'AddMedia',
+      source: [`file://${a}`, `file://${b}`],
+      split_screen: { columns: '2', rows: '1', padding_left: '4', padding_right: '4', padding_top: '2', padding_bottom: '2' },
+      format: [
+        { output: 'mp4', destination: `file://${out}/grid.mp4` },
+        { output: 'webm', size: '168x0', destination: `file://${out}/grid.webm` },
+      ],
+    });
+    assert.equal(added.message, 'Added', JSON.stringify(added));
+    const { final } = await untilFinal(t, added.MediaID as string);
+    assert.equal(final.status, 'Finished', JSON.stringify(asList(final.format).map((f: any) => f.description)));
+
+    const grid = path.join(out, 'grid.mp4');
+    const p = await ffprobe(grid);
+    const v = p.streams.find((s) => s.codec_type === 'video')!;
+    assert.deepEqual([v.width, v.height], [2 * (160 + 8), 90 + 4]);
+    assert.ok(p.streams.some((s) => s.codec_type === 'audio'), 'the first source\'s sound is kept');
+    assert.ok(Math.abs(Number(p.format.duration) - 1) < 0.2, `one source long, not two: ${p.format.duration}`);
+    const psnr = async (x: number, source: string): Promise<number> => {
+      const { stderr } = await exec('ffmpeg', ['-v', 'info', '-nostats', '-i', grid, '-i', source, '-filter_complex', `[0:v]crop=160:90:${x}:2[c];[c][1:v]psnr`, '-f', 'null', '-']);
+      const m = /PSNR .*average:([\d.]+|inf)/.exec(stderr);
+      assert.ok(m, stderr.slice(-300));
+      return m[1] === 'inf' ? 100 : Number(m[1]);
+    };
+    const [leftA, rightB, leftB] = [await psnr(4, a), await psnr(172, b), await psnr(4, b)];
+    assert.ok(leftA > 30, `left cell is source 1: PSNR ${leftA}`);
+    assert.ok(rightB > 30, `right cell is source 2: PSNR ${rightB}`);
+    assert.ok(leftB < 20, `left cell is not source 2: PSNR ${leftB}`);
+    const webm = (await ffprobe(path.join(out, 'grid.webm'))).streams.find((s) => s.codec_type === 'video')!;
+    assert.deepEqual([webm.width, webm.height], [168, 48], 'the grid scaled like any picture');
+  });
+
+  test('split_screen that cannot hold the sources is refused at AddMedia', async () => {
+    const r = await t.call('json', { action: 'AddMedia', source: [`file://${clip}`, `file://${clip}`, `file://${clip}`], split_screen: { columns: '2', rows: '1' }, format: { output: 'mp4' } });
+    assert.match(JSON.stringify(r), /split_screen has 2 columns and 1 rows, room for 2 sources, but 3 are given/);
+    const one = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, split_screen: { columns: '2' }, format: { output: 'mp4' } });
+    assert.match(JSON.stringify(one), /split_screen needs at least 2 sources/);
+    const bad = await t.call('json', { action: 'AddMedia', source: [`file://${clip}`, `file://${clip}`], split_screen: { columns: 'two' }, format: { output: 'mp4' } });
+    assert.match(JSON.stringify(bad), /split_screen columns \\"two\\" is not a whole number/);
   });
 });

@@ -16,6 +16,7 @@ import { formatCommandLine } from './ffmpeg/args.ts';
 import { planMedia, type EncodeGroup, type MediaTask } from './plan/index.ts';
 import { ProgressTracker } from './progress.ts';
 import { fetchEditingAssets } from './assets.ts';
+import { withSplitScreen } from './plan/split-screen.ts';
 import type { MediaProcessor } from '../queue/types.ts';
 import { describeError, mapLimit, describeProbe } from './util.ts';
 import { destinationFor, destinationForLayout, keepsLayout } from '../domain/destinations.ts';
@@ -80,7 +81,7 @@ class MediaRun {
         return;
       }
       await this.#setStatus(MediaStatus.WaitingForEncoder);
-      await this.#encodeAll(source, media.sources);
+      await this.#encodeAll(withSplitScreen(source, media.options), media.sources);
       await this.#deliverAll();
       await this.#finish();
     } catch (err) {

@@ -5,6 +5,7 @@ import { editingUrls, parseFormat, type OutputSpec } from '../../domain/format.t
 import { builtInPreset, mergeUnder, presetFields, PRESET_NAME, type Preset } from '../../domain/presets.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, isFinalMedia } from '../../domain/status.ts';
 import { checkUrl } from '../../transfer/index.ts';
+import { parseSplitScreen } from '../../domain/split-screen.ts';
 import * as repo from '../../store/repo.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { ApiError, ErrorText } from '../errors.ts';
@@ -35,6 +36,8 @@ async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<Wire
   const formats = many(query, 'format');
   if (formats.length === 0 && !benchmark) throw new ApiError(ErrorText.noFormat);
   if (sources.length > MAX_SOURCES) throw new ApiError(ErrorText.badValue('source', `may be given at most ${MAX_SOURCES} times.`));
+  const split = parseSplitScreen(query['split_screen'], sources.length);
+  if (!split.ok) throw new ApiError(split.error);
   if (formats.length > MAX_FORMATS) throw new ApiError(ErrorText.badValue('format', `may be given at most ${MAX_FORMATS} times.`));
   const validated = await validateFormats(ctx, formats);
   const tasks = validated.map((v) => v.task);

@@ -5,10 +5,13 @@ import { timeToSeconds, type AudioFields, type TrimFields } from '../../domain/f
 import type { AudioStreamInfo, MediaProbe } from '../ffmpeg/probe.ts';
 import { ffmpegUrl, filter, formatNumber, type FfmpegInput, type FfmpegOutput, type Filter } from '../ffmpeg/args.ts';
 import type { GraphBuilder } from './graph.ts';
+import type { SplitScreen } from '../../domain/split-screen.ts';
 
 export interface PlanInput {
   paths: string[];
   probes: MediaProbe[];
+  /** Show the sources side by side in video outputs instead of one after another (plan/split-screen.ts). */
+  splitScreen?: SplitScreen;
 }
 
 export interface PlanOut {

@@ -36,11 +36,11 @@ export interface GraphEdit {
 
 /**
  * The edit a group applies and the extra inputs it needs, or null when there is nothing to do.
- * `sources` is the number of source inputs (the extra inputs follow them).
+ * `sources` is the number of source inputs (the extra inputs follow them); `joined` when they play one after another.
  */
-export function planEdit(editing: Editing | null, assets: EditAssets | undefined, sources: number): { edit: GraphEdit; inputs: FfmpegInput[] } | null {
+export function planEdit(editing: Editing | null, assets: EditAssets | undefined, sources: number, joined: boolean): { edit: GraphEdit; inputs: FfmpegInput[] } | null {
   if (!editing || !hasEditing(editing)) return null;
-  if (sources > 1) {
+  if (joined) {
     throw new Error('logo, overlay, text_overlay, fade_in and fade_out cannot be used yet when several sources are joined one after another; send one source, or remove them.');
   }
   if (!assets) throw new Error('internal: the editing assets of this format were not fetched');

@@ -11,6 +11,15 @@ import { probeAt, type PlanInput, type Trim } from './common.ts';
 import { audioEditFilters, editVideoChains, type GraphEdit } from './editing.ts';
 import { cropFilters, croppedFrame, rotatedFrame, turnFilters, type Frame, type QuarterTurn } from './geometry.ts';
 
+/**
+ * Where tap 0 reads from when it is not input 0 as decoded: split_screen's grid
+ * (plan/split-screen.ts), already prepared, and the sound it keeps.
+ */
+export interface Stage {
+  video: { chains: FilterChain[]; out: string } | null;
+  audio: string | null;
+}
+
 export class GraphBuilder {
   readonly #videoTaps = new Map<number, string[]>();
   readonly #audioTaps = new Map<number, string[]>();
@@ -23,6 +32,7 @@ export class GraphBuilder {
     readonly picture: Picture | null,
     /** Logo, overlays, text and fades, drawn on source 0 before the split (plan/editing.ts). */
     readonly edit: GraphEdit | null = null,
+    readonly stage: Stage | null = null,
   ) {}
 
   /** A label not used anywhere else in this graph. */
@@ -65,6 +75,11 @@ export class GraphBuilder {
       const v = probeAt(this.input, i).video!;
       let from = `${i}:v:0`;
       let prepare = pictureFilters(this.picture!, v);
+      if (i === 0 && this.stage?.video) {
+        taps.push(...this.stage.video.chains);
+        from = this.stage.video.out;
+        prepare = [];
+      }
       if (this.edit && i === 0) {
         if (prepare.length > 0) {
           const prepared = this.label('pic');
@@ -82,8 +97,9 @@ export class GraphBuilder {
     }
     for (const [i, labels] of [...this.#audioTaps.entries()].sort((a, b) => a[0] - b[0])) {
       const filters = [...(i === 0 ? audioEditFilters(this.edit?.editing ?? null) : []), ...(labels.length > 1 ? [filter('asplit', [labels.length])] : [])];
-      if (filters.length === 0) direct.set(labels[0]!, `${i}:a:0`);
-      else taps.push({ inputs: [`${i}:a:0`], filters, outputs: labels });
+      const from = i === 0 && this.stage?.audio ? this.stage.audio : `${i}:a:0`;
+      if (filters.length === 0) direct.set(labels[0]!, from);
+      else taps.push({ inputs: [from], filters, outputs: labels });
     }
     const own = this.#chains.map((c) => ({ ...c, inputs: c.inputs.map((l) => direct.get(l) ?? l) }));
     return [...taps, ...own];
@@ -139,7 +155,7 @@ export function preparedFrame(p: Picture, v: VideoStreamInfo): Frame {
   return croppedFrame(rotatedFrame(v, extraTurn(p.rotate, v)), p.crop);
 }
 
-function pictureFilters(p: Picture, v: VideoStreamInfo): Filter[] {
+export function pictureFilters(p: Picture, v: VideoStreamInfo): Filter[] {
   return [...deinterlaceFilters(p, v), ...turnFilters(extraTurn(p.rotate, v)), ...cropFilters(p.crop)];
 }
 

@@ -19,6 +19,8 @@ import {
 } from './common.ts';
 import { GraphBuilder, shareKey } from './graph.ts';
 import { planEdit, type EditAssets } from './editing.ts';
+import { compositeOf } from './split-screen.ts';
+import { ffmpegUrl } from '../ffmpeg/args.ts';
 import { hlsPart } from './hls.ts';
 import { planGif, planImage } from './still.ts';
 import { planThumbnail } from './thumbnail.ts';
@@ -150,24 +152,32 @@ function buildGroup(members: MediaTask[], input: PlanInput): EncodeGroup {
     if (members.length > 1) throw new Error(`internal: ${only.spec.kind} outputs are never shared`);
     return { taskIds: [only.taskId], passes: alone.passes, durationSec: alone.durationSec, listOutputs: () => alone.listOutputs() };
   }
+  // split_screen: the outputs see one source, the grid of them all.
+  const sources = input;
+  const composite = sources.splitScreen ? compositeOf(sources, sources.splitScreen, members.map((m) => pictureOf(m.spec)).find((p) => p !== null) ?? null) : null;
+  if (composite) input = composite.view;
   const specs = members.map((m) => m.spec as SharedSpec);
   const twoPass = members.length === 1 && only.spec.kind === 'video' && usesTwoPasses(only.spec);
   const fps = input.probes[0]?.video?.fps ?? 0;
   // Each format's own trim, checked against its own length (video or whole file).
   const trims = specs.map((s) => resolveTrim(s, fps, totalFor(s, input)));
   const trim = trims[0]!;
-  const picture = specs.map(pictureOf).find((p) => p !== null) ?? null;
+  const picture = composite ? composite.picture : specs.map(pictureOf).find((p) => p !== null) ?? null;
   const joined = input.paths.length > 1;
   const edited = members.find((m) => editedOf(m.spec) !== null);
-  const editPlan = edited ? planEdit(editedOf(edited.spec), edited.assets, input.paths.length) : null;
+  const editPlan = edited ? planEdit(editedOf(edited.spec), edited.assets, sources.paths.length, joined) : null;
 
   let parts: OutputPart[] = [];
   const passes = (twoPass ? [1, 2] : [0]).map((pass) => {
-    const graph = new GraphBuilder(input, picture, editPlan?.edit ?? null);
+    const graph = new GraphBuilder(input, picture, editPlan?.edit ?? null, composite?.stage ?? null);
     const ctx: GroupContext = { input, joined, trim, trimmed: trimArgs(trim, joined), graph };
     parts = members.map((m) => partFor(m, ctx, pass as Pass));
     return buildArgs({
-      inputs: [...inputsFor(input.paths, ctx.trimmed.input), ...(editPlan?.inputs ?? [])],
+      inputs: [
+        // Every cell of a grid starts at the same point of its source.
+        ...(composite ? sources.paths.map((p) => ({ url: ffmpegUrl(p), options: ctx.trimmed.input })) : inputsFor(input.paths, ctx.trimmed.input)),
+        ...(editPlan?.inputs ?? []),
+      ],
       filterGraph: graph.chains(),
       outputs: parts.flatMap((p) => p.outputs),
     });
