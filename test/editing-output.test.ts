@@ -14,19 +14,19 @@ const GRAY = [128, 128, 128];
 const RED = [255, 0, 0];
 
 /** One decoded frame at `at` seconds as packed RGB. */
-async function frameAt(file: string, at: number): Promise<Buffer> {
+async function frameAt(file: string, at: number, width = W, height = H): Promise<Buffer> {
   const { stdout } = await exec('ffmpeg', ['-v', 'error', '-ss', String(at), '-i', file, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
     encoding: 'buffer', maxBuffer: 16 * 1024 * 1024,
   });
-  assert.equal(stdout.length, W * H * 3, `a ${W}x${H} frame from ${path.basename(file)}`);
+  assert.equal(stdout.length, width * height * 3, `a ${width}x${height} frame from ${path.basename(file)}`);
   return stdout;
 }
 
 /** The mean colour of a rectangle of a frame. */
-function meanRgb(frame: Buffer, x: number, y: number, w: number, h: number): number[] {
+function meanRgb(frame: Buffer, x: number, y: number, w: number, h: number, width = W): number[] {
   const sum = [0, 0, 0];
   for (let row = y; row < y + h; row++) {
-    for (let col = x; col < x + w; col++) for (let c = 0; c < 3; c++) sum[c]! += frame[(row * W + col) * 3 + c]!;
+    for (let col = x; col < x + w; col++) for (let c = 0; c < 3; c++) sum[c]! += frame[(row * width + col) * 3 + c]!;
   }
   return sum.map((s) => s / (w * h));
 }
@@ -95,12 +95,17 @@ describe('AddMedia with logo, text_overlay and fades', () => {
         { output: 'mp4', fade_in: '0:1', destination: dest('fade.mp4') },
         { output: 'mp4', text_overlay: { text: "It's 100%: {ok}", font_color: 'ffffff', font_size: '28', overlay_x: '20', overlay_y: '120' }, destination: dest('text.mp4') },
         { output: 'mp4', logo: { logo_source: `${assets.url}/fake.png` }, destination: dest('fake.mp4') },
+        // The same logo as the first format: drawn once, before the picture is cut into variants.
+        {
+          output: 'advanced_hls', segment_duration: '1', logo: { logo_source: `${assets.url}/logo.png`, logo_x: '200', logo_y: '40' },
+          stream: [{ size: '320x180' }, { size: '160x90' }], destination: dest('hls/video.m3u8'),
+        },
       ],
     });
     assert.equal(added.message, 'Added', JSON.stringify(added));
     const { final } = await untilFinal(t, added.MediaID as string);
     const formats = asList(final.format);
-    assert.deepEqual(formats.map((f: any) => f.status), ['Finished', 'Finished', 'Finished', 'Error'], JSON.stringify(formats.map((f: any) => f.description)));
+    assert.deepEqual(formats.map((f: any) => f.status), ['Finished', 'Finished', 'Finished', 'Error', 'Finished'], JSON.stringify(formats.map((f: any) => f.description)));
     assert.match(formats[3].description, /logo_source http:\/\/127\.0\.0\.1:\d+\/fake\.png is not an image FFmpeg can read: /);
 
     // The logo covers 200..240 x 40..70, and nothing else.
@@ -110,6 +115,12 @@ describe('AddMedia with logo, text_overlay and fades', () => {
     near(meanRgb(logo, 200, 100, 40, 30), GRAY, 8, 'below the logo');
     assert.ok(changedPixels(logo, GRAY, 0, 0, W, 36) === 0, 'rows above the logo untouched');
     assert.ok(changedPixels(logo, GRAY, 0, 74, W, H - 74) === 0, 'rows below the logo untouched');
+
+    // In the small variant the logo is scaled with the picture: 100..120 x 20..35.
+    const small = await frameAt(path.join(out, 'hls/stream_1/index.m3u8'), 1, 160, 90);
+    near(meanRgb(small, 102, 22, 16, 11, 160), RED, 40, 'the logo in the 160x90 variant');
+    near(meanRgb(small, 20, 50, 40, 30, 160), GRAY, 8, 'elsewhere in the 160x90 variant');
+    near(meanRgb(await frameAt(path.join(out, 'hls/stream_0/index.m3u8'), 1), 204, 44, 32, 22), RED, 30, 'the logo in the 320x180 variant');
 
     // fade_in 0:1: black first frame and silent start, full picture and tone after the fade.
     const fade = path.join(out, 'fade.mp4');
