@@ -57,11 +57,11 @@ test('logo – every bad field is refused, naming it', () => {
   assert.match(error({ output: 'mp4', logo: [{ logo_source: LOGO }, { logo_source: LOGO }] }), /logo can be given once/);
 });
 
-test('editing fields on outputs without a picture are refused, naming the field', () => {
+test('editing fields on an image output are refused, naming the field; other outputs ignore them', () => {
   assert.match(error({ output: 'image', logo: { logo_source: LOGO } }), /^logo cannot be used with output image/);
-  assert.match(error({ output: 'mp3', fade_in: '0:1' }), /^fade_in cannot be used with output mp3/);
-  assert.match(error({ output: 'thumbnail', text_overlay: { text: 'x' } }), /^text_overlay cannot be used with output thumbnail/);
-  assert.match(error({ output: 'gif', overlay: { overlay_source: LOGO } }), /^overlay cannot be used with output gif/);
+  assert.match(error({ output: 'image', fade_in: '0:1' }), /^fade_in cannot be used with output image/);
+  assert.match(error({ output: 'image', text_overlay: { text: 'x' } }), /^text_overlay cannot be used with output image/);
+  assert.equal(ok({ output: 'mp3', fade_in: '0:1', logo: { logo_source: LOGO } }).kind, 'audio');
 });
 
 test('overlay – repeatable; positions in px, % or center; older overlay_x/overlay_y', () => {

@@ -43,7 +43,8 @@ function readSpec(f: Fields): OutputSpec {
   if (!output) {
     throw new FormatProblem(`Unknown output "${outputRaw}". Supported: ${SUPPORTED_OUTPUTS.join(', ')}`);
   }
-  if (!['mp4', 'webm', 'mov', 'mkv', 'mpegts', 'advanced_hls'].includes(output)) refuseEditing(f, output);
+  // The reference names image as the output a logo is not for; other outputs ignore fields they do not use.
+  if (output === 'image') refuseEditing(f, output);
   switch (output) {
     case 'mp4':
     case 'webm':

@@ -98,7 +98,7 @@ export function readEditing(f: Fields): Editing {
   return { logo, overlays, texts, fadeIn, fadeOut };
 }
 
-/** Outputs that draw no picture refuse the editing fields instead of ignoring them. */
+/** An image output refuses the editing fields (reference 4.5) rather than ignoring them. */
 export function refuseEditing(f: Fields, output: string): void {
   for (const name of EDITING_FIELDS) {
     const v = f.raw(name);
