@@ -12,6 +12,8 @@ const W = 320;
 const H = 180;
 const GRAY = [128, 128, 128];
 const RED = [255, 0, 0];
+/** Debian's FFmpeg depends on fontconfig, which brings DejaVu. */
+const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
 
 /** One decoded frame at `at` seconds as packed RGB. */
 async function frameAt(file: string, at: number, width = W, height = H): Promise<Buffer> {
@@ -76,8 +78,11 @@ describe('AddMedia with logo, text_overlay and fades', () => {
     const served = path.join(t.filesDir, 'served');
     await fs.mkdir(served);
     await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0xff0000:s=40x30', '-frames:v', '1', path.join(served, 'logo.png')]);
+    await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x0000ff:s=64x48:r=25:d=1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path.join(served, 'blue.mp4')]);
     // Named like an image, but text: only probing can tell.
     await fs.writeFile(path.join(served, 'fake.png'), 'this is not a picture\n');
+    await fs.writeFile(path.join(served, 'fake.ttf'), 'this is not a font\n');
+    await fs.copyFile(FONT, path.join(served, 'font.ttf'));
     assets = await serveFiles(served);
   });
   after(async () => {
@@ -93,8 +98,19 @@ describe('AddMedia with logo, text_overlay and fades', () => {
       format: [
         { output: 'mp4', logo: { logo_source: `${assets.url}/logo.png`, logo_x: '200', logo_y: '40' }, destination: dest('logo.mp4') },
         { output: 'mp4', fade_in: '0:1', destination: dest('fade.mp4') },
-        { output: 'mp4', text_overlay: { text: "It's 100%: {ok}", font_color: 'ffffff', font_size: '28', overlay_x: '20', overlay_y: '120' }, destination: dest('text.mp4') },
+        {
+          output: 'mp4', destination: dest('text.mp4'),
+          text_overlay: { text: "It's 100%: {ok}", font_source: `${assets.url}/font.ttf`, font_color: 'ffffff', font_size: '28', overlay_x: '20', overlay_y: '120' },
+        },
         { output: 'mp4', logo: { logo_source: `${assets.url}/fake.png` }, destination: dest('fake.mp4') },
+        {
+          output: 'mp4', destination: dest('overlays.mp4'),
+          overlay: [
+            { overlay_source: `${assets.url}/blue.mp4`, overlay_right: '10', overlay_bottom: '10', overlay_start: '0.5', overlay_duration: '0.6' },
+            { overlay_source: `${assets.url}/logo.png`, overlay_left: '50%', overlay_top: 'center' },
+          ],
+        },
+        { output: 'mp4', text_overlay: { text: 'x', font_source: `${assets.url}/fake.ttf` }, destination: dest('fakefont.mp4') },
         // The same logo as the first format: drawn once, before the picture is cut into variants.
         {
           output: 'advanced_hls', segment_duration: '1', logo: { logo_source: `${assets.url}/logo.png`, logo_x: '200', logo_y: '40' },
@@ -105,8 +121,9 @@ describe('AddMedia with logo, text_overlay and fades', () => {
     assert.equal(added.message, 'Added', JSON.stringify(added));
     const { final } = await untilFinal(t, added.MediaID as string);
     const formats = asList(final.format);
-    assert.deepEqual(formats.map((f: any) => f.status), ['Finished', 'Finished', 'Finished', 'Error', 'Finished'], JSON.stringify(formats.map((f: any) => f.description)));
+    assert.deepEqual(formats.map((f: any) => f.status), ['Finished', 'Finished', 'Finished', 'Error', 'Finished', 'Error', 'Finished'], JSON.stringify(formats.map((f: any) => f.description)));
     assert.match(formats[3].description, /logo_source http:\/\/127\.0\.0\.1:\d+\/fake\.png is not an image FFmpeg can read: /);
+    assert.match(formats[5].description, /font_source http:\/\/127\.0\.0\.1:\d+\/fake\.ttf is not a TrueType or OpenType font/);
 
     // The logo covers 200..240 x 40..70, and nothing else.
     const logo = await frameAt(path.join(out, 'logo.mp4'), 1);
@@ -115,6 +132,15 @@ describe('AddMedia with logo, text_overlay and fades', () => {
     near(meanRgb(logo, 200, 100, 40, 30), GRAY, 8, 'below the logo');
     assert.ok(changedPixels(logo, GRAY, 0, 0, W, 36) === 0, 'rows above the logo untouched');
     assert.ok(changedPixels(logo, GRAY, 0, 74, W, H - 74) === 0, 'rows below the logo untouched');
+
+    // A 64x48 video from 0.5 s for 0.6 s at 10 px from the right and bottom; a picture at 50% across, centred down.
+    const overlays = path.join(out, 'overlays.mp4');
+    const BLUE = [0, 0, 255];
+    near(meanRgb(await frameAt(overlays, 0.25), 250, 126, 56, 40), GRAY, 8, 'before the video overlay starts');
+    near(meanRgb(await frameAt(overlays, 0.8), 250, 126, 56, 40), BLUE, 40, 'while the video overlay plays');
+    near(meanRgb(await frameAt(overlays, 1.5), 250, 126, 56, 40), GRAY, 8, 'after overlay_duration');
+    near(meanRgb(await frameAt(overlays, 1.5), 164, 79, 32, 22), RED, 30, 'the picture overlay at 50% / center');
+    near(meanRgb(await frameAt(overlays, 1.5), 120, 79, 32, 22), GRAY, 8, 'left of the picture overlay');
 
     // In the small variant the logo is scaled with the picture: 100..120 x 20..35.
     const small = await frameAt(path.join(out, 'hls/stream_1/index.m3u8'), 1, 160, 90);
