@@ -216,6 +216,33 @@ describe('AddMedia with logo, text_overlay and fades', () => {
     assert.deepEqual([webm.width, webm.height], [168, 48], 'the grid scaled like any picture');
   });
 
+  test('joined sources with start, fade_in and a logo: edited on the joined timeline', async () => {
+    // A silent 4:3 second part: it is fitted into the first source's 320x180 and given silence.
+    const bars = path.join(t.filesDir, 'bars.mp4');
+    await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'smptebars=s=120x90:r=25:d=1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', bars]);
+    const added = await t.call('json', {
+      action: 'AddMedia',
+      source: [`file://${clip}`, `file://${bars}`],
+      format: {
+        output: 'mp4', start: '0.5', fade_in: '0:0.5', logo: { logo_source: `${assets.url}/logo.png`, logo_x: '200', logo_y: '4' },
+        destination: `file://${out}/joined.mp4`,
+      },
+    });
+    assert.equal(added.message, 'Added', JSON.stringify(added));
+    const { final } = await untilFinal(t, added.MediaID as string);
+    assert.equal(final.status, 'Finished', JSON.stringify(asList(final.format).map((f: any) => f.description)));
+    const joined = path.join(out, 'joined.mp4');
+    const p = await ffprobe(joined);
+    assert.ok(Math.abs(Number(p.format.duration) - 2.5) < 0.15, `2 s + 1 s - 0.5 s: ${p.format.duration}`);
+    const first = meanRgb(await frameAt(joined, 0), 0, 0, W, H);
+    assert.ok(first.every((c) => c < 20), `the fade starts at the trimmed start: ${first.map((c) => c.toFixed(1))}`);
+    assert.ok((await maxVolume(joined, 0, 0.05)) < -30, 'and so does the sound');
+    near(meanRgb(await frameAt(joined, 1), 204, 8, 32, 22), RED, 30, 'logo over the first source');
+    const second = await frameAt(joined, 2.1);
+    near(meanRgb(second, 204, 8, 32, 22), RED, 30, 'logo over the second source');
+    near(meanRgb(second, 0, 0, 30, 180), [0, 0, 0], 12, 'the narrower second source is padded');
+  });
+
   test('split_screen that cannot hold the sources is refused at AddMedia', async () => {
     const r = await t.call('json', { action: 'AddMedia', source: [`file://${clip}`, `file://${clip}`, `file://${clip}`], split_screen: { columns: '2', rows: '1' }, format: { output: 'mp4' } });
     assert.match(JSON.stringify(r), /split_screen has 2 columns and 1 rows, room for 2 sources, but 3 are given/);

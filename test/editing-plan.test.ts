@@ -59,10 +59,10 @@ test('formats with the same editing share a process; other editing, or none, get
   assert.deepEqual(plan.groups.map((g) => g.taskIds), [[1], [2, 3, 6], [4], [5]]);
 });
 
-test('editing with several sources joined one after another fails that task with a clear reason', () => {
+test('joined sources with editing are joined before the split: edited formats share, the plain one keeps its own process', () => {
   const paths = [join(dir, 'a.mp4'), join(dir, 'a.mp4')];
-  const plan = planMedia([task(1, { output: 'mp4', logo: LOGO_A }), task(2, { output: 'mp4' })], { paths, probes: [source, source] });
-  assert.deepEqual(plan.failed.map((f) => f.taskId), [1]);
-  assert.match(String(plan.failed[0]!.error), /cannot be used yet when several sources are joined one after another/);
-  assert.deepEqual(plan.groups.map((g) => g.taskIds), [[2]]);
+  const plan = planMedia([task(1, { output: 'mp4', logo: LOGO_A }), task(2, { output: 'mp4' }), task(3, { output: 'webm', logo: LOGO_A })], { paths, probes: [source, source] });
+  assert.deepEqual(plan.failed, []);
+  assert.deepEqual(plan.groups.map((g) => g.taskIds), [[1, 3], [2]]);
+  assert.ok(Math.abs(plan.groups[0]!.durationSec - 2) < 0.1, `both sources long: ${plan.groups[0]!.durationSec}`);
 });

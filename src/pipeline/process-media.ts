@@ -16,7 +16,7 @@ import { formatCommandLine } from './ffmpeg/args.ts';
 import { planMedia, type EncodeGroup, type MediaTask } from './plan/index.ts';
 import { ProgressTracker } from './progress.ts';
 import { fetchEditingAssets } from './assets.ts';
-import { withSplitScreen } from './plan/split-screen.ts';
+import { withSplitScreen } from './plan/stage.ts';
 import type { MediaProcessor } from '../queue/types.ts';
 import { describeError, mapLimit, describeProbe } from './util.ts';
 import { destinationFor, destinationForLayout, keepsLayout } from '../domain/destinations.ts';

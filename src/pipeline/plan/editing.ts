@@ -1,8 +1,9 @@
 /**
  * Logo, overlays, text and fades as filter chains on the prepared picture, before it is split
  * among the outputs of a process. Their pictures are extra FFmpeg inputs after the sources.
- * Times count from the start of the output: with one source the input seek (`-ss` before `-i`)
- * makes the filters' clock start there; several joined sources are refused (see {@link planEdit}).
+ * Times count from the start of the output: with one source (or a grid) the input seek (`-ss`
+ * before `-i`) makes the filters' clock start there; joined sources are trimmed after the filters,
+ * so their times are moved by the trim's start (`offset`).
  */
 import { hasEditing, type Editing, type Offset } from '../../domain/format.ts';
 import type { MediaProbe } from '../ffmpeg/probe.ts';
@@ -32,29 +33,29 @@ export interface GraphEdit {
   editing: Editing;
   assets: EditAssets;
   firstInput: number;
+  /** Seconds on the filters' clock where the output starts. */
+  offset: number;
 }
 
 /**
  * The edit a group applies and the extra inputs it needs, or null when there is nothing to do.
- * `sources` is the number of source inputs (the extra inputs follow them); `joined` when they play one after another.
+ * `sources` is the number of source inputs (the extra inputs follow them); `offset` where the output starts on the filters' clock.
  */
-export function planEdit(editing: Editing | null, assets: EditAssets | undefined, sources: number, joined: boolean): { edit: GraphEdit; inputs: FfmpegInput[] } | null {
+export function planEdit(editing: Editing | null, assets: EditAssets | undefined, sources: number, offset: number): { edit: GraphEdit; inputs: FfmpegInput[] } | null {
   if (!editing || !hasEditing(editing)) return null;
-  if (joined) {
-    throw new Error('logo, overlay, text_overlay, fade_in and fade_out cannot be used yet when several sources are joined one after another; send one source, or remove them.');
-  }
   if (!assets) throw new Error('internal: the editing assets of this format were not fetched');
   // No -loop for pictures: overlay repeats a finished input's last frame, and the output ends with the main picture.
   const inputs: FfmpegInput[] = [
     ...(assets.logo ? [assets.logo] : []),
     ...assets.overlays,
   ].map((a) => ({ url: ffmpegUrl(a.path), options: [] }));
-  return { edit: { editing, assets, firstInput: sources }, inputs };
+  return { edit: { editing, assets, firstInput: sources, offset }, inputs };
 }
 
 /** The filters drawn on the picture, from `from`; returns the chains to add and the edited label. */
 export function editVideoChains(from: string, edit: GraphEdit, label: (prefix: string) => string): { chains: FilterChain[]; out: string } {
-  const { editing, assets } = edit;
+  const { editing, assets, offset } = edit;
+  const at = (t: number): number => t + offset;
   const chains: FilterChain[] = [];
   let input = edit.firstInput;
   let current = from;
@@ -84,14 +85,14 @@ export function editVideoChains(from: string, edit: GraphEdit, label: (prefix: s
       ...(o.size ? [filter('scale', [o.size.width || -2, o.size.height || -2])] : []),
       filter('format', ['yuva420p']),
       // A video starts playing at overlay_start.
-      ...(!asset.still ? [filter('setpts', [`PTS-STARTPTS+${formatNumber(o.start)}/TB`])] : []),
+      ...(!asset.still ? [filter('setpts', [`PTS-STARTPTS+${formatNumber(at(o.start))}/TB`])] : []),
     ];
     overlayOn(`${input++}:v:0`, filters, filter('overlay', {
       x: position(o.horizontal.from, o.horizontal.offset, 'W', 'w'),
       y: position(o.vertical.from, o.vertical.offset, 'H', 'h'),
       // A picture stays; a video that ends disappears.
       eof_action: asset.still ? 'repeat' : 'pass',
-      ...window(o.start, o.duration),
+      ...window(o.start, o.duration, offset),
     }));
   }
 
@@ -109,12 +110,12 @@ export function editVideoChains(from: string, edit: GraphEdit, label: (prefix: s
       fontcolor: `0x${t.fontColor}`,
       x: t.alignCenter ? '(w-text_w)/2' : t.x,
       y: t.y,
-      ...window(t.start, t.duration),
+      ...window(t.start, t.duration, offset),
     }));
   }
   // Fades come last, so the logo and the text fade with the picture.
-  if (editing.fadeIn) late.push(filter('fade', { t: 'in', st: formatNumber(editing.fadeIn.start), d: formatNumber(editing.fadeIn.duration) }));
-  if (editing.fadeOut) late.push(filter('fade', { t: 'out', st: formatNumber(editing.fadeOut.start), d: formatNumber(editing.fadeOut.duration) }));
+  if (editing.fadeIn) late.push(filter('fade', { t: 'in', st: formatNumber(at(editing.fadeIn.start)), d: formatNumber(editing.fadeIn.duration) }));
+  if (editing.fadeOut) late.push(filter('fade', { t: 'out', st: formatNumber(at(editing.fadeOut.start)), d: formatNumber(editing.fadeOut.duration) }));
   if (late.length > 0) {
     const out = label('ed');
     chains.push({ inputs: [current], filters: late, outputs: [out] });
@@ -124,11 +125,12 @@ export function editVideoChains(from: string, edit: GraphEdit, label: (prefix: s
 }
 
 /** The audio side of the fades; empty when there is none. */
-export function audioEditFilters(editing: Editing | null): Filter[] {
-  if (!editing) return [];
+export function audioEditFilters(edit: GraphEdit | null): Filter[] {
+  if (!edit) return [];
+  const { fadeIn, fadeOut } = edit.editing;
   return [
-    ...(editing.fadeIn ? [filter('afade', { t: 'in', st: formatNumber(editing.fadeIn.start), d: formatNumber(editing.fadeIn.duration) })] : []),
-    ...(editing.fadeOut ? [filter('afade', { t: 'out', st: formatNumber(editing.fadeOut.start), d: formatNumber(editing.fadeOut.duration) })] : []),
+    ...(fadeIn ? [filter('afade', { t: 'in', st: formatNumber(fadeIn.start + edit.offset), d: formatNumber(fadeIn.duration) })] : []),
+    ...(fadeOut ? [filter('afade', { t: 'out', st: formatNumber(fadeOut.start + edit.offset), d: formatNumber(fadeOut.duration) })] : []),
   ];
 }
 
@@ -139,8 +141,8 @@ function position(from: 'left' | 'right' | 'top' | 'bottom', offset: Offset, who
   return from === 'left' || from === 'top' ? distance : `${whole}-${own}-${distance}`;
 }
 
-function window(start: number, duration: number | null): { enable?: string } {
+function window(start: number, duration: number | null, offset: number): { enable?: string } {
   if (start <= 0 && duration === null) return {};
-  const end = duration === null ? '1e9' : formatNumber(start + duration);
-  return { enable: `between(t,${formatNumber(start)},${end})` };
+  const end = duration === null ? '1e9' : formatNumber(offset + start + duration);
+  return { enable: `between(t,${formatNumber(offset + start)},${end})` };
 }

@@ -30,7 +30,7 @@ export class GraphBuilder {
     readonly input: PlanInput,
     /** What is done to every source picture before the split; null when no output has video. */
     readonly picture: Picture | null,
-    /** Logo, overlays, text and fades, drawn on source 0 before the split (plan/editing.ts). */
+    /** Logo, overlays, text and fades, drawn on tap 0 before the split (plan/editing.ts). */
     readonly edit: GraphEdit | null = null,
     readonly stage: Stage | null = null,
   ) {}
@@ -96,7 +96,7 @@ export class GraphBuilder {
       else taps.push({ inputs: [from], filters, outputs: labels });
     }
     for (const [i, labels] of [...this.#audioTaps.entries()].sort((a, b) => a[0] - b[0])) {
-      const filters = [...(i === 0 ? audioEditFilters(this.edit?.editing ?? null) : []), ...(labels.length > 1 ? [filter('asplit', [labels.length])] : [])];
+      const filters = [...(i === 0 ? audioEditFilters(this.edit) : []), ...(labels.length > 1 ? [filter('asplit', [labels.length])] : [])];
       const from = i === 0 && this.stage?.audio ? this.stage.audio : `${i}:a:0`;
       if (filters.length === 0) direct.set(labels[0]!, from);
       else taps.push({ inputs: [from], filters, outputs: labels });

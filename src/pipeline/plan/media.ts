@@ -19,7 +19,7 @@ import {
 } from './common.ts';
 import { GraphBuilder, shareKey } from './graph.ts';
 import { planEdit, type EditAssets } from './editing.ts';
-import { compositeOf } from './split-screen.ts';
+import { compositeOf, concatOf } from './stage.ts';
 import { ffmpegUrl } from '../ffmpeg/args.ts';
 import { hlsPart } from './hls.ts';
 import { planGif, planImage } from './still.ts';
@@ -152,9 +152,12 @@ function buildGroup(members: MediaTask[], input: PlanInput): EncodeGroup {
     if (members.length > 1) throw new Error(`internal: ${only.spec.kind} outputs are never shared`);
     return { taskIds: [only.taskId], passes: alone.passes, durationSec: alone.durationSec, listOutputs: () => alone.listOutputs() };
   }
-  // split_screen: the outputs see one source, the grid of them all.
+  // split_screen, or joined sources with editing: the outputs see one source, made of them all.
   const sources = input;
-  const composite = sources.splitScreen ? compositeOf(sources, sources.splitScreen, members.map((m) => pictureOf(m.spec)).find((p) => p !== null) ?? null) : null;
+  const edited = members.find((m) => editedOf(m.spec) !== null);
+  const firstPicture = members.map((m) => pictureOf(m.spec)).find((p) => p !== null) ?? null;
+  const composite = sources.splitScreen ? compositeOf(sources, sources.splitScreen, firstPicture)
+    : sources.paths.length > 1 && edited && firstPicture ? concatOf(sources, firstPicture) : null;
   if (composite) input = composite.view;
   const specs = members.map((m) => m.spec as SharedSpec);
   const twoPass = members.length === 1 && only.spec.kind === 'video' && usesTwoPasses(only.spec);
@@ -163,9 +166,9 @@ function buildGroup(members: MediaTask[], input: PlanInput): EncodeGroup {
   const trims = specs.map((s) => resolveTrim(s, fps, totalFor(s, input)));
   const trim = trims[0]!;
   const picture = composite ? composite.picture : specs.map(pictureOf).find((p) => p !== null) ?? null;
-  const joined = input.paths.length > 1;
-  const edited = members.find((m) => editedOf(m.spec) !== null);
-  const editPlan = edited ? planEdit(editedOf(edited.spec), edited.assets, sources.paths.length, joined) : null;
+  const joined = composite ? composite.joined : input.paths.length > 1;
+  // Joined sources are trimmed after the stage, so the filters' clock starts at the trim's start.
+  const editPlan = edited ? planEdit(editedOf(edited.spec), edited.assets, sources.paths.length, joined ? trim.start : 0) : null;
 
   let parts: OutputPart[] = [];
   const passes = (twoPass ? [1, 2] : [0]).map((pass) => {
