@@ -45,6 +45,8 @@ export async function fetchEditingAssets(tasks: { taskId: number; spec: OutputSp
   for (const { taskId, spec } of tasks) {
     const editing = editingOf(spec);
     if (!editing || !hasEditing(editing)) continue;
+    // A restarted media may find its scratch folder gone (sources read in place need none).
+    await fs.mkdir(ctx.scratch, { recursive: true });
     try {
       result.assets.set(taskId, await assetsFor(taskId, editing, ctx, fetchOnce));
     } catch (err) {
@@ -108,7 +110,6 @@ async function assetsFor(taskId: number, editing: Editing, ctx: AssetContext, fe
 async function fetchFile(url: string, to: string, ctx: AssetContext): Promise<string> {
   const local = await localSourcePath(url, ctx.transfer);
   if (local) return local;
-  await fs.mkdir(path.dirname(to), { recursive: true });
   await download(url, to, ctx.transfer);
   return to;
 }

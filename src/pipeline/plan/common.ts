@@ -10,7 +10,7 @@ import type { SplitScreen } from '../../domain/split-screen.ts';
 export interface PlanInput {
   paths: string[];
   probes: MediaProbe[];
-  /** Show the sources side by side in video outputs instead of one after another (plan/split-screen.ts). */
+  /** Show the sources side by side in video outputs instead of one after another (plan/stage.ts). */
   splitScreen?: SplitScreen;
 }
 
