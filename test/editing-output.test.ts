@@ -79,6 +79,10 @@ describe('AddMedia with logo, text_overlay and fades', () => {
     await fs.mkdir(served);
     await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0xff0000:s=40x30', '-frames:v', '1', path.join(served, 'logo.png')]);
     await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x0000ff:s=64x48:r=25:d=1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path.join(served, 'blue.mp4')]);
+    // Fully transparent blue: invisible when blended, blue when opaque.
+    await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x0000ff@0.0:s=40x30,format=rgba', '-frames:v', '1', path.join(served, 'alpha.png')]);
+    // Red left half, green right half: the green is keyed out with logo_transparent.
+    await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=red:s=20x30', '-f', 'lavfi', '-i', 'color=c=0x00ff00:s=20x30', '-filter_complex', 'hstack', '-frames:v', '1', path.join(served, 'keyed.png')]);
     // Named like an image, but text: only probing can tell.
     await fs.writeFile(path.join(served, 'fake.png'), 'this is not a picture\n');
     await fs.writeFile(path.join(served, 'fake.ttf'), 'this is not a font\n');
@@ -111,6 +115,9 @@ describe('AddMedia with logo, text_overlay and fades', () => {
           ],
         },
         { output: 'mp4', text_overlay: { text: 'x', font_source: `${assets.url}/fake.ttf` }, destination: dest('fakefont.mp4') },
+        { output: 'mp4', logo: { logo_source: `${assets.url}/alpha.png`, logo_x: '200', logo_y: '40' }, destination: dest('blend.mp4') },
+        { output: 'mp4', logo: { logo_source: `${assets.url}/alpha.png`, logo_x: '200', logo_y: '40', logo_mode: '1' }, destination: dest('opaque.mp4') },
+        { output: 'mp4', logo: { logo_source: `${assets.url}/keyed.png`, logo_x: '200', logo_y: '40', logo_transparent: '00FF00' }, destination: dest('keyed.mp4') },
         // The same logo as the first format: drawn once, before the picture is cut into variants.
         {
           output: 'advanced_hls', segment_duration: '1', logo: { logo_source: `${assets.url}/logo.png`, logo_x: '200', logo_y: '40' },
@@ -121,7 +128,7 @@ describe('AddMedia with logo, text_overlay and fades', () => {
     assert.equal(added.message, 'Added', JSON.stringify(added));
     const { final } = await untilFinal(t, added.MediaID as string);
     const formats = asList(final.format);
-    assert.deepEqual(formats.map((f: any) => f.status), ['Finished', 'Finished', 'Finished', 'Error', 'Finished', 'Error', 'Finished'], JSON.stringify(formats.map((f: any) => f.description)));
+    assert.deepEqual(formats.map((f: any) => f.status), ['Finished', 'Finished', 'Finished', 'Error', 'Finished', 'Error', 'Finished', 'Finished', 'Finished', 'Finished'], JSON.stringify(formats.map((f: any) => f.description)));
     assert.match(formats[3].description, /logo_source http:\/\/127\.0\.0\.1:\d+\/fake\.png is not an image FFmpeg can read: /);
     assert.match(formats[5].description, /font_source http:\/\/127\.0\.0\.1:\d+\/fake\.ttf is not a TrueType or OpenType font/);
 
@@ -132,6 +139,13 @@ describe('AddMedia with logo, text_overlay and fades', () => {
     near(meanRgb(logo, 200, 100, 40, 30), GRAY, 8, 'below the logo');
     assert.ok(changedPixels(logo, GRAY, 0, 0, W, 36) === 0, 'rows above the logo untouched');
     assert.ok(changedPixels(logo, GRAY, 0, 74, W, H - 74) === 0, 'rows below the logo untouched');
+
+    // logo_mode 0 blends with the image's transparency, 1 ignores it; logo_transparent keys a colour out.
+    near(meanRgb(await frameAt(path.join(out, 'blend.mp4'), 1), 204, 44, 32, 22), GRAY, 8, 'a transparent logo blended');
+    near(meanRgb(await frameAt(path.join(out, 'opaque.mp4'), 1), 204, 44, 32, 22), [0, 0, 255], 40, 'a transparent logo made opaque');
+    const keyed = await frameAt(path.join(out, 'keyed.mp4'), 1);
+    near(meanRgb(keyed, 203, 44, 14, 22), RED, 30, 'the logo\'s red half');
+    near(meanRgb(keyed, 223, 44, 14, 22), GRAY, 10, 'the logo\'s green half, keyed out');
 
     // A 64x48 video from 0.5 s for 0.6 s at 10 px from the right and bottom; a picture at 50% across, centred down.
     const overlays = path.join(out, 'overlays.mp4');
