@@ -11,6 +11,7 @@ import { readAudio, readTrim, readVideo, type AudioSpec, type VideoSpec } from '
 import { readHls, type HlsSpec } from './format/hls.ts';
 import { readContainerEdits } from './format/container.ts';
 import { readDash, type DashSpec } from './format/dash.ts';
+import { refuseEditing } from './format/editing.ts';
 import { readGif, readImage, readThumbnail, type GifSpec, type ImageSpec, type ThumbnailSpec } from './format/still.ts';
 
 export type { Size, Crop, TimeValue } from './format/fields.ts';
@@ -19,6 +20,7 @@ export * from './format/hls.ts';
 export * from './format/dash.ts';
 export * from './format/still.ts';
 export * from './format/container.ts';
+export * from './format/editing.ts';
 
 export const SUPPORTED_OUTPUTS = [
   'mp4', 'webm', 'mov', 'mkv', 'mpegts', 'mp3', 'm4a', 'ogg', 'wav', 'flac', 'thumbnail', 'image', 'gif', 'advanced_hls',
@@ -46,6 +48,8 @@ function readSpec(f: Fields): OutputSpec {
   if (!output) {
     throw new FormatProblem(`Unknown output "${outputRaw}". Supported: ${SUPPORTED_OUTPUTS.join(', ')}`);
   }
+  // The reference names image as the output a logo is not for; other outputs ignore fields they do not use.
+  if (output === 'image') refuseEditing(f, output);
   switch (output) {
     case 'mp4':
     case 'webm':

@@ -13,9 +13,11 @@ import type { TransferContext } from '../transfer/types.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
 import { FFMPEG_PREFIX_ARGS, runFfmpeg } from './ffmpeg/run.ts';
 import { formatCommandLine } from './ffmpeg/args.ts';
-import { planMedia, type EncodeGroup, type MediaTask } from './plan/index.ts';
+import { planMedia, type EncodeGroup, type MediaTask, type PlanInput } from './plan/index.ts';
 import { withPacketsForPassthrough } from './plan/passthrough.ts';
 import { ProgressTracker } from './progress.ts';
+import { fetchEditingAssets } from './assets.ts';
+import { withSplitScreen } from './plan/stage.ts';
 import type { MediaProcessor } from '../queue/types.ts';
 import { describeError, mapLimit, describeProbe } from './util.ts';
 import { destinationFor, destinationForLayout, keepsLayout, layoutMain } from '../domain/destinations.ts';
@@ -81,7 +83,7 @@ class MediaRun {
         return;
       }
       await this.#setStatus(MediaStatus.WaitingForEncoder);
-      await this.#encodeAll(source, media.sources);
+      await this.#encodeAll(withSplitScreen(source, media.options), media.sources);
       await this.#deliverAll();
       await this.#finish();
     } catch (err) {
@@ -141,14 +143,14 @@ class MediaRun {
     return { paths, probes };
   }
 
-  async #encodeAll(fetched: { paths: string[]; probes: MediaProbe[] }, sourcesJson: string): Promise<void> {
+  async #encodeAll(fetched: PlanInput, sourcesJson: string): Promise<void> {
     const tasks = (await repo.getTasks(this.#db, this.mediaId)).filter((t) => needsEncode(t));
     if (tasks.length === 0) return;
     for (const t of tasks) await this.#setTaskStatus(t.id, TaskStatus.WaitingForEncoder);
     await this.#setStatus(MediaStatus.Processing);
     await this.#progress.enterPhase('encode');
     const baseName = outputBaseName(sourcesJson);
-    const members: MediaTask[] = [];
+    let members: MediaTask[] = [];
     for (const t of tasks) {
       try {
         const parsed = parseFormat(JSON.parse(t.format) as FieldMap);
@@ -159,6 +161,11 @@ class MediaRun {
         await this.#failTask(t.id, err);
       }
     }
+    // Logos, overlays and fonts: a bad one fails only the tasks that use it.
+    const { scratch } = mediaDirs(this.deps.config.dataDir, this.mediaId);
+    const edits = await fetchEditingAssets(members, { scratch, transfer: this.#transfer, ffprobe: this.deps.config.ffprobe, ffmpeg: this.deps.config.ffmpeg, signal: this.signal });
+    for (const f of edits.failed) await this.#failTask(f.taskId, f.error);
+    members = members.filter((m) => !edits.failed.some((f) => f.taskId === m.taskId)).map((m) => ({ ...m, assets: edits.assets.get(m.taskId) }));
     const source = await withPacketsForPassthrough(members.map((m) => m.spec), fetched, { ffprobe: this.deps.config.ffprobe, signal: this.signal });
     // Formats that can share a decode run as one FFmpeg process (plan/media.ts).
     const plan = planMedia(members, source);

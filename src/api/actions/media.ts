@@ -1,10 +1,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FieldMap, FieldValue } from '../../domain/fields.ts';
-import { parseFormat, type OutputSpec } from '../../domain/format.ts';
+import { editingUrls, parseFormat, type OutputSpec } from '../../domain/format.ts';
 import { builtInPreset, mergeUnder, presetFields, PRESET_NAME, type Preset } from '../../domain/presets.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, isFinalMedia } from '../../domain/status.ts';
 import { checkUrl } from '../../transfer/index.ts';
+import { parseSplitScreen } from '../../domain/split-screen.ts';
 import * as repo from '../../store/repo.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { ApiError, ErrorText } from '../errors.ts';
@@ -35,6 +36,8 @@ async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<Wire
   const formats = many(query, 'format');
   if (formats.length === 0 && !benchmark) throw new ApiError(ErrorText.noFormat);
   if (sources.length > MAX_SOURCES) throw new ApiError(ErrorText.badValue('source', `may be given at most ${MAX_SOURCES} times.`));
+  const split = parseSplitScreen(query['split_screen'], sources.length);
+  if (!split.ok) throw new ApiError(split.error);
   if (formats.length > MAX_FORMATS) throw new ApiError(ErrorText.badValue('format', `may be given at most ${MAX_FORMATS} times.`));
   const validated = await validateFormats(ctx, formats);
   const tasks = validated.map((v) => v.task);
@@ -283,6 +286,8 @@ async function validateFormat(ctx: ActionContext, raw: FieldValue, index: number
     }
     destinations.push(vtt);
   }
+  // Logos, overlays and fonts are fetched like sources, so they pass the same URL rules.
+  for (const a of editingUrls(spec)) checkLocation(ctx, a.url, 'source', `${where}${a.field}: `);
   const saveAs = presetNameIn(fields, 'save_preset', where);
   return {
     task: { output: spec.output, format: JSON.stringify(fields), destinations },

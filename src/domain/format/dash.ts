@@ -9,6 +9,7 @@ import { FormatProblem, type Fields, parseDecimal } from './fields.ts';
 import type { HlsStreamSpec } from './hls.ts';
 import { readStreams } from './hls.ts';
 import { readTrim, type Picture, type TrimFields } from './video.ts';
+import { readEditing, type Editing } from './editing.ts';
 
 export const DASH_OUTPUTS = ['mpeg_dash', 'advanced_dash', 'fmp4_hls', 'advanced_fmp4'] as const;
 export type DashOutput = (typeof DASH_OUTPUTS)[number];
@@ -22,6 +23,8 @@ export interface DashSpec extends TrimFields, Picture {
   streams: HlsStreamSpec[];
   /** fmp4_hls and advanced_fmp4 also write HLS playlists over the same segments. */
   hls: boolean;
+  /** logo, overlays, text and fades, drawn once before the variants are cut (format/editing.ts). */
+  editing: Editing;
 }
 
 /** The MPD and the HLS master: names no `sub_path` may take. */
@@ -59,7 +62,7 @@ export function readDash(f: Fields, output: DashOutput): DashSpec {
       throw new FormatProblem(`stream ${i + 1}: sub_path "${s.subPath}" is the name of a manifest; choose another folder name.`);
     }
   }
-  return { kind: 'dash', output, segmentDuration, streams, hls: output === 'fmp4_hls' || output === 'advanced_fmp4', ...picture, ...readTrim(f) };
+  return { kind: 'dash', output, segmentDuration, streams, hls: output === 'fmp4_hls' || output === 'advanced_fmp4', ...picture, ...readTrim(f), editing: readEditing(f) };
 }
 
 function refuseProtection(f: Fields, output: DashOutput): void {

@@ -1,6 +1,7 @@
 /** advanced_hls (reference 4.6): the format's own fields and its 1 to 15 `<stream>` variants. */
 import type { FieldMap } from '../fields.ts';
 import { FormatProblem, Fields, lowerKeys, parseDecimal } from './fields.ts';
+import { readEditing, type Editing } from './editing.ts';
 import {
   readAudio, readPicture, readTrim, readVideoEncoding, type AudioFields, type Picture, type SegmentedOutput, type TrimFields, type VideoEncoding,
 } from './video.ts';
@@ -20,6 +21,8 @@ export interface HlsSpec extends TrimFields, Picture {
   segmentDuration: number;
   /** 1 to 15 (reference 4.6). */
   streams: HlsStreamSpec[];
+  /** Drawn once on the format's picture, before it is cut into variants. */
+  editing: Editing;
 }
 
 export const MAX_HLS_STREAMS = 15;
@@ -42,7 +45,7 @@ export function readHls(f: Fields): HlsSpec {
     throw new FormatProblem('encryption is not supported for advanced_hls yet; remove it or set it to no.');
   }
   const { streams, picture } = readStreams(f, 'advanced_hls');
-  return { kind: 'hls', output: 'advanced_hls', segmentDuration, streams, ...picture, ...readTrim(f) };
+  return { kind: 'hls', output: 'advanced_hls', segmentDuration, streams, ...picture, ...readTrim(f), editing: readEditing(f) };
 }
 
 /**

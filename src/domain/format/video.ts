@@ -3,6 +3,7 @@ import { FormatProblem, type Fields, type Size, type Crop, type TimeValue,
   parseBitrate, parseEvenPixels, parseFrameRate, parseNonNegativeInt, parseNonNegativeNumber, parseSize, parseTime, normaliseLevel,
 } from './fields.ts';
 import { readContainerEdits, readLevels, type ContainerEdits, type LevelFields } from './container.ts';
+import { readEditing, type Editing } from './editing.ts';
 
 export type VideoContainer = 'mp4' | 'webm' | 'mov' | 'mkv' | 'mpegts';
 export type AudioContainer = 'mp3' | 'm4a' | 'ogg' | 'wav' | 'flac';
@@ -73,6 +74,8 @@ export interface VideoSpec extends TrimFields, AudioFields, VideoEncoding, Pictu
   output: VideoContainer;
   container: VideoContainer;
   twoPass: boolean;
+  /** logo, overlays, text and fades (format/editing.ts). */
+  editing: Editing;
 }
 
 export interface AudioSpec extends TrimFields, AudioFields, ContainerEdits {
@@ -181,7 +184,7 @@ export function readVideo(f: Fields, output: VideoContainer): VideoSpec {
   if (edits.setRotate === 'source' && picture.rotate === 'def') picture.rotate = 0;
   return {
     kind: 'video', output, container: output, ...encoding, twoPass: f.flag('two_pass', false), ...picture,
-    ...readAudio(f, output, encoding.videoCodec), ...readTrim(f), ...edits,
+    ...readAudio(f, output, encoding.videoCodec), ...readTrim(f), ...edits, editing: readEditing(f),
   };
 }
 

@@ -5,12 +5,15 @@ import { timeToSeconds, type AudioFields, type TrimFields } from '../../domain/f
 import type { AudioStreamInfo, MediaProbe, PacketInfo } from '../ffmpeg/probe.ts';
 import { ffmpegUrl, filter, formatNumber, type FfmpegInput, type FfmpegOutput, type Filter } from '../ffmpeg/args.ts';
 import type { GraphBuilder } from './graph.ts';
+import type { SplitScreen } from '../../domain/split-screen.ts';
 
 export interface PlanInput {
   paths: string[];
   probes: MediaProbe[];
   /** The first source's video packets, read only when a pass-through must be checked against a maxrate. */
   videoPackets?: PacketInfo[];
+  /** Show the sources side by side in video outputs instead of one after another (plan/stage.ts). */
+  splitScreen?: SplitScreen;
 }
 
 export interface PlanOut {

@@ -4,11 +4,21 @@
  * output that asks for one. Outputs add their own chains (scale, frame rate, audio format) after
  * the split.
  */
-import type { Picture, Rotate } from '../../domain/format.ts';
+import type { Editing, Picture, Rotate } from '../../domain/format.ts';
 import type { VideoStreamInfo } from '../ffmpeg/probe.ts';
 import { filter, type Filter, type FilterChain } from '../ffmpeg/args.ts';
 import { probeAt, type PlanInput, type Trim } from './common.ts';
+import { audioEditFilters, editVideoChains, type GraphEdit } from './editing.ts';
 import { cropFilters, croppedFrame, rotatedFrame, turnFilters, type Frame, type QuarterTurn } from './geometry.ts';
+
+/**
+ * Where tap 0 reads from when it is not input 0 as decoded: split_screen's grid
+ * (plan/split-screen.ts), already prepared, and the sound it keeps.
+ */
+export interface Stage {
+  video: { chains: FilterChain[]; out: string } | null;
+  audio: string | null;
+}
 
 export class GraphBuilder {
   readonly #videoTaps = new Map<number, string[]>();
@@ -20,6 +30,9 @@ export class GraphBuilder {
     readonly input: PlanInput,
     /** What is done to every source picture before the split; null when no output has video. */
     readonly picture: Picture | null,
+    /** Logo, overlays, text and fades, drawn on tap 0 before the split (plan/editing.ts). */
+    readonly edit: GraphEdit | null = null,
+    readonly stage: Stage | null = null,
   ) {}
 
   /** A label not used anywhere else in this graph. */
@@ -60,13 +73,33 @@ export class GraphBuilder {
     const direct = new Map<string, string>();
     for (const [i, labels] of [...this.#videoTaps.entries()].sort((a, b) => a[0] - b[0])) {
       const v = probeAt(this.input, i).video!;
-      const filters = [...pictureFilters(this.picture!, v), ...(labels.length > 1 ? [filter('split', [labels.length])] : [])];
-      if (filters.length === 0) direct.set(labels[0]!, `${i}:v:0`);
-      else taps.push({ inputs: [`${i}:v:0`], filters, outputs: labels });
+      let from = `${i}:v:0`;
+      let prepare = pictureFilters(this.picture!, v);
+      if (i === 0 && this.stage?.video) {
+        taps.push(...this.stage.video.chains);
+        from = this.stage.video.out;
+        prepare = [];
+      }
+      if (this.edit && i === 0) {
+        if (prepare.length > 0) {
+          const prepared = this.label('pic');
+          taps.push({ inputs: [from], filters: prepare, outputs: [prepared] });
+          from = prepared;
+          prepare = [];
+        }
+        const edited = editVideoChains(from, this.edit, (p) => this.label(p));
+        taps.push(...edited.chains);
+        from = edited.out;
+      }
+      const filters = [...prepare, ...(labels.length > 1 ? [filter('split', [labels.length])] : [])];
+      if (filters.length === 0) direct.set(labels[0]!, from);
+      else taps.push({ inputs: [from], filters, outputs: labels });
     }
     for (const [i, labels] of [...this.#audioTaps.entries()].sort((a, b) => a[0] - b[0])) {
-      if (labels.length === 1) direct.set(labels[0]!, `${i}:a:0`);
-      else taps.push({ inputs: [`${i}:a:0`], filters: [filter('asplit', [labels.length])], outputs: labels });
+      const filters = [...(i === 0 ? audioEditFilters(this.edit) : []), ...(labels.length > 1 ? [filter('asplit', [labels.length])] : [])];
+      const from = i === 0 && this.stage?.audio ? this.stage.audio : `${i}:a:0`;
+      if (filters.length === 0) direct.set(labels[0]!, from);
+      else taps.push({ inputs: [from], filters, outputs: labels });
     }
     const own = this.#chains.map((c) => ({ ...c, inputs: c.inputs.map((l) => direct.get(l) ?? l) }));
     return [...taps, ...own];
@@ -101,9 +134,9 @@ export function through(graph: GraphBuilder, from: string, filters: Filter[], pr
   return to;
 }
 
-/** Two sets of outputs may share a decode when they cut the same part of the same picture. */
-export function shareKey(trim: Trim, picture: Picture | null): string {
-  return JSON.stringify({ trim, picture });
+/** Two sets of outputs may share a decode when they cut the same part of the same picture, edited alike. */
+export function shareKey(trim: Trim, picture: Picture | null, editing: Editing | null = null): string {
+  return JSON.stringify(editing ? { trim, picture, editing } : { trim, picture });
 }
 
 /**
@@ -122,7 +155,7 @@ export function preparedFrame(p: Picture, v: VideoStreamInfo): Frame {
   return croppedFrame(rotatedFrame(v, extraTurn(p.rotate, v)), p.crop);
 }
 
-function pictureFilters(p: Picture, v: VideoStreamInfo): Filter[] {
+export function pictureFilters(p: Picture, v: VideoStreamInfo): Filter[] {
   return [...deinterlaceFilters(p, v), ...turnFilters(extraTurn(p.rotate, v)), ...cropFilters(p.crop)];
 }
 

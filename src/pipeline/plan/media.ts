@@ -9,7 +9,7 @@
  * frames first), two-pass encodes (two runs over the
  * source, pass 1 writing statistics only) and formats with another trim or picture.
  */
-import type { AudioSpec, OutputSpec, Picture } from '../../domain/format.ts';
+import { editingOf, hasEditing, type AudioSpec, type Editing, type OutputSpec, type Picture } from '../../domain/format.ts';
 import { buildArgs } from '../ffmpeg/args.ts';
 import { audioPart } from './audio.ts';
 import { usesTwoPasses, type Pass } from './codecs.ts';
@@ -18,6 +18,9 @@ import {
   type GroupContext, type OutputPart, type PlanInput, type PlanOut,
 } from './common.ts';
 import { GraphBuilder, shareKey } from './graph.ts';
+import { planEdit, type EditAssets } from './editing.ts';
+import { compositeOf, concatOf } from './stage.ts';
+import { ffmpegUrl } from '../ffmpeg/args.ts';
 import { hlsPart } from './hls.ts';
 import { passthroughDecision, planPassthrough } from './passthrough.ts';
 import { dashPart } from './dash.ts';
@@ -33,6 +36,8 @@ export interface MediaTask {
   spec: OutputSpec;
   /** The task's own folder and file base name. */
   out: PlanOut;
+  /** The fetched logo, overlays, fonts and text files of the format's editing, if it has any. */
+  assets?: EditAssets;
 }
 
 /** One FFmpeg invocation (two runs for a two-pass encode) making the outputs of its tasks. */
@@ -65,6 +70,8 @@ interface Bucket {
   encoders: number;
   /** A smart pass-through: its one member is remuxed, not encoded. */
   remux?: true;
+  /** Fades change the decoded audio, which an audio-only output must not inherit. */
+  audioEdited?: boolean;
 }
 
 /**
@@ -106,18 +113,19 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
     }
     const trim = resolveTrim(spec, fps, 0);
     const trimKey = JSON.stringify(trim);
-    const key = shareKey(trim, pictureOf(spec));
+    const editing = editedOf(spec);
+    const key = shareKey(trim, pictureOf(spec), editing);
     const encoders = spec.kind === 'hls' || spec.kind === 'dash' ? spec.streams.filter((s) => !s.audioOnly).length : 1;
     const bucket = buckets.find((b) => b.key === key && b.encoders + encoders <= MAX_VIDEO_ENCODERS_PER_PROCESS);
     if (bucket) {
       bucket.members.push(task);
       bucket.encoders += encoders;
-    } else buckets.push({ key, trimKey, members: [task], encoders });
+    } else buckets.push({ key, trimKey, members: [task], encoders, audioEdited: editing !== null && (editing.fadeIn !== null || editing.fadeOut !== null) });
   }
   // Audio-only outputs need no picture: they join any process that reads the same part.
   for (const task of audio) {
     const trimKey = JSON.stringify(resolveTrim(task.spec as AudioSpec, fps, 0));
-    const bucket = buckets.find((b) => b.key !== null && b.trimKey === trimKey);
+    const bucket = buckets.find((b) => b.key !== null && b.trimKey === trimKey && !b.audioEdited);
     if (bucket) bucket.members.push(task);
     else buckets.push({ key: `audio:${trimKey}`, trimKey, members: [task], encoders: 0 });
   }
@@ -144,6 +152,12 @@ function remuxGroup(task: MediaTask, input: PlanInput): EncodeGroup {
   return { taskIds: [task.taskId], passes: plan.passes, durationSec: plan.durationSec, listOutputs: () => plan.listOutputs() };
 }
 
+/** The editing that makes a picture different from the plain one; null when there is none. */
+function editedOf(spec: OutputSpec): Editing | null {
+  const e = editingOf(spec);
+  return e && hasEditing(e) ? e : null;
+}
+
 function pictureOf(spec: OutputSpec): Picture | null {
   if (spec.kind !== 'video' && spec.kind !== 'hls' && spec.kind !== 'dash') return null;
   return { crop: spec.crop, rotate: spec.rotate, deinterlacing: spec.deinterlacing };
@@ -159,22 +173,35 @@ function buildGroup(members: MediaTask[], input: PlanInput): EncodeGroup {
     if (members.length > 1) throw new Error(`internal: ${only.spec.kind} outputs are never shared`);
     return { taskIds: [only.taskId], passes: alone.passes, durationSec: alone.durationSec, listOutputs: () => alone.listOutputs() };
   }
+  // split_screen, or joined sources with editing: the outputs see one source, made of them all.
+  const sources = input;
+  const edited = members.find((m) => editedOf(m.spec) !== null);
+  const firstPicture = members.map((m) => pictureOf(m.spec)).find((p) => p !== null) ?? null;
+  const composite = sources.splitScreen ? compositeOf(sources, sources.splitScreen, firstPicture)
+    : sources.paths.length > 1 && edited && firstPicture ? concatOf(sources, firstPicture) : null;
+  if (composite) input = composite.view;
   const specs = members.map((m) => m.spec as SharedSpec);
   const twoPass = members.length === 1 && only.spec.kind === 'video' && usesTwoPasses(only.spec);
   const fps = input.probes[0]?.video?.fps ?? 0;
   // Each format's own trim, checked against its own length (video or whole file).
   const trims = specs.map((s) => resolveTrim(s, fps, totalFor(s, input)));
   const trim = trims[0]!;
-  const picture = specs.map(pictureOf).find((p) => p !== null) ?? null;
-  const joined = input.paths.length > 1;
+  const picture = composite ? composite.picture : specs.map(pictureOf).find((p) => p !== null) ?? null;
+  const joined = composite ? composite.joined : input.paths.length > 1;
+  // Joined sources are trimmed after the stage, so the filters' clock starts at the trim's start.
+  const editPlan = edited ? planEdit(editedOf(edited.spec), edited.assets, sources.paths.length, joined ? trim.start : 0) : null;
 
   let parts: OutputPart[] = [];
   const passes = (twoPass ? [1, 2] : [0]).map((pass) => {
-    const graph = new GraphBuilder(input, picture);
+    const graph = new GraphBuilder(input, picture, editPlan?.edit ?? null, composite?.stage ?? null);
     const ctx: GroupContext = { input, joined, trim, trimmed: trimArgs(trim, joined), graph };
     parts = members.map((m) => partFor(m, ctx, pass as Pass));
     return buildArgs({
-      inputs: inputsFor(input.paths, ctx.trimmed.input),
+      inputs: [
+        // Every cell of a grid starts at the same point of its source.
+        ...(composite ? sources.paths.map((p) => ({ url: ffmpegUrl(p), options: ctx.trimmed.input })) : inputsFor(input.paths, ctx.trimmed.input)),
+        ...(editPlan?.inputs ?? []),
+      ],
       filterGraph: graph.chains(),
       outputs: parts.flatMap((p) => p.outputs),
     });

@@ -5,7 +5,7 @@
  * unknown counts against it. `smart_passthrough no` turns it off.
  */
 import { join } from 'node:path';
-import type { AudioCodec, AudioFields, AudioSpec, OutputSpec, VideoCodec, VideoSpec } from '../../domain/format.ts';
+import { hasEditing, type AudioCodec, type AudioFields, type AudioSpec, type OutputSpec, type VideoCodec, type VideoSpec } from '../../domain/format.ts';
 import { readVideoPackets, type AudioStreamInfo, type MediaProbe, type PacketInfo, type VideoStreamInfo } from '../ffmpeg/probe.ts';
 import { buildArgs, ffmpegUrl } from '../ffmpeg/args.ts';
 import { audioTarget, singleOutput, type PlanInput } from './common.ts';
@@ -48,6 +48,8 @@ const UNASKED_BITRATE_FACTOR = 2;
 export function passthroughDecision(spec: OutputSpec, probes: MediaProbe[], packets?: PacketInfo[]): PassthroughDecision {
   if (spec.kind !== 'video' && spec.kind !== 'audio') return { ok: false, why: null };
   if (!spec.smartPassthrough || probes.length !== 1) return { ok: false, why: null };
+  // A logo, overlay, text or fade changes the picture or the sound: only an encode can draw it.
+  if (spec.kind === 'video' && hasEditing(spec.editing)) return { ok: false, why: null };
   const probe = probes[0]!;
   return spec.kind === 'video' ? videoDecision(spec, probe, packets) : audioDecision(spec, probe);
 }
