@@ -45,7 +45,15 @@ describe('Presets API', () => {
     assert.deepEqual({ ...mp4, format: undefined }, { name: 'mp4_720p', type: 'ui', output: 'mp4', format: undefined });
     assert.equal(mp4.format.output, 'mp4');
     assert.equal(mp4.format.size, '0x720');
-    for (const p of json.response.ui) for (const v of Object.values(p.format)) assert.equal(typeof v, 'string', 'every value a string');
+    // Every value a string, except an HLS ladder's `stream` list, a list of string fields.
+    for (const p of json.response.ui) {
+      for (const [k, v] of Object.entries(p.format)) {
+        const values = k === 'stream' ? (v as Record<string, unknown>[]).flatMap((s) => Object.values(s)) : [v];
+        for (const x of values) assert.equal(typeof x, 'string', `${p.name}: every value of ${k} a string`);
+      }
+    }
+    const ladder = json.response.ui.find((p: any) => p.name === 'hls_ladder');
+    assert.deepEqual(ladder.format.stream.map((s: any) => s.size), ['0x1080', '0x720', '0x480', '0x360']);
 
     const xml = await xmlQuery({ action: 'GetPresetsList' });
     assert.ok(xml.text.startsWith('<?xml version="1.0"?>\n<response><ui><name>'), xml.text.slice(0, 80));

@@ -8,7 +8,7 @@
 import type { FieldMap } from './fields.ts';
 import { Fields, FormatProblem } from './format/fields.ts';
 import { readAudio, readTrim, readVideo, type AudioSpec, type VideoSpec } from './format/video.ts';
-import { readHls, type HlsSpec } from './format/hls.ts';
+import { readHls, readLegacyHls, type HlsSpec } from './format/hls.ts';
 import { readGif, readImage, readThumbnail, type GifSpec, type ImageSpec, type ThumbnailSpec } from './format/still.ts';
 
 export type { Size, Crop, TimeValue } from './format/fields.ts';
@@ -18,6 +18,7 @@ export * from './format/still.ts';
 
 export const SUPPORTED_OUTPUTS = [
   'mp4', 'webm', 'mov', 'mkv', 'mpegts', 'mp3', 'm4a', 'ogg', 'wav', 'flac', 'thumbnail', 'image', 'gif', 'advanced_hls',
+  'iphone_stream', 'ipad_stream', 'roku_hls',
 ] as const;
 export type OutputName = (typeof SUPPORTED_OUTPUTS)[number];
 
@@ -62,6 +63,10 @@ function readSpec(f: Fields): OutputSpec {
       return readImage(f);
     case 'advanced_hls':
       return readHls(f);
+    case 'iphone_stream':
+    case 'ipad_stream':
+    case 'roku_hls':
+      return readLegacyHls(f, output);
     default: {
       const never: never = output;
       throw new Error(`unhandled output ${String(never)}`);

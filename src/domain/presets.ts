@@ -42,6 +42,16 @@ export const BUILT_IN_PRESETS: readonly Preset[] = [
   ui('thumbnail_jpg', { output: 'thumbnail', time: '10%' }),
   // A short looping preview for a page: the first 5 s, 320 wide, 10 frames a second.
   ui('gif_preview', { output: 'gif', size: '320x0', interval: '10', loop: '-1', colors: '128', duration: '5' }),
+  // The mp4 rungs above as one HLS ladder: 6 s segments (Apple's recommendation), one shared AAC rendition.
+  ui('hls_ladder', {
+    output: 'advanced_hls', segment_duration: '6', audio_codec: 'aac', audio_bitrate: '128k',
+    stream: [
+      { sub_path: '1080p', video_codec: 'libx264', profile: 'high', size: '0x1080', bitrate: '5000k', maxrate: '7500k', bufsize: '10000k' },
+      { sub_path: '720p', video_codec: 'libx264', profile: 'high', size: '0x720', bitrate: '2800k', maxrate: '4200k', bufsize: '5600k' },
+      { sub_path: '480p', video_codec: 'libx264', profile: 'high', size: '0x480', bitrate: '1400k', maxrate: '2100k', bufsize: '2800k' },
+      { sub_path: '360p', video_codec: 'libx264', profile: 'main', size: '0x360', bitrate: '800k', maxrate: '1200k', bufsize: '1600k' },
+    ],
+  }),
 ];
 
 function ui(name: string, format: FieldMap & { output: string }): Preset {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { FieldMap } from '../../domain/fields.ts';
 import { TaskStatus, isFinalMedia } from '../../domain/status.ts';
 import * as repo from '../../store/repo.ts';
-import { redactUrl } from '../../transfer/redact.ts';
+import { redactFields, redactUrl } from '../../transfer/redact.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { destinationForLayout, keepsLayout } from '../../domain/destinations.ts';
 import { ApiError, ErrorText } from '../errors.ts';
@@ -87,7 +87,7 @@ async function buildStatus(ctx: ActionContext, m: repo.MediaRow, opts: StatusOpt
 
 function taskOf(ctx: ActionContext, t: repo.TaskRow, dests: repo.DestinationRow[], log: repo.TaskLogRow[] | undefined, opts: StatusOptions): WireObject {
   const echoed: WireObject = {};
-  for (const [key, value] of Object.entries(JSON.parse(t.format) as FieldMap)) if (!RESERVED_TASK_KEYS.has(key)) echoed[key] = value;
+  for (const [key, value] of Object.entries(redactFields(JSON.parse(t.format) as FieldMap))) if (!RESERVED_TASK_KEYS.has(key)) echoed[key] = value;
   return {
     id: String(t.id),
     status: t.status,
@@ -133,7 +133,8 @@ function destinationRows(t: repo.TaskRow, dests: repo.DestinationRow[]): [string
   const files = layoutFiles(t);
   if (!files) return dests.map((d) => [redactUrl(d.url), d.status]);
   const main = files.at(-1)!;
-  const playlists = files.filter((f) => f !== main && f.endsWith('.m3u8'));
+  // A packed output (pack_each_stream) lists its archives instead.
+  const playlists = files.filter((f) => f !== main && /\.(m3u8|tar|zip)$/.test(f));
   return dests.flatMap((d) =>
     [...playlists, main].map((f): [string, string] => [redactUrl(destinationForLayout(d.url, f, main)), d.status]),
   );
@@ -255,7 +256,7 @@ export const getMediaList: Action = async (ctx) => {
     if (params.length > 0) {
       const tasks = await repo.getTasks(ctx.db, m.id);
       item.format = tasks.map((t) => {
-        const fields = JSON.parse(t.format) as FieldMap;
+        const fields = redactFields(JSON.parse(t.format) as FieldMap);
         const out: WireObject = { id: String(t.id), output: t.output, status: t.status };
         for (const p of params) if (fields[p] !== undefined && !(p in out)) out[p] = fields[p];
         return out;

@@ -1,6 +1,12 @@
-/** advanced_hls (reference 4.6): the format's own fields and its 1 to 15 `<stream>` variants. */
+/**
+ * advanced_hls (reference 4.6): the format's own fields and its 1 to 15 `<stream>` variants; and
+ * the legacy multi-bitrate outputs iphone_stream, ipad_stream and roku_hls, whose comma lists
+ * become the same streams.
+ */
 import type { FieldMap } from '../fields.ts';
-import { FormatProblem, Fields, lowerKeys, parseDecimal } from './fields.ts';
+import {
+  FormatProblem, Fields, lowerKeys, parseBitrate, parseDecimal, parseFrameRate, parseNonNegativeInt, parseSize,
+} from './fields.ts';
 import { readAudio, readPicture, readTrim, readVideoEncoding, type AudioFields, type Picture, type TrimFields, type VideoEncoding } from './video.ts';
 
 /** One `<stream>` of an advanced_hls (reference 4.6): a variant, or an audio-only one. */
@@ -9,15 +15,46 @@ export interface HlsStreamSpec extends VideoEncoding, AudioFields {
   subPath: string;
   audioOnly: boolean;
   videoOnly: boolean;
+  /** An I-frame-only playlist beside the variant's own (EXT-X-I-FRAME-STREAM-INF). @default false */
+  iframeStream: boolean;
+}
+
+/** HLS outputs: advanced_hls and the older multi-bitrate ones, kept by name for the echo. */
+export const HLS_OUTPUTS = ['advanced_hls', 'iphone_stream', 'ipad_stream', 'roku_hls'] as const;
+export type HlsOutput = (typeof HLS_OUTPUTS)[number];
+export const LEGACY_HLS_OUTPUTS: readonly HlsOutput[] = ['iphone_stream', 'ipad_stream', 'roku_hls'];
+
+/** AES-128 encryption of every segment (reference 4.5 "Encryption"). */
+export interface HlsEncryption {
+  /** 32 hex digits (16 bytes); null = a random key made for each encode. */
+  key: string | null;
+  /** 32 hex digits; null = the segment's media sequence number (RFC 8216 5.2). */
+  iv: string | null;
+  /** The key's URI in the playlists (`encryption_key_file`); null = `<name>.key` beside the master. */
+  keyUrl: string | null;
+}
+
+/** `pack_files`: the destination receives archives instead of the loose files. */
+export interface HlsPacking {
+  type: 'tar' | 'zip';
+  /** One archive per variant folder plus one for the master (and key), not one for all. */
+  eachStream: boolean;
 }
 
 export interface HlsSpec extends TrimFields, Picture {
   kind: 'hls';
-  output: 'advanced_hls';
-  /** Seconds. @default 6 */
+  output: HlsOutput;
+  /** Seconds. @default 6 (9 for the legacy outputs) */
   segmentDuration: number;
   /** 1 to 15 (reference 4.6). */
   streams: HlsStreamSpec[];
+  encryption: HlsEncryption | null;
+  pack: HlsPacking | null;
+}
+
+/** HEVC is only allowed in fMP4 segments by Apple, and the muxer writes one segment type for all variants. */
+export function usesFmp4(spec: Pick<HlsSpec, 'streams'>): boolean {
+  return spec.streams.some((s) => !s.audioOnly && s.videoCodec === 'libx265');
 }
 
 export const MAX_HLS_STREAMS = 15;
@@ -31,18 +68,76 @@ export const STREAM_INHERITS = [
 
 /** advanced_hls (reference 4.6): format-level segment_duration and trim, 1 to 15 `<stream>` variants. */
 export function readHls(f: Fields): HlsSpec {
-  const segmentDuration = f.parse('segment_duration', 'a number of seconds like 6', parseDecimal) ?? 6;
-  if (segmentDuration < 1 || segmentDuration > 60) {
-    throw new FormatProblem(`segment_duration "${f.str('segment_duration')}" is out of range; use 1 to 60 seconds.`);
-  }
-  if (f.flag('encryption', false)) {
-    throw new FormatProblem('encryption is not supported for advanced_hls yet; remove it or set it to no.');
-  }
   const raw = f.raw('stream');
   const items = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
   if (items.length === 0) throw new FormatProblem(`stream is missing: advanced_hls needs 1 to ${MAX_HLS_STREAMS} <stream> elements.`);
+  const own: FieldMap[] = items.map((item, i) => {
+    if (typeof item === 'string' && item.trim() !== '') throw new FormatProblem(`stream ${i + 1} must be a set of fields, not a plain value.`);
+    if (Array.isArray(item)) throw new FormatProblem(`stream ${i + 1} must be a set of fields, not a list.`);
+    return typeof item === 'string' ? {} : lowerKeys(item);
+  });
+  return readHlsStreams(f, 'advanced_hls', own, 6);
+}
+
+/** Lists of the legacy outputs (reference 4.6) and the stream field each value goes to. */
+const LEGACY_LISTS = [
+  { list: 'size', field: 'size', expected: 'a size like 0x360', check: parseSize },
+  { list: 'bitrates', field: 'bitrate', expected: 'a bitrate like 400k', check: (v: string) => parseBitrate(v, 16_000) },
+  { list: 'framerates', field: 'framerate', expected: 'a frame rate like 25', check: parseFrameRate },
+  { list: 'keyframes', field: 'keyframe', expected: 'a number of frames like 90', check: parseNonNegativeInt },
+] as const;
+
+/**
+ * iphone_stream, ipad_stream, roku_hls (reference 4.6): one stream per position of the comma
+ * lists `size`, `bitrates`, `framerates`, `keyframes`. A list of one value applies to every
+ * stream; lists of other lengths must agree. `add_audio_only=yes` adds an audio-only variant.
+ */
+export function readLegacyHls(f: Fields, output: HlsOutput): HlsSpec {
+  if (f.raw('stream') !== undefined) {
+    throw new FormatProblem(`stream is for advanced_hls; ${output} takes comma lists in size, bitrates, framerates and keyframes.`);
+  }
+  const lists: { list: string; field: string; values: string[] }[] = [];
+  for (const l of LEGACY_LISTS) {
+    const text = f.str(l.list);
+    if (text === null) continue;
+    const values = text.split(',').map((v) => v.trim());
+    for (const v of values) {
+      if (v === '' || l.check(v) === null) throw new FormatProblem(`${l.list} "${text}" must be a comma list of values like ${l.expected.replace(/^an? /, '')} (here "${v}" is not ${l.expected}).`);
+    }
+    lists.push({ list: l.list, field: l.field, values });
+  }
+  const count = Math.max(1, ...lists.map((l) => l.values.length));
+  const longest = lists.find((l) => l.values.length === count);
+  for (const l of lists) {
+    if (l.values.length !== 1 && l.values.length !== count) {
+      throw new FormatProblem(
+        `${l.list} has ${l.values.length} values but ${longest!.list} has ${count}; give every list one value per stream (or a single value for all).`,
+      );
+    }
+  }
+  const iframes = f.flag('add_iframe_stream', false);
+  const own: FieldMap[] = Array.from({ length: count }, (_, i) => {
+    const s: FieldMap = {};
+    for (const l of lists) s[l.field] = l.values.length === 1 ? l.values[0]! : l.values[i]!;
+    if (iframes) s['add_iframe_stream'] = 'yes';
+    return s;
+  });
+  if (f.flag('add_audio_only', false)) own.push({ audio_only: 'yes', sub_path: 'audio_only' });
+  // Every stream has its own `size` when the list is given, so the list never reaches a stream whole.
+  return readHlsStreams(f, output, own, 9);
+}
+
+/** What every HLS output shares: segment_duration, encryption, packing, and its streams. */
+function readHlsStreams(f: Fields, output: HlsOutput, items: FieldMap[], defaultSegment: number): HlsSpec {
+  const segmentDuration = f.parse('segment_duration', 'a number of seconds like 6', parseDecimal) ?? defaultSegment;
+  if (segmentDuration < 1 || segmentDuration > 60) {
+    throw new FormatProblem(`segment_duration "${f.str('segment_duration')}" is out of range; use 1 to 60 seconds.`);
+  }
+  const encryption = readEncryption(f);
+  const pack = readPacking(f);
   if (items.length > MAX_HLS_STREAMS) {
-    throw new FormatProblem(`stream is given ${items.length} times; advanced_hls takes 1 to ${MAX_HLS_STREAMS} streams.`);
+    const what = output === 'advanced_hls' ? `stream is given ${items.length} times` : `the lists (and add_audio_only) make ${items.length} streams`;
+    throw new FormatProblem(`${what}; ${output} takes 1 to ${MAX_HLS_STREAMS} streams.`);
   }
 
   const inherited: FieldMap = {};
@@ -53,11 +148,8 @@ export function readHls(f: Fields): HlsSpec {
   const streams: HlsStreamSpec[] = [];
   let picture: Picture | null = null;
   const pictureKey = (p: Picture): string => JSON.stringify(p);
-  for (const [i, item] of items.entries()) {
-    if (typeof item === 'string' && item.trim() !== '') throw new FormatProblem(`stream ${i + 1} must be a set of fields, not a plain value.`);
-    if (Array.isArray(item)) throw new FormatProblem(`stream ${i + 1} must be a set of fields, not a list.`);
-    const own = typeof item === 'string' ? {} : item;
-    const sf = new Fields({ ...inherited, ...lowerKeys(own) });
+  for (const [i, own] of items.entries()) {
+    const sf = new Fields({ ...inherited, ...own });
     try {
       streams.push(readHlsStream(sf, i));
       const p = readPicture(sf);
@@ -66,6 +158,9 @@ export function readHls(f: Fields): HlsSpec {
         throw new FormatProblem(
           'rotate, crop and deinterlacing must be the same for every stream (all variants are cut from one picture); set them once on the format.',
         );
+      }
+      if (sf.raw('encryption') !== undefined && sf.flag('encryption', false) !== (encryption !== null)) {
+        throw new FormatProblem('encryption must be the same for every stream (one key protects the whole output); set encryption on the format only.');
       }
     } catch (err) {
       if (err instanceof FormatProblem) throw new FormatProblem(`stream ${i + 1}: ${err.message}`);
@@ -79,9 +174,78 @@ export function readHls(f: Fields): HlsSpec {
     if (other !== undefined) throw new FormatProblem(`stream ${i + 1}: sub_path "${s.subPath}" is already used by stream ${other + 1}.`);
     seen.set(key, i);
   }
+  if (usesFmp4({ streams })) {
+    const i = streams.findIndex((s) => s.iframeStream);
+    if (i >= 0) {
+      throw new FormatProblem(
+        `stream ${i + 1}: add_iframe_stream needs MPEG-TS segments, but an output with an HEVC (libx265) stream is written in fMP4 segments (Apple requires it for HEVC); remove add_iframe_stream or use libx264 in every stream.`,
+      );
+    }
+  }
   return {
-    kind: 'hls', output: 'advanced_hls', segmentDuration, streams, ...(picture ?? readPicture(f)), ...readTrim(f),
+    kind: 'hls', output, segmentDuration, streams, encryption, pack, ...(picture ?? readPicture(f)), ...readTrim(f),
   };
+}
+
+const HEX_128 = /^(?:0x)?([0-9a-f]{32})$/i;
+
+/** encryption, encryption_method, encryption_key, encryption_iv, encryption_key_file (reference 4.5). */
+function readEncryption(f: Fields): HlsEncryption | null {
+  if (!f.flag('encryption', false)) {
+    for (const name of ['encryption_key', 'encryption_iv', 'encryption_key_file', 'encryption_method']) {
+      if (f.str(name) !== null) throw new FormatProblem(`${name} is given but encryption is not yes; set encryption to yes or remove ${name}.`);
+    }
+    return null;
+  }
+  const method = f.str('encryption_method');
+  if (method !== null && method.toLowerCase() !== 'aes-128-cbc' && method.toLowerCase() !== 'aes-128') {
+    throw new FormatProblem(`encryption_method "${method}" is not supported; HLS segments are encrypted with aes-128-cbc (leave it out or send aes-128-cbc).`);
+  }
+  if (f.str('encryption_password') !== null) {
+    throw new FormatProblem('encryption_password is not used by HLS AES-128 encryption; send the key itself in encryption_key (32 hex digits) or leave it out for a random key.');
+  }
+  // The values are secrets: the messages never repeat them.
+  const hex = (name: string): string | null => {
+    const v = f.str(name);
+    if (v === null) return null;
+    const m = HEX_128.exec(v);
+    if (!m) throw new FormatProblem(`${name} is not 32 hexadecimal digits (128 bits); send it like 00112233445566778899aabbccddeeff.`);
+    return m[1]!.toLowerCase();
+  };
+  const key = hex('encryption_key');
+  const iv = hex('encryption_iv');
+  const keyUrl = f.str('encryption_key_file');
+  if (keyUrl !== null) checkKeyUrl(keyUrl);
+  return { key, iv, keyUrl };
+}
+
+/** The key URI goes into every playlist as written: an http(s) URL players can fetch, no credentials. */
+function checkKeyUrl(url: string): void {
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // reported below
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || /[\s"\x00-\x1f\x7f]/.test(url)) {
+    throw new FormatProblem('encryption_key_file must be an http:// or https:// URL where players fetch the key, like https://keys.example.com/video.key.');
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new FormatProblem('encryption_key_file must not carry a user name or password: every player reads it from the playlist.');
+  }
+}
+
+/** pack_files, pack_type, pack_each_stream (reference 4.6). */
+function readPacking(f: Fields): HlsPacking | null {
+  const eachStream = f.flag('pack_each_stream', false);
+  const typeRaw = f.str('pack_type');
+  if (!f.flag('pack_files', false)) {
+    if (eachStream || typeRaw !== null) throw new FormatProblem(`${eachStream ? 'pack_each_stream' : 'pack_type'} is given but pack_files is not yes; set pack_files to yes or remove it.`);
+    return null;
+  }
+  const type = (typeRaw ?? 'tar').toLowerCase();
+  if (type !== 'tar' && type !== 'zip') throw new FormatProblem(`pack_type "${typeRaw}" is not tar or zip.`);
+  return { type, eachStream };
 }
 
 export function readHlsStream(f: Fields, index: number): HlsStreamSpec {
@@ -100,7 +264,9 @@ export function readHlsStream(f: Fields, index: number): HlsStreamSpec {
     }
     subPath = trimmed;
   }
-  return { ...encoding, ...readAudio(f, 'advanced_hls', encoding.videoCodec), subPath, audioOnly, videoOnly };
+  const iframeStream = f.flag('add_iframe_stream', false);
+  if (iframeStream && audioOnly) throw new FormatProblem('add_iframe_stream needs a picture; it cannot be used with audio_only.');
+  return { ...encoding, ...readAudio(f, 'advanced_hls', encoding.videoCodec), subPath, audioOnly, videoOnly, iframeStream };
 }
 
 /** Folder names that are safe in a URL, a file system and FFmpeg's var_stream_map; no `.`/`..`. */
