@@ -28,7 +28,7 @@ export const LEGACY_HLS_OUTPUTS: readonly HlsOutput[] = ['iphone_stream', 'ipad_
 export interface HlsEncryption {
   /** 32 hex digits (16 bytes); null = a random key made for each encode. */
   key: string | null;
-  /** 32 hex digits; null = the segment's media sequence number (RFC 8216 5.2). */
+  /** 32 hex digits; null = a random IV made for each encode (written in the playlists). */
   iv: string | null;
   /** The key's URI in the playlists (`encryption_key_file`); null = `<name>.key` beside the master. */
   keyUrl: string | null;
@@ -173,6 +173,12 @@ function readHlsStreams(f: Fields, output: HlsOutput, items: FieldMap[], default
     const other = seen.get(key);
     if (other !== undefined) throw new FormatProblem(`stream ${i + 1}: sub_path "${s.subPath}" is already used by stream ${other + 1}.`);
     seen.set(key, i);
+  }
+  const iframe = streams.findIndex((s) => s.iframeStream);
+  if (iframe >= 0 && encryption) {
+    throw new FormatProblem(
+      `stream ${iframe + 1}: add_iframe_stream cannot be used with encryption: an I-frame is a byte range of a segment, and AES-128 encrypts whole segments; remove one of them.`,
+    );
   }
   if (usesFmp4({ streams })) {
     const i = streams.findIndex((s) => s.iframeStream);

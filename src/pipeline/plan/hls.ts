@@ -152,7 +152,10 @@ function writeKey(e: HlsEncryption, dir: string, baseName: string): { name: stri
   // Every media playlist gets the name as URI; finalizeHls makes it relative to each playlist's folder.
   const uri = e.keyUrl ?? name;
   const infoFile = path.join(dir, '.key_info');
-  writeFileSync(infoFile, [uri, keyFile, ...(e.iv ? [e.iv] : [])].join('\n') + '\n', { mode: 0o600 });
+  // FFmpeg 5.1 encrypts every segment with one IV, by default the first sequence number
+  // (0x…01): a random one at least keeps it unpredictable, as CBC wants.
+  const iv = e.iv ?? crypto.randomBytes(16).toString('hex');
+  writeFileSync(infoFile, `${uri}\n${keyFile}\n${iv}\n`, { mode: 0o600 });
   return { name, infoFile, delivered: e.key === null || e.keyUrl === null };
 }
 
