@@ -76,7 +76,7 @@ export function readHls(f: Fields): HlsSpec {
     if (Array.isArray(item)) throw new FormatProblem(`stream ${i + 1} must be a set of fields, not a list.`);
     return typeof item === 'string' ? {} : lowerKeys(item);
   });
-  return readHlsStreams(f, 'advanced_hls', own, 6);
+  return readHlsStreams(f, 'advanced_hls', own, 6, []);
 }
 
 /** Lists of the legacy outputs (reference 4.6) and the stream field each value goes to. */
@@ -123,12 +123,14 @@ export function readLegacyHls(f: Fields, output: HlsOutput): HlsSpec {
     return s;
   });
   if (f.flag('add_audio_only', false)) own.push({ audio_only: 'yes', sub_path: 'audio_only' });
-  // Every stream has its own `size` when the list is given, so the list never reaches a stream whole.
-  return readHlsStreams(f, output, own, 9);
+  // `size` is a list here: only its values reach the streams.
+  return readHlsStreams(f, output, own, 9, ['size']);
 }
 
 /** What every HLS output shares: segment_duration, encryption, packing, and its streams. */
-function readHlsStreams(f: Fields, output: HlsOutput, items: FieldMap[], defaultSegment: number): HlsSpec {
+function readHlsStreams(
+  f: Fields, output: HlsOutput, items: FieldMap[], defaultSegment: number, notInherited: readonly string[],
+): HlsSpec {
   const segmentDuration = f.parse('segment_duration', 'a number of seconds like 6', parseDecimal) ?? defaultSegment;
   if (segmentDuration < 1 || segmentDuration > 60) {
     throw new FormatProblem(`segment_duration "${f.str('segment_duration')}" is out of range; use 1 to 60 seconds.`);
@@ -143,7 +145,7 @@ function readHlsStreams(f: Fields, output: HlsOutput, items: FieldMap[], default
   const inherited: FieldMap = {};
   for (const name of STREAM_INHERITS) {
     const v = f.raw(name);
-    if (v !== undefined) inherited[name] = v;
+    if (v !== undefined && !notInherited.includes(name)) inherited[name] = v;
   }
   const streams: HlsStreamSpec[] = [];
   let picture: Picture | null = null;
