@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseFormat } from '../src/domain/format.ts';
+import { redactFields } from '../src/transfer/redact.ts';
 import type { FieldMap } from '../src/domain/fields.ts';
 import { exec, makeClip, startTestServer, untilFinal, type TestServer } from './helpers.ts';
 import { parseM3u8 } from './hls-helpers.ts';
@@ -199,5 +200,19 @@ describe('advanced_hls encryption fields', () => {
     assert.match(error({ encryption_key: KEY }), /^encryption_key is given but encryption is not yes/);
     assert.match(error({ encryption: 'yes', stream: [{ size: '0x90' }, { size: '0x60', encryption: 'no' }] }), /^stream 2: encryption must be the same for every stream/);
     assert.match(error({ encryption: 'yes', stream: { size: '0x90', add_iframe_stream: 'yes' } }), /add_iframe_stream.*encryption/);
+    assert.match(error({ encryption: 'yes', stream: [{ size: '0x90' }, { size: '0x60', video_codec: 'libx265' }] }), /^encryption cannot be used with an HEVC/);
+  });
+
+  test('redactFields masks key material at any depth and redacts the key URL; the stored fields are untouched', () => {
+    const stored: FieldMap = {
+      output: 'advanced_hls', encryption: 'yes', Encryption_Key: KEY, encryption_iv: IV, encryption_password: 'pw', encryption_key_file: 'https://k.example/key?token=s3cr3t&id=1',
+      stream: [{ size: '0x90', encryption_key: KEY }, { size: '0x60', encryption_key: '' }],
+    };
+    const copy = structuredClone(stored);
+    assert.deepEqual(redactFields(stored), {
+      output: 'advanced_hls', encryption: 'yes', Encryption_Key: '***', encryption_iv: '***', encryption_password: '***', encryption_key_file: 'https://k.example/key?token=***&id=1',
+      stream: [{ size: '0x90', encryption_key: '***' }, { size: '0x60', encryption_key: '' }],
+    });
+    assert.deepEqual(stored, copy);
   });
 });

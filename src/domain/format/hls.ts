@@ -183,6 +183,11 @@ function readHlsStreams(
     );
   }
   if (usesFmp4({ streams })) {
+    if (encryption) {
+      throw new FormatProblem(
+        'encryption cannot be used with an HEVC (libx265) stream: HEVC is written in fMP4 segments, which FFmpeg 5.1 cannot encrypt; use libx264 in every stream or remove encryption.',
+      );
+    }
     const i = streams.findIndex((s) => s.iframeStream);
     if (i >= 0) {
       throw new FormatProblem(
