@@ -130,6 +130,15 @@ test('an HEVC stream makes the output fMP4: init sections and segments listed, t
   }
 });
 
+test('add_iframe_stream on the format applies to every video stream that does not say otherwise', () => {
+  const r = parseFormat({
+    output: 'advanced_hls', add_iframe_stream: 'yes',
+    stream: [{ size: '0x90' }, { size: '0x60', add_iframe_stream: 'no' }, { audio_only: 'yes' }],
+  });
+  assert.ok(r.ok && r.spec.kind === 'hls', JSON.stringify(r));
+  assert.deepEqual(r.spec.streams.map((s) => s.iframeStream), [true, false, false]);
+});
+
 test('add_iframe_stream with an HEVC (fMP4) output is refused, naming the field', () => {
   const r = parseFormat({ output: 'advanced_hls', stream: [{ size: '0x90', video_codec: 'libx265' }, { size: '0x60', add_iframe_stream: 'yes' }] });
   assert.ok(!r.ok && /^stream 2: add_iframe_stream needs MPEG-TS segments/.test(r.error), JSON.stringify(r));

@@ -76,6 +76,10 @@ export function readHls(f: Fields): HlsSpec {
     if (Array.isArray(item)) throw new FormatProblem(`stream ${i + 1} must be a set of fields, not a list.`);
     return typeof item === 'string' ? {} : lowerKeys(item);
   });
+  // add_iframe_stream on the format: for every video stream that does not say otherwise.
+  if (f.flag('add_iframe_stream', false)) {
+    for (const s of own) if (s['add_iframe_stream'] === undefined && !new Fields(s).flag('audio_only', false)) s['add_iframe_stream'] = 'yes';
+  }
   return readHlsStreams(f, 'advanced_hls', own, 6, []);
 }
 
