@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { HLS_OUTPUTS } from './format/hls.ts';
 
 /**
  * Where a task's files go at a destination URL: pure rules shared by the pipeline (which
@@ -28,7 +29,7 @@ export function destinationFor(url: string, file: string, index: number, count: 
 
 /** Outputs made of several files that keep their relative layout (HLS: master, variant folders). */
 export function keepsLayout(output: string): boolean {
-  return output === 'advanced_hls' || output === 'iphone_stream' || output === 'ipad_stream' || output === 'roku_hls';
+  return (HLS_OUTPUTS as readonly string[]).includes(output);
 }
 
 /**

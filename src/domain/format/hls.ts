@@ -22,7 +22,6 @@ export interface HlsStreamSpec extends VideoEncoding, AudioFields {
 /** HLS outputs: advanced_hls and the older multi-bitrate ones, kept by name for the echo. */
 export const HLS_OUTPUTS = ['advanced_hls', 'iphone_stream', 'ipad_stream', 'roku_hls'] as const;
 export type HlsOutput = (typeof HLS_OUTPUTS)[number];
-export const LEGACY_HLS_OUTPUTS: readonly HlsOutput[] = ['iphone_stream', 'ipad_stream', 'roku_hls'];
 
 /** AES-128 encryption of every segment (reference 4.5 "Encryption"). */
 export interface HlsEncryption {
@@ -85,10 +84,10 @@ export function readHls(f: Fields): HlsSpec {
 
 /** Lists of the legacy outputs (reference 4.6) and the stream field each value goes to. */
 const LEGACY_LISTS = [
-  { list: 'size', field: 'size', expected: 'a size like 0x360', check: parseSize },
-  { list: 'bitrates', field: 'bitrate', expected: 'a bitrate like 400k', check: (v: string) => parseBitrate(v, 16_000) },
-  { list: 'framerates', field: 'framerate', expected: 'a frame rate like 25', check: parseFrameRate },
-  { list: 'keyframes', field: 'keyframe', expected: 'a number of frames like 90', check: parseNonNegativeInt },
+  { list: 'size', field: 'size', example: '0x240,0x360', expected: 'a size', check: parseSize },
+  { list: 'bitrates', field: 'bitrate', example: '200k,400k', expected: 'a bitrate', check: (v: string) => parseBitrate(v, 16_000) },
+  { list: 'framerates', field: 'framerate', example: '25,30', expected: 'a frame rate', check: parseFrameRate },
+  { list: 'keyframes', field: 'keyframe', example: '75,90', expected: 'a number of frames', check: parseNonNegativeInt },
 ] as const;
 
 /**
@@ -106,7 +105,7 @@ export function readLegacyHls(f: Fields, output: HlsOutput): HlsSpec {
     if (text === null) continue;
     const values = text.split(',').map((v) => v.trim());
     for (const v of values) {
-      if (v === '' || l.check(v) === null) throw new FormatProblem(`${l.list} "${text}" must be a comma list of values like ${l.expected.replace(/^an? /, '')} (here "${v}" is not ${l.expected}).`);
+      if (v === '' || l.check(v) === null) throw new FormatProblem(`${l.list} "${text}" must be a comma list like ${l.example}; "${v}" is not ${l.expected}.`);
     }
     lists.push({ list: l.list, field: l.field, values });
   }
