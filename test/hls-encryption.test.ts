@@ -137,20 +137,26 @@ describe('advanced_hls encryption through the API', () => {
   test('encryption_key_file with a key: the playlists name that URL and the key is not delivered', async () => {
     const out = path.join(t.filesDir, 'keyurl');
     const keyUrl = 'https://keys.example.com/v1/key?id=42';
+    const format = {
+      output: 'advanced_hls', segment_duration: '1', turbo: 'yes', encryption: 'yes', encryption_key: KEY, encryption_key_file: keyUrl,
+      stream: { size: '0x90', bitrate: '100k', video_only: 'yes' },
+    };
     const { MediaID: id } = await t.call('json', {
       action: 'AddMedia',
       source: `file://${clip}`,
-      format: {
-        output: 'advanced_hls', segment_duration: '1', turbo: 'yes', encryption: 'yes', encryption_key: KEY, encryption_key_file: keyUrl,
-        stream: { size: '0x90', bitrate: '100k', video_only: 'yes' },
-        destination: `file://${out}/video.m3u8`,
-      },
+      // The same twice: delivered, and kept on the server.
+      format: [{ ...format, destination: `file://${out}/video.m3u8` }, format],
     });
     const { final } = await untilFinal(t, id);
     assert.equal(final.status, 'Finished', JSON.stringify(final));
+    const kept = await fetch(final.format[1].s3_destination);
+    assert.equal(kept.status, 200, 'the kept output is there');
     const playlist = parseM3u8(await fs.readFile(path.join(out, 'stream_0/index.m3u8'), 'utf8')) as unknown as KeyedPlaylist;
     assert.ok(playlist.segments.every((s) => s.key?.uri === keyUrl));
     assert.deepEqual((await fs.readdir(out)).sort(), ['stream_0', 'video.m3u8']);
+    // Nor is any key material left in the media's folders on the server, not even beside the kept output.
+    const left = (await exec('find', [path.join(t.dataDir, 'outputs', id), '(', '-name', '*.key', '-o', '-name', '.key_info', ')'])).stdout.trim();
+    assert.equal(left, '', 'no key material left on the server');
     const streams = await decryptAndProbe(
       await fs.readFile(path.join(out, 'stream_0', playlist.segments[1]!.uri)), Buffer.from(KEY, 'hex'), ivOf(playlist, 1), path.join(t.filesDir, 'plain3.ts'),
     );

@@ -131,7 +131,8 @@ export async function finalizeHls(dir: string, variantsOf: HlsFinishing): Promis
     ];
     iframeLines.push(`#EXT-X-I-FRAME-STREAM-INF:${list.join(',')}`);
   }
-  const kept = lines.filter((_, i) => !drop.has(i));
+  // (Lines of an earlier run over the same output are replaced, not repeated.)
+  const kept = lines.filter((l, i) => !drop.has(i) && !l.startsWith('#EXT-X-I-FRAME-STREAM-INF:'));
   while (kept.length > 0 && kept.at(-1)!.trim() === '') kept.pop();
   const tmp = `${masterPath}.tmp`;
   await writeFile(tmp, [...kept, ...iframeLines, ''].join('\n'));

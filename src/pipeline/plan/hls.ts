@@ -19,6 +19,7 @@
  */
 import crypto from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { usesFmp4, type AudioFields, type HlsEncryption, type HlsSpec, type HlsStreamSpec, type VideoCodec } from '../../domain/format.ts';
 import { formatNumber } from '../ffmpeg/args.ts';
@@ -131,6 +132,8 @@ export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputP
         iframes: videoStreams.filter((s) => s.iframeStream).map((s) => `${s.subPath}/${HLS_MEDIA_PLAYLIST}`),
         key: key ? { file: key.name, relative: spec.encryption!.keyUrl === null, delivered: key.delivered } : null,
       });
+      // Key material that is not an output does not stay on disk beside a kept output.
+      if (key) await Promise.all([rm(key.infoFile, { force: true }), ...(key.delivered ? [] : [rm(path.join(dir, key.name), { force: true })])]);
       return spec.pack ? packHls(dir, files, spec.pack, out.baseName) : files;
     },
   };
