@@ -109,7 +109,13 @@ test('an HEVC stream makes the output fMP4: init sections and segments listed, t
   }, 'hevc');
   const master = await readM3u8(path.join(out, 'master.m3u8'));
   const [avc, hevc] = master.playlists ?? [];
-  assert.match(hevc!.attributes.CODECS!, /^hvc1\.[^,]+,mp4a\.40\.2$/);
+  // x265 Main: compatible with Main and Main 10 (flags 0x60000000 reversed = 6), progressive and
+  // frame-only (constraint byte 0x90), at the level ffprobe reads, as ISO/IEC 14496-15 Annex E spells it.
+  const hevcInit = /#EXT-X-MAP:URI="([^"]+)"/.exec(await readFile(path.join(out, 'hevc/index.m3u8'), 'utf8'))![1]!;
+  const { stdout: levelJson } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=profile,level', '-of', 'json', path.join(out, 'hevc', hevcInit)]);
+  const [{ profile, level }] = (JSON.parse(levelJson) as { streams: [{ profile: string; level: number }] }).streams;
+  assert.equal(profile, 'Main');
+  assert.equal(hevc!.attributes.CODECS, `hvc1.1.6.L${level}.90,mp4a.40.2`);
   assert.match(avc!.attributes.CODECS!, /^avc1\./);
   for (const [folder, codec, tag] of [['hevc', 'hevc', 'hvc1'], ['stream_0', 'h264', 'avc1'], ['audio', 'aac', 'mp4a']] as const) {
     const text = await readFile(path.join(out, folder, 'index.m3u8'), 'utf8');

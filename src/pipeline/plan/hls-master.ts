@@ -1,5 +1,5 @@
 /**
- * After FFmpeg's hls muxer has written an HLS output: the files it made, and two corrections to
+ * After FFmpeg's hls muxer has written an HLS output: the files it made, and three corrections to
  * its master playlist. Everything else in the playlists is FFmpeg's own.
  *
  * 1. BANDWIDTH. FFmpeg writes the *requested* bitrate plus 10 % (nothing at all for a
@@ -10,6 +10,7 @@
  * 2. Audio renditions. With an audio group FFmpeg also lists every rendition as an audio-only
  *    variant. Players may then switch to a picture-less variant on a slow network, so a
  *    rendition stays a variant only when an `audio_only` stream asked for it.
+ * 3. CODECS of an HEVC variant: FFmpeg's is wrong for Main profile streams (hls-codecs.ts).
  *
  * And two additions: the encryption key's URI made relative to each media playlist (FFmpeg
  * writes one URI for all of them, but they sit in folders of different depths), and the I-frame
@@ -17,6 +18,7 @@
  */
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { hevcCodecString } from './hls-codecs.ts';
 import { writeIframePlaylist } from './hls-iframes.ts';
 
 export const HLS_MASTER = 'master.m3u8';
@@ -25,6 +27,8 @@ export const HLS_MEDIA_PLAYLIST = 'index.m3u8';
 interface MediaPlaylist {
   /** Segment files (and fMP4 init sections), relative to the output folder, in order. */
   files: string[];
+  /** The first fMP4 init section (EXT-X-MAP), relative to the output folder. */
+  init: string | null;
   /** Media segments with their EXTINF durations, in order. */
   segments: { file: string; seconds: number }[];
   /** Bits per second. */
@@ -107,6 +111,9 @@ export async function finalizeHls(dir: string, variantsOf: HlsFinishing): Promis
       if (key === 'BANDWIDTH') {
         rewritten.set('BANDWIDTH', String(Math.ceil(peak)));
         rewritten.set('AVERAGE-BANDWIDTH', String(Math.ceil(average)));
+      } else if (key === 'CODECS' && own.init && value.includes('hvc1.')) {
+        const hevc = await hevcCodecString(path.join(dir, own.init));
+        rewritten.set(key, hevc ? value.replace(/hvc1\.[^,"]*/, hevc) : value);
       } else rewritten.set(key, value);
     }
     lines[v.at] = `#EXT-X-STREAM-INF:${[...rewritten].map(([k, val]) => `${k}=${val}`).join(',')}`;
@@ -186,6 +193,7 @@ async function readMediaPlaylist(dir: string, uri: string): Promise<MediaPlaylis
   if (segments.length === 0) throw new Error(`FFmpeg wrote the HLS playlist ${uri} without any segment; the source may end before the requested part.`);
   return {
     files: [...maps, ...segments.map((s) => s.file)],
+    init: maps[0] ?? null,
     segments: segments.map((s) => ({ file: s.file, seconds: s.seconds })),
     ...segmentRates(segments, target),
   };
