@@ -1,7 +1,7 @@
 /**
  * advanced_hls (reference 4.6) through FFmpeg's own hls muxer: one output with every variant in
  * it (`var_stream_map`), MPEG-TS segments, a VOD media playlist per variant in its own folder and
- * the master playlist beside those folders.
+ * the master playlist beside those folders. `encryption` is the muxer's AES-128 (`writeKey`).
  *
  * Audio: streams with the same audio settings share one audio rendition, encoded once and
  * referenced by every variant through an HLS audio group (`agroup`). A stream with
