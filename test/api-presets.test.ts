@@ -48,6 +48,8 @@ describe('Presets API', () => {
     // Every value a string, or (a ladder's <stream> list) a list of sets of strings.
     const leaves = (v: unknown): unknown[] => (typeof v === 'object' && v !== null ? Object.values(v).flatMap(leaves) : [v]);
     for (const p of json.response.ui) for (const v of leaves(p.format)) assert.equal(typeof v, 'string', 'every value a string');
+    const ladder = json.response.ui.find((p: any) => p.name === 'hls_ladder');
+    assert.deepEqual(ladder.format.stream.map((s: any) => s.size), ['0x1080', '0x720', '0x480', '0x360']);
 
     const xml = await xmlQuery({ action: 'GetPresetsList' });
     assert.ok(xml.text.startsWith('<?xml version="1.0"?>\n<response><ui><name>'), xml.text.slice(0, 80));

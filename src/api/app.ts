@@ -36,6 +36,18 @@ const MIME: Record<string, string> = {
   '.ts': 'video/mp2t',
   '.mpd': 'application/dash+xml',
   '.m4s': 'video/iso.segment',
+  '.mov': 'video/quicktime',
+  '.mkv': 'video/x-matroska',
+  '.ogg': 'audio/ogg',
+  '.wav': 'audio/wav',
+  '.flac': 'audio/flac',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.vtt': 'text/vtt',
+  '.tar': 'application/x-tar',
+  '.zip': 'application/zip',
+  // An HLS AES-128 key: raw bytes, and never cached by a shared cache.
+  '.key': 'application/octet-stream',
 };
 
 /** The HTTP edge: the encoding.com endpoint, health, metrics and kept-output downloads. */

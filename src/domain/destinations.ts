@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { HLS_OUTPUTS } from './format/hls.ts';
+import { DASH_OUTPUTS } from './format/dash.ts';
 
 /**
  * Where a task's files go at a destination URL: pure rules shared by the pipeline (which
@@ -28,7 +30,7 @@ export function destinationFor(url: string, file: string, index: number, count: 
 
 /** Outputs made of several files that keep their relative layout (HLS, DASH: manifests, variant folders). */
 export function keepsLayout(output: string): boolean {
-  return ['advanced_hls', 'mpeg_dash', 'advanced_dash', 'fmp4_hls', 'advanced_fmp4'].includes(output);
+  return ([...HLS_OUTPUTS, ...DASH_OUTPUTS] as readonly string[]).includes(output);
 }
 
 /**
@@ -50,10 +52,21 @@ export function layoutMain(output: string, relative: string[], url: string): num
  * a folder ending in `/`), every other file to its path relative to the main file, beside it:
  * `…/out/video.m3u8` → `…/out/stream_0/index.m3u8`. A query string is kept on every file.
  * `relative` is the file's path below the task's folder, with `/` separators.
+ *
+ * A packed output (HLS `pack_files`) has an archive as its main file: it goes to the destination
+ * with `.m3u8` replaced by the archive's extension (`…/video.m3u8` → `…/video.tar`), or to the
+ * destination as given when that already ends in `.tar`/`.zip` (or has another extension).
  */
 export function destinationForLayout(url: string, relative: string, main: string): string {
   const { base, rest } = splitQuery(url);
-  if (relative === main && !base.endsWith('/')) return url;
+  if (relative === main && !base.endsWith('/')) return ARCHIVE.test(main) ? archiveUrl(base, main) + rest : url;
   const encoded = relative.split('/').map(encodeURIComponent).join('/');
   return new URL(encoded, base).href + rest;
+}
+
+const ARCHIVE = /\.(tar|zip)$/i;
+
+function archiveUrl(base: string, main: string): string {
+  const ext = ARCHIVE.exec(main)![0];
+  return /\.m3u8$/i.test(base) ? base.replace(/\.m3u8$/i, ext) : base;
 }

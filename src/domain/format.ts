@@ -8,7 +8,7 @@
 import type { FieldMap } from './fields.ts';
 import { Fields, FormatProblem } from './format/fields.ts';
 import { readAudio, readTrim, readVideo, type AudioSpec, type VideoSpec } from './format/video.ts';
-import { readHls, type HlsSpec } from './format/hls.ts';
+import { readHls, readLegacyHls, type HlsSpec } from './format/hls.ts';
 import { readContainerEdits } from './format/container.ts';
 import { readDash, type DashSpec } from './format/dash.ts';
 import { refuseEditing } from './format/editing.ts';
@@ -24,7 +24,7 @@ export * from './format/editing.ts';
 
 export const SUPPORTED_OUTPUTS = [
   'mp4', 'webm', 'mov', 'mkv', 'mpegts', 'mp3', 'm4a', 'ogg', 'wav', 'flac', 'thumbnail', 'image', 'gif', 'advanced_hls',
-  'mpeg_dash', 'advanced_dash', 'fmp4_hls', 'advanced_fmp4',
+  'iphone_stream', 'ipad_stream', 'roku_hls', 'mpeg_dash', 'advanced_dash', 'fmp4_hls', 'advanced_fmp4',
 ] as const;
 export type OutputName = (typeof SUPPORTED_OUTPUTS)[number];
 
@@ -76,6 +76,10 @@ function readSpec(f: Fields): OutputSpec {
     case 'fmp4_hls':
     case 'advanced_fmp4':
       return readDash(f, output);
+    case 'iphone_stream':
+    case 'ipad_stream':
+    case 'roku_hls':
+      return readLegacyHls(f, output);
     default: {
       const never: never = output;
       throw new Error(`unhandled output ${String(never)}`);

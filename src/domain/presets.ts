@@ -23,7 +23,6 @@ export const PRESET_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
  * The built-in `ui` presets, one entry each; every one must pass `parseFormat` (a test checks).
- * Only outputs that exist today are here; the HLS and DASH ladder presets are still to come.
  *
  * H.264 rungs keep the source's aspect (`0xN`), cap the rate at 1.5x the average with a 2x
  * buffer (what players and CDNs expect of VBV-constrained streams), and use the High profile
@@ -42,6 +41,8 @@ export const BUILT_IN_PRESETS: readonly Preset[] = [
   ui('thumbnail_jpg', { output: 'thumbnail', time: '10%' }),
   // A short looping preview for a page: the first 5 s, 320 wide, 10 frames a second.
   ui('gif_preview', { output: 'gif', size: '320x0', interval: '10', loop: '-1', colors: '128', duration: '5' }),
+  // The mp4 rungs above as one HLS ladder: 6 s segments (Apple's recommendation), one shared AAC rendition.
+  ui('hls_ladder', { output: 'advanced_hls', segment_duration: '6', stream: ladder() }),
   // The mp4 ladder's rungs as one DASH output, one 4 s segment grid, one shared AAC rendition.
   ui('dash_ladder', { output: 'advanced_dash', segment_duration: '4', stream: ladder() }),
   // The same ladder as CMAF: one set of fMP4 segments behind an HLS master and a DASH MPD.

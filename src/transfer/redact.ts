@@ -84,3 +84,27 @@ export function redactUrl(url: string): string {
 export function redactText(text: string): string {
   return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (m) => redactUrl(m));
 }
+
+/** Format fields whose values are key material (reference 4.5 "Encryption"): never echoed. */
+const SECRET_FIELDS = new Set(['encryption_key', 'encryption_iv', 'encryption_password']);
+/** Format fields that are URLs which may carry credentials. */
+const URL_FIELDS = new Set(['encryption_key_file']);
+
+type Fields = string | Fields[] | { [key: string]: Fields };
+
+/**
+ * A format's fields for a reply (GetStatus, GetMediaList): key material masked, URLs redacted,
+ * nested blocks (`stream`) included. The stored fields keep the real values for the encoder.
+ */
+export function redactFields<T extends Fields>(value: T): T {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map((v) => redactFields(v)) as T;
+  const out: { [key: string]: Fields } = {};
+  for (const [key, v] of Object.entries(value)) {
+    const name = key.toLowerCase();
+    if (SECRET_FIELDS.has(name)) out[key] = typeof v === 'string' && v.trim() === '' ? v : MASK;
+    else if (URL_FIELDS.has(name) && typeof v === 'string') out[key] = redactUrl(v);
+    else out[key] = redactFields(v);
+  }
+  return out as T;
+}

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { FieldMap } from '../../domain/fields.ts';
 import { TaskStatus, isFinalMedia } from '../../domain/status.ts';
 import * as repo from '../../store/repo.ts';
-import { redactUrl } from '../../transfer/redact.ts';
+import { redactFields, redactUrl } from '../../transfer/redact.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { destinationForLayout, keepsLayout, layoutMain } from '../../domain/destinations.ts';
 import { storyboardListing, storyboardOf } from '../../domain/storyboard.ts';
@@ -88,7 +88,7 @@ async function buildStatus(ctx: ActionContext, m: repo.MediaRow, opts: StatusOpt
 
 function taskOf(ctx: ActionContext, t: repo.TaskRow, dests: repo.DestinationRow[], log: repo.TaskLogRow[] | undefined, opts: StatusOptions): WireObject {
   const echoed: WireObject = {};
-  for (const [key, value] of Object.entries(JSON.parse(t.format) as FieldMap)) if (!RESERVED_TASK_KEYS.has(key)) echoed[key] = value;
+  for (const [key, value] of Object.entries(redactFields(JSON.parse(t.format) as FieldMap))) if (!RESERVED_TASK_KEYS.has(key)) echoed[key] = value;
   return {
     id: String(t.id),
     status: t.status,
@@ -147,8 +147,8 @@ function destinationRows(t: repo.TaskRow, dests: repo.DestinationRow[]): [string
   });
 }
 
-/** HLS playlists and DASH MPDs. */
-const MANIFEST = /\.(m3u8|mpd)$/i;
+/** HLS playlists, DASH MPDs, and the archives of a packed output (pack_each_stream). */
+const MANIFEST = /\.(m3u8|mpd|tar|zip)$/i;
 
 /** A layout-keeping task's files relative to its folder, main file last; null for other tasks. */
 function layoutFiles(t: repo.TaskRow): string[] | null {
@@ -268,7 +268,7 @@ export const getMediaList: Action = async (ctx) => {
     if (params.length > 0) {
       const tasks = await repo.getTasks(ctx.db, m.id);
       item.format = tasks.map((t) => {
-        const fields = JSON.parse(t.format) as FieldMap;
+        const fields = redactFields(JSON.parse(t.format) as FieldMap);
         const out: WireObject = { id: String(t.id), output: t.output, status: t.status };
         for (const p of params) if (fields[p] !== undefined && !(p in out)) out[p] = fields[p];
         return out;

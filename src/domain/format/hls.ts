@@ -1,6 +1,12 @@
-/** advanced_hls (reference 4.6): the format's own fields and its 1 to 15 `<stream>` variants. */
+/**
+ * advanced_hls (reference 4.6): the format's own fields and its 1 to 15 `<stream>` variants; and
+ * the legacy multi-bitrate outputs iphone_stream, ipad_stream and roku_hls, whose comma lists
+ * become the same streams.
+ */
 import type { FieldMap } from '../fields.ts';
-import { FormatProblem, Fields, lowerKeys, parseDecimal } from './fields.ts';
+import {
+  FormatProblem, Fields, lowerKeys, parseBitrate, parseDecimal, parseFrameRate, parseNonNegativeInt, parseSize,
+} from './fields.ts';
 import { readEditing, type Editing } from './editing.ts';
 import {
   readAudio, readPicture, readTrim, readVideoEncoding, type AudioFields, type Picture, type SegmentedOutput, type TrimFields, type VideoEncoding,
@@ -12,17 +18,47 @@ export interface HlsStreamSpec extends VideoEncoding, AudioFields {
   subPath: string;
   audioOnly: boolean;
   videoOnly: boolean;
+  /** An I-frame-only playlist beside the variant's own (EXT-X-I-FRAME-STREAM-INF). @default false */
+  iframeStream: boolean;
+}
+
+/** HLS outputs: advanced_hls and the older multi-bitrate ones, kept by name for the echo. */
+export const HLS_OUTPUTS = ['advanced_hls', 'iphone_stream', 'ipad_stream', 'roku_hls'] as const;
+export type HlsOutput = (typeof HLS_OUTPUTS)[number];
+
+/** AES-128 encryption of every segment (reference 4.5 "Encryption"). */
+export interface HlsEncryption {
+  /** 32 hex digits (16 bytes); null = a random key made for each encode. */
+  key: string | null;
+  /** 32 hex digits; null = a random IV made for each encode (written in the playlists). */
+  iv: string | null;
+  /** The key's URI in the playlists (`encryption_key_file`); null = `<name>.key` beside the master. */
+  keyUrl: string | null;
+}
+
+/** `pack_files`: the destination receives archives instead of the loose files. */
+export interface HlsPacking {
+  type: 'tar' | 'zip';
+  /** One archive per variant folder plus one for the master (and key), not one for all. */
+  eachStream: boolean;
 }
 
 export interface HlsSpec extends TrimFields, Picture {
   kind: 'hls';
-  output: 'advanced_hls';
-  /** Seconds. @default 6 */
+  output: HlsOutput;
+  /** Seconds. @default 6 (9 for the legacy outputs) */
   segmentDuration: number;
   /** 1 to 15 (reference 4.6). */
   streams: HlsStreamSpec[];
+  encryption: HlsEncryption | null;
+  pack: HlsPacking | null;
   /** Drawn once on the format's picture, before it is cut into variants. */
   editing: Editing;
+}
+
+/** HEVC is only allowed in fMP4 segments by Apple, and the muxer writes one segment type for all variants. */
+export function usesFmp4(spec: Pick<HlsSpec, 'streams'>): boolean {
+  return spec.streams.some((s) => !s.audioOnly && s.videoCodec === 'libx265');
 }
 
 export const MAX_HLS_STREAMS = 15;
@@ -37,44 +73,158 @@ export const STREAM_INHERITS = [
 
 /** advanced_hls (reference 4.6): format-level segment_duration and trim, 1 to 15 `<stream>` variants. */
 export function readHls(f: Fields): HlsSpec {
-  const segmentDuration = f.parse('segment_duration', 'a number of seconds like 6', parseDecimal) ?? 6;
+  const own = streamItems(f, 'advanced_hls');
+  if (own.length === 0) throw new FormatProblem(`stream is missing: advanced_hls needs 1 to ${MAX_HLS_STREAMS} <stream> elements.`);
+  // add_iframe_stream on the format: for every video stream that does not say otherwise.
+  if (f.flag('add_iframe_stream', false)) {
+    for (const s of own) if (s['add_iframe_stream'] === undefined && !new Fields(s).flag('audio_only', false)) s['add_iframe_stream'] = 'yes';
+  }
+  return readHlsStreams(f, 'advanced_hls', own, 6, []);
+}
+
+/** Lists of the legacy outputs (reference 4.6) and the stream field each value goes to. */
+const LEGACY_LISTS = [
+  { list: 'size', field: 'size', example: '0x240,0x360', expected: 'a size', check: parseSize },
+  { list: 'bitrates', field: 'bitrate', example: '200k,400k', expected: 'a bitrate', check: (v: string) => parseBitrate(v, 16_000) },
+  { list: 'framerates', field: 'framerate', example: '25,30', expected: 'a frame rate', check: parseFrameRate },
+  { list: 'keyframes', field: 'keyframe', example: '75,90', expected: 'a number of frames', check: parseNonNegativeInt },
+] as const;
+
+/**
+ * iphone_stream, ipad_stream, roku_hls (reference 4.6): one stream per position of the comma
+ * lists `size`, `bitrates`, `framerates`, `keyframes`. A list of one value applies to every
+ * stream; lists of other lengths must agree. `add_audio_only=yes` adds an audio-only variant.
+ */
+export function readLegacyHls(f: Fields, output: HlsOutput): HlsSpec {
+  if (f.raw('stream') !== undefined) {
+    throw new FormatProblem(`stream is for advanced_hls; ${output} takes comma lists in size, bitrates, framerates and keyframes.`);
+  }
+  const lists: { list: string; field: string; values: string[] }[] = [];
+  for (const l of LEGACY_LISTS) {
+    const text = f.str(l.list);
+    if (text === null) continue;
+    const values = text.split(',').map((v) => v.trim());
+    for (const v of values) {
+      if (v === '' || l.check(v) === null) throw new FormatProblem(`${l.list} "${text}" must be a comma list like ${l.example}; "${v}" is not ${l.expected}.`);
+    }
+    lists.push({ list: l.list, field: l.field, values });
+  }
+  const count = Math.max(1, ...lists.map((l) => l.values.length));
+  const longest = lists.find((l) => l.values.length === count);
+  for (const l of lists) {
+    if (l.values.length !== 1 && l.values.length !== count) {
+      throw new FormatProblem(
+        `${l.list} has ${l.values.length} values but ${longest!.list} has ${count}; give every list one value per stream (or a single value for all).`,
+      );
+    }
+  }
+  const iframes = f.flag('add_iframe_stream', false);
+  const own: FieldMap[] = Array.from({ length: count }, (_, i) => {
+    const s: FieldMap = {};
+    for (const l of lists) s[l.field] = l.values.length === 1 ? l.values[0]! : l.values[i]!;
+    if (iframes) s['add_iframe_stream'] = 'yes';
+    return s;
+  });
+  if (f.flag('add_audio_only', false)) own.push({ audio_only: 'yes', sub_path: 'audio_only' });
+  // `size` is a list here: only its values reach the streams.
+  return readHlsStreams(f, output, own, 9, ['size']);
+}
+
+/** What every HLS output shares: segment_duration, encryption, packing, and its streams. */
+function readHlsStreams(
+  f: Fields, output: HlsOutput, items: FieldMap[], defaultSegment: number, notInherited: readonly string[],
+): HlsSpec {
+  const segmentDuration = f.parse('segment_duration', 'a number of seconds like 6', parseDecimal) ?? defaultSegment;
   if (segmentDuration < 1 || segmentDuration > 60) {
     throw new FormatProblem(`segment_duration "${f.str('segment_duration')}" is out of range; use 1 to 60 seconds.`);
   }
-  if (f.flag('encryption', false)) {
-    throw new FormatProblem('encryption is not supported for advanced_hls yet; remove it or set it to no.');
+  const encryption = readEncryption(f);
+  const pack = readPacking(f);
+  if (items.length > MAX_HLS_STREAMS) {
+    const what = output === 'advanced_hls' ? `stream is given ${items.length} times` : `the lists (and add_audio_only) make ${items.length} streams`;
+    throw new FormatProblem(`${what}; ${output} takes 1 to ${MAX_HLS_STREAMS} streams.`);
   }
-  const { streams, picture } = readStreams(f, 'advanced_hls');
-  return { kind: 'hls', output: 'advanced_hls', segmentDuration, streams, ...picture, ...readTrim(f), editing: readEditing(f) };
+
+  const { streams, picture } = readStreamItems(f, output, items, { notInherited, numbered: true });
+  for (const [i, own] of items.entries()) {
+    const sf = new Fields(own);
+    if (sf.raw('encryption') !== undefined && sf.flag('encryption', false) !== (encryption !== null)) {
+      throw new FormatProblem(`stream ${i + 1}: encryption must be the same for every stream (one key protects the whole output); set encryption on the format only.`);
+    }
+  }
+  const iframe = streams.findIndex((s) => s.iframeStream);
+  if (iframe >= 0 && encryption) {
+    throw new FormatProblem(
+      `stream ${iframe + 1}: add_iframe_stream cannot be used with encryption: an I-frame is a byte range of a segment, and AES-128 encrypts whole segments; remove one of them.`,
+    );
+  }
+  if (usesFmp4({ streams })) {
+    if (encryption) {
+      throw new FormatProblem(
+        'encryption cannot be used with an HEVC (libx265) stream: HEVC is written in fMP4 segments, which FFmpeg 5.1 cannot encrypt; use libx264 in every stream or remove encryption.',
+      );
+    }
+    const i = streams.findIndex((s) => s.iframeStream);
+    if (i >= 0) {
+      throw new FormatProblem(
+        `stream ${i + 1}: add_iframe_stream needs MPEG-TS segments, but an output with an HEVC (libx265) stream is written in fMP4 segments (Apple requires it for HEVC); remove add_iframe_stream or use libx264 in every stream.`,
+      );
+    }
+  }
+  return {
+    kind: 'hls', output, segmentDuration, streams, encryption, pack, ...picture, ...readTrim(f), editing: readEditing(f),
+  };
 }
 
-/**
- * The 1 to 15 `<stream>` variants of a segmented output, each with the format's fields under its
- * own, and the one picture they are all cut from. With `single`, a format without `<stream>` is
- * one variant made of its own fields (and its `audio_only`/`video_only`).
- */
-export function readStreams(f: Fields, output: SegmentedOutput, single = false): { streams: HlsStreamSpec[]; picture: Picture } {
+/** The `<stream>` elements as field maps (lower-case names); empty when there are none. */
+function streamItems(f: Fields, output: SegmentedOutput | HlsOutput): FieldMap[] {
   const raw = f.raw('stream');
-  const given = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-  const items = given.length === 0 && single ? [formatAsStream(f)] : given;
-  if (items.length === 0) throw new FormatProblem(`stream is missing: ${output} needs 1 to ${MAX_HLS_STREAMS} <stream> elements.`);
+  const items = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
   if (items.length > MAX_HLS_STREAMS) {
     throw new FormatProblem(`stream is given ${items.length} times; ${output} takes 1 to ${MAX_HLS_STREAMS} streams.`);
   }
+  return items.map((item, i) => {
+    if (typeof item === 'string' && item.trim() !== '') throw new FormatProblem(`stream ${i + 1} must be a set of fields, not a plain value.`);
+    if (Array.isArray(item)) throw new FormatProblem(`stream ${i + 1} must be a set of fields, not a list.`);
+    return typeof item === 'string' ? {} : lowerKeys(item);
+  });
+}
 
+/**
+ * The 1 to 15 `<stream>` variants of a DASH or CMAF output, each with the format's fields under
+ * its own, and the one picture they are all cut from. With `single`, a format without `<stream>`
+ * is one variant made of its own fields (and its `audio_only`/`video_only`).
+ */
+export function readStreams(f: Fields, output: SegmentedOutput, single = false): { streams: HlsStreamSpec[]; picture: Picture } {
+  const given = streamItems(f, output);
+  const items = given.length === 0 && single ? [formatAsStream(f)] : given;
+  if (items.length === 0) throw new FormatProblem(`stream is missing: ${output} needs 1 to ${MAX_HLS_STREAMS} <stream> elements.`);
+  return readStreamItems(f, output, items, { notInherited: [], numbered: given.length > 0 });
+}
+
+function formatAsStream(f: Fields): FieldMap {
+  const own: FieldMap = {};
+  for (const name of ['audio_only', 'video_only']) {
+    const v = f.raw(name);
+    if (v !== undefined) own[name] = v;
+  }
+  return own;
+}
+
+/** Each stream's fields over the format's inherited ones; one picture for all; unique sub_paths. */
+function readStreamItems(
+  f: Fields, output: SegmentedOutput | HlsOutput, items: FieldMap[], opts: { notInherited: readonly string[]; numbered: boolean },
+): { streams: HlsStreamSpec[]; picture: Picture } {
   const inherited: FieldMap = {};
   for (const name of STREAM_INHERITS) {
     const v = f.raw(name);
-    if (v !== undefined) inherited[name] = v;
+    if (v !== undefined && !opts.notInherited.includes(name)) inherited[name] = v;
   }
   const streams: HlsStreamSpec[] = [];
   let picture: Picture | null = null;
   const pictureKey = (p: Picture): string => JSON.stringify(p);
-  for (const [i, item] of items.entries()) {
-    if (typeof item === 'string' && item.trim() !== '') throw new FormatProblem(`stream ${i + 1} must be a set of fields, not a plain value.`);
-    if (Array.isArray(item)) throw new FormatProblem(`stream ${i + 1} must be a set of fields, not a list.`);
-    const own = typeof item === 'string' ? {} : item;
-    const sf = new Fields({ ...inherited, ...lowerKeys(own) });
+  for (const [i, own] of items.entries()) {
+    const sf = new Fields({ ...inherited, ...own });
     try {
       streams.push(readHlsStream(sf, i, output));
       const p = readPicture(sf);
@@ -85,7 +235,7 @@ export function readStreams(f: Fields, output: SegmentedOutput, single = false):
         );
       }
     } catch (err) {
-      if (err instanceof FormatProblem && given.length > 0) throw new FormatProblem(`stream ${i + 1}: ${err.message}`);
+      if (err instanceof FormatProblem && opts.numbered) throw new FormatProblem(`stream ${i + 1}: ${err.message}`);
       throw err;
     }
   }
@@ -99,16 +249,68 @@ export function readStreams(f: Fields, output: SegmentedOutput, single = false):
   return { streams, picture: picture ?? readPicture(f) };
 }
 
-function formatAsStream(f: Fields): FieldMap {
-  const own: FieldMap = {};
-  for (const name of ['audio_only', 'video_only']) {
-    const v = f.raw(name);
-    if (v !== undefined) own[name] = v;
+const HEX_128 = /^(?:0x)?([0-9a-f]{32})$/i;
+
+/** encryption, encryption_method, encryption_key, encryption_iv, encryption_key_file (reference 4.5). */
+function readEncryption(f: Fields): HlsEncryption | null {
+  if (!f.flag('encryption', false)) {
+    for (const name of ['encryption_key', 'encryption_iv', 'encryption_key_file', 'encryption_method']) {
+      if (f.str(name) !== null) throw new FormatProblem(`${name} is given but encryption is not yes; set encryption to yes or remove ${name}.`);
+    }
+    return null;
   }
-  return own;
+  const method = f.str('encryption_method');
+  if (method !== null && method.toLowerCase() !== 'aes-128-cbc' && method.toLowerCase() !== 'aes-128') {
+    throw new FormatProblem(`encryption_method "${method}" is not supported; HLS segments are encrypted with aes-128-cbc (leave it out or send aes-128-cbc).`);
+  }
+  if (f.str('encryption_password') !== null) {
+    throw new FormatProblem('encryption_password is not used by HLS AES-128 encryption; send the key itself in encryption_key (32 hex digits) or leave it out for a random key.');
+  }
+  // The values are secrets: the messages never repeat them.
+  const hex = (name: string): string | null => {
+    const v = f.str(name);
+    if (v === null) return null;
+    const m = HEX_128.exec(v);
+    if (!m) throw new FormatProblem(`${name} is not 32 hexadecimal digits (128 bits); send it like 00112233445566778899aabbccddeeff.`);
+    return m[1]!.toLowerCase();
+  };
+  const key = hex('encryption_key');
+  const iv = hex('encryption_iv');
+  const keyUrl = f.str('encryption_key_file');
+  if (keyUrl !== null) checkKeyUrl(keyUrl);
+  return { key, iv, keyUrl };
 }
 
-export function readHlsStream(f: Fields, index: number, output: SegmentedOutput = 'advanced_hls'): HlsStreamSpec {
+/** The key URI goes into every playlist as written: an http(s) URL players can fetch, no credentials. */
+function checkKeyUrl(url: string): void {
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // reported below
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || /[\s"\x00-\x1f\x7f]/.test(url)) {
+    throw new FormatProblem('encryption_key_file must be an http:// or https:// URL where players fetch the key, like https://keys.example.com/video.key.');
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new FormatProblem('encryption_key_file must not carry a user name or password: every player reads it from the playlist.');
+  }
+}
+
+/** pack_files, pack_type, pack_each_stream (reference 4.6). */
+function readPacking(f: Fields): HlsPacking | null {
+  const eachStream = f.flag('pack_each_stream', false);
+  const typeRaw = f.str('pack_type');
+  if (!f.flag('pack_files', false)) {
+    if (eachStream || typeRaw !== null) throw new FormatProblem(`${eachStream ? 'pack_each_stream' : 'pack_type'} is given but pack_files is not yes; set pack_files to yes or remove it.`);
+    return null;
+  }
+  const type = (typeRaw ?? 'tar').toLowerCase();
+  if (type !== 'tar' && type !== 'zip') throw new FormatProblem(`pack_type "${typeRaw}" is not tar or zip.`);
+  return { type, eachStream };
+}
+
+export function readHlsStream(f: Fields, index: number, output: SegmentedOutput | HlsOutput = 'advanced_hls'): HlsStreamSpec {
   const setRotate = f.str('set_rotate');
   if (setRotate !== null && setRotate !== '0') {
     throw new FormatProblem(`set_rotate "${setRotate}" cannot be written into ${output}: its segments carry no rotation metadata. Use rotate to turn the picture itself, or set_rotate 0.`);
@@ -116,7 +318,9 @@ export function readHlsStream(f: Fields, index: number, output: SegmentedOutput 
   const audioOnly = f.flag('audio_only', false);
   const videoOnly = f.flag('video_only', false);
   if (audioOnly && videoOnly) throw new FormatProblem('audio_only and video_only cannot both be yes.');
-  const encoding = readVideoEncoding(f, output);
+  // The legacy HLS outputs take advanced_hls's codecs.
+  const codecsOf: SegmentedOutput = (HLS_OUTPUTS as readonly string[]).includes(output) ? 'advanced_hls' : (output as SegmentedOutput);
+  const encoding = readVideoEncoding(f, codecsOf);
   const subPathRaw = f.str('sub_path');
   let subPath = `stream_${index}`;
   if (subPathRaw !== null) {
@@ -128,7 +332,12 @@ export function readHlsStream(f: Fields, index: number, output: SegmentedOutput 
     }
     subPath = trimmed;
   }
-  return { ...encoding, ...readAudio(f, output, encoding.videoCodec), subPath, audioOnly, videoOnly };
+  const iframeStream = f.flag('add_iframe_stream', false);
+  if (iframeStream && !(HLS_OUTPUTS as readonly string[]).includes(output)) {
+    throw new FormatProblem(`add_iframe_stream is for HLS outputs with MPEG-TS segments; ${output} cannot carry it. Remove it.`);
+  }
+  if (iframeStream && audioOnly) throw new FormatProblem('add_iframe_stream needs a picture; it cannot be used with audio_only.');
+  return { ...encoding, ...readAudio(f, codecsOf, encoding.videoCodec), subPath, audioOnly, videoOnly, iframeStream };
 }
 
 /** Folder names that are safe in a URL, a file system and FFmpeg's var_stream_map; no `.`/`..`. */

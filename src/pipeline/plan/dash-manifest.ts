@@ -193,7 +193,7 @@ async function writeHls(dir: string, layout: DashLayout, written: Map<number, Wr
     master.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, uri(v.rep));
   }
   await writeFile(path.join(dir, HLS_MASTER), `${master.join('\n')}\n`);
-  await finalizeHls(dir, { hidden: [], expected: hls.variants.map((v) => uri(v.rep)) });
+  await finalizeHls(dir, { hidden: [], expected: hls.variants.map((v) => uri(v.rep)), iframes: [], key: null });
   return playlists;
 }
 

@@ -1,7 +1,7 @@
 /**
  * advanced_hls (reference 4.6) through FFmpeg's own hls muxer: one output with every variant in
  * it (`var_stream_map`), MPEG-TS segments, a VOD media playlist per variant in its own folder and
- * the master playlist beside those folders.
+ * the master playlist beside those folders. `encryption` is the muxer's AES-128 (`writeKey`).
  *
  * Audio: streams with the same audio settings share one audio rendition, encoded once and
  * referenced by every variant through an HLS audio group (`agroup`). A stream with
@@ -10,9 +10,18 @@
  * Keyframes: every video variant gets an IDR exactly at each segment boundary (forced by time,
  * scene-cut keyframes off, closed GOPs), so segments of all variants start together and each
  * starts with a keyframe.
+ *
+ * HEVC: Apple accepts HEVC in HLS only in fMP4 segments, tagged `hvc1`; the muxer has one segment
+ * type for all its variants, so an output with any HEVC variant is fMP4 throughout.
+ *
+ * After the encode (listOutputs): the master's corrections and I-frame playlists (hls-master.ts,
+ * hls-iframes.ts), then packing into archives when asked (hls-pack.ts).
  */
+import crypto from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { AudioFields, HlsSpec, HlsStreamSpec, VideoCodec } from '../../domain/format.ts';
+import { usesFmp4, type AudioFields, type HlsEncryption, type HlsSpec, type HlsStreamSpec, type VideoCodec } from '../../domain/format.ts';
 import { formatNumber } from '../ffmpeg/args.ts';
 import {
   audioBranch, audioEncodeOptions, firstAudio, sourceDuration, trimmedDuration, volumeFilters,
@@ -22,6 +31,7 @@ import { videoCodecOptions } from './codecs.ts';
 import type { Box } from './geometry.ts';
 import { concatSources, through } from './graph.ts';
 import { finalizeHls, HLS_MASTER, HLS_MEDIA_PLAYLIST } from './hls-master.ts';
+import { packHls } from './hls-pack.ts';
 import { pictureShape, requireVideos, videoBranch } from './video.ts';
 
 interface Rendition {
@@ -77,6 +87,8 @@ export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputP
     const bitrate = s.bitrate ?? defaultBitrate(shape.box, fps, s.videoCodec);
     const codec = videoCodecOptions({ ...s, bitrate }, { box: shape.box, fps, pass: 0, passlog: '', segments: { everySec: spec.segmentDuration, frames } });
     options.push(...forStream(codec, 'v', k));
+    // The mp4 muxer's default for HEVC is `hev1`, which Apple's players refuse.
+    if (s.videoCodec === 'libx265') options.push(`-tag:v:${k}`, 'hvc1');
   }
   for (const [r, rendition] of renditions.entries()) options.push(...forStream(audioEncodeOptions(rendition.audio), 'a', r));
 
@@ -91,6 +103,11 @@ export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputP
   const total = input.probes.reduce((sum, p) => sum + (videos.length ? sourceDuration(p) : p.durationSec), 0);
   const hidden = renditions.filter((r) => !r.listed).map((r) => `${r.folder}/${HLS_MEDIA_PLAYLIST}`);
   const expected = [...videoStreams.map((s) => s.subPath), ...renditions.filter((r) => r.listed).map((r) => r.folder)];
+  const fmp4 = usesFmp4(spec);
+  const key = spec.encryption ? writeKey(spec.encryption, dir, out.baseName) : null;
+  const segmentType = fmp4
+    ? ['-hls_segment_type', 'fmp4', '-hls_fmp4_init_filename', 'init.mp4']
+    : ['-hls_segment_type', 'mpegts'];
   return {
     outputs: [{
       // A plain absolute path, not `file:`: the muxer makes each variant's folder itself, and
@@ -101,14 +118,48 @@ export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputP
         ...options,
         ...ctx.trimmed.output,
         '-f', 'hls', '-hls_time', formatNumber(spec.segmentDuration), '-hls_playlist_type', 'vod',
-        '-hls_flags', 'independent_segments', '-hls_segment_type', 'mpegts', '-start_number', '1',
-        '-hls_segment_filename', path.join(dir, '%v', 'seg_%05d.ts'),
+        '-hls_flags', 'independent_segments', ...segmentType, '-start_number', '1',
+        ...(key ? ['-hls_key_info_file', key.infoFile] : []),
+        '-hls_segment_filename', path.join(dir, '%v', fmp4 ? 'seg_%05d.m4s' : 'seg_%05d.ts'),
         '-master_pl_name', HLS_MASTER, '-var_stream_map', streamMap,
       ],
     }],
     durationSec: trimmedDuration(total, ctx.trim),
-    listOutputs: () => finalizeHls(dir, { hidden, expected: expected.map((f) => `${f}/${HLS_MEDIA_PLAYLIST}`) }),
+    listOutputs: async () => {
+      const files = await finalizeHls(dir, {
+        hidden,
+        expected: expected.map((f) => `${f}/${HLS_MEDIA_PLAYLIST}`),
+        iframes: videoStreams.filter((s) => s.iframeStream).map((s) => `${s.subPath}/${HLS_MEDIA_PLAYLIST}`),
+        key: key ? { file: key.name, relative: spec.encryption!.keyUrl === null, delivered: key.delivered } : null,
+      });
+      // Key material that is not an output does not stay on disk beside a kept output.
+      if (key) await Promise.all([rm(key.infoFile, { force: true }), ...(key.delivered ? [] : [rm(path.join(dir, key.name), { force: true })])]);
+      return spec.pack ? packHls(dir, files, spec.pack, out.baseName) : files;
+    },
   };
+}
+
+/**
+ * Writes the AES-128 key and FFmpeg's key info file (`-hls_key_info_file`: key URI, key file,
+ * IV) into the task's folder, which the pipeline has just emptied for this plan. Planning is the
+ * last step before the run and is repeated before a retry, so the files always match the
+ * command. The key never appears on the command line, only its file's path.
+ *
+ * The key file is delivered beside the master (`<name>.key`, referenced relatively) unless the
+ * user gave both the key and its URL: then their key server already has it.
+ */
+function writeKey(e: HlsEncryption, dir: string, baseName: string): { name: string; infoFile: string; delivered: boolean } {
+  const name = `${baseName}.key`;
+  const keyFile = path.join(dir, name);
+  writeFileSync(keyFile, e.key ? Buffer.from(e.key, 'hex') : crypto.randomBytes(16), { mode: 0o600 });
+  // Every media playlist gets the name as URI; finalizeHls makes it relative to each playlist's folder.
+  const uri = e.keyUrl ?? name;
+  const infoFile = path.join(dir, '.key_info');
+  // FFmpeg 5.1 encrypts every segment with one IV, by default the first sequence number
+  // (0x…01): a random one at least keeps it unpredictable, as CBC wants.
+  const iv = e.iv ?? crypto.randomBytes(16).toString('hex');
+  writeFileSync(infoFile, `${uri}\n${keyFile}\n${iv}\n`, { mode: 0o600 });
+  return { name, infoFile, delivered: e.key === null || e.keyUrl === null };
 }
 
 /**
