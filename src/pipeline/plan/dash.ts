@@ -20,7 +20,7 @@ import { videoCodecOptions } from './codecs.ts';
 import { finalizeDash, FFMPEG_INIT_NAME, FFMPEG_SEGMENT_NAME, type Representation } from './dash-manifest.ts';
 import { concatSources, through } from './graph.ts';
 import { audioKey, defaultBitrate, forStream, nameGeneratedFolders } from './hls.ts';
-import { pictureShape, requireVideos, videoBranch } from './video.ts';
+import { pictureShape, requireVideos, videoBranches } from './video.ts';
 
 interface AudioRendition {
   key: string;
@@ -63,7 +63,7 @@ export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut): Outpu
   const joined = concatSources(
     graph,
     input.paths.map((_, i) => ({
-      video: shapes.map((shape) => videoBranch(graph, i, shape)),
+      video: videoBranches(graph, i, shapes),
       audio: renditions.map((r) => audioBranch(graph, r.audio, i)),
     })),
   );

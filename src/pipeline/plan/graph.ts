@@ -20,8 +20,20 @@ export interface Stage {
   audio: string | null;
 }
 
+/** A picture one output scaled a source to, which a smaller output of the same source may scale further. */
+export interface Rung {
+  source: number;
+  /** The frame rate filter it went through (null: none), which a rung scaled from it inherits. */
+  fps: number | null;
+  box: { width: number; height: number };
+  /** The chain that made it; its output is split when a smaller rung reads it too. */
+  chain: FilterChain;
+}
+
 export class GraphBuilder {
   readonly #videoTaps = new Map<number, string[]>();
+  readonly #rungs: Rung[] = [];
+  readonly #rungSplits = new Map<Rung, FilterChain>();
   readonly #audioTaps = new Map<number, string[]>();
   readonly #chains: FilterChain[] = [];
   #next = 0;
@@ -46,6 +58,42 @@ export class GraphBuilder {
     const label = this.label(`s${i}v`);
     this.#videoTaps.set(i, [...(this.#videoTaps.get(i) ?? []), label]);
     return label;
+  }
+
+  /** Records a whole (unpadded) scaled picture of a source that smaller outputs may scale down from. */
+  addRung(rung: Rung): void {
+    this.#rungs.push(rung);
+  }
+
+  /**
+   * The smallest recorded rung of source `i` at frame rate `fps` at least as large as `box` on both
+   * sides, or null. Scaling 1080p → 720p → 480p reads far fewer pixels than scaling the source
+   * three times, and the filter graph runs on one thread.
+   */
+  largerRung(i: number, fps: number | null, box: { width: number; height: number }): Rung | null {
+    const fits = this.#rungs.filter(
+      (r) => r.source === i && r.fps === fps && r.box.width >= box.width && r.box.height >= box.height
+        && r.box.width * r.box.height > box.width * box.height,
+    );
+    fits.sort((a, b) => a.box.width * a.box.height - b.box.width * b.box.height);
+    return fits[0] ?? null;
+  }
+
+  /** One more copy of a rung's picture: its chain's output is split, its first consumer keeps the old label. */
+  tapRung(rung: Rung): string {
+    const copy = this.label('r');
+    let split = this.#rungSplits.get(rung);
+    if (!split) {
+      const out = rung.chain.outputs[0]!;
+      const inner = this.label('rs');
+      rung.chain.outputs = [inner];
+      split = { inputs: [inner], filters: [filter('split', [1])], outputs: [out] };
+      this.#rungSplits.set(rung, split);
+      this.#chains.push(split);
+    }
+    split.outputs.push(copy);
+    split.filters = [filter('split', [split.outputs.length])];
+    return copy;
   }
 
   /** A copy of source `i`'s first audio stream as decoded. */

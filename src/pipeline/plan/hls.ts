@@ -32,7 +32,7 @@ import type { Box } from './geometry.ts';
 import { concatSources, through } from './graph.ts';
 import { finalizeHls, HLS_MASTER, HLS_MEDIA_PLAYLIST } from './hls-master.ts';
 import { packHls } from './hls-pack.ts';
-import { pictureShape, requireVideos, videoBranch } from './video.ts';
+import { pictureShape, requireVideos, videoBranches } from './video.ts';
 
 interface Rendition {
   key: string;
@@ -73,7 +73,7 @@ export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputP
   const joined = concatSources(
     graph,
     input.paths.map((_, i) => ({
-      video: shapes.map((shape) => videoBranch(graph, i, shape)),
+      video: videoBranches(graph, i, shapes),
       audio: renditions.map((r) => audioBranch(graph, r.audio, i)),
     })),
   );

@@ -112,17 +112,38 @@ export function pictureShape(enc: VideoEncoding, graph: GraphBuilder, first: Vid
   return { box, keepAspect, fps };
 }
 
-/** Source i's picture for one output: its own copy of the decode, at the output's rate and size. */
+/**
+ * Source i's picture for one output: its own copy of the decode, at the output's rate and size.
+ * A picture that fills its box without bars is scaled down from a larger one of the same source
+ * and rate when there is one (1080p → 720p rather than the source twice).
+ */
 export function videoBranch(graph: GraphBuilder, i: number, shape: PictureShape): string {
-  const filters: Filter[] = [
-    ...(shape.fps !== null ? [filter('fps', [formatNumber(shape.fps)])] : []),
-    ...fitFilters(displayBox(graph.frame(i)), shape.box, shape.keepAspect),
-    filter('format', ['yuv420p']),
-  ];
+  const rate = shape.fps !== null ? [filter('fps', [formatNumber(shape.fps)])] : [];
+  const fit = fitFilters(displayBox(graph.frame(i)), shape.box, shape.keepAspect);
+  const whole = fit.every((f) => f.name !== 'pad');
+  const larger = whole ? graph.largerRung(i, shape.fps, shape.box) : null;
   const out = graph.label(`v${i}_`);
-  graph.add({ inputs: [graph.video(i)], filters, outputs: [out] });
+  const chain = larger
+    ? {
+        inputs: [graph.tapRung(larger)],
+        filters: [filter('scale', { w: shape.box.width, h: shape.box.height }), filter('setsar', ['1']), filter('format', ['yuv420p'])],
+        outputs: [out],
+      }
+    : { inputs: [graph.video(i)], filters: [...rate, ...fit, filter('format', ['yuv420p'])], outputs: [out] };
+  graph.add(chain);
+  if (whole) graph.addRung({ source: i, fps: shape.fps, box: shape.box, chain });
   return out;
 }
+
+/** {@link videoBranch} for several outputs, largest first so the smaller ones can scale from them; labels in `shapes` order. */
+export function videoBranches(graph: GraphBuilder, i: number, shapes: PictureShape[]): string[] {
+  const labels: string[] = new Array<string>(shapes.length);
+  const order = shapes.map((s, k) => k).sort((a, b) => area(shapes[b]!.box) - area(shapes[a]!.box));
+  for (const k of order) labels[k] = videoBranch(graph, i, shapes[k]!);
+  return labels;
+}
+
+const area = (b: Box): number => b.width * b.height;
 
 export function requireVideos(probes: MediaProbe[], output: string): VideoStreamInfo[] {
   return probes.map((p, i) => {
