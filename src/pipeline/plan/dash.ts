@@ -9,26 +9,13 @@
  * each segment boundary, so all variants' segments start together and players switch cleanly.
  */
 import path from 'node:path';
-import type { AudioFields, DashSpec, HlsStreamSpec } from '../../domain/format.ts';
+import type { DashSpec } from '../../domain/format.ts';
 import { DASH_MANIFEST } from '../../domain/format.ts';
 import { formatNumber } from '../ffmpeg/args.ts';
-import {
-  audioBranch, audioEncodeOptions, firstAudio, sourceDuration, trimmedDuration, volumeFilters,
-  type GroupContext, type OutputPart, type PlanOut,
-} from './common.ts';
-import { videoCodecOptions } from './codecs.ts';
+import { firstAudio, sourceDuration, trimmedDuration, type GroupContext, type OutputPart, type PlanOut } from './common.ts';
 import { finalizeDash, FFMPEG_INIT_NAME, FFMPEG_SEGMENT_NAME, type Representation } from './dash-manifest.ts';
-import { concatSources, through } from './graph.ts';
-import { audioKey, defaultBitrate, forStream, nameGeneratedFolders } from './hls.ts';
-import { pictureShape, requireVideos, videoBranches } from './video.ts';
-
-interface AudioRendition {
-  key: string;
-  audio: AudioFields;
-  folder: string;
-  /** An audio_only stream asked for it: an HLS variant of its own. */
-  listed: boolean;
-}
+import { encodeVariants, planRenditions } from './variants.ts';
+import { pictureShape, requireVideos } from './video.ts';
 
 export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut): OutputPart {
   const { input, graph } = ctx;
@@ -37,20 +24,7 @@ export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut): Outpu
   const videos = videoStreams.length > 0 ? requireVideos(input.probes, spec.output) : [];
   const hasAudio = firstAudio(input) !== undefined;
 
-  const renditions: AudioRendition[] = [];
-  for (const [i, s] of spec.streams.entries()) {
-    if (!s.audioOnly) continue;
-    if (!hasAudio) throw new Error(`stream ${i + 1} is audio_only, but the source has no audio.`);
-    renditions.push({ key: audioKey(s), audio: s, folder: s.subPath, listed: true });
-  }
-  const variantAudio = new Map<HlsStreamSpec, number>();
-  for (const s of videoStreams) {
-    if (s.videoOnly || !hasAudio) continue;
-    let r = renditions.findIndex((x) => x.key === audioKey(s));
-    if (r < 0) r = renditions.push({ key: audioKey(s), audio: s, folder: '', listed: false }) - 1;
-    variantAudio.set(s, r);
-  }
-  nameGeneratedFolders(renditions, spec.streams);
+  const { renditions, variantAudio } = planRenditions(spec.streams, hasAudio);
 
   const first = videos[0];
   const shapes = first ? videoStreams.map((s) => pictureShape(s, graph, first)) : [];
@@ -60,25 +34,7 @@ export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut): Outpu
       throw new Error(`libsvtav1 cannot encode a ${box.width}x${box.height} picture (64x64 at least); choose a larger size or video_codec libaom-av1.`);
     }
   }
-  const joined = concatSources(
-    graph,
-    input.paths.map((_, i) => ({
-      video: videoBranches(graph, i, shapes),
-      audio: renditions.map((r) => audioBranch(graph, r.audio, i)),
-    })),
-  );
-  const audioLabels = joined.audio.map((label, r) => through(graph, label, volumeFilters(renditions[r]!.audio), 'vol'));
-
-  const options: string[] = [];
-  for (const [k, s] of videoStreams.entries()) {
-    const shape = shapes[k]!;
-    const fps = shape.fps ?? (first?.fps || 25);
-    const frames = s.keyframe ?? Math.max(1, Math.round(spec.segmentDuration * fps));
-    const bitrate = s.bitrate ?? defaultBitrate(shape.box, fps, s.videoCodec);
-    const codec = videoCodecOptions({ ...s, bitrate }, { box: shape.box, fps, pass: 0, passlog: '', segments: { everySec: spec.segmentDuration, frames } });
-    options.push(...forStream(codec, 'v', k));
-  }
-  for (const [r, rendition] of renditions.entries()) options.push(...forStream(audioEncodeOptions(rendition.audio), 'a', r));
+  const encoded = encodeVariants(ctx, videoStreams, shapes, renditions, { seconds: spec.segmentDuration, sourceFps: first?.fps ?? 0 });
 
   // FFmpeg numbers representations by output stream: the video variants, then the audio renditions.
   const audioRep = (r: number): number => videoStreams.length + r;
@@ -110,9 +66,9 @@ export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut): Outpu
     outputs: [{
       // A plain absolute path, as for HLS: the muxer writes the segments beside it.
       url: path.join(dir, DASH_MANIFEST),
-      maps: [...joined.video.map((l) => `[${l}]`), ...audioLabels.map((l) => `[${l}]`)],
+      maps: [...encoded.video.map((l) => `[${l}]`), ...encoded.audio.map((l) => `[${l}]`)],
       options: [
-        ...options,
+        ...encoded.options,
         ...ctx.trimmed.output,
         '-f', 'dash', '-dash_segment_type', 'mp4', '-seg_duration', formatNumber(spec.segmentDuration),
         '-use_template', '1', '-use_timeline', '1', '-adaptation_sets', adaptationSets,

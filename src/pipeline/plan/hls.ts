@@ -21,26 +21,13 @@ import crypto from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { usesFmp4, type AudioFields, type HlsEncryption, type HlsSpec, type HlsStreamSpec, type VideoCodec } from '../../domain/format.ts';
+import { usesFmp4, type HlsEncryption, type HlsSpec } from '../../domain/format.ts';
 import { formatNumber } from '../ffmpeg/args.ts';
-import {
-  audioBranch, audioEncodeOptions, firstAudio, sourceDuration, trimmedDuration, volumeFilters,
-  type GroupContext, type OutputPart, type PlanOut,
-} from './common.ts';
-import { videoCodecOptions } from './codecs.ts';
-import type { Box } from './geometry.ts';
-import { concatSources, through } from './graph.ts';
+import { firstAudio, sourceDuration, trimmedDuration, type GroupContext, type OutputPart, type PlanOut } from './common.ts';
 import { finalizeHls, HLS_MASTER, HLS_MEDIA_PLAYLIST } from './hls-master.ts';
 import { packHls } from './hls-pack.ts';
-import { pictureShape, requireVideos, videoBranches } from './video.ts';
-
-interface Rendition {
-  key: string;
-  audio: AudioFields;
-  folder: string;
-  /** Listed in the master as a variant of its own (an audio_only stream asked for it). */
-  listed: boolean;
-}
+import { encodeVariants, planRenditions } from './variants.ts';
+import { pictureShape, requireVideos } from './video.ts';
 
 export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputPart {
   const { input, graph } = ctx;
@@ -52,45 +39,12 @@ export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputP
   const videos = videoStreams.length > 0 ? requireVideos(input.probes, 'advanced_hls') : [];
   const hasAudio = firstAudio(input) !== undefined;
 
-  const renditions: Rendition[] = [];
-  for (const [i, s] of spec.streams.entries()) {
-    if (!s.audioOnly) continue;
-    if (!hasAudio) throw new Error(`stream ${i + 1} is audio_only, but the source has no audio.`);
-    renditions.push({ key: audioKey(s), audio: s, folder: s.subPath, listed: true });
-  }
-  const variantAudio = new Map<HlsStreamSpec, number>();
-  for (const s of videoStreams) {
-    if (s.videoOnly || !hasAudio) continue;
-    let r = renditions.findIndex((x) => x.key === audioKey(s));
-    if (r < 0) r = renditions.push({ key: audioKey(s), audio: s, folder: '', listed: false }) - 1;
-    variantAudio.set(s, r);
-  }
-  nameGeneratedFolders(renditions, spec.streams);
+  const { renditions, variantAudio } = planRenditions(spec.streams, hasAudio);
 
   // Every source: one branch per video variant and per audio rendition, joined in order.
   const first = videos[0];
   const shapes = first ? videoStreams.map((s) => pictureShape(s, graph, first)) : [];
-  const joined = concatSources(
-    graph,
-    input.paths.map((_, i) => ({
-      video: videoBranches(graph, i, shapes),
-      audio: renditions.map((r) => audioBranch(graph, r.audio, i)),
-    })),
-  );
-  const audioLabels = joined.audio.map((label, r) => through(graph, label, volumeFilters(renditions[r]!.audio), 'vol'));
-
-  const options: string[] = [];
-  for (const [k, s] of videoStreams.entries()) {
-    const shape = shapes[k]!;
-    const fps = shape.fps ?? (first?.fps || 25);
-    const frames = s.keyframe ?? Math.max(1, Math.round(spec.segmentDuration * fps));
-    const bitrate = s.bitrate ?? defaultBitrate(shape.box, fps, s.videoCodec);
-    const codec = videoCodecOptions({ ...s, bitrate }, { box: shape.box, fps, pass: 0, passlog: '', segments: { everySec: spec.segmentDuration, frames } });
-    options.push(...forStream(codec, 'v', k));
-    // The mp4 muxer's default for HEVC is `hev1`, which Apple's players refuse.
-    if (s.videoCodec === 'libx265') options.push(`-tag:v:${k}`, 'hvc1');
-  }
-  for (const [r, rendition] of renditions.entries()) options.push(...forStream(audioEncodeOptions(rendition.audio), 'a', r));
+  const encoded = encodeVariants(ctx, videoStreams, shapes, renditions, { seconds: spec.segmentDuration, sourceFps: first?.fps ?? 0 });
 
   const streamMap = [
     ...videoStreams.map((s, k) => {
@@ -113,9 +67,9 @@ export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputP
       // A plain absolute path, not `file:`: the muxer makes each variant's folder itself, and
       // that only works on a path. An absolute path can never be taken for a protocol.
       url: path.join(dir, '%v', HLS_MEDIA_PLAYLIST),
-      maps: [...joined.video.map((l) => `[${l}]`), ...audioLabels.map((l) => `[${l}]`)],
+      maps: [...encoded.video.map((l) => `[${l}]`), ...encoded.audio.map((l) => `[${l}]`)],
       options: [
-        ...options,
+        ...encoded.options,
         ...ctx.trimmed.output,
         '-f', 'hls', '-hls_time', formatNumber(spec.segmentDuration), '-hls_playlist_type', 'vod',
         '-hls_flags', 'independent_segments', ...segmentType, '-start_number', '1',
@@ -162,46 +116,4 @@ function writeKey(e: HlsEncryption, dir: string, baseName: string): { name: stri
   return { name, infoFile, delivered: e.key === null || e.keyUrl === null };
 }
 
-/**
- * A variant needs a target bitrate: players choose variants by the bandwidth the master declares,
- * and FFmpeg leaves a variant without one out of the master. About 0.1 bit per pixel for H.264
- * (1080p30 ≈ 6.2 Mbit/s, 720p30 ≈ 2.8, 360p30 ≈ 0.7, close to Apple's authoring ladder), 60 %
- * of that for HEVC.
- */
-export function defaultBitrate(box: Box, fps: number, codec: VideoCodec): number {
-  const rate = Math.min(60, Math.max(24, fps || 30));
-  const bits = box.width * box.height * rate * 0.1 * (codec === 'libx265' ? 0.6 : 1);
-  return Math.max(64_000, Math.round(bits / 1000) * 1000);
-}
 
-/** Streams whose audio is encoded the same way share one rendition. */
-export function audioKey(a: AudioFields): string {
-  return JSON.stringify([a.audioCodec, a.audioBitrate, a.audioSampleRate, a.audioChannels, a.audioVolume, a.loudness]);
-}
-
-/** Renditions no stream named: `audio`, or `audio_0`, `audio_1`…, never a stream's own folder. */
-export function nameGeneratedFolders(renditions: { folder: string; listed: boolean }[], streams: HlsStreamSpec[]): void {
-  const used = new Set(streams.map((s) => s.subPath.toLowerCase()));
-  const generated = renditions.filter((r) => !r.listed);
-  for (const [k, r] of generated.entries()) {
-    let name = generated.length === 1 ? 'audio' : `audio_${k}`;
-    while (used.has(name.toLowerCase())) name += '_';
-    used.add(name.toLowerCase());
-    r.folder = name;
-  }
-}
-
-/**
- * Encoder options for the k-th video (or audio) stream of an output: `-b:v` → `-b:v:1`,
- * `-preset` → `-preset:v:1`. Every option here is a name followed by its value.
- */
-export function forStream(options: string[], type: 'v' | 'a', k: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < options.length; i += 2) {
-    const name = options[i]!;
-    const value = options[i + 1];
-    if (value === undefined || !name.startsWith('-')) throw new Error(`internal: option ${name} has no value`);
-    out.push(name.endsWith(`:${type}`) ? `${name}:${k}` : `${name}:${type}:${k}`, value);
-  }
-  return out;
-}

@@ -12,7 +12,7 @@ import { audioTarget, singleOutput, type PlanInput } from './common.ts';
 import { checkAudioCopy, containerExtension, containerOptions } from './codecs.ts';
 import { rotateOptions, rotationToWrite, tagOptions } from './edits.ts';
 import { displayBox, rotatedFrame, targetBox } from './geometry.ts';
-import { defaultBitrate } from './hls.ts';
+import { defaultBitrate } from './variants.ts';
 
 /**
  * `ok`: remux, and `note` says why in the task log. Otherwise `why` says which asked setting

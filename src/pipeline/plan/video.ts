@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VideoEncoding, VideoSpec } from '../../domain/format.ts';
 import type { MediaProbe, VideoStreamInfo } from '../ffmpeg/probe.ts';
-import { buildArgs, ffmpegUrl, filter, formatNumber, type Filter } from '../ffmpeg/args.ts';
+import { buildArgs, ffmpegUrl, filter, formatNumber } from '../ffmpeg/args.ts';
 import {
   audioBranch, audioEncodeOptions, audioTarget, firstAudio, singleOutput, sourceDuration, trimmedDuration, volumeFilters,
   type GroupContext, type OutputPart, type PlanOut,

@@ -1,0 +1,120 @@
+/**
+ * The variants of a multi-variant output (HLS, DASH, CMAF). Their audio: streams whose audio is encoded the same
+ * way share one rendition, encoded once; an `audio_only` stream is a rendition listed as a variant
+ * of its own. Their video: one scaled picture each, keyframes at every segment boundary.
+ */
+import type { AudioFields, HlsStreamSpec, VideoCodec } from '../../domain/format.ts';
+import { audioBranch, audioEncodeOptions, volumeFilters, type GroupContext } from './common.ts';
+import { videoCodecOptions } from './codecs.ts';
+import { concatSources, through } from './graph.ts';
+import type { Box } from './geometry.ts';
+import { videoBranches, type PictureShape } from './video.ts';
+
+export interface AudioRendition {
+  key: string;
+  audio: AudioFields;
+  /** The rendition's folder: the audio_only stream's sub_path, or a generated `audio…` name. */
+  folder: string;
+  /** Listed as a variant of its own (an audio_only stream asked for it). */
+  listed: boolean;
+}
+
+export interface AudioPlan {
+  renditions: AudioRendition[];
+  /** The rendition each video variant with sound plays. */
+  variantAudio: Map<HlsStreamSpec, number>;
+}
+
+/** Throws when an audio_only stream is asked of a source without sound. */
+export function planRenditions(streams: HlsStreamSpec[], hasAudio: boolean): AudioPlan {
+  const renditions: AudioRendition[] = [];
+  for (const [i, s] of streams.entries()) {
+    if (!s.audioOnly) continue;
+    if (!hasAudio) throw new Error(`stream ${i + 1} is audio_only, but the source has no audio.`);
+    renditions.push({ key: audioKey(s), audio: s, folder: s.subPath, listed: true });
+  }
+  const variantAudio = new Map<HlsStreamSpec, number>();
+  for (const s of streams) {
+    if (s.audioOnly || s.videoOnly || !hasAudio) continue;
+    let r = renditions.findIndex((x) => x.key === audioKey(s));
+    if (r < 0) r = renditions.push({ key: audioKey(s), audio: s, folder: '', listed: false }) - 1;
+    variantAudio.set(s, r);
+  }
+  nameGeneratedFolders(renditions, streams);
+  return { renditions, variantAudio };
+}
+
+/** Streams whose audio is encoded the same way share one rendition. */
+export function audioKey(a: AudioFields): string {
+  return JSON.stringify([a.audioCodec, a.audioBitrate, a.audioSampleRate, a.audioChannels, a.audioVolume, a.loudness]);
+}
+
+/** Renditions no stream named: `audio`, or `audio_0`, `audio_1`…, never a stream's own folder. */
+function nameGeneratedFolders(renditions: AudioRendition[], streams: HlsStreamSpec[]): void {
+  const used = new Set(streams.map((s) => s.subPath.toLowerCase()));
+  const generated = renditions.filter((r) => !r.listed);
+  for (const [k, r] of generated.entries()) {
+    let name = generated.length === 1 ? 'audio' : `audio_${k}`;
+    while (used.has(name.toLowerCase())) name += '_';
+    used.add(name.toLowerCase());
+    r.folder = name;
+  }
+}
+
+/**
+ * The filter graph branches and encoder options of a segmented output's variants: one picture
+ * per video stream (`shapes[k]` for `videos[k]`), one sound per rendition, every source joined in
+ * order. Each video variant gets a keyframe at every segment boundary, so all variants switch there.
+ */
+export function encodeVariants(
+  ctx: GroupContext, videos: HlsStreamSpec[], shapes: PictureShape[], renditions: AudioRendition[],
+  segment: { seconds: number; sourceFps: number },
+): { video: string[]; audio: string[]; options: string[] } {
+  const { input, graph } = ctx;
+  const joined = concatSources(
+    graph,
+    input.paths.map((_, i) => ({
+      video: videoBranches(graph, i, shapes),
+      audio: renditions.map((r) => audioBranch(graph, r.audio, i)),
+    })),
+  );
+  const audio = joined.audio.map((label, r) => through(graph, label, volumeFilters(renditions[r]!.audio), 'vol'));
+  const options: string[] = [];
+  for (const [k, s] of videos.entries()) {
+    const shape = shapes[k]!;
+    const fps = shape.fps ?? (segment.sourceFps || 25);
+    const frames = s.keyframe ?? Math.max(1, Math.round(segment.seconds * fps));
+    const bitrate = s.bitrate ?? defaultBitrate(shape.box, fps, s.videoCodec);
+    const codec = videoCodecOptions({ ...s, bitrate }, { box: shape.box, fps, pass: 0, passlog: '', segments: { everySec: segment.seconds, frames } });
+    options.push(...forStream(codec, 'v', k));
+  }
+  for (const [r, rendition] of renditions.entries()) options.push(...forStream(audioEncodeOptions(rendition.audio), 'a', r));
+  return { video: joined.video, audio, options };
+}
+
+/**
+ * A variant needs a target bitrate: players choose variants by the bandwidth the master declares,
+ * and FFmpeg leaves a variant without one out of the master. About 0.1 bit per pixel for H.264
+ * (1080p30 ≈ 6.2 Mbit/s, 720p30 ≈ 2.8, 360p30 ≈ 0.7, close to Apple's authoring ladder), 60 %
+ * of that for HEVC.
+ */
+export function defaultBitrate(box: Box, fps: number, codec: VideoCodec): number {
+  const rate = Math.min(60, Math.max(24, fps || 30));
+  const bits = box.width * box.height * rate * 0.1 * (codec === 'libx265' ? 0.6 : 1);
+  return Math.max(64_000, Math.round(bits / 1000) * 1000);
+}
+
+/**
+ * Encoder options for the k-th video (or audio) stream of an output: `-b:v` → `-b:v:1`,
+ * `-preset` → `-preset:v:1`. Every option here is a name followed by its value.
+ */
+export function forStream(options: string[], type: 'v' | 'a', k: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < options.length; i += 2) {
+    const name = options[i]!;
+    const value = options[i + 1];
+    if (value === undefined || !name.startsWith('-')) throw new Error(`internal: option ${name} has no value`);
+    out.push(name.endsWith(`:${type}`) ? `${name}:${k}` : `${name}:${type}:${k}`, value);
+  }
+  return out;
+}
