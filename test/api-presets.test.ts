@@ -94,6 +94,22 @@ describe('Presets API', () => {
     assert.equal((await t.call('json', { action: 'GetPreset', name: 'pair_2' })).format.audio_bitrate, '96k');
   });
 
+  test('a saved HLS encryption key is never read back from GetPreset or GetPresetsList, yet a format using the preset keeps it', async () => {
+    const key = '00112233445566778899aabbccddeeff';
+    const format = { output: 'advanced_hls', encryption: 'yes', encryption_key: key, stream: [{ size: '0x90', bitrate: '100k' }] };
+    await t.call('json', { action: 'SavePreset', name: 'secret_hls', format });
+    const one = await t.call('json', { action: 'GetPreset', name: 'secret_hls', type: 'user' });
+    assert.equal(one.format.encryption_key, '***');
+    const list = await t.call('json', { action: 'GetPresetsList', type: 'user' });
+    assert.ok(!JSON.stringify(list).includes(key), 'no key in GetPresetsList');
+    const xml = (await xmlQuery({ action: 'GetPreset', name: 'secret_hls', type: 'user' })).text;
+    assert.ok(!xml.includes(key) && xml.includes('***'), xml);
+    const added = await t.call('json', { action: 'AddMedia', source: 'https://example.com/a.mp4', format: { output_preset: 'secret_hls' } });
+    assert.match(String(added.MediaID), /^\d+$/);
+    const status = await t.call('json', { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' });
+    assert.ok(!JSON.stringify(status).includes(key), 'no key in GetStatus');
+  });
+
   test('a given name overwrites that user’s preset', async () => {
     await t.call('json', { action: 'SavePreset', name: 'over', format: { output: 'mp4', bitrate: '1000k' } });
     const r = await t.call('json', { action: 'SavePreset', name: 'over', format: { output: 'webm', bitrate: '700k' } });

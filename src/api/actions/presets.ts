@@ -6,6 +6,7 @@
  */
 import { BUILT_IN_PRESETS, PRESET_NAME, builtInPreset, presetFields, type Preset } from '../../domain/presets.ts';
 import * as repo from '../../store/repo.ts';
+import { redactFields } from '../../transfer/redact.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { many, scalar } from '../query.ts';
 import { alwaysList, type WireObject } from '../wire/render.ts';
@@ -77,8 +78,9 @@ export const deletePreset: Action = async (ctx) => {
   throw new ApiError(ErrorText.presetNotFound(name));
 };
 
+/** A saved encryption key stays usable through output_preset but is never read back. */
 function presetWire(p: Preset): WireObject {
-  return { name: p.name, type: p.type, output: p.output, format: p.format };
+  return { name: p.name, type: p.type, output: p.output, format: redactFields(p.format) };
 }
 
 function nameOf(ctx: ActionContext): string {
