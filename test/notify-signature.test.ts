@@ -1,14 +1,19 @@
 /**
  * Every notification carries X-Encodery-Signature, checked here exactly as the README tells a
  * receiver to: derive the secret from the API key, HMAC "<t>.<raw body>", compare in constant time.
- * Also: an undelivered notification survives a restart of the server.
+ * Also: an undelivered notification survives a restart of the server, and an older store's
+ * attempts survive migration 0003.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import os from 'node:os';
 import pino from 'pino';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { migrationProvider } from '../src/store/migrations.ts';
 import { startServer } from '../src/server.ts';
 import { OTHER, USER, makeClip, parseXml, startReceiver, startTestServer, waitFor, type Received, type TestServer } from './helpers.ts';
 
@@ -98,5 +103,36 @@ test('a notification not yet delivered when the server stops is delivered by the
     await second?.close();
     await t.close();
     await hooks.close();
+  }
+});
+
+test('a store from before migration 0003 keeps its notification attempts, moved to their own rows', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'encodery-mig-'));
+  const sqlite = new SQLite(path.join(dir, 'old.sqlite'));
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+  try {
+    const migrator = new Migrator({ db, provider: migrationProvider });
+    assert.equal((await migrator.migrateTo('0002_presets')).error, undefined);
+    const old = [
+      { at: '2026-11-28T10:00:00.000Z', status: 503, durationMs: 12, error: 'HTTP 503 Service Unavailable' },
+      { at: '2026-11-28T10:00:02.000Z', status: null, durationMs: 30001, error: 'no response from hooks.example.com (timeout)' },
+      { at: '2026-11-28T10:00:12.000Z', status: 200, durationMs: 8, error: null },
+    ];
+    await db
+      .insertInto('notification')
+      .values({ media_id: 1, kind: 'notify', url: 'https://hooks.example.com/', format: 'xml', body_format: 'form', document: '<result/>', state: 'delivered', attempts: JSON.stringify(old), next_at: 0 })
+      .execute();
+    assert.equal((await migrator.migrateToLatest()).error, undefined);
+    const rows = await db.selectFrom('notification_attempt').selectAll().orderBy('id').execute();
+    assert.deepEqual(
+      rows.map((r) => [r.notification_id, r.at, r.http_status, r.error, r.duration_ms]),
+      old.map((a) => [1, Date.parse(a.at), a.status, a.error, a.durationMs]),
+    );
+    const note = await db.selectFrom('notification').selectAll().executeTakeFirstOrThrow();
+    assert.equal('attempts' in note, false);
+    assert.deepEqual([note.task_id, note.destination_id, note.state], [null, null, 'delivered']);
+  } finally {
+    await db.destroy();
+    await fs.rm(dir, { recursive: true, force: true });
   }
 });
