@@ -10,6 +10,7 @@ import { ACTIVE_MEDIA_STATUSES } from './domain/status.ts';
 import { InProcessQueue } from './queue/in-process.ts';
 import { createMediaProcessor, type PipelineEvents } from './pipeline/process-media.ts';
 import { Outbox } from './notify/outbox.ts';
+import { notifySecret } from './notify/sign.ts';
 import { Users } from './api/auth.ts';
 import { buildApp } from './api/app.ts';
 import { Metrics } from './metrics.ts';
@@ -46,13 +47,17 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   let queue: InProcessQueue | undefined;
   const metrics = new Metrics(db, () => queue);
+  // Derived once at start: each user's notification secret (notify/sign.ts).
+  const secrets = new Map(users.all.map((u) => [u.id, notifySecret(u.key)]));
   const outbox = new Outbox(db, log.child({ part: 'notify' }), {
     allowPrivateNetwork: config.allowPrivateNetwork,
     retryDelaysMs: config.notifyRetryDelaysMs,
+    secretFor: (userId) => secrets.get(userId) ?? null,
   });
   const events: PipelineEvents = {
     mediaEnded: (id) => outbox.mediaEnded(id),
     mediaReady: (id) => outbox.mediaReady(id),
+    destinationDone: (e) => outbox.destinationDone(e),
     taskEncoded: (seconds, output) => metrics.taskSeconds.observe({ output }, seconds),
   };
   queue = new InProcessQueue(createMediaProcessor({ db, config, log, events }), config.workers, (mediaId, err) =>

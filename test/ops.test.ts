@@ -41,7 +41,8 @@ describe('operations: health, metrics, notification retries', () => {
       const rows = await t.server.db.selectFrom('notification').selectAll().where('media_id', '=', Number(id)).execute();
       assert.equal(rows.length, 1);
       assert.equal(rows[0]!.state, 'delivered');
-      assert.deepEqual(JSON.parse(rows[0]!.attempts).map((a: { status: number }) => a.status), [500, 500, 200]);
+      const attempts = await t.server.db.selectFrom('notification_attempt').selectAll().where('notification_id', '=', rows[0]!.id).orderBy('id').execute();
+      assert.deepEqual(attempts.map((a) => a.http_status), [500, 500, 200]);
     } finally {
       await receiver.close();
     }

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.ts';
 import * as repo from '../store/repo.ts';
-import { render, type WireFormat } from '../api/wire/render.ts';
-import { sendOnce, type AttemptRecord } from './send.ts';
-import { resultPayload, readyPayload } from './payload.ts';
+import { render, type WireFormat, type WireObject } from '../api/wire/render.ts';
+import { sendOnce } from './send.ts';
+import { resultPayload, readyPayload, uploadPayload } from './payload.ts';
+import type { DestinationDone } from '../pipeline/delivered-output.ts';
 import { MediaStatus } from '../domain/status.ts';
 import type { FieldMap } from '../domain/fields.ts';
 
@@ -11,11 +12,14 @@ export interface OutboxOptions {
   allowPrivateNetwork: boolean;
   /** Delays before each retry; its length is the number of retries (3, as encoding.com does). */
   retryDelaysMs: number[];
+  /** The notification secret of a user (sign.ts), looked up at each attempt; null: unsigned. */
+  secretFor(userId: string): string | null;
 }
+
 
 /**
  * Notifications are written to the store first and delivered from there, so a restart resumes
- * them; every attempt is recorded on the row.
+ * them; every attempt is recorded in its own row (time, HTTP status or error, duration).
  */
 export class Outbox {
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -63,12 +67,28 @@ export class Outbox {
     await this.#add(media, 'ready', media.notify_url, readyPayload(media));
   }
 
-  async #add(media: repo.MediaRow, kind: string, url: string, body: ReturnType<typeof resultPayload>): Promise<void> {
+  /** `notify_upload`: one notification per task and destination, as each one ends. */
+  async destinationDone(e: DestinationDone): Promise<void> {
+    const media = await repo.getMedia(this.db, e.mediaId);
+    const url = media ? str((JSON.parse(media.options) as FieldMap).notify_upload) : undefined;
+    if (!media || !url) return;
+    const dest = await repo.getDestination(this.db, e.destinationId);
+    if (!dest) return;
+    await this.#add(media, 'notify_upload', url, uploadPayload(media.id, e.taskId, dest, e.output), { task_id: e.taskId, destination_id: dest.id });
+  }
+
+  async #add(
+    media: repo.MediaRow,
+    kind: string,
+    url: string,
+    body: WireObject,
+    about: { task_id: number; destination_id: number } | null = null,
+  ): Promise<void> {
     const options = JSON.parse(media.options) as FieldMap;
     const format: WireFormat = str(options.notify_format)?.toLowerCase() === 'json' ? 'json' : 'xml';
     const bodyFormat = str(options.notify_body_format)?.toLowerCase() === 'raw' ? 'raw' : 'form';
     const document = render(format, 'result', body);
-    const id = await repo.insertNotification(this.db, { media_id: media.id, kind, url, format, body_format: bodyFormat, document });
+    const id = await repo.insertNotification(this.db, { media_id: media.id, kind, url, format, body_format: bodyFormat, document, ...about });
     this.#schedule(id, 0);
   }
 
@@ -86,18 +106,23 @@ export class Outbox {
   async #attempt(id: number): Promise<void> {
     const row = await repo.getNotification(this.db, id);
     if (!row || row.state !== 'pending') return;
+    const media = await repo.getMedia(this.db, row.media_id);
+    const secret = media ? this.opts.secretFor(media.user_id) : null;
     const attempt = await sendOnce(
-      { url: row.url, format: row.format as WireFormat, bodyFormat: row.body_format as 'form' | 'raw', document: row.document },
+      { url: row.url, format: row.format as WireFormat, bodyFormat: row.body_format as 'form' | 'raw', document: row.document, secret },
       { allowPrivateNetwork: this.opts.allowPrivateNetwork },
     );
-    const attempts = [...(JSON.parse(row.attempts) as AttemptRecord[]), attempt];
-    const ok = attempt.status !== null && attempt.status >= 200 && attempt.status < 300;
-    const retryIn = this.opts.retryDelaysMs[attempts.length - 1];
+    const made = (await repo.countNotificationAttempts(this.db, id)) + 1;
+    const ok = attempt.error === null;
+    const retryIn = this.opts.retryDelaysMs[made - 1];
     const state = ok ? 'delivered' : retryIn === undefined ? 'failed' : 'pending';
-    const nextAt = Date.now() + (retryIn ?? 0);
-    await repo.updateNotification(this.db, id, { attempts: JSON.stringify(attempts), state, next_at: nextAt });
+    await repo.recordNotificationAttempt(
+      this.db,
+      { notification_id: id, at: attempt.at.getTime(), http_status: attempt.status, error: attempt.error, duration_ms: attempt.durationMs },
+      { state, next_at: Date.now() + (retryIn ?? 0) },
+    );
     if (state === 'pending') this.#schedule(id, retryIn!);
-    else if (state === 'failed') this.log.warn({ mediaId: row.media_id, kind: row.kind, attempts: attempts.length }, 'notification given up');
+    else if (state === 'failed') this.log.warn({ mediaId: row.media_id, kind: row.kind, attempts: made }, 'notification given up');
   }
 }
 

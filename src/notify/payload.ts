@@ -1,5 +1,6 @@
 import type { WireObject } from '../api/wire/render.ts';
-import { interleave } from '../api/wire/render.ts';
+import { interleave, wireDecimal } from '../api/wire/render.ts';
+import type { DeliveredOutput } from '../pipeline/delivered-output.ts';
 import type { FieldMap } from '../domain/fields.ts';
 import type { DestinationRow, MediaRow, TaskRow } from '../store/repo.ts';
 import { TaskStatus } from '../domain/status.ts';
@@ -28,6 +29,46 @@ export function resultPayload(media: MediaRow, tasks: TaskRow[], destinations: M
     }),
   };
 }
+
+/** The `notify_upload` document (reference 6.3): one task, one destination, its status now. */
+export function uploadPayload(mediaId: number, taskId: number, destination: DestinationRow, output: DeliveredOutput | null): WireObject {
+  return {
+    mediaid: String(mediaId),
+    taskid: String(taskId),
+    destination: redactUrl(destination.url),
+    status: destination.status,
+    output_params: output ? outputParams(output) : undefined,
+  };
+}
+
+/**
+ * `output_params` in the units GetMediaInfo uses (kbit/s as `128k`, seconds as decimals,
+ * `WxH`); a value the probe does not know is left out rather than sent empty.
+ */
+export function outputParams({ probe, fileName, bytes }: DeliveredOutput): WireObject {
+  const v = probe.video;
+  const a = probe.audio[0];
+  const ext = /\.([A-Za-z0-9]+)$/.exec(fileName)?.[1]?.toLowerCase();
+  return {
+    format: ext ?? probe.formatName.split(',')[0],
+    bitrate: kbps(probe.bitrate),
+    duration: probe.durationSec > 0 ? wireDecimal(probe.durationSec) : undefined,
+    audio_bitrate: kbps(a?.bitrate),
+    audio_codec: a?.codec,
+    audio_duration: a?.durationSec != null ? wireDecimal(a.durationSec) : undefined,
+    audio_sample_rate: a ? String(a.sampleRate) : undefined,
+    audio_channels: a ? String(a.channels) : undefined,
+    video_bitrate: kbps(v?.bitrate),
+    video_codec: v?.codec,
+    video_duration: v?.durationSec != null ? wireDecimal(v.durationSec) : undefined,
+    size: v ? `${v.width}x${v.height}` : undefined,
+    display_aspect_ratio: v?.displayAspectRatio,
+    frame_rate: v && v.fps > 0 ? wireDecimal(v.fps) : undefined,
+    filesize: String(bytes),
+  };
+}
+
+const kbps = (bits: number | null | undefined): string | undefined => (bits ? `${Math.round(bits / 1000)}k` : undefined);
 
 /** The AddMediaBenchmark "ready to process" notification: undocumented upstream, kept minimal. */
 export function readyPayload(media: MediaRow): WireObject {

@@ -3,6 +3,7 @@ import { request } from 'undici';
 import { errorCode, isForbiddenAddress } from '../transfer/errors.ts';
 import { guardedDispatcher } from '../transfer/guard.ts';
 import { USER_AGENT, splitCredentials, statusLine } from '../transfer/http.ts';
+import { SIGNATURE_HEADER, signatureValue } from './sign.ts';
 
 export interface OutgoingNotification {
   url: string;
@@ -10,6 +11,8 @@ export interface OutgoingNotification {
   bodyFormat: 'form' | 'raw';
   /** The rendered XML or JSON. */
   document: string;
+  /** The user's notification secret; each attempt is signed with it (sign.ts). Omitted: unsigned. */
+  secret?: string | null;
 }
 
 export interface AttemptRecord {
@@ -73,6 +76,7 @@ export async function sendOnce(
   const { body, contentType } = encodeBody(n);
   const headers: Record<string, string> = { 'content-type': contentType, 'user-agent': USER_AGENT };
   if (authorization) headers.authorization = authorization;
+  if (n.secret) headers[SIGNATURE_HEADER.toLowerCase()] = signatureValue(n.secret, body, Math.floor(Date.now() / 1000));
   try {
     const res = await request(target, {
       method: 'POST',

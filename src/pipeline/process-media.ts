@@ -23,11 +23,14 @@ import { describeError, mapLimit, describeProbe } from './util.ts';
 import { destinationFor, destinationForLayout, keepsLayout, layoutMain } from '../domain/destinations.ts';
 import { mediaDirs } from '../domain/layout.ts';
 import { storyboardOf, storyboardSends } from './storyboard-delivery.ts';
+import { DeliveredOutputs, type DestinationDone } from './delivered-output.ts';
 
 /** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
 export interface PipelineEvents {
   mediaEnded(mediaId: number): Promise<void>;
   mediaReady(mediaId: number): Promise<void>;
+  /** After each destination of each task is Saved or has failed (notify_upload). */
+  destinationDone(e: DestinationDone): Promise<void>;
   taskEncoded(seconds: number, output: string): void;
 }
 
@@ -73,9 +76,18 @@ class MediaRun {
     const media = await repo.getMedia(this.#db, this.mediaId);
     if (!media || media.deleted || media.status === MediaStatus.ReadyToProcess) return;
     this.#status = media.status;
-    this.#taskIds = (await repo.getTasks(this.#db, this.mediaId)).map((t) => t.id);
+    const tasks = await repo.getTasks(this.#db, this.mediaId);
+    this.#taskIds = tasks.map((t) => t.id);
     this.#progress.start();
     try {
+      // Only deliveries left (a restarted failed destination, or a crash while saving): the
+      // sources are not fetched again, which could take long or no longer work.
+      const deliverOnly = !media.benchmark && tasks.length > 0 && !tasks.some(needsEncode);
+      if (deliverOnly) {
+        await this.#deliverAll();
+        await this.#finish();
+        return;
+      }
       const source = await this.#fetchSources(media);
       if (media.benchmark) {
         await this.#setStatus(MediaStatus.ReadyToProcess, { progress: 0, progress_current: 0, time_left: 0, time_left_current: 0 });
@@ -289,6 +301,22 @@ class MediaRun {
     for (const j of jobs) for (const f of j.files) sizes.set(f, (await fs.stat(f)).size);
     const totalBytes = jobs.reduce((acc, j) => acc + j.files.reduce((a, f) => a + (sizes.get(f) ?? 0), 0), 0);
     const sent = new Map<string, number>();
+    const media = await repo.getMedia(this.#db, this.mediaId);
+    const delivered = new DeliveredOutputs(JSON.parse(media?.options ?? '{}') as FieldMap, {
+      ffprobe: this.deps.config.ffprobe,
+      signal: this.signal,
+      log: this.#log,
+      note: (taskId, message) => repo.appendLog(this.#db, [taskId], message),
+    });
+    const done = async (task: repo.TaskRow, dest: repo.DestinationRow, files: string[]): Promise<void> => {
+      const output = await delivered.of(task.id, task.output, files);
+      // A notification that cannot be queued must not turn a saved output into an error.
+      await this.deps.events.destinationDone({ mediaId: this.mediaId, taskId: task.id, destinationId: dest.id, output }).catch((err: unknown) => {
+        this.#log.error({ err, taskId: task.id }, 'queueing notify_upload failed');
+      });
+    };
+    // Every destination of every format at once (up to DELIVERY_CONCURRENCY): one slow or
+    // failing destination does not hold up the others.
     await mapLimit(jobs, DELIVERY_CONCURRENCY, async ({ task, dest, files }) => {
       const send = (file: string, i: number, url: string): Promise<void> =>
         upload(file, url, this.#transfer, (d) => {
@@ -321,6 +349,7 @@ class MediaRun {
         await repo.setDestinationStatus(this.#db, dest.id, destinationError(reason));
         await repo.appendLog(this.#db, [task.id], `Error saving to ${redactUrl(dest.url)}: ${reason}`);
       }
+      await done(task, dest, files);
     });
     this.signal.throwIfAborted();
     const after = await repo.getDestinations(this.#db, tasks.map((t) => t.id));
@@ -335,6 +364,8 @@ class MediaRun {
       } else if (saved === list.length) {
         await this.#discardOutputs(task);
       }
+      // Otherwise the output stays on disk: RestartMediaTask re-delivers it to the failed
+      // destinations without encoding again.
       await this.#setTaskStatus(task.id, TaskStatus.Finished, { finished_at: Date.now(), time_left: 0 });
     }
     await repo.updateMedia(this.#db, this.mediaId, { uploaded_at: Date.now() });

@@ -107,6 +107,48 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_notification_attempts': {
+    async up(db: Kysely<any>) {
+      // notify_upload notifications belong to one task and destination; GetStatus lists them there.
+      await db.schema.alterTable('notification').addColumn('task_id', 'integer').execute();
+      await db.schema.alterTable('notification').addColumn('destination_id', 'integer').execute();
+      await db.schema
+        .createTable('notification_attempt')
+        .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
+        .addColumn('notification_id', 'integer', (c) => c.notNull().references('notification.id').onDelete('cascade'))
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('http_status', 'integer')
+        .addColumn('error', 'text')
+        .addColumn('duration_ms', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('notification_attempt_idx').on('notification_attempt').columns(['notification_id', 'id']).execute();
+      await db.schema.createIndex('notification_media_idx').on('notification').columns(['media_id', 'id']).execute();
+      // The attempts kept so far as JSON on each row move to their own rows, in order.
+      const rows = await db.selectFrom('notification').select(['id', 'attempts']).execute();
+      for (const row of rows as { id: number; attempts: string }[]) {
+        let list: { at?: string; status?: number | null; durationMs?: number; error?: string | null }[] = [];
+        try {
+          list = JSON.parse(row.attempts) as typeof list;
+        } catch {
+          // an unreadable history is dropped, not fatal
+        }
+        for (const a of Array.isArray(list) ? list : []) {
+          const at = Date.parse(String(a.at ?? ''));
+          await db
+            .insertInto('notification_attempt')
+            .values({
+              notification_id: row.id,
+              at: Number.isFinite(at) ? at : 0,
+              http_status: typeof a.status === 'number' ? a.status : null,
+              error: typeof a.error === 'string' ? a.error : null,
+              duration_ms: typeof a.durationMs === 'number' ? Math.round(a.durationMs) : 0,
+            })
+            .execute();
+        }
+      }
+      await db.schema.alterTable('notification').dropColumn('attempts').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

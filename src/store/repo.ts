@@ -1,6 +1,6 @@
 import { sql, type Selectable, type Updateable } from 'kysely';
 import type { Db } from './db.ts';
-import type { DestinationTable, MediaTable, NotificationTable, PresetTable, TaskLogTable, TaskTable } from './schema.ts';
+import type { DestinationTable, MediaTable, NotificationAttemptTable, NotificationTable, PresetTable, TaskLogTable, TaskTable } from './schema.ts';
 
 export type MediaRow = Selectable<MediaTable>;
 export type TaskRow = Selectable<TaskTable>;
@@ -113,6 +113,10 @@ export async function getDestinations(db: Db, taskIds: number[]): Promise<Map<nu
   return byTask;
 }
 
+export function getDestination(db: Db, id: number): Promise<DestinationRow | undefined> {
+  return db.selectFrom('destination').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
 export async function getTaskLogs(db: Db, taskIds: number[]): Promise<Map<number, TaskLogRow[]>> {
   const byTask = new Map<number, TaskLogRow[]>(taskIds.map((id) => [id, []]));
   if (taskIds.length === 0) return byTask;
@@ -201,10 +205,14 @@ export async function countMediaByStatus(db: Db): Promise<{ status: string; n: n
 
 // --- notifications --------------------------------------------------------------------------
 
-export async function insertNotification(db: Db, n: Omit<NotificationTable, 'id' | 'state' | 'attempts' | 'next_at'>): Promise<number> {
+export type NotificationAttemptRow = Selectable<NotificationAttemptTable>;
+export type NewNotification = Omit<NotificationTable, 'id' | 'state' | 'next_at' | 'task_id' | 'destination_id'> &
+  Partial<Pick<NotificationTable, 'task_id' | 'destination_id'>>;
+
+export async function insertNotification(db: Db, n: NewNotification): Promise<number> {
   const { id } = await db
     .insertInto('notification')
-    .values({ ...n, state: 'pending', attempts: '[]', next_at: Date.now() })
+    .values({ task_id: null, destination_id: null, ...n, state: 'pending', next_at: Date.now() })
     .returning('id')
     .executeTakeFirstOrThrow();
   return id;
@@ -218,12 +226,47 @@ export function getNotification(db: Db, id: number): Promise<NotificationRow | u
   return db.selectFrom('notification').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function updateNotification(db: Db, id: number, patch: Updateable<NotificationTable>): Promise<void> {
-  await db.updateTable('notification').set(patch).where('id', '=', id).execute();
+export async function countNotificationAttempts(db: Db, notificationId: number): Promise<number> {
+  const row = await db
+    .selectFrom('notification_attempt')
+    .select(sql<number>`count(*)`.as('n'))
+    .where('notification_id', '=', notificationId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** The attempt and the state it leads to, together: a crash between them cannot lose either. */
+export async function recordNotificationAttempt(
+  db: Db,
+  attempt: Omit<NotificationAttemptTable, 'id'>,
+  next: { state: string; next_at: number },
+): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.insertInto('notification_attempt').values(attempt).execute();
+    await trx.updateTable('notification').set(next).where('id', '=', attempt.notification_id).execute();
+  });
 }
 
 export function notificationsOf(db: Db, mediaId: number): Promise<NotificationRow[]> {
   return db.selectFrom('notification').selectAll().where('media_id', '=', mediaId).orderBy('id').execute();
+}
+
+/** Every attempt of a media's notifications, by notification id, oldest first. */
+export async function notificationAttemptsOf(db: Db, mediaId: number): Promise<Map<number, NotificationAttemptRow[]>> {
+  const rows = await db
+    .selectFrom('notification_attempt')
+    .innerJoin('notification', 'notification.id', 'notification_attempt.notification_id')
+    .selectAll('notification_attempt')
+    .where('notification.media_id', '=', mediaId)
+    .orderBy('notification_attempt.id')
+    .execute();
+  const byNotification = new Map<number, NotificationAttemptRow[]>();
+  for (const row of rows) {
+    const list = byNotification.get(row.notification_id) ?? [];
+    list.push(row);
+    byNotification.set(row.notification_id, list);
+  }
+  return byNotification;
 }
 
 // --- presets --------------------------------------------------------------------------------

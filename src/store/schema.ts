@@ -75,10 +75,24 @@ export interface NotificationTable {
   format: string;
   body_format: string;
   document: string;
+  /** `pending` (next attempt at `next_at`), `delivered` or `failed` (retries used up). */
   state: string;
-  /** JSON AttemptRecord[] */
-  attempts: string;
   next_at: number;
+  /** notify_upload only: the task and destination it reports on. */
+  task_id: number | null;
+  destination_id: number | null;
+}
+
+/** One POST of a notification, whatever its outcome. */
+export interface NotificationAttemptTable {
+  id: Generated<number>;
+  notification_id: number;
+  at: number;
+  /** null when no HTTP reply came (refused, timeout, DNS). */
+  http_status: number | null;
+  /** null on a 2xx reply; otherwise what went wrong, without credentials. */
+  error: string | null;
+  duration_ms: number;
 }
 
 /** A user's saved preset (SavePreset, save_preset); built-in `ui` presets are in code. */
@@ -100,5 +114,6 @@ export interface Database {
   destination: DestinationTable;
   task_log: TaskLogTable;
   notification: NotificationTable;
+  notification_attempt: NotificationAttemptTable;
   preset: PresetTable;
 }

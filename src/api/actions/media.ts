@@ -213,11 +213,14 @@ async function restart(ctx: ActionContext, media: repo.MediaRow, why: string): P
 }
 
 /**
- * Puts a task back to work. An encoded task whose deliveries partly failed only re-delivers
- * (its output is kept); anything else is encoded again.
+ * Puts a task back to work. A task whose encode finished but which is missing from a
+ * destination (Finished with some destinations failed, or Error because none was saved) only
+ * re-delivers to those, from the output kept on disk; anything else is encoded again.
  */
 async function resetTask(ctx: ActionContext, t: repo.TaskRow, keepEncodedOutput: boolean): Promise<void> {
-  const redeliver = keepEncodedOutput && t.status === TaskStatus.Finished && t.outputs !== null && (await outputsExist(ctx, t));
+  const ended = t.status === TaskStatus.Finished || t.status === TaskStatus.Error;
+  const unsaved = ended && keepEncodedOutput && t.outputs !== null && (await repo.getDestinations(ctx.db, [t.id])).get(t.id)!.some((d) => d.status !== DestinationStatus.Saved);
+  const redeliver = unsaved && (await outputsExist(ctx, t));
   if (redeliver) {
     await repo.resetDestinations(ctx.db, t.id, true);
     await repo.updateTask(ctx.db, t.id, { status: TaskStatus.Saving, finished_at: null, description: null });
@@ -388,6 +391,10 @@ function validateOptions(query: FieldMap): FieldMap {
   checkFieldNames(options, '');
   const notifyFormat = scalar(query, 'notify_format');
   if (notifyFormat && !['xml', 'json'].includes(notifyFormat.toLowerCase())) throw new ApiError(ErrorText.badValue('notify_format', 'must be xml or json.'));
+  const bodyFormat = scalar(query, 'notify_body_format');
+  if (bodyFormat && !['form', 'form_urlencoded', 'raw'].includes(bodyFormat.toLowerCase())) {
+    throw new ApiError(ErrorText.badValue('notify_body_format', 'must be form_urlencoded or raw.'));
+  }
   yesNo(query, 'notify_upload_extended');
   return options;
 }

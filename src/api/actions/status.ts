@@ -47,7 +47,9 @@ export const getStatus: Action = async (ctx) => {
 };
 
 async function statusOf(ctx: ActionContext, m: repo.MediaRow, opts: StatusOptions): Promise<WireObject> {
-  const final = isFinalMedia(m.status) && m.finished_at !== null;
+  // Notifications are still being delivered after a media ends, so a reply that lists their
+  // attempts (include_task_status) is never cached.
+  const final = isFinalMedia(m.status) && m.finished_at !== null && !opts.includeLog;
   const key = `${m.id}:${opts.extended ? 1 : 0}${opts.includeLog ? 1 : 0}`;
   if (final) {
     const cached = ctx.statusCache.get(key, m.status, m.finished_at);
@@ -63,6 +65,7 @@ async function buildStatus(ctx: ActionContext, m: repo.MediaRow, opts: StatusOpt
   const taskIds = tasks.map((t) => t.id);
   const destinations = await repo.getDestinations(ctx.db, taskIds);
   const logs = opts.includeLog ? await repo.getTaskLogs(ctx.db, taskIds) : null;
+  const notifications = opts.includeLog ? await notificationsOf(ctx, m.id, destinations) : undefined;
   return {
     id: String(m.id),
     userid: m.user_id,
@@ -83,6 +86,37 @@ async function buildStatus(ctx: ActionContext, m: repo.MediaRow, opts: StatusOpt
     progress_current: wirePercent(m.progress_current),
     description: m.description ?? undefined,
     format: tasks.map((t) => taskOf(ctx, t, destinations.get(t.id) ?? [], logs?.get(t.id), opts)),
+    notifications,
+  };
+}
+
+/**
+ * Every notification of the media with every delivery attempt (an Encodery addition, shown with
+ * include_task_status). Names differ from the status fields clients read (`status`, `progress`,
+ * `destination`, `state`), so a client that reads those anywhere in the document is not misled.
+ */
+async function notificationsOf(ctx: ActionContext, mediaId: number, destinations: Map<number, repo.DestinationRow[]>): Promise<WireObject | undefined> {
+  const rows = await repo.notificationsOf(ctx.db, mediaId);
+  if (rows.length === 0) return undefined;
+  const attempts = await repo.notificationAttemptsOf(ctx.db, mediaId);
+  const destUrl = new Map([...destinations.values()].flat().map((d) => [d.id, d.url]));
+  return {
+    notification: rows.map((n) => {
+      const forDest = n.destination_id !== null ? destUrl.get(n.destination_id) : undefined;
+      return {
+        kind: n.kind,
+        url: redactUrl(n.url),
+        taskid: n.task_id !== null ? String(n.task_id) : undefined,
+        destination_url: forDest !== undefined ? redactUrl(forDest) : undefined,
+        delivery: n.state,
+        attempt: (attempts.get(n.id) ?? []).map((a) => ({
+          time: wireDate(a.at),
+          http_status: a.http_status !== null ? String(a.http_status) : undefined,
+          error: a.error ?? undefined,
+          duration_ms: String(a.duration_ms),
+        })),
+      };
+    }),
   };
 }
 
