@@ -153,6 +153,10 @@ describe('Azure Blob against a real Azurite', () => {
     assert.ok(miss instanceof TransferError);
     assert.match(miss.message, /^Download error: Azure has no blob missing\.mp4 in container media of account devstoreaccount1 \(404/);
     await assert.rejects(fs.stat(path.join(dir, 'm')), { code: 'ENOENT' });
+    const anonymous = await upload(file, `https://${ACCOUNT}.blob.core.windows.net/out/a.mp4`, ctx).catch((e: unknown) => e);
+    assert.ok(anonymous instanceof TransferError);
+    assert.match(anonymous.message, /^Upload error: Azure refused the request \(\d+ \w+\) for container out of account devstoreaccount1: the URL has no key or SAS signature/);
+    assert.equal(anonymous.transient, false);
   });
 
   test('a wrong key is a non-transient 403 that names the container and never the key', async () => {

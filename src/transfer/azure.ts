@@ -41,6 +41,8 @@ interface AzureTarget {
   container: string;
   blob: string;
   key: string | null;
+  /** A SAS URL (its `sig` authorizes the request). */
+  signed: boolean;
   /** The URL the SDK is given: no credentials in it, the SAS query kept as sent. */
   href: string;
   /** Requests go to an operator-configured endpoint, exempt from the private network rule. */
@@ -88,7 +90,7 @@ export function parseAzureUrl(url: URL, endpoint?: string | null): AzureTarget |
 
   let base = `${url.protocol}//${url.host}`;
   if (endpoint) base = endpoint.replace(/\/+$/, '');
-  return { account, container, blob, key, href: `${base}${url.pathname}${url.search}`, viaEndpoint: Boolean(endpoint) };
+  return { account, container, blob, key, signed: url.searchParams.has('sig'), href: `${base}${url.pathname}${url.search}`, viaEndpoint: Boolean(endpoint) };
 }
 
 function target(url: URL, ctx: TransferContext, verb: Verb): AzureTarget {
@@ -135,8 +137,12 @@ function azureError(err: unknown, verb: Verb, t: AzureTarget, ctx: TransferConte
   const code = e.details?.errorCode ?? (e.code && e.code !== 'REQUEST_SEND_ERROR' ? e.code : undefined);
   const said = code ? `${status} ${code}` : String(status);
   const where = `container ${t.container} of account ${t.account}`;
+  const anonymous = !t.key && !t.signed;
   let text: string;
-  if (code === 'ContainerNotFound') text = `Azure has no container ${t.container} in account ${t.account} (${said})`;
+  if (anonymous && (status === 401 || status === 403 || status === 404)) {
+    // Azure hides private containers from anonymous callers behind a 404.
+    text = `Azure refused the request (${said}) for ${where}: the URL has no key or SAS signature, so it only works for a public container (use https://URLENCODED_KEY@ACCOUNT.blob.core.windows.net/... or a SAS URL)`;
+  } else if (code === 'ContainerNotFound') text = `Azure has no container ${t.container} in account ${t.account} (${said})`;
   else if (code === 'BlobNotFound' || (status === 404 && verb === 'Download')) text = `Azure has no blob ${t.blob} in ${where} (${said})`;
   else if (status === 403) {
     const hint = t.key ? 'check the account key' : 'check the SAS signature, its permissions and expiry';
