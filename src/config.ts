@@ -28,6 +28,8 @@ export interface Config {
   logLevel: string;
   /** Delays between notification attempts; tests shorten them. */
   notifyRetryDelaysMs: number[];
+  /** Blob service URL (Azurite, Azure Stack) that serves every ACCOUNT.blob.core.windows.net URL; null: Azure itself. */
+  azureEndpoint: string | null;
 }
 
 interface Setting {
@@ -53,6 +55,7 @@ export const SETTINGS = {
   maxSourceBytes: { env: 'ENCODERY_MAX_SOURCE_BYTES', flag: 'max-source-bytes', help: 'Largest source file accepted', default: String(50 * 1024 ** 3) },
   logLevel: { env: 'ENCODERY_LOG_LEVEL', flag: 'log-level', help: 'pino log level', default: 'info' },
   notifyRetryDelaysMs: { env: 'ENCODERY_NOTIFY_RETRY_DELAYS_MS', flag: 'notify-retry-delays-ms', help: 'Delays before the 3 notification retries, comma-separated ms', default: '2000,10000,60000' },
+  azureEndpoint: { env: 'ENCODERY_AZURE_ENDPOINT', flag: 'azure-endpoint', help: 'Azure Blob service URL used for every Azure URL instead of ACCOUNT.blob.core.windows.net (Azurite: http://127.0.0.1:10000/devstoreaccount1)' },
 } satisfies Record<keyof Config, Setting>;
 
 export class ConfigError extends Error {
@@ -96,6 +99,7 @@ const schema = z.object({
   maxSourceBytes: int(1, Number.MAX_SAFE_INTEGER),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   notifyRetryDelaysMs: list.pipe(z.array(z.string().regex(/^\d+$/).transform(Number)).length(3, 'give exactly three delays')),
+  azureEndpoint: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 /** Reads settings from `env` and `argv` (flags like --port 9000 or --port=9000). */
@@ -127,5 +131,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     users: c.users ?? null,
     fileRoots: (c.fileRoots ?? [path.join(dataDir, 'files')]).map((r) => path.resolve(r)),
     publicUrl: c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : null,
+    azureEndpoint: c.azureEndpoint ? c.azureEndpoint.replace(/\/+$/, '') : null,
   };
 }

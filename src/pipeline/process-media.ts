@@ -69,7 +69,7 @@ class MediaRun {
 
   get #transfer(): TransferContext {
     const c = this.deps.config;
-    return { fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes };
+    return { fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes, azureEndpoint: c.azureEndpoint };
   }
 
   async run(): Promise<void> {

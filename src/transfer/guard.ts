@@ -1,5 +1,7 @@
 import dns from 'node:dns';
 import { promises as fs } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
@@ -119,6 +121,8 @@ export function __setAddressPolicyForTests(policy: AddressPolicy | null): void {
   policyOverride = policy;
   for (const agent of agents.values()) void agent.close();
   agents.clear();
+  for (const agent of nodeAgents.values()) agent.destroy();
+  nodeAgents.clear();
 }
 
 export function isAllowedAddress(address: string, allowPrivateNetwork: boolean): boolean {
@@ -181,5 +185,30 @@ export function guardedDispatcher(allowPrivateNetwork: boolean): Dispatcher {
     agent = createAgent(allowPrivateNetwork);
     agents.set(allowPrivateNetwork, agent);
   }
+  return agent;
+}
+
+const nodeAgents = new Map<string, http.Agent>();
+
+/**
+ * The same rule for SDKs built on node:http (the Azure SDK): a keep-alive Agent for `protocol`
+ * whose connections resolve through the guarded lookup, literal IPs checked before connecting.
+ */
+export function guardedNodeAgent(protocol: string): http.Agent {
+  let agent = nodeAgents.get(protocol);
+  if (agent) return agent;
+  const options = { keepAlive: true, lookup: guardedLookup as unknown as net.LookupFunction };
+  agent = protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
+  const connect = agent.createConnection.bind(agent) as (o: net.NetConnectOpts & { host?: string }, cb: unknown) => unknown;
+  (agent as unknown as { createConnection: typeof connect }).createConnection = (opts, cb) => {
+    const host = (opts.host ?? '').replace(/^\[(.*)\]$/, '$1');
+    if (net.isIP(host) !== 0 && !isAllowedAddress(host, false)) {
+      // Node's Agent takes an error through the callback when no socket is returned.
+      process.nextTick(cb as (err: Error) => void, new ForbiddenAddressError(host));
+      return undefined;
+    }
+    return connect(opts, cb);
+  };
+  nodeAgents.set(protocol, agent);
   return agent;
 }

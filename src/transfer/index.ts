@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toTransferError, type Verb } from './errors.ts';
+import { azureScheme } from './azure.ts';
 import { fileScheme } from './file.ts';
 import { OutsideRootsError, namesPrivateAddress, resolveReadPath } from './guard.ts';
 import { fileURLToPath } from 'node:url';
@@ -14,12 +15,12 @@ export { redactUrl } from './redact.ts';
 export { TransferError } from './types.ts';
 export type { Progress, SchemeModule, TransferContext } from './types.ts';
 
-const MODULES: readonly SchemeModule[] = [fileScheme, httpScheme];
+const MODULES: readonly SchemeModule[] = [fileScheme, azureScheme, httpScheme];
 
 const DEFAULT_RETRY_DELAYS_MS = [1000, 4000, 10_000];
 
-function moduleFor(protocol: string): SchemeModule | undefined {
-  return MODULES.find((m) => m.schemes.includes(protocol));
+function moduleFor(url: URL): SchemeModule | undefined {
+  return MODULES.find((m) => m.claims?.(url)) ?? MODULES.find((m) => m.schemes.includes(url.protocol));
 }
 
 function parse(url: string, role: 'source' | 'destination'): { url: URL; module: SchemeModule } | string {
@@ -29,7 +30,7 @@ function parse(url: string, role: 'source' | 'destination'): { url: URL; module:
   } catch {
     return `Invalid ${role} URL "${redactUrl(url)}"`;
   }
-  const module = moduleFor(parsed.protocol);
+  const module = moduleFor(parsed);
   if (!module) return `Unsupported URL scheme "${parsed.protocol}" in ${role} "${redactUrl(url)}"`;
   const problem = module.validate(parsed, role);
   return problem ?? { url: parsed, module };

@@ -62,12 +62,20 @@ export function redactUrl(url: string): string {
   let head: string;
   let rest: string;
   if (m) {
-    const authority = m[2] ?? '';
+    let authority = m[2] ?? '';
+    let after = m[3] ?? '';
+    // A key with an unescaped "/" (base64 keys have them) moves the real host into the path:
+    // https://ab/cd==@acct.blob.core.windows.net/c/x. Everything before such an "@host/" is credentials.
+    const slipped = /^([^?#]*)@([a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?)(?=[/?#]|$)/i.exec(after);
+    if (slipped && slipped[1]!.startsWith('/')) {
+      authority = `${authority}${slipped[1]}@${slipped[2]}`;
+      after = after.slice(slipped[0].length);
+    }
     const at = authority.lastIndexOf('@');
     const userinfo = at >= 0 ? authority.slice(0, at) : '';
     const masked = userinfo === '' ? '' : userinfo.includes(':') ? `${MASK}:${MASK}@` : `${MASK}@`;
     head = (m[1] ?? '') + masked + maskColonCredentials(authority.slice(at + 1));
-    rest = m[3] ?? '';
+    rest = after;
   } else {
     head = '';
     rest = url;

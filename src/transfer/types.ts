@@ -8,6 +8,8 @@ export interface TransferContext {
   maxSourceBytes?: number;
   /** Waits between upload attempts; default [1000, 4000, 10000]. Tests shorten it. */
   retryDelaysMs?: readonly number[];
+  /** ENCODERY_AZURE_ENDPOINT: serves every Azure Blob URL instead of ACCOUNT.blob.core.windows.net. */
+  azureEndpoint?: string | null;
 }
 
 export type Progress = (doneBytes: number, totalBytes: number | null) => void;
@@ -38,6 +40,8 @@ export class TransferError extends Error {
 /** One per URL scheme; a new scheme is one new file registered in index.ts. */
 export interface SchemeModule {
   readonly schemes: readonly string[];
+  /** Claims a URL by more than its scheme (an https URL on a storage service's host); checked first. */
+  claims?(url: URL): boolean;
   /** Syntactic check only (no I/O): an error message, or null when acceptable. */
   validate(url: URL, role: 'source' | 'destination'): string | null;
   read(url: URL, ctx: TransferContext): Promise<{ stream: Readable; size: number | null }>;
