@@ -28,6 +28,9 @@ export interface Config {
   logLevel: string;
   /** Delays between notification attempts; tests shorten them. */
   notifyRetryDelaysMs: number[];
+  /** An S3-compatible service (MinIO, Ceph, …) used with path-style addressing; null: AWS. */
+  s3Endpoint: string | null;
+  s3Region: string;
 }
 
 interface Setting {
@@ -53,6 +56,8 @@ export const SETTINGS = {
   maxSourceBytes: { env: 'ENCODERY_MAX_SOURCE_BYTES', flag: 'max-source-bytes', help: 'Largest source file accepted', default: String(50 * 1024 ** 3) },
   logLevel: { env: 'ENCODERY_LOG_LEVEL', flag: 'log-level', help: 'pino log level', default: 'info' },
   notifyRetryDelaysMs: { env: 'ENCODERY_NOTIFY_RETRY_DELAYS_MS', flag: 'notify-retry-delays-ms', help: 'Delays before the 3 notification retries, comma-separated ms', default: '2000,10000,60000' },
+  s3Endpoint: { env: 'ENCODERY_S3_ENDPOINT', flag: 's3-endpoint', help: 'Base URL of an S3-compatible service for s3:// URLs (path-style addressing; trusted even on a private network)' },
+  s3Region: { env: 'ENCODERY_S3_REGION', flag: 's3-region', help: 'Region for s3:// URLs and the S3 endpoint (AWS redirects to the bucket\'s own region)', default: 'us-east-1' },
 } satisfies Record<keyof Config, Setting>;
 
 export class ConfigError extends Error {
@@ -96,6 +101,8 @@ const schema = z.object({
   maxSourceBytes: int(1, Number.MAX_SAFE_INTEGER),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   notifyRetryDelaysMs: list.pipe(z.array(z.string().regex(/^\d+$/).transform(Number)).length(3, 'give exactly three delays')),
+  s3Endpoint: z.url({ protocol: /^https?$/ }).optional(),
+  s3Region: z.string().trim().regex(/^[a-z0-9-]+$/, 'must be a region name such as us-east-1'),
 });
 
 /** Reads settings from `env` and `argv` (flags like --port 9000 or --port=9000). */
@@ -127,5 +134,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     users: c.users ?? null,
     fileRoots: (c.fileRoots ?? [path.join(dataDir, 'files')]).map((r) => path.resolve(r)),
     publicUrl: c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : null,
+    s3Endpoint: c.s3Endpoint ? c.s3Endpoint.replace(/\/+$/, '') : null,
   };
 }

@@ -66,7 +66,10 @@ class MediaRun {
 
   get #transfer(): TransferContext {
     const c = this.deps.config;
-    return { fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes };
+    return {
+      fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes,
+      s3Endpoint: c.s3Endpoint, s3Region: c.s3Region,
+    };
   }
 
   async run(): Promise<void> {
