@@ -9,6 +9,7 @@ import S3rver from 's3rver';
 import { checkUrl, download, redactUrl, TransferError, upload } from '../src/transfer/index.ts';
 import { redactText } from '../src/transfer/redact.ts';
 import type { TransferContext } from '../src/transfer/types.ts';
+import { loadConfig } from '../src/config.ts';
 import { asList, makeClip, startTestServer, tempDir, untilFinal, USER } from './helpers.ts';
 // s3rver's own account registry: lets the test use a secret that needs percent-encoding.
 import { DUMMY_ACCOUNT } from 's3rver/lib/models/account.js';
@@ -23,6 +24,8 @@ interface Seen {
   url: string;
   headers: IncomingMessage['headers'];
 }
+
+const pick = (c: { s3Endpoint: string | null; s3Region: string }) => ({ s3Endpoint: c.s3Endpoint, s3Region: c.s3Region });
 
 async function sha256(file: string): Promise<string> {
   const h = createHash('sha256');
@@ -193,6 +196,18 @@ describe('S3 through a real S3 server (s3rver)', () => {
     assert.equal(checkUrl(`http://${IN_URL}@${host}/media/a.mp4`, 'source', ctx), null);
     assert.equal(checkUrl('s3://media/a.mp4', 'source', ctx), null);
     assert.match(checkUrl(`http://${IN_URL}@${host}/media/a.mp4`, 'source', { ...ctx, s3Endpoint: null })!, /private or loopback/);
+  });
+
+  test('settings: ENCODERY_S3_ENDPOINT / --s3-endpoint and ENCODERY_S3_REGION', () => {
+    const base = { ENCODERY_USERS: '1:12345678' };
+    assert.deepEqual(pick(loadConfig(base)), { s3Endpoint: null, s3Region: 'us-east-1' });
+    assert.deepEqual(pick(loadConfig({ ...base, ENCODERY_S3_ENDPOINT: 'http://minio:9000/', ENCODERY_S3_REGION: 'eu-west-1' })), {
+      s3Endpoint: 'http://minio:9000',
+      s3Region: 'eu-west-1',
+    });
+    assert.equal(loadConfig(base, ['--s3-endpoint', 'https://s3.example.net']).s3Endpoint, 'https://s3.example.net');
+    assert.throws(() => loadConfig({ ...base, ENCODERY_S3_ENDPOINT: 'minio:9000' }), /ENCODERY_S3_ENDPOINT \(--s3-endpoint\)/);
+    assert.throws(() => loadConfig({ ...base, ENCODERY_S3_REGION: 'EU WEST' }), /ENCODERY_S3_REGION \(--s3-region\): must be a region name/);
   });
 
   test('redaction: keys in the authority, v4 and v2 query signatures', () => {

@@ -193,7 +193,7 @@ function target(url: URL, ctx: TransferContext, verb: Verb): Target {
 function clientFor(t: Target, ctx: TransferContext): S3Client {
   // The configured endpoint is trusted; AWS hosts go through the same address check as HTTP.
   const guarded = !ctx.allowPrivateNetwork && t.endpoint === null;
-  const agent = { keepAlive: true, maxSockets: PARALLEL * 2, ...(guarded ? { lookup: guardedLookup as never } : {}) };
+  const agent = { keepAlive: true, maxSockets: PARALLEL * 2, ...(guarded ? { lookup: guardedLookup } : {}) };
   return new S3Client({
     region: t.region,
     ...(t.endpoint ? { endpoint: t.endpoint } : {}),
