@@ -10,6 +10,7 @@ import { checkUrl, download, redactUrl, TransferError, upload } from '../src/tra
 import { redactText } from '../src/transfer/redact.ts';
 import type { TransferContext } from '../src/transfer/types.ts';
 import { loadConfig } from '../src/config.ts';
+import { parseTarget, type Target } from '../src/transfer/s3.ts';
 import { asList, makeClip, startTestServer, tempDir, untilFinal, USER } from './helpers.ts';
 // s3rver's own account registry: lets the test use a secret that needs percent-encoding.
 import { DUMMY_ACCOUNT } from 's3rver/lib/models/account.js';
@@ -175,7 +176,10 @@ describe('S3 through a real S3 server (s3rver)', () => {
     assert.equal(claimed(`https://${IN_URL}@bucket.s3.amazonaws.com/k.mp4?x=1`), true);
     assert.equal(claimed(`https://${IN_URL}@bucket.s3.eu-west-1.amazonaws.com/k.mp4?x=1`), true);
     assert.equal(claimed(`https://${IN_URL}@bucket.s3-eu-west-1.amazonaws.com/k.mp4?x=1`), true);
+    assert.equal(claimed(`https://${IN_URL}@bucket.s3.dualstack.eu-west-1.amazonaws.com/k.mp4?x=1`), true);
     assert.equal(claimed(`https://${IN_URL}@s3.amazonaws.com/bucket/k.mp4?x=1`), true);
+    assert.equal(claimed(`https://${IN_URL}@s3.eu-west-1.amazonaws.com/bucket/k.mp4?x=1`), true);
+    assert.equal(claimed(`https://${IN_URL}@bucket.s3-website-eu-west-1.amazonaws.com/k.mp4?x=1`), false, 'website endpoint');
     assert.equal(claimed(`http://${IN_URL}@${host}/media/k.mp4?x=1`), true, 'the configured endpoint');
     assert.equal(claimed(`s3://bucket/k.mp4?x=1`), true);
     assert.equal(claimed('https://bucket.s3.amazonaws.com/k.mp4?x=1'), false, 'no keys: public HTTP');
@@ -196,6 +200,25 @@ describe('S3 through a real S3 server (s3rver)', () => {
     assert.equal(checkUrl(`http://${IN_URL}@${host}/media/a.mp4`, 'source', ctx), null);
     assert.equal(checkUrl('s3://media/a.mp4', 'source', ctx), null);
     assert.match(checkUrl(`http://${IN_URL}@${host}/media/a.mp4`, 'source', { ...ctx, s3Endpoint: null })!, /private or loopback/);
+  });
+
+  test('every URL form names the right bucket, key, region and addressing', () => {
+    const aws = { s3Region: 'us-east-1' };
+    const of = (url: string, c: Partial<TransferContext> = aws) => {
+      const t = parseTarget(new URL(url), c) as Target;
+      return [t.bucket, t.key, t.region, t.endpoint, t.pathStyle, t.credentials?.secretAccessKey ?? null];
+    };
+    assert.deepEqual(of(`https://${IN_URL}@my.bucket.s3.amazonaws.com/a/b%20c.mp4?acl=private`), ['my.bucket', 'a/b c.mp4', 'us-east-1', null, false, SECRET]);
+    assert.deepEqual(of(`https://${IN_URL}@bkt.s3.eu-west-1.amazonaws.com/%E2%9C%93.mp4`), ['bkt', '✓.mp4', 'eu-west-1', null, false, SECRET]);
+    assert.deepEqual(of(`http://${IN_URL}@bkt.s3-ap-southeast-2.amazonaws.com/k`), ['bkt', 'k', 'ap-southeast-2', null, false, SECRET]);
+    assert.deepEqual(of(`https://${IN_URL}@bkt.s3-external-1.amazonaws.com/k`), ['bkt', 'k', 'us-east-1', null, false, SECRET]);
+    assert.deepEqual(of(`https://${IN_URL}@s3.us-west-2.amazonaws.com/bkt/dir/k+1.mp4`), ['bkt', 'dir/k+1.mp4', 'us-west-2', null, true, SECRET]);
+    assert.deepEqual(of('s3://bkt/dir/clip%20%C3%BC.mp4?multithread'), ['bkt', 'dir/clip ü.mp4', 'us-east-1', null, false, null]);
+    assert.deepEqual(of('s3://bkt/k', { s3Region: 'eu-central-1' }), ['bkt', 'k', 'eu-central-1', null, false, null]);
+    assert.deepEqual(of(`s3://${IN_URL}@bkt/k`, ctx), ['bkt', 'k', 'us-east-1', endpoint, false, SECRET]);
+    assert.deepEqual(of(`http://${IN_URL}@${host}/bkt/k.mp4`, ctx), ['bkt', 'k.mp4', 'us-east-1', endpoint, true, SECRET]);
+    // An AWS host stays AWS even with an endpoint configured.
+    assert.deepEqual(of(`https://${IN_URL}@bkt.s3.amazonaws.com/k`, ctx), ['bkt', 'k', 'us-east-1', null, false, SECRET]);
   });
 
   test('settings: ENCODERY_S3_ENDPOINT / --s3-endpoint and ENCODERY_S3_REGION', () => {

@@ -25,8 +25,9 @@ const MAX_PARTS = 10_000;
 const PARALLEL = 4;
 
 // bucket.s3.amazonaws.com, bucket.s3.eu-west-1.amazonaws.com, bucket.s3-eu-west-1.amazonaws.com,
-// and the same without a bucket for path-style URLs (s3.amazonaws.com/bucket/key).
-const AWS_HOST = /^(?:(.+)\.)?s3(?:[.-]([a-z]{2}(?:-[a-z]+)+-\d+|external-1))?\.amazonaws\.com$/;
+// bucket.s3.dualstack.eu-west-1.amazonaws.com, and the same without a bucket for path-style URLs
+// (s3.amazonaws.com/bucket/key). Website endpoints (s3-website-…) are plain HTTP and not matched.
+const AWS_HOST = /^(?:(.+)\.)?s3(?:\.dualstack)?(?:[.-]([a-z]{2}(?:-[a-z]+)+-\d+|external-1))?\.amazonaws\.com$/;
 const BUCKET = /^[a-z0-9][a-z0-9._-]{1,254}$/i;
 const CANONICAL_ID = /^[0-9a-f]{64}$/i;
 
@@ -79,7 +80,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.xml': 'application/xml',
 };
 
-interface Target {
+export interface Target {
   bucket: string;
   key: string;
   region: string;
@@ -116,8 +117,8 @@ function isPresigned(url: URL): boolean {
   return false;
 }
 
-/** The target, or an error message naming what is wrong. No I/O. */
-function parseTarget(url: URL, ctx: Partial<TransferContext>): Target | string {
+/** The target, or an error message naming what is wrong. No I/O; exported for tests. */
+export function parseTarget(url: URL, ctx: Partial<TransferContext>): Target | string {
   const region = ctx.s3Region || 'us-east-1';
   const endpoint = ctx.s3Endpoint || null;
   let bucket: string | null;
