@@ -2,7 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
@@ -168,6 +169,36 @@ describe('S3 through a real S3 server (s3rver)', () => {
     );
     assert.equal(refused.transient, true, refused.message);
     assert.ok(!refused.message.includes(SECRET) && !refused.message.includes(encodeURIComponent(SECRET)));
+  });
+
+  test('5xx, SlowDown and connection resets are transient: upload() tries again, then says so', async (t) => {
+    let requests = 0;
+    let mode: 'slowdown' | 'reset' = 'slowdown';
+    const flaky = http.createServer((req, res) => {
+      requests++;
+      req.resume();
+      if (mode === 'reset') {
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(503, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+    });
+    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+    t.after(() => new Promise<void>((r) => flaky.close(() => r())));
+    const at = `127.0.0.1:${(flaky.address() as AddressInfo).port}`;
+    const flakyCtx = { ...ctx, s3Endpoint: `http://${at}`, retryDelaysMs: [5] };
+
+    const slow = await upload(small, 's3://media/a.mp4', flakyCtx).then(() => assert.fail('stored'), (err: unknown) => err as TransferError);
+    assert.equal(slow.message, 'Upload error: S3 asked to slow down (503 SlowDown) for bucket media');
+    assert.equal(slow.transient, true);
+    const perAttempt = requests / 2;
+    assert.ok(Number.isInteger(perAttempt) && perAttempt >= 1, `${requests} requests for 2 attempts`);
+
+    mode = 'reset';
+    const reset = await upload(small, 's3://media/a.mp4', flakyCtx).then(() => assert.fail('stored'), (err: unknown) => err as TransferError);
+    assert.equal(reset.transient, true, reset.message);
+    assert.match(reset.message, /^Upload error: connection to 127\.0\.0\.1 failed \((ECONNRESET|EPIPE)\)$/);
   });
 
   test('routing and checks: keys make an https S3 URL signed; without keys or pre-signed it stays plain HTTP', () => {
