@@ -4,15 +4,20 @@ import https from 'node:https';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
   S3Client,
   S3ServiceException,
+  PutObjectCommand,
+  UploadPartCommand,
   type ObjectCannedACL,
   type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { toTransferError, type Verb } from './errors.ts';
 import { guardedLookup } from './guard.ts';
 import { ByteMeter, tooLargeMessage } from './meter.ts';
@@ -23,6 +28,7 @@ const MiB = 1024 * 1024;
 const PART_BYTES = 8 * MiB;
 const MAX_PARTS = 10_000;
 const PARALLEL = 4;
+const REQUEST_RETRY_MS = [250, 1000];
 
 // bucket.s3.amazonaws.com, bucket.s3.eu-west-1.amazonaws.com, bucket.s3-eu-west-1.amazonaws.com,
 // bucket.s3.dualstack.eu-west-1.amazonaws.com, and the same without a bucket for path-style URLs
@@ -191,7 +197,7 @@ function target(url: URL, ctx: TransferContext, verb: Verb): Target {
 }
 
 /** One client per transfer: its sockets close with it, and credentials never outlive the URL. */
-function clientFor(t: Target, ctx: TransferContext): S3Client {
+function clientFor(t: Target, ctx: TransferContext, maxAttempts = 3): S3Client {
   // The configured endpoint is trusted; AWS hosts go through the same address check as HTTP.
   const guarded = !ctx.allowPrivateNetwork && t.endpoint === null;
   const agent = { keepAlive: true, maxSockets: PARALLEL * 2, ...(guarded ? { lookup: guardedLookup } : {}) };
@@ -201,7 +207,7 @@ function clientFor(t: Target, ctx: TransferContext): S3Client {
     forcePathStyle: t.endpoint !== null || t.pathStyle,
     followRegionRedirects: true,
     ...(t.credentials ? { credentials: t.credentials } : {}),
-    maxAttempts: 3,
+    maxAttempts,
     // Many S3-compatible services reject the flexible checksums AWS added in 2025.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
@@ -318,11 +324,50 @@ function advise(onProgress: Progress | undefined, done: number, total: number): 
   }
 }
 
-/** Byte ranges [start, end] of at least PART_BYTES each. */
-function ranges(size: number): [number, number][] {
+/** Byte ranges [start, end] of `partBytes` each (the last one shorter). */
+function ranges(size: number, partBytes: number): [number, number][] {
   const out: [number, number][] = [];
-  for (let start = 0; start < size; start += PART_BYTES) out.push([start, Math.min(size, start + PART_BYTES) - 1]);
+  for (let start = 0; start < size; start += partBytes) out.push([start, Math.min(size, start + partBytes) - 1]);
   return out;
+}
+
+/**
+ * Runs `task` for 0..count-1, PARALLEL at a time. The first failure stops the others at once
+ * (their signal aborts) and is the one thrown: the others are its consequence.
+ */
+async function inParallel(count: number, outer: AbortSignal | undefined, task: (i: number, signal: AbortSignal) => Promise<void>): Promise<void> {
+  const stop = new AbortController();
+  const signal = outer ? AbortSignal.any([outer, stop.signal]) : stop.signal;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count && !signal.aborted) await task(next++, signal);
+  };
+  const results = await Promise.allSettled(
+    Array.from({ length: Math.min(PARALLEL, count) }, () =>
+      worker().catch((err: unknown) => {
+        stop.abort();
+        throw err;
+      }),
+    ),
+  );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/**
+ * A request whose body is a file stream cannot be replayed by the SDK, so its own retries are
+ * off for uploads and each request is retried here with a fresh stream.
+ */
+async function retried<T>(t: Target, signal: AbortSignal | undefined, send: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await send();
+    } catch (err) {
+      const delay = REQUEST_RETRY_MS[attempt];
+      if (delay === undefined || signal?.aborted || !s3Failure(err, 'Upload', t).transient) throw err;
+      await sleep(delay, undefined, signal ? { signal } : {});
+    }
+  }
 }
 
 async function rangedDownload(
@@ -335,47 +380,85 @@ async function rangedDownload(
   const head = await client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key }), { abortSignal: ctx.signal });
   const size = head.ContentLength ?? 0;
   if (ctx.maxSourceBytes !== undefined && size > ctx.maxSourceBytes) throw new TransferError(tooLargeMessage(ctx.maxSourceBytes));
-  const parts = ranges(size);
+  const parts = ranges(size, PART_BYTES);
   const done = parts.map(() => 0);
   const report = () => advise(onProgress, done.reduce((a, b) => a + b, 0), size);
   report();
-  // One failed range stops the others at once instead of letting them download for nothing.
-  const stop = new AbortController();
-  const signal = ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal;
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < parts.length && !signal.aborted) {
-      const i = next++;
-      const [start, end] = parts[i]!;
-      const res = await client.send(
-        // IfMatch: every range must come from the same version of the object.
-        new GetObjectCommand({ Bucket: t.bucket, Key: t.key, Range: `bytes=${start}-${end}`, ...(head.ETag ? { IfMatch: head.ETag } : {}) }),
-        { abortSignal: signal },
-      );
-      const meter = new ByteMeter(end - start + 1, (d) => {
-        done[i] = d;
-        report();
+  await inParallel(parts.length, ctx.signal, async (i, signal) => {
+    const [start, end] = parts[i]!;
+    const res = await client.send(
+      // IfMatch: every range must come from the same version of the object.
+      new GetObjectCommand({ Bucket: t.bucket, Key: t.key, Range: `bytes=${start}-${end}`, ...(head.ETag ? { IfMatch: head.ETag } : {}) }),
+      { abortSignal: signal },
+    );
+    const meter = new ByteMeter(end - start + 1, (d) => {
+      done[i] = d;
+      report();
+    });
+    await pipeline(res.Body as Readable, meter, createWriteStream(toPath, { flags: 'r+', start }), { signal });
+    if (meter.bytes !== end - start + 1) {
+      throw new TransferError(`Download error: S3 sent ${meter.bytes} bytes for a range of ${end - start + 1} for bucket ${t.bucket}`, {
+        transient: true,
       });
-      await pipeline(res.Body as Readable, meter, createWriteStream(toPath, { flags: 'r+', start }), { signal });
-      if (meter.bytes !== end - start + 1) {
-        throw new TransferError(`Download error: S3 sent ${meter.bytes} bytes for a range of ${end - start + 1} for bucket ${t.bucket}`, {
-          transient: true,
-        });
-      }
     }
-  };
-  const results = await Promise.allSettled(
-    Array.from({ length: Math.min(PARALLEL, parts.length) }, () =>
-      worker().catch((err: unknown) => {
-        stop.abort();
-        throw err;
-      }),
-    ),
-  );
-  // The first failure is the cause; the others are its consequence (aborted).
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  });
   return { bytes: size };
+}
+
+/**
+ * One PUT up to a part's size, else a multipart upload whose parts are read straight from the
+ * file, PARALLEL at a time: memory stays at the sockets' buffers, whatever the file size
+ * (lib-storage's Upload copies each part into memory first: 115 MB more RSS for a 400 MB file).
+ */
+async function uploadFile(
+  client: S3Client,
+  t: Target,
+  source: { path: string; size: number },
+  signal: AbortSignal | undefined,
+  onProgress?: Progress,
+): Promise<void> {
+  const params = putParams(t, source.path);
+  const partBytes = Math.max(PART_BYTES, Math.ceil(source.size / MAX_PARTS));
+  const parts = ranges(source.size, partBytes);
+  const done = parts.map(() => 0);
+  const report = () => advise(onProgress, done.reduce((a, b) => a + b, 0), source.size);
+  const slice = (i: number): { Body: Readable; ContentLength: number } => {
+    const [start, end] = parts[i]!;
+    done[i] = 0;
+    const meter = new ByteMeter(end - start + 1, (d) => {
+      done[i] = d;
+      report();
+    });
+    pipeline(createReadStream(source.path, { start, end }), meter).catch(() => undefined);
+    return { Body: meter, ContentLength: end - start + 1 };
+  };
+  if (parts.length <= 1) {
+    const body = parts.length === 0 ? { Body: Buffer.alloc(0), ContentLength: 0 } : null;
+    await retried(t, signal, () => client.send(new PutObjectCommand({ ...params, ...(body ?? slice(0)) }), { abortSignal: signal }));
+    advise(onProgress, source.size, source.size);
+    return;
+  }
+  const { UploadId } = await retried(t, signal, () => client.send(new CreateMultipartUploadCommand(params), { abortSignal: signal }));
+  const where = { Bucket: t.bucket, Key: t.key, UploadId };
+  try {
+    const etags: string[] = [];
+    await inParallel(parts.length, signal, async (i, partSignal) => {
+      const res = await retried(t, partSignal, () =>
+        client.send(new UploadPartCommand({ ...where, PartNumber: i + 1, ...slice(i) }), { abortSignal: partSignal }),
+      );
+      etags[i] = res.ETag ?? '';
+    });
+    await retried(t, signal, () =>
+      client.send(
+        new CompleteMultipartUploadCommand({ ...where, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }),
+        { abortSignal: signal },
+      ),
+    );
+  } catch (err) {
+    // S3 bills for the stored parts of an upload nobody completes.
+    await client.send(new AbortMultipartUploadCommand(where)).catch(() => undefined);
+    throw err;
+  }
 }
 
 export const s3Scheme: SchemeModule = {
@@ -432,29 +515,12 @@ export const s3Scheme: SchemeModule = {
 
   async write(url, ctx, source, onProgress) {
     const t = target(url, ctx, 'Upload');
-    const client = clientFor(t, ctx);
-    const abort = new AbortController();
-    const onAbort = () => abort.abort();
-    ctx.signal?.addEventListener('abort', onAbort, { once: true });
+    const client = clientFor(t, ctx, 1);
     try {
-      // Upload sends one PutObject when the file fits in one part, else parts in parallel;
-      // it buffers at most queueSize × partSize bytes.
-      const upload = new Upload({
-        client,
-        params: { ...putParams(t, source.path), Body: createReadStream(source.path) },
-        partSize: Math.max(PART_BYTES, Math.ceil(source.size / MAX_PARTS)),
-        queueSize: PARALLEL,
-        leavePartsOnError: false,
-        abortController: abort,
-      });
-      // Progress comes once per finished part (8 MiB at least), rare enough to pass on as it is.
-      upload.on('httpUploadProgress', (p) => advise(onProgress, p.loaded ?? 0, source.size));
-      await upload.done();
-      advise(onProgress, source.size, source.size);
+      await uploadFile(client, t, source, ctx.signal, onProgress);
     } catch (err) {
       throw s3Failure(err, 'Upload', t, ctx.signal);
     } finally {
-      ctx.signal?.removeEventListener('abort', onAbort);
       client.destroy();
     }
   },
