@@ -134,6 +134,15 @@ describe('S3 through a real S3 server (s3rver)', () => {
     assert.equal(await sha256(plain), await sha256(big));
   });
 
+  test('an aborted multipart upload stops with "aborted"', async () => {
+    const stop = new AbortController();
+    const started = upload(big, 's3://media/big/aborted.bin', { ...ctx, signal: stop.signal }, (d) => {
+      if (d > 0) stop.abort();
+    });
+    await assert.rejects(started, { message: 'Upload error: aborted' });
+    await assert.rejects(verify.send(new HeadObjectCommand({ Bucket: 'media', Key: 'big/aborted.bin' })), { name: 'NotFound' });
+  });
+
   test('the source size limit holds for ranged reads too', async () => {
     const to = path.join(dir, 'limited.bin');
     await assert.rejects(download('s3://media/big/file.bin?multithread', to, { ...ctx, maxSourceBytes: 1_000_000 }), /larger than the limit of 1000000 bytes/);

@@ -18,7 +18,7 @@ import {
   type ObjectCannedACL,
   type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
-import { toTransferError, type Verb } from './errors.ts';
+import { errorCode, toTransferError, type Verb } from './errors.ts';
 import { guardedLookup } from './guard.ts';
 import { ByteMeter, tooLargeMessage } from './meter.ts';
 import { TransferError, type Progress, type SchemeModule, type TransferContext } from './types.ts';
@@ -196,6 +196,8 @@ function target(url: URL, ctx: TransferContext, verb: Verb): Target {
   return t;
 }
 
+const SILENT = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
 /** One client per transfer: its sockets close with it, and credentials never outlive the URL. */
 function clientFor(t: Target, ctx: TransferContext, maxAttempts = 3): S3Client {
   // The configured endpoint is trusted; AWS hosts go through the same address check as HTTP.
@@ -208,6 +210,8 @@ function clientFor(t: Target, ctx: TransferContext, maxAttempts = 3): S3Client {
     followRegionRedirects: true,
     ...(t.credentials ? { credentials: t.credentials } : {}),
     maxAttempts,
+    // We report failures ourselves; the SDK would print warnings on the console.
+    logger: SILENT,
     // Many S3-compatible services reject the flexible checksums AWS added in 2025.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
@@ -290,6 +294,8 @@ function s3Failure(err: unknown, verb: Verb, t: Target, signal?: AbortSignal): T
     });
   }
   const host = t.endpoint ? new URL(t.endpoint).hostname : `${t.bucket} on S3`;
+  // The SDK names socket errors TimeoutError too; its own timeouts are the ones without a code.
+  if (name === 'TimeoutError' && errorCode(err) === undefined) return new TransferError(`${verb} error: connection to ${host} timed out`, { transient: true, cause: err });
   return toTransferError(err, verb, host, signal);
 }
 
