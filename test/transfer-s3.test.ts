@@ -135,12 +135,14 @@ describe('S3 through a real S3 server (s3rver)', () => {
   });
 
   test('an aborted multipart upload stops with "aborted"', async () => {
+    seen.length = 0;
     const stop = new AbortController();
     const started = upload(big, 's3://media/big/aborted.bin', { ...ctx, signal: stop.signal }, (d) => {
       if (d > 0) stop.abort();
     });
     await assert.rejects(started, { message: 'Upload error: aborted' });
     await assert.rejects(verify.send(new HeadObjectCommand({ Bucket: 'media', Key: 'big/aborted.bin' })), { name: 'NotFound' });
+    assert.ok(seen.some((s) => s.method === 'DELETE' && /uploadId=/.test(s.url)), 'the multipart upload is aborted on S3 too');
   });
 
   test('the source size limit holds for ranged reads too', async () => {
