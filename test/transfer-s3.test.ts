@@ -328,7 +328,8 @@ describe('S3 through a real S3 server (s3rver)', () => {
       const withLog = await api.call('xml', { action: 'GetStatus', mediaid: added.MediaID, include_task_status: 'yes', extended: 'yes' }, USER);
       const text = JSON.stringify([final, withLog]);
       assert.ok(text.includes('***:***@'), 'the destinations are shown, redacted');
-      for (const secret of [SECRET, encodeURIComponent(SECRET)]) assert.ok(!text.includes(secret), 'no secret in GetStatus or the task log');
+      assert.match(text, /Downloaded [^"]* from http:\/\/\*\*\*:\*\*\*@127\.0\.0\.1/, 'the task log names the source, redacted');
+      for (const secret of [KEY, SECRET, encodeURIComponent(SECRET)]) assert.ok(!text.includes(secret), 'no key or secret in GetStatus or the task log');
     } finally {
       await api.close();
     }
