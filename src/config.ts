@@ -30,6 +30,9 @@ export interface Config {
   notifyRetryDelaysMs: number[];
   /** Blob service URL (Azurite, Azure Stack) that serves every ACCOUNT.blob.core.windows.net URL; null: Azure itself. */
   azureEndpoint: string | null;
+  /** An S3-compatible service (MinIO, Ceph, …) used with path-style addressing; null: AWS. */
+  s3Endpoint: string | null;
+  s3Region: string;
 }
 
 interface Setting {
@@ -56,6 +59,8 @@ export const SETTINGS = {
   logLevel: { env: 'ENCODERY_LOG_LEVEL', flag: 'log-level', help: 'pino log level', default: 'info' },
   notifyRetryDelaysMs: { env: 'ENCODERY_NOTIFY_RETRY_DELAYS_MS', flag: 'notify-retry-delays-ms', help: 'Delays before the 3 notification retries, comma-separated ms', default: '2000,10000,60000' },
   azureEndpoint: { env: 'ENCODERY_AZURE_ENDPOINT', flag: 'azure-endpoint', help: 'Azure Blob service URL used for every Azure URL instead of ACCOUNT.blob.core.windows.net (Azurite: http://127.0.0.1:10000/devstoreaccount1)' },
+  s3Endpoint: { env: 'ENCODERY_S3_ENDPOINT', flag: 's3-endpoint', help: 'Base URL of an S3-compatible service for s3:// URLs (path-style addressing; trusted even on a private network)' },
+  s3Region: { env: 'ENCODERY_S3_REGION', flag: 's3-region', help: 'Region for s3:// URLs and the S3 endpoint (AWS redirects to the bucket\'s own region)', default: 'us-east-1' },
 } satisfies Record<keyof Config, Setting>;
 
 export class ConfigError extends Error {
@@ -100,6 +105,8 @@ const schema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   notifyRetryDelaysMs: list.pipe(z.array(z.string().regex(/^\d+$/).transform(Number)).length(3, 'give exactly three delays')),
   azureEndpoint: z.url({ protocol: /^https?$/ }).optional(),
+  s3Endpoint: z.url({ protocol: /^https?$/ }).optional(),
+  s3Region: z.string().trim().regex(/^[a-z0-9-]+$/, 'must be a region name such as us-east-1'),
 });
 
 /** Reads settings from `env` and `argv` (flags like --port 9000 or --port=9000). */
@@ -132,5 +139,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     fileRoots: (c.fileRoots ?? [path.join(dataDir, 'files')]).map((r) => path.resolve(r)),
     publicUrl: c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : null,
     azureEndpoint: c.azureEndpoint ? c.azureEndpoint.replace(/\/+$/, '') : null,
+    s3Endpoint: c.s3Endpoint ? c.s3Endpoint.replace(/\/+$/, '') : null,
   };
 }

@@ -69,7 +69,10 @@ class MediaRun {
 
   get #transfer(): TransferContext {
     const c = this.deps.config;
-    return { fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes, azureEndpoint: c.azureEndpoint };
+    return {
+      fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes,
+      s3Endpoint: c.s3Endpoint, s3Region: c.s3Region, azureEndpoint: c.azureEndpoint,
+    };
   }
 
   async run(): Promise<void> {

@@ -138,7 +138,7 @@ type LookupCallback = (
 
 // Validating inside the socket's own lookup means the address checked is the address
 // connected to: a second DNS answer (rebinding) cannot slip past.
-function guardedLookup(hostname: string, options: dns.LookupOptions, callback: LookupCallback): void {
+export function guardedLookup(hostname: string, options: dns.LookupOptions, callback: LookupCallback): void {
   dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
     if (err) return callback(err, []);
     if (addresses.length === 0 || addresses.some((a) => !isAllowedAddress(a.address, false))) {

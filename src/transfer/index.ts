@@ -7,7 +7,8 @@ import { fileScheme } from './file.ts';
 import { OutsideRootsError, namesPrivateAddress, resolveReadPath } from './guard.ts';
 import { fileURLToPath } from 'node:url';
 import { httpScheme } from './http.ts';
-import { ByteMeter } from './meter.ts';
+import { s3Scheme } from './s3.ts';
+import { ByteMeter, tooLargeMessage } from './meter.ts';
 import { redactUrl } from './redact.ts';
 import { TransferError, type Progress, type SchemeModule, type TransferContext } from './types.ts';
 
@@ -15,39 +16,45 @@ export { redactUrl } from './redact.ts';
 export { TransferError } from './types.ts';
 export type { Progress, SchemeModule, TransferContext } from './types.ts';
 
-const MODULES: readonly SchemeModule[] = [fileScheme, azureScheme, httpScheme];
+const MODULES: readonly SchemeModule[] = [
+  fileScheme,
+  azureScheme,
+  httpScheme,
+  s3Scheme,
+];
 
 const DEFAULT_RETRY_DELAYS_MS = [1000, 4000, 10_000];
 
-function moduleFor(url: URL): SchemeModule | undefined {
-  return MODULES.find((m) => m.claims?.(url)) ?? MODULES.find((m) => m.schemes.includes(url.protocol));
+function moduleFor(url: URL, ctx: Partial<TransferContext>): SchemeModule | undefined {
+  return MODULES.find((m) => m.claims?.(url, ctx)) ?? MODULES.find((m) => m.schemes.includes(url.protocol));
 }
 
-function parse(url: string, role: 'source' | 'destination'): { url: URL; module: SchemeModule } | string {
+function parse(url: string, role: 'source' | 'destination', ctx: Partial<TransferContext>): { url: URL; module: SchemeModule } | string {
   let parsed: URL;
   try {
     parsed = new URL(url.trim());
   } catch {
     return `Invalid ${role} URL "${redactUrl(url)}"`;
   }
-  const module = moduleFor(parsed);
+  const module = moduleFor(parsed, ctx);
   if (!module) return `Unsupported URL scheme "${parsed.protocol}" in ${role} "${redactUrl(url)}"`;
   const problem = module.validate(parsed, role);
   return problem ?? { url: parsed, module };
 }
 
 /** Synchronous, no I/O: for request validation. An error message, or null when acceptable. */
-export function checkUrl(url: string, role: 'source' | 'destination', opts: { allowPrivateNetwork?: boolean } = {}): string | null {
-  const r = parse(url, role);
+export function checkUrl(url: string, role: 'source' | 'destination', opts: Partial<TransferContext> = {}): string | null {
+  const r = parse(url, role, opts);
   if (typeof r === 'string') return r;
-  if (opts.allowPrivateNetwork === false && r.url.protocol !== 'file:' && namesPrivateAddress(r.url)) {
-    return `The ${role} host ${r.url.hostname} is a private or loopback address, which is not allowed (see ENCODERY_ALLOW_PRIVATE_NETWORK)`;
+  const contacted = r.module.connectsTo ? r.module.connectsTo(r.url, opts) : r.url;
+  if (opts.allowPrivateNetwork === false && contacted && contacted.protocol !== 'file:' && namesPrivateAddress(contacted)) {
+    return `The ${role} host ${contacted.hostname} is a private or loopback address, which is not allowed (see ENCODERY_ALLOW_PRIVATE_NETWORK)`;
   }
   return null;
 }
 
-function resolve(url: string, role: 'source' | 'destination', verb: Verb): { url: URL; module: SchemeModule } {
-  const r = parse(url, role);
+function resolve(url: string, role: 'source' | 'destination', verb: Verb, ctx: Partial<TransferContext>): { url: URL; module: SchemeModule } {
+  const r = parse(url, role, ctx);
   if (typeof r === 'string') throw new TransferError(`${verb} error: ${r}`);
   return r;
 }
@@ -62,7 +69,7 @@ function abortedError(verb: Verb, signal: AbortSignal): TransferError {
  * Null for every other scheme.
  */
 export async function localSourcePath(url: string, ctx: TransferContext): Promise<string | null> {
-  const { url: parsed } = resolve(url, 'source', 'Download');
+  const { url: parsed } = resolve(url, 'source', 'Download', ctx);
   if (parsed.protocol !== 'file:') return null;
   try {
     const real = await resolveReadPath(ctx.fileRoots, fileURLToPath(parsed));
@@ -83,15 +90,20 @@ export async function download(
   ctx: TransferContext,
   onProgress?: Progress,
 ): Promise<{ bytes: number }> {
-  const { url: parsed, module } = resolve(url, 'source', 'Download');
+  const { url: parsed, module } = resolve(url, 'source', 'Download', ctx);
   if (ctx.signal?.aborted) throw abortedError('Download', ctx.signal);
   const limit = ctx.maxSourceBytes;
-  const tooLarge = `Download error: the source is larger than the limit of ${limit} bytes`;
+  const tooLarge = tooLargeMessage(limit ?? 0);
   // The file exists before the pipeline starts, so the cleanup below can never race its creation.
   const out = await fs.open(toPath, 'w').catch((err: unknown) => {
     throw new TransferError('Download error: cannot create the local file', { cause: err });
   });
   try {
+    const own = await module.download?.(parsed, ctx, toPath, onProgress);
+    if (own) {
+      await out.close();
+      return own;
+    }
     const { stream, size } = await module.read(parsed, ctx);
     if (limit !== undefined && size !== null && size > limit) {
       stream.destroy();
@@ -113,7 +125,7 @@ export async function download(
  * after each of `ctx.retryDelaysMs`; anything else fails at once.
  */
 export async function upload(fromPath: string, url: string, ctx: TransferContext, onProgress?: Progress): Promise<void> {
-  const { url: parsed, module } = resolve(url, 'destination', 'Upload');
+  const { url: parsed, module } = resolve(url, 'destination', 'Upload', ctx);
   let size: number;
   try {
     size = (await fs.stat(fromPath)).size;

@@ -3,6 +3,10 @@ import { TransferError, type Progress } from './types.ts';
 
 const REPORT_EVERY_MS = 250;
 
+export function tooLargeMessage(limit: number): string {
+  return `Download error: the source is larger than the limit of ${limit} bytes`;
+}
+
 /**
  * Pass-through that counts bytes, reports progress at most every REPORT_EVERY_MS (plus the
  * first and last figure), and fails the stream once `limit` is exceeded.

@@ -6,6 +6,7 @@ const SECRET_PARAMS = new Set([
   'x-amz-signature',
   'x-amz-credential',
   'x-amz-security-token',
+  'awsaccesskeyid',
   'x-goog-signature',
   'x-goog-credential',
   'token',

@@ -10,6 +10,10 @@ export interface TransferContext {
   retryDelaysMs?: readonly number[];
   /** ENCODERY_AZURE_ENDPOINT: serves every Azure Blob URL instead of ACCOUNT.blob.core.windows.net. */
   azureEndpoint?: string | null;
+  /** ENCODERY_S3_ENDPOINT: an S3-compatible service, addressed path-style and trusted as configured. */
+  s3Endpoint?: string | null;
+  /** ENCODERY_S3_REGION; default us-east-1. */
+  s3Region?: string;
 }
 
 export type Progress = (doneBytes: number, totalBytes: number | null) => void;
@@ -40,8 +44,16 @@ export class TransferError extends Error {
 /** One per URL scheme; a new scheme is one new file registered in index.ts. */
 export interface SchemeModule {
   readonly schemes: readonly string[];
-  /** Claims a URL by more than its scheme (an https URL on a storage service's host); checked first. */
-  claims?(url: URL): boolean;
+  /**
+   * Takes a URL of another module's scheme (S3 keys in an https URL); checked before the
+   * scheme match, so keep it narrow and free of I/O.
+   */
+  claims?(url: URL, ctx: Partial<TransferContext>): boolean;
+  /**
+   * The URL of the host actually contacted, for the private-network check; null when the host
+   * is trusted configuration. Without it, the URL's own host is checked.
+   */
+  connectsTo?(url: URL, ctx: Partial<TransferContext>): URL | null;
   /** Syntactic check only (no I/O): an error message, or null when acceptable. */
   validate(url: URL, role: 'source' | 'destination'): string | null;
   read(url: URL, ctx: TransferContext): Promise<{ stream: Readable; size: number | null }>;
@@ -51,4 +63,9 @@ export interface SchemeModule {
     source: { path: string; size: number },
     onProgress?: Progress,
   ): Promise<void>;
+  /**
+   * Writes the source into `toPath` (already created, empty) itself, e.g. by ranged reads at
+   * offsets; must honour ctx.maxSourceBytes. Null: not handled here, `read` is used instead.
+   */
+  download?(url: URL, ctx: TransferContext, toPath: string, onProgress?: Progress): Promise<{ bytes: number } | null>;
 }

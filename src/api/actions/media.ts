@@ -407,7 +407,7 @@ function checkLocation(ctx: ActionContext, url: string, role: 'source' | 'destin
     if (problem) throw new ApiError(ErrorText.badValue(field, problem.replace(/^The destination host/, 'names host') + '.'));
     return;
   }
-  const problem = checkUrl(url, role, { allowPrivateNetwork });
+  const problem = checkUrl(url, role, { allowPrivateNetwork, s3Endpoint: ctx.config.s3Endpoint, s3Region: ctx.config.s3Region });
   if (problem) throw new ApiError(where + problem);
   if (/^file:/i.test(url)) {
     let file: string;
