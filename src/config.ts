@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -28,6 +29,11 @@ export interface Config {
   logLevel: string;
   /** Delays between notification attempts; tests shorten them. */
   notifyRetryDelaysMs: number[];
+  /** sftp:// URLs without a password log in with this private key. */
+  sftpKeyFile: string | null;
+  sftpKeyPassphrase: string | null;
+  /** Extra CA certificates for ftps:// servers with a private CA. */
+  ftpsCaFile: string | null;
 }
 
 interface Setting {
@@ -53,6 +59,9 @@ export const SETTINGS = {
   maxSourceBytes: { env: 'ENCODERY_MAX_SOURCE_BYTES', flag: 'max-source-bytes', help: 'Largest source file accepted', default: String(50 * 1024 ** 3) },
   logLevel: { env: 'ENCODERY_LOG_LEVEL', flag: 'log-level', help: 'pino log level', default: 'info' },
   notifyRetryDelaysMs: { env: 'ENCODERY_NOTIFY_RETRY_DELAYS_MS', flag: 'notify-retry-delays-ms', help: 'Delays before the 3 notification retries, comma-separated ms', default: '2000,10000,60000' },
+  sftpKeyFile: { env: 'ENCODERY_SFTP_KEY_FILE', flag: 'sftp-key-file', help: 'Private key (PEM or OpenSSH) for sftp:// URLs that carry no password' },
+  sftpKeyPassphrase: { env: 'ENCODERY_SFTP_KEY_PASSPHRASE', flag: 'sftp-key-passphrase', help: 'Passphrase of the SFTP private key, if it has one' },
+  ftpsCaFile: { env: 'ENCODERY_FTPS_CA_FILE', flag: 'ftps-ca-file', help: 'PEM CA certificates trusted for ftps:// besides the system ones' },
 } satisfies Record<keyof Config, Setting>;
 
 export class ConfigError extends Error {
@@ -66,6 +75,18 @@ const bool = z
   .transform((s) => ['1', 'true', 'yes', 'on'].includes(s));
 const int = (min: number, max: number) => z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 const list = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+// Checked at start: a missing key file must not first show up as a failed delivery.
+const readableFile = z
+  .string()
+  .transform((p) => path.resolve(p))
+  .refine((p) => {
+    try {
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  }, 'not a readable file');
 
 const usersSchema = list.pipe(
   z
@@ -96,6 +117,9 @@ const schema = z.object({
   maxSourceBytes: int(1, Number.MAX_SAFE_INTEGER),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   notifyRetryDelaysMs: list.pipe(z.array(z.string().regex(/^\d+$/).transform(Number)).length(3, 'give exactly three delays')),
+  sftpKeyFile: readableFile.optional(),
+  sftpKeyPassphrase: z.string().optional(),
+  ftpsCaFile: readableFile.optional(),
 });
 
 /** Reads settings from `env` and `argv` (flags like --port 9000 or --port=9000). */
@@ -127,5 +151,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     users: c.users ?? null,
     fileRoots: (c.fileRoots ?? [path.join(dataDir, 'files')]).map((r) => path.resolve(r)),
     publicUrl: c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : null,
+    sftpKeyFile: c.sftpKeyFile ?? null,
+    sftpKeyPassphrase: c.sftpKeyPassphrase ?? null,
+    ftpsCaFile: c.ftpsCaFile ?? null,
   };
 }

@@ -66,7 +66,11 @@ class MediaRun {
 
   get #transfer(): TransferContext {
     const c = this.deps.config;
-    return { fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes };
+    return {
+      fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes,
+      remote: { sftpKeyFile: c.sftpKeyFile, sftpKeyPassphrase: c.sftpKeyPassphrase, ftpsCaFile: c.ftpsCaFile },
+      debug: (message) => this.#log.debug(message),
+    };
   }
 
   async run(): Promise<void> {

@@ -3,18 +3,20 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toTransferError, type Verb } from './errors.ts';
 import { fileScheme } from './file.ts';
+import { ftpScheme } from './ftp.ts';
 import { OutsideRootsError, namesPrivateAddress, resolveReadPath } from './guard.ts';
 import { fileURLToPath } from 'node:url';
 import { httpScheme } from './http.ts';
 import { ByteMeter } from './meter.ts';
 import { redactUrl } from './redact.ts';
+import { sftpScheme } from './sftp.ts';
 import { TransferError, type Progress, type SchemeModule, type TransferContext } from './types.ts';
 
 export { redactUrl } from './redact.ts';
 export { TransferError } from './types.ts';
 export type { Progress, SchemeModule, TransferContext } from './types.ts';
 
-const MODULES: readonly SchemeModule[] = [fileScheme, httpScheme];
+const MODULES: readonly SchemeModule[] = [fileScheme, httpScheme, ftpScheme, sftpScheme];
 
 const DEFAULT_RETRY_DELAYS_MS = [1000, 4000, 10_000];
 

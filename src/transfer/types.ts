@@ -8,6 +8,18 @@ export interface TransferContext {
   maxSourceBytes?: number;
   /** Waits between upload attempts; default [1000, 4000, 10000]. Tests shorten it. */
   retryDelaysMs?: readonly number[];
+  /** FTPS/SFTP settings from configuration (never from a URL). */
+  remote?: RemoteSettings;
+  /** Diagnostics nobody is shown by default (an SFTP server's host key fingerprint). */
+  debug?: (message: string) => void;
+}
+
+export interface RemoteSettings {
+  /** PEM or OpenSSH private key file, used for sftp:// URLs without a password. */
+  sftpKeyFile?: string | null;
+  sftpKeyPassphrase?: string | null;
+  /** PEM CA certificates trusted for ftps:// besides the system ones. */
+  ftpsCaFile?: string | null;
 }
 
 export type Progress = (doneBytes: number, totalBytes: number | null) => void;

@@ -1,0 +1,266 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path/posix';
+import { PassThrough, type Readable } from 'node:stream';
+import ssh2 from 'ssh2';
+import type { ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
+import { toTransferError, type Verb } from './errors.ts';
+import { CONNECT_TIMEOUT_MS, aborted, connectAddress, credentialsOf, hostOf, remotePath, validateRemote, whoAt } from './remote.ts';
+import { TransferError, type Progress, type SchemeModule, type TransferContext } from './types.ts';
+
+/**
+ * sftp:// with the URL's password, or else the private key from ENCODERY_SFTP_KEY_FILE. Paths
+ * are absolute, as with curl; `/~/dir/file` is relative to the login folder.
+ *
+ * Any host key is accepted (its SHA256 fingerprint is logged at debug level): like plain FTP,
+ * this trusts the network path to the server.
+ */
+
+const { Client, utils } = ssh2;
+const STATUS = utils.sftp.STATUS_CODE;
+const REPORT_EVERY_MS = 250;
+
+/** Tells the two auth failures apart in messages: a wrong password is not a wrong key. */
+type Auth = { kind: 'password'; password: string } | { kind: 'key'; key: Buffer; passphrase?: string };
+
+function sftpPath(url: URL): string {
+  const p = remotePath(url) ?? '';
+  return p.startsWith('/~/') ? p.slice(3) : p;
+}
+
+function sftpCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function mapError(err: unknown, verb: Verb, url: URL, ctx: TransferContext, auth?: Auth): TransferError {
+  if (err instanceof TransferError) return err;
+  if (ctx.signal?.aborted) return aborted(verb, ctx.signal);
+  const host = hostOf(url);
+  const level = (err as { level?: unknown } | null)?.level;
+  if (level === 'client-authentication') {
+    const how = auth?.kind === 'key' ? ' with the configured private key (ENCODERY_SFTP_KEY_FILE)' : '';
+    return new TransferError(`${verb} error: the SFTP server refused the login for user ${whoAt(url)}${how}`);
+  }
+  if (level === 'client-timeout') {
+    return new TransferError(`${verb} error: the SFTP server ${host} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`, { transient: true, cause: err });
+  }
+  const file = sftpPath(url);
+  switch (sftpCode(err)) {
+    case STATUS.NO_SUCH_FILE:
+      return new TransferError(verb === 'Download' ? `Download error: ${file} was not found on ${host}` : `Upload error: a folder of ${file} is missing on ${host}`);
+    case STATUS.PERMISSION_DENIED:
+      return new TransferError(`${verb} error: permission denied for ${file} on ${host}`);
+    case STATUS.NO_CONNECTION:
+    case STATUS.CONNECTION_LOST:
+      return new TransferError(`${verb} error: the connection to ${host} was lost`, { transient: true, cause: err });
+    case STATUS.FAILURE:
+      return new TransferError(`${verb} error: the SFTP server ${host} failed the request for ${file} (disk full or not allowed?)`);
+    case undefined:
+      break;
+    default:
+      return new TransferError(`${verb} error: the SFTP server ${host} refused the request for ${file} (status ${sftpCode(err)})`);
+  }
+  const message = err instanceof Error ? err.message : '';
+  // ssh2's wording when the peer goes away without a socket error.
+  if (/connection lost|not connected|no response from server|keepalive timeout/i.test(message)) {
+    return new TransferError(`${verb} error: the connection to ${host} was lost`, { transient: true, cause: err });
+  }
+  return toTransferError(err, verb, host, ctx.signal);
+}
+
+async function authFor(url: URL, ctx: TransferContext, verb: Verb): Promise<Auth> {
+  const { password } = credentialsOf(url);
+  if (password !== null) return { kind: 'password', password };
+  const keyFile = ctx.remote?.sftpKeyFile;
+  if (!keyFile) {
+    throw new TransferError(`${verb} error: the SFTP URL for ${whoAt(url)} has no password and no private key is configured (ENCODERY_SFTP_KEY_FILE)`);
+  }
+  let key: Buffer;
+  try {
+    key = await fs.readFile(keyFile);
+  } catch (err) {
+    throw new TransferError(`${verb} error: cannot read the SFTP private key file (ENCODERY_SFTP_KEY_FILE)`, { cause: err });
+  }
+  const passphrase = ctx.remote?.sftpKeyPassphrase ?? undefined;
+  // Checked here so a wrong passphrase reads as one, not as a refused login.
+  const parsed = utils.parseKey(key, passphrase);
+  if (parsed instanceof Error) {
+    throw new TransferError(`${verb} error: the SFTP private key cannot be used (${parsed.message.replace(/^Cannot parse privateKey: /, '')}); check ENCODERY_SFTP_KEY_FILE and ENCODERY_SFTP_KEY_PASSPHRASE`);
+  }
+  return { kind: 'key', key, ...(passphrase === undefined ? {} : { passphrase }) };
+}
+
+interface Session {
+  sftp: SFTPWrapper;
+  release: () => void;
+  fail: (err: unknown) => TransferError;
+  /** Rejects when the connection breaks, so a stalled request cannot wait forever. */
+  broken: Promise<never>;
+}
+
+async function connect(url: URL, ctx: TransferContext, verb: Verb): Promise<Session> {
+  if (ctx.signal?.aborted) throw aborted(verb, ctx.signal);
+  const { user } = credentialsOf(url);
+  if (user === null) throw new TransferError(`${verb} error: the SFTP URL names no user (sftp://user@host/path)`);
+  const auth = await authFor(url, ctx, verb);
+  const address = await connectAddress(url, ctx.allowPrivateNetwork).catch((err: unknown) => {
+    throw mapError(err, verb, url, ctx);
+  });
+  const fail = (err: unknown): TransferError => mapError(err, verb, url, ctx, auth);
+  const conn = new Client();
+  const onAbort = (): void => {
+    conn.destroy();
+  };
+  ctx.signal?.addEventListener('abort', onAbort, { once: true });
+  const release = (): void => {
+    ctx.signal?.removeEventListener('abort', onAbort);
+    conn.end();
+  };
+  let rejectBroken!: (err: unknown) => void;
+  const broken = new Promise<never>((_, reject) => {
+    rejectBroken = reject;
+  });
+  broken.catch(() => undefined);
+  const host = hostOf(url);
+  const options: ConnectConfig = {
+    host: address,
+    port: url.port === '' ? 22 : Number(url.port),
+    username: user,
+    readyTimeout: CONNECT_TIMEOUT_MS,
+    // Three unanswered keepalives 10 s apart: the server is gone.
+    keepaliveInterval: 10_000,
+    keepaliveCountMax: 3,
+    hostVerifier: (key: Buffer) => {
+      const fingerprint = createHash('sha256').update(key).digest('base64').replace(/=+$/, '');
+      ctx.debug?.(`SFTP host key of ${host}: SHA256:${fingerprint}`);
+      return true;
+    },
+    ...(auth.kind === 'password' ? { password: auth.password } : { privateKey: auth.key, ...(auth.passphrase === undefined ? {} : { passphrase: auth.passphrase }) }),
+  };
+  try {
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
+      conn.once('ready', () => {
+        conn.sftp((err, s) => (err ? reject(err) : resolve(s)));
+      });
+      conn.on('error', (err) => {
+        reject(err);
+        rejectBroken(err);
+      });
+      conn.once('close', () => {
+        const lost = new Error('connection lost');
+        reject(lost);
+        rejectBroken(lost);
+      });
+      conn.connect(options);
+    });
+    return { sftp, release, fail, broken };
+  } catch (err) {
+    release();
+    conn.destroy();
+    throw fail(err);
+  }
+}
+
+function call<T>(session: Session, run: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
+  const request = new Promise<T>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value))));
+  return Promise.race([request, session.broken]);
+}
+
+/** mkdir -p: each missing folder from the top, tolerating one made meanwhile by a concurrent upload. */
+async function ensureDir(session: Session, dir: string): Promise<void> {
+  if (dir === '' || dir === '.' || dir === '/') return;
+  const parts = dir.split('/');
+  for (let i = 1; i <= parts.length; i++) {
+    const prefix = parts.slice(0, i).join('/');
+    if (prefix === '' || prefix === '.') continue;
+    const stat = await call<Stats>(session, (cb) => session.sftp.stat(prefix, cb)).catch((err: unknown) => {
+      if (sftpCode(err) === STATUS.NO_SUCH_FILE) return null;
+      throw err;
+    });
+    if (stat?.isDirectory()) continue;
+    if (stat) throw new TransferError(`Upload error: ${prefix} exists and is not a folder`);
+    await call(session, (cb) => session.sftp.mkdir(prefix, (err) => cb(err, undefined))).catch(async (err: unknown) => {
+      const again = await call<Stats>(session, (cb) => session.sftp.stat(prefix, cb)).catch(() => null);
+      if (!again?.isDirectory()) throw err;
+    });
+  }
+}
+
+function throttled(total: number, onProgress?: Progress): (done: number) => void {
+  let last = 0;
+  return (done) => {
+    if (!onProgress) return;
+    const now = Date.now();
+    if (done !== total && now - last < REPORT_EVERY_MS) return;
+    last = now;
+    try {
+      const r: unknown = onProgress(done, total);
+      if (r instanceof Promise) r.catch(() => undefined);
+    } catch {
+      // progress is advisory
+    }
+  };
+}
+
+export const sftpScheme: SchemeModule = {
+  schemes: ['sftp:'],
+
+  validate(url, role) {
+    return validateRemote(url, role, 'SFTP');
+  },
+
+  async read(url, ctx) {
+    const session = await connect(url, ctx, 'Download');
+    const file = sftpPath(url);
+    try {
+      const stat = await call<Stats>(session, (cb) => session.sftp.stat(file, cb));
+      if (!stat.isFile()) throw new TransferError(`Download error: ${file} on ${hostOf(url)} is not a regular file`);
+      const stream = session.sftp.createReadStream(file);
+      // The handle's CLOSE can fail after the last byte was consumed; nobody listens by then.
+      stream.on('error', () => undefined);
+      stream.once('close', session.release);
+      const mapped = new TransferStream(stream, session);
+      return { stream: mapped, size: stat.size };
+    } catch (err) {
+      session.release();
+      throw session.fail(err);
+    }
+  },
+
+  async write(url, ctx, source, onProgress) {
+    const session = await connect(url, ctx, 'Upload');
+    const file = sftpPath(url);
+    try {
+      await ensureDir(session, path.dirname(file));
+      const report = throttled(source.size, onProgress);
+      report(0);
+      // fastPut reads the local file in chunks with several writes in flight, waits for every
+      // acknowledgement and closes the remote handle before calling back.
+      await call(session, (cb) =>
+        session.sftp.fastPut(source.path, file, { step: (done) => report(done) }, (err) => cb(err, undefined)),
+      );
+      report(source.size);
+    } catch (err) {
+      throw session.fail(err);
+    } finally {
+      session.release();
+    }
+  },
+};
+
+/** Re-emits ssh2's errors as TransferErrors, and a broken connection as an error of the stream. */
+class TransferStream extends PassThrough {
+  constructor(inner: Readable, session: Session) {
+    super();
+    inner.on('error', (err) => this.destroy(session.fail(err)));
+    session.broken.catch((err: unknown) => {
+      if (!this.writableEnded) this.destroy(session.fail(err));
+    });
+    inner.pipe(this);
+    this.once('close', () => {
+      inner.destroy();
+      session.release();
+    });
+  }
+}
