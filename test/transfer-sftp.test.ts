@@ -126,3 +126,13 @@ test('SFTP: private and loopback hosts are refused before connecting unless allo
   assert.match(checkUrl('sftp://u:p@example.com/dir/', 'source') ?? '', /must name a file/);
   assert.match(checkUrl('sftp:///x.mp4', 'source') ?? '', /missing host name/);
 });
+
+test('ENCODERY_SFTP_KEY_FILE must name a readable file at start; the settings reach the config', async () => {
+  const { loadConfig, ConfigError } = await import('../src/config.ts');
+  const base = { ENCODERY_DATA_DIR: work, ENCODERY_USERS: '1:abcdefgh12' };
+  assert.throws(() => loadConfig({ ...base, ENCODERY_SFTP_KEY_FILE: path.join(work, 'absent') }), (e: unknown) => e instanceof ConfigError && /^ENCODERY_SFTP_KEY_FILE \(--sftp-key-file\): not a readable file/.test(e.message));
+  const c = loadConfig(base, ['--sftp-key-file', keyFile, '--sftp-key-passphrase', PASSPHRASE]);
+  assert.equal(c.sftpKeyFile, keyFile);
+  assert.equal(c.sftpKeyPassphrase, PASSPHRASE);
+  assert.equal(c.ftpsCaFile, null);
+});
