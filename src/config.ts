@@ -32,6 +32,7 @@ export interface Config {
   /** sftp:// URLs without a password log in with this private key. */
   sftpKeyFile: string | null;
   sftpKeyPassphrase: string | null;
+  sftpKnownHosts: string | null;
   /** Extra CA certificates for ftps:// servers with a private CA. */
   ftpsCaFile: string | null;
 }
@@ -61,6 +62,7 @@ export const SETTINGS = {
   notifyRetryDelaysMs: { env: 'ENCODERY_NOTIFY_RETRY_DELAYS_MS', flag: 'notify-retry-delays-ms', help: 'Delays before the 3 notification retries, comma-separated ms', default: '2000,10000,60000' },
   sftpKeyFile: { env: 'ENCODERY_SFTP_KEY_FILE', flag: 'sftp-key-file', help: 'Private key (PEM or OpenSSH) for sftp:// URLs that carry no password' },
   sftpKeyPassphrase: { env: 'ENCODERY_SFTP_KEY_PASSPHRASE', flag: 'sftp-key-passphrase', help: 'Passphrase of the SFTP private key, if it has one' },
+  sftpKnownHosts: { env: 'ENCODERY_SFTP_KNOWN_HOSTS', flag: 'sftp-known-hosts', help: 'OpenSSH known_hosts file; when set, SFTP servers must present a host key listed there' },
   ftpsCaFile: { env: 'ENCODERY_FTPS_CA_FILE', flag: 'ftps-ca-file', help: 'PEM CA certificates trusted for ftps:// besides the system ones' },
 } satisfies Record<keyof Config, Setting>;
 
@@ -119,6 +121,7 @@ const schema = z.object({
   notifyRetryDelaysMs: list.pipe(z.array(z.string().regex(/^\d+$/).transform(Number)).length(3, 'give exactly three delays')),
   sftpKeyFile: readableFile.optional(),
   sftpKeyPassphrase: z.string().optional(),
+  sftpKnownHosts: readableFile.optional(),
   ftpsCaFile: readableFile.optional(),
 });
 
@@ -153,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     publicUrl: c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : null,
     sftpKeyFile: c.sftpKeyFile ?? null,
     sftpKeyPassphrase: c.sftpKeyPassphrase ?? null,
+    sftpKnownHosts: c.sftpKnownHosts ?? null,
     ftpsCaFile: c.ftpsCaFile ?? null,
   };
 }

@@ -131,6 +131,8 @@ export interface SshServer {
   root: string;
   /** How each successful login authenticated. */
   logins: string[];
+  /** `keytype base64` of the server's host key, as in known_hosts. */
+  hostKey: string;
   close(): Promise<void>;
 }
 
@@ -143,7 +145,8 @@ const { STATUS_CODE, OPEN_MODE } = utils.sftp;
  */
 export async function startSsh(opts: { clientPublicKey?: string } = {}): Promise<SshServer> {
   const root = await tempDir('encodery-sftp-');
-  const hostKey = utils.generateKeyPairSync('ed25519').private;
+  const hostPair = utils.generateKeyPairSync('ed25519');
+  const hostKey = hostPair.private;
   const allowedKey = opts.clientPublicKey ? utils.parseKey(opts.clientPublicKey) : null;
   if (allowedKey instanceof Error) throw allowedKey;
   const logins: string[] = [];
@@ -241,6 +244,7 @@ export async function startSsh(opts: { clientPublicKey?: string } = {}): Promise
     port: (server.address() as net.AddressInfo).port,
     root,
     logins,
+    hostKey: hostPair.public.split(' ').slice(0, 2).join(' '),
     close: async () => {
       for (const c of clients) c.end();
       await new Promise((r) => server.close(r));

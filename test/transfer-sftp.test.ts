@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -135,4 +136,31 @@ test('ENCODERY_SFTP_KEY_FILE must name a readable file at start; the settings re
   assert.equal(c.sftpKeyFile, keyFile);
   assert.equal(c.sftpKeyPassphrase, PASSPHRASE);
   assert.equal(c.ftpsCaFile, null);
+});
+
+test('ENCODERY_SFTP_KNOWN_HOSTS: a listed host key (plain or hashed name) passes; an unlisted or revoked one is refused before logging in', async () => {
+  const small = await randomFile(work, 'kh.bin', 50_000);
+  const name = `[127.0.0.1]:${ssh.port}`;
+  const salt = randomBytes(20);
+  const hashed = `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update(name).digest('base64')}`;
+  const other = ssh2.utils.generateKeyPairSync('ed25519').public.split(' ').slice(0, 2).join(' ');
+  const known = async (text: string): Promise<Partial<TransferContext>> => {
+    const file = path.join(work, `known_hosts_${randomBytes(4).toString('hex')}`);
+    await fs.writeFile(file, text);
+    return { remote: { sftpKnownHostsFile: file } };
+  };
+  const url = (f: string) => `sftp://${auth}@127.0.0.1:${ssh.port}/kh/${f}`;
+
+  await upload(small, url('plain.bin'), ctx(await known(`# ours\nexample.com ${other}\n${name} ${ssh.hostKey}\n`)));
+  await upload(small, url('hashed.bin'), ctx(await known(`${hashed} ${ssh.hostKey}\n`)));
+  assert.deepEqual((await fs.readdir(path.join(ssh.root, 'kh'))).sort(), ['hashed.bin', 'plain.bin']);
+
+  const logins = ssh.logins.length;
+  for (const text of [`${name} ${other}\n127.0.0.1 ${ssh.hostKey}\n`, `@revoked * ${ssh.hostKey}\n${name} ${ssh.hostKey}\n`]) {
+    const err = await upload(small, url('refused.bin'), ctx(await known(text))).catch((e: unknown) => e);
+    assert.ok(err instanceof TransferError);
+    assert.match(err.message, new RegExp(`^Upload error: the host key of 127\\.0\\.0\\.1 \\(SHA256:[A-Za-z0-9+/]{43}\\) is not listed for \\[127\\.0\\.0\\.1\\]:${ssh.port} in ENCODERY_SFTP_KNOWN_HOSTS$`));
+    assert.equal(err.transient, false);
+  }
+  assert.equal(ssh.logins.length, logins, 'no password was sent to an unverified server');
 });

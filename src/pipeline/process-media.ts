@@ -68,7 +68,7 @@ class MediaRun {
     const c = this.deps.config;
     return {
       fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes,
-      remote: { sftpKeyFile: c.sftpKeyFile, sftpKeyPassphrase: c.sftpKeyPassphrase, ftpsCaFile: c.ftpsCaFile },
+      remote: { sftpKeyFile: c.sftpKeyFile, sftpKeyPassphrase: c.sftpKeyPassphrase, sftpKnownHostsFile: c.sftpKnownHosts, ftpsCaFile: c.ftpsCaFile },
       debug: (message) => this.#log.debug(message),
     };
   }

@@ -5,6 +5,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
 import { toTransferError, type Verb } from './errors.ts';
+import { isKnownHostKey, knownHostName, parseKnownHosts } from './known-hosts.ts';
 import { CONNECT_TIMEOUT_MS, aborted, connectAddress, credentialsOf, hostOf, remotePath, validateRemote, whoAt } from './remote.ts';
 import { TransferError, type Progress, type SchemeModule, type TransferContext } from './types.ts';
 
@@ -12,8 +13,9 @@ import { TransferError, type Progress, type SchemeModule, type TransferContext }
  * sftp:// with the URL's password, or else the private key from ENCODERY_SFTP_KEY_FILE. Paths
  * are absolute, as with curl; `/~/dir/file` is relative to the login folder.
  *
- * Any host key is accepted (its SHA256 fingerprint is logged at debug level): like plain FTP,
- * this trusts the network path to the server.
+ * The server's host key must be listed in ENCODERY_SFTP_KNOWN_HOSTS when that is set. Without
+ * it any host key is accepted (its SHA256 fingerprint is logged at debug level): like plain FTP,
+ * that trusts the network path to the server.
  */
 
 const { Client, utils } = ssh2;
@@ -104,6 +106,7 @@ async function connect(url: URL, ctx: TransferContext, verb: Verb): Promise<Sess
   const { user } = credentialsOf(url);
   if (user === null) throw new TransferError(`${verb} error: the SFTP URL names no user (sftp://user@host/path)`);
   const auth = await authFor(url, ctx, verb);
+  const knownHosts = await readKnownHosts(ctx, verb);
   const address = await connectAddress(url, ctx.allowPrivateNetwork).catch((err: unknown) => {
     throw mapError(err, verb, url, ctx);
   });
@@ -123,9 +126,11 @@ async function connect(url: URL, ctx: TransferContext, verb: Verb): Promise<Sess
   });
   broken.catch(() => undefined);
   const host = hostOf(url);
+  const port = url.port === '' ? 22 : Number(url.port);
+  let refusedKey: string | null = null;
   const options: ConnectConfig = {
     host: address,
-    port: url.port === '' ? 22 : Number(url.port),
+    port,
     username: user,
     readyTimeout: CONNECT_TIMEOUT_MS,
     // Three unanswered keepalives 10 s apart: the server is gone.
@@ -134,6 +139,10 @@ async function connect(url: URL, ctx: TransferContext, verb: Verb): Promise<Sess
     hostVerifier: (key: Buffer) => {
       const fingerprint = createHash('sha256').update(key).digest('base64').replace(/=+$/, '');
       ctx.debug?.(`SFTP host key of ${host}: SHA256:${fingerprint}`);
+      if (knownHosts && !isKnownHostKey(knownHosts, knownHostName(host, port), key)) {
+        refusedKey = fingerprint;
+        return false;
+      }
       return true;
     },
     ...(auth.kind === 'password' ? { password: auth.password } : { privateKey: auth.key, ...(auth.passphrase === undefined ? {} : { passphrase: auth.passphrase }) }),
@@ -158,7 +167,20 @@ async function connect(url: URL, ctx: TransferContext, verb: Verb): Promise<Sess
   } catch (err) {
     release();
     conn.destroy();
+    if (refusedKey !== null && !ctx.signal?.aborted) {
+      throw new TransferError(`${verb} error: the host key of ${host} (SHA256:${refusedKey}) is not listed for ${knownHostName(host, port)} in ENCODERY_SFTP_KNOWN_HOSTS`);
+    }
     throw fail(err);
+  }
+}
+
+async function readKnownHosts(ctx: TransferContext, verb: Verb): Promise<ReturnType<typeof parseKnownHosts> | null> {
+  const file = ctx.remote?.sftpKnownHostsFile;
+  if (!file) return null;
+  try {
+    return parseKnownHosts(await fs.readFile(file, 'utf8'));
+  } catch (err) {
+    throw new TransferError(`${verb} error: cannot read the SFTP known hosts file (ENCODERY_SFTP_KNOWN_HOSTS)`, { cause: err });
   }
 }
 

@@ -18,6 +18,8 @@ export interface RemoteSettings {
   /** PEM or OpenSSH private key file, used for sftp:// URLs without a password. */
   sftpKeyFile?: string | null;
   sftpKeyPassphrase?: string | null;
+  /** OpenSSH known_hosts file; when set, SFTP servers must present a key listed there. */
+  sftpKnownHostsFile?: string | null;
   /** PEM CA certificates trusted for ftps:// besides the system ones. */
   ftpsCaFile?: string | null;
 }
