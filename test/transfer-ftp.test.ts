@@ -92,6 +92,10 @@ test('FTPS: explicit TLS with a CA from ENCODERY_FTPS_CA_FILE round-trips; witho
   assert.ok(err instanceof TransferError);
   assert.match(err.message, /^Upload error: TLS problem with 127\.0\.0\.1 \(/);
   assert.equal(err.transient, false);
+
+  const plain = await upload(small, `ftps://${auth}@127.0.0.1:${ftp.port}/tls/b.bin`, ctx()).catch((e: unknown) => e);
+  assert.ok(plain instanceof TransferError);
+  assert.match(plain.message, /^Upload error: the FTP server 127\.0\.0\.1 does not offer explicit TLS \(AUTH TLS answered 5\d\d\); use ftp:\/\/ or ask for FTPS$/);
 });
 
 test('FTP: a server that drops the connection is transient and retried, then reported', async () => {

@@ -83,15 +83,24 @@ async function connect(url: URL, ctx: TransferContext, verb: Verb): Promise<{ cl
     const address = await connectAddress(url, ctx.allowPrivateNetwork);
     const { user, password } = credentialsOf(url);
     const secure = url.protocol === 'ftps:';
+    const port = url.port === '' ? 21 : Number(url.port);
+    const login = async (): Promise<void> => {
+      await client.connect(address, port);
+      if (secure) {
+        const options = { ...(await tlsOptions(url, ctx)), host: address };
+        await client.useTLS(options).catch((err: unknown) => {
+          if (err instanceof FTPError && err.code >= 500) {
+            throw new TransferError(`${verb} error: the FTP server ${hostOf(url)} does not offer explicit TLS (AUTH TLS answered ${err.code}); use ftp:// or ask for FTPS`);
+          }
+          throw err;
+        });
+      }
+      await client.sendIgnoringError('OPTS UTF8 ON');
+      await client.login(user ?? 'anonymous', password ?? 'anonymous@');
+      await client.useDefaultSettings();
+    };
     await withDeadline(
-      client.access({
-        host: address,
-        port: url.port === '' ? 21 : Number(url.port),
-        ...(user === null ? {} : { user }),
-        ...(password === null ? {} : { password }),
-        secure,
-        ...(secure ? { secureOptions: await tlsOptions(url, ctx) } : {}),
-      }),
+      login(),
       CONNECT_TIMEOUT_MS,
       () => client.close(),
       `${verb} error: the FTP server ${hostOf(url)} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`,
