@@ -143,7 +143,7 @@ const { STATUS_CODE, OPEN_MODE } = utils.sftp;
  * An SSH server whose SFTP subsystem serves `root` as `/` (open, read, write, fstat, stat,
  * lstat, mkdir, close): just what the client uses. Password and public-key logins.
  */
-export async function startSsh(opts: { clientPublicKey?: string } = {}): Promise<SshServer> {
+export async function startSsh(opts: { clientPublicKey?: string; /** answers READs with at most this many bytes, as some servers do */ maxRead?: number } = {}): Promise<SshServer> {
   const root = await tempDir('encodery-sftp-');
   const hostPair = utils.generateKeyPairSync('ed25519');
   const hostKey = hostPair.private;
@@ -201,8 +201,9 @@ export async function startSsh(opts: { clientPublicKey?: string } = {}): Promise
           sftp.on('READ', (id, handle, offset, length) => {
             const h = handleOf(handle);
             if (!h) return sftp.status(id, STATUS_CODE.FAILURE);
-            const buf = Buffer.alloc(length);
-            h.read(buf, 0, length, offset).then(({ bytesRead }) => {
+            const n = Math.min(length, opts.maxRead ?? length);
+            const buf = Buffer.alloc(n);
+            h.read(buf, 0, n, offset).then(({ bytesRead }) => {
               if (bytesRead === 0) sftp.status(id, STATUS_CODE.EOF);
               else sftp.data(id, buf.subarray(0, bytesRead));
             }, (err) => fail(id, err));

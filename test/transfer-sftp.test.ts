@@ -164,3 +164,16 @@ test('ENCODERY_SFTP_KNOWN_HOSTS: a listed host key (plain or hashed name) passes
   }
   assert.equal(ssh.logins.length, logins, 'no password was sent to an unverified server');
 });
+
+test('SFTP: a server that answers reads with fewer bytes than asked still yields the whole file', async () => {
+  const stingy = await startSsh({ maxRead: 10_000 });
+  try {
+    const file = await randomFile(stingy.root, 'short.bin', 1_000_003);
+    const back = path.join(work, 'short-back.bin');
+    const { bytes } = await download(`sftp://${auth}@127.0.0.1:${stingy.port}/short.bin`, back, ctx());
+    assert.equal(bytes, 1_000_003);
+    assert.equal(await sha256(back), await sha256(file));
+  } finally {
+    await stingy.close();
+  }
+});
