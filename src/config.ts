@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -33,6 +34,12 @@ export interface Config {
   /** An S3-compatible service (MinIO, Ceph, …) used with path-style addressing; null: AWS. */
   s3Endpoint: string | null;
   s3Region: string;
+  /** sftp:// URLs without a password log in with this private key. */
+  sftpKeyFile: string | null;
+  sftpKeyPassphrase: string | null;
+  sftpKnownHosts: string | null;
+  /** Extra CA certificates for ftps:// servers with a private CA. */
+  ftpsCaFile: string | null;
 }
 
 interface Setting {
@@ -61,6 +68,10 @@ export const SETTINGS = {
   azureEndpoint: { env: 'ENCODERY_AZURE_ENDPOINT', flag: 'azure-endpoint', help: 'Azure Blob service URL used for every Azure URL instead of ACCOUNT.blob.core.windows.net (Azurite: http://127.0.0.1:10000/devstoreaccount1)' },
   s3Endpoint: { env: 'ENCODERY_S3_ENDPOINT', flag: 's3-endpoint', help: 'Base URL of an S3-compatible service for s3:// URLs (path-style addressing; trusted even on a private network)' },
   s3Region: { env: 'ENCODERY_S3_REGION', flag: 's3-region', help: 'Region for s3:// URLs and the S3 endpoint (AWS redirects to the bucket\'s own region)', default: 'us-east-1' },
+  sftpKeyFile: { env: 'ENCODERY_SFTP_KEY_FILE', flag: 'sftp-key-file', help: 'Private key (PEM or OpenSSH) for sftp:// URLs that carry no password' },
+  sftpKeyPassphrase: { env: 'ENCODERY_SFTP_KEY_PASSPHRASE', flag: 'sftp-key-passphrase', help: 'Passphrase of the SFTP private key, if it has one' },
+  sftpKnownHosts: { env: 'ENCODERY_SFTP_KNOWN_HOSTS', flag: 'sftp-known-hosts', help: 'OpenSSH known_hosts file; when set, SFTP servers must present a host key listed there' },
+  ftpsCaFile: { env: 'ENCODERY_FTPS_CA_FILE', flag: 'ftps-ca-file', help: 'PEM CA certificates trusted for ftps:// besides the system ones' },
 } satisfies Record<keyof Config, Setting>;
 
 export class ConfigError extends Error {
@@ -74,6 +85,18 @@ const bool = z
   .transform((s) => ['1', 'true', 'yes', 'on'].includes(s));
 const int = (min: number, max: number) => z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 const list = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+// Checked at start: a missing key file must not first show up as a failed delivery.
+const readableFile = z
+  .string()
+  .transform((p) => path.resolve(p))
+  .refine((p) => {
+    try {
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  }, 'not a readable file');
 
 const usersSchema = list.pipe(
   z
@@ -107,6 +130,10 @@ const schema = z.object({
   azureEndpoint: z.url({ protocol: /^https?$/ }).optional(),
   s3Endpoint: z.url({ protocol: /^https?$/ }).optional(),
   s3Region: z.string().trim().regex(/^[a-z0-9-]+$/, 'must be a region name such as us-east-1'),
+  sftpKeyFile: readableFile.optional(),
+  sftpKeyPassphrase: z.string().optional(),
+  sftpKnownHosts: readableFile.optional(),
+  ftpsCaFile: readableFile.optional(),
 });
 
 /** Reads settings from `env` and `argv` (flags like --port 9000 or --port=9000). */
@@ -140,5 +167,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     publicUrl: c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : null,
     azureEndpoint: c.azureEndpoint ? c.azureEndpoint.replace(/\/+$/, '') : null,
     s3Endpoint: c.s3Endpoint ? c.s3Endpoint.replace(/\/+$/, '') : null,
+    sftpKeyFile: c.sftpKeyFile ?? null,
+    sftpKeyPassphrase: c.sftpKeyPassphrase ?? null,
+    sftpKnownHosts: c.sftpKnownHosts ?? null,
+    ftpsCaFile: c.ftpsCaFile ?? null,
   };
 }

@@ -72,6 +72,8 @@ class MediaRun {
     return {
       fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes,
       s3Endpoint: c.s3Endpoint, s3Region: c.s3Region, azureEndpoint: c.azureEndpoint,
+      remote: { sftpKeyFile: c.sftpKeyFile, sftpKeyPassphrase: c.sftpKeyPassphrase, sftpKnownHostsFile: c.sftpKnownHosts, ftpsCaFile: c.ftpsCaFile },
+      debug: (message) => this.#log.debug(message),
     };
   }
 

@@ -4,12 +4,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { toTransferError, type Verb } from './errors.ts';
 import { azureScheme } from './azure.ts';
 import { fileScheme } from './file.ts';
+import { ftpScheme } from './ftp.ts';
 import { OutsideRootsError, namesPrivateAddress, resolveReadPath } from './guard.ts';
 import { fileURLToPath } from 'node:url';
 import { httpScheme } from './http.ts';
 import { s3Scheme } from './s3.ts';
 import { ByteMeter, tooLargeMessage } from './meter.ts';
 import { redactUrl } from './redact.ts';
+import { sftpScheme } from './sftp.ts';
 import { TransferError, type Progress, type SchemeModule, type TransferContext } from './types.ts';
 
 export { redactUrl } from './redact.ts';
@@ -21,6 +23,8 @@ const MODULES: readonly SchemeModule[] = [
   azureScheme,
   httpScheme,
   s3Scheme,
+  ftpScheme,
+  sftpScheme,
 ];
 
 const DEFAULT_RETRY_DELAYS_MS = [1000, 4000, 10_000];

@@ -14,6 +14,20 @@ export interface TransferContext {
   s3Endpoint?: string | null;
   /** ENCODERY_S3_REGION; default us-east-1. */
   s3Region?: string;
+  /** FTPS/SFTP settings from configuration (never from a URL). */
+  remote?: RemoteSettings;
+  /** Diagnostics nobody is shown by default (an SFTP server's host key fingerprint). */
+  debug?: (message: string) => void;
+}
+
+export interface RemoteSettings {
+  /** PEM or OpenSSH private key file, used for sftp:// URLs without a password. */
+  sftpKeyFile?: string | null;
+  sftpKeyPassphrase?: string | null;
+  /** OpenSSH known_hosts file; when set, SFTP servers must present a key listed there. */
+  sftpKnownHostsFile?: string | null;
+  /** PEM CA certificates trusted for ftps:// besides the system ones. */
+  ftpsCaFile?: string | null;
 }
 
 export type Progress = (doneBytes: number, totalBytes: number | null) => void;
