@@ -13,12 +13,12 @@
  *    BENCH_LADDER_RUNS (5) alternating runs. Target ≤ 0.70. Both sides use the x264 preset
  *    BENCH_LADDER_PRESET (`veryfast`, what turbo=yes selects; `medium` is the default without it).
  *
- * BENCH_ONLY=ladder runs section 4 alone.
+ * 5. Memory: a 1 GiB source over HTTP, remuxed, delivered to S3 and SFTP; the server's peak RSS
+ *    grows by less than 150 MB (bench/memory.ts).
+ *
+ * BENCH_ONLY=ladder runs section 4 alone, BENCH_ONLY=memory section 5.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,15 +26,16 @@ import path from 'node:path';
 import { Pool } from 'undici';
 import { openSqlite } from '../src/store/db.ts';
 import { insertMedia } from '../src/store/repo.ts';
+import { USER, call, endWatcher, exec, startServer } from './lib.ts';
+import { memorySection } from './memory.ts';
 
-const exec = promisify(execFile);
-const USER = { id: '4242', key: 'bench-key-4242-abcdef' };
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const STATUS_SECONDS = Number(process.env.BENCH_STATUS_SECONDS ?? 10);
 const STORE_MEDIA = 10_000;
 const LADDER_RUNS = Number(process.env.BENCH_LADDER_RUNS ?? 5);
 const LADDER_PRESET = process.env.BENCH_LADDER_PRESET ?? 'veryfast';
 const ONLY_LADDER = process.env.BENCH_ONLY === 'ladder';
+const ONLY_MEMORY = process.env.BENCH_ONLY === 'memory';
 const LADDER = [
   { height: 1080, bitrate: '5000k' },
   { height: 720, bitrate: '2800k' },
@@ -44,6 +45,16 @@ const LADDER = [
 
 async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'encodery-bench-'));
+  try {
+    if (!ONLY_MEMORY) await encodeSections(dataDir);
+    if (!ONLY_LADDER) await memorySection(dataDir);
+  } finally {
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Sections 1 to 4, against one server. */
+async function encodeSections(dataDir: string): Promise<void> {
   const files = path.join(dataDir, 'files');
   await fs.mkdir(files, { recursive: true });
   const clip = path.join(files, 'clip-720p.mp4');
@@ -60,7 +71,6 @@ async function main(): Promise<void> {
     await ladder(base, files);
   } finally {
     server.kill('SIGTERM');
-    await fs.rm(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -269,59 +279,6 @@ async function makeClip(file: string, width: number, height: number): Promise<vo
     '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-ac', '2', file,
   ]);
   process.stdout.write('done\n');
-}
-
-/**
- * Learns when a media ended from its notify callback: polling GetStatus every few ms would take
- * CPU from FFmpeg on a machine the encode keeps busy, and add up to a polling interval.
- */
-async function endWatcher(): Promise<{ notify: string; ended(mediaId: string): Promise<string>; close(): void }> {
-  const waiting = new Map<string, (status: string) => void>();
-  const early = new Map<string, string>();
-  const receiver = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      res.end('ok');
-      const json = new URLSearchParams(Buffer.concat(chunks).toString()).get('json');
-      const result = json ? (JSON.parse(json) as { result?: { mediaid?: string; status?: string } }).result : undefined;
-      if (!result?.mediaid) return;
-      const resolve = waiting.get(result.mediaid);
-      if (resolve) resolve(result.status ?? '');
-      else early.set(result.mediaid, result.status ?? '');
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  receiver.unref();
-  return {
-    notify: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/ended`,
-    ended: (mediaId) =>
-      early.has(mediaId) ? Promise.resolve(early.get(mediaId)!) : new Promise<string>((resolve) => waiting.set(mediaId, resolve)),
-    close: () => receiver.close(),
-  };
-}
-
-async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port)], {
-    // Loopback allowed: the ladder section's notify callback goes to the bench itself.
-    env: { ...process.env, ENCODERY_DATA_DIR: dataDir, ENCODERY_USERS: `${USER.id}:${USER.key}`, ENCODERY_LOG_LEVEL: 'warn', ENCODERY_ALLOW_PRIVATE_NETWORK: 'true' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      if (c.toString().includes('listening on')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  return child;
-}
-
-async function call(base: string, query: Record<string, unknown>): Promise<any> {
-  const body = 'json=' + encodeURIComponent(JSON.stringify({ query: { userid: USER.id, userkey: USER.key, ...query } }));
-  const res = await fetch(base + '/', { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-  const json = (await res.json()) as { response: any };
-  if (json.response.errors) throw new Error(json.response.errors.error);
-  return json.response;
 }
 
 await main();

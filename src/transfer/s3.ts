@@ -198,6 +198,10 @@ function target(url: URL, ctx: TransferContext, verb: Verb): Target {
 
 const SILENT = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
+// The SDK warns on every start that its releases after January 2027 will need Node 22. The
+// version in package-lock.json runs on Node 20; the warning says nothing an operator can act on.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /** One client per transfer: its sockets close with it, and credentials never outlive the URL. */
 function clientFor(t: Target, ctx: TransferContext, maxAttempts = 3): S3Client {
   // The configured endpoint is trusted; AWS hosts go through the same address check as HTTP.

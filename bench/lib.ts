@@ -1,0 +1,63 @@
+/** What the bench sections share: the server process, the API call, the end-of-media watcher. */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+
+export const exec = promisify(execFile);
+export const USER = { id: '4242', key: 'bench-key-4242-abcdef' };
+
+/**
+ * Learns when a media ended from its notify callback: polling GetStatus every few ms would take
+ * CPU from FFmpeg on a machine the encode keeps busy, and add up to a polling interval.
+ */
+export async function endWatcher(): Promise<{ notify: string; ended(mediaId: string): Promise<string>; close(): void }> {
+  const waiting = new Map<string, (status: string) => void>();
+  const early = new Map<string, string>();
+  const receiver = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      res.end('ok');
+      const json = new URLSearchParams(Buffer.concat(chunks).toString()).get('json');
+      const result = json ? (JSON.parse(json) as { result?: { mediaid?: string; status?: string } }).result : undefined;
+      if (!result?.mediaid) return;
+      const resolve = waiting.get(result.mediaid);
+      if (resolve) resolve(result.status ?? '');
+      else early.set(result.mediaid, result.status ?? '');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiver.unref();
+  return {
+    notify: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/ended`,
+    ended: (mediaId) =>
+      early.has(mediaId) ? Promise.resolve(early.get(mediaId)!) : new Promise<string>((resolve) => waiting.set(mediaId, resolve)),
+    close: () => receiver.close(),
+  };
+}
+
+/** `npm start` as a child process, so its memory is its own; `env` adds settings. */
+export async function startServer(dataDir: string, port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port)], {
+    // Loopback allowed: the ladder section's notify callback goes to the bench itself.
+    env: { ...process.env, ENCODERY_DATA_DIR: dataDir, ENCODERY_USERS: `${USER.id}:${USER.key}`, ENCODERY_LOG_LEVEL: 'warn', ENCODERY_ALLOW_PRIVATE_NETWORK: 'true', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => {
+      if (c.toString().includes('listening on')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return child;
+}
+
+export async function call(base: string, query: Record<string, unknown>): Promise<any> {
+  const body = 'json=' + encodeURIComponent(JSON.stringify({ query: { userid: USER.id, userkey: USER.key, ...query } }));
+  const res = await fetch(base + '/', { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const json = (await res.json()) as { response: any };
+  if (json.response.errors) throw new Error(json.response.errors.error);
+  return json.response;
+}
+
