@@ -10,6 +10,7 @@ import {
 import { toTransferError, type Verb } from './errors.ts';
 import { guardedNodeAgent } from './guard.ts';
 import { TransferError, type SchemeModule, type TransferContext } from './types.ts';
+import { decodePart } from './url-parts.ts';
 
 /**
  * Azure Blob Storage (reference 5.1/5.2), claimed by host name since both forms are https URLs:
@@ -49,13 +50,6 @@ interface AzureTarget {
   viaEndpoint: boolean;
 }
 
-function decode(part: string): string | null {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return null;
-  }
-}
 
 /** The parsed parts, or a message naming what is wrong. No I/O. */
 export function parseAzureUrl(url: URL, endpoint?: string | null): AzureTarget | string {
@@ -63,21 +57,21 @@ export function parseAzureUrl(url: URL, endpoint?: string | null): AzureTarget |
   if (!host) return `"${url.hostname}" is not an Azure Blob host (ACCOUNT.blob.core.windows.net)`;
   const account = host[1]!;
   const segments = url.pathname.split('/').slice(1);
-  const container = decode(segments[0] ?? '') ?? '';
+  const container = decodePart(segments[0] ?? '') ?? '';
   if (!CONTAINER.test(container)) {
     return container === ''
       ? 'the Azure URL has no container: use https://ACCOUNT.blob.core.windows.net/CONTAINER/PATH'
       : `"${container}" is not a valid Azure container name (3 to 63 lowercase letters, digits and single hyphens)`;
   }
-  const blob = decode(segments.slice(1).join('/'));
+  const blob = decodePart(segments.slice(1).join('/'));
   if (blob === null) return 'the Azure blob path has a malformed %-escape';
   if (blob === '' || blob.endsWith('/')) return 'the Azure URL has no blob name after the container';
 
   let key: string | null = null;
   if (url.username !== '' || url.password !== '') {
     // Documented: KEY@ACCOUNT...; the key is base64, so its '/', '+' and '=' must be %-escaped.
-    const user = decode(url.username);
-    const pass = decode(url.password);
+    const user = decodePart(url.username);
+    const pass = decodePart(url.password);
     if (user === null || pass === null) return 'the Azure account key has a malformed %-escape';
     if (url.password !== '' && user.toLowerCase() !== account) {
       return 'the Azure key form is https://URLENCODED_KEY@ACCOUNT.blob.core.windows.net/CONTAINER/PATH';

@@ -7,6 +7,7 @@ import { toTransferError, type Verb } from './errors.ts';
 import { guardedDispatcher } from './guard.ts';
 import { ByteMeter } from './meter.ts';
 import { TransferError, type SchemeModule, type TransferContext } from './types.ts';
+import { decodeOrKeep } from './url-parts.ts';
 
 export const USER_AGENT = 'Encodery';
 const MAX_REDIRECTS = 5;
@@ -20,13 +21,6 @@ export function isTransientStatus(status: number): boolean {
   return status >= 500 || status === 429 || status === 408;
 }
 
-function decode(part: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return part;
-  }
-}
 
 /** user:password@ becomes Basic auth, as curl does; the URL sent on the wire carries none. */
 export function splitCredentials(url: URL): { target: string; authorization: string | null } {
@@ -34,7 +28,7 @@ export function splitCredentials(url: URL): { target: string; authorization: str
   const bare = new URL(url.href);
   bare.username = '';
   bare.password = '';
-  const pair = `${decode(url.username)}:${decode(url.password)}`;
+  const pair = `${decodeOrKeep(url.username)}:${decodeOrKeep(url.password)}`;
   return { target: bare.href, authorization: `Basic ${Buffer.from(pair).toString('base64')}` };
 }
 

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { ForbiddenAddressError, isAllowedAddress } from './guard.ts';
 import type { Verb } from './errors.ts';
 import { TransferError } from './types.ts';
+import { decodeOrKeep } from './url-parts.ts';
 
 /**
  * What FTP(S) and SFTP share: where to connect (checked against the private-network rule
@@ -14,13 +15,6 @@ export const CONNECT_TIMEOUT_MS = 15_000;
 /** No byte in either direction for this long during a transfer: the peer is gone. */
 export const IDLE_TIMEOUT_MS = 30_000;
 
-function decode(part: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return part;
-  }
-}
 
 export function hostOf(url: URL): string {
   return url.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -28,8 +22,8 @@ export function hostOf(url: URL): string {
 
 export function credentialsOf(url: URL): { user: string | null; password: string | null } {
   return {
-    user: url.username === '' ? null : decode(url.username),
-    password: url.password === '' ? null : decode(url.password),
+    user: url.username === '' ? null : decodeOrKeep(url.username),
+    password: url.password === '' ? null : decodeOrKeep(url.password),
   };
 }
 
@@ -44,7 +38,7 @@ export function whoAt(url: URL): string {
  * a line-based control connection, where a CR or LF would start a command of the sender's choosing.
  */
 export function remotePath(url: URL): string | null {
-  const p = decode(url.pathname);
+  const p = decodeOrKeep(url.pathname);
   return /[\0-\x1f\x7f]/.test(p) ? null : p;
 }
 

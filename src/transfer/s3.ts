@@ -22,6 +22,7 @@ import { errorCode, toTransferError, type Verb } from './errors.ts';
 import { guardedLookup } from './guard.ts';
 import { ByteMeter, tooLargeMessage } from './meter.ts';
 import { TransferError, type Progress, type SchemeModule, type TransferContext } from './types.ts';
+import { decodePart } from './url-parts.ts';
 
 const MiB = 1024 * 1024;
 /** S3 takes at most 10,000 parts; 8 MiB parts cover 78 GiB before they must grow. */
@@ -97,13 +98,6 @@ export interface Target {
   options: URLSearchParams;
 }
 
-function decode(part: string): string | null {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return null;
-  }
-}
 
 function endpointHost(ctx: Partial<TransferContext>): string | null {
   if (!ctx.s3Endpoint) return null;
@@ -132,13 +126,13 @@ export function parseTarget(url: URL, ctx: Partial<TransferContext>): Target | s
   let hostRegion: string | null = null;
   let pathStyle = false;
   if (url.protocol === 's3:') {
-    bucket = decode(url.hostname);
+    bucket = decodePart(url.hostname);
     rawKey = url.pathname.replace(/^\//, '');
   } else {
     const aws = AWS_HOST.exec(url.hostname);
     if (url.host === endpointHost(ctx) || !aws?.[1]) {
       const slash = url.pathname.indexOf('/', 1);
-      bucket = decode(slash < 0 ? url.pathname.slice(1) : url.pathname.slice(1, slash));
+      bucket = decodePart(slash < 0 ? url.pathname.slice(1) : url.pathname.slice(1, slash));
       rawKey = slash < 0 ? '' : url.pathname.slice(slash + 1);
       pathStyle = true;
     } else {
@@ -149,11 +143,11 @@ export function parseTarget(url: URL, ctx: Partial<TransferContext>): Target | s
   }
   if (!bucket) return 'the S3 URL names no bucket';
   if (!BUCKET.test(bucket)) return `"${bucket}" is not a valid S3 bucket name`;
-  const key = decode(rawKey);
+  const key = decodePart(rawKey);
   if (key === null) return 'the S3 object key has a malformed percent-escape';
   if (key === '' || key.endsWith('/')) return 'the S3 URL must name an object (bucket/key), not a bucket or folder';
-  const user = decode(url.username);
-  const secret = decode(url.password);
+  const user = decodePart(url.username);
+  const secret = decodePart(url.password);
   if (user === null || secret === null) return 'the S3 credentials in the URL have a malformed percent-escape';
   if ((user === '') !== (secret === '')) {
     return 'give both the access key and the secret as KEY:SECRET@ (percent-encode / as %2F and : as %3A in the secret)';
