@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     onUserCreated: (user, file) =>
       process.stdout.write(`Created the first user (kept in ${file}):\n  userid  ${user.id}\n  userkey ${user.key}\n`),
   });
-  process.stdout.write(`Encodery ${ffmpeg.version ? `(FFmpeg ${ffmpeg.version}) ` : ''}listening on ${server.url} — data in ${config.dataDir}\n`);
+  process.stdout.write(`Encodery ${ffmpeg.version ? `(FFmpeg ${ffmpeg.version}) ` : ''}listening on ${server.url} — data in ${config.dataDir}${storeNote(config.databaseUrl)}\n`);
   const stop = (signal: string) => {
     process.stdout.write(`${signal}: finishing up; unfinished media resume at the next start\n`);
     const force = setTimeout(() => process.exit(1), 10_000);
@@ -61,3 +61,10 @@ main(process.argv.slice(2)).then(
     process.exit(1);
   },
 );
+
+/** Where the shared store is, without the credentials its URL may carry. */
+function storeNote(databaseUrl: string | null): string {
+  if (!databaseUrl) return '';
+  const url = new URL(databaseUrl);
+  return `, store on PostgreSQL at ${url.host}${url.pathname}`;
+}
