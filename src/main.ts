@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig, SETTINGS } from './config.ts';
 import { checkFfmpeg } from './pipeline/ffmpeg/version.ts';
 import { startServer } from './server.ts';
+import { StoreError } from './store/db.ts';
 
 const USAGE = `Usage: encodery serve [--flag value ...]
 
@@ -57,7 +58,8 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err) => {
-    process.stderr.write(`encodery: ${(err as Error)?.stack ?? err}\n`);
+    // An unreachable store is a setting to fix, not a bug: one line, no stack.
+    process.stderr.write(`encodery: ${err instanceof StoreError ? err.message : ((err as Error)?.stack ?? err)}\n`);
     process.exit(1);
   },
 );

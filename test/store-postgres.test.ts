@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { sql } from 'kysely';
-import { openStore, openSqlite, type Db } from '../src/store/db.ts';
+import { StoreError, openStore, openSqlite, type Db } from '../src/store/db.ts';
 import * as repo from '../src/store/repo.ts';
 import { createTestDatabase, tempDir, type TestDatabase } from './helpers.ts';
 
@@ -202,4 +202,18 @@ test('GetMediaList filters, sorting and paging give the same media on PostgreSQL
     await sqlite.destroy();
     await postgres.destroy();
   }
+});
+
+test('a PostgreSQL store that cannot be reached fails the start with where and why, never the password', async () => {
+  const base = new URL(process.env.ENCODERY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
+  const wrong = new URL(base);
+  wrong.username = 'encodery_no_such_role';
+  wrong.password = 'hunter2-secret';
+  await assert.rejects(openStore({ dataDir: '/nonexistent', databaseUrl: wrong.toString() }), (err: Error) => {
+    assert.ok(err instanceof StoreError, String(err));
+    assert.match(err.message, new RegExp(`at ${base.host}${base.pathname}`));
+    assert.match(err.message, /encodery_no_such_role/);
+    assert.doesNotMatch(err.message, /hunter2/);
+    return true;
+  });
 });

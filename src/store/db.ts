@@ -53,6 +53,11 @@ const pgTypes: pg.CustomTypesConfig = {
     oid === INT8_OID && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
 };
 
+/** The store could not be opened; the message names where, without credentials, and why. */
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
 /** Opens the shared PostgreSQL store (a pool) and brings its schema up to date. */
 export async function openPostgres(url: string): Promise<Db> {
   // The type parser is given to this pool only: no process-wide pg.types change.
@@ -64,7 +69,8 @@ export async function openPostgres(url: string): Promise<Db> {
     await migrate(db);
   } catch (err) {
     await db.destroy().catch(() => {});
-    throw err;
+    const where = new URL(url);
+    throw new StoreError(`cannot open the PostgreSQL store at ${where.host}${where.pathname} (ENCODERY_DATABASE_URL): ${(err as Error).message}`, { cause: err });
   }
   return db;
 }
