@@ -16,7 +16,10 @@
  * 5. Memory: a 1 GiB source over HTTP, remuxed, delivered to S3 and SFTP; the server's peak RSS
  *    grows by less than 150 MB (bench/memory.ts).
  *
- * BENCH_ONLY=ladder runs section 4 alone, BENCH_ONLY=memory section 5.
+ * 6. AddMedia throughput: media accepted per second from 32 concurrent clients against one API
+ *    node on PostgreSQL (bench/addmedia.ts).
+ *
+ * BENCH_ONLY=ladder runs section 4 alone, BENCH_ONLY=memory section 5, BENCH_ONLY=addmedia section 6.
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -28,6 +31,7 @@ import { openSqlite } from '../src/store/db.ts';
 import { insertMedia } from '../src/store/repo.ts';
 import { USER, call, endWatcher, exec, startServer } from './lib.ts';
 import { memorySection } from './memory.ts';
+import { addMediaSection } from './addmedia.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const STATUS_SECONDS = Number(process.env.BENCH_STATUS_SECONDS ?? 10);
@@ -36,6 +40,7 @@ const LADDER_RUNS = Number(process.env.BENCH_LADDER_RUNS ?? 5);
 const LADDER_PRESET = process.env.BENCH_LADDER_PRESET ?? 'veryfast';
 const ONLY_LADDER = process.env.BENCH_ONLY === 'ladder';
 const ONLY_MEMORY = process.env.BENCH_ONLY === 'memory';
+const ONLY_ADDMEDIA = process.env.BENCH_ONLY === 'addmedia';
 const LADDER = [
   { height: 1080, bitrate: '5000k' },
   { height: 720, bitrate: '2800k' },
@@ -46,8 +51,9 @@ const LADDER = [
 async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'encodery-bench-'));
   try {
-    if (!ONLY_MEMORY) await encodeSections(dataDir);
-    if (!ONLY_LADDER) await memorySection(dataDir);
+    if (!ONLY_MEMORY && !ONLY_ADDMEDIA) await encodeSections(dataDir);
+    if (!ONLY_LADDER && !ONLY_ADDMEDIA) await memorySection(dataDir);
+    if (!ONLY_LADDER && !ONLY_MEMORY) await addMediaSection(dataDir);
   } finally {
     await fs.rm(dataDir, { recursive: true, force: true });
   }

@@ -16,6 +16,8 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /** PostgreSQL connection URL for the shared store; null: SQLite in the data dir (the embedded mode). */
+  databaseUrl: string | null;
   /** null: the users come from `<dataDir>/users.json`, created on the first start. */
   users: User[] | null;
   workers: number;
@@ -54,6 +56,7 @@ export const SETTINGS = {
   host: { env: 'ENCODERY_HOST', flag: 'host', help: 'Address to listen on', default: '127.0.0.1' },
   port: { env: 'ENCODERY_PORT', flag: 'port', help: 'Port to listen on', default: '8080' },
   dataDir: { env: 'ENCODERY_DATA_DIR', flag: 'data-dir', help: 'SQLite database, scratch space and kept outputs', default: './data' },
+  databaseUrl: { env: 'ENCODERY_DATABASE_URL', flag: 'database-url', help: 'PostgreSQL store shared by several nodes, postgres://user:password@host:5432/db (default: SQLite in the data dir)' },
   users: { env: 'ENCODERY_USERS', flag: 'users', help: 'API users as id:key,id:key' },
   workers: { env: 'ENCODERY_WORKERS', flag: 'workers', help: 'How many media are processed at once', default: '1' },
   fileRoots: { env: 'ENCODERY_FILE_ROOTS', flag: 'file-roots', help: 'Directories file:// may use, comma-separated (default <data dir>/files)' },
@@ -116,6 +119,7 @@ const schema = z.object({
   host: z.string().min(1),
   port: int(0, 65535),
   dataDir: z.string().min(1),
+  databaseUrl: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
   users: usersSchema.optional(),
   workers: int(1, 64),
   fileRoots: list.optional(),
@@ -162,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
   return {
     ...c,
     dataDir,
+    databaseUrl: c.databaseUrl ?? null,
     users: c.users ?? null,
     fileRoots: (c.fileRoots ?? [path.join(dataDir, 'files')]).map((r) => path.resolve(r)),
     publicUrl: c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : null,

@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig, SETTINGS } from './config.ts';
 import { checkFfmpeg } from './pipeline/ffmpeg/version.ts';
 import { startServer } from './server.ts';
+import { StoreError } from './store/db.ts';
 
 const USAGE = `Usage: encodery serve [--flag value ...]
 
@@ -40,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
     onUserCreated: (user, file) =>
       process.stdout.write(`Created the first user (kept in ${file}):\n  userid  ${user.id}\n  userkey ${user.key}\n`),
   });
-  process.stdout.write(`Encodery ${ffmpeg.version ? `(FFmpeg ${ffmpeg.version}) ` : ''}listening on ${server.url} — data in ${config.dataDir}\n`);
+  process.stdout.write(`Encodery ${ffmpeg.version ? `(FFmpeg ${ffmpeg.version}) ` : ''}listening on ${server.url} — data in ${config.dataDir}${storeNote(config.databaseUrl)}\n`);
   const stop = (signal: string) => {
     process.stdout.write(`${signal}: finishing up; unfinished media resume at the next start\n`);
     const force = setTimeout(() => process.exit(1), 10_000);
@@ -57,7 +58,15 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err) => {
-    process.stderr.write(`encodery: ${(err as Error)?.stack ?? err}\n`);
+    // An unreachable store is a setting to fix, not a bug: one line, no stack.
+    process.stderr.write(`encodery: ${err instanceof StoreError ? err.message : ((err as Error)?.stack ?? err)}\n`);
     process.exit(1);
   },
 );
+
+/** Where the shared store is, without the credentials its URL may carry. */
+function storeNote(databaseUrl: string | null): string {
+  if (!databaseUrl) return '';
+  const url = new URL(databaseUrl);
+  return `, store on PostgreSQL at ${url.host}${url.pathname}`;
+}

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config, User } from './config.ts';
-import { openSqlite, type Db } from './store/db.ts';
+import { openStore, type Db } from './store/db.ts';
 import { listUnfinished } from './store/repo.ts';
 import { ACTIVE_MEDIA_STATUSES } from './domain/status.ts';
 import { InProcessQueue } from './queue/in-process.ts';
@@ -37,13 +37,13 @@ export interface StartOptions {
 /** How often /healthz's view of FFmpeg is refreshed (a binary can vanish under a running server). */
 const FFMPEG_RECHECK_MS = 60_000;
 
-/** Assembles the embedded mode: SQLite store, in-process queue and workers, HTTP API. */
+/** Assembles the embedded mode: the store (SQLite, or PostgreSQL when configured), in-process queue and workers, HTTP API. */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? pino({ level: config.logLevel, redact: ['*.userkey', 'userkey', '*.key'] });
   fs.mkdirSync(config.dataDir, { recursive: true });
   for (const root of config.fileRoots) fs.mkdirSync(root, { recursive: true });
   const users = new Users(config.users ?? loadOrCreateUsers(config.dataDir, opts.onUserCreated));
-  const db = await openSqlite(config.dataDir);
+  const db = await openStore(config);
 
   let queue: InProcessQueue | undefined;
   const metrics = new Metrics(db, () => queue);

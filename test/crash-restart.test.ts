@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { USER, exec, ffprobe, makeClip, tempDir, waitFor } from './helpers.ts';
+import { TEST_STORE, USER, createTestDatabase, exec, ffprobe, makeClip, tempDir, waitFor } from './helpers.ts';
 
 /** Starts `npm start`'s entry point as its own process, the way a user runs Encodery. */
-async function spawnServer(dataDir: string, port: number): Promise<ChildProcess> {
+async function spawnServer(dataDir: string, port: number, databaseUrl?: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port)], {
     env: {
       ...process.env,
+      ...(databaseUrl ? { ENCODERY_DATABASE_URL: databaseUrl } : {}),
       ENCODERY_DATA_DIR: dataDir,
       ENCODERY_USERS: `${USER.id}:${USER.key}`,
       ENCODERY_ALLOW_PRIVATE_NETWORK: 'true',
@@ -40,7 +41,8 @@ test('a server killed with SIGKILL mid-encode finishes every accepted media afte
   await fs.mkdir(files, { recursive: true });
   const clip = await makeClip(path.join(files, 'clip.mp4'), { seconds: 12, size: '960x540' });
   const port = 20000 + Math.floor(Math.random() * 20000);
-  let server = await spawnServer(dataDir, port);
+  const database = TEST_STORE === 'postgres' ? await createTestDatabase() : null;
+  let server = await spawnServer(dataDir, port, database?.url);
   try {
     const ids: string[] = [];
     for (const name of ['one', 'two']) {
@@ -54,7 +56,7 @@ test('a server killed with SIGKILL mid-encode finishes every accepted media afte
     // Its FFmpeg dies with it: no orphan encodes on beside the ones that replace them.
     await waitFor(async () => !(await exec('ps', ['-eo', 'args'])).stdout.includes(path.join(dataDir, 'outputs')) || undefined, 3000, 50);
 
-    server = await spawnServer(dataDir, port);
+    server = await spawnServer(dataDir, port, database?.url);
     for (const [i, id] of ids.entries()) {
       const final = await waitFor(async () => {
         const s = await call(port, { action: 'GetStatus', mediaid: id, extended: 'yes' });
@@ -66,6 +68,8 @@ test('a server killed with SIGKILL mid-encode finishes every accepted media afte
     }
   } finally {
     server.kill('SIGKILL');
+    await new Promise((r) => (server.exitCode !== null || server.signalCode !== null ? r(null) : server.once('exit', r)));
+    await database?.drop();
     await fs.rm(dataDir, { recursive: true, force: true });
   }
 });

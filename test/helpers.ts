@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { XMLParser } from 'fast-xml-parser';
 import pino from 'pino';
+import pg from 'pg';
 import { loadConfig, type Config } from '../src/config.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
 
@@ -57,8 +58,40 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * `ENCODERY_TEST_STORE=postgres` runs the test servers on PostgreSQL (`ENCODERY_TEST_PG_URL`,
+ * default the local `test` database): each gets a fresh schema of its own, dropped when it closes.
+ */
+export const TEST_STORE = process.env.ENCODERY_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+const TEST_PG_URL = process.env.ENCODERY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface TestDatabase {
+  /** ENCODERY_DATABASE_URL for a server (or child process) that should use this schema. */
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh PostgreSQL schema, selected through the URL's search_path. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const schema = `encodery_test_${crypto.randomUUID().replaceAll('-', '')}`;
+  const admin = async (statement: string) => {
+    const client = new pg.Client({ connectionString: TEST_PG_URL });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`create schema ${schema}`);
+  const url = new URL(TEST_PG_URL);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return { url: url.toString(), drop: () => admin(`drop schema if exists ${schema} cascade`) };
+}
+
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = await tempDir();
+  const database = TEST_STORE === 'postgres' && !('ENCODERY_DATABASE_URL' in env) ? await createTestDatabase() : null;
   const filesDir = path.join(dataDir, 'files');
   const config = loadConfig({
     ENCODERY_PORT: '0',
@@ -67,9 +100,13 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ENCODERY_ALLOW_PRIVATE_NETWORK: 'true',
     ENCODERY_NOTIFY_RETRY_DELAYS_MS: '50,100,150',
     ENCODERY_WORKERS: '2',
+    ...(database ? { ENCODERY_DATABASE_URL: database.url } : {}),
     ...env,
   });
-  const server = await startServer(config, { log: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
+  const server = await startServer(config, { log: pino({ level: process.env.TEST_LOG ?? 'silent' }) }).catch(async (err: unknown) => {
+    await database?.drop();
+    throw err;
+  });
   const raw: TestServer['raw'] = async (body, headers = {}) => {
     const res = await fetch(server.url + '/', {
       method: 'POST',
@@ -94,6 +131,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     call,
     close: async () => {
       await server.close();
+      await database?.drop();
       await fs.rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,11 +1,23 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import pg from 'pg';
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import type { Database } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
 
 export type Db = Kysely<Database>;
+
+/** Where the store lives: PostgreSQL when a URL is given, else SQLite in the data dir. */
+export interface StoreConfig {
+  dataDir: string;
+  databaseUrl: string | null;
+}
+
+/** Opens the store the config names and brings its schema up to date; `db.destroy()` closes it. */
+export function openStore(config: StoreConfig): Promise<Db> {
+  return config.databaseUrl ? openPostgres(config.databaseUrl) : openSqlite(config.dataDir);
+}
 
 /** Opens (creating if needed) the embedded SQLite store and brings its schema up to date. */
 export async function openSqlite(dataDir: string): Promise<Db> {
@@ -22,8 +34,63 @@ export async function openSqlite(dataDir: string): Promise<Db> {
   return db;
 }
 
+/** Connections each API or worker process keeps open to PostgreSQL at most. */
+const POOL_SIZE = 10;
+
+/**
+ * int8 (bigint) columns hold epoch-millisecond times, sizes, ids and counts; node-postgres hands
+ * them over as strings because they may exceed 2^53. Ours never do, and the rest of the code
+ * (and the SQLite store) works with numbers, so this pool parses them as numbers.
+ */
+const INT8_OID = 20;
+function parseInt8(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new Error(`a bigint column holds ${text}, beyond what a JavaScript number keeps exactly`);
+  return n;
+}
+const pgTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+/** The store could not be opened; the message names where, without credentials, and why. */
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
+/** Opens the shared PostgreSQL store (a pool) and brings its schema up to date. */
+export async function openPostgres(url: string): Promise<Db> {
+  // The type parser is given to this pool only: no process-wide pg.types change.
+  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, types: pgTypes });
+  // An idle connection that the server drops must not take the process down with it.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.destroy().catch(() => {});
+    const where = new URL(url);
+    throw new StoreError(`cannot open the PostgreSQL store at ${where.host}${where.pathname} (ENCODERY_DATABASE_URL): ${(err as Error).message}`, { cause: err });
+  }
+  return db;
+}
+
+/** Whether a Kysely instance talks to PostgreSQL (migrations pick portable column types by it). */
+export function isPostgres(db: Kysely<any>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+/**
+ * Several API nodes may start at once against one PostgreSQL: Kysely's Migrator serialises
+ * them with an advisory lock and runs each migration in a transaction, so only one applies it.
+ */
 export async function migrate(db: Db): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+  // The Migrator looks for its own tables in every schema unless told which one: name the
+  // schema this connection works in, so another schema's migration table is never taken for ours.
+  const migrationTableSchema = isPostgres(db)
+    ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+    : undefined;
+  const { error, results } = await new Migrator({ db, provider: migrationProvider, migrationTableSchema }).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? error}`);

@@ -1,33 +1,55 @@
-import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { PostgresAdapter, sql, type ColumnDataType, type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+type DataTypeExpression = ColumnDataType | Expression<unknown>;
+
+/**
+ * The same migrations build the SQLite and the PostgreSQL store; the few column types that
+ * differ are named here. On SQLite they are exactly what the first SQLite stores were built with.
+ */
+interface Types {
+  /** Row ids: SQLite's rowid alias; on PostgreSQL an identity column (a sequence, so ids stay numeric and unique across API nodes). */
+  id: (col: ColumnDefinitionBuilder) => ColumnDefinitionBuilder;
+  /** Text compared and sorted byte by byte, as SQLite does, whatever the PostgreSQL database's locale. */
+  text: DataTypeExpression;
+  /** An 8-byte float: SQLite's REAL; PostgreSQL's `real` would be 4 bytes. */
+  real: DataTypeExpression;
+}
+
+function typesFor(db: Kysely<any>): Types {
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    return { id: (col) => col.primaryKey().generatedByDefaultAsIdentity(), text: sql`text collate "C"`, real: 'double precision' };
+  }
+  return { id: (col) => col.primaryKey().autoIncrement(), text: 'text', real: 'real' };
+}
 
 /** Frozen in time: migrations take Kysely<any> and never import application code. */
 const migrations: Record<string, Migration> = {
   '0001_initial': {
     async up(db: Kysely<any>) {
-      const id = (col: any) => col.primaryKey().autoIncrement();
+      const { id, text, real } = typesFor(db);
       await db.schema
         .createTable('media')
         .addColumn('id', 'integer', id)
-        .addColumn('user_id', 'text', (c) => c.notNull())
-        .addColumn('status', 'text', (c) => c.notNull())
-        .addColumn('prev_status', 'text')
-        .addColumn('sources', 'text', (c) => c.notNull())
-        .addColumn('options', 'text', (c) => c.notNull())
-        .addColumn('notify_url', 'text')
+        .addColumn('user_id', text, (c) => c.notNull())
+        .addColumn('status', text, (c) => c.notNull())
+        .addColumn('prev_status', text)
+        .addColumn('sources', text, (c) => c.notNull())
+        .addColumn('options', text, (c) => c.notNull())
+        .addColumn('notify_url', text)
         .addColumn('benchmark', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('deleted', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('description', 'text')
-        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('description', text)
+        .addColumn('version', text, (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('started_at', 'bigint')
         .addColumn('finished_at', 'bigint')
         .addColumn('downloaded_at', 'bigint')
         .addColumn('uploaded_at', 'bigint')
-        .addColumn('progress', 'real', (c) => c.notNull().defaultTo(0))
-        .addColumn('progress_current', 'real', (c) => c.notNull().defaultTo(0))
+        .addColumn('progress', real, (c) => c.notNull().defaultTo(0))
+        .addColumn('progress_current', real, (c) => c.notNull().defaultTo(0))
         .addColumn('time_left', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('time_left_current', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('probe', 'text')
+        .addColumn('probe', text)
         .addColumn('source_bytes', 'bigint')
         .execute();
       await db.schema.createIndex('media_user_idx').on('media').columns(['user_id', 'deleted', 'id']).execute();
@@ -38,21 +60,21 @@ const migrations: Record<string, Migration> = {
         .addColumn('id', 'integer', id)
         .addColumn('media_id', 'integer', (c) => c.notNull().references('media.id').onDelete('cascade'))
         .addColumn('position', 'integer', (c) => c.notNull())
-        .addColumn('output', 'text', (c) => c.notNull())
-        .addColumn('format', 'text', (c) => c.notNull())
-        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('output', text, (c) => c.notNull())
+        .addColumn('format', text, (c) => c.notNull())
+        .addColumn('status', text, (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('started_at', 'bigint')
         .addColumn('finished_at', 'bigint')
-        .addColumn('progress', 'real', (c) => c.notNull().defaultTo(0))
+        .addColumn('progress', real, (c) => c.notNull().defaultTo(0))
         .addColumn('time_left', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('converted_size', 'bigint')
-        .addColumn('description', 'text')
-        .addColumn('command', 'text')
-        .addColumn('cpu_sec', 'real')
-        .addColumn('speed', 'real')
-        .addColumn('outputs', 'text')
-        .addColumn('download_token', 'text')
+        .addColumn('description', text)
+        .addColumn('command', text)
+        .addColumn('cpu_sec', real)
+        .addColumn('speed', real)
+        .addColumn('outputs', text)
+        .addColumn('download_token', text)
         .execute();
       await db.schema.createIndex('task_media_idx').on('task').columns(['media_id', 'position']).execute();
       await db.schema.createIndex('task_token_idx').on('task').columns(['download_token']).execute();
@@ -62,8 +84,8 @@ const migrations: Record<string, Migration> = {
         .addColumn('id', 'integer', id)
         .addColumn('task_id', 'integer', (c) => c.notNull().references('task.id').onDelete('cascade'))
         .addColumn('position', 'integer', (c) => c.notNull())
-        .addColumn('url', 'text', (c) => c.notNull())
-        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('url', text, (c) => c.notNull())
+        .addColumn('status', text, (c) => c.notNull())
         .execute();
       await db.schema.createIndex('destination_task_idx').on('destination').columns(['task_id', 'position']).execute();
 
@@ -72,7 +94,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('id', 'integer', id)
         .addColumn('task_id', 'integer', (c) => c.notNull().references('task.id').onDelete('cascade'))
         .addColumn('at', 'bigint', (c) => c.notNull())
-        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('message', text, (c) => c.notNull())
         .execute();
       await db.schema.createIndex('task_log_task_idx').on('task_log').columns(['task_id', 'id']).execute();
 
@@ -80,13 +102,13 @@ const migrations: Record<string, Migration> = {
         .createTable('notification')
         .addColumn('id', 'integer', id)
         .addColumn('media_id', 'integer', (c) => c.notNull())
-        .addColumn('kind', 'text', (c) => c.notNull())
-        .addColumn('url', 'text', (c) => c.notNull())
-        .addColumn('format', 'text', (c) => c.notNull())
-        .addColumn('body_format', 'text', (c) => c.notNull())
-        .addColumn('document', 'text', (c) => c.notNull())
-        .addColumn('state', 'text', (c) => c.notNull())
-        .addColumn('attempts', 'text', (c) => c.notNull())
+        .addColumn('kind', text, (c) => c.notNull())
+        .addColumn('url', text, (c) => c.notNull())
+        .addColumn('format', text, (c) => c.notNull())
+        .addColumn('body_format', text, (c) => c.notNull())
+        .addColumn('document', text, (c) => c.notNull())
+        .addColumn('state', text, (c) => c.notNull())
+        .addColumn('attempts', text, (c) => c.notNull())
         .addColumn('next_at', 'bigint', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('notification_state_idx').on('notification').columns(['state', 'next_at']).execute();
@@ -94,13 +116,14 @@ const migrations: Record<string, Migration> = {
   },
   '0002_presets': {
     async up(db: Kysely<any>) {
+      const { id, text } = typesFor(db);
       await db.schema
         .createTable('preset')
-        .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
-        .addColumn('user_id', 'text', (c) => c.notNull())
-        .addColumn('name', 'text', (c) => c.notNull())
-        .addColumn('output', 'text', (c) => c.notNull())
-        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('id', 'integer', id)
+        .addColumn('user_id', text, (c) => c.notNull())
+        .addColumn('name', text, (c) => c.notNull())
+        .addColumn('output', text, (c) => c.notNull())
+        .addColumn('format', text, (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .addUniqueConstraint('preset_user_name_key', ['user_id', 'name'])
@@ -109,16 +132,17 @@ const migrations: Record<string, Migration> = {
   },
   '0003_notification_attempts': {
     async up(db: Kysely<any>) {
+      const { id, text } = typesFor(db);
       // notify_upload notifications belong to one task and destination; GetStatus lists them there.
       await db.schema.alterTable('notification').addColumn('task_id', 'integer').execute();
       await db.schema.alterTable('notification').addColumn('destination_id', 'integer').execute();
       await db.schema
         .createTable('notification_attempt')
-        .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
+        .addColumn('id', 'integer', id)
         .addColumn('notification_id', 'integer', (c) => c.notNull().references('notification.id').onDelete('cascade'))
         .addColumn('at', 'bigint', (c) => c.notNull())
         .addColumn('http_status', 'integer')
-        .addColumn('error', 'text')
+        .addColumn('error', text)
         .addColumn('duration_ms', 'integer', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('notification_attempt_idx').on('notification_attempt').columns(['notification_id', 'id']).execute();

@@ -189,7 +189,12 @@ function filtered(db: Db, f: MediaListFilter) {
 }
 
 export async function listMedia(db: Db, f: MediaListFilter): Promise<{ rows: MediaRow[]; total: number }> {
-  let q = filtered(db, f).selectAll().orderBy(f.sort, f.order).orderBy('id', f.order);
+  // SQLite puts NULLs (a media not yet started or finished) first in ascending order, PostgreSQL
+  // last: said explicitly, both stores page through the same list.
+  let q = filtered(db, f)
+    .selectAll()
+    .orderBy(f.sort, (ob) => (f.order === 'asc' ? ob.asc().nullsFirst() : ob.desc().nullsLast()))
+    .orderBy('id', f.order);
   if (f.limit !== undefined) q = q.limit(f.limit).offset(f.offset ?? 0);
   const rows = await q.execute();
   const total =

@@ -1,0 +1,141 @@
+/**
+ * Section 6 (BENCH_ONLY=addmedia): AddMedia throughput, media accepted per second, from 32
+ * concurrent clients against one API node whose store is PostgreSQL (and, for comparison, the
+ * embedded SQLite store).
+ *
+ * What is measured is acceptance: the request parsed and validated, the media, its tasks and
+ * destinations written in one transaction, the media handed to the queue, the reply rendered.
+ * The node's one worker takes the first media and sits on its source, a local HTTP server that
+ * never answers, so no download or encode takes CPU from the API during the measurement.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Socket } from 'node:net';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import { Pool } from 'undici';
+import { USER, startServer } from './lib.ts';
+
+const SECONDS = Number(process.env.BENCH_ADDMEDIA_SECONDS ?? 10);
+const CLIENTS = 32;
+const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export async function addMediaSection(dataDir: string): Promise<void> {
+  const stall = await stallingSource();
+  const database = `encodery_bench_${process.pid}_${Date.now()}`;
+  const admin = async (statement: string) => {
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  try {
+    await admin(`create database ${database}`);
+    try {
+      const url = new URL(PG_URL);
+      url.pathname = `/${database}`;
+      const onPostgres = await measure(path.join(dataDir, 'addmedia-pg'), { ENCODERY_DATABASE_URL: url.toString() }, stall.url);
+      // Every reply that gave a MediaID must be a row: the figure counts stored media, not replies.
+      const check = new pg.Client({ connectionString: url.toString() });
+      await check.connect();
+      const { rows } = await check.query<{ n: string; tasks: string }>('select count(*) as n, (select count(*) from task) as tasks from media');
+      await check.end();
+      if (Number(rows[0]!.n) !== onPostgres.replied) throw new Error(`${onPostgres.replied} media accepted but ${rows[0]!.n} stored`);
+      if (Number(rows[0]!.tasks) !== 2 * onPostgres.replied) throw new Error(`${rows[0]!.tasks} tasks stored for ${onPostgres.replied} media`);
+      console.log(
+        `AddMedia from ${CLIENTS} concurrent clients, one API node on PostgreSQL: ${Math.round(onPostgres.rate)} media accepted/s ` +
+          `(${onPostgres.accepted} in ${SECONDS} s, ${onPostgres.errors} errors; p50 ${onPostgres.p50.toFixed(1)} ms, p99 ${onPostgres.p99.toFixed(1)} ms)`,
+      );
+    } finally {
+      await admin(`drop database if exists ${database} with (force)`);
+    }
+    const onSqlite = await measure(path.join(dataDir, 'addmedia-sqlite'), {}, stall.url);
+    console.log(
+      `  the same on the embedded SQLite store: ${Math.round(onSqlite.rate)} media accepted/s ` +
+        `(${onSqlite.errors} errors; p50 ${onSqlite.p50.toFixed(1)} ms, p99 ${onSqlite.p99.toFixed(1)} ms)`,
+    );
+  } finally {
+    stall.close();
+  }
+}
+
+async function measure(dataDir: string, env: Record<string, string>, source: string) {
+  await fs.mkdir(dataDir, { recursive: true });
+  const port = 30000 + Math.floor(Math.random() * 20000);
+  const server = await startServer(dataDir, port, { ENCODERY_WORKERS: '1', ...env });
+  const outputs = path.join(dataDir, 'files');
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CLIENTS, pipelining: 1 });
+  try {
+    let deadline = 0;
+    let accepted = 0;
+    let errors = 0;
+    let n = 0;
+    let replied = 0;
+    const latencies: number[] = [];
+    const client = async () => {
+      while (performance.now() < deadline) {
+        const query = {
+          userid: USER.id,
+          userkey: USER.key,
+          action: 'AddMedia',
+          source: `${source}/source-${n++}.mp4`,
+          format: [
+            { output: 'mp4', size: '640x360', destination: `file://${outputs}/a.mp4` },
+            { output: 'webm', destination: `file://${outputs}/a.webm` },
+          ],
+        };
+        const body = 'json=' + encodeURIComponent(JSON.stringify({ query }));
+        const t0 = performance.now();
+        const res = await pool.request({ path: '/', method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+        const text = await res.body.text();
+        latencies.push(performance.now() - t0);
+        if (res.statusCode === 200 && /"MediaID":"\d+"/.test(text)) {
+          accepted++;
+          replied++;
+        }
+        else errors++;
+      }
+    };
+    // Warm-up: connections, JIT, the pool's PostgreSQL connections.
+    deadline = performance.now() + 2000;
+    await Promise.all(Array.from({ length: CLIENTS }, client));
+    accepted = 0;
+    errors = 0;
+    latencies.length = 0;
+    deadline = performance.now() + SECONDS * 1000;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: CLIENTS }, client));
+    const elapsed = (performance.now() - t0) / 1000;
+    latencies.sort((a, b) => a - b);
+    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0;
+    return { rate: accepted / elapsed, accepted, replied, errors, p50: at(0.5), p99: at(0.99) };
+  } finally {
+    await pool.close();
+    server.kill('SIGTERM');
+    const killer = setTimeout(() => server.kill('SIGKILL'), 10_000);
+    await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
+    clearTimeout(killer);
+  }
+}
+
+/** An HTTP source that takes the request and never answers (until closed). */
+async function stallingSource(): Promise<{ url: string; close(): void }> {
+  const sockets = new Set<Socket>();
+  const server = http.createServer(() => {});
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
