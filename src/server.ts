@@ -13,6 +13,7 @@ import type { MediaProcessor, MediaQueue } from './queue/types.ts';
 import { requiredTags } from './queue/route.ts';
 import { parsePriority } from './domain/priority.ts';
 import type { FieldMap } from './domain/fields.ts';
+import { mediaDirs } from './domain/layout.ts';
 import { createMediaProcessor, type PipelineEvents } from './pipeline/process-media.ts';
 import { Outbox } from './notify/outbox.ts';
 import { notifySecret } from './notify/sign.ts';
@@ -83,11 +84,16 @@ function bullSettings(config: Config, log: Logger) {
  * In a cluster a job can reach a worker after the media moved on without it (a stalled job
  * coming back after StopMedia, a cancel that raced the queue): the store decides.
  */
-function clusterProcessor(db: Db, pipeline: MediaProcessor): MediaProcessor {
+function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor): MediaProcessor {
   return async (mediaId, signal) => {
     const media = await getMedia(db, mediaId);
     if (!media || media.deleted || isFinalMedia(media.status)) return;
     await pipeline(mediaId, signal);
+    // CancelMedia clears the folders on the API's machine; this worker's copies are its own to clear.
+    if (signal.aborted && signal.reason === 'cancel') {
+      const dirs = mediaDirs(dataDir, mediaId);
+      await Promise.all([dirs.scratch, dirs.outputs].map((d) => fs.promises.rm(d, { recursive: true, force: true })));
+    }
   };
 }
 
@@ -119,7 +125,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     await bull.ready();
     queue = bull;
     if (config.role === 'all') {
-      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags }, clusterProcessor(db, core.pipeline));
+      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags }, clusterProcessor(db, config.dataDir, core.pipeline));
       await workers.start();
     }
   } else {
@@ -177,7 +183,7 @@ export async function startWorker(config: Config, opts: StartOptions = {}): Prom
   if (!config.redisUrl) throw new Error('the worker role needs ENCODERY_REDIS_URL');
   const core = await openCore(config, opts);
   const { log, db, outbox } = core;
-  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags }, clusterProcessor(db, core.pipeline));
+  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags }, clusterProcessor(db, config.dataDir, core.pipeline));
   await workers.start();
   let closing: Promise<void> | undefined;
   const close = () =>

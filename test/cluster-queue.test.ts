@@ -93,6 +93,8 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
   const workers: Proc[] = [];
   let longClip = '';
   let shortClip = '';
+  let env: Record<string, string> = {};
+  const spawnWorker = (tags: string) => spawnEncodery(['--role', 'worker'], { ...env, ENCODERY_WORKER_TAGS: tags }, /worker taking media/);
 
   const call = async (query: Record<string, unknown>): Promise<any> => {
     const body = 'json=' + encodeURIComponent(JSON.stringify({ query: { userid: USER.id, userkey: USER.key, ...query } }));
@@ -116,7 +118,7 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
       makeClip(path.join(files, 'short.mp4'), { seconds: 2, size: '320x180' }),
       makeClip(path.join(files, 'long.mp4'), { seconds: 20, size: '640x360' }),
     ]);
-    const env = {
+    env = {
       ENCODERY_DATA_DIR: dataDir,
       ENCODERY_USERS: `${USER.id}:${USER.key}`,
       ENCODERY_ALLOW_PRIVATE_NETWORK: 'true',
@@ -129,10 +131,7 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
     api = await spawnEncodery(['--role', 'api', '--port', '0'], { ...env, ENCODERY_LOG_LEVEL: 'warn' }, /listening on/);
     apiUrl = /listening on (http:\/\/\S+)/.exec(api.lines.find((l) => l.includes('listening on'))!)![1]!;
     workers.push(
-      ...(await Promise.all([
-        spawnEncodery(['--role', 'worker'], { ...env, ENCODERY_WORKER_TAGS: 'hevc' }, /worker taking media/),
-        spawnEncodery(['--role', 'worker'], env, /worker taking media/),
-      ])),
+      ...(await Promise.all([spawnWorker('hevc'), spawnWorker('')])),
     );
   });
 
@@ -203,6 +202,29 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
     const status = await call({ action: 'GetStatus', mediaid: r.MediaID });
     assert.ok(status.errors, 'a cancelled media is gone from GetStatus');
     await assert.rejects(fs.stat(path.join(files, 'cancelled.mp4')));
+  });
+
+  test('SIGTERM on a worker mid-encode hands its media back: the other worker finishes it at once', { skip, timeout: 60_000 }, async () => {
+    const r = await call({ action: 'AddMedia', source: `file://${longClip}`, format: { output: 'mp4', destination: `file://${files}/handed-back.mp4` } });
+    const running = await waitFor(async () => {
+      const found = await ffmpegsOf(dataDir, r.MediaID);
+      return found.length > 0 ? found : undefined;
+    }, 30_000, 50);
+    const index = workers.findIndex((w) => w.child.pid === running[0]!.ppid);
+    assert.ok(index >= 0, 'the FFmpeg belongs to a worker process');
+    const stopping = workers[index]!;
+    stopping.child.kill('SIGTERM');
+    const code = await new Promise<number | null>((res) => stopping.child.once('exit', (c) => res(c)));
+    assert.equal(code, 0, 'the worker stopped cleanly');
+    // Handed back, not left to the stalled-job check: the other worker starts well within the lock time.
+    const other = 1 - index;
+    await waitFor(async () => takenBy([workers[other]!], r.MediaID).length > 0 || undefined, (LOCK_SECONDS - 0.5) * 1000, 50);
+    const final = await untilFinal(r.MediaID);
+    assert.equal(final.status, 'Finished', JSON.stringify(final));
+    const duration = Number((await ffprobe(path.join(files, 'handed-back.mp4'))).format.duration);
+    assert.ok(Math.abs(duration - 20) < 0.5, `the output is the whole encode (${duration} s)`);
+    // A replacement with the same tags, for the next test.
+    workers[index] = await spawnWorker(index === 0 ? 'hevc' : '');
   });
 
   test('a worker killed with SIGKILL mid-encode: the other worker finishes the media, delivered exactly once', { skip, timeout: 60_000 }, async () => {
