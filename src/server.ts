@@ -5,10 +5,10 @@ import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config, User } from './config.ts';
 import { openSqlite, type Db } from './store/db.ts';
-import { getMedia, getTasks, listUnfinished } from './store/repo.ts';
-import { ACTIVE_MEDIA_STATUSES, isFinalMedia } from './domain/status.ts';
+import { appendLog, getMedia, getTasks, listUnfinished, updateMedia, updateTask } from './store/repo.ts';
+import { ACTIVE_MEDIA_STATUSES, MediaStatus, TaskStatus, isFinalMedia } from './domain/status.ts';
 import { InProcessQueue } from './queue/in-process.ts';
-import { BullMediaQueue, BullWorkers, type MediaRoute } from './queue/bullmq.ts';
+import { BullMediaQueue, BullWorkers, MAX_STALLS, type MediaRoute } from './queue/bullmq.ts';
 import type { MediaProcessor, MediaQueue } from './queue/types.ts';
 import { requiredTags } from './queue/route.ts';
 import { parsePriority } from './domain/priority.ts';
@@ -97,6 +97,27 @@ function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor): Me
   };
 }
 
+/**
+ * The queue gave up on a media whose workers kept dying under it: it ends in Error, with every
+ * unfinished task, so that nothing stays in Processing; RestartMedia tries again.
+ */
+function givenUp(db: Db, events: PipelineEvents) {
+  return async (mediaId: number, reason: string): Promise<void> => {
+    const media = await getMedia(db, mediaId);
+    if (!media || media.deleted || isFinalMedia(media.status)) return;
+    const description = `The workers processing this media stopped ${MAX_STALLS + 1} times without finishing it (killed or out of memory; queue: ${reason}). RestartMedia tries again.`;
+    const now = Date.now();
+    const tasks = await getTasks(db, mediaId);
+    for (const t of tasks) {
+      if (t.status === TaskStatus.Finished || t.status === TaskStatus.Error) continue;
+      await updateTask(db, t.id, { status: TaskStatus.Error, description, finished_at: now });
+    }
+    await updateMedia(db, mediaId, { status: MediaStatus.Error, prev_status: media.status, description, finished_at: now, time_left: 0, time_left_current: 0 });
+    await appendLog(db, tasks.map((t) => t.id), `Error: ${description}`);
+    await events.mediaEnded(mediaId);
+  };
+}
+
 /** Where the cluster queue puts a media: its priority field and the tags its formats need. */
 function mediaRoute(db: Db) {
   return async (mediaId: number): Promise<MediaRoute | null> => {
@@ -125,7 +146,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     await bull.ready();
     queue = bull;
     if (config.role === 'all') {
-      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags }, clusterProcessor(db, config.dataDir, core.pipeline));
+      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline));
       await workers.start();
     }
   } else {
@@ -182,8 +203,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 export async function startWorker(config: Config, opts: StartOptions = {}): Promise<RunningWorker> {
   if (!config.redisUrl) throw new Error('the worker role needs ENCODERY_REDIS_URL');
   const core = await openCore(config, opts);
-  const { log, db, outbox } = core;
-  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags }, clusterProcessor(db, config.dataDir, core.pipeline));
+  const { log, db, outbox, events } = core;
+  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline));
   await workers.start();
   let closing: Promise<void> | undefined;
   const close = () =>

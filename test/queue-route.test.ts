@@ -6,7 +6,9 @@ import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { parsePriority } from '../src/domain/priority.ts';
 import { bullPriority, queueName, requiredTags, tagSubsets } from '../src/queue/route.ts';
-import { asList, ffprobe, makeClip, startTestServer, untilFinal } from './helpers.ts';
+import pino from 'pino';
+import { startWorker, type RunningWorker } from '../src/server.ts';
+import { USER, asList, ffprobe, makeClip, startTestServer, untilFinal } from './helpers.ts';
 
 test('priority – words and numbers map to an order, higher first', () => {
   const order = ['low', '-50', 'normal', '', '10', 'high', 'HIGH', '50'].map((p) => {
@@ -80,6 +82,39 @@ test('role all with Redis: API and worker in one process over BullMQ', async (t)
     assert.ok((await redis.keys(`${prefix}:media:*`)).length > 0, 'the queue lives in Redis under the prefix');
   } finally {
     await server.close();
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  }
+});
+
+test('a media whose workers kept dying ends in Error with every task, not stuck in Processing', async (t) => {
+  const redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  if (!(await redis.connect().then(() => true, () => false))) {
+    t.skip('Redis is not reachable at 127.0.0.1:6379');
+    return;
+  }
+  const prefix = `encodery-test-${crypto.randomBytes(4).toString('hex')}`;
+  const cluster = { ENCODERY_REDIS_URL: 'redis://127.0.0.1:6379', ENCODERY_QUEUE_PREFIX: prefix };
+  const api = await startTestServer({ ...cluster, ENCODERY_ROLE: 'api' });
+  let worker: RunningWorker | undefined;
+  try {
+    const clip = await makeClip(path.join(api.filesDir, 'in.mp4'), { seconds: 1, size: '160x90' });
+    const r = await api.call('json', { action: 'AddMedia', source: `file://${clip}`, format: [{ output: 'mp4' }, { output: 'webm' }] });
+    // What BullMQ's stalled-job check writes on a job that lost its worker more often than allowed.
+    await redis.hset(`${prefix}:media:media-${r.MediaID}`, 'defa', 'job stalled more than allowable limit');
+    const config = loadConfig({ ...cluster, ENCODERY_ROLE: 'worker', ENCODERY_DATA_DIR: api.dataDir, ENCODERY_USERS: `${USER.id}:${USER.key}`, ENCODERY_PORT: '0' });
+    worker = await startWorker(config, { log: pino({ level: 'silent' }) });
+    const { final } = await untilFinal(api, r.MediaID, 30_000);
+    assert.equal(final.status, 'Error');
+    assert.match(final.description, /stopped 3 times without finishing it/);
+    const tasks = asList(final.format) as { status: string }[];
+    assert.equal(tasks.length, 2);
+    for (const task of tasks) assert.equal(task.status, 'Error');
+  } finally {
+    await worker?.close();
+    await api.close();
     const keys = await redis.keys(`${prefix}:*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();

@@ -149,7 +149,15 @@ export interface WorkerSettings extends BullSettings {
   concurrency: number;
   /** Capability tags of this worker. */
   tags: string[];
+  /**
+   * BullMQ gave up on a media: it stalled (its worker died) more often than allowed. Called in
+   * the worker that drew the job, which must end the media in the store (nothing else will).
+   */
+  onGivenUp(mediaId: number, reason: string): Promise<void>;
 }
+
+/** Times a media may lose its worker (killed, out of memory) and still be passed on. */
+export const MAX_STALLS = 2;
 
 /**
  * The worker side: one BullMQ Worker per queue this process may take from (the plain one and one
@@ -179,13 +187,19 @@ export class BullWorkers {
         concurrency: settings.concurrency,
         lockDuration: settings.lockMs,
         stalledInterval: Math.max(500, Math.round(settings.lockMs / 2)),
-        // A media that kills its worker twice is not passed on forever.
-        maxStalledCount: 2,
+        // A media that keeps killing its workers is not passed on forever.
+        maxStalledCount: MAX_STALLS,
         // A job handed back (paused, shutting down) is found by other workers within a second.
         drainDelay: 1,
         autorun: false,
       });
       worker.on('error', (err) => settings.log.error({ err: redactError(err), queue: name }, 'worker connection error'));
+      worker.on('failed', (job, err) => {
+        const data = job ? JobData.safeParse(job.data) : undefined;
+        if (!data?.success) return;
+        settings.log.error({ mediaId: data.data.mediaId, reason: err.message }, 'queue gave up on a media');
+        settings.onGivenUp(data.data.mediaId, err.message).catch((e: unknown) => settings.log.error({ err: e }, 'ending a given-up media failed'));
+      });
       worker.on('lockRenewalFailed', (ids) => {
         // Another worker may be given this media: stop touching it.
         for (const id of ids) worker.cancelJob(id, 'lock-lost');
