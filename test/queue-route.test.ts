@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { parsePriority } from '../src/domain/priority.ts';
@@ -112,6 +113,48 @@ test('a media whose workers kept dying ends in Error with every task, not stuck 
     const tasks = asList(final.format) as { status: string }[];
     assert.equal(tasks.length, 2);
     for (const task of tasks) assert.equal(task.status, 'Error');
+  } finally {
+    await worker?.close();
+    await api.close();
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  }
+});
+
+test('priority orders the cluster queue: high first, then normal, then low, each in the order added', async (t) => {
+  const redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  if (!(await redis.connect().then(() => true, () => false))) {
+    t.skip('Redis is not reachable at 127.0.0.1:6379');
+    return;
+  }
+  const prefix = `encodery-test-${crypto.randomBytes(4).toString('hex')}`;
+  const cluster = { ENCODERY_REDIS_URL: 'redis://127.0.0.1:6379', ENCODERY_QUEUE_PREFIX: prefix };
+  const api = await startTestServer({ ...cluster, ENCODERY_ROLE: 'api' });
+  let worker: RunningWorker | undefined;
+  try {
+    const clip = await makeClip(path.join(api.filesDir, 'in.mp4'), { seconds: 1, size: '160x90' });
+    const ids: Record<string, string> = {};
+    // Queued while no worker runs, so the order taken is the queue's alone.
+    for (const [name, priority] of [['low', 'low'], ['normal1', ''], ['high', 'high'], ['normal2', 'normal'], ['top', '50']] as const) {
+      const r = await api.call('json', { action: 'AddMedia', source: `file://${clip}`, priority, format: { output: 'mp3' } });
+      ids[r.MediaID] = name;
+    }
+    const taken: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) {
+          const entry = JSON.parse(line) as { msg?: string; mediaId?: number };
+          if (entry.msg === 'media taken from the queue') taken.push(ids[String(entry.mediaId)]!);
+        }
+        done();
+      },
+    });
+    const config = loadConfig({ ...cluster, ENCODERY_ROLE: 'worker', ENCODERY_WORKERS: '1', ENCODERY_DATA_DIR: api.dataDir, ENCODERY_USERS: `${USER.id}:${USER.key}` });
+    worker = await startWorker(config, { log: pino({ level: 'info' }, sink) });
+    for (const id of Object.keys(ids)) assert.equal((await untilFinal(api, id, 30_000)).final.status, 'Finished');
+    assert.deepEqual(taken, ['top', 'high', 'normal1', 'normal2', 'low']);
   } finally {
     await worker?.close();
     await api.close();
