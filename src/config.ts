@@ -42,7 +42,20 @@ export interface Config {
   sftpKnownHosts: string | null;
   /** Extra CA certificates for ftps:// servers with a private CA. */
   ftpsCaFile: string | null;
+  /** Cluster mode: the BullMQ queue lives in this Redis; null: the embedded in-process queue. */
+  redisUrl: string | null;
+  /** What this process does: answer the API, process media, or both (the only choice without Redis). */
+  role: Role;
+  /** Capabilities this worker offers (`hevc`, `av1`, ...); media needing a tag go only to workers that have it. */
+  workerTags: string[];
+  /** Prefix of every Redis key of the queue, so several installations (or tests) can share one Redis. */
+  queuePrefix: string;
+  /** How long a worker's claim on a media outlives the worker: a crashed worker's media moves on after about this. */
+  queueLockSeconds: number;
 }
+
+export const ROLES = ['all', 'api', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
 
 interface Setting {
   env: string;
@@ -75,6 +88,11 @@ export const SETTINGS = {
   sftpKeyPassphrase: { env: 'ENCODERY_SFTP_KEY_PASSPHRASE', flag: 'sftp-key-passphrase', help: 'Passphrase of the SFTP private key, if it has one' },
   sftpKnownHosts: { env: 'ENCODERY_SFTP_KNOWN_HOSTS', flag: 'sftp-known-hosts', help: 'OpenSSH known_hosts file; when set, SFTP servers must present a host key listed there' },
   ftpsCaFile: { env: 'ENCODERY_FTPS_CA_FILE', flag: 'ftps-ca-file', help: 'PEM CA certificates trusted for ftps:// besides the system ones' },
+  redisUrl: { env: 'ENCODERY_REDIS_URL', flag: 'redis-url', help: 'redis:// or rediss:// URL: cluster mode, the queue lives in Redis (BullMQ)' },
+  role: { env: 'ENCODERY_ROLE', flag: 'role', help: 'api (HTTP API only), worker (processes media, no HTTP port) or all; api and worker need ENCODERY_REDIS_URL', default: 'all' },
+  workerTags: { env: 'ENCODERY_WORKER_TAGS', flag: 'worker-tags', help: 'Capabilities of this worker, comma-separated (hevc, av1); media needing one go only to workers that have it' },
+  queuePrefix: { env: 'ENCODERY_QUEUE_PREFIX', flag: 'queue-prefix', help: 'Prefix of the queue\'s Redis keys (one per installation sharing a Redis)', default: 'encodery' },
+  queueLockSeconds: { env: 'ENCODERY_QUEUE_LOCK_SECONDS', flag: 'queue-lock-seconds', help: 'How long a worker\'s claim on a media outlives it: a crashed worker\'s media goes to another worker after about twice this', default: '30' },
 } satisfies Record<keyof Config, Setting>;
 
 export class ConfigError extends Error {
@@ -138,6 +156,11 @@ const schema = z.object({
   sftpKeyPassphrase: z.string().optional(),
   sftpKnownHosts: readableFile.optional(),
   ftpsCaFile: readableFile.optional(),
+  redisUrl: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  role: z.enum(ROLES, { error: 'must be api, worker or all' }),
+  workerTags: list.pipe(z.array(z.string().toLowerCase().regex(/^[a-z0-9][a-z0-9_-]*$/, 'tags are short words of letters, digits, - and _'))).optional(),
+  queuePrefix: z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be letters, digits, - and _ (at most 64)'),
+  queueLockSeconds: int(1, 3600),
 });
 
 /** Reads settings from `env` and `argv` (flags like --port 9000 or --port=9000). */
@@ -162,6 +185,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     throw new ConfigError(`${setting.env} (--${setting.flag}): ${issue.message}`);
   }
   const c = parsed.data;
+  if (c.role !== 'all' && !c.redisUrl) {
+    throw new ConfigError(`${SETTINGS.role.env} (--${SETTINGS.role.flag}): ${c.role} needs ${SETTINGS.redisUrl.env} (--${SETTINGS.redisUrl.flag}); without Redis one process does everything (role all)`);
+  }
   const dataDir = path.resolve(c.dataDir);
   return {
     ...c,
@@ -176,5 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     sftpKeyPassphrase: c.sftpKeyPassphrase ?? null,
     sftpKnownHosts: c.sftpKnownHosts ?? null,
     ftpsCaFile: c.ftpsCaFile ?? null,
+    redisUrl: c.redisUrl ?? null,
+    workerTags: [...new Set(c.workerTags ?? [])].sort(),
   };
 }

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig, SETTINGS } from './config.ts';
 import { checkFfmpeg } from './pipeline/ffmpeg/version.ts';
-import { startServer } from './server.ts';
+import { startServer, startWorker } from './server.ts';
 import { StoreError } from './store/db.ts';
 
 const USAGE = `Usage: encodery serve [--flag value ...]
@@ -36,17 +36,30 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`encodery: ${ffmpeg.message}\n`);
     return 1;
   }
-  const server = await startServer(config, {
-    ffmpegChecked: true,
-    onUserCreated: (user, file) =>
-      process.stdout.write(`Created the first user (kept in ${file}):\n  userid  ${user.id}\n  userkey ${user.key}\n`),
-  });
-  process.stdout.write(`Encodery ${ffmpeg.version ? `(FFmpeg ${ffmpeg.version}) ` : ''}listening on ${server.url} — data in ${config.dataDir}${storeNote(config.databaseUrl)}\n`);
+  const onUserCreated = (user: { id: string; key: string }, file: string) =>
+    process.stdout.write(`Created the first user (kept in ${file}):\n  userid  ${user.id}\n  userkey ${user.key}\n`);
+  const ffmpegNote = ffmpeg.version ? `(FFmpeg ${ffmpeg.version}) ` : '';
+  let close: () => Promise<void>;
+  if (config.role === 'worker') {
+    const worker = await startWorker(config, { ffmpegChecked: true, onUserCreated });
+    const tags = config.workerTags.length > 0 ? ` with tags ${config.workerTags.join(', ')}` : '';
+    process.stdout.write(`Encodery ${ffmpegNote}worker taking media from the queue (${config.workers} at once${tags}) — data in ${config.dataDir}${storeNote(config.databaseUrl)}\n`);
+    close = worker.close;
+  } else {
+    const server = await startServer(config, { ffmpegChecked: true, onUserCreated });
+    const role = config.role === 'api' ? 'API ' : '';
+    process.stdout.write(`Encodery ${role}${ffmpegNote}listening on ${server.url} — data in ${config.dataDir}${storeNote(config.databaseUrl)}\n`);
+    close = server.close;
+  }
   const stop = (signal: string) => {
-    process.stdout.write(`${signal}: finishing up; unfinished media resume at the next start\n`);
+    process.stdout.write(
+      config.redisUrl
+        ? `${signal}: finishing up; media being processed here go back to the queue\n`
+        : `${signal}: finishing up; unfinished media resume at the next start\n`,
+    );
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
-    void server.close().then(() => process.exit(0));
+    void close().then(() => process.exit(0));
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));

@@ -5,9 +5,15 @@ import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config, User } from './config.ts';
 import { openStore, type Db } from './store/db.ts';
-import { listUnfinished } from './store/repo.ts';
-import { ACTIVE_MEDIA_STATUSES } from './domain/status.ts';
+import { appendLog, getMedia, getTasks, listUnfinished, updateMedia, updateTask } from './store/repo.ts';
+import { ACTIVE_MEDIA_STATUSES, MediaStatus, TaskStatus, isFinalMedia } from './domain/status.ts';
 import { InProcessQueue } from './queue/in-process.ts';
+import { BullMediaQueue, BullWorkers, MAX_STALLS, type MediaRoute } from './queue/bullmq.ts';
+import type { MediaProcessor, MediaQueue } from './queue/types.ts';
+import { requiredTags } from './queue/route.ts';
+import { parsePriority } from './domain/priority.ts';
+import type { FieldMap } from './domain/fields.ts';
+import { mediaDirs } from './domain/layout.ts';
 import { createMediaProcessor, type PipelineEvents } from './pipeline/process-media.ts';
 import { Outbox } from './notify/outbox.ts';
 import { notifySecret } from './notify/sign.ts';
@@ -37,15 +43,21 @@ export interface StartOptions {
 /** How often /healthz's view of FFmpeg is refreshed (a binary can vanish under a running server). */
 const FFMPEG_RECHECK_MS = 60_000;
 
-/** Assembles the embedded mode: the store (SQLite, or PostgreSQL when configured), in-process queue and workers, HTTP API. */
-export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+/** A process with the worker role only: no HTTP port; it takes media from the cluster queue. */
+export interface RunningWorker {
+  db: Db;
+  /** Graceful stop: running media are interrupted and handed back to the queue for another worker. */
+  close(): Promise<void>;
+}
+
+/** What every role shares: users, store, notifications and the pipeline's events. */
+async function openCore(config: Config, opts: StartOptions) {
   const log = opts.log ?? pino({ level: config.logLevel, redact: ['*.userkey', 'userkey', '*.key'] });
   fs.mkdirSync(config.dataDir, { recursive: true });
   for (const root of config.fileRoots) fs.mkdirSync(root, { recursive: true });
   const users = new Users(config.users ?? loadOrCreateUsers(config.dataDir, opts.onUserCreated));
   const db = await openStore(config);
-
-  let queue: InProcessQueue | undefined;
+  let queue: MediaQueue | undefined;
   const metrics = new Metrics(db, () => queue);
   // Derived once at start: each user's notification secret (notify/sign.ts).
   const secrets = new Map(users.all.map((u) => [u.id, notifySecret(u.key)]));
@@ -60,9 +72,87 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     destinationDone: (e) => outbox.destinationDone(e),
     taskEncoded: (seconds, output) => metrics.taskSeconds.observe({ output }, seconds),
   };
-  queue = new InProcessQueue(createMediaProcessor({ db, config, log, events }), config.workers, (mediaId, err) =>
-    log.error({ err, mediaId }, 'worker crashed on a media'),
-  );
+  const pipeline = createMediaProcessor({ db, config, log, events });
+  return { log, users, db, metrics, outbox, events, pipeline, setQueue: (q: MediaQueue) => (queue = q) };
+}
+
+function bullSettings(config: Config, log: Logger) {
+  return { redisUrl: config.redisUrl!, prefix: config.queuePrefix, lockMs: config.queueLockSeconds * 1000, log: log.child({ part: 'queue' }) };
+}
+
+/**
+ * In a cluster a job can reach a worker after the media moved on without it (a stalled job
+ * coming back after StopMedia, a cancel that raced the queue): the store decides.
+ */
+function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor): MediaProcessor {
+  return async (mediaId, signal) => {
+    const media = await getMedia(db, mediaId);
+    if (!media || media.deleted || isFinalMedia(media.status)) return;
+    await pipeline(mediaId, signal);
+    // CancelMedia clears the folders on the API's machine; this worker's copies are its own to clear.
+    if (signal.aborted && signal.reason === 'cancel') {
+      const dirs = mediaDirs(dataDir, mediaId);
+      await Promise.all([dirs.scratch, dirs.outputs].map((d) => fs.promises.rm(d, { recursive: true, force: true })));
+    }
+  };
+}
+
+/**
+ * The queue gave up on a media whose workers kept dying under it: it ends in Error, with every
+ * unfinished task, so that nothing stays in Processing; RestartMedia tries again.
+ */
+function givenUp(db: Db, events: PipelineEvents) {
+  return async (mediaId: number, reason: string): Promise<void> => {
+    const media = await getMedia(db, mediaId);
+    if (!media || media.deleted || isFinalMedia(media.status)) return;
+    const description = `The workers processing this media stopped ${MAX_STALLS + 1} times without finishing it (killed or out of memory; queue: ${reason}). RestartMedia tries again.`;
+    const now = Date.now();
+    const tasks = await getTasks(db, mediaId);
+    for (const t of tasks) {
+      if (t.status === TaskStatus.Finished || t.status === TaskStatus.Error) continue;
+      await updateTask(db, t.id, { status: TaskStatus.Error, description, finished_at: now });
+    }
+    await updateMedia(db, mediaId, { status: MediaStatus.Error, prev_status: media.status, description, finished_at: now, time_left: 0, time_left_current: 0 });
+    await appendLog(db, tasks.map((t) => t.id), `Error: ${description}`);
+    await events.mediaEnded(mediaId);
+  };
+}
+
+/** Where the cluster queue puts a media: its priority field and the tags its formats need. */
+function mediaRoute(db: Db) {
+  return async (mediaId: number): Promise<MediaRoute | null> => {
+    const media = await getMedia(db, mediaId);
+    if (!media || media.deleted) return null;
+    const priority = parsePriority((JSON.parse(media.options) as FieldMap).priority);
+    const tasks = await getTasks(db, mediaId);
+    return { priority: priority.ok ? priority.priority : 0, tags: requiredTags(tasks.map((t) => JSON.parse(t.format) as FieldMap)) };
+  };
+}
+
+/**
+ * Assembles a process that answers the API: the embedded mode (SQLite store, in-process queue
+ * and workers, HTTP API), or in a cluster the `api` role (enqueues on Redis) or `all` (API and
+ * workers in one process).
+ */
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  if (config.role === 'worker') throw new Error('startServer answers the API; use startWorker for the worker role');
+  const core = await openCore(config, opts);
+  const { log, users, db, metrics, outbox, events } = core;
+
+  let queue: MediaQueue;
+  let workers: BullWorkers | undefined;
+  if (config.redisUrl) {
+    const bull = new BullMediaQueue(bullSettings(config, log), mediaRoute(db));
+    await bull.ready();
+    queue = bull;
+    if (config.role === 'all') {
+      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline));
+      await workers.start();
+    }
+  } else {
+    queue = new InProcessQueue(core.pipeline, config.workers, (mediaId, err) => log.error({ err, mediaId }, 'worker crashed on a media'));
+  }
+  core.setQueue(queue);
 
   // Checked off the request path: /healthz answers from the last result.
   const ffmpegPaths = { ffmpeg: config.ffmpeg, ffprobe: config.ffprobe };
@@ -92,7 +182,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   if (!publicUrl) publicUrl = url;
 
   // What a previous process left unfinished is picked up again, in the order it was accepted.
-  for (const { id } of await listUnfinished(db, ACTIVE_MEDIA_STATUSES)) queue.enqueue(id);
+  // In a cluster the job id is the media id, so a media still queued or running is not doubled.
+  for (const { id } of await listUnfinished(db, ACTIVE_MEDIA_STATUSES)) await queue.enqueue(id);
   await outbox.resume();
 
   let closing: Promise<void> | undefined;
@@ -100,11 +191,29 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     (closing ??= (async () => {
       clearInterval(ffmpegTimer);
       await app.close().catch((err) => log.error({ err }, 'closing HTTP failed'));
-      await queue!.close().catch((err) => log.error({ err }, 'closing queue failed'));
+      await workers?.close().catch((err) => log.error({ err }, 'closing workers failed'));
+      await queue.close().catch((err) => log.error({ err }, 'closing queue failed'));
       await outbox.close().catch((err) => log.error({ err }, 'closing outbox failed'));
       await db.destroy().catch((err) => log.error({ err }, 'closing store failed'));
     })());
   return { app, db, url, users: users.all, close };
+}
+
+/** The cluster's `worker` role: processes media from the Redis queue; opens no port. */
+export async function startWorker(config: Config, opts: StartOptions = {}): Promise<RunningWorker> {
+  if (!config.redisUrl) throw new Error('the worker role needs ENCODERY_REDIS_URL');
+  const core = await openCore(config, opts);
+  const { log, db, outbox, events } = core;
+  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline));
+  await workers.start();
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await workers.close().catch((err) => log.error({ err }, 'closing workers failed'));
+      await outbox.close().catch((err) => log.error({ err }, 'closing outbox failed'));
+      await db.destroy().catch((err) => log.error({ err }, 'closing store failed'));
+    })());
+  return { db, close };
 }
 
 /** The first start makes one user and keeps it in the data dir; later starts read it back. */

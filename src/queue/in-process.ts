@@ -25,7 +25,7 @@ export class InProcessQueue implements MediaQueue {
     return this.#running.size;
   }
 
-  enqueue(mediaId: number): void {
+  async enqueue(mediaId: number): Promise<void> {
     if (this.#closed || this.#waiting.includes(mediaId)) return;
     this.#waiting.push(mediaId);
     this.#pump();
@@ -51,7 +51,7 @@ export class InProcessQueue implements MediaQueue {
       const mediaId = this.#waiting.shift()!;
       if (this.#running.has(mediaId)) {
         // Re-queued while running (a restart raced the worker): run it again afterwards.
-        void this.#running.get(mediaId)!.done.then(() => this.enqueue(mediaId));
+        void this.#running.get(mediaId)!.done.then(() => void this.enqueue(mediaId));
         continue;
       }
       const controller = new AbortController();

@@ -5,11 +5,14 @@ export type MediaProcessor = (mediaId: number, signal: AbortSignal) => Promise<v
 
 /**
  * The seam between the API and the workers: in-process for the embedded mode; the cluster mode
- * puts BullMQ behind the same interface.
+ * puts BullMQ behind the same interface (bullmq.ts).
  */
 export interface MediaQueue {
-  /** Queue a media for processing; a media already waiting is not queued twice. */
-  enqueue(mediaId: number): void;
+  /**
+   * Queue a media for processing; a media already waiting (or, in a cluster, already being
+   * processed) is not queued twice. Resolves once the queue has it.
+   */
+  enqueue(mediaId: number): Promise<void>;
   /**
    * Take the media out of the queue and interrupt its worker, if any. Resolves once no worker
    * holds it any more, so the caller may change its state safely.

@@ -13,6 +13,7 @@ import { many, mediaIdOf, positiveInt, required, scalar, yesNo } from '../query.
 import { isXmlName, type WireObject } from '../wire/render.ts';
 import type { Action, ActionContext } from './context.ts';
 import { VERSION } from '../../version.ts';
+import { parsePriority } from '../../domain/priority.ts';
 
 /** Top-level fields that are not options of the media itself. */
 const NOT_OPTIONS = new Set(['userid', 'userkey', 'action', 'source', 'format', 'mediaid']);
@@ -61,7 +62,13 @@ async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<Wire
     tasks,
     presets,
   });
-  ctx.queue.enqueue(id);
+  try {
+    await ctx.queue.enqueue(id);
+  } catch (err) {
+    // Not queued means not added: the client is told so and may send it again.
+    await repo.updateMedia(ctx.db, id, { deleted: 1 });
+    throw err;
+  }
   ctx.log.info({ mediaId: id, tasks: tasks.length, benchmark, savedPresets: names.length }, 'media added');
   return { message: 'Added', MediaID: String(id), mediaid: String(id), SavedPreset: savedPresetWire(presets) };
 }
@@ -79,7 +86,7 @@ export const processMedia: Action = async (ctx) => {
   const patch = { benchmark: 0, status: MediaStatus.WaitingForEncoder, prev_status: media.status };
   if (tasks.length > 0) await repo.replaceTasks(ctx.db, media.id, tasks, patch, undefined, { userId: ctx.user.id, items: presets });
   else await repo.updateMedia(ctx.db, media.id, patch);
-  ctx.queue.enqueue(media.id);
+  await ctx.queue.enqueue(media.id);
   return { message: 'Started', SavedPreset: savedPresetWire(presets) };
 };
 
@@ -100,7 +107,7 @@ export const updateMedia: Action = async (ctx) => {
     ...(notify ? { notify_url: notify } : {}),
     ...(waiting ? { status: MediaStatus.ReadyToProcess, prev_status: media.prev_status } : {}),
   }, undefined, { userId: ctx.user.id, items: presets });
-  if (!waiting) ctx.queue.enqueue(media.id);
+  if (!waiting) await ctx.queue.enqueue(media.id);
   return { message: 'Updated', SavedPreset: savedPresetWire(presets) };
 };
 
@@ -160,7 +167,7 @@ export const restartMediaErrors: Action = async (ctx) => {
     }
   }
   if (restarted === 0 && media.status !== MediaStatus.Error) {
-    if (!isFinalMedia(media.status)) ctx.queue.enqueue(media.id);
+    if (!isFinalMedia(media.status)) await ctx.queue.enqueue(media.id);
     throw new ApiError(`Media ${media.id} has no failed tasks to restart.`);
   }
   await restart(ctx, media, 'RestartMediaErrors');
@@ -209,7 +216,7 @@ async function restart(ctx: ActionContext, media: repo.MediaRow, why: string): P
   await repo.updateMedia(ctx.db, media.id, patch);
   const tasks = await repo.getTasks(ctx.db, media.id);
   await repo.appendLog(ctx.db, tasks.map((t) => t.id), `${why}: media status New`);
-  ctx.queue.enqueue(media.id);
+  await ctx.queue.enqueue(media.id);
 }
 
 /**
@@ -396,6 +403,8 @@ function validateOptions(query: FieldMap): FieldMap {
     throw new ApiError(ErrorText.badValue('notify_body_format', 'must be form_urlencoded or raw.'));
   }
   yesNo(query, 'notify_upload_extended');
+  const priority = parsePriority(query['priority']);
+  if (!priority.ok) throw new ApiError(priority.error);
   return options;
 }
 

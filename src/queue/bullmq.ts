@@ -1,0 +1,287 @@
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { AbortReason, MediaProcessor, MediaQueue } from './types.ts';
+import { bullPriority, queueName, ROUTED_TAGS, tagSubsets } from './route.ts';
+
+/**
+ * The cluster queue: one BullMQ job per media (job id `media-<id>`, so a media is never queued
+ * twice), in the queue of the capability tags its formats need (`media`, `media-hevc`, ...).
+ * API processes hold a {@link BullMediaQueue}; worker processes run {@link BullWorkers}.
+ * The store stays the truth: a job only says "look at media N".
+ */
+
+export interface BullSettings {
+  redisUrl: string;
+  /** Prefix of every key; one per installation (and per test) sharing a Redis. */
+  prefix: string;
+  /** How long a worker's lock on a job lives without renewal. */
+  lockMs: number;
+  log: Logger;
+}
+
+/** What the queue needs to know about a media to place it; null when it is gone. */
+export interface MediaRoute {
+  /** Our scale: -50 (last) to 50 (first). */
+  priority: number;
+  tags: string[];
+}
+
+const JobData = z.object({ mediaId: z.number().int().positive() });
+type JobData = z.infer<typeof JobData>;
+
+/** Reasons after which the media is handed back to the queue for another worker, not dropped. */
+const HAND_BACK: readonly unknown[] = ['shutdown', 'lock-lost'];
+const ABORT_POLL_MS = 100;
+
+/** The ioredis options of a redis:// URL (BullMQ insists on no per-request retry limit for workers). */
+export function redisConnection(url: string): RedisOptions {
+  const u = new URL(url);
+  const db = u.pathname.replace(/^\//, '');
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port ? Number(u.port) : 6379,
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(db ? { db: Number(db) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    maxRetriesPerRequest: null,
+  };
+}
+
+/** BullMQ refuses numeric custom ids (they would clash with its own counter). */
+const jobIdOf = (mediaId: number): string => `media-${mediaId}`;
+
+/** Workers learn of CancelMedia/StopMedia/... here; the message names the media and why. */
+const abortChannel = (prefix: string): string => `${prefix}:encodery:abort`;
+
+/** The API side: enqueue, abort, counts. Every queue a route can name is opened up front. */
+export class BullMediaQueue implements MediaQueue {
+  readonly #queues = new Map<string, Queue<JobData>>();
+  readonly #settings: BullSettings;
+  readonly #route: (mediaId: number) => Promise<MediaRoute | null>;
+  readonly #publisher: Redis;
+  #counts = { waiting: 0, running: 0, at: 0 };
+  #closing: Promise<void> | undefined;
+
+  constructor(settings: BullSettings, route: (mediaId: number) => Promise<MediaRoute | null>) {
+    this.#settings = settings;
+    this.#route = route;
+    const connection = redisConnection(settings.redisUrl);
+    this.#publisher = new Redis(connection);
+    this.#publisher.on('error', (err) => settings.log.error({ err: redactError(err) }, 'abort channel error'));
+    for (const tags of tagSubsets(ROUTED_TAGS)) {
+      const name = queueName(tags);
+      const queue = new Queue<JobData>(name, { connection, prefix: settings.prefix });
+      queue.on('error', (err) => settings.log.error({ err: redactError(err), queue: name }, 'queue connection error'));
+      this.#queues.set(name, queue);
+    }
+  }
+
+  /** Resolves once Redis answers, so a wrong URL fails the start instead of the first AddMedia. */
+  async ready(): Promise<void> {
+    await Promise.all([...this.#queues.values()].map((q) => q.waitUntilReady()));
+  }
+
+  async enqueue(mediaId: number): Promise<void> {
+    const route = await this.#route(mediaId);
+    if (!route) return;
+    const queue = this.#queues.get(queueName(route.tags))!;
+    // Finished jobs are removed at once: a job id still held by a finished job would swallow the
+    // next enqueue of the same media (a restart).
+    await queue.add('media', { mediaId }, {
+      jobId: jobIdOf(mediaId),
+      priority: bullPriority(route.priority),
+      removeOnComplete: true,
+      removeOnFail: true,
+    });
+  }
+
+  /**
+   * A waiting job is removed. A job a worker holds cannot be (BullMQ refuses while its lock is
+   * alive), so the workers are told and this retries until the holder has let go, or its lock
+   * has expired because the worker is dead; the message is repeated in case a worker missed it.
+   */
+  async abort(mediaId: number, reason: AbortReason): Promise<void> {
+    const jobId = jobIdOf(mediaId);
+    const message = JSON.stringify({ mediaId, reason });
+    const deadline = Date.now() + 2 * this.#settings.lockMs + 60_000;
+    for (;;) {
+      let held = false;
+      for (const q of this.#queues.values()) if ((await q.remove(jobId)) === 0) held = true;
+      if (!held) return;
+      if (Date.now() > deadline) throw new Error(`the worker running media ${mediaId} did not let go of it`);
+      await this.#publisher.publish(abortChannel(this.#settings.prefix), message);
+      await new Promise((r) => setTimeout(r, ABORT_POLL_MS));
+    }
+  }
+
+  /** Cluster-wide counts for the metrics, refreshed at most once a second in the background. */
+  get waiting(): number {
+    this.#refreshCounts();
+    return this.#counts.waiting;
+  }
+
+  get running(): number {
+    this.#refreshCounts();
+    return this.#counts.running;
+  }
+
+  #refreshCounts(): void {
+    if (Date.now() - this.#counts.at < 1000 || this.#closing) return;
+    this.#counts.at = Date.now();
+    void Promise.all([...this.#queues.values()].map((q) => q.getJobCounts('wait', 'prioritized', 'delayed', 'active')))
+      .then((all) => {
+        this.#counts.waiting = all.reduce((n, c) => n + (c.wait ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0), 0);
+        this.#counts.running = all.reduce((n, c) => n + (c.active ?? 0), 0);
+      })
+      .catch(() => undefined);
+  }
+
+  close(): Promise<void> {
+    return (this.#closing ??= Promise.allSettled([...[...this.#queues.values()].map((q) => q.close()), this.#publisher.quit()]).then(() => undefined));
+  }
+}
+
+export interface WorkerSettings extends BullSettings {
+  /** Media this process runs at once, across all its queues. */
+  concurrency: number;
+  /** Capability tags of this worker. */
+  tags: string[];
+  /**
+   * BullMQ gave up on a media: it stalled (its worker died) more often than allowed. Called in
+   * the worker that drew the job, which must end the media in the store (nothing else will).
+   */
+  onGivenUp(mediaId: number, reason: string): Promise<void>;
+}
+
+/** Times a media may lose its worker (killed, out of memory) and still be passed on. */
+export const MAX_STALLS = 2;
+
+/**
+ * The worker side: one BullMQ Worker per queue this process may take from (the plain one and one
+ * per combination of its tags), sharing `concurrency` slots. When the slots are full every Worker
+ * is paused, so that an idle worker elsewhere gets the next media; a job fetched in the moment
+ * before the pause is handed straight back.
+ */
+export class BullWorkers {
+  readonly #workers: Worker<JobData>[] = [];
+  readonly #settings: WorkerSettings;
+  readonly #process: MediaProcessor;
+  #busy = 0;
+  readonly #subscriber: Redis;
+  #closing: Promise<void> | undefined;
+
+  constructor(settings: WorkerSettings, process: MediaProcessor) {
+    this.#settings = settings;
+    this.#process = process;
+    const connection = redisConnection(settings.redisUrl);
+    const routed = settings.tags.filter((t) => ROUTED_TAGS.includes(t));
+    // Most specific queue first: work only this worker can do is what it should prefer.
+    const names = tagSubsets(routed).map(queueName).reverse();
+    for (const name of names) {
+      const worker = new Worker<JobData>(name, (job, _token, signal) => this.#run(job, signal!), {
+        connection,
+        prefix: settings.prefix,
+        concurrency: settings.concurrency,
+        lockDuration: settings.lockMs,
+        stalledInterval: Math.max(500, Math.round(settings.lockMs / 2)),
+        // A media that keeps killing its workers is not passed on forever.
+        maxStalledCount: MAX_STALLS,
+        // A job handed back (paused, shutting down) is found by other workers within a second.
+        drainDelay: 1,
+        autorun: false,
+      });
+      worker.on('error', (err) => settings.log.error({ err: redactError(err), queue: name }, 'worker connection error'));
+      worker.on('failed', (job, err) => {
+        const data = job ? JobData.safeParse(job.data) : undefined;
+        if (!data?.success) return;
+        settings.log.error({ mediaId: data.data.mediaId, reason: err.message }, 'queue gave up on a media');
+        settings.onGivenUp(data.data.mediaId, err.message).catch((e: unknown) => settings.log.error({ err: e }, 'ending a given-up media failed'));
+      });
+      worker.on('lockRenewalFailed', (ids) => {
+        // Another worker may be given this media: stop touching it.
+        for (const id of ids) worker.cancelJob(id, 'lock-lost');
+      });
+      this.#workers.push(worker);
+    }
+    this.#subscriber = new Redis({ ...connection, lazyConnect: true });
+    this.#subscriber.on('error', (err) => settings.log.error({ err: redactError(err) }, 'abort channel error'));
+    this.#subscriber.on('message', (_channel: string, text: string) => this.#onAbort(text));
+  }
+
+  get running(): number {
+    return this.#busy;
+  }
+
+  /** Subscribes to aborts first, so that no abort of a media this process takes is missed. */
+  async start(): Promise<void> {
+    await this.#subscriber.subscribe(abortChannel(this.#settings.prefix));
+    for (const w of this.#workers) void w.run().catch((err) => this.#settings.log.error({ err: redactError(err) }, 'worker stopped'));
+  }
+
+  #onAbort(text: string): void {
+    let parsed: { mediaId?: unknown; reason?: unknown };
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch {
+      return;
+    }
+    if (typeof parsed.mediaId !== 'number') return;
+    for (const w of this.#workers) w.cancelJob(jobIdOf(parsed.mediaId), String(parsed.reason));
+  }
+
+  async #run(job: Job<JobData>, signal: AbortSignal): Promise<void> {
+    const data = JobData.safeParse(job.data);
+    if (!data.success) {
+      this.#settings.log.error({ jobId: job.id }, 'dropping a queue job that names no media');
+      return;
+    }
+    if (!this.#take()) throw Worker.RateLimitError();
+    const { mediaId } = data.data;
+    this.#settings.log.info({ mediaId, queue: job.queueName }, 'media taken from the queue');
+    try {
+      await this.#process(mediaId, signal);
+    } catch (err) {
+      this.#settings.log.error({ err, mediaId }, 'worker crashed on a media');
+    } finally {
+      this.#give();
+    }
+    // Back to the front of its queue; the pipeline resumes after the last step it finished.
+    if (signal.aborted && HAND_BACK.includes(signal.reason)) throw Worker.RateLimitError();
+  }
+
+  #take(): boolean {
+    if (this.#closing || this.#busy >= this.#settings.concurrency) return false;
+    this.#busy++;
+    if (this.#busy >= this.#settings.concurrency) for (const w of this.#workers) void w.pause(true).catch(() => undefined);
+    return true;
+  }
+
+  #give(): void {
+    this.#busy--;
+    if (this.#closing) return;
+    for (const w of this.#workers) if (w.isPaused()) w.resume();
+  }
+
+  /**
+   * Graceful stop: media being processed are interrupted and handed back to the queue, where
+   * another worker resumes them at once (an encode may run for hours; a stop should not wait).
+   */
+  close(): Promise<void> {
+    return (this.#closing ??= (async () => {
+      for (const w of this.#workers) w.cancelAllJobs('shutdown');
+      await Promise.allSettled(this.#workers.map((w) => w.close()));
+      await this.#subscriber.quit().catch(() => undefined);
+    })());
+  }
+}
+
+/** ioredis errors can quote the URL they failed on; a password must not reach the logs. */
+function redactError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const copy = new Error(err.message.replace(/\/\/[^@/\s]*@/g, '//***@'));
+  copy.name = err.name;
+  return copy;
+}
