@@ -72,7 +72,7 @@ main(process.argv.slice(2)).then(
   },
   (err) => {
     // An unreachable store is a setting to fix, not a bug: one line, no stack.
-    process.stderr.write(`encodery: ${err instanceof StoreError ? err.message : ((err as Error)?.stack ?? err)}\n`);
+    process.stderr.write(`encodery: ${err instanceof StoreError || err instanceof ConfigError ? err.message : ((err as Error)?.stack ?? err)}\n`);
     process.exit(1);
   },
 );

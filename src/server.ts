@@ -15,6 +15,7 @@ import { parsePriority } from './domain/priority.ts';
 import type { FieldMap } from './domain/fields.ts';
 import { mediaDirs } from './domain/layout.ts';
 import { createMediaProcessor, type PipelineEvents } from './pipeline/process-media.ts';
+import { SharedStorage } from './pipeline/shared-storage.ts';
 import { Outbox } from './notify/outbox.ts';
 import { notifySecret } from './notify/sign.ts';
 import { Users } from './api/auth.ts';
@@ -54,6 +55,8 @@ export interface RunningWorker {
 async function openCore(config: Config, opts: StartOptions) {
   const log = opts.log ?? pino({ level: config.logLevel, redact: ['*.userkey', 'userkey', '*.key'] });
   fs.mkdirSync(config.dataDir, { recursive: true });
+  // Checked before anything opens: a storage nobody can write must stop the start.
+  const storage = SharedStorage.from(config);
   for (const root of config.fileRoots) fs.mkdirSync(root, { recursive: true });
   const users = new Users(config.users ?? loadOrCreateUsers(config.dataDir, opts.onUserCreated));
   const db = await openStore(config);
@@ -72,8 +75,8 @@ async function openCore(config: Config, opts: StartOptions) {
     destinationDone: (e) => outbox.destinationDone(e),
     taskEncoded: (seconds, output) => metrics.taskSeconds.observe({ output }, seconds),
   };
-  const pipeline = createMediaProcessor({ db, config, log, events });
-  return { log, users, db, metrics, outbox, events, pipeline, setQueue: (q: MediaQueue) => (queue = q) };
+  const pipeline = createMediaProcessor({ db, config, log, events, storage });
+  return { log, users, db, metrics, outbox, events, pipeline, storage, setQueue: (q: MediaQueue) => (queue = q) };
 }
 
 function bullSettings(config: Config, log: Logger) {
@@ -137,7 +140,7 @@ function mediaRoute(db: Db) {
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   if (config.role === 'worker') throw new Error('startServer answers the API; use startWorker for the worker role');
   const core = await openCore(config, opts);
-  const { log, users, db, metrics, outbox, events } = core;
+  const { log, users, db, metrics, outbox, events, storage } = core;
 
   let queue: MediaQueue;
   let workers: BullWorkers | undefined;
@@ -173,6 +176,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     metrics,
     publicUrl: () => publicUrl,
     statusCache: new FinalStatusCache(),
+    storage,
     ffmpegReady: () => ffmpegReady,
   });
   await app.listen({ host: config.host, port: config.port });
