@@ -88,14 +88,15 @@ class MediaRun {
     const media = await repo.getMedia(this.#db, this.mediaId);
     if (!media || media.deleted || media.status === MediaStatus.ReadyToProcess) return;
     this.#status = media.status;
-    // A worker taking over a media in Saving finds the encoded outputs in the shared storage.
-    const tasks = await ensureLocal(this.#storage, this.#db, await repo.getTasks(this.#db, this.mediaId), this.signal);
+    const tasks = await repo.getTasks(this.#db, this.mediaId);
     this.#taskIds = tasks.map((t) => t.id);
     this.#progress.start();
     try {
       // Only deliveries left (a restarted failed destination, or a crash while saving): the
       // sources are not fetched again, which could take long or no longer work.
-      const deliverOnly = !media.benchmark && tasks.length > 0 && !tasks.some(needsEncode);
+      // A worker taking over a media in Saving finds the encoded outputs in the shared storage.
+      const current = await ensureLocal(this.#storage, this.#db, tasks, this.signal);
+      const deliverOnly = !media.benchmark && current.length > 0 && !current.some(needsEncode);
       if (deliverOnly) {
         await this.#deliverAll();
         await this.#finish();

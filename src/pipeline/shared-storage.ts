@@ -174,7 +174,14 @@ export async function ensureLocal(storage: SharedStorage | null, db: Db, tasks: 
       out.push(task);
       continue;
     }
-    const { complete, fetched } = await storage.fetchTask(task, signal);
+    let result: { complete: boolean; fetched: number };
+    try {
+      result = await storage.fetchTask(task, signal);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      throw new Error(`Could not fetch the encoded output of task ${task.id} from the shared storage: ${describeError(err)}`, { cause: err });
+    }
+    const { complete, fetched } = result;
     if (complete) {
       if (fetched > 0) await repo.appendLog(db, [task.id], `Fetched ${fetched} encoded file(s) from the shared storage ${storage.shown}`);
       out.push(task);
