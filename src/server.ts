@@ -87,7 +87,7 @@ function bullSettings(config: Config, log: Logger) {
  * In a cluster a job can reach a worker after the media moved on without it (a stalled job
  * coming back after StopMedia, a cancel that raced the queue): the store decides.
  */
-function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor): MediaProcessor {
+function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor, storage?: SharedStorage | null, log?: Logger): MediaProcessor {
   return async (mediaId, signal) => {
     const media = await getMedia(db, mediaId);
     if (!media || media.deleted || isFinalMedia(media.status)) return;
@@ -96,6 +96,8 @@ function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor): Me
     if (signal.aborted && signal.reason === 'cancel') {
       const dirs = mediaDirs(dataDir, mediaId);
       await Promise.all([dirs.scratch, dirs.outputs].map((d) => fs.promises.rm(d, { recursive: true, force: true })));
+      // An upload that was in flight when the API cleared the storage may have landed since.
+      if (storage && log) await storage.removeMedia(mediaId, log);
     }
   };
 }
@@ -149,7 +151,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     await bull.ready();
     queue = bull;
     if (config.role === 'all') {
-      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline));
+      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
       await workers.start();
     }
   } else {
@@ -208,7 +210,7 @@ export async function startWorker(config: Config, opts: StartOptions = {}): Prom
   if (!config.redisUrl) throw new Error('the worker role needs ENCODERY_REDIS_URL');
   const core = await openCore(config, opts);
   const { log, db, outbox, events } = core;
-  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline));
+  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
   await workers.start();
   let closing: Promise<void> | undefined;
   const close = () =>

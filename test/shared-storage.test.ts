@@ -178,10 +178,26 @@ describe('shared storage (ENCODERY_STORAGE_URL)', () => {
     try {
       const source = path.join(t.filesDir, 'clip.mp4');
       await fs.copyFile(clip, source);
-      const added = await t.call('xml', { action: 'AddMedia', source: `file://${source}`, format: { output: 'webm', size: '160x120' } });
+      const hls = { output: 'advanced_hls', segment_duration: '1', stream: [{ size: '0x120', bitrate: '150k' }] };
+      const added = await t.call('xml', { action: 'AddMedia', source: `file://${source}`, format: [{ output: 'webm', size: '160x120' }, hls] });
       const { final } = await untilFinal(t, added.MediaID, 60_000);
       assert.equal(final.status, 'Finished', JSON.stringify(final));
-      const [task] = await repo.getTasks(t.server.db, Number(added.MediaID));
+      const [task, hlsTask] = await repo.getTasks(t.server.db, Number(added.MediaID));
+
+      // A kept HLS output keeps its folders in the storage; its playlists' relative links resolve there.
+      const master: string = asList(final.format)[1].s3_destination;
+      const masterText = await (await fetch(master)).text();
+      const variant = masterText.split('\n').find((l) => l.endsWith('.m3u8'))!;
+      const variantUrl = new URL(variant, master);
+      const variantText = await (await fetch(variantUrl)).text();
+      const segment = variantText.split('\n').find((l) => l.trim() !== '' && !l.startsWith('#'))!;
+      const segmentRes = await fetch(new URL(segment, variantUrl));
+      assert.equal(segmentRes.status, 200);
+      const taskFolder = path.join(shared, 'media', added.MediaID, 'task', String(hlsTask!.id));
+      const relative = path.relative(new URL('.', master).pathname, new URL(segment, variantUrl).pathname);
+      assert.ok(relative.includes('/'), `a segment in a variant folder: ${relative}`);
+      assert.equal(sha256(Buffer.from(await segmentRes.arrayBuffer())), sha256(await fs.readFile(path.join(taskFolder, relative))));
+
       const file = path.join(shared, 'media', added.MediaID, 'task', String(task!.id), 'clip.webm');
       const bytes = await fs.readFile(file);
       assert.equal(await fs.stat(path.join(t.dataDir, 'outputs', added.MediaID, String(task!.id))).catch(() => null), null);
