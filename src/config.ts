@@ -52,6 +52,11 @@ export interface Config {
   queuePrefix: string;
   /** How long a worker's claim on a media outlives the worker: a crashed worker's media moves on after about this. */
   queueLockSeconds: number;
+  /**
+   * Folder URL (s3://bucket/prefix/, file:///shared/) holding kept outputs and encoded outputs
+   * awaiting delivery, so that no node needs another's disk; null: they stay in the data dir.
+   */
+  storageUrl: string | null;
 }
 
 export const ROLES = ['all', 'api', 'worker'] as const;
@@ -92,6 +97,7 @@ export const SETTINGS = {
   role: { env: 'ENCODERY_ROLE', flag: 'role', help: 'api (HTTP API only), worker (processes media, no HTTP port) or all; api and worker need ENCODERY_REDIS_URL', default: 'all' },
   workerTags: { env: 'ENCODERY_WORKER_TAGS', flag: 'worker-tags', help: 'Capabilities of this worker, comma-separated (hevc, av1); media needing one go only to workers that have it' },
   queuePrefix: { env: 'ENCODERY_QUEUE_PREFIX', flag: 'queue-prefix', help: 'Prefix of the queue\'s Redis keys (one per installation sharing a Redis)', default: 'encodery' },
+  storageUrl: { env: 'ENCODERY_STORAGE_URL', flag: 'storage-url', help: 'Shared storage for kept outputs and outputs awaiting delivery, a folder URL such as s3://bucket/prefix/ or file:///shared/encodery/ (default: the data dir; no node reads another\'s disk when set)' },
   queueLockSeconds: { env: 'ENCODERY_QUEUE_LOCK_SECONDS', flag: 'queue-lock-seconds', help: 'How long a worker\'s claim on a media outlives it: a crashed worker\'s media goes to another worker after about twice this', default: '30' },
 } satisfies Record<keyof Config, Setting>;
 
@@ -161,6 +167,8 @@ const schema = z.object({
   workerTags: list.pipe(z.array(z.string().toLowerCase().regex(/^[a-z0-9][a-z0-9_-]*$/, 'tags are short words of letters, digits, - and _'))).optional(),
   queuePrefix: z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be letters, digits, - and _ (at most 64)'),
   queueLockSeconds: int(1, 3600),
+  // The URL's own text is never echoed: it may carry keys.
+  storageUrl: z.string().trim().refine((u) => URL.canParse(u), 'must be a URL such as s3://bucket/prefix/ or file:///shared/encodery/').optional(),
 });
 
 /** Reads settings from `env` and `argv` (flags like --port 9000 or --port=9000). */
@@ -203,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     sftpKnownHosts: c.sftpKnownHosts ?? null,
     ftpsCaFile: c.ftpsCaFile ?? null,
     redisUrl: c.redisUrl ?? null,
+    storageUrl: c.storageUrl ? (c.storageUrl.endsWith('/') ? c.storageUrl : `${c.storageUrl}/`) : null,
     workerTags: [...new Set(c.workerTags ?? [])].sort(),
   };
 }

@@ -2,6 +2,7 @@ import { ConfigError, loadConfig, SETTINGS } from './config.ts';
 import { checkFfmpeg } from './pipeline/ffmpeg/version.ts';
 import { startServer, startWorker } from './server.ts';
 import { StoreError } from './store/db.ts';
+import { redactUrl } from './transfer/index.ts';
 
 const USAGE = `Usage: encodery serve [--flag value ...]
 
@@ -43,12 +44,12 @@ async function main(argv: string[]): Promise<number> {
   if (config.role === 'worker') {
     const worker = await startWorker(config, { ffmpegChecked: true, onUserCreated });
     const tags = config.workerTags.length > 0 ? ` with tags ${config.workerTags.join(', ')}` : '';
-    process.stdout.write(`Encodery ${ffmpegNote}worker taking media from the queue (${config.workers} at once${tags}) — data in ${config.dataDir}${storeNote(config.databaseUrl)}\n`);
+    process.stdout.write(`Encodery ${ffmpegNote}worker taking media from the queue (${config.workers} at once${tags}) — data in ${config.dataDir}${storeNote(config.databaseUrl)}${config.storageUrl ? `, shared storage ${redactUrl(config.storageUrl)}` : ''}\n`);
     close = worker.close;
   } else {
     const server = await startServer(config, { ffmpegChecked: true, onUserCreated });
     const role = config.role === 'api' ? 'API ' : '';
-    process.stdout.write(`Encodery ${role}${ffmpegNote}listening on ${server.url} — data in ${config.dataDir}${storeNote(config.databaseUrl)}\n`);
+    process.stdout.write(`Encodery ${role}${ffmpegNote}listening on ${server.url} — data in ${config.dataDir}${storeNote(config.databaseUrl)}${config.storageUrl ? `, shared storage ${redactUrl(config.storageUrl)}` : ''}\n`);
     close = server.close;
   }
   const stop = (signal: string) => {
@@ -72,7 +73,7 @@ main(process.argv.slice(2)).then(
   },
   (err) => {
     // An unreachable store is a setting to fix, not a bug: one line, no stack.
-    process.stderr.write(`encodery: ${err instanceof StoreError ? err.message : ((err as Error)?.stack ?? err)}\n`);
+    process.stderr.write(`encodery: ${err instanceof StoreError || err instanceof ConfigError ? err.message : ((err as Error)?.stack ?? err)}\n`);
     process.exit(1);
   },
 );

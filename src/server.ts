@@ -15,6 +15,7 @@ import { parsePriority } from './domain/priority.ts';
 import type { FieldMap } from './domain/fields.ts';
 import { mediaDirs } from './domain/layout.ts';
 import { createMediaProcessor, type PipelineEvents } from './pipeline/process-media.ts';
+import { SharedStorage } from './pipeline/shared-storage.ts';
 import { Outbox } from './notify/outbox.ts';
 import { notifySecret } from './notify/sign.ts';
 import { Users } from './api/auth.ts';
@@ -54,6 +55,8 @@ export interface RunningWorker {
 async function openCore(config: Config, opts: StartOptions) {
   const log = opts.log ?? pino({ level: config.logLevel, redact: ['*.userkey', 'userkey', '*.key'] });
   fs.mkdirSync(config.dataDir, { recursive: true });
+  // Checked before anything opens: a storage nobody can write must stop the start.
+  const storage = SharedStorage.from(config);
   for (const root of config.fileRoots) fs.mkdirSync(root, { recursive: true });
   const users = new Users(config.users ?? loadOrCreateUsers(config.dataDir, opts.onUserCreated));
   const db = await openStore(config);
@@ -72,8 +75,8 @@ async function openCore(config: Config, opts: StartOptions) {
     destinationDone: (e) => outbox.destinationDone(e),
     taskEncoded: (seconds, output) => metrics.taskSeconds.observe({ output }, seconds),
   };
-  const pipeline = createMediaProcessor({ db, config, log, events });
-  return { log, users, db, metrics, outbox, events, pipeline, setQueue: (q: MediaQueue) => (queue = q) };
+  const pipeline = createMediaProcessor({ db, config, log, events, storage });
+  return { log, users, db, metrics, outbox, events, pipeline, storage, setQueue: (q: MediaQueue) => (queue = q) };
 }
 
 function bullSettings(config: Config, log: Logger) {
@@ -84,7 +87,7 @@ function bullSettings(config: Config, log: Logger) {
  * In a cluster a job can reach a worker after the media moved on without it (a stalled job
  * coming back after StopMedia, a cancel that raced the queue): the store decides.
  */
-function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor): MediaProcessor {
+function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor, storage?: SharedStorage | null, log?: Logger): MediaProcessor {
   return async (mediaId, signal) => {
     const media = await getMedia(db, mediaId);
     if (!media || media.deleted || isFinalMedia(media.status)) return;
@@ -93,6 +96,8 @@ function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor): Me
     if (signal.aborted && signal.reason === 'cancel') {
       const dirs = mediaDirs(dataDir, mediaId);
       await Promise.all([dirs.scratch, dirs.outputs].map((d) => fs.promises.rm(d, { recursive: true, force: true })));
+      // An upload that was in flight when the API cleared the storage may have landed since.
+      if (storage && log) await storage.removeMedia(mediaId, log);
     }
   };
 }
@@ -137,7 +142,7 @@ function mediaRoute(db: Db) {
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   if (config.role === 'worker') throw new Error('startServer answers the API; use startWorker for the worker role');
   const core = await openCore(config, opts);
-  const { log, users, db, metrics, outbox, events } = core;
+  const { log, users, db, metrics, outbox, events, storage } = core;
 
   let queue: MediaQueue;
   let workers: BullWorkers | undefined;
@@ -146,7 +151,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     await bull.ready();
     queue = bull;
     if (config.role === 'all') {
-      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline));
+      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
       await workers.start();
     }
   } else {
@@ -173,6 +178,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     metrics,
     publicUrl: () => publicUrl,
     statusCache: new FinalStatusCache(),
+    storage,
     ffmpegReady: () => ffmpegReady,
   });
   await app.listen({ host: config.host, port: config.port });
@@ -204,7 +210,7 @@ export async function startWorker(config: Config, opts: StartOptions = {}): Prom
   if (!config.redisUrl) throw new Error('the worker role needs ENCODERY_REDIS_URL');
   const core = await openCore(config, opts);
   const { log, db, outbox, events } = core;
-  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline));
+  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
   await workers.start();
   let closing: Promise<void> | undefined;
   const close = () =>

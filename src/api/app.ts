@@ -12,6 +12,8 @@ import { CONTENT_TYPE, render, type WireFormat, type WireObject } from './wire/r
 import { findTaskByToken } from '../store/repo.ts';
 import { mediaDirs } from '../domain/layout.ts';
 import type { Metrics } from '../metrics.ts';
+import { openForDownload } from '../pipeline/shared-storage.ts';
+import { describeError } from '../pipeline/util.ts';
 
 export interface AppDeps extends Services {
   users: Users;
@@ -119,11 +121,23 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const files = task?.outputs ? (JSON.parse(task.outputs) as string[]) : [];
     const folder = task ? mediaDirs('', task.media_id).task(task.id) : '';
     const file = files.find((f) => path.relative(folder, f).split(path.sep).join('/') === name);
-    if (!file) return reply.code(404).type('text/plain').send('Not found\n');
+    if (!file || !task) return reply.code(404).type('text/plain').send('Not found\n');
+    const type = MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+    if (deps.storage) {
+      // Kept outputs live in the shared storage: any API node serves them, whichever worker made them.
+      const opened = await openForDownload(deps.storage, task, name).catch((err: unknown) => {
+        deps.log.warn({ taskId: task.id, reason: describeError(err) }, 'reading a kept output from the shared storage failed');
+        return 'failed' as const;
+      });
+      if (opened === 'failed') return reply.code(502).type('text/plain').send('The shared storage did not answer; try again\n');
+      if (!opened) return reply.code(404).type('text/plain').send('Not found\n');
+      if (opened.size !== null) reply.header('content-length', opened.size);
+      return reply.type(type).send(opened.stream);
+    }
     const full = path.join(deps.config.dataDir, file);
     const stat = await fs.promises.stat(full).catch(() => null);
     if (!stat?.isFile()) return reply.code(404).type('text/plain').send('Not found\n');
-    reply.header('content-length', stat.size).type(MIME[path.extname(full).toLowerCase()] ?? 'application/octet-stream');
+    reply.header('content-length', stat.size).type(type);
     return reply.send(fs.createReadStream(full));
   });
 

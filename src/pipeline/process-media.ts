@@ -24,6 +24,7 @@ import { destinationFor, destinationForLayout, keepsLayout, layoutMain } from '.
 import { mediaDirs } from '../domain/layout.ts';
 import { storyboardOf, storyboardSends } from './storyboard-delivery.ts';
 import { DeliveredOutputs, type DestinationDone } from './delivered-output.ts';
+import { ensureLocal, putOutputs, type SharedStorage } from './shared-storage.ts';
 
 /** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
 export interface PipelineEvents {
@@ -39,6 +40,8 @@ export interface PipelineDeps {
   config: Config;
   log: Logger;
   events: PipelineEvents;
+  /** ENCODERY_STORAGE_URL; null or absent: outputs stay in the data dir only. */
+  storage?: SharedStorage | null;
 }
 
 const DELIVERY_CONCURRENCY = 4;
@@ -67,6 +70,10 @@ class MediaRun {
     this.#progress = new ProgressTracker(deps.db, mediaId);
   }
 
+  get #storage(): SharedStorage | null {
+    return this.deps.storage ?? null;
+  }
+
   get #transfer(): TransferContext {
     const c = this.deps.config;
     return {
@@ -87,7 +94,9 @@ class MediaRun {
     try {
       // Only deliveries left (a restarted failed destination, or a crash while saving): the
       // sources are not fetched again, which could take long or no longer work.
-      const deliverOnly = !media.benchmark && tasks.length > 0 && !tasks.some(needsEncode);
+      // A worker taking over a media in Saving finds the encoded outputs in the shared storage.
+      const current = await ensureLocal(this.#storage, this.#db, tasks, this.signal);
+      const deliverOnly = !media.benchmark && current.length > 0 && !current.some(needsEncode);
       if (deliverOnly) {
         await this.#deliverAll();
         await this.#finish();
@@ -296,6 +305,7 @@ class MediaRun {
     if (tasks.length === 0) return;
     await this.#setStatus(MediaStatus.Saving);
     await this.#progress.enterPhase('save');
+    await putOutputs(this.#storage, this.#db, tasks, this.signal);
     const destinations = await repo.getDestinations(this.#db, tasks.map((t) => t.id));
     const jobs: { task: repo.TaskRow; dest: repo.DestinationRow; files: string[] }[] = [];
     for (const task of tasks) {
@@ -396,13 +406,16 @@ class MediaRun {
 
   /** A format without a destination keeps its output here, behind an unguessable link. */
   async #keep(task: repo.TaskRow): Promise<void> {
+    // The API serves it from the shared storage (putOutputs stored it): no node needs this copy.
+    if (this.#storage) await this.#discardOutputs(task, false);
     if (task.download_token) return;
     await repo.updateTask(this.#db, task.id, { download_token: crypto.randomBytes(24).toString('base64url') });
-    await repo.appendLog(this.#db, [task.id], 'Kept on this server (no destination given)');
+    await repo.appendLog(this.#db, [task.id], this.#storage ? `Kept in the shared storage ${this.#storage.shown} (no destination given)` : 'Kept on this server (no destination given)');
   }
 
-  async #discardOutputs(task: repo.TaskRow): Promise<void> {
+  async #discardOutputs(task: repo.TaskRow, everywhere = true): Promise<void> {
     await fs.rm(mediaDirs(this.deps.config.dataDir, this.mediaId).task(task.id), { recursive: true, force: true });
+    if (everywhere) await this.#storage?.removeTask(this.mediaId, task.id, this.#log);
   }
 
   async #failTask(taskId: number, err: unknown): Promise<void> {

@@ -1,7 +1,7 @@
 import { ForbiddenAddressError, OutsideRootsError } from './guard.ts';
 import { TransferError } from './types.ts';
 
-export type Verb = 'Download' | 'Upload';
+export type Verb = 'Download' | 'Upload' | 'Delete';
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'UND_ERR_CONNECT_TIMEOUT']);
 // Worth another attempt later: the peer or the path may recover.

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { toTransferError, type Verb } from './errors.ts';
-import { OutsideRootsError, prepareWriteDir, resolveReadPath } from './guard.ts';
+import { OutsideRootsError, prepareWriteDir, resolveReadPath, strictlyInside } from './guard.ts';
 import { ByteMeter } from './meter.ts';
 import { TransferError, type Progress, type SchemeModule, type TransferContext } from './types.ts';
 
@@ -93,5 +93,43 @@ export const fileScheme: SchemeModule = {
     } finally {
       if (tmp) await fs.rm(tmp, { force: true }).catch(() => undefined);
     }
+  },
+
+  async stat(url, ctx) {
+    try {
+      const real = await resolveReadPath(ctx.fileRoots, toPath(url, 'Download'));
+      const st = await fs.stat(real);
+      return st.isFile() ? { size: st.size } : null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw fsError(err, 'Download', ctx.signal);
+    }
+  },
+
+  async remove(url, ctx) {
+    try {
+      const real = await resolveReadPath(ctx.fileRoots, toPath(url, 'Delete'));
+      await fs.rm(real, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw fsError(err, 'Delete', ctx.signal);
+    }
+  },
+
+  async removeTree(url, ctx) {
+    const folder = path.resolve(toPath(url, 'Delete'));
+    // A root itself is never removed, only what lies below one.
+    if (!strictlyInside(ctx.fileRoots, folder)) throw new TransferError('Delete error: the path is outside the allowed file roots');
+    let count = 0;
+    try {
+      const real = await resolveReadPath(ctx.fileRoots, folder);
+      const entries = await fs.readdir(real, { recursive: true, withFileTypes: true });
+      count = entries.filter((e) => e.isFile()).length;
+      await fs.rm(real, { recursive: true, force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw fsError(err, 'Delete', ctx.signal);
+    }
+    return count;
   },
 };

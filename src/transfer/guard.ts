@@ -34,6 +34,12 @@ async function realRoots(roots: readonly string[]): Promise<string[]> {
   return out;
 }
 
+/** Below one of the roots, and not a root itself. */
+export function strictlyInside(roots: readonly string[], target: string): boolean {
+  const t = path.resolve(target);
+  return roots.some((r) => isInside(path.resolve(r), t) && path.resolve(r) !== t);
+}
+
 /**
  * The lexical check runs first so nothing outside the roots is ever probed on disk
  * (an error must not tell whether an outside path exists).

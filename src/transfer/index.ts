@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable } from 'node:stream';
 import { toTransferError, type Verb } from './errors.ts';
 import { azureScheme } from './azure.ts';
 import { fileScheme } from './file.ts';
@@ -152,5 +153,65 @@ export async function upload(fromPath: string, url: string, ctx: TransferContext
         throw abortedError('Upload', ctx.signal!);
       }
     }
+  }
+}
+
+/** A URL inside the shared storage: trusted configuration, so parsed without the per-role checks. */
+function storageTarget(url: string, verb: Verb, ctx: Partial<TransferContext>): { url: URL; module: SchemeModule } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TransferError(`${verb} error: invalid storage URL "${redactUrl(url)}"`);
+  }
+  const module = moduleFor(parsed, ctx);
+  if (!module) throw new TransferError(`${verb} error: unsupported URL scheme "${parsed.protocol}"`);
+  return { url: parsed, module };
+}
+
+/**
+ * Why `base` (a folder URL) cannot hold the shared storage, or null when it can: its scheme
+ * must read, write, stat and delete, and an object below it must be a valid destination.
+ */
+export function checkStorageUrl(base: string, ctx: Partial<TransferContext>): string | null {
+  if (!base.endsWith('/')) return 'must name a folder and end with /';
+  const problem = checkUrl(`${base}probe`, 'destination', { ...ctx, allowPrivateNetwork: true });
+  if (problem) return problem;
+  const { module } = storageTarget(`${base}probe`, 'Upload', ctx);
+  if (!module.stat || !module.remove || !module.removeTree) {
+    return `${module.schemes.join(' ')} cannot hold the shared storage (it needs listing and deleting); use s3:// or file://`;
+  }
+  return null;
+}
+
+/** The object's size, or null when there is no such object. */
+export async function statObject(url: string, ctx: TransferContext): Promise<{ size: number } | null> {
+  const { url: parsed, module } = storageTarget(url, 'Download', ctx);
+  if (!module.stat) throw new TransferError(`Download error: ${parsed.protocol} objects cannot be looked up`);
+  try {
+    return await module.stat(parsed, ctx);
+  } catch (err) {
+    throw toTransferError(err, 'Download', parsed.hostname || 'localhost', ctx.signal);
+  }
+}
+
+/** A stream of the object, for serving it (the caller destroys it when the client goes away). */
+export async function openObject(url: string, ctx: TransferContext): Promise<{ stream: Readable; size: number | null }> {
+  const { url: parsed, module } = storageTarget(url, 'Download', ctx);
+  try {
+    return await module.read(parsed, ctx);
+  } catch (err) {
+    throw toTransferError(err, 'Download', parsed.hostname || 'localhost', ctx.signal);
+  }
+}
+
+/** Deletes everything under the folder URL `url` (ending in `/`); how many objects went. */
+export async function removeTree(url: string, ctx: TransferContext): Promise<number> {
+  const { url: parsed, module } = storageTarget(url, 'Delete', ctx);
+  if (!module.removeTree) throw new TransferError(`Delete error: ${parsed.protocol} folders cannot be removed`);
+  try {
+    return await module.removeTree(parsed, ctx);
+  } catch (err) {
+    throw toTransferError(err, 'Delete', parsed.hostname || 'localhost', ctx.signal);
   }
 }

@@ -9,8 +9,10 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   S3Client,
   S3ServiceException,
   PutObjectCommand,
@@ -118,7 +120,7 @@ function isPresigned(url: URL): boolean {
 }
 
 /** The target, or an error message naming what is wrong. No I/O; exported for tests. */
-export function parseTarget(url: URL, ctx: Partial<TransferContext>): Target | string {
+export function parseTarget(url: URL, ctx: Partial<TransferContext>, folder = false): Target | string {
   const region = ctx.s3Region || 'us-east-1';
   const endpoint = ctx.s3Endpoint || null;
   let bucket: string | null;
@@ -145,7 +147,7 @@ export function parseTarget(url: URL, ctx: Partial<TransferContext>): Target | s
   if (!BUCKET.test(bucket)) return `"${bucket}" is not a valid S3 bucket name`;
   const key = decodePart(rawKey);
   if (key === null) return 'the S3 object key has a malformed percent-escape';
-  if (key === '' || key.endsWith('/')) return 'the S3 URL must name an object (bucket/key), not a bucket or folder';
+  if (!folder && (key === '' || key.endsWith('/'))) return 'the S3 URL must name an object (bucket/key), not a bucket or folder';
   const user = decodePart(url.username);
   const secret = decodePart(url.password);
   if (user === null || secret === null) return 'the S3 credentials in the URL have a malformed percent-escape';
@@ -184,8 +186,8 @@ function checkOptions(t: Target, role: 'source' | 'destination'): string | null 
   return null;
 }
 
-function target(url: URL, ctx: TransferContext, verb: Verb): Target {
-  const t = parseTarget(url, ctx);
+function target(url: URL, ctx: TransferContext, verb: Verb, folder = false): Target {
+  const t = parseTarget(url, ctx, folder);
   if (typeof t === 'string') throw new TransferError(`${verb} error: ${t}`);
   return t;
 }
@@ -524,6 +526,58 @@ export const s3Scheme: SchemeModule = {
       await uploadFile(client, t, source, ctx.signal, onProgress);
     } catch (err) {
       throw s3Failure(err, 'Upload', t, ctx.signal);
+    } finally {
+      client.destroy();
+    }
+  },
+
+  async stat(url, ctx) {
+    const t = target(url, ctx, 'Download');
+    const client = clientFor(t, ctx);
+    try {
+      const head = await client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key }), { abortSignal: ctx.signal });
+      return { size: head.ContentLength ?? 0 };
+    } catch (err) {
+      if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404 && err.name !== 'NoSuchBucket') return null;
+      throw s3Failure(err, 'Download', t, ctx.signal);
+    } finally {
+      client.destroy();
+    }
+  },
+
+  async remove(url, ctx) {
+    const t = target(url, ctx, 'Delete');
+    const client = clientFor(t, ctx);
+    try {
+      await client.send(new DeleteObjectCommand({ Bucket: t.bucket, Key: t.key }), { abortSignal: ctx.signal });
+    } catch (err) {
+      throw s3Failure(err, 'Delete', t, ctx.signal);
+    } finally {
+      client.destroy();
+    }
+  },
+
+  async removeTree(url, ctx) {
+    const t = target(url, ctx, 'Delete', true);
+    // Never the whole bucket: only a folder inside it.
+    if (t.key === '' || !t.key.endsWith('/')) throw new TransferError(`Delete error: only a folder (bucket/prefix/) can be removed from bucket ${t.bucket}`);
+    const client = clientFor(t, ctx);
+    let count = 0;
+    try {
+      let token: string | undefined;
+      do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: t.bucket, Prefix: t.key, ContinuationToken: token }), { abortSignal: ctx.signal });
+        const keys = (page.Contents ?? []).map((o) => o.Key).filter((k): k is string => !!k);
+        // One DELETE per object: the batch call needs a Content-MD5 that several S3-compatible services treat differently.
+        await inParallel(keys.length, ctx.signal, async (i, signal) => {
+          await client.send(new DeleteObjectCommand({ Bucket: t.bucket, Key: keys[i] }), { abortSignal: signal });
+        });
+        count += keys.length;
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return count;
+    } catch (err) {
+      throw s3Failure(err, 'Delete', t, ctx.signal);
     } finally {
       client.destroy();
     }

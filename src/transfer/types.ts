@@ -82,4 +82,13 @@ export interface SchemeModule {
    * offsets; must honour ctx.maxSourceBytes. Null: not handled here, `read` is used instead.
    */
   download?(url: URL, ctx: TransferContext, toPath: string, onProgress?: Progress): Promise<{ bytes: number } | null>;
+  /**
+   * The object's size, or null when it does not exist. With `remove` and `removeTree`, what
+   * makes a scheme usable as the shared storage (ENCODERY_STORAGE_URL).
+   */
+  stat?(url: URL, ctx: TransferContext): Promise<{ size: number } | null>;
+  /** Deletes one object; one that does not exist is not an error. */
+  remove?(url: URL, ctx: TransferContext): Promise<void>;
+  /** Deletes everything under a folder URL (ending in `/`); returns how many objects went. */
+  removeTree?(url: URL, ctx: TransferContext): Promise<number>;
 }

@@ -6,6 +6,7 @@ import type { FieldMap } from '../../domain/fields.ts';
 import type { WireObject } from '../wire/render.ts';
 import type { PipelineEvents } from '../../pipeline/process-media.ts';
 import type { FinalStatusCache } from './status-cache.ts';
+import type { SharedStorage } from '../../pipeline/shared-storage.ts';
 
 export interface Services {
   config: Config;
@@ -16,6 +17,8 @@ export interface Services {
   /** Base URL for links to outputs kept by this server (ENCODERY_PUBLIC_URL or the listen address). */
   publicUrl(): string;
   statusCache: FinalStatusCache;
+  /** ENCODERY_STORAGE_URL: where kept outputs live; null or absent: the data dir. */
+  storage?: SharedStorage | null;
 }
 
 export interface ActionContext extends Services {

@@ -101,6 +101,7 @@ export const updateMedia: Action = async (ctx) => {
   const presets = await presetsToSave(ctx, validated);
   await ctx.queue.abort(media.id, 'update');
   await fs.rm(mediaDirs(ctx.config.dataDir, media.id).outputs, { recursive: true, force: true });
+  await ctx.storage?.removeMedia(media.id, ctx.log);
   const waiting = media.status === MediaStatus.ReadyToProcess;
   await repo.replaceTasks(ctx.db, media.id, tasks, {
     ...restartedMedia(media),
@@ -117,6 +118,7 @@ export const cancelMedia: Action = async (ctx) => {
   await repo.updateMedia(ctx.db, media.id, { deleted: 1 });
   const dirs = mediaDirs(ctx.config.dataDir, media.id);
   await Promise.all([dirs.scratch, dirs.outputs].map((d) => fs.rm(d, { recursive: true, force: true })));
+  await ctx.storage?.removeMedia(media.id, ctx.log);
   return { message: 'Deleted' };
 };
 
@@ -149,6 +151,7 @@ export const restartMedia: Action = async (ctx) => {
   const tasks = await repo.getTasks(ctx.db, media.id);
   for (const t of tasks) await resetTask(ctx, t, false);
   await fs.rm(mediaDirs(ctx.config.dataDir, media.id).outputs, { recursive: true, force: true });
+  await ctx.storage?.removeMedia(media.id, ctx.log);
   await restart(ctx, media, 'RestartMedia');
   return { message: 'Restarted' };
 };
@@ -235,6 +238,7 @@ async function resetTask(ctx: ActionContext, t: repo.TaskRow, keepEncodedOutput:
     return;
   }
   await repo.resetDestinations(ctx.db, t.id, false);
+  await ctx.storage?.removeTask(t.media_id, t.id, ctx.log);
   await repo.updateTask(ctx.db, t.id, {
     status: TaskStatus.New,
     started_at: null,
@@ -255,8 +259,10 @@ async function resetTask(ctx: ActionContext, t: repo.TaskRow, keepEncodedOutput:
 async function outputsExist(ctx: ActionContext, t: repo.TaskRow): Promise<boolean> {
   const files = JSON.parse(t.outputs ?? '[]') as string[];
   if (files.length === 0) return false;
-  for (const f of files) if (!(await fs.stat(path.join(ctx.config.dataDir, f)).catch(() => null))) return false;
-  return true;
+  let local = true;
+  for (const f of files) if (!(await fs.stat(path.join(ctx.config.dataDir, f)).catch(() => null))) local = false;
+  // In a cluster the worker that re-delivers fetches them from the shared storage.
+  return local || ((await ctx.storage?.hasOutputs(t).catch(() => false)) ?? false);
 }
 
 interface ValidatedFormat {
