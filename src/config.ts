@@ -52,6 +52,14 @@ export interface Config {
   queuePrefix: string;
   /** How long a worker's claim on a media outlives the worker: a crashed worker's media moves on after about this. */
   queueLockSeconds: number;
+  /** Sources longer than this are encoded split-and-stitch without being asked; 0 = only with multijob_workflow=yes. */
+  splitAboveSeconds: number;
+  /** Target length of one split chunk; cuts land on the nearest source keyframe. */
+  splitChunkSeconds: number;
+  /** How many chunk encodes of one media run at once in this process. */
+  splitConcurrency: number;
+  /** Threads per FFmpeg process for decoders, filters and encoders; 0 = FFmpeg's choice. */
+  ffmpegThreads: number;
 }
 
 export const ROLES = ['all', 'api', 'worker'] as const;
@@ -93,6 +101,10 @@ export const SETTINGS = {
   workerTags: { env: 'ENCODERY_WORKER_TAGS', flag: 'worker-tags', help: 'Capabilities of this worker, comma-separated (hevc, av1); media needing one go only to workers that have it' },
   queuePrefix: { env: 'ENCODERY_QUEUE_PREFIX', flag: 'queue-prefix', help: 'Prefix of the queue\'s Redis keys (one per installation sharing a Redis)', default: 'encodery' },
   queueLockSeconds: { env: 'ENCODERY_QUEUE_LOCK_SECONDS', flag: 'queue-lock-seconds', help: 'How long a worker\'s claim on a media outlives it: a crashed worker\'s media goes to another worker after about twice this', default: '30' },
+  splitAboveSeconds: { env: 'ENCODERY_SPLIT_ABOVE_SECONDS', flag: 'split-above-seconds', help: 'Encode video formats of sources longer than this in keyframe-aligned chunks (split-and-stitch); 0 = only when multijob_workflow=yes', default: '0' },
+  splitChunkSeconds: { env: 'ENCODERY_SPLIT_CHUNK_SECONDS', flag: 'split-chunk-seconds', help: 'Length of one split-and-stitch chunk (cut at the nearest source keyframe)', default: '10' },
+  splitConcurrency: { env: 'ENCODERY_SPLIT_CONCURRENCY', flag: 'split-concurrency', help: 'Chunk encodes of one media run at once by this process', default: '2' },
+  ffmpegThreads: { env: 'ENCODERY_FFMPEG_THREADS', flag: 'ffmpeg-threads', help: 'Threads per FFmpeg process (decoders, filters, encoders); 0 = FFmpeg decides', default: '0' },
 } satisfies Record<keyof Config, Setting>;
 
 export class ConfigError extends Error {
@@ -161,6 +173,10 @@ const schema = z.object({
   workerTags: list.pipe(z.array(z.string().toLowerCase().regex(/^[a-z0-9][a-z0-9_-]*$/, 'tags are short words of letters, digits, - and _'))).optional(),
   queuePrefix: z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be letters, digits, - and _ (at most 64)'),
   queueLockSeconds: int(1, 3600),
+  splitAboveSeconds: int(0, 10 ** 7),
+  splitChunkSeconds: int(1, 3600),
+  splitConcurrency: int(1, 64),
+  ffmpegThreads: int(0, 256),
 });
 
 /** Reads settings from `env` and `argv` (flags like --port 9000 or --port=9000). */
