@@ -25,6 +25,7 @@ import { mediaDirs } from '../domain/layout.ts';
 import { storyboardOf, storyboardSends } from './storyboard-delivery.ts';
 import { DeliveredOutputs, type DestinationDone } from './delivered-output.ts';
 import { encodeSplitTask, splitCandidates } from './split/task.ts';
+import type { UnitExecutor } from './split/run.ts';
 
 /** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
 export interface PipelineEvents {
@@ -40,6 +41,8 @@ export interface PipelineDeps {
   config: Config;
   log: Logger;
   events: PipelineEvents;
+  /** Cluster mode: split-and-stitch chunks become queue jobs any worker takes (queue/bull-chunks.ts). */
+  chunkExecutor?: (mediaId: number) => UnitExecutor;
 }
 
 const DELIVERY_CONCURRENCY = 4;
@@ -221,6 +224,7 @@ class MediaRun {
       failTask: (id: number, err: unknown) => this.#failTask(id, err),
       setFraction: (id: number, f: number) => this.#progress.setTaskFraction(id, f),
       taskEncoded: (sec: number, output: string) => this.deps.events.taskEncoded(sec, output),
+      executor: this.deps.chunkExecutor?.(this.mediaId) ?? null,
     };
   }
 

@@ -6,7 +6,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { VideoSpec } from '../../domain/format.ts';
 import { buildArgs, ffmpegUrl, renderFilterGraph } from '../ffmpeg/args.ts';
-import { runFfmpeg, type RunFfmpegResult } from '../ffmpeg/run.ts';
+import { hostname } from 'node:os';
+import { runFfmpeg } from '../ffmpeg/run.ts';
 import { planMedia, type PlanInput } from '../plan/index.ts';
 import { audioEncodeOptions, audioTarget, firstAudio, levelFilters, volumeFilters } from '../plan/common.ts';
 import { containerExtension, containerOptions } from '../plan/codecs.ts';
@@ -99,15 +100,44 @@ export function planSplit(spec: VideoSpec, input: PlanInput, chunks: Chunk[], wo
   return { units, stitch, listFile, listText, finalPath, chunks };
 }
 
+/** What one unit's run reports back. */
+export interface UnitResult {
+  wallSec: number;
+  cpuSec: number;
+  /** Which process ran it (host:pid), for the task log. */
+  worker: string;
+}
+
+/**
+ * Runs split units somewhere: FFmpeg processes of this worker (embedded), or jobs any worker of
+ * the cluster takes (queue/bull-chunks.ts). The planner and the stitch do not care which.
+ */
+export interface UnitExecutor {
+  /** Units handed out at once. */
+  lanes: number;
+  run(unit: SplitUnit, signal: AbortSignal, onProgress: (fraction: number) => void): Promise<UnitResult>;
+}
+
+/** The embedded executor: `concurrency` FFmpeg processes of this process. */
+export function localExecutor(opts: { ffmpeg: string; threads: number; concurrency: number }): UnitExecutor {
+  const worker = `${hostname()}:${process.pid}`;
+  return {
+    lanes: opts.concurrency,
+    run: async (unit, signal, onProgress) => {
+      const r = await runFfmpeg(unit.args, { ffmpeg: opts.ffmpeg, durationSec: unit.durationSec, signal, threads: opts.threads, onProgress: (p) => onProgress(p.fraction) });
+      return { wallSec: r.wallSec, cpuSec: r.cpuSec, worker };
+    },
+  };
+}
+
 export interface RunSplitOptions {
   ffmpeg: string;
-  threads: number;
-  concurrency: number;
+  executor: UnitExecutor;
   signal: AbortSignal;
   /** 0..1 over all units (weighted by duration; the audio counts a tenth of its length). */
   onProgress(fraction: number): void;
   /** After each unit ends well. */
-  onUnitDone?(unit: SplitUnit, result: RunFfmpegResult): Promise<void> | void;
+  onUnitDone?(unit: SplitUnit, result: UnitResult): Promise<void> | void;
 }
 
 export class SplitPieceError extends Error {
@@ -115,7 +145,7 @@ export class SplitPieceError extends Error {
 }
 
 /** Runs every unit (first failure stops the rest), checks the pieces, and joins them. */
-export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<{ wallSec: number; cpuSec: number }> {
+export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<{ wallSec: number; cpuSec: number; workers: string[] }> {
   const weight = (u: SplitUnit): number => (u.kind === 'audio' ? u.durationSec / 10 : u.durationSec) || 1;
   const totalWeight = plan.units.reduce((a, u) => a + weight(u), 0);
   const done = new Map<SplitUnit, number>();
@@ -124,20 +154,19 @@ export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<
   const signal = AbortSignal.any([opts.signal, stop.signal]);
   const started = performance.now();
   let cpuSec = 0;
+  const workers = new Set<string>();
   let failure: Error | null = null;
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < plan.units.length && !failure && !signal.aborted) {
       const unit = plan.units[next++]!;
       try {
-        const result = await runFfmpeg(unit.args, {
-          ffmpeg: opts.ffmpeg, durationSec: unit.durationSec, signal, threads: opts.threads,
-          onProgress: (p) => {
-            done.set(unit, p.fraction);
-            report();
-          },
+        const result = await opts.executor.run(unit, signal, (f) => {
+          done.set(unit, f);
+          report();
         });
         cpuSec += result.cpuSec;
+        workers.add(result.worker);
         done.set(unit, 1);
         report();
         await opts.onUnitDone?.(unit, result);
@@ -150,7 +179,7 @@ export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, plan.units.length)) }, lane));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.executor.lanes, plan.units.length)) }, lane));
   opts.signal.throwIfAborted();
   if (failure) throw failure;
   for (const u of plan.units) {
@@ -165,5 +194,5 @@ export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<
     if (opts.signal.aborted) throw err;
     throw new SplitPieceError(`Joining the ${plan.chunks.length} chunks failed: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return { wallSec: (performance.now() - started) / 1000, cpuSec };
+  return { wallSec: (performance.now() - started) / 1000, cpuSec, workers: [...workers] };
 }

@@ -15,7 +15,7 @@ import { containerExtension } from '../plan/codecs.ts';
 import { describeError } from '../util.ts';
 import { readFrameTimes } from './keyframes.ts';
 import { chooseChunks, wantsSplit, whyNotSplit, type Chunk } from './plan.ts';
-import { planSplit, runSplit } from './run.ts';
+import { localExecutor, planSplit, runSplit, type UnitExecutor } from './run.ts';
 
 export interface SplitDeps {
   config: Config;
@@ -26,6 +26,8 @@ export interface SplitDeps {
   failTask(id: number, err: unknown): Promise<void>;
   setFraction(id: number, fraction: number): void;
   taskEncoded(seconds: number, output: string): void;
+  /** Where the chunks run; null: FFmpeg processes of this worker. */
+  executor: UnitExecutor | null;
 }
 
 export interface SplitTask {
@@ -92,14 +94,15 @@ export async function encodeSplitTask(t: SplitTask, input: PlanInput, deps: Spli
     await deps.setTaskStatus(id, TaskStatus.Processing, { started_at: Date.now(), command, progress: 0 });
     const lengths = chunks.map((ch) => ch.lengthSec).filter((x): x is number => x !== null);
     const typical = lengths.length ? lengths.reduce((a, b) => a + b, 0) / lengths.length : t.durationSec;
-    const lanes = Math.min(c.splitConcurrency, plan.units.length);
-    await repo.appendLog(deps.db, [id], `Split into ${chunks.length} chunks of ~${Math.round(typical)} s at keyframes; encoding them ${lanes} at a time on this worker, the audio once and whole`);
+    const executor = deps.executor ?? localExecutor({ ffmpeg: c.ffmpeg, threads: c.ffmpegThreads, concurrency: c.splitConcurrency });
+    const where = deps.executor ? 'as jobs any worker of the cluster takes' : `${Math.min(executor.lanes, plan.units.length)} at a time on this worker`;
+    await repo.appendLog(deps.db, [id], `Split into ${chunks.length} chunks of ~${Math.round(typical)} s at keyframes; encoding them ${where}, the audio once and whole`);
     let result;
     try {
       result = await runSplit(plan, {
-        ffmpeg: c.ffmpeg, threads: c.ffmpegThreads, concurrency: c.splitConcurrency, signal: deps.signal,
+        ffmpeg: c.ffmpeg, executor, signal: deps.signal,
         onProgress: (f) => deps.setFraction(id, Math.min(0.99, f)),
-        onUnitDone: (u, r) => repo.appendLog(deps.db, [id], `Encoded ${u.describe} in ${r.wallSec.toFixed(2)} s`),
+        onUnitDone: (u, r) => repo.appendLog(deps.db, [id], `Encoded ${u.describe} in ${r.wallSec.toFixed(2)} s on ${r.worker}`),
       });
     } catch (err) {
       if (deps.signal.aborted) throw err;
@@ -112,7 +115,8 @@ export async function encodeSplitTask(t: SplitTask, input: PlanInput, deps: Spli
     await deps.setTaskStatus(id, TaskStatus.Saving, {
       converted_size: size, cpu_sec: result.cpuSec, speed, outputs: JSON.stringify([path.relative(c.dataDir, finalPath)]), progress: 100,
     });
-    await repo.appendLog(deps.db, [id], `Split into ${chunks.length} chunks of ~${Math.round(typical)} s at keyframes; encoded on 1 worker (${lanes} FFmpeg processes at a time); joined without re-encoding`);
+    const n = result.workers.length;
+    await repo.appendLog(deps.db, [id], `Split into ${chunks.length} chunks of ~${Math.round(typical)} s at keyframes; encoded on ${n} worker${n === 1 ? '' : 's'}; joined without re-encoding`);
     await repo.appendLog(deps.db, [id], `Encoded 1 file(s), ${size} bytes in ${result.wallSec.toFixed(2)} s (${speed ? speed.toFixed(2) : '?'}x realtime, ${result.cpuSec.toFixed(2)} CPU s)`);
     deps.taskEncoded(result.wallSec, member.spec.output);
   } finally {
