@@ -52,7 +52,7 @@ export class BullChunkQueue {
   async #run(mediaId: number, unit: SplitUnit, signal: AbortSignal, onProgress: (f: number) => void): Promise<UnitResult> {
     signal.throwIfAborted();
     // A fresh id per run: a job left by an earlier run of this media (its worker died) is not reused.
-    const job = await this.#queue.add('chunk', { mediaId, args: unit.args, durationSec: unit.durationSec }, { attempts: CHUNK_ATTEMPTS, removeOnComplete: false, removeOnFail: false });
+    const job = await this.#queue.add('chunk', { mediaId, args: unit.args, durationSec: unit.durationSec }, { attempts: CHUNK_ATTEMPTS, removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 } });
     try {
       for (;;) {
         signal.throwIfAborted();

@@ -136,8 +136,14 @@ export interface RunSplitOptions {
   signal: AbortSignal;
   /** 0..1 over all units (weighted by duration; the audio counts a tenth of its length). */
   onProgress(fraction: number): void;
-  /** After each unit ends well. */
-  onUnitDone?(unit: SplitUnit, result: UnitResult): Promise<void> | void;
+  /** After each unit ends well; null when an earlier run of the task had made it already. */
+  onUnitDone?(unit: SplitUnit, result: UnitResult | null): Promise<void> | void;
+}
+
+/** A piece is only trusted once its run ended well, which a marker beside it records (a killed FFmpeg leaves a partial file). */
+async function pieceDone(unit: SplitUnit): Promise<boolean> {
+  const [marker, file] = await Promise.all([fs.stat(`${unit.file}.done`).catch(() => null), fs.stat(unit.file).catch(() => null)]);
+  return marker !== null && file !== null && file.size > 0;
 }
 
 export class SplitPieceError extends Error {
@@ -160,6 +166,12 @@ export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<
   const lane = async (): Promise<void> => {
     while (next < plan.units.length && !failure && !signal.aborted) {
       const unit = plan.units[next++]!;
+      if (await pieceDone(unit)) {
+        done.set(unit, 1);
+        report();
+        await opts.onUnitDone?.(unit, null);
+        continue;
+      }
       try {
         const result = await opts.executor.run(unit, signal, (f) => {
           done.set(unit, f);
@@ -167,6 +179,7 @@ export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<
         });
         cpuSec += result.cpuSec;
         workers.add(result.worker);
+        await fs.writeFile(`${unit.file}.done`, '');
         done.set(unit, 1);
         report();
         await opts.onUnitDone?.(unit, result);

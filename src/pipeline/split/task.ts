@@ -1,4 +1,5 @@
 /** One task encoded split-and-stitch inside the media's run: chosen, planned, run, recorded. */
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../config.ts';
@@ -76,10 +77,13 @@ export async function encodeSplitTask(t: SplitTask, input: PlanInput, deps: Spli
   const { member, chunks } = t;
   const id = member.taskId;
   const c = deps.config;
-  const workDir = path.join(mediaDirs(c.dataDir, deps.mediaId).scratch, `split-${id}`);
+  // Named after what is encoded: a run that resumes this task (its worker died or handed it
+  // back) finds the pieces already made; a changed format or chunking starts afresh.
+  const key = crypto.createHash('sha256').update(JSON.stringify([member.spec, chunks])).digest('hex').slice(0, 16);
+  const workDir = path.join(mediaDirs(c.dataDir, deps.mediaId).scratch, `split-${id}-${key}`);
+  let keep = false;
   const finalPath = path.join(member.out.dir, `${member.out.baseName}.${containerExtension(member.spec.container)}`);
   try {
-    await fs.rm(workDir, { recursive: true, force: true });
     await fs.mkdir(workDir, { recursive: true });
     let plan;
     try {
@@ -102,10 +106,13 @@ export async function encodeSplitTask(t: SplitTask, input: PlanInput, deps: Spli
       result = await runSplit(plan, {
         ffmpeg: c.ffmpeg, executor, signal: deps.signal,
         onProgress: (f) => deps.setFraction(id, Math.min(0.99, f)),
-        onUnitDone: (u, r) => repo.appendLog(deps.db, [id], `Encoded ${u.describe} in ${r.wallSec.toFixed(2)} s on ${r.worker}`),
+        onUnitDone: (u, r) => repo.appendLog(deps.db, [id], r ? `Encoded ${u.describe} in ${r.wallSec.toFixed(2)} s on ${r.worker}` : `Kept ${u.describe} from the interrupted run`),
       });
     } catch (err) {
-      if (deps.signal.aborted) throw err;
+      if (deps.signal.aborted) {
+        keep = true;
+        throw err;
+      }
       await deps.failTask(id, err);
       return;
     }
@@ -120,6 +127,6 @@ export async function encodeSplitTask(t: SplitTask, input: PlanInput, deps: Spli
     await repo.appendLog(deps.db, [id], `Encoded 1 file(s), ${size} bytes in ${result.wallSec.toFixed(2)} s (${speed ? speed.toFixed(2) : '?'}x realtime, ${result.cpuSec.toFixed(2)} CPU s)`);
     deps.taskEncoded(result.wallSec, member.spec.output);
   } finally {
-    await fs.rm(workDir, { recursive: true, force: true });
+    if (!keep) await fs.rm(workDir, { recursive: true, force: true });
   }
 }
