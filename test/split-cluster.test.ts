@@ -156,4 +156,24 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
     assert.equal(await frameCount(out), await frameCount(clip));
     workers[workers.indexOf(other)] = await spawnWorker();
   });
+
+  test('the worker running the media SIGKILLed after some chunks: the other worker resumes it and keeps the finished chunks', { skip, timeout: 120_000 }, async () => {
+    const out = path.join(dataDir, 'files', 'resumed.mp4');
+    const r = await call({ action: 'AddMedia', source: `file://${clip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '600k', destination: `file://${out}` } });
+    const coordinator = await waitFor(async () => workers.find((w) => w.lines.some((l) => l.includes('media taken from the queue') && l.includes(`"mediaId":${r.MediaID}`))), 30_000, 20);
+    // Some pieces are done (their markers written) before the kill.
+    await waitFor(async () => {
+      const dirs = (await fs.readdir(path.join(dataDir, 'scratch', r.MediaID)).catch(() => [])).filter((d) => d.startsWith('split-'));
+      const marks = dirs.length ? (await fs.readdir(path.join(dataDir, 'scratch', r.MediaID, dirs[0]!))).filter((f) => /^chunk-.*\.done$/.test(f)) : [];
+      return marks.length >= 2;
+    }, 30_000, 20);
+    coordinator.child.kill('SIGKILL');
+    await new Promise((res) => coordinator.child.once('exit', res));
+    const final = await untilFinal(r.MediaID);
+    assert.equal(final.status, 'Finished', JSON.stringify(final));
+    const log = logOf(final);
+    assert.ok(log.some((m) => /^Kept chunk \d+ of \d+ .* from the interrupted run$/.test(m)), log.join('\n'));
+    assert.equal(await frameCount(out), await frameCount(clip));
+    workers[workers.indexOf(coordinator)] = await spawnWorker();
+  });
 });
