@@ -14,7 +14,8 @@ import type { SplitUnit, UnitExecutor, UnitResult } from '../pipeline/split/run.
 import { redisConnection, MAX_STALLS } from './bullmq.ts';
 
 const QUEUE = 'chunks';
-const POLL_MS = 250;
+// A chunk's end is noticed within this; on the critical path once per chunk round.
+const POLL_MS = 50;
 const PROGRESS_EVERY_MS = 500;
 /** A chunk handed back by a worker shutting down is tried again; an FFmpeg failure is not (UnrecoverableError). */
 const CHUNK_ATTEMPTS = 3;
