@@ -19,7 +19,11 @@
  * 6. AddMedia throughput: media accepted per second from 32 concurrent clients against one API
  *    node on PostgreSQL (bench/addmedia.ts).
  *
- * BENCH_ONLY=ladder runs section 4 alone, BENCH_ONLY=memory section 5, BENCH_ONLY=addmedia section 6.
+ * 7. Split-and-stitch: a 60 s 720p source to one MP4 by one FFmpeg process against keyframe-aligned
+ *    chunks encoded two at a time, every FFmpeg at one thread (bench/split.ts). Target ≥ 1.7×.
+ *
+ * BENCH_ONLY=ladder runs section 4 alone, BENCH_ONLY=memory section 5, BENCH_ONLY=addmedia section 6,
+ * BENCH_ONLY=split section 7.
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -32,6 +36,7 @@ import { insertMedia } from '../src/store/repo.ts';
 import { USER, call, endWatcher, exec, startServer } from './lib.ts';
 import { memorySection } from './memory.ts';
 import { addMediaSection } from './addmedia.ts';
+import { splitSection } from './split.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const STATUS_SECONDS = Number(process.env.BENCH_STATUS_SECONDS ?? 10);
@@ -41,6 +46,7 @@ const LADDER_PRESET = process.env.BENCH_LADDER_PRESET ?? 'veryfast';
 const ONLY_LADDER = process.env.BENCH_ONLY === 'ladder';
 const ONLY_MEMORY = process.env.BENCH_ONLY === 'memory';
 const ONLY_ADDMEDIA = process.env.BENCH_ONLY === 'addmedia';
+const ONLY_SPLIT = process.env.BENCH_ONLY === 'split';
 const LADDER = [
   { height: 1080, bitrate: '5000k' },
   { height: 720, bitrate: '2800k' },
@@ -51,9 +57,10 @@ const LADDER = [
 async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'encodery-bench-'));
   try {
-    if (!ONLY_MEMORY && !ONLY_ADDMEDIA) await encodeSections(dataDir);
-    if (!ONLY_LADDER && !ONLY_ADDMEDIA) await memorySection(dataDir);
-    if (!ONLY_LADDER && !ONLY_MEMORY) await addMediaSection(dataDir);
+    if (!ONLY_MEMORY && !ONLY_ADDMEDIA && !ONLY_SPLIT) await encodeSections(dataDir);
+    if (!ONLY_LADDER && !ONLY_ADDMEDIA && !ONLY_SPLIT) await memorySection(dataDir);
+    if (!ONLY_LADDER && !ONLY_MEMORY && !ONLY_SPLIT) await addMediaSection(dataDir);
+    if (!ONLY_LADDER && !ONLY_MEMORY && !ONLY_ADDMEDIA) await splitSection(dataDir);
   } finally {
     await fs.rm(dataDir, { recursive: true, force: true });
   }

@@ -57,6 +57,14 @@ export interface Config {
    * awaiting delivery, so that no node needs another's disk; null: they stay in the data dir.
    */
   storageUrl: string | null;
+  /** Sources longer than this are encoded split-and-stitch without being asked; 0 = only with multijob_workflow=yes. */
+  splitAboveSeconds: number;
+  /** Target length of one split chunk; cuts land on the nearest source keyframe. */
+  splitChunkSeconds: number;
+  /** How many chunk encodes of one media run at once in this process. */
+  splitConcurrency: number;
+  /** Threads per FFmpeg process for decoders, filters and encoders; 0 = FFmpeg's choice. */
+  ffmpegThreads: number;
 }
 
 export const ROLES = ['all', 'api', 'worker'] as const;
@@ -99,6 +107,10 @@ export const SETTINGS = {
   queuePrefix: { env: 'ENCODERY_QUEUE_PREFIX', flag: 'queue-prefix', help: 'Prefix of the queue\'s Redis keys (one per installation sharing a Redis)', default: 'encodery' },
   storageUrl: { env: 'ENCODERY_STORAGE_URL', flag: 'storage-url', help: 'Shared storage for kept outputs and outputs awaiting delivery, a folder URL such as s3://bucket/prefix/ or file:///shared/encodery/ (default: the data dir; no node reads another\'s disk when set)' },
   queueLockSeconds: { env: 'ENCODERY_QUEUE_LOCK_SECONDS', flag: 'queue-lock-seconds', help: 'How long a worker\'s claim on a media outlives it: a crashed worker\'s media goes to another worker after about twice this', default: '30' },
+  splitAboveSeconds: { env: 'ENCODERY_SPLIT_ABOVE_SECONDS', flag: 'split-above-seconds', help: 'Encode video formats of sources longer than this in keyframe-aligned chunks (split-and-stitch); 0 = only when multijob_workflow=yes', default: '0' },
+  splitChunkSeconds: { env: 'ENCODERY_SPLIT_CHUNK_SECONDS', flag: 'split-chunk-seconds', help: 'Length of one split-and-stitch chunk (cut at the nearest source keyframe)', default: '10' },
+  splitConcurrency: { env: 'ENCODERY_SPLIT_CONCURRENCY', flag: 'split-concurrency', help: 'Chunk encodes of one media run at once by this process', default: '2' },
+  ffmpegThreads: { env: 'ENCODERY_FFMPEG_THREADS', flag: 'ffmpeg-threads', help: 'Threads per FFmpeg process (decoders, filters, encoders); 0 = FFmpeg decides', default: '0' },
 } satisfies Record<keyof Config, Setting>;
 
 export class ConfigError extends Error {
@@ -169,6 +181,10 @@ const schema = z.object({
   queueLockSeconds: int(1, 3600),
   // The URL's own text is never echoed: it may carry keys.
   storageUrl: z.string().trim().refine((u) => URL.canParse(u), 'must be a URL such as s3://bucket/prefix/ or file:///shared/encodery/').optional(),
+  splitAboveSeconds: int(0, 10 ** 7),
+  splitChunkSeconds: int(1, 3600),
+  splitConcurrency: int(1, 64),
+  ffmpegThreads: int(0, 256),
 });
 
 /** Reads settings from `env` and `argv` (flags like --port 9000 or --port=9000). */

@@ -9,6 +9,7 @@ import { appendLog, getMedia, getTasks, listUnfinished, updateMedia, updateTask 
 import { ACTIVE_MEDIA_STATUSES, MediaStatus, TaskStatus, isFinalMedia } from './domain/status.ts';
 import { InProcessQueue } from './queue/in-process.ts';
 import { BullMediaQueue, BullWorkers, MAX_STALLS, type MediaRoute } from './queue/bullmq.ts';
+import { BullChunkQueue, BullChunkWorkers } from './queue/bull-chunks.ts';
 import type { MediaProcessor, MediaQueue } from './queue/types.ts';
 import { requiredTags } from './queue/route.ts';
 import { parsePriority } from './domain/priority.ts';
@@ -75,8 +76,16 @@ async function openCore(config: Config, opts: StartOptions) {
     destinationDone: (e) => outbox.destinationDone(e),
     taskEncoded: (seconds, output) => metrics.taskSeconds.observe({ output }, seconds),
   };
-  const pipeline = createMediaProcessor({ db, config, log, events, storage });
-  return { log, users, db, metrics, outbox, events, pipeline, storage, setQueue: (q: MediaQueue) => (queue = q) };
+  // Cluster workers hand split-and-stitch chunks to the whole cluster through their own queue.
+  const chunks = config.redisUrl && config.role !== 'api' ? new BullChunkQueue(bullSettings(config, log)) : null;
+  const pipeline = createMediaProcessor({ db, config, log, events, storage, ...(chunks ? { chunkExecutor: (id: number) => chunks.executor(id) } : {}) });
+  return { log, users, db, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: MediaQueue) => (queue = q) };
+}
+
+function chunkWorkers(config: Config, log: Logger): BullChunkWorkers {
+  const w = new BullChunkWorkers({ ...bullSettings(config, log), ffmpeg: config.ffmpeg, threads: config.ffmpegThreads, concurrency: config.splitConcurrency });
+  w.start();
+  return w;
 }
 
 function bullSettings(config: Config, log: Logger) {
@@ -146,6 +155,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   let queue: MediaQueue;
   let workers: BullWorkers | undefined;
+  let chunkers: BullChunkWorkers | undefined;
   if (config.redisUrl) {
     const bull = new BullMediaQueue(bullSettings(config, log), mediaRoute(db));
     await bull.ready();
@@ -153,6 +163,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (config.role === 'all') {
       workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
       await workers.start();
+      chunkers = chunkWorkers(config, log);
     }
   } else {
     queue = new InProcessQueue(core.pipeline, config.workers, (mediaId, err) => log.error({ err, mediaId }, 'worker crashed on a media'));
@@ -198,6 +209,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       clearInterval(ffmpegTimer);
       await app.close().catch((err) => log.error({ err }, 'closing HTTP failed'));
       await workers?.close().catch((err) => log.error({ err }, 'closing workers failed'));
+      await chunkers?.close();
+      await core.chunks?.close();
       await queue.close().catch((err) => log.error({ err }, 'closing queue failed'));
       await outbox.close().catch((err) => log.error({ err }, 'closing outbox failed'));
       await db.destroy().catch((err) => log.error({ err }, 'closing store failed'));
@@ -212,10 +225,13 @@ export async function startWorker(config: Config, opts: StartOptions = {}): Prom
   const { log, db, outbox, events } = core;
   const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
   await workers.start();
+  const chunkers = chunkWorkers(config, log);
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       await workers.close().catch((err) => log.error({ err }, 'closing workers failed'));
+      await chunkers.close();
+      await core.chunks?.close();
       await outbox.close().catch((err) => log.error({ err }, 'closing outbox failed'));
       await db.destroy().catch((err) => log.error({ err }, 'closing store failed'));
     })());

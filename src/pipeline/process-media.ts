@@ -11,7 +11,7 @@ import { DestinationStatus, MediaStatus, TaskStatus, destinationError } from '..
 import { download, localSourcePath, upload, redactUrl } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
-import { FFMPEG_PREFIX_ARGS, runFfmpeg } from './ffmpeg/run.ts';
+import { FFMPEG_PREFIX_ARGS, runFfmpeg, withThreads } from './ffmpeg/run.ts';
 import { formatCommandLine } from './ffmpeg/args.ts';
 import { planMedia, type EncodeGroup, type MediaTask, type PlanInput } from './plan/index.ts';
 import { withPacketsForPassthrough } from './plan/passthrough.ts';
@@ -25,6 +25,8 @@ import { mediaDirs } from '../domain/layout.ts';
 import { storyboardOf, storyboardSends } from './storyboard-delivery.ts';
 import { DeliveredOutputs, type DestinationDone } from './delivered-output.ts';
 import { ensureLocal, putOutputs, type SharedStorage } from './shared-storage.ts';
+import { encodeSplitTask, splitCandidates } from './split/task.ts';
+import type { UnitExecutor } from './split/run.ts';
 
 /** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
 export interface PipelineEvents {
@@ -42,6 +44,8 @@ export interface PipelineDeps {
   events: PipelineEvents;
   /** ENCODERY_STORAGE_URL; null or absent: outputs stay in the data dir only. */
   storage?: SharedStorage | null;
+  /** Cluster mode: split-and-stitch chunks become queue jobs any worker takes (queue/bull-chunks.ts). */
+  chunkExecutor?: (mediaId: number) => UnitExecutor;
 }
 
 const DELIVERY_CONCURRENCY = 4;
@@ -109,7 +113,7 @@ class MediaRun {
         return;
       }
       await this.#setStatus(MediaStatus.WaitingForEncoder);
-      await this.#encodeAll(withSplitScreen(source, media.options), media.sources);
+      await this.#encodeAll(withSplitScreen(source, media.options), media.sources, media.options);
       await this.#deliverAll();
       await this.#finish();
     } catch (err) {
@@ -169,7 +173,7 @@ class MediaRun {
     return { paths, probes };
   }
 
-  async #encodeAll(fetched: PlanInput, sourcesJson: string): Promise<void> {
+  async #encodeAll(fetched: PlanInput, sourcesJson: string, optionsJson: string): Promise<void> {
     const tasks = (await repo.getTasks(this.#db, this.mediaId)).filter((t) => needsEncode(t));
     if (tasks.length === 0) return;
     for (const t of tasks) await this.#setTaskStatus(t.id, TaskStatus.WaitingForEncoder);
@@ -192,6 +196,11 @@ class MediaRun {
     const edits = await fetchEditingAssets(members, { scratch, transfer: this.#transfer, ffprobe: this.deps.config.ffprobe, ffmpeg: this.deps.config.ffmpeg, signal: this.signal });
     for (const f of edits.failed) await this.#failTask(f.taskId, f.error);
     members = members.filter((m) => !edits.failed.some((f) => f.taskId === m.taskId)).map((m) => ({ ...m, assets: edits.assets.get(m.taskId) }));
+    // Split-and-stitch formats (split/plan.ts) leave the shared plan and run chunk by chunk.
+    const splits = await splitCandidates(members, fetched, optionsJson, this.#splitDeps);
+    for (const n of splits.notes) await repo.appendLog(this.#db, [n.taskId], n.message);
+    members = members.filter((m) => !splits.tasks.some((t) => t.member.taskId === m.taskId));
+    for (const t of splits.tasks) this.#progress.addTask(t.member.taskId, t.durationSec);
     const source = await withPacketsForPassthrough(members.map((m) => m.spec), fetched, { ffprobe: this.deps.config.ffprobe, signal: this.signal });
     // Formats that can share a decode run as one FFmpeg process (plan/media.ts).
     const plan = planMedia(members, source);
@@ -207,10 +216,25 @@ class MediaRun {
       if (single.failed[0]) throw single.failed[0].error;
       return single.groups[0]!;
     };
+    for (const t of splits.tasks) {
+      this.signal.throwIfAborted();
+      await encodeSplitTask(t, fetched, this.#splitDeps);
+    }
     for (const g of plan.groups) {
       this.signal.throwIfAborted();
       await this.#encodeGroup(g, rows, soloPlan);
     }
+  }
+
+  get #splitDeps() {
+    return {
+      config: this.deps.config, db: this.#db, mediaId: this.mediaId, signal: this.signal,
+      setTaskStatus: (id: number, status: string, patch?: repo.TaskPatch) => this.#setTaskStatus(id, status, patch),
+      failTask: (id: number, err: unknown) => this.#failTask(id, err),
+      setFraction: (id: number, f: number) => this.#progress.setTaskFraction(id, f),
+      taskEncoded: (sec: number, output: string) => this.deps.events.taskEncoded(sec, output),
+      executor: this.deps.chunkExecutor?.(this.mediaId) ?? null,
+    };
   }
 
   /**
@@ -222,7 +246,8 @@ class MediaRun {
   async #encodeGroup(g: EncodeGroup, rows: Map<number, repo.TaskRow>, soloPlan: (taskId: number) => EncodeGroup): Promise<void> {
     const ffmpeg = this.deps.config.ffmpeg;
     // The exact command lines run, so a user can reproduce a task by hand.
-    const command = g.passes.map((args) => formatCommandLine(ffmpeg, [...FFMPEG_PREFIX_ARGS, ...args])).join(' && ');
+    const threads = this.deps.config.ffmpegThreads;
+    const command = g.passes.map((args) => formatCommandLine(ffmpeg, [...FFMPEG_PREFIX_ARGS, ...withThreads(args, threads)])).join(' && ');
     const ids = g.taskIds;
     const shared = ids.length > 1;
     for (const id of ids) {
@@ -243,6 +268,7 @@ class MediaRun {
           ffmpeg,
           durationSec: g.durationSec,
           signal: this.signal,
+          threads,
           onProgress: (p) => {
             for (const id of ids) this.#progress.setTaskFraction(id, (i + p.fraction) / passes);
           },

@@ -16,6 +16,8 @@ export interface RunFfmpegOptions {
   durationSec?: number;
   signal?: AbortSignal;
   onProgress?: (p: FfmpegProgress) => void;
+  /** Threads for decoders, filters and the last output's encoders (ENCODERY_FFMPEG_THREADS); 0 or unset = FFmpeg's choice. */
+  threads?: number;
 }
 
 export interface RunFfmpegResult {
@@ -51,7 +53,7 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
   signal?.throwIfAborted();
   const started = performance.now();
   const tail = new LineTail(STDERR_TAIL_LINES);
-  const [command, ...argv] = [...dieWithParent(), opts.ffmpeg, ...FFMPEG_PREFIX_ARGS, ...args];
+  const [command, ...argv] = [...dieWithParent(), opts.ffmpeg, ...FFMPEG_PREFIX_ARGS, ...withThreads(args, opts.threads ?? 0)];
   const child = spawn(command!, argv, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
   const cpu = new CpuSampler(child.pid);
   let callbackError: { error: unknown } | undefined;
@@ -109,6 +111,22 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
     clearTimeout(killTimer);
     cpu.stop();
   }
+}
+
+/**
+ * `-threads` is a per-file option: it goes before every `-i` (decoders) and before the last
+ * argument, which our argument builder always makes the last output's URL (encoders). Other
+ * outputs of a shared process keep FFmpeg's choice. The filter graph gets its own thread limit.
+ */
+export function withThreads(args: string[], threads: number): string[] {
+  if (threads <= 0 || args.length === 0) return args;
+  const n = String(threads);
+  const out: string[] = ['-filter_threads', n, '-filter_complex_threads', n];
+  args.forEach((a, i) => {
+    if (a === '-i' || i === args.length - 1) out.push('-threads', n);
+    out.push(a);
+  });
+  return out;
 }
 
 let deathSignalPrefix: string[] | undefined;

@@ -1,0 +1,211 @@
+/**
+ * Split-and-stitch, run here: chunks (video only) and the whole audio as separate FFmpeg runs,
+ * at most `concurrency` at once, then one remux joins them (concat demuxer, `-c copy`).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { VideoSpec } from '../../domain/format.ts';
+import { buildArgs, ffmpegUrl, renderFilterGraph } from '../ffmpeg/args.ts';
+import { hostname } from 'node:os';
+import { runFfmpeg } from '../ffmpeg/run.ts';
+import { planMedia, type PlanInput } from '../plan/index.ts';
+import { audioEncodeOptions, audioTarget, firstAudio, levelFilters, volumeFilters } from '../plan/common.ts';
+import { containerExtension, containerOptions } from '../plan/codecs.ts';
+import { tagOptions } from '../plan/edits.ts';
+import { chunkSpec, type Chunk } from './plan.ts';
+
+/**
+ * Where the pieces of one split task live. One function, so that a store other workers can read
+ * (object storage) can take the place of the shared data dir later.
+ */
+export function splitPiecePath(workDir: string, piece: string): string {
+  return path.join(workDir, piece);
+}
+
+export interface SplitUnit {
+  kind: 'chunk' | 'audio';
+  /** Chunk index; -1 for the audio. */
+  index: number;
+  args: string[];
+  /** Expected length, for progress and weights. */
+  durationSec: number;
+  /** The file this run writes. */
+  file: string;
+  describe: string;
+}
+
+export interface SplitPlan {
+  units: SplitUnit[];
+  /** The remux that joins the pieces into `finalPath`. */
+  stitch: string[];
+  listFile: string;
+  listText: string;
+  finalPath: string;
+  chunks: Chunk[];
+}
+
+/** All FFmpeg runs of one split task; pure apart from paths. */
+export function planSplit(spec: VideoSpec, input: PlanInput, chunks: Chunk[], workDir: string, finalPath: string): SplitPlan {
+  const source = input.paths[0]!;
+  const probe = input.probes[0]!;
+  const ext = containerExtension(spec.container);
+  const videoOnly: PlanInput = { paths: [source], probes: [{ ...probe, audio: [] }] };
+  const total = probe.video?.durationSec ?? probe.durationSec;
+  const units: SplitUnit[] = chunks.map((c) => {
+    const baseName = `chunk-${String(c.index).padStart(4, '0')}`;
+    const plan = planMedia([{ taskId: 0, spec: chunkSpec(spec, c), out: { dir: workDir, baseName } }], videoOnly);
+    if (plan.failed[0]) throw plan.failed[0].error;
+    const group = plan.groups[0]!;
+    if (group.passes.length !== 1) throw new Error('internal: a chunk must be one FFmpeg run');
+    const length = c.lengthSec ?? Math.max(0, total - c.startSec);
+    return {
+      kind: 'chunk', index: c.index, args: group.passes[0]!, durationSec: length,
+      file: splitPiecePath(workDir, `${baseName}.${ext}`),
+      describe: `chunk ${c.index + 1} of ${chunks.length} (${c.startSec.toFixed(2)}–${(c.startSec + length).toFixed(2)} s, ${c.frames} frames)`,
+    };
+  });
+  const audio = firstAudio(input);
+  let audioFile: string | null = null;
+  if (audio) {
+    audioFile = splitPiecePath(workDir, `audio.${ext}`);
+    const target = audioTarget(spec, audio);
+    const filters = [...levelFilters(spec, target), ...volumeFilters(spec)];
+    units.push({
+      kind: 'audio', index: -1, durationSec: total, file: audioFile, describe: 'the audio',
+      args: buildArgs({
+        inputs: [{ url: ffmpegUrl(source) }],
+        outputs: [{
+          url: ffmpegUrl(audioFile),
+          maps: ['0:a:0'],
+          options: [
+            '-vn', ...(filters.length ? ['-af', renderFilterGraph([{ inputs: [], filters, outputs: [] }])] : []),
+            ...audioEncodeOptions(spec, target), '-ar', String(target.sampleRate), '-ac', String(target.channels),
+            '-map_metadata', '-1', ...containerOptions(spec.container),
+          ],
+        }],
+      }),
+    });
+  }
+  const listFile = splitPiecePath(workDir, 'chunks.txt');
+  // The concat demuxer's own quoting: inside single quotes, a quote is written '\''.
+  const listText = units.filter((u) => u.kind === 'chunk').map((u) => `file '${u.file.replace(/'/g, `'\\''`)}'\n`).join('');
+  const stitch = buildArgs({
+    inputs: [{ url: ffmpegUrl(listFile), options: ['-f', 'concat', '-safe', '0'] }, ...(audioFile ? [{ url: ffmpegUrl(audioFile) }] : [])],
+    outputs: [{
+      url: ffmpegUrl(finalPath),
+      maps: ['0:v:0', ...(audioFile ? ['1:a:0'] : [])],
+      options: ['-c', 'copy', ...tagOptions({ ...spec, copyMetadata: false }), ...containerOptions(spec.container)],
+    }],
+  });
+  return { units, stitch, listFile, listText, finalPath, chunks };
+}
+
+/** What one unit's run reports back. */
+export interface UnitResult {
+  wallSec: number;
+  cpuSec: number;
+  /** Which process ran it (host:pid), for the task log. */
+  worker: string;
+}
+
+/**
+ * Runs split units somewhere: FFmpeg processes of this worker (embedded), or jobs any worker of
+ * the cluster takes (queue/bull-chunks.ts). The planner and the stitch do not care which.
+ */
+export interface UnitExecutor {
+  /** Units handed out at once. */
+  lanes: number;
+  run(unit: SplitUnit, signal: AbortSignal, onProgress: (fraction: number) => void): Promise<UnitResult>;
+}
+
+/** The embedded executor: `concurrency` FFmpeg processes of this process. */
+export function localExecutor(opts: { ffmpeg: string; threads: number; concurrency: number }): UnitExecutor {
+  const worker = `${hostname()}:${process.pid}`;
+  return {
+    lanes: opts.concurrency,
+    run: async (unit, signal, onProgress) => {
+      const r = await runFfmpeg(unit.args, { ffmpeg: opts.ffmpeg, durationSec: unit.durationSec, signal, threads: opts.threads, onProgress: (p) => onProgress(p.fraction) });
+      return { wallSec: r.wallSec, cpuSec: r.cpuSec, worker };
+    },
+  };
+}
+
+export interface RunSplitOptions {
+  ffmpeg: string;
+  executor: UnitExecutor;
+  signal: AbortSignal;
+  /** 0..1 over all units (weighted by duration; the audio counts a tenth of its length). */
+  onProgress(fraction: number): void;
+  /** After each unit ends well; null when an earlier run of the task had made it already. */
+  onUnitDone?(unit: SplitUnit, result: UnitResult | null): Promise<void> | void;
+}
+
+/** A piece is only trusted once its run ended well, which a marker beside it records (a killed FFmpeg leaves a partial file). */
+async function pieceDone(unit: SplitUnit): Promise<boolean> {
+  const [marker, file] = await Promise.all([fs.stat(`${unit.file}.done`).catch(() => null), fs.stat(unit.file).catch(() => null)]);
+  return marker !== null && file !== null && file.size > 0;
+}
+
+export class SplitPieceError extends Error {
+  override name = 'SplitPieceError';
+}
+
+/** Runs every unit (first failure stops the rest), checks the pieces, and joins them. */
+export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<{ wallSec: number; cpuSec: number; workers: string[] }> {
+  const weight = (u: SplitUnit): number => (u.kind === 'audio' ? u.durationSec / 10 : u.durationSec) || 1;
+  const totalWeight = plan.units.reduce((a, u) => a + weight(u), 0);
+  const done = new Map<SplitUnit, number>();
+  const report = (): void => opts.onProgress([...done].reduce((a, [u, f]) => a + weight(u) * f, 0) / totalWeight);
+  const stop = new AbortController();
+  const signal = AbortSignal.any([opts.signal, stop.signal]);
+  const started = performance.now();
+  let cpuSec = 0;
+  const workers = new Set<string>();
+  let failure: Error | null = null;
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < plan.units.length && !failure && !signal.aborted) {
+      const unit = plan.units[next++]!;
+      if (await pieceDone(unit)) {
+        done.set(unit, 1);
+        report();
+        await opts.onUnitDone?.(unit, null);
+        continue;
+      }
+      try {
+        const result = await opts.executor.run(unit, signal, (f) => {
+          done.set(unit, f);
+          report();
+        });
+        cpuSec += result.cpuSec;
+        workers.add(result.worker);
+        await fs.writeFile(`${unit.file}.done`, '');
+        done.set(unit, 1);
+        report();
+        await opts.onUnitDone?.(unit, result);
+      } catch (err) {
+        if (opts.signal.aborted) throw err;
+        if (!failure) {
+          failure = new SplitPieceError(`Encoding ${unit.describe} failed: ${err instanceof Error ? err.message : String(err)}`);
+          stop.abort();
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.executor.lanes, plan.units.length)) }, lane));
+  opts.signal.throwIfAborted();
+  if (failure) throw failure;
+  for (const u of plan.units) {
+    const st = await fs.stat(u.file).catch(() => null);
+    if (!st || st.size === 0) throw new SplitPieceError(`The piece for ${u.describe} is missing (${path.basename(u.file)}); it cannot be joined.`);
+  }
+  await fs.writeFile(plan.listFile, plan.listText);
+  try {
+    const joined = await runFfmpeg(plan.stitch, { ffmpeg: opts.ffmpeg, signal: opts.signal });
+    cpuSec += joined.cpuSec;
+  } catch (err) {
+    if (opts.signal.aborted) throw err;
+    throw new SplitPieceError(`Joining the ${plan.chunks.length} chunks failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return { wallSec: (performance.now() - started) / 1000, cpuSec, workers: [...workers] };
+}

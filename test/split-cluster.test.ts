@@ -1,0 +1,179 @@
+/** Split-and-stitch across worker processes: chunks are jobs any worker takes; a killed worker costs only its chunk. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { USER, asList, exec, tempDir, waitFor } from './helpers.ts';
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+
+async function redisReachable(): Promise<boolean> {
+  const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+interface Proc {
+  child: ChildProcess;
+  lines: string[];
+}
+
+function spawnEncodery(args: string[], env: Record<string, string>, ready: RegExp): Promise<Proc> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc: Proc = { child, lines: [] };
+  let partial = '';
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => {
+      const lines = (partial + c.toString()).split('\n');
+      partial = lines.pop()!;
+      proc.lines.push(...lines);
+      if (lines.some((l) => ready.test(l))) resolve(proc);
+    });
+    child.once('exit', (code) => reject(new Error(`encodery ${args.join(' ')} exited with ${code}: ${proc.lines.join('\n')}`)));
+  });
+}
+
+/** FFmpeg processes encoding a chunk of this media (their arguments name its split folder), with their parent's pid. */
+async function chunkFfmpegs(dataDir: string, mediaId: string): Promise<{ pid: number; ppid: number }[]> {
+  const marker = path.join(dataDir, 'scratch', mediaId) + path.sep;
+  const found: { pid: number; ppid: number }[] = [];
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = (await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (!argv[0]?.endsWith('ffmpeg') || !argv.some((a) => /chunk-\d+\./.test(a) && a.replace(/^file:/, '').startsWith(marker))) continue;
+    const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    found.push({ pid: Number(entry), ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) });
+  }
+  return found;
+}
+
+async function frameCount(file: string): Promise<number> {
+  const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', file]);
+  return Number(stdout.trim());
+}
+
+describe('split-and-stitch in a cluster (api and two worker processes)', { timeout: 150_000 }, async () => {
+  const reachable = await redisReachable();
+  const skip = reachable ? false : `Redis is not reachable at ${REDIS_URL}; start redis-server to run the cluster tests`;
+  const prefix = `encodery-test-${crypto.randomBytes(4).toString('hex')}`;
+  let dataDir = '';
+  let clip = '';
+  let api: Proc;
+  let apiUrl = '';
+  const workers: Proc[] = [];
+  let env: Record<string, string> = {};
+  const spawnWorker = () => spawnEncodery(['--role', 'worker'], env, /worker taking media/);
+
+  const call = async (query: Record<string, unknown>): Promise<any> => {
+    const body = 'json=' + encodeURIComponent(JSON.stringify({ query: { userid: USER.id, userkey: USER.key, ...query } }));
+    const res = await fetch(apiUrl + '/', { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    return ((await res.json()) as { response: any }).response;
+  };
+  const untilFinal = (mediaId: string) =>
+    waitFor(async () => {
+      const job = (await call({ action: 'GetStatus', mediaid: mediaId, extended: 'yes', include_task_status: 'yes' })).job;
+      return ['Finished', 'Error', 'Stopped'].includes(job.status) ? job : undefined;
+    }, 90_000, 100);
+  const logOf = (job: any): string[] => asList(asList(job.format)[0].task_status?.state).map((s: { message: string }) => s.message);
+
+  before(async () => {
+    if (skip) return;
+    dataDir = await tempDir('encodery-split-cluster-');
+    const files = path.join(dataDir, 'files');
+    await fs.mkdir(files, { recursive: true });
+    clip = path.join(files, 'clip.mp4');
+    await exec('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=480x270:rate=25:duration=24',
+      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=24',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clip,
+    ]);
+    env = {
+      ENCODERY_DATA_DIR: dataDir, ENCODERY_USERS: `${USER.id}:${USER.key}`, ENCODERY_ALLOW_PRIVATE_NETWORK: 'true',
+      ENCODERY_REDIS_URL: REDIS_URL, ENCODERY_QUEUE_PREFIX: prefix, ENCODERY_QUEUE_LOCK_SECONDS: '2',
+      ENCODERY_WORKERS: '1', ENCODERY_SPLIT_CONCURRENCY: '1', ENCODERY_SPLIT_CHUNK_SECONDS: '4', ENCODERY_FFMPEG_THREADS: '1', ENCODERY_LOG_LEVEL: 'info',
+    };
+    api = await spawnEncodery(['--role', 'api', '--port', '0'], { ...env, ENCODERY_LOG_LEVEL: 'warn' }, /listening on/);
+    apiUrl = /listening on (http:\/\/\S+)/.exec(api.lines.find((l) => l.includes('listening on'))!)![1]!;
+    workers.push(...(await Promise.all([spawnWorker(), spawnWorker()])));
+  });
+
+  after(async () => {
+    for (const p of [api, ...workers]) {
+      if (p && p.child.exitCode === null && p.child.signalCode === null) {
+        p.child.kill('SIGTERM');
+        await new Promise((r) => p.child.once('exit', r));
+      }
+    }
+    if (reachable) {
+      const redis = new Redis(REDIS_URL);
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
+    if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('both workers encode chunks of one media; the joined file has every frame', { skip }, async () => {
+    const out = path.join(dataDir, 'files', 'both.mp4');
+    const r = await call({ action: 'AddMedia', source: `file://${clip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '600k', destination: `file://${out}` } });
+    assert.ok(r.MediaID, JSON.stringify(r));
+    const final = await untilFinal(r.MediaID);
+    assert.equal(final.status, 'Finished', JSON.stringify(final));
+    const log = logOf(final);
+    const ranOn = new Set(log.map((m) => /^Encoded chunk \d+ of \d+ .* on (\S+)$/.exec(m)?.[1]).filter(Boolean));
+    const pids = workers.map((w) => `:${w.child.pid}`);
+    assert.equal(ranOn.size, 2, `chunks ran on ${[...ranOn].join(', ')}\n${log.join('\n')}`);
+    for (const pid of pids) assert.ok([...ranOn].some((w) => w!.endsWith(pid)), `worker ${pid} encoded a chunk`);
+    assert.ok(log.some((m) => /Split into \d+ chunks of ~4 s at keyframes; encoded on 2 workers; joined without re-encoding/.test(m)), log.join('\n'));
+    assert.equal(await frameCount(out), await frameCount(clip));
+  });
+
+  test('a worker SIGKILLed in the middle of a chunk: the chunk goes to the other worker and the media finishes whole', { skip, timeout: 90_000 }, async () => {
+    const out = path.join(dataDir, 'files', 'killed.mp4');
+    const r = await call({ action: 'AddMedia', source: `file://${clip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '600k', destination: `file://${out}` } });
+    const coordinator = await waitFor(async () => workers.find((w) => w.lines.some((l) => l.includes('media taken from the queue') && l.includes(`"mediaId":${r.MediaID}`))), 30_000, 20);
+    // Kill the other worker while it runs a chunk of this media.
+    const other = workers.find((w) => w !== coordinator)!;
+    await waitFor(async () => (await chunkFfmpegs(dataDir, r.MediaID)).some((f) => f.ppid === other.child.pid), 30_000, 20);
+    other.child.kill('SIGKILL');
+    await new Promise((res) => other.child.once('exit', res));
+    const final = await untilFinal(r.MediaID);
+    assert.equal(final.status, 'Finished', JSON.stringify(final));
+    const log = logOf(final);
+    const chunks = Number(/Split into (\d+) chunks/.exec(log.find((m) => m.startsWith('Split into'))!)![1]);
+    const encoded = log.filter((m) => m.startsWith('Encoded chunk'));
+    assert.equal(encoded.length, chunks, log.join('\n'));
+    assert.equal(await frameCount(out), await frameCount(clip));
+    workers[workers.indexOf(other)] = await spawnWorker();
+  });
+
+  test('the worker running the media SIGKILLed after some chunks: the other worker resumes it and keeps the finished chunks', { skip, timeout: 120_000 }, async () => {
+    const out = path.join(dataDir, 'files', 'resumed.mp4');
+    const r = await call({ action: 'AddMedia', source: `file://${clip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '600k', destination: `file://${out}` } });
+    const coordinator = await waitFor(async () => workers.find((w) => w.lines.some((l) => l.includes('media taken from the queue') && l.includes(`"mediaId":${r.MediaID}`))), 30_000, 20);
+    // Some pieces are done (their markers written) before the kill.
+    await waitFor(async () => {
+      const dirs = (await fs.readdir(path.join(dataDir, 'scratch', r.MediaID)).catch(() => [])).filter((d) => d.startsWith('split-'));
+      const marks = dirs.length ? (await fs.readdir(path.join(dataDir, 'scratch', r.MediaID, dirs[0]!))).filter((f) => /^chunk-.*\.done$/.test(f)) : [];
+      return marks.length >= 2;
+    }, 30_000, 20);
+    coordinator.child.kill('SIGKILL');
+    await new Promise((res) => coordinator.child.once('exit', res));
+    const final = await untilFinal(r.MediaID);
+    assert.equal(final.status, 'Finished', JSON.stringify(final));
+    const log = logOf(final);
+    assert.ok(log.some((m) => /^Kept chunk \d+ of \d+ .* from the interrupted run$/.test(m)), log.join('\n'));
+    assert.equal(await frameCount(out), await frameCount(clip));
+    workers[workers.indexOf(coordinator)] = await spawnWorker();
+  });
+});
