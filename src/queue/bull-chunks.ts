@@ -57,9 +57,11 @@ export class BullChunkQueue {
     try {
       for (;;) {
         signal.throwIfAborted();
+        // The state first, then the job: a job read before it completed has no return value yet,
+        // while one read after seeing "completed" always has it (BullMQ stores both in one step).
+        const state = await this.#queue.getJobState(job.id!);
         const current = await Job.fromId<ChunkData>(this.#queue, job.id!);
         if (!current) throw new Error('the chunk job vanished from the queue');
-        const state = await current.getState();
         if (state === 'completed') return ChunkResult.parse(current.returnvalue);
         if (state === 'failed') throw new Error(current.failedReason || 'the chunk job failed');
         if (typeof current.progress === 'number') onProgress(current.progress);
