@@ -14,25 +14,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import { Redis } from 'ioredis';
 import { USER, call, endWatcher, exec, startServer } from './lib.ts';
+import { redisReachable } from '../test/cluster-processes.ts';
 
 const RUNS = Number(process.env.BENCH_SPLIT_RUNS ?? 2);
 const SECONDS = 60;
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-async function redisReachable(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
 
 function spawnRole(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -52,7 +40,7 @@ async function startProcesses(dir: string, files: string): Promise<{ base: strin
     ENCODERY_FFMPEG_THREADS: '1', ENCODERY_SPLIT_CHUNK_SECONDS: '10', ENCODERY_WORKERS: '1', ENCODERY_FILE_ROOTS: files,
   };
   const port = 30000 + Math.floor(Math.random() * 20000);
-  if (!(await redisReachable())) {
+  if (!(await redisReachable(REDIS_URL))) {
     const server = await startServer(dir, port, { ...env, ENCODERY_SPLIT_CONCURRENCY: '2' });
     return { base: `http://127.0.0.1:${port}`, what: '2 chunk encoders in ONE embedded process (no Redis at ' + REDIS_URL + ')', stop: () => server.kill('SIGTERM') };
   }

@@ -1,10 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { REDIS_URL, redisReachable, spawnEncodery, type Proc } from './cluster-processes.ts';
 import { USER, asList, ffprobe, makeClip, startReceiver, tempDir, waitFor } from './helpers.ts';
 
 /**
@@ -12,46 +12,7 @@ import { USER, asList, ffprobe, makeClip, startReceiver, tempDir, waitFor } from
  * (the SQLite store, in WAL mode) and the Redis on 127.0.0.1:6379 under a prefix of their own.
  * Worker A has the `hevc` tag, worker B none.
  */
-const REDIS_URL = 'redis://127.0.0.1:6379';
 const LOCK_SECONDS = 3;
-
-async function redisReachable(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-interface Proc {
-  child: ChildProcess;
-  /** Every stdout line so far (pino JSON for the workers). */
-  lines: string[];
-}
-
-function spawnEncodery(args: string[], env: Record<string, string>, ready: RegExp): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const proc: Proc = { child, lines: [] };
-  let partial = '';
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      const text = partial + c.toString();
-      const lines = text.split('\n');
-      partial = lines.pop()!;
-      proc.lines.push(...lines);
-      if (lines.some((l) => ready.test(l))) resolve(proc);
-    });
-    child.once('exit', (code) => reject(new Error(`encodery ${args.join(' ')} exited with ${code}: ${proc.lines.join('\n')}`)));
-  });
-}
 
 /** The worker (by index) whose log says it took this media from the queue, with the queue's name. */
 function takenBy(workers: Proc[], mediaId: string): { worker: number; queue: string }[] {

@@ -1,47 +1,12 @@
 /** Split-and-stitch across worker processes: chunks are jobs any worker takes; a killed worker costs only its chunk. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { REDIS_URL, redisReachable, spawnEncodery, type Proc } from './cluster-processes.ts';
 import { USER, asList, exec, tempDir, waitFor } from './helpers.ts';
-
-const REDIS_URL = 'redis://127.0.0.1:6379';
-
-async function redisReachable(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-interface Proc {
-  child: ChildProcess;
-  lines: string[];
-}
-
-function spawnEncodery(args: string[], env: Record<string, string>, ready: RegExp): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const proc: Proc = { child, lines: [] };
-  let partial = '';
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      const lines = (partial + c.toString()).split('\n');
-      partial = lines.pop()!;
-      proc.lines.push(...lines);
-      if (lines.some((l) => ready.test(l))) resolve(proc);
-    });
-    child.once('exit', (code) => reject(new Error(`encodery ${args.join(' ')} exited with ${code}: ${proc.lines.join('\n')}`)));
-  });
-}
 
 /** FFmpeg processes encoding a chunk of this media (their arguments name its split folder), with their parent's pid. */
 async function chunkFfmpegs(dataDir: string, mediaId: string): Promise<{ pid: number; ppid: number }[]> {

@@ -1,0 +1,46 @@
+/**
+ * Real Encodery processes for the cluster tests and the split bench: `serve` with a role, its
+ * stdout lines kept, and whether the Redis they need answers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
+
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+
+export async function redisReachable(url = REDIS_URL): Promise<boolean> {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+export interface Proc {
+  child: ChildProcess;
+  /** Every stdout line so far (pino JSON for the workers). */
+  lines: string[];
+}
+
+/** `encodery serve …args`; resolves once a stdout line matches `ready`, rejects if it exits first. */
+export function spawnEncodery(args: string[], env: Record<string, string>, ready: RegExp): Promise<Proc> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const proc: Proc = { child, lines: [] };
+  let partial = '';
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => {
+      const lines = (partial + c.toString()).split('\n');
+      partial = lines.pop()!;
+      proc.lines.push(...lines);
+      if (lines.some((l) => ready.test(l))) resolve(proc);
+    });
+    child.once('exit', (code) => reject(new Error(`encodery ${args.join(' ')} exited with ${code}: ${proc.lines.join('\n')}`)));
+  });
+}
