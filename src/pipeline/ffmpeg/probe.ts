@@ -252,12 +252,15 @@ export interface PacketInfo {
 }
 
 /**
- * The first video stream's packets in decode order, read by demuxing only (no decode): a few
- * seconds for hours of video. Streamed, as a long file has hundreds of thousands of packets.
+ * Streams the first video stream's packets as ffprobe's CSV fields (`entries`, in ffprobe's own
+ * field order), reading by demuxing only (no decode): a few seconds for hours of video, and never
+ * the whole list in one string, as a long file has hundreds of thousands of packets.
  */
-export async function readVideoPackets(file: string, opts: { ffprobe: string; signal?: AbortSignal }): Promise<PacketInfo[]> {
+export async function forEachVideoPacket(
+  file: string, entries: string[], opts: { ffprobe: string; signal?: AbortSignal }, onPacket: (fields: string[]) => void,
+): Promise<void> {
   opts.signal?.throwIfAborted();
-  const child = spawn(opts.ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=dts_time,size', '-of', 'csv=p=0', ffmpegUrl(file)], {
+  const child = spawn(opts.ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', `packet=${entries.join(',')}`, '-of', 'csv=p=0', ffmpegUrl(file)], {
     signal: opts.signal, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true,
   });
   let stderr = '';
@@ -268,18 +271,22 @@ export async function readVideoPackets(file: string, opts: { ffprobe: string; si
     child.on('error', reject);
     child.on('close', resolve);
   });
+  for await (const line of createInterface({ input: child.stdout })) onPacket(line.split(','));
+  const code = await closed;
+  if (code !== 0) throw new Error(`ffprobe could not read the video packets (${stderr.trim().split('\n').at(-1) ?? `exit ${code}`})`);
+}
+
+/** The first video stream's packets in decode order, with their sizes (for a buffer model). */
+export async function readVideoPackets(file: string, opts: { ffprobe: string; signal?: AbortSignal }): Promise<PacketInfo[]> {
   const packets: PacketInfo[] = [];
   let last = 0;
-  for await (const line of createInterface({ input: child.stdout })) {
-    const [dts, size] = line.split(',');
+  await forEachVideoPacket(file, ['dts_time', 'size'], opts, ([dts, size]) => {
     const bytes = Number(size);
-    if (!Number.isFinite(bytes)) continue;
+    if (!Number.isFinite(bytes)) return;
     // A packet without a decode time (rare, at stream starts) is taken to follow the last one.
     const t = Number(dts);
     last = Number.isFinite(t) && dts !== 'N/A' ? t : last;
     packets.push({ dtsSec: last, bytes });
-  }
-  const code = await closed;
-  if (code !== 0) throw new Error(`ffprobe could not read the video packets (${stderr.trim().split('\n').at(-1) ?? `exit ${code}`})`);
+  });
   return packets;
 }
