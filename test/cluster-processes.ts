@@ -44,3 +44,21 @@ export function spawnEncodery(args: string[], env: Record<string, string>, ready
     child.once('exit', (code) => reject(new Error(`encodery ${args.join(' ')} exited with ${code}: ${proc.lines.join('\n')}`)));
   });
 }
+
+/** SIGTERM to every process still running, waiting for each to exit. */
+export async function stopProcesses(procs: (Proc | undefined)[]): Promise<void> {
+  for (const p of procs) {
+    if (p && p.child.exitCode === null && p.child.signalCode === null) {
+      p.child.kill('SIGTERM');
+      await new Promise((r) => p.child.once('exit', r));
+    }
+  }
+}
+
+/** Removes every Redis key a test's queue prefix made. */
+export async function clearQueueKeys(prefix: string, url = REDIS_URL): Promise<void> {
+  const redis = new Redis(url);
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+}

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Redis } from 'ioredis';
-import { REDIS_URL, redisReachable, spawnEncodery, type Proc } from './cluster-processes.ts';
+import { REDIS_URL, clearQueueKeys, redisReachable, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
 import { USER, asList, ffprobe, makeClip, startReceiver, tempDir, waitFor } from './helpers.ts';
 
 /**
@@ -97,18 +96,8 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
   });
 
   after(async () => {
-    for (const p of [api, ...workers]) {
-      if (p && p.child.exitCode === null && p.child.signalCode === null) {
-        p.child.kill('SIGTERM');
-        await new Promise((r) => p.child.once('exit', r));
-      }
-    }
-    if (reachable) {
-      const redis = new Redis(REDIS_URL);
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
-      redis.disconnect();
-    }
+    await stopProcesses([api, ...workers]);
+    if (reachable) await clearQueueKeys(prefix);
     if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   });
 

@@ -1,9 +1,15 @@
 /** Reading HLS outputs for the tests: playlists through m3u8-parser, segments through ffprobe. */
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Parser } from 'm3u8-parser';
+import type { FieldMap } from '../src/domain/fields.ts';
+import { parseFormat } from '../src/domain/format.ts';
+import { probeMedia } from '../src/pipeline/ffmpeg/probe.ts';
+import { runFfmpeg } from '../src/pipeline/ffmpeg/run.ts';
+import { planMedia } from '../src/pipeline/plan/index.ts';
 
 const run = promisify(execFile);
 
@@ -62,4 +68,16 @@ export async function measuredRate(playlistFile: string): Promise<number> {
     seconds += s.duration;
   }
   return bits / seconds;
+}
+
+/** Plans one advanced_hls of `src` alone into a new folder `out`, runs it, and returns its files. */
+export async function encodeHls(src: string, out: string, fields: FieldMap): Promise<{ out: string; files: string[] }> {
+  const parsed = parseFormat({ output: 'advanced_hls', ...fields });
+  if (!parsed.ok) assert.fail(parsed.error);
+  await mkdir(out);
+  const plan = planMedia([{ taskId: 1, spec: parsed.spec, out: { dir: out, baseName: 'src' } }], { paths: [src], probes: [await probeMedia(src, { ffprobe: 'ffprobe' })] });
+  assert.deepEqual(plan.failed, []);
+  const [group] = plan.groups;
+  for (const args of group!.passes) await runFfmpeg(args, { ffmpeg: 'ffmpeg', durationSec: group!.durationSec });
+  return { out, files: await group!.listOutputs(1) };
 }

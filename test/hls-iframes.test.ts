@@ -5,16 +5,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseFormat } from '../src/domain/format.ts';
 import type { FieldMap } from '../src/domain/fields.ts';
-import { probeMedia } from '../src/pipeline/ffmpeg/probe.ts';
-import { runFfmpeg } from '../src/pipeline/ffmpeg/run.ts';
-import { planMedia } from '../src/pipeline/plan/index.ts';
 import { ffmpeg, run } from './plan-fixture.ts';
-import { parseM3u8, readM3u8 } from './hls-helpers.ts';
+import { parseM3u8, readM3u8, encodeHls as encodeHlsOf } from './hls-helpers.ts';
 
 let dir = '';
 
@@ -27,18 +24,8 @@ before(async () => {
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
-async function encodeHls(fields: FieldMap, name: string): Promise<{ out: string; files: string[] }> {
-  const parsed = parseFormat({ output: 'advanced_hls', ...fields });
-  if (!parsed.ok) assert.fail(parsed.error);
-  const src = path.join(dir, 'src.mp4');
-  const out = path.join(dir, name);
-  await mkdir(out);
-  const plan = planMedia([{ taskId: 1, spec: parsed.spec, out: { dir: out, baseName: 'src' } }], { paths: [src], probes: [await probeMedia(src, { ffprobe: 'ffprobe' })] });
-  assert.deepEqual(plan.failed, []);
-  const [group] = plan.groups;
-  for (const args of group!.passes) await runFfmpeg(args, { ffmpeg: 'ffmpeg', durationSec: group!.durationSec });
-  return { out, files: await group!.listOutputs(1) };
-}
+/** One advanced_hls of the test source, alone, into its own folder. */
+const encodeHls = (fields: FieldMap, name: string) => encodeHlsOf(path.join(dir, 'src.mp4'), path.join(dir, name), fields);
 
 interface IframePlaylist {
   iFramesOnly?: boolean;

@@ -4,16 +4,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseFormat } from '../src/domain/format.ts';
 import type { FieldMap } from '../src/domain/fields.ts';
-import { probeMedia } from '../src/pipeline/ffmpeg/probe.ts';
-import { runFfmpeg } from '../src/pipeline/ffmpeg/run.ts';
-import { planMedia } from '../src/pipeline/plan/index.ts';
 import { ffmpeg } from './plan-fixture.ts';
-import { measuredRate, probeSegment, readM3u8 } from './hls-helpers.ts';
+import { measuredRate, probeSegment, readM3u8, encodeHls as encodeHlsOf } from './hls-helpers.ts';
 
 let dir = '';
 const SOURCE_FRAMES = 100; // 4 s at 25 fps
@@ -27,19 +23,8 @@ before(async () => {
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
-/** Plans one advanced_hls alone, runs it, and returns its folder and files. */
-async function encodeHls(fields: FieldMap, name: string): Promise<{ out: string; files: string[] }> {
-  const parsed = parseFormat({ output: 'advanced_hls', ...fields });
-  if (!parsed.ok) assert.fail(parsed.error);
-  const src = path.join(dir, 'src.mp4');
-  const out = path.join(dir, name);
-  await mkdir(out);
-  const plan = planMedia([{ taskId: 1, spec: parsed.spec, out: { dir: out, baseName: 'src' } }], { paths: [src], probes: [await probeMedia(src, { ffprobe: 'ffprobe' })] });
-  assert.deepEqual(plan.failed, []);
-  const [group] = plan.groups;
-  for (const args of group!.passes) await runFfmpeg(args, { ffmpeg: 'ffmpeg', durationSec: group!.durationSec });
-  return { out, files: await group!.listOutputs(1) };
-}
+/** One advanced_hls of the test source, alone, into its own folder. */
+const encodeHls = (fields: FieldMap, name: string) => encodeHlsOf(path.join(dir, 'src.mp4'), path.join(dir, name), fields);
 
 test('advanced_hls ladder: variants with BANDWIDTH, RESOLUTION and CODECS; shared audio; aligned keyframe segments; every frame kept', async () => {
   const { out, files } = await encodeHls({

@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Redis } from 'ioredis';
-import { REDIS_URL, redisReachable, spawnEncodery, type Proc } from './cluster-processes.ts';
+import { REDIS_URL, clearQueueKeys, redisReachable, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
 import { USER, asList, exec, tempDir, waitFor } from './helpers.ts';
 
 /** FFmpeg processes encoding a chunk of this media (their arguments name its split folder), with their parent's pid. */
@@ -73,18 +72,8 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
   });
 
   after(async () => {
-    for (const p of [api, ...workers]) {
-      if (p && p.child.exitCode === null && p.child.signalCode === null) {
-        p.child.kill('SIGTERM');
-        await new Promise((r) => p.child.once('exit', r));
-      }
-    }
-    if (reachable) {
-      const redis = new Redis(REDIS_URL);
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
-      redis.disconnect();
-    }
+    await stopProcesses([api, ...workers]);
+    if (reachable) await clearQueueKeys(prefix);
     if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   });
 
