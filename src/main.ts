@@ -1,19 +1,19 @@
+import { CLIENT_COMMANDS, CLIENT_USAGE, runCli } from './cli/index.ts';
 import { ConfigError, loadConfig, SETTINGS } from './config.ts';
-import { checkFfmpeg } from './pipeline/ffmpeg/version.ts';
-import { startServer, startWorker } from './server.ts';
-import { StoreError } from './store/db.ts';
-import { redactUrl } from './transfer/index.ts';
 
 const USAGE = `Usage: encodery serve [--flag value ...]
+       encodery <client command> [options]   (encodery <command> --help for one)
 
-Settings (flags override the environment):
+Settings of serve (flags override the environment):
 ${Object.values(SETTINGS)
   .map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help}${'default' in s ? ` (default ${s.default})` : ''}`)
   .join('\n')}
-`;
+
+${CLIENT_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command = 'serve', ...rest] = argv[0]?.startsWith('-') ? ['serve', ...argv] : argv;
+  if (Object.hasOwn(CLIENT_COMMANDS, command)) return runCli(command, rest, process.env, { stdout: process.stdout, stderr: process.stderr });
   if (command === 'help' || rest.includes('--help') || command === '--help') {
     process.stdout.write(USAGE);
     return 0;
@@ -22,6 +22,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`encodery: unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
+  // The service's modules (fastify, the store drivers, the storage SDKs) take about a second
+  // to load: client commands above never pay for them.
+  const { checkFfmpeg } = await import('./pipeline/ffmpeg/version.ts');
+  const { startServer, startWorker } = await import('./server.ts');
+  const { redactUrl } = await import('./transfer/index.ts');
   let config;
   try {
     config = loadConfig(process.env, rest);
@@ -73,7 +78,7 @@ main(process.argv.slice(2)).then(
   },
   (err) => {
     // An unreachable store is a setting to fix, not a bug: one line, no stack.
-    process.stderr.write(`encodery: ${err instanceof StoreError || err instanceof ConfigError ? err.message : ((err as Error)?.stack ?? err)}\n`);
+    process.stderr.write(`encodery: ${(err as Error)?.name === 'StoreError' || err instanceof ConfigError ? err.message : ((err as Error)?.stack ?? err)}\n`);
     process.exit(1);
   },
 );

@@ -1,0 +1,131 @@
+/**
+ * Follows media until they end, from GetStatus polls (extended, so each task has its own
+ * progress and time left). On a terminal: a cli-progress bar per task, redrawn in place. Elsewhere
+ * (a pipe, a CI log): one plain line whenever a status changes or a task passes a tenth more.
+ * With --json: one JSON line (the media list) per change.
+ */
+import cliProgress from 'cli-progress';
+import type { ApiClient } from './client.ts';
+import { mediaHeadline, taskHeadline } from './describe.ts';
+import { CliError, ExitCode } from './exit.ts';
+import { duration, line, type Output } from './output.ts';
+import { isFinal, mediaViews, type MediaView } from './views.ts';
+
+export interface WatchOptions {
+  intervalMs: number;
+  json: boolean;
+  /** How long polls may keep failing (server restarting) before giving up. @default 30000 */
+  outageMs?: number;
+}
+
+interface View {
+  update(media: MediaView[]): void;
+  stop(): void;
+}
+
+export async function watchMedia(client: ApiClient, ids: string[], out: Output, opts: WatchOptions): Promise<MediaView[]> {
+  const view: View = opts.json ? jsonView(out) : out.stdout.isTTY ? barView(out) : plainView(out);
+  const outageMs = opts.outageMs ?? 30_000;
+  let failingSince: number | null = null;
+  try {
+    for (;;) {
+      let media: MediaView[];
+      try {
+        media = mediaViews(await client.call('GetStatus', { mediaid: ids.join(','), extended: 'yes' }));
+        failingSince = null;
+      } catch (err) {
+        if (!(err instanceof CliError) || err.code !== ExitCode.Connection) throw err;
+        failingSince ??= Date.now();
+        if (Date.now() - failingSince > outageMs) throw err;
+        await sleep(opts.intervalMs);
+        continue;
+      }
+      view.update(media);
+      if (media.every((m) => isFinal(m.status))) return media;
+      await sleep(opts.intervalMs);
+    }
+  } finally {
+    view.stop();
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function jsonView(out: Output): View {
+  let last = '';
+  return {
+    update(media) {
+      const doc = JSON.stringify({ media });
+      if (doc !== last) out.stdout.write(`${doc}\n`);
+      last = doc;
+    },
+    stop() {},
+  };
+}
+
+function plainView(out: Output): View {
+  const said = new Map<string, string>();
+  const say = (key: string, state: string, text: string) => {
+    if (said.get(key) === state) return;
+    said.set(key, state);
+    line(out.stdout, text);
+  };
+  return {
+    update(media) {
+      for (const m of media) {
+        say(`m${m.id}`, m.status, mediaHeadline(m));
+        for (const t of m.tasks) say(`t${t.id}`, `${t.status}:${Math.floor((t.progress ?? 0) / 10)}`, `  ${taskHeadline(t)}`);
+      }
+    },
+    stop() {},
+  };
+}
+
+interface BarPayload {
+  label: string;
+  pct: string;
+  status: string;
+  left: string;
+}
+
+function barView(out: Output): View {
+  const multi = new cliProgress.MultiBar(
+    {
+      stream: out.stdout,
+      format: '{label} |{bar}| {pct} {status}{left}',
+      barsize: Math.max(10, Math.min(40, (out.stdout.columns ?? 80) - 70)),
+      clearOnComplete: false,
+      hideCursor: false,
+      autopadding: true,
+      fps: 5,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const bars = new Map<string, cliProgress.SingleBar>();
+  const mediaStatus = new Map<string, string>();
+  return {
+    update(media) {
+      for (const m of media) {
+        if (mediaStatus.get(m.id) !== m.status) {
+          mediaStatus.set(m.id, m.status);
+          multi.log(`${mediaHeadline(m)}\n`);
+        }
+        for (const t of m.tasks) {
+          const running = t.status !== 'Finished' && t.status !== 'Error';
+          const payload: BarPayload = {
+            label: `media ${m.id} task ${t.id} ${t.output}`.padEnd(28),
+            pct: `${(t.progress ?? 0).toFixed(1).padStart(5)}%`,
+            status: t.status,
+            left: running && t.timeLeft !== null && t.timeLeft > 0 ? `  ${duration(t.timeLeft)} left` : '',
+          };
+          const bar = bars.get(t.id);
+          if (bar) bar.update(t.progress ?? 0, payload);
+          else bars.set(t.id, multi.create(100, t.progress ?? 0, payload));
+        }
+      }
+    },
+    stop() {
+      multi.stop();
+    },
+  };
+}
