@@ -271,6 +271,12 @@ describe('encodery command-line client against a live server', () => {
         },
       }));
       const xdg = { HOME: home, XDG_CONFIG_HOME: path.join(home, 'xdg') };
+      await fs.chmod(config, 0o644);
+      const loose = await cliHere(['list', '--profile', 'good'], xdg);
+      assert.equal(loose.code, ExitCode.Ok, loose.stderr);
+      assert.match(loose.stderr, /can be read by other users; chmod 600 it/);
+      await fs.chmod(config, 0o600);
+      assert.equal((await cliHere(['list', '--profile', 'good'], xdg)).stderr, '');
       const code = async (args: string[], extra: Record<string, string> = {}) => (await cliHere(['list', ...args], { ...xdg, ...extra })).code;
       assert.equal(await code([]), ExitCode.Api, 'the default profile (wrong key) is used');
       assert.equal(await code([], { ENCODERY_USERKEY: USER.key }), ExitCode.Ok, 'the environment beats the default profile');

@@ -71,7 +71,7 @@ export async function runCli(name: string, argv: string[], env: NodeJS.ProcessEn
       values,
       json: values.json === true,
       out,
-      client: () => (client ??= new ApiClient(resolveConnection(pick(values), env))),
+      client: () => (client ??= new ApiClient(resolveConnection(pick(values), env, (m) => line(out.stderr, `encodery ${name}: warning: ${m}`)))),
     });
   } catch (err) {
     if (!(err instanceof CliError)) throw err;

@@ -46,7 +46,7 @@ export function profileFilePath(flags: ConnectionFlags, env: NodeJS.ProcessEnv):
   return { file: path.join(base, 'encodery', 'config.json'), explicit: false };
 }
 
-function readProfiles(file: string, explicit: boolean): z.infer<typeof ProfileFile> | null {
+function readProfiles(file: string, explicit: boolean, warn: (message: string) => void): z.infer<typeof ProfileFile> | null {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -66,13 +66,18 @@ function readProfiles(file: string, explicit: boolean): z.infer<typeof ProfileFi
     const why = parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ');
     throw usageError(`the profile file ${file} does not have the expected shape (${why})`);
   }
+  // As ssh does with keys: a file of userkeys others can read is worth a word, not a refusal.
+  const others = fs.statSync(file).mode & 0o077;
+  if (others && Object.values(parsed.data.profiles).some((p) => p.userkey !== undefined)) {
+    warn(`${file} holds userkeys and can be read by other users; chmod 600 it`);
+  }
   return parsed.data;
 }
 
-export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv): Connection {
+export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv, warn: (message: string) => void): Connection {
   const { file, explicit } = profileFilePath(flags, env);
   const named = flags.profile;
-  const profiles = readProfiles(file, explicit || named !== undefined);
+  const profiles = readProfiles(file, explicit || named !== undefined, warn);
   const pick = (name: string): Profile => {
     const found = profiles?.profiles[name];
     if (!found) throw usageError(`no profile "${name}" in ${file}${profiles ? ` (it has: ${Object.keys(profiles.profiles).join(', ') || 'none'})` : ''}`);
