@@ -8,6 +8,7 @@ import { parseReply } from '../src/cli/client.ts';
 import { runCli } from '../src/cli/index.ts';
 import { CliError, ExitCode } from '../src/cli/exit.ts';
 import { mediaViews, problemsOf, exitCodeOf } from '../src/cli/views.ts';
+import { watchMedia } from '../src/cli/watch.ts';
 import { ffprobe, makeClip, startReceiver, startTestServer, tempDir, USER, type TestServer } from './helpers.ts';
 
 const MAIN = path.join(import.meta.dirname, '..', 'src', 'main.ts');
@@ -346,5 +347,54 @@ describe('encodery client reads replies the way encoding.com sends them', () => 
     assert.equal(code(() => reply({ response: [] }))?.[0], ExitCode.Connection);
     assert.equal(code(() => parseReply(502, 'Bad Gateway', 'http://x/'))?.[0], ExitCode.Connection);
     assert.equal(code(() => mediaViews(reply({ response: { message: 'odd' } })))?.[0], ExitCode.Connection);
+  });
+});
+
+describe('encodery status --watch without a terminal', () => {
+  const job = (status: string, progress: string, tasks: [string, string][]) => ({
+    job: { id: '5', status, progress, time_left: '3', format: tasks.map(([s, p], i) => ({ id: String(10 + i), output: 'mp4', status: s, progress: p, time_left: '2' })) },
+  });
+  const capture = () => {
+    let text = '';
+    const stream = new Writable({ write: (chunk: Buffer, _enc, done) => ((text += chunk.toString()), done()) });
+    return { out: { stdout: stream, stderr: stream }, text: () => text };
+  };
+
+  it('prints a line per status change and per tenth of progress, and rides out a short outage', async () => {
+    const script: (Record<string, unknown> | CliError)[] = [
+      job('Downloading', '0.0', [['New', '0.0']]),
+      job('Processing', '10.0', [['Processing', '3.0']]),
+      job('Processing', '11.0', [['Processing', '5.0']]),
+      new CliError('cannot reach http://x/: ECONNREFUSED', ExitCode.Connection),
+      job('Processing', '40.0', [['Processing', '42.0']]),
+      job('Finished', '100.0', [['Finished', '100.0']]),
+    ];
+    const client = {
+      call: async () => {
+        const next = script.shift();
+        if (!next) throw new Error('polled after the media ended');
+        if (next instanceof CliError) throw next;
+        return next;
+      },
+    };
+    const { out, text } = capture();
+    const media = await watchMedia(client, ['5'], out, { intervalMs: 1, json: false });
+    assert.equal(media[0]!.status, 'Finished');
+    assert.equal(script.length, 0);
+    assert.deepEqual(text().trimEnd().split('\n'), [
+      'media 5  Downloading  0.0%  time left 3s',
+      '  task 10  mp4  New  0.0%  time left 2s',
+      'media 5  Processing  10.0%  time left 3s',
+      '  task 10  mp4  Processing  3.0%  time left 2s',
+      '  task 10  mp4  Processing  42.0%  time left 2s',
+      'media 5  Finished  100.0%',
+      '  task 10  mp4  Finished  100.0%',
+    ]);
+  });
+
+  it('gives up with the connection error when the server stays away', async () => {
+    const client = { call: async () => Promise.reject(new CliError('cannot reach http://x/: ECONNREFUSED', ExitCode.Connection)) };
+    const { out } = capture();
+    await assert.rejects(watchMedia(client, ['5'], out, { intervalMs: 5, json: false, outageMs: 50 }), (err: unknown) => err instanceof CliError && err.code === ExitCode.Connection);
   });
 });

@@ -23,7 +23,10 @@ interface View {
   stop(): void;
 }
 
-export async function watchMedia(client: ApiClient, ids: string[], out: Output, opts: WatchOptions): Promise<MediaView[]> {
+/** Anything that runs an action: the ApiClient, or a scripted one in tests. */
+export type Caller = Pick<ApiClient, 'call'>;
+
+export async function watchMedia(client: Caller, ids: string[], out: Output, opts: WatchOptions): Promise<MediaView[]> {
   const view: View = opts.json ? jsonView(out) : out.stdout.isTTY ? barView(out) : plainView(out);
   const outageMs = opts.outageMs ?? 30_000;
   let failingSince: number | null = null;
