@@ -13,7 +13,13 @@ ${CLIENT_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command = 'serve', ...rest] = argv[0]?.startsWith('-') ? ['serve', ...argv] : argv;
-  if (Object.hasOwn(CLIENT_COMMANDS, command)) return runCli(command, rest, process.env, { stdout: process.stdout, stderr: process.stderr });
+  if (Object.hasOwn(CLIENT_COMMANDS, command)) {
+    // The first Ctrl-C ends a client command cleanly (progress bars put the terminal back); a
+    // second one kills it as usual.
+    const interrupt = new AbortController();
+    process.once('SIGINT', () => interrupt.abort());
+    return runCli(command, rest, process.env, { stdout: process.stdout, stderr: process.stderr }, interrupt.signal);
+  }
   if (command === 'help' || rest.includes('--help') || command === '--help') {
     process.stdout.write(USAGE);
     return 0;

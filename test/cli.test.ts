@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { runCli } from '../src/cli/index.ts';
 import { CliError, ExitCode } from '../src/cli/exit.ts';
 import { mediaViews, problemsOf, exitCodeOf } from '../src/cli/views.ts';
 import { watchMedia } from '../src/cli/watch.ts';
-import { ffprobe, makeClip, startReceiver, startTestServer, tempDir, USER, type TestServer } from './helpers.ts';
+import { ffprobe, makeClip, startReceiver, startTestServer, tempDir, USER, waitFor, type TestServer } from './helpers.ts';
 
 const MAIN = path.join(import.meta.dirname, '..', 'src', 'main.ts');
 
@@ -20,13 +20,14 @@ interface Run {
 }
 
 /** The real CLI in a child process, with no ENCODERY_* setting and a home of its own. */
-function cli(args: string[], env: Record<string, string> = {}, home?: string): Promise<Run> {
+function cli(args: string[], env: Record<string, string> = {}, home?: string, started?: (child: ChildProcess) => void): Promise<Run> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ENCODERY_') && k !== 'XDG_CONFIG_HOME' && k !== 'HOME'));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
       env: { ...base, HOME: home ?? '/nonexistent', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    started?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -236,6 +237,22 @@ describe('encodery command-line client against a live server', () => {
       assert.equal(query.userid, USER.id);
     } finally {
       await other.close();
+    }
+  });
+
+  it('Ctrl-C while following a media ends the client with 130 and a reason', async () => {
+    // A server answering 502 keeps --watch retrying (an outage), so the client is mid-wait.
+    const flaky = await startReceiver(() => 502);
+    try {
+      let child: ChildProcess | undefined;
+      const run = cli(['status', '1', '--watch', '--interval', '0.2', '--url', flaky.url], env, undefined, (c) => (child = c));
+      await waitFor(async () => flaky.received.length >= 2);
+      child!.kill('SIGINT');
+      const r = await run;
+      assert.equal(r.code, ExitCode.Interrupted, r.stderr);
+      assert.match(r.stderr, /^encodery status: interrupted/m);
+    } finally {
+      await flaky.close();
     }
   });
 

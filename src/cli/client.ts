@@ -5,7 +5,7 @@
  */
 import { request } from 'undici';
 import { redactUrl } from '../transfer/redact.ts';
-import { CliError, ExitCode } from './exit.ts';
+import { CliError, ExitCode, interrupted } from './exit.ts';
 import type { Connection } from './settings.ts';
 
 export type Reply = Record<string, unknown>;
@@ -14,15 +14,19 @@ export type QueryFields = Record<string, unknown>;
 export interface ApiClientOptions {
   /** Time for one request, connection to last byte. @default 30000 */
   timeoutMs?: number;
+  /** Aborts a request in flight (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 export class ApiClient {
   readonly #conn: Connection;
   readonly #timeoutMs: number;
+  readonly #signal: AbortSignal | undefined;
 
   constructor(conn: Connection, opts: ApiClientOptions = {}) {
     this.#conn = conn;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.#signal = opts.signal;
   }
 
   /** Where requests go, without any credentials the URL may carry. */
@@ -41,11 +45,12 @@ export class ApiClient {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body,
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: this.#signal ? AbortSignal.any([this.#signal, AbortSignal.timeout(this.#timeoutMs)]) : AbortSignal.timeout(this.#timeoutMs),
       });
       status = res.statusCode;
       text = await res.body.text();
     } catch (err) {
+      if (this.#signal?.aborted) throw interrupted();
       throw new CliError(`cannot reach ${this.where}: ${describeNetworkError(err, this.#timeoutMs)}`, ExitCode.Connection);
     }
     return parseReply(status, text, this.where);

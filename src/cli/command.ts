@@ -16,6 +16,8 @@ export interface CommandContext {
   values: Values;
   json: boolean;
   out: Output;
+  /** Aborted by Ctrl-C (main.ts owns the signal handler). */
+  signal: AbortSignal | undefined;
   /** The API client, built on first use so that usage errors come before missing credentials. */
   client(): ApiClient;
 }

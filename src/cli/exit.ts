@@ -17,6 +17,8 @@ export const ExitCode = {
   Connection: 5,
   /** The media was stopped (StopMedia) before every output was made. */
   MediaStopped: 6,
+  /** Ctrl-C: the client stopped waiting; the media itself goes on. */
+  Interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -32,3 +34,5 @@ export class CliError extends Error {
 }
 
 export const usageError = (message: string): CliError => new CliError(message, ExitCode.Usage);
+
+export const interrupted = (): CliError => new CliError('interrupted; anything already sent to the server goes on there', ExitCode.Interrupted);

@@ -47,10 +47,11 @@ Options for every client command:
                        or ~/.config/encodery/config.json)
   --json               machine-readable output on stdout
 Exit codes: 0 ok (with --wait/--watch: finished and saved), 2 usage, 3 API error,
-  4 media/task/destination ended in Error, 5 server unreachable or not an API reply, 6 media stopped.
+  4 media/task/destination ended in Error, 5 server unreachable or not an API reply, 6 media stopped,
+  130 interrupted (Ctrl-C; the media goes on).
 `;
 
-export async function runCli(name: string, argv: string[], env: NodeJS.ProcessEnv, out: Output): Promise<ExitCode> {
+export async function runCli(name: string, argv: string[], env: NodeJS.ProcessEnv, out: Output, signal?: AbortSignal): Promise<ExitCode> {
   const command = CLIENT_COMMANDS[name];
   if (!command) throw new Error(`not a client command: ${name}`);
   try {
@@ -71,7 +72,8 @@ export async function runCli(name: string, argv: string[], env: NodeJS.ProcessEn
       values,
       json: values.json === true,
       out,
-      client: () => (client ??= new ApiClient(resolveConnection(pick(values), env, (m) => line(out.stderr, `encodery ${name}: warning: ${m}`)))),
+      signal,
+      client: () => (client ??= new ApiClient(resolveConnection(pick(values), env, (m) => line(out.stderr, `encodery ${name}: warning: ${m}`)), { signal })),
     });
   } catch (err) {
     if (!(err instanceof CliError)) throw err;

@@ -4,10 +4,11 @@
  * (a pipe, a CI log): one plain line whenever a status changes or a task passes a tenth more.
  * With --json: one JSON line (the media list) per change.
  */
+import { setTimeout as sleepFor } from 'node:timers/promises';
 import cliProgress from 'cli-progress';
 import type { ApiClient } from './client.ts';
 import { mediaHeadline, taskHeadline } from './describe.ts';
-import { CliError, ExitCode } from './exit.ts';
+import { CliError, ExitCode, interrupted } from './exit.ts';
 import { duration, line, type Output } from './output.ts';
 import { isFinal, mediaViews, type MediaView } from './views.ts';
 
@@ -16,6 +17,8 @@ export interface WatchOptions {
   json: boolean;
   /** How long polls may keep failing (server restarting) before giving up. @default 30000 */
   outageMs?: number;
+  /** Ctrl-C: stop waiting, put the terminal back in order, and report it. */
+  signal?: AbortSignal;
 }
 
 interface View {
@@ -40,19 +43,25 @@ export async function watchMedia(client: Caller, ids: string[], out: Output, opt
         if (!(err instanceof CliError) || err.code !== ExitCode.Connection) throw err;
         failingSince ??= Date.now();
         if (Date.now() - failingSince > outageMs) throw err;
-        await sleep(opts.intervalMs);
+        await sleep(opts.intervalMs, opts.signal);
         continue;
       }
       view.update(media);
       if (media.every((m) => isFinal(m.status))) return media;
-      await sleep(opts.intervalMs);
+      await sleep(opts.intervalMs, opts.signal);
     }
   } finally {
     view.stop();
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await sleepFor(ms, undefined, { signal });
+  } catch {
+    throw interrupted();
+  }
+}
 
 function jsonView(out: Output): View {
   let last = '';

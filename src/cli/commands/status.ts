@@ -23,7 +23,7 @@ export const status: Command = {
 
 /** Follows media to their end and reports them: the exit code says how they ended. */
 export async function finish(ctx: CommandContext, ids: string[], intervalMs: number): Promise<ExitCode> {
-  const media = await watchMedia(ctx.client(), ids, ctx.out, { intervalMs, json: ctx.json });
+  const media = await watchMedia(ctx.client(), ids, ctx.out, { intervalMs, json: ctx.json, signal: ctx.signal });
   if (ctx.json) {
     reportProblems(ctx, media);
     return worst(media);
