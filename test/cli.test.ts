@@ -141,7 +141,7 @@ describe('encodery command-line client against a live server', () => {
     assert.equal(finished.code, 0, finished.stderr);
     const ids = (JSON.parse(finished.stdout) as { media: { id: string; status: string }[] }).media.map((m) => m.id);
     assert.ok(ids.includes(finishedId), finished.stdout);
-    const errors = await cli(['list', '--status', 'Error', '--json'], env);
+    const errors = await cli(['list', '--status', 'error', '--json'], env);
     const errorList = (JSON.parse(errors.stdout) as { media: { id: string; status: string }[] }).media;
     assert.ok(errorList.length >= 1 && errorList.every((m) => m.status === 'Error'), errors.stdout);
     assert.ok(!errorList.some((m) => m.id === finishedId));
@@ -264,6 +264,7 @@ describe('encodery command-line client against a live server', () => {
       [['add', clip, '--preset', 'a', '--preset', 'b', '--dest', 'x.mp4'], /one --dest per format/],
       [['status', 'abc'], /positive whole number/],
       [['list', '--bogus'], /Unknown option '--bogus'/],
+      [['list', '--status', 'done'], /--status must be one of New, Downloading, .*Stopped/],
       [['presets', 'rename', 'x'], /unknown presets command/],
     ];
     for (const [args, message] of cases) {

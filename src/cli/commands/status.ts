@@ -1,4 +1,5 @@
 /** `status`, `list` and `info`: the commands that only read. */
+import { MediaStatus } from '../../domain/status.ts';
 import { describeMedia } from '../describe.ts';
 import { ExitCode, usageError } from '../exit.ts';
 import { line, percent, printJson, table } from '../output.ts';
@@ -66,7 +67,9 @@ export const listCommand: Command = {
       page: str(ctx.values, 'page') ?? '1',
       per_page: str(ctx.values, 'per-page') ?? '20',
     };
-    for (const [option, field] of [['status', 'status'], ['output', 'output'], ['from', 'date_from'], ['to', 'date_to']] as const) {
+    const wanted = str(ctx.values, 'status');
+    if (wanted !== undefined) fields.status = mediaStatusArg(wanted);
+    for (const [option, field] of [['output', 'output'], ['from', 'date_from'], ['to', 'date_to']] as const) {
       const v = str(ctx.values, option);
       if (v !== undefined) fields[field] = v;
     }
@@ -95,6 +98,14 @@ export const listCommand: Command = {
     return ExitCode.Ok;
   },
 };
+
+/** A media status in any letter case (`error`, `waiting for encoder`), spelled as the server does. */
+function mediaStatusArg(value: string): string {
+  const known = Object.values(MediaStatus);
+  const found = known.find((k) => k.toLowerCase() === value.trim().toLowerCase());
+  if (!found) throw usageError(`--status must be one of ${known.join(', ')}; not "${value.slice(0, 40)}"`);
+  return found;
+}
 
 export const info: Command = {
   usage: 'info <mediaid>',
