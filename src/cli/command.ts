@@ -51,7 +51,7 @@ export function idArg(value: string | undefined, what: string): string {
 
 export function exactlyOne(args: string[], what: string): string {
   if (args.length === 0) throw usageError(`missing the ${what}`);
-  if (args.length > 1) throw usageError(`expected one ${what}, got ${args.length}: ${args.join(' ')}`);
+  if (args.length > 1) throw usageError(`expected one ${what}, got ${args.length} arguments`);
   return args[0]!;
 }
 

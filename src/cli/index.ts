@@ -4,13 +4,13 @@
  */
 import { parseArgs } from 'node:util';
 import { ApiClient } from './client.ts';
-import type { Command, OptionSpec, Values } from './command.ts';
+import { str, type Command, type OptionSpec, type Values } from './command.ts';
 import { add, cancel, restart, stop } from './commands/media.ts';
 import { presets } from './commands/presets.ts';
 import { info, listCommand, status } from './commands/status.ts';
 import { CliError, ExitCode } from './exit.ts';
 import { line, type Output } from './output.ts';
-import { resolveConnection } from './settings.ts';
+import { resolveConnection, type ConnectionFlags } from './settings.ts';
 
 export const CLIENT_COMMANDS: Record<string, Command> = {
   add,
@@ -82,7 +82,6 @@ export async function runCli(name: string, argv: string[], env: NodeJS.ProcessEn
   }
 }
 
-function pick(values: Values) {
-  const s = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
-  return { url: s('url'), userid: s('userid'), userkey: s('userkey'), profile: s('profile'), config: s('config') };
+function pick(values: Values): ConnectionFlags {
+  return { url: str(values, 'url'), userid: str(values, 'userid'), userkey: str(values, 'userkey'), profile: str(values, 'profile'), config: str(values, 'config') };
 }

@@ -11,16 +11,16 @@ export const presets: Command = {
   options: { type: { type: 'string' }, format: { type: 'string', multiple: true } },
   async run(ctx) {
     const [sub = 'list', ...rest] = ctx.args;
-    const sub_ = { ...ctx, args: rest };
+    const inner = { ...ctx, args: rest };
     switch (sub) {
       case 'list':
-        return listPresets(sub_);
+        return listPresets(inner);
       case 'get':
-        return getPreset(sub_);
+        return getPreset(inner);
       case 'save':
-        return savePreset(sub_);
+        return savePreset(inner);
       case 'delete':
-        return deletePreset(sub_);
+        return deletePreset(inner);
       default:
         throw usageError(`unknown presets command "${sub}"; use list, get, save or delete`);
     }
@@ -28,7 +28,7 @@ export const presets: Command = {
 };
 
 async function listPresets(ctx: CommandContext): Promise<ExitCode> {
-  if (ctx.args.length > 0) throw usageError(`presets list takes no arguments, got: ${ctx.args.join(' ')}`);
+  if (ctx.args.length > 0) throw usageError(`presets list takes no arguments (got ${ctx.args.length})`);
   const type = str(ctx.values, 'type') ?? 'all';
   const reply = await ctx.client().call('GetPresetsList', { type });
   const rows = [...list(reply.user), ...list(reply.ui)].filter(isObject).map((p) => ({ name: text(p.name), type: text(p.type), output: list(p.output).map(text)[0] ?? '' }));

@@ -59,7 +59,7 @@ export const listCommand: Command = {
     'oldest-first': { type: 'boolean' },
   },
   async run(ctx) {
-    if (ctx.args.length > 0) throw usageError(`list takes no arguments, got: ${ctx.args.join(' ')}`);
+    if (ctx.args.length > 0) throw usageError(`list takes no arguments (got ${ctx.args.length}); filters are options, like --status Error`);
     const fields: Record<string, string> = {
       version: '3',
       sort: 'media_id',
