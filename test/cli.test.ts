@@ -69,10 +69,13 @@ describe('encodery command-line client against a live server', () => {
   });
   after(() => t.close());
 
-  it('add --wait follows the media to Finished, exits 0, and the output is the asked video', async () => {
+  it('add --wait follows the media to Finished, exits 0, the output is the asked video and --notify is called', async () => {
     const out = path.join(t.filesDir, 'small.mp4');
-    const r = await cli(['add', clip, '--format', '{"output":"mp4","size":"160x120"}', '--dest', out, '--wait', '--interval', '0.2'], env);
+    const hook = await startReceiver();
+    const r = await cli(['add', clip, '--format', '{"output":"mp4","size":"160x120"}', '--dest', out, '--notify', `${hook.url}/done`, '--wait', '--interval', '0.2'], env);
     assert.equal(r.code, 0, r.stderr);
+    await waitFor(async () => hook.received.length > 0, 10_000).finally(() => hook.close());
+    assert.equal(hook.received[0]!.url, '/done');
     const id = /Added media (\d+)/.exec(r.stdout)?.[1];
     assert.ok(id, r.stdout);
     finishedId = id;
