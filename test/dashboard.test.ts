@@ -111,6 +111,23 @@ describe('dashboard over plain HTTP', () => {
     assert.equal((await api(t, '', { action: 'GetMediaList' }, { 'x-csrf-token': csrf })).status, 401);
   });
 
+  it('filters the media list by text in the source (GetMediaList source)', async () => {
+    const add = async (source: string) => String((await t.call('json', { action: 'AddMedia', source, format: { output: 'mp4' } })).MediaID);
+    const alpha = await add('http://127.0.0.1:1/Alpha_clip.mp4');
+    const percent = await add('http://127.0.0.1:1/50%25off.mp4');
+    await add('http://127.0.0.1:1/beta.mp4');
+    const ids = async (source: string) => {
+      const r = await t.call('json', { action: 'GetMediaList', version: '3', source });
+      return (Array.isArray(r.media) ? r.media : [r.media]).filter(Boolean).map((m: { id: string }) => m.id);
+    };
+    assert.deepEqual(await ids('alpha'), [alpha], 'any letter case');
+    assert.deepEqual(await ids('%'), [percent], 'a % is matched literally');
+    assert.deepEqual(await ids('l_h'), [], 'an _ is matched literally (not as any character, which would match "lph")');
+    assert.deepEqual(await ids('a_clip'), [alpha]);
+    const other = await t.call('json', { action: 'GetMediaList', version: '3', source: 'alpha' }, OTHER);
+    assert.equal(other.pagination.total, '0');
+  });
+
   it('ends the session on sign-out', async () => {
     const { cookie, csrf } = await signIn(t, USER);
     const out = await fetch(`${t.server.url}/dashboard/logout`, {
@@ -164,7 +181,6 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
   it('adds a media with the form, shows its progress reach 100 % and plays its MP4 output', async () => {
     const clip = await makeClip(path.join(dir, 'holiday clip.mp4'), { seconds: 3 });
     const { context, page } = await signedIn(USER);
-    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-queue.png'), fullPage: true });
 
     await page.getByRole('link', { name: 'Add media' }).click();
     await page.getByLabel('Upload a file').check();
@@ -199,6 +215,11 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     await page.getByText('video codec').first().waitFor();
     assert.match((await page.locator('.command').first().textContent()) ?? '', /ffmpeg/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-media.png'), fullPage: true });
+
+    // The overview counts it and its 3 s of video.
+    await page.getByRole('link', { name: 'Queue' }).click();
+    await page.getByText('0.05 min').first().waitFor();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-queue.png'), fullPage: true });
     await context.close();
   });
 

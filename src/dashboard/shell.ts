@@ -7,7 +7,8 @@ const head = (title: string) => `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeXml(title)}</title>
-<link rel="stylesheet" href="/dashboard/static/style.css">`;
+<link rel="stylesheet" href="/dashboard/static/style.css">
+<link rel="icon" href="data:,">`;
 
 export function loginPage(error?: string, userid = ''): string {
   return `${head('Sign in · Encodery')}

@@ -1,6 +1,6 @@
 // Media list: filters and paging kept in the URL, rows with live progress and time left.
 import { call, list } from './api.js';
-import { FINAL, STATUSES, date, duration, errorBox, h, progressBar, replace, statusBadge } from './ui.js';
+import { FINAL, STATUSES, date, text, duration, errorBox, h, progressBar, replace, statusBadge } from './ui.js';
 
 const PER_PAGE = 20;
 const OUTPUTS = ['mp4', 'webm', 'mov', 'mkv', 'mpegts', 'mp3', 'm4a', 'ogg', 'wav', 'flac', 'thumbnail', 'image', 'gif', 'advanced_hls', 'mpeg_dash', 'cmaf', 'storyboard'];

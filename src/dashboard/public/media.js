@@ -1,7 +1,7 @@
 // One media: its probe, a card per task with live progress, destinations, log, command and
 // previews, and the actions. Cards are updated in place so players and open details survive.
 import { call, list } from './api.js';
-import { FINAL, announce, date, duration, errorBox, h, localLink, progressBar, replace, statusBadge } from './ui.js';
+import { FINAL, announce, date, text, duration, errorBox, h, localLink, progressBar, replace, statusBadge } from './ui.js';
 import { preview } from './player.js';
 
 export async function mediaView(main, [id], ctx) {
@@ -21,7 +21,7 @@ export async function mediaView(main, [id], ctx) {
   const act = async (label, action, fields = {}) => {
     try {
       const r = await call(action, { mediaid: id, ...fields });
-      announce(`${label}: ${r.message ?? 'done'}`);
+      announce(`${label} media ${id}: ${text(r.message) || 'done'}`);
       // A cancelled media is deleted: back to the list, where it no longer shows.
       if (action === 'CancelMedia') return ctx.go('/dashboard/media');
       await refresh();
@@ -62,8 +62,8 @@ export async function mediaView(main, [id], ctx) {
       dd('Created', date(job.created)),
       dd('Started', date(job.started)),
       dd('Finished', date(job.finished)),
-      job.notifyurl ? dd('Notify', job.notifyurl) : null,
-      job.description ? dd('Reason', job.description) : null,
+      text(job.notifyurl) ? dd('Notify', text(job.notifyurl)) : null,
+      text(job.description) ? dd('Reason', text(job.description)) : null,
     );
 
     const tasks = list(job.format);
@@ -121,16 +121,16 @@ function taskCard(t, restart) {
     bar.update(t.progress);
     replace(meta,
       dd('Status', statusBadge(t.status)),
-      dd('Speed', t.speed ? `${t.speed}×` : '—'),
+      dd('Speed', text(t.speed) ? `${text(t.speed)}×` : '—'),
       dd('Time left', t.status === 'Processing' ? duration(t.time_left) : '—'),
-      t.converttime && t.converttime !== '0' ? dd('Encode time', duration(t.converttime)) : null,
-      t.convertedsize ? dd('Size', `${t.convertedsize} bytes`) : null,
-      t.description ? dd('Reason', t.description) : null,
+      text(t.converttime) && t.converttime !== '0' ? dd('Encode time', duration(t.converttime)) : null,
+      text(t.convertedsize) ? dd('Size', `${text(t.convertedsize)} bytes`) : null,
+      text(t.description) ? dd('Reason', text(t.description)) : null,
     );
     const rows = destinationsOf(t);
     replace(dests, rows.length === 0 ? h('tr', {}, h('td', { colspan: '2' }, 'Kept by Encodery (links below)')) : rows.map(([url, st]) => h('tr', {}, h('td', { class: 'src' }, url), h('td', {}, st || '—'))));
-    replace(log, list(t.task_status?.state).map((s) => h('li', {}, h('time', {}, s.time), ' ', s.message)));
-    command.textContent = t.command ?? 'Not run yet.';
+    replace(log, list(t.task_status?.state).map((s) => h('li', {}, h('time', {}, text(s.time)), ' ', text(s.message))));
+    command.textContent = text(t.command) || 'Not run yet.';
     if (t.status === 'Finished') {
       for (const url of list(t.s3_destination)) {
         if (shown.has(url)) continue;

@@ -50,6 +50,9 @@ export function duration(seconds) {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
+/** A wire value as text: the JSON replies send an empty string as `[]` (reference 7.8). */
+export const text = (x) => (Array.isArray(x) ? x.join(', ') : x === undefined || x === null ? '' : String(x));
+
 export const date = (d) => (!d || d.startsWith('0000') ? '—' : `${d} UTC`);
 
 export const FINAL = ['Finished', 'Error', 'Stopped'];
