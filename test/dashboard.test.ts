@@ -223,6 +223,42 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     await context.close();
   });
 
+  it('plays HLS and DASH outputs with hls.js and dash.js and shows a thumbnail', async () => {
+    await makeClip(path.join(t.filesDir, 'short.mp4'), { seconds: 3 });
+    const added = await t.call('json', {
+      action: 'AddMedia',
+      source: `file://${t.filesDir}/short.mp4`,
+      format: [
+        { output: 'advanced_hls', segment_duration: '1', stream: { size: '0x120', bitrate: '150k' } },
+        { output: 'mpeg_dash', segment_duration: '1', size: '0x120', bitrate: '150k' },
+        { output: 'thumbnail', time: '1', width: '160' },
+      ],
+    });
+    const id = String(added.MediaID);
+    const { context, page } = await signedIn(USER);
+    await page.goto(`/dashboard/media/${id}`);
+    const img = page.getByRole('img', { name: /Output of task/ });
+    await img.waitFor({ timeout: 60_000 });
+    await waitFor(() => img.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth === 160), 10_000);
+    for (const kind of ['hls', 'dash']) {
+      const video = page.locator(`.previews video[data-stream="${kind}"]`);
+      await video.waitFor({ timeout: 60_000 });
+      const played = await video.evaluate(async (v: HTMLVideoElement) => {
+        v.muted = true;
+        const start = performance.now();
+        while (v.readyState < 1 && performance.now() - start < 15_000) await new Promise((r) => setTimeout(r, 50));
+        await v.play();
+        while (v.currentTime < 0.5 && performance.now() - start < 20_000) await new Promise((r) => setTimeout(r, 50));
+        return { duration: v.duration, currentTime: v.currentTime, src: v.currentSrc };
+      });
+      assert.match(played.src, /^blob:/, `${kind} is fed by the player library (Media Source)`);
+      assert.ok(Math.abs(played.duration - 3) < 0.6, `${kind} duration ${played.duration}`);
+      assert.ok(played.currentTime >= 0.5, `${kind} currentTime ${played.currentTime}`);
+    }
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-media-streams.png'), fullPage: true });
+    await context.close();
+  });
+
   it('cancels another media from its page', async () => {
     await makeClip(path.join(t.filesDir, 'long.mp4'), { seconds: 20 });
     const added = await t.call('json', { action: 'AddMedia', source: `file://${t.filesDir}/long.mp4`, format: { output_preset: 'mp4_360p' } });

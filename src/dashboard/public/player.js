@@ -25,7 +25,7 @@ const kind = (path) => {
 export function preview(path, label) {
   switch (kind(path)) {
     case 'image':
-      return h('img', { src: path, alt: label, loading: 'lazy' });
+      return h('img', { src: path, alt: label });
     case 'video':
       return h('video', { src: path, controls: true, preload: 'metadata', playsinline: true, 'aria-label': label });
     case 'audio':
