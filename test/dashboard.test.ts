@@ -281,6 +281,17 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     await page.getByLabel('Format as JSON').fill('{"output": "mp4", "size": "0x240", "bitrate": "300k"}');
     await page.getByRole('button', { name: 'Save preset' }).click();
     await page.getByRole('rowheader', { name: 'dash_small' }).waitFor();
+    // Edited again as XML, the same preset is replaced.
+    await page.getByRole('button', { name: 'dash_small: Edit' }).click();
+    await page.getByLabel('XML').check();
+    const xml = page.getByLabel('Format as XML');
+    assert.match(await xml.inputValue(), /<size>0x240<\/size>/);
+    await xml.fill((await xml.inputValue()).replace('0x240', '0x180'));
+    await page.getByRole('button', { name: 'Save preset' }).click();
+    await page.getByRole('cell', { name: /size=0x180/ }).waitFor();
+    const saved = await t.call('json', { action: 'GetPreset', name: 'dash_small' });
+    assert.equal(saved.format.size, '0x180');
+    assert.equal(saved.format.bitrate, '300k');
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-presets.png'), fullPage: true });
     await context.close();
   });

@@ -25,21 +25,21 @@ export async function presetsView(main, _params, ctx) {
     const own = list(r.user);
     const builtIn = list(r.ui);
     replace(table, [...own, ...builtIn].map((p) => {
-      const fields = Object.entries(p.format ?? {}).filter(([k]) => k !== 'output').map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ');
+      const fields = Object.entries(p.format ?? {}).filter(([k]) => k !== 'output').map(([k, v]) => `${k}=${summary(v)}`).join(', ');
       const mine = p.type !== 'ui';
       return h('tr', {},
         h('th', { scope: 'row' }, p.name),
         h('td', {}, mine ? 'yours' : 'built-in'),
         h('td', {}, p.output),
         h('td', { class: 'src' }, fields),
-        h('td', { class: 'row-actions' },
+        h('td', {}, h('div', { class: 'row-actions' },
           mine
             ? [
                 h('button', { type: 'button', onclick: () => openEditor(editor, p, reload) }, h('span', { class: 'sr-only' }, `${p.name}: `), 'Edit'),
                 h('button', { type: 'button', class: 'danger', onclick: () => remove(p.name) }, h('span', { class: 'sr-only' }, `${p.name}: `), 'Delete'),
               ]
             : h('button', { type: 'button', onclick: () => openEditor(editor, { ...p, name: `${p.name}_copy` }, reload) }, h('span', { class: 'sr-only' }, `${p.name}: `), 'Copy'),
-        ),
+        )),
       );
     }));
   }
@@ -55,6 +55,13 @@ export async function presetsView(main, _params, ctx) {
   }
 
   await reload();
+}
+
+/** A nested value in one short phrase (the editor shows it whole). */
+function summary(v) {
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) return `${v.length} entries (${v.map((x) => (x && typeof x === 'object' ? x.sub_path ?? x.size ?? '…' : x)).join(', ')})`;
+  return `{${Object.keys(v ?? {}).join(', ')}}`;
 }
 
 function openEditor(editor, preset, reload) {
