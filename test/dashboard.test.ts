@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { OTHER, USER, makeClip, startTestServer, tempDir, waitFor, type TestServer } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -128,6 +128,38 @@ describe('dashboard over plain HTTP', () => {
     assert.equal(other.pagination.total, '0');
   });
 
+  it('stores an upload under the user\'s own folder whatever name it claims, and only for a signed-in page', async () => {
+    const { cookie, csrf } = await signIn(t, USER);
+    const post = (headers: Record<string, string>, name = '../../../etc/evil name.mp4') =>
+      fetch(`${t.server.url}/dashboard/upload?name=${encodeURIComponent(name)}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream', origin: t.server.url, ...headers },
+        body: Buffer.from('not really a video'),
+      });
+    assert.equal((await post({})).status, 401);
+    assert.equal((await post({ cookie })).status, 403);
+    assert.equal((await post({ cookie, 'x-csrf-token': csrf, origin: 'https://evil.example' })).status, 403);
+    assert.equal((await post({ cookie, 'x-csrf-token': csrf, 'content-type': 'text/plain' })).status, 415);
+    const res = await post({ cookie, 'x-csrf-token': csrf });
+    assert.equal(res.status, 200);
+    const { source } = (await res.json()) as { source: string };
+    const file = new URL(source).pathname;
+    assert.equal(path.dirname(file), path.join(t.filesDir, 'dashboard-uploads', USER.id));
+    assert.match(path.basename(file), /^[0-9a-f]{24}-evil_name\.mp4$/);
+    assert.equal(await fs.readFile(file, 'utf8'), 'not really a video');
+  });
+
+  it('serves only its own static files and the two players', async () => {
+    for (const url of ['/dashboard/static/app.js', '/dashboard/static/style.css', '/dashboard/vendor/hls.min.js', '/dashboard/vendor/dash.all.min.js']) {
+      const res = await fetch(t.server.url + url);
+      assert.equal(res.status, 200, url);
+      assert.ok((await res.arrayBuffer()).byteLength > 100, url);
+    }
+    for (const url of ['/dashboard/static/..%2Fplugin.ts', '/dashboard/static/%2e%2e%2fsession.ts', '/dashboard/vendor/hls.js', '/dashboard/static/missing.js']) {
+      assert.equal((await fetch(t.server.url + url)).status, 404, url);
+    }
+  });
+
   it('ends the session on sign-out', async () => {
     const { cookie, csrf } = await signIn(t, USER);
     const out = await fetch(`${t.server.url}/dashboard/logout`, {
@@ -161,11 +193,21 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
 
-  async function signedIn(user: { id: string; key: string }, viewport = { width: 1200, height: 900 }): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ baseURL: t.server.url, viewport });
-    const page = await context.newPage();
-    page.on('pageerror', (err) => assert.fail(`page error: ${err.message}`));
-    page.on('console', (m) => { if (m.type() === 'error') console.error('browser:', m.text()); });
+  /** A signed-in page; closing its context checks that no script on it failed. */
+  async function signedIn(user: { id: string; key: string }, viewport = { width: 1200, height: 900 }): Promise<{ context: { close(): Promise<void> }; page: Page }> {
+    const browserContext = await browser.newContext({ baseURL: t.server.url, viewport });
+    const page = await browserContext.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') console.error('browser:', m.text());
+    });
+    const context = {
+      close: async () => {
+        await browserContext.close();
+        assert.deepEqual(errors, [], 'no script error on the page');
+      },
+    };
     await page.goto('/dashboard/media');
     assert.match(page.url(), /\/dashboard\/login$/);
     await page.getByLabel('User id').fill(user.id);
