@@ -219,6 +219,7 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
   }
 
   let firstId = '';
+  let streamsId = '';
 
   it('adds a media with the form, shows its progress reach 100 % and plays its MP4 output', async () => {
     const clip = await makeClip(path.join(dir, 'holiday clip.mp4'), { seconds: 3 });
@@ -257,6 +258,9 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     await page.getByText('video codec').first().waitFor();
     assert.match((await page.locator('.command').first().textContent()) ?? '', /ffmpeg/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-media.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-phone-media.png'), fullPage: true });
+    await page.setViewportSize({ width: 1200, height: 900 });
 
     // The overview counts it and its 3 s of video.
     await page.getByRole('link', { name: 'Queue' }).click();
@@ -276,7 +280,7 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
         { output: 'thumbnail', time: '1', width: '160' },
       ],
     });
-    const id = String(added.MediaID);
+    const id = (streamsId = String(added.MediaID));
     const { context, page } = await signedIn(USER);
     await page.goto(`/dashboard/media/${id}`);
     const img = page.getByRole('img', { name: /Output of task/ });
@@ -314,6 +318,19 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     assert.equal(await page.getByRole('link', { name: `#${id}` }).count(), 0);
     const status = await t.call('json', { action: 'GetStatus', mediaid: id });
     assert.match(String(status.errors?.error), /not found/);
+    // Filters: text in the source, then a status.
+    await page.getByRole('link', { name: `#${streamsId}` }).waitFor();
+    await page.getByLabel('Source contains').fill('HOLIDAY');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/source=HOLIDAY/);
+    await page.getByText('1 media').waitFor();
+    assert.equal(await page.getByRole('link', { name: `#${streamsId}` }).count(), 0);
+    await page.getByRole('link', { name: `#${firstId}` }).waitFor();
+    await page.getByLabel('Status').selectOption('Error');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByText('No media match.').waitFor();
+    await page.goBack();
+    await page.getByRole('link', { name: `#${firstId}` }).waitFor();
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-media-list.png'), fullPage: true });
 
     await page.getByRole('link', { name: 'Presets' }).click();

@@ -30,7 +30,8 @@ function context() {
         if (!ctx.alive) return;
         const started = Date.now();
         try {
-          await fn();
+          // A tab nobody looks at asks nothing; it catches up when shown again.
+          if (!document.hidden) await fn();
         } catch (err) {
           console.error(err);
         }

@@ -29,9 +29,10 @@ export async function mediaView(main, [id], ctx) {
       announce(`${label} failed: ${err.message}`, 'error');
     }
   };
+  const stop = h('button', { type: 'button', onclick: () => act('Stop', 'StopMedia') }, 'Stop');
   replace(actions,
     h('button', { type: 'button', onclick: () => act('Cancel', 'CancelMedia') }, 'Cancel'),
-    h('button', { type: 'button', onclick: () => act('Stop', 'StopMedia') }, 'Stop'),
+    stop,
     h('button', { type: 'button', onclick: () => act('Restart', 'RestartMedia') }, 'Restart'),
     h('button', { type: 'button', onclick: () => act('Restart errors', 'RestartMediaErrors') }, 'Restart errors'),
   );
@@ -55,6 +56,7 @@ export async function mediaView(main, [id], ctx) {
       return;
     }
     overall.update(job.progress);
+    stop.disabled = FINAL.includes(job.status);
     replace(fields,
       dd('Status', statusBadge(job.status)),
       dd('Source', list(job.sourcefile).join(', ')),

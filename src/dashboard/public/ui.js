@@ -66,7 +66,8 @@ export function statusBadge(status) {
 export function announce(text, kind = 'info') {
   const line = document.getElementById('status-line');
   if (line) line.textContent = text;
-  const toast = document.getElementById('toast') ?? document.body.appendChild(h('div', { id: 'toast', role: 'alert' }));
+  // The status line above is what screen readers announce; the toast is for the eyes only.
+  const toast = document.getElementById('toast') ?? document.body.appendChild(h('div', { id: 'toast', 'aria-hidden': 'true' }));
   toast.className = kind;
   toast.textContent = text;
   clearTimeout(toast.timer);
