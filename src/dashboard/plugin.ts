@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { User } from '../config.ts';
 import type { Users } from '../api/auth.ts';
 import type { Services } from '../api/actions/context.ts';
@@ -60,6 +60,8 @@ declare module 'fastify' {
 
 export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { deps, answer }) => {
   const sessions = new Sessions(deps.users.all);
+  /** Per user: source seconds of each media finished in the overview's window. */
+  const durations = new Map<string, Map<number, number>>();
   const publicFiles = new Set(fs.readdirSync(PUBLIC_DIR).filter((f) => STATIC_TYPES[path.extname(f)]));
 
   // This scope reads its own bodies: small JSON and forms, and uploads streamed to disk.
@@ -170,7 +172,7 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { dep
   app.get('/api/overview', async (request, reply) => {
     const session = guard(request, reply);
     if (!session) return reply;
-    return overview(app, deps, session.user);
+    return overview(deps, durations, session.user);
   });
 
   app.post<{ Querystring: { name?: string } }>('/upload', async (request, reply) => {
@@ -216,10 +218,12 @@ async function saveUpload(deps: DashboardOptions['deps'], user: User, name: stri
 
 const HOUR = 3_600_000;
 
-async function overview(_app: FastifyInstance, deps: DashboardOptions['deps'], user: User) {
+async function overview(deps: DashboardOptions['deps'], durations: Map<string, Map<number, number>>, user: User) {
   const now = Date.now();
   const since = now - 24 * HOUR;
-  const o = await queueOverview(deps.db, user.id, since, ACTIVE_MEDIA_STATUSES);
+  let known = durations.get(user.id);
+  if (!known) durations.set(user.id, (known = new Map()));
+  const o = await queueOverview(deps.db, user.id, since, ACTIVE_MEDIA_STATUSES, known);
   const hourly = Array.from({ length: 24 }, (_, i) => ({ hoursAgo: 23 - i, media: 0, minutes: 0 }));
   for (const f of o.finished) {
     const slot = hourly[23 - Math.min(23, Math.floor((now - f.at) / HOUR))]!;

@@ -10,8 +10,13 @@ export interface QueueOverview {
   finished: { at: number; sourceSeconds: number }[];
 }
 
-/** What the dashboard's queue overview shows, for one user only. */
-export async function queueOverview(db: Db, userId: string, since: number, activeStatuses: readonly string[]): Promise<QueueOverview> {
+/**
+ * What the dashboard's queue overview shows, for one user only. `durations` remembers each
+ * finished media's source seconds: a probe never changes once a media finished, and reading
+ * every probe of the day once a second would cost far more than the page is worth. Give each
+ * user a map of their own.
+ */
+export async function queueOverview(db: Db, userId: string, since: number, activeStatuses: readonly string[], durations: Map<number, number>): Promise<QueueOverview> {
   const counts = await db
     .selectFrom('media')
     .select(['status', sql<number>`count(*)`.as('n')])
@@ -30,16 +35,24 @@ export async function queueOverview(db: Db, userId: string, since: number, activ
     .execute();
   const done = await db
     .selectFrom('media')
-    .select(['finished_at', 'probe'])
+    .select(['id', 'finished_at'])
     .where('user_id', '=', userId)
     .where('deleted', '=', 0)
     .where('status', '=', 'Finished')
     .where('finished_at', '>=', since)
     .execute();
+  const unknown = done.map((d) => d.id).filter((id) => !durations.has(id));
+  for (let i = 0; i < unknown.length; i += 500) {
+    const rows = await db.selectFrom('media').select(['id', 'probe']).where('id', 'in', unknown.slice(i, i + 500)).execute();
+    for (const r of rows) durations.set(r.id, sourceSeconds(r.probe));
+  }
+  // Only the window's media stay remembered (one restarted since is read again when it finishes).
+  const current = new Set(done.map((d) => d.id));
+  for (const id of durations.keys()) if (!current.has(id)) durations.delete(id);
   return {
     counts: counts.map((c) => ({ status: c.status, n: Number(c.n) })),
     active,
-    finished: done.map((d) => ({ at: d.finished_at ?? since, sourceSeconds: sourceSeconds(d.probe) })),
+    finished: done.map((d) => ({ at: d.finished_at ?? since, sourceSeconds: durations.get(d.id) ?? 0 })),
   };
 }
 
