@@ -16,7 +16,7 @@ export function loginPage(error?: string, userid = ''): string {
 <body class="login">
 <main id="main">
   <h1>Encodery</h1>
-  <form method="post" action="/dashboard/login" class="card" aria-describedby="${error ? 'login-error' : ''}">
+  <form method="post" action="/dashboard/login" class="card"${error ? ' aria-describedby="login-error"' : ''}>
     <h2>Sign in</h2>
     ${error ? `<p id="login-error" class="error" role="alert">${escapeXml(error)}</p>` : ''}
     <label for="userid">User id</label>
