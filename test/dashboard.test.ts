@@ -229,6 +229,10 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     await page.getByLabel('Upload a file').check();
     await page.getByLabel('File to upload').setInputFiles(clip);
     await page.getByRole('checkbox', { name: /^mp4_360p/ }).check();
+    // A second preset goes to a destination instead of being kept.
+    await page.getByRole('checkbox', { name: /^thumbnail_jpg/ }).check();
+    const thumb = `file://${t.filesDir}/out/thumb.jpg`;
+    await page.getByLabel('Destinations for thumbnail_jpg').fill(thumb);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-add.png'), fullPage: true });
     await page.getByRole('button', { name: 'Add media' }).click();
     await page.waitForURL(/\/dashboard\/media\/\d+$/);
@@ -237,8 +241,11 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     // The bar moves without a reload and ends at 100 %.
     const bar = page.getByRole('progressbar', { name: `Progress of media ${firstId}` });
     await waitFor(async () => Number(await bar.getAttribute('value')) === 100, 60_000, 200);
-    await page.getByRole('progressbar', { name: /Progress of task \d+ \(mp4\)/ }).waitFor();
-    assert.equal(Number(await page.getByRole('progressbar', { name: /Progress of task/ }).getAttribute('value')), 100);
+    const taskBar = page.getByRole('progressbar', { name: /Progress of task \d+ \(mp4\)/ });
+    assert.equal(Number(await taskBar.getAttribute('value')), 100);
+    const delivered = page.getByRole('row', { name: thumb });
+    await delivered.getByRole('cell', { name: 'Saved' }).waitFor();
+    assert.ok((await fs.stat(path.join(t.filesDir, 'out', 'thumb.jpg'))).size > 0);
     await page.getByText('Stream #', { exact: false }).or(page.getByRole('heading', { name: 'Source' })).first().waitFor();
 
     const video = page.locator('.previews video');
