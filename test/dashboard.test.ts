@@ -194,7 +194,7 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
   });
 
   /** A signed-in page; closing its context checks that no script on it failed. */
-  async function signedIn(user: { id: string; key: string }, viewport = { width: 1200, height: 900 }): Promise<{ context: { close(): Promise<void> }; page: Page }> {
+  async function signedIn(user: { id: string; key: string }, viewport = { width: 1200, height: 900 }, keyboard = false): Promise<{ context: { close(): Promise<void> }; page: Page }> {
     const browserContext = await browser.newContext({ baseURL: t.server.url, viewport });
     const page = await browserContext.newPage();
     const errors: string[] = [];
@@ -210,9 +210,18 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     };
     await page.goto('/dashboard/media');
     assert.match(page.url(), /\/dashboard\/login$/);
-    await page.getByLabel('User id').fill(user.id);
-    await page.getByLabel('User key').fill(user.key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    if (keyboard) {
+      // The keyboard alone: the id field has the focus, Tab moves to the key, Enter signs in.
+      await page.waitForFunction(() => document.activeElement?.id === 'userid');
+      await page.keyboard.type(user.id);
+      await page.keyboard.press('Tab');
+      await page.keyboard.type(user.key);
+      await page.keyboard.press('Enter');
+    } else {
+      await page.getByLabel('User id').fill(user.id);
+      await page.getByLabel('User key').fill(user.key);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+    }
     await page.waitForURL(/\/dashboard$/);
     await page.getByRole('heading', { name: 'Media by status' }).waitFor();
     return { context, page };
@@ -364,8 +373,15 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
 
   it("does not show a user another user's media", async () => {
     assert.ok(firstId);
-    const { context, page } = await signedIn(OTHER, { width: 390, height: 844 });
-    await page.getByRole('link', { name: 'Media', exact: true }).click();
+    const { context, page } = await signedIn(OTHER, { width: 390, height: 844 }, true);
+    // Skip link first, then the menu: Enter on "Media" opens the list.
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Media');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/dashboard\/media$/);
     await page.getByText('No media match.').waitFor();
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-phone-other-user.png'), fullPage: true });
     await page.goto(`/dashboard/media/${firstId}`);
