@@ -109,6 +109,10 @@ describe('dashboard over plain HTTP', () => {
     const forged = `encodery_session=${USER.id}.${expires}.${nonce}.${mac}`;
     assert.equal((await api(t, forged, { action: 'GetMediaList' }, { 'x-csrf-token': csrf })).status, 401);
     assert.equal((await api(t, '', { action: 'GetMediaList' }, { 'x-csrf-token': csrf })).status, 401);
+    for (const body of ['{"query": [1]}', '{"nothing": 1}', 'not json', '[]']) {
+      const res = await fetch(`${t.server.url}/dashboard/api`, { method: 'POST', headers: { 'content-type': 'application/json', origin: t.server.url, cookie, 'x-csrf-token': csrf }, body });
+      assert.equal(res.status, 400, body);
+    }
   });
 
   it('filters the media list by text in the source (GetMediaList source)', async () => {

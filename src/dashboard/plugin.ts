@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { z } from 'zod';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { User } from '../config.ts';
 import type { Users } from '../api/auth.ts';
@@ -37,6 +38,10 @@ const VENDOR: Record<string, string> = {
 const STATIC_TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' };
 /** Pages the shell answers; the browser code picks the view from the path. */
 const PAGES = ['/', '/media', '/media/:id', '/add', '/presets'];
+
+/** `POST /dashboard/api`: the JSON body `POST /` takes; the action code checks the fields themselves. */
+const ApiBody = z.object({ query: z.record(z.string(), z.unknown()) });
+const LoginBody = z.object({ userid: z.string().max(64).trim(), userkey: z.string().max(512).trim() });
 
 const CSP = [
   "default-src 'self'",
@@ -98,10 +103,9 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { dep
   });
 
   app.post('/login', async (request, reply) => {
-    const body = (request.body ?? {}) as Record<string, unknown>;
-    const userid = typeof body.userid === 'string' ? body.userid.trim() : '';
-    const userkey = typeof body.userkey === 'string' ? body.userkey.trim() : '';
-    const user = deps.users.authenticate(userid, userkey);
+    const body = LoginBody.safeParse(request.body);
+    const userid = body.success ? body.data.userid : '';
+    const user = body.success ? deps.users.authenticate(body.data.userid, body.data.userkey) : null;
     if (!user) {
       deps.log.info({ userid: userid.slice(0, 32) }, 'dashboard sign-in refused');
       return html(reply.code(401), loginPage('Wrong user id or key.', userid));
@@ -160,11 +164,10 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { dep
   app.post('/api', async (request, reply) => {
     const session = guard(request, reply);
     if (!session) return reply;
-    const body = request.body as { query?: unknown } | undefined;
-    const query = body && typeof body === 'object' ? body.query : undefined;
-    if (!query || typeof query !== 'object' || Array.isArray(query)) return reply.code(400).send({ error: 'send {"query": {...}} as JSON' });
+    const body = ApiBody.safeParse(request.body);
+    if (!body.success) return reply.code(400).send({ error: 'send {"query": {...}} as JSON' });
     // Whatever credentials the page sent are replaced by the session's own.
-    const { userid: _id, userkey: _key, ...rest } = query as Record<string, unknown>;
+    const { userid: _id, userkey: _key, ...rest } = body.data.query;
     const text = await answer({ ...(rest as FieldMap), userid: session.user.id, userkey: session.user.key });
     return reply.type('application/json; charset=utf-8').send(text);
   });
