@@ -14,6 +14,7 @@ import { mediaDirs } from '../domain/layout.ts';
 import type { Metrics } from '../metrics.ts';
 import { openForDownload } from '../pipeline/shared-storage.ts';
 import { describeError } from '../pipeline/util.ts';
+import { dashboard } from '../dashboard/plugin.ts';
 
 export interface AppDeps extends Services {
   users: Users;
@@ -92,6 +93,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.get('/', async (_req, reply) =>
     reply.type('text/plain').send('Encodery speaks the encoding.com Media API here: POST / with a form field xml or json.\n'),
   );
+
+  // The dashboard is one more client of the same actions: its queries go through `answer` too.
+  void app.register(dashboard, {
+    prefix: '/dashboard',
+    deps,
+    answer: async (query) => {
+      const { format, body, action } = await answer(deps, { text: JSON.stringify({ query }), tooLarge: false });
+      deps.metrics.requests.inc({ action, outcome: 'errors' in body ? 'error' : 'ok' });
+      return render(format, 'response', body);
+    },
+  });
 
   app.get('/healthz', async (_req, reply) => {
     const checks = { store: false, ffmpeg: deps.ffmpegReady() };

@@ -165,6 +165,8 @@ export interface MediaListFilter {
   status?: string;
   dateFrom?: number;
   dateTo?: number;
+  /** Text the media's source URLs contain, any letter case (an Encodery addition). */
+  source?: string;
   sort: 'id' | 'sources' | 'status' | 'created_at' | 'started_at' | 'finished_at' | 'user_id';
   order: 'asc' | 'desc';
   limit?: number;
@@ -177,6 +179,11 @@ function filtered(db: Db, f: MediaListFilter) {
   if (f.status !== undefined) q = q.where('status', '=', f.status);
   if (f.dateFrom !== undefined) q = q.where('created_at', '>=', f.dateFrom);
   if (f.dateTo !== undefined) q = q.where('created_at', '<=', f.dateTo);
+  if (f.source !== undefined) {
+    // `!` escapes LIKE's wildcards the same way in SQLite and PostgreSQL.
+    const pattern = `%${f.source.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
+    q = q.where(sql<boolean>`lower(sources) like ${pattern} escape '!'`);
+  }
   if (f.taskId !== undefined) {
     const taskId = f.taskId;
     q = q.where('id', 'in', (sub) => sub.selectFrom('task').select('media_id').where('id', '=', taskId));

@@ -282,6 +282,7 @@ export const getMediaList: Action = async (ctx) => {
     taskId: taskId ? positiveInt(taskId, 'taskid') : undefined,
     output: scalar(q, 'output') || undefined,
     status: scalar(q, 'status') || undefined,
+    source: scalar(q, 'source')?.slice(0, 200) || undefined,
     dateFrom: parseDate(scalar(q, 'date_from'), 'date_from', false),
     dateTo: parseDate(scalar(q, 'date_to'), 'date_to', true),
   };

@@ -1,0 +1,153 @@
+// One media: its probe, a card per task with live progress, destinations, log, command and
+// previews, and the actions. Cards are updated in place so players and open details survive.
+import { call, list } from './api.js';
+import { FINAL, announce, date, text, duration, errorBox, h, localLink, progressBar, replace, statusBadge } from './ui.js';
+import { preview } from './player.js';
+
+export async function mediaView(main, [id], ctx) {
+  const head = h('div', { class: 'card' });
+  const actions = h('div', { class: 'actions', role: 'group', 'aria-label': 'Media actions' });
+  const probe = h('div');
+  const tasksBox = h('div', { class: 'tasks' });
+  replace(
+    main,
+    h('h1', {}, `Media #${id}`),
+    head,
+    actions,
+    h('section', { class: 'card', 'aria-labelledby': 'h-probe' }, h('h2', { id: 'h-probe' }, 'Source'), probe),
+    h('section', { 'aria-labelledby': 'h-tasks' }, h('h2', { id: 'h-tasks' }, 'Tasks'), tasksBox),
+  );
+
+  const act = async (label, action, fields = {}) => {
+    try {
+      const r = await call(action, { mediaid: id, ...fields });
+      announce(`${label} media ${id}: ${text(r.message) || 'done'}`);
+      // A cancelled media is deleted: back to the list, where it no longer shows.
+      if (action === 'CancelMedia') return ctx.go('/dashboard/media');
+      await refresh();
+    } catch (err) {
+      announce(`${label} failed: ${err.message}`, 'error');
+    }
+  };
+  const stop = h('button', { type: 'button', onclick: () => act('Stop', 'StopMedia') }, 'Stop');
+  replace(actions,
+    h('button', { type: 'button', onclick: () => act('Cancel', 'CancelMedia') }, 'Cancel'),
+    stop,
+    h('button', { type: 'button', onclick: () => act('Restart', 'RestartMedia') }, 'Restart'),
+    h('button', { type: 'button', onclick: () => act('Restart errors', 'RestartMediaErrors') }, 'Restart errors'),
+  );
+
+  const overall = progressBar(`Progress of media ${id}`);
+  const fields = h('dl', { class: 'meta' });
+  replace(head, overall, fields);
+
+  const cards = new Map();
+  let probed = false;
+  let probeTried = 0;
+
+  const refresh = async () => {
+    let job;
+    try {
+      const r = await call('GetStatus', { mediaid: id, extended: 'yes', include_task_status: 'yes' });
+      job = list(r.job)[0] ?? r;
+    } catch (err) {
+      replace(main, h('h1', {}, `Media #${id}`), errorBox(err));
+      ctx.alive = false;
+      return;
+    }
+    overall.update(job.progress);
+    stop.disabled = FINAL.includes(job.status);
+    replace(fields,
+      dd('Status', statusBadge(job.status)),
+      dd('Source', list(job.sourcefile).join(', ')),
+      dd('Time left', FINAL.includes(job.status) ? '—' : duration(job.time_left)),
+      dd('Created', date(job.created)),
+      dd('Started', date(job.started)),
+      dd('Finished', date(job.finished)),
+      text(job.notifyurl) ? dd('Notify', text(job.notifyurl)) : null,
+      text(job.description) ? dd('Reason', text(job.description)) : null,
+    );
+
+    const tasks = list(job.format);
+    const ids = tasks.map((t) => t.id).join(',');
+    if (tasksBox.dataset.ids !== ids) {
+      tasksBox.dataset.ids = ids;
+      cards.clear();
+      replace(tasksBox, tasks.map((t) => {
+        const c = taskCard(t, () => act(`Restart task ${t.id}`, 'RestartMediaTask', { taskid: t.id }));
+        cards.set(t.id, c);
+        return c.el;
+      }));
+    }
+    for (const t of tasks) cards.get(t.id).update(t);
+
+    // The probe exists once the source is downloaded; asked again now and then until it is.
+    if (!probed && Date.now() - probeTried > 4000 && !['New', 'Downloading'].includes(job.status)) {
+      probeTried = Date.now();
+      try {
+        const info = await call('GetMediaInfo', { mediaid: id });
+        probed = true;
+        replace(probe, h('dl', { class: 'meta' }, Object.entries(info).filter(([, v]) => typeof v === 'string' && v !== '').map(([k, v]) => dd(k.replaceAll('_', ' '), v))));
+      } catch (err) {
+        replace(probe, h('p', { class: 'muted' }, `No probe yet: ${err.message}`));
+      }
+    } else if (!probed && ['New', 'Downloading'].includes(job.status)) {
+      replace(probe, h('p', { class: 'muted' }, 'The source is probed once it is downloaded.'));
+    }
+  };
+  await ctx.live(refresh);
+}
+
+const dd = (label, value) => h('div', {}, h('dt', {}, label), h('dd', {}, value));
+
+function taskCard(t, restart) {
+  const headingId = `task-${t.id}`;
+  const bar = progressBar(`Progress of task ${t.id} (${t.output})`);
+  const meta = h('dl', { class: 'meta' });
+  const dests = h('tbody');
+  const log = h('ol', { class: 'log' });
+  const command = h('pre', { class: 'command' });
+  const previews = h('div', { class: 'previews' });
+  const shown = new Set();
+  const el = h('article', { class: 'card task', 'aria-labelledby': headingId },
+    h('h3', { id: headingId }, `Task ${t.id} · ${t.output}`),
+    bar,
+    meta,
+    h('button', { type: 'button', onclick: restart }, `Restart task ${t.id}`),
+    h('table', {}, h('caption', {}, 'Destinations'), h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Destination'), h('th', { scope: 'col' }, 'Status'))), dests),
+    h('details', {}, h('summary', {}, 'State log'), log),
+    h('details', {}, h('summary', {}, 'FFmpeg command'), command),
+    previews,
+  );
+  const update = (t) => {
+    bar.update(t.progress);
+    replace(meta,
+      dd('Status', statusBadge(t.status)),
+      dd('Speed', text(t.speed) ? `${text(t.speed)}×` : '—'),
+      dd('Time left', t.status === 'Processing' ? duration(t.time_left) : '—'),
+      text(t.converttime) && t.converttime !== '0' ? dd('Encode time', duration(t.converttime)) : null,
+      text(t.convertedsize) ? dd('Size', `${text(t.convertedsize)} bytes`) : null,
+      text(t.description) ? dd('Reason', text(t.description)) : null,
+    );
+    const rows = destinationsOf(t);
+    replace(dests, rows.length === 0 ? h('tr', {}, h('td', { colspan: '2' }, 'Kept by Encodery (links below)')) : rows.map(([url, st]) => h('tr', {}, h('td', { class: 'src' }, url), h('td', {}, st || '—'))));
+    replace(log, list(t.task_status?.state).map((s) => h('li', {}, h('time', {}, text(s.time)), ' ', text(s.message))));
+    command.textContent = text(t.command) || 'Not run yet.';
+    if (t.status === 'Finished') {
+      for (const url of list(t.s3_destination)) {
+        if (shown.has(url)) continue;
+        shown.add(url);
+        const local = localLink(url);
+        previews.append(h('figure', {}, local ? preview(local, `Output of task ${t.id}`) : null, h('figcaption', {}, h('a', { href: url, download: '' }, url.split('/').pop()))));
+      }
+    }
+  };
+  return { el, update };
+}
+
+/** `destination` and `destination_status` come interleaved (one or several of each). */
+function destinationsOf(t) {
+  const urls = list(t.destination);
+  const sts = list(t.destination_status);
+  return urls.map((u, i) => [u, sts[i]]);
+}

@@ -1,0 +1,89 @@
+// Small DOM helpers. Text always goes in as text nodes: nothing from the API is parsed as HTML.
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    // Through the CSSOM: the page's CSP refuses style attributes.
+    else if (k === 'style') for (const [p, x] of Object.entries(v)) el.style.setProperty(p, x);
+    else if (k in el && typeof v !== 'string') el[k] = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+export function replace(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+/** A labelled progress bar with its figure beside it; `update` moves both. */
+export function progressBar(label) {
+  const bar = h('progress', { max: '100', value: '0', 'aria-label': label });
+  const text = h('span', { class: 'pct' }, '0 %');
+  const wrap = h('span', { class: 'progress' }, bar, text);
+  wrap.update = (pct) => {
+    const v = Math.max(0, Math.min(100, Number(pct) || 0));
+    bar.value = v;
+    bar.setAttribute('aria-valuetext', `${Math.round(v)} %`);
+    text.textContent = `${Math.round(v)} %`;
+  };
+  return wrap;
+}
+
+export function duration(seconds) {
+  const s = Math.round(Number(seconds) || 0);
+  if (s <= 0) return '—';
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+/** A wire value as text: the JSON replies send an empty string as `[]` (reference 7.8). */
+export const text = (x) => (Array.isArray(x) ? x.join(', ') : x === undefined || x === null ? '' : String(x));
+
+export const date = (d) => (!d || d.startsWith('0000') ? '—' : `${d} UTC`);
+
+export const FINAL = ['Finished', 'Error', 'Stopped'];
+export const STATUSES = ['New', 'Downloading', 'Ready to process', 'Waiting for encoder', 'Processing', 'Saving', 'Finished', 'Error', 'Stopped'];
+
+export function statusBadge(status) {
+  return h('span', { class: `badge s-${String(status).toLowerCase().replace(/[^a-z]+/g, '-')}` }, status);
+}
+
+/** Tells screen readers (and the sighted, in the page) what just happened. */
+export function announce(text, kind = 'info') {
+  const line = document.getElementById('status-line');
+  if (line) line.textContent = text;
+  // The status line above is what screen readers announce; the toast is for the eyes only.
+  const toast = document.getElementById('toast') ?? document.body.appendChild(h('div', { id: 'toast', 'aria-hidden': 'true' }));
+  toast.className = kind;
+  toast.textContent = text;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (toast.textContent = ''), 6000);
+}
+
+export function errorBox(err) {
+  return h('p', { class: 'error', role: 'alert' }, err instanceof Error ? err.message : String(err));
+}
+
+/** A same-origin path for a kept output's link, so previews stay within the page's own origin. */
+export function localLink(url) {
+  try {
+    const u = new URL(url, location.href);
+    return u.pathname.startsWith('/download/') ? u.pathname : null;
+  } catch {
+    return null;
+  }
+}
