@@ -318,3 +318,47 @@ export function qcFieldsOf(format: FieldMap, media: FieldMap): FieldMap {
   if (fail !== undefined) out['qc_fail_parent'] = fail;
   return out;
 }
+
+// --- the report a QC child keeps (pipeline/qc/ writes it, GetStatus and qc_notify show it) ----
+
+export type QcResult = 'pass' | 'warning' | 'fail';
+
+export interface CheckResult {
+  /** The request's test name, e.g. `qc_duration`. */
+  name: string;
+  result: QcResult;
+  /** What was measured, with its unit; `unavailable` when it could not be. */
+  measured: string;
+  expected: string;
+  /** A sentence a person reads; set for warnings and failures. */
+  reason?: string;
+}
+
+export interface MetricSummary {
+  frames: number;
+  min: number;
+  max: number;
+  mean: number;
+  median: number;
+  harm_mean: number;
+  /** Percentiles asked for by thresholds, plus the 5th (the worst frames) always. */
+  percentiles: { perc: number; value: number }[];
+}
+
+export interface MetricResult {
+  /** `psnr`, `ssim`, `ms_ssim`, `vmaf`. */
+  metric: string;
+  result: QcResult | 'unavailable';
+  summary?: MetricSummary;
+  /** Why a metric could not be computed, or which thresholds were crossed. */
+  reason?: string;
+}
+
+export interface QcReport {
+  result: QcResult;
+  /** The reference the metrics compared against (redacted URL or `source`). */
+  reference?: string;
+  checks: CheckResult[];
+  metrics: MetricResult[];
+}
+
