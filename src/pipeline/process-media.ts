@@ -408,15 +408,18 @@ class MediaRun {
         await this.#failTask(task.id, new Error('the output could not be saved to any destination'));
         continue;
       }
-      await this.#setTaskStatus(task.id, TaskStatus.Finished, { finished_at: Date.now(), time_left: 0 });
-      // QC reads the output here, before this worker's copy is kept elsewhere or removed.
       const spec = media ? qcSpecOf(task, options) : null;
+      const finished = () => this.#setTaskStatus(task.id, TaskStatus.Finished, { finished_at: Date.now(), time_left: 0 });
+      // The QC child starts when the task has finished, and reads the output before this
+      // worker's copy is kept elsewhere or removed.
+      if (spec) await finished();
       const files = (JSON.parse(task.outputs ?? '[]') as string[]).map((f) => path.join(this.deps.config.dataDir, f));
       const qc = spec && media ? await runQcChild(this.#qcDeps, media, task, spec, files, this.#source) : null;
       if (list.length === 0) await this.#keep(task);
       else if (saved === list.length) await this.#discardOutputs(task);
       // Otherwise the output stays on disk: RestartMediaTask re-delivers it to the failed
       // destinations without encoding again.
+      if (!spec) await finished();
       if (qc?.fatal && qc.failParent) await this.#failTask(task.id, new Error(`${qc.reason} (QC media ${qc.childMediaId}; qc_fail_parent)`));
     }
     await repo.updateMedia(this.#db, this.mediaId, { uploaded_at: Date.now() });
