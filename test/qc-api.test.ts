@@ -172,6 +172,10 @@ describe('QC child media through the API', () => {
     assert.equal(good.qc_media.status, 'Finished');
     assert.equal(bad.qc_media.status, 'Error');
     assert.notEqual(good.qc_media.mediaid, bad.qc_media.mediaid);
+    // CancelMedia of the parent takes its QC children with it.
+    assert.equal((await t.call('xml', { action: 'CancelMedia', mediaid: added.MediaID })).message, 'Deleted');
+    const gone = await t.call('xml', { action: 'GetStatus', mediaid: good.qc_media.mediaid });
+    assert.match(String(gone.errors?.error), /not found/);
   });
 
   test('bad QC fields are refused with the field named, and nothing is added', async () => {

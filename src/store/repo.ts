@@ -360,3 +360,8 @@ export function qcChildrenOf(db: Db, userId: string, parentMediaId: number, pare
   if (parentTaskId !== undefined) q = q.where('parent_task_id', '=', parentTaskId);
   return q.orderBy('id').execute();
 }
+
+/** Marks a media's QC children deleted (CancelMedia of the parent). */
+export async function deleteQcChildren(db: Db, parentMediaId: number): Promise<void> {
+  await db.updateTable('media').set({ deleted: 1 }).where('parent_media_id', '=', parentMediaId).execute();
+}

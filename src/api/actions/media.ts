@@ -119,6 +119,8 @@ export const cancelMedia: Action = async (ctx) => {
   const media = await mediaOf(ctx);
   await ctx.queue.abort(media.id, 'cancel');
   await repo.updateMedia(ctx.db, media.id, { deleted: 1 });
+  // Its QC children only describe its outputs: they go with it.
+  await repo.deleteQcChildren(ctx.db, media.id);
   const dirs = mediaDirs(ctx.config.dataDir, media.id);
   await Promise.all([dirs.scratch, dirs.outputs].map((d) => fs.rm(d, { recursive: true, force: true })));
   await ctx.storage?.removeMedia(media.id, ctx.log);
