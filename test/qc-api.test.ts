@@ -200,3 +200,32 @@ describe('QC child media through the API', () => {
 
 // parseXml is used by the helpers' xml calls; kept imported for ad-hoc debugging of replies.
 void parseXml;
+
+describe('a QC child interrupted by a worker stop', () => {
+  test('ends in Error saying so once the store is opened again, and is notified', async () => {
+    const a = await startTestServer({ ENCODERY_WORKERS: '1' });
+    const receiver = await startReceiver();
+    let b: TestServer | undefined;
+    try {
+      await fs.mkdir(a.filesDir, { recursive: true });
+      const clip = await makeClip(path.join(a.filesDir, 'clip.mp4'), { seconds: 2 });
+      const added = await a.call('json', { action: 'AddMedia', source: `file://${clip}`, qc_notify: `${receiver.url}/qc-end`, format: { output: 'mp4', qc: { qc_validate_dts: '' } } });
+      const { final } = await untilFinal(a, added.MediaID);
+      const childId = Number(final.format.qc_media.mediaid);
+      // What a worker killed in the middle of QC leaves behind.
+      await a.server.db.updateTable('media').set({ status: 'Processing', finished_at: null }).where('id', '=', childId).execute();
+      await a.server.db.updateTable('task').set({ status: 'Processing', finished_at: null }).where('media_id', '=', childId).execute();
+      await a.server.close();
+      b = await startTestServer({ ENCODERY_WORKERS: '1', ENCODERY_DATA_DIR: a.dataDir, ...(a.config.databaseUrl ? { ENCODERY_DATABASE_URL: a.config.databaseUrl } : {}) });
+      const { final: child } = await untilFinal(b, String(childId));
+      assert.equal(child.status, 'Error');
+      assert.match(child.description, /QC was interrupted by a worker stop/);
+      assert.equal(child.parent_mediaid, added.MediaID);
+      await waitFor(async () => receiver.received.filter((r) => r.url === '/qc-end').length >= 2, 20_000);
+    } finally {
+      await b?.server.close();
+      await a.close().catch(() => {});
+      await receiver.close();
+    }
+  });
+});
