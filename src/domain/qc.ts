@@ -38,13 +38,16 @@ const text = z.string().trim().min(1, 'must not be empty').max(100, 'is too long
 
 /** `<qc_validate_dts/>`, `yes` or a map with only a severity turns a test on. */
 const presence = z.union([
-  z.literal('').transform(() => ({})),
-  z.string().trim().regex(/^(yes|no)$/i, 'must be yes, no or a set of test fields').transform((s) => (s.toLowerCase() === 'yes' ? {} : null)),
+  z.string().trim().regex(/^(yes|no)?$/i, 'must be empty, yes, no or a set of test fields (severity)').transform((s) => (s.toLowerCase() === 'no' ? null : {})),
   z.object({ severity: severity.optional() }).strict(),
 ]);
 
 function test<T extends z.ZodRawShape>(shape: T) {
-  return z.union([z.literal('').transform(() => null), z.object({ ...shape, severity: severity.optional() }).strict()]);
+  const fields = [...Object.keys(shape), 'severity'].join(', ');
+  return z.union([
+    z.string().refine((s) => s.trim() === '', `must be empty (defaults) or a set of test fields (${fields})`).transform(() => null),
+    z.object({ ...shape, severity: severity.optional() }).strict(),
+  ]);
 }
 
 const bounds = (unit: string) => test({ min: nonNeg(unit).optional(), max: nonNeg(unit).optional() });
@@ -227,11 +230,15 @@ export function parseQc(format: FieldMap, media: FieldMap = {}): QcParseResult {
 function describeIssue(err: z.ZodError): string {
   // The deepest issue names the exact field; a union reports each branch, so take the longest path.
   const issues = flatten(err.issues);
-  const best = issues.reduce((a, b) => (b.path.length > a.path.length ? b : a), issues[0]!);
+  // The deepest path; among equals, a rule's own message before a shape mismatch of another branch.
+  const rank = (i: Issue): number => i.path.length * 2 + (i.code === 'invalid_type' ? 0 : 1);
+  const best = issues.reduce((a, b) => (rank(b) > rank(a) ? b : a), issues[0]!);
   const field = ['qc', ...best.path.map(String)].join('.');
   let message = best.message;
   if (best.code === 'unrecognized_keys') return `Field "${field}" has unknown QC field(s): ${best.keys.join(', ')}.`;
-  if (best.code === 'invalid_type') message = 'has the wrong shape (a value where a set of fields is expected, or the reverse)';
+  if (best.code === 'invalid_type') {
+    message = /received undefined/.test(best.message) ? 'is required' : 'has the wrong shape (a value where a set of fields is expected, or the reverse)';
+  }
   return `Field "${field}" ${message}.`;
 }
 
