@@ -7,7 +7,7 @@ import type { Db } from '../store/db.ts';
 import * as repo from '../store/repo.ts';
 import type { FieldMap } from '../domain/fields.ts';
 import { parseFormat } from '../domain/format.ts';
-import { DestinationStatus, MediaStatus, TaskStatus, destinationError } from '../domain/status.ts';
+import { DestinationStatus, MediaStatus, TaskStatus, destinationError, isFinalMedia } from '../domain/status.ts';
 import { download, localSourcePath, upload, redactUrl } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
@@ -96,6 +96,9 @@ class MediaRun {
     const media = await repo.getMedia(this.#db, this.mediaId);
     if (!media || media.deleted || media.status === MediaStatus.ReadyToProcess) return;
     if (media.parent_media_id !== null) return this.#interruptedQc(media);
+    // In a cluster a QC child is never a queue job of its own: one left running by a worker
+    // that died ends here, when its parent's job comes back.
+    for (const child of await repo.qcChildrenOf(this.#db, media.user_id, media.id)) await this.#interruptedQc(child);
     this.#status = media.status;
     const tasks = await repo.getTasks(this.#db, this.mediaId);
     this.#taskIds = tasks.map((t) => t.id);
@@ -456,7 +459,7 @@ class MediaRun {
    * stop (the queue hands unfinished media back after a restart). It ends in Error, saying so.
    */
   async #interruptedQc(media: repo.MediaRow): Promise<void> {
-    if (media.status === MediaStatus.Finished || media.status === MediaStatus.Error) return;
+    if (isFinalMedia(media.status)) return;
     const description = 'QC was interrupted by a worker stop; restarting the parent media runs it again';
     const now = Date.now();
     for (const t of await repo.getTasks(this.#db, media.id)) {
