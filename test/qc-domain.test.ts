@@ -60,3 +60,31 @@ describe('QC request fields', () => {
     assert.ok(auto.ok && auto.spec?.auto);
   });
 });
+
+describe('QC detection log', () => {
+  test('reads ebur128, silencedetect, blackdetect and freezedetect lines; an open silence or freeze ends with the media', async () => {
+    const { DetectionLog } = await import('../src/pipeline/qc/detect.ts');
+    const log = new DetectionLog();
+    const lines = [
+      // ebur128 prints a summary when the graph is first configured; the last one counts.
+      '[Parsed_ebur128_0 @ 0x1] Summary:', '  Integrated loudness:', '    I:         -70.0 LUFS', '  True peak:', '    Peak:       -inf dBFS',
+      '[blackdetect @ 0x2] black_start:1 black_end:2.04 black_duration:1.04',
+      '[freezedetect @ 0x3] lavfi.freezedetect.freeze_start: 1',
+      '[freezedetect @ 0x3] lavfi.freezedetect.freeze_duration: 1.04',
+      '[freezedetect @ 0x3] lavfi.freezedetect.freeze_end: 2.04',
+      '[silencedetect @ 0x4] silence_start: 0.5',
+      '[silencedetect @ 0x4] silence_end: 1.5 | silence_duration: 1',
+      '[freezedetect @ 0x3] lavfi.freezedetect.freeze_start: 3.2',
+      '[silencedetect @ 0x4] silence_start: 3.5',
+      '[Parsed_ebur128_0 @ 0x1] Summary:', '', '  Integrated loudness:', '    I:         -22.3 LUFS', '    Threshold: -32.5 LUFS', '',
+      '  Loudness range:', '    LRA:         1.0 LU', '  True peak:', '    Peak:      -17.1 dBFS',
+    ];
+    for (const l of lines) log.line(l);
+    const d = log.close(4);
+    assert.equal(d.integratedLufs, -22.3);
+    assert.equal(d.truePeakDbtp, -17.1);
+    assert.deepEqual(d.black, [{ start: 1, end: 2.04 }]);
+    assert.deepEqual(d.freeze, [{ start: 1, end: 2.04 }, { start: 3.2, end: 4 }]);
+    assert.deepEqual(d.silence, [{ start: 0.5, end: 1.5 }, { start: 3.5, end: 4 }]);
+  });
+});
