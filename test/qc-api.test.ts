@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { asList, makeClip, OTHER, parseXml, startReceiver, startTestServer, untilFinal, waitFor, type TestServer } from './helpers.ts';
+import { asList, exec, makeClip, OTHER, startReceiver, startTestServer, untilFinal, waitFor, type TestServer } from './helpers.ts';
 
 /** Every check a good 320x240 H.264/AAC encode of the clip must pass. */
 const GOOD_CHECKS = {
@@ -94,7 +94,7 @@ describe('QC child media through the API', () => {
     }
     assert.ok(Number(metrics.find((x: { name: string }) => x.name === 'psnr').mean) > 30);
     const vmaf = metrics.find((x: { name: string }) => x.name === 'vmaf');
-    const { stdout } = await import('node:child_process').then((cp) => new Promise<{ stdout: string }>((res, rej) => cp.execFile('ffmpeg', ['-hide_banner', '-filters'], (e, stdout) => (e ? rej(e) : res({ stdout })))));
+    const { stdout } = await exec('ffmpeg', ['-hide_banner', '-filters']);
     if (/\blibvmaf\b/.test(stdout)) assert.equal(vmaf.result, 'pass');
     else {
       assert.equal(vmaf.result, 'unavailable');
@@ -152,7 +152,7 @@ describe('QC child media through the API', () => {
     const link = final.format.qc_media;
     assert.equal(link.status, 'Error');
     assert.match(link.description, /psnr/);
-    const child = (await t.call('json', { action: 'GetStatus', mediaid: link.mediaid })).job ?? (await t.call('json', { action: 'GetStatus', mediaid: link.mediaid }));
+    const child = await t.call('json', { action: 'GetStatus', mediaid: link.mediaid });
     assert.equal(child.status, 'Error');
     assert.match(child.description, /QC failed: psnr: fatal: mean [\d.]+ is below 38/);
   });
@@ -197,9 +197,6 @@ describe('QC child media through the API', () => {
     assert.equal(asList(afterList.media).length, asList(before.media).length);
   });
 });
-
-// parseXml is used by the helpers' xml calls; kept imported for ad-hoc debugging of replies.
-void parseXml;
 
 describe('a QC child interrupted by a worker stop', () => {
   test('ends in Error saying so once the store is opened again, and is notified', async () => {
