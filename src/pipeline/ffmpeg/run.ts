@@ -1,6 +1,7 @@
 /** Runs one FFmpeg process: progress from `-progress pipe:1`, a bounded stderr tail, abort, CPU time. */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 
 export interface FfmpegProgress {
   /** 0..1, never going down; 0 throughout when the duration is unknown. */
@@ -20,8 +21,11 @@ export interface RunFfmpegOptions {
   threads?: number;
   /** Every stderr line, for filters that report there (blackdetect, ebur128, ...). */
   onStderrLine?: (line: string) => void;
-  /** Raw bytes FFmpeg writes to `pipe:3` (e.g. decoded frames for a measure computed here). */
-  onPipe3?: (chunk: Buffer) => void;
+  /**
+   * What FFmpeg writes to `pipe:3` (e.g. decoded frames for a measure computed here). The reader
+   * may pause the stream to hold FFmpeg back; FFmpeg's exit is awaited as usual.
+   */
+  onPipe3?: (stream: Readable) => void;
 }
 
 export interface RunFfmpegResult {
@@ -59,17 +63,7 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
   const tail = new LineTail(STDERR_TAIL_LINES);
   const [command, ...argv] = [...dieWithParent(), opts.ffmpeg, ...FFMPEG_PREFIX_ARGS, ...withThreads(args, opts.threads ?? 0)];
   const child = spawn(command!, argv, { stdio: ['ignore', 'pipe', 'pipe', opts.onPipe3 ? 'pipe' : 'ignore'], windowsHide: true });
-  if (opts.onPipe3) {
-    const onPipe3 = opts.onPipe3;
-    (child.stdio[3] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => {
-      try {
-        onPipe3(chunk);
-      } catch (error) {
-        callbackError ??= { error };
-        child.kill('SIGKILL');
-      }
-    });
-  }
+  if (opts.onPipe3) opts.onPipe3(child.stdio[3] as Readable);
   const cpu = new CpuSampler(child.pid);
   let callbackError: { error: unknown } | undefined;
   const progress = new ProgressParser(opts.durationSec, (p, end) => {

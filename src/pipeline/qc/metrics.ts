@@ -16,7 +16,9 @@ import { buildArgs, ffmpegUrl, filter, type Filter, type FilterChain } from '../
 import { runFfmpeg } from '../ffmpeg/run.ts';
 import type { MediaProbe } from '../ffmpeg/probe.ts';
 import { describeError } from '../util.ts';
-import { msSsim, MS_SSIM_MIN_SIDE } from './msssim.ts';
+import { Worker } from 'node:worker_threads';
+import type { Readable } from 'node:stream';
+import { MS_SSIM_MIN_SIDE } from './msssim.ts';
 import { judgeMetric, summarize, type MetricResult } from './report.ts';
 
 /** PSNR of identical frames is infinite; frames are capped here so means stay finite. */
@@ -67,6 +69,7 @@ export async function computeMetrics(specs: MetricSpec[], input: MetricsInput): 
       const got = await psnrSsim(input, want.has('psnr'), want.has('ssim'));
       for (const [k, s] of got) series.set(k, s);
     } catch (err) {
+      if (input.signal?.aborted) throw err;
       for (const m of ['psnr', 'ssim']) failures.set(m, `FFmpeg could not compare the output with the reference: ${describeError(err)}`);
     }
   }
@@ -76,6 +79,7 @@ export async function computeMetrics(specs: MetricSpec[], input: MetricsInput): 
       try {
         series.set('ms_ssim', await msSsimSeries(input));
       } catch (err) {
+        if (input.signal?.aborted) throw err;
         failures.set('ms_ssim', `MS-SSIM could not be computed: ${describeError(err)}`);
       }
     }
@@ -86,6 +90,7 @@ export async function computeMetrics(specs: MetricSpec[], input: MetricsInput): 
       try {
         series.set('vmaf', await vmafSeries(input, specs.find((s) => s.metric === 'vmaf')?.model ?? null));
       } catch (err) {
+        if (input.signal?.aborted) throw err;
         failures.set('vmaf', `libvmaf failed: ${describeError(err)}`);
       }
     }
@@ -157,7 +162,11 @@ async function readStats(file: string, re: RegExp, parse: (s: string) => number)
   return s;
 }
 
-/** Luma planes of both files stacked (output above, reference below), one frame at a time on pipe 3. */
+/**
+ * Luma planes of both files stacked (output above, reference below), one frame at a time on
+ * pipe 3, scored by a worker thread. FFmpeg is held back (the pipe paused) while frames wait, so
+ * at most a few frames are ever in memory.
+ */
 async function msSsimSeries(input: MetricsInput): Promise<Series> {
   const v = input.distortedProbe.video!;
   const w = v.width;
@@ -171,27 +180,62 @@ async function msSsimSeries(input: MetricsInput): Promise<Series> {
     ],
     outputs: [{ url: 'pipe:3', maps: ['[s]'], options: ['-f', 'rawvideo', '-pix_fmt', 'gray'] }],
   });
-  const frame = Buffer.alloc(w * h * 2);
-  let filled = 0;
-  const s = new Series();
-  await runFfmpeg(args, {
-    ffmpeg: input.ffmpeg, signal: input.signal, threads: input.threads,
-    onPipe3: (chunk) => {
-      let off = 0;
-      while (off < chunk.length) {
-        const n = Math.min(frame.length - filled, chunk.length - off);
-        chunk.copy(frame, filled, off, off + n);
-        filled += n;
-        off += n;
-        if (filled === frame.length) {
-          s.push(msSsim(frame.subarray(0, w * h), frame.subarray(w * h), w, h));
-          filled = 0;
-        }
-      }
-    },
+  const worker = new Worker(new URL('./msssim-worker.mjs', import.meta.url));
+  const scores: number[] = [];
+  let sent = 0;
+  let received = 0;
+  let failure: Error | null = null;
+  let pipe: Readable | null = null;
+  let drained: (() => void) | null = null;
+  worker.on('message', (m: { id: number; score?: number; error?: string }) => {
+    received++;
+    if (m.error !== undefined) failure ??= new Error(m.error);
+    else scores[m.id] = m.score!;
+    if (sent - received < MS_SSIM_IN_FLIGHT) pipe?.resume();
+    if (received === sent) drained?.();
   });
+  worker.on('error', (err) => {
+    failure ??= err;
+    pipe?.resume();
+    drained?.();
+  });
+  try {
+    const frameBytes = w * h * 2;
+    let frame = new Uint8Array(frameBytes);
+    let filled = 0;
+    await runFfmpeg(args, {
+      ffmpeg: input.ffmpeg, signal: input.signal, threads: input.threads,
+      onPipe3: (stream) => {
+        pipe = stream;
+        stream.on('data', (chunk: Buffer) => {
+          let off = 0;
+          while (off < chunk.length) {
+            const n = Math.min(frameBytes - filled, chunk.length - off);
+            frame.set(chunk.subarray(off, off + n), filled);
+            filled += n;
+            off += n;
+            if (filled === frameBytes) {
+              worker.postMessage({ id: sent++, frame: frame.buffer, width: w, height: h }, [frame.buffer]);
+              frame = new Uint8Array(frameBytes);
+              filled = 0;
+            }
+          }
+          if (sent - received >= MS_SSIM_IN_FLIGHT) stream.pause();
+        });
+      },
+    });
+    if (received < sent && !failure) await new Promise<void>((resolve) => (drained = resolve));
+    if (failure) throw failure;
+  } finally {
+    await worker.terminate();
+  }
+  const s = new Series();
+  for (const score of scores) s.push(score);
   return s;
 }
+
+/** Frames handed to the MS-SSIM worker and not yet scored before FFmpeg is paused. */
+const MS_SSIM_IN_FLIGHT = 2;
 
 export async function hasLibvmaf(ffmpeg: string): Promise<boolean> {
   try {
