@@ -74,6 +74,8 @@ async function openCore(config: Config, opts: StartOptions) {
     mediaEnded: (id) => outbox.mediaEnded(id),
     mediaReady: (id) => outbox.mediaReady(id),
     destinationDone: (e) => outbox.destinationDone(e),
+    qcStarted: (id) => outbox.qcNotify(id, 'qc_start_notify'),
+    qcEnded: (id) => outbox.qcNotify(id, 'qc_notify'),
     taskEncoded: (seconds, output) => metrics.taskSeconds.observe({ output }, seconds),
   };
   // Cluster workers hand split-and-stitch chunks to the whole cluster through their own queue.

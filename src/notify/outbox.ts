@@ -3,7 +3,7 @@ import type { Db } from '../store/db.ts';
 import * as repo from '../store/repo.ts';
 import { render, type WireFormat, type WireObject } from '../api/wire/render.ts';
 import { sendOnce } from './send.ts';
-import { resultPayload, readyPayload, uploadPayload } from './payload.ts';
+import { resultPayload, readyPayload, uploadPayload, qcPayload } from './payload.ts';
 import type { DestinationDone } from '../pipeline/delivered-output.ts';
 import { MediaStatus } from '../domain/status.ts';
 import type { FieldMap } from '../domain/fields.ts';
@@ -75,6 +75,20 @@ export class Outbox {
     const dest = await repo.getDestination(this.db, e.destinationId);
     if (!dest) return;
     await this.#add(media, 'notify_upload', url, uploadPayload(media.id, e.taskId, dest, e.output), { task_id: e.taskId, destination_id: dest.id });
+  }
+
+  /**
+   * A QC child started (`qc_start_notify`) or ended (`qc_notify`): the URLs are the parent's
+   * fields; the notification belongs to the child, where its GetStatus lists it.
+   */
+  async qcNotify(childId: number, kind: 'qc_start_notify' | 'qc_notify'): Promise<void> {
+    const child = await repo.getMedia(this.db, childId);
+    if (!child || child.parent_media_id === null) return;
+    const parent = await repo.getMedia(this.db, child.parent_media_id);
+    const url = parent ? str((JSON.parse(parent.options) as FieldMap)[kind]) : undefined;
+    if (!url) return;
+    const [task] = await repo.getTasks(this.db, childId);
+    await this.#add(child, kind, url, qcPayload(child, task ?? null));
   }
 
   async #add(

@@ -5,6 +5,8 @@ import type { FieldMap } from '../domain/fields.ts';
 import type { DestinationRow, MediaRow, TaskRow } from '../store/repo.ts';
 import { TaskStatus } from '../domain/status.ts';
 import { redactUrl } from '../transfer/redact.ts';
+import { qcReportWire } from '../api/wire/render.ts';
+import type { QcReport } from '../pipeline/qc/report.ts';
 
 /** The `notify` result document (reference 6.3), with `taskid` in each format as recorded. */
 export function resultPayload(media: MediaRow, tasks: TaskRow[], destinations: Map<number, DestinationRow[]>): WireObject {
@@ -83,4 +85,19 @@ function suggestionFor(description: string): string {
   if (/download|source/i.test(description)) return 'Check that the source URL is reachable and points to a media file.';
   if (/sav|destination|upload/i.test(description)) return 'Check that the destination URL is writable, then restart the task.';
   return 'Check the format settings against the source, then restart the task.';
+}
+
+/**
+ * `qc_start_notify` and `qc_notify` (their payload is undocumented upstream): the QC child's id
+ * and status, the media and task it checks, and at the end its report.
+ */
+export function qcPayload(child: MediaRow, task: TaskRow | null): WireObject {
+  return {
+    mediaid: String(child.id),
+    parent_mediaid: child.parent_media_id !== null ? String(child.parent_media_id) : undefined,
+    parent_taskid: child.parent_task_id !== null ? String(child.parent_task_id) : undefined,
+    status: child.status,
+    description: child.status === 'Error' ? (child.description ?? '') : undefined,
+    qc_report: task?.qc_report ? qcReportWire(JSON.parse(task.qc_report) as QcReport) : undefined,
+  };
 }

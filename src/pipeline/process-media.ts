@@ -7,7 +7,7 @@ import type { Db } from '../store/db.ts';
 import * as repo from '../store/repo.ts';
 import type { FieldMap } from '../domain/fields.ts';
 import { parseFormat } from '../domain/format.ts';
-import { DestinationStatus, MediaStatus, TaskStatus, destinationError } from '../domain/status.ts';
+import { DestinationStatus, MediaStatus, TaskStatus, destinationError, isFinalMedia } from '../domain/status.ts';
 import { download, localSourcePath, upload, redactUrl } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
@@ -27,9 +27,11 @@ import { DeliveredOutputs, type DestinationDone } from './delivered-output.ts';
 import { ensureLocal, putOutputs, type SharedStorage } from './shared-storage.ts';
 import { encodeSplitTask, splitCandidates } from './split/task.ts';
 import type { UnitExecutor } from './split/run.ts';
+import { qcSpecOf, runQcChild, type QcEvents } from './qc/child.ts';
+import { VERSION } from '../version.ts';
 
 /** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
-export interface PipelineEvents {
+export interface PipelineEvents extends QcEvents {
   mediaEnded(mediaId: number): Promise<void>;
   mediaReady(mediaId: number): Promise<void>;
   /** After each destination of each task is Saved or has failed (notify_upload). */
@@ -63,6 +65,8 @@ class MediaRun {
   readonly #progress: ProgressTracker;
   #status = '';
   #taskIds: number[] = [];
+  /** The first source as fetched in this run, the reference for QC; null on a delivery-only run. */
+  #source: { path: string; probe: MediaProbe } | null = null;
 
   constructor(
     private readonly deps: PipelineDeps,
@@ -91,6 +95,10 @@ class MediaRun {
   async run(): Promise<void> {
     const media = await repo.getMedia(this.#db, this.mediaId);
     if (!media || media.deleted || media.status === MediaStatus.ReadyToProcess) return;
+    if (media.parent_media_id !== null) return this.#interruptedQc(media);
+    // In a cluster a QC child is never a queue job of its own: one left running by a worker
+    // that died ends here, when its parent's job comes back.
+    for (const child of await repo.qcChildrenOf(this.#db, media.user_id, media.id)) await this.#interruptedQc(child);
     this.#status = media.status;
     const tasks = await repo.getTasks(this.#db, this.mediaId);
     this.#taskIds = tasks.map((t) => t.id);
@@ -107,6 +115,7 @@ class MediaRun {
         return;
       }
       const source = await this.#fetchSources(media);
+      if (source.paths[0] && source.probes[0]) this.#source = { path: source.paths[0], probe: source.probes[0] };
       if (media.benchmark) {
         await this.#setStatus(MediaStatus.ReadyToProcess, { progress: 0, progress_current: 0, time_left: 0, time_left_current: 0 });
         await this.deps.events.mediaReady(this.mediaId);
@@ -394,20 +403,27 @@ class MediaRun {
     });
     this.signal.throwIfAborted();
     const after = await repo.getDestinations(this.#db, tasks.map((t) => t.id));
+    const options = JSON.parse(media?.options ?? '{}') as FieldMap;
     for (const task of tasks) {
       const list = after.get(task.id) ?? [];
       const saved = list.filter((d) => d.status === DestinationStatus.Saved).length;
-      if (list.length === 0) {
-        await this.#keep(task);
-      } else if (saved === 0) {
+      if (list.length > 0 && saved === 0) {
         await this.#failTask(task.id, new Error('the output could not be saved to any destination'));
         continue;
-      } else if (saved === list.length) {
-        await this.#discardOutputs(task);
       }
+      const spec = media ? qcSpecOf(task, options) : null;
+      const finished = () => this.#setTaskStatus(task.id, TaskStatus.Finished, { finished_at: Date.now(), time_left: 0 });
+      // The QC child starts when the task has finished, and reads the output before this
+      // worker's copy is kept elsewhere or removed.
+      if (spec) await finished();
+      const files = (JSON.parse(task.outputs ?? '[]') as string[]).map((f) => path.join(this.deps.config.dataDir, f));
+      const qc = spec && media ? await runQcChild(this.#qcDeps, media, task, spec, files, this.#source) : null;
+      if (list.length === 0) await this.#keep(task);
+      else if (saved === list.length) await this.#discardOutputs(task);
       // Otherwise the output stays on disk: RestartMediaTask re-delivers it to the failed
       // destinations without encoding again.
-      await this.#setTaskStatus(task.id, TaskStatus.Finished, { finished_at: Date.now(), time_left: 0 });
+      if (!spec) await finished();
+      if (qc?.fatal && qc.failParent) await this.#failTask(task.id, new Error(`${qc.reason} (QC media ${qc.childMediaId}; qc_fail_parent)`));
     }
     await repo.updateMedia(this.#db, this.mediaId, { uploaded_at: Date.now() });
   }
@@ -429,6 +445,30 @@ class MediaRun {
   }
 
   // --- helpers -------------------------------------------------------------------------------
+
+  get #qcDeps() {
+    const c = this.deps.config;
+    return {
+      db: this.#db, dataDir: c.dataDir, ffmpeg: c.ffmpeg, ffprobe: c.ffprobe, threads: c.ffmpegThreads, version: VERSION,
+      log: this.#log, events: this.deps.events, transfer: this.#transfer, signal: this.signal,
+    };
+  }
+
+  /**
+   * A QC child runs inside its parent's run; one found on its own was interrupted by a worker
+   * stop (the queue hands unfinished media back after a restart). It ends in Error, saying so.
+   */
+  async #interruptedQc(media: repo.MediaRow): Promise<void> {
+    if (isFinalMedia(media.status)) return;
+    const description = 'QC was interrupted by a worker stop; restarting the parent media runs it again';
+    const now = Date.now();
+    for (const t of await repo.getTasks(this.#db, media.id)) {
+      if (t.status !== TaskStatus.Finished && t.status !== TaskStatus.Error) await repo.updateTask(this.#db, t.id, { status: TaskStatus.Error, description, finished_at: now });
+      await repo.appendLog(this.#db, [t.id], `Error: ${description}`);
+    }
+    await repo.updateMedia(this.#db, media.id, { status: MediaStatus.Error, prev_status: media.status, description, finished_at: now });
+    await this.deps.events.qcEnded(media.id);
+  }
 
   /** A format without a destination keeps its output here, behind an unguessable link. */
   async #keep(task: repo.TaskRow): Promise<void> {

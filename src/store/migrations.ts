@@ -173,6 +173,18 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('notification').dropColumn('attempts').execute();
     },
   },
+  '0005_qc_children': {
+    async up(db: Kysely<any>) {
+      const { text } = typesFor(db);
+      // A QC child media checks one output task of its parent; both ids stay after the parent
+      // is restarted, so a child's history keeps naming what it checked.
+      await db.schema.alterTable('media').addColumn('parent_media_id', 'integer').execute();
+      await db.schema.alterTable('media').addColumn('parent_task_id', 'integer').execute();
+      await db.schema.createIndex('media_parent_idx').on('media').columns(['parent_media_id', 'id']).execute();
+      // The child's QC report (checks and metrics), JSON.
+      await db.schema.alterTable('task').addColumn('qc_report', text).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

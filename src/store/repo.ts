@@ -325,3 +325,50 @@ export async function deletePreset(db: Db, userId: string, name: string): Promis
   const result = await db.deleteFrom('preset').where('user_id', '=', userId).where('name', '=', name).executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }
+
+// --- QC child media ---------------------------------------------------------------------------
+
+export interface NewQcChild {
+  userId: string;
+  parentMediaId: number;
+  parentTaskId: number;
+  /** What the child checks: the parent's source URLs, shown as its own sources. */
+  sources: string[];
+  options: string;
+  version: string;
+  /** The child's one task: output `qc_check`, its format the QC fields. */
+  format: string;
+}
+
+/** A QC child media with its one task, both New, in one transaction: returns their ids. */
+export async function insertQcChild(db: Db, c: NewQcChild, now = Date.now()): Promise<{ mediaId: number; taskId: number }> {
+  return db.transaction().execute(async (trx) => {
+    const { id: mediaId } = await trx
+      .insertInto('media')
+      .values({
+        user_id: c.userId, status: 'New', prev_status: null, sources: JSON.stringify(c.sources), options: c.options, notify_url: null,
+        benchmark: 0, deleted: 0, description: null, version: c.version, created_at: now,
+        parent_media_id: c.parentMediaId, parent_task_id: c.parentTaskId,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const { id: taskId } = await trx
+      .insertInto('task')
+      .values({ media_id: mediaId, position: 0, output: 'qc_check', format: c.format, status: 'New', created_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return { mediaId, taskId };
+  });
+}
+
+/** A media's QC children the user owns, oldest first; optionally of one parent task only. */
+export function qcChildrenOf(db: Db, userId: string, parentMediaId: number, parentTaskId?: number): Promise<MediaRow[]> {
+  let q = db.selectFrom('media').selectAll().where('parent_media_id', '=', parentMediaId).where('user_id', '=', userId).where('deleted', '=', 0);
+  if (parentTaskId !== undefined) q = q.where('parent_task_id', '=', parentTaskId);
+  return q.orderBy('id').execute();
+}
+
+/** Marks a media's QC children deleted (CancelMedia of the parent). */
+export async function deleteQcChildren(db: Db, parentMediaId: number): Promise<void> {
+  await db.updateTable('media').set({ deleted: 1 }).where('parent_media_id', '=', parentMediaId).execute();
+}

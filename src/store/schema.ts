@@ -27,6 +27,9 @@ export interface MediaTable {
   /** JSON MediaProbe[] of the downloaded sources, null until probed. */
   probe: string | null;
   source_bytes: number | null;
+  /** A QC child media: the media and output task whose output it checks (null otherwise). */
+  parent_media_id: number | null;
+  parent_task_id: number | null;
 }
 
 export interface TaskTable {
@@ -50,6 +53,8 @@ export interface TaskTable {
   /** JSON string[]: files kept in the data dir for this task, relative to it. */
   outputs: string | null;
   download_token: string | null;
+  /** JSON QcReport of a QC child's task (pipeline/qc/report.ts); null otherwise. */
+  qc_report: string | null;
 }
 
 export interface DestinationTable {

@@ -14,10 +14,11 @@ import { isXmlName, type WireObject } from '../wire/render.ts';
 import type { Action, ActionContext } from './context.ts';
 import { VERSION } from '../../version.ts';
 import { parsePriority } from '../../domain/priority.ts';
+import { parseQc } from '../../domain/qc.ts';
 
 /** Top-level fields that are not options of the media itself. */
 const NOT_OPTIONS = new Set(['userid', 'userkey', 'action', 'source', 'format', 'mediaid']);
-const NOTIFY_FIELDS = ['notify', 'notify_encoding_errors', 'notify_upload'];
+const NOTIFY_FIELDS = ['notify', 'notify_encoding_errors', 'notify_upload', 'qc_notify', 'qc_start_notify'];
 const MAX_SOURCES = 50;
 export const MAX_FORMATS = 100;
 /** Presets one user may keep (SavePreset and save_preset), so that GetPresetsList stays small. */
@@ -40,6 +41,8 @@ async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<Wire
   const split = parseSplitScreen(query['split_screen'], sources.length);
   if (!split.ok) throw new ApiError(split.error);
   if (formats.length > MAX_FORMATS) throw new ApiError(ErrorText.badValue('format', `may be given at most ${MAX_FORMATS} times.`));
+  const mediaQc = parseQc({}, query);
+  if (!mediaQc.ok) throw new ApiError(mediaQc.error);
   const validated = await validateFormats(ctx, formats);
   const tasks = validated.map((v) => v.task);
   const options = validateOptions(query);
@@ -116,6 +119,8 @@ export const cancelMedia: Action = async (ctx) => {
   const media = await mediaOf(ctx);
   await ctx.queue.abort(media.id, 'cancel');
   await repo.updateMedia(ctx.db, media.id, { deleted: 1 });
+  // Its QC children only describe its outputs: they go with it.
+  await repo.deleteQcChildren(ctx.db, media.id);
   const dirs = mediaDirs(ctx.config.dataDir, media.id);
   await Promise.all([dirs.scratch, dirs.outputs].map((d) => fs.rm(d, { recursive: true, force: true })));
   await ctx.storage?.removeMedia(media.id, ctx.log);
@@ -302,6 +307,10 @@ async function validateFormat(ctx: ActionContext, raw: FieldValue, index: number
     }
     destinations.push(vtt);
   }
+  // QC (domain/qc.ts): the format's own fields, else the media's; original_source is fetched like a source.
+  const qc = parseQc(fields, ctx.query);
+  if (!qc.ok) throw new ApiError(where + qc.error);
+  if (qc.spec?.originalSource) checkLocation(ctx, qc.spec.originalSource, 'source', `${where}qc.qc_video_metrics.original_source: `);
   // Logos, overlays and fonts are fetched like sources, so they pass the same URL rules.
   for (const a of editingUrls(spec)) checkLocation(ctx, a.url, 'source', `${where}${a.field}: `);
   const saveAs = presetNameIn(fields, 'save_preset', where);

@@ -8,22 +8,24 @@ import { destinationForLayout, keepsLayout, layoutMain } from '../../domain/dest
 import { storyboardListing, storyboardOf } from '../../domain/storyboard.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { mediaIdOf, positiveInt, required, scalar, yesNo } from '../query.ts';
-import { alwaysList, interleave, wireDate, wirePercent, type Wire, type WireObject } from '../wire/render.ts';
+import { alwaysList, interleave, qcReportWire, wireDate, wirePercent, type Wire, type WireObject } from '../wire/render.ts';
+import type { QcReport } from '../../domain/qc.ts';
 import type { Action, ActionContext } from './context.ts';
 
 /** Keys a status reply sets itself; a format field with the same name is not echoed over them. */
-const RESERVED_TASK_KEYS = new Set(['id', 'status', 'created', 'started', 'finished', 'destination', 'destination_status', 's3_destination', 'task_status', 'convertedsize', 'description']);
+const RESERVED_TASK_KEYS = new Set(['id', 'status', 'created', 'started', 'finished', 'destination', 'destination_status', 's3_destination', 'task_status', 'convertedsize', 'description', 'qc_media', 'qc_report']);
 
 interface StatusOptions {
   extended: boolean;
   includeLog: boolean;
+  /** include_qc_task_status: each QC child's state log beside its link. */
+  includeQc: boolean;
 }
 
 export const getStatus: Action = async (ctx) => {
   const q = ctx.query;
   const extended = yesNo(q, 'extended');
-  const opts: StatusOptions = { extended, includeLog: yesNo(q, 'include_task_status') };
-  yesNo(q, 'include_qc_task_status'); // accepted; QC child media arrive with the QC issue
+  const opts: StatusOptions = { extended, includeLog: yesNo(q, 'include_task_status'), includeQc: yesNo(q, 'include_qc_task_status') };
   const text = required(q, 'mediaid', ErrorText.noMediaId);
   const ids = text.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
     if (!/^\d{1,15}$/.test(s) || Number(s) < 1) throw new ApiError(ErrorText.badMediaId(s));
@@ -50,7 +52,7 @@ async function statusOf(ctx: ActionContext, m: repo.MediaRow, opts: StatusOption
   // Notifications are still being delivered after a media ends, so a reply that lists their
   // attempts (include_task_status) is never cached.
   const final = isFinalMedia(m.status) && m.finished_at !== null && !opts.includeLog;
-  const key = `${m.id}:${opts.extended ? 1 : 0}${opts.includeLog ? 1 : 0}`;
+  const key = `${m.id}:${opts.extended ? 1 : 0}${opts.includeLog ? 1 : 0}${opts.includeQc ? 1 : 0}`;
   if (final) {
     const cached = ctx.statusCache.get(key, m.status, m.finished_at);
     if (cached) return cached;
@@ -66,6 +68,7 @@ async function buildStatus(ctx: ActionContext, m: repo.MediaRow, opts: StatusOpt
   const destinations = await repo.getDestinations(ctx.db, taskIds);
   const logs = opts.includeLog ? await repo.getTaskLogs(ctx.db, taskIds) : null;
   const notifications = opts.includeLog ? await notificationsOf(ctx, m.id, destinations) : undefined;
+  const qc = await qcChildren(ctx, m, opts.includeQc);
   return {
     id: String(m.id),
     userid: m.user_id,
@@ -85,8 +88,49 @@ async function buildStatus(ctx: ActionContext, m: repo.MediaRow, opts: StatusOpt
     time_left_current: String(m.time_left_current),
     progress_current: wirePercent(m.progress_current),
     description: m.description ?? undefined,
-    format: tasks.map((t) => taskOf(ctx, t, destinations.get(t.id) ?? [], logs?.get(t.id), opts)),
+    // A QC child names the media and task whose output it checks.
+    parent_mediaid: m.parent_media_id !== null ? String(m.parent_media_id) : undefined,
+    parent_taskid: m.parent_task_id !== null ? String(m.parent_task_id) : undefined,
+    format: tasks.map((t) => ({ ...taskOf(ctx, t, destinations.get(t.id) ?? [], logs?.get(t.id), opts), ...qcOfTask(t, qc) })),
     notifications,
+  };
+}
+
+/** A media's QC children (the user's own only) with their task logs when asked, by parent task. */
+async function qcChildren(ctx: ActionContext, m: repo.MediaRow, withLogs: boolean): Promise<Map<number, WireObject[]>> {
+  const byTask = new Map<number, WireObject[]>();
+  // A QC child has no children of its own: no query for it.
+  if (m.parent_media_id !== null) return byTask;
+  const children = await repo.qcChildrenOf(ctx.db, ctx.user.id, m.id);
+  for (const c of children) {
+    const list = byTask.get(c.parent_task_id ?? 0) ?? [];
+    list.push(await qcLink(ctx, c, withLogs));
+    byTask.set(c.parent_task_id ?? 0, list);
+  }
+  return byTask;
+}
+
+/** One QC child as its parent shows it: id, status, why it failed, and its log when asked. */
+async function qcLink(ctx: ActionContext, c: repo.MediaRow, withLogs: boolean): Promise<WireObject> {
+  let state: WireObject[] | undefined;
+  if (withLogs) {
+    const tasks = await repo.getTasks(ctx.db, c.id);
+    const logs = await repo.getTaskLogs(ctx.db, tasks.map((t) => t.id));
+    state = tasks.flatMap((t) => (logs.get(t.id) ?? []).map((s) => ({ time: wireDate(s.at), message: s.message })));
+  }
+  return {
+    mediaid: String(c.id),
+    status: c.status,
+    description: c.status === 'Error' ? (c.description ?? 'error') : undefined,
+    task_status: state ? { state } : undefined,
+  };
+}
+
+/** The QC fields of one format: its children's links (a parent) or its report (a QC child). */
+function qcOfTask(t: repo.TaskRow, qc: Map<number, WireObject[]>): WireObject {
+  return {
+    qc_media: qc.get(t.id),
+    qc_report: t.qc_report ? qcReportWire(JSON.parse(t.qc_report) as QcReport) : undefined,
   };
 }
 
@@ -214,7 +258,7 @@ function sourcesOf(m: repo.MediaRow): string[] {
 export const getTaskStatus: Action = async (ctx) => {
   const mediaId = mediaIdOf(ctx.query);
   const taskId = positiveInt(required(ctx.query, 'taskid', ErrorText.noTaskId), 'taskid');
-  yesNo(ctx.query, 'include_qc');
+  const includeQc = yesNo(ctx.query, 'include_qc');
   const media = await repo.findMedia(ctx.db, ctx.user.id, mediaId);
   if (!media) throw new ApiError(ErrorText.mediaNotFound(mediaId));
   const task = await repo.getTask(ctx.db, taskId);
@@ -227,6 +271,7 @@ export const getTaskStatus: Action = async (ctx) => {
       status: task.status,
       progress: wirePercent(task.progress),
       state: log.map((s) => ({ time: wireDate(s.at), message: s.message })),
+      qc_media: includeQc ? nonEmpty(await Promise.all((await repo.qcChildrenOf(ctx.db, ctx.user.id, media.id, task.id)).map((c) => qcLink(ctx, c, true)))) : undefined,
     },
   };
 };
@@ -327,3 +372,6 @@ function parseDate(text: string | undefined, field: string, endOfDay: boolean): 
   if (Number.isNaN(ms)) throw new ApiError(ErrorText.badValue(field, 'is not a valid date.'));
   return h === undefined && endOfDay ? ms + 86_399_999 : ms;
 }
+
+/** An empty list renders as `[]` in JSON, which clients read as a value: leave it out instead. */
+const nonEmpty = <T>(list: T[]): T[] | undefined => (list.length > 0 ? list : undefined);

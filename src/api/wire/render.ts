@@ -10,6 +10,8 @@
  * - XML starts with the declaration at byte 0; JSON `response` is always an object.
  */
 
+import type { QcReport } from '../../domain/qc.ts';
+
 export type WireScalar = string | number | bigint;
 export type Wire = WireScalar | null | Wire[] | AlwaysList | Interleaved | WireObject;
 export interface WireObject {
@@ -150,4 +152,28 @@ export function wirePercent(value: number): string {
 /** A plain decimal (`"6464.83"`), trimmed of needless zeros. */
 export function wireDecimal(value: number, digits = 2): string {
   return String(Number(value.toFixed(digits)));
+}
+
+/**
+ * A QC child's report (domain/qc.ts) as GetStatus and qc_notify show it: every figure a string,
+ * rounded to 4 decimals; `check` and `metric` repeat like other encoding.com lists.
+ */
+export function qcReportWire(r: QcReport): WireObject {
+  const fig = (n: number): string => (Number.isFinite(n) ? String(Number(n.toFixed(4))) : String(n));
+  return {
+    result: r.result,
+    reference: r.reference,
+    check: r.checks.map((c) => ({ name: c.name, result: c.result, measured: c.measured, expected: c.expected, reason: c.reason })),
+    metric: r.metrics.map((m) => ({
+      name: m.metric,
+      result: m.result,
+      ...(m.summary
+        ? {
+            frames: String(m.summary.frames), min: fig(m.summary.min), max: fig(m.summary.max), mean: fig(m.summary.mean), median: fig(m.summary.median),
+            harm_mean: fig(m.summary.harm_mean), percentile: m.summary.percentiles.map((p) => ({ perc: String(p.perc), value: fig(p.value) })),
+          }
+        : {}),
+      reason: m.reason,
+    })),
+  };
 }

@@ -271,7 +271,10 @@ export async function forEachVideoPacket(
     child.on('error', reject);
     child.on('close', resolve);
   });
-  for await (const line of createInterface({ input: child.stdout })) onPacket(line.split(','));
+  for await (const line of createInterface({ input: child.stdout })) {
+    // MPEG-TS packets carry side data, which the CSV writer answers with an empty line.
+    if (line !== '') onPacket(line.split(','));
+  }
   const code = await closed;
   if (code !== 0) throw new Error(`ffprobe could not read the video packets (${stderr.trim().split('\n').at(-1) ?? `exit ${code}`})`);
 }

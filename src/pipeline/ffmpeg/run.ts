@@ -1,6 +1,7 @@
 /** Runs one FFmpeg process: progress from `-progress pipe:1`, a bounded stderr tail, abort, CPU time. */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 
 export interface FfmpegProgress {
   /** 0..1, never going down; 0 throughout when the duration is unknown. */
@@ -18,6 +19,13 @@ export interface RunFfmpegOptions {
   onProgress?: (p: FfmpegProgress) => void;
   /** Threads for decoders, filters and the last output's encoders (ENCODERY_FFMPEG_THREADS); 0 or unset = FFmpeg's choice. */
   threads?: number;
+  /** Every stderr line, for filters that report there (blackdetect, ebur128, ...). */
+  onStderrLine?: (line: string) => void;
+  /**
+   * What FFmpeg writes to `pipe:3` (e.g. decoded frames for a measure computed here). The reader
+   * may pause the stream to hold FFmpeg back; FFmpeg's exit is awaited as usual.
+   */
+  onPipe3?: (stream: Readable) => void;
 }
 
 export interface RunFfmpegResult {
@@ -54,7 +62,8 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
   const started = performance.now();
   const tail = new LineTail(STDERR_TAIL_LINES);
   const [command, ...argv] = [...dieWithParent(), opts.ffmpeg, ...FFMPEG_PREFIX_ARGS, ...withThreads(args, opts.threads ?? 0)];
-  const child = spawn(command!, argv, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+  const child = spawn(command!, argv, { stdio: ['ignore', 'pipe', 'pipe', opts.onPipe3 ? 'pipe' : 'ignore'], windowsHide: true });
+  if (opts.onPipe3) opts.onPipe3(child.stdio[3] as Readable);
   const cpu = new CpuSampler(child.pid);
   let callbackError: { error: unknown } | undefined;
   const progress = new ProgressParser(opts.durationSec, (p, end) => {
@@ -67,8 +76,15 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
       child.kill('SIGKILL');
     }
   });
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => progress.push(chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => tail.push(chunk));
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => progress.push(chunk));
+  let stderrPartial = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    tail.push(chunk);
+    if (!opts.onStderrLine) return;
+    const lines = (stderrPartial + chunk).split(/\r?\n|\r/);
+    stderrPartial = (lines.pop() ?? '').slice(-4096);
+    for (const line of lines) opts.onStderrLine(line);
+  });
 
   let killTimer: NodeJS.Timeout | undefined;
   const onAbort = (): void => {
@@ -91,6 +107,7 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
       },
     );
     if (signal?.aborted) throw signal.reason;
+    if (stderrPartial) opts.onStderrLine?.(stderrPartial);
     if (callbackError) throw callbackError.error;
     if (spawnError) {
       throw new FfmpegError(`FFmpeg could not be started ("${opts.ffmpeg}": ${spawnError.message}).`, null, '');
