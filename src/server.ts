@@ -132,14 +132,24 @@ function givenUp(db: Db, events: PipelineEvents) {
   };
 }
 
-/** Where the cluster queue puts a media: its priority field and the tags its formats need. */
-function mediaRoute(db: Db) {
-  return async (mediaId: number): Promise<MediaRoute | null> => {
+/** A media's `priority` on our scale (stored validated; unreadable counts as normal); null when it is gone. */
+function mediaPriority(db: Db) {
+  return async (mediaId: number): Promise<number | null> => {
     const media = await getMedia(db, mediaId);
     if (!media || media.deleted) return null;
     const priority = parsePriority((JSON.parse(media.options) as FieldMap).priority);
+    return priority.ok ? priority.priority : 0;
+  };
+}
+
+/** Where the cluster queue puts a media: its priority field and the tags its formats need. */
+function mediaRoute(db: Db) {
+  const priorityOf = mediaPriority(db);
+  return async (mediaId: number): Promise<MediaRoute | null> => {
+    const priority = await priorityOf(mediaId);
+    if (priority === null) return null;
     const tasks = await getTasks(db, mediaId);
-    return { priority: priority.ok ? priority.priority : 0, tags: requiredTags(tasks.map((t) => JSON.parse(t.format) as FieldMap)) };
+    return { priority, tags: requiredTags(tasks.map((t) => JSON.parse(t.format) as FieldMap)) };
   };
 }
 
@@ -166,7 +176,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       chunkers = chunkWorkers(config, log);
     }
   } else {
-    queue = new InProcessQueue(core.pipeline, config.workers, (mediaId, err) => log.error({ err, mediaId }, 'worker crashed on a media'));
+    queue = new InProcessQueue(core.pipeline, config.workers, (mediaId, err) => log.error({ err, mediaId }, 'worker crashed on a media'), mediaPriority(db));
   }
   core.setQueue(queue);
 
