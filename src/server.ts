@@ -180,13 +180,17 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
   core.setQueue(queue);
 
-  // Checked off the request path: /healthz answers from the last result.
+  // Checked off the request path: /healthz answers from the last result. An API node runs no
+  // FFmpeg (the workers probe and encode), so it neither needs nor checks one.
   const ffmpegPaths = { ffmpeg: config.ffmpeg, ffprobe: config.ffprobe };
-  let ffmpegReady = opts.ffmpegChecked ?? (await checkFfmpeg(ffmpegPaths)).ok;
-  const ffmpegTimer = setInterval(() => {
-    void checkFfmpeg(ffmpegPaths).then((r) => (ffmpegReady = r.ok));
-  }, FFMPEG_RECHECK_MS);
-  ffmpegTimer.unref();
+  const encodes = config.role !== 'api';
+  let ffmpegReady = encodes && (opts.ffmpegChecked ?? (await checkFfmpeg(ffmpegPaths)).ok);
+  const ffmpegTimer = encodes
+    ? setInterval(() => {
+        void checkFfmpeg(ffmpegPaths).then((r) => (ffmpegReady = r.ok));
+      }, FFMPEG_RECHECK_MS)
+    : undefined;
+  ffmpegTimer?.unref();
 
   let publicUrl = config.publicUrl ?? '';
   const app = buildApp({
@@ -200,7 +204,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     publicUrl: () => publicUrl,
     statusCache: new FinalStatusCache(),
     storage,
-    ffmpegReady: () => ffmpegReady,
+    ffmpegReady: encodes ? () => ffmpegReady : null,
   });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
