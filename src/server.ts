@@ -68,6 +68,7 @@ async function openCore(config: Config, opts: StartOptions) {
   const outbox = new Outbox(db, log.child({ part: 'notify' }), {
     allowPrivateNetwork: config.allowPrivateNetwork,
     retryDelaysMs: config.notifyRetryDelaysMs,
+    sendTimeoutMs: config.notifyTimeoutSeconds * 1000,
     secretFor: (userId) => secrets.get(userId) ?? null,
   });
   const events: PipelineEvents = {
