@@ -261,7 +261,11 @@ export class BullWorkers {
       } while (this.#selectAgain && !this.#closing);
     })()
       .catch((err: unknown) => this.#settings.log.error({ err: redactError(err) }, 'choosing a queue failed'))
-      .finally(() => (this.#selecting = undefined));
+      .finally(() => {
+        this.#selecting = undefined;
+        // Asked for again after the loop's last check: not lost.
+        if (this.#selectAgain) this.#select();
+      });
   }
 
   async #selectOnce(): Promise<void> {
