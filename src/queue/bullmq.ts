@@ -242,7 +242,11 @@ export class BullWorkers {
   async start(): Promise<void> {
     await this.#subscriber.subscribe(abortChannel(this.#settings.prefix));
     // The first choice is made before any Worker fetches, so media already waiting start in order.
-    await this.#selectOnce();
+    await this.#selectOnce().catch((err: unknown) => {
+      // Redis not answering yet: every queue runs, and BullMQ reconnects and retries.
+      this.#settings.log.error({ err: redactError(err) }, 'choosing a queue failed');
+      this.#apply(new Set(this.#workers.map((w) => w.name)));
+    });
     this.#selectTimer = setInterval(() => this.#select(), SELECT_EVERY_MS);
     this.#selectTimer.unref();
   }
