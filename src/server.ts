@@ -147,9 +147,9 @@ function mediaPriority(db: Db) {
 function mediaRoute(db: Db) {
   const priorityOf = mediaPriority(db);
   return async (mediaId: number): Promise<MediaRoute | null> => {
-    const priority = await priorityOf(mediaId);
+    // Both reads at once: this is on AddMedia's path in an API node.
+    const [priority, tasks] = await Promise.all([priorityOf(mediaId), getTasks(db, mediaId)]);
     if (priority === null) return null;
-    const tasks = await getTasks(db, mediaId);
     return { priority, tags: requiredTags(tasks.map((t) => JSON.parse(t.format) as FieldMap)) };
   };
 }
