@@ -166,6 +166,14 @@ const SELECT_EVERY_MS = 1000;
 interface Head {
   priority: number;
   timestamp: number;
+  /** Media ids come from one sequence: they order media added in the same millisecond. */
+  mediaId: number;
+}
+
+function before(a: Head, b: Head): boolean {
+  if (a.priority !== b.priority) return a.priority < b.priority;
+  if (a.timestamp !== b.timestamp) return a.timestamp < b.timestamp;
+  return a.mediaId < b.mediaId;
 }
 
 /**
@@ -281,8 +289,7 @@ export class BullWorkers {
     const heads = await Promise.all(this.#queues.map((q) => nextUp(q)));
     let best = -1;
     heads.forEach((h, i) => {
-      const b = best >= 0 ? heads[best]! : null;
-      if (h && (!b || h.priority < b.priority || (h.priority === b.priority && h.timestamp < b.timestamp))) best = i;
+      if (h && (best < 0 || before(h, heads[best]!))) best = i;
     });
     // A slot may have been taken while Redis answered.
     if (this.#busy >= this.#settings.concurrency || this.#closing) return;
@@ -375,8 +382,9 @@ async function nextUp(queue: Queue<JobData>): Promise<Head | null> {
   const candidates = waiting.length > 0 ? waiting : await queue.getJobs(['prioritized'], 0, 0, true);
   let head: Head | null = null;
   for (const job of candidates) {
-    const h = { priority: job.priority, timestamp: job.timestamp };
-    if (!head || h.priority < head.priority || (h.priority === head.priority && h.timestamp < head.timestamp)) head = h;
+    const data = JobData.safeParse(job.data);
+    const h = { priority: job.priority, timestamp: job.timestamp, mediaId: data.success ? data.data.mediaId : Number.MAX_SAFE_INTEGER };
+    if (!head || before(h, head)) head = h;
   }
   return head;
 }
