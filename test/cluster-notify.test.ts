@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { openStore } from '../src/store/db.ts';
-import { insertNotification, notificationAttemptsOf, notificationsOf } from '../src/store/repo.ts';
+import { claimNotification, claimableNotifications, insertNotification, notificationAttemptsOf, notificationsOf, recordNotificationAttempt } from '../src/store/repo.ts';
 import { spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
 import { USER, createTestDatabase, startTestServer, tempDir, waitFor, type TestServer } from './helpers.ts';
 
@@ -57,6 +57,36 @@ async function leavePending(url: string, dataDir: string, receiver: string, coun
     await db.destroy();
   }
 }
+
+test('claimNotification – on SQLite and PostgreSQL: one live claim at a time, an expired one can be taken, nothing before it is due', async () => {
+  const database = await createTestDatabase();
+  const dir = await tempDir();
+  try {
+    for (const databaseUrl of [null, database.url]) {
+      const db = await openStore({ dataDir: dir, databaseUrl });
+      try {
+        const id = await insertNotification(db, { media_id: 7, kind: 'notify', url: 'http://127.0.0.1:9/x', format: 'xml', body_format: 'form', document: '<result/>' });
+        const now = Date.now() + 10;
+        assert.equal(await claimNotification(db, id, 'a', now - 60_000, now + 1000), false, 'not due yet');
+        const both = await Promise.all([claimNotification(db, id, 'a', now, now + 1000), claimNotification(db, id, 'b', now, now + 1000)]);
+        assert.equal(both.filter(Boolean).length, 1, `exactly one of two nodes claims it (${databaseUrl ? 'PostgreSQL' : 'SQLite'})`);
+        assert.deepEqual(await claimableNotifications(db, now + 500, 10), [], 'a live claim is not offered');
+        assert.equal(await claimNotification(db, id, 'c', now + 500, now + 1500), false);
+        assert.deepEqual(await claimableNotifications(db, now + 1001, 10), [id], 'an expired claim is offered');
+        assert.equal(await claimNotification(db, id, 'c', now + 1001, now + 2001), true, 'and can be taken');
+        await recordNotificationAttempt(db, { notification_id: id, at: now, http_status: 200, error: null, duration_ms: 3 }, { state: 'delivered', next_at: now });
+        assert.equal(await claimNotification(db, id, 'd', now + 5000, now + 6000), false, 'a delivered notification is not claimed');
+        const [row] = await notificationsOf(db, 7);
+        assert.equal(row!.claimed_by, null);
+      } finally {
+        await db.destroy();
+      }
+    }
+  } finally {
+    await database.drop();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
 
 const env = (url: string): Record<string, string> => ({ ENCODERY_DATABASE_URL: url, ENCODERY_NOTIFY_TIMEOUT_SECONDS: '1' });
 
