@@ -1,18 +1,22 @@
 /**
  * Section 6 (BENCH_ONLY=addmedia): AddMedia throughput, media accepted per second, from 32
- * concurrent clients against one API node whose store is PostgreSQL (and, for comparison, the
- * embedded SQLite store).
+ * concurrent clients against one API node: a separate `encodery serve --role api` process on
+ * PostgreSQL with its queue on Redis (the cluster's API node), and, for comparison, the embedded
+ * mode (SQLite store, in-process queue).
  *
  * What is measured is acceptance: the request parsed and validated, the media, its tasks and
  * destinations written in one transaction, the media handed to the queue, the reply rendered.
- * The node's one worker takes the first media and sits on its source, a local HTTP server that
- * never answers, so no download or encode takes CPU from the API during the measurement.
+ * The cluster run has no worker, so the media wait in Redis; the embedded node's one worker takes
+ * the first media and sits on its source, a local HTTP server that never answers. Either way no
+ * download or encode takes CPU from the API during the measurement.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import crypto from 'node:crypto';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { USER, startServer } from './lib.ts';
@@ -20,6 +24,7 @@ import { USER, startServer } from './lib.ts';
 const SECONDS = Number(process.env.BENCH_ADDMEDIA_SECONDS ?? 10);
 const CLIENTS = 32;
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export async function addMediaSection(dataDir: string): Promise<void> {
   const stall = await stallingSource();
@@ -33,12 +38,14 @@ export async function addMediaSection(dataDir: string): Promise<void> {
       await client.end();
     }
   };
+  const prefix = `encodery-bench-${crypto.randomBytes(4).toString('hex')}`;
   try {
     await admin(`create database ${database}`);
     try {
       const url = new URL(PG_URL);
       url.pathname = `/${database}`;
-      const onPostgres = await measure(path.join(dataDir, 'addmedia-pg'), { ENCODERY_DATABASE_URL: url.toString() }, stall.url);
+      const cluster = { ENCODERY_ROLE: 'api', ENCODERY_DATABASE_URL: url.toString(), ENCODERY_REDIS_URL: REDIS_URL, ENCODERY_QUEUE_PREFIX: prefix };
+      const onPostgres = await measure(path.join(dataDir, 'addmedia-pg'), cluster, stall.url).finally(() => clearQueue(prefix));
       // Every reply that gave a MediaID must be a row: the figure counts stored media, not replies.
       const check = new pg.Client({ connectionString: url.toString() });
       await check.connect();
@@ -47,7 +54,7 @@ export async function addMediaSection(dataDir: string): Promise<void> {
       if (Number(rows[0]!.n) !== onPostgres.replied) throw new Error(`${onPostgres.replied} media accepted but ${rows[0]!.n} stored`);
       if (Number(rows[0]!.tasks) !== 2 * onPostgres.replied) throw new Error(`${rows[0]!.tasks} tasks stored for ${onPostgres.replied} media`);
       console.log(
-        `AddMedia from ${CLIENTS} concurrent clients, one API node on PostgreSQL: ${Math.round(onPostgres.rate)} media accepted/s ` +
+        `AddMedia from ${CLIENTS} concurrent clients, one --role api process on PostgreSQL (queue on Redis): ${Math.round(onPostgres.rate)} media accepted/s ` +
           `(${onPostgres.accepted} in ${SECONDS} s, ${onPostgres.errors} errors; p50 ${onPostgres.p50.toFixed(1)} ms, p99 ${onPostgres.p99.toFixed(1)} ms)`,
       );
     } finally {
@@ -55,7 +62,7 @@ export async function addMediaSection(dataDir: string): Promise<void> {
     }
     const onSqlite = await measure(path.join(dataDir, 'addmedia-sqlite'), {}, stall.url);
     console.log(
-      `  the same on the embedded SQLite store: ${Math.round(onSqlite.rate)} media accepted/s ` +
+      `  the same against the embedded mode (SQLite store, in-process queue): ${Math.round(onSqlite.rate)} media accepted/s ` +
         `(${onSqlite.errors} errors; p50 ${onSqlite.p50.toFixed(1)} ms, p99 ${onSqlite.p99.toFixed(1)} ms)`,
     );
   } finally {
@@ -119,6 +126,17 @@ async function measure(dataDir: string, env: Record<string, string>, source: str
     const killer = setTimeout(() => server.kill('SIGKILL'), 10_000);
     await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
     clearTimeout(killer);
+  }
+}
+
+/** Removes the Redis keys of the bench's queue (the media it accepted wait there for no worker). */
+async function clearQueue(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
   }
 }
 

@@ -31,6 +31,8 @@ export interface Config {
   logLevel: string;
   /** Delays between notification attempts; tests shorten them. */
   notifyRetryDelaysMs: number[];
+  /** How long one notification POST may take; a node's claim on a notification lasts twice this. */
+  notifyTimeoutSeconds: number;
   /** Blob service URL (Azurite, Azure Stack) that serves every ACCOUNT.blob.core.windows.net URL; null: Azure itself. */
   azureEndpoint: string | null;
   /** An S3-compatible service (MinIO, Ceph, …) used with path-style addressing; null: AWS. */
@@ -94,6 +96,7 @@ export const SETTINGS = {
   maxSourceBytes: { env: 'ENCODERY_MAX_SOURCE_BYTES', flag: 'max-source-bytes', help: 'Largest source file accepted', default: String(50 * 1024 ** 3) },
   logLevel: { env: 'ENCODERY_LOG_LEVEL', flag: 'log-level', help: 'pino log level', default: 'info' },
   notifyRetryDelaysMs: { env: 'ENCODERY_NOTIFY_RETRY_DELAYS_MS', flag: 'notify-retry-delays-ms', help: 'Delays before the 3 notification retries, comma-separated ms', default: '2000,10000,60000' },
+  notifyTimeoutSeconds: { env: 'ENCODERY_NOTIFY_TIMEOUT_SECONDS', flag: 'notify-timeout-seconds', help: 'How long one notification POST may take; a node that dies while sending one has its claim on it expire after twice this, and another node sends it', default: '30' },
   azureEndpoint: { env: 'ENCODERY_AZURE_ENDPOINT', flag: 'azure-endpoint', help: 'Azure Blob service URL used for every Azure URL instead of ACCOUNT.blob.core.windows.net (Azurite: http://127.0.0.1:10000/devstoreaccount1)' },
   s3Endpoint: { env: 'ENCODERY_S3_ENDPOINT', flag: 's3-endpoint', help: 'Base URL of an S3-compatible service for s3:// URLs (path-style addressing; trusted even on a private network)' },
   s3Region: { env: 'ENCODERY_S3_REGION', flag: 's3-region', help: 'Region for s3:// URLs and the S3 endpoint (AWS redirects to the bucket\'s own region)', default: 'us-east-1' },
@@ -167,6 +170,7 @@ const schema = z.object({
   maxSourceBytes: int(1, Number.MAX_SAFE_INTEGER),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   notifyRetryDelaysMs: list.pipe(z.array(z.string().regex(/^\d+$/).transform(Number)).length(3, 'give exactly three delays')),
+  notifyTimeoutSeconds: int(1, 600),
   azureEndpoint: z.url({ protocol: /^https?$/ }).optional(),
   s3Endpoint: z.url({ protocol: /^https?$/ }).optional(),
   s3Region: z.string().trim().regex(/^[a-z0-9-]+$/, 'must be a region name such as us-east-1'),

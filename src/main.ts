@@ -43,14 +43,15 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const ffmpeg = await checkFfmpeg({ ffmpeg: config.ffmpeg, ffprobe: config.ffprobe });
-  if (!ffmpeg.ok) {
+  // Only processes that encode need FFmpeg: an API node never runs it (workers probe sources).
+  const ffmpeg = config.role === 'api' ? null : await checkFfmpeg({ ffmpeg: config.ffmpeg, ffprobe: config.ffprobe });
+  if (ffmpeg && !ffmpeg.ok) {
     process.stderr.write(`encodery: ${ffmpeg.message}\n`);
     return 1;
   }
   const onUserCreated = (user: { id: string; key: string }, file: string) =>
     process.stdout.write(`Created the first user (kept in ${file}):\n  userid  ${user.id}\n  userkey ${user.key}\n`);
-  const ffmpegNote = ffmpeg.version ? `(FFmpeg ${ffmpeg.version}) ` : '';
+  const ffmpegNote = ffmpeg?.version ? `(FFmpeg ${ffmpeg.version}) ` : '';
   let close: () => Promise<void>;
   if (config.role === 'worker') {
     const worker = await startWorker(config, { ffmpegChecked: true, onUserCreated });

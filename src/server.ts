@@ -68,6 +68,7 @@ async function openCore(config: Config, opts: StartOptions) {
   const outbox = new Outbox(db, log.child({ part: 'notify' }), {
     allowPrivateNetwork: config.allowPrivateNetwork,
     retryDelaysMs: config.notifyRetryDelaysMs,
+    sendTimeoutMs: config.notifyTimeoutSeconds * 1000,
     secretFor: (userId) => secrets.get(userId) ?? null,
   });
   const events: PipelineEvents = {
@@ -134,14 +135,24 @@ function givenUp(db: Db, events: PipelineEvents) {
   };
 }
 
-/** Where the cluster queue puts a media: its priority field and the tags its formats need. */
-function mediaRoute(db: Db) {
-  return async (mediaId: number): Promise<MediaRoute | null> => {
+/** A media's `priority` on our scale (stored validated; unreadable counts as normal); null when it is gone. */
+function mediaPriority(db: Db) {
+  return async (mediaId: number): Promise<number | null> => {
     const media = await getMedia(db, mediaId);
     if (!media || media.deleted) return null;
     const priority = parsePriority((JSON.parse(media.options) as FieldMap).priority);
-    const tasks = await getTasks(db, mediaId);
-    return { priority: priority.ok ? priority.priority : 0, tags: requiredTags(tasks.map((t) => JSON.parse(t.format) as FieldMap)) };
+    return priority.ok ? priority.priority : 0;
+  };
+}
+
+/** Where the cluster queue puts a media: its priority field and the tags its formats need. */
+function mediaRoute(db: Db) {
+  const priorityOf = mediaPriority(db);
+  return async (mediaId: number): Promise<MediaRoute | null> => {
+    // Both reads at once: this is on AddMedia's path in an API node.
+    const [priority, tasks] = await Promise.all([priorityOf(mediaId), getTasks(db, mediaId)]);
+    if (priority === null) return null;
+    return { priority, tags: requiredTags(tasks.map((t) => JSON.parse(t.format) as FieldMap)) };
   };
 }
 
@@ -168,17 +179,21 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       chunkers = chunkWorkers(config, log);
     }
   } else {
-    queue = new InProcessQueue(core.pipeline, config.workers, (mediaId, err) => log.error({ err, mediaId }, 'worker crashed on a media'));
+    queue = new InProcessQueue(core.pipeline, config.workers, (mediaId, err) => log.error({ err, mediaId }, 'worker crashed on a media'), mediaPriority(db));
   }
   core.setQueue(queue);
 
-  // Checked off the request path: /healthz answers from the last result.
+  // Checked off the request path: /healthz answers from the last result. An API node runs no
+  // FFmpeg (the workers probe and encode), so it neither needs nor checks one.
   const ffmpegPaths = { ffmpeg: config.ffmpeg, ffprobe: config.ffprobe };
-  let ffmpegReady = opts.ffmpegChecked ?? (await checkFfmpeg(ffmpegPaths)).ok;
-  const ffmpegTimer = setInterval(() => {
-    void checkFfmpeg(ffmpegPaths).then((r) => (ffmpegReady = r.ok));
-  }, FFMPEG_RECHECK_MS);
-  ffmpegTimer.unref();
+  const encodes = config.role !== 'api';
+  let ffmpegReady = encodes && (opts.ffmpegChecked ?? (await checkFfmpeg(ffmpegPaths)).ok);
+  const ffmpegTimer = encodes
+    ? setInterval(() => {
+        void checkFfmpeg(ffmpegPaths).then((r) => (ffmpegReady = r.ok));
+      }, FFMPEG_RECHECK_MS)
+    : undefined;
+  ffmpegTimer?.unref();
 
   let publicUrl = config.publicUrl ?? '';
   const app = buildApp({
@@ -192,7 +207,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     publicUrl: () => publicUrl,
     statusCache: new FinalStatusCache(),
     storage,
-    ffmpegReady: () => ffmpegReady,
+    ffmpegReady: encodes ? () => ffmpegReady : null,
   });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();

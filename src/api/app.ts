@@ -19,8 +19,11 @@ import { dashboard } from '../dashboard/plugin.ts';
 export interface AppDeps extends Services {
   users: Users;
   metrics: Metrics;
-  /** Whether FFmpeg was usable at start (checked once; /healthz reports it). */
-  ffmpegReady: () => boolean;
+  /**
+   * Whether FFmpeg is usable (checked off the request path; /healthz reports it); null in a
+   * process that encodes nothing (`--role api`), whose health does not depend on FFmpeg.
+   */
+  ffmpegReady: (() => boolean) | null;
 }
 
 interface RawBody {
@@ -106,14 +109,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.get('/healthz', async (_req, reply) => {
-    const checks = { store: false, ffmpeg: deps.ffmpegReady() };
+    const checks: { store: boolean; ffmpeg?: boolean } = { store: false, ...(deps.ffmpegReady ? { ffmpeg: deps.ffmpegReady() } : {}) };
     try {
       await sql`select 1`.execute(deps.db);
       checks.store = true;
     } catch {
       // reported below
     }
-    const ok = checks.store && checks.ffmpeg;
+    const ok = checks.store && checks.ffmpeg !== false;
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
   });
 

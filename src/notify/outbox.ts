@@ -1,3 +1,5 @@
+import crypto from 'node:crypto';
+import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.ts';
 import * as repo from '../store/repo.ts';
@@ -14,34 +16,85 @@ export interface OutboxOptions {
   retryDelaysMs: number[];
   /** The notification secret of a user (sign.ts), looked up at each attempt; null: unsigned. */
   secretFor(userId: string): string | null;
+  /**
+   * How long one POST may take. A node's claim on a notification lasts twice this, so a live
+   * sender always finishes inside its claim.
+   * @default 30000
+   */
+  sendTimeoutMs?: number;
+  /** This process among the nodes sharing the store (hostname, pid and a random part by default). */
+  node?: string;
 }
+
+/**
+ * How often a node looks for notifications nobody is sending: left by a node that stopped, or
+ * claimed by one that died mid-send (its claim has expired).
+ */
+const SWEEP_EVERY_MS = 2000;
+const SWEEP_BATCH = 100;
+const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 
 
 /**
  * Notifications are written to the store first and delivered from there, so a restart resumes
  * them; every attempt is recorded in its own row (time, HTTP status or error, duration).
+ *
+ * Every node (API or worker) sharing the store delivers from it. Before each attempt a node
+ * claims the row with a conditional UPDATE, so exactly one node sends it; the claim ends when the
+ * attempt is recorded, or expires if the node dies mid-send, and then another node's sweep takes
+ * the notification over.
  */
 export class Outbox {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** Ids this process is attempting now, so a sweep does not start a second attempt of its own. */
+  readonly #attempting = new Set<number>();
+  readonly #node: string;
+  readonly #sendTimeoutMs: number;
+  #sweeper: NodeJS.Timeout | undefined;
+  #sweeping = false;
   #closed = false;
 
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
     private readonly opts: OutboxOptions,
-  ) {}
+  ) {
+    this.#node = opts.node ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
+    this.#sendTimeoutMs = opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
+  }
 
-  /** Deliver whatever a previous process left pending. */
+  /**
+   * Deliver whatever a previous process left pending, and from now on whatever another node
+   * leaves behind.
+   */
   async resume(): Promise<void> {
     for (const row of await repo.pendingNotifications(this.db)) this.#schedule(row.id, row.next_at - Date.now());
+    if (this.#closed || this.#sweeper) return;
+    this.#sweeper = setInterval(() => void this.#sweep(), SWEEP_EVERY_MS);
+    this.#sweeper.unref();
   }
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#sweeper);
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     await Promise.all(this.#inFlight);
+  }
+
+  async #sweep(): Promise<void> {
+    if (this.#sweeping || this.#closed) return;
+    this.#sweeping = true;
+    try {
+      for (const id of await repo.claimableNotifications(this.db, Date.now(), SWEEP_BATCH)) {
+        if (!this.#attempting.has(id)) this.#schedule(id, 0);
+      }
+    } catch (err) {
+      this.log.error({ err }, 'looking for notifications to deliver failed');
+    } finally {
+      this.#sweeping = false;
+    }
   }
 
   /** The media reached Finished or Error: `notify`, and `notify_encoding_errors` on errors. */
@@ -110,7 +163,9 @@ export class Outbox {
     if (this.#closed) return;
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      const p = this.#attempt(id).finally(() => this.#inFlight.delete(p));
+      const p = this.#attempt(id)
+        .catch((err: unknown) => this.log.error({ err, notificationId: id }, 'delivering a notification failed'))
+        .finally(() => this.#inFlight.delete(p));
       this.#inFlight.add(p);
     }, Math.max(0, delayMs));
     timer.unref();
@@ -118,13 +173,26 @@ export class Outbox {
   }
 
   async #attempt(id: number): Promise<void> {
+    if (this.#attempting.has(id)) return;
+    this.#attempting.add(id);
+    try {
+      const now = Date.now();
+      // Not due, delivered, or being sent by another node: not ours to send now.
+      if (!(await repo.claimNotification(this.db, id, this.#node, now, now + 2 * this.#sendTimeoutMs))) return;
+      await this.#send(id);
+    } finally {
+      this.#attempting.delete(id);
+    }
+  }
+
+  async #send(id: number): Promise<void> {
     const row = await repo.getNotification(this.db, id);
     if (!row || row.state !== 'pending') return;
     const media = await repo.getMedia(this.db, row.media_id);
     const secret = media ? this.opts.secretFor(media.user_id) : null;
     const attempt = await sendOnce(
       { url: row.url, format: row.format as WireFormat, bodyFormat: row.body_format as 'form' | 'raw', document: row.document, secret },
-      { allowPrivateNetwork: this.opts.allowPrivateNetwork },
+      { allowPrivateNetwork: this.opts.allowPrivateNetwork, timeoutMs: this.#sendTimeoutMs },
     );
     const made = (await repo.countNotificationAttempts(this.db, id)) + 1;
     const ok = attempt.error === null;

@@ -159,19 +159,47 @@ export interface WorkerSettings extends BullSettings {
 /** Times a media may lose its worker (killed, out of memory) and still be passed on. */
 export const MAX_STALLS = 2;
 
+/** How often a worker with a free slot looks again at which of its queues holds the next media. */
+const SELECT_EVERY_MS = 1000;
+
+/** The media a queue gives out next: BullMQ's priority number (lower first), then age. */
+interface Head {
+  priority: number;
+  timestamp: number;
+  /** Media ids come from one sequence: they order media added in the same millisecond. */
+  mediaId: number;
+}
+
+function before(a: Head, b: Head): boolean {
+  if (a.priority !== b.priority) return a.priority < b.priority;
+  if (a.timestamp !== b.timestamp) return a.timestamp < b.timestamp;
+  return a.mediaId < b.mediaId;
+}
+
 /**
  * The worker side: one BullMQ Worker per queue this process may take from (the plain one and one
  * per combination of its tags), sharing `concurrency` slots. When the slots are full every Worker
  * is paused, so that an idle worker elsewhere gets the next media; a job fetched in the moment
  * before the pause is handed straight back.
+ *
+ * BullMQ orders each queue by priority, but not across queues. So while a slot is free and media
+ * wait, only the Worker of the queue whose next media comes first (priority, then age) runs; the
+ * others are paused. When nothing waits every Worker runs, so a new media is taken at once.
  */
 export class BullWorkers {
   readonly #workers: Worker<JobData>[] = [];
+  /** The same queues seen from the producer side, to peek at what each gives out next. */
+  readonly #queues: Queue<JobData>[] = [];
+  /** Names of the queues this process takes from right now. */
+  #allowed = new Set<string>();
   readonly #settings: WorkerSettings;
   readonly #process: MediaProcessor;
   #busy = 0;
   readonly #subscriber: Redis;
   #closing: Promise<void> | undefined;
+  #selecting: Promise<void> | undefined;
+  #selectAgain = false;
+  #selectTimer: NodeJS.Timeout | undefined;
 
   constructor(settings: WorkerSettings, process: MediaProcessor) {
     this.#settings = settings;
@@ -205,6 +233,9 @@ export class BullWorkers {
         for (const id of ids) worker.cancelJob(id, 'lock-lost');
       });
       this.#workers.push(worker);
+      const queue = new Queue<JobData>(name, { connection, prefix: settings.prefix });
+      queue.on('error', (err) => settings.log.error({ err: redactError(err), queue: name }, 'queue connection error'));
+      this.#queues.push(queue);
     }
     this.#subscriber = new Redis({ ...connection, lazyConnect: true });
     this.#subscriber.on('error', (err) => settings.log.error({ err: redactError(err) }, 'abort channel error'));
@@ -218,7 +249,66 @@ export class BullWorkers {
   /** Subscribes to aborts first, so that no abort of a media this process takes is missed. */
   async start(): Promise<void> {
     await this.#subscriber.subscribe(abortChannel(this.#settings.prefix));
-    for (const w of this.#workers) void w.run().catch((err) => this.#settings.log.error({ err: redactError(err) }, 'worker stopped'));
+    // The first choice is made before any Worker fetches, so media already waiting start in order.
+    await this.#selectOnce().catch((err: unknown) => {
+      // Redis not answering yet: every queue runs, and BullMQ reconnects and retries.
+      this.#settings.log.error({ err: redactError(err) }, 'choosing a queue failed');
+      this.#apply(new Set(this.#workers.map((w) => w.name)));
+    });
+    this.#selectTimer = setInterval(() => this.#select(), SELECT_EVERY_MS);
+    this.#selectTimer.unref();
+  }
+
+  /** Re-runs the choice of queues; calls that come while one runs are folded into one more run. */
+  #select(): void {
+    if (this.#closing) return;
+    if (this.#selecting) {
+      this.#selectAgain = true;
+      return;
+    }
+    this.#selecting = (async () => {
+      do {
+        this.#selectAgain = false;
+        await this.#selectOnce();
+      } while (this.#selectAgain && !this.#closing);
+    })()
+      .catch((err: unknown) => this.#settings.log.error({ err: redactError(err) }, 'choosing a queue failed'))
+      .finally(() => {
+        this.#selecting = undefined;
+        // Asked for again after the loop's last check: not lost.
+        if (this.#selectAgain) this.#select();
+      });
+  }
+
+  async #selectOnce(): Promise<void> {
+    if (this.#closing) return;
+    if (this.#busy >= this.#settings.concurrency) {
+      this.#apply(new Set());
+      return;
+    }
+    const heads = await Promise.all(this.#queues.map((q) => nextUp(q)));
+    let best = -1;
+    heads.forEach((h, i) => {
+      if (h && (best < 0 || before(h, heads[best]!))) best = i;
+    });
+    // A slot may have been taken while Redis answered.
+    if (this.#busy >= this.#settings.concurrency || this.#closing) return;
+    this.#apply(new Set(best < 0 ? this.#workers.map((w) => w.name) : [this.#workers[best]!.name]));
+  }
+
+  /** Runs the Workers of these queues, pauses the others. */
+  #apply(allowed: Set<string>): void {
+    this.#allowed = allowed;
+    for (const w of this.#workers) {
+      if (!allowed.has(w.name)) {
+        if (!w.isPaused()) void w.pause(true).catch(() => undefined);
+      } else if (w.isPaused()) {
+        w.resume();
+      } else if (!w.isRunning()) {
+        // Never started, or its loop ended in the moment a resume came: start it (again).
+        void w.run().catch((err: unknown) => this.#settings.log.error({ err: redactError(err) }, 'worker stopped'));
+      }
+    }
   }
 
   #onAbort(text: string): void {
@@ -238,7 +328,8 @@ export class BullWorkers {
       this.#settings.log.error({ jobId: job.id }, 'dropping a queue job that names no media');
       return;
     }
-    if (!this.#take()) throw Worker.RateLimitError();
+    // A paused Worker can still receive the media its last fetch was waiting for: hand it back.
+    if (!this.#allowed.has(job.queueName) || !this.#take()) throw Worker.RateLimitError();
     const { mediaId } = data.data;
     this.#settings.log.info({ mediaId, queue: job.queueName }, 'media taken from the queue');
     try {
@@ -255,14 +346,15 @@ export class BullWorkers {
   #take(): boolean {
     if (this.#closing || this.#busy >= this.#settings.concurrency) return false;
     this.#busy++;
-    if (this.#busy >= this.#settings.concurrency) for (const w of this.#workers) void w.pause(true).catch(() => undefined);
+    if (this.#busy >= this.#settings.concurrency) this.#apply(new Set());
+    // With a slot still free, the queue holding the next media may have changed.
+    else this.#select();
     return true;
   }
 
   #give(): void {
     this.#busy--;
-    if (this.#closing) return;
-    for (const w of this.#workers) if (w.isPaused()) w.resume();
+    this.#select();
   }
 
   /**
@@ -271,11 +363,30 @@ export class BullWorkers {
    */
   close(): Promise<void> {
     return (this.#closing ??= (async () => {
+      clearInterval(this.#selectTimer);
       for (const w of this.#workers) w.cancelAllJobs('shutdown');
       await Promise.allSettled(this.#workers.map((w) => w.close()));
+      await this.#selecting;
+      await Promise.allSettled(this.#queues.map((q) => q.close()));
       await this.#subscriber.quit().catch(() => undefined);
     })());
   }
+}
+
+/**
+ * What a queue gives out next, or null when nothing waits there. A job back from a stalled worker
+ * sits in the plain wait list, which BullMQ empties before the prioritized set.
+ */
+async function nextUp(queue: Queue<JobData>): Promise<Head | null> {
+  const waiting = await queue.getJobs(['wait'], 0, 9, true);
+  const candidates = waiting.length > 0 ? waiting : await queue.getJobs(['prioritized'], 0, 0, true);
+  let head: Head | null = null;
+  for (const job of candidates) {
+    const data = JobData.safeParse(job.data);
+    const h = { priority: job.priority, timestamp: job.timestamp, mediaId: data.success ? data.data.mediaId : Number.MAX_SAFE_INTEGER };
+    if (!head || before(h, head)) head = h;
+  }
+  return head;
 }
 
 /** ioredis errors can quote the URL they failed on; a password must not reach the logs. */

@@ -5,9 +5,19 @@ interface Running {
   done: Promise<void>;
 }
 
-/** The embedded queue: a FIFO of media ids worked by `concurrency` in-process workers. */
+interface Waiting {
+  mediaId: number;
+  /** Our scale: 50 runs first, -50 last. */
+  priority: number;
+}
+
+/**
+ * The embedded queue: media ids worked by `concurrency` in-process workers, the highest
+ * `priority` first and, within one priority, in the order they were queued.
+ */
 export class InProcessQueue implements MediaQueue {
-  readonly #waiting: number[] = [];
+  /** Kept sorted, the next media to run at the front; a newcomer goes behind its equals (FIFO). */
+  readonly #waiting: Waiting[] = [];
   readonly #running = new Map<number, Running>();
   #closed = false;
 
@@ -15,6 +25,8 @@ export class InProcessQueue implements MediaQueue {
     private readonly process: MediaProcessor,
     private readonly concurrency: number,
     private readonly onError: (mediaId: number, err: unknown) => void,
+    /** The media's priority, read when it is queued; a media that is gone is not queued. */
+    private readonly priorityOf: (mediaId: number) => Promise<number | null>,
   ) {}
 
   get waiting(): number {
@@ -26,13 +38,22 @@ export class InProcessQueue implements MediaQueue {
   }
 
   async enqueue(mediaId: number): Promise<void> {
-    if (this.#closed || this.#waiting.includes(mediaId)) return;
-    this.#waiting.push(mediaId);
+    if (this.#closed || this.#isWaiting(mediaId)) return;
+    const priority = await this.priorityOf(mediaId);
+    // Checked again: the same media may have been queued while its priority was read.
+    if (priority === null || this.#closed || this.#isWaiting(mediaId)) return;
+    const entry = { mediaId, priority };
+    const at = this.#waiting.findIndex((w) => w.priority < priority);
+    this.#waiting.splice(at < 0 ? this.#waiting.length : at, 0, entry);
     this.#pump();
   }
 
+  #isWaiting(mediaId: number): boolean {
+    return this.#waiting.some((w) => w.mediaId === mediaId);
+  }
+
   async abort(mediaId: number, reason: AbortReason): Promise<void> {
-    const i = this.#waiting.indexOf(mediaId);
+    const i = this.#waiting.findIndex((w) => w.mediaId === mediaId);
     if (i >= 0) this.#waiting.splice(i, 1);
     const running = this.#running.get(mediaId);
     if (!running) return;
@@ -48,7 +69,7 @@ export class InProcessQueue implements MediaQueue {
 
   #pump(): void {
     while (!this.#closed && this.#running.size < this.concurrency && this.#waiting.length > 0) {
-      const mediaId = this.#waiting.shift()!;
+      const { mediaId } = this.#waiting.shift()!;
       if (this.#running.has(mediaId)) {
         // Re-queued while running (a restart raced the worker): run it again afterwards.
         void this.#running.get(mediaId)!.done.then(() => void this.enqueue(mediaId));

@@ -173,6 +173,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('notification').dropColumn('attempts').execute();
     },
   },
+  '0004_notification_claims': {
+    async up(db: Kysely<any>) {
+      const { text } = typesFor(db);
+      // Several nodes deliver from one outbox: a node sends only what it has claimed, until
+      // claimed_until; a node that dies mid-send leaves a claim that expires.
+      await db.schema.alterTable('notification').addColumn('claimed_by', text).execute();
+      await db.schema.alterTable('notification').addColumn('claimed_until', 'bigint').execute();
+    },
+  },
   '0005_qc_children': {
     async up(db: Kysely<any>) {
       const { text } = typesFor(db);

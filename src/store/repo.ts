@@ -218,7 +218,7 @@ export async function countMediaByStatus(db: Db): Promise<{ status: string; n: n
 // --- notifications --------------------------------------------------------------------------
 
 export type NotificationAttemptRow = Selectable<NotificationAttemptTable>;
-export type NewNotification = Omit<NotificationTable, 'id' | 'state' | 'next_at' | 'task_id' | 'destination_id'> &
+export type NewNotification = Omit<NotificationTable, 'id' | 'state' | 'next_at' | 'task_id' | 'destination_id' | 'claimed_by' | 'claimed_until'> &
   Partial<Pick<NotificationTable, 'task_id' | 'destination_id'>>;
 
 export async function insertNotification(db: Db, n: NewNotification): Promise<number> {
@@ -234,6 +234,38 @@ export function pendingNotifications(db: Db): Promise<NotificationRow[]> {
   return db.selectFrom('notification').selectAll().where('state', '=', 'pending').orderBy('id').execute();
 }
 
+/** Pending notifications due by `now` that no node holds a live claim on, oldest first. */
+export async function claimableNotifications(db: Db, now: number, limit: number): Promise<number[]> {
+  const rows = await db
+    .selectFrom('notification')
+    .select('id')
+    .where('state', '=', 'pending')
+    .where('next_at', '<=', now)
+    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
+    .orderBy('next_at')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Claims a due notification for `node` until `until`, unless another claim still holds (one
+ * conditional UPDATE: of several nodes trying at once, exactly one changes the row). True when
+ * this node got it and must send it.
+ */
+export async function claimNotification(db: Db, id: number, node: string, now: number, until: number): Promise<boolean> {
+  const result = await db
+    .updateTable('notification')
+    .set({ claimed_by: node, claimed_until: until })
+    .where('id', '=', id)
+    .where('state', '=', 'pending')
+    .where('next_at', '<=', now)
+    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
 export function getNotification(db: Db, id: number): Promise<NotificationRow | undefined> {
   return db.selectFrom('notification').selectAll().where('id', '=', id).executeTakeFirst();
 }
@@ -247,7 +279,10 @@ export async function countNotificationAttempts(db: Db, notificationId: number):
   return Number(row.n);
 }
 
-/** The attempt and the state it leads to, together: a crash between them cannot lose either. */
+/**
+ * The attempt and the state it leads to, together: a crash between them cannot lose either.
+ * The sender's claim ends with it; the next attempt, if any, is claimed afresh when due.
+ */
 export async function recordNotificationAttempt(
   db: Db,
   attempt: Omit<NotificationAttemptTable, 'id'>,
@@ -255,7 +290,7 @@ export async function recordNotificationAttempt(
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await trx.insertInto('notification_attempt').values(attempt).execute();
-    await trx.updateTable('notification').set(next).where('id', '=', attempt.notification_id).execute();
+    await trx.updateTable('notification').set({ ...next, claimed_by: null, claimed_until: null }).where('id', '=', attempt.notification_id).execute();
   });
 }
 

@@ -86,6 +86,9 @@ export interface NotificationTable {
   /** notify_upload only: the task and destination it reports on. */
   task_id: number | null;
   destination_id: number | null;
+  /** The node sending it now, and until when its claim holds (null: nobody is sending it). */
+  claimed_by: string | null;
+  claimed_until: number | null;
 }
 
 /** One POST of a notification, whatever its outcome. */
