@@ -27,6 +27,7 @@ import { DeliveredOutputs, type DestinationDone } from './delivered-output.ts';
 import { ensureLocal, putOutputs, type SharedStorage } from './shared-storage.ts';
 import { encodeSplitTask, splitCandidates } from './split/task.ts';
 import type { UnitExecutor } from './split/run.ts';
+import type { SplitPieces } from './split/pieces.ts';
 
 /** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
 export interface PipelineEvents {
@@ -45,7 +46,7 @@ export interface PipelineDeps {
   /** ENCODERY_STORAGE_URL; null or absent: outputs stay in the data dir only. */
   storage?: SharedStorage | null;
   /** Cluster mode: split-and-stitch chunks become queue jobs any worker takes (queue/bull-chunks.ts). */
-  chunkExecutor?: (mediaId: number) => UnitExecutor;
+  chunkExecutor?: (mediaId: number, pieces: SplitPieces | null) => UnitExecutor;
 }
 
 const DELIVERY_CONCURRENCY = 4;
@@ -233,7 +234,8 @@ class MediaRun {
       failTask: (id: number, err: unknown) => this.#failTask(id, err),
       setFraction: (id: number, f: number) => this.#progress.setTaskFraction(id, f),
       taskEncoded: (sec: number, output: string) => this.deps.events.taskEncoded(sec, output),
-      executor: this.deps.chunkExecutor?.(this.mediaId) ?? null,
+      chunkExecutor: this.deps.chunkExecutor ? (pieces: SplitPieces | null) => this.deps.chunkExecutor!(this.mediaId, pieces) : null,
+      storage: this.#storage, log: this.#log,
     };
   }
 
