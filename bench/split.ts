@@ -141,7 +141,7 @@ async function taskLog(dataDir: string, mediaId: number): Promise<{ at: number; 
 
 /** Where a split media's time went: before the chunks, the chunks (and each worker's busy time), the audio, the join, the delivery. */
 function splitPhases(log: { at: number; message: string }[]): string {
-  const at = (re: RegExp, last = false): number => (last ? log.findLast((l) => re.test(l.message)) : log.find((l) => re.test(l.message)))?.at ?? NaN;
+  const at = (re: RegExp, last = false): number => (last ? [...log].reverse() : log).find((l) => re.test(l.message))?.at ?? NaN;
   const s = (ms: number): string => (ms / 1000).toFixed(2);
   const planned = at(/^Split into .* encoding them/);
   const lastChunk = at(/^Encoded chunk /, true);
