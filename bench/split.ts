@@ -72,7 +72,7 @@ export async function splitSection(dataDir: string): Promise<void> {
   const base = procs.base;
   const encode = async (name: string, split: boolean): Promise<{ seconds: number; frames: number; how: string; cpu: string; phases: string }> => {
     const out = path.join(files, `${name}.mp4`);
-    const cpu0 = await processCpu(procs.pids);
+    const cpu0 = await Promise.all(procs.pids.map((pid) => processCpu([pid])));
     const t0 = performance.now();
     const added = await call(base, {
       action: 'AddMedia', source: `file://${source}`, notify: watcher.notify, notify_format: 'json',
@@ -81,7 +81,7 @@ export async function splitSection(dataDir: string): Promise<void> {
     });
     const status = await watcher.ended(added.MediaID);
     const seconds = (performance.now() - t0) / 1000;
-    const encoderyCpu = (await processCpu(procs.pids)) - cpu0;
+    const encoderyCpu = (await Promise.all(procs.pids.map((pid) => processCpu([pid])))).map((c, i) => c - cpu0[i]!);
     if (status !== 'Finished') {
       const s = await call(base, { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' });
       throw new Error(`bench media ended ${status}: ${s.job.description}`);
@@ -93,7 +93,7 @@ export async function splitSection(dataDir: string): Promise<void> {
     const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', out]);
     const log = await taskLog(path.join(files, 'server'), Number(added.MediaID));
     const ffmpegCpu = Number(/, ([\d.]+) CPU s\)/.exec(states.map((x) => x.message).join('\n'))?.[1] ?? NaN);
-    const cpu = `CPU: FFmpeg ${ffmpegCpu.toFixed(1)} s, Encodery processes ${encoderyCpu.toFixed(1)} s`;
+    const cpu = `CPU: FFmpeg ${ffmpegCpu.toFixed(1)} s, Encodery processes ${encoderyCpu.reduce((a, b) => a + b, 0).toFixed(1)} s (${encoderyCpu.map((c) => c.toFixed(2)).join(' / ')})`;
     return { seconds, frames: Number(stdout.trim()), how: how ?? 'one piece', cpu, phases: split ? splitPhases(log) : '' };
   };
   try {
@@ -150,7 +150,7 @@ function splitPhases(log: { at: number; message: string }[]): string {
   const finished = at(/^Status: Finished/);
   const busy = new Map<string, number>();
   for (const l of log) {
-    const m = /^Encoded chunk .* in ([\d.]+) s on (\S+)$/.exec(l.message);
+    const m = /^Encoded chunk .* in ([\d.]+) s .*on (\S+)$/.exec(l.message);
     if (m) busy.set(m[2]!, (busy.get(m[2]!) ?? 0) + Number(m[1]));
   }
   return [

@@ -115,7 +115,7 @@ export async function encodeSplitTask(t: SplitTask, input: PlanInput, deps: Spli
       result = await runSplit(plan, {
         ffmpeg: c.ffmpeg, executor, audio, signal: deps.signal,
         onProgress: (f) => deps.setFraction(id, Math.min(0.99, f)),
-        onUnitDone: (u, r) => repo.appendLog(deps.db, [id], r ? `Encoded ${u.describe} in ${r.wallSec.toFixed(2)} s on ${r.worker}` : `Kept ${u.describe} from the interrupted run`),
+        onUnitDone: (u, r) => repo.appendLog(deps.db, [id], r ? `Encoded ${u.describe} in ${r.wallSec.toFixed(2)} s (${r.cpuSec.toFixed(2)} CPU s) on ${r.worker}` : `Kept ${u.describe} from the interrupted run`),
       });
     } catch (err) {
       if (deps.signal.aborted) {
