@@ -53,9 +53,10 @@ export function planSplit(spec: VideoSpec, input: PlanInput, chunks: Chunk[], wo
   const ext = containerExtension(spec.container);
   const videoOnly: PlanInput = { paths: [source], probes: [{ ...probe, audio: [] }] };
   const total = probe.video?.durationSec ?? probe.durationSec;
+  const origin = Number(probe.raw.format?.['start_time']);
   const units: SplitUnit[] = chunks.map((c) => {
     const baseName = `chunk-${String(c.index).padStart(4, '0')}`;
-    const plan = planMedia([{ taskId: 0, spec: chunkSpec(spec, c), out: { dir: workDir, baseName } }], videoOnly);
+    const plan = planMedia([{ taskId: 0, spec: chunkSpec(spec, c, Number.isFinite(origin) ? origin : 0), out: { dir: workDir, baseName } }], videoOnly);
     if (plan.failed[0]) throw plan.failed[0].error;
     const group = plan.groups[0]!;
     if (group.passes.length !== 1) throw new Error('internal: a chunk must be one FFmpeg run');
