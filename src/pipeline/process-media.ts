@@ -7,6 +7,7 @@ import type { Db } from '../store/db.ts';
 import * as repo from '../store/repo.ts';
 import type { FieldMap } from '../domain/fields.ts';
 import { parseFormat } from '../domain/format.ts';
+import { parsePriority } from '../domain/priority.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, destinationError } from '../domain/status.ts';
 import { download, localSourcePath, upload, redactUrl } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
@@ -46,7 +47,7 @@ export interface PipelineDeps {
   /** ENCODERY_STORAGE_URL; null or absent: outputs stay in the data dir only. */
   storage?: SharedStorage | null;
   /** Cluster mode: split-and-stitch chunks become queue jobs any worker takes (queue/bull-chunks.ts). */
-  chunkExecutor?: (mediaId: number, pieces: SplitPieces | null) => UnitExecutor;
+  chunkExecutor?: (mediaId: number, pieces: SplitPieces | null, priority: number) => UnitExecutor;
 }
 
 const DELIVERY_CONCURRENCY = 4;
@@ -64,6 +65,8 @@ class MediaRun {
   readonly #progress: ProgressTracker;
   #status = '';
   #taskIds: number[] = [];
+  /** The media's priority (our scale), which its split chunks take in the queue. */
+  #priority = 0;
 
   constructor(
     private readonly deps: PipelineDeps,
@@ -93,6 +96,8 @@ class MediaRun {
     const media = await repo.getMedia(this.#db, this.mediaId);
     if (!media || media.deleted || media.status === MediaStatus.ReadyToProcess) return;
     this.#status = media.status;
+    const priority = parsePriority((JSON.parse(media.options || '{}') as FieldMap).priority);
+    this.#priority = priority.ok ? priority.priority : 0;
     const tasks = await repo.getTasks(this.#db, this.mediaId);
     this.#taskIds = tasks.map((t) => t.id);
     this.#progress.start();
@@ -234,7 +239,7 @@ class MediaRun {
       failTask: (id: number, err: unknown) => this.#failTask(id, err),
       setFraction: (id: number, f: number) => this.#progress.setTaskFraction(id, f),
       taskEncoded: (sec: number, output: string) => this.deps.events.taskEncoded(sec, output),
-      chunkExecutor: this.deps.chunkExecutor ? (pieces: SplitPieces | null) => this.deps.chunkExecutor!(this.mediaId, pieces) : null,
+      chunkExecutor: this.deps.chunkExecutor ? (pieces: SplitPieces | null) => this.deps.chunkExecutor!(this.mediaId, pieces, this.#priority) : null,
       storage: this.#storage, log: this.#log,
     };
   }

@@ -14,6 +14,7 @@ import { runFfmpeg } from '../pipeline/ffmpeg/run.ts';
 import type { SplitUnit, UnitExecutor, UnitResult } from '../pipeline/split/run.ts';
 import { ChunkPlace, type ChunkSources, type SplitPieces } from '../pipeline/split/pieces.ts';
 import { redisConnection, MAX_STALLS } from './bullmq.ts';
+import { bullPriority } from './route.ts';
 
 const QUEUE = 'chunks';
 /**
@@ -88,22 +89,26 @@ export class BullChunkQueue {
     })());
   }
 
-  /** Chunks through this queue; `pieces` says where their files go (the shared storage, or null: the data dir every worker shares). */
-  executor(mediaId: number, pieces: SplitPieces | null): UnitExecutor {
+  /**
+   * Chunks through this queue, at the media's `priority` (our scale); `pieces` says where their
+   * files go (the shared storage, or null: the data dir every worker shares).
+   */
+  executor(mediaId: number, pieces: SplitPieces | null, priority: number): UnitExecutor {
     return {
       lanes: Number.MAX_SAFE_INTEGER,
-      run: (unit, signal, onProgress) => this.#run(mediaId, unit, pieces, signal, onProgress),
+      run: (unit, signal, onProgress) => this.#run(mediaId, unit, pieces, bullPriority(priority), signal, onProgress),
       ...(pieces ? { kept: (unit: SplitUnit, signal: AbortSignal) => pieces.kept(unit, signal) } : {}),
     };
   }
 
-  async #run(mediaId: number, unit: SplitUnit, pieces: SplitPieces | null, signal: AbortSignal, onProgress: (f: number) => void): Promise<UnitResult> {
+  async #run(mediaId: number, unit: SplitUnit, pieces: SplitPieces | null, priority: number, signal: AbortSignal, onProgress: (f: number) => void): Promise<UnitResult> {
     signal.throwIfAborted();
     await this.#listen();
     const place = pieces ? await pieces.prepare(unit, signal) : null;
     const data: ChunkData = place ? { mediaId, args: place.args, durationSec: unit.durationSec, place: place.place } : { mediaId, args: unit.args, durationSec: unit.durationSec };
     // A fresh id per run: a job left by an earlier run of this media (its worker died) is not reused.
-    const job = await this.#queue.add('chunk', data, { attempts: CHUNK_ATTEMPTS, removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 } });
+    // The media's priority: chunks of a high-priority media go before those of a low one.
+    const job = await this.#queue.add('chunk', data, { priority, attempts: CHUNK_ATTEMPTS, removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 } });
     const id = job.id!;
     let ended = false;
     let wake: () => void = () => undefined;
