@@ -4,6 +4,13 @@
  * worker killed mid-chunk loses only that chunk: BullMQ's stalled-job check gives it to another
  * worker. Where the pieces live is the executor's business (split/pieces.ts): the shared data
  * dir, or ENCODERY_STORAGE_URL.
+ *
+ * Not a BullMQ flow whose parent is the media job: a parent waiting for its children is held by
+ * no worker, so the media's live progress, its CancelMedia path (a parent with locked children
+ * cannot be removed) and its in-memory run would all have to be rebuilt, and the media would be
+ * taken up afresh after the last chunk (sources, probe, keyframe scan again) on the critical path.
+ * The media job's holder waiting on its chunks' events costs one idle media slot, which the audio
+ * encode uses.
  */
 import { hostname } from 'node:os';
 import { Job, Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq';

@@ -110,6 +110,11 @@ export class ChunkSources {
    * local piece; `putPiece` sends the piece to the storage. `release` must be called after.
    */
   async take(mediaId: number, place: ChunkPlace, signal: AbortSignal): Promise<{ args(args: string[]): string[]; putPiece(signal: AbortSignal): Promise<void>; release(): Promise<void> }> {
+    // Only the media's own folder of the storage: a job naming anything else is refused.
+    const folder = `${this.#storage.mediaUrl(mediaId)}split/`;
+    if (![place.source.url, place.piece.url].every((u) => u.startsWith(folder) && !u.slice(folder.length).split('/').includes('..'))) {
+      throw new Error(`the chunk names files outside ${redactUrl(folder)}`);
+    }
     const scratch = mediaDirs(this.#dataDir, mediaId).scratch;
     const key = place.source.url;
     let entry = this.#cached.get(key);
