@@ -30,6 +30,7 @@ describe('split-and-stitch through the shared storage, workers with data dirs of
   let files = '';
   let storage = '';
   let clip = '';
+  let longClip = '';
   let database: TestDatabase | undefined;
   const procs: Proc[] = [];
   const workers: Proc[] = [];
@@ -52,6 +53,11 @@ describe('split-and-stitch through the shared storage, workers with data dirs of
       '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=12',
       '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=12',
       '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clip,
+    ]);
+    longClip = path.join(files, 'long.mp4');
+    await exec('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=480x270:rate=25:duration=24',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', longClip,
     ]);
     database = await createTestDatabase();
     const env = (name: string): Record<string, string> => ({
@@ -94,5 +100,22 @@ describe('split-and-stitch through the shared storage, workers with data dirs of
     assert.ok(Math.abs((await duration(out)) - (await duration(clip))) < 0.05, 'same duration as the source');
     // Pieces and the source copy are gone from the storage once joined.
     assert.deepEqual((await filesUnder(path.join(storage, 'media', r.MediaID))).filter((f) => f.includes(`${path.sep}split${path.sep}`)), []);
+  });
+
+  test('the worker holding the media SIGKILLed after some pieces reached the storage: the other worker, with its own data dir, keeps them', { skip, timeout: 120_000 }, async () => {
+    const out = path.join(files, 'resumed.mp4');
+    const r = await call({ action: 'AddMedia', source: `file://${longClip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '400k', destination: `file://${out}` } });
+    const coordinator = await waitFor(async () => workers.find((w) => w.lines.some((l) => l.includes('media taken from the queue') && l.includes(`"mediaId":${r.MediaID}`))), 30_000, 20);
+    await waitFor(async () => (await filesUnder(path.join(storage, 'media', r.MediaID, 'split'))).filter((f) => /chunk-\d+\.mp4$/.test(f)).length >= 2 || undefined, 60_000, 20);
+    coordinator.child.kill('SIGKILL');
+    await new Promise((res) => coordinator.child.once('exit', res));
+    const final = await waitFor(async () => {
+      const job = (await call({ action: 'GetStatus', mediaid: r.MediaID, extended: 'yes', include_task_status: 'yes' })).job;
+      return ['Finished', 'Error', 'Stopped'].includes(job.status) ? job : undefined;
+    }, 90_000, 100);
+    assert.equal(final.status, 'Finished', JSON.stringify(final));
+    const log: string[] = asList(asList(final.format)[0].task_status?.state).map((s: { message: string }) => s.message);
+    assert.ok(log.some((m) => /^Kept chunk \d+ of \d+ .* from the interrupted run$/.test(m)), log.join('\n'));
+    assert.equal(await frameCount(out), await frameCount(longClip));
   });
 });
