@@ -15,8 +15,9 @@ import { tagOptions } from '../plan/edits.ts';
 import { chunkSpec, type Chunk } from './plan.ts';
 
 /**
- * Where the pieces of one split task live. One function, so that a store other workers can read
- * (object storage) can take the place of the shared data dir later.
+ * Where the pieces of one split task are joined, in the data dir of the worker holding the media.
+ * Chunk workers write there directly when they share that data dir; otherwise their pieces come
+ * through the shared storage (pieces.ts) and are fetched to this path.
  */
 export function splitPiecePath(workDir: string, piece: string): string {
   return path.join(workDir, piece);
