@@ -91,7 +91,14 @@ export class BullChunkQueue {
       events.on('progress', ({ jobId, data }) => {
         if (typeof data === 'number') this.#waiters.get(jobId)?.onProgress(data);
       });
-      await events.waitUntilReady();
+      try {
+        await events.waitUntilReady();
+      } catch (err) {
+        // Not kept: the next split tries again.
+        this.#events = undefined;
+        await events.close().catch(() => undefined);
+        throw err;
+      }
       return events;
     })());
   }
