@@ -10,6 +10,7 @@ import { ACTIVE_MEDIA_STATUSES, MediaStatus, TaskStatus, isFinalMedia } from './
 import { InProcessQueue } from './queue/in-process.ts';
 import { BullMediaQueue, BullWorkers, MAX_STALLS, type MediaRoute } from './queue/bullmq.ts';
 import { BullChunkQueue, BullChunkWorkers } from './queue/bull-chunks.ts';
+import { ChunkSources, type SplitPieces } from './pipeline/split/pieces.ts';
 import type { MediaProcessor, MediaQueue } from './queue/types.ts';
 import { requiredTags } from './queue/route.ts';
 import { parsePriority } from './domain/priority.ts';
@@ -81,13 +82,14 @@ async function openCore(config: Config, opts: StartOptions) {
   };
   // Cluster workers hand split-and-stitch chunks to the whole cluster through their own queue.
   const chunks = config.redisUrl && config.role !== 'api' ? new BullChunkQueue(bullSettings(config, log)) : null;
-  const pipeline = createMediaProcessor({ db, config, log, events, storage, ...(chunks ? { chunkExecutor: (id: number) => chunks.executor(id) } : {}) });
+  const pipeline = createMediaProcessor({ db, config, log, events, storage, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
   return { log, users, db, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: MediaQueue) => (queue = q) };
 }
 
-function chunkWorkers(config: Config, log: Logger): BullChunkWorkers {
-  const w = new BullChunkWorkers({ ...bullSettings(config, log), ffmpeg: config.ffmpeg, threads: config.ffmpegThreads, concurrency: config.splitConcurrency });
-  w.start();
+async function chunkWorkers(config: Config, log: Logger, storage: SharedStorage | null): Promise<BullChunkWorkers> {
+  const sources = storage ? new ChunkSources(storage, config.dataDir, log.child({ part: 'chunks' })) : null;
+  const w = new BullChunkWorkers({ ...bullSettings(config, log), ffmpeg: config.ffmpeg, threads: config.ffmpegThreads, concurrency: config.splitConcurrency, sources });
+  await w.start();
   return w;
 }
 
@@ -176,7 +178,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (config.role === 'all') {
       workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
       await workers.start();
-      chunkers = chunkWorkers(config, log);
+      chunkers = await chunkWorkers(config, log, core.storage);
     }
   } else {
     queue = new InProcessQueue(core.pipeline, config.workers, (mediaId, err) => log.error({ err, mediaId }, 'worker crashed on a media'), mediaPriority(db));
@@ -242,7 +244,7 @@ export async function startWorker(config: Config, opts: StartOptions = {}): Prom
   const { log, db, outbox, events } = core;
   const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
   await workers.start();
-  const chunkers = chunkWorkers(config, log);
+  const chunkers = await chunkWorkers(config, log, core.storage);
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {

@@ -32,6 +32,7 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
   const prefix = `encodery-test-${crypto.randomBytes(4).toString('hex')}`;
   let dataDir = '';
   let clip = '';
+  let heavyClip = '';
   let api: Proc;
   let apiUrl = '';
   const workers: Proc[] = [];
@@ -60,6 +61,12 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
       '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=480x270:rate=25:duration=24',
       '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=24',
       '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clip,
+    ]);
+    // Chunks that take seconds each even on an idle machine, so that a cancel lands mid-chunk.
+    heavyClip = path.join(files, 'heavy.mp4');
+    await exec('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25:duration=16',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', heavyClip,
     ]);
     env = {
       ENCODERY_DATA_DIR: dataDir, ENCODERY_USERS: `${USER.id}:${USER.key}`, ENCODERY_ALLOW_PRIVATE_NETWORK: 'true',
@@ -90,6 +97,25 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
     for (const pid of pids) assert.ok([...ranOn].some((w) => w!.endsWith(pid)), `worker ${pid} encoded a chunk`);
     assert.ok(log.some((m) => /Split into \d+ chunks of ~4 s at keyframes; encoded on 2 workers; joined without re-encoding/.test(m)), log.join('\n'));
     assert.equal(await frameCount(out), await frameCount(clip));
+  });
+
+  test('CancelMedia on a split media stops the chunk FFmpeg running on the other worker within two seconds', { skip, timeout: 60_000 }, async () => {
+    const r = await call({ action: 'AddMedia', source: `file://${heavyClip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '2000k', destination: `file://${dataDir}/files/cancelled.mp4` } });
+    const coordinator = await waitFor(async () => workers.find((w) => w.lines.some((l) => l.includes('media taken from the queue') && l.includes(`"mediaId":${r.MediaID}`))), 30_000, 20);
+    const other = workers.find((w) => w !== coordinator)!;
+    await waitFor(async () => (await chunkFfmpegs(dataDir, r.MediaID)).some((f) => f.ppid === other.child.pid) || undefined, 30_000, 20);
+    const started = Date.now();
+    const reply = await call({ action: 'CancelMedia', mediaid: r.MediaID });
+    assert.equal(reply.message, 'Deleted', JSON.stringify(reply));
+    await waitFor(async () => (await chunkFfmpegs(dataDir, r.MediaID)).length === 0 || undefined, 5000, 20);
+    const stoppedMs = Date.now() - started;
+    assert.ok(stoppedMs <= 2000, `the chunk FFmpeg stopped ${stoppedMs} ms after CancelMedia`);
+    // Stopped, not run to its end: the worker holding the chunk was told to drop it.
+    await waitFor(async () => other.lines.some((l) => l.includes('chunk abandoned by its media')) || undefined, 2000, 20);
+    // And no chunk of it is taken afterwards.
+    await new Promise((res) => setTimeout(res, 1000));
+    assert.deepEqual(await chunkFfmpegs(dataDir, r.MediaID), []);
+    await assert.rejects(fs.stat(path.join(dataDir, 'files', 'cancelled.mp4')));
   });
 
   test('a worker SIGKILLed in the middle of a chunk: the chunk goes to the other worker and the media finishes whole', { skip, timeout: 90_000 }, async () => {

@@ -9,7 +9,7 @@ const FPS = 25;
 
 async function frameTimes(file: string): Promise<{ pts: number[]; keys: number[] }> {
   const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file]);
-  const rows = stdout.trim().split('\n').map((l) => l.split(',')).map(([t, f]) => ({ t: Number(t), key: (f ?? '').includes('K') }));
+  const rows = stdout.trim().split('\n').filter((l) => l.trim() !== '').map((l) => l.split(',')).map(([t, f]) => ({ t: Number(t), key: (f ?? '').includes('K') }));
   rows.sort((a, b) => a.t - b.t);
   return { pts: rows.map((r) => r.t), keys: rows.filter((r) => r.key).map((r) => r.t) };
 }
@@ -92,6 +92,26 @@ describe('split-and-stitch', () => {
 
     const q = await psnr(splitFile, clip);
     assert.ok(q.average > 30 && q.min > 22, `PSNR ${JSON.stringify(q)}`);
+  });
+
+  test('an MPEG-TS source (its timeline starts at 1.4 s) is cut where its keyframes are: every frame, none shifted', async () => {
+    const ts = path.join(t.filesDir, 'clip.ts');
+    await exec('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=160x120:rate=${FPS}:duration=16`,
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(2 * FPS), '-keyint_min', String(2 * FPS), '-sc_threshold', '0', '-pix_fmt', 'yuv420p', '-f', 'mpegts', ts,
+    ]);
+    const source = await frameTimes(ts);
+    assert.ok(source.pts[0]! > 1, `the source starts at ${source.pts[0]} s`);
+    const added = await t.call('json', { action: 'AddMedia', source: `file://${ts}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '300k', destination: `file://${out}/from-ts.mp4` } });
+    const { final } = await untilFinal(t, added.MediaID as string);
+    assert.equal(final.status, 'Finished', JSON.stringify(final));
+    const status = await t.call('json', { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes', include_task_status: 'yes' });
+    const log = taskLog(asList(status.job.format)[0]);
+    assert.ok(log.some((m) => /^Split into [2-9] chunks/.test(m)), log.join('\n'));
+    const split = await frameTimes(path.join(out, 'from-ts.mp4'));
+    assert.equal(split.pts.length, source.pts.length);
+    const q = await psnr(path.join(out, 'from-ts.mp4'), ts);
+    assert.ok(q.min > 22, `PSNR ${JSON.stringify(q)}`);
   });
 
   test('a chunk whose FFmpeg fails ends the task in Error naming the chunk', async () => {

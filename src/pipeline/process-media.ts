@@ -7,6 +7,7 @@ import type { Db } from '../store/db.ts';
 import * as repo from '../store/repo.ts';
 import type { FieldMap } from '../domain/fields.ts';
 import { parseFormat } from '../domain/format.ts';
+import { parsePriority } from '../domain/priority.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, destinationError, isFinalMedia } from '../domain/status.ts';
 import { download, localSourcePath, upload, redactUrl } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
@@ -29,6 +30,7 @@ import { encodeSplitTask, splitCandidates } from './split/task.ts';
 import type { UnitExecutor } from './split/run.ts';
 import { qcSpecOf, runQcChild, type QcEvents } from './qc/child.ts';
 import { VERSION } from '../version.ts';
+import type { SplitPieces } from './split/pieces.ts';
 
 /** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
 export interface PipelineEvents extends QcEvents {
@@ -47,7 +49,7 @@ export interface PipelineDeps {
   /** ENCODERY_STORAGE_URL; null or absent: outputs stay in the data dir only. */
   storage?: SharedStorage | null;
   /** Cluster mode: split-and-stitch chunks become queue jobs any worker takes (queue/bull-chunks.ts). */
-  chunkExecutor?: (mediaId: number) => UnitExecutor;
+  chunkExecutor?: (mediaId: number, pieces: SplitPieces | null, priority: number) => UnitExecutor;
 }
 
 const DELIVERY_CONCURRENCY = 4;
@@ -67,6 +69,8 @@ class MediaRun {
   #taskIds: number[] = [];
   /** The first source as fetched in this run, the reference for QC; null on a delivery-only run. */
   #source: { path: string; probe: MediaProbe } | null = null;
+  /** The media's priority (our scale), which its split chunks take in the queue. */
+  #priority = 0;
 
   constructor(
     private readonly deps: PipelineDeps,
@@ -100,6 +104,8 @@ class MediaRun {
     // that died ends here, when its parent's job comes back.
     for (const child of await repo.qcChildrenOf(this.#db, media.user_id, media.id)) await this.#interruptedQc(child);
     this.#status = media.status;
+    const priority = parsePriority((JSON.parse(media.options || '{}') as FieldMap).priority);
+    this.#priority = priority.ok ? priority.priority : 0;
     const tasks = await repo.getTasks(this.#db, this.mediaId);
     this.#taskIds = tasks.map((t) => t.id);
     this.#progress.start();
@@ -242,7 +248,8 @@ class MediaRun {
       failTask: (id: number, err: unknown) => this.#failTask(id, err),
       setFraction: (id: number, f: number) => this.#progress.setTaskFraction(id, f),
       taskEncoded: (sec: number, output: string) => this.deps.events.taskEncoded(sec, output),
-      executor: this.deps.chunkExecutor?.(this.mediaId) ?? null,
+      chunkExecutor: this.deps.chunkExecutor ? (pieces: SplitPieces | null) => this.deps.chunkExecutor!(this.mediaId, pieces, this.#priority) : null,
+      storage: this.#storage, log: this.#log,
     };
   }
 

@@ -1,33 +1,53 @@
 /**
- * Split-and-stitch chunks in a cluster: each unit (a video chunk, the whole audio) is a job of
- * the `chunks` queue that any worker process takes; the worker running the media waits for them
- * and joins the pieces. A worker killed mid-chunk loses only that chunk: BullMQ's stalled-job
- * check gives it to another worker. The pieces are written under the shared data dir (see
- * splitPiecePath), so every worker must see the same ENCODERY_DATA_DIR for now.
+ * Split-and-stitch chunks in a cluster: each video chunk is a job of the `chunks` queue that any
+ * worker process takes; the worker running the media waits for them and joins the pieces. A
+ * worker killed mid-chunk loses only that chunk: BullMQ's stalled-job check gives it to another
+ * worker. Where the pieces live is the executor's business (split/pieces.ts): the shared data
+ * dir, or ENCODERY_STORAGE_URL.
+ *
+ * Not a BullMQ flow whose parent is the media job: a parent waiting for its children is held by
+ * no worker, so the media's live progress, its CancelMedia path (a parent with locked children
+ * cannot be removed) and its in-memory run would all have to be rebuilt, and the media would be
+ * taken up afresh after the last chunk (sources, probe, keyframe scan again) on the critical path.
+ * The media job's holder waiting on its chunks' events costs one idle media slot, which the audio
+ * encode uses.
  */
 import { hostname } from 'node:os';
-import { Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Job, Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import { runFfmpeg } from '../pipeline/ffmpeg/run.ts';
 import type { SplitUnit, UnitExecutor, UnitResult } from '../pipeline/split/run.ts';
+import { ChunkPlace, type ChunkSources, type SplitPieces } from '../pipeline/split/pieces.ts';
 import { redisConnection, MAX_STALLS } from './bullmq.ts';
+import { bullPriority } from './route.ts';
 
 const QUEUE = 'chunks';
-// A chunk's end is noticed within this; on the critical path once per chunk round.
-const POLL_MS = 50;
+/**
+ * A chunk's end comes as a QueueEvents event; this check of the job's state only covers an
+ * event missed (the events stream is read from "now" once connected, and reconnects can drop one).
+ */
+const SAFETY_CHECK_MS = 1000;
 const PROGRESS_EVERY_MS = 500;
 /** A chunk handed back by a worker shutting down is tried again; an FFmpeg failure is not (UnrecoverableError). */
 const CHUNK_ATTEMPTS = 3;
+/** The reason a chunk is cancelled with when the media running it no longer wants it. */
+const ABANDONED = 'abandoned';
 
 const ChunkData = z.object({
   mediaId: z.number().int().positive(),
   args: z.array(z.string()),
   durationSec: z.number().nonnegative(),
+  /** Set when the piece goes through the shared storage: where the source and the piece are. */
+  place: ChunkPlace.optional(),
 });
 type ChunkData = z.infer<typeof ChunkData>;
 
 const ChunkResult = z.object({ wallSec: z.number(), cpuSec: z.number(), worker: z.string() });
+
+/** The coordinator tells the worker holding a chunk it no longer wants to stop it (cancel, stop, a failed sibling). */
+const chunkAbortChannel = (prefix: string): string => `${prefix}:encodery:chunk-abort`;
 
 export interface ChunkSettings {
   redisUrl: string;
@@ -36,74 +56,163 @@ export interface ChunkSettings {
   log: Logger;
 }
 
-/** The media worker's side: hands units out as jobs and waits for them. */
+interface Waiter {
+  wake(): void;
+  onProgress(f: number): void;
+}
+
+/** The media worker's side: hands chunks out as jobs and waits for them. */
 export class BullChunkQueue {
+  readonly #settings: ChunkSettings;
   readonly #queue: Queue<ChunkData>;
+  readonly #publisher: Redis;
+  #events: Promise<QueueEvents> | undefined;
+  readonly #waiters = new Map<string, Waiter>();
   #closing: Promise<void> | undefined;
 
   constructor(settings: ChunkSettings) {
-    this.#queue = new Queue<ChunkData>(QUEUE, { connection: redisConnection(settings.redisUrl), prefix: settings.prefix });
+    this.#settings = settings;
+    const connection = redisConnection(settings.redisUrl);
+    this.#queue = new Queue<ChunkData>(QUEUE, { connection, prefix: settings.prefix });
     this.#queue.on('error', (err) => settings.log.error({ err: err.message }, 'chunk queue connection error'));
+    this.#publisher = new Redis(connection);
+    this.#publisher.on('error', (err) => settings.log.error({ err: err.message }, 'chunk abort channel error'));
   }
 
-  executor(mediaId: number): UnitExecutor {
-    return { lanes: Number.MAX_SAFE_INTEGER, run: (unit, signal, onProgress) => this.#run(mediaId, unit, signal, onProgress) };
+  /** One events reader per process, opened on the first split. */
+  #listen(): Promise<QueueEvents> {
+    return (this.#events ??= (async () => {
+      const events = new QueueEvents(QUEUE, { connection: redisConnection(this.#settings.redisUrl), prefix: this.#settings.prefix });
+      events.on('error', (err) => this.#settings.log.error({ err: err.message }, 'chunk events connection error'));
+      const wake = ({ jobId }: { jobId: string }): void => this.#waiters.get(jobId)?.wake();
+      events.on('completed', wake);
+      events.on('failed', wake);
+      events.on('removed', wake);
+      events.on('progress', ({ jobId, data }) => {
+        if (typeof data === 'number') this.#waiters.get(jobId)?.onProgress(data);
+      });
+      try {
+        await events.waitUntilReady();
+      } catch (err) {
+        // Not kept: the next split tries again.
+        this.#events = undefined;
+        await events.close().catch(() => undefined);
+        throw err;
+      }
+      return events;
+    })());
   }
 
-  async #run(mediaId: number, unit: SplitUnit, signal: AbortSignal, onProgress: (f: number) => void): Promise<UnitResult> {
+  /**
+   * Chunks through this queue, at the media's `priority` (our scale); `pieces` says where their
+   * files go (the shared storage, or null: the data dir every worker shares).
+   */
+  executor(mediaId: number, pieces: SplitPieces | null, priority: number): UnitExecutor {
+    return {
+      lanes: Number.MAX_SAFE_INTEGER,
+      run: (unit, signal, onProgress) => this.#run(mediaId, unit, pieces, bullPriority(priority), signal, onProgress),
+      ...(pieces ? { kept: (unit: SplitUnit, signal: AbortSignal) => pieces.kept(unit, signal) } : {}),
+    };
+  }
+
+  async #run(mediaId: number, unit: SplitUnit, pieces: SplitPieces | null, priority: number, signal: AbortSignal, onProgress: (f: number) => void): Promise<UnitResult> {
     signal.throwIfAborted();
+    await this.#listen();
+    const place = pieces ? await pieces.prepare(unit, signal) : null;
+    const data: ChunkData = place ? { mediaId, args: place.args, durationSec: unit.durationSec, place: place.place } : { mediaId, args: unit.args, durationSec: unit.durationSec };
     // A fresh id per run: a job left by an earlier run of this media (its worker died) is not reused.
-    const job = await this.#queue.add('chunk', { mediaId, args: unit.args, durationSec: unit.durationSec }, { attempts: CHUNK_ATTEMPTS, removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 } });
+    // The media's priority: chunks of a high-priority media go before those of a low one.
+    const job = await this.#queue.add('chunk', data, { priority, attempts: CHUNK_ATTEMPTS, removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 } });
+    const id = job.id!;
+    let ended = false;
+    let wake: () => void = () => undefined;
+    this.#waiters.set(id, { wake: () => wake(), onProgress });
+    const onAbort = (): void => wake();
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
       for (;;) {
         signal.throwIfAborted();
         // The state first, then the job: a job read before it completed has no return value yet,
         // while one read after seeing "completed" always has it (BullMQ stores both in one step).
-        const state = await this.#queue.getJobState(job.id!);
-        const current = await Job.fromId<ChunkData>(this.#queue, job.id!);
-        if (!current) throw new Error('the chunk job vanished from the queue');
-        if (state === 'completed') return ChunkResult.parse(current.returnvalue);
-        if (state === 'failed') throw new Error(current.failedReason || 'the chunk job failed');
-        if (typeof current.progress === 'number') onProgress(current.progress);
-        await new Promise((r) => setTimeout(r, POLL_MS));
+        const state = await this.#queue.getJobState(id);
+        if (state === 'completed' || state === 'failed' || state === 'unknown') {
+          ended = true;
+          const current = await Job.fromId<ChunkData>(this.#queue, id);
+          if (!current) throw new Error('the chunk job vanished from the queue');
+          if (state === 'failed') throw new Error(current.failedReason || 'the chunk job failed');
+          const result = ChunkResult.parse(current.returnvalue);
+          if (pieces) await pieces.fetch(unit, signal);
+          return result;
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, SAFETY_CHECK_MS);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          if (signal.aborted) wake();
+        });
       }
     } finally {
-      // A job still waiting is dropped (aborted or failed elsewhere); one a worker holds runs out.
-      await job.remove().catch(() => undefined);
+      this.#waiters.delete(id);
+      signal.removeEventListener('abort', onAbort);
+      if (!ended) await this.#abandon(job);
     }
   }
 
+  /** A job still waiting is dropped; one a worker holds is cancelled there, which stops its FFmpeg. */
+  async #abandon(job: Job<ChunkData>): Promise<void> {
+    const removed = await job.remove().then(() => true, () => false);
+    if (!removed) await this.#publisher.publish(chunkAbortChannel(this.#settings.prefix), JSON.stringify({ jobId: job.id })).catch(() => undefined);
+  }
+
   close(): Promise<void> {
-    return (this.#closing ??= this.#queue.close());
+    return (this.#closing ??= (async () => {
+      const events = await this.#events?.catch(() => undefined);
+      await Promise.allSettled([this.#queue.close(), events?.close(), this.#publisher.quit()]);
+    })());
   }
 }
 
 /** Every worker process's side: runs chunk jobs with its own FFmpeg, `concurrency` at once. */
 export class BullChunkWorkers {
   readonly #worker: Worker<ChunkData>;
+  readonly #subscriber: Redis;
+  readonly #settings: ChunkSettings;
+  readonly #sources: ChunkSources | null;
   #closing: Promise<void> | undefined;
 
-  constructor(settings: ChunkSettings & { ffmpeg: string; threads: number; concurrency: number }) {
+  constructor(settings: ChunkSettings & { ffmpeg: string; threads: number; concurrency: number; sources: ChunkSources | null }) {
+    this.#settings = settings;
+    this.#sources = settings.sources;
     const me = `${hostname()}:${process.pid}`;
     this.#worker = new Worker<ChunkData>(QUEUE, async (job, _token, signal) => {
       const data = ChunkData.safeParse(job.data);
       if (!data.success) throw new UnrecoverableError('a chunk job without a valid command');
+      const { mediaId, durationSec, place } = data.data;
+      if (place && !settings.sources) throw new UnrecoverableError('this worker has no ENCODERY_STORAGE_URL to take the chunk\'s source from');
       let last = 0;
-      settings.log.info({ mediaId: data.data.mediaId, job: job.id }, 'chunk taken from the queue');
+      settings.log.info({ mediaId, job: job.id }, 'chunk taken from the queue');
+      let local: Awaited<ReturnType<ChunkSources['take']>> | null = null;
       try {
-        const r = await runFfmpeg(data.data.args, {
-          ffmpeg: settings.ffmpeg, threads: settings.threads, durationSec: data.data.durationSec, signal,
+        local = place ? await settings.sources!.take(mediaId, place, signal!) : null;
+        const r = await runFfmpeg(local ? local.args(data.data.args) : data.data.args, {
+          ffmpeg: settings.ffmpeg, threads: settings.threads, durationSec, signal,
           onProgress: (p) => {
             if (Date.now() - last < PROGRESS_EVERY_MS) return;
             last = Date.now();
             void job.updateProgress(p.fraction).catch(() => undefined);
           },
         });
+        if (local) await local.putPiece(signal!);
         return { wallSec: r.wallSec, cpuSec: r.cpuSec, worker: me };
       } catch (err) {
+        if (signal?.reason === ABANDONED) throw new UnrecoverableError('the media no longer needs this chunk');
         if (signal?.aborted) throw err;
         // FFmpeg failing on a chunk fails the same way elsewhere: no retry.
         throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
+      } finally {
+        await local?.release();
       }
     }, {
       connection: redisConnection(settings.redisUrl),
@@ -116,9 +225,22 @@ export class BullChunkWorkers {
       autorun: false,
     });
     this.#worker.on('error', (err) => settings.log.error({ err: err.message }, 'chunk worker connection error'));
+    this.#subscriber = new Redis({ ...redisConnection(settings.redisUrl), lazyConnect: true });
+    this.#subscriber.on('error', (err) => settings.log.error({ err: err.message }, 'chunk abort channel error'));
+    this.#subscriber.on('message', (_channel: string, text: string) => {
+      let parsed: { jobId?: unknown };
+      try {
+        parsed = JSON.parse(text) as typeof parsed;
+      } catch {
+        return;
+      }
+      if (typeof parsed.jobId === 'string' && this.#worker.cancelJob(parsed.jobId, ABANDONED)) settings.log.info({ job: parsed.jobId }, 'chunk abandoned by its media; FFmpeg stopped');
+    });
   }
 
-  start(): void {
+  /** Subscribes to chunk aborts before taking any chunk. */
+  async start(): Promise<void> {
+    await this.#subscriber.subscribe(chunkAbortChannel(this.#settings.prefix));
     void this.#worker.run().catch(() => undefined);
   }
 
@@ -126,6 +248,8 @@ export class BullChunkWorkers {
     return (this.#closing ??= (async () => {
       this.#worker.cancelAllJobs('shutdown');
       await this.#worker.close().catch(() => undefined);
+      await this.#subscriber.quit().catch(() => undefined);
+      await this.#sources?.close();
     })());
   }
 }

@@ -13,7 +13,8 @@ export async function readFrameTimes(file: string, opts: { ffprobe: string; sign
   await forEachVideoPacket(file, ['pts_time', 'flags'], opts, ([time, flags]) => {
     const t = Number(time);
     // A packet without a presentation time cannot be a cut point; the split is refused below if too many lack one.
-    if (time === undefined || time === 'N/A' || !Number.isFinite(t)) return;
+    // MPEG-TS sources also print empty lines (Number('') would be a frame at 0).
+    if (time === undefined || time === '' || time === 'N/A' || !Number.isFinite(t)) return;
     frames.push({ t, key: (flags ?? '').includes('K') });
   });
   // Packets come in decode order; B-frames make presentation order differ.

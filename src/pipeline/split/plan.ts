@@ -99,10 +99,11 @@ export function chooseChunks(frames: FrameTimes, chunkSeconds: number): Chunk[] 
 /**
  * The format as one chunk encodes it: the chunk's own part of the source. The seek lands a
  * microsecond before the keyframe, since ffprobe prints times rounded to the microsecond and a
- * seek just past a frame would drop it.
+ * seek just past a frame would drop it. FFmpeg's `-ss` counts from the file's start time
+ * (`originSec`; 1.4 s in a typical MPEG-TS), while packet times are absolute.
  */
-export function chunkSpec(spec: VideoSpec, chunk: Chunk): VideoSpec {
-  const seek = Math.max(0, Math.floor(chunk.startSec * 1e6 - 1) / 1e6);
+export function chunkSpec(spec: VideoSpec, chunk: Chunk, originSec = 0): VideoSpec {
+  const seek = Math.max(0, Math.floor((chunk.startSec - originSec) * 1e6 - 1) / 1e6);
   return {
     ...spec,
     start: seek > 0 ? { seconds: seek, timecode: null } : null,

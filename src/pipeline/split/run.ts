@@ -15,8 +15,9 @@ import { tagOptions } from '../plan/edits.ts';
 import { chunkSpec, type Chunk } from './plan.ts';
 
 /**
- * Where the pieces of one split task live. One function, so that a store other workers can read
- * (object storage) can take the place of the shared data dir later.
+ * Where the pieces of one split task are joined, in the data dir of the worker holding the media.
+ * Chunk workers write there directly when they share that data dir; otherwise their pieces come
+ * through the shared storage (pieces.ts) and are fetched to this path.
  */
 export function splitPiecePath(workDir: string, piece: string): string {
   return path.join(workDir, piece);
@@ -29,6 +30,8 @@ export interface SplitUnit {
   args: string[];
   /** Expected length, for progress and weights. */
   durationSec: number;
+  /** The source file this run reads. */
+  source: string;
   /** The file this run writes. */
   file: string;
   describe: string;
@@ -51,15 +54,16 @@ export function planSplit(spec: VideoSpec, input: PlanInput, chunks: Chunk[], wo
   const ext = containerExtension(spec.container);
   const videoOnly: PlanInput = { paths: [source], probes: [{ ...probe, audio: [] }] };
   const total = probe.video?.durationSec ?? probe.durationSec;
+  const origin = Number(probe.raw.format?.['start_time']);
   const units: SplitUnit[] = chunks.map((c) => {
     const baseName = `chunk-${String(c.index).padStart(4, '0')}`;
-    const plan = planMedia([{ taskId: 0, spec: chunkSpec(spec, c), out: { dir: workDir, baseName } }], videoOnly);
+    const plan = planMedia([{ taskId: 0, spec: chunkSpec(spec, c, Number.isFinite(origin) ? origin : 0), out: { dir: workDir, baseName } }], videoOnly);
     if (plan.failed[0]) throw plan.failed[0].error;
     const group = plan.groups[0]!;
     if (group.passes.length !== 1) throw new Error('internal: a chunk must be one FFmpeg run');
     const length = c.lengthSec ?? Math.max(0, total - c.startSec);
     return {
-      kind: 'chunk', index: c.index, args: group.passes[0]!, durationSec: length,
+      kind: 'chunk', index: c.index, args: group.passes[0]!, durationSec: length, source,
       file: splitPiecePath(workDir, `${baseName}.${ext}`),
       describe: `chunk ${c.index + 1} of ${chunks.length} (${c.startSec.toFixed(2)}–${(c.startSec + length).toFixed(2)} s, ${c.frames} frames)`,
     };
@@ -71,7 +75,7 @@ export function planSplit(spec: VideoSpec, input: PlanInput, chunks: Chunk[], wo
     const target = audioTarget(spec, audio);
     const filters = [...levelFilters(spec, target), ...volumeFilters(spec)];
     units.push({
-      kind: 'audio', index: -1, durationSec: total, file: audioFile, describe: 'the audio',
+      kind: 'audio', index: -1, durationSec: total, source, file: audioFile, describe: 'the audio',
       args: buildArgs({
         inputs: [{ url: ffmpegUrl(source) }],
         outputs: [{
@@ -115,7 +119,10 @@ export interface UnitResult {
 export interface UnitExecutor {
   /** Units handed out at once. */
   lanes: number;
+  /** When it resolves, `unit.file` is in this process's data dir. */
   run(unit: SplitUnit, signal: AbortSignal, onProgress: (fraction: number) => void): Promise<UnitResult>;
+  /** A resumed run: brings a piece an earlier run left where this executor keeps them; false when there is none. */
+  kept?(unit: SplitUnit, signal: AbortSignal): Promise<boolean>;
 }
 
 /** The embedded executor: `concurrency` FFmpeg processes of this process. */
@@ -132,7 +139,13 @@ export function localExecutor(opts: { ffmpeg: string; threads: number; concurren
 
 export interface RunSplitOptions {
   ffmpeg: string;
+  /** Runs the video chunks. */
   executor: UnitExecutor;
+  /**
+   * Runs the audio, from the start and beside the chunks: it is short, and on a chunk lane it
+   * would leave the other lanes idle at the end. It is the media's own slot, idle otherwise.
+   */
+  audio: UnitExecutor;
   signal: AbortSignal;
   /** 0..1 over all units (weighted by duration; the audio counts a tenth of its length). */
   onProgress(fraction: number): void;
@@ -141,9 +154,13 @@ export interface RunSplitOptions {
 }
 
 /** A piece is only trusted once its run ended well, which a marker beside it records (a killed FFmpeg leaves a partial file). */
-async function pieceDone(unit: SplitUnit): Promise<boolean> {
+async function pieceDone(unit: SplitUnit, executor: UnitExecutor, signal: AbortSignal): Promise<boolean> {
   const [marker, file] = await Promise.all([fs.stat(`${unit.file}.done`).catch(() => null), fs.stat(unit.file).catch(() => null)]);
-  return marker !== null && file !== null && file.size > 0;
+  if (marker !== null && file !== null && file.size > 0) return true;
+  // A piece the storage cannot give back is simply encoded again.
+  if (!(await executor.kept?.(unit, signal).catch(() => false))) return false;
+  await fs.writeFile(`${unit.file}.done`, '');
+  return true;
 }
 
 export class SplitPieceError extends Error {
@@ -162,37 +179,39 @@ export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<
   let cpuSec = 0;
   const workers = new Set<string>();
   let failure: Error | null = null;
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < plan.units.length && !failure && !signal.aborted) {
-      const unit = plan.units[next++]!;
-      if (await pieceDone(unit)) {
-        done.set(unit, 1);
+  const runUnit = async (unit: SplitUnit, executor: UnitExecutor): Promise<void> => {
+    if (await pieceDone(unit, executor, signal)) {
+      done.set(unit, 1);
+      report();
+      await opts.onUnitDone?.(unit, null);
+      return;
+    }
+    try {
+      const result = await executor.run(unit, signal, (f) => {
+        done.set(unit, f);
         report();
-        await opts.onUnitDone?.(unit, null);
-        continue;
-      }
-      try {
-        const result = await opts.executor.run(unit, signal, (f) => {
-          done.set(unit, f);
-          report();
-        });
-        cpuSec += result.cpuSec;
-        workers.add(result.worker);
-        await fs.writeFile(`${unit.file}.done`, '');
-        done.set(unit, 1);
-        report();
-        await opts.onUnitDone?.(unit, result);
-      } catch (err) {
-        if (opts.signal.aborted) throw err;
-        if (!failure) {
-          failure = new SplitPieceError(`Encoding ${unit.describe} failed: ${err instanceof Error ? err.message : String(err)}`);
-          stop.abort();
-        }
+      });
+      cpuSec += result.cpuSec;
+      workers.add(result.worker);
+      await fs.writeFile(`${unit.file}.done`, '');
+      done.set(unit, 1);
+      report();
+      await opts.onUnitDone?.(unit, result);
+    } catch (err) {
+      if (opts.signal.aborted) throw err;
+      if (!failure) {
+        failure = new SplitPieceError(`Encoding ${unit.describe} failed: ${err instanceof Error ? err.message : String(err)}`);
+        stop.abort();
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.executor.lanes, plan.units.length)) }, lane));
+  const chunks = plan.units.filter((u) => u.kind === 'chunk');
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < chunks.length && !failure && !signal.aborted) await runUnit(chunks[next++]!, opts.executor);
+  };
+  const audio = plan.units.filter((u) => u.kind === 'audio').map((u) => runUnit(u, opts.audio));
+  await Promise.all([...audio, ...Array.from({ length: Math.max(1, Math.min(opts.executor.lanes, chunks.length)) }, lane)]);
   opts.signal.throwIfAborted();
   if (failure) throw failure;
   for (const u of plan.units) {

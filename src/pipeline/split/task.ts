@@ -17,6 +17,9 @@ import { describeError } from '../util.ts';
 import { readFrameTimes } from './keyframes.ts';
 import { chooseChunks, wantsSplit, whyNotSplit, type Chunk } from './plan.ts';
 import { localExecutor, planSplit, runSplit, type UnitExecutor } from './run.ts';
+import { SplitPieces } from './pieces.ts';
+import type { SharedStorage } from '../shared-storage.ts';
+import type { Logger } from 'pino';
 
 export interface SplitDeps {
   config: Config;
@@ -27,8 +30,11 @@ export interface SplitDeps {
   failTask(id: number, err: unknown): Promise<void>;
   setFraction(id: number, fraction: number): void;
   taskEncoded(seconds: number, output: string): void;
-  /** Where the chunks run; null: FFmpeg processes of this worker. */
-  executor: UnitExecutor | null;
+  /** Where the chunks run, given where their pieces go (null: the data dir); null: FFmpeg processes of this worker. */
+  chunkExecutor: ((pieces: SplitPieces | null) => UnitExecutor) | null;
+  /** ENCODERY_STORAGE_URL: chunks run elsewhere take the source from it and put their pieces in it. */
+  storage: SharedStorage | null;
+  log: Logger;
 }
 
 export interface SplitTask {
@@ -81,6 +87,8 @@ export async function encodeSplitTask(t: SplitTask, input: PlanInput, deps: Spli
   // back) finds the pieces already made; a changed format or chunking starts afresh.
   const key = crypto.createHash('sha256').update(JSON.stringify([member.spec, chunks])).digest('hex').slice(0, 16);
   const workDir = path.join(mediaDirs(c.dataDir, deps.mediaId).scratch, `split-${id}-${key}`);
+  // In a cluster with a shared storage, chunk workers need not see this data dir.
+  const pieces = deps.chunkExecutor && deps.storage ? new SplitPieces(deps.storage, deps.mediaId, `${id}-${key}`, input.paths[0]!) : null;
   let keep = false;
   const finalPath = path.join(member.out.dir, `${member.out.baseName}.${containerExtension(member.spec.container)}`);
   try {
@@ -98,15 +106,16 @@ export async function encodeSplitTask(t: SplitTask, input: PlanInput, deps: Spli
     await deps.setTaskStatus(id, TaskStatus.Processing, { started_at: Date.now(), command, progress: 0 });
     const lengths = chunks.map((ch) => ch.lengthSec).filter((x): x is number => x !== null);
     const typical = lengths.length ? lengths.reduce((a, b) => a + b, 0) / lengths.length : t.durationSec;
-    const executor = deps.executor ?? localExecutor({ ffmpeg: c.ffmpeg, threads: c.ffmpegThreads, concurrency: c.splitConcurrency });
-    const where = deps.executor ? 'as jobs any worker of the cluster takes' : `${Math.min(executor.lanes, plan.units.length)} at a time on this worker`;
+    const executor = deps.chunkExecutor?.(pieces) ?? localExecutor({ ffmpeg: c.ffmpeg, threads: c.ffmpegThreads, concurrency: c.splitConcurrency });
+    const audio = localExecutor({ ffmpeg: c.ffmpeg, threads: c.ffmpegThreads, concurrency: 1 });
+    const where = deps.chunkExecutor ? `as jobs any worker of the cluster takes${pieces ? `, through the shared storage ${deps.storage!.shown}` : ''}` : `${Math.min(executor.lanes, chunks.length)} at a time on this worker`;
     await repo.appendLog(deps.db, [id], `Split into ${chunks.length} chunks of ~${Math.round(typical)} s at keyframes; encoding them ${where}, the audio once and whole`);
     let result;
     try {
       result = await runSplit(plan, {
-        ffmpeg: c.ffmpeg, executor, signal: deps.signal,
+        ffmpeg: c.ffmpeg, executor, audio, signal: deps.signal,
         onProgress: (f) => deps.setFraction(id, Math.min(0.99, f)),
-        onUnitDone: (u, r) => repo.appendLog(deps.db, [id], r ? `Encoded ${u.describe} in ${r.wallSec.toFixed(2)} s on ${r.worker}` : `Kept ${u.describe} from the interrupted run`),
+        onUnitDone: (u, r) => repo.appendLog(deps.db, [id], r ? `Encoded ${u.describe} in ${r.wallSec.toFixed(2)} s (${r.cpuSec.toFixed(2)} CPU s) on ${r.worker}` : `Kept ${u.describe} from the interrupted run`),
       });
     } catch (err) {
       if (deps.signal.aborted) {
@@ -127,6 +136,9 @@ export async function encodeSplitTask(t: SplitTask, input: PlanInput, deps: Spli
     await repo.appendLog(deps.db, [id], `Encoded 1 file(s), ${size} bytes in ${result.wallSec.toFixed(2)} s (${speed ? speed.toFixed(2) : '?'}x realtime, ${result.cpuSec.toFixed(2)} CPU s)`);
     deps.taskEncoded(result.wallSec, member.spec.output);
   } finally {
-    if (!keep) await fs.rm(workDir, { recursive: true, force: true });
+    if (!keep) {
+      await fs.rm(workDir, { recursive: true, force: true });
+      await pieces?.remove(deps.log);
+    }
   }
 }
