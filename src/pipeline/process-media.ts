@@ -27,6 +27,9 @@ import { DeliveredOutputs, type DestinationDone } from './delivered-output.ts';
 import { ensureLocal, putOutputs, type SharedStorage } from './shared-storage.ts';
 import { encodeSplitTask, splitCandidates } from './split/task.ts';
 import type { UnitExecutor } from './split/run.ts';
+import { QualityLog } from './quality/log.ts';
+import { summarize } from './quality/report.ts';
+import { describeQuality } from './quality/summary.ts';
 
 /** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
 export interface PipelineEvents {
@@ -203,7 +206,8 @@ class MediaRun {
     for (const t of splits.tasks) this.#progress.addTask(t.member.taskId, t.durationSec);
     const source = await withPacketsForPassthrough(members.map((m) => m.spec), fetched, { ffprobe: this.deps.config.ffprobe, signal: this.signal });
     // Formats that can share a decode run as one FFmpeg process (plan/media.ts).
-    const plan = planMedia(members, source);
+    const quality = this.deps.config.qualityReport;
+    const plan = planMedia(members, source, { quality });
     for (const f of plan.failed) await this.#failTask(f.taskId, f.error);
     for (const n of plan.notes) await repo.appendLog(this.#db, [n.taskId], n.message);
     for (const g of plan.groups) {
@@ -212,7 +216,7 @@ class MediaRun {
     }
     const rows = new Map(tasks.map((t) => [t.id, t]));
     const soloPlan = (taskId: number): EncodeGroup => {
-      const single = planMedia(members.filter((m) => m.taskId === taskId), source);
+      const single = planMedia(members.filter((m) => m.taskId === taskId), source, { quality });
       if (single.failed[0]) throw single.failed[0].error;
       return single.groups[0]!;
     };
@@ -261,6 +265,9 @@ class MediaRun {
     }
     let wallSec = 0;
     let cpuSec = 0;
+    // The quality report's figures come out of this same run's log (quality/log.ts).
+    const measured = ids.map((id) => g.quality(id));
+    const qualityLog = measured.some((q) => q !== null) ? new QualityLog() : null;
     try {
       for (const [i, args] of g.passes.entries()) {
         const passes = g.passes.length;
@@ -269,6 +276,7 @@ class MediaRun {
           durationSec: g.durationSec,
           signal: this.signal,
           threads,
+          ...(qualityLog ? { onStderr: (chunk: string) => qualityLog.push(chunk) } : {}),
           onProgress: (p) => {
             for (const id of ids) this.#progress.setTaskFraction(id, (i + p.fraction) / passes);
           },
@@ -300,7 +308,12 @@ class MediaRun {
     }
 
     const speed = wallSec > 0 ? g.durationSec / wallSec : null;
-    for (const id of ids) {
+    qualityLog?.end();
+    const facts = {
+      encodedSec: g.durationSec, wallSec, outputs: ids.length,
+      expectedStats: measured.filter((q) => q?.kind === 'encoded' && q.encoderSlot !== null).length,
+    };
+    for (const [k, id] of ids.entries()) {
       try {
         const outputs = await g.listOutputs(id);
         if (outputs.length === 0) throw new Error('FFmpeg finished but wrote no output; the requested time range may lie outside the source.');
@@ -308,7 +321,15 @@ class MediaRun {
         for (const f of outputs) size += (await fs.stat(f)).size;
         this.#progress.setTaskFraction(id, 1);
         const relative = outputs.map((f) => path.relative(this.deps.config.dataDir, f));
-        await this.#setTaskStatus(id, TaskStatus.Saving, { converted_size: size, cpu_sec: cpuSec, speed, outputs: JSON.stringify(relative), progress: 100 });
+        const plan = measured[k];
+        const quality = plan && qualityLog
+          ? await summarize(plan, qualityLog, facts, outputs.at(-1)!, { ffprobe: this.deps.config.ffprobe, signal: this.signal })
+          : null;
+        await this.#setTaskStatus(id, TaskStatus.Saving, {
+          converted_size: size, cpu_sec: cpuSec, speed, outputs: JSON.stringify(relative), progress: 100,
+          ...(quality ? { quality: JSON.stringify(quality) } : {}),
+        });
+        if (quality) await repo.appendLog(this.#db, [id], `Quality: ${describeQuality(quality)}`);
         const share = shared ? `; the process made ${ids.length} outputs` : '';
         await repo.appendLog(this.#db, [id], `Encoded ${outputs.length} file(s), ${formatBytes(size)} in ${wallSec.toFixed(2)} s (${speed ? speed.toFixed(2) : '?'}x realtime, ${cpuSec.toFixed(2)} CPU s${share})`);
         this.deps.events.taskEncoded(wallSec, rows.get(id)?.output ?? 'unknown');

@@ -173,6 +173,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('notification').dropColumn('attempts').execute();
     },
   },
+  '0006_task_quality': {
+    async up(db: Kysely<any>) {
+      const { text } = typesFor(db);
+      // The quality report of an encoded output, stored as JSON so GetStatus only reads it.
+      await db.schema.alterTable('task').addColumn('quality', text).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -50,6 +50,8 @@ export interface TaskTable {
   /** JSON string[]: files kept in the data dir for this task, relative to it. */
   outputs: string | null;
   download_token: string | null;
+  /** JSON QualitySummary (pipeline/quality/summary.ts) of an encoded video output; null: none. */
+  quality: string | null;
 }
 
 export interface DestinationTable {

@@ -10,6 +10,8 @@
  * - XML starts with the declaration at byte 0; JSON `response` is always an object.
  */
 
+import type { QualityFigure, QualitySummary } from '../../pipeline/quality/summary.ts';
+
 export type WireScalar = string | number | bigint;
 export type Wire = WireScalar | null | Wire[] | AlwaysList | Interleaved | WireObject;
 export interface WireObject {
@@ -150,4 +152,27 @@ export function wirePercent(value: number): string {
 /** A plain decimal (`"6464.83"`), trimmed of needless zeros. */
 export function wireDecimal(value: number, digits = 2): string {
   return String(Number(value.toFixed(digits)));
+}
+
+/**
+ * A task's quality summary (an Encodery addition, in extended GetStatus and notify) as one
+ * `quality` element of strings. A figure that was not measured is left out and only its
+ * `*_method` says why: an empty or made-up value would read as a measurement. No key repeats a
+ * status field clients read anywhere in the document (`status`, `progress`, `destination`).
+ */
+export function wireQuality(q: QualitySummary | null): WireObject | undefined {
+  if (!q) return undefined;
+  const value = (f: QualityFigure, digits: number): string | undefined => (f.value === null ? undefined : f.value.toFixed(digits));
+  return {
+    psnr: value(q.psnr, 2),
+    psnr_method: q.psnr.method,
+    ssim: value(q.ssim, 5),
+    ssim_method: q.ssim.method,
+    loudness: value(q.loudness, 1),
+    loudness_method: q.loudness.method,
+    duration_difference: value(q.durationDifference, 3),
+    duration_method: q.durationDifference.method,
+    realtime_factor: value(q.realtimeFactor, 2),
+    realtime_method: q.realtimeFactor.method,
+  };
 }

@@ -18,6 +18,8 @@ export interface RunFfmpegOptions {
   onProgress?: (p: FfmpegProgress) => void;
   /** Threads for decoders, filters and the last output's encoders (ENCODERY_FFMPEG_THREADS); 0 or unset = FFmpeg's choice. */
   threads?: number;
+  /** Every piece of stderr as it arrives (the quality report reads the encoders' closing statistics from it). */
+  onStderr?: (chunk: string) => void;
 }
 
 export interface RunFfmpegResult {
@@ -68,7 +70,10 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
     }
   });
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => progress.push(chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => tail.push(chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    tail.push(chunk);
+    opts.onStderr?.(chunk);
+  });
 
   let killTimer: NodeJS.Timeout | undefined;
   const onAbort = (): void => {

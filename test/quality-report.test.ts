@@ -1,0 +1,141 @@
+/**
+ * The quality report on every encoded video output: PSNR and SSIM against the source, loudness,
+ * duration difference and realtime factor, measured in the encode's own FFmpeg run, shown in
+ * extended GetStatus and the notify payload, and off with ENCODERY_QUALITY_REPORT=off.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { asList, exec, startReceiver, startTestServer, untilFinal, waitFor, type TestServer } from './helpers.ts';
+
+/** A stereo 1 kHz tone of peak amplitude -23 dBFS on both channels measures -23 LUFS (EBU Tech 3341). */
+const TONE_LUFS = -23;
+
+async function makeToneClip(file: string): Promise<string> {
+  const amplitude = (10 ** (TONE_LUFS / 20)).toFixed(7);
+  const tone = `${amplitude}*sin(2*PI*1000*t)`;
+  await exec('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=3',
+    '-f', 'lavfi', '-i', `aevalsrc=${tone}|${tone}:s=48000:d=3`,
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '192k', file,
+  ]);
+  return file;
+}
+
+const num = (s: unknown): number => {
+  assert.equal(typeof s, 'string', `expected a decimal string, got ${JSON.stringify(s)}`);
+  const n = Number(s);
+  assert.ok(Number.isFinite(n), `not a number: ${String(s)}`);
+  return n;
+};
+
+describe('quality report', () => {
+  let t: TestServer;
+  let clip: string;
+
+  before(async () => {
+    t = await startTestServer();
+    await fs.mkdir(t.filesDir, { recursive: true });
+    clip = await makeToneClip(path.join(t.filesDir, 'tone.mp4'));
+  });
+  after(() => t.close());
+
+  test('every encoded video output reports PSNR, SSIM, loudness, duration difference and realtime factor; notify carries them', async () => {
+    const receiver = await startReceiver();
+    try {
+      const out = path.join(t.filesDir, 'q');
+      // One shared FFmpeg process: the figures of each encoder must reach its own task.
+      const { MediaID: id } = await t.call('json', {
+        action: 'AddMedia',
+        source: `file://${clip}`,
+        notify: `${receiver.url}/done`,
+        notify_format: 'json',
+        format: [
+          { output: 'mp4', bitrate: '20k', destination: `file://${out}/low.mp4` },
+          { output: 'mp4', bitrate: '1500k', smart_passthrough: 'no', destination: `file://${out}/high.mp4` },
+          { output: 'mp4', video_codec: 'libx265', size: '160x120', turbo: 'yes', destination: `file://${out}/hevc.mp4` },
+          { output: 'webm', size: '160x120', turbo: 'yes', destination: `file://${out}/a.webm` },
+          { output: 'mp4', audio_codec: 'copy', size: '160x120', turbo: 'yes', destination: `file://${out}/copied.mp4` },
+          // The source already fits: remuxed, so there is no encoder to ask.
+          { output: 'mp4', bitrate: '3000k', destination: `file://${out}/same.mp4` },
+        ],
+      });
+      const { final } = await untilFinal(t, id);
+      assert.equal(final.status, 'Finished', JSON.stringify(final));
+      const [low, high, hevc, webm, copied, same] = asList(final.format);
+      for (const f of [low, high, hevc, webm, copied, same]) assert.ok(f.quality, `${f.output} ${f.id}: no quality summary`);
+      assert.equal(low.command, high.command, 'the formats share one FFmpeg process');
+
+      for (const f of [low, high]) {
+        const q = f.quality;
+        const psnr = num(q.psnr);
+        const ssim = num(q.ssim);
+        assert.ok(psnr > 15 && psnr < 70, `PSNR ${psnr} dB`);
+        assert.ok(ssim > 0 && ssim <= 1, `SSIM ${ssim}`);
+        assert.match(q.psnr_method, /^libx264 statistics/);
+        assert.match(q.ssim_method, /^libx264 statistics/);
+        assert.ok(Math.abs(num(q.loudness) - TONE_LUFS) < 1, `loudness ${q.loudness} LUFS, expected about ${TONE_LUFS}`);
+        assert.match(q.loudness_method, /ebur128/);
+        assert.ok(Math.abs(num(q.duration_difference)) < 0.2, `duration difference ${q.duration_difference} s`);
+        assert.ok(num(q.realtime_factor) > 0);
+      }
+      assert.ok(num(high.quality.psnr) > num(low.quality.psnr) + 3, `1500k: ${high.quality.psnr} dB, 20k: ${low.quality.psnr} dB`);
+      assert.ok(num(high.quality.ssim) > num(low.quality.ssim), `1500k: ${high.quality.ssim}, 20k: ${low.quality.ssim}`);
+
+      assert.ok(num(hevc.quality.psnr) > 15 && num(hevc.quality.psnr) < 70, `HEVC PSNR ${hevc.quality.psnr}`);
+      assert.ok(num(hevc.quality.ssim) > 0 && num(hevc.quality.ssim) <= 1);
+      assert.match(hevc.quality.psnr_method, /^libx265 statistics/);
+
+      // VP9 cannot report PSNR/SSIM: no number, and a method that says so.
+      assert.equal(webm.quality.psnr, undefined);
+      assert.equal(webm.quality.ssim, undefined);
+      assert.match(webm.quality.psnr_method, /^not measured: libvpx-vp9/);
+      assert.ok(Math.abs(num(webm.quality.loudness) - TONE_LUFS) < 1);
+      assert.equal(copied.quality.loudness, undefined);
+      assert.match(copied.quality.loudness_method, /^not measured: the audio was copied/);
+      assert.ok(num(copied.quality.psnr) > 15);
+      assert.match(same.quality.psnr_method, /^not measured: remuxed/);
+      assert.equal(same.quality.psnr, undefined);
+      assert.ok(Math.abs(num(same.quality.duration_difference)) < 0.2);
+
+      // Simple GetStatus stays as it was.
+      const simple = await t.call('json', { action: 'GetStatus', mediaid: id });
+      for (const f of asList(simple.format)) assert.equal((f as { quality?: unknown }).quality, undefined);
+
+      // XML renders the same figures as strings.
+      const xml = await t.call('xml', { action: 'GetStatus', mediaid: id, extended: 'yes' });
+      assert.equal(asList(xml.job.format)[1].quality.psnr, high.quality.psnr);
+
+      const hook = await waitFor(async () => receiver.received.find((r) => r.url === '/done'));
+      const result = JSON.parse(new URLSearchParams(hook.body.toString()).get('json')!).result;
+      const notified = asList(result.format) as { taskid: string; quality?: Record<string, string> }[];
+      for (const f of [low, high, hevc, webm, copied, same]) {
+        assert.deepEqual(notified.find((n) => n.taskid === f.id)?.quality, f.quality, `notify quality of task ${f.id}`);
+      }
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test('ENCODERY_QUALITY_REPORT=off measures nothing and reports nothing', async () => {
+    const off = await startTestServer({ ENCODERY_QUALITY_REPORT: 'off' });
+    try {
+      await fs.mkdir(off.filesDir, { recursive: true });
+      await fs.copyFile(clip, path.join(off.filesDir, 'tone.mp4'));
+      const { MediaID: id } = await off.call('json', {
+        action: 'AddMedia',
+        source: `file://${path.join(off.filesDir, 'tone.mp4')}`,
+        format: { output: 'mp4', size: '160x120', turbo: 'yes', destination: `file://${off.filesDir}/off.mp4` },
+      });
+      const { final } = await untilFinal(off, id);
+      assert.equal(final.status, 'Finished', JSON.stringify(final));
+      const f = asList(final.format)[0];
+      assert.equal(f.quality, undefined);
+      assert.doesNotMatch(f.command, /psnr|ebur128/);
+    } finally {
+      await off.close();
+    }
+  });
+});
