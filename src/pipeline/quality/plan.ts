@@ -18,7 +18,7 @@ export function reportsStatistics(codec: VideoCodec): codec is 'libx264' | 'libx
  * makes "results invalid" means PSNR then undersells what viewers see, not a different file).
  * libx265 is asked through its x265-params instead (plan/codecs.ts).
  */
-export const X264_STATS_OPTIONS = ['-flags:v', '+psnr', '-ssim', '1'] as const;
+export const X264_STATS_OPTIONS = ['-flags:v', '+psnr', '-ssim:v', '1'] as const;
 
 /** The x265-params that make libx265 print its closing line with PSNR and SSIM. */
 export const X265_STATS_PARAMS = ['log-level=info', 'psnr=1', 'ssim=1'] as const;

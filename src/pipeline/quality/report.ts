@@ -19,6 +19,8 @@ const PSNR_MEANING: Record<EncoderStats['encoder'], string> = {
   libx265: 'mean over frames of the PSNR of Y, U and V weighted 6:1:1',
 };
 
+const SILENCE_LUFS = -70;
+
 const notMeasured = (why: string): QualityFigure => ({ value: null, method: `not measured: ${why}` });
 
 export async function summarize(
@@ -58,9 +60,10 @@ export async function summarize(
   else if (plan.audio === 'none') loudness = notMeasured('the output has no audio');
   else {
     const lufs = plan.loudnessFilter !== null ? log.loudness(plan.loudnessFilter) : undefined;
-    loudness = lufs === undefined || lufs === null
-      ? notMeasured('FFmpeg printed no loudness summary')
-      : { value: round(lufs, 1), method: 'ebur128 filter: integrated loudness (EBU R128, LUFS) of the audio fed to the encoder' };
+    if (lufs === undefined || lufs === null) loudness = notMeasured('FFmpeg printed no loudness summary');
+    // ebur128 prints its -70 LUFS absolute gate for audio with nothing above it: silence, not a level.
+    else if (lufs <= SILENCE_LUFS) loudness = { value: null, method: `ebur128 filter: silent (nothing above the ${SILENCE_LUFS} LUFS gate of EBU R128)` };
+    else loudness = { value: round(lufs, 1), method: 'ebur128 filter: integrated loudness (EBU R128, LUFS) of the audio fed to the encoder' };
   }
   return { psnr, ssim, loudness, durationDifference, realtimeFactor };
 }
