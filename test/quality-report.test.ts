@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { asList, exec, startReceiver, startTestServer, untilFinal, waitFor, type TestServer } from './helpers.ts';
+import { QualityLog } from '../src/pipeline/quality/log.ts';
 
 /** A stereo 1 kHz tone of peak amplitude -23 dBFS on both channels measures -23 LUFS (EBU Tech 3341). */
 const TONE_LUFS = -23;
@@ -137,5 +138,44 @@ describe('quality report', () => {
     } finally {
       await off.close();
     }
+  });
+});
+
+describe('quality log reader', () => {
+  // Captured from FFmpeg 5.1: two libx264 outputs closing in output order, a libx265 one, and an
+  // ebur128 summary; pushed in odd-sized pieces as a pipe delivers them.
+  const captured = [
+    '[libx264 @ 0x5572c18e5600] frame I:1     Avg QP:15.20  size:  4066  PSNR Mean Y:44.96 U:41.86 V:41.92 Avg:43.68 Global:43.68',
+    '[Parsed_ebur128_5 @ 0x5572c18eeb80] Summary:',
+    '',
+    '  Integrated loudness:',
+    '    I:         -23.0 LUFS',
+    '    Threshold: -33.0 LUFS',
+    '[Parsed_ebur128_12 @ 0x5572c18eeb90] Summary:',
+    '',
+    '  Integrated loudness:',
+    '    I:         -70.0 LUFS',
+    '[libx264 @ 0x5572c18e5600] SSIM Mean Y:0.9898107 (19.919db)',
+    '[libx264 @ 0x5572c18e5600] PSNR Mean Y:41.595 U:38.871 V:39.165 Avg:40.551 Global:40.495 kb/s:259.05',
+    '[aac @ 0x5572c18e67c0] Qavg: 851.709',
+    '[libx264 @ 0x5572c18e9340] frame I:1     Avg QP:38.26  size:  1380  PSNR Mean Y:29.35 U:33.30 V:31.60 Avg:30.14 Global:30.14',
+    '[libx264 @ 0x5572c18e9340] SSIM Mean Y:0.8853489 ( 9.406db)',
+    '[libx264 @ 0x5572c18e9340] PSNR Mean Y:28.289 U:29.489 V:27.273 Avg:28.248 Global:28.211 kb/s:46.41',
+    'x265 [info]: frame I:      1, Avg QP:27.60  kb/s: 733.00    PSNR Mean: Y:45.381 U:43.236 V:43.054  SSIM Mean: 0.994108 (22.297dB)',
+    'encoded 25 frames in 0.27s (91.32 fps), 195.35 kb/s, Avg QP:33.82, Global PSNR: 38.697, SSIM Mean Y: 0.9823189 (17.525 dB)',
+  ].join('\n');
+
+  test('reads each encoder\'s closing PSNR (x264 Avg, x265 Global) and SSIM in closing order, and each ebur128 summary by filter index', () => {
+    const log = new QualityLog();
+    for (let i = 0; i < captured.length; i += 37) log.push(captured.slice(i, i + 37));
+    log.end();
+    assert.deepEqual(log.encoderStats, [
+      { encoder: 'libx264', psnr: 40.551, ssim: 0.9898107 },
+      { encoder: 'libx264', psnr: 28.248, ssim: 0.8853489 },
+      { encoder: 'libx265', psnr: 38.697, ssim: 0.9823189 },
+    ]);
+    assert.equal(log.loudness(5), -23);
+    assert.equal(log.loudness(12), -70);
+    assert.equal(log.loudness(7), undefined);
   });
 });
