@@ -53,8 +53,8 @@ export async function qualitySection(dataDir: string): Promise<void> {
     const s = await call(base, { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' });
     if (status !== 'Finished') throw new Error(`bench media ended ${status}: ${s.job.description}`);
     const f = s.job.format;
-    if ((mode === 'on') !== (f.quality !== undefined)) throw new Error(`report ${mode} but quality is ${JSON.stringify(f.quality)}`);
-    if (mode === 'on') sample = f.quality;
+    if ((mode === 'on') !== (f.quality_report !== undefined)) throw new Error(`report ${mode} but quality is ${JSON.stringify(f.quality_report)}`);
+    if (mode === 'on') sample = f.quality_report;
     await fs.rm(path.join(files, `q-${mode}-${run}.mp4`), { force: true });
     // speed = seconds encoded / FFmpeg wall seconds; the clip is 10 s.
     return { wall, ffmpegWall: 10 / Number(f.speed), cpu: Number(f.cpu_time) };

@@ -66,11 +66,11 @@ describe('quality report', () => {
       const { final } = await untilFinal(t, id);
       assert.equal(final.status, 'Finished', JSON.stringify(final));
       const [low, high, hevc, webm, copied, same] = asList(final.format);
-      for (const f of [low, high, hevc, webm, copied, same]) assert.ok(f.quality, `${f.output} ${f.id}: no quality summary`);
+      for (const f of [low, high, hevc, webm, copied, same]) assert.ok(f.quality_report, `${f.output} ${f.id}: no quality summary`);
       assert.equal(low.command, high.command, 'the formats share one FFmpeg process');
 
       for (const f of [low, high]) {
-        const q = f.quality;
+        const q = f.quality_report;
         const psnr = num(q.psnr);
         const ssim = num(q.ssim);
         assert.ok(psnr > 15 && psnr < 70, `PSNR ${psnr} dB`);
@@ -82,38 +82,38 @@ describe('quality report', () => {
         assert.ok(Math.abs(num(q.duration_difference)) < 0.2, `duration difference ${q.duration_difference} s`);
         assert.ok(num(q.realtime_factor) > 0);
       }
-      assert.ok(num(high.quality.psnr) > num(low.quality.psnr) + 3, `1500k: ${high.quality.psnr} dB, 20k: ${low.quality.psnr} dB`);
-      assert.ok(num(high.quality.ssim) > num(low.quality.ssim), `1500k: ${high.quality.ssim}, 20k: ${low.quality.ssim}`);
+      assert.ok(num(high.quality_report.psnr) > num(low.quality_report.psnr) + 3, `1500k: ${high.quality_report.psnr} dB, 20k: ${low.quality_report.psnr} dB`);
+      assert.ok(num(high.quality_report.ssim) > num(low.quality_report.ssim), `1500k: ${high.quality_report.ssim}, 20k: ${low.quality_report.ssim}`);
 
-      assert.ok(num(hevc.quality.psnr) > 15 && num(hevc.quality.psnr) < 70, `HEVC PSNR ${hevc.quality.psnr}`);
-      assert.ok(num(hevc.quality.ssim) > 0 && num(hevc.quality.ssim) <= 1);
-      assert.match(hevc.quality.psnr_method, /^libx265 statistics/);
+      assert.ok(num(hevc.quality_report.psnr) > 15 && num(hevc.quality_report.psnr) < 70, `HEVC PSNR ${hevc.quality_report.psnr}`);
+      assert.ok(num(hevc.quality_report.ssim) > 0 && num(hevc.quality_report.ssim) <= 1);
+      assert.match(hevc.quality_report.psnr_method, /^libx265 statistics/);
 
       // VP9 cannot report PSNR/SSIM: no number, and a method that says so.
-      assert.equal(webm.quality.psnr, undefined);
-      assert.equal(webm.quality.ssim, undefined);
-      assert.match(webm.quality.psnr_method, /^not measured: libvpx-vp9/);
-      assert.ok(Math.abs(num(webm.quality.loudness) - TONE_LUFS) < 1);
-      assert.equal(copied.quality.loudness, undefined);
-      assert.match(copied.quality.loudness_method, /^not measured: the audio was copied/);
-      assert.ok(num(copied.quality.psnr) > 15);
-      assert.match(same.quality.psnr_method, /^not measured: remuxed/);
-      assert.equal(same.quality.psnr, undefined);
-      assert.ok(Math.abs(num(same.quality.duration_difference)) < 0.2);
+      assert.equal(webm.quality_report.psnr, undefined);
+      assert.equal(webm.quality_report.ssim, undefined);
+      assert.match(webm.quality_report.psnr_method, /^not measured: libvpx-vp9/);
+      assert.ok(Math.abs(num(webm.quality_report.loudness) - TONE_LUFS) < 1);
+      assert.equal(copied.quality_report.loudness, undefined);
+      assert.match(copied.quality_report.loudness_method, /^not measured: the audio was copied/);
+      assert.ok(num(copied.quality_report.psnr) > 15);
+      assert.match(same.quality_report.psnr_method, /^not measured: remuxed/);
+      assert.equal(same.quality_report.psnr, undefined);
+      assert.ok(Math.abs(num(same.quality_report.duration_difference)) < 0.2);
 
       // Simple GetStatus stays as it was.
       const simple = await t.call('json', { action: 'GetStatus', mediaid: id });
-      for (const f of asList(simple.format)) assert.equal((f as { quality?: unknown }).quality, undefined);
+      for (const f of asList(simple.format)) assert.equal((f as { quality_report?: unknown }).quality_report, undefined);
 
       // XML renders the same figures as strings.
       const xml = await t.call('xml', { action: 'GetStatus', mediaid: id, extended: 'yes' });
-      assert.equal(asList(xml.job.format)[1].quality.psnr, high.quality.psnr);
+      assert.equal(asList(xml.job.format)[1].quality_report.psnr, high.quality_report.psnr);
 
       const hook = await waitFor(async () => receiver.received.find((r) => r.url === '/done'));
       const result = JSON.parse(new URLSearchParams(hook.body.toString()).get('json')!).result;
-      const notified = asList(result.format) as { taskid: string; quality?: Record<string, string> }[];
+      const notified = asList(result.format) as { taskid: string; quality_report?: Record<string, string> }[];
       for (const f of [low, high, hevc, webm, copied, same]) {
-        assert.deepEqual(notified.find((n) => n.taskid === f.id)?.quality, f.quality, `notify quality of task ${f.id}`);
+        assert.deepEqual(notified.find((n) => n.taskid === f.id)?.quality_report, f.quality_report, `notify quality of task ${f.id}`);
       }
     } finally {
       await receiver.close();
@@ -133,7 +133,7 @@ describe('quality report', () => {
       const { final } = await untilFinal(off, id);
       assert.equal(final.status, 'Finished', JSON.stringify(final));
       const f = asList(final.format)[0];
-      assert.equal(f.quality, undefined);
+      assert.equal(f.quality_report, undefined);
       assert.doesNotMatch(f.command, /psnr|ebur128/);
     } finally {
       await off.close();

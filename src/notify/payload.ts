@@ -26,7 +26,7 @@ export function resultPayload(media: MediaRow, tasks: TaskRow[], destinations: M
         status: t.status,
         description: t.status === TaskStatus.Error ? (t.description ?? 'error') : undefined,
         suggestion: t.status === TaskStatus.Error ? suggestionFor(t.description ?? '') : undefined,
-        quality: wireQuality(parseQuality(t.quality)),
+        quality_report: wireQuality(parseQuality(t.quality)),
       };
     }),
   };

@@ -310,7 +310,7 @@ class MediaRun {
     const speed = wallSec > 0 ? g.durationSec / wallSec : null;
     qualityLog?.end();
     const facts = {
-      encodedSec: g.durationSec, wallSec, outputs: ids.length,
+      encodedSec: g.durationSec, wallSec, outputs: ids.length, runs: g.passes.length,
       expectedStats: measured.filter((q) => q?.kind === 'encoded' && q.encoderSlot !== null).length,
     };
     for (const [k, id] of ids.entries()) {

@@ -13,7 +13,7 @@ import { parseQuality } from '../../pipeline/quality/summary.ts';
 import type { Action, ActionContext } from './context.ts';
 
 /** Keys a status reply sets itself; a format field with the same name is not echoed over them. */
-const RESERVED_TASK_KEYS = new Set(['id', 'status', 'created', 'started', 'finished', 'destination', 'destination_status', 's3_destination', 'task_status', 'convertedsize', 'description', 'quality']);
+const RESERVED_TASK_KEYS = new Set(['id', 'status', 'created', 'started', 'finished', 'destination', 'destination_status', 's3_destination', 'task_status', 'convertedsize', 'description', 'quality_report']);
 
 interface StatusOptions {
   extended: boolean;
@@ -158,7 +158,8 @@ function extendedTask(t: repo.TaskRow): WireObject {
     cpu_time: t.cpu_sec !== null ? t.cpu_sec.toFixed(2) : undefined,
     speed: t.speed !== null ? t.speed.toFixed(2) : undefined,
     // Stored when the output was encoded (pipeline/quality/): nothing is measured on this path.
-    quality: wireQuality(parseQuality(t.quality)),
+    // Not `quality`: that is a thumbnail and image format field, echoed above.
+    quality_report: wireQuality(parseQuality(t.quality)),
   };
 }
 

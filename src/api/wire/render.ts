@@ -156,7 +156,7 @@ export function wireDecimal(value: number, digits = 2): string {
 
 /**
  * A task's quality summary (an Encodery addition, in extended GetStatus and notify) as one
- * `quality` element of strings. A figure that was not measured is left out and only its
+ * `quality_report` element of strings (`quality` is taken: a thumbnail and image format field). A figure that was not measured is left out and only its
  * `*_method` says why: an empty or made-up value would read as a measurement. No key repeats a
  * status field clients read anywhere in the document (`status`, `progress`, `destination`).
  */

@@ -9,6 +9,8 @@ export interface EncodeFacts {
   wallSec: number;
   /** How many outputs the process made (one decode shared among them). */
   outputs: number;
+  /** FFmpeg runs: 2 for a two-pass encode, one more for a remux that adds rotation metadata. */
+  runs: number;
   /** Encoders of this process that printed statistics, expected and seen; unequal means they cannot be matched. */
   expectedStats: number;
 }
@@ -31,8 +33,9 @@ export async function summarize(
   opts: { ffprobe: string; signal?: AbortSignal },
 ): Promise<QualitySummary> {
   const shared = facts.outputs > 1 ? `, shared by ${facts.outputs} outputs` : '';
+  const ran = facts.runs > 1 ? `its ${facts.runs} FFmpeg runs` : 'the FFmpeg process';
   const realtimeFactor: QualityFigure = facts.wallSec > 0 && facts.encodedSec > 0
-    ? { value: round(facts.encodedSec / facts.wallSec, 2), method: `seconds encoded / wall seconds of the FFmpeg process${shared}` }
+    ? { value: round(facts.encodedSec / facts.wallSec, 2), method: `seconds encoded / wall seconds of ${ran}${shared}` }
     : notMeasured('the encode took no measurable time');
   const durationDifference = await durationOf(output, plan.durationSec, opts);
   if (plan.kind === 'remuxed') {
