@@ -61,12 +61,17 @@ describe('quality report', () => {
           { output: 'mp4', audio_codec: 'copy', size: '160x120', turbo: 'yes', destination: `file://${out}/copied.mp4` },
           // The source already fits: remuxed, so there is no encoder to ask.
           { output: 'mp4', bitrate: '3000k', destination: `file://${out}/same.mp4` },
+          {
+            output: 'advanced_hls', segment_duration: '1',
+            stream: [{ size: '0x240', bitrate: '800k' }, { size: '0x120', bitrate: '30k' }],
+            destination: `file://${out}/hls/video.m3u8`,
+          },
         ],
       });
       const { final } = await untilFinal(t, id);
       assert.equal(final.status, 'Finished', JSON.stringify(final));
-      const [low, high, hevc, webm, copied, same] = asList(final.format);
-      for (const f of [low, high, hevc, webm, copied, same]) assert.ok(f.quality_report, `${f.output} ${f.id}: no quality summary`);
+      const [low, high, hevc, webm, copied, same, hls] = asList(final.format);
+      for (const f of [low, high, hevc, webm, copied, same, hls]) assert.ok(f.quality_report, `${f.output} ${f.id}: no quality summary`);
       assert.equal(low.command, high.command, 'the formats share one FFmpeg process');
 
       for (const f of [low, high]) {
@@ -101,6 +106,16 @@ describe('quality report', () => {
       assert.equal(same.quality_report.psnr, undefined);
       assert.ok(Math.abs(num(same.quality_report.duration_difference)) < 0.2);
 
+      // HLS: each variant's own figures; the output's are its worst variant's.
+      const variants = asList(hls.quality_report.variant) as Record<string, string>[];
+      assert.equal(variants.length, 2);
+      const [big, small] = variants.map((v) => num(v.psnr));
+      assert.ok(big! > small! + 3, `800k at 240p: ${big} dB, 30k at 120p: ${small} dB`);
+      assert.equal(num(hls.quality_report.psnr), Math.min(big!, small!));
+      assert.match(hls.quality_report.psnr_method, /^the lowest of 2 variants/);
+      assert.ok(Math.abs(num(hls.quality_report.loudness) - TONE_LUFS) < 1);
+      assert.ok(Math.abs(num(hls.quality_report.duration_difference)) < 0.3, `HLS duration difference ${hls.quality_report.duration_difference}`);
+
       // Simple GetStatus stays as it was.
       const simple = await t.call('json', { action: 'GetStatus', mediaid: id });
       for (const f of asList(simple.format)) assert.equal((f as { quality_report?: unknown }).quality_report, undefined);
@@ -112,7 +127,7 @@ describe('quality report', () => {
       const hook = await waitFor(async () => receiver.received.find((r) => r.url === '/done'));
       const result = JSON.parse(new URLSearchParams(hook.body.toString()).get('json')!).result;
       const notified = asList(result.format) as { taskid: string; quality_report?: Record<string, string> }[];
-      for (const f of [low, high, hevc, webm, copied, same]) {
+      for (const f of [low, high, hevc, webm, copied, same, hls]) {
         assert.deepEqual(notified.find((n) => n.taskid === f.id)?.quality_report, f.quality_report, `notify quality of task ${f.id}`);
       }
     } finally {

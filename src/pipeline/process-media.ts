@@ -311,7 +311,7 @@ class MediaRun {
     qualityLog?.end();
     const facts = {
       encodedSec: g.durationSec, wallSec, outputs: ids.length, runs: g.passes.length,
-      expectedStats: measured.filter((q) => q?.kind === 'encoded' && q.encoderSlot !== null).length,
+      expectedStats: measured.reduce((n, q) => n + (q?.kind === 'encoded' ? q.encoders.filter((e) => e.slot !== null).length : 0), 0),
     };
     for (const [k, id] of ids.entries()) {
       try {

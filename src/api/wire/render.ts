@@ -174,5 +174,8 @@ export function wireQuality(q: QualitySummary | null): WireObject | undefined {
     duration_method: q.durationDifference.method,
     realtime_factor: value(q.realtimeFactor, 2),
     realtime_method: q.realtimeFactor.method,
+    variant: q.variants?.map((v) => ({
+      name: v.name, psnr: value(v.psnr, 2), psnr_method: v.psnr.method, ssim: value(v.ssim, 5), ssim_method: v.ssim.method,
+    })),
   };
 }

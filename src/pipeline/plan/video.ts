@@ -12,7 +12,7 @@ import { checkAudioCopy, containerExtension, containerOptions, videoCodecOptions
 import { displayBox, fitFilters, targetBox, type Box } from './geometry.ts';
 import { concatSources, through, type GraphBuilder } from './graph.ts';
 import { rotateOptions, rotationToWrite, tagOptions } from './edits.ts';
-import { loudnessBranch, reportsStatistics } from '../quality/plan.ts';
+import { loudnessBranch, reportsStatistics, type PartQuality } from '../quality/plan.ts';
 
 /**
  * `pass` 0 is a one-pass encode; 1 and 2 are the two runs of a two-pass one (1 gathers video
@@ -63,6 +63,11 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
     };
   }
   const audioMaps = copyAudio ? (sourceAudio ? ['0:a:0?'] : []) : a ? [`[${a}]`] : [];
+  const partQuality: PartQuality = {
+    encoders: [{ codec: spec.videoCodec, variant: null, stats }],
+    meter,
+    audio: meter ? 'measured' : copyAudio && sourceAudio ? 'copied' : 'none',
+  };
   const ext = containerExtension(spec.container);
   const finalPath = join(out.dir, `${out.baseName}.${ext}`);
   const rotation = rotationToWrite(spec, input.probes[0]);
@@ -89,7 +94,7 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
       ],
     }],
     ...(remux ? { after: remux } : {}),
-    ...(measure ? { quality: { videoCodec: spec.videoCodec, stats, meter, audio: meter ? 'measured' : copyAudio && sourceAudio ? 'copied' : 'none' } as const } : {}),
+    ...(measure ? { quality: partQuality } : {}),
     durationSec,
     listOutputs: rotation
       ? async () => {

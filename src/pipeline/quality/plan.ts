@@ -42,17 +42,17 @@ export function loudnessBranch(graph: GraphBuilder, audio: string): { audio: str
 
 /** One output's measuring, as planned by its part (plan/video.ts), before the whole graph is known. */
 export interface PartQuality {
-  videoCodec: VideoCodec;
-  /** The encoder was asked for its statistics. */
-  stats: boolean;
+  /** The output's video encoders in stream order; `stats`: asked for its statistics. */
+  encoders: { codec: VideoCodec; variant: string | null; stats: boolean }[];
   /** The output's ebur128 filter; null when its audio is not measured. */
   meter: Filter | null;
   audio: 'measured' | 'copied' | 'none';
 }
 
 /**
- * Where each part's figures will appear in FFmpeg's log: its encoder's place among the encoders
- * that print statistics (outputs are written in part order, one video stream each), and its
+ * Where each part's figures will appear in FFmpeg's log: its encoders' places among the encoders
+ * that print statistics (outputs are written in part order, each output's video streams in
+ * order), and its
  * meter's index in the rendered graph (FFmpeg names parsed filters `Parsed_<name>_<index>`,
  * counting every filter of the graph string in order).
  */
@@ -66,8 +66,7 @@ export function resolveQuality(parts: { quality?: PartQuality; durationSec: numb
     return {
       durationSec,
       kind: 'encoded',
-      videoCodec: p.videoCodec,
-      encoderSlot: p.stats ? slot++ : null,
+      encoders: p.encoders.map((e) => ({ codec: e.codec, variant: e.variant, slot: e.stats ? slot++ : null })),
       loudnessFilter: p.meter ? (index.get(p.meter) ?? null) : null,
       audio: p.audio,
     };

@@ -1,7 +1,7 @@
 /** Turns what one FFmpeg run printed, and the output it wrote, into a task's quality summary. */
 import { probeMedia } from '../ffmpeg/probe.ts';
 import type { EncoderStats, QualityLog } from './log.ts';
-import type { QualityFigure, QualityPlan, QualitySummary } from './summary.ts';
+import type { PlannedEncoder, QualityFigure, QualityPlan, QualitySummary } from './summary.ts';
 
 export interface EncodeFacts {
   /** What the process encoded, seconds, and how long it ran. */
@@ -42,21 +42,14 @@ export async function summarize(
     const why = 'remuxed without re-encoding, so the streams are the source\'s own';
     return { psnr: notMeasured(why), ssim: notMeasured(why), loudness: notMeasured(why), durationDifference, realtimeFactor };
   }
-  let psnr: QualityFigure;
-  let ssim: QualityFigure;
-  const stats = plan.encoderSlot !== null && log.encoderStats.length === facts.expectedStats ? log.encoderStats[plan.encoderSlot] : undefined;
-  if (plan.encoderSlot === null) {
-    psnr = ssim = notMeasured(`${plan.videoCodec} does not report it`);
-  } else if (!stats) {
-    psnr = ssim = notMeasured(`${plan.videoCodec}'s statistics could not be matched to this output`);
-  } else {
-    const against = 'against the scaled picture fed to the encoder';
-    psnr = stats.psnr !== null
-      ? { value: round(stats.psnr, 2), method: `${stats.encoder} statistics: ${PSNR_MEANING[stats.encoder]} ${against}` }
-      : notMeasured(`${stats.encoder} printed no PSNR`);
-    ssim = stats.ssim !== null
-      ? { value: round(stats.ssim, 5), method: `${stats.encoder} statistics: mean luma SSIM ${against}` }
-      : notMeasured(`${stats.encoder} printed no SSIM`);
+  const matched = log.encoderStats.length === facts.expectedStats;
+  const figures = plan.encoders.map((e) => encoderFigures(e, matched ? log.encoderStats : []));
+  let { psnr, ssim } = figures[0] ?? { psnr: notMeasured('the output has no video'), ssim: notMeasured('the output has no video') };
+  let variants: QualitySummary['variants'];
+  if (plan.encoders.length > 1 || plan.encoders[0]?.variant) {
+    variants = plan.encoders.map((e, k) => ({ name: e.variant ?? String(k), ...figures[k]! }));
+    psnr = lowest(figures.map((f) => f.psnr), plan.encoders.length);
+    ssim = lowest(figures.map((f) => f.ssim), plan.encoders.length);
   }
   let loudness: QualityFigure;
   if (plan.audio === 'copied') loudness = notMeasured('the audio was copied, not re-encoded');
@@ -68,9 +61,35 @@ export async function summarize(
     else if (lufs <= SILENCE_LUFS) loudness = { value: null, method: `ebur128 filter: silent (nothing above the ${SILENCE_LUFS} LUFS gate of EBU R128)` };
     else loudness = { value: round(lufs, 1), method: 'ebur128 filter: integrated loudness (EBU R128, LUFS) of the audio fed to the encoder' };
   }
-  return { psnr, ssim, loudness, durationDifference, realtimeFactor };
+  return { psnr, ssim, loudness, durationDifference, realtimeFactor, ...(variants ? { variants } : {}) };
 }
 
+/** One video encoder's PSNR and SSIM from its closing statistics (`stats`: every measured encoder of the process, in order). */
+function encoderFigures(e: PlannedEncoder, stats: readonly EncoderStats[]): { psnr: QualityFigure; ssim: QualityFigure } {
+  if (e.slot === null) return { psnr: notMeasured(`${e.codec} does not report it`), ssim: notMeasured(`${e.codec} does not report it`) };
+  const s = stats[e.slot];
+  if (!s) {
+    const why = `${e.codec}'s statistics could not be matched to this output`;
+    return { psnr: notMeasured(why), ssim: notMeasured(why) };
+  }
+  const against = 'against the scaled picture fed to the encoder';
+  return {
+    psnr: s.psnr !== null
+      ? { value: round(s.psnr, 2), method: `${s.encoder} statistics: ${PSNR_MEANING[s.encoder]} ${against}` }
+      : notMeasured(`${s.encoder} printed no PSNR`),
+    ssim: s.ssim !== null
+      ? { value: round(s.ssim, 5), method: `${s.encoder} statistics: mean luma SSIM ${against}` }
+      : notMeasured(`${s.encoder} printed no SSIM`),
+  };
+}
+
+/** A multi-variant output's figure: its worst variant's, and none unless every variant was measured. */
+function lowest(figures: QualityFigure[], count: number): QualityFigure {
+  const missing = figures.find((f) => f.value === null);
+  if (missing) return { value: null, method: `${missing.method} (for at least one of ${count} variants; see variant)` };
+  const worst = figures.reduce((w, f) => (f.value! < w.value! ? f : w));
+  return { value: worst.value, method: `the lowest of ${count} variants (each under variant); ${worst.method}` };
+}
 async function durationOf(output: string, expectedSec: number, opts: { ffprobe: string; signal?: AbortSignal }): Promise<QualityFigure> {
   try {
     const probe = await probeMedia(output, opts);

@@ -14,9 +14,8 @@ import { z } from 'zod';
 export type QualityPlan =
   | {
       kind: 'encoded';
-      videoCodec: string;
-      /** Position among the encoders of this process that print statistics, in output order; null: this codec cannot. */
-      encoderSlot: number | null;
+      /** The output's video encoders in stream order: one for a file, one per variant for HLS and DASH. */
+      encoders: PlannedEncoder[];
       /** Index of this output's ebur128 filter in the rendered graph (`Parsed_ebur128_N`); null: audio not measured. */
       loudnessFilter: number | null;
       audio: 'measured' | 'copied' | 'none';
@@ -24,6 +23,14 @@ export type QualityPlan =
       durationSec: number;
     }
   | { kind: 'remuxed'; durationSec: number };
+
+export interface PlannedEncoder {
+  codec: string;
+  /** The variant's name (its sub_path) in a multi-variant output; null for a single file. */
+  variant: string | null;
+  /** Position among the encoders of this process that print statistics, in output-stream order; null: this codec cannot. */
+  slot: number | null;
+}
 
 const figure = z.object({ value: z.number().finite().nullable(), method: z.string() });
 
@@ -38,6 +45,8 @@ export const qualitySummarySchema = z.object({
   durationDifference: figure,
   /** Seconds of media encoded per second of wall time. */
   realtimeFactor: figure,
+  /** HLS and DASH: each video variant's own PSNR and SSIM (the top-level ones are the lowest of these). */
+  variants: z.array(z.object({ name: z.string(), psnr: figure, ssim: figure })).optional(),
 });
 
 export type QualitySummary = z.infer<typeof qualitySummarySchema>;
