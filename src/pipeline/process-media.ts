@@ -256,7 +256,8 @@ class MediaRun {
     const shared = ids.length > 1;
     for (const id of ids) {
       this.#progress.setTaskFraction(id, 0);
-      await this.#setTaskStatus(id, TaskStatus.Processing, { started_at: Date.now(), command, progress: 0 });
+      // A summary of an earlier encode of this task no longer describes its output.
+      await this.#setTaskStatus(id, TaskStatus.Processing, { started_at: Date.now(), command, progress: 0, quality: null });
       await repo.appendLog(this.#db, [id], `Running: ${command}`);
       if (shared) {
         const others = ids.filter((x) => x !== id);
@@ -327,7 +328,7 @@ class MediaRun {
           : null;
         await this.#setTaskStatus(id, TaskStatus.Saving, {
           converted_size: size, cpu_sec: cpuSec, speed, outputs: JSON.stringify(relative), progress: 100,
-          ...(quality ? { quality: JSON.stringify(quality) } : {}),
+          quality: quality ? JSON.stringify(quality) : null,
         });
         if (quality) await repo.appendLog(this.#db, [id], `Quality: ${describeQuality(quality)}`);
         const share = shared ? `; the process made ${ids.length} outputs` : '';
