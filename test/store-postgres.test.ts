@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import { sql } from 'kysely';
 import { StoreError, openStore, openSqlite, type Db } from '../src/store/db.ts';
 import * as repo from '../src/store/repo.ts';
+import { migrationProvider } from '../src/store/migrations.ts';
 import { createTestDatabase, tempDir, type TestDatabase } from './helpers.ts';
 
 // The store's dialect differences, checked against the real PostgreSQL (the local `test`
@@ -37,10 +38,9 @@ test('two API nodes starting at once on an empty PostgreSQL both come up, and th
   const nodes = await Promise.all([1, 2, 3].map(() => openStore({ dataDir: '/nonexistent', databaseUrl: url })));
   try {
     const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(nodes[0]!);
-    assert.deepEqual(
-      applied.rows.map((r) => r.name),
-      ['0001_initial', '0002_presets', '0003_notification_attempts'],
-    );
+    // Every migration in the repo, each once (the list grows with each feature's migration).
+    assert.deepEqual(applied.rows.map((r) => r.name), Object.keys(await migrationProvider.getMigrations()).sort());
+    assert.ok(applied.rows.some((r) => r.name === '0001_initial'));
     // A later start finds everything applied and changes nothing.
     const again = await openStore({ dataDir: '/nonexistent', databaseUrl: url });
     await again.destroy();
