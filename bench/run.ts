@@ -22,8 +22,11 @@
  * 7. Split-and-stitch: a 60 s 720p source to one MP4 by one FFmpeg process against keyframe-aligned
  *    chunks encoded two at a time, every FFmpeg at one thread (bench/split.ts). Target ≥ 1.7×.
  *
+ * 8. Quality report: the same 10 s 720p clip to one MP4 with ENCODERY_QUALITY_REPORT on and off,
+ *    extra wall time in % (bench/quality.ts). Target < 15 %.
+ *
  * BENCH_ONLY=ladder runs section 4 alone, BENCH_ONLY=memory section 5, BENCH_ONLY=addmedia section 6,
- * BENCH_ONLY=split section 7.
+ * BENCH_ONLY=split section 7, BENCH_ONLY=quality section 8.
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -33,10 +36,11 @@ import path from 'node:path';
 import { Pool } from 'undici';
 import { openSqlite } from '../src/store/db.ts';
 import { insertMedia } from '../src/store/repo.ts';
-import { USER, call, endWatcher, exec, startServer } from './lib.ts';
+import { USER, call, endWatcher, exec, makeClip, startServer } from './lib.ts';
 import { memorySection } from './memory.ts';
 import { addMediaSection } from './addmedia.ts';
 import { splitSection } from './split.ts';
+import { qualitySection } from './quality.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const STATUS_SECONDS = Number(process.env.BENCH_STATUS_SECONDS ?? 10);
@@ -47,6 +51,7 @@ const ONLY_LADDER = process.env.BENCH_ONLY === 'ladder';
 const ONLY_MEMORY = process.env.BENCH_ONLY === 'memory';
 const ONLY_ADDMEDIA = process.env.BENCH_ONLY === 'addmedia';
 const ONLY_SPLIT = process.env.BENCH_ONLY === 'split';
+const ONLY_QUALITY = process.env.BENCH_ONLY === 'quality';
 const LADDER = [
   { height: 1080, bitrate: '5000k' },
   { height: 720, bitrate: '2800k' },
@@ -57,10 +62,12 @@ const LADDER = [
 async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'encodery-bench-'));
   try {
-    if (!ONLY_MEMORY && !ONLY_ADDMEDIA && !ONLY_SPLIT) await encodeSections(dataDir);
-    if (!ONLY_LADDER && !ONLY_ADDMEDIA && !ONLY_SPLIT) await memorySection(dataDir);
-    if (!ONLY_LADDER && !ONLY_MEMORY && !ONLY_SPLIT) await addMediaSection(dataDir);
-    if (!ONLY_LADDER && !ONLY_MEMORY && !ONLY_ADDMEDIA) await splitSection(dataDir);
+    const only = ONLY_LADDER || ONLY_MEMORY || ONLY_ADDMEDIA || ONLY_SPLIT || ONLY_QUALITY;
+    if (!only || ONLY_LADDER) await encodeSections(dataDir);
+    if (!only || ONLY_MEMORY) await memorySection(dataDir);
+    if (!only || ONLY_ADDMEDIA) await addMediaSection(dataDir);
+    if (!only || ONLY_SPLIT) await splitSection(dataDir);
+    if (!only || ONLY_QUALITY) await qualitySection(dataDir);
   } finally {
     await fs.rm(dataDir, { recursive: true, force: true });
   }
@@ -282,18 +289,6 @@ function childrenCpuSeconds(): number {
   const stat = readFileSync('/proc/self/stat', 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[13]) + Number(fields[14])) / 100;
-}
-
-/** A 10 s test clip made by FFmpeg: testsrc2 at 30 fps with a stereo 440 Hz tone. */
-async function makeClip(file: string, width: number, height: number): Promise<void> {
-  process.stdout.write(`making a 10 s ${height}p test clip… `);
-  await exec('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=30:duration=10`,
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=10',
-    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-ac', '2', file,
-  ]);
-  process.stdout.write('done\n');
 }
 
 await main();

@@ -67,6 +67,8 @@ export interface Config {
   splitConcurrency: number;
   /** Threads per FFmpeg process for decoders, filters and encoders; 0 = FFmpeg's choice. */
   ffmpegThreads: number;
+  /** Measure every encoded video output (PSNR, SSIM, loudness, duration, speed) for GetStatus and notify. */
+  qualityReport: boolean;
 }
 
 export const ROLES = ['all', 'api', 'worker'] as const;
@@ -114,6 +116,7 @@ export const SETTINGS = {
   splitChunkSeconds: { env: 'ENCODERY_SPLIT_CHUNK_SECONDS', flag: 'split-chunk-seconds', help: 'Length of one split-and-stitch chunk (cut at the nearest source keyframe)', default: '10' },
   splitConcurrency: { env: 'ENCODERY_SPLIT_CONCURRENCY', flag: 'split-concurrency', help: 'Chunk encodes of one media run at once by this process', default: '2' },
   ffmpegThreads: { env: 'ENCODERY_FFMPEG_THREADS', flag: 'ffmpeg-threads', help: 'Threads per FFmpeg process (decoders, filters, encoders); 0 = FFmpeg decides', default: '0' },
+  qualityReport: { env: 'ENCODERY_QUALITY_REPORT', flag: 'quality-report', help: 'A quality summary (PSNR, SSIM, loudness, duration difference, realtime factor) on every encoded video output, in extended GetStatus and notify; off skips the measuring', default: 'on' },
 } satisfies Record<keyof Config, Setting>;
 
 export class ConfigError extends Error {
@@ -189,6 +192,7 @@ const schema = z.object({
   splitChunkSeconds: int(1, 3600),
   splitConcurrency: int(1, 64),
   ffmpegThreads: int(0, 256),
+  qualityReport: bool,
 });
 
 /** Reads settings from `env` and `argv` (flags like --port 9000 or --port=9000). */

@@ -1,5 +1,6 @@
 import type { WireObject } from '../api/wire/render.ts';
-import { interleave, wireDecimal } from '../api/wire/render.ts';
+import { interleave, wireDecimal, wireQuality } from '../api/wire/render.ts';
+import { parseQuality } from '../pipeline/quality/summary.ts';
 import type { DeliveredOutput } from '../pipeline/delivered-output.ts';
 import type { FieldMap } from '../domain/fields.ts';
 import type { DestinationRow, MediaRow, TaskRow } from '../store/repo.ts';
@@ -27,6 +28,7 @@ export function resultPayload(media: MediaRow, tasks: TaskRow[], destinations: M
         status: t.status,
         description: t.status === TaskStatus.Error ? (t.description ?? 'error') : undefined,
         suggestion: t.status === TaskStatus.Error ? suggestionFor(t.description ?? '') : undefined,
+        quality_report: wireQuality(parseQuality(t.quality)),
       };
     }),
   };

@@ -31,6 +31,9 @@ import type { UnitExecutor } from './split/run.ts';
 import { qcSpecOf, runQcChild, type QcEvents } from './qc/child.ts';
 import { VERSION } from '../version.ts';
 import type { SplitPieces } from './split/pieces.ts';
+import { QualityLog } from './quality/log.ts';
+import { summarize } from './quality/report.ts';
+import { describeQuality } from './quality/summary.ts';
 
 /** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
 export interface PipelineEvents extends QcEvents {
@@ -218,7 +221,8 @@ class MediaRun {
     for (const t of splits.tasks) this.#progress.addTask(t.member.taskId, t.durationSec);
     const source = await withPacketsForPassthrough(members.map((m) => m.spec), fetched, { ffprobe: this.deps.config.ffprobe, signal: this.signal });
     // Formats that can share a decode run as one FFmpeg process (plan/media.ts).
-    const plan = planMedia(members, source);
+    const quality = this.deps.config.qualityReport;
+    const plan = planMedia(members, source, { quality });
     for (const f of plan.failed) await this.#failTask(f.taskId, f.error);
     for (const n of plan.notes) await repo.appendLog(this.#db, [n.taskId], n.message);
     for (const g of plan.groups) {
@@ -227,7 +231,7 @@ class MediaRun {
     }
     const rows = new Map(tasks.map((t) => [t.id, t]));
     const soloPlan = (taskId: number): EncodeGroup => {
-      const single = planMedia(members.filter((m) => m.taskId === taskId), source);
+      const single = planMedia(members.filter((m) => m.taskId === taskId), source, { quality });
       if (single.failed[0]) throw single.failed[0].error;
       return single.groups[0]!;
     };
@@ -268,7 +272,8 @@ class MediaRun {
     const shared = ids.length > 1;
     for (const id of ids) {
       this.#progress.setTaskFraction(id, 0);
-      await this.#setTaskStatus(id, TaskStatus.Processing, { started_at: Date.now(), command, progress: 0 });
+      // A summary of an earlier encode of this task no longer describes its output.
+      await this.#setTaskStatus(id, TaskStatus.Processing, { started_at: Date.now(), command, progress: 0, quality: null });
       await repo.appendLog(this.#db, [id], `Running: ${command}`);
       if (shared) {
         const others = ids.filter((x) => x !== id);
@@ -277,6 +282,9 @@ class MediaRun {
     }
     let wallSec = 0;
     let cpuSec = 0;
+    // The quality report's figures come out of this same run's log (quality/log.ts).
+    const measured = ids.map((id) => g.quality(id));
+    const qualityLog = measured.some((q) => q !== null) ? new QualityLog() : null;
     try {
       for (const [i, args] of g.passes.entries()) {
         const passes = g.passes.length;
@@ -285,6 +293,7 @@ class MediaRun {
           durationSec: g.durationSec,
           signal: this.signal,
           threads,
+          ...(qualityLog ? { onStderrLine: (line: string) => qualityLog.line(line) } : {}),
           onProgress: (p) => {
             for (const id of ids) this.#progress.setTaskFraction(id, (i + p.fraction) / passes);
           },
@@ -316,7 +325,11 @@ class MediaRun {
     }
 
     const speed = wallSec > 0 ? g.durationSec / wallSec : null;
-    for (const id of ids) {
+    const facts = {
+      encodedSec: g.durationSec, wallSec, outputs: ids.length, runs: g.passes.length,
+      expectedStats: measured.reduce((n, q) => n + (q?.kind === 'encoded' ? q.encoders.filter((e) => e.slot !== null).length : 0), 0),
+    };
+    for (const [k, id] of ids.entries()) {
       try {
         const outputs = await g.listOutputs(id);
         if (outputs.length === 0) throw new Error('FFmpeg finished but wrote no output; the requested time range may lie outside the source.');
@@ -324,7 +337,15 @@ class MediaRun {
         for (const f of outputs) size += (await fs.stat(f)).size;
         this.#progress.setTaskFraction(id, 1);
         const relative = outputs.map((f) => path.relative(this.deps.config.dataDir, f));
-        await this.#setTaskStatus(id, TaskStatus.Saving, { converted_size: size, cpu_sec: cpuSec, speed, outputs: JSON.stringify(relative), progress: 100 });
+        const plan = measured[k];
+        const quality = plan && qualityLog
+          ? await summarize(plan, qualityLog, facts, outputs.at(-1)!, { ffprobe: this.deps.config.ffprobe, signal: this.signal })
+          : null;
+        await this.#setTaskStatus(id, TaskStatus.Saving, {
+          converted_size: size, cpu_sec: cpuSec, speed, outputs: JSON.stringify(relative), progress: 100,
+          quality: quality ? JSON.stringify(quality) : null,
+        });
+        if (quality) await repo.appendLog(this.#db, [id], `Quality: ${describeQuality(quality)}`);
         const share = shared ? `; the process made ${ids.length} outputs` : '';
         await repo.appendLog(this.#db, [id], `Encoded ${outputs.length} file(s), ${formatBytes(size)} in ${wallSec.toFixed(2)} s (${speed ? speed.toFixed(2) : '?'}x realtime, ${cpuSec.toFixed(2)} CPU s${share})`);
         this.deps.events.taskEncoded(wallSec, rows.get(id)?.output ?? 'unknown');

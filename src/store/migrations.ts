@@ -194,6 +194,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('task').addColumn('qc_report', text).execute();
     },
   },
+  '0006_task_quality': {
+    async up(db: Kysely<any>) {
+      const { text } = typesFor(db);
+      // The quality report of an encoded output, stored as JSON so GetStatus only reads it.
+      await db.schema.alterTable('task').addColumn('quality', text).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -8,12 +8,13 @@ import { destinationForLayout, keepsLayout, layoutMain } from '../../domain/dest
 import { storyboardListing, storyboardOf } from '../../domain/storyboard.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { mediaIdOf, positiveInt, required, scalar, yesNo } from '../query.ts';
-import { alwaysList, interleave, qcReportWire, wireDate, wirePercent, type Wire, type WireObject } from '../wire/render.ts';
+import { alwaysList, interleave, qcReportWire, wireDate, wirePercent, wireQuality, type Wire, type WireObject } from '../wire/render.ts';
 import type { QcReport } from '../../domain/qc.ts';
+import { parseQuality } from '../../pipeline/quality/summary.ts';
 import type { Action, ActionContext } from './context.ts';
 
 /** Keys a status reply sets itself; a format field with the same name is not echoed over them. */
-const RESERVED_TASK_KEYS = new Set(['id', 'status', 'created', 'started', 'finished', 'destination', 'destination_status', 's3_destination', 'task_status', 'convertedsize', 'description', 'qc_media', 'qc_report']);
+const RESERVED_TASK_KEYS = new Set(['id', 'status', 'created', 'started', 'finished', 'destination', 'destination_status', 's3_destination', 'task_status', 'convertedsize', 'description', 'qc_media', 'qc_report', 'quality_report']);
 
 interface StatusOptions {
   extended: boolean;
@@ -200,6 +201,9 @@ function extendedTask(t: repo.TaskRow): WireObject {
     command: t.command ?? undefined,
     cpu_time: t.cpu_sec !== null ? t.cpu_sec.toFixed(2) : undefined,
     speed: t.speed !== null ? t.speed.toFixed(2) : undefined,
+    // Stored when the output was encoded (pipeline/quality/): nothing is measured on this path.
+    // Not `quality`: that is a thumbnail and image format field, echoed above.
+    quality_report: wireQuality(parseQuality(t.quality)),
   };
 }
 

@@ -11,6 +11,7 @@
  */
 
 import type { QcReport } from '../../domain/qc.ts';
+import type { QualityFigure, QualitySummary } from '../../pipeline/quality/summary.ts';
 
 export type WireScalar = string | number | bigint;
 export type Wire = WireScalar | null | Wire[] | AlwaysList | Interleaved | WireObject;
@@ -174,6 +175,32 @@ export function qcReportWire(r: QcReport): WireObject {
           }
         : {}),
       reason: m.reason,
+    })),
+  };
+}
+
+/**
+ * A task's quality summary (an Encodery addition, in extended GetStatus and notify) as one
+ * `quality_report` element of strings (`quality` is taken: a thumbnail and image format field). A figure that was not measured is left out and only its
+ * `*_method` says why: an empty or made-up value would read as a measurement. No key repeats a
+ * status field clients read anywhere in the document (`status`, `progress`, `destination`).
+ */
+export function wireQuality(q: QualitySummary | null): WireObject | undefined {
+  if (!q) return undefined;
+  const value = (f: QualityFigure, digits: number): string | undefined => (f.value === null ? undefined : f.value.toFixed(digits));
+  return {
+    psnr: value(q.psnr, 2),
+    psnr_method: q.psnr.method,
+    ssim: value(q.ssim, 5),
+    ssim_method: q.ssim.method,
+    loudness: value(q.loudness, 1),
+    loudness_method: q.loudness.method,
+    duration_difference: value(q.durationDifference, 3),
+    duration_method: q.durationDifference.method,
+    realtime_factor: value(q.realtimeFactor, 2),
+    realtime_method: q.realtimeFactor.method,
+    variant: q.variants?.map((v) => ({
+      name: v.name, psnr: value(v.psnr, 2), psnr_method: v.psnr.method, ssim: value(v.ssim, 5), ssim_method: v.ssim.method,
     })),
   };
 }

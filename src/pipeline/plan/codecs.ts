@@ -5,6 +5,7 @@
 import type { AudioContainer, VideoContainer, VideoEncoding, VideoSpec } from '../../domain/format.ts';
 import { formatNumber } from '../ffmpeg/args.ts';
 import type { Box } from './geometry.ts';
+import { X264_STATS_OPTIONS, X265_STATS_PARAMS } from '../quality/plan.ts';
 
 export type Pass = 0 | 1 | 2;
 
@@ -26,6 +27,8 @@ export interface CodecContext {
    * only; Matroska and plain MPEG-TS files have no such tag. HLS segments leave this unset.
    */
   container?: VideoContainer;
+  /** Ask the encoder for its closing PSNR/SSIM statistics (quality/plan.ts), when it can give them. */
+  stats?: boolean;
 }
 
 /**
@@ -59,10 +62,11 @@ export function videoCodecOptions(spec: VideoEncoding, ctx: CodecContext): strin
         ...(spec.level ? ['-level:v', spec.level] : []),
         ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-crf', '23']),
         ...vbv, ...gop, ...(seg ? ['-sc_threshold', '0'] : []), '-pix_fmt', 'yuv420p', ...passArgs,
+        ...(ctx.stats ? X264_STATS_OPTIONS : []),
       ];
     case 'libx265': {
       // libx265 ignores -pass; its two-pass mode and level go through x265-params.
-      const params = ['log-level=error'];
+      const params: string[] = ctx.stats ? [...X265_STATS_PARAMS] : ['log-level=error'];
       if (spec.level) params.push(`level-idc=${spec.level}`);
       if (seg) params.push('scenecut=0', 'open-gop=0');
       if (ctx.pass) params.push(`pass=${ctx.pass}`, `stats=${x265Value(`${ctx.passlog}-x265.log`)}`);

@@ -6,6 +6,7 @@ import type { AudioStreamInfo, MediaProbe, PacketInfo } from '../ffmpeg/probe.ts
 import { ffmpegUrl, filter, formatNumber, type FfmpegInput, type FfmpegOutput, type Filter } from '../ffmpeg/args.ts';
 import type { GraphBuilder } from './graph.ts';
 import type { SplitScreen } from '../../domain/split-screen.ts';
+import type { PartQuality } from '../quality/plan.ts';
 
 export interface PlanInput {
   paths: string[];
@@ -39,6 +40,8 @@ export interface GroupContext {
   /** `-ss`/`-t` for the first input and for every output (see {@link trimArgs}). */
   trimmed: { input: string[]; output: string[] };
   graph: GraphBuilder;
+  /** Measure each video output for its quality report (ENCODERY_QUALITY_REPORT, quality/). */
+  quality: boolean;
 }
 
 /** One task's share of an FFmpeg process: its outputs, and how to find the files they wrote. */
@@ -48,6 +51,8 @@ export interface OutputPart {
   after?: string[][];
   durationSec: number;
   listOutputs(): Promise<string[]>;
+  /** How this output is measured for its quality report; absent when it is not. */
+  quality?: PartQuality;
 }
 
 /** listOutputs for a plan that writes exactly one file. */

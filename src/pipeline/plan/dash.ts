@@ -76,6 +76,7 @@ export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut): Outpu
       ],
     }],
     durationSec: trimmedDuration(total, ctx.trim),
+    ...(encoded.quality ? { quality: encoded.quality } : {}),
     listOutputs: () => finalizeDash(dir, { representations, hls }),
   };
 }

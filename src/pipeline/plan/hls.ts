@@ -79,6 +79,7 @@ export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputP
       ],
     }],
     durationSec: trimmedDuration(total, ctx.trim),
+    ...(encoded.quality ? { quality: encoded.quality } : {}),
     listOutputs: async () => {
       const files = await finalizeHls(dir, {
         hidden,

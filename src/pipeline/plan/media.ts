@@ -27,6 +27,8 @@ import { dashPart } from './dash.ts';
 import { planGif, planImage } from './still.ts';
 import { planThumbnail } from './thumbnail.ts';
 import { videoPart } from './video.ts';
+import { resolveQuality } from '../quality/plan.ts';
+import type { QualityPlan } from '../quality/summary.ts';
 
 /** The outputs that can share an FFmpeg process. */
 type SharedSpec = Exclude<OutputSpec, { kind: 'thumbnail' | 'gif' | 'image' }>;
@@ -49,6 +51,8 @@ export interface EncodeGroup {
   durationSec: number;
   /** The files one task's outputs wrote, its main file last for multi-file outputs; rejects when they are missing. */
   listOutputs(taskId: number): Promise<string[]>;
+  /** How one task's output is measured for its quality report; null when it gets none. */
+  quality(taskId: number): QualityPlan | null;
 }
 
 export interface MediaPlan {
@@ -79,9 +83,10 @@ interface Bucket {
  * first planned alone, so one that cannot be made fails by itself and never takes a group down
  * with it. With `share: false` every task gets its own process.
  */
-export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: boolean } = {}): MediaPlan {
+export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: boolean; quality?: boolean } = {}): MediaPlan {
   checkInput(input);
   const share = opts.share ?? true;
+  const quality = opts.quality ?? false;
   const failed: MediaPlan['failed'] = [];
   const notes: MediaPlan['notes'] = [];
   const buckets: Bucket[] = [];
@@ -90,7 +95,7 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
 
   for (const task of tasks) {
     try {
-      buildGroup([task], input);
+      buildGroup([task], input, quality);
     } catch (error) {
       failed.push({ taskId: task.taskId, error });
       continue;
@@ -136,20 +141,21 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
   buckets.sort((x, y) => order.get(x.members[0]!.taskId)! - order.get(y.members[0]!.taskId)!);
   // Every member planned alone above; should a combination still not plan, each runs alone.
   const groups = buckets.flatMap((b) => {
-    if (b.remux) return [remuxGroup(b.members[0]!, input)];
+    if (b.remux) return [remuxGroup(b.members[0]!, input, quality)];
     try {
-      return [buildGroup(b.members, input)];
+      return [buildGroup(b.members, input, quality)];
     } catch {
-      return b.members.map((m) => buildGroup([m], input));
+      return b.members.map((m) => buildGroup([m], input, quality));
     }
   });
   return { groups, failed, notes };
 }
 
-function remuxGroup(task: MediaTask, input: PlanInput): EncodeGroup {
+function remuxGroup(task: MediaTask, input: PlanInput, quality: boolean): EncodeGroup {
   if (task.spec.kind !== 'video' && task.spec.kind !== 'audio') throw new Error(`internal: ${task.spec.kind} outputs are never remuxed`);
   const plan = planPassthrough(task.spec, input.paths[0]!, input.probes[0]!, task.out);
-  return { taskIds: [task.taskId], passes: plan.passes, durationSec: plan.durationSec, listOutputs: () => plan.listOutputs() };
+  const measured: QualityPlan | null = quality && task.spec.kind === 'video' ? { kind: 'remuxed', durationSec: plan.durationSec } : null;
+  return { taskIds: [task.taskId], passes: plan.passes, durationSec: plan.durationSec, listOutputs: () => plan.listOutputs(), quality: () => measured };
 }
 
 /** The editing that makes a picture different from the plain one; null when there is none. */
@@ -164,14 +170,14 @@ function pictureOf(spec: OutputSpec): Picture | null {
 }
 
 /** One FFmpeg invocation for tasks that share trim and picture (the caller made sure they do). */
-function buildGroup(members: MediaTask[], input: PlanInput): EncodeGroup {
+function buildGroup(members: MediaTask[], input: PlanInput, quality: boolean): EncodeGroup {
   const only = members[0]!;
   const alone = only.spec.kind === 'thumbnail' ? planThumbnail(only.spec, input, only.out)
     : only.spec.kind === 'gif' ? planGif(only.spec, input, only.out)
     : only.spec.kind === 'image' ? planImage(only.spec, input, only.out) : null;
   if (alone) {
     if (members.length > 1) throw new Error(`internal: ${only.spec.kind} outputs are never shared`);
-    return { taskIds: [only.taskId], passes: alone.passes, durationSec: alone.durationSec, listOutputs: () => alone.listOutputs() };
+    return { taskIds: [only.taskId], passes: alone.passes, durationSec: alone.durationSec, listOutputs: () => alone.listOutputs(), quality: () => null };
   }
   // split_screen, or joined sources with editing: the outputs see one source, made of them all.
   const sources = input;
@@ -192,21 +198,26 @@ function buildGroup(members: MediaTask[], input: PlanInput): EncodeGroup {
   const editPlan = edited ? planEdit(editedOf(edited.spec), edited.assets, sources.paths.length, joined ? trim.start : 0) : null;
 
   let parts: OutputPart[] = [];
+  let measured: (QualityPlan | null)[] = [];
   const passes = (twoPass ? [1, 2] : [0]).map((pass) => {
     const graph = new GraphBuilder(input, picture, editPlan?.edit ?? null, composite?.stage ?? null);
-    const ctx: GroupContext = { input, joined, trim, trimmed: trimArgs(trim, joined), graph };
+    const ctx: GroupContext = { input, joined, trim, trimmed: trimArgs(trim, joined), graph, quality };
     parts = members.map((m) => partFor(m, ctx, pass as Pass));
+    const chains = graph.chains();
+    // The last run is the one that encodes (and measures) the outputs.
+    measured = resolveQuality(parts, chains);
     return buildArgs({
       inputs: [
         // Every cell of a grid starts at the same point of its source.
         ...(composite ? sources.paths.map((p) => ({ url: ffmpegUrl(p), options: ctx.trimmed.input })) : inputsFor(input.paths, ctx.trimmed.input)),
         ...(editPlan?.inputs ?? []),
       ],
-      filterGraph: graph.chains(),
+      filterGraph: chains,
       outputs: parts.flatMap((p) => p.outputs),
     });
   });
   const byTask = new Map(members.map((m, i) => [m.taskId, parts[i]!]));
+  const qualityByTask = new Map(members.map((m, i) => [m.taskId, measured[i] ?? null]));
   return {
     taskIds: members.map((m) => m.taskId),
     passes: [...passes, ...parts.flatMap((p) => p.after ?? [])],
@@ -216,6 +227,7 @@ function buildGroup(members: MediaTask[], input: PlanInput): EncodeGroup {
       if (!part) throw new Error(`internal: task ${taskId} is not in this FFmpeg process`);
       return part.listOutputs();
     },
+    quality: (taskId) => qualityByTask.get(taskId) ?? null,
   };
 }
 

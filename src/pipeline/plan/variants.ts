@@ -9,6 +9,8 @@ import { videoCodecOptions } from './codecs.ts';
 import { concatSources, through } from './graph.ts';
 import type { Box } from './geometry.ts';
 import { videoBranches, type PictureShape } from './video.ts';
+import type { Filter } from '../ffmpeg/args.ts';
+import { loudnessBranch, reportsStatistics, type PartQuality } from '../quality/plan.ts';
 
 export interface AudioRendition {
   key: string;
@@ -69,7 +71,7 @@ function nameGeneratedFolders(renditions: AudioRendition[], streams: HlsStreamSp
 export function encodeVariants(
   ctx: GroupContext, videos: HlsStreamSpec[], shapes: PictureShape[], renditions: AudioRendition[],
   segment: { seconds: number; sourceFps: number },
-): { video: string[]; audio: string[]; options: string[] } {
+): { video: string[]; audio: string[]; options: string[]; quality?: PartQuality } {
   const { input, graph } = ctx;
   const joined = concatSources(
     graph,
@@ -79,17 +81,24 @@ export function encodeVariants(
     })),
   );
   const audio = joined.audio.map((label, r) => through(graph, label, volumeFilters(renditions[r]!.audio), 'vol'));
+  // The quality report (quality/): each variant's encoder statistics, and the first rendition's loudness.
+  let meter: Filter | null = null;
+  if (ctx.quality && audio[0] !== undefined) ({ audio: audio[0], meter } = loudnessBranch(graph, audio[0]));
+  const stats = videos.map((s) => ctx.quality && reportsStatistics(s.videoCodec));
   const options: string[] = [];
   for (const [k, s] of videos.entries()) {
     const shape = shapes[k]!;
     const fps = shape.fps ?? (segment.sourceFps || 25);
     const frames = s.keyframe ?? Math.max(1, Math.round(segment.seconds * fps));
     const bitrate = s.bitrate ?? defaultBitrate(shape.box, fps, s.videoCodec);
-    const codec = videoCodecOptions({ ...s, bitrate }, { box: shape.box, fps, pass: 0, passlog: '', segments: { everySec: segment.seconds, frames } });
+    const codec = videoCodecOptions({ ...s, bitrate }, { box: shape.box, fps, pass: 0, passlog: '', segments: { everySec: segment.seconds, frames }, stats: stats[k] });
     options.push(...forStream(codec, 'v', k));
   }
   for (const [r, rendition] of renditions.entries()) options.push(...forStream(audioEncodeOptions(rendition.audio), 'a', r));
-  return { video: joined.video, audio, options };
+  const quality: PartQuality | undefined = ctx.quality
+    ? { encoders: videos.map((s, k) => ({ codec: s.videoCodec, variant: s.subPath, stats: stats[k]! })), meter, audio: meter ? 'measured' : 'none' }
+    : undefined;
+  return { video: joined.video, audio, options, ...(quality ? { quality } : {}) };
 }
 
 /**

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VideoEncoding, VideoSpec } from '../../domain/format.ts';
 import type { MediaProbe, VideoStreamInfo } from '../ffmpeg/probe.ts';
-import { buildArgs, ffmpegUrl, filter, formatNumber } from '../ffmpeg/args.ts';
+import { buildArgs, ffmpegUrl, filter, formatNumber, type Filter } from '../ffmpeg/args.ts';
 import {
   audioBranch, audioEncodeOptions, audioTarget, firstAudio, singleOutput, sourceDuration, trimmedDuration, volumeFilters,
   type GroupContext, type OutputPart, type PlanOut,
@@ -12,6 +12,7 @@ import { checkAudioCopy, containerExtension, containerOptions, videoCodecOptions
 import { displayBox, fitFilters, targetBox, type Box } from './geometry.ts';
 import { concatSources, through, type GraphBuilder } from './graph.ts';
 import { rotateOptions, rotationToWrite, tagOptions } from './edits.ts';
+import { loudnessBranch, reportsStatistics, type PartQuality } from '../quality/plan.ts';
 
 /**
  * `pass` 0 is a one-pass encode; 1 and 2 are the two runs of a two-pass one (1 gathers video
@@ -43,12 +44,17 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
     })),
   );
   const v = joined.video[0]!;
-  const a = joined.audio[0] !== undefined ? through(graph, joined.audio[0], volumeFilters(spec), 'vol') : null;
+  let a = joined.audio[0] !== undefined ? through(graph, joined.audio[0], volumeFilters(spec), 'vol') : null;
+  // The quality report (quality/): the encoder's own statistics, and the audio it is fed measured on the way.
+  const measure = ctx.quality && pass !== 1;
+  const stats = measure && reportsStatistics(spec.videoCodec);
+  let meter: Filter | null = null;
+  if (measure && a !== null) ({ audio: a, meter } = loudnessBranch(graph, a));
 
   const total = input.probes.reduce((sum, p) => sum + sourceDuration(p), 0);
   const durationSec = trimmedDuration(total, ctx.trim);
   const passlog = join(out.dir, `${out.baseName}.passlog`);
-  const codec = videoCodecOptions(spec, { box: shape.box, fps: shape.fps ?? first.fps, pass, passlog, container: spec.container });
+  const codec = videoCodecOptions(spec, { box: shape.box, fps: shape.fps ?? first.fps, pass, passlog, container: spec.container, stats });
   if (pass === 1) {
     return {
       outputs: [{ url: '/dev/null', maps: [`[${v}]`], options: [...codec, '-an', ...ctx.trimmed.output, '-f', 'null'] }],
@@ -57,6 +63,11 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
     };
   }
   const audioMaps = copyAudio ? (sourceAudio ? ['0:a:0?'] : []) : a ? [`[${a}]`] : [];
+  const partQuality: PartQuality = {
+    encoders: [{ codec: spec.videoCodec, variant: null, stats }],
+    meter,
+    audio: meter ? 'measured' : copyAudio && sourceAudio ? 'copied' : 'none',
+  };
   const ext = containerExtension(spec.container);
   const finalPath = join(out.dir, `${out.baseName}.${ext}`);
   const rotation = rotationToWrite(spec, input.probes[0]);
@@ -83,6 +94,7 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
       ],
     }],
     ...(remux ? { after: remux } : {}),
+    ...(measure ? { quality: partQuality } : {}),
     durationSec,
     listOutputs: rotation
       ? async () => {
