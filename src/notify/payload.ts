@@ -1,13 +1,13 @@
 import type { WireObject } from '../api/wire/render.ts';
 import { interleave, wireDecimal, wireQuality } from '../api/wire/render.ts';
-import { parseQuality } from '../pipeline/quality/summary.ts';
+import { parseQuality } from '../domain/quality.ts';
 import type { DeliveredOutput } from '../pipeline/delivered-output.ts';
 import type { FieldMap } from '../domain/fields.ts';
 import type { DestinationRow, MediaRow, TaskRow } from '../store/repo.ts';
 import { TaskStatus } from '../domain/status.ts';
 import { redactUrl } from '../transfer/redact.ts';
 import { qcReportWire } from '../api/wire/render.ts';
-import type { QcReport } from '../pipeline/qc/report.ts';
+import type { QcReport } from '../domain/qc.ts';
 
 /** The `notify` result document (reference 6.3), with `taskid` in each format as recorded. */
 export function resultPayload(media: MediaRow, tasks: TaskRow[], destinations: Map<number, DestinationRow[]>): WireObject {

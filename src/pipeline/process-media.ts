@@ -33,7 +33,7 @@ import { VERSION } from '../version.ts';
 import type { SplitPieces } from './split/pieces.ts';
 import { QualityLog } from './quality/log.ts';
 import { summarize } from './quality/report.ts';
-import { describeQuality } from './quality/summary.ts';
+import { describeQuality } from '../domain/quality.ts';
 
 /** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
 export interface PipelineEvents extends QcEvents {

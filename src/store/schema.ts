@@ -55,7 +55,7 @@ export interface TaskTable {
   download_token: string | null;
   /** JSON QcReport of a QC child's task (pipeline/qc/report.ts); null otherwise. */
   qc_report: string | null;
-  /** JSON QualitySummary (pipeline/quality/summary.ts) of an encoded video output; null: none. */
+  /** JSON QualitySummary (domain/quality.ts) of an encoded video output; null: none. */
   quality: string | null;
 }
 

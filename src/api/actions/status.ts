@@ -10,7 +10,7 @@ import { ApiError, ErrorText } from '../errors.ts';
 import { mediaIdOf, positiveInt, required, scalar, yesNo } from '../query.ts';
 import { alwaysList, interleave, qcReportWire, wireDate, wirePercent, wireQuality, type Wire, type WireObject } from '../wire/render.ts';
 import type { QcReport } from '../../domain/qc.ts';
-import { parseQuality } from '../../pipeline/quality/summary.ts';
+import { parseQuality } from '../../domain/quality.ts';
 import type { Action, ActionContext } from './context.ts';
 
 /** Keys a status reply sets itself; a format field with the same name is not echoed over them. */

@@ -11,7 +11,7 @@
  */
 
 import type { QcReport } from '../../domain/qc.ts';
-import type { QualityFigure, QualitySummary } from '../../pipeline/quality/summary.ts';
+import type { QualityFigure, QualitySummary } from '../../domain/quality.ts';
 
 export type WireScalar = string | number | bigint;
 export type Wire = WireScalar | null | Wire[] | AlwaysList | Interleaved | WireObject;

@@ -28,7 +28,7 @@ import { planGif, planImage } from './still.ts';
 import { planThumbnail } from './thumbnail.ts';
 import { videoPart } from './video.ts';
 import { resolveQuality } from '../quality/plan.ts';
-import type { QualityPlan } from '../quality/summary.ts';
+import type { QualityPlan } from '../quality/plan.ts';
 
 /** The outputs that can share an FFmpeg process. */
 type SharedSpec = Exclude<OutputSpec, { kind: 'thumbnail' | 'gif' | 'image' }>;

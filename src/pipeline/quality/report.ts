@@ -1,7 +1,8 @@
 /** Turns what one FFmpeg run printed, and the output it wrote, into a task's quality summary. */
 import { probeMedia } from '../ffmpeg/probe.ts';
 import type { EncoderStats, QualityLog } from './log.ts';
-import type { PlannedEncoder, QualityFigure, QualityPlan, QualitySummary } from './summary.ts';
+import type { QualityFigure, QualitySummary } from '../../domain/quality.ts';
+import type { PlannedEncoder, QualityPlan } from './plan.ts';
 
 export interface EncodeFacts {
   /** What the process encoded, seconds, and how long it ran. */

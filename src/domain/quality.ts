@@ -6,32 +6,6 @@
  */
 import { z } from 'zod';
 
-/**
- * How the task's part of the FFmpeg process was planned to be measured (plan/video.ts, plan/media.ts).
- * `encoded`: the video encoder was asked for its statistics when it can give them; `remuxed`:
- * the streams were copied, so there is no encoder to ask.
- */
-export type QualityPlan =
-  | {
-      kind: 'encoded';
-      /** The output's video encoders in stream order: one for a file, one per variant for HLS and DASH. */
-      encoders: PlannedEncoder[];
-      /** Index of this output's ebur128 filter in the rendered graph (`Parsed_ebur128_N`); null: audio not measured. */
-      loudnessFilter: number | null;
-      audio: 'measured' | 'copied' | 'none';
-      /** Length of the source part the output is made from, seconds. */
-      durationSec: number;
-    }
-  | { kind: 'remuxed'; durationSec: number };
-
-export interface PlannedEncoder {
-  codec: string;
-  /** The variant's name (its sub_path) in a multi-variant output; null for a single file. */
-  variant: string | null;
-  /** Position among the encoders of this process that print statistics, in output-stream order; null: this codec cannot. */
-  slot: number | null;
-}
-
 const figure = z.object({ value: z.number().finite().nullable(), method: z.string() });
 
 export const qualitySummarySchema = z.object({
