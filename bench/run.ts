@@ -25,7 +25,7 @@
  * 8. Quality report: the same 10 s 720p clip to one MP4 with ENCODERY_QUALITY_REPORT on and off,
  *    extra wall time in % (bench/quality.ts). Target < 15 %.
  *
- * BENCH_ONLY=ladder runs section 4 alone, BENCH_ONLY=memory section 5, BENCH_ONLY=addmedia section 6,
+ * BENCH_ONLY=overhead runs sections 1 to 3 alone, BENCH_ONLY=ladder section 4, BENCH_ONLY=memory section 5, BENCH_ONLY=addmedia section 6,
  * BENCH_ONLY=split section 7, BENCH_ONLY=quality section 8.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -47,6 +47,7 @@ const STATUS_SECONDS = Number(process.env.BENCH_STATUS_SECONDS ?? 10);
 const STORE_MEDIA = 10_000;
 const LADDER_RUNS = Number(process.env.BENCH_LADDER_RUNS ?? 5);
 const LADDER_PRESET = process.env.BENCH_LADDER_PRESET ?? 'veryfast';
+const ONLY_OVERHEAD = process.env.BENCH_ONLY === 'overhead';
 const ONLY_LADDER = process.env.BENCH_ONLY === 'ladder';
 const ONLY_MEMORY = process.env.BENCH_ONLY === 'memory';
 const ONLY_ADDMEDIA = process.env.BENCH_ONLY === 'addmedia';
@@ -62,8 +63,8 @@ const LADDER = [
 async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'encodery-bench-'));
   try {
-    const only = ONLY_LADDER || ONLY_MEMORY || ONLY_ADDMEDIA || ONLY_SPLIT || ONLY_QUALITY;
-    if (!only || ONLY_LADDER) await encodeSections(dataDir);
+    const only = ONLY_OVERHEAD || ONLY_LADDER || ONLY_MEMORY || ONLY_ADDMEDIA || ONLY_SPLIT || ONLY_QUALITY;
+    if (!only || ONLY_OVERHEAD || ONLY_LADDER) await encodeSections(dataDir);
     if (!only || ONLY_MEMORY) await memorySection(dataDir);
     if (!only || ONLY_ADDMEDIA) await addMediaSection(dataDir);
     if (!only || ONLY_SPLIT) await splitSection(dataDir);
@@ -88,7 +89,7 @@ async function encodeSections(dataDir: string): Promise<void> {
   const base = `http://127.0.0.1:${port}`;
   try {
     if (!ONLY_LADDER) await overheadAndStatus(base, files, clip, ids, server);
-    await ladder(base, files);
+    if (!ONLY_OVERHEAD) await ladder(base, files);
   } finally {
     server.kill('SIGTERM');
   }

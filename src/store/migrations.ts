@@ -189,7 +189,9 @@ const migrations: Record<string, Migration> = {
       // is restarted, so a child's history keeps naming what it checked.
       await db.schema.alterTable('media').addColumn('parent_media_id', 'integer').execute();
       await db.schema.alterTable('media').addColumn('parent_task_id', 'integer').execute();
-      await db.schema.createIndex('media_parent_idx').on('media').columns(['parent_media_id', 'id']).execute();
+      // All three equality columns of the lookup: with only parent_media_id, SQLite's planner (no
+      // statistics) prefers media_user_idx and scans every media of the user on each GetStatus.
+      await db.schema.createIndex('media_parent_idx').on('media').columns(['parent_media_id', 'user_id', 'deleted', 'id']).execute();
       // The child's QC report (checks and metrics), JSON.
       await db.schema.alterTable('task').addColumn('qc_report', text).execute();
     },
