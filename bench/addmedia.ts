@@ -10,9 +10,6 @@
  * the first media and sits on its source, a local HTTP server that never answers. Either way no
  * download or encode takes CPU from the API during the measurement.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Socket } from 'node:net';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import crypto from 'node:crypto';
@@ -20,6 +17,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { USER, startServer } from './lib.ts';
+import { stallingSource } from '../test/helpers.ts';
 
 const SECONDS = Number(process.env.BENCH_ADDMEDIA_SECONDS ?? 10);
 const CLIENTS = 32;
@@ -140,20 +138,3 @@ async function clearQueue(prefix: string): Promise<void> {
   }
 }
 
-/** An HTTP source that takes the request and never answers (until closed). */
-async function stallingSource(): Promise<{ url: string; close(): void }> {
-  const sockets = new Set<Socket>();
-  const server = http.createServer(() => {});
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}

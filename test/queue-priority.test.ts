@@ -1,8 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -10,25 +8,8 @@ import { loadConfig } from '../src/config.ts';
 import { startWorker, type RunningWorker } from '../src/server.ts';
 import { getMedia } from '../src/store/repo.ts';
 import { REDIS_URL, clearQueueKeys, redisReachable } from './cluster-processes.ts';
-import { USER, makeClip, startTestServer, untilFinal, waitFor } from './helpers.ts';
+import { USER, makeClip, stallingSource, startTestServer, untilFinal, waitFor } from './helpers.ts';
 
-/** An HTTP source that takes the request and never answers: a media downloading from it holds its worker. */
-async function stallingSource(): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = http.createServer(() => {});
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 test('embedded queue: waiting media start highest priority first, in the order added within one priority', async () => {
   const t = await startTestServer({ ENCODERY_WORKERS: '1' });
