@@ -277,6 +277,12 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     // The probe of the source and the command that ran are on the page.
     await page.getByText('video codec').first().waitFor();
     assert.match((await page.locator('.command').first().textContent()) ?? '', /ffmpeg/);
+    // The MP4's quality report, measured in its encode (a PSNR in dB and an SSIM between 0 and 1).
+    const quality = (await page.locator('dt:text-is("Quality") + dd').first().textContent()) ?? '';
+    const psnr = /PSNR ([\d.]+) dB/.exec(quality);
+    const ssim = /SSIM ([\d.]+)/.exec(quality);
+    assert.ok(psnr && Number(psnr[1]) > 20 && Number(psnr[1]) < 100, quality);
+    assert.ok(ssim && Number(ssim[1]) > 0.5 && Number(ssim[1]) <= 1, quality);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-media.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-phone-media.png'), fullPage: true });

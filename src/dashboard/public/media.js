@@ -128,6 +128,10 @@ function taskCard(t, restart) {
       text(t.converttime) && t.converttime !== '0' ? dd('Encode time', duration(t.converttime)) : null,
       text(t.convertedsize) ? dd('Size', `${text(t.convertedsize)} bytes`) : null,
       text(t.description) ? dd('Reason', text(t.description)) : null,
+      t.quality_report ? dd('Quality', qualityLine(t.quality_report)) : null,
+      list(t.qc_media).length > 0 ? dd('QC', h('span', {}, list(t.qc_media).map((q) => h('span', { class: 'qc' },
+        h('a', { href: `/dashboard/media/${text(q.mediaid)}` }, `#${text(q.mediaid)}`), ' ', statusBadge(text(q.status)), ' ')))) : null,
+      t.qc_report ? dd('QC result', `${text(t.qc_report.result)}${firstProblem(t.qc_report)}`) : null,
     );
     const rows = destinationsOf(t);
     replace(dests, rows.length === 0 ? h('tr', {}, h('td', { colspan: '2' }, 'Kept by Encodery (links below)')) : rows.map(([url, st]) => h('tr', {}, h('td', { class: 'src' }, url), h('td', {}, st || '—'))));
@@ -150,4 +154,23 @@ function destinationsOf(t) {
   const urls = list(t.destination);
   const sts = list(t.destination_status);
   return urls.map((u, i) => [u, sts[i]]);
+}
+
+/** The task's quality report in one line; a figure that was not measured is left out, as on the wire. */
+function qualityLine(q) {
+  const parts = [
+    text(q.psnr) && `PSNR ${text(q.psnr)} dB`,
+    text(q.ssim) && `SSIM ${text(q.ssim)}`,
+    text(q.loudness) && `${text(q.loudness)} LUFS`,
+    text(q.duration_difference) && `duration ${Number(text(q.duration_difference)) >= 0 ? '+' : ''}${text(q.duration_difference)} s`,
+    text(q.realtime_factor) && `${text(q.realtime_factor)}× realtime`,
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join(' · ') : 'not measured';
+}
+
+/** A QC child's first failed or warning check, for the line next to its result. */
+function firstProblem(report) {
+  const bad = [...list(report.check), ...list(report.metric)].find((c) => text(c.result) === 'fail') ??
+    [...list(report.check), ...list(report.metric)].find((c) => text(c.result) === 'warning');
+  return bad ? `: ${text(bad.name)}: ${text(bad.reason)}` : '';
 }
