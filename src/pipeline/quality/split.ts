@@ -46,7 +46,7 @@ export function unitReader(measure: UnitMeasure): { line(line: string): void; fi
 
 export interface SplitFacts {
   codec: VideoCodec;
-  /** Every chunk in order, with its frame count and what its run measured (null: kept from an interrupted run, or not measured). */
+  /** Every chunk in order, with its frame count and what its run measured (null: kept from an interrupted run that did not record it). */
   chunks: { frames: number; figures: UnitFigures | null }[];
   /** The audio unit's figures; `none`: the output has no audio. */
   audio: UnitFigures | null | 'none';
@@ -67,7 +67,7 @@ export async function summarizeSplit(f: SplitFacts, opts: { ffprobe: string; sig
   const { psnr, ssim } = combineChunks(f.codec, f.chunks);
   const loudness = f.audio === 'none'
     ? notMeasured('the output has no audio')
-    : f.audio === null ? notMeasured('the audio was kept from an interrupted run; its measure is gone') : loudnessFigure(f.audio.loudness);
+    : f.audio === null ? notMeasured('the audio was kept from an interrupted run that did not record its measure') : loudnessFigure(f.audio.loudness);
   return { psnr, ssim, loudness, durationDifference, realtimeFactor };
 }
 
@@ -80,7 +80,7 @@ function combineChunks(codec: VideoCodec, chunks: SplitFacts['chunks']): { psnr:
   const missing = chunks.findIndex((c) => !c.figures?.encoder);
   if (missing >= 0) {
     const why = chunks[missing]!.figures === null
-      ? `chunk ${missing + 1} was kept from an interrupted run; its statistics are gone`
+      ? `chunk ${missing + 1} was kept from an interrupted run that did not record its statistics`
       : `${codec} printed no statistics for chunk ${missing + 1}`;
     const reason = codec === 'libx264' || codec === 'libx265' ? why : `${codec} does not report it`;
     return { psnr: notMeasured(reason), ssim: notMeasured(reason) };

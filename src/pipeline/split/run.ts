@@ -16,7 +16,7 @@ import { chunkSpec, type Chunk } from './plan.ts';
 import { GraphBuilder } from '../plan/graph.ts';
 import { filter } from '../ffmpeg/args.ts';
 import { loudnessBranch } from '../quality/plan.ts';
-import { unitReader, type UnitFigures, type UnitMeasure } from '../quality/split.ts';
+import { UnitFigures, unitReader, type UnitMeasure } from '../quality/split.ts';
 
 /**
  * Where the pieces of one split task are joined, in the data dir of the worker holding the media.
@@ -184,14 +184,28 @@ export interface RunSplitOptions {
   onUnitDone?(unit: SplitUnit, result: UnitResult | null): Promise<void> | void;
 }
 
-/** A piece is only trusted once its run ended well, which a marker beside it records (a killed FFmpeg leaves a partial file). */
-async function pieceDone(unit: SplitUnit, executor: UnitExecutor, signal: AbortSignal): Promise<boolean> {
-  const [marker, file] = await Promise.all([fs.stat(`${unit.file}.done`).catch(() => null), fs.stat(unit.file).catch(() => null)]);
-  if (marker !== null && file !== null && file.size > 0) return true;
+/**
+ * A piece is only trusted once its run ended well, which a marker beside it records (a killed
+ * FFmpeg leaves a partial file). The marker holds what the run measured, so that a resumed run
+ * still has each kept piece's figures. Returns null when the piece must be made; `figures` is
+ * null when a kept piece's measure is not known (a marker without one, a piece from the storage).
+ */
+async function pieceDone(unit: SplitUnit, executor: UnitExecutor, signal: AbortSignal): Promise<{ figures: UnitFigures | null } | null> {
+  const [marker, file] = await Promise.all([fs.readFile(`${unit.file}.done`, 'utf8').catch(() => null), fs.stat(unit.file).catch(() => null)]);
+  if (marker !== null && file !== null && file.size > 0) return { figures: readMarker(marker) };
   // A piece the storage cannot give back is simply encoded again.
-  if (!(await executor.kept?.(unit, signal).catch(() => false))) return false;
+  if (!(await executor.kept?.(unit, signal).catch(() => false))) return null;
   await fs.writeFile(`${unit.file}.done`, '');
-  return true;
+  return { figures: null };
+}
+
+function readMarker(text: string): UnitFigures | null {
+  try {
+    const parsed = UnitFigures.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
 }
 
 export class SplitPieceError extends Error {
@@ -199,7 +213,7 @@ export class SplitPieceError extends Error {
 }
 
 /** Runs every unit (first failure stops the rest), checks the pieces, and joins them. */
-export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<{ wallSec: number; cpuSec: number; workers: string[]; results: Map<SplitUnit, UnitResult | null> }> {
+export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<{ wallSec: number; cpuSec: number; workers: string[]; figures: Map<SplitUnit, UnitFigures | null> }> {
   const weight = (u: SplitUnit): number => (u.kind === 'audio' ? u.durationSec / 10 : u.durationSec) || 1;
   const totalWeight = plan.units.reduce((a, u) => a + weight(u), 0);
   const done = new Map<SplitUnit, number>();
@@ -209,13 +223,14 @@ export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<
   const started = performance.now();
   let cpuSec = 0;
   const workers = new Set<string>();
-  /** Each unit's result; null for a piece kept from an interrupted run. */
-  const results = new Map<SplitUnit, UnitResult | null>();
+  /** What each unit's run measured; null: a piece kept from an interrupted run that did not record it. */
+  const figures = new Map<SplitUnit, UnitFigures | null>();
   let failure: Error | null = null;
   const runUnit = async (unit: SplitUnit, executor: UnitExecutor): Promise<void> => {
-    if (await pieceDone(unit, executor, signal)) {
+    const kept = await pieceDone(unit, executor, signal);
+    if (kept) {
       done.set(unit, 1);
-      results.set(unit, null);
+      figures.set(unit, kept.figures);
       report();
       await opts.onUnitDone?.(unit, null);
       return;
@@ -227,8 +242,9 @@ export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<
       });
       cpuSec += result.cpuSec;
       workers.add(result.worker);
-      results.set(unit, result);
-      await fs.writeFile(`${unit.file}.done`, '');
+      const measured = result.figures ?? { encoder: null };
+      figures.set(unit, measured);
+      await fs.writeFile(`${unit.file}.done`, JSON.stringify(measured));
       done.set(unit, 1);
       report();
       await opts.onUnitDone?.(unit, result);
@@ -261,5 +277,5 @@ export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<
     if (opts.signal.aborted) throw err;
     throw new SplitPieceError(`Joining the ${plan.chunks.length} chunks failed: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return { wallSec: (performance.now() - started) / 1000, cpuSec, workers: [...workers], results };
+  return { wallSec: (performance.now() - started) / 1000, cpuSec, workers: [...workers], figures };
 }

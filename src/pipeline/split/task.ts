@@ -130,11 +130,7 @@ export async function encodeSplitTask(t: SplitTask, input: PlanInput, deps: Spli
     const size = (await fs.stat(finalPath)).size;
     const speed = result.wallSec > 0 ? t.durationSec / result.wallSec : null;
     const audioUnit = plan.units.find((u) => u.kind === 'audio');
-    // null: a piece kept from an interrupted run, whose measure went with that run.
-    const figuresOf = (u: SplitUnit): UnitFigures | null => {
-      const r = result.results.get(u);
-      return r ? (r.figures ?? { encoder: null }) : null;
-    };
+    const figuresOf = (u: SplitUnit): UnitFigures | null => result.figures.get(u) ?? null;
     const quality = c.qualityReport
       ? await summarizeSplit({
           codec: member.spec.videoCodec,
