@@ -212,8 +212,9 @@ export class BullChunkWorkers {
             void job.updateProgress(p.fraction).catch(() => undefined);
           },
         });
-        if (local) await local.putPiece(signal!);
-        return { wallSec: r.wallSec, cpuSec: r.cpuSec, worker: me, ...(reader ? { figures: reader.figures() } : {}) };
+        const figures = reader?.figures();
+        if (local) await local.putPiece(signal!, figures);
+        return { wallSec: r.wallSec, cpuSec: r.cpuSec, worker: me, ...(figures ? { figures } : {}) };
       } catch (err) {
         if (signal?.reason === ABANDONED) throw new UnrecoverableError('the media no longer needs this chunk');
         if (signal?.aborted) throw err;

@@ -29,6 +29,16 @@ export const UnitFigures = z.object({
 });
 export type UnitFigures = z.infer<typeof UnitFigures>;
 
+/** Figures as recorded beside a piece (JSON); null when there are none or they cannot be read. */
+export function parseFigures(text: string): UnitFigures | null {
+  try {
+    const parsed = UnitFigures.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Reads a unit's stderr as it streams by (runFfmpeg's onStderrLine); `figures()` after the run. */
 export function unitReader(measure: UnitMeasure): { line(line: string): void; figures(): UnitFigures } {
   const log = new QualityLog();

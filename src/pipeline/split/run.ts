@@ -16,7 +16,7 @@ import { chunkSpec, type Chunk } from './plan.ts';
 import { GraphBuilder } from '../plan/graph.ts';
 import { filter } from '../ffmpeg/args.ts';
 import { loudnessBranch } from '../quality/plan.ts';
-import { UnitFigures, unitReader, type UnitMeasure } from '../quality/split.ts';
+import { parseFigures, unitReader, type UnitFigures, type UnitMeasure } from '../quality/split.ts';
 
 /**
  * Where the pieces of one split task are joined, in the data dir of the worker holding the media.
@@ -148,8 +148,11 @@ export interface UnitExecutor {
   lanes: number;
   /** When it resolves, `unit.file` is in this process's data dir. */
   run(unit: SplitUnit, signal: AbortSignal, onProgress: (fraction: number) => void): Promise<UnitResult>;
-  /** A resumed run: brings a piece an earlier run left where this executor keeps them; false when there is none. */
-  kept?(unit: SplitUnit, signal: AbortSignal): Promise<boolean>;
+  /**
+   * A resumed run: brings a piece an earlier run left where this executor keeps them, with what
+   * its run measured when that was recorded (null: not); null when there is no piece.
+   */
+  kept?(unit: SplitUnit, signal: AbortSignal): Promise<{ figures: UnitFigures | null } | null>;
 }
 
 /** The embedded executor: `concurrency` FFmpeg processes of this process. */
@@ -187,25 +190,17 @@ export interface RunSplitOptions {
 /**
  * A piece is only trusted once its run ended well, which a marker beside it records (a killed
  * FFmpeg leaves a partial file). The marker holds what the run measured, so that a resumed run
- * still has each kept piece's figures. Returns null when the piece must be made; `figures` is
- * null when a kept piece's measure is not known (a marker without one, a piece from the storage).
+ * still has each kept piece's figures (a piece kept in the storage has them beside it, pieces.ts).
+ * Returns null when the piece must be made; `figures` is null when a kept piece's are not known.
  */
 async function pieceDone(unit: SplitUnit, executor: UnitExecutor, signal: AbortSignal): Promise<{ figures: UnitFigures | null } | null> {
   const [marker, file] = await Promise.all([fs.readFile(`${unit.file}.done`, 'utf8').catch(() => null), fs.stat(unit.file).catch(() => null)]);
-  if (marker !== null && file !== null && file.size > 0) return { figures: readMarker(marker) };
+  if (marker !== null && file !== null && file.size > 0) return { figures: parseFigures(marker) };
   // A piece the storage cannot give back is simply encoded again.
-  if (!(await executor.kept?.(unit, signal).catch(() => false))) return null;
-  await fs.writeFile(`${unit.file}.done`, '');
-  return { figures: null };
-}
-
-function readMarker(text: string): UnitFigures | null {
-  try {
-    const parsed = UnitFigures.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
+  const stored = await executor.kept?.(unit, signal).catch(() => null);
+  if (!stored) return null;
+  await fs.writeFile(`${unit.file}.done`, JSON.stringify(stored.figures));
+  return stored;
 }
 
 export class SplitPieceError extends Error {
