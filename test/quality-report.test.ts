@@ -156,6 +156,84 @@ describe('quality report', () => {
   });
 });
 
+describe('quality report of a split-and-stitch encode', () => {
+  let t: TestServer;
+  let clip: string;
+
+  before(async () => {
+    t = await startTestServer({ ENCODERY_SPLIT_CHUNK_SECONDS: '2', ENCODERY_SPLIT_CONCURRENCY: '2' });
+    await fs.mkdir(t.filesDir, { recursive: true });
+    clip = path.join(t.filesDir, 'tone6.mp4');
+    // 6 s, a keyframe every second exactly, so the split cuts it into three 2-s chunks.
+    const amplitude = (10 ** (TONE_LUFS / 20)).toFixed(7);
+    const tone = `${amplitude}*sin(2*PI*1000*t)`;
+    await exec('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-y',
+      '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=6',
+      '-f', 'lavfi', '-i', `aevalsrc=${tone}|${tone}:s=48000:d=6`,
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-keyint_min', '25', '-sc_threshold', '0', '-pix_fmt', 'yuv420p',
+      '-c:a', 'aac', '-b:a', '192k', clip,
+    ]);
+  });
+  after(() => t.close());
+
+  const format = (dest: string) => ({ output: 'mp4', video_codec: 'libx264', turbo: 'yes', destination: dest });
+
+  test('its chunks\' encoder statistics are combined frame-weighted, the audio measured, the joined output checked', async () => {
+    const out = path.join(t.filesDir, 'split');
+    const split = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, multijob_workflow: 'yes', format: format(`file://${out}/split.mp4`) });
+    const whole = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: format(`file://${out}/whole.mp4`) });
+    const done = await untilFinal(t, split.MediaID as string);
+    const plain = await untilFinal(t, whole.MediaID as string);
+    assert.equal(done.final.status, 'Finished', JSON.stringify(done.final));
+    assert.equal(plain.final.status, 'Finished', JSON.stringify(plain.final));
+    const status = await t.call('json', { action: 'GetStatus', mediaid: split.MediaID, extended: 'yes', include_task_status: 'yes' });
+    const f = asList(status.job.format)[0];
+    const log = asList(f.task_status?.state).map((s: { message: string }) => s.message);
+    const chunks = log.map((m: string) => /^Split into (\d+) chunks/.exec(m)).find((m: RegExpExecArray | null) => m !== null);
+    assert.ok(chunks && Number(chunks[1]) >= 2, log.join('\n'));
+    assert.match(f.command, /-flags:v \+psnr -ssim:v 1/, 'each chunk\'s encoder is asked for its statistics');
+    assert.match(f.command, /ebur128/, 'the audio unit is measured');
+
+    const q = f.quality_report;
+    assert.ok(q, `no quality summary on the split encode: ${JSON.stringify(f)}`);
+    const reference = asList(plain.final.format)[0].quality_report;
+    // The chunks are encoded apart at the same settings: the whole output's figures are close to a one-piece encode's.
+    assert.ok(Math.abs(num(q.psnr) - num(reference.psnr)) < 2, `split PSNR ${q.psnr} dB, one piece ${reference.psnr} dB`);
+    assert.ok(Math.abs(num(q.ssim) - num(reference.ssim)) < 0.02, `split SSIM ${q.ssim}, one piece ${reference.ssim}`);
+    assert.match(q.psnr_method, /^libx264 statistics: .*frame-weighted mean of the \d+ chunks' own means/);
+    assert.match(q.ssim_method, /frame-weighted/);
+    assert.ok(Math.abs(num(q.loudness) - TONE_LUFS) < 1, `loudness ${q.loudness} LUFS, expected about ${TONE_LUFS}`);
+    assert.match(q.loudness_method, /ebur128/);
+    assert.ok(Math.abs(num(q.duration_difference)) < 0.2, `duration difference ${q.duration_difference} s`);
+    assert.ok(num(q.realtime_factor) > 0);
+    assert.match(q.realtime_method, /whole split encode/);
+    assert.ok(log.some((m: string) => m.startsWith('Quality: PSNR ')), log.join('\n'));
+  });
+
+  test('ENCODERY_QUALITY_REPORT=off: the chunks and the audio measure nothing and the split output reports nothing', async () => {
+    const off = await startTestServer({ ENCODERY_QUALITY_REPORT: 'off', ENCODERY_SPLIT_CHUNK_SECONDS: '2' });
+    try {
+      await fs.mkdir(off.filesDir, { recursive: true });
+      await fs.copyFile(clip, path.join(off.filesDir, 'tone6.mp4'));
+      const { MediaID: id } = await off.call('json', {
+        action: 'AddMedia', source: `file://${path.join(off.filesDir, 'tone6.mp4')}`, multijob_workflow: 'yes',
+        format: format(`file://${off.filesDir}/off.mp4`),
+      });
+      const { final } = await untilFinal(off, id);
+      assert.equal(final.status, 'Finished', JSON.stringify(final));
+      const status = await off.call('json', { action: 'GetStatus', mediaid: id, extended: 'yes', include_task_status: 'yes' });
+      const f = asList(status.job.format)[0];
+      const log = asList(f.task_status?.state).map((s: { message: string }) => s.message);
+      assert.ok(log.some((m: string) => /^Split into \d+ chunks/.test(m)), log.join('\n'));
+      assert.equal(f.quality_report, undefined);
+      assert.doesNotMatch(f.command, /psnr|ebur128/);
+    } finally {
+      await off.close();
+    }
+  });
+});
+
 describe('quality log reader', () => {
   // Captured from FFmpeg 5.1: two libx264 outputs closing in output order, a libx265 one, and an
   // ebur128 summary; pushed in odd-sized pieces as a pipe delivers them.

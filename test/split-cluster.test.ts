@@ -49,6 +49,12 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
       const job = (await call({ action: 'GetStatus', mediaid: mediaId, extended: 'yes', include_task_status: 'yes' })).job;
       return ['Finished', 'Error', 'Stopped'].includes(job.status) ? job : undefined;
     }, 90_000, 100);
+  /** The quality summary's PSNR and SSIM, which the chunks' own statistics make (carried back from whichever worker ran each). */
+  const chunkStats = (job: any): { psnr: number; ssim: number; method: string } => {
+    const q = asList(job.format)[0].quality_report;
+    assert.ok(q, `no quality summary: ${JSON.stringify(asList(job.format)[0])}`);
+    return { psnr: Number(q.psnr), ssim: Number(q.ssim), method: String(q.psnr_method) };
+  };
   const logOf = (job: any): string[] => asList(asList(job.format)[0].task_status?.state).map((s: { message: string }) => s.message);
 
   before(async () => {
@@ -97,6 +103,9 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
     for (const pid of pids) assert.ok([...ranOn].some((w) => w!.endsWith(pid)), `worker ${pid} encoded a chunk`);
     assert.ok(log.some((m) => /Split into \d+ chunks of ~4 s at keyframes; encoded on 2 workers; joined without re-encoding/.test(m)), log.join('\n'));
     assert.equal(await frameCount(out), await frameCount(clip));
+    const q = chunkStats(final);
+    assert.ok(q.psnr > 25 && q.psnr < 70 && q.ssim > 0.5 && q.ssim <= 1, JSON.stringify(q));
+    assert.match(q.method, /frame-weighted mean of the \d+ chunks' own means/);
   });
 
   test('CancelMedia on a split media stops the chunk FFmpeg running on the other worker within two seconds', { skip, timeout: 60_000 }, async () => {
@@ -154,6 +163,9 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
     const log = logOf(final);
     assert.ok(log.some((m) => /^Kept chunk \d+ of \d+ .* from the interrupted run$/.test(m)), log.join('\n'));
     assert.equal(await frameCount(out), await frameCount(clip));
+    // A kept piece's marker recorded what its run measured: the resumed task still has every chunk's figures.
+    const q = chunkStats(final);
+    assert.ok(q.psnr > 25 && q.psnr < 70, JSON.stringify(q));
     workers[workers.indexOf(coordinator)] = await spawnWorker();
   });
 });

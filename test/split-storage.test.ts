@@ -117,5 +117,9 @@ describe('split-and-stitch through the shared storage, workers with data dirs of
     const log: string[] = asList(asList(final.format)[0].task_status?.state).map((s: { message: string }) => s.message);
     assert.ok(log.some((m) => /^Kept chunk \d+ of \d+ .* from the interrupted run$/.test(m)), log.join('\n'));
     assert.equal(await frameCount(out), await frameCount(longClip));
+    // Each piece's figures were put beside it in the storage: the summary still covers the kept chunks.
+    const q = asList(final.format)[0].quality_report;
+    assert.ok(q && Number(q.psnr) > 25 && Number(q.psnr) < 70, JSON.stringify(q));
+    assert.match(q.psnr_method, /frame-weighted mean of the \d+ chunks' own means/);
   });
 });

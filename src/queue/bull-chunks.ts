@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { runFfmpeg } from '../pipeline/ffmpeg/run.ts';
 import type { SplitUnit, UnitExecutor, UnitResult } from '../pipeline/split/run.ts';
 import { ChunkPlace, type ChunkSources, type SplitPieces } from '../pipeline/split/pieces.ts';
+import { UnitFigures, UnitMeasure, unitReader } from '../pipeline/quality/split.ts';
 import { redisConnection, MAX_STALLS } from './bullmq.ts';
 import { bullPriority } from './route.ts';
 
@@ -41,10 +42,12 @@ const ChunkData = z.object({
   durationSec: z.number().nonnegative(),
   /** Set when the piece goes through the shared storage: where the source and the piece are. */
   place: ChunkPlace.optional(),
+  /** Set when the quality report is on: what to read from the chunk's stderr, to carry back. */
+  measure: UnitMeasure.optional(),
 });
 type ChunkData = z.infer<typeof ChunkData>;
 
-const ChunkResult = z.object({ wallSec: z.number(), cpuSec: z.number(), worker: z.string() });
+const ChunkResult = z.object({ wallSec: z.number(), cpuSec: z.number(), worker: z.string(), figures: UnitFigures.optional().catch(undefined) });
 
 /** The coordinator tells the worker holding a chunk it no longer wants to stop it (cancel, stop, a failed sibling). */
 const chunkAbortChannel = (prefix: string): string => `${prefix}:encodery:chunk-abort`;
@@ -119,7 +122,10 @@ export class BullChunkQueue {
     signal.throwIfAborted();
     await this.#listen();
     const place = pieces ? await pieces.prepare(unit, signal) : null;
-    const data: ChunkData = place ? { mediaId, args: place.args, durationSec: unit.durationSec, place: place.place } : { mediaId, args: unit.args, durationSec: unit.durationSec };
+    const data: ChunkData = {
+      mediaId, args: place ? place.args : unit.args, durationSec: unit.durationSec,
+      ...(place ? { place: place.place } : {}), ...(unit.measure ? { measure: unit.measure } : {}),
+    };
     // A fresh id per run: a job left by an earlier run of this media (its worker died) is not reused.
     // The media's priority: chunks of a high-priority media go before those of a low one.
     const job = await this.#queue.add('chunk', data, { priority, attempts: CHUNK_ATTEMPTS, removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 } });
@@ -189,23 +195,26 @@ export class BullChunkWorkers {
     this.#worker = new Worker<ChunkData>(QUEUE, async (job, _token, signal) => {
       const data = ChunkData.safeParse(job.data);
       if (!data.success) throw new UnrecoverableError('a chunk job without a valid command');
-      const { mediaId, durationSec, place } = data.data;
+      const { mediaId, durationSec, place, measure } = data.data;
       if (place && !settings.sources) throw new UnrecoverableError('this worker has no ENCODERY_STORAGE_URL to take the chunk\'s source from');
       let last = 0;
       settings.log.info({ mediaId, job: job.id }, 'chunk taken from the queue');
       let local: Awaited<ReturnType<ChunkSources['take']>> | null = null;
       try {
         local = place ? await settings.sources!.take(mediaId, place, signal!) : null;
+        const reader = measure ? unitReader(measure) : null;
         const r = await runFfmpeg(local ? local.args(data.data.args) : data.data.args, {
           ffmpeg: settings.ffmpeg, threads: settings.threads, durationSec, signal,
+          ...(reader ? { onStderrLine: (line: string) => reader.line(line) } : {}),
           onProgress: (p) => {
             if (Date.now() - last < PROGRESS_EVERY_MS) return;
             last = Date.now();
             void job.updateProgress(p.fraction).catch(() => undefined);
           },
         });
-        if (local) await local.putPiece(signal!);
-        return { wallSec: r.wallSec, cpuSec: r.cpuSec, worker: me };
+        const figures = reader?.figures();
+        if (local) await local.putPiece(signal!, figures);
+        return { wallSec: r.wallSec, cpuSec: r.cpuSec, worker: me, ...(figures ? { figures } : {}) };
       } catch (err) {
         if (signal?.reason === ABANDONED) throw new UnrecoverableError('the media no longer needs this chunk');
         if (signal?.aborted) throw err;

@@ -17,14 +17,14 @@ export interface EncodeFacts {
 }
 
 /** What each encoder's PSNR figure averages (x264's `Avg`, x265's `Global PSNR`). */
-const PSNR_MEANING: Record<EncoderStats['encoder'], string> = {
+export const PSNR_MEANING: Record<EncoderStats['encoder'], string> = {
   libx264: 'mean over frames of the PSNR of Y, U and V together',
   libx265: 'mean over frames of the PSNR of Y, U and V weighted 6:1:1',
 };
 
 const SILENCE_LUFS = -70;
 
-const notMeasured = (why: string): QualityFigure => ({ value: null, method: `not measured: ${why}` });
+export const notMeasured = (why: string): QualityFigure => ({ value: null, method: `not measured: ${why}` });
 
 export async function summarize(
   plan: QualityPlan,
@@ -55,14 +55,16 @@ export async function summarize(
   let loudness: QualityFigure;
   if (plan.audio === 'copied') loudness = notMeasured('the audio was copied, not re-encoded');
   else if (plan.audio === 'none') loudness = notMeasured('the output has no audio');
-  else {
-    const lufs = plan.loudnessFilter !== null ? log.loudness(plan.loudnessFilter) : undefined;
-    if (lufs === undefined || lufs === null) loudness = notMeasured('FFmpeg printed no loudness summary');
-    // ebur128 prints its -70 LUFS absolute gate for audio with nothing above it: silence, not a level.
-    else if (lufs <= SILENCE_LUFS) loudness = { value: null, method: `ebur128 filter: silent (nothing above the ${SILENCE_LUFS} LUFS gate of EBU R128)` };
-    else loudness = { value: round(lufs, 1), method: 'ebur128 filter: integrated loudness (EBU R128, LUFS) of the audio fed to the encoder' };
-  }
+  else loudness = loudnessFigure(plan.loudnessFilter !== null ? log.loudness(plan.loudnessFilter) : undefined);
   return { psnr, ssim, loudness, durationDifference, realtimeFactor, ...(variants ? { variants } : {}) };
+}
+
+/** The loudness figure from an ebur128 summary's integrated loudness (undefined: no summary was printed). */
+export function loudnessFigure(lufs: number | null | undefined): QualityFigure {
+  if (lufs === undefined || lufs === null) return notMeasured('FFmpeg printed no loudness summary');
+  // ebur128 prints its -70 LUFS absolute gate for audio with nothing above it: silence, not a level.
+  if (lufs <= SILENCE_LUFS) return { value: null, method: `ebur128 filter: silent (nothing above the ${SILENCE_LUFS} LUFS gate of EBU R128)` };
+  return { value: round(lufs, 1), method: 'ebur128 filter: integrated loudness (EBU R128, LUFS) of the audio fed to the encoder' };
 }
 
 /** One video encoder's PSNR and SSIM from its closing statistics (`stats`: every measured encoder of the process, in order). */
@@ -91,7 +93,7 @@ function lowest(figures: QualityFigure[], count: number): QualityFigure {
   const worst = figures.reduce((w, f) => (f.value! < w.value! ? f : w));
   return { value: worst.value, method: `the lowest of ${count} variants (each under variant); ${worst.method}` };
 }
-async function durationOf(output: string, expectedSec: number, opts: { ffprobe: string; signal?: AbortSignal }): Promise<QualityFigure> {
+export async function durationOf(output: string, expectedSec: number, opts: { ffprobe: string; signal?: AbortSignal }): Promise<QualityFigure> {
   try {
     const probe = await probeMedia(output, opts);
     if (!(probe.durationSec > 0)) return notMeasured('ffprobe found no duration in the output');
@@ -102,7 +104,7 @@ async function durationOf(output: string, expectedSec: number, opts: { ffprobe: 
   }
 }
 
-function round(n: number, digits: number): number {
+export function round(n: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
 }

@@ -16,6 +16,10 @@ import { ffmpegUrl } from '../ffmpeg/args.ts';
 import type { SharedStorage } from '../shared-storage.ts';
 import { describeError } from '../util.ts';
 import type { SplitUnit } from './run.ts';
+import { parseFigures, type UnitFigures } from '../quality/split.ts';
+
+/** Beside a piece in the storage: what its chunk's run measured (quality/split.ts), for a run that resumes. */
+const FIGURES = '.figures';
 
 /** What a chunk job carries besides its command: the two arguments to point at the worker's own files. */
 export const ChunkPlace = z.object({
@@ -75,12 +79,24 @@ export class SplitPieces {
     }
   }
 
-  /** A resumed run: a piece an earlier run's chunk put in the storage is fetched, not encoded again. */
-  async kept(unit: SplitUnit, signal: AbortSignal): Promise<boolean> {
+  /**
+   * A resumed run: a piece an earlier run's chunk put in the storage is fetched, not encoded
+   * again, with what that chunk's run measured (put beside it before the piece; null: none).
+   */
+  async kept(unit: SplitUnit, signal: AbortSignal): Promise<{ figures: UnitFigures | null } | null> {
     const found = await statObject(this.#urlOf(unit.file), this.#storage.context(signal)).catch(() => null);
-    if (!found || found.size === 0) return false;
+    if (!found || found.size === 0) return null;
     await this.fetch(unit, signal);
-    return true;
+    const local = `${unit.file}${FIGURES}`;
+    try {
+      await download(this.#urlOf(unit.file) + FIGURES, local, this.#storage.context(signal));
+      return { figures: parseFigures(await fs.readFile(local, 'utf8')) };
+    } catch (err) {
+      if (signal.aborted) throw err;
+      return { figures: null };
+    } finally {
+      await fs.rm(local, { force: true });
+    }
   }
 
   /** Best effort, once the task is joined (or has failed). */
@@ -109,7 +125,7 @@ export class ChunkSources {
    * The chunk's source in this worker's scratch space, and its command pointed at it and at a
    * local piece; `putPiece` sends the piece to the storage. `release` must be called after.
    */
-  async take(mediaId: number, place: ChunkPlace, signal: AbortSignal): Promise<{ args(args: string[]): string[]; putPiece(signal: AbortSignal): Promise<void>; release(): Promise<void> }> {
+  async take(mediaId: number, place: ChunkPlace, signal: AbortSignal): Promise<{ args(args: string[]): string[]; putPiece(signal: AbortSignal, figures?: UnitFigures): Promise<void>; release(): Promise<void> }> {
     // Only the media's own folder of the storage: a job naming anything else is refused.
     const folder = `${this.#storage.mediaUrl(mediaId)}split/`;
     if (![place.source.url, place.piece.url].every((u) => u.startsWith(folder) && !u.slice(folder.length).split('/').includes('..'))) {
@@ -150,8 +166,13 @@ export class ChunkSources {
     const piece = path.join(dir, decodeURIComponent(place.piece.url.slice(place.piece.url.lastIndexOf('/') + 1)));
     return {
       args: (args) => args.map((a) => (a === place.source.arg ? ffmpegUrl(source) : a === place.piece.arg ? ffmpegUrl(piece) : a)),
-      putPiece: async (sig) => {
+      putPiece: async (sig, figures) => {
         try {
+          // The figures first: whoever finds the piece finds them too.
+          if (figures) {
+            await fs.writeFile(`${piece}${FIGURES}`, JSON.stringify(figures));
+            await upload(`${piece}${FIGURES}`, place.piece.url + FIGURES, this.#storage.context(sig));
+          }
           await upload(piece, place.piece.url, this.#storage.context(sig));
         } catch (err) {
           if (sig.aborted) throw err;

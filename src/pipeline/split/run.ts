@@ -13,6 +13,10 @@ import { audioEncodeOptions, audioTarget, firstAudio, levelFilters, volumeFilter
 import { containerExtension, containerOptions } from '../plan/codecs.ts';
 import { tagOptions } from '../plan/edits.ts';
 import { chunkSpec, type Chunk } from './plan.ts';
+import { GraphBuilder } from '../plan/graph.ts';
+import { filter } from '../ffmpeg/args.ts';
+import { loudnessBranch } from '../quality/plan.ts';
+import { parseFigures, unitReader, type UnitFigures, type UnitMeasure } from '../quality/split.ts';
 
 /**
  * Where the pieces of one split task are joined, in the data dir of the worker holding the media.
@@ -35,6 +39,8 @@ export interface SplitUnit {
   /** The file this run writes. */
   file: string;
   describe: string;
+  /** What its run measures for the quality report; absent when the report is off. */
+  measure?: UnitMeasure;
 }
 
 export interface SplitPlan {
@@ -47,8 +53,12 @@ export interface SplitPlan {
   chunks: Chunk[];
 }
 
-/** All FFmpeg runs of one split task; pure apart from paths. */
-export function planSplit(spec: VideoSpec, input: PlanInput, chunks: Chunk[], workDir: string, finalPath: string): SplitPlan {
+/**
+ * All FFmpeg runs of one split task; pure apart from paths. `quality`: each chunk's encoder is
+ * asked for its statistics and the audio is measured (quality/split.ts).
+ */
+export function planSplit(spec: VideoSpec, input: PlanInput, chunks: Chunk[], workDir: string, finalPath: string, opts: { quality?: boolean } = {}): SplitPlan {
+  const quality = opts.quality ?? false;
   const source = input.paths[0]!;
   const probe = input.probes[0]!;
   const ext = containerExtension(spec.container);
@@ -57,12 +67,15 @@ export function planSplit(spec: VideoSpec, input: PlanInput, chunks: Chunk[], wo
   const origin = Number(probe.raw.format?.['start_time']);
   const units: SplitUnit[] = chunks.map((c) => {
     const baseName = `chunk-${String(c.index).padStart(4, '0')}`;
-    const plan = planMedia([{ taskId: 0, spec: chunkSpec(spec, c, Number.isFinite(origin) ? origin : 0), out: { dir: workDir, baseName } }], videoOnly);
+    const plan = planMedia([{ taskId: 0, spec: chunkSpec(spec, c, Number.isFinite(origin) ? origin : 0), out: { dir: workDir, baseName } }], videoOnly, { quality });
     if (plan.failed[0]) throw plan.failed[0].error;
     const group = plan.groups[0]!;
     if (group.passes.length !== 1) throw new Error('internal: a chunk must be one FFmpeg run');
     const length = c.lengthSec ?? Math.max(0, total - c.startSec);
+    const measured = group.quality(0);
+    const measure: UnitMeasure | null = measured?.kind === 'encoded' ? { stats: measured.encoders[0]?.slot != null, loudnessFilter: null } : null;
     return {
+      ...(measure ? { measure } : {}),
       kind: 'chunk', index: c.index, args: group.passes[0]!, durationSec: length, source,
       file: splitPiecePath(workDir, `${baseName}.${ext}`),
       describe: `chunk ${c.index + 1} of ${chunks.length} (${c.startSec.toFixed(2)}–${(c.startSec + length).toFixed(2)} s, ${c.frames} frames)`,
@@ -74,21 +87,33 @@ export function planSplit(spec: VideoSpec, input: PlanInput, chunks: Chunk[], wo
     audioFile = splitPiecePath(workDir, `audio.${ext}`);
     const target = audioTarget(spec, audio);
     const filters = [...levelFilters(spec, target), ...volumeFilters(spec)];
-    units.push({
-      kind: 'audio', index: -1, durationSec: total, source, file: audioFile, describe: 'the audio',
-      args: buildArgs({
+    const encode = [...audioEncodeOptions(spec, target), '-ar', String(target.sampleRate), '-ac', String(target.channels), '-map_metadata', '-1', ...containerOptions(spec.container)];
+    let args: string[];
+    let measure: UnitMeasure | undefined;
+    if (quality) {
+      // The encoder is fed one copy of the audio and an ebur128 filter the other, as in a one-piece encode.
+      const graph = new GraphBuilder(input, null);
+      const prepared = graph.label('a');
+      graph.add({ inputs: ['0:a:0'], filters: filters.length ? filters : [filter('anull')], outputs: [prepared] });
+      const branch = loudnessBranch(graph, prepared);
+      const chains = graph.chains();
+      measure = { stats: false, loudnessFilter: chains.flatMap((ch) => ch.filters).indexOf(branch.meter) };
+      args = buildArgs({
+        inputs: [{ url: ffmpegUrl(source) }],
+        filterGraph: chains,
+        outputs: [{ url: ffmpegUrl(audioFile), maps: [`[${branch.audio}]`], options: ['-vn', ...encode] }],
+      });
+    } else {
+      args = buildArgs({
         inputs: [{ url: ffmpegUrl(source) }],
         outputs: [{
           url: ffmpegUrl(audioFile),
           maps: ['0:a:0'],
-          options: [
-            '-vn', ...(filters.length ? ['-af', renderFilterGraph([{ inputs: [], filters, outputs: [] }])] : []),
-            ...audioEncodeOptions(spec, target), '-ar', String(target.sampleRate), '-ac', String(target.channels),
-            '-map_metadata', '-1', ...containerOptions(spec.container),
-          ],
+          options: ['-vn', ...(filters.length ? ['-af', renderFilterGraph([{ inputs: [], filters, outputs: [] }])] : []), ...encode],
         }],
-      }),
-    });
+      });
+    }
+    units.push({ kind: 'audio', index: -1, durationSec: total, source, file: audioFile, describe: 'the audio', args, ...(measure ? { measure } : {}) });
   }
   const listFile = splitPiecePath(workDir, 'chunks.txt');
   // The concat demuxer's own quoting: inside single quotes, a quote is written '\''.
@@ -110,6 +135,8 @@ export interface UnitResult {
   cpuSec: number;
   /** Which process ran it (host:pid), for the task log. */
   worker: string;
+  /** What its run measured, when the unit asked (`measure`). */
+  figures?: UnitFigures;
 }
 
 /**
@@ -121,8 +148,11 @@ export interface UnitExecutor {
   lanes: number;
   /** When it resolves, `unit.file` is in this process's data dir. */
   run(unit: SplitUnit, signal: AbortSignal, onProgress: (fraction: number) => void): Promise<UnitResult>;
-  /** A resumed run: brings a piece an earlier run left where this executor keeps them; false when there is none. */
-  kept?(unit: SplitUnit, signal: AbortSignal): Promise<boolean>;
+  /**
+   * A resumed run: brings a piece an earlier run left where this executor keeps them, with what
+   * its run measured when that was recorded (null: not); null when there is no piece.
+   */
+  kept?(unit: SplitUnit, signal: AbortSignal): Promise<{ figures: UnitFigures | null } | null>;
 }
 
 /** The embedded executor: `concurrency` FFmpeg processes of this process. */
@@ -131,8 +161,12 @@ export function localExecutor(opts: { ffmpeg: string; threads: number; concurren
   return {
     lanes: opts.concurrency,
     run: async (unit, signal, onProgress) => {
-      const r = await runFfmpeg(unit.args, { ffmpeg: opts.ffmpeg, durationSec: unit.durationSec, signal, threads: opts.threads, onProgress: (p) => onProgress(p.fraction) });
-      return { wallSec: r.wallSec, cpuSec: r.cpuSec, worker };
+      const reader = unit.measure ? unitReader(unit.measure) : null;
+      const r = await runFfmpeg(unit.args, {
+        ffmpeg: opts.ffmpeg, durationSec: unit.durationSec, signal, threads: opts.threads, onProgress: (p) => onProgress(p.fraction),
+        ...(reader ? { onStderrLine: (line: string) => reader.line(line) } : {}),
+      });
+      return { wallSec: r.wallSec, cpuSec: r.cpuSec, worker, ...(reader ? { figures: reader.figures() } : {}) };
     },
   };
 }
@@ -153,14 +187,20 @@ export interface RunSplitOptions {
   onUnitDone?(unit: SplitUnit, result: UnitResult | null): Promise<void> | void;
 }
 
-/** A piece is only trusted once its run ended well, which a marker beside it records (a killed FFmpeg leaves a partial file). */
-async function pieceDone(unit: SplitUnit, executor: UnitExecutor, signal: AbortSignal): Promise<boolean> {
-  const [marker, file] = await Promise.all([fs.stat(`${unit.file}.done`).catch(() => null), fs.stat(unit.file).catch(() => null)]);
-  if (marker !== null && file !== null && file.size > 0) return true;
+/**
+ * A piece is only trusted once its run ended well, which a marker beside it records (a killed
+ * FFmpeg leaves a partial file). The marker holds what the run measured, so that a resumed run
+ * still has each kept piece's figures (a piece kept in the storage has them beside it, pieces.ts).
+ * Returns null when the piece must be made; `figures` is null when a kept piece's are not known.
+ */
+async function pieceDone(unit: SplitUnit, executor: UnitExecutor, signal: AbortSignal): Promise<{ figures: UnitFigures | null } | null> {
+  const [marker, file] = await Promise.all([fs.readFile(`${unit.file}.done`, 'utf8').catch(() => null), fs.stat(unit.file).catch(() => null)]);
+  if (marker !== null && file !== null && file.size > 0) return { figures: parseFigures(marker) };
   // A piece the storage cannot give back is simply encoded again.
-  if (!(await executor.kept?.(unit, signal).catch(() => false))) return false;
-  await fs.writeFile(`${unit.file}.done`, '');
-  return true;
+  const stored = await executor.kept?.(unit, signal).catch(() => null);
+  if (!stored) return null;
+  await fs.writeFile(`${unit.file}.done`, JSON.stringify(stored.figures));
+  return stored;
 }
 
 export class SplitPieceError extends Error {
@@ -168,7 +208,7 @@ export class SplitPieceError extends Error {
 }
 
 /** Runs every unit (first failure stops the rest), checks the pieces, and joins them. */
-export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<{ wallSec: number; cpuSec: number; workers: string[] }> {
+export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<{ wallSec: number; cpuSec: number; workers: string[]; figures: Map<SplitUnit, UnitFigures | null> }> {
   const weight = (u: SplitUnit): number => (u.kind === 'audio' ? u.durationSec / 10 : u.durationSec) || 1;
   const totalWeight = plan.units.reduce((a, u) => a + weight(u), 0);
   const done = new Map<SplitUnit, number>();
@@ -178,10 +218,14 @@ export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<
   const started = performance.now();
   let cpuSec = 0;
   const workers = new Set<string>();
+  /** What each unit's run measured; null: a piece kept from an interrupted run that did not record it. */
+  const figures = new Map<SplitUnit, UnitFigures | null>();
   let failure: Error | null = null;
   const runUnit = async (unit: SplitUnit, executor: UnitExecutor): Promise<void> => {
-    if (await pieceDone(unit, executor, signal)) {
+    const kept = await pieceDone(unit, executor, signal);
+    if (kept) {
       done.set(unit, 1);
+      figures.set(unit, kept.figures);
       report();
       await opts.onUnitDone?.(unit, null);
       return;
@@ -193,7 +237,9 @@ export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<
       });
       cpuSec += result.cpuSec;
       workers.add(result.worker);
-      await fs.writeFile(`${unit.file}.done`, '');
+      const measured = result.figures ?? { encoder: null };
+      figures.set(unit, measured);
+      await fs.writeFile(`${unit.file}.done`, JSON.stringify(measured));
       done.set(unit, 1);
       report();
       await opts.onUnitDone?.(unit, result);
@@ -226,5 +272,5 @@ export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<
     if (opts.signal.aborted) throw err;
     throw new SplitPieceError(`Joining the ${plan.chunks.length} chunks failed: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return { wallSec: (performance.now() - started) / 1000, cpuSec, workers: [...workers] };
+  return { wallSec: (performance.now() - started) / 1000, cpuSec, workers: [...workers], figures };
 }

@@ -16,8 +16,10 @@ import { containerExtension } from '../plan/codecs.ts';
 import { describeError } from '../util.ts';
 import { readFrameTimes } from './keyframes.ts';
 import { chooseChunks, wantsSplit, whyNotSplit, type Chunk } from './plan.ts';
-import { localExecutor, planSplit, runSplit, type UnitExecutor } from './run.ts';
+import { localExecutor, planSplit, runSplit, type SplitUnit, type UnitExecutor } from './run.ts';
 import { SplitPieces } from './pieces.ts';
+import { summarizeSplit, type UnitFigures } from '../quality/split.ts';
+import { describeQuality } from '../../domain/quality.ts';
 import type { SharedStorage } from '../shared-storage.ts';
 import type { Logger } from 'pino';
 
@@ -95,7 +97,7 @@ export async function encodeSplitTask(t: SplitTask, input: PlanInput, deps: Spli
     await fs.mkdir(workDir, { recursive: true });
     let plan;
     try {
-      plan = planSplit(member.spec, input, chunks, workDir, finalPath);
+      plan = planSplit(member.spec, input, chunks, workDir, finalPath, { quality: c.qualityReport });
     } catch (err) {
       await deps.failTask(id, err);
       return;
@@ -127,10 +129,22 @@ export async function encodeSplitTask(t: SplitTask, input: PlanInput, deps: Spli
     }
     const size = (await fs.stat(finalPath)).size;
     const speed = result.wallSec > 0 ? t.durationSec / result.wallSec : null;
+    const audioUnit = plan.units.find((u) => u.kind === 'audio');
+    const figuresOf = (u: SplitUnit): UnitFigures | null => result.figures.get(u) ?? null;
+    const quality = c.qualityReport
+      ? await summarizeSplit({
+          codec: member.spec.videoCodec,
+          chunks: plan.units.filter((u) => u.kind === 'chunk').map((u) => ({ frames: chunks[u.index]!.frames, figures: figuresOf(u) })),
+          audio: audioUnit ? figuresOf(audioUnit) : 'none',
+          encodedSec: t.durationSec, wallSec: result.wallSec, expectedSec: t.durationSec, output: finalPath,
+        }, { ffprobe: c.ffprobe, signal: deps.signal })
+      : null;
     deps.setFraction(id, 1);
     await deps.setTaskStatus(id, TaskStatus.Saving, {
       converted_size: size, cpu_sec: result.cpuSec, speed, outputs: JSON.stringify([path.relative(c.dataDir, finalPath)]), progress: 100,
+      quality: quality ? JSON.stringify(quality) : null,
     });
+    if (quality) await repo.appendLog(deps.db, [id], `Quality: ${describeQuality(quality)}`);
     const n = result.workers.length;
     await repo.appendLog(deps.db, [id], `Split into ${chunks.length} chunks of ~${Math.round(typical)} s at keyframes; encoded on ${n} worker${n === 1 ? '' : 's'}; joined without re-encoding`);
     await repo.appendLog(deps.db, [id], `Encoded 1 file(s), ${size} bytes in ${result.wallSec.toFixed(2)} s (${speed ? speed.toFixed(2) : '?'}x realtime, ${result.cpuSec.toFixed(2)} CPU s)`);
