@@ -199,8 +199,14 @@ async function pieceDone(unit: SplitUnit, executor: UnitExecutor, signal: AbortS
   // A piece the storage cannot give back is simply encoded again.
   const stored = await executor.kept?.(unit, signal).catch(() => null);
   if (!stored) return null;
-  await fs.writeFile(`${unit.file}.done`, JSON.stringify(stored.figures));
+  await markDone(unit, stored.figures);
   return stored;
+}
+
+/** Written whole or not at all (a rename): a run killed mid-write must not leave a marker without its figures. */
+async function markDone(unit: SplitUnit, figures: UnitFigures | null): Promise<void> {
+  await fs.writeFile(`${unit.file}.done.tmp`, JSON.stringify(figures));
+  await fs.rename(`${unit.file}.done.tmp`, `${unit.file}.done`);
 }
 
 export class SplitPieceError extends Error {
@@ -239,7 +245,7 @@ export async function runSplit(plan: SplitPlan, opts: RunSplitOptions): Promise<
       workers.add(result.worker);
       const measured = result.figures ?? { encoder: null };
       figures.set(unit, measured);
-      await fs.writeFile(`${unit.file}.done`, JSON.stringify(measured));
+      await markDone(unit, measured);
       done.set(unit, 1);
       report();
       await opts.onUnitDone?.(unit, result);
