@@ -72,3 +72,10 @@ export async function makeClip(file: string, width: number, height: number): Pro
   ]);
   process.stdout.write('done\n');
 }
+
+/** The middle value; for an even count, the mean of the two middle ones (not the upper one). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}

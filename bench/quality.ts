@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { call, endWatcher, makeClip, startServer } from './lib.ts';
+import { call, endWatcher, makeClip, median, startServer } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_QUALITY_RUNS ?? 5);
 
@@ -109,7 +109,3 @@ function processTreeCpu(pid: number): number {
   return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}

@@ -36,7 +36,7 @@ import path from 'node:path';
 import { Pool } from 'undici';
 import { openSqlite } from '../src/store/db.ts';
 import { insertMedia } from '../src/store/repo.ts';
-import { USER, call, endWatcher, exec, makeClip, startServer } from './lib.ts';
+import { USER, call, endWatcher, exec, makeClip, median, startServer } from './lib.ts';
 import { memorySection } from './memory.ts';
 import { addMediaSection } from './addmedia.ts';
 import { splitSection } from './split.ts';
@@ -173,8 +173,8 @@ async function overheadAndStatus(base: string, files: string, clip: string, ids:
     console.log(`  run ${run + 1}: Encodery ${ours.toFixed(2)} s, bare ffmpeg ${theirs.toFixed(2)} s, ratio ${(ours / theirs).toFixed(3)}`);
   }
   watcher.close();
-  const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
-  console.log(`AddMedia-to-Finished / bare FFmpeg, median of ${RUNS}: ${median.toFixed(3)} (target ≤ 1.10)`);
+  const middle = median(ratios);
+  console.log(`AddMedia-to-Finished / bare FFmpeg, median of ${RUNS}: ${middle.toFixed(3)} (target ≤ 1.10)`);
 
   // 2. GetStatus throughput.
   const pool = new Pool(base, { connections: 32, pipelining: 1 });
@@ -281,8 +281,8 @@ async function ladder(base: string, files: string): Promise<void> {
     );
   }
   watcher.close();
-  const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
-  console.log(`ladder from one decode / four separate commands, median of ${LADDER_RUNS}: ${median.toFixed(3)} (target ≤ 0.70)`);
+  const middle = median(ratios);
+  console.log(`ladder from one decode / four separate commands, median of ${LADDER_RUNS}: ${middle.toFixed(3)} (target ≤ 0.70)`);
 }
 
 /** User + system CPU seconds of this process's finished children (/proc, in 1/100 s ticks). */

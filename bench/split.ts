@@ -14,10 +14,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import { USER, call, endWatcher, exec, startServer } from './lib.ts';
+import { USER, call, endWatcher, exec, median, startServer } from './lib.ts';
 import { redisReachable } from '../test/cluster-processes.ts';
 
-const RUNS = Number(process.env.BENCH_SPLIT_RUNS ?? 2);
+const RUNS = Number(process.env.BENCH_SPLIT_RUNS ?? 3);
 const SECONDS = 60;
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -110,10 +110,7 @@ export async function splitSection(dataDir: string): Promise<void> {
       estimates.push(est.one / est.split);
       console.log(`  CPU-path estimate for an idle machine (each FFmpeg on a core of its own): one process ${est.one.toFixed(2)} s, split ${est.split.toFixed(2)} s, ${(est.one / est.split).toFixed(2)}×`);
     }
-    estimates.sort((a, b) => a - b);
-    ratios.sort((a, b) => a - b);
-    const median = ratios[Math.floor(ratios.length / 2)]!;
-    console.log(`7. split-and-stitch speed-up, ${SECONDS} s 720p, 1 FFmpeg thread each, ${procs.what}: ${median.toFixed(2)}× (median of ${RUNS}; target ≥ 1.7×; load average ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores); CPU-path estimate ${estimates[Math.floor(estimates.length / 2)]!.toFixed(2)}×`);
+    console.log(`7. split-and-stitch speed-up, ${SECONDS} s 720p, 1 FFmpeg thread each, ${procs.what}: ${median(ratios).toFixed(2)}× (median of ${RUNS}; target ≥ 1.7×; load average ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores); CPU-path estimate ${median(estimates).toFixed(2)}×`);
   } finally {
     watcher.close();
     procs.stop();
