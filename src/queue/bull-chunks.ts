@@ -17,11 +17,10 @@ import { Job, Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { runFfmpeg } from '../pipeline/ffmpeg/run.ts';
-import type { SplitUnit, UnitExecutor, UnitResult } from '../pipeline/split/run.ts';
+import { runPiece, type SplitUnit, type UnitExecutor, type UnitResult } from '../pipeline/split/run.ts';
 import { ChunkPlace, type ChunkSources, type SplitPieces } from '../pipeline/split/pieces.ts';
 import { UnitFigures, UnitMeasure, unitReader } from '../pipeline/quality/split.ts';
-import { redisConnection, MAX_STALLS } from './bullmq.ts';
+import { leaseOptions, redisConnection } from './bullmq.ts';
 import { bullPriority } from './route.ts';
 
 const QUEUE = 'chunks';
@@ -203,7 +202,7 @@ export class BullChunkWorkers {
       try {
         local = place ? await settings.sources!.take(mediaId, place, signal!) : null;
         const reader = measure ? unitReader(measure) : null;
-        const r = await runFfmpeg(local ? local.args(data.data.args) : data.data.args, {
+        const r = await runPiece(local ? local.args(data.data.args) : data.data.args, {
           ffmpeg: settings.ffmpeg, threads: settings.threads, durationSec, signal,
           ...(reader ? { onStderrLine: (line: string) => reader.line(line) } : {}),
           onProgress: (p) => {
@@ -227,10 +226,7 @@ export class BullChunkWorkers {
       connection: redisConnection(settings.redisUrl),
       prefix: settings.prefix,
       concurrency: settings.concurrency,
-      lockDuration: settings.lockMs,
-      stalledInterval: Math.max(500, Math.round(settings.lockMs / 2)),
-      maxStalledCount: MAX_STALLS,
-      drainDelay: 1,
+      ...leaseOptions(settings.lockMs),
       autorun: false,
     });
     this.#worker.on('error', (err) => settings.log.error({ err: err.message }, 'chunk worker connection error'));

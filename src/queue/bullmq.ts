@@ -159,6 +159,21 @@ export interface WorkerSettings extends BullSettings {
 /** Times a media may lose its worker (killed, out of memory) and still be passed on. */
 export const MAX_STALLS = 2;
 
+/**
+ * How a worker holds its jobs, for media and chunks alike: a lock renewed while it runs, checked
+ * for stalls twice per lock period, so a worker that dies loses its job to another.
+ */
+export function leaseOptions(lockMs: number) {
+  return {
+    lockDuration: lockMs,
+    stalledInterval: Math.max(500, Math.round(lockMs / 2)),
+    // A job that keeps killing its workers is not passed on forever.
+    maxStalledCount: MAX_STALLS,
+    // A job handed back (paused, shutting down) is found by other workers within a second.
+    drainDelay: 1,
+  };
+}
+
 /** How often a worker with a free slot looks again at which of its queues holds the next media. */
 const SELECT_EVERY_MS = 1000;
 
@@ -213,12 +228,7 @@ export class BullWorkers {
         connection,
         prefix: settings.prefix,
         concurrency: settings.concurrency,
-        lockDuration: settings.lockMs,
-        stalledInterval: Math.max(500, Math.round(settings.lockMs / 2)),
-        // A media that keeps killing its workers is not passed on forever.
-        maxStalledCount: MAX_STALLS,
-        // A job handed back (paused, shutting down) is found by other workers within a second.
-        drainDelay: 1,
+        ...leaseOptions(settings.lockMs),
         autorun: false,
       });
       worker.on('error', (err) => settings.log.error({ err: redactError(err), queue: name }, 'worker connection error'));

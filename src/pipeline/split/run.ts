@@ -2,12 +2,13 @@
  * Split-and-stitch, run here: chunks (video only) and the whole audio as separate FFmpeg runs,
  * at most `concurrency` at once, then one remux joins them (concat demuxer, `-c copy`).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { VideoSpec } from '../../domain/format.ts';
 import { buildArgs, ffmpegUrl, renderFilterGraph } from '../ffmpeg/args.ts';
 import { hostname } from 'node:os';
-import { runFfmpeg } from '../ffmpeg/run.ts';
+import { runFfmpeg, type RunFfmpegOptions, type RunFfmpegResult } from '../ffmpeg/run.ts';
 import { planMedia, type PlanInput } from '../plan/index.ts';
 import { audioEncodeOptions, audioTarget, firstAudio, levelFilters, volumeFilters } from '../plan/common.ts';
 import { containerExtension, containerOptions } from '../plan/codecs.ts';
@@ -155,6 +156,26 @@ export interface UnitExecutor {
   kept?(unit: SplitUnit, signal: AbortSignal): Promise<{ figures: UnitFigures | null } | null>;
 }
 
+/**
+ * Runs a unit's FFmpeg into a file of this run's own, renamed to the piece's name once FFmpeg ended
+ * well. FFmpeg ignores SIGPIPE, so one whose worker was SIGKILLed goes on writing; with the pieces
+ * in a shared data dir it would write the very file the resumed run is writing, and the two
+ * encodes' bytes would mix into a piece that joins with frames missing.
+ */
+export async function runPiece(args: string[], opts: RunFfmpegOptions): Promise<RunFfmpegResult> {
+  const output = args.at(-1) ?? '';
+  if (!output.startsWith('file:')) return runFfmpeg(args, opts);
+  const file = output.slice('file:'.length);
+  const own = path.join(path.dirname(file), `run-${process.pid}-${crypto.randomBytes(4).toString('hex')}-${path.basename(file)}`);
+  try {
+    const result = await runFfmpeg([...args.slice(0, -1), ffmpegUrl(own)], opts);
+    await fs.rename(own, file);
+    return result;
+  } finally {
+    await fs.rm(own, { force: true });
+  }
+}
+
 /** The embedded executor: `concurrency` FFmpeg processes of this process. */
 export function localExecutor(opts: { ffmpeg: string; threads: number; concurrency: number }): UnitExecutor {
   const worker = `${hostname()}:${process.pid}`;
@@ -162,7 +183,7 @@ export function localExecutor(opts: { ffmpeg: string; threads: number; concurren
     lanes: opts.concurrency,
     run: async (unit, signal, onProgress) => {
       const reader = unit.measure ? unitReader(unit.measure) : null;
-      const r = await runFfmpeg(unit.args, {
+      const r = await runPiece(unit.args, {
         ffmpeg: opts.ffmpeg, durationSec: unit.durationSec, signal, threads: opts.threads, onProgress: (p) => onProgress(p.fraction),
         ...(reader ? { onStderrLine: (line: string) => reader.line(line) } : {}),
       });
