@@ -158,9 +158,10 @@ export interface UnitExecutor {
 
 /**
  * Runs a unit's FFmpeg into a file of this run's own, renamed to the piece's name once FFmpeg ended
- * well. FFmpeg ignores SIGPIPE, so one whose worker was SIGKILLed goes on writing; with the pieces
- * in a shared data dir it would write the very file the resumed run is writing, and the two
- * encodes' bytes would mix into a piece that joins with frames missing.
+ * well. Two runs of one piece can overlap: when the media's worker dies, BullMQ hands its stalled
+ * chunk jobs to other workers while the resumed media queues the same pieces afresh. Writing one
+ * file, their bytes mixed into a piece that joined with frames missing; renamed, the last complete
+ * one wins.
  */
 export async function runPiece(args: string[], opts: RunFfmpegOptions): Promise<RunFfmpegResult> {
   const output = args.at(-1) ?? '';
