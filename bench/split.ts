@@ -15,6 +15,7 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import { USER, call, endWatcher, exec, median, startServer } from './lib.ts';
+import { frameCount } from '../test/helpers.ts';
 import { redisReachable } from '../test/cluster-processes.ts';
 
 const RUNS = Number(process.env.BENCH_SPLIT_RUNS ?? 3);
@@ -90,11 +91,10 @@ export async function splitSection(dataDir: string): Promise<void> {
     const states: { message: string }[] = [s.job.format.task_status?.state ?? []].flat();
     const how = states.map((x) => x.message).find((m) => m.includes('joined without re-encoding'));
     if (split && !how) throw new Error('the split media was not split: ' + states.map((x) => x.message).join(' | '));
-    const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', out]);
     const log = await taskLog(path.join(files, 'server'), Number(added.MediaID));
     const ffmpegCpu = Number(/, ([\d.]+) CPU s\)/.exec(states.map((x) => x.message).join('\n'))?.[1] ?? NaN);
     const cpu = `CPU: FFmpeg ${ffmpegCpu.toFixed(1)} s, Encodery processes ${encoderyCpu.reduce((a, b) => a + b, 0).toFixed(1)} s (${encoderyCpu.map((c) => c.toFixed(2)).join(' / ')})`;
-    return { seconds, frames: Number(stdout.trim()), how: how ?? 'one piece', cpu, phases: split ? splitPhases(log) : '', ffmpegCpu, log };
+    return { seconds, frames: await frameCount(out), how: how ?? 'one piece', cpu, phases: split ? splitPhases(log) : '', ffmpegCpu, log };
   };
   try {
     const ratios: number[] = [];

@@ -36,6 +36,15 @@ export async function makeClip(
   return file;
 }
 
+/** x264 options for a keyframe every 2 s at 25 fps and nowhere else: chunk cut points the split tests can predict. */
+export const KEYFRAMES_EVERY_2S = ['-g', '50', '-keyint_min', '50', '-sc_threshold', '0'];
+
+/** Video frames in a file, counted from its packets (no decode). */
+export async function frameCount(file: string): Promise<number> {
+  const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', file]);
+  return Number(stdout.trim());
+}
+
 export interface Probe {
   format: { duration?: string; format_name?: string; size?: string };
   streams: { codec_type: string; codec_name: string; width?: number; height?: number; sample_rate?: string; channels?: number; profile?: string; pix_fmt?: string }[];

@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { REDIS_URL, clearQueueKeys, redisReachable, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
-import { USER, asList, exec, tempDir, waitFor } from './helpers.ts';
+import { KEYFRAMES_EVERY_2S, USER, asList, frameCount, makeClip, tempDir, waitFor } from './helpers.ts';
 
 /** FFmpeg processes encoding a chunk of this media (their arguments name its split folder), with their parent's pid. */
 async function chunkFfmpegs(dataDir: string, mediaId: string): Promise<{ pid: number; ppid: number }[]> {
@@ -19,11 +19,6 @@ async function chunkFfmpegs(dataDir: string, mediaId: string): Promise<{ pid: nu
     found.push({ pid: Number(entry), ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) });
   }
   return found;
-}
-
-async function frameCount(file: string): Promise<number> {
-  const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', file]);
-  return Number(stdout.trim());
 }
 
 describe('split-and-stitch in a cluster (api and two worker processes)', { timeout: 150_000 }, async () => {
@@ -63,17 +58,10 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
     const files = path.join(dataDir, 'files');
     await fs.mkdir(files, { recursive: true });
     clip = path.join(files, 'clip.mp4');
-    await exec('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=480x270:rate=25:duration=24',
-      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=24',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clip,
-    ]);
+    await makeClip(clip, { seconds: 24, size: '480x270', extra: KEYFRAMES_EVERY_2S });
     // Chunks that take seconds each even on an idle machine, so that a cancel lands mid-chunk.
     heavyClip = path.join(files, 'heavy.mp4');
-    await exec('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25:duration=16',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', heavyClip,
-    ]);
+    await makeClip(heavyClip, { seconds: 16, size: '1280x720', audio: false, extra: KEYFRAMES_EVERY_2S });
     env = {
       ENCODERY_DATA_DIR: dataDir, ENCODERY_USERS: `${USER.id}:${USER.key}`, ENCODERY_ALLOW_PRIVATE_NETWORK: 'true',
       ENCODERY_REDIS_URL: REDIS_URL, ENCODERY_QUEUE_PREFIX: prefix, ENCODERY_QUEUE_LOCK_SECONDS: '2',

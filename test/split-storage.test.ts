@@ -10,12 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REDIS_URL, clearQueueKeys, redisReachable, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
-import { USER, asList, createTestDatabase, exec, tempDir, waitFor, type TestDatabase } from './helpers.ts';
-
-async function frameCount(file: string): Promise<number> {
-  const { stdout } = await exec('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', file]);
-  return Number(stdout.trim());
-}
+import { KEYFRAMES_EVERY_2S, USER, asList, createTestDatabase, exec, frameCount, makeClip, tempDir, waitFor, type TestDatabase } from './helpers.ts';
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
@@ -49,16 +44,9 @@ describe('split-and-stitch through the shared storage, workers with data dirs of
     storage = path.join(root, 'storage');
     await fs.mkdir(files, { recursive: true });
     clip = path.join(files, 'clip.mp4');
-    await exec('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=12',
-      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=12',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clip,
-    ]);
+    await makeClip(clip, { seconds: 12, size: '320x240', extra: KEYFRAMES_EVERY_2S });
     longClip = path.join(files, 'long.mp4');
-    await exec('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=480x270:rate=25:duration=24',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', longClip,
-    ]);
+    await makeClip(longClip, { seconds: 24, size: '480x270', audio: false, extra: KEYFRAMES_EVERY_2S });
     database = await createTestDatabase();
     const env = (name: string): Record<string, string> => ({
       ENCODERY_DATA_DIR: path.join(root, name), ENCODERY_USERS: `${USER.id}:${USER.key}`, ENCODERY_ALLOW_PRIVATE_NETWORK: 'true',
