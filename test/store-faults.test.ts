@@ -117,14 +117,14 @@ test('retryWhileUnavailable – gives up at once on an error that is not about r
   assert.match(String(err), /does not exist/);
 });
 
-test('InProcessQueue – a run refused with RetryLater runs again later with a note saying why, and is not reported as a crash', async () => {
-  const runs: (string | undefined)[] = [];
+test('InProcessQueue – a run refused with RetryLater runs again later with a note saying why, holds the queue meanwhile, and is not reported as a crash', async () => {
+  const runs: { mediaId: number; at: number; note: string | undefined }[] = [];
   const crashes: unknown[] = [];
   const retries: { failures: number; delayMs: number; reason: string }[] = [];
   const queue = new InProcessQueue(
-    async (_mediaId, _signal, note) => {
-      runs.push(note);
-      if (runs.length <= 2) throw new RetryLater('the database could not be reached (connect ECONNREFUSED 127.0.0.1:5432)');
+    async (mediaId, _signal, note) => {
+      runs.push({ mediaId, at: Date.now(), note });
+      if (mediaId === 7 && runs.filter((r) => r.mediaId === 7).length <= 2) throw new RetryLater('the database could not be reached (connect ECONNREFUSED 127.0.0.1:5432)');
     },
     1,
     (_id, err) => crashes.push(err),
@@ -133,12 +133,18 @@ test('InProcessQueue – a run refused with RetryLater runs again later with a n
   );
   try {
     await queue.enqueue(7);
-    await waitFor(async () => runs.length === 3 || undefined, 15_000, 20);
+    await waitFor(async () => retries.length === 1 || undefined, 5000, 5);
+    const refusedAt = Date.now();
+    await queue.enqueue(8);
+    await waitFor(async () => runs.length === 4 || undefined, 15_000, 20);
     // Let a wrongly scheduled extra run show itself.
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(runs.length, 3);
-    assert.equal(runs[0], undefined);
-    assert.match(runs[2]!, /^Resumed: an earlier run stopped because the database could not be reached \(connect ECONNREFUSED 127\.0\.0\.1:5432\) \(2 runs in a row\)/);
+    assert.deepEqual(runs.map((r) => r.mediaId).sort(), [7, 7, 7, 8]);
+    const eight = runs.find((r) => r.mediaId === 8)!;
+    assert.ok(eight.at - refusedAt >= 700, `the next media waited for the hold (${eight.at - refusedAt} ms), not run straight into the same fault`);
+    const sevens = runs.filter((r) => r.mediaId === 7);
+    assert.equal(sevens[0]!.note, undefined);
+    assert.match(sevens[2]!.note!, /^Resumed: an earlier run stopped because the database could not be reached \(connect ECONNREFUSED 127\.0\.0\.1:5432\) \(2 runs in a row\)/);
     assert.deepEqual(retries.map((r) => r.failures), [1, 2]);
     assert.ok(retries[1]!.delayMs > retries[0]!.delayMs * 1.2, `the delay grows (${retries.map((r) => r.delayMs).join(', ')} ms)`);
     assert.deepEqual(crashes, []);

@@ -214,6 +214,13 @@ export class BullWorkers {
   readonly #settings: WorkerSettings;
   readonly #process: MediaProcessor;
   #busy = 0;
+  /**
+   * Runs in a row, on any media, that hit an infrastructure fault, and until when this process
+   * takes no media because of them: while the store is down, trying the next media would only
+   * fail again, so the queue is not run through (each media sent back) but left waiting.
+   */
+  #faults = 0;
+  #holdUntil = 0;
   readonly #subscriber: Redis;
   #closing: Promise<void> | undefined;
   #selecting: Promise<void> | undefined;
@@ -296,7 +303,7 @@ export class BullWorkers {
 
   async #selectOnce(): Promise<void> {
     if (this.#closing) return;
-    if (this.#busy >= this.#settings.concurrency) {
+    if (this.#busy >= this.#settings.concurrency || Date.now() < this.#holdUntil) {
       this.#apply(new Set());
       return;
     }
@@ -349,9 +356,13 @@ export class BullWorkers {
     let retryLater: RetryLater | undefined;
     try {
       await this.#process(mediaId, signal, retry ? resumeNoteOf(retry.reason, retry.failures) : undefined);
+      this.#faults = 0;
     } catch (err) {
-      if (err instanceof RetryLater && !signal.aborted) retryLater = err;
-      else this.#settings.log.error({ err, mediaId }, 'worker crashed on a media');
+      if (err instanceof RetryLater && !signal.aborted) {
+        retryLater = err;
+        // Held off before the slot is given back, so that the free slot fetches nothing meanwhile.
+        this.#holdUntil = Date.now() + retryDelayMs(++this.#faults);
+      } else this.#settings.log.error({ err, mediaId }, 'worker crashed on a media');
     } finally {
       this.#give();
     }
@@ -380,7 +391,7 @@ export class BullWorkers {
   }
 
   #take(): boolean {
-    if (this.#closing || this.#busy >= this.#settings.concurrency) return false;
+    if (this.#closing || this.#busy >= this.#settings.concurrency || Date.now() < this.#holdUntil) return false;
     this.#busy++;
     if (this.#busy >= this.#settings.concurrency) this.#apply(new Set());
     // With a slot still free, the queue holding the next media may have changed.

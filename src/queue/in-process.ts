@@ -23,6 +23,13 @@ export class InProcessQueue implements MediaQueue {
   readonly #running = new Map<number, Running>();
   /** Media waiting out the delay after an infrastructure fault, before they queue again. */
   readonly #delayed = new Map<number, NodeJS.Timeout>();
+  /**
+   * Runs in a row that hit an infrastructure fault, and until when no media starts because of
+   * them: while the store is down the next media would only fail too.
+   */
+  #faults = 0;
+  #holdUntil = 0;
+  #holdTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(
@@ -72,6 +79,12 @@ export class InProcessQueue implements MediaQueue {
     this.#delayed.set(entry.mediaId, timer);
   }
 
+  #hold(ms: number): void {
+    this.#holdUntil = Date.now() + ms;
+    clearTimeout(this.#holdTimer);
+    this.#holdTimer = setTimeout(() => this.#pump(), ms);
+  }
+
   #isWaiting(mediaId: number): boolean {
     return this.#waiting.some((w) => w.mediaId === mediaId);
   }
@@ -92,11 +105,12 @@ export class InProcessQueue implements MediaQueue {
     this.#waiting.length = 0;
     for (const timer of this.#delayed.values()) clearTimeout(timer);
     this.#delayed.clear();
+    clearTimeout(this.#holdTimer);
     await Promise.all([...this.#running.keys()].map((id) => this.abort(id, 'shutdown')));
   }
 
   #pump(): void {
-    while (!this.#closed && this.#running.size < this.concurrency && this.#waiting.length > 0) {
+    while (!this.#closed && this.#running.size < this.concurrency && this.#waiting.length > 0 && Date.now() >= this.#holdUntil) {
       const entry = this.#waiting.shift()!;
       const { mediaId, retry } = entry;
       if (this.#running.has(mediaId)) {
@@ -106,9 +120,14 @@ export class InProcessQueue implements MediaQueue {
       }
       const controller = new AbortController();
       const done = this.process(mediaId, controller.signal, retry ? resumeNoteOf(retry.reason, retry.failures) : undefined)
+        .then(() => {
+          this.#faults = 0;
+        })
         .catch((err) => {
-          if (err instanceof RetryLater && !controller.signal.aborted) this.#retryLater(entry, err.message);
-          else this.onError(mediaId, err);
+          if (err instanceof RetryLater && !controller.signal.aborted) {
+            this.#hold(retryDelayMs(++this.#faults));
+            this.#retryLater(entry, err.message);
+          } else this.onError(mediaId, err);
         })
         .finally(() => {
           this.#running.delete(mediaId);
