@@ -208,11 +208,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const { log, users, db, metrics, outbox, events, storage, storeHealth } = core;
 
   let queue: MediaQueue;
-  let bull: BullMediaQueue | undefined;
   let workers: BullWorkers | undefined;
   let chunkers: BullChunkWorkers | undefined;
   if (config.redisUrl) {
-    bull = new BullMediaQueue(bullSettings(config, log), mediaRoute(db));
+    const bull = new BullMediaQueue(bullSettings(config, log), mediaRoute(db));
     await bull.ready();
     queue = bull;
   } else {
@@ -273,7 +272,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   try {
     await core.waitForStore();
-    if (bull && config.role === 'all') {
+    if (config.redisUrl && config.role === 'all') {
       workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
       await workers.start();
       chunkers = await chunkWorkers(config, log, core.storage);
