@@ -78,7 +78,8 @@ describe('a cluster that outlives PostgreSQL faults (issue 19)', { timeout: 240_
   };
 
   /** Every media Finished, its output playable, encoded once or its restart explained, notified once. */
-  const expectAllDone = async (media: Map<string, number>, clipSeconds: Map<string, number>): Promise<void> => {
+  const expectAllDone = async (media: Map<string, number>, clipSeconds: Map<string, number>): Promise<{ finishedAt: number; encodes: Record<string, number> }> => {
+    const encodes: Record<string, number> = {};
     const ids = [...media.values()];
     await waitFor(async () => {
       const { rows } = await direct!.query<{ id: number; status: string }>('select id, status from media where id = any($1)', [ids]);
@@ -86,6 +87,7 @@ describe('a cluster that outlives PostgreSQL faults (issue 19)', { timeout: 240_
       assert.equal(bad, undefined, `media ${bad?.id} ended in Error`);
       return rows.every((r) => r.status === 'Finished') || undefined;
     }, 120_000, 200);
+    const finishedAt = Date.now();
     for (const [name, id] of media) {
       const p = await ffprobe(path.join(files, `${name}.mp4`));
       assert.ok(Math.abs(Number(p.format.duration) - clipSeconds.get(name)!) < 0.3, `${name}: duration ${p.format.duration}`);
@@ -93,6 +95,7 @@ describe('a cluster that outlives PostgreSQL faults (issue 19)', { timeout: 240_
       const messages = rows.map((r) => r.message);
       const runs = messages.flatMap((m, i) => (m.startsWith('Running: ') ? [i] : []));
       assert.ok(runs.length >= 1, `${name}: never encoded`);
+      encodes[name] = runs.length;
       // A second encode must be one the task log explains: a run resumed after the store fault.
       for (const at of runs.slice(1)) {
         assert.ok(messages.slice(0, at).some((m) => m.startsWith('Resumed: an earlier run stopped because the database could not be reached')), `${name}: encoded again without a reason in its log:\n${messages.join('\n')}`);
@@ -108,6 +111,7 @@ describe('a cluster that outlives PostgreSQL faults (issue 19)', { timeout: 240_
       const n = receiver!.received.filter((r) => r.url === `/notify/${name}`).length;
       assert.equal(n, 1, `${name}: notified ${n} times`);
     }
+    return { finishedAt, encodes };
   };
 
   before(async () => {
@@ -183,7 +187,7 @@ describe('a cluster that outlives PostgreSQL faults (issue 19)', { timeout: 240_
     assert.ok(alive(api) && alive(worker));
   });
 
-  test('(a) a 15 s outage while media are queued and one is encoding: every media finishes once the store is back', { skip }, async () => {
+  test('(a) a 15 s outage while media are queued and one is encoding: every media finishes once the store is back', { skip }, async (t) => {
     await ensureRunning();
     const longClip = await makeClip(path.join(files, 'long.mp4'), { seconds: 8, size: '640x360' });
     const media = new Map<string, number>();
@@ -207,17 +211,19 @@ describe('a cluster that outlives PostgreSQL faults (issue 19)', { timeout: 240_
     const { rows: during } = await direct!.query<{ status: string }>('select status from media where id = any($1)', [[...media.values()]]);
     assert.ok(during.some((r) => r.status !== 'Finished'), 'the outage caught media unfinished');
     await proxy!.up();
-    await expectAllDone(media, seconds);
+    const backAt = Date.now();
+    const done = await expectAllDone(media, seconds);
     const sentBack = worker!.lines.filter((l) => l.includes('media goes back to the queue')).length;
     assert.ok(sentBack >= 1, 'the worker sent media back to the queue during the outage');
     // Held off after each refusal (1 s, 2 s, 4 s, 8 s …): the queue is not run through in a loop.
     assert.ok(sentBack <= 8, `media sent back ${sentBack} times in a 15 s outage`);
+    t.diagnostic(`outage: media sent back ${sentBack} times; all finished ${((done.finishedAt - backAt) / 1000).toFixed(1)} s after the store came back; encodes per media ${JSON.stringify(done.encodes)}`);
     assert.equal(worker!.lines.filter((l) => l.includes('worker crashed on a media')).length, 0);
     assert.equal((await health()).status, 200);
     assert.ok(alive(api) && alive(worker));
   });
 
-  test('(b) connections reset mid-query, again and again: no process dies, every media finishes', { skip }, async () => {
+  test('(b) connections reset mid-query, again and again: no process dies, every media finishes', { skip }, async (t) => {
     await ensureRunning();
     const media = new Map<string, number>();
     const seconds = new Map<string, number>();
@@ -249,7 +255,9 @@ describe('a cluster that outlives PostgreSQL faults (issue 19)', { timeout: 240_
       if (errors) assert.equal(errors.error, STORE_DOWN);
     }
     assert.ok(replies.some((r) => (r as { errors?: unknown }).errors), 'some requests were caught by a reset');
-    await expectAllDone(media, seconds);
+    const done = await expectAllDone(media, seconds);
+    const refused = replies.filter((r) => (r as { errors?: unknown }).errors).length;
+    t.diagnostic(`resets: ${reset} connections cut; ${refused} of ${replies.length} API requests answered "try again"; encodes per media ${JSON.stringify(done.encodes)}`);
     assert.ok(alive(api) && alive(worker), 'no process died of a reset');
   });
 });
