@@ -28,6 +28,12 @@ export interface Config {
   ffprobe: string;
   maxBodyBytes: number;
   maxSourceBytes: number;
+  /** A download or upload averaging fewer bytes per second than this over one window fails; 0 = no minimum. */
+  transferMinBytesPerSecond: number;
+  /** The window that minimum is averaged over. */
+  transferWindowSeconds: number;
+  /** Longest one download or upload (its retries included) may take; 0 = no limit. */
+  transferDeadlineSeconds: number;
   logLevel: string;
   /** Delays between notification attempts; tests shorten them. */
   notifyRetryDelaysMs: number[];
@@ -96,6 +102,9 @@ export const SETTINGS = {
   ffprobe: { env: 'ENCODERY_FFPROBE', flag: 'ffprobe', help: 'Path of the ffprobe binary', default: 'ffprobe' },
   maxBodyBytes: { env: 'ENCODERY_MAX_BODY_BYTES', flag: 'max-body-bytes', help: 'Largest API request body', default: '1048576' },
   maxSourceBytes: { env: 'ENCODERY_MAX_SOURCE_BYTES', flag: 'max-source-bytes', help: 'Largest source file accepted', default: String(50 * 1024 ** 3) },
+  transferMinBytesPerSecond: { env: 'ENCODERY_TRANSFER_MIN_BYTES_PER_SECOND', flag: 'transfer-min-bytes-per-second', help: 'A download or upload moving fewer bytes per second than this on average over one window fails; 0 = no minimum', default: '1024' },
+  transferWindowSeconds: { env: 'ENCODERY_TRANSFER_WINDOW_SECONDS', flag: 'transfer-window-seconds', help: 'The window the minimum transfer rate is averaged over', default: '120' },
+  transferDeadlineSeconds: { env: 'ENCODERY_TRANSFER_DEADLINE_SECONDS', flag: 'transfer-deadline-seconds', help: 'Longest one download or upload may take, retries included; 0 = no limit', default: '86400' },
   logLevel: { env: 'ENCODERY_LOG_LEVEL', flag: 'log-level', help: 'pino log level', default: 'info' },
   notifyRetryDelaysMs: { env: 'ENCODERY_NOTIFY_RETRY_DELAYS_MS', flag: 'notify-retry-delays-ms', help: 'Delays before the 3 notification retries, comma-separated ms', default: '2000,10000,60000' },
   notifyTimeoutSeconds: { env: 'ENCODERY_NOTIFY_TIMEOUT_SECONDS', flag: 'notify-timeout-seconds', help: 'How long one notification POST may take; a node that dies while sending one has its claim on it expire after twice this, and another node sends it', default: '30' },
@@ -171,6 +180,9 @@ const schema = z.object({
   ffprobe: z.string().min(1),
   maxBodyBytes: int(1024, 1024 ** 3),
   maxSourceBytes: int(1, Number.MAX_SAFE_INTEGER),
+  transferMinBytesPerSecond: int(0, 1024 ** 3),
+  transferWindowSeconds: int(1, 86_400),
+  transferDeadlineSeconds: int(0, 365 * 86_400),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   notifyRetryDelaysMs: list.pipe(z.array(z.string().regex(/^\d+$/).transform(Number)).length(3, 'give exactly three delays')),
   notifyTimeoutSeconds: int(1, 600),

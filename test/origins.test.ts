@@ -177,3 +177,9 @@ test('an endless body is stopped by ENCODERY_MAX_SOURCE_BYTES', async () => {
   assert.equal(r.status, 'Error');
   assert.match(r.description, /Download error: the source is larger than the limit of 67108864 bytes/);
 });
+
+test('a 1-byte-every-10-s trickle fails on the minimum transfer rate (issue 13 §6)', async () => {
+  const r = await finalOf('/trickle');
+  assert.equal(r.status, 'Error');
+  assert.match(r.description, /Download error: .*below the minimum of 1000 bytes\/s/);
+});

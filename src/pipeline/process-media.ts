@@ -9,7 +9,7 @@ import type { FieldMap } from '../domain/fields.ts';
 import { parseFormat } from '../domain/format.ts';
 import { parsePriority } from '../domain/priority.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, destinationError, isFinalMedia } from '../domain/status.ts';
-import { download, localSourcePath, upload, redactUrl } from '../transfer/index.ts';
+import { download, localSourcePath, transferPace, upload, redactUrl } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
 import { FFMPEG_PREFIX_ARGS, runFfmpeg, withThreads } from './ffmpeg/run.ts';
@@ -92,7 +92,7 @@ class MediaRun {
   get #transfer(): TransferContext {
     const c = this.deps.config;
     return {
-      fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes,
+      fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes, pace: transferPace(c),
       s3Endpoint: c.s3Endpoint, s3Region: c.s3Region, azureEndpoint: c.azureEndpoint,
       remote: { sftpKeyFile: c.sftpKeyFile, sftpKeyPassphrase: c.sftpKeyPassphrase, sftpKnownHostsFile: c.sftpKnownHosts, ftpsCaFile: c.ftpsCaFile },
       debug: (message) => this.#log.debug(message),
