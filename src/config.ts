@@ -21,6 +21,8 @@ export interface Config {
   /** null: the users come from `<dataDir>/users.json`, created on the first start. */
   users: User[] | null;
   workers: number;
+  /** Media the queue runs beyond `workers`, fetching their sources while every encoder is busy. */
+  downloads: number;
   fileRoots: string[];
   allowPrivateNetwork: boolean;
   publicUrl: string | null;
@@ -94,7 +96,8 @@ export const SETTINGS = {
   dataDir: { env: 'ENCODERY_DATA_DIR', flag: 'data-dir', help: 'SQLite database, scratch space and kept outputs', default: './data' },
   databaseUrl: { env: 'ENCODERY_DATABASE_URL', flag: 'database-url', help: 'PostgreSQL store shared by several nodes, postgres://user:password@host:5432/db (default: SQLite in the data dir)' },
   users: { env: 'ENCODERY_USERS', flag: 'users', help: 'API users as id:key,id:key' },
-  workers: { env: 'ENCODERY_WORKERS', flag: 'workers', help: 'How many media are processed at once', default: '1' },
+  workers: { env: 'ENCODERY_WORKERS', flag: 'workers', help: 'How many media are encoded at once', default: '1' },
+  downloads: { env: 'ENCODERY_DOWNLOADS', flag: 'downloads', help: 'How many more media than workers are taken from the queue at once, to fetch their sources (or deliver their outputs) while the encoders are busy', default: '2' },
   fileRoots: { env: 'ENCODERY_FILE_ROOTS', flag: 'file-roots', help: 'Directories file:// may use, comma-separated (default <data dir>/files)' },
   allowPrivateNetwork: { env: 'ENCODERY_ALLOW_PRIVATE_NETWORK', flag: 'allow-private-network', help: 'Allow URLs resolving to private, loopback or link-local addresses', default: 'false' },
   publicUrl: { env: 'ENCODERY_PUBLIC_URL', flag: 'public-url', help: 'Base URL for links to outputs Encodery keeps itself' },
@@ -173,6 +176,7 @@ const schema = z.object({
   databaseUrl: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
   users: usersSchema.optional(),
   workers: int(1, 64),
+  downloads: int(0, 64),
   fileRoots: list.optional(),
   allowPrivateNetwork: bool,
   publicUrl: z.url({ protocol: /^https?$/ }).optional(),
