@@ -70,7 +70,7 @@ export function httpRequest(url: URL, opts: HttpRequestOptions): Promise<HttpRes
       else enter('response');
     });
     req.on('timeout', () => {
-      const err = new HttpTimeoutError(phase, Math.round(limits[phase] / 1000));
+      const err = new HttpTimeoutError(phase, Number((limits[phase] / 1000).toFixed(1)));
       if (response) response.destroy(err);
       else req.destroy(err);
     });
