@@ -17,6 +17,7 @@ import { parsePriority } from './domain/priority.ts';
 import type { FieldMap } from './domain/fields.ts';
 import { mediaDirs } from './domain/layout.ts';
 import { createMediaProcessor, type PipelineEvents } from './pipeline/process-media.ts';
+import { EncoderSlots } from './pipeline/encoder-slots.ts';
 import { SharedStorage } from './pipeline/shared-storage.ts';
 import { Outbox } from './notify/outbox.ts';
 import { notifySecret } from './notify/sign.ts';
@@ -82,7 +83,8 @@ async function openCore(config: Config, opts: StartOptions) {
   };
   // Cluster workers hand split-and-stitch chunks to the whole cluster through their own queue.
   const chunks = config.redisUrl && config.role !== 'api' ? new BullChunkQueue(bullSettings(config, log)) : null;
-  const pipeline = createMediaProcessor({ db, config, log, events, storage, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
+  const encoderSlots = new EncoderSlots(config.workers);
+  const pipeline = createMediaProcessor({ db, config, log, events, storage, encoderSlots, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
   return { log, users, db, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: MediaQueue) => (queue = q) };
 }
 
@@ -91,6 +93,11 @@ async function chunkWorkers(config: Config, log: Logger, storage: SharedStorage 
   const w = new BullChunkWorkers({ ...bullSettings(config, log), ffmpeg: config.ffmpeg, threads: config.ffmpegThreads, concurrency: config.splitConcurrency, sources });
   await w.start();
   return w;
+}
+
+/** Media a process takes from the queue at once: one per encoder, and more that fetch their sources meanwhile. */
+function mediaAtOnce(config: Config): number {
+  return config.workers + config.downloads;
 }
 
 function bullSettings(config: Config, log: Logger) {
@@ -176,12 +183,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     await bull.ready();
     queue = bull;
     if (config.role === 'all') {
-      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
+      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: mediaAtOnce(config), tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
       await workers.start();
       chunkers = await chunkWorkers(config, log, core.storage);
     }
   } else {
-    queue = new InProcessQueue(core.pipeline, config.workers, (mediaId, err) => log.error({ err, mediaId }, 'worker crashed on a media'), mediaPriority(db));
+    queue = new InProcessQueue(core.pipeline, mediaAtOnce(config), (mediaId, err) => log.error({ err, mediaId }, 'worker crashed on a media'), mediaPriority(db));
   }
   core.setQueue(queue);
 
@@ -242,7 +249,7 @@ export async function startWorker(config: Config, opts: StartOptions = {}): Prom
   if (!config.redisUrl) throw new Error('the worker role needs ENCODERY_REDIS_URL');
   const core = await openCore(config, opts);
   const { log, db, outbox, events } = core;
-  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
+  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: mediaAtOnce(config), tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
   await workers.start();
   const chunkers = await chunkWorkers(config, log, core.storage);
   let closing: Promise<void> | undefined;

@@ -9,7 +9,7 @@ import type { FieldMap } from '../domain/fields.ts';
 import { parseFormat } from '../domain/format.ts';
 import { parsePriority } from '../domain/priority.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, destinationError, isFinalMedia } from '../domain/status.ts';
-import { download, localSourcePath, upload, redactUrl } from '../transfer/index.ts';
+import { download, localSourcePath, transferPace, upload, redactUrl } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
 import { FFMPEG_PREFIX_ARGS, runFfmpeg, withThreads } from './ffmpeg/run.ts';
@@ -17,6 +17,7 @@ import { formatCommandLine } from './ffmpeg/args.ts';
 import { planMedia, type EncodeGroup, type MediaTask, type PlanInput } from './plan/index.ts';
 import { withPacketsForPassthrough } from './plan/passthrough.ts';
 import { ProgressTracker } from './progress.ts';
+import type { EncoderSlots } from './encoder-slots.ts';
 import { fetchEditingAssets } from './assets.ts';
 import { withSplitScreen } from './plan/stage.ts';
 import type { MediaProcessor } from '../queue/types.ts';
@@ -51,6 +52,8 @@ export interface PipelineDeps {
   events: PipelineEvents;
   /** ENCODERY_STORAGE_URL; null or absent: outputs stay in the data dir only. */
   storage?: SharedStorage | null;
+  /** ENCODERY_WORKERS encoders shared by the media this process runs; absent: no limit here. */
+  encoderSlots?: EncoderSlots;
   /** Cluster mode: split-and-stitch chunks become queue jobs any worker takes (queue/bull-chunks.ts). */
   chunkExecutor?: (mediaId: number, pieces: SplitPieces | null, priority: number) => UnitExecutor;
 }
@@ -92,7 +95,7 @@ class MediaRun {
   get #transfer(): TransferContext {
     const c = this.deps.config;
     return {
-      fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes,
+      fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes, pace: transferPace(c),
       s3Endpoint: c.s3Endpoint, s3Region: c.s3Region, azureEndpoint: c.azureEndpoint,
       remote: { sftpKeyFile: c.sftpKeyFile, sftpKeyPassphrase: c.sftpKeyPassphrase, sftpKnownHostsFile: c.sftpKnownHosts, ftpsCaFile: c.ftpsCaFile },
       debug: (message) => this.#log.debug(message),
@@ -131,7 +134,12 @@ class MediaRun {
         return;
       }
       await this.#setStatus(MediaStatus.WaitingForEncoder);
-      await this.#encodeAll(withSplitScreen(source, media.options), media.sources, media.options);
+      const release = await this.deps.encoderSlots?.acquire(this.#priority, this.signal);
+      try {
+        await this.#encodeAll(withSplitScreen(source, media.options), media.sources, media.options);
+      } finally {
+        release?.();
+      }
       await this.#deliverAll();
       await this.#finish();
     } catch (err) {

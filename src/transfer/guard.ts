@@ -5,7 +5,6 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
-import { Agent, buildConnector, type Dispatcher } from 'undici';
 
 // ---------------------------------------------------------------- file roots
 
@@ -125,8 +124,6 @@ let policyOverride: AddressPolicy | null = null;
 /** Tests only: every test server is on loopback, so they declare which addresses count as public. */
 export function __setAddressPolicyForTests(policy: AddressPolicy | null): void {
   policyOverride = policy;
-  for (const agent of agents.values()) void agent.close();
-  agents.clear();
   for (const agent of nodeAgents.values()) agent.destroy();
   nodeAgents.clear();
 }
@@ -156,57 +153,15 @@ export function guardedLookup(hostname: string, options: dns.LookupOptions, call
   });
 }
 
-const agents = new Map<boolean, Agent>();
-
-const TIMEOUTS = { connect: 15_000, headers: 60_000, body: 120_000 };
-
-function createAgent(allowPrivateNetwork: boolean): Agent {
-  if (allowPrivateNetwork) {
-    return new Agent({
-      connect: { timeout: TIMEOUTS.connect },
-      headersTimeout: TIMEOUTS.headers,
-      bodyTimeout: TIMEOUTS.body,
-    });
-  }
-  const base = buildConnector({ timeout: TIMEOUTS.connect, lookup: guardedLookup });
-  return new Agent({
-    // Literal IPs never reach lookup (net.connect skips it), so they are checked here.
-    connect(opts, callback) {
-      const host = opts.hostname.replace(/^\[(.*)\]$/, '$1');
-      if (net.isIP(host) !== 0 && !isAllowedAddress(host, false)) {
-        callback(new ForbiddenAddressError(host), null);
-        return;
-      }
-      base(opts, callback);
-    },
-    headersTimeout: TIMEOUTS.headers,
-    bodyTimeout: TIMEOUTS.body,
-  });
-}
-
-/** One shared Agent per flag, so connections are pooled across transfers and notifications. */
-export function guardedDispatcher(allowPrivateNetwork: boolean): Dispatcher {
-  let agent = agents.get(allowPrivateNetwork);
-  if (!agent) {
-    agent = createAgent(allowPrivateNetwork);
-    agents.set(allowPrivateNetwork, agent);
-  }
-  return agent;
-}
-
 const nodeAgents = new Map<string, http.Agent>();
 
-/**
- * The same rule for SDKs built on node:http (the Azure SDK): a keep-alive Agent for `protocol`
- * whose connections resolve through the guarded lookup, literal IPs checked before connecting.
- */
-export function guardedNodeAgent(protocol: string): http.Agent {
-  let agent = nodeAgents.get(protocol);
-  if (agent) return agent;
-  const options = { keepAlive: true, lookup: guardedLookup as unknown as net.LookupFunction };
-  agent = protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
+function createNodeAgent(protocol: string, keepAlive: boolean, guarded: boolean): http.Agent {
+  const options = guarded ? { keepAlive, lookup: guardedLookup as unknown as net.LookupFunction } : { keepAlive };
+  const agent = protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
+  if (!guarded) return agent;
   const connect = agent.createConnection.bind(agent) as (o: net.NetConnectOpts & { host?: string }, cb: unknown) => unknown;
   (agent as unknown as { createConnection: typeof connect }).createConnection = (opts, cb) => {
+    // Literal IPs never reach lookup (net.connect skips it), so they are checked here.
     const host = (opts.host ?? '').replace(/^\[(.*)\]$/, '$1');
     if (net.isIP(host) !== 0 && !isAllowedAddress(host, false)) {
       // Node's Agent takes an error through the callback when no socket is returned.
@@ -215,6 +170,32 @@ export function guardedNodeAgent(protocol: string): http.Agent {
     }
     return connect(opts, cb);
   };
-  nodeAgents.set(protocol, agent);
   return agent;
+}
+
+function cachedAgent(protocol: string, keepAlive: boolean, guarded: boolean): http.Agent {
+  const key = `${protocol}|${keepAlive}|${guarded}`;
+  let agent = nodeAgents.get(key);
+  if (!agent) {
+    agent = createNodeAgent(protocol, keepAlive, guarded);
+    nodeAgents.set(key, agent);
+  }
+  return agent;
+}
+
+/**
+ * The same rule for SDKs built on node:http (the Azure SDK): a keep-alive Agent for `protocol`
+ * whose connections resolve through the guarded lookup, literal IPs checked before connecting.
+ */
+export function guardedNodeAgent(protocol: string): http.Agent {
+  return cachedAgent(protocol, true, true);
+}
+
+/**
+ * The Agent of Encodery's own HTTP requests (http-client.ts): guarded unless private networks
+ * are allowed. One connection per request: an origin may close an idle connection at any time,
+ * and a transfer that reused it would fail for nothing.
+ */
+export function transferAgent(protocol: string, allowPrivateNetwork: boolean): http.Agent {
+  return cachedAgent(protocol, false, !allowPrivateNetwork);
 }

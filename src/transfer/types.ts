@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { PaceLimits } from './meter.ts';
 import { redactText } from './redact.ts';
 
 export interface TransferContext {
@@ -6,6 +7,8 @@ export interface TransferContext {
   allowPrivateNetwork: boolean;
   signal?: AbortSignal;
   maxSourceBytes?: number;
+  /** Minimum rate and deadline of each download and upload (ENCODERY_TRANSFER_*); absent: none. */
+  pace?: PaceLimits;
   /** Waits between upload attempts; default [1000, 4000, 10000]. Tests shorten it. */
   retryDelaysMs?: readonly number[];
   /** ENCODERY_AZURE_ENDPOINT: serves every Azure Blob URL instead of ACCOUNT.blob.core.windows.net. */
