@@ -22,6 +22,8 @@ export interface Config {
   users: User[] | null;
   workers: number;
   fileRoots: string[];
+  /** Folders every user may read through file:// and none may write (ENCODERY_SHARED_FILE_ROOTS). */
+  sharedFileRoots: string[];
   allowPrivateNetwork: boolean;
   publicUrl: string | null;
   ffmpeg: string;
@@ -89,7 +91,8 @@ export const SETTINGS = {
   databaseUrl: { env: 'ENCODERY_DATABASE_URL', flag: 'database-url', help: 'PostgreSQL store shared by several nodes, postgres://user:password@host:5432/db (default: SQLite in the data dir)' },
   users: { env: 'ENCODERY_USERS', flag: 'users', help: 'API users as id:key,id:key' },
   workers: { env: 'ENCODERY_WORKERS', flag: 'workers', help: 'How many media are processed at once', default: '1' },
-  fileRoots: { env: 'ENCODERY_FILE_ROOTS', flag: 'file-roots', help: 'Directories file:// may use, comma-separated (default <data dir>/files)' },
+  fileRoots: { env: 'ENCODERY_FILE_ROOTS', flag: 'file-roots', help: 'Directories file:// may use, comma-separated (default <data dir>/files); with several users each has its own folder <root>/<userid>' },
+  sharedFileRoots: { env: 'ENCODERY_SHARED_FILE_ROOTS', flag: 'shared-file-roots', help: 'Directories every user may read through file:// (sources, logos, fonts) but none may write, comma-separated; must not contain a file root' },
   allowPrivateNetwork: { env: 'ENCODERY_ALLOW_PRIVATE_NETWORK', flag: 'allow-private-network', help: 'Allow URLs resolving to private, loopback or link-local addresses', default: 'false' },
   publicUrl: { env: 'ENCODERY_PUBLIC_URL', flag: 'public-url', help: 'Base URL for links to outputs Encodery keeps itself' },
   ffmpeg: { env: 'ENCODERY_FFMPEG', flag: 'ffmpeg', help: 'Path of the ffmpeg binary', default: 'ffmpeg' },
@@ -165,6 +168,7 @@ const schema = z.object({
   users: usersSchema.optional(),
   workers: int(1, 64),
   fileRoots: list.optional(),
+  sharedFileRoots: list.optional(),
   allowPrivateNetwork: bool,
   publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   ffmpeg: z.string().min(1),
@@ -221,12 +225,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     throw new ConfigError(`${SETTINGS.role.env} (--${SETTINGS.role.flag}): ${c.role} needs ${SETTINGS.redisUrl.env} (--${SETTINGS.redisUrl.flag}); without Redis one process does everything (role all)`);
   }
   const dataDir = path.resolve(c.dataDir);
+  const fileRoots = (c.fileRoots ?? [path.join(dataDir, 'files')]).map((r) => path.resolve(r));
+  const sharedFileRoots = (c.sharedFileRoots ?? []).map((r) => path.resolve(r));
+  // A shared folder above a file root would let every user read every other user's folder.
+  const overlap = sharedFileRoots.find((s) => fileRoots.some((r) => r === s || r.startsWith(s + path.sep) || s.startsWith(r + path.sep)));
+  if (overlap) {
+    throw new ConfigError(`${SETTINGS.sharedFileRoots.env} (--${SETTINGS.sharedFileRoots.flag}): ${overlap} overlaps a file root (${SETTINGS.fileRoots.env}); give a folder of its own`);
+  }
   return {
     ...c,
     dataDir,
     databaseUrl: c.databaseUrl ?? null,
     users: c.users ?? null,
-    fileRoots: (c.fileRoots ?? [path.join(dataDir, 'files')]).map((r) => path.resolve(r)),
+    fileRoots,
+    sharedFileRoots,
     publicUrl: c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : null,
     azureEndpoint: c.azureEndpoint ? c.azureEndpoint.replace(/\/+$/, '') : null,
     s3Endpoint: c.s3Endpoint ? c.s3Endpoint.replace(/\/+$/, '') : null,

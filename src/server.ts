@@ -25,6 +25,7 @@ import { buildApp } from './api/app.ts';
 import { Metrics } from './metrics.ts';
 import { checkFfmpeg } from './pipeline/ffmpeg/version.ts';
 import { FinalStatusCache } from './api/actions/status-cache.ts';
+import { fileRootsFor } from './domain/file-roots.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -59,8 +60,11 @@ async function openCore(config: Config, opts: StartOptions) {
   fs.mkdirSync(config.dataDir, { recursive: true });
   // Checked before anything opens: a storage nobody can write must stop the start.
   const storage = SharedStorage.from(config);
-  for (const root of config.fileRoots) fs.mkdirSync(root, { recursive: true });
   const users = new Users(config.users ?? loadOrCreateUsers(config.dataDir, opts.onUserCreated));
+  const fileRoots = fileRootsFor(config, users.all.map((u) => u.id));
+  for (const root of config.fileRoots) fs.mkdirSync(root, { recursive: true });
+  // A user's own folders exist from the start: writes below them are checked against them.
+  for (const u of users.all) for (const root of fileRoots(u.id).own) fs.mkdirSync(root, { recursive: true });
   const db = await openStore(config);
   let queue: MediaQueue | undefined;
   const metrics = new Metrics(db, () => queue);
@@ -82,8 +86,8 @@ async function openCore(config: Config, opts: StartOptions) {
   };
   // Cluster workers hand split-and-stitch chunks to the whole cluster through their own queue.
   const chunks = config.redisUrl && config.role !== 'api' ? new BullChunkQueue(bullSettings(config, log)) : null;
-  const pipeline = createMediaProcessor({ db, config, log, events, storage, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
-  return { log, users, db, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: MediaQueue) => (queue = q) };
+  const pipeline = createMediaProcessor({ db, config, log, events, storage, fileRoots, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
+  return { log, users, fileRoots, db, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: MediaQueue) => (queue = q) };
 }
 
 async function chunkWorkers(config: Config, log: Logger, storage: SharedStorage | null): Promise<BullChunkWorkers> {
@@ -209,6 +213,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     publicUrl: () => publicUrl,
     statusCache: new FinalStatusCache(),
     storage,
+    fileRoots: core.fileRoots,
     ffmpegReady: encodes ? () => ffmpegReady : null,
   });
   await app.listen({ host: config.host, port: config.port });

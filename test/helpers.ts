@@ -59,7 +59,10 @@ export interface TestServer {
   server: RunningServer;
   config: Config;
   dataDir: string;
+  /** USER's own file:// folder (`<data dir>/files/<USER.id>`: the test server has two users, each with a folder). */
   filesDir: string;
+  /** A user's own file:// folder. */
+  filesOf(user: { id: string }): string;
   /** POST a raw body and get the raw reply. */
   raw(body: string, headers?: Record<string, string>): Promise<{ status: number; type: string; text: string }>;
   /** POST a query as xml= or json= (URL-encoded), as `user` (default USER); returns `response`. */
@@ -101,7 +104,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = await tempDir();
   const database = TEST_STORE === 'postgres' && !('ENCODERY_DATABASE_URL' in env) ? await createTestDatabase() : null;
-  const filesDir = path.join(dataDir, 'files');
+  const filesOf = (user: { id: string }) => path.join(dataDir, 'files', user.id);
+  const filesDir = filesOf(USER);
   const config = loadConfig({
     ENCODERY_PORT: '0',
     ENCODERY_DATA_DIR: dataDir,
@@ -136,6 +140,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     config,
     dataDir,
     filesDir,
+    filesOf,
     raw,
     call,
     close: async () => {

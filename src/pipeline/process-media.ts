@@ -11,6 +11,7 @@ import { parsePriority } from '../domain/priority.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, destinationError, isFinalMedia } from '../domain/status.ts';
 import { download, localSourcePath, upload, redactUrl } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
+import type { FileRootsOf } from '../domain/file-roots.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
 import { FFMPEG_PREFIX_ARGS, runFfmpeg, withThreads } from './ffmpeg/run.ts';
 import { formatCommandLine } from './ffmpeg/args.ts';
@@ -53,6 +54,8 @@ export interface PipelineDeps {
   storage?: SharedStorage | null;
   /** Cluster mode: split-and-stitch chunks become queue jobs any worker takes (queue/bull-chunks.ts). */
   chunkExecutor?: (mediaId: number, pieces: SplitPieces | null, priority: number) => UnitExecutor;
+  /** Each user's file:// folders (domain/file-roots.ts). */
+  fileRoots: FileRootsOf;
 }
 
 const DELIVERY_CONCURRENCY = 4;
@@ -69,6 +72,8 @@ class MediaRun {
   readonly #log: Logger;
   readonly #progress: ProgressTracker;
   #status = '';
+  /** The media's owner, whose file:// folders its transfers may use; none until the media is read. */
+  #userId: string | null = null;
   #taskIds: number[] = [];
   /** The first source as fetched in this run, the reference for QC; null on a delivery-only run. */
   #source: { path: string; probe: MediaProbe } | null = null;
@@ -91,8 +96,9 @@ class MediaRun {
 
   get #transfer(): TransferContext {
     const c = this.deps.config;
+    const roots = this.#userId === null ? { own: [], shared: [], denied: [] } : this.deps.fileRoots(this.#userId);
     return {
-      fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes,
+      fileRoots: roots.own, sharedFileRoots: roots.shared, deniedFileRoots: roots.denied, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes,
       s3Endpoint: c.s3Endpoint, s3Region: c.s3Region, azureEndpoint: c.azureEndpoint,
       remote: { sftpKeyFile: c.sftpKeyFile, sftpKeyPassphrase: c.sftpKeyPassphrase, sftpKnownHostsFile: c.sftpKnownHosts, ftpsCaFile: c.ftpsCaFile },
       debug: (message) => this.#log.debug(message),
@@ -102,6 +108,7 @@ class MediaRun {
   async run(): Promise<void> {
     const media = await repo.getMedia(this.#db, this.mediaId);
     if (!media || media.deleted || media.status === MediaStatus.ReadyToProcess) return;
+    this.#userId = media.user_id;
     if (media.parent_media_id !== null) return this.#interruptedQc(media);
     // In a cluster a QC child is never a queue job of its own: one left running by a worker
     // that died ends here, when its parent's job comes back.

@@ -2,7 +2,12 @@ import type { Readable } from 'node:stream';
 import { redactText } from './redact.ts';
 
 export interface TransferContext {
-  fileRoots: string[];
+  /** Folders file:// may read and write (a user's own, domain/file-roots.ts). */
+  fileRoots: readonly string[];
+  /** Folders file:// may read but never write (ENCODERY_SHARED_FILE_ROOTS). */
+  sharedFileRoots?: readonly string[];
+  /** Folders file:// never reaches, even below a root, except through a root lying inside them. */
+  deniedFileRoots?: readonly string[];
   allowPrivateNetwork: boolean;
   signal?: AbortSignal;
   maxSourceBytes?: number;
