@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config, User } from './config.ts';
 import { openStore, type Db } from './store/db.ts';
@@ -26,6 +26,7 @@ import { Metrics } from './metrics.ts';
 import { checkFfmpeg } from './pipeline/ffmpeg/version.ts';
 import { FinalStatusCache } from './api/actions/status-cache.ts';
 import { fileRootsFor } from './domain/file-roots.ts';
+import { createLogger } from './log.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -56,7 +57,7 @@ export interface RunningWorker {
 
 /** What every role shares: users, store, notifications and the pipeline's events. */
 async function openCore(config: Config, opts: StartOptions) {
-  const log = opts.log ?? pino({ level: config.logLevel, redact: ['*.userkey', 'userkey', '*.key'] });
+  const log = opts.log ?? createLogger(config.logLevel);
   fs.mkdirSync(config.dataDir, { recursive: true });
   // Checked before anything opens: a storage nobody can write must stop the start.
   const storage = SharedStorage.from(config);

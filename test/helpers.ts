@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { XMLParser } from 'fast-xml-parser';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import pg from 'pg';
 import { loadConfig, type Config } from '../src/config.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
@@ -101,7 +101,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return { url: url.toString(), drop: () => admin(`drop schema if exists ${schema} cascade`) };
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, log?: Logger): Promise<TestServer> {
   const dataDir = await tempDir();
   const database = TEST_STORE === 'postgres' && !('ENCODERY_DATABASE_URL' in env) ? await createTestDatabase() : null;
   const filesOf = (user: { id: string }) => path.join(dataDir, 'files', user.id);
@@ -116,7 +116,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...(database ? { ENCODERY_DATABASE_URL: database.url } : {}),
     ...env,
   });
-  const server = await startServer(config, { log: pino({ level: process.env.TEST_LOG ?? 'silent' }) }).catch(async (err: unknown) => {
+  const server = await startServer(config, { log: log ?? pino({ level: process.env.TEST_LOG ?? 'silent' }) }).catch(async (err: unknown) => {
     await database?.drop();
     throw err;
   });
