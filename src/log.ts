@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { errorRef, isUserFacing } from './domain/errors.ts';
 import { redactText } from './transfer/redact.ts';
 
 /** How deep a logged object is searched for URLs; deeper values are logged as they are. */
@@ -15,6 +16,8 @@ function redactValue(value: unknown, depth: number): unknown {
 
 function redactedError(err: Error): unknown {
   const shown = pino.stdSerializers.err(err) as unknown as Record<string, unknown>;
+  // The reference a user was given for this error ("Internal error (ref …)") finds it here.
+  if (!isUserFacing(err)) shown.ref = errorRef(err);
   return redactValue(shown, 0);
 }
 

@@ -144,7 +144,7 @@ class MediaRun {
     } catch (err) {
       if (this.signal.aborted) return; // whoever interrupted us settles the status
       this.#log.warn({ err }, 'media failed');
-      await this.#setStatus(MediaStatus.Error, { description: describeError(err), finished_at: Date.now() });
+      await this.#setStatus(MediaStatus.Error, { description: describeError(err, this.#log), finished_at: Date.now() });
       await this.deps.events.mediaEnded(this.mediaId);
     } finally {
       await this.#progress.stop();
@@ -314,7 +314,7 @@ class MediaRun {
         await this.#failTask(ids[0]!, err);
         return;
       }
-      await repo.appendLog(this.#db, ids, `The shared FFmpeg process failed (${describeError(err)}); encoding tasks ${ids.join(', ')} one by one`);
+      await repo.appendLog(this.#db, ids, `The shared FFmpeg process failed (${describeError(err, this.#log)}); encoding tasks ${ids.join(', ')} one by one`);
       this.#log.warn({ err, tasks: ids }, 'shared encode failed; encoding its tasks one by one');
       for (const id of ids) {
         this.signal.throwIfAborted();
@@ -430,7 +430,7 @@ class MediaRun {
         await repo.appendLog(this.#db, [task.id], `Saved to ${redactUrl(dest.url)}${files.length > 1 ? ` (${files.length} files)` : ''}`);
       } catch (err) {
         if (this.signal.aborted) throw err;
-        const reason = describeError(err);
+        const reason = describeError(err, this.#log);
         await repo.setDestinationStatus(this.#db, dest.id, destinationError(reason));
         await repo.appendLog(this.#db, [task.id], `Error saving to ${redactUrl(dest.url)}: ${reason}`);
       }
@@ -520,7 +520,7 @@ class MediaRun {
   }
 
   async #failTask(taskId: number, err: unknown): Promise<void> {
-    const description = describeError(err);
+    const description = describeError(err, this.#log);
     await this.#setTaskStatus(taskId, TaskStatus.Error, { description, finished_at: Date.now() });
     await repo.appendLog(this.#db, [taskId], `Error: ${description}`);
   }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { redactText } from './redact.ts';
+import { UserFacingError } from '../domain/errors.ts';
 
 export interface TransferContext {
   /** Folders file:// may read and write (a user's own, domain/file-roots.ts). */
@@ -50,7 +51,7 @@ function sanitizedCause(cause: unknown): unknown {
 }
 
 /** The message is shown to the user (GetStatus, notifications), so it is always redacted. */
-export class TransferError extends Error {
+export class TransferError extends UserFacingError {
   readonly transient: boolean;
 
   constructor(message: string, options: { transient?: boolean; cause?: unknown } = {}) {
