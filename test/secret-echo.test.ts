@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { exec, makeClip, serveFiles, startReceiver, startTestServer, tempDir, untilFinal, waitFor, type TestServer } from './helpers.ts';
+import { USER, exec, makeClip, serveFiles, startReceiver, startTestServer, tempDir, untilFinal, waitFor, type TestServer } from './helpers.ts';
 import { createLogger } from '../src/log.ts';
 
 const PASSWORD = 'Pw-9f3kq7zX';
@@ -51,10 +51,33 @@ describe('secrets given in format fields never come back', () => {
       seen[`GetStatus ${format}`] = JSON.stringify(await t.call(format, { action: 'GetStatus', mediaid: id }));
       seen[`GetStatus extended ${format}`] = JSON.stringify(await t.call(format, { action: 'GetStatus', mediaid: id, extended: 'yes', include_task_status: 'yes', include_qc_task_status: 'yes' }));
     }
+    seen['dashboard'] = await dashboardStatus(id);
     seen['GetMediaList'] = JSON.stringify(
       await t.call('json', { action: 'GetMediaList', version: '3', format_params: 'logo,text_overlay,overlay,qc,vtt_destination,destination' }),
     );
     return seen;
+  }
+
+  /** GetStatus and the overview as the dashboard's page asks for them, signed in as USER. */
+  async function dashboardStatus(id: string): Promise<string> {
+    const login = await fetch(`${t.server.url}/dashboard/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: t.server.url },
+      body: new URLSearchParams({ userid: USER.id, userkey: USER.key }).toString(),
+    });
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const page = await (await fetch(`${t.server.url}/dashboard`, { headers: { cookie } })).text();
+    const csrf = /name="csrf-token" content="([^"]+)"/.exec(page)![1]!;
+    const res = await fetch(`${t.server.url}/dashboard/api`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: t.server.url, cookie, 'x-csrf-token': csrf },
+      body: JSON.stringify({ query: { action: 'GetStatus', mediaid: id, extended: 'yes', include_task_status: 'yes' } }),
+    });
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.match(text, new RegExp(`"id":"${id}"`));
+    return text;
   }
 
   function assertNoPassword(seen: Record<string, string>): void {
@@ -76,7 +99,7 @@ describe('secrets given in format fields never come back', () => {
           qc: { qc_video_metrics: { original_source: withPassword(`${assets.url}/original.mp4`), metrics: { metric: 'psnr' } } },
           destination: `file://${t.filesDir}/out.mp4`,
         },
-        { output: 'thumbnail', use_vtt: 'yes', time: '1!', width: '64', vtt_destination: withPassword('http://127.0.0.1:9/x.vtt', 'sftp'), destination: `file://${t.filesDir}/thumbs.jpg` },
+        { output: 'thumbnail', use_vtt: 'yes', time: '1!', width: '64', vtt_destination: withPassword('http://storage.invalid/x.vtt', 'sftp'), destination: `file://${t.filesDir}/thumbs.jpg` },
       ],
     });
     assert.ok(add.MediaID, JSON.stringify(add));
@@ -84,7 +107,7 @@ describe('secrets given in format fields never come back', () => {
     const text = JSON.stringify(final);
     // The URLs are shown, with their credentials masked, and the work really ran.
     assert.match(text, /http:\/\/\*\*\*:\*\*\*@127\.0\.0\.1:\d+\/logo\.png/);
-    assert.match(text, /sftp:\/\/\*\*\*:\*\*\*@127\.0\.0\.1:9\/x\.vtt/);
+    assert.match(text, /sftp:\/\/\*\*\*:\*\*\*@storage\.invalid\/x\.vtt/);
     const seen = await everywhere(add.MediaID);
     assert.match(seen['GetStatus extended json']!, /Running: /);
     assert.match(seen['GetStatus extended json']!, /original_source http:\/\/\*\*\*:\*\*\*@127\.0\.0\.1/);

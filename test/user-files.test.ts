@@ -5,6 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fileRootsFor, permittedPath } from '../src/domain/file-roots.ts';
+import { loadConfig } from '../src/config.ts';
 import { OTHER, USER, exec, ffprobe, makeClip, startTestServer, tempDir, untilFinal, type TestServer } from './helpers.ts';
 
 async function signIn(t: TestServer, user: { id: string; key: string }): Promise<{ cookie: string; csrf: string }> {
@@ -145,5 +147,35 @@ describe('file:// never reaches the data dir, even from a root that contains it'
     const ok = await t.call('json', { action: 'AddMedia', source: `file://${root}/mine.mp4`, format: { output: 'mp4', size: '160x90', destination: `file://${root}/out.mp4` } });
     assert.equal((await untilFinal(t, ok.MediaID)).final.status, 'Finished');
     assert.equal((await ffprobe(path.join(root, 'out.mp4'))).streams[0]?.width, 160);
+  });
+});
+
+describe('the file root rule (domain/file-roots.ts)', () => {
+  const settings = { fileRoots: ['/srv/files'], sharedFileRoots: ['/srv/common'], dataDir: '/srv/data', storageUrl: 'file:///srv/files/encodery-storage/' };
+
+  test('one user keeps the roots themselves; several users get <root>/<userid>; the data dir and a file:// storage are denied', () => {
+    const single = fileRootsFor(settings, ['7'])('7');
+    assert.deepEqual(single.own, ['/srv/files']);
+    const two = fileRootsFor(settings, ['7', '8']);
+    assert.deepEqual(two('8').own, ['/srv/files/8']);
+    assert.deepEqual(two('8').shared, ['/srv/common']);
+    assert.deepEqual(two('8').denied, ['/srv/data', '/srv/files/encodery-storage']);
+    // A one-user root holding the shared storage still never reaches into it.
+    assert.equal(permittedPath(single.own, single.denied, '/srv/files/encodery-storage/media/1/task/1/a.mp4'), false);
+    assert.equal(permittedPath(single.own, single.denied, '/srv/files/mine.mp4'), true);
+  });
+
+  test('a root inside the data dir grants what lies below it, and only that', () => {
+    const roots = ['/srv/data/files/8'];
+    assert.equal(permittedPath(roots, ['/srv/data'], '/srv/data/files/8/a.mp4'), true);
+    assert.equal(permittedPath(roots, ['/srv/data'], '/srv/data/files/7/a.mp4'), false);
+    assert.equal(permittedPath(['/srv/data'], ['/srv/data'], '/srv/data/outputs/1/1/a.mp4'), false);
+  });
+
+  test('a shared folder that overlaps a file root is refused at start, naming the setting', () => {
+    assert.throws(
+      () => loadConfig({ ENCODERY_DATA_DIR: '/srv/data', ENCODERY_FILE_ROOTS: '/srv/files', ENCODERY_SHARED_FILE_ROOTS: '/srv' }),
+      /ENCODERY_SHARED_FILE_ROOTS \(--shared-file-roots\): \/srv overlaps a file root/,
+    );
   });
 });
