@@ -227,6 +227,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
   const dataDir = path.resolve(c.dataDir);
   const fileRoots = (c.fileRoots ?? [path.join(dataDir, 'files')]).map((r) => path.resolve(r));
   const sharedFileRoots = (c.sharedFileRoots ?? []).map((r) => path.resolve(r));
+  // Nothing in the data dir itself (kept outputs, scratch, the store) is ever reachable through file://.
+  const whole = [...fileRoots, ...sharedFileRoots].find((r) => r === dataDir);
+  if (whole) {
+    const setting = fileRoots.includes(whole) ? SETTINGS.fileRoots : SETTINGS.sharedFileRoots;
+    throw new ConfigError(`${setting.env} (--${setting.flag}): ${whole} is the data dir, which file:// never reaches; give a folder inside it (such as ${path.join(dataDir, 'files')}) or elsewhere`);
+  }
   // A shared folder above a file root would let every user read every other user's folder.
   const overlap = sharedFileRoots.find((s) => fileRoots.some((r) => r === s || r.startsWith(s + path.sep) || s.startsWith(r + path.sep)));
   if (overlap) {

@@ -172,10 +172,11 @@ describe('the file root rule (domain/file-roots.ts)', () => {
     assert.equal(permittedPath(['/srv/data'], ['/srv/data'], '/srv/data/outputs/1/1/a.mp4'), false);
   });
 
-  test('a shared folder that overlaps a file root is refused at start, naming the setting', () => {
+  test('a shared folder that overlaps a file root, or a root that is the data dir, is refused at start, naming the setting', () => {
     assert.throws(
       () => loadConfig({ ENCODERY_DATA_DIR: '/srv/data', ENCODERY_FILE_ROOTS: '/srv/files', ENCODERY_SHARED_FILE_ROOTS: '/srv' }),
       /ENCODERY_SHARED_FILE_ROOTS \(--shared-file-roots\): \/srv overlaps a file root/,
     );
+    assert.throws(() => loadConfig({ ENCODERY_DATA_DIR: '/srv/data', ENCODERY_FILE_ROOTS: '/srv/data' }), /ENCODERY_FILE_ROOTS \(--file-roots\): \/srv\/data is the data dir/);
   });
 });
