@@ -61,6 +61,7 @@ describe('errors a user may see', () => {
     assert.match(describeError(storeError), /^Internal error \(ref [0-9a-f]{6}\)$/);
     assert.match(describeError(new Error('SQLITE_BUSY: database is locked while running insert into media values (1)')), /^Internal error/);
     assert.match(describeError(new TypeError("Cannot read properties of undefined (reading 'x')")), /^Internal error/);
+    assert.match(describeError(new Error('internal: a chunk must be one FFmpeg run')), /^Internal error/);
     assert.equal(describeError(new TransferError('Download error: file not found')), 'Download error: file not found');
     assert.equal(
       describeError(new Error('logo_source http://u:pw@example.com/l.png is not a picture FFmpeg can read: /srv/data/scratch/4/asset-0: Invalid data found')),

@@ -18,11 +18,12 @@ const SQL_TEXT = /\b(select\s.+\sfrom|insert\s+into|update\s+\S+\s+set|delete\s+
 /**
  * Whether a user may see this error's message. A UserFacingError may; so, for now, may a plain
  * `Error` thrown by our own code (those messages are phrased for users; new code throws a
- * UserFacingError) unless it is a system error or quotes SQL. Everything else may not.
+ * UserFacingError) unless it is a system error, quotes SQL or says `internal:`. Everything else
+ * may not.
  */
 export function isUserFacing(err: unknown): err is Error {
   if (!(err instanceof Error)) return false;
-  if (SYSTEM_ERROR_KEYS.some((k) => k in err) || SQL_TEXT.test(err.message)) return false;
+  if (SYSTEM_ERROR_KEYS.some((k) => k in err) || SQL_TEXT.test(err.message) || err.message.startsWith('internal:')) return false;
   if (err instanceof UserFacingError) return true;
   return Object.getPrototypeOf(err) === Error.prototype && !INTERNAL_NAMES.has(err.name);
 }
