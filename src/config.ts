@@ -24,6 +24,8 @@ export interface Config {
   /** Media the queue runs beyond `workers`, fetching their sources while every encoder is busy. */
   downloads: number;
   fileRoots: string[];
+  /** Folders every user may read through file:// and none may write (ENCODERY_SHARED_FILE_ROOTS). */
+  sharedFileRoots: string[];
   allowPrivateNetwork: boolean;
   publicUrl: string | null;
   ffmpeg: string;
@@ -98,7 +100,8 @@ export const SETTINGS = {
   users: { env: 'ENCODERY_USERS', flag: 'users', help: 'API users as id:key,id:key' },
   workers: { env: 'ENCODERY_WORKERS', flag: 'workers', help: 'How many media are encoded at once', default: '1' },
   downloads: { env: 'ENCODERY_DOWNLOADS', flag: 'downloads', help: 'How many more media than workers are taken from the queue at once, to fetch their sources (or deliver their outputs) while the encoders are busy', default: '2' },
-  fileRoots: { env: 'ENCODERY_FILE_ROOTS', flag: 'file-roots', help: 'Directories file:// may use, comma-separated (default <data dir>/files)' },
+  fileRoots: { env: 'ENCODERY_FILE_ROOTS', flag: 'file-roots', help: 'Directories file:// may use, comma-separated (default <data dir>/files); with several users each has its own folder <root>/<userid>' },
+  sharedFileRoots: { env: 'ENCODERY_SHARED_FILE_ROOTS', flag: 'shared-file-roots', help: 'Directories every user may read through file:// (sources, logos, fonts) but none may write, comma-separated; must not contain a file root' },
   allowPrivateNetwork: { env: 'ENCODERY_ALLOW_PRIVATE_NETWORK', flag: 'allow-private-network', help: 'Allow URLs resolving to private, loopback or link-local addresses', default: 'false' },
   publicUrl: { env: 'ENCODERY_PUBLIC_URL', flag: 'public-url', help: 'Base URL for links to outputs Encodery keeps itself' },
   ffmpeg: { env: 'ENCODERY_FFMPEG', flag: 'ffmpeg', help: 'Path of the ffmpeg binary', default: 'ffmpeg' },
@@ -178,6 +181,7 @@ const schema = z.object({
   workers: int(1, 64),
   downloads: int(0, 64),
   fileRoots: list.optional(),
+  sharedFileRoots: list.optional(),
   allowPrivateNetwork: bool,
   publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   ffmpeg: z.string().min(1),
@@ -237,12 +241,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     throw new ConfigError(`${SETTINGS.role.env} (--${SETTINGS.role.flag}): ${c.role} needs ${SETTINGS.redisUrl.env} (--${SETTINGS.redisUrl.flag}); without Redis one process does everything (role all)`);
   }
   const dataDir = path.resolve(c.dataDir);
+  const fileRoots = (c.fileRoots ?? [path.join(dataDir, 'files')]).map((r) => path.resolve(r));
+  const sharedFileRoots = (c.sharedFileRoots ?? []).map((r) => path.resolve(r));
+  // Nothing in the data dir itself (kept outputs, scratch, the store) is ever reachable through file://.
+  const whole = [...fileRoots, ...sharedFileRoots].find((r) => r === dataDir);
+  if (whole) {
+    const setting = fileRoots.includes(whole) ? SETTINGS.fileRoots : SETTINGS.sharedFileRoots;
+    throw new ConfigError(`${setting.env} (--${setting.flag}): ${whole} is the data dir, which file:// never reaches; give a folder inside it (such as ${path.join(dataDir, 'files')}) or elsewhere`);
+  }
+  // A shared folder above a file root would let every user read every other user's folder.
+  const overlap = sharedFileRoots.find((s) => fileRoots.some((r) => r === s || r.startsWith(s + path.sep) || s.startsWith(r + path.sep)));
+  if (overlap) {
+    throw new ConfigError(`${SETTINGS.sharedFileRoots.env} (--${SETTINGS.sharedFileRoots.flag}): ${overlap} overlaps a file root (${SETTINGS.fileRoots.env}); give a folder of its own`);
+  }
   return {
     ...c,
     dataDir,
     databaseUrl: c.databaseUrl ?? null,
     users: c.users ?? null,
-    fileRoots: (c.fileRoots ?? [path.join(dataDir, 'files')]).map((r) => path.resolve(r)),
+    fileRoots,
+    sharedFileRoots,
     publicUrl: c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : null,
     azureEndpoint: c.azureEndpoint ? c.azureEndpoint.replace(/\/+$/, '') : null,
     s3Endpoint: c.s3Endpoint ? c.s3Endpoint.replace(/\/+$/, '') : null,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config, User } from './config.ts';
 import { openStore, type Db } from './store/db.ts';
@@ -26,6 +26,8 @@ import { buildApp } from './api/app.ts';
 import { Metrics } from './metrics.ts';
 import { checkFfmpeg } from './pipeline/ffmpeg/version.ts';
 import { FinalStatusCache } from './api/actions/status-cache.ts';
+import { fileRootsFor } from './domain/file-roots.ts';
+import { createLogger } from './log.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -56,12 +58,15 @@ export interface RunningWorker {
 
 /** What every role shares: users, store, notifications and the pipeline's events. */
 async function openCore(config: Config, opts: StartOptions) {
-  const log = opts.log ?? pino({ level: config.logLevel, redact: ['*.userkey', 'userkey', '*.key'] });
+  const log = opts.log ?? createLogger(config.logLevel);
   fs.mkdirSync(config.dataDir, { recursive: true });
   // Checked before anything opens: a storage nobody can write must stop the start.
   const storage = SharedStorage.from(config);
-  for (const root of config.fileRoots) fs.mkdirSync(root, { recursive: true });
   const users = new Users(config.users ?? loadOrCreateUsers(config.dataDir, opts.onUserCreated));
+  const fileRoots = fileRootsFor(config, users.all.map((u) => u.id));
+  for (const root of config.fileRoots) fs.mkdirSync(root, { recursive: true });
+  // A user's own folders exist from the start: writes below them are checked against them.
+  for (const u of users.all) for (const root of fileRoots(u.id).own) fs.mkdirSync(root, { recursive: true });
   const db = await openStore(config);
   let queue: MediaQueue | undefined;
   const metrics = new Metrics(db, () => queue);
@@ -84,8 +89,8 @@ async function openCore(config: Config, opts: StartOptions) {
   // Cluster workers hand split-and-stitch chunks to the whole cluster through their own queue.
   const chunks = config.redisUrl && config.role !== 'api' ? new BullChunkQueue(bullSettings(config, log)) : null;
   const encoderSlots = new EncoderSlots(config.workers);
-  const pipeline = createMediaProcessor({ db, config, log, events, storage, encoderSlots, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
-  return { log, users, db, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: MediaQueue) => (queue = q) };
+  const pipeline = createMediaProcessor({ db, config, log, events, storage, encoderSlots, fileRoots, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
+  return { log, users, fileRoots, db, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: MediaQueue) => (queue = q) };
 }
 
 async function chunkWorkers(config: Config, log: Logger, storage: SharedStorage | null): Promise<BullChunkWorkers> {
@@ -216,6 +221,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     publicUrl: () => publicUrl,
     statusCache: new FinalStatusCache(),
     storage,
+    fileRoots: core.fileRoots,
     ffmpegReady: encodes ? () => ffmpegReady : null,
   });
   await app.listen({ host: config.host, port: config.port });

@@ -11,6 +11,7 @@ import { parsePriority } from '../domain/priority.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, destinationError, isFinalMedia } from '../domain/status.ts';
 import { download, localSourcePath, transferPace, upload, redactUrl } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
+import type { FileRootsOf } from '../domain/file-roots.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
 import { FFMPEG_PREFIX_ARGS, runFfmpeg, withThreads } from './ffmpeg/run.ts';
 import { formatCommandLine } from './ffmpeg/args.ts';
@@ -56,6 +57,8 @@ export interface PipelineDeps {
   encoderSlots?: EncoderSlots;
   /** Cluster mode: split-and-stitch chunks become queue jobs any worker takes (queue/bull-chunks.ts). */
   chunkExecutor?: (mediaId: number, pieces: SplitPieces | null, priority: number) => UnitExecutor;
+  /** Each user's file:// folders (domain/file-roots.ts). */
+  fileRoots: FileRootsOf;
 }
 
 const DELIVERY_CONCURRENCY = 4;
@@ -72,6 +75,8 @@ class MediaRun {
   readonly #log: Logger;
   readonly #progress: ProgressTracker;
   #status = '';
+  /** The media's owner, whose file:// folders its transfers may use; none until the media is read. */
+  #userId: string | null = null;
   #taskIds: number[] = [];
   /** The first source as fetched in this run, the reference for QC; null on a delivery-only run. */
   #source: { path: string; probe: MediaProbe } | null = null;
@@ -94,8 +99,9 @@ class MediaRun {
 
   get #transfer(): TransferContext {
     const c = this.deps.config;
+    const roots = this.#userId === null ? { own: [], shared: [], denied: [] } : this.deps.fileRoots(this.#userId);
     return {
-      fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes, pace: transferPace(c),
+      fileRoots: roots.own, sharedFileRoots: roots.shared, deniedFileRoots: roots.denied, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes, pace: transferPace(c),
       s3Endpoint: c.s3Endpoint, s3Region: c.s3Region, azureEndpoint: c.azureEndpoint,
       remote: { sftpKeyFile: c.sftpKeyFile, sftpKeyPassphrase: c.sftpKeyPassphrase, sftpKnownHostsFile: c.sftpKnownHosts, ftpsCaFile: c.ftpsCaFile },
       debug: (message) => this.#log.debug(message),
@@ -105,6 +111,7 @@ class MediaRun {
   async run(): Promise<void> {
     const media = await repo.getMedia(this.#db, this.mediaId);
     if (!media || media.deleted || media.status === MediaStatus.ReadyToProcess) return;
+    this.#userId = media.user_id;
     if (media.parent_media_id !== null) return this.#interruptedQc(media);
     // In a cluster a QC child is never a queue job of its own: one left running by a worker
     // that died ends here, when its parent's job comes back.
@@ -145,7 +152,7 @@ class MediaRun {
     } catch (err) {
       if (this.signal.aborted) return; // whoever interrupted us settles the status
       this.#log.warn({ err }, 'media failed');
-      await this.#setStatus(MediaStatus.Error, { description: describeError(err), finished_at: Date.now() });
+      await this.#setStatus(MediaStatus.Error, { description: describeError(err, this.#log), finished_at: Date.now() });
       await this.deps.events.mediaEnded(this.mediaId);
     } finally {
       await this.#progress.stop();
@@ -315,7 +322,7 @@ class MediaRun {
         await this.#failTask(ids[0]!, err);
         return;
       }
-      await repo.appendLog(this.#db, ids, `The shared FFmpeg process failed (${describeError(err)}); encoding tasks ${ids.join(', ')} one by one`);
+      await repo.appendLog(this.#db, ids, `The shared FFmpeg process failed (${describeError(err, this.#log)}); encoding tasks ${ids.join(', ')} one by one`);
       this.#log.warn({ err, tasks: ids }, 'shared encode failed; encoding its tasks one by one');
       for (const id of ids) {
         this.signal.throwIfAborted();
@@ -431,7 +438,7 @@ class MediaRun {
         await repo.appendLog(this.#db, [task.id], `Saved to ${redactUrl(dest.url)}${files.length > 1 ? ` (${files.length} files)` : ''}`);
       } catch (err) {
         if (this.signal.aborted) throw err;
-        const reason = describeError(err);
+        const reason = describeError(err, this.#log);
         await repo.setDestinationStatus(this.#db, dest.id, destinationError(reason));
         await repo.appendLog(this.#db, [task.id], `Error saving to ${redactUrl(dest.url)}: ${reason}`);
       }
@@ -521,7 +528,7 @@ class MediaRun {
   }
 
   async #failTask(taskId: number, err: unknown): Promise<void> {
-    const description = describeError(err);
+    const description = describeError(err, this.#log);
     await this.#setTaskStatus(taskId, TaskStatus.Error, { description, finished_at: Date.now() });
     await repo.appendLog(this.#db, [taskId], `Error: ${description}`);
   }

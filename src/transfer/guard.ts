@@ -5,6 +5,7 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
+import { isInsideFolder as isInside, permittedPath } from '../domain/file-roots.ts';
 
 // ---------------------------------------------------------------- file roots
 
@@ -14,11 +15,6 @@ export class OutsideRootsError extends Error {
     super('outside the allowed file roots');
     this.name = 'OutsideRootsError';
   }
-}
-
-function isInside(root: string, candidate: string): boolean {
-  const rel = path.relative(root, candidate);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 async function realRoots(roots: readonly string[]): Promise<string[]> {
@@ -43,16 +39,24 @@ export function strictlyInside(roots: readonly string[], target: string): boolea
  * The lexical check runs first so nothing outside the roots is ever probed on disk
  * (an error must not tell whether an outside path exists).
  */
-function lexicallyInside(roots: readonly string[], target: string): boolean {
-  return roots.some((r) => isInside(path.resolve(r), target));
+export function lexicallyInside(roots: readonly string[], target: string, denied: readonly string[] = []): boolean {
+  return permittedPath(roots.map((r) => path.resolve(r)), denied.map((d) => path.resolve(d)), path.resolve(target));
 }
 
-/** Real path of an existing file inside the roots, symlinks resolved; throws OutsideRootsError or ENOENT. */
-export async function resolveReadPath(roots: readonly string[], filePath: string): Promise<string> {
+/** Real paths of the denied folders; one that does not exist is kept as given (it denies nothing real yet). */
+async function realDenied(denied: readonly string[]): Promise<string[]> {
+  return Promise.all(denied.map((d) => fs.realpath(path.resolve(d)).catch(() => path.resolve(d))));
+}
+
+/**
+ * Real path of an existing file inside the roots and outside the denied folders, symlinks
+ * resolved; throws OutsideRootsError or ENOENT.
+ */
+export async function resolveReadPath(roots: readonly string[], filePath: string, denied: readonly string[] = []): Promise<string> {
   const target = path.resolve(filePath);
-  if (!lexicallyInside(roots, target)) throw new OutsideRootsError();
+  if (!lexicallyInside(roots, target, denied)) throw new OutsideRootsError();
   const real = await fs.realpath(target);
-  if (!(await realRoots(roots)).some((r) => isInside(r, real))) throw new OutsideRootsError();
+  if (!permittedPath(await realRoots(roots), await realDenied(denied), real)) throw new OutsideRootsError();
   return real;
 }
 
@@ -61,16 +65,17 @@ export async function resolveReadPath(roots: readonly string[], filePath: string
  * the roots before creating anything (nearest existing ancestor) and again afterwards, so a
  * symlinked directory cannot redirect the write.
  */
-export async function prepareWriteDir(roots: readonly string[], filePath: string): Promise<string> {
+export async function prepareWriteDir(roots: readonly string[], filePath: string, denied: readonly string[] = []): Promise<string> {
   const target = path.resolve(filePath);
-  if (!lexicallyInside(roots, target)) throw new OutsideRootsError();
+  if (!lexicallyInside(roots, target, denied)) throw new OutsideRootsError();
   const allowed = await realRoots(roots);
+  const deniedReal = await realDenied(denied);
   const dir = path.dirname(target);
   let existing = dir;
   for (;;) {
     try {
       const real = await fs.realpath(existing);
-      if (!allowed.some((r) => isInside(r, real))) throw new OutsideRootsError();
+      if (!permittedPath(allowed, deniedReal, real)) throw new OutsideRootsError();
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -81,7 +86,7 @@ export async function prepareWriteDir(roots: readonly string[], filePath: string
   }
   await fs.mkdir(dir, { recursive: true });
   const realDir = await fs.realpath(dir);
-  if (!allowed.some((r) => isInside(r, realDir))) throw new OutsideRootsError();
+  if (!permittedPath(allowed, deniedReal, realDir)) throw new OutsideRootsError();
   return realDir;
 }
 

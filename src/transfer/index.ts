@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { toTransferError, type Verb } from './errors.ts';
 import { azureScheme } from './azure.ts';
-import { fileScheme } from './file.ts';
+import { fileScheme, readableRoots } from './file.ts';
 import { ftpScheme } from './ftp.ts';
 import { OutsideRootsError, namesPrivateAddress, resolveReadPath } from './guard.ts';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import { sftpScheme } from './sftp.ts';
 import { TransferError, type Progress, type SchemeModule, type TransferContext } from './types.ts';
 
 export { redactUrl } from './redact.ts';
+export { lexicallyInside } from './guard.ts';
 export { TransferError } from './types.ts';
 export type { Progress, SchemeModule, TransferContext } from './types.ts';
 
@@ -82,7 +83,7 @@ export async function localSourcePath(url: string, ctx: TransferContext): Promis
   const { url: parsed } = resolve(url, 'source', 'Download', ctx);
   if (parsed.protocol !== 'file:') return null;
   try {
-    const real = await resolveReadPath(ctx.fileRoots, fileURLToPath(parsed));
+    const real = await resolveReadPath(readableRoots(ctx), fileURLToPath(parsed), ctx.deniedFileRoots);
     if (!(await fs.stat(real)).isFile()) throw new TransferError('Download error: the source is not a regular file');
     return real;
   } catch (err) {

@@ -2,6 +2,7 @@
 import { execFile, spawn, type ExecFileException } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { ffmpegUrl } from './args.ts';
+import { UserFacingError } from '../../domain/errors.ts';
 
 export interface VideoStreamInfo {
   codec: string;
@@ -59,7 +60,7 @@ export interface FfprobeJson {
 }
 
 /** The source is not media we can encode. Not retryable: the same bytes will fail the same way. */
-export class UnreadableSourceError extends Error {
+export class UnreadableSourceError extends UserFacingError {
   override name = 'UnreadableSourceError';
   readonly code = 'UNREADABLE_SOURCE';
 }

@@ -2,6 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { UserFacingError } from '../../domain/errors.ts';
 
 export interface FfmpegProgress {
   /** 0..1, never going down; 0 throughout when the duration is unknown. */
@@ -37,7 +38,7 @@ export interface RunFfmpegResult {
 }
 
 /** FFmpeg ran and failed, or could not start. Carries what a person needs to see why. */
-export class FfmpegError extends Error {
+export class FfmpegError extends UserFacingError {
   override name = 'FfmpegError';
   readonly code = 'FFMPEG_FAILED';
   constructor(

@@ -18,6 +18,7 @@ import { GraphBuilder } from '../plan/graph.ts';
 import { filter } from '../ffmpeg/args.ts';
 import { loudnessBranch } from '../quality/plan.ts';
 import { parseFigures, unitReader, type UnitFigures, type UnitMeasure } from '../quality/split.ts';
+import { UserFacingError } from '../../domain/errors.ts';
 
 /**
  * Where the pieces of one split task are joined, in the data dir of the worker holding the media.
@@ -231,7 +232,7 @@ async function markDone(unit: SplitUnit, figures: UnitFigures | null): Promise<v
   await fs.rename(`${unit.file}.done.tmp`, `${unit.file}.done`);
 }
 
-export class SplitPieceError extends Error {
+export class SplitPieceError extends UserFacingError {
   override name = 'SplitPieceError';
 }
 
