@@ -125,7 +125,9 @@ const SNIFF_BYTES = 4096;
  * and before FFmpeg has had a chance to open what it names.
  */
 export async function sniffNotMedia(file: string): Promise<NotMedia | null> {
-  const handle = await fs.open(file, 'r');
+  // A file that cannot be opened is left to ffprobe, which says why in its own words.
+  const handle = await fs.open(file, 'r').catch(() => null);
+  if (!handle) return null;
   let head: string;
   try {
     const { buffer, bytesRead } = await handle.read(Buffer.alloc(SNIFF_BYTES), 0, SNIFF_BYTES, 0);
