@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { buildArgs } from '../src/pipeline/ffmpeg/args.ts';
+import { buildArgs, filter, renderFilterGraph } from '../src/pipeline/ffmpeg/args.ts';
 import { inputGuard, RefusedInputError, sniffNotMedia } from '../src/pipeline/ffmpeg/inputs.ts';
 import { probeMedia } from '../src/pipeline/ffmpeg/probe.ts';
 import { FfmpegError, runFfmpeg } from '../src/pipeline/ffmpeg/run.ts';
@@ -80,5 +80,11 @@ describe('FFmpeg input allow-lists', () => {
     }
     assert.ok(formats('joinList').includes('concat'));
     assert.ok(!formats('joinList').includes('hls'));
+  });
+
+  test('filters that open files by name cannot be built', () => {
+    for (const name of ['movie', 'amovie', 'subtitles', 'ass']) {
+      assert.throws(() => renderFilterGraph([{ inputs: [], filters: [filter(name, { filename: '/etc/passwd' })], outputs: ['v'] }]), /opens files by name/);
+    }
   });
 });

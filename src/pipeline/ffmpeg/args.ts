@@ -58,8 +58,15 @@ export function renderFilterGraph(chains: FilterChain[]): string {
     .join(';');
 }
 
+/**
+ * Filters that open a file by name, past the inputs' allow-lists (inputs.ts). Encodery never needs
+ * them; drawtext's fontfile and textfile only ever name files Encodery fetched or wrote itself.
+ */
+const OPENS_FILES = new Set(['movie', 'amovie', 'subtitles', 'ass']);
+
 function renderFilter(f: Filter): string {
   if (!/^[a-z0-9_]+$/i.test(f.name)) throw new Error(`invalid filter name ${JSON.stringify(f.name)}`);
+  if (OPENS_FILES.has(f.name)) throw new Error(`internal: the ${f.name} filter opens files by name, which no input allow-list covers`);
   if (f.args === undefined) return f.name;
   const parts = Array.isArray(f.args)
     ? f.args.map(escapeFilterValue)
