@@ -136,6 +136,14 @@ describe('playlists and manifests given as sources are refused (issue 13 §1)', 
     });
   });
 
+  test('a font that is an HLS playlist fails its task with the reason', async () => {
+    const font = path.join(roots, 'font.ttf');
+    await fs.writeFile(font, hlsPlaylist(fileUrl(kept)));
+    await refused(fileUrl(clip), /font_source file:\/\/\S+\/font\.ttf is an HLS playlist; give a TrueType or OpenType font file/, {
+      text_overlay: { text: 'hello', font_source: fileUrl(font) },
+    });
+  });
+
   test('an .m3u8 overlay_source is refused at AddMedia', async () => {
     const r = await t.call('json', { action: 'AddMedia', source: fileUrl(clip), format: { output: 'mp4', overlay: { overlay_source: `${origin.url}/feed.m3u8` } } });
     assert.match(r.errors?.error ?? '', /overlay_source names a \.m3u8 file/);
