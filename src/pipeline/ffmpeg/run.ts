@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { UserFacingError } from '../../domain/errors.ts';
+import { refusedFormat } from './inputs.ts';
 
 export interface FfmpegProgress {
   /** 0..1, never going down; 0 throughout when the duration is unknown. */
@@ -118,6 +119,8 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
       const why = execFailure.slice(execFailure.lastIndexOf(': ') + 2);
       throw new FfmpegError(`FFmpeg could not be started ("${opts.ffmpeg}": ${why}).`, null, '');
     }
+    const refusal = code !== 0 ? refusedFormat(tail.lines()) : null;
+    if (refusal) throw new FfmpegError(`FFmpeg refused an input: it is ${refusal.what}; ${refusal.advice}.`, code, tail.lines().join('\n'));
     if (code !== 0) {
       const why = summarise(tail.lines());
       const how = code === null ? `was killed by ${sig ?? 'a signal'}` : `exited with code ${code}`;
