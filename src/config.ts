@@ -21,13 +21,23 @@ export interface Config {
   /** null: the users come from `<dataDir>/users.json`, created on the first start. */
   users: User[] | null;
   workers: number;
+  /** Media the queue runs beyond `workers`, fetching their sources while every encoder is busy. */
+  downloads: number;
   fileRoots: string[];
+  /** Folders every user may read through file:// and none may write (ENCODERY_SHARED_FILE_ROOTS). */
+  sharedFileRoots: string[];
   allowPrivateNetwork: boolean;
   publicUrl: string | null;
   ffmpeg: string;
   ffprobe: string;
   maxBodyBytes: number;
   maxSourceBytes: number;
+  /** A download or upload averaging fewer bytes per second than this over one window fails; 0 = no minimum. */
+  transferMinBytesPerSecond: number;
+  /** The window that minimum is averaged over. */
+  transferWindowSeconds: number;
+  /** Longest one download or upload (its retries included) may take; 0 = no limit. */
+  transferDeadlineSeconds: number;
   logLevel: string;
   /** Delays between notification attempts; tests shorten them. */
   notifyRetryDelaysMs: number[];
@@ -88,14 +98,19 @@ export const SETTINGS = {
   dataDir: { env: 'ENCODERY_DATA_DIR', flag: 'data-dir', help: 'SQLite database, scratch space and kept outputs', default: './data' },
   databaseUrl: { env: 'ENCODERY_DATABASE_URL', flag: 'database-url', help: 'PostgreSQL store shared by several nodes, postgres://user:password@host:5432/db (default: SQLite in the data dir)' },
   users: { env: 'ENCODERY_USERS', flag: 'users', help: 'API users as id:key,id:key' },
-  workers: { env: 'ENCODERY_WORKERS', flag: 'workers', help: 'How many media are processed at once', default: '1' },
-  fileRoots: { env: 'ENCODERY_FILE_ROOTS', flag: 'file-roots', help: 'Directories file:// may use, comma-separated (default <data dir>/files)' },
+  workers: { env: 'ENCODERY_WORKERS', flag: 'workers', help: 'How many media are encoded at once', default: '1' },
+  downloads: { env: 'ENCODERY_DOWNLOADS', flag: 'downloads', help: 'How many more media than workers are taken from the queue at once, to fetch their sources (or deliver their outputs) while the encoders are busy', default: '2' },
+  fileRoots: { env: 'ENCODERY_FILE_ROOTS', flag: 'file-roots', help: 'Directories file:// may use, comma-separated (default <data dir>/files); with several users each has its own folder <root>/<userid>' },
+  sharedFileRoots: { env: 'ENCODERY_SHARED_FILE_ROOTS', flag: 'shared-file-roots', help: 'Directories every user may read through file:// (sources, logos, fonts) but none may write, comma-separated; must not contain a file root' },
   allowPrivateNetwork: { env: 'ENCODERY_ALLOW_PRIVATE_NETWORK', flag: 'allow-private-network', help: 'Allow URLs resolving to private, loopback or link-local addresses', default: 'false' },
   publicUrl: { env: 'ENCODERY_PUBLIC_URL', flag: 'public-url', help: 'Base URL for links to outputs Encodery keeps itself' },
   ffmpeg: { env: 'ENCODERY_FFMPEG', flag: 'ffmpeg', help: 'Path of the ffmpeg binary', default: 'ffmpeg' },
   ffprobe: { env: 'ENCODERY_FFPROBE', flag: 'ffprobe', help: 'Path of the ffprobe binary', default: 'ffprobe' },
   maxBodyBytes: { env: 'ENCODERY_MAX_BODY_BYTES', flag: 'max-body-bytes', help: 'Largest API request body', default: '1048576' },
   maxSourceBytes: { env: 'ENCODERY_MAX_SOURCE_BYTES', flag: 'max-source-bytes', help: 'Largest source file accepted', default: String(50 * 1024 ** 3) },
+  transferMinBytesPerSecond: { env: 'ENCODERY_TRANSFER_MIN_BYTES_PER_SECOND', flag: 'transfer-min-bytes-per-second', help: 'A download or upload moving fewer bytes per second than this on average over one window fails; 0 = no minimum', default: '1024' },
+  transferWindowSeconds: { env: 'ENCODERY_TRANSFER_WINDOW_SECONDS', flag: 'transfer-window-seconds', help: 'The window the minimum transfer rate is averaged over', default: '120' },
+  transferDeadlineSeconds: { env: 'ENCODERY_TRANSFER_DEADLINE_SECONDS', flag: 'transfer-deadline-seconds', help: 'Longest one download or upload may take, retries included; 0 = no limit', default: '86400' },
   logLevel: { env: 'ENCODERY_LOG_LEVEL', flag: 'log-level', help: 'pino log level', default: 'info' },
   notifyRetryDelaysMs: { env: 'ENCODERY_NOTIFY_RETRY_DELAYS_MS', flag: 'notify-retry-delays-ms', help: 'Delays before the 3 notification retries, comma-separated ms', default: '2000,10000,60000' },
   notifyTimeoutSeconds: { env: 'ENCODERY_NOTIFY_TIMEOUT_SECONDS', flag: 'notify-timeout-seconds', help: 'How long one notification POST may take; a node that dies while sending one has its claim on it expire after twice this, and another node sends it', default: '30' },
@@ -164,13 +179,18 @@ const schema = z.object({
   databaseUrl: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
   users: usersSchema.optional(),
   workers: int(1, 64),
+  downloads: int(0, 64),
   fileRoots: list.optional(),
+  sharedFileRoots: list.optional(),
   allowPrivateNetwork: bool,
   publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   ffmpeg: z.string().min(1),
   ffprobe: z.string().min(1),
   maxBodyBytes: int(1024, 1024 ** 3),
   maxSourceBytes: int(1, Number.MAX_SAFE_INTEGER),
+  transferMinBytesPerSecond: int(0, 1024 ** 3),
+  transferWindowSeconds: int(1, 86_400),
+  transferDeadlineSeconds: int(0, 365 * 86_400),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   notifyRetryDelaysMs: list.pipe(z.array(z.string().regex(/^\d+$/).transform(Number)).length(3, 'give exactly three delays')),
   notifyTimeoutSeconds: int(1, 600),
@@ -221,12 +241,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     throw new ConfigError(`${SETTINGS.role.env} (--${SETTINGS.role.flag}): ${c.role} needs ${SETTINGS.redisUrl.env} (--${SETTINGS.redisUrl.flag}); without Redis one process does everything (role all)`);
   }
   const dataDir = path.resolve(c.dataDir);
+  const fileRoots = (c.fileRoots ?? [path.join(dataDir, 'files')]).map((r) => path.resolve(r));
+  const sharedFileRoots = (c.sharedFileRoots ?? []).map((r) => path.resolve(r));
+  // Nothing in the data dir itself (kept outputs, scratch, the store) is ever reachable through file://.
+  const whole = [...fileRoots, ...sharedFileRoots].find((r) => r === dataDir);
+  if (whole) {
+    const setting = fileRoots.includes(whole) ? SETTINGS.fileRoots : SETTINGS.sharedFileRoots;
+    throw new ConfigError(`${setting.env} (--${setting.flag}): ${whole} is the data dir, which file:// never reaches; give a folder inside it (such as ${path.join(dataDir, 'files')}) or elsewhere`);
+  }
+  // A shared folder above a file root would let every user read every other user's folder.
+  const overlap = sharedFileRoots.find((s) => fileRoots.some((r) => r === s || r.startsWith(s + path.sep) || s.startsWith(r + path.sep)));
+  if (overlap) {
+    throw new ConfigError(`${SETTINGS.sharedFileRoots.env} (--${SETTINGS.sharedFileRoots.flag}): ${overlap} overlaps a file root (${SETTINGS.fileRoots.env}); give a folder of its own`);
+  }
   return {
     ...c,
     dataDir,
     databaseUrl: c.databaseUrl ?? null,
     users: c.users ?? null,
-    fileRoots: (c.fileRoots ?? [path.join(dataDir, 'files')]).map((r) => path.resolve(r)),
+    fileRoots,
+    sharedFileRoots,
     publicUrl: c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : null,
     azureEndpoint: c.azureEndpoint ? c.azureEndpoint.replace(/\/+$/, '') : null,
     s3Endpoint: c.s3Endpoint ? c.s3Endpoint.replace(/\/+$/, '') : null,

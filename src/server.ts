@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config, User } from './config.ts';
 import { createStore, storeAnswers, type Db, type StoreHealth } from './store/db.ts';
@@ -18,6 +18,7 @@ import { parsePriority } from './domain/priority.ts';
 import type { FieldMap } from './domain/fields.ts';
 import { mediaDirs } from './domain/layout.ts';
 import { createMediaProcessor, type PipelineEvents } from './pipeline/process-media.ts';
+import { EncoderSlots } from './pipeline/encoder-slots.ts';
 import { SharedStorage } from './pipeline/shared-storage.ts';
 import { Outbox } from './notify/outbox.ts';
 import { notifySecret } from './notify/sign.ts';
@@ -26,6 +27,8 @@ import { buildApp } from './api/app.ts';
 import { Metrics } from './metrics.ts';
 import { checkFfmpeg } from './pipeline/ffmpeg/version.ts';
 import { FinalStatusCache } from './api/actions/status-cache.ts';
+import { fileRootsFor } from './domain/file-roots.ts';
+import { createLogger } from './log.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -60,12 +63,15 @@ export interface RunningWorker {
 
 /** What every role shares: users, store, notifications and the pipeline's events. */
 async function openCore(config: Config, opts: StartOptions) {
-  const log = opts.log ?? pino({ level: config.logLevel, redact: ['*.userkey', 'userkey', '*.key'] });
+  const log = opts.log ?? createLogger(config.logLevel);
   fs.mkdirSync(config.dataDir, { recursive: true });
   // Checked before anything opens: a storage nobody can write must stop the start.
   const storage = SharedStorage.from(config);
-  for (const root of config.fileRoots) fs.mkdirSync(root, { recursive: true });
   const users = new Users(config.users ?? loadOrCreateUsers(config.dataDir, opts.onUserCreated));
+  const fileRoots = fileRootsFor(config, users.all.map((u) => u.id));
+  for (const root of config.fileRoots) fs.mkdirSync(root, { recursive: true });
+  // A user's own folders exist from the start: writes below them are checked against them.
+  for (const u of users.all) for (const root of fileRoots(u.id).own) fs.mkdirSync(root, { recursive: true });
   // Made without touching the database: start-up waits for it below (waitForStore).
   const store = createStore(config);
   const db = store.db;
@@ -99,8 +105,9 @@ async function openCore(config: Config, opts: StartOptions) {
   };
   // Cluster workers hand split-and-stitch chunks to the whole cluster through their own queue.
   const chunks = config.redisUrl && config.role !== 'api' ? new BullChunkQueue(bullSettings(config, log)) : null;
-  const pipeline = createMediaProcessor({ db, config, log, events, storage, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
-  return { log, users, db, storeHealth, waitForStore, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: MediaQueue) => (queue = q) };
+  const encoderSlots = new EncoderSlots(config.workers);
+  const pipeline = createMediaProcessor({ db, config, log, events, storage, encoderSlots, fileRoots, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
+  return { log, users, fileRoots, db, storeHealth, waitForStore, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: MediaQueue) => (queue = q) };
 }
 
 /** Waits out an unreachable store during a start-up step, logging each attempt. */
@@ -130,6 +137,11 @@ async function chunkWorkers(config: Config, log: Logger, storage: SharedStorage 
   const w = new BullChunkWorkers({ ...bullSettings(config, log), ffmpeg: config.ffmpeg, threads: config.ffmpegThreads, concurrency: config.splitConcurrency, sources });
   await w.start();
   return w;
+}
+
+/** Media a process takes from the queue at once: one per encoder, and more that fetch their sources meanwhile. */
+function mediaAtOnce(config: Config): number {
+  return config.workers + config.downloads;
 }
 
 function bullSettings(config: Config, log: Logger) {
@@ -216,7 +228,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     queue = bull;
   } else {
     const processor = retryOnStoreFault(core.pipeline);
-    queue = new InProcessQueue(processor, config.workers, (mediaId, err) => log.error({ err, mediaId }, 'worker crashed on a media'), mediaPriority(db), (mediaId, failures, delayMs, reason) =>
+    queue = new InProcessQueue(processor, mediaAtOnce(config), (mediaId, err) => log.error({ err, mediaId }, 'worker crashed on a media'), mediaPriority(db), (mediaId, failures, delayMs, reason) =>
       log.warn({ mediaId, failures, delayMs, reason }, 'media goes back to the queue: it is tried again later'));
   }
   core.setQueue(queue);
@@ -245,6 +257,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     publicUrl: () => publicUrl,
     statusCache: new FinalStatusCache(),
     storage,
+    fileRoots: core.fileRoots,
     ffmpegReady: encodes ? () => ffmpegReady : null,
     storeHealth,
   });
@@ -273,7 +286,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   try {
     await core.waitForStore();
     if (config.redisUrl && config.role === 'all') {
-      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
+      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: mediaAtOnce(config), tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
       await workers.start();
       chunkers = await chunkWorkers(config, log, core.storage);
     }
@@ -301,7 +314,7 @@ export async function startWorker(config: Config, opts: StartOptions = {}): Prom
     await db.destroy().catch(() => undefined);
     throw err;
   }
-  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
+  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: mediaAtOnce(config), tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
   await workers.start();
   const chunkers = await chunkWorkers(config, log, core.storage);
   let closing: Promise<void> | undefined;

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildArgs, escapeFilterValue, ffmpegUrl, filter, formatCommandLine, formatNumber } from '../src/pipeline/ffmpeg/args.ts';
+import { inputGuard } from '../src/pipeline/ffmpeg/inputs.ts';
 import { LineTail, ProgressParser, type FfmpegProgress } from '../src/pipeline/ffmpeg/run.ts';
 
 test('buildArgs – per-input options precede their -i, maps and options precede their output', () => {
   const args = buildArgs({
     global: ['-filter_threads', '2'],
-    inputs: [{ url: 'file:/in/a.mp4', options: ['-ss', '1.5'] }, { url: 'file:/in/b.mp4' }],
+    inputs: [{ path: '/in/a.mp4', options: ['-ss', '1.5'] }, { path: '/in/b.mp4' }],
     filterGraph: [
       { inputs: ['0:v:0'], filters: [filter('scale', { w: 320, h: -2 }), filter('setsar', ['1'])], outputs: ['v0'] },
       { inputs: ['v0', '1:v:0'], filters: [filter('concat', { n: 2, v: 1, a: 0 })], outputs: ['v'] },
@@ -15,8 +16,8 @@ test('buildArgs – per-input options precede their -i, maps and options precede
   });
   assert.deepEqual(args, [
     '-filter_threads', '2',
-    '-ss', '1.5', '-i', 'file:/in/a.mp4',
-    '-i', 'file:/in/b.mp4',
+    ...inputGuard('media'), '-ss', '1.5', '-i', 'file:/in/a.mp4',
+    ...inputGuard('media'), '-i', 'file:/in/b.mp4',
     '-filter_complex', '[0:v:0]scale=w=320:h=-2,setsar=1[v0];[v0][1:v:0]concat=n=2:v=1:a=0[v]',
     '-map', '[v]', '-map', '0:a:0?', '-c:v', 'libx264', 'file:/out/x.mp4',
   ]);

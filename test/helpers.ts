@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { XMLParser } from 'fast-xml-parser';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import pg from 'pg';
 import { loadConfig, type Config } from '../src/config.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
@@ -59,7 +59,10 @@ export interface TestServer {
   server: RunningServer;
   config: Config;
   dataDir: string;
+  /** USER's own file:// folder (`<data dir>/files/<USER.id>`: the test server has two users, each with a folder). */
   filesDir: string;
+  /** A user's own file:// folder. */
+  filesOf(user: { id: string }): string;
   /** POST a raw body and get the raw reply. */
   raw(body: string, headers?: Record<string, string>): Promise<{ status: number; type: string; text: string }>;
   /** POST a query as xml= or json= (URL-encoded), as `user` (default USER); returns `response`. */
@@ -98,10 +101,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return { url: url.toString(), drop: () => admin(`drop schema if exists ${schema} cascade`) };
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, log?: Logger): Promise<TestServer> {
   const dataDir = await tempDir();
   const database = TEST_STORE === 'postgres' && !('ENCODERY_DATABASE_URL' in env) ? await createTestDatabase() : null;
-  const filesDir = path.join(dataDir, 'files');
+  const filesOf = (user: { id: string }) => path.join(dataDir, 'files', user.id);
+  const filesDir = filesOf(USER);
   const config = loadConfig({
     ENCODERY_PORT: '0',
     ENCODERY_DATA_DIR: dataDir,
@@ -112,7 +116,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...(database ? { ENCODERY_DATABASE_URL: database.url } : {}),
     ...env,
   });
-  const server = await startServer(config, { log: pino({ level: process.env.TEST_LOG ?? 'silent' }) }).catch(async (err: unknown) => {
+  const server = await startServer(config, { log: log ?? pino({ level: process.env.TEST_LOG ?? 'silent' }) }).catch(async (err: unknown) => {
     await database?.drop();
     throw err;
   });
@@ -136,6 +140,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     config,
     dataDir,
     filesDir,
+    filesOf,
     raw,
     call,
     close: async () => {

@@ -38,12 +38,15 @@ describe('notification signatures', () => {
   let t: TestServer;
   let hooks: Awaited<ReturnType<typeof startReceiver>>;
   let clip: string;
+  let otherClip: string;
 
   before(async () => {
     t = await startTestServer();
     hooks = await startReceiver();
     await fs.mkdir(t.filesDir, { recursive: true });
     clip = await makeClip(path.join(t.filesDir, 'sig.mp4'), { seconds: 1, size: '160x90' });
+    otherClip = path.join(t.filesOf(OTHER), 'sig.mp4');
+    await fs.copyFile(clip, otherClip);
   });
   after(async () => {
     await t.close();
@@ -52,7 +55,7 @@ describe('notification signatures', () => {
 
   test('an XML raw body and a JSON form body are both signed over the exact bytes received, with the owner\'s secret', async () => {
     const a = await t.call('xml', { action: 'AddMediaBenchmark', source: `file://${clip}`, notify: `${hooks.url}/xml-raw`, notify_body_format: 'raw' });
-    const b = await t.call('json', { action: 'AddMediaBenchmark', source: `file://${clip}`, notify: `${hooks.url}/json-form`, notify_format: 'json' }, OTHER);
+    const b = await t.call('json', { action: 'AddMediaBenchmark', source: `file://${otherClip}`, notify: `${hooks.url}/json-form`, notify_format: 'json' }, OTHER);
     const xmlRaw = await waitFor(async () => hooks.received.find((r) => r.url === '/xml-raw'));
     const jsonForm = await waitFor(async () => hooks.received.find((r) => r.url === '/json-form'));
 

@@ -12,7 +12,8 @@ import { USER, makeClip, stallingSource, startTestServer, untilFinal, waitFor } 
 
 
 test('embedded queue: waiting media start highest priority first, in the order added within one priority', async () => {
-  const t = await startTestServer({ ENCODERY_WORKERS: '1' });
+  // No media beyond the one worker: the order the queue hands media out in is what is tested here.
+  const t = await startTestServer({ ENCODERY_WORKERS: '1', ENCODERY_DOWNLOADS: '0' });
   const stall = await stallingSource();
   try {
     const clip = await makeClip(path.join(t.filesDir, 'in.mp4'), { seconds: 1, size: '160x90' });
@@ -76,7 +77,7 @@ test('cluster queue: a worker serving several capability queues takes the highes
         done();
       },
     });
-    const config = loadConfig({ ...cluster, ENCODERY_ROLE: 'worker', ENCODERY_WORKERS: '1', ENCODERY_WORKER_TAGS: 'hevc', ENCODERY_DATA_DIR: api.dataDir, ENCODERY_USERS: `${USER.id}:${USER.key}` });
+    const config = loadConfig({ ...cluster, ENCODERY_ROLE: 'worker', ENCODERY_WORKERS: '1', ENCODERY_DOWNLOADS: '0', ENCODERY_WORKER_TAGS: 'hevc', ENCODERY_DATA_DIR: api.dataDir, ENCODERY_USERS: `${USER.id}:${USER.key}` });
     worker = await startWorker(config, { log: pino({ level: 'info' }, sink) });
     for (const id of names.keys()) assert.equal((await untilFinal(api, id, 60_000)).final.status, 'Finished', `media ${names.get(id)}`);
     assert.deepEqual(

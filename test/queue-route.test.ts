@@ -151,7 +151,7 @@ test('priority orders the cluster queue: high first, then normal, then low, each
         done();
       },
     });
-    const config = loadConfig({ ...cluster, ENCODERY_ROLE: 'worker', ENCODERY_WORKERS: '1', ENCODERY_DATA_DIR: api.dataDir, ENCODERY_USERS: `${USER.id}:${USER.key}` });
+    const config = loadConfig({ ...cluster, ENCODERY_ROLE: 'worker', ENCODERY_WORKERS: '1', ENCODERY_DOWNLOADS: '0', ENCODERY_DATA_DIR: api.dataDir, ENCODERY_USERS: `${USER.id}:${USER.key}` });
     worker = await startWorker(config, { log: pino({ level: 'info' }, sink) });
     for (const id of Object.keys(ids)) assert.equal((await untilFinal(api, id, 30_000)).final.status, 'Finished');
     assert.deepEqual(taken, ['top', 'high', 'normal1', 'normal2', 'low']);

@@ -6,7 +6,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { download, TransferError } from '../src/transfer/index.ts';
+import { toTransferError } from '../src/transfer/errors.ts';
+import { httpRequest } from '../src/transfer/http-client.ts';
 import { __setAddressPolicyForTests } from '../src/transfer/guard.ts';
 import type { TransferContext } from '../src/transfer/types.ts';
 
@@ -168,4 +172,15 @@ test('credentials become Basic auth and never appear in errors', async () => {
     assert.equal(err.transient, true);
     return true;
   });
+});
+
+test('an origin that goes silent fails after the idle limit of its phase, with a message that says so', async () => {
+  const res = await httpRequest(new URL(`${srv.base}/stall`), { method: 'GET', headers: {}, allowPrivateNetwork: true, idleLimitsMs: { body: 300 } });
+  assert.equal(res.statusCode, 200);
+  const failure = await pipeline(res.body, new Writable({ write: (_c, _e, done) => done() })).then(
+    () => assert.fail('the stalled body ended'),
+    (err: unknown) => toTransferError(err, 'Download', '127.0.0.1'),
+  );
+  assert.equal(failure.message, 'Download error: connection to 127.0.0.1 failed (no data for 0.3 s while waiting to receive the body)');
+  assert.equal(failure.transient, true);
 });

@@ -193,9 +193,9 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { dep
 
 class TooLarge extends Error {}
 
-/** The upload goes into the first file root, where a `file://` source may read it. */
+/** The upload goes into the user's first own file folder, where their `file://` sources may read it. */
 async function saveUpload(deps: DashboardOptions['deps'], user: User, name: string, body: Readable): Promise<string> {
-  const root = deps.config.fileRoots[0];
+  const root = deps.fileRoots(user.id).own[0];
   if (!root) throw new Error('no file root to upload into');
   const dir = path.join(root, 'dashboard-uploads', user.id);
   await fs.promises.mkdir(dir, { recursive: true });

@@ -5,7 +5,7 @@ import type { DeliveredOutput } from '../pipeline/delivered-output.ts';
 import type { FieldMap } from '../domain/fields.ts';
 import type { DestinationRow, MediaRow, TaskRow } from '../store/repo.ts';
 import { TaskStatus } from '../domain/status.ts';
-import { redactUrl } from '../transfer/redact.ts';
+import { redactFields, redactText, redactUrl } from '../transfer/redact.ts';
 import { qcReportWire } from '../api/wire/render.ts';
 import type { QcReport } from '../domain/qc.ts';
 
@@ -17,8 +17,8 @@ export function resultPayload(media: MediaRow, tasks: TaskRow[], destinations: M
     mediaid: String(media.id),
     source: sources,
     status: media.status,
-    meta: options.meta,
-    description: media.status === 'Error' ? (media.description ?? '') : undefined,
+    meta: options.meta === undefined ? undefined : redactFields(options.meta),
+    description: media.status === 'Error' ? redactText(media.description ?? '') : undefined,
     format: tasks.map((t) => {
       const dests = destinations.get(t.id) ?? [];
       return {
@@ -26,7 +26,7 @@ export function resultPayload(media: MediaRow, tasks: TaskRow[], destinations: M
         output: t.output,
         dests: interleave(['destination', 'destination_status'], dests.map((d) => [redactUrl(d.url), d.status])),
         status: t.status,
-        description: t.status === TaskStatus.Error ? (t.description ?? 'error') : undefined,
+        description: t.status === TaskStatus.Error ? redactText(t.description ?? 'error') : undefined,
         suggestion: t.status === TaskStatus.Error ? suggestionFor(t.description ?? '') : undefined,
         quality_report: wireQuality(parseQuality(t.quality)),
       };
@@ -99,7 +99,7 @@ export function qcPayload(child: MediaRow, task: TaskRow | null): WireObject {
     parent_mediaid: child.parent_media_id !== null ? String(child.parent_media_id) : undefined,
     parent_taskid: child.parent_task_id !== null ? String(child.parent_task_id) : undefined,
     status: child.status,
-    description: child.status === 'Error' ? (child.description ?? '') : undefined,
+    description: child.status === 'Error' ? redactText(child.description ?? '') : undefined,
     qc_report: task?.qc_report ? qcReportWire(JSON.parse(task.qc_report) as QcReport) : undefined,
   };
 }

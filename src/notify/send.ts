@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
 import { errorCode, isForbiddenAddress } from '../transfer/errors.ts';
-import { guardedDispatcher } from '../transfer/guard.ts';
+import { httpRequest } from '../transfer/http-client.ts';
 import { USER_AGENT, splitCredentials, statusLine } from '../transfer/http.ts';
 import { SIGNATURE_HEADER, signatureValue } from './sign.ts';
 
@@ -78,15 +77,15 @@ export async function sendOnce(
   if (authorization) headers.authorization = authorization;
   if (n.secret) headers[SIGNATURE_HEADER.toLowerCase()] = signatureValue(n.secret, body, Math.floor(Date.now() / 1000));
   try {
-    const res = await request(target, {
+    const res = await httpRequest(new URL(target), {
       method: 'POST',
-      headers,
+      headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
       body,
       signal,
-      dispatcher: guardedDispatcher(opts.allowPrivateNetwork),
+      allowPrivateNetwork: opts.allowPrivateNetwork,
     });
-    // The reply body is read to completion, bounded by the same timeout, so the socket is reused.
-    await res.body.dump({ limit: 128 * 1024, signal }).catch(() => undefined);
+    // Only the status matters, and the connection is not reused (guard.ts): the reply body is dropped unread.
+    res.body.destroy();
     const ok = res.statusCode >= 200 && res.statusCode <= 299;
     if (ok) return record(res.statusCode, null);
     const redirect = res.statusCode >= 300 && res.statusCode <= 399;

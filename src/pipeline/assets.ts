@@ -9,7 +9,7 @@ import path from 'node:path';
 import { editingOf, hasEditing, type Editing, type OutputSpec } from '../domain/format.ts';
 import { download, localSourcePath, redactUrl } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
-import { ffmpegUrl } from './ffmpeg/args.ts';
+import { inputArgs, RefusedInputError, refusalOf, sniffNotMedia } from './ffmpeg/inputs.ts';
 import { probeMedia } from './ffmpeg/probe.ts';
 import type { EditAssets, LocalAsset } from './plan/editing.ts';
 import { describeError } from './util.ts';
@@ -67,6 +67,7 @@ async function assetsFor(taskId: number, editing: Editing, ctx: AssetContext, fe
       probe = await probeMedia(file, { ffprobe: ctx.ffprobe, signal: ctx.signal });
     } catch (err) {
       if (ctx.signal.aborted) throw err;
+      if (err instanceof RefusedInputError) throw new Error(`${field} ${redactUrl(url)} is ${err.refusal.what}; ${err.refusal.advice}.`);
       // ffprobe's own words; the probe's sentence around them speaks of sources.
       const message = describeError(err);
       const reason = /\(ffprobe: (.*)\)\. Check/.exec(message)?.[1] ?? message;
@@ -94,6 +95,11 @@ async function assetsFor(taskId: number, editing: Editing, ctx: AssetContext, fe
       const file = await fetchOnce(t.fontSource).catch((err: unknown) => {
         throw new Error(`font_source ${redactUrl(t.fontSource!)} could not be fetched: ${describeError(err)}`);
       });
+      const notFont = await sniffNotMedia(file);
+      if (notFont) {
+        const refusal = refusalOf(notFont);
+        throw new Error(`font_source ${redactUrl(t.fontSource)} is ${refusal.what}; give a TrueType or OpenType font file (.ttf, .otf).`);
+      }
       if (!(await looksLikeFont(file))) {
         throw new Error(`font_source ${redactUrl(t.fontSource)} is not a TrueType or OpenType font (.ttf, .otf).`);
       }
@@ -136,7 +142,7 @@ async function looksLikeFont(file: string): Promise<boolean> {
 /** null when FFmpeg decodes the first picture; else its last error lines. */
 function firstFrameError(file: string, ctx: AssetContext): Promise<string | null> {
   return new Promise((resolve, reject) => {
-    execFile(ctx.ffmpeg, ['-v', 'error', '-nostdin', '-i', ffmpegUrl(file), '-map', '0:v:0', '-frames:v', '1', '-f', 'null', '-'],
+    execFile(ctx.ffmpeg, ['-v', 'error', '-nostdin', ...inputArgs({ path: file }), '-map', '0:v:0', '-frames:v', '1', '-f', 'null', '-'],
       { signal: ctx.signal, maxBuffer: 1024 * 1024, windowsHide: true }, (err, _stdout, stderr) => {
         if (ctx.signal.aborted) return reject(ctx.signal.reason);
         if (!err) return resolve(null);

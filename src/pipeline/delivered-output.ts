@@ -56,7 +56,7 @@ export class DeliveredOutputs {
       return null;
     }
     try {
-      const [probe, stat] = await Promise.all([probeMedia(file, { ffprobe: this.opts.ffprobe, signal: this.opts.signal }), fs.stat(file)]);
+      const [probe, stat] = await Promise.all([probeMedia(file, { ffprobe: this.opts.ffprobe, signal: this.opts.signal, role: 'ownOutput' }), fs.stat(file)]);
       return { probe, fileName: path.basename(file), bytes: stat.size };
     } catch (err) {
       if (this.opts.signal.aborted) throw err;

@@ -10,14 +10,16 @@ import type { FieldMap } from '../domain/fields.ts';
 import { parseFormat } from '../domain/format.ts';
 import { parsePriority } from '../domain/priority.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, destinationError, isFinalMedia } from '../domain/status.ts';
-import { download, localSourcePath, upload, redactUrl } from '../transfer/index.ts';
+import { download, localSourcePath, transferPace, upload, redactUrl } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
+import type { FileRootsOf } from '../domain/file-roots.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
 import { FFMPEG_PREFIX_ARGS, runFfmpeg, withThreads } from './ffmpeg/run.ts';
 import { formatCommandLine } from './ffmpeg/args.ts';
 import { planMedia, type EncodeGroup, type MediaTask, type PlanInput } from './plan/index.ts';
 import { withPacketsForPassthrough } from './plan/passthrough.ts';
 import { ProgressTracker } from './progress.ts';
+import type { EncoderSlots } from './encoder-slots.ts';
 import { fetchEditingAssets } from './assets.ts';
 import { withSplitScreen } from './plan/stage.ts';
 import type { MediaProcessor } from '../queue/types.ts';
@@ -52,8 +54,12 @@ export interface PipelineDeps {
   events: PipelineEvents;
   /** ENCODERY_STORAGE_URL; null or absent: outputs stay in the data dir only. */
   storage?: SharedStorage | null;
+  /** ENCODERY_WORKERS encoders shared by the media this process runs; absent: no limit here. */
+  encoderSlots?: EncoderSlots;
   /** Cluster mode: split-and-stitch chunks become queue jobs any worker takes (queue/bull-chunks.ts). */
   chunkExecutor?: (mediaId: number, pieces: SplitPieces | null, priority: number) => UnitExecutor;
+  /** Each user's file:// folders (domain/file-roots.ts). */
+  fileRoots: FileRootsOf;
 }
 
 const DELIVERY_CONCURRENCY = 4;
@@ -70,6 +76,8 @@ class MediaRun {
   readonly #log: Logger;
   readonly #progress: ProgressTracker;
   #status = '';
+  /** The media's owner, whose file:// folders its transfers may use; none until the media is read. */
+  #userId: string | null = null;
   #taskIds: number[] = [];
   /** The first source as fetched in this run, the reference for QC; null on a delivery-only run. */
   #source: { path: string; probe: MediaProbe } | null = null;
@@ -93,8 +101,9 @@ class MediaRun {
 
   get #transfer(): TransferContext {
     const c = this.deps.config;
+    const roots = this.#userId === null ? { own: [], shared: [], denied: [] } : this.deps.fileRoots(this.#userId);
     return {
-      fileRoots: c.fileRoots, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes,
+      fileRoots: roots.own, sharedFileRoots: roots.shared, deniedFileRoots: roots.denied, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes, pace: transferPace(c),
       s3Endpoint: c.s3Endpoint, s3Region: c.s3Region, azureEndpoint: c.azureEndpoint,
       remote: { sftpKeyFile: c.sftpKeyFile, sftpKeyPassphrase: c.sftpKeyPassphrase, sftpKnownHostsFile: c.sftpKnownHosts, ftpsCaFile: c.ftpsCaFile },
       debug: (message) => this.#log.debug(message),
@@ -104,6 +113,7 @@ class MediaRun {
   async run(): Promise<void> {
     const media = await repo.getMedia(this.#db, this.mediaId);
     if (!media || media.deleted || media.status === MediaStatus.ReadyToProcess) return;
+    this.#userId = media.user_id;
     if (media.parent_media_id !== null) return this.#interruptedQc(media);
     // In a cluster a QC child is never a queue job of its own: one left running by a worker
     // that died ends here, when its parent's job comes back.
@@ -134,7 +144,12 @@ class MediaRun {
         return;
       }
       await this.#setStatus(MediaStatus.WaitingForEncoder);
-      await this.#encodeAll(withSplitScreen(source, media.options), media.sources, media.options);
+      const release = await this.deps.encoderSlots?.acquire(this.#priority, this.signal);
+      try {
+        await this.#encodeAll(withSplitScreen(source, media.options), media.sources, media.options);
+      } finally {
+        release?.();
+      }
       await this.#deliverAll();
       await this.#finish();
     } catch (err) {
@@ -142,7 +157,7 @@ class MediaRun {
       // Not the media's fault: the queue runs it again once the store answers.
       if (isStoreUnavailable(err)) throw err;
       this.#log.warn({ err }, 'media failed');
-      await this.#setStatus(MediaStatus.Error, { description: describeError(err), finished_at: Date.now() });
+      await this.#setStatus(MediaStatus.Error, { description: describeError(err, this.#log), finished_at: Date.now() });
       await this.deps.events.mediaEnded(this.mediaId);
     } finally {
       await this.#progress.stop();
@@ -312,7 +327,7 @@ class MediaRun {
         await this.#failTask(ids[0]!, err);
         return;
       }
-      await repo.appendLog(this.#db, ids, `The shared FFmpeg process failed (${describeError(err)}); encoding tasks ${ids.join(', ')} one by one`);
+      await repo.appendLog(this.#db, ids, `The shared FFmpeg process failed (${describeError(err, this.#log)}); encoding tasks ${ids.join(', ')} one by one`);
       this.#log.warn({ err, tasks: ids }, 'shared encode failed; encoding its tasks one by one');
       for (const id of ids) {
         this.signal.throwIfAborted();
@@ -428,7 +443,7 @@ class MediaRun {
         await repo.appendLog(this.#db, [task.id], `Saved to ${redactUrl(dest.url)}${files.length > 1 ? ` (${files.length} files)` : ''}`);
       } catch (err) {
         if (this.signal.aborted || isStoreUnavailable(err)) throw err;
-        const reason = describeError(err);
+        const reason = describeError(err, this.#log);
         await repo.setDestinationStatus(this.#db, dest.id, destinationError(reason));
         await repo.appendLog(this.#db, [task.id], `Error saving to ${redactUrl(dest.url)}: ${reason}`);
       }
@@ -520,7 +535,7 @@ class MediaRun {
   async #failTask(taskId: number, err: unknown): Promise<void> {
     // An unreachable store is no fault of the task: the whole run is tried again later.
     if (isStoreUnavailable(err)) throw err;
-    const description = describeError(err);
+    const description = describeError(err, this.#log);
     await this.#setTaskStatus(taskId, TaskStatus.Error, { description, finished_at: Date.now() });
     await repo.appendLog(this.#db, [taskId], `Error: ${description}`);
   }

@@ -8,7 +8,7 @@ import type { Db } from '../store/db.ts';
 import * as repo from '../store/repo.ts';
 import { TaskStatus } from '../domain/status.ts';
 import { mediaDirs } from '../domain/layout.ts';
-import { checkStorageUrl, download, openObject, redactUrl, removeTree, statObject, upload } from '../transfer/index.ts';
+import { checkStorageUrl, download, openObject, redactUrl, removeTree, statObject, transferPace, upload } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
 import { describeError, mapLimit } from './util.ts';
 
@@ -57,6 +57,7 @@ export class SharedStorage {
     return {
       fileRoots: folder ? [folder] : [],
       allowPrivateNetwork: true,
+      pace: transferPace(c),
       s3Endpoint: c.s3Endpoint, s3Region: c.s3Region, azureEndpoint: c.azureEndpoint,
       remote: { sftpKeyFile: c.sftpKeyFile, sftpKeyPassphrase: c.sftpKeyPassphrase, sftpKnownHostsFile: c.sftpKnownHosts, ftpsCaFile: c.ftpsCaFile },
       ...(signal ? { signal } : {}),

@@ -1,8 +1,19 @@
+import type { Logger } from 'pino';
+import { errorRef, internalErrorText, isUserFacing, withoutServerPaths } from '../domain/errors.ts';
+import { redactText } from '../transfer/redact.ts';
 import type { MediaProbe } from './ffmpeg/probe.ts';
 
-/** One line a person can act on; errors from our modules are already phrased for users. */
-export function describeError(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
+/**
+ * One line a user may see: a user-facing error's message without server paths or credentials,
+ * or for anything else (a store error, a failed system call, a bug) "Internal error (ref …)",
+ * with the whole error logged under that reference when `log` is given.
+ */
+export function describeError(err: unknown, log?: Logger): string {
+  if (!isUserFacing(err)) {
+    log?.error({ err, ref: errorRef(err) }, 'internal error, shown to the user by its reference');
+    return internalErrorText(err);
+  }
+  const message = redactText(withoutServerPaths(err.message));
   return message.replace(/\s+/g, ' ').trim().slice(0, 1000) || 'unknown error';
 }
 

@@ -1,9 +1,10 @@
 import { ForbiddenAddressError, OutsideRootsError } from './guard.ts';
+import { HttpTimeoutError } from './http-client.ts';
 import { TransferError } from './types.ts';
 
 export type Verb = 'Download' | 'Upload' | 'Delete';
 
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'UND_ERR_CONNECT_TIMEOUT']);
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN']);
 // Worth another attempt later: the peer or the path may recover.
 const NETWORK_CODES = new Set([
   ...CONNECT_CODES,
@@ -11,29 +12,28 @@ const NETWORK_CODES = new Set([
   'ECONNABORTED',
   'ETIMEDOUT',
   'EPIPE',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
 ]);
 
-/** The most specific error code in the cause chain (undici wraps socket errors). */
+/** The first error code in the cause chain (SDKs wrap socket errors). */
 export function errorCode(err: unknown): string | undefined {
-  let code: string | undefined;
   for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
     const c = (e as { code?: unknown }).code;
-    if (typeof c === 'string' && (code === undefined || code.startsWith('UND_ERR'))) code = c;
+    if (typeof c === 'string') return c;
     e = (e as { cause?: unknown }).cause;
   }
-  return code;
+  return undefined;
+}
+
+function findInChain<T extends Error>(err: unknown, type: abstract new (...args: never[]) => T): T | undefined {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    if (e instanceof type) return e;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 export function isForbiddenAddress(err: unknown): boolean {
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
-    if (e instanceof ForbiddenAddressError) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
+  return findInChain(err, ForbiddenAddressError) !== undefined;
 }
 
 /**
@@ -50,6 +50,11 @@ export function toTransferError(err: unknown, verb: Verb, host: string, signal?:
     const blocked = new ForbiddenAddressError(host);
     return new TransferError(`${verb} error: ${blocked.message}`, { cause: err });
   }
+  const silent = findInChain(err, HttpTimeoutError);
+  if (silent) {
+    const what = silent.phase === 'connect' ? `could not connect to ${host}` : `connection to ${host} failed`;
+    return new TransferError(`${verb} error: ${what} (${silent.message})`, { transient: true, cause: err });
+  }
   const code = errorCode(err);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return new TransferError(`${verb} error: could not resolve host ${host} (${code})`, {
@@ -63,6 +68,9 @@ export function toTransferError(err: unknown, verb: Verb, host: string, signal?:
   }
   if (code === 'ENOSPC') {
     return new TransferError(`${verb} error: no space left on device`, { transient: true, cause: err });
+  }
+  if (code?.startsWith('Z_')) {
+    return new TransferError(`${verb} error: the compressed content sent by ${host} is corrupt or cut short (${code})`, { cause: err });
   }
   if (code && /CERT|TLS|SSL/.test(code)) {
     return new TransferError(`${verb} error: TLS problem with ${host} (${code})`, { cause: err });

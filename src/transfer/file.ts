@@ -28,6 +28,11 @@ function fsError(err: unknown, verb: Verb, signal?: AbortSignal): TransferError 
   return new TransferError(`${verb} error: ${text}`, { transient: code === 'ENOSPC', cause: err });
 }
 
+/** What a file:// source may read: the user's own roots and the shared ones. */
+export function readableRoots(ctx: TransferContext): readonly string[] {
+  return [...ctx.fileRoots, ...(ctx.sharedFileRoots ?? [])];
+}
+
 function toPath(url: URL, verb: Verb): string {
   try {
     return fileURLToPath(url);
@@ -51,7 +56,7 @@ export const fileScheme: SchemeModule = {
   },
 
   async read(url, ctx) {
-    const real = await resolveReadPath(ctx.fileRoots, toPath(url, 'Download')).catch((err: unknown) => {
+    const real = await resolveReadPath(readableRoots(ctx), toPath(url, 'Download'), ctx.deniedFileRoots).catch((err: unknown) => {
       throw fsError(err, 'Download', ctx.signal);
     });
     // O_NONBLOCK: opening a FIFO must not park a libuv thread; O_NOFOLLOW: the checked path
@@ -75,7 +80,7 @@ export const fileScheme: SchemeModule = {
     const target = toPath(url, 'Upload');
     let tmp: string | null = null;
     try {
-      const dir = await prepareWriteDir(ctx.fileRoots, target);
+      const dir = await prepareWriteDir(ctx.fileRoots, target, ctx.deniedFileRoots);
       const finalPath = path.join(dir, path.basename(target));
       // Readers of the destination never see a half-written file: write aside, then rename.
       tmp = path.join(dir, `.${path.basename(target)}.${randomUUID().slice(0, 8)}.part`);
@@ -97,7 +102,7 @@ export const fileScheme: SchemeModule = {
 
   async stat(url, ctx) {
     try {
-      const real = await resolveReadPath(ctx.fileRoots, toPath(url, 'Download'));
+      const real = await resolveReadPath(readableRoots(ctx), toPath(url, 'Download'), ctx.deniedFileRoots);
       const st = await fs.stat(real);
       return st.isFile() ? { size: st.size } : null;
     } catch (err) {
@@ -108,7 +113,7 @@ export const fileScheme: SchemeModule = {
 
   async remove(url, ctx) {
     try {
-      const real = await resolveReadPath(ctx.fileRoots, toPath(url, 'Delete'));
+      const real = await resolveReadPath(ctx.fileRoots, toPath(url, 'Delete'), ctx.deniedFileRoots);
       await fs.rm(real, { force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
@@ -122,7 +127,7 @@ export const fileScheme: SchemeModule = {
     if (!strictlyInside(ctx.fileRoots, folder)) throw new TransferError('Delete error: the path is outside the allowed file roots');
     let count = 0;
     try {
-      const real = await resolveReadPath(ctx.fileRoots, folder);
+      const real = await resolveReadPath(ctx.fileRoots, folder, ctx.deniedFileRoots);
       const entries = await fs.readdir(real, { recursive: true, withFileTypes: true });
       count = entries.filter((e) => e.isFile()).length;
       await fs.rm(real, { recursive: true, force: true });

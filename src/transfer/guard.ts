@@ -5,7 +5,7 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
-import { Agent, buildConnector, type Dispatcher } from 'undici';
+import { isInsideFolder as isInside, permittedPath } from '../domain/file-roots.ts';
 
 // ---------------------------------------------------------------- file roots
 
@@ -15,11 +15,6 @@ export class OutsideRootsError extends Error {
     super('outside the allowed file roots');
     this.name = 'OutsideRootsError';
   }
-}
-
-function isInside(root: string, candidate: string): boolean {
-  const rel = path.relative(root, candidate);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 async function realRoots(roots: readonly string[]): Promise<string[]> {
@@ -44,16 +39,24 @@ export function strictlyInside(roots: readonly string[], target: string): boolea
  * The lexical check runs first so nothing outside the roots is ever probed on disk
  * (an error must not tell whether an outside path exists).
  */
-function lexicallyInside(roots: readonly string[], target: string): boolean {
-  return roots.some((r) => isInside(path.resolve(r), target));
+export function lexicallyInside(roots: readonly string[], target: string, denied: readonly string[] = []): boolean {
+  return permittedPath(roots.map((r) => path.resolve(r)), denied.map((d) => path.resolve(d)), path.resolve(target));
 }
 
-/** Real path of an existing file inside the roots, symlinks resolved; throws OutsideRootsError or ENOENT. */
-export async function resolveReadPath(roots: readonly string[], filePath: string): Promise<string> {
+/** Real paths of the denied folders; one that does not exist is kept as given (it denies nothing real yet). */
+async function realDenied(denied: readonly string[]): Promise<string[]> {
+  return Promise.all(denied.map((d) => fs.realpath(path.resolve(d)).catch(() => path.resolve(d))));
+}
+
+/**
+ * Real path of an existing file inside the roots and outside the denied folders, symlinks
+ * resolved; throws OutsideRootsError or ENOENT.
+ */
+export async function resolveReadPath(roots: readonly string[], filePath: string, denied: readonly string[] = []): Promise<string> {
   const target = path.resolve(filePath);
-  if (!lexicallyInside(roots, target)) throw new OutsideRootsError();
+  if (!lexicallyInside(roots, target, denied)) throw new OutsideRootsError();
   const real = await fs.realpath(target);
-  if (!(await realRoots(roots)).some((r) => isInside(r, real))) throw new OutsideRootsError();
+  if (!permittedPath(await realRoots(roots), await realDenied(denied), real)) throw new OutsideRootsError();
   return real;
 }
 
@@ -62,16 +65,17 @@ export async function resolveReadPath(roots: readonly string[], filePath: string
  * the roots before creating anything (nearest existing ancestor) and again afterwards, so a
  * symlinked directory cannot redirect the write.
  */
-export async function prepareWriteDir(roots: readonly string[], filePath: string): Promise<string> {
+export async function prepareWriteDir(roots: readonly string[], filePath: string, denied: readonly string[] = []): Promise<string> {
   const target = path.resolve(filePath);
-  if (!lexicallyInside(roots, target)) throw new OutsideRootsError();
+  if (!lexicallyInside(roots, target, denied)) throw new OutsideRootsError();
   const allowed = await realRoots(roots);
+  const deniedReal = await realDenied(denied);
   const dir = path.dirname(target);
   let existing = dir;
   for (;;) {
     try {
       const real = await fs.realpath(existing);
-      if (!allowed.some((r) => isInside(r, real))) throw new OutsideRootsError();
+      if (!permittedPath(allowed, deniedReal, real)) throw new OutsideRootsError();
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -82,7 +86,7 @@ export async function prepareWriteDir(roots: readonly string[], filePath: string
   }
   await fs.mkdir(dir, { recursive: true });
   const realDir = await fs.realpath(dir);
-  if (!allowed.some((r) => isInside(r, realDir))) throw new OutsideRootsError();
+  if (!permittedPath(allowed, deniedReal, realDir)) throw new OutsideRootsError();
   return realDir;
 }
 
@@ -125,8 +129,6 @@ let policyOverride: AddressPolicy | null = null;
 /** Tests only: every test server is on loopback, so they declare which addresses count as public. */
 export function __setAddressPolicyForTests(policy: AddressPolicy | null): void {
   policyOverride = policy;
-  for (const agent of agents.values()) void agent.close();
-  agents.clear();
   for (const agent of nodeAgents.values()) agent.destroy();
   nodeAgents.clear();
 }
@@ -156,57 +158,15 @@ export function guardedLookup(hostname: string, options: dns.LookupOptions, call
   });
 }
 
-const agents = new Map<boolean, Agent>();
-
-const TIMEOUTS = { connect: 15_000, headers: 60_000, body: 120_000 };
-
-function createAgent(allowPrivateNetwork: boolean): Agent {
-  if (allowPrivateNetwork) {
-    return new Agent({
-      connect: { timeout: TIMEOUTS.connect },
-      headersTimeout: TIMEOUTS.headers,
-      bodyTimeout: TIMEOUTS.body,
-    });
-  }
-  const base = buildConnector({ timeout: TIMEOUTS.connect, lookup: guardedLookup });
-  return new Agent({
-    // Literal IPs never reach lookup (net.connect skips it), so they are checked here.
-    connect(opts, callback) {
-      const host = opts.hostname.replace(/^\[(.*)\]$/, '$1');
-      if (net.isIP(host) !== 0 && !isAllowedAddress(host, false)) {
-        callback(new ForbiddenAddressError(host), null);
-        return;
-      }
-      base(opts, callback);
-    },
-    headersTimeout: TIMEOUTS.headers,
-    bodyTimeout: TIMEOUTS.body,
-  });
-}
-
-/** One shared Agent per flag, so connections are pooled across transfers and notifications. */
-export function guardedDispatcher(allowPrivateNetwork: boolean): Dispatcher {
-  let agent = agents.get(allowPrivateNetwork);
-  if (!agent) {
-    agent = createAgent(allowPrivateNetwork);
-    agents.set(allowPrivateNetwork, agent);
-  }
-  return agent;
-}
-
 const nodeAgents = new Map<string, http.Agent>();
 
-/**
- * The same rule for SDKs built on node:http (the Azure SDK): a keep-alive Agent for `protocol`
- * whose connections resolve through the guarded lookup, literal IPs checked before connecting.
- */
-export function guardedNodeAgent(protocol: string): http.Agent {
-  let agent = nodeAgents.get(protocol);
-  if (agent) return agent;
-  const options = { keepAlive: true, lookup: guardedLookup as unknown as net.LookupFunction };
-  agent = protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
+function createNodeAgent(protocol: string, keepAlive: boolean, guarded: boolean): http.Agent {
+  const options = guarded ? { keepAlive, lookup: guardedLookup as unknown as net.LookupFunction } : { keepAlive };
+  const agent = protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
+  if (!guarded) return agent;
   const connect = agent.createConnection.bind(agent) as (o: net.NetConnectOpts & { host?: string }, cb: unknown) => unknown;
   (agent as unknown as { createConnection: typeof connect }).createConnection = (opts, cb) => {
+    // Literal IPs never reach lookup (net.connect skips it), so they are checked here.
     const host = (opts.host ?? '').replace(/^\[(.*)\]$/, '$1');
     if (net.isIP(host) !== 0 && !isAllowedAddress(host, false)) {
       // Node's Agent takes an error through the callback when no socket is returned.
@@ -215,6 +175,32 @@ export function guardedNodeAgent(protocol: string): http.Agent {
     }
     return connect(opts, cb);
   };
-  nodeAgents.set(protocol, agent);
   return agent;
+}
+
+function cachedAgent(protocol: string, keepAlive: boolean, guarded: boolean): http.Agent {
+  const key = `${protocol}|${keepAlive}|${guarded}`;
+  let agent = nodeAgents.get(key);
+  if (!agent) {
+    agent = createNodeAgent(protocol, keepAlive, guarded);
+    nodeAgents.set(key, agent);
+  }
+  return agent;
+}
+
+/**
+ * The same rule for SDKs built on node:http (the Azure SDK): a keep-alive Agent for `protocol`
+ * whose connections resolve through the guarded lookup, literal IPs checked before connecting.
+ */
+export function guardedNodeAgent(protocol: string): http.Agent {
+  return cachedAgent(protocol, true, true);
+}
+
+/**
+ * The Agent of Encodery's own HTTP requests (http-client.ts): guarded unless private networks
+ * are allowed. One connection per request: an origin may close an idle connection at any time,
+ * and a transfer that reused it would fail for nothing.
+ */
+export function transferAgent(protocol: string, allowPrivateNetwork: boolean): http.Agent {
+  return cachedAgent(protocol, false, !allowPrivateNetwork);
 }

@@ -2,9 +2,9 @@ import { createReadStream } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { request, type Dispatcher } from 'undici';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { toTransferError, type Verb } from './errors.ts';
-import { guardedDispatcher } from './guard.ts';
+import { firstHeader, httpRequest, type HttpResponse } from './http-client.ts';
 import { ByteMeter } from './meter.ts';
 import { TransferError, type SchemeModule, type TransferContext } from './types.ts';
 import { decodeOrKeep } from './url-parts.ts';
@@ -32,10 +32,6 @@ export function splitCredentials(url: URL): { target: string; authorization: str
   return { target: bare.href, authorization: `Basic ${Buffer.from(pair).toString('base64')}` };
 }
 
-function firstHeader(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
 /**
  * One request per hop, redirects followed by hand so every hop goes back through the scheme
  * check and the guarded dispatcher. Credentials are sent only to the origin they were given for.
@@ -47,30 +43,33 @@ async function send(
   method: 'GET' | 'PUT',
   followable: ReadonlySet<number>,
   body?: () => { stream: Readable; size: number },
-): Promise<{ res: Dispatcher.ResponseData; url: URL }> {
+): Promise<{ res: HttpResponse; url: URL }> {
   let url = start;
   let authorization = splitCredentials(start).authorization;
   for (let hop = 0; ; hop++) {
     const { target, authorization: own } = splitCredentials(url);
-    const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+    // Media is compressed already: asking for identity keeps well-behaved origins from re-encoding it.
+    const headers: Record<string, string> = { 'user-agent': USER_AGENT, 'accept-encoding': 'identity' };
     const auth = own ?? authorization;
     if (auth) headers.authorization = auth;
     const payload = body?.();
     if (payload) headers['content-length'] = String(payload.size);
-    let res: Dispatcher.ResponseData;
+    let res: HttpResponse;
     try {
-      res = await request(target, {
+      res = await httpRequest(new URL(target), {
         method,
         headers,
         body: payload?.stream ?? null,
-        dispatcher: guardedDispatcher(ctx.allowPrivateNetwork),
-        signal: ctx.signal ?? null,
+        allowPrivateNetwork: ctx.allowPrivateNetwork,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
       });
     } catch (err) {
+      payload?.stream.destroy();
       throw toTransferError(err, verb, url.hostname, ctx.signal);
     }
     if (!REDIRECTS.has(res.statusCode)) return { res, url };
-    await res.body.dump().catch(() => undefined);
+    // Each request has its own connection (guard.ts), so a redirect's body is not worth reading.
+    res.body.destroy();
     const location = firstHeader(res.headers.location);
     if (!followable.has(res.statusCode) || !location) {
       throw new TransferError(`${verb} error: unexpected redirect (${statusLine(res.statusCode)})`);
@@ -90,6 +89,36 @@ async function send(
   }
 }
 
+const DECODERS: Record<string, () => NodeJS.ReadWriteStream & Readable> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
+
+/**
+ * The body as the file it stands for. An origin may compress it although we asked for identity
+ * (a web server gzipping every type): like a browser, the source is what that encoding decodes
+ * to, so its size is unknown up front and ENCODERY_MAX_SOURCE_BYTES counts decoded bytes.
+ */
+function decodedBody(res: HttpResponse): { stream: Readable; size: number | null } {
+  const encoding = (firstHeader(res.headers['content-encoding']) ?? '').trim().toLowerCase();
+  if (encoding === '' || encoding === 'identity') {
+    const length = Number(firstHeader(res.headers['content-length']));
+    return { stream: res.body, size: Number.isSafeInteger(length) && length >= 0 ? length : null };
+  }
+  const decoder = DECODERS[encoding]?.();
+  if (!decoder) {
+    res.body.destroy();
+    const shown = encoding.replace(/[^a-z0-9_.,\s-]/g, '').slice(0, 40);
+    throw new TransferError(`Download error: the origin sent the file in a content encoding Encodery cannot decode ("${shown}")`);
+  }
+  res.body.on('error', (err) => decoder.destroy(err));
+  decoder.on('close', () => res.body.destroy());
+  res.body.pipe(decoder);
+  return { stream: decoder, size: null };
+}
+
 export const httpScheme: SchemeModule = {
   schemes: ['http:', 'https:'],
 
@@ -101,13 +130,12 @@ export const httpScheme: SchemeModule = {
   async read(url, ctx) {
     const { res } = await send(url, ctx, 'Download', 'GET', REDIRECTS);
     if (res.statusCode < 200 || res.statusCode > 299) {
-      await res.body.dump().catch(() => undefined);
+      res.body.destroy();
       throw new TransferError(`Download error: The requested URL returned error: ${statusLine(res.statusCode)}`, {
         transient: isTransientStatus(res.statusCode),
       });
     }
-    const length = Number(firstHeader(res.headers['content-length']));
-    return { stream: res.body, size: Number.isSafeInteger(length) && length >= 0 ? length : null };
+    return decodedBody(res);
   },
 
   async write(url, ctx, source, onProgress) {
@@ -118,7 +146,7 @@ export const httpScheme: SchemeModule = {
       return { stream: meter, size: source.size };
     };
     const { res } = await send(url, ctx, 'Upload', 'PUT', new Set([307, 308]), open);
-    await res.body.dump().catch(() => undefined);
+    res.body.destroy();
     if (res.statusCode < 200 || res.statusCode > 299) {
       throw new TransferError(`Upload error: The destination returned ${statusLine(res.statusCode)}`, {
         transient: isTransientStatus(res.statusCode),

@@ -4,18 +4,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { toTransferError, type Verb } from './errors.ts';
 import { azureScheme } from './azure.ts';
-import { fileScheme } from './file.ts';
+import { fileScheme, readableRoots } from './file.ts';
 import { ftpScheme } from './ftp.ts';
 import { OutsideRootsError, namesPrivateAddress, resolveReadPath } from './guard.ts';
 import { fileURLToPath } from 'node:url';
 import { httpScheme } from './http.ts';
 import { s3Scheme } from './s3.ts';
-import { ByteMeter, tooLargeMessage } from './meter.ts';
+import { ByteMeter, TransferPace, tooLargeMessage, type PaceLimits } from './meter.ts';
 import { redactUrl } from './redact.ts';
 import { sftpScheme } from './sftp.ts';
 import { TransferError, type Progress, type SchemeModule, type TransferContext } from './types.ts';
 
 export { redactUrl } from './redact.ts';
+export { lexicallyInside } from './guard.ts';
 export { TransferError } from './types.ts';
 export type { Progress, SchemeModule, TransferContext } from './types.ts';
 
@@ -27,6 +28,11 @@ const MODULES: readonly SchemeModule[] = [
   ftpScheme,
   sftpScheme,
 ];
+
+/** The pace limits of ENCODERY_TRANSFER_MIN_BYTES_PER_SECOND, _WINDOW_SECONDS and _DEADLINE_SECONDS. */
+export function transferPace(c: { transferMinBytesPerSecond: number; transferWindowSeconds: number; transferDeadlineSeconds: number }): PaceLimits {
+  return { minBytesPerSecond: c.transferMinBytesPerSecond, windowSeconds: c.transferWindowSeconds, deadlineSeconds: c.transferDeadlineSeconds };
+}
 
 const DEFAULT_RETRY_DELAYS_MS = [1000, 4000, 10_000];
 
@@ -77,7 +83,7 @@ export async function localSourcePath(url: string, ctx: TransferContext): Promis
   const { url: parsed } = resolve(url, 'source', 'Download', ctx);
   if (parsed.protocol !== 'file:') return null;
   try {
-    const real = await resolveReadPath(ctx.fileRoots, fileURLToPath(parsed));
+    const real = await resolveReadPath(readableRoots(ctx), fileURLToPath(parsed), ctx.deniedFileRoots);
     if (!(await fs.stat(real)).isFile()) throw new TransferError('Download error: the source is not a regular file');
     return real;
   } catch (err) {
@@ -88,21 +94,39 @@ export async function localSourcePath(url: string, ctx: TransferContext): Promis
   }
 }
 
+/**
+ * The transfer as the scheme sees it: its signal also fires when ctx.pace stops it, and every
+ * progress report feeds the pace. Null pace: no limits configured.
+ */
+function paced(verb: Verb, ctx: TransferContext, onProgress?: Progress): { ctx: TransferContext; onProgress?: Progress; pace: TransferPace | null } {
+  if (!ctx.pace) return { ctx, ...(onProgress ? { onProgress } : {}), pace: null };
+  const pace = new TransferPace(verb, ctx.pace, ctx.signal);
+  return {
+    ctx: { ...ctx, signal: pace.signal },
+    onProgress: (done, total) => {
+      pace.count(done);
+      return onProgress?.(done, total);
+    },
+    pace,
+  };
+}
+
 /** Streams `url` into `toPath` (created or truncated); on any failure `toPath` is removed. */
 export async function download(
   url: string,
   toPath: string,
-  ctx: TransferContext,
-  onProgress?: Progress,
+  outer: TransferContext,
+  onOuterProgress?: Progress,
 ): Promise<{ bytes: number }> {
-  const { url: parsed, module } = resolve(url, 'source', 'Download', ctx);
-  if (ctx.signal?.aborted) throw abortedError('Download', ctx.signal);
-  const limit = ctx.maxSourceBytes;
+  const { url: parsed, module } = resolve(url, 'source', 'Download', outer);
+  if (outer.signal?.aborted) throw abortedError('Download', outer.signal);
+  const limit = outer.maxSourceBytes;
   const tooLarge = tooLargeMessage(limit ?? 0);
   // The file exists before the pipeline starts, so the cleanup below can never race its creation.
   const out = await fs.open(toPath, 'w').catch((err: unknown) => {
     throw new TransferError('Download error: cannot create the local file', { cause: err });
   });
+  const { ctx, onProgress, pace } = paced('Download', outer, onOuterProgress);
   try {
     const own = await module.download?.(parsed, ctx, toPath, onProgress);
     if (own) {
@@ -120,8 +144,11 @@ export async function download(
   } catch (err) {
     await out.close().catch(() => undefined);
     await fs.rm(toPath, { force: true }).catch(() => undefined);
-    if (ctx.signal?.aborted) throw abortedError('Download', ctx.signal);
+    if (outer.signal?.aborted) throw abortedError('Download', outer.signal);
+    if (pace?.failure) throw pace.failure;
     throw toTransferError(err, 'Download', parsed.hostname || 'localhost', ctx.signal);
+  } finally {
+    pace?.stop();
   }
 }
 
@@ -129,30 +156,38 @@ export async function download(
  * Delivers a local file. Transient failures (connection resets, timeouts, 5xx, 429) are retried
  * after each of `ctx.retryDelaysMs`; anything else fails at once.
  */
-export async function upload(fromPath: string, url: string, ctx: TransferContext, onProgress?: Progress): Promise<void> {
-  const { url: parsed, module } = resolve(url, 'destination', 'Upload', ctx);
+export async function upload(fromPath: string, url: string, outer: TransferContext, onOuterProgress?: Progress): Promise<void> {
+  const { url: parsed, module } = resolve(url, 'destination', 'Upload', outer);
   let size: number;
   try {
     size = (await fs.stat(fromPath)).size;
   } catch (err) {
     throw new TransferError('Upload error: the file to upload is missing', { cause: err });
   }
-  const delays = ctx.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
-  for (let attempt = 0; ; attempt++) {
-    if (ctx.signal?.aborted) throw abortedError('Upload', ctx.signal);
-    try {
-      await module.write(parsed, ctx, { path: fromPath, size }, onProgress);
-      return;
-    } catch (err) {
-      const failure = toTransferError(err, 'Upload', parsed.hostname || 'localhost', ctx.signal);
-      const delay = delays[attempt];
-      if (!failure.transient || delay === undefined || ctx.signal?.aborted) throw failure;
+  const delays = outer.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+  const { ctx, onProgress, pace } = paced('Upload', outer, onOuterProgress);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      if (outer.signal?.aborted) throw abortedError('Upload', outer.signal);
+      if (pace?.failure) throw pace.failure;
+      pace?.restart();
       try {
-        await sleep(delay, undefined, ctx.signal ? { signal: ctx.signal } : {});
-      } catch {
-        throw abortedError('Upload', ctx.signal!);
+        await module.write(parsed, ctx, { path: fromPath, size }, onProgress);
+        return;
+      } catch (err) {
+        if (pace?.failure && !outer.signal?.aborted) throw pace.failure;
+        const failure = toTransferError(err, 'Upload', parsed.hostname || 'localhost', ctx.signal);
+        const delay = delays[attempt];
+        if (!failure.transient || delay === undefined || ctx.signal?.aborted) throw failure;
+        try {
+          await sleep(delay, undefined, ctx.signal ? { signal: ctx.signal } : {});
+        } catch {
+          throw pace?.failure ?? abortedError('Upload', outer.signal!);
+        }
       }
     }
+  } finally {
+    pace?.stop();
   }
 }
 

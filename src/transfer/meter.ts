@@ -57,3 +57,81 @@ export class ByteMeter extends Transform {
     done();
   }
 }
+
+/** Limits on how slowly and how long one transfer may run (ENCODERY_TRANSFER_*); 0 turns one off. */
+export interface PaceLimits {
+  /** Fewer bytes than this per second on average over one window fails the transfer. */
+  minBytesPerSecond: number;
+  windowSeconds: number;
+  /** The whole transfer, retries included. */
+  deadlineSeconds: number;
+}
+
+/**
+ * Watches one transfer's byte count and aborts it, through a signal every scheme honours, when
+ * a window passes with less than the minimum rate or the deadline passes. Works from progress
+ * reports, so it holds for every scheme alike, connecting and waiting for an answer included.
+ */
+export class TransferPace {
+  readonly #controller = new AbortController();
+  readonly signal: AbortSignal;
+  readonly #timers: NodeJS.Timeout[] = [];
+  #window: NodeJS.Timeout | null = null;
+  #bytes = 0;
+  #windowStartBytes = 0;
+
+  constructor(
+    private readonly verb: string,
+    private readonly limits: PaceLimits,
+    parent?: AbortSignal,
+  ) {
+    this.signal = parent ? AbortSignal.any([parent, this.#controller.signal]) : this.#controller.signal;
+    if (limits.deadlineSeconds > 0) {
+      const deadline = setTimeout(
+        () => this.#fail(`${verb} error: the transfer took longer than the limit of ${limits.deadlineSeconds} s`),
+        limits.deadlineSeconds * 1000,
+      );
+      this.#timers.push(deadline);
+    }
+    if (limits.minBytesPerSecond > 0 && limits.windowSeconds > 0) {
+      this.#window = setInterval(() => this.#checkWindow(), limits.windowSeconds * 1000);
+      this.#timers.push(this.#window);
+    }
+    for (const timer of this.#timers) timer.unref();
+  }
+
+  /** Why the pace stopped the transfer, or null while it has not. */
+  get failure(): Error | null {
+    return this.#controller.signal.aborted ? (this.#controller.signal.reason as Error) : null;
+  }
+
+  /** The bytes moved so far by the current attempt. */
+  count(bytes: number): void {
+    this.#bytes = bytes;
+  }
+
+  /** A new attempt starts from zero bytes, in a window of its own. */
+  restart(): void {
+    this.#bytes = 0;
+    this.#windowStartBytes = 0;
+    this.#window?.refresh();
+  }
+
+  stop(): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+  }
+
+  #checkWindow(): void {
+    const { minBytesPerSecond, windowSeconds } = this.limits;
+    const rate = (this.#bytes - this.#windowStartBytes) / windowSeconds;
+    this.#windowStartBytes = this.#bytes;
+    if (rate >= minBytesPerSecond) return;
+    const shown = rate < 10 ? rate.toFixed(1) : String(Math.round(rate));
+    this.#fail(`${this.verb} error: the transfer averaged ${shown} bytes/s over ${windowSeconds} s, below the minimum of ${minBytesPerSecond} bytes/s`);
+  }
+
+  #fail(message: string): void {
+    this.stop();
+    this.#controller.abort(new TransferError(message));
+  }
+}

@@ -1,3 +1,5 @@
+import { fieldRole } from '../domain/field-roles.ts';
+
 // Query parameters whose values are credentials in the URL forms users send us
 // (S3/GCS pre-signed, Azure SAS, Rackspace auth-token, API keys).
 const SECRET_PARAMS = new Set([
@@ -94,25 +96,21 @@ export function redactText(text: string): string {
   return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (m) => redactUrl(m));
 }
 
-/** Format fields whose values are key material (reference 4.5 "Encryption"): never echoed. */
-const SECRET_FIELDS = new Set(['encryption_key', 'encryption_iv', 'encryption_password']);
-/** Format fields that are URLs which may carry credentials. */
-const URL_FIELDS = new Set(['encryption_key_file']);
-
 type Fields = string | Fields[] | { [key: string]: Fields };
 
 /**
- * A format's fields for a reply (GetStatus, GetMediaList): key material masked, URLs redacted,
- * nested blocks (`stream`) included. The stored fields keep the real values for the encoder.
+ * Stored fields as they may be shown (GetStatus, GetMediaList, GetPreset, notifications): a field
+ * whose role is `secret` (domain/field-roles.ts) is masked, and every other value has the
+ * credentials of any URL in it redacted, at any depth (a logo's `logo_source`, a QC
+ * `original_source`, a `vtt_destination`, whatever the field is called). The stored fields keep
+ * the real values for the encoder.
  */
 export function redactFields<T extends Fields>(value: T): T {
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return redactText(value) as T;
   if (Array.isArray(value)) return value.map((v) => redactFields(v)) as T;
   const out: { [key: string]: Fields } = {};
   for (const [key, v] of Object.entries(value)) {
-    const name = key.toLowerCase();
-    if (SECRET_FIELDS.has(name)) out[key] = typeof v === 'string' && v.trim() === '' ? v : MASK;
-    else if (URL_FIELDS.has(name) && typeof v === 'string') out[key] = redactUrl(v);
+    if (fieldRole(key) === 'secret') out[key] = typeof v === 'string' && v.trim() === '' ? v : MASK;
     else out[key] = redactFields(v);
   }
   return out as T;

@@ -1,11 +1,20 @@
 import type { Readable } from 'node:stream';
+import type { PaceLimits } from './meter.ts';
 import { redactText } from './redact.ts';
+import { UserFacingError } from '../domain/errors.ts';
 
 export interface TransferContext {
-  fileRoots: string[];
+  /** Folders file:// may read and write (a user's own, domain/file-roots.ts). */
+  fileRoots: readonly string[];
+  /** Folders file:// may read but never write (ENCODERY_SHARED_FILE_ROOTS). */
+  sharedFileRoots?: readonly string[];
+  /** Folders file:// never reaches, even below a root, except through a root lying inside them. */
+  deniedFileRoots?: readonly string[];
   allowPrivateNetwork: boolean;
   signal?: AbortSignal;
   maxSourceBytes?: number;
+  /** Minimum rate and deadline of each download and upload (ENCODERY_TRANSFER_*); absent: none. */
+  pace?: PaceLimits;
   /** Waits between upload attempts; default [1000, 4000, 10000]. Tests shorten it. */
   retryDelaysMs?: readonly number[];
   /** ENCODERY_AZURE_ENDPOINT: serves every Azure Blob URL instead of ACCOUNT.blob.core.windows.net. */
@@ -45,7 +54,7 @@ function sanitizedCause(cause: unknown): unknown {
 }
 
 /** The message is shown to the user (GetStatus, notifications), so it is always redacted. */
-export class TransferError extends Error {
+export class TransferError extends UserFacingError {
   readonly transient: boolean;
 
   constructor(message: string, options: { transient?: boolean; cause?: unknown } = {}) {

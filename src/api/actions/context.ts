@@ -7,6 +7,7 @@ import type { WireObject } from '../wire/render.ts';
 import type { PipelineEvents } from '../../pipeline/process-media.ts';
 import type { FinalStatusCache } from './status-cache.ts';
 import type { SharedStorage } from '../../pipeline/shared-storage.ts';
+import type { FileRootsOf } from '../../domain/file-roots.ts';
 
 export interface Services {
   config: Config;
@@ -19,6 +20,8 @@ export interface Services {
   statusCache: FinalStatusCache;
   /** ENCODERY_STORAGE_URL: where kept outputs live; null or absent: the data dir. */
   storage?: SharedStorage | null;
+  /** Each user's file:// folders (domain/file-roots.ts). */
+  fileRoots: FileRootsOf;
 }
 
 export interface ActionContext extends Services {

@@ -4,7 +4,7 @@ import type { FieldMap, FieldValue } from '../../domain/fields.ts';
 import { editingUrls, parseFormat, type OutputSpec } from '../../domain/format.ts';
 import { builtInPreset, mergeUnder, presetFields, PRESET_NAME, type Preset } from '../../domain/presets.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, isFinalMedia } from '../../domain/status.ts';
-import { checkUrl } from '../../transfer/index.ts';
+import { checkUrl, lexicallyInside } from '../../transfer/index.ts';
 import { parseSplitScreen } from '../../domain/split-screen.ts';
 import * as repo from '../../store/repo.ts';
 import { mediaDirs } from '../../domain/layout.ts';
@@ -440,7 +440,13 @@ function checkLocation(ctx: ActionContext, url: string, role: 'source' | 'destin
     } catch {
       throw new ApiError(`${where}The ${role} ${url.slice(0, 200)} is not a valid file:// URL.`);
     }
-    const inside = ctx.config.fileRoots.some((root) => file === root || file.startsWith(root + path.sep));
-    if (!inside) throw new ApiError(`${where}The ${role} file:// path is outside the allowed file roots (ENCODERY_FILE_ROOTS).`);
+    const roots = ctx.fileRoots(ctx.user.id);
+    const usable = role === 'source' ? [...roots.own, ...roots.shared] : roots.own;
+    if (!lexicallyInside(usable, file, roots.denied)) {
+      const rule = role === 'source' && roots.shared.length > 0
+        ? `may read below ${[...roots.own, ...roots.shared].join(', ')} (ENCODERY_FILE_ROOTS, ENCODERY_SHARED_FILE_ROOTS)`
+        : `may ${role === 'source' ? 'read' : 'write'} only below ${roots.own.join(', ') || '(no folder)'} (ENCODERY_FILE_ROOTS)`;
+      throw new ApiError(`${where}The ${role} file:// path is outside the allowed file roots: user ${ctx.user.id} ${rule}.`);
+    }
   }
 }

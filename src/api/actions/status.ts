@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { FieldMap } from '../../domain/fields.ts';
 import { TaskStatus, isFinalMedia } from '../../domain/status.ts';
 import * as repo from '../../store/repo.ts';
-import { redactFields, redactUrl } from '../../transfer/redact.ts';
+import { redactFields, redactText, redactUrl } from '../../transfer/redact.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { destinationForLayout, keepsLayout, layoutMain } from '../../domain/destinations.ts';
 import { storyboardListing, storyboardOf } from '../../domain/storyboard.ts';
@@ -88,7 +88,7 @@ async function buildStatus(ctx: ActionContext, m: repo.MediaRow, opts: StatusOpt
     progress: wirePercent(m.progress),
     time_left_current: String(m.time_left_current),
     progress_current: wirePercent(m.progress_current),
-    description: m.description ?? undefined,
+    description: m.description ? redactText(m.description) : undefined,
     // A QC child names the media and task whose output it checks.
     parent_mediaid: m.parent_media_id !== null ? String(m.parent_media_id) : undefined,
     parent_taskid: m.parent_task_id !== null ? String(m.parent_task_id) : undefined,
@@ -117,12 +117,12 @@ async function qcLink(ctx: ActionContext, c: repo.MediaRow, withLogs: boolean): 
   if (withLogs) {
     const tasks = await repo.getTasks(ctx.db, c.id);
     const logs = await repo.getTaskLogs(ctx.db, tasks.map((t) => t.id));
-    state = tasks.flatMap((t) => (logs.get(t.id) ?? []).map((s) => ({ time: wireDate(s.at), message: s.message })));
+    state = tasks.flatMap((t) => (logs.get(t.id) ?? []).map((s) => ({ time: wireDate(s.at), message: redactText(s.message) })));
   }
   return {
     mediaid: String(c.id),
     status: c.status,
-    description: c.status === 'Error' ? (c.description ?? 'error') : undefined,
+    description: c.status === 'Error' ? redactText(c.description ?? 'error') : undefined,
     task_status: state ? { state } : undefined,
   };
 }
@@ -176,12 +176,12 @@ function taskOf(ctx: ActionContext, t: repo.TaskRow, dests: repo.DestinationRow[
     finished: wireDate(t.finished_at),
     ...echoed,
     output: t.output,
-    description: t.status === TaskStatus.Error ? (t.description ?? 'error') : undefined,
+    description: t.status === TaskStatus.Error ? redactText(t.description ?? 'error') : undefined,
     s3_destination: keptLinks(ctx, t),
     destinations: interleave(['destination', 'destination_status'], destinationRows(t, dests)),
     convertedsize: t.converted_size !== null ? String(t.converted_size) : undefined,
     ...(opts.extended ? extendedTask(t) : {}),
-    task_status: log ? { state: log.map((s) => ({ time: wireDate(s.at), message: s.message })) } : undefined,
+    task_status: log ? { state: log.map((s) => ({ time: wireDate(s.at), message: redactText(s.message) })) } : undefined,
   };
 }
 
@@ -198,7 +198,7 @@ function extendedTask(t: repo.TaskRow): WireObject {
     time_left_current: String(timeLeft),
     progress_current: wirePercent(t.progress),
     converttime: t.started_at && t.finished_at ? String(Math.round((t.finished_at - t.started_at) / 1000)) : '0',
-    command: t.command ?? undefined,
+    command: t.command ? redactText(t.command) : undefined,
     cpu_time: t.cpu_sec !== null ? t.cpu_sec.toFixed(2) : undefined,
     speed: t.speed !== null ? t.speed.toFixed(2) : undefined,
     // Stored when the output was encoded (pipeline/quality/): nothing is measured on this path.
@@ -274,7 +274,7 @@ export const getTaskStatus: Action = async (ctx) => {
       taskid: String(task.id),
       status: task.status,
       progress: wirePercent(task.progress),
-      state: log.map((s) => ({ time: wireDate(s.at), message: s.message })),
+      state: log.map((s) => ({ time: wireDate(s.at), message: redactText(s.message) })),
       qc_media: includeQc ? nonEmpty(await Promise.all((await repo.qcChildrenOf(ctx.db, ctx.user.id, media.id, task.id)).map((c) => qcLink(ctx, c, true)))) : undefined,
     },
   };

@@ -74,8 +74,8 @@ const MAX_TEXT_CHARS = 1000;
 const ASSET_SCHEMES = ['http:', 'https:', 'ftp:', 'sftp:', 'file:'];
 const IMAGE_EXTENSIONS = ['gif', 'jpg', 'jpeg', 'png'];
 const FONT_EXTENSIONS = ['ttf', 'otf', 'ttc'];
-/** What an overlay may be: a picture or a video. */
-const OVERLAY_EXTENSIONS = ['mp4', 'm4v', 'mov', 'webm', 'mkv', 'avi', 'ts', 'mpg', 'mpeg', 'flv', 'wmv', 'gif', 'png', 'jpg', 'jpeg', 'm3u8'];
+/** What an overlay may be: a picture or a video (never a playlist: FFmpeg would open what it names). */
+const OVERLAY_EXTENSIONS = ['mp4', 'm4v', 'mov', 'webm', 'mkv', 'avi', 'ts', 'mpg', 'mpeg', 'flv', 'wmv', 'gif', 'png', 'jpg', 'jpeg'];
 
 export function hasEditing(e: Editing): boolean {
   return e.logo !== null || e.overlays.length > 0 || e.texts.length > 0 || e.fadeIn !== null || e.fadeOut !== null;

@@ -1,8 +1,9 @@
 /** Reading format fields: one accessor that insists on single values, and the value parsers. */
 import type { FieldMap, FieldValue } from '../fields.ts';
+import { UserFacingError } from '../errors.ts';
 
 /** Thrown inside the parser only; parseFormat turns it into `{ ok: false }`. */
-export class FormatProblem extends Error {}
+export class FormatProblem extends UserFacingError {}
 
 export interface Size {
   /** 0 = computed from the other side, keeping the aspect ratio. */

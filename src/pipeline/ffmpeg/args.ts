@@ -4,6 +4,10 @@
  * that matters is FFmpeg's own filter-graph escaping, done here in one place.
  */
 
+import { inputArgs, type FfmpegInput } from './inputs.ts';
+
+export type { FfmpegInput } from './inputs.ts';
+
 export type FilterArg = string | number;
 
 export interface Filter {
@@ -17,13 +21,6 @@ export interface FilterChain {
   inputs: string[];
   filters: Filter[];
   outputs: string[];
-}
-
-export interface FfmpegInput {
-  /** A path (made literal with `file:`) or a URL; lavfi sources pass `options: ['-f', 'lavfi']`. */
-  url: string;
-  /** Options that must precede `-i`, e.g. `-ss`. */
-  options?: string[];
 }
 
 export interface FfmpegOutput {
@@ -42,7 +39,7 @@ export interface FfmpegCommand {
 
 export function buildArgs(cmd: FfmpegCommand): string[] {
   const args: string[] = [...(cmd.global ?? [])];
-  for (const input of cmd.inputs) args.push(...(input.options ?? []), '-i', input.url);
+  for (const input of cmd.inputs) args.push(...inputArgs(input));
   if (cmd.filterGraph && cmd.filterGraph.length > 0) args.push('-filter_complex', renderFilterGraph(cmd.filterGraph));
   for (const out of cmd.outputs) {
     for (const m of out.maps ?? []) args.push('-map', m);
@@ -61,8 +58,15 @@ export function renderFilterGraph(chains: FilterChain[]): string {
     .join(';');
 }
 
+/**
+ * Filters that open a file by name, past the inputs' allow-lists (inputs.ts). Encodery never needs
+ * them; drawtext's fontfile and textfile only ever name files Encodery fetched or wrote itself.
+ */
+const OPENS_FILES = new Set(['movie', 'amovie', 'subtitles', 'ass']);
+
 function renderFilter(f: Filter): string {
   if (!/^[a-z0-9_]+$/i.test(f.name)) throw new Error(`invalid filter name ${JSON.stringify(f.name)}`);
+  if (OPENS_FILES.has(f.name)) throw new Error(`internal: the ${f.name} filter opens files by name, which no input allow-list covers`);
   if (f.args === undefined) return f.name;
   const parts = Array.isArray(f.args)
     ? f.args.map(escapeFilterValue)
@@ -93,8 +97,8 @@ export function formatNumber(n: number): string {
 }
 
 /**
- * `file:` makes FFmpeg read a path literally: a local name with a colon would otherwise be taken
- * as a protocol. URLs pass through.
+ * An output's path made literal with `file:` (a local name with a colon would otherwise be taken
+ * as a protocol); URLs pass through. Inputs are made literal by inputs.ts, with their allow-lists.
  */
 export function ffmpegUrl(path: string): string {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(path) || path.startsWith('file:') ? path : `file:${path}`;

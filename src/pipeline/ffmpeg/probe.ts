@@ -1,7 +1,8 @@
 /** ffprobe, reduced to the facts the planner and GetMediaInfo need. */
 import { execFile, spawn, type ExecFileException } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { ffmpegUrl } from './args.ts';
+import { UserFacingError } from '../../domain/errors.ts';
+import { literalPath, probeArgs, RefusedInputError, refusalOf, refusedFormat, sniffNotMedia, type InputRole } from './inputs.ts';
 
 export interface VideoStreamInfo {
   codec: string;
@@ -59,16 +60,32 @@ export interface FfprobeJson {
 }
 
 /** The source is not media we can encode. Not retryable: the same bytes will fail the same way. */
-export class UnreadableSourceError extends Error {
+export class UnreadableSourceError extends UserFacingError {
   override name = 'UnreadableSourceError';
   readonly code = 'UNREADABLE_SOURCE';
 }
 
 const MAX_PROBE_OUTPUT = 16 * 1024 * 1024;
 
-export async function probeMedia(file: string, opts: { ffprobe: string; signal?: AbortSignal }): Promise<MediaProbe> {
+export interface ProbeOptions {
+  ffprobe: string;
+  signal?: AbortSignal;
+  /** What ffprobe may open for this file (inputs.ts). @default 'media' */
+  role?: InputRole;
+}
+
+/**
+ * A media file's facts. A `media` file that is a playlist or manifest is refused first, from
+ * its bytes, with a {@link RefusedInputError}, before ffprobe opens anything it names.
+ */
+export async function probeMedia(file: string, opts: ProbeOptions): Promise<MediaProbe> {
   opts.signal?.throwIfAborted();
-  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ffmpegUrl(file)];
+  const role = opts.role ?? 'media';
+  if (role === 'media') {
+    const kind = await sniffNotMedia(file);
+    if (kind) throw new RefusedInputError(refusalOf(kind));
+  }
+  const args = ['-v', 'error', ...probeArgs(file, role, ['-print_format', 'json', '-show_format', '-show_streams'])];
   const { stdout, stderr, exitError } = await new Promise<{ stdout: string; stderr: string; exitError: ExecFileException | null }>(
     (resolve) => {
       execFile(opts.ffprobe, args, { maxBuffer: MAX_PROBE_OUTPUT, signal: opts.signal, windowsHide: true }, (err, stdout, stderr) =>
@@ -81,6 +98,8 @@ export async function probeMedia(file: string, opts: { ffprobe: string; signal?:
     if (exitError.code === 'ENOENT' || exitError.code === 'EACCES') {
       throw new Error(`ffprobe could not be started ("${opts.ffprobe}": ${exitError.code}). Check ENCODERY_FFPROBE.`);
     }
+    const refusal = refusedFormat(stderr.split('\n'));
+    if (refusal) throw new RefusedInputError(refusal);
     throw new UnreadableSourceError(unreadableMessage(ffprobeReason(stderr, file)));
   }
   let json: FfprobeJson;
@@ -235,7 +254,7 @@ function reducedRatio(w: number, h: number): string {
 function ffprobeReason(stderr: string, file: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
   const last = lines.at(-1) ?? 'no details';
-  for (const prefix of [`${ffmpegUrl(file)}: `, `${file}: `]) {
+  for (const prefix of [`${literalPath(file)}: `, `${file}: `]) {
     if (last.startsWith(prefix)) return last.slice(prefix.length);
   }
   return last;
@@ -257,10 +276,11 @@ export interface PacketInfo {
  * the whole list in one string, as a long file has hundreds of thousands of packets.
  */
 export async function forEachVideoPacket(
-  file: string, entries: string[], opts: { ffprobe: string; signal?: AbortSignal }, onPacket: (fields: string[]) => void,
+  file: string, entries: string[], opts: ProbeOptions, onPacket: (fields: string[]) => void,
 ): Promise<void> {
   opts.signal?.throwIfAborted();
-  const child = spawn(opts.ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', `packet=${entries.join(',')}`, '-of', 'csv=p=0', ffmpegUrl(file)], {
+  const args = ['-v', 'error', ...probeArgs(file, opts.role ?? 'media', ['-select_streams', 'v:0', '-show_entries', `packet=${entries.join(',')}`, '-of', 'csv=p=0'])];
+  const child = spawn(opts.ffprobe, args, {
     signal: opts.signal, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true,
   });
   let stderr = '';
@@ -276,11 +296,13 @@ export async function forEachVideoPacket(
     if (line !== '') onPacket(line.split(','));
   }
   const code = await closed;
+  const refusal = code !== 0 ? refusedFormat(stderr.split('\n')) : null;
+  if (refusal) throw new RefusedInputError(refusal);
   if (code !== 0) throw new Error(`ffprobe could not read the video packets (${stderr.trim().split('\n').at(-1) ?? `exit ${code}`})`);
 }
 
 /** The first video stream's packets in decode order, with their sizes (for a buffer model). */
-export async function readVideoPackets(file: string, opts: { ffprobe: string; signal?: AbortSignal }): Promise<PacketInfo[]> {
+export async function readVideoPackets(file: string, opts: ProbeOptions): Promise<PacketInfo[]> {
   const packets: PacketInfo[] = [];
   let last = 0;
   await forEachVideoPacket(file, ['dts_time', 'size'], opts, ([dts, size]) => {

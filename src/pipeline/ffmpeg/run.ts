@@ -2,6 +2,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { UserFacingError } from '../../domain/errors.ts';
+import { refusedFormat } from './inputs.ts';
 
 export interface FfmpegProgress {
   /** 0..1, never going down; 0 throughout when the duration is unknown. */
@@ -37,7 +39,7 @@ export interface RunFfmpegResult {
 }
 
 /** FFmpeg ran and failed, or could not start. Carries what a person needs to see why. */
-export class FfmpegError extends Error {
+export class FfmpegError extends UserFacingError {
   override name = 'FfmpegError';
   readonly code = 'FFMPEG_FAILED';
   constructor(
@@ -117,6 +119,8 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
       const why = execFailure.slice(execFailure.lastIndexOf(': ') + 2);
       throw new FfmpegError(`FFmpeg could not be started ("${opts.ffmpeg}": ${why}).`, null, '');
     }
+    const refusal = code !== 0 ? refusedFormat(tail.lines()) : null;
+    if (refusal) throw new FfmpegError(`FFmpeg refused an input: it is ${refusal.what}; ${refusal.advice}.`, code, tail.lines().join('\n'));
     if (code !== 0) {
       const why = summarise(tail.lines());
       const how = code === null ? `was killed by ${sig ?? 'a signal'}` : `exited with code ${code}`;

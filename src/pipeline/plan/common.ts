@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { timeToSeconds, type AudioFields, type TrimFields } from '../../domain/format.ts';
 import type { AudioStreamInfo, MediaProbe, PacketInfo } from '../ffmpeg/probe.ts';
-import { ffmpegUrl, filter, formatNumber, type FfmpegInput, type FfmpegOutput, type Filter } from '../ffmpeg/args.ts';
+import { filter, formatNumber, type FfmpegInput, type FfmpegOutput, type Filter } from '../ffmpeg/args.ts';
 import type { GraphBuilder } from './graph.ts';
 import type { SplitScreen } from '../../domain/split-screen.ts';
 import type { PartQuality } from '../quality/plan.ts';
@@ -123,7 +123,7 @@ export function trimArgs(trim: Trim, joined: boolean): { input: string[]; output
 }
 
 export function inputsFor(paths: string[], firstInputOptions: string[]): FfmpegInput[] {
-  return paths.map((p, i) => ({ url: ffmpegUrl(p), options: i === 0 ? firstInputOptions : [] }));
+  return paths.map((p, i) => ({ path: p, options: i === 0 ? firstInputOptions : [] }));
 }
 
 export interface AudioTarget {

@@ -7,7 +7,7 @@
  */
 import { hasEditing, type Editing, type Offset } from '../../domain/format.ts';
 import type { MediaProbe } from '../ffmpeg/probe.ts';
-import { ffmpegUrl, filter, formatNumber, type FfmpegInput, type Filter, type FilterChain } from '../ffmpeg/args.ts';
+import { filter, formatNumber, type FfmpegInput, type Filter, type FilterChain } from '../ffmpeg/args.ts';
 
 /** A fetched logo or overlay. */
 export interface LocalAsset {
@@ -48,7 +48,7 @@ export function planEdit(editing: Editing | null, assets: EditAssets | undefined
   const inputs: FfmpegInput[] = [
     ...(assets.logo ? [assets.logo] : []),
     ...assets.overlays,
-  ].map((a) => ({ url: ffmpegUrl(a.path), options: [] }));
+  ].map((a) => ({ path: a.path }));
   return { edit: { editing, assets, firstInput: sources, offset }, inputs };
 }
 

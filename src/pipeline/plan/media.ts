@@ -20,7 +20,6 @@ import {
 import { GraphBuilder, shareKey } from './graph.ts';
 import { planEdit, type EditAssets } from './editing.ts';
 import { compositeOf, concatOf } from './stage.ts';
-import { ffmpegUrl } from '../ffmpeg/args.ts';
 import { hlsPart } from './hls.ts';
 import { passthroughDecision, planPassthrough } from './passthrough.ts';
 import { dashPart } from './dash.ts';
@@ -209,7 +208,7 @@ function buildGroup(members: MediaTask[], input: PlanInput, quality: boolean): E
     return buildArgs({
       inputs: [
         // Every cell of a grid starts at the same point of its source.
-        ...(composite ? sources.paths.map((p) => ({ url: ffmpegUrl(p), options: ctx.trimmed.input })) : inputsFor(input.paths, ctx.trimmed.input)),
+        ...(composite ? sources.paths.map((p) => ({ path: p, options: ctx.trimmed.input })) : inputsFor(input.paths, ctx.trimmed.input)),
         ...(editPlan?.inputs ?? []),
       ],
       filterGraph: chains,

@@ -243,7 +243,7 @@ export function planPassthrough(spec: VideoSpec | AudioSpec, path: string, probe
   const video = spec.kind === 'video';
   const hvc1 = video && spec.videoCodec === 'libx265' && (container === 'mp4' || container === 'mov') ? ['-tag:v', 'hvc1'] : [];
   const args = buildArgs({
-    inputs: [{ url: ffmpegUrl(path) }],
+    inputs: [{ path }],
     outputs: [{
       url: ffmpegUrl(outputPath),
       maps: video ? ['0:v:0', '0:a:0?'] : ['0:a:0'],

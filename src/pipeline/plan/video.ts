@@ -76,7 +76,7 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
   const outputPath = rotation ? join(out.dir, `${out.baseName}.unrotated.${ext}`) : finalPath;
   const remux = rotation
     ? [buildArgs({
-        inputs: [{ url: ffmpegUrl(outputPath) }],
+        inputs: [{ path: outputPath, role: 'ownOutput' }],
         outputs: [{
           url: ffmpegUrl(finalPath),
           maps: ['0:v:0', '0:a?'],

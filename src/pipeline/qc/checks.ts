@@ -34,7 +34,7 @@ export async function readPacketFacts(file: string, opts: { ffprobe: string; sig
   let lastKey: number | null = null;
   let maxGap = 0;
   const seenPts = new Set<number>();
-  await forEachVideoPacket(file, ['pts_time', 'dts_time', 'duration_time', 'flags'], opts, ([ptsS, dtsS, durS, flags]) => {
+  await forEachVideoPacket(file, ['pts_time', 'dts_time', 'duration_time', 'flags'], { ...opts, role: 'ownOutput' }, ([ptsS, dtsS, durS, flags]) => {
     const i = f.packets++;
     const pts = Number(ptsS);
     const dts = Number(dtsS);

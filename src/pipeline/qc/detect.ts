@@ -4,7 +4,7 @@
  * findings are read from FFmpeg's log line by line as it runs.
  */
 import type { QcChecks } from '../../domain/qc.ts';
-import { buildArgs, ffmpegUrl, filter, type FilterChain } from '../ffmpeg/args.ts';
+import { buildArgs, filter, type FilterChain } from '../ffmpeg/args.ts';
 import { runFfmpeg } from '../ffmpeg/run.ts';
 import type { MediaProbe } from '../ffmpeg/probe.ts';
 import { outside, round, type CheckResult } from './report.ts';
@@ -46,7 +46,7 @@ export function detectionArgs(file: string, c: QcChecks, probe: MediaProbe): str
     maps.push('[qv]');
   }
   if (chains.length === 0) return null;
-  return buildArgs({ inputs: [{ url: ffmpegUrl(file) }], filterGraph: chains, outputs: [{ url: '-', maps, options: ['-f', 'null'] }] });
+  return buildArgs({ inputs: [{ path: file, role: 'ownOutput' }], filterGraph: chains, outputs: [{ url: '-', maps, options: ['-f', 'null'] }] });
 }
 
 /** Reads the detectors' log lines; open intervals are closed at `durationSec`. */

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { MetricSpec } from '../../domain/qc.ts';
-import { buildArgs, ffmpegUrl, filter, type Filter, type FilterChain } from '../ffmpeg/args.ts';
+import { buildArgs, filter, type Filter, type FilterChain } from '../ffmpeg/args.ts';
 import { runFfmpeg } from '../ffmpeg/run.ts';
 import type { MediaProbe } from '../ffmpeg/probe.ts';
 import { describeError } from '../util.ts';
@@ -138,7 +138,7 @@ async function psnrSsim(input: MetricsInput, psnr: boolean, ssim: boolean): Prom
     maps.push('[os]');
   }
   const args = buildArgs({
-    inputs: [{ url: ffmpegUrl(input.distorted) }, { url: ffmpegUrl(input.reference) }],
+    inputs: [{ path: input.distorted, role: 'ownOutput' }, { path: input.reference }],
     filterGraph: chains,
     outputs: maps.map((m) => ({ url: '-', maps: [m], options: ['-f', 'null'] })),
   });
@@ -172,7 +172,7 @@ async function msSsimSeries(input: MetricsInput): Promise<Series> {
   const w = v.width;
   const h = v.height;
   const args = buildArgs({
-    inputs: [{ url: ffmpegUrl(input.distorted) }, { url: ffmpegUrl(input.reference) }],
+    inputs: [{ path: input.distorted, role: 'ownOutput' }, { path: input.reference }],
     filterGraph: [
       { inputs: ['0:v:0'], filters: [...distortedFilters(), filter('format', ['gray'])], outputs: ['d'] },
       { inputs: ['1:v:0'], filters: [...referenceFilters(input), filter('format', ['gray'])], outputs: ['r'] },
@@ -252,7 +252,7 @@ async function vmafSeries(input: MetricsInput, model: string | null): Promise<Se
   // The reference's `4ktv` model name; anything else keeps libvmaf's default HD model.
   if (model === '4ktv') opts.model = 'version=vmaf_4k_v0.6.1';
   const args = buildArgs({
-    inputs: [{ url: ffmpegUrl(input.distorted) }, { url: ffmpegUrl(input.reference) }],
+    inputs: [{ path: input.distorted, role: 'ownOutput' }, { path: input.reference }],
     filterGraph: [
       { inputs: ['0:v:0'], filters: distortedFilters(), outputs: ['d'] },
       { inputs: ['1:v:0'], filters: referenceFilters(input), outputs: ['r'] },

@@ -59,7 +59,7 @@ export async function runQc(input: QcRunInput): Promise<QcReport> {
   let probe: MediaProbe;
   try {
     if (!main) throw new Error('the output has no files');
-    probe = await probeMedia(main, opts);
+    probe = await probeMedia(main, { ...opts, role: 'ownOutput' });
   } catch (err) {
     if (signal?.aborted) throw err;
     const check: CheckResult = { name: 'qc_readable', result: 'fail', measured: 'unreadable', expected: 'a readable media file', reason: `the output cannot be read: ${describeError(err)}` };

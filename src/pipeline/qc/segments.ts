@@ -102,7 +102,7 @@ export async function runSegmentChecks(
     let first: boolean | null = null;
     let start = Infinity;
     let end = -Infinity;
-    await forEachVideoPacket(target, ['pts_time', 'duration_time', 'flags'], opts, ([pts, dur, flags]) => {
+    await forEachVideoPacket(target, ['pts_time', 'duration_time', 'flags'], { ...opts, role: 'ownOutput' }, ([pts, dur, flags]) => {
       first ??= flags?.includes('K') ?? false;
       const p = Number(pts);
       if (Number.isFinite(p)) {

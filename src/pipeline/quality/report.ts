@@ -95,7 +95,7 @@ function lowest(figures: QualityFigure[], count: number): QualityFigure {
 }
 export async function durationOf(output: string, expectedSec: number, opts: { ffprobe: string; signal?: AbortSignal }): Promise<QualityFigure> {
   try {
-    const probe = await probeMedia(output, opts);
+    const probe = await probeMedia(output, { ...opts, role: 'ownOutput' });
     if (!(probe.durationSec > 0)) return notMeasured('ffprobe found no duration in the output');
     return { value: round(probe.durationSec - expectedSec, 3), method: 'ffprobe duration of the output minus the length of the source part it was made from' };
   } catch (err) {

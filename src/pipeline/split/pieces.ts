@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { download, redactUrl, statObject, upload, removeTree } from '../../transfer/index.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { ffmpegUrl } from '../ffmpeg/args.ts';
+import { literalPath } from '../ffmpeg/inputs.ts';
 import type { SharedStorage } from '../shared-storage.ts';
 import { describeError } from '../util.ts';
 import type { SplitUnit } from './run.ts';
@@ -62,7 +63,7 @@ export class SplitPieces {
 
   /** The chunk's command and where its files are, for a worker with its own data dir. */
   async prepare(unit: SplitUnit, signal: AbortSignal): Promise<{ args: string[]; place: ChunkPlace }> {
-    const sourceArg = ffmpegUrl(unit.source);
+    const sourceArg = literalPath(unit.source);
     const pieceArg = ffmpegUrl(unit.file);
     if (!unit.args.includes(sourceArg) || !unit.args.includes(pieceArg)) throw new Error(`internal: the command of ${unit.describe} does not name its files`);
     const source = await this.#storeSource(signal);
@@ -165,7 +166,7 @@ export class ChunkSources {
     await fs.mkdir(dir, { recursive: true });
     const piece = path.join(dir, decodeURIComponent(place.piece.url.slice(place.piece.url.lastIndexOf('/') + 1)));
     return {
-      args: (args) => args.map((a) => (a === place.source.arg ? ffmpegUrl(source) : a === place.piece.arg ? ffmpegUrl(piece) : a)),
+      args: (args) => args.map((a) => (a === place.source.arg ? literalPath(source) : a === place.piece.arg ? ffmpegUrl(piece) : a)),
       putPiece: async (sig, figures) => {
         try {
           // The figures first: whoever finds the piece finds them too.

@@ -18,6 +18,7 @@ import { GraphBuilder } from '../plan/graph.ts';
 import { filter } from '../ffmpeg/args.ts';
 import { loudnessBranch } from '../quality/plan.ts';
 import { parseFigures, unitReader, type UnitFigures, type UnitMeasure } from '../quality/split.ts';
+import { UserFacingError } from '../../domain/errors.ts';
 
 /**
  * Where the pieces of one split task are joined, in the data dir of the worker holding the media.
@@ -100,13 +101,13 @@ export function planSplit(spec: VideoSpec, input: PlanInput, chunks: Chunk[], wo
       const chains = graph.chains();
       measure = { stats: false, loudnessFilter: chains.flatMap((ch) => ch.filters).indexOf(branch.meter) };
       args = buildArgs({
-        inputs: [{ url: ffmpegUrl(source) }],
+        inputs: [{ path: source }],
         filterGraph: chains,
         outputs: [{ url: ffmpegUrl(audioFile), maps: [`[${branch.audio}]`], options: ['-vn', ...encode] }],
       });
     } else {
       args = buildArgs({
-        inputs: [{ url: ffmpegUrl(source) }],
+        inputs: [{ path: source }],
         outputs: [{
           url: ffmpegUrl(audioFile),
           maps: ['0:a:0'],
@@ -120,7 +121,7 @@ export function planSplit(spec: VideoSpec, input: PlanInput, chunks: Chunk[], wo
   // The concat demuxer's own quoting: inside single quotes, a quote is written '\''.
   const listText = units.filter((u) => u.kind === 'chunk').map((u) => `file '${u.file.replace(/'/g, `'\\''`)}'\n`).join('');
   const stitch = buildArgs({
-    inputs: [{ url: ffmpegUrl(listFile), options: ['-f', 'concat', '-safe', '0'] }, ...(audioFile ? [{ url: ffmpegUrl(audioFile) }] : [])],
+    inputs: [{ path: listFile, role: 'joinList' }, ...(audioFile ? [{ path: audioFile, role: 'ownOutput' as const }] : [])],
     outputs: [{
       url: ffmpegUrl(finalPath),
       maps: ['0:v:0', ...(audioFile ? ['1:a:0'] : [])],
@@ -231,7 +232,7 @@ async function markDone(unit: SplitUnit, figures: UnitFigures | null): Promise<v
   await fs.rename(`${unit.file}.done.tmp`, `${unit.file}.done`);
 }
 
-export class SplitPieceError extends Error {
+export class SplitPieceError extends UserFacingError {
   override name = 'SplitPieceError';
 }
 

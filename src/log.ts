@@ -1,0 +1,41 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { errorRef, isUserFacing } from './domain/errors.ts';
+import { redactText } from './transfer/redact.ts';
+
+/** How deep a logged object is searched for URLs; deeper values are logged as they are. */
+const MAX_DEPTH = 4;
+
+function redactValue(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return value.includes('://') ? redactText(value) : value;
+  if (depth >= MAX_DEPTH || value === null || typeof value !== 'object' || value instanceof Error) return value;
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = redactValue(v, depth + 1);
+  return out;
+}
+
+function redactedError(err: Error): unknown {
+  const shown = pino.stdSerializers.err(err) as unknown as Record<string, unknown>;
+  // The reference a user was given for this error ("Internal error (ref …)") finds it here.
+  if (!isUserFacing(err)) shown.ref = errorRef(err);
+  return redactValue(shown, 0);
+}
+
+/**
+ * The server's logger: userkeys masked by name, and every URL in a line (message, fields,
+ * errors and their causes) with its credentials redacted, whatever field it is in.
+ */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
+    level,
+    redact: ['*.userkey', 'userkey', '*.key'],
+    serializers: { err: redactedError },
+    formatters: { log: (object) => redactValue(object, 0) as Record<string, unknown> },
+    hooks: {
+      logMethod(args, method) {
+        method.apply(this, args.map((a) => (typeof a === 'string' && a.includes('://') ? redactText(a) : a)) as Parameters<typeof method>);
+      },
+    },
+  };
+  return destination ? pino(options, destination) : pino(options);
+}
