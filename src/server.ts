@@ -4,14 +4,15 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config, User } from './config.ts';
-import { openStore, type Db } from './store/db.ts';
+import { createStore, storeAnswers, type Db, type StoreHealth } from './store/db.ts';
+import { describeStoreFault, retryWhileUnavailable, type RetryOptions } from './store/faults.ts';
 import { appendLog, getMedia, getTasks, listUnfinished, updateMedia, updateTask } from './store/repo.ts';
 import { ACTIVE_MEDIA_STATUSES, MediaStatus, TaskStatus, isFinalMedia } from './domain/status.ts';
 import { InProcessQueue } from './queue/in-process.ts';
 import { BullMediaQueue, BullWorkers, MAX_STALLS, type MediaRoute } from './queue/bullmq.ts';
 import { BullChunkQueue, BullChunkWorkers } from './queue/bull-chunks.ts';
 import { ChunkSources, type SplitPieces } from './pipeline/split/pieces.ts';
-import type { MediaProcessor, MediaQueue } from './queue/types.ts';
+import { RetryLater, type MediaProcessor, type MediaQueue } from './queue/types.ts';
 import { requiredTags } from './queue/route.ts';
 import { parsePriority } from './domain/priority.ts';
 import type { FieldMap } from './domain/fields.ts';
@@ -34,6 +35,8 @@ export interface RunningServer {
   db: Db;
   url: string;
   users: readonly User[];
+  /** Whether the store is ready and answers now (/healthz reports it). */
+  storeHealth: StoreHealth;
   /** Graceful stop: no new work, running media interrupted and resumed at the next start. */
   close(): Promise<void>;
 }
@@ -52,6 +55,8 @@ const FFMPEG_RECHECK_MS = 60_000;
 /** A process with the worker role only: no HTTP port; it takes media from the cluster queue. */
 export interface RunningWorker {
   db: Db;
+  /** Whether the store answers now, for the worker's health checks. */
+  storeHealth: StoreHealth;
   /** Graceful stop: running media are interrupted and handed back to the queue for another worker. */
   close(): Promise<void>;
 }
@@ -67,7 +72,19 @@ async function openCore(config: Config, opts: StartOptions) {
   for (const root of config.fileRoots) fs.mkdirSync(root, { recursive: true });
   // A user's own folders exist from the start: writes below them are checked against them.
   for (const u of users.all) for (const root of fileRoots(u.id).own) fs.mkdirSync(root, { recursive: true });
-  const db = await openStore(config);
+  // Made without touching the database: start-up waits for it below (waitForStore).
+  const store = createStore(config);
+  const db = store.db;
+  let storeReady = false;
+  const storeHealth: StoreHealth = { ready: () => storeReady, healthy: async () => storeReady && (await storeAnswers(db)) };
+  /**
+   * Brings the schema up to date, waiting (a log line per attempt) while the store cannot be
+   * reached: a process started during a database outage carries on once it is back.
+   */
+  const waitForStore = async (): Promise<void> => {
+    await store.prepare(storeRetry(log, 'bringing the schema up to date'));
+    storeReady = true;
+  };
   let queue: MediaQueue | undefined;
   const metrics = new Metrics(db, () => queue);
   // Derived once at start: each user's notification secret (notify/sign.ts).
@@ -90,7 +107,29 @@ async function openCore(config: Config, opts: StartOptions) {
   const chunks = config.redisUrl && config.role !== 'api' ? new BullChunkQueue(bullSettings(config, log)) : null;
   const encoderSlots = new EncoderSlots(config.workers);
   const pipeline = createMediaProcessor({ db, config, log, events, storage, encoderSlots, fileRoots, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
-  return { log, users, fileRoots, db, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: MediaQueue) => (queue = q) };
+  return { log, users, fileRoots, db, storeHealth, waitForStore, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: MediaQueue) => (queue = q) };
+}
+
+/** Waits out an unreachable store during a start-up step, logging each attempt. */
+function storeRetry(log: Logger, step: string): RetryOptions {
+  return {
+    onRetry: (attempt, delayMs, err) => log.warn({ attempt, retryInMs: delayMs, reason: describeStoreFault(err) }, `waiting for the store (${step}): it cannot be reached; trying again`),
+  };
+}
+
+/**
+ * A run that could not reach the store is not the media's fault: the queue is told to run it
+ * again later (RetryLater) instead of dropping or failing it.
+ */
+function retryOnStoreFault(process: MediaProcessor): MediaProcessor {
+  return async (mediaId, signal, resumeNote) => {
+    try {
+      await process(mediaId, signal, resumeNote);
+    } catch (err) {
+      const fault = describeStoreFault(err);
+      throw fault ? new RetryLater(fault, { cause: err }) : err;
+    }
+  };
 }
 
 async function chunkWorkers(config: Config, log: Logger, storage: SharedStorage | null): Promise<BullChunkWorkers> {
@@ -114,10 +153,10 @@ function bullSettings(config: Config, log: Logger) {
  * coming back after StopMedia, a cancel that raced the queue): the store decides.
  */
 function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor, storage?: SharedStorage | null, log?: Logger): MediaProcessor {
-  return async (mediaId, signal) => {
+  return retryOnStoreFault(async (mediaId, signal, resumeNote) => {
     const media = await getMedia(db, mediaId);
     if (!media || media.deleted || isFinalMedia(media.status)) return;
-    await pipeline(mediaId, signal);
+    await pipeline(mediaId, signal, resumeNote);
     // CancelMedia clears the folders on the API's machine; this worker's copies are its own to clear.
     if (signal.aborted && signal.reason === 'cancel') {
       const dirs = mediaDirs(dataDir, mediaId);
@@ -125,7 +164,7 @@ function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor, sto
       // An upload that was in flight when the API cleared the storage may have landed since.
       if (storage && log) await storage.removeMedia(mediaId, log);
     }
-  };
+  });
 }
 
 /**
@@ -178,7 +217,7 @@ function mediaRoute(db: Db) {
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   if (config.role === 'worker') throw new Error('startServer answers the API; use startWorker for the worker role');
   const core = await openCore(config, opts);
-  const { log, users, db, metrics, outbox, events, storage } = core;
+  const { log, users, db, metrics, outbox, events, storage, storeHealth } = core;
 
   let queue: MediaQueue;
   let workers: BullWorkers | undefined;
@@ -187,13 +226,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const bull = new BullMediaQueue(bullSettings(config, log), mediaRoute(db));
     await bull.ready();
     queue = bull;
-    if (config.role === 'all') {
-      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: mediaAtOnce(config), tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
-      await workers.start();
-      chunkers = await chunkWorkers(config, log, core.storage);
-    }
   } else {
-    queue = new InProcessQueue(core.pipeline, mediaAtOnce(config), (mediaId, err) => log.error({ err, mediaId }, 'worker crashed on a media'), mediaPriority(db));
+    const processor = retryOnStoreFault(core.pipeline);
+    queue = new InProcessQueue(processor, mediaAtOnce(config), (mediaId, err) => log.error({ err, mediaId }, 'worker crashed on a media'), mediaPriority(db), (mediaId, failures, delayMs, reason) =>
+      log.warn({ mediaId, failures, delayMs, reason }, 'media goes back to the queue: it is tried again later'));
   }
   core.setQueue(queue);
 
@@ -223,17 +259,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     storage,
     fileRoots: core.fileRoots,
     ffmpegReady: encodes ? () => ffmpegReady : null,
+    storeHealth,
   });
-  await app.listen({ host: config.host, port: config.port });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  if (!publicUrl) publicUrl = url;
-
-  // What a previous process left unfinished is picked up again, in the order it was accepted.
-  // In a cluster the job id is the media id, so a media still queued or running is not doubled.
-  for (const { id } of await listUnfinished(db, ACTIVE_MEDIA_STATUSES)) await queue.enqueue(id);
-  await outbox.resume();
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -247,14 +274,46 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await outbox.close().catch((err) => log.error({ err }, 'closing outbox failed'));
       await db.destroy().catch((err) => log.error({ err }, 'closing store failed'));
     })());
-  return { app, db, url, users: users.all, close };
+
+  // The port opens before the store is ready: while it cannot be reached, /healthz says 503 and
+  // every request is answered "try again later" instead of the connection being refused.
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  if (!publicUrl) publicUrl = url;
+
+  try {
+    await core.waitForStore();
+    if (config.redisUrl && config.role === 'all') {
+      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: mediaAtOnce(config), tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
+      await workers.start();
+      chunkers = await chunkWorkers(config, log, core.storage);
+    }
+    // What a previous process left unfinished is picked up again, in the order it was accepted.
+    // In a cluster the job id is the media id, so a media still queued or running is not doubled.
+    await retryWhileUnavailable(async () => {
+      for (const { id } of await listUnfinished(db, ACTIVE_MEDIA_STATUSES)) await queue.enqueue(id);
+    }, storeRetry(log, 'queueing unfinished media'));
+    await retryWhileUnavailable(() => outbox.resume(), storeRetry(log, 'resuming notifications'));
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { app, db, url, users: users.all, storeHealth, close };
 }
 
 /** The cluster's `worker` role: processes media from the Redis queue; opens no port. */
 export async function startWorker(config: Config, opts: StartOptions = {}): Promise<RunningWorker> {
   if (!config.redisUrl) throw new Error('the worker role needs ENCODERY_REDIS_URL');
   const core = await openCore(config, opts);
-  const { log, db, outbox, events } = core;
+  const { log, db, outbox, events, storeHealth } = core;
+  try {
+    await core.waitForStore();
+  } catch (err) {
+    await db.destroy().catch(() => undefined);
+    throw err;
+  }
   const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: mediaAtOnce(config), tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
   await workers.start();
   const chunkers = await chunkWorkers(config, log, core.storage);
@@ -267,7 +326,7 @@ export async function startWorker(config: Config, opts: StartOptions = {}): Prom
       await outbox.close().catch((err) => log.error({ err }, 'closing outbox failed'));
       await db.destroy().catch((err) => log.error({ err }, 'closing store failed'));
     })());
-  return { db, close };
+  return { db, storeHealth, close };
 }
 
 /** The first start makes one user and keeps it in the data dir; later starts read it back. */

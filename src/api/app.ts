@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { sql } from 'kysely';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Users } from './auth.ts';
 import type { Services } from './actions/context.ts';
@@ -10,6 +9,8 @@ import { scalar } from './query.ts';
 import { decodeBody, sniffFormat } from './wire/decode.ts';
 import { CONTENT_TYPE, render, type WireFormat, type WireObject } from './wire/render.ts';
 import { findTaskByToken } from '../store/repo.ts';
+import type { StoreHealth } from '../store/db.ts';
+import { isStoreUnavailable } from '../store/faults.ts';
 import { mediaDirs } from '../domain/layout.ts';
 import type { Metrics } from '../metrics.ts';
 import { openForDownload } from '../pipeline/shared-storage.ts';
@@ -24,6 +25,8 @@ export interface AppDeps extends Services {
    * process that encodes nothing (`--role api`), whose health does not depend on FFmpeg.
    */
   ffmpegReady: (() => boolean) | null;
+  /** The store's readiness (start-up done) and health; requests are refused while it is not ready. */
+  storeHealth: StoreHealth;
 }
 
 interface RawBody {
@@ -109,13 +112,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.get('/healthz', async (_req, reply) => {
-    const checks: { store: boolean; ffmpeg?: boolean } = { store: false, ...(deps.ffmpegReady ? { ffmpeg: deps.ffmpegReady() } : {}) };
-    try {
-      await sql`select 1`.execute(deps.db);
-      checks.store = true;
-    } catch {
-      // reported below
-    }
+    const checks = { store: await deps.storeHealth.healthy(), ...(deps.ffmpegReady ? { ffmpeg: deps.ffmpegReady() } : {}) };
     const ok = checks.store && checks.ffmpeg !== false;
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
   });
@@ -184,9 +181,14 @@ async function answer(deps: AppDeps, raw: RawBody): Promise<{ format: WireFormat
     const handler = ACTIONS[name.toLowerCase()];
     if (!handler) throw new ApiError(ErrorText.unknownAction(name.slice(0, 64)));
     action = name.toLowerCase();
+    if (!deps.storeHealth.ready()) throw new ApiError(ErrorText.storeUnavailable);
     return { format, body: await handler({ ...deps, user, query }), action };
   } catch (err) {
     if (err instanceof ApiError) return { format, body: errorBody(err.message), action };
+    if (isStoreUnavailable(err)) {
+      deps.log.warn({ err, action }, 'the store could not be reached; the request was refused');
+      return { format, body: errorBody(ErrorText.storeUnavailable), action };
+    }
     deps.log.error({ err, action }, 'action failed');
     return { format, body: errorBody(ErrorText.internal), action };
   }

@@ -24,6 +24,7 @@ export const ErrorText = {
   badValue: (field: string, why: string) => `Field "${field}" ${why}`,
   tooLarge: (limit: number) => `Request body is larger than the limit of ${limit} bytes.`,
   internal: 'Internal error; the request was not carried out. Try again later.',
+  storeUnavailable: 'The database cannot be reached right now; try again in a moment.',
 } as const;
 
 /** An error the API answers with an `<errors>` reply; nothing was changed. */

@@ -5,6 +5,7 @@ import type { Db } from '../store/db.ts';
 import * as repo from '../store/repo.ts';
 import { render, type WireFormat, type WireObject } from '../api/wire/render.ts';
 import { sendOnce } from './send.ts';
+import { retryWhileUnavailable, type RetryOptions } from '../store/faults.ts';
 import { resultPayload, readyPayload, uploadPayload, qcPayload } from './payload.ts';
 import type { DestinationDone } from '../pipeline/delivered-output.ts';
 import { MediaStatus } from '../domain/status.ts';
@@ -155,7 +156,11 @@ export class Outbox {
     const format: WireFormat = str(options.notify_format)?.toLowerCase() === 'json' ? 'json' : 'xml';
     const bodyFormat = str(options.notify_body_format)?.toLowerCase() === 'raw' ? 'raw' : 'form';
     const document = render(format, 'result', body);
-    const id = await repo.insertNotification(this.db, { media_id: media.id, kind, url, format, body_format: bodyFormat, document, ...about });
+    // The media's end is already written: a notification lost to a brief store fault would never be sent.
+    const id = await retryWhileUnavailable(
+      () => repo.insertNotification(this.db, { media_id: media.id, kind, url, format, body_format: bodyFormat, document, ...about }),
+      this.#storeWait(media.id, AbortSignal.timeout(STORE_WAIT_MS)),
+    );
     this.#schedule(id, 0);
   }
 
@@ -170,6 +175,10 @@ export class Outbox {
     }, Math.max(0, delayMs));
     timer.unref();
     this.#timers.add(timer);
+  }
+
+  #storeWait(mediaId: number, signal: AbortSignal): RetryOptions {
+    return { signal, onRetry: (attempt, delayMs) => this.log.warn({ mediaId, attempt, retryInMs: delayMs }, 'a notification waits for the store, which cannot be reached') };
   }
 
   async #attempt(id: number): Promise<void> {
@@ -194,19 +203,28 @@ export class Outbox {
       { url: row.url, format: row.format as WireFormat, bodyFormat: row.body_format as 'form' | 'raw', document: row.document, secret },
       { allowPrivateNetwork: this.opts.allowPrivateNetwork, timeoutMs: this.#sendTimeoutMs },
     );
-    const made = (await repo.countNotificationAttempts(this.db, id)) + 1;
+    // Sent: it must be recorded while the claim holds, or another node would send it again.
+    const wait = this.#storeWait(row.media_id, AbortSignal.timeout(this.#sendTimeoutMs));
+    const made = (await retryWhileUnavailable(() => repo.countNotificationAttempts(this.db, id), wait)) + 1;
     const ok = attempt.error === null;
     const retryIn = this.opts.retryDelaysMs[made - 1];
     const state = ok ? 'delivered' : retryIn === undefined ? 'failed' : 'pending';
-    await repo.recordNotificationAttempt(
-      this.db,
-      { notification_id: id, at: attempt.at.getTime(), http_status: attempt.status, error: attempt.error, duration_ms: attempt.durationMs },
-      { state, next_at: Date.now() + (retryIn ?? 0) },
+    await retryWhileUnavailable(
+      () =>
+        repo.recordNotificationAttempt(
+          this.db,
+          { notification_id: id, at: attempt.at.getTime(), http_status: attempt.status, error: attempt.error, duration_ms: attempt.durationMs },
+          { state, next_at: Date.now() + (retryIn ?? 0) },
+        ),
+      wait,
     );
     if (state === 'pending') this.#schedule(id, retryIn!);
     else if (state === 'failed') this.log.warn({ mediaId: row.media_id, kind: row.kind, attempts: made }, 'notification given up');
   }
 }
+
+/** How long adding a notification waits for a store that cannot be reached. */
+const STORE_WAIT_MS = 30_000;
 
 function str(v: unknown): string | undefined {
   const s = Array.isArray(v) ? v[0] : v;

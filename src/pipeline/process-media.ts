@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Db } from '../store/db.ts';
+import { isStoreUnavailable } from '../store/faults.ts';
 import * as repo from '../store/repo.ts';
 import type { FieldMap } from '../domain/fields.ts';
 import { parseFormat } from '../domain/format.ts';
@@ -67,7 +68,7 @@ const LAYOUT_FILE_CONCURRENCY = 4;
 
 /** Moves one media through its statuses: fetch → probe → encode → deliver → notify. */
 export function createMediaProcessor(deps: PipelineDeps): MediaProcessor {
-  return (mediaId, signal) => new MediaRun(deps, mediaId, signal).run();
+  return (mediaId, signal, resumeNote) => new MediaRun(deps, mediaId, signal, resumeNote).run();
 }
 
 class MediaRun {
@@ -87,6 +88,7 @@ class MediaRun {
     private readonly deps: PipelineDeps,
     private readonly mediaId: number,
     private readonly signal: AbortSignal,
+    private readonly resumeNote?: string,
   ) {
     this.#db = deps.db;
     this.#log = deps.log.child({ mediaId });
@@ -121,6 +123,7 @@ class MediaRun {
     this.#priority = priority.ok ? priority.priority : 0;
     const tasks = await repo.getTasks(this.#db, this.mediaId);
     this.#taskIds = tasks.map((t) => t.id);
+    if (this.resumeNote) await this.#logAll(this.resumeNote);
     this.#progress.start();
     try {
       // Only deliveries left (a restarted failed destination, or a crash while saving): the
@@ -151,6 +154,8 @@ class MediaRun {
       await this.#finish();
     } catch (err) {
       if (this.signal.aborted) return; // whoever interrupted us settles the status
+      // Not the media's fault: the queue runs it again once the store answers.
+      if (isStoreUnavailable(err)) throw err;
       this.#log.warn({ err }, 'media failed');
       await this.#setStatus(MediaStatus.Error, { description: describeError(err, this.#log), finished_at: Date.now() });
       await this.deps.events.mediaEnded(this.mediaId);
@@ -437,7 +442,7 @@ class MediaRun {
         await repo.setDestinationStatus(this.#db, dest.id, DestinationStatus.Saved);
         await repo.appendLog(this.#db, [task.id], `Saved to ${redactUrl(dest.url)}${files.length > 1 ? ` (${files.length} files)` : ''}`);
       } catch (err) {
-        if (this.signal.aborted) throw err;
+        if (this.signal.aborted || isStoreUnavailable(err)) throw err;
         const reason = describeError(err, this.#log);
         await repo.setDestinationStatus(this.#db, dest.id, destinationError(reason));
         await repo.appendLog(this.#db, [task.id], `Error saving to ${redactUrl(dest.url)}: ${reason}`);
@@ -528,6 +533,8 @@ class MediaRun {
   }
 
   async #failTask(taskId: number, err: unknown): Promise<void> {
+    // An unreachable store is no fault of the task: the whole run is tried again later.
+    if (isStoreUnavailable(err)) throw err;
     const description = describeError(err, this.#log);
     await this.#setTaskStatus(taskId, TaskStatus.Error, { description, finished_at: Date.now() });
     await repo.appendLog(this.#db, [taskId], `Error: ${description}`);

@@ -1,8 +1,8 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { AbortReason, MediaProcessor, MediaQueue } from './types.ts';
+import { RetryLater, resumeNoteOf, retryDelayMs, type AbortReason, type MediaProcessor, type MediaQueue } from './types.ts';
 import { bullPriority, queueName, ROUTED_TAGS, tagSubsets } from './route.ts';
 
 /**
@@ -28,7 +28,11 @@ export interface MediaRoute {
   tags: string[];
 }
 
-const JobData = z.object({ mediaId: z.number().int().positive() });
+const JobData = z.object({
+  mediaId: z.number().int().positive(),
+  /** Runs in a row that hit an infrastructure fault (RetryLater), and the last one's reason. */
+  retry: z.object({ failures: z.number().int().positive(), reason: z.string() }).optional(),
+});
 type JobData = z.infer<typeof JobData>;
 
 /** Reasons after which the media is handed back to the queue for another worker, not dropped. */
@@ -210,6 +214,13 @@ export class BullWorkers {
   readonly #settings: WorkerSettings;
   readonly #process: MediaProcessor;
   #busy = 0;
+  /**
+   * Runs in a row, on any media, that hit an infrastructure fault, and until when this process
+   * takes no media because of them: while the store is down, trying the next media would only
+   * fail again, so the queue is not run through (each media sent back) but left waiting.
+   */
+  #faults = 0;
+  #holdUntil = 0;
   readonly #subscriber: Redis;
   #closing: Promise<void> | undefined;
   #selecting: Promise<void> | undefined;
@@ -224,7 +235,7 @@ export class BullWorkers {
     // Most specific queue first: work only this worker can do is what it should prefer.
     const names = tagSubsets(routed).map(queueName).reverse();
     for (const name of names) {
-      const worker = new Worker<JobData>(name, (job, _token, signal) => this.#run(job, signal!), {
+      const worker = new Worker<JobData>(name, (job, token, signal) => this.#run(job, token, signal!), {
         connection,
         prefix: settings.prefix,
         concurrency: settings.concurrency,
@@ -292,7 +303,7 @@ export class BullWorkers {
 
   async #selectOnce(): Promise<void> {
     if (this.#closing) return;
-    if (this.#busy >= this.#settings.concurrency) {
+    if (this.#busy >= this.#settings.concurrency || Date.now() < this.#holdUntil) {
       this.#apply(new Set());
       return;
     }
@@ -332,7 +343,7 @@ export class BullWorkers {
     for (const w of this.#workers) w.cancelJob(jobIdOf(parsed.mediaId), String(parsed.reason));
   }
 
-  async #run(job: Job<JobData>, signal: AbortSignal): Promise<void> {
+  async #run(job: Job<JobData>, token: string | undefined, signal: AbortSignal): Promise<void> {
     const data = JobData.safeParse(job.data);
     if (!data.success) {
       this.#settings.log.error({ jobId: job.id }, 'dropping a queue job that names no media');
@@ -340,21 +351,47 @@ export class BullWorkers {
     }
     // A paused Worker can still receive the media its last fetch was waiting for: hand it back.
     if (!this.#allowed.has(job.queueName) || !this.#take()) throw Worker.RateLimitError();
-    const { mediaId } = data.data;
+    const { mediaId, retry } = data.data;
     this.#settings.log.info({ mediaId, queue: job.queueName }, 'media taken from the queue');
+    let retryLater: RetryLater | undefined;
     try {
-      await this.#process(mediaId, signal);
+      await this.#process(mediaId, signal, retry ? resumeNoteOf(retry.reason, retry.failures) : undefined);
+      this.#faults = 0;
     } catch (err) {
-      this.#settings.log.error({ err, mediaId }, 'worker crashed on a media');
+      if (err instanceof RetryLater && !signal.aborted) {
+        retryLater = err;
+        // Held off before the slot is given back, so that the free slot fetches nothing meanwhile.
+        this.#holdUntil = Date.now() + retryDelayMs(++this.#faults);
+      } else this.#settings.log.error({ err, mediaId }, 'worker crashed on a media');
     } finally {
       this.#give();
     }
+    if (retryLater) await this.#retryLater(job, token, mediaId, (retry?.failures ?? 0) + 1, retryLater.message);
     // Back to the front of its queue; the pipeline resumes after the last step it finished.
     if (signal.aborted && HAND_BACK.includes(signal.reason)) throw Worker.RateLimitError();
   }
 
+  /**
+   * The media is not at fault (its store could not be reached): the job goes to BullMQ's delayed
+   * set and comes back after a growing delay, to whichever worker is free. It is neither
+   * completed (which would drop the media) nor failed (which would count against it).
+   */
+  async #retryLater(job: Job<JobData>, token: string | undefined, mediaId: number, failures: number, reason: string): Promise<never> {
+    const delayMs = retryDelayMs(failures);
+    this.#settings.log.warn({ mediaId, failures, delayMs, reason }, 'media goes back to the queue: it is tried again later');
+    try {
+      await job.updateData({ mediaId, retry: { failures, reason } });
+      await job.moveToDelayed(Date.now() + delayMs, token);
+    } catch (err) {
+      // Not delayed (Redis hiccuped too): straight back to the queue rather than failed.
+      this.#settings.log.warn({ err: redactError(err), mediaId }, 'delaying a media failed; it goes back to the queue now');
+      throw Worker.RateLimitError();
+    }
+    throw new DelayedError();
+  }
+
   #take(): boolean {
-    if (this.#closing || this.#busy >= this.#settings.concurrency) return false;
+    if (this.#closing || this.#busy >= this.#settings.concurrency || Date.now() < this.#holdUntil) return false;
     this.#busy++;
     if (this.#busy >= this.#settings.concurrency) this.#apply(new Set());
     // With a slot still free, the queue holding the next media may have changed.

@@ -1,7 +1,33 @@
 /** Why a running media is being interrupted; the interrupter finalises its status. */
 export type AbortReason = 'cancel' | 'stop' | 'update' | 'restart' | 'shutdown';
 
-export type MediaProcessor = (mediaId: number, signal: AbortSignal) => Promise<void>;
+/**
+ * Processes one media. `resumeNote`, when given, says why an earlier run stopped before its end
+ * and this one picks up after it; the pipeline writes it to the task log.
+ */
+export type MediaProcessor = (mediaId: number, signal: AbortSignal, resumeNote?: string) => Promise<void>;
+
+/**
+ * Thrown by a processor when the media is not at fault (its store could not be reached): the
+ * queue runs it again later, with a growing delay, and never counts it as a failure of the media
+ * or a lost worker. The message says what went wrong, for the logs and the next run's task log.
+ */
+export class RetryLater extends Error {
+  override name = 'RetryLater';
+}
+
+/** How long a media that hit an infrastructure fault waits before its next run: 1 s, 2 s, 4 s … at most 10 s, with jitter. */
+export function retryDelayMs(failures: number): number {
+  const base = Math.min(10_000, 1000 * 2 ** Math.min(Math.max(failures - 1, 0), 10));
+  // Spread out: media refused together are not all retried in the same instant.
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+/** The task log's line for a run that follows runs stopped by infrastructure faults. */
+export function resumeNoteOf(reason: string, failures: number): string {
+  const times = failures > 1 ? ` (${failures} runs in a row)` : '';
+  return `Resumed: an earlier run stopped because ${reason}${times}; this run picks up after the last step it finished`;
+}
 
 /**
  * The seam between the API and the workers: in-process for the embedded mode; the cluster mode

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import type { Database } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
+import { retryWhileUnavailable, type RetryOptions } from './faults.ts';
 
 export type Db = Kysely<Database>;
 
@@ -15,12 +16,78 @@ export interface StoreConfig {
 }
 
 /** Opens the store the config names and brings its schema up to date; `db.destroy()` closes it. */
-export function openStore(config: StoreConfig): Promise<Db> {
-  return config.databaseUrl ? openPostgres(config.databaseUrl) : openSqlite(config.dataDir);
+export async function openStore(config: StoreConfig): Promise<Db> {
+  const store = createStore(config);
+  try {
+    await store.prepare();
+  } catch (err) {
+    await store.db.destroy().catch(() => {});
+    throw err;
+  }
+  return store.db;
+}
+
+/** A store handle made without touching the database, and the start-up work that readies it. */
+export interface Store {
+  db: Db;
+  /**
+   * Brings the schema up to date. With `wait`, a store that cannot be reached (PostgreSQL down,
+   * restarting, failing over) is tried again until it answers; any other failure ends it.
+   */
+  prepare(wait?: RetryOptions): Promise<void>;
+}
+
+/** A handle on the store the config names; nothing is read or written until it is used. */
+export function createStore(config: StoreConfig): Store {
+  if (!config.databaseUrl) {
+    const db = sqliteDb(config.dataDir);
+    return { db, prepare: () => migrate(db) };
+  }
+  const url = config.databaseUrl;
+  const db = postgresDb(url);
+  return {
+    db,
+    async prepare(wait) {
+      try {
+        await (wait ? retryWhileUnavailable(() => migrate(db), wait) : migrate(db));
+      } catch (err) {
+        const where = new URL(url);
+        throw new StoreError(`cannot open the PostgreSQL store at ${where.host}${where.pathname} (ENCODERY_DATABASE_URL): ${(err as Error).message}`, { cause: err });
+      }
+    },
+  };
+}
+
+/** What the health checks (/healthz, a worker's health port) ask about the store. */
+export interface StoreHealth {
+  /** Start-up is done with the store (its schema is up to date); until then requests are refused. */
+  ready(): boolean;
+  /** Ready, and answering a query now. */
+  healthy(): Promise<boolean>;
+}
+
+/** Whether the store answers a trivial query within `timeoutMs`: the health checks' view of it. */
+export async function storeAnswers(db: Db, timeoutMs = 2000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  // The query itself cannot be cancelled; the pool's connection timeout bounds how long it lingers.
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([sql`select 1`.execute(db).then(() => true as const), late]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Opens (creating if needed) the embedded SQLite store and brings its schema up to date. */
 export async function openSqlite(dataDir: string): Promise<Db> {
+  const db = sqliteDb(dataDir);
+  await migrate(db);
+  return db;
+}
+
+function sqliteDb(dataDir: string): Db {
   fs.mkdirSync(dataDir, { recursive: true });
   const database = new SQLite(path.join(dataDir, 'encodery.sqlite'));
   // WAL lets GetStatus read while a worker writes progress; NORMAL sync is durable across a
@@ -29,9 +96,7 @@ export async function openSqlite(dataDir: string): Promise<Db> {
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
-  await migrate(db);
-  return db;
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
 }
 
 /** Connections each API or worker process keeps open to PostgreSQL at most. */
@@ -58,21 +123,19 @@ export class StoreError extends Error {
   override name = 'StoreError';
 }
 
-/** Opens the shared PostgreSQL store (a pool) and brings its schema up to date. */
-export async function openPostgres(url: string): Promise<Db> {
+/** How long opening a connection may take: a database that does not answer fails the query, never hangs it. */
+const CONNECT_TIMEOUT_MS = 5000;
+
+function postgresDb(url: string): Db {
   // The type parser is given to this pool only: no process-wide pg.types change.
-  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, types: pgTypes });
-  // An idle connection that the server drops must not take the process down with it.
+  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, types: pgTypes, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
+  // A connection the server drops (a restart, a failover, a reset) must not take the process
+  // down. pg-pool listens for errors on idle clients only; a client in use emits 'error' as
+  // well as failing its query, and with no listener that event is fatal. The query's own error
+  // reaches its caller, and pg-pool discards the broken client when it is released.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  try {
-    await migrate(db);
-  } catch (err) {
-    await db.destroy().catch(() => {});
-    const where = new URL(url);
-    throw new StoreError(`cannot open the PostgreSQL store at ${where.host}${where.pathname} (ENCODERY_DATABASE_URL): ${(err as Error).message}`, { cause: err });
-  }
-  return db;
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
 /** Whether a Kysely instance talks to PostgreSQL (migrations pick portable column types by it). */
@@ -93,7 +156,7 @@ export async function migrate(db: Db): Promise<void> {
   const { error, results } = await new Migrator({ db, provider: migrationProvider, migrationTableSchema }).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
-    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? error}`);
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? error}`, { cause: error });
   }
 }
 
