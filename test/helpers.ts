@@ -98,7 +98,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return { url: url.toString(), drop: () => admin(`drop schema if exists ${schema} cascade`) };
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+/** `log`: the server's logger (default: silent, or the level in TEST_LOG). */
+export async function startTestServer(env: Record<string, string> = {}, opts: { log?: pino.Logger } = {}): Promise<TestServer> {
   const dataDir = await tempDir();
   const database = TEST_STORE === 'postgres' && !('ENCODERY_DATABASE_URL' in env) ? await createTestDatabase() : null;
   const filesDir = path.join(dataDir, 'files');
@@ -112,7 +113,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...(database ? { ENCODERY_DATABASE_URL: database.url } : {}),
     ...env,
   });
-  const server = await startServer(config, { log: pino({ level: process.env.TEST_LOG ?? 'silent' }) }).catch(async (err: unknown) => {
+  const server = await startServer(config, { log: opts.log ?? pino({ level: process.env.TEST_LOG ?? 'silent' }) }).catch(async (err: unknown) => {
     await database?.drop();
     throw err;
   });
