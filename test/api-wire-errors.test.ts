@@ -102,6 +102,14 @@ describe('bad requests get their own named error, in their own format', () => {
     assert.equal(await countMedia(), before);
   });
 
+  test('a query with more fields than the cap is refused before it costs the server a second', async () => {
+    const xml = toXml('query', { ...auth, action: 'GetMediaList' }).replace('</query>', '<a>1</a>'.repeat(30_000) + '</query>');
+    assert.match(await errorOf('xml', post('xml=' + encodeURIComponent(xml))), /more than 20000 fields/);
+    const keys = Object.fromEntries(Array.from({ length: 25_000 }, (_, i) => [`k${i}`, '1']));
+    const json = JSON.stringify({ query: { ...auth, action: 'GetMediaList', ...keys } });
+    assert.match(await errorOf('json', post('json=' + encodeURIComponent(json))), /more than 20000 fields/);
+  });
+
   test('other methods on / get 405 and odd paths 404, with the error in the asked format', async () => {
     const json = 'json=' + encodeURIComponent(JSON.stringify({ query: { ...auth, action: 'GetMediaList' } }));
     const put = await post(json, form, '/', 'PUT');

@@ -15,6 +15,12 @@ export const MAX_DEPTH = 16;
 export const MAX_FIELD_CHARS = 16_384;
 /** Longest field name; real ones are under 40. */
 export const MAX_NAME_CHARS = 100;
+/**
+ * Most fields (elements, keys and list items) one query may have: 100 formats of 15 streams with
+ * all their fields stay under it, and it bounds the work a body within the size limit can cause
+ * (100,000 sibling elements cost fast-xml-parser about a second).
+ */
+export const MAX_FIELDS = 20_000;
 
 /**
  * Which format the client asked for, read from the body as it streams in: the name of the first
@@ -43,21 +49,25 @@ export class FormatScanner {
         if (this.#found) return;
       }
       if (c === '&') {
+        // A name without `=` is a field too (URLSearchParams reads `json&…` as json='').
+        if (this.#inName) this.#endName();
         this.#inName = true;
         this.#name = '';
       } else if (this.#inName) {
-        if (c === '=') {
-          this.#inName = false;
-          const name = formName(this.#name);
-          if (name === 'xml' || name === 'json') this.#found = name;
-        } else if (this.#name.length < 32) {
-          this.#name += c;
-        }
+        if (c === '=') this.#endName();
+        else if (this.#name.length < 32) this.#name += c;
       }
     }
   }
 
+  #endName(): void {
+    this.#inName = false;
+    const name = formName(this.#name);
+    if (name === 'xml' || name === 'json') this.#found = name;
+  }
+
   get format(): WireFormat {
+    if (!this.#found && this.#inName) this.#endName();
     return this.#found ?? 'xml';
   }
 }
@@ -90,7 +100,7 @@ export function decodeBody(body: string): DecodedRequest {
   if (trimmed.startsWith('json={')) return { format: 'json', query: decodeJson(trimmed.slice(5)) };
   if (trimmed.startsWith('<')) return { format: 'xml', query: decodeXml(trimmed) };
   if (trimmed.startsWith('{')) return { format: 'json', query: decodeJson(trimmed) };
-  const form = new URLSearchParams(body);
+  const form = new URLSearchParams(trimmed);
   const xml = form.getAll('xml');
   const json = form.getAll('json');
   if (xml.length + json.length > 1) throw new ApiError(ErrorText.badQuery('send the query once, in one form field named xml or json.'));
@@ -114,10 +124,14 @@ const parser = new XMLParser({
   maxNestedTags: MAX_DEPTH + 1,
 });
 
+const tooMany = (): ApiError => new ApiError(ErrorText.badQuery(`the query has more than ${MAX_FIELDS} fields.`));
 const tooDeep = (): ApiError => new ApiError(ErrorText.badQuery(`the document is nested more than ${MAX_DEPTH} levels deep.`));
 
 export function decodeXml(xml: string): FieldMap {
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new ApiError(ErrorText.badQuery('DOCTYPE and entity declarations are not allowed.'));
+  // Every element has at least one `<`: counted before the costlier validation and parse.
+  let tags = 0;
+  for (let at = xml.indexOf('<'); at !== -1; at = xml.indexOf('<', at + 1)) if (++tags > 2 * MAX_FIELDS + 2) throw tooMany();
   const valid = XMLValidator.validate(xml);
   if (valid !== true) throw new ApiError(ErrorText.badQuery(`malformed XML (${valid.err.msg}, line ${valid.err.line}).`));
   let doc: unknown;
@@ -133,7 +147,7 @@ export function decodeXml(xml: string): FieldMap {
   const root = (doc as Record<string, unknown>)?.query;
   if (root === undefined) throw new ApiError(ErrorText.badQuery('the root element must be <query>.'));
   if (Array.isArray(root)) throw new ApiError(ErrorText.badQuery('there must be exactly one <query>.'));
-  return root === '' ? {} : asMap(toField(root, 0, ''));
+  return root === '' ? {} : asMap(toField(root, 0, '', { fields: 0 }));
 }
 
 export function decodeJson(json: string): FieldMap {
@@ -147,7 +161,7 @@ export function decodeJson(json: string): FieldMap {
   if (root === undefined || root === null || typeof root !== 'object' || Array.isArray(root)) {
     throw new ApiError(ErrorText.badQuery('the document must be {"query": {...}}.'));
   }
-  return asMap(toField(root, 0, ''));
+  return asMap(toField(root, 0, '', { fields: 0 }));
 }
 
 function asMap(value: FieldValue): FieldMap {
@@ -163,16 +177,17 @@ const UNREPRESENTABLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\
  * Normalises parsed XML or JSON into fields: scalars become strings, nothing else survives.
  * `path` names the field in errors (`format.destination`).
  */
-function toField(value: unknown, depth: number, path: string): FieldValue {
+function toField(value: unknown, depth: number, path: string, seen: { fields: number }): FieldValue {
   if (depth > MAX_DEPTH) throw tooDeep();
+  if (++seen.fields > MAX_FIELDS) throw tooMany();
   if (value === null || value === undefined) return '';
-  if (Array.isArray(value)) return value.map((v) => toField(v, depth + 1, path));
+  if (Array.isArray(value)) return value.map((v) => toField(v, depth + 1, path, seen));
   if (typeof value === 'object') {
     const map: FieldMap = {};
     for (const [k, v] of Object.entries(value)) {
       if (k.length > MAX_NAME_CHARS) throw new ApiError(ErrorText.badQuery(`a field name is longer than ${MAX_NAME_CHARS} characters.`));
       // `__proto__` would reach the prototype through assignment; no real field has that name.
-      if (k !== '__proto__') map[k] = toField(v, depth + 1, path === '' ? k : `${path}.${k}`);
+      if (k !== '__proto__') map[k] = toField(v, depth + 1, path === '' ? k : `${path}.${k}`, seen);
     }
     return map;
   }
