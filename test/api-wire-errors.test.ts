@@ -90,6 +90,10 @@ describe('bad requests get their own named error, in their own format', () => {
     const before = await countMedia();
     const query = { ...auth, action: 'AddMedia', source: `file://${t.filesDir}/none.mp4`, format: { output: 'mp4', note: 'x'.repeat(900_000) } };
     assert.equal(await errorOf('json', post('json=' + encodeURIComponent(JSON.stringify({ query })))), 'Field "format.note" is longer than the limit of 16384 characters.');
+    assert.equal(await errorOf('xml', post('xml=' + encodeURIComponent(toXml('query', query)))), 'Field "format.note" is longer than the limit of 16384 characters.');
+    // Entities count as the character they stand for: 16384 of them fit.
+    const fits = { ...query, action: 'GetMediaList', format: { output: 'mp4', note: '&'.repeat(16_384) } };
+    assert.deepEqual(parseXml(await (await post('xml=' + encodeURIComponent(toXml('query', fits)))).text()).response, '');
     assert.equal(await countMedia(), before);
   });
 

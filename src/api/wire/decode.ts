@@ -132,6 +132,7 @@ export function decodeXml(xml: string): FieldMap {
   // Every element has at least one `<`: counted before the costlier validation and parse.
   let tags = 0;
   for (let at = xml.indexOf('<'); at !== -1; at = xml.indexOf('<', at + 1)) if (++tags > 2 * MAX_FIELDS + 2) throw tooMany();
+  refuseLongText(xml);
   const valid = XMLValidator.validate(xml);
   if (valid !== true) throw new ApiError(ErrorText.badQuery(`malformed XML (${valid.err.msg}, line ${valid.err.line}).`));
   let doc: unknown;
@@ -148,6 +149,33 @@ export function decodeXml(xml: string): FieldMap {
   if (root === undefined) throw new ApiError(ErrorText.badQuery('the root element must be <query>.'));
   if (Array.isArray(root)) throw new ApiError(ErrorText.badQuery('there must be exactly one <query>.'));
   return root === '' ? {} : asMap(toField(root, 0, '', { fields: 0 }));
+}
+
+/**
+ * fast-xml-parser's time grows faster than a value's length (about a second for one of 900 KB),
+ * so a value surely over the cap is refused before parsing; toField still checks every value.
+ */
+function refuseLongText(xml: string): void {
+  let start = 0;
+  for (let i = 0; i <= xml.length; i++) {
+    const c = xml.charCodeAt(i);
+    if (c !== 60 && c !== 62 && i < xml.length) continue; // < and >
+    if (i - start > MAX_FIELD_CHARS && xml.slice(start, i).replace(/&#?\w{1,12};/g, '_').length > MAX_FIELD_CHARS) {
+      if (xml.charCodeAt(start - 1) === 60) throw new ApiError(ErrorText.badQuery(`a tag is longer than ${MAX_FIELD_CHARS} characters.`));
+      throw new ApiError(ErrorText.fieldTooLong(elementPath(xml.slice(0, start)), MAX_FIELD_CHARS));
+    }
+    start = i + 1;
+  }
+}
+
+/** The dotted path of the element open at the end of `head` (`format.text`), as toField names it. */
+function elementPath(head: string): string {
+  const stack: string[] = [];
+  for (const [, close, name, selfClosing] of head.matchAll(/<(\/?)([A-Za-z_][\w.:-]*)[^<>]*?(\/?)>/g)) {
+    if (close) stack.pop();
+    else if (!selfClosing) stack.push(name!);
+  }
+  return stack.slice(1).join('.') || 'query';
 }
 
 export function decodeJson(json: string): FieldMap {
