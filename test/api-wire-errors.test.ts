@@ -114,6 +114,17 @@ describe('bad requests get their own named error, in their own format', () => {
     assert.match(await errorOf('json', post('json=' + encodeURIComponent(json))), /more than 20000 fields/);
   });
 
+  test('a media or task id beyond the stores\' integer ids is not found (PostgreSQL refused it: Internal error)', async () => {
+    for (const id of ['2147483648', '999999999999999']) {
+      assert.equal((await t.call('json', { action: 'GetStatus', mediaid: id })).errors.error, `Media ${id} not found.`);
+      assert.equal((await t.call('xml', { action: 'GetStatus', mediaid: `1,${id}`, extended: 'yes' })).errors.error, `Media ${id} not found.`);
+      assert.equal((await t.call('json', { action: 'CancelMedia', mediaid: id })).errors.error, `Media ${id} not found.`);
+      assert.equal((await t.call('json', { action: 'GetMediaInfo', mediaid: id })).errors.error, `Media ${id} not found.`);
+      assert.match((await t.call('json', { action: 'GetMediaList', version: '3', mediaid: id })).errors.error, /Field "mediaid" must be at most 2147483647/);
+      assert.match((await t.call('json', { action: 'GetMediaList', version: '3', taskid: id })).errors.error, /Field "taskid" must be at most 2147483647/);
+    }
+  });
+
   test('other methods on / get 405 and odd paths 404, with the error in the asked format', async () => {
     const json = 'json=' + encodeURIComponent(JSON.stringify({ query: { ...auth, action: 'GetMediaList' } }));
     const put = await post(json, form, '/', 'PUT');
