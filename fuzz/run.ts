@@ -3,7 +3,7 @@
  * kind of 5xx replies, generic errors, replies in the wrong format and broken replies, the
  * slowest reply and the server's memory. Exits 1 when a target is missed (0, 0, 0, 0, < 1 s).
  *
- *   npm run fuzz -- [--count 20000] [--seed 1] [--concurrency 2] [--max-seconds 600]
+ *   npm run fuzz -- [--count 20000] [--seed 1] [--concurrency 1] [--max-seconds 1200]
  */
 import { parseArgs } from 'node:util';
 import { formatReport, missedTargets, runFuzz } from './core.ts';
@@ -13,8 +13,8 @@ const { values } = parseArgs({
   options: {
     count: { type: 'string', default: '20000' },
     seed: { type: 'string', default: '1' },
-    concurrency: { type: 'string', default: '2' },
-    'max-seconds': { type: 'string', default: '600' },
+    concurrency: { type: 'string', default: '1' },
+    'max-seconds': { type: 'string', default: '1200' },
   },
 });
 const count = Number(values.count);

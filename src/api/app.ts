@@ -90,8 +90,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     payload.on('error', (err) => done(err as Error, undefined));
   });
 
-  const sendError = (r: FastifyReply, status: number, format: WireFormat, message: string) =>
-    r.code(status).header('content-type', CONTENT_TYPE[format]).send(render(format, 'response', errorBody(message)));
+  const sendError = (reply: FastifyReply, status: number, format: WireFormat, message: string) =>
+    reply.code(status).header('content-type', CONTENT_TYPE[format]).send(render(format, 'response', errorBody(message)));
 
   // The API decodes a body by its own shape (7.8 rule 6), never by its Content-Type; a missing,
   // empty or malformed one must not turn into fastify's 415, answered outside the envelope.
@@ -99,15 +99,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     delete request.raw.headers['content-type'];
   };
 
-  app.post('/', { onRequest: ignoreContentType }, async (request, r) => {
+  app.post('/', { onRequest: ignoreContentType }, async (request, reply) => {
     const raw = (request.body as RawBody | undefined) ?? { text: '', tooLarge: false, format: 'xml' };
     const { format, body, action } = await answer(deps, raw);
     deps.metrics.requests.inc({ action, outcome: 'errors' in body ? 'error' : 'ok' });
-    return r.code(200).header('content-type', CONTENT_TYPE[format]).send(render(format, 'response', body));
+    return reply.code(200).header('content-type', CONTENT_TYPE[format]).send(render(format, 'response', body));
   });
 
-  app.get('/', async (_req, r) =>
-    r.type('text/plain').send('Encodery speaks the encoding.com Media API here: POST / with a form field xml or json.\n'),
+  app.get('/', async (_req, reply) =>
+    reply.type('text/plain').send('Encodery speaks the encoding.com Media API here: POST / with a form field xml or json.\n'),
   );
 
   // No client of the API uses another method; an HTTP tool that does learns the truth (405) and,
@@ -116,16 +116,16 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     method: ['PUT', 'DELETE', 'PATCH', 'OPTIONS'],
     url: '/',
     onRequest: ignoreContentType,
-    handler: async (request, r) => {
+    handler: async (request, reply) => {
       const raw = request.body as RawBody | undefined;
-      return sendError(r.header('allow', 'GET, HEAD, POST'), 405, raw?.format ?? 'xml', ErrorText.wrongMethod(request.method));
+      return sendError(reply.header('allow', 'GET, HEAD, POST'), 405, raw?.format ?? 'xml', ErrorText.wrongMethod(request.method));
     },
   });
 
-  app.setNotFoundHandler(async (request, r) => {
+  app.setNotFoundHandler(async (request, reply) => {
     const raw = request.body as RawBody | undefined;
-    if (!raw) return r.code(404).type('text/plain').send('Not found\n');
-    return sendError(r, 404, raw.format, ErrorText.noSuchPath(request.url.split('?')[0] ?? ''));
+    if (!raw) return reply.code(404).type('text/plain').send('Not found\n');
+    return sendError(reply, 404, raw.format, ErrorText.noSuchPath(request.url.split('?')[0] ?? ''));
   });
 
   // The dashboard is one more client of the same actions: its queries go through `answer` too.
@@ -187,7 +187,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return reply.send(fs.createReadStream(full));
   });
 
-  app.setErrorHandler((err, request, r) => {
+  app.setErrorHandler((err, request, reply) => {
     const status = (err as { statusCode?: number }).statusCode;
     const clientFault = status !== undefined && status >= 400 && status < 500;
     // A request the client got wrong is theirs to fix; only our own faults are errors.
@@ -196,9 +196,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (request.routeOptions.url === '/' && request.method === 'POST') {
       // Never a non-200 for the API endpoint: clients treat it as a transport failure (7.8 rule 1).
       const format = (request.body as RawBody | undefined)?.format ?? 'xml';
-      return sendError(r, 200, format, clientFault ? ErrorText.unreadable((err as Error).message) : ErrorText.internal);
+      return sendError(reply, 200, format, clientFault ? ErrorText.unreadable((err as Error).message) : ErrorText.internal);
     }
-    return r.code(clientFault ? status : 500).send({ error: clientFault ? (err as Error).message : 'internal error' });
+    return reply.code(clientFault ? status : 500).send({ error: clientFault ? (err as Error).message : 'internal error' });
   });
 
   return app;
