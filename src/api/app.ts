@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Users } from './auth.ts';
 import type { Services } from './actions/context.ts';
 import { ACTIONS } from './actions/index.ts';
 import { ApiError, ErrorText } from './errors.ts';
 import { scalar } from './query.ts';
-import { decodeBody, sniffFormat } from './wire/decode.ts';
+import { decodeBody, FormatScanner } from './wire/decode.ts';
 import { CONTENT_TYPE, render, type WireFormat, type WireObject } from './wire/render.ts';
 import { findTaskByToken } from '../store/repo.ts';
 import type { StoreHealth } from '../store/db.ts';
@@ -32,6 +32,8 @@ export interface AppDeps extends Services {
 interface RawBody {
   text: string;
   tooLarge: boolean;
+  /** What the body asked for (FormatScanner), known even when it is over the limit or undecodable. */
+  format: WireFormat;
 }
 
 const MIME: Record<string, string> = {
@@ -74,23 +76,34 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addContentTypeParser('*', (_req, payload, done) => {
     const limit = deps.config.maxBodyBytes;
     const chunks: Buffer[] = [];
+    const scanner = new FormatScanner();
     let size = 0;
     let tooLarge = false;
     payload.on('data', (chunk: Buffer) => {
+      // An oversized body is read to its end (and dropped) so that the reply can name its format.
+      scanner.push(chunk);
       size += chunk.length;
       if (size > limit) {
-        if (!tooLarge) chunks.splice(0, chunks.length, Buffer.concat(chunks).subarray(0, 4096));
         tooLarge = true;
-        return;
+        chunks.length = 0;
       }
-      chunks.push(chunk);
+      if (!tooLarge) chunks.push(chunk);
     });
-    payload.on('end', () => done(null, { text: Buffer.concat(chunks).toString('utf8'), tooLarge } satisfies RawBody));
+    payload.on('end', () => done(null, { text: Buffer.concat(chunks).toString('utf8'), tooLarge, format: scanner.format } satisfies RawBody));
     payload.on('error', (err) => done(err as Error, undefined));
   });
 
-  app.post('/', async (request, reply) => {
-    const raw = (request.body as RawBody | undefined) ?? { text: '', tooLarge: false };
+  const sendError = (reply: FastifyReply, status: number, format: WireFormat, message: string) =>
+    reply.code(status).header('content-type', CONTENT_TYPE[format]).send(render(format, 'response', errorBody(message)));
+
+  // The API decodes a body by its own shape (7.8 rule 6), never by its Content-Type; a missing,
+  // empty or malformed one must not turn into fastify's 415, answered outside the envelope.
+  const ignoreContentType = async (request: FastifyRequest) => {
+    delete request.raw.headers['content-type'];
+  };
+
+  app.post('/', { onRequest: ignoreContentType }, async (request, reply) => {
+    const raw = (request.body as RawBody | undefined) ?? { text: '', tooLarge: false, format: 'xml' };
     const { format, body, action } = await answer(deps, raw);
     deps.metrics.requests.inc({ action, outcome: 'errors' in body ? 'error' : 'ok' });
     return reply.code(200).header('content-type', CONTENT_TYPE[format]).send(render(format, 'response', body));
@@ -100,12 +113,30 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     reply.type('text/plain').send('Encodery speaks the encoding.com Media API here: POST / with a form field xml or json.\n'),
   );
 
+  // No client of the API uses another method; an HTTP tool that does learns the truth (405) and,
+  // in the format its body asked for, what to send instead.
+  app.route({
+    method: ['PUT', 'DELETE', 'PATCH', 'OPTIONS'],
+    url: '/',
+    onRequest: ignoreContentType,
+    handler: async (request, reply) => {
+      const raw = request.body as RawBody | undefined;
+      return sendError(reply.header('allow', 'GET, HEAD, POST'), 405, raw?.format ?? 'xml', ErrorText.wrongMethod(request.method));
+    },
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const raw = request.body as RawBody | undefined;
+    if (!raw) return reply.code(404).type('text/plain').send('Not found\n');
+    return sendError(reply, 404, raw.format, ErrorText.noSuchPath(request.url.split('?')[0] ?? ''));
+  });
+
   // The dashboard is one more client of the same actions: its queries go through `answer` too.
   void app.register(dashboard, {
     prefix: '/dashboard',
     deps,
     answer: async (query) => {
-      const { format, body, action } = await answer(deps, { text: JSON.stringify({ query }), tooLarge: false });
+      const { format, body, action } = await answer(deps, { text: JSON.stringify({ query }), tooLarge: false, format: 'json' });
       deps.metrics.requests.inc({ action, outcome: 'errors' in body ? 'error' : 'ok' });
       return render(format, 'response', body);
     },
@@ -154,20 +185,24 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.setErrorHandler((err, request, reply) => {
-    // Never a 500 for the API endpoint: clients treat non-200 as a transport failure (7.8 rule 1).
-    deps.log.error({ err, url: request.url }, 'request failed');
-    if (request.method === 'POST' && request.url === '/') {
-      return reply.code(200).header('content-type', CONTENT_TYPE.xml).send(render('xml', 'response', errorBody(ErrorText.internal)));
-    }
     const status = (err as { statusCode?: number }).statusCode;
-    return reply.code(status && status >= 400 && status < 500 ? status : 500).send({ error: status && status < 500 ? (err as Error).message : 'internal error' });
+    const clientFault = status !== undefined && status >= 400 && status < 500;
+    // A request the client got wrong is theirs to fix; only our own faults are errors.
+    if (clientFault) deps.log.warn({ url: request.url.slice(0, 200), reason: (err as Error).message }, 'request refused');
+    else deps.log.error({ err, url: request.url.slice(0, 200) }, 'request failed');
+    if (request.routeOptions.url === '/' && request.method === 'POST') {
+      // Never a non-200 for the API endpoint: clients treat it as a transport failure (7.8 rule 1).
+      const format = (request.body as RawBody | undefined)?.format ?? 'xml';
+      return sendError(reply, 200, format, clientFault ? ErrorText.unreadable((err as Error).message) : ErrorText.internal);
+    }
+    return reply.code(clientFault ? status : 500).send({ error: clientFault ? (err as Error).message : 'internal error' });
   });
 
   return app;
 }
 
 async function answer(deps: AppDeps, raw: RawBody): Promise<{ format: WireFormat; body: WireObject; action: string }> {
-  let format = sniffFormat(raw.text);
+  let format = raw.format;
   let action = 'unknown';
   try {
     if (raw.tooLarge) throw new ApiError(ErrorText.tooLarge(deps.config.maxBodyBytes));

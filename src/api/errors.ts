@@ -23,6 +23,10 @@ export const ErrorText = {
   wrongShape: (field: string, expected: string) => `Field "${field}" must be ${expected}.`,
   badValue: (field: string, why: string) => `Field "${field}" ${why}`,
   tooLarge: (limit: number) => `Request body is larger than the limit of ${limit} bytes.`,
+  fieldTooLong: (field: string, limit: number) => `Field "${field}" is longer than the limit of ${limit} characters.`,
+  wrongMethod: (method: string) => `The API takes POST, not ${method.slice(0, 16)}: POST / with a form field named xml or json.`,
+  noSuchPath: (path: string) => `Nothing is served at ${JSON.stringify(path.slice(0, 80))}: the API is POST / with a form field named xml or json.`,
+  unreadable: (why: string) => `The request could not be read (${why.slice(0, 120)}).`,
   internal: 'Internal error; the request was not carried out. Try again later.',
   storeUnavailable: 'The database cannot be reached right now; try again in a moment.',
 } as const;

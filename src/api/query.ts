@@ -38,8 +38,29 @@ export function positiveInt(text: string, field: string): number {
   return Number(text);
 }
 
+/** Media and task ids are PostgreSQL `integer`s: a larger number names nothing, and must not reach a query. */
+export const MAX_ID = 2_147_483_647;
+
 export function mediaIdOf(q: FieldMap): number {
-  const text = required(q, 'mediaid', ErrorText.noMediaId);
+  return mediaIdFrom(required(q, 'mediaid', ErrorText.noMediaId));
+}
+
+/** One media id as text: not a number is refused, a number no media can have is not found. */
+export function mediaIdFrom(text: string): number {
   if (!/^\d{1,15}$/.test(text) || Number(text) < 1) throw new ApiError(ErrorText.badMediaId(text));
+  if (Number(text) > MAX_ID) throw new ApiError(ErrorText.mediaNotFound(text));
   return Number(text);
+}
+
+export function taskIdOf(q: FieldMap): number {
+  const id = positiveInt(required(q, 'taskid', ErrorText.noTaskId), 'taskid');
+  if (id > MAX_ID) throw new ApiError(ErrorText.taskNotFound(id));
+  return id;
+}
+
+/** An id a list is filtered by. */
+export function idFilter(text: string, field: string): number {
+  const id = positiveInt(text, field);
+  if (id > MAX_ID) throw new ApiError(ErrorText.badValue(field, `must be at most ${MAX_ID}, not "${text}".`));
+  return id;
 }

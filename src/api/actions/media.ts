@@ -9,7 +9,7 @@ import { parseSplitScreen } from '../../domain/split-screen.ts';
 import * as repo from '../../store/repo.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { ApiError, ErrorText } from '../errors.ts';
-import { many, mediaIdOf, positiveInt, required, scalar, yesNo } from '../query.ts';
+import { many, mediaIdOf, scalar, taskIdOf, yesNo } from '../query.ts';
 import { isXmlName, type WireObject } from '../wire/render.ts';
 import type { Action, ActionContext } from './context.ts';
 import { VERSION } from '../../version.ts';
@@ -184,7 +184,7 @@ export const restartMediaErrors: Action = async (ctx) => {
 
 export const restartMediaTask: Action = async (ctx) => {
   const media = await mediaOf(ctx);
-  const taskId = positiveInt(required(ctx.query, 'taskid', ErrorText.noTaskId), 'taskid');
+  const taskId = taskIdOf(ctx.query);
   const task = await repo.getTask(ctx.db, taskId);
   if (!task || task.media_id !== media.id) throw new ApiError(ErrorText.taskNotFound(taskId));
   await ctx.queue.abort(media.id, 'restart');

@@ -7,7 +7,7 @@ import { mediaDirs } from '../../domain/layout.ts';
 import { destinationForLayout, keepsLayout, layoutMain } from '../../domain/destinations.ts';
 import { storyboardListing, storyboardOf } from '../../domain/storyboard.ts';
 import { ApiError, ErrorText } from '../errors.ts';
-import { mediaIdOf, positiveInt, required, scalar, yesNo } from '../query.ts';
+import { idFilter, mediaIdFrom, mediaIdOf, positiveInt, required, scalar, taskIdOf, yesNo } from '../query.ts';
 import { alwaysList, interleave, qcReportWire, wireDate, wirePercent, wireQuality, type Wire, type WireObject } from '../wire/render.ts';
 import type { QcReport } from '../../domain/qc.ts';
 import { parseQuality } from '../../domain/quality.ts';
@@ -28,10 +28,7 @@ export const getStatus: Action = async (ctx) => {
   const extended = yesNo(q, 'extended');
   const opts: StatusOptions = { extended, includeLog: yesNo(q, 'include_task_status'), includeQc: yesNo(q, 'include_qc_task_status') };
   const text = required(q, 'mediaid', ErrorText.noMediaId);
-  const ids = text.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
-    if (!/^\d{1,15}$/.test(s) || Number(s) < 1) throw new ApiError(ErrorText.badMediaId(s));
-    return Number(s);
-  });
+  const ids = text.split(',').map((s) => s.trim()).filter(Boolean).map(mediaIdFrom);
   if (ids.length === 0) throw new ApiError(ErrorText.noMediaId);
   if (!extended) {
     // Simple mode answers for the first id only, directly under <response> (7.8 rule 10).
@@ -261,7 +258,7 @@ function sourcesOf(m: repo.MediaRow): string[] {
 
 export const getTaskStatus: Action = async (ctx) => {
   const mediaId = mediaIdOf(ctx.query);
-  const taskId = positiveInt(required(ctx.query, 'taskid', ErrorText.noTaskId), 'taskid');
+  const taskId = taskIdOf(ctx.query);
   const includeQc = yesNo(ctx.query, 'include_qc');
   const media = await repo.findMedia(ctx.db, ctx.user.id, mediaId);
   if (!media) throw new ApiError(ErrorText.mediaNotFound(mediaId));
@@ -327,8 +324,8 @@ export const getMediaList: Action = async (ctx) => {
     order,
     limit: perPage,
     offset: (page - 1) * perPage,
-    mediaId: mediaId ? positiveInt(mediaId, 'mediaid') : undefined,
-    taskId: taskId ? positiveInt(taskId, 'taskid') : undefined,
+    mediaId: mediaId ? idFilter(mediaId, 'mediaid') : undefined,
+    taskId: taskId ? idFilter(taskId, 'taskid') : undefined,
     output: scalar(q, 'output') || undefined,
     status: scalar(q, 'status') || undefined,
     source: scalar(q, 'source')?.slice(0, 200) || undefined,
