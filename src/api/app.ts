@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { sql } from 'kysely';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Users } from './auth.ts';
 import type { Services } from './actions/context.ts';
@@ -15,15 +14,13 @@ import type { Metrics } from '../metrics.ts';
 import { openForDownload } from '../pipeline/shared-storage.ts';
 import { describeError } from '../pipeline/util.ts';
 import { dashboard } from '../dashboard/plugin.ts';
+import type { HealthReport } from '../health.ts';
 
 export interface AppDeps extends Services {
   users: Users;
   metrics: Metrics;
-  /**
-   * Whether FFmpeg is usable (checked off the request path; /healthz reports it); null in a
-   * process that encodes nothing (`--role api`), whose health does not depend on FFmpeg.
-   */
-  ffmpegReady: (() => boolean) | null;
+  /** The /healthz report (health.ts): the store, the queue, and FFmpeg where this process encodes. */
+  health: () => Promise<HealthReport>;
 }
 
 interface RawBody {
@@ -109,14 +106,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.get('/healthz', async (_req, reply) => {
-    const checks: { store: boolean; ffmpeg?: boolean } = { store: false, ...(deps.ffmpegReady ? { ffmpeg: deps.ffmpegReady() } : {}) };
-    try {
-      await sql`select 1`.execute(deps.db);
-      checks.store = true;
-    } catch {
-      // reported below
-    }
-    const ok = checks.store && checks.ffmpeg !== false;
+    const { ok, checks } = await deps.health();
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
   });
 
