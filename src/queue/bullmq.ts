@@ -237,6 +237,9 @@ export function leaseOptions(lockMs: number) {
   };
 }
 
+/** A lost lock is reported once a minute per job, not at every renewal attempt. */
+const LOCK_LOST_REPEAT_MS = 60_000;
+
 /** How often a worker with a free slot looks again at which of its queues holds the next media. */
 const SELECT_EVERY_MS = 1000;
 
@@ -278,6 +281,8 @@ export class BullWorkers {
   #selecting: Promise<void> | undefined;
   #selectAgain = false;
   #selectTimer: NodeJS.Timeout | undefined;
+  /** When each job's lost lock was last reported (BullMQ retries the renewal, and reports it, until the run ends). */
+  readonly #lockLost = new Map<string, number>();
 
   constructor(settings: WorkerSettings, process: MediaProcessor) {
     this.#settings = settings;
@@ -294,7 +299,11 @@ export class BullWorkers {
         ...leaseOptions(settings.lockMs),
         autorun: false,
       });
-      worker.on('error', (err) => settings.log.error({ err: redactError(err), queue: name }, 'worker connection error'));
+      worker.on('error', (err) => {
+        // BullMQ says so on every renewal attempt; lockRenewalFailed below reports it once.
+        if (err.message.startsWith('could not renew lock')) return;
+        settings.log.error({ err: redactError(err), queue: name }, 'worker connection error');
+      });
       worker.on('failed', (job, err) => {
         const data = job ? JobData.safeParse(job.data) : undefined;
         if (!data?.success) return;
@@ -304,7 +313,11 @@ export class BullWorkers {
       worker.on('lockRenewalFailed', (ids) => {
         // Redis was away longer than the lock. The run goes on: the store lease (queue/lease.ts)
         // says whose the media is, and a worker given the job meanwhile leaves it to this one.
-        settings.log.warn({ jobIds: ids }, 'the queue lost its lock on running media; they carry on under their store lease');
+        const now = Date.now();
+        const fresh = ids.filter((id) => now - (this.#lockLost.get(id) ?? 0) > LOCK_LOST_REPEAT_MS);
+        if (this.#lockLost.size > 10_000) this.#lockLost.clear();
+        for (const id of fresh) this.#lockLost.set(id, now);
+        if (fresh.length > 0) settings.log.warn({ jobIds: fresh }, 'the queue lost its lock on running media; they carry on under their store lease');
       });
       this.#workers.push(worker);
       const queue = new Queue<JobData>(name, { connection, prefix: settings.prefix });
