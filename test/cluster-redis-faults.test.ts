@@ -79,6 +79,17 @@ describe('cluster mode through Redis faults', { timeout: 240_000 }, () => {
     assert.equal(Number(rows.n), added, 'no media added twice');
   };
   const logLines = (procs: Proc[], text: string) => procs.flatMap((p) => p.lines).filter((l) => l.includes(text));
+  /** FFmpeg processes writing into this media's output folder. */
+  const ffmpegsOf = async (id: string): Promise<number[]> => {
+    const marker = path.join(dataDir, 'outputs', id) + path.sep;
+    const found: number[] = [];
+    for (const entry of await fs.readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const argv = (await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+      if (argv[0]?.endsWith('ffmpeg') && argv.some((a) => a.replace(/^file:/, '').startsWith(marker))) found.push(Number(entry));
+    }
+    return found;
+  };
 
   before(async () => {
     redis = await startOwnRedis();
@@ -192,5 +203,25 @@ describe('cluster mode through Redis faults', { timeout: 240_000 }, () => {
     await assertClean([id]);
     assert.equal(logLines(workers, 'queue gave up').length, 0, 'no stall held against the media');
     assert.ok(logLines(workers, 'lost its lock').length > lockLostBefore, 'the queue did lose its lock meanwhile');
+  });
+
+  test('CancelMedia after Redis lost the lock of a running encode still reaches its worker: FFmpeg stops, nothing is delivered', async () => {
+    const { id } = await addMedia(longClip, 'cancel-after-lock-loss', '640x360');
+    await waitFor(async () => (await ffmpegsOf(id)).length > 0, 60_000, 100);
+    const leftBefore = logLines(workers, 'left to it').length;
+    redis.freeze();
+    await new Promise((r) => setTimeout(r, 3 * LOCK_SECONDS * 1000));
+    redis.thaw();
+    // The job came back from the queue's stall check and the other worker left it to the holder:
+    // the queue holds no job for the media now, only the store lease says who runs it.
+    await waitFor(async () => logLines(workers, 'left to it').length > leftBefore, 30_000, 100);
+    assert.equal(await status(id), 'Processing', 'still encoding (make the clip longer if not)');
+    const cancelled = await call({ action: 'CancelMedia', mediaid: id });
+    assert.equal(cancelled.message, 'Deleted', JSON.stringify(cancelled));
+    assert.deepEqual(await ffmpegsOf(id), [], 'FFmpeg stopped before CancelMedia answered');
+    await new Promise((r) => setTimeout(r, 2000));
+    await assert.rejects(fs.stat(path.join(files, 'cancel-after-lock-loss.mp4')), 'nothing delivered');
+    assert.equal(receiver.received.filter((r) => r.url === '/cancel-after-lock-loss').length, 0, 'no notification');
+    for (const p of [api, ...workers]) assert.equal(p.child.exitCode, null, 'every process still running');
   });
 });

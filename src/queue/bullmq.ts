@@ -148,8 +148,10 @@ export class BullMediaQueue implements MediaQueue {
 
   /**
    * A waiting job is removed. A job a worker holds cannot be (BullMQ refuses while its lock is
-   * alive), so the workers are told and this retries until the holder has let go, or its lock
-   * has expired because the worker is dead; the message is repeated in case a worker missed it.
+   * alive), nor can a run be stopped by removing its job: so the workers are told, and this
+   * retries until neither the queue's lock nor the store lease holds the media any more (the
+   * holder has let go, or its hold has expired because it is dead); the message is repeated in
+   * case a worker missed it. When Redis does not answer, see the end.
    */
   async abort(mediaId: number, reason: AbortReason): Promise<void> {
     const jobId = jobIdOf(mediaId);
@@ -162,7 +164,9 @@ export class BullMediaQueue implements MediaQueue {
         let held = false;
         for (const q of this.#queues.values()) if ((await q.remove(jobId)) === 0) held = true;
         answered = true;
-        if (!held || givenUp) return;
+        if (givenUp) return;
+        // A run can outlive its job (Redis lost the lock or the job): its store lease still says so.
+        if (!held && !(await this.#held(mediaId))) return;
         if (Date.now() > deadline) throw new Error(`the worker running media ${mediaId} did not let go of it`);
         await this.#publisher.publish(abortChannel(this.#settings.prefix), message);
         await new Promise((r) => setTimeout(r, ABORT_POLL_MS));
