@@ -16,6 +16,8 @@ import { USER, createTestDatabase, makeClip, startReceiver, tempDir, waitFor, ty
  */
 const LOCK_SECONDS = 2;
 const SWEEP_SECONDS = 2;
+/** Not the source's size, so the long clip is encoded (one FFmpeg thread: for longer than a freeze), not remuxed. */
+const LONG_ENCODE_SIZE = '480x270';
 
 describe('cluster mode through Redis faults', { timeout: 240_000 }, () => {
   let redis: OwnRedis;
@@ -100,7 +102,7 @@ describe('cluster mode through Redis faults', { timeout: 240_000 }, () => {
     receiver = await startReceiver();
     [shortClip, longClip] = await Promise.all([
       makeClip(path.join(files, 'short.mp4'), { seconds: 2, size: '320x180' }),
-      makeClip(path.join(files, 'long.mp4'), { seconds: 40, size: '640x360' }),
+      makeClip(path.join(files, 'long.mp4'), { seconds: 60, size: '640x360' }),
     ]);
     const env = {
       ENCODERY_DATA_DIR: dataDir,
@@ -112,6 +114,7 @@ describe('cluster mode through Redis faults', { timeout: 240_000 }, () => {
       ENCODERY_QUEUE_LOCK_SECONDS: String(LOCK_SECONDS),
       ENCODERY_SWEEP_SECONDS: String(SWEEP_SECONDS),
       ENCODERY_WORKERS: '1',
+      ENCODERY_FFMPEG_THREADS: '1',
       ENCODERY_LOG_LEVEL: 'info',
     };
     api = await spawnEncodery(['--role', 'api', '--port', '0'], env, /listening on/);
@@ -184,7 +187,7 @@ describe('cluster mode through Redis faults', { timeout: 240_000 }, () => {
   });
 
   test('Redis frozen longer than the lock during an encode: the encode carries on, is not restarted nor counted as a stall', async () => {
-    const { id } = await addMedia(longClip, 'long', '640x360');
+    const { id } = await addMedia(longClip, 'long-out', LONG_ENCODE_SIZE);
     await waitFor(async () => (await encodes(id)) === 1, 60_000, 100);
     const lockLostBefore = logLines(workers, 'lost its lock').length;
     redis.freeze();
@@ -206,7 +209,7 @@ describe('cluster mode through Redis faults', { timeout: 240_000 }, () => {
   });
 
   test('CancelMedia after Redis lost the lock of a running encode still reaches its worker: FFmpeg stops, nothing is delivered', async () => {
-    const { id } = await addMedia(longClip, 'cancel-after-lock-loss', '640x360');
+    const { id } = await addMedia(longClip, 'cancel-after-lock-loss', LONG_ENCODE_SIZE);
     await waitFor(async () => (await ffmpegsOf(id)).length > 0, 60_000, 100);
     const leftBefore = logLines(workers, 'left to it').length;
     redis.freeze();
