@@ -125,6 +125,7 @@ describe('cluster mode through Redis faults', { timeout: 240_000 }, () => {
   });
 
   after(async () => {
+    // DEBUG_LOGS=<dir>: each process's log lines are kept there, and the PostgreSQL schema is not dropped.
     if (process.env.DEBUG_LOGS) for (const [i, p] of [api, ...workers].entries()) await fs.writeFile(`${process.env.DEBUG_LOGS}/p${i}.log`, p.lines.join('\n'));
     redis?.thaw();
     await stopProcesses([api, ...workers]);
