@@ -16,10 +16,14 @@ import { USER, createTestDatabase, makeClip, startReceiver, tempDir, waitFor, ty
  */
 const LOCK_SECONDS = 2;
 const SWEEP_SECONDS = 2;
-/** Not the source's size, so the long clip is encoded (one FFmpeg thread: for longer than a freeze), not remuxed. */
-const LONG_ENCODE_SIZE = '480x270';
+/**
+ * Sizes other than the long clip's own, so that it is encoded (not remuxed), with one FFmpeg
+ * thread: for well longer than a freeze even on an idle machine. A cancelled encode can be slower.
+ */
+const LONG_ENCODE_SIZE = '960x540';
+const CANCELLED_ENCODE_SIZE = '1280x720';
 
-describe('cluster mode through Redis faults', { timeout: 240_000 }, () => {
+describe('cluster mode through Redis faults', { timeout: 360_000 }, () => {
   let redis: OwnRedis;
   let database: TestDatabase;
   let db: Db;
@@ -121,7 +125,7 @@ describe('cluster mode through Redis faults', { timeout: 240_000 }, () => {
     apiUrl = /listening on (http:\/\/\S+)/.exec(api.lines.find((l) => l.includes('listening on'))!)![1]!;
     workers.push(...(await Promise.all([0, 1].map(() => spawnEncodery(['--role', 'worker'], { ...env, ENCODERY_HEALTH_PORT: '0' }, /worker taking media/)))));
     for (const w of workers) workerHealth.push(/health on (http:\/\/\S+)/.exec(w.lines.find((l) => l.includes('health on'))!)![1]!);
-    db = await openStore({ dataDir: await tempDir(), databaseUrl: database.url });
+    db = await openStore({ dataDir, databaseUrl: database.url });
   });
 
   after(async () => {
@@ -203,14 +207,14 @@ describe('cluster mode through Redis faults', { timeout: 240_000 }, () => {
     } finally {
       redis.thaw();
     }
-    await untilFinished([id]);
+    await untilFinished([id], 180_000);
     await assertClean([id]);
     assert.equal(logLines(workers, 'queue gave up').length, 0, 'no stall held against the media');
     assert.ok(logLines(workers, 'lost its lock').length > lockLostBefore, 'the queue did lose its lock meanwhile');
   });
 
   test('CancelMedia after Redis lost the lock of a running encode still reaches its worker: FFmpeg stops, nothing is delivered', async () => {
-    const { id } = await addMedia(longClip, 'cancel-after-lock-loss', LONG_ENCODE_SIZE);
+    const { id } = await addMedia(longClip, 'cancel-after-lock-loss', CANCELLED_ENCODE_SIZE);
     await waitFor(async () => (await ffmpegsOf(id)).length > 0, 60_000, 100);
     const leftBefore = logLines(workers, 'left to it').length;
     redis.freeze();
