@@ -64,6 +64,10 @@ export interface Config {
   queuePrefix: string;
   /** How long a worker's claim on a media outlives the worker: a crashed worker's media moves on after about this. */
   queueLockSeconds: number;
+  /** How often the cluster compares the store with the queue and re-queues what the queue lost. */
+  sweepSeconds: number;
+  /** A worker's port for /healthz and /metrics; null: none. */
+  healthPort: number | null;
   /**
    * Folder URL (s3://bucket/prefix/, file:///shared/) holding kept outputs and encoded outputs
    * awaiting delivery, so that no node needs another's disk; null: they stay in the data dir.
@@ -127,6 +131,8 @@ export const SETTINGS = {
   queuePrefix: { env: 'ENCODERY_QUEUE_PREFIX', flag: 'queue-prefix', help: 'Prefix of the queue\'s Redis keys (one per installation sharing a Redis)', default: 'encodery' },
   storageUrl: { env: 'ENCODERY_STORAGE_URL', flag: 'storage-url', help: 'Shared storage for kept outputs and outputs awaiting delivery, a folder URL such as s3://bucket/prefix/ or file:///shared/encodery/ (default: the data dir; no node reads another\'s disk when set)' },
   queueLockSeconds: { env: 'ENCODERY_QUEUE_LOCK_SECONDS', flag: 'queue-lock-seconds', help: 'How long a worker\'s claim on a media outlives it: a crashed worker\'s media goes to another worker after about twice this', default: '30' },
+  sweepSeconds: { env: 'ENCODERY_SWEEP_SECONDS', flag: 'sweep-seconds', help: 'How often the cluster re-queues media that the store says are waiting or being worked on but that neither the queue nor a live worker holds (Redis came back empty, a lost write, a dead worker); one node sweeps per period', default: '60' },
+  healthPort: { env: 'ENCODERY_HEALTH_PORT', flag: 'health-port', help: 'Worker role: port for GET /healthz and /metrics on ENCODERY_HOST (the API serves both on its own port); unset: none' },
   splitAboveSeconds: { env: 'ENCODERY_SPLIT_ABOVE_SECONDS', flag: 'split-above-seconds', help: 'Encode video formats of sources longer than this in keyframe-aligned chunks (split-and-stitch); 0 = only when multijob_workflow=yes', default: '0' },
   splitChunkSeconds: { env: 'ENCODERY_SPLIT_CHUNK_SECONDS', flag: 'split-chunk-seconds', help: 'Length of one split-and-stitch chunk (cut at the nearest source keyframe)', default: '10' },
   splitConcurrency: { env: 'ENCODERY_SPLIT_CONCURRENCY', flag: 'split-concurrency', help: 'Chunk encodes of one media run at once by this process', default: '2' },
@@ -206,6 +212,8 @@ const schema = z.object({
   workerTags: list.pipe(z.array(z.string().toLowerCase().regex(/^[a-z0-9][a-z0-9_-]*$/, 'tags are short words of letters, digits, - and _'))).optional(),
   queuePrefix: z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be letters, digits, - and _ (at most 64)'),
   queueLockSeconds: int(1, 3600),
+  sweepSeconds: int(1, 86_400),
+  healthPort: int(0, 65535).optional(),
   // The URL's own text is never echoed: it may carry keys.
   storageUrl: z.string().trim().refine((u) => URL.canParse(u), 'must be a URL such as s3://bucket/prefix/ or file:///shared/encodery/').optional(),
   splitAboveSeconds: int(0, 10 ** 7),
@@ -269,6 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     sftpKnownHosts: c.sftpKnownHosts ?? null,
     ftpsCaFile: c.ftpsCaFile ?? null,
     redisUrl: c.redisUrl ?? null,
+    healthPort: c.healthPort ?? null,
     storageUrl: c.storageUrl ? (c.storageUrl.endsWith('/') ? c.storageUrl : `${c.storageUrl}/`) : null,
     workerTags: [...new Set(c.workerTags ?? [])].sort(),
   };

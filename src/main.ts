@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
   if (config.role === 'worker') {
     const worker = await startWorker(config, { ffmpegChecked: true, onUserCreated });
     const tags = config.workerTags.length > 0 ? ` with tags ${config.workerTags.join(', ')}` : '';
-    process.stdout.write(`Encodery ${ffmpegNote}worker taking media from the queue (${config.workers} encoding at once, ${config.downloads} more fetching sources${tags}) — data in ${config.dataDir}${storeNote(config.databaseUrl)}${config.storageUrl ? `, shared storage ${redactUrl(config.storageUrl)}` : ''}\n`);
+    process.stdout.write(`Encodery ${ffmpegNote}worker taking media from the queue (${config.workers} encoding at once, ${config.downloads} more fetching sources${tags}) — data in ${config.dataDir}${storeNote(config.databaseUrl)}${config.storageUrl ? `, shared storage ${redactUrl(config.storageUrl)}` : ''}${worker.healthUrl ? `; health on ${worker.healthUrl}` : ''}\n`);
     close = worker.close;
   } else {
     const server = await startServer(config, { ffmpegChecked: true, onUserCreated });

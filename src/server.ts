@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import os from 'node:os';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config, User } from './config.ts';
@@ -10,6 +11,10 @@ import { appendLog, getMedia, getTasks, listUnfinished, updateMedia, updateTask 
 import { ACTIVE_MEDIA_STATUSES, MediaStatus, TaskStatus, isFinalMedia } from './domain/status.ts';
 import { InProcessQueue } from './queue/in-process.ts';
 import { BullMediaQueue, BullWorkers, MAX_STALLS, type MediaRoute } from './queue/bullmq.ts';
+import { MediaLeases } from './queue/lease.ts';
+import { Reconciler } from './queue/reconcile.ts';
+import { liveLease } from './store/lease.ts';
+import { healthCheck, startHealthServer } from './health.ts';
 import { BullChunkQueue, BullChunkWorkers } from './queue/bull-chunks.ts';
 import { ChunkSources, type SplitPieces } from './pipeline/split/pieces.ts';
 import { RetryLater, type MediaProcessor, type MediaQueue } from './queue/types.ts';
@@ -24,7 +29,7 @@ import { Outbox } from './notify/outbox.ts';
 import { notifySecret } from './notify/sign.ts';
 import { Users } from './api/auth.ts';
 import { buildApp } from './api/app.ts';
-import { Metrics } from './metrics.ts';
+import { Metrics, type QueueView } from './metrics.ts';
 import { checkFfmpeg } from './pipeline/ffmpeg/version.ts';
 import { FinalStatusCache } from './api/actions/status-cache.ts';
 import { fileRootsFor } from './domain/file-roots.ts';
@@ -57,8 +62,19 @@ export interface RunningWorker {
   db: Db;
   /** Whether the store answers now, for the worker's health checks. */
   storeHealth: StoreHealth;
+  /** Where ENCODERY_HEALTH_PORT serves /healthz and /metrics; null when it is not set. */
+  healthUrl: string | null;
   /** Graceful stop: running media are interrupted and handed back to the queue for another worker. */
   close(): Promise<void>;
+}
+
+/** FFmpeg's usability for /healthz, rechecked off the request path (a binary can vanish under a running process). */
+async function watchFfmpeg(config: Config, opts: StartOptions) {
+  const paths = { ffmpeg: config.ffmpeg, ffprobe: config.ffprobe };
+  let ready = opts.ffmpegChecked ?? (await checkFfmpeg(paths)).ok;
+  const timer = setInterval(() => void checkFfmpeg(paths).then((r) => (ready = r.ok)), FFMPEG_RECHECK_MS);
+  timer.unref();
+  return { ready: () => ready, stop: () => clearInterval(timer) };
 }
 
 /** What every role shares: users, store, notifications and the pipeline's events. */
@@ -85,7 +101,7 @@ async function openCore(config: Config, opts: StartOptions) {
     await store.prepare(storeRetry(log, 'bringing the schema up to date'));
     storeReady = true;
   };
-  let queue: MediaQueue | undefined;
+  let queue: QueueView | undefined;
   const metrics = new Metrics(db, () => queue);
   // Derived once at start: each user's notification secret (notify/sign.ts).
   const secrets = new Map(users.all.map((u) => [u.id, notifySecret(u.key)]));
@@ -107,7 +123,7 @@ async function openCore(config: Config, opts: StartOptions) {
   const chunks = config.redisUrl && config.role !== 'api' ? new BullChunkQueue(bullSettings(config, log)) : null;
   const encoderSlots = new EncoderSlots(config.workers);
   const pipeline = createMediaProcessor({ db, config, log, events, storage, encoderSlots, fileRoots, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
-  return { log, users, fileRoots, db, storeHealth, waitForStore, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: MediaQueue) => (queue = q) };
+  return { log, users, fileRoots, db, storeHealth, waitForStore, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: QueueView) => (queue = q) };
 }
 
 /** Waits out an unreachable store during a start-up step, logging each attempt. */
@@ -148,15 +164,51 @@ function bullSettings(config: Config, log: Logger) {
   return { redisUrl: config.redisUrl!, prefix: config.queuePrefix, lockMs: config.queueLockSeconds * 1000, log: log.child({ part: 'queue' }) };
 }
 
+type Core = Awaited<ReturnType<typeof openCore>>;
+
+/** The producer side of the cluster queue, which every role has: AddMedia's, and the sweep's. */
+async function clusterQueue(config: Config, log: Logger, db: Db): Promise<BullMediaQueue> {
+  const queue = new BullMediaQueue(bullSettings(config, log), mediaRoute(db), async (mediaId) => (await liveLease(db, mediaId, Date.now())) !== null);
+  await queue.ready();
+  return queue;
+}
+
+/** The cluster's media workers of this process, holding each media by a store lease as well. */
+async function mediaWorkers(config: Config, core: Core): Promise<BullWorkers> {
+  const { log, db, events } = core;
+  const workerId = `${os.hostname()}/${process.pid}/${crypto.randomBytes(3).toString('hex')}`;
+  const leases = new MediaLeases({ db, workerId, leaseMs: config.queueLockSeconds * 1000, log: log.child({ part: 'lease' }) });
+  const workers = new BullWorkers(
+    { ...bullSettings(config, log), concurrency: mediaAtOnce(config), tags: config.workerTags, onGivenUp: givenUp(db, events, log) },
+    clusterProcessor(db, config.dataDir, core.pipeline, leases, core.storage, log),
+  );
+  await workers.start();
+  return workers;
+}
+
+function reconciler(config: Config, core: Core, queue: BullMediaQueue): Reconciler {
+  const sweeper = new Reconciler({
+    db: core.db,
+    queue,
+    everyMs: config.sweepSeconds * 1000,
+    log: core.log.child({ part: 'sweep' }),
+    onRequeued: (reason) => core.metrics.requeued.inc({ reason }),
+    onSwept: (at) => core.metrics.lastSweep.set(at / 1000),
+  });
+  sweeper.start();
+  return sweeper;
+}
+
 /**
  * In a cluster a job can reach a worker after the media moved on without it (a stalled job
  * coming back after StopMedia, a cancel that raced the queue): the store decides.
  */
-function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor, storage?: SharedStorage | null, log?: Logger): MediaProcessor {
+function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor, leases: MediaLeases, storage?: SharedStorage | null, log?: Logger): MediaProcessor {
   return retryOnStoreFault(async (mediaId, signal, resumeNote) => {
     const media = await getMedia(db, mediaId);
     if (!media || media.deleted || isFinalMedia(media.status)) return;
-    await pipeline(mediaId, signal, resumeNote);
+    // Not ours while another live worker holds it in the store (a job redelivered after Redis lost its lock).
+    if (!(await leases.run(mediaId, signal, (held) => pipeline(mediaId, held, resumeNote)))) return;
     // CancelMedia clears the folders on the API's machine; this worker's copies are its own to clear.
     if (signal.aborted && signal.reason === 'cancel') {
       const dirs = mediaDirs(dataDir, mediaId);
@@ -171,10 +223,17 @@ function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor, sto
  * The queue gave up on a media whose workers kept dying under it: it ends in Error, with every
  * unfinished task, so that nothing stays in Processing; RestartMedia tries again.
  */
-function givenUp(db: Db, events: PipelineEvents) {
+function givenUp(db: Db, events: PipelineEvents, log: Logger) {
   return async (mediaId: number, reason: string): Promise<void> => {
     const media = await getMedia(db, mediaId);
     if (!media || media.deleted || isFinalMedia(media.status)) return;
+    // Redis away longer than the lock looks like a dead worker to the queue; a live store lease
+    // says the worker is alive and still encoding, so the queue's count is not held against it.
+    const lease = await liveLease(db, mediaId, Date.now());
+    if (lease) {
+      log.warn({ mediaId, holder: lease.workerId, reason }, 'the queue gave up on a media that a live worker still holds: left to that worker');
+      return;
+    }
     const description = `The workers processing this media stopped ${MAX_STALLS + 1} times without finishing it (killed or out of memory; queue: ${reason}). RestartMedia tries again.`;
     const now = Date.now();
     const tasks = await getTasks(db, mediaId);
@@ -222,9 +281,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   let queue: MediaQueue;
   let workers: BullWorkers | undefined;
   let chunkers: BullChunkWorkers | undefined;
+  let sweeper: Reconciler | undefined;
+  let bull: BullMediaQueue | undefined;
   if (config.redisUrl) {
-    const bull = new BullMediaQueue(bullSettings(config, log), mediaRoute(db));
-    await bull.ready();
+    bull = await clusterQueue(config, log, db);
     queue = bull;
   } else {
     const processor = retryOnStoreFault(core.pipeline);
@@ -235,15 +295,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   // Checked off the request path: /healthz answers from the last result. An API node runs no
   // FFmpeg (the workers probe and encode), so it neither needs nor checks one.
-  const ffmpegPaths = { ffmpeg: config.ffmpeg, ffprobe: config.ffprobe };
-  const encodes = config.role !== 'api';
-  let ffmpegReady = encodes && (opts.ffmpegChecked ?? (await checkFfmpeg(ffmpegPaths)).ok);
-  const ffmpegTimer = encodes
-    ? setInterval(() => {
-        void checkFfmpeg(ffmpegPaths).then((r) => (ffmpegReady = r.ok));
-      }, FFMPEG_RECHECK_MS)
-    : undefined;
-  ffmpegTimer?.unref();
+  const ffmpeg = config.role !== 'api' ? await watchFfmpeg(config, opts) : null;
+  const queueConnected = bull ? () => bull.connected() : null;
 
   let publicUrl = config.publicUrl ?? '';
   const app = buildApp({
@@ -258,14 +311,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     statusCache: new FinalStatusCache(),
     storage,
     fileRoots: core.fileRoots,
-    ffmpegReady: encodes ? () => ffmpegReady : null,
     storeHealth,
+    health: healthCheck({ store: storeHealth, queueConnected, ffmpegReady: ffmpeg?.ready ?? null }),
   });
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      clearInterval(ffmpegTimer);
+      ffmpeg?.stop();
+      await sweeper?.close();
       await app.close().catch((err) => log.error({ err }, 'closing HTTP failed'));
       await workers?.close().catch((err) => log.error({ err }, 'closing workers failed'));
       await chunkers?.close();
@@ -285,11 +339,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   try {
     await core.waitForStore();
-    if (config.redisUrl && config.role === 'all') {
-      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: mediaAtOnce(config), tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
-      await workers.start();
+    if (bull && config.role === 'all') {
+      workers = await mediaWorkers(config, core);
       chunkers = await chunkWorkers(config, log, core.storage);
     }
+    if (bull) sweeper = reconciler(config, core, bull);
     // What a previous process left unfinished is picked up again, in the order it was accepted.
     // In a cluster the job id is the media id, so a media still queued or running is not doubled.
     await retryWhileUnavailable(async () => {
@@ -307,26 +361,42 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 export async function startWorker(config: Config, opts: StartOptions = {}): Promise<RunningWorker> {
   if (!config.redisUrl) throw new Error('the worker role needs ENCODERY_REDIS_URL');
   const core = await openCore(config, opts);
-  const { log, db, outbox, events, storeHealth } = core;
-  try {
-    await core.waitForStore();
-  } catch (err) {
-    await db.destroy().catch(() => undefined);
-    throw err;
-  }
-  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: mediaAtOnce(config), tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
-  await workers.start();
-  const chunkers = await chunkWorkers(config, log, core.storage);
+  const { log, db, outbox, storeHealth } = core;
+  const queue = await clusterQueue(config, log, db);
+  // FFmpeg was checked before the start; a worker that cannot run it does not start at all.
+  const ffmpeg = await watchFfmpeg(config, opts);
+  const health = healthCheck({ store: storeHealth, queueConnected: () => queue.connected(), ffmpegReady: ffmpeg.ready });
+  // The health port opens before the store is ready, so a worker waiting for it reports 503.
+  const healthServer = config.healthPort === null ? null : await startHealthServer({ host: config.host, port: config.healthPort, health, metrics: core.metrics });
+  let workers: BullWorkers | undefined;
+  let chunkers: BullChunkWorkers | undefined;
+  let sweeper: Reconciler | undefined;
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      await workers.close().catch((err) => log.error({ err }, 'closing workers failed'));
-      await chunkers.close();
+      await sweeper?.close();
+      ffmpeg.stop();
+      await healthServer?.close();
+      await workers?.close().catch((err) => log.error({ err }, 'closing workers failed'));
+      await chunkers?.close();
       await core.chunks?.close();
+      await queue.close().catch((err) => log.error({ err }, 'closing queue failed'));
       await outbox.close().catch((err) => log.error({ err }, 'closing outbox failed'));
       await db.destroy().catch((err) => log.error({ err }, 'closing store failed'));
     })());
-  return { db, storeHealth, close };
+  try {
+    await core.waitForStore();
+    workers = await mediaWorkers(config, core);
+    chunkers = await chunkWorkers(config, log, core.storage);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const running = workers;
+  // The worker's view for the metrics: cluster-wide waiting, its own running media, Redis up.
+  core.setQueue({ get waiting() { return queue.waiting; }, get running() { return running.running; }, connected: () => queue.connected() });
+  sweeper = reconciler(config, core, queue);
+  return { db, storeHealth, healthUrl: healthServer?.url ?? null, close };
 }
 
 /** The first start makes one user and keeps it in the data dir; later starts read it back. */

@@ -81,7 +81,7 @@ describe('several API nodes on PostgreSQL with a worker on Redis', { timeout: 18
       const health = await fetch(api.url + '/healthz');
       const body = (await health.json()) as { status: string; checks: Record<string, boolean> };
       assert.equal(health.status, 200, JSON.stringify(body));
-      assert.deepEqual(body.checks, { store: true }, 'an API node does not depend on FFmpeg');
+      assert.deepEqual(body.checks, { store: true, queue: true }, 'an API node depends on its store and queue, not on FFmpeg');
     }
   });
 

@@ -16,17 +16,15 @@ import type { Metrics } from '../metrics.ts';
 import { openForDownload } from '../pipeline/shared-storage.ts';
 import { describeError } from '../pipeline/util.ts';
 import { dashboard } from '../dashboard/plugin.ts';
+import type { HealthReport } from '../health.ts';
 
 export interface AppDeps extends Services {
   users: Users;
   metrics: Metrics;
-  /**
-   * Whether FFmpeg is usable (checked off the request path; /healthz reports it); null in a
-   * process that encodes nothing (`--role api`), whose health does not depend on FFmpeg.
-   */
-  ffmpegReady: (() => boolean) | null;
   /** The store's readiness (start-up done) and health; requests are refused while it is not ready. */
   storeHealth: StoreHealth;
+  /** The /healthz report (health.ts): the store, the queue, and FFmpeg where this process encodes. */
+  health: () => Promise<HealthReport>;
 }
 
 interface RawBody {
@@ -143,8 +141,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.get('/healthz', async (_req, reply) => {
-    const checks = { store: await deps.storeHealth.healthy(), ...(deps.ffmpegReady ? { ffmpeg: deps.ffmpegReady() } : {}) };
-    const ok = checks.store && checks.ffmpeg !== false;
+    const { ok, checks } = await deps.health();
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
   });
 

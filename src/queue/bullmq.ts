@@ -38,6 +38,17 @@ type JobData = z.infer<typeof JobData>;
 /** Reasons after which the media is handed back to the queue for another worker, not dropped. */
 const HAND_BACK: readonly unknown[] = ['shutdown', 'lock-lost'];
 const ABORT_POLL_MS = 100;
+/**
+ * How long an action waits for Redis before answering anyway. The store holds the media: a job
+ * not added in time is added when Redis answers again (or by the sweep, reconcile.ts), so a
+ * frozen Redis delays the work, never the client (who would time out and send it again).
+ */
+export const QUEUE_WAIT_MS = 500;
+
+/** Redis did not answer, and going on without it could leave a worker running a media the caller changes. */
+export class QueueUnavailableError extends Error {
+  override name = 'QueueUnavailableError';
+}
 
 /** The ioredis options of a redis:// URL (BullMQ insists on no per-request retry limit for workers). */
 export function redisConnection(url: string): RedisOptions {
@@ -65,13 +76,17 @@ export class BullMediaQueue implements MediaQueue {
   readonly #queues = new Map<string, Queue<JobData>>();
   readonly #settings: BullSettings;
   readonly #route: (mediaId: number) => Promise<MediaRoute | null>;
+  readonly #held: (mediaId: number) => Promise<boolean>;
   readonly #publisher: Redis;
+  #ping: Promise<boolean> | undefined;
   #counts = { waiting: 0, running: 0, at: 0 };
   #closing: Promise<void> | undefined;
 
-  constructor(settings: BullSettings, route: (mediaId: number) => Promise<MediaRoute | null>) {
+  /** `held`: whether a worker holds the media in the store now (a live lease, queue/lease.ts). */
+  constructor(settings: BullSettings, route: (mediaId: number) => Promise<MediaRoute | null>, held: (mediaId: number) => Promise<boolean>) {
     this.#settings = settings;
     this.#route = route;
+    this.#held = held;
     const connection = redisConnection(settings.redisUrl);
     this.#publisher = new Redis(connection);
     this.#publisher.on('error', (err) => settings.log.error({ err: redactError(err) }, 'abort channel error'));
@@ -94,31 +109,83 @@ export class BullMediaQueue implements MediaQueue {
     const queue = this.#queues.get(queueName(route.tags))!;
     // Finished jobs are removed at once: a job id still held by a finished job would swallow the
     // next enqueue of the same media (a restart).
-    await queue.add('media', { mediaId }, {
+    const adding = queue.add('media', { mediaId }, {
       jobId: jobIdOf(mediaId),
       priority: bullPriority(route.priority),
       removeOnComplete: true,
       removeOnFail: true,
     });
+    if (await settlesWithin(adding, QUEUE_WAIT_MS)) return;
+    this.#settings.log.warn({ mediaId }, 'the queue does not answer: the media is queued when it does (or by the next sweep)');
+    adding.catch((err: unknown) => this.#settings.log.error({ err: redactError(err), mediaId }, 'queueing a media failed; the sweep queues it'));
+  }
+
+  /** Whether the queue holds a job for the media (waiting, delayed or being run). */
+  async holds(mediaId: number): Promise<boolean> {
+    const states = await Promise.all([...this.#queues.values()].map((q) => q.getJobState(jobIdOf(mediaId))));
+    return states.some((s) => s !== 'unknown' && s !== 'completed' && s !== 'failed');
+  }
+
+  /**
+   * Whether Redis answers a PING within `timeoutMs`. One PING at a time: while Redis is frozen,
+   * health checks share the one in flight instead of piling up more.
+   */
+  async connected(timeoutMs = QUEUE_WAIT_MS): Promise<boolean> {
+    const ping = (this.#ping ??= this.#publisher
+      .ping()
+      .then((r) => r === 'PONG')
+      .catch(() => false)
+      .finally(() => (this.#ping = undefined)));
+    return (await settlesWithin(ping, timeoutMs)) ? ping : false;
+  }
+
+  /**
+   * Claims the cluster's next sweep: true for one caller per `periodMs` across every node. The
+   * claim is left to expire rather than released, so the nodes' timers need not agree.
+   */
+  async claimSweep(periodMs: number): Promise<boolean> {
+    const claim = this.#publisher.set(`${this.#settings.prefix}:encodery:sweep`, String(process.pid), 'PX', Math.max(1, periodMs - 100), 'NX');
+    if (await settlesWithin(claim, QUEUE_WAIT_MS)) return (await claim) === 'OK';
+    claim.catch(() => undefined);
+    return false;
   }
 
   /**
    * A waiting job is removed. A job a worker holds cannot be (BullMQ refuses while its lock is
-   * alive), so the workers are told and this retries until the holder has let go, or its lock
-   * has expired because the worker is dead; the message is repeated in case a worker missed it.
+   * alive), nor can a run be stopped by removing its job: so the workers are told, and this
+   * retries until neither the queue's lock nor the store lease holds the media any more (the
+   * holder has let go, or its hold has expired because it is dead); the message is repeated in
+   * case a worker missed it. When Redis does not answer, see the end.
    */
   async abort(mediaId: number, reason: AbortReason): Promise<void> {
     const jobId = jobIdOf(mediaId);
     const message = JSON.stringify({ mediaId, reason });
     const deadline = Date.now() + 2 * this.#settings.lockMs + 60_000;
-    for (;;) {
-      let held = false;
-      for (const q of this.#queues.values()) if ((await q.remove(jobId)) === 0) held = true;
-      if (!held) return;
-      if (Date.now() > deadline) throw new Error(`the worker running media ${mediaId} did not let go of it`);
-      await this.#publisher.publish(abortChannel(this.#settings.prefix), message);
-      await new Promise((r) => setTimeout(r, ABORT_POLL_MS));
+    let answered = false;
+    let givenUp = false;
+    const aborting = (async () => {
+      for (;;) {
+        let held = false;
+        for (const q of this.#queues.values()) if ((await q.remove(jobId)) === 0) held = true;
+        answered = true;
+        if (givenUp) return;
+        // A run can outlive its job (Redis lost the lock or the job): its store lease still says so.
+        if (!held && !(await this.#held(mediaId))) return;
+        if (Date.now() > deadline) throw new Error(`the worker running media ${mediaId} did not let go of it`);
+        await this.#publisher.publish(abortChannel(this.#settings.prefix), message);
+        await new Promise((r) => setTimeout(r, ABORT_POLL_MS));
+      }
+    })();
+    if ((await settlesWithin(aborting, QUEUE_WAIT_MS)) || answered) return aborting;
+    // Redis does not answer. With no worker holding the media in the store, only a waiting job
+    // can exist: it is removed when Redis is back, and a worker that gets it first finds the
+    // media changed in the store. A worker running it cannot be told: the caller must not go on.
+    if (await this.#held(mediaId)) {
+      givenUp = true;
+      aborting.catch(() => undefined);
+      throw new QueueUnavailableError(`the queue (Redis) does not answer, and media ${mediaId} is being processed: it cannot be interrupted now`);
     }
+    aborting.catch((err: unknown) => this.#settings.log.error({ err: redactError(err), mediaId }, 'taking a media out of the queue failed'));
   }
 
   /** Cluster-wide counts for the metrics, refreshed at most once a second in the background. */
@@ -178,6 +245,9 @@ export function leaseOptions(lockMs: number) {
   };
 }
 
+/** A lost lock is reported once a minute per job, not at every renewal attempt. */
+const LOCK_LOST_REPEAT_MS = 60_000;
+
 /** How often a worker with a free slot looks again at which of its queues holds the next media. */
 const SELECT_EVERY_MS = 1000;
 
@@ -226,6 +296,8 @@ export class BullWorkers {
   #selecting: Promise<void> | undefined;
   #selectAgain = false;
   #selectTimer: NodeJS.Timeout | undefined;
+  /** When each job's lost lock was last reported (BullMQ retries the renewal, and reports it, until the run ends). */
+  readonly #lockLost = new Map<string, number>();
 
   constructor(settings: WorkerSettings, process: MediaProcessor) {
     this.#settings = settings;
@@ -242,7 +314,11 @@ export class BullWorkers {
         ...leaseOptions(settings.lockMs),
         autorun: false,
       });
-      worker.on('error', (err) => settings.log.error({ err: redactError(err), queue: name }, 'worker connection error'));
+      worker.on('error', (err) => {
+        // BullMQ says so on every renewal attempt; lockRenewalFailed below reports it once.
+        if (err.message.startsWith('could not renew lock')) return;
+        settings.log.error({ err: redactError(err), queue: name }, 'worker connection error');
+      });
       worker.on('failed', (job, err) => {
         const data = job ? JobData.safeParse(job.data) : undefined;
         if (!data?.success) return;
@@ -250,8 +326,13 @@ export class BullWorkers {
         settings.onGivenUp(data.data.mediaId, err.message).catch((e: unknown) => settings.log.error({ err: e }, 'ending a given-up media failed'));
       });
       worker.on('lockRenewalFailed', (ids) => {
-        // Another worker may be given this media: stop touching it.
-        for (const id of ids) worker.cancelJob(id, 'lock-lost');
+        // Redis was away longer than the lock. The run goes on: the store lease (queue/lease.ts)
+        // says whose the media is, and a worker given the job meanwhile leaves it to this one.
+        const now = Date.now();
+        const fresh = ids.filter((id) => now - (this.#lockLost.get(id) ?? 0) > LOCK_LOST_REPEAT_MS);
+        if (this.#lockLost.size > 10_000) this.#lockLost.clear();
+        for (const id of fresh) this.#lockLost.set(id, now);
+        if (fresh.length > 0) settings.log.warn({ jobIds: fresh }, 'the queue lost its lock on running media; they carry on under their store lease');
       });
       this.#workers.push(worker);
       const queue = new Queue<JobData>(name, { connection, prefix: settings.prefix });
@@ -434,6 +515,17 @@ async function nextUp(queue: Queue<JobData>): Promise<Head | null> {
     if (!head || before(h, head)) head = h;
   }
   return head;
+}
+
+/** Whether `p` settles within `ms` (true), rethrowing its error if it fails in time. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** ioredis errors can quote the URL they failed on; a password must not reach the logs. */

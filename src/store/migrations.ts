@@ -203,6 +203,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('task').addColumn('quality', text).execute();
     },
   },
+  '0007_media_lease': {
+    async up(db: Kysely<any>) {
+      const { text } = typesFor(db);
+      // The worker running a media holds it here too, renewing lease_until while it runs: the
+      // queue's lock lives in Redis and is lost with it, this one says who really has the media.
+      await db.schema.alterTable('media').addColumn('worker_id', text).execute();
+      await db.schema.alterTable('media').addColumn('lease_until', 'bigint').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

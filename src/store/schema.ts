@@ -30,6 +30,9 @@ export interface MediaTable {
   /** A QC child media: the media and output task whose output it checks (null otherwise). */
   parent_media_id: number | null;
   parent_task_id: number | null;
+  /** The cluster worker running the media (queue/lease.ts), null when none; its hold ends at lease_until (epoch ms). */
+  worker_id: Generated<string | null>;
+  lease_until: Generated<number | null>;
 }
 
 export interface TaskTable {
