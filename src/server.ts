@@ -5,8 +5,10 @@ import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config, User } from './config.ts';
 import { openStore, type Db } from './store/db.ts';
-import { appendLog, getMedia, getTasks, listUnfinished, updateMedia, updateTask } from './store/repo.ts';
-import { ACTIVE_MEDIA_STATUSES, MediaStatus, TaskStatus, isFinalMedia } from './domain/status.ts';
+import { getMedia, getTasks, listUnfinished } from './store/repo.ts';
+import { Lifecycle, type Change } from './store/lifecycle.ts';
+import { ACTIVE_MEDIA_STATUSES, isFinalMedia } from './domain/status.ts';
+import { crashPointOf } from './domain/lifecycle.ts';
 import { InProcessQueue } from './queue/in-process.ts';
 import { BullMediaQueue, BullWorkers, MAX_STALLS, type MediaRoute } from './queue/bullmq.ts';
 import { BullChunkQueue, BullChunkWorkers } from './queue/bull-chunks.ts';
@@ -16,7 +18,7 @@ import { requiredTags } from './queue/route.ts';
 import { parsePriority } from './domain/priority.ts';
 import type { FieldMap } from './domain/fields.ts';
 import { mediaDirs } from './domain/layout.ts';
-import { createMediaProcessor, type PipelineEvents } from './pipeline/process-media.ts';
+import { createMediaProcessor, type PipelineEvents, type PipelineLifecycle } from './pipeline/process-media.ts';
 import { SharedStorage } from './pipeline/shared-storage.ts';
 import { Outbox } from './notify/outbox.ts';
 import { notifySecret } from './notify/sign.ts';
@@ -72,18 +74,15 @@ async function openCore(config: Config, opts: StartOptions) {
     sendTimeoutMs: config.notifyTimeoutSeconds * 1000,
     secretFor: (userId) => secrets.get(userId) ?? null,
   });
+  // Every status change, with the notifications it triggers, in one transaction.
+  const lifecycle: PipelineLifecycle = new Lifecycle(db, { outbox, afterCommit: crashAfter(config.testCrashAt) });
   const events: PipelineEvents = {
-    mediaEnded: (id) => outbox.mediaEnded(id),
-    mediaReady: (id) => outbox.mediaReady(id),
-    destinationDone: (e) => outbox.destinationDone(e),
-    qcStarted: (id) => outbox.qcNotify(id, 'qc_start_notify'),
-    qcEnded: (id) => outbox.qcNotify(id, 'qc_notify'),
     taskEncoded: (seconds, output) => metrics.taskSeconds.observe({ output }, seconds),
   };
   // Cluster workers hand split-and-stitch chunks to the whole cluster through their own queue.
   const chunks = config.redisUrl && config.role !== 'api' ? new BullChunkQueue(bullSettings(config, log)) : null;
-  const pipeline = createMediaProcessor({ db, config, log, events, storage, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
-  return { log, users, db, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: MediaQueue) => (queue = q) };
+  const pipeline = createMediaProcessor({ db, lifecycle, config, log, events, storage, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
+  return { log, users, db, lifecycle, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: MediaQueue) => (queue = q) };
 }
 
 async function chunkWorkers(config: Config, log: Logger, storage: SharedStorage | null): Promise<BullChunkWorkers> {
@@ -120,20 +119,21 @@ function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor, sto
  * The queue gave up on a media whose workers kept dying under it: it ends in Error, with every
  * unfinished task, so that nothing stays in Processing; RestartMedia tries again.
  */
-function givenUp(db: Db, events: PipelineEvents) {
+function givenUp(lifecycle: Lifecycle) {
   return async (mediaId: number, reason: string): Promise<void> => {
-    const media = await getMedia(db, mediaId);
-    if (!media || media.deleted || isFinalMedia(media.status)) return;
-    const description = `The workers processing this media stopped ${MAX_STALLS + 1} times without finishing it (killed or out of memory; queue: ${reason}). RestartMedia tries again.`;
-    const now = Date.now();
-    const tasks = await getTasks(db, mediaId);
-    for (const t of tasks) {
-      if (t.status === TaskStatus.Finished || t.status === TaskStatus.Error) continue;
-      await updateTask(db, t.id, { status: TaskStatus.Error, description, finished_at: now });
-    }
-    await updateMedia(db, mediaId, { status: MediaStatus.Error, prev_status: media.status, description, finished_at: now, time_left: 0, time_left_current: 0 });
-    await appendLog(db, tasks.map((t) => t.id), `Error: ${description}`);
-    await events.mediaEnded(mediaId);
+    await lifecycle.giveUp(mediaId, `The workers processing this media stopped ${MAX_STALLS + 1} times without finishing it (killed or out of memory; queue: ${reason}). RestartMedia tries again.`);
+  };
+}
+
+/**
+ * ENCODERY_TEST_CRASH_AT: the process kills itself right after the named change commits. It
+ * exists so that tests and `npm run chaos` can prove nothing is lost at that exact point (a kill
+ * timed from outside cannot hit it); unset, it does nothing.
+ */
+function crashAfter(point: string | null): ((changes: readonly Change[]) => void) | undefined {
+  if (!point) return undefined;
+  return (changes) => {
+    if (changes.some((c) => crashPointOf(c.entity, c.to) === point)) process.kill(process.pid, 'SIGKILL');
   };
 }
 
@@ -166,7 +166,7 @@ function mediaRoute(db: Db) {
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   if (config.role === 'worker') throw new Error('startServer answers the API; use startWorker for the worker role');
   const core = await openCore(config, opts);
-  const { log, users, db, metrics, outbox, events, storage } = core;
+  const { log, users, db, lifecycle, metrics, outbox, storage } = core;
 
   let queue: MediaQueue;
   let workers: BullWorkers | undefined;
@@ -176,7 +176,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     await bull.ready();
     queue = bull;
     if (config.role === 'all') {
-      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
+      workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(core.lifecycle) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
       await workers.start();
       chunkers = await chunkWorkers(config, log, core.storage);
     }
@@ -202,7 +202,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     config,
     db,
     queue,
-    events,
+    lifecycle,
     log,
     users,
     metrics,
@@ -241,8 +241,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 export async function startWorker(config: Config, opts: StartOptions = {}): Promise<RunningWorker> {
   if (!config.redisUrl) throw new Error('the worker role needs ENCODERY_REDIS_URL');
   const core = await openCore(config, opts);
-  const { log, db, outbox, events } = core;
-  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(db, events) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
+  const { log, db, outbox } = core;
+  const workers = new BullWorkers({ ...bullSettings(config, log), concurrency: config.workers, tags: config.workerTags, onGivenUp: givenUp(core.lifecycle) }, clusterProcessor(db, config.dataDir, core.pipeline, core.storage, log));
   await workers.start();
   const chunkers = await chunkWorkers(config, log, core.storage);
   let closing: Promise<void> | undefined;
