@@ -37,8 +37,9 @@ const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 
 
 /**
- * Notifications are written to the store first and delivered from there, so a restart resumes
- * them; every attempt is recorded in its own row (time, HTTP status or error, duration).
+ * Notifications are written to the store first, in the transaction of the status change that
+ * triggers them (rowsFor, called by store/lifecycle.ts), and delivered from there, so a restart
+ * resumes them; every attempt is recorded in its own row (time, HTTP status or error, duration).
  *
  * Every node (API or worker) sharing the store delivers from it. Before each attempt a node
  * claims the row with a conditional UPDATE, so exactly one node sends it; the claim ends when the

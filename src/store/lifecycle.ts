@@ -182,7 +182,12 @@ export class Lifecycle<Facts = unknown> {
   }
 }
 
-/** The moves of one transaction; each reads the row it changes (locked on PostgreSQL) and checks the move. */
+/**
+ * The moves of one transaction; each reads the row it changes and checks the move. On
+ * PostgreSQL the row is locked FOR NO KEY UPDATE: two writers of one row take turns, while
+ * log and notification rows (whose foreign keys take KEY SHARE locks) never wait on it, so a
+ * cascade locking tasks then the media cannot deadlock with a media move that logs to its tasks.
+ */
 export class Transition<Facts> {
   readonly changes: Change<Facts>[] = [];
 
@@ -193,7 +198,7 @@ export class Transition<Facts> {
 
   async media(mediaId: number, to: MediaStatus, { patch = {}, log }: MediaMove = {}): Promise<void> {
     let q = this.trx.selectFrom('media').select(['status']).where('id', '=', mediaId);
-    if (this.pg) q = q.forUpdate();
+    if (this.pg) q = q.forNoKeyUpdate();
     const row = await q.executeTakeFirst();
     if (!row) throw new Error(`media ${mediaId} does not exist`);
     const from = row.status as MediaStatus;
@@ -213,7 +218,7 @@ export class Transition<Facts> {
 
   async task(taskId: number, to: TaskStatus, { patch = {}, log }: TaskMove = {}): Promise<void> {
     let q = this.trx.selectFrom('task').select(['status', 'media_id']).where('id', '=', taskId);
-    if (this.pg) q = q.forUpdate();
+    if (this.pg) q = q.forNoKeyUpdate();
     const row = await q.executeTakeFirst();
     if (!row) throw new Error(`task ${taskId} does not exist`);
     const from = row.status as TaskStatus;
@@ -230,7 +235,7 @@ export class Transition<Facts> {
       .innerJoin('task', 'task.id', 'destination.task_id')
       .select(['destination.status', 'destination.task_id', 'task.media_id'])
       .where('destination.id', '=', destinationId);
-    if (this.pg) q = q.forUpdate();
+    if (this.pg) q = q.forNoKeyUpdate();
     const row = await q.executeTakeFirst();
     if (!row) throw new Error(`destination ${destinationId} does not exist`);
     const from = row.status as DestinationStatus;
