@@ -13,7 +13,7 @@ export const MEDIA_TRANSITIONS = {
   // A media resumed after a crash starts over from whatever its sources and outputs allow.
   [M.New]: [M.Downloading, M.ReadyToProcess, M.WaitingForEncoder, M.Processing, M.Saving, ...ENDINGS],
   [M.Downloading]: [M.ReadyToProcess, M.WaitingForEncoder, ...ENDINGS, M.New],
-  [M.ReadyToProcess]: [M.WaitingForEncoder, M.Stopped, M.Error, M.New],
+  [M.ReadyToProcess]: [M.WaitingForEncoder, ...ENDINGS, M.New],
   [M.WaitingForEncoder]: [M.Downloading, M.Processing, M.Saving, ...ENDINGS, M.New],
   [M.Processing]: [M.Downloading, M.WaitingForEncoder, M.Saving, ...ENDINGS, M.New],
   [M.Saving]: [M.Downloading, M.WaitingForEncoder, M.Processing, ...ENDINGS, M.New],
@@ -27,7 +27,8 @@ const T = TaskStatus;
 export const TASK_TRANSITIONS = {
   [T.New]: [T.WaitingForEncoder, T.Processing, T.Error],
   [T.WaitingForEncoder]: [T.Processing, T.Error, T.New],
-  [T.Processing]: [T.WaitingForEncoder, T.Saving, T.Error, T.New],
+  // Processing → Finished: a QC child's check task has nothing to save.
+  [T.Processing]: [T.WaitingForEncoder, T.Saving, T.Finished, T.Error, T.New],
   // Saving → New: the encoded output is gone (shared-storage.ts), so the task is encoded again.
   [T.Saving]: [T.WaitingForEncoder, T.Finished, T.Error, T.New],
   // Finished → Error: a fatal QC with qc_fail_parent; → Saving: re-delivery to failed destinations.

@@ -8,7 +8,7 @@ import * as repo from '../store/repo.ts';
 import type { FieldMap } from '../domain/fields.ts';
 import { parseFormat } from '../domain/format.ts';
 import { parsePriority } from '../domain/priority.ts';
-import { DestinationStatus, MediaStatus, TaskStatus, destinationError } from '../domain/status.ts';
+import { DestinationStatus, MediaStatus, TaskStatus, destinationError, isFinalMedia } from '../domain/status.ts';
 import { download, localSourcePath, upload, redactUrl } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
@@ -103,7 +103,8 @@ class MediaRun {
 
   async run(): Promise<void> {
     const media = await repo.getMedia(this.#db, this.mediaId);
-    if (!media || media.deleted || media.status === MediaStatus.ReadyToProcess) return;
+    // An ended media moves again only through a restart, which sets it New before queueing it.
+    if (!media || media.deleted || media.status === MediaStatus.ReadyToProcess || isFinalMedia(media.status)) return;
     if (media.parent_media_id !== null) return this.#interruptedQc(media);
     // In a cluster a QC child is never a queue job of its own: one left running by a worker
     // that died ends here, when its parent's job comes back.
