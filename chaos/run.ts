@@ -21,7 +21,7 @@ const CHOSEN = ['media-downloading', 'media-processing', 'media-saving', 'destin
 /** How long a round waits for its chosen point before killing the server itself. */
 const CHOSEN_WAIT_MS = 60_000;
 /** Random kills land this long after the server is up and the round's media are added. */
-const RANDOM_KILL_MS: [number, number] = [200, 6000];
+const RANDOM_KILL_MS: [number, number] = [200, 5000];
 const SETTLE_MS = 300_000;
 
 // A small seeded generator (mulberry32): the random points of a run can be replayed.
@@ -47,8 +47,8 @@ async function main(): Promise<number> {
   await fs.mkdir(files, { recursive: true });
   await fs.mkdir(sourcesDir, { recursive: true });
   // Small sources from lavfi: the run is about crashes, not about encoding speed.
-  await makeClip(path.join(sourcesDir, 'a.mp4'), { seconds: 4, size: '320x240' });
-  await makeClip(path.join(sourcesDir, 'b.mp4'), { seconds: 6, size: '320x180' });
+  await makeClip(path.join(sourcesDir, 'a.mp4'), { seconds: 3, size: '320x240' });
+  await makeClip(path.join(sourcesDir, 'b.mp4'), { seconds: 4, size: '320x180' });
   const origin = await serveFiles(sourcesDir);
   const receiver = await startReceiver();
   const port = 20000 + Math.floor(random() * 20000);
