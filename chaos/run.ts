@@ -173,7 +173,7 @@ async function main(): Promise<number> {
       `notifications expected:     ${want.size}`,
       `notifications missing:      ${missing.length}${missing.length ? ` (${missing.slice(0, 10).join('; ')})` : ''}`,
       `duplicates:                 ${duplicates.length}${duplicates.length ? ` (${duplicates.slice(0, 10).join('; ')})` : ''}`,
-      `  of them written twice:    ${writtenTwice.length}${writtenTwice.length ? ` (${writtenTwice.slice(0, 10).join('; ')})` : ' (the rest: one notification POSTed again after a kill mid-POST)'}`,
+      `  of them written twice:    ${writtenTwice.length}${writtenTwice.length ? ` (${writtenTwice.slice(0, 10).join('; ')})` : duplicates.length ? ' (the rest: one notification POSTed again after a kill mid-POST)' : ''}`,
       `for media never accepted:   ${unexpected.length}`,
     ];
     process.stdout.write(lines.join('\n') + '\n');
