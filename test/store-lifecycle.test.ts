@@ -5,7 +5,8 @@ import pino from 'pino';
 import { openStore, type Db } from '../src/store/db.ts';
 import * as repo from '../src/store/repo.ts';
 import { Lifecycle, type OutboxWriter } from '../src/store/lifecycle.ts';
-import { IllegalTransitionError } from '../src/domain/lifecycle.ts';
+import { IllegalTransitionError, destinationMoveAllowed, mediaMoveAllowed, taskMoveAllowed } from '../src/domain/lifecycle.ts';
+import { MediaStatus, TaskStatus, isFinalMedia } from '../src/domain/status.ts';
 import { Outbox } from '../src/notify/outbox.ts';
 import { TEST_STORE, createTestDatabase, startReceiver, tempDir, waitFor } from './helpers.ts';
 
@@ -97,4 +98,17 @@ test(`${TEST_STORE}: stop ends unfinished tasks in Error and the media in Stoppe
   await lifecycle.restart(mediaId, { redeliver: [], reencode: [taskId], log: 'RestartMedia: media status New' });
   assert.equal((await repo.getMedia(db, mediaId))!.status, 'New');
   assert.equal((await repo.getTask(db, taskId))!.status, 'New');
+});
+
+test('the transition table: every unfinished media can fail, stop or restart, and an ended one only restarts', () => {
+  for (const from of Object.values(MediaStatus)) {
+    const ended = isFinalMedia(from);
+    assert.equal(mediaMoveAllowed(from, 'New'), true, `${from} → New (restart)`);
+    assert.equal(mediaMoveAllowed(from, 'Error'), !ended, `${from} → Error`);
+    assert.equal(mediaMoveAllowed(from, 'Stopped'), !ended, `${from} → Stopped`);
+    assert.equal(mediaMoveAllowed(from, from), !ended, `${from} stays`);
+  }
+  for (const from of Object.values(TaskStatus)) assert.equal(taskMoveAllowed(from, 'New'), true, `task ${from} → New (restart)`);
+  assert.equal(destinationMoveAllowed('Saved', 'Saved'), false);
+  assert.equal(destinationMoveAllowed('Error (refused)', 'Saved'), true, 'a failed destination is tried again when the media resumes');
 });
