@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { CRASH_POINTS, type CrashPoint } from './domain/lifecycle.ts';
 
 /**
  * Every setting Encodery reads, from ENCODERY_* variables or the matching --flag (flags win).
@@ -83,6 +84,8 @@ export interface Config {
   ffmpegThreads: number;
   /** Measure every encoded video output (PSNR, SSIM, loudness, duration, speed) for GetStatus and notify. */
   qualityReport: boolean;
+  /** Testing only: SIGKILL this process right after the named status change commits (domain/lifecycle.ts). */
+  testCrashAt: CrashPoint | null;
 }
 
 export const ROLES = ['all', 'api', 'worker'] as const;
@@ -138,6 +141,7 @@ export const SETTINGS = {
   splitConcurrency: { env: 'ENCODERY_SPLIT_CONCURRENCY', flag: 'split-concurrency', help: 'Chunk encodes of one media run at once by this process', default: '2' },
   ffmpegThreads: { env: 'ENCODERY_FFMPEG_THREADS', flag: 'ffmpeg-threads', help: 'Threads per FFmpeg process (decoders, filters, encoders); 0 = FFmpeg decides', default: '0' },
   qualityReport: { env: 'ENCODERY_QUALITY_REPORT', flag: 'quality-report', help: 'A quality summary (PSNR, SSIM, loudness, duration difference, realtime factor) on every encoded video output, in extended GetStatus and notify; off skips the measuring', default: 'on' },
+  testCrashAt: { env: 'ENCODERY_TEST_CRASH_AT', flag: 'test-crash-at', help: 'Testing only: the process kills itself (SIGKILL) right after this status change commits, e.g. destination-saved or media-finished; proves that nothing is lost at that point' },
 } satisfies Record<keyof Config, Setting>;
 
 export class ConfigError extends Error {
@@ -221,6 +225,7 @@ const schema = z.object({
   splitConcurrency: int(1, 64),
   ffmpegThreads: int(0, 256),
   qualityReport: bool,
+  testCrashAt: z.enum(CRASH_POINTS, { error: `must be one of ${CRASH_POINTS.join(', ')}` }).optional(),
 });
 
 /** Reads settings from `env` and `argv` (flags like --port 9000 or --port=9000). */
@@ -272,6 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     publicUrl: c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : null,
     azureEndpoint: c.azureEndpoint ? c.azureEndpoint.replace(/\/+$/, '') : null,
     s3Endpoint: c.s3Endpoint ? c.s3Endpoint.replace(/\/+$/, '') : null,
+    testCrashAt: c.testCrashAt ?? null,
     sftpKeyFile: c.sftpKeyFile ?? null,
     sftpKeyPassphrase: c.sftpKeyPassphrase ?? null,
     sftpKnownHosts: c.sftpKnownHosts ?? null,

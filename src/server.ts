@@ -7,8 +7,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Config, User } from './config.ts';
 import { createStore, storeAnswers, type Db, type StoreHealth } from './store/db.ts';
 import { describeStoreFault, retryWhileUnavailable, type RetryOptions } from './store/faults.ts';
-import { appendLog, getMedia, getTasks, listUnfinished, updateMedia, updateTask } from './store/repo.ts';
-import { ACTIVE_MEDIA_STATUSES, MediaStatus, TaskStatus, isFinalMedia } from './domain/status.ts';
+import { getMedia, getTasks, listUnfinished } from './store/repo.ts';
+import { Lifecycle, type Change } from './store/lifecycle.ts';
+import { ACTIVE_MEDIA_STATUSES, isFinalMedia } from './domain/status.ts';
+import { crashPointOf } from './domain/lifecycle.ts';
 import { InProcessQueue } from './queue/in-process.ts';
 import { BullMediaQueue, BullWorkers, MAX_STALLS, type MediaRoute } from './queue/bullmq.ts';
 import { MediaLeases } from './queue/lease.ts';
@@ -22,7 +24,7 @@ import { requiredTags } from './queue/route.ts';
 import { parsePriority } from './domain/priority.ts';
 import type { FieldMap } from './domain/fields.ts';
 import { mediaDirs } from './domain/layout.ts';
-import { createMediaProcessor, type PipelineEvents } from './pipeline/process-media.ts';
+import { createMediaProcessor, type PipelineEvents, type PipelineLifecycle } from './pipeline/process-media.ts';
 import { EncoderSlots } from './pipeline/encoder-slots.ts';
 import { SharedStorage } from './pipeline/shared-storage.ts';
 import { Outbox } from './notify/outbox.ts';
@@ -111,19 +113,16 @@ async function openCore(config: Config, opts: StartOptions) {
     sendTimeoutMs: config.notifyTimeoutSeconds * 1000,
     secretFor: (userId) => secrets.get(userId) ?? null,
   });
+  // Every status change, with the notifications it triggers, in one transaction.
+  const lifecycle: PipelineLifecycle = new Lifecycle(db, { outbox, afterCommit: crashAfter(config.testCrashAt) });
   const events: PipelineEvents = {
-    mediaEnded: (id) => outbox.mediaEnded(id),
-    mediaReady: (id) => outbox.mediaReady(id),
-    destinationDone: (e) => outbox.destinationDone(e),
-    qcStarted: (id) => outbox.qcNotify(id, 'qc_start_notify'),
-    qcEnded: (id) => outbox.qcNotify(id, 'qc_notify'),
     taskEncoded: (seconds, output) => metrics.taskSeconds.observe({ output }, seconds),
   };
   // Cluster workers hand split-and-stitch chunks to the whole cluster through their own queue.
   const chunks = config.redisUrl && config.role !== 'api' ? new BullChunkQueue(bullSettings(config, log)) : null;
   const encoderSlots = new EncoderSlots(config.workers);
-  const pipeline = createMediaProcessor({ db, config, log, events, storage, encoderSlots, fileRoots, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
-  return { log, users, fileRoots, db, storeHealth, waitForStore, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: QueueView) => (queue = q) };
+  const pipeline = createMediaProcessor({ db, lifecycle, config, log, events, storage, encoderSlots, fileRoots, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
+  return { log, users, fileRoots, db, lifecycle, storeHealth, waitForStore, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: QueueView) => (queue = q) };
 }
 
 /** Waits out an unreachable store during a start-up step, logging each attempt. */
@@ -175,11 +174,11 @@ async function clusterQueue(config: Config, log: Logger, db: Db): Promise<BullMe
 
 /** The cluster's media workers of this process, holding each media by a store lease as well. */
 async function mediaWorkers(config: Config, core: Core): Promise<BullWorkers> {
-  const { log, db, events } = core;
+  const { log, db } = core;
   const workerId = `${os.hostname()}/${process.pid}/${crypto.randomBytes(3).toString('hex')}`;
   const leases = new MediaLeases({ db, workerId, leaseMs: config.queueLockSeconds * 1000, log: log.child({ part: 'lease' }) });
   const workers = new BullWorkers(
-    { ...bullSettings(config, log), concurrency: mediaAtOnce(config), tags: config.workerTags, onGivenUp: givenUp(db, events, log) },
+    { ...bullSettings(config, log), concurrency: mediaAtOnce(config), tags: config.workerTags, onGivenUp: givenUp(db, core.lifecycle, log) },
     clusterProcessor(db, config.dataDir, core.pipeline, leases, core.storage, log),
   );
   await workers.start();
@@ -223,7 +222,7 @@ function clusterProcessor(db: Db, dataDir: string, pipeline: MediaProcessor, lea
  * The queue gave up on a media whose workers kept dying under it: it ends in Error, with every
  * unfinished task, so that nothing stays in Processing; RestartMedia tries again.
  */
-function givenUp(db: Db, events: PipelineEvents, log: Logger) {
+function givenUp(db: Db, lifecycle: Lifecycle, log: Logger) {
   return async (mediaId: number, reason: string): Promise<void> => {
     const media = await getMedia(db, mediaId);
     if (!media || media.deleted || isFinalMedia(media.status)) return;
@@ -234,16 +233,19 @@ function givenUp(db: Db, events: PipelineEvents, log: Logger) {
       log.warn({ mediaId, holder: lease.workerId, reason }, 'the queue gave up on a media that a live worker still holds: left to that worker');
       return;
     }
-    const description = `The workers processing this media stopped ${MAX_STALLS + 1} times without finishing it (killed or out of memory; queue: ${reason}). RestartMedia tries again.`;
-    const now = Date.now();
-    const tasks = await getTasks(db, mediaId);
-    for (const t of tasks) {
-      if (t.status === TaskStatus.Finished || t.status === TaskStatus.Error) continue;
-      await updateTask(db, t.id, { status: TaskStatus.Error, description, finished_at: now });
-    }
-    await updateMedia(db, mediaId, { status: MediaStatus.Error, prev_status: media.status, description, finished_at: now, time_left: 0, time_left_current: 0 });
-    await appendLog(db, tasks.map((t) => t.id), `Error: ${description}`);
-    await events.mediaEnded(mediaId);
+    await lifecycle.giveUp(mediaId, `The workers processing this media stopped ${MAX_STALLS + 1} times without finishing it (killed or out of memory; queue: ${reason}). RestartMedia tries again.`);
+  };
+}
+
+/**
+ * ENCODERY_TEST_CRASH_AT: the process kills itself right after the named change commits. It
+ * exists so that tests and `npm run chaos` can prove nothing is lost at that exact point (a kill
+ * timed from outside cannot hit it); unset, it does nothing.
+ */
+function crashAfter(point: string | null): ((changes: readonly Change[]) => void) | undefined {
+  if (!point) return undefined;
+  return (changes) => {
+    if (changes.some((c) => crashPointOf(c.entity, c.to) === point)) process.kill(process.pid, 'SIGKILL');
   };
 }
 
@@ -276,7 +278,7 @@ function mediaRoute(db: Db) {
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   if (config.role === 'worker') throw new Error('startServer answers the API; use startWorker for the worker role');
   const core = await openCore(config, opts);
-  const { log, users, db, metrics, outbox, events, storage, storeHealth } = core;
+  const { log, users, db, lifecycle, metrics, outbox, storage, storeHealth } = core;
 
   let queue: MediaQueue;
   let workers: BullWorkers | undefined;
@@ -303,7 +305,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     config,
     db,
     queue,
-    events,
+    lifecycle,
     log,
     users,
     metrics,

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { StoreError, openStore, openSqlite, type Db } from '../src/store/db.ts';
 import { migrationProvider } from '../src/store/migrations.ts';
 import * as repo from '../src/store/repo.ts';
+import type { MediaStatus } from '../src/domain/status.ts';
 import { createTestDatabase, tempDir, type TestDatabase } from './helpers.ts';
 
 // The store's dialect differences, checked against the real PostgreSQL (the local `test`
@@ -22,7 +23,7 @@ after(async () => {
   for (const dir of dirs) await fs.rm(dir, { recursive: true, force: true });
 });
 
-const media = (userId: string, status = 'New'): repo.NewMedia => ({
+const media = (userId: string, status: MediaStatus = 'New'): repo.NewMedia => ({
   userId,
   sources: ['http://example.com/a.mp4'],
   options: '{}',
@@ -146,7 +147,7 @@ test('GetMediaList filters, sorting and paging give the same media on PostgreSQL
   try {
     // Mixed-case sources (byte order puts 'Z' before 'a'), equal sort keys, NULL start and finish times.
     const sources = ['http://h/b.mp4', 'http://h/Z.mp4', 'http://h/a.mp4', 'http://h/b.mp4', 'HTTP://h/c.mp4', 'http://h/_x.mp4', 'http://h/é.mp4'];
-    const statuses = ['Finished', 'Error', 'New', 'Finished', 'Processing', 'Stopped', 'New'];
+    const statuses: MediaStatus[] = ['Finished', 'Error', 'New', 'Finished', 'Processing', 'Stopped', 'New'];
     for (const db of [sqlite, postgres]) {
       for (const [i, source] of sources.entries()) {
         const m = { ...media(i % 3 === 2 ? '2' : '1', statuses[i]), sources: [source] };

@@ -23,11 +23,16 @@ export const TaskStatus = {
 export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
 
 export const DestinationStatus = { Open: 'Open', Saved: 'Saved' } as const;
-export const destinationError = (reason: string): string => `Error (${reason})`;
+/** `Open`, `Saved`, or `Error (why)`: the reason is part of the status clients read. */
+export type DestinationStatus = (typeof DestinationStatus)[keyof typeof DestinationStatus] | `Error (${string})`;
+export const destinationError = (reason: string): DestinationStatus => `Error (${reason})`;
+export const isDestinationError = (s: string): s is `Error (${string})` => s.startsWith('Error (');
 
 /** Statuses a media never leaves by itself. */
 export const FINAL_MEDIA_STATUSES: readonly MediaStatus[] = [MediaStatus.Finished, MediaStatus.Error, MediaStatus.Stopped];
-export const isFinalMedia = (s: string): boolean => (FINAL_MEDIA_STATUSES as readonly string[]).includes(s);
+export const isFinalMedia = (s: string): s is 'Finished' | 'Error' | 'Stopped' => (FINAL_MEDIA_STATUSES as readonly string[]).includes(s);
+/** Tasks that ended, well or not; the cascades (stop, give up) leave them as they are. */
+export const isFinalTask = (s: string): s is 'Finished' | 'Error' => s === TaskStatus.Finished || s === TaskStatus.Error;
 
 /** Statuses in which a worker owns the media; after a crash these are picked up again. */
 export const ACTIVE_MEDIA_STATUSES: readonly MediaStatus[] = [

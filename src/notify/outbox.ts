@@ -7,8 +7,9 @@ import { render, type WireFormat, type WireObject } from '../api/wire/render.ts'
 import { sendOnce } from './send.ts';
 import { retryWhileUnavailable, type RetryOptions } from '../store/faults.ts';
 import { resultPayload, readyPayload, uploadPayload, qcPayload } from './payload.ts';
-import type { DestinationDone } from '../pipeline/delivered-output.ts';
-import { MediaStatus } from '../domain/status.ts';
+import type { DeliveredOutput } from '../pipeline/delivered-output.ts';
+import type { Change, OutboxWriter } from '../store/lifecycle.ts';
+import { MediaStatus, isFinalMedia } from '../domain/status.ts';
 import type { FieldMap } from '../domain/fields.ts';
 
 export interface OutboxOptions {
@@ -37,15 +38,16 @@ const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 
 
 /**
- * Notifications are written to the store first and delivered from there, so a restart resumes
- * them; every attempt is recorded in its own row (time, HTTP status or error, duration).
+ * Notifications are written to the store first, in the transaction of the status change that
+ * triggers them (rowsFor, called by store/lifecycle.ts), and delivered from there, so a restart
+ * resumes them; every attempt is recorded in its own row (time, HTTP status or error, duration).
  *
  * Every node (API or worker) sharing the store delivers from it. Before each attempt a node
  * claims the row with a conditional UPDATE, so exactly one node sends it; the claim ends when the
  * attempt is recorded, or expires if the node dies mid-send, and then another node's sweep takes
  * the notification over.
  */
-export class Outbox {
+export class Outbox implements OutboxWriter<DeliveredOutput> {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #inFlight = new Set<Promise<void>>();
   /** Ids this process is attempting now, so a sweep does not start a second attempt of its own. */
@@ -98,70 +100,56 @@ export class Outbox {
     }
   }
 
-  /** The media reached Finished or Error: `notify`, and `notify_encoding_errors` on errors. */
-  async mediaEnded(mediaId: number): Promise<void> {
-    const media = await repo.getMedia(this.db, mediaId);
-    if (!media) return;
-    const options = JSON.parse(media.options) as FieldMap;
-    const targets: { kind: string; url: string }[] = [];
-    if (media.notify_url) targets.push({ kind: 'notify', url: media.notify_url });
-    const onErrors = str(options.notify_encoding_errors);
-    if (onErrors && media.status === MediaStatus.Error) targets.push({ kind: 'notify_encoding_errors', url: onErrors });
-    if (targets.length === 0) return;
-    const tasks = await repo.getTasks(this.db, mediaId);
-    const destinations = await repo.getDestinations(this.db, tasks.map((t) => t.id));
-    const body = resultPayload(media, tasks, destinations);
-    for (const t of targets) await this.#add(media, t.kind, t.url, body);
-  }
-
-  /** An AddMediaBenchmark media is downloaded and waits for ProcessMedia. */
-  async mediaReady(mediaId: number): Promise<void> {
-    const media = await repo.getMedia(this.db, mediaId);
-    if (!media?.notify_url) return;
-    await this.#add(media, 'ready', media.notify_url, readyPayload(media));
-  }
-
-  /** `notify_upload`: one notification per task and destination, as each one ends. */
-  async destinationDone(e: DestinationDone): Promise<void> {
-    const media = await repo.getMedia(this.db, e.mediaId);
-    const url = media ? str((JSON.parse(media.options) as FieldMap).notify_upload) : undefined;
-    if (!media || !url) return;
-    const dest = await repo.getDestination(this.db, e.destinationId);
-    if (!dest) return;
-    await this.#add(media, 'notify_upload', url, uploadPayload(media.id, e.taskId, dest, e.output), { task_id: e.taskId, destination_id: dest.id });
-  }
-
   /**
-   * A QC child started (`qc_start_notify`) or ended (`qc_notify`): the URLs are the parent's
-   * fields; the notification belongs to the child, where its GetStatus lists it.
+   * The notifications a transaction's status changes trigger, read and rendered inside it
+   * (store/lifecycle.ts inserts them before it commits): `notify` (and `notify_encoding_errors`)
+   * when a media ends, `ready` when an AddMediaBenchmark media is downloaded, `notify_upload`
+   * when a destination is Saved or fails, `qc_start_notify` and `qc_notify` for a QC child.
    */
-  async qcNotify(childId: number, kind: 'qc_start_notify' | 'qc_notify'): Promise<void> {
-    const child = await repo.getMedia(this.db, childId);
-    if (!child || child.parent_media_id === null) return;
-    const parent = await repo.getMedia(this.db, child.parent_media_id);
-    const url = parent ? str((JSON.parse(parent.options) as FieldMap)[kind]) : undefined;
-    if (!url) return;
-    const [task] = await repo.getTasks(this.db, childId);
-    await this.#add(child, kind, url, qcPayload(child, task ?? null));
+  async rowsFor(trx: Db, changes: readonly Change<DeliveredOutput>[]): Promise<repo.NewNotification[]> {
+    const rows: repo.NewNotification[] = [];
+    for (const c of changes) {
+      if (c.entity === 'task') continue;
+      const media = await repo.getMedia(trx, c.mediaId);
+      if (!media) continue;
+      const options = JSON.parse(media.options) as FieldMap;
+      const row = (kind: string, url: string, body: WireObject, about: { task_id: number; destination_id: number } | null = null) =>
+        rows.push(notificationRow(media, options, kind, url, body, about));
+      if (c.entity === 'destination') {
+        const url = str(options.notify_upload);
+        const dest = url ? await repo.getDestination(trx, c.destinationId) : undefined;
+        if (url && dest) row('notify_upload', url, uploadPayload(media.id, c.taskId, dest, c.facts), { task_id: c.taskId, destination_id: dest.id });
+        continue;
+      }
+      if (media.parent_media_id !== null) {
+        // A QC child: the URLs are the parent's fields; the notification is the child's, where its GetStatus lists it.
+        const kind = c.to === MediaStatus.Processing ? 'qc_start_notify' : isFinalMedia(c.to) ? 'qc_notify' : null;
+        const parent = kind ? await repo.getMedia(trx, media.parent_media_id) : undefined;
+        const url = kind && parent ? str((JSON.parse(parent.options) as FieldMap)[kind]) : undefined;
+        if (kind && url) {
+          const [task] = await repo.getTasks(trx, media.id);
+          row(kind, url, qcPayload(media, task ?? null));
+        }
+        continue;
+      }
+      if (c.to === MediaStatus.ReadyToProcess && media.notify_url) row('ready', media.notify_url, readyPayload(media));
+      if (!isFinalMedia(c.to)) continue;
+      const targets: { kind: string; url: string }[] = [];
+      if (media.notify_url) targets.push({ kind: 'notify', url: media.notify_url });
+      const onErrors = str(options.notify_encoding_errors);
+      if (onErrors && c.to === MediaStatus.Error) targets.push({ kind: 'notify_encoding_errors', url: onErrors });
+      if (targets.length === 0) continue;
+      const tasks = await repo.getTasks(trx, media.id);
+      const destinations = await repo.getDestinations(trx, tasks.map((t) => t.id));
+      const body = resultPayload(media, tasks, destinations);
+      for (const t of targets) row(t.kind, t.url, body);
+    }
+    return rows;
   }
 
-  async #add(
-    media: repo.MediaRow,
-    kind: string,
-    url: string,
-    body: WireObject,
-    about: { task_id: number; destination_id: number } | null = null,
-  ): Promise<void> {
-    const options = JSON.parse(media.options) as FieldMap;
-    const format: WireFormat = str(options.notify_format)?.toLowerCase() === 'json' ? 'json' : 'xml';
-    const bodyFormat = str(options.notify_body_format)?.toLowerCase() === 'raw' ? 'raw' : 'form';
-    const document = render(format, 'result', body);
-    // The media's end is already written: a notification lost to a brief store fault would never be sent.
-    const id = await retryWhileUnavailable(
-      () => repo.insertNotification(this.db, { media_id: media.id, kind, url, format, body_format: bodyFormat, document, ...about }),
-      this.#storeWait(media.id, AbortSignal.timeout(STORE_WAIT_MS)),
-    );
-    this.#schedule(id, 0);
+  /** Rows committed by this process's lifecycle: sent now. */
+  added(ids: number[]): void {
+    for (const id of ids) this.#schedule(id, 0);
   }
 
   #schedule(id: number, delayMs: number): void {
@@ -223,8 +211,18 @@ export class Outbox {
   }
 }
 
-/** How long adding a notification waits for a store that cannot be reached. */
-const STORE_WAIT_MS = 30_000;
+function notificationRow(
+  media: repo.MediaRow,
+  options: FieldMap,
+  kind: string,
+  url: string,
+  body: WireObject,
+  about: { task_id: number; destination_id: number } | null,
+): repo.NewNotification {
+  const format: WireFormat = str(options.notify_format)?.toLowerCase() === 'json' ? 'json' : 'xml';
+  const bodyFormat = str(options.notify_body_format)?.toLowerCase() === 'raw' ? 'raw' : 'form';
+  return { media_id: media.id, kind, url, format, body_format: bodyFormat, document: render(format, 'result', body), ...about };
+}
 
 function str(v: unknown): string | undefined {
   const s = Array.isArray(v) ? v[0] : v;

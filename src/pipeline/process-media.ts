@@ -27,28 +27,29 @@ import { describeError, mapLimit, describeProbe } from './util.ts';
 import { destinationFor, destinationForLayout, keepsLayout, layoutMain } from '../domain/destinations.ts';
 import { mediaDirs } from '../domain/layout.ts';
 import { storyboardOf, storyboardSends } from './storyboard-delivery.ts';
-import { DeliveredOutputs, type DestinationDone } from './delivered-output.ts';
+import { DeliveredOutputs, type DeliveredOutput } from './delivered-output.ts';
 import { ensureLocal, putOutputs, type SharedStorage } from './shared-storage.ts';
 import { encodeSplitTask, splitCandidates } from './split/task.ts';
 import type { UnitExecutor } from './split/run.ts';
-import { qcSpecOf, runQcChild, type QcEvents } from './qc/child.ts';
+import { qcSpecOf, runQcChild } from './qc/child.ts';
+import type { Lifecycle } from '../store/lifecycle.ts';
 import { VERSION } from '../version.ts';
 import type { SplitPieces } from './split/pieces.ts';
 import { QualityLog } from './quality/log.ts';
 import { summarize } from './quality/report.ts';
 import { describeQuality } from '../domain/quality.ts';
 
-/** What the pipeline tells the rest of the system; implemented by the notifier and metrics. */
-export interface PipelineEvents extends QcEvents {
-  mediaEnded(mediaId: number): Promise<void>;
-  mediaReady(mediaId: number): Promise<void>;
-  /** After each destination of each task is Saved or has failed (notify_upload). */
-  destinationDone(e: DestinationDone): Promise<void>;
+/** What the pipeline tells the rest of the system besides status changes (those notify through the lifecycle's outbox). */
+export interface PipelineEvents {
   taskEncoded(seconds: number, output: string): void;
 }
 
+/** The lifecycle the pipeline writes every status through; a delivered output's facts go to notify_upload. */
+export type PipelineLifecycle = Lifecycle<DeliveredOutput>;
+
 export interface PipelineDeps {
   db: Db;
+  lifecycle: PipelineLifecycle;
   config: Config;
   log: Logger;
   events: PipelineEvents;
@@ -74,8 +75,8 @@ export function createMediaProcessor(deps: PipelineDeps): MediaProcessor {
 class MediaRun {
   readonly #db: Db;
   readonly #log: Logger;
+  readonly #lifecycle: PipelineLifecycle;
   readonly #progress: ProgressTracker;
-  #status = '';
   /** The media's owner, whose file:// folders its transfers may use; none until the media is read. */
   #userId: string | null = null;
   #taskIds: number[] = [];
@@ -91,6 +92,7 @@ class MediaRun {
     private readonly resumeNote?: string,
   ) {
     this.#db = deps.db;
+    this.#lifecycle = deps.lifecycle;
     this.#log = deps.log.child({ mediaId });
     this.#progress = new ProgressTracker(deps.db, mediaId);
   }
@@ -112,13 +114,13 @@ class MediaRun {
 
   async run(): Promise<void> {
     const media = await repo.getMedia(this.#db, this.mediaId);
-    if (!media || media.deleted || media.status === MediaStatus.ReadyToProcess) return;
+    // An ended media moves again only through a restart, which sets it New before queueing it.
+    if (!media || media.deleted || media.status === MediaStatus.ReadyToProcess || isFinalMedia(media.status)) return;
     this.#userId = media.user_id;
     if (media.parent_media_id !== null) return this.#interruptedQc(media);
     // In a cluster a QC child is never a queue job of its own: one left running by a worker
     // that died ends here, when its parent's job comes back.
     for (const child of await repo.qcChildrenOf(this.#db, media.user_id, media.id)) await this.#interruptedQc(child);
-    this.#status = media.status;
     const priority = parsePriority((JSON.parse(media.options || '{}') as FieldMap).priority);
     this.#priority = priority.ok ? priority.priority : 0;
     const tasks = await repo.getTasks(this.#db, this.mediaId);
@@ -129,7 +131,7 @@ class MediaRun {
       // Only deliveries left (a restarted failed destination, or a crash while saving): the
       // sources are not fetched again, which could take long or no longer work.
       // A worker taking over a media in Saving finds the encoded outputs in the shared storage.
-      const current = await ensureLocal(this.#storage, this.#db, tasks, this.signal);
+      const current = await ensureLocal(this.#storage, this.#db, this.#lifecycle, tasks, this.signal);
       const deliverOnly = !media.benchmark && current.length > 0 && !current.some(needsEncode);
       if (deliverOnly) {
         await this.#deliverAll();
@@ -140,7 +142,6 @@ class MediaRun {
       if (source.paths[0] && source.probes[0]) this.#source = { path: source.paths[0], probe: source.probes[0] };
       if (media.benchmark) {
         await this.#setStatus(MediaStatus.ReadyToProcess, { progress: 0, progress_current: 0, time_left: 0, time_left_current: 0 });
-        await this.deps.events.mediaReady(this.mediaId);
         return;
       }
       await this.#setStatus(MediaStatus.WaitingForEncoder);
@@ -158,7 +159,6 @@ class MediaRun {
       if (isStoreUnavailable(err)) throw err;
       this.#log.warn({ err }, 'media failed');
       await this.#setStatus(MediaStatus.Error, { description: describeError(err, this.#log), finished_at: Date.now() });
-      await this.deps.events.mediaEnded(this.mediaId);
     } finally {
       await this.#progress.stop();
     }
@@ -268,7 +268,7 @@ class MediaRun {
   get #splitDeps() {
     return {
       config: this.deps.config, db: this.#db, mediaId: this.mediaId, signal: this.signal,
-      setTaskStatus: (id: number, status: string, patch?: repo.TaskPatch) => this.#setTaskStatus(id, status, patch),
+      setTaskStatus: (id: number, status: TaskStatus, patch?: repo.TaskPatch) => this.#setTaskStatus(id, status, patch),
       failTask: (id: number, err: unknown) => this.#failTask(id, err),
       setFraction: (id: number, f: number) => this.#progress.setTaskFraction(id, f),
       taskEncoded: (sec: number, output: string) => this.deps.events.taskEncoded(sec, output),
@@ -406,12 +406,11 @@ class MediaRun {
       log: this.#log,
       note: (taskId, message) => repo.appendLog(this.#db, [taskId], message),
     });
-    const done = async (task: repo.TaskRow, dest: repo.DestinationRow, files: string[]): Promise<void> => {
-      const output = await delivered.of(task.id, task.output, files);
-      // A notification that cannot be queued must not turn a saved output into an error.
-      await this.deps.events.destinationDone({ mediaId: this.mediaId, taskId: task.id, destinationId: dest.id, output }).catch((err: unknown) => {
-        this.#log.error({ err, taskId: task.id }, 'queueing notify_upload failed');
-      });
+    // The destination's status, its log line and its notify_upload commit together: a crash
+    // right after cannot lose the notification (store/lifecycle.ts).
+    const done = async (task: repo.TaskRow, dest: repo.DestinationRow, files: string[], status: DestinationStatus, log: string): Promise<void> => {
+      const facts = await delivered.of(task.id, task.output, files);
+      await this.#lifecycle.destination(dest.id, status, { log, facts });
     };
     // Every destination of every format at once (up to DELIVERY_CONCURRENCY): one slow or
     // failing destination does not hold up the others.
@@ -439,15 +438,13 @@ class MediaRun {
         } else {
           for (const [i, file] of files.entries()) await send(file, i, destinationFor(dest.url, file, i, files.length));
         }
-        await repo.setDestinationStatus(this.#db, dest.id, DestinationStatus.Saved);
-        await repo.appendLog(this.#db, [task.id], `Saved to ${redactUrl(dest.url)}${files.length > 1 ? ` (${files.length} files)` : ''}`);
       } catch (err) {
         if (this.signal.aborted || isStoreUnavailable(err)) throw err;
         const reason = describeError(err, this.#log);
-        await repo.setDestinationStatus(this.#db, dest.id, destinationError(reason));
-        await repo.appendLog(this.#db, [task.id], `Error saving to ${redactUrl(dest.url)}: ${reason}`);
+        await done(task, dest, files, destinationError(reason), `Error saving to ${redactUrl(dest.url)}: ${reason}`);
+        return;
       }
-      await done(task, dest, files);
+      await done(task, dest, files, DestinationStatus.Saved, `Saved to ${redactUrl(dest.url)}${files.length > 1 ? ` (${files.length} files)` : ''}`);
     });
     this.signal.throwIfAborted();
     const after = await repo.getDestinations(this.#db, tasks.map((t) => t.id));
@@ -487,9 +484,8 @@ class MediaRun {
     } else {
       await this.#setStatus(MediaStatus.Finished, done);
       // The sources are not needed any more; a later restart downloads them again.
-      await fs.rm(mediaDirs(this.deps.config.dataDir, this.mediaId).scratch, { recursive: true, force: true });
+      await fs.rm(mediaDirs(this.deps.config.dataDir, this.mediaId).scratch, { recursive: true, force: true }).catch((err: unknown) => this.#log.warn({ err }, 'removing the scratch folder failed'));
     }
-    await this.deps.events.mediaEnded(this.mediaId);
   }
 
   // --- helpers -------------------------------------------------------------------------------
@@ -497,8 +493,8 @@ class MediaRun {
   get #qcDeps() {
     const c = this.deps.config;
     return {
-      db: this.#db, dataDir: c.dataDir, ffmpeg: c.ffmpeg, ffprobe: c.ffprobe, threads: c.ffmpegThreads, version: VERSION,
-      log: this.#log, events: this.deps.events, transfer: this.#transfer, signal: this.signal,
+      db: this.#db, lifecycle: this.#lifecycle, dataDir: c.dataDir, ffmpeg: c.ffmpeg, ffprobe: c.ffprobe, threads: c.ffmpegThreads, version: VERSION,
+      log: this.#log, transfer: this.#transfer, signal: this.signal,
     };
   }
 
@@ -507,15 +503,7 @@ class MediaRun {
    * stop (the queue hands unfinished media back after a restart). It ends in Error, saying so.
    */
   async #interruptedQc(media: repo.MediaRow): Promise<void> {
-    if (isFinalMedia(media.status)) return;
-    const description = 'QC was interrupted by a worker stop; restarting the parent media runs it again';
-    const now = Date.now();
-    for (const t of await repo.getTasks(this.#db, media.id)) {
-      if (t.status !== TaskStatus.Finished && t.status !== TaskStatus.Error) await repo.updateTask(this.#db, t.id, { status: TaskStatus.Error, description, finished_at: now });
-      await repo.appendLog(this.#db, [t.id], `Error: ${description}`);
-    }
-    await repo.updateMedia(this.#db, media.id, { status: MediaStatus.Error, prev_status: media.status, description, finished_at: now });
-    await this.deps.events.qcEnded(media.id);
+    await this.#lifecycle.giveUp(media.id, 'QC was interrupted by a worker stop; restarting the parent media runs it again');
   }
 
   /** A format without a destination keeps its output here, behind an unguessable link. */
@@ -535,22 +523,15 @@ class MediaRun {
   async #failTask(taskId: number, err: unknown): Promise<void> {
     // An unreachable store is no fault of the task: the whole run is tried again later.
     if (isStoreUnavailable(err)) throw err;
-    const description = describeError(err, this.#log);
-    await this.#setTaskStatus(taskId, TaskStatus.Error, { description, finished_at: Date.now() });
-    await repo.appendLog(this.#db, [taskId], `Error: ${description}`);
+    await this.#lifecycle.failTask(taskId, describeError(err, this.#log));
   }
 
-  async #setStatus(status: string, patch: repo.MediaPatch = {}): Promise<void> {
-    if (status === this.#status && Object.keys(patch).length === 0) return;
-    const changed = status !== this.#status;
-    await repo.updateMedia(this.#db, this.mediaId, changed ? { ...patch, status, prev_status: this.#status } : patch);
-    if (changed) await this.#logAll(`Media status: ${status}`);
-    this.#status = status;
+  #setStatus(status: MediaStatus, patch: repo.MediaPatch = {}): Promise<void> {
+    return this.#lifecycle.media(this.mediaId, status, { patch });
   }
 
-  async #setTaskStatus(taskId: number, status: string, patch: repo.TaskPatch = {}): Promise<void> {
-    await repo.updateTask(this.#db, taskId, { ...patch, status });
-    await repo.appendLog(this.#db, [taskId], `Status: ${status}`);
+  #setTaskStatus(taskId: number, status: TaskStatus, patch: repo.TaskPatch = {}): Promise<void> {
+    return this.#lifecycle.task(taskId, status, { patch });
   }
 
   #logAll(message: string): Promise<void> {

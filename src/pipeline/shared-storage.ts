@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { ConfigError, type Config } from '../config.ts';
 import type { Db } from '../store/db.ts';
 import * as repo from '../store/repo.ts';
+import type { Lifecycle } from '../store/lifecycle.ts';
 import { TaskStatus } from '../domain/status.ts';
 import { mediaDirs } from '../domain/layout.ts';
 import { checkStorageUrl, download, openObject, redactUrl, removeTree, statObject, transferPace, upload } from '../transfer/index.ts';
@@ -167,7 +168,7 @@ export async function putOutputs(storage: SharedStorage | null, db: Db, tasks: r
  * storage; when the storage lacks them too (its worker died before storing them), it is
  * encoded again. Returns the tasks as they now are.
  */
-export async function ensureLocal(storage: SharedStorage | null, db: Db, tasks: repo.TaskRow[], signal: AbortSignal): Promise<repo.TaskRow[]> {
+export async function ensureLocal(storage: SharedStorage | null, db: Db, lifecycle: Lifecycle, tasks: repo.TaskRow[], signal: AbortSignal): Promise<repo.TaskRow[]> {
   if (!storage) return tasks;
   const out: repo.TaskRow[] = [];
   for (const task of tasks) {
@@ -188,10 +189,9 @@ export async function ensureLocal(storage: SharedStorage | null, db: Db, tasks: 
       out.push(task);
       continue;
     }
-    const patch = { status: TaskStatus.New, outputs: null, converted_size: null, progress: 0 };
-    await repo.updateTask(db, task.id, patch);
-    await repo.appendLog(db, [task.id], 'The encoded output is neither on this worker nor in the shared storage: encoding it again');
-    out.push({ ...task, ...patch });
+    const patch = { outputs: null, converted_size: null, progress: 0 };
+    await lifecycle.task(task.id, TaskStatus.New, { patch, log: 'The encoded output is neither on this worker nor in the shared storage: encoding it again' });
+    out.push({ ...task, ...patch, status: TaskStatus.New });
   }
   return out;
 }

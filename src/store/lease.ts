@@ -1,3 +1,4 @@
+import type { MediaStatus } from '../domain/status.ts';
 import type { Db } from './db.ts';
 
 /**
@@ -44,7 +45,7 @@ export async function liveLease(db: Db, mediaId: number, now: number): Promise<L
  * Media the store says should be waiting or worked on (these statuses, not deleted) that no
  * worker holds at `now`: what the reconciliation sweep checks against the queue.
  */
-export async function unheldMedia(db: Db, statuses: readonly string[], now: number): Promise<{ id: number; status: string }[]> {
+export async function unheldMedia(db: Db, statuses: readonly MediaStatus[], now: number): Promise<{ id: number; status: MediaStatus }[]> {
   return db
     .selectFrom('media')
     .select(['id', 'status'])

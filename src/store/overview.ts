@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from './db.ts';
 import type { MediaRow } from './repo.ts';
+import type { MediaStatus } from '../domain/status.ts';
 
 export interface QueueOverview {
   counts: { status: string; n: number }[];
@@ -16,7 +17,7 @@ export interface QueueOverview {
  * every probe of the day once a second would cost far more than the page is worth. Give each
  * user a map of their own.
  */
-export async function queueOverview(db: Db, userId: string, since: number, activeStatuses: readonly string[], durations: Map<number, number>): Promise<QueueOverview> {
+export async function queueOverview(db: Db, userId: string, since: number, activeStatuses: readonly MediaStatus[], durations: Map<number, number>): Promise<QueueOverview> {
   const counts = await db
     .selectFrom('media')
     .select(['status', sql<number>`count(*)`.as('n')])

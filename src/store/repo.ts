@@ -1,5 +1,6 @@
 import { sql, type Selectable, type Updateable } from 'kysely';
 import type { Db } from './db.ts';
+import { DestinationStatus, MediaStatus, TaskStatus } from '../domain/status.ts';
 import type { DestinationTable, MediaTable, NotificationAttemptTable, NotificationTable, PresetTable, TaskLogTable, TaskTable } from './schema.ts';
 
 export type MediaRow = Selectable<MediaTable>;
@@ -7,8 +8,9 @@ export type TaskRow = Selectable<TaskTable>;
 export type DestinationRow = Selectable<DestinationTable>;
 export type TaskLogRow = Selectable<TaskLogTable>;
 export type NotificationRow = Selectable<NotificationTable>;
-export type MediaPatch = Updateable<MediaTable>;
-export type TaskPatch = Updateable<TaskTable>;
+/** Everything but the status, which only store/lifecycle.ts writes. */
+export type MediaPatch = Omit<Updateable<MediaTable>, 'status' | 'prev_status'>;
+export type TaskPatch = Omit<Updateable<TaskTable>, 'status'>;
 
 export interface NewTask {
   output: string;
@@ -23,7 +25,8 @@ export interface NewMedia {
   notifyUrl: string | null;
   benchmark: boolean;
   version: string;
-  status: string;
+  /** New, except for fixtures that start a media elsewhere. */
+  status: MediaStatus;
   tasks: NewTask[];
   /** User presets saved with the media (`save_preset`), in the same transaction. */
   presets?: NewPreset[];
@@ -60,33 +63,32 @@ async function insertTasks(trx: Db, mediaId: number, tasks: NewTask[], now: numb
   for (const [position, t] of tasks.entries()) {
     const { id: taskId } = await trx
       .insertInto('task')
-      .values({ media_id: mediaId, position, output: t.output, format: t.format, status: 'New', created_at: now })
+      .values({ media_id: mediaId, position, output: t.output, format: t.format, status: TaskStatus.New, created_at: now })
       .returning('id')
       .executeTakeFirstOrThrow();
     if (t.destinations.length > 0) {
       await trx
         .insertInto('destination')
-        .values(t.destinations.map((url, i) => ({ task_id: taskId, position: i, url, status: 'Open' })))
+        .values(t.destinations.map((url, i) => ({ task_id: taskId, position: i, url, status: DestinationStatus.Open })))
         .execute();
     }
   }
 }
 
-/** UpdateMedia: all old tasks go, the new ones come, in one transaction (with the user presets saved by `save_preset`). */
+/**
+ * UpdateMedia and ProcessMedia: all old tasks go, the new ones come (with the user presets saved
+ * by `save_preset`); run it inside the lifecycle's transaction that moves the media.
+ */
 export async function replaceTasks(
-  db: Db,
+  trx: Db,
   mediaId: number,
   tasks: NewTask[],
-  patch: MediaPatch,
-  now = Date.now(),
   presets: { userId: string; items: NewPreset[] } | null = null,
+  now = Date.now(),
 ): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('task').where('media_id', '=', mediaId).execute();
-    await insertTasks(trx, mediaId, tasks, now);
-    await trx.updateTable('media').set(patch).where('id', '=', mediaId).execute();
-    if (presets && presets.items.length > 0) await upsertPresets(trx, presets.userId, presets.items, now);
-  });
+  await trx.deleteFrom('task').where('media_id', '=', mediaId).execute();
+  await insertTasks(trx, mediaId, tasks, now);
+  if (presets && presets.items.length > 0) await upsertPresets(trx, presets.userId, presets.items, now);
 }
 
 export function findMedia(db: Db, userId: string, id: number): Promise<MediaRow | undefined> {
@@ -133,13 +135,22 @@ export async function updateTask(db: Db, id: number, patch: TaskPatch): Promise<
   await db.updateTable('task').set(patch).where('id', '=', id).execute();
 }
 
-export async function setDestinationStatus(db: Db, id: number, status: string): Promise<void> {
-  await db.updateTable('destination').set({ status }).where('id', '=', id).execute();
+/** Status writes: only store/lifecycle.ts calls these, inside its transaction. */
+export async function setMediaStatus(trx: Db, id: number, patch: MediaPatch & { status: MediaStatus; prev_status: MediaStatus }): Promise<void> {
+  await trx.updateTable('media').set(patch).where('id', '=', id).execute();
 }
 
-export async function resetDestinations(db: Db, taskId: number, onlyFailed: boolean): Promise<void> {
-  let q = db.updateTable('destination').set({ status: 'Open' }).where('task_id', '=', taskId);
-  if (onlyFailed) q = q.where('status', '!=', 'Saved');
+export async function setTaskStatus(trx: Db, id: number, patch: TaskPatch & { status: TaskStatus }): Promise<void> {
+  await trx.updateTable('task').set(patch).where('id', '=', id).execute();
+}
+
+export async function setDestinationStatus(trx: Db, id: number, status: DestinationStatus): Promise<void> {
+  await trx.updateTable('destination').set({ status }).where('id', '=', id).execute();
+}
+
+export async function resetDestinations(trx: Db, taskId: number, onlyFailed: boolean): Promise<void> {
+  let q = trx.updateTable('destination').set({ status: DestinationStatus.Open }).where('task_id', '=', taskId);
+  if (onlyFailed) q = q.where('status', '!=', DestinationStatus.Saved);
   await q.execute();
 }
 
@@ -153,7 +164,7 @@ export function findTaskByToken(db: Db, token: string): Promise<TaskRow | undefi
 }
 
 /** Media a worker owns but that no worker is running: what a crash left behind. */
-export function listUnfinished(db: Db, statuses: readonly string[]): Promise<Pick<MediaRow, 'id' | 'status'>[]> {
+export function listUnfinished(db: Db, statuses: readonly MediaStatus[]): Promise<Pick<MediaRow, 'id' | 'status'>[]> {
   return db.selectFrom('media').select(['id', 'status']).where('status', 'in', statuses).where('deleted', '=', 0).orderBy('id').execute();
 }
 
@@ -176,7 +187,8 @@ export interface MediaListFilter {
 function filtered(db: Db, f: MediaListFilter) {
   let q = db.selectFrom('media').where('user_id', '=', f.userId).where('deleted', '=', 0);
   if (f.mediaId !== undefined) q = q.where('id', '=', f.mediaId);
-  if (f.status !== undefined) q = q.where('status', '=', f.status);
+  // Any text the user asked for: one that is no status matches nothing.
+  if (f.status !== undefined) q = q.where('status', '=', f.status as MediaStatus);
   if (f.dateFrom !== undefined) q = q.where('created_at', '>=', f.dateFrom);
   if (f.dateTo !== undefined) q = q.where('created_at', '<=', f.dateTo);
   if (f.source !== undefined) {
@@ -381,7 +393,7 @@ export async function insertQcChild(db: Db, c: NewQcChild, now = Date.now()): Pr
     const { id: mediaId } = await trx
       .insertInto('media')
       .values({
-        user_id: c.userId, status: 'New', prev_status: null, sources: JSON.stringify(c.sources), options: c.options, notify_url: null,
+        user_id: c.userId, status: MediaStatus.New, prev_status: null, sources: JSON.stringify(c.sources), options: c.options, notify_url: null,
         benchmark: 0, deleted: 0, description: null, version: c.version, created_at: now,
         parent_media_id: c.parentMediaId, parent_task_id: c.parentTaskId,
       })
@@ -389,7 +401,7 @@ export async function insertQcChild(db: Db, c: NewQcChild, now = Date.now()): Pr
       .executeTakeFirstOrThrow();
     const { id: taskId } = await trx
       .insertInto('task')
-      .values({ media_id: mediaId, position: 0, output: 'qc_check', format: c.format, status: 'New', created_at: now })
+      .values({ media_id: mediaId, position: 0, output: 'qc_check', format: c.format, status: TaskStatus.New, created_at: now })
       .returning('id')
       .executeTakeFirstOrThrow();
     return { mediaId, taskId };

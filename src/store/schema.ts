@@ -1,11 +1,13 @@
 import type { Generated } from 'kysely';
+import type { DestinationStatus, MediaStatus, TaskStatus } from '../domain/status.ts';
 
 /** Row shapes of the store's tables. Times are epoch milliseconds (UTC); JSON columns hold text. */
 export interface MediaTable {
   id: Generated<number>;
   user_id: string;
-  status: string;
-  prev_status: string | null;
+  /** Written only through store/lifecycle.ts. */
+  status: MediaStatus;
+  prev_status: MediaStatus | null;
   /** JSON string[]: the source URLs as submitted. */
   sources: string;
   /** JSON FieldMap: the top-level request fields other than source/format (notify, meta, ...). */
@@ -42,7 +44,8 @@ export interface TaskTable {
   output: string;
   /** JSON FieldMap: the format fields as given (without destinations), echoed in GetStatus. */
   format: string;
-  status: string;
+  /** Written only through store/lifecycle.ts. */
+  status: TaskStatus;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
@@ -67,7 +70,8 @@ export interface DestinationTable {
   task_id: number;
   position: number;
   url: string;
-  status: string;
+  /** Written only through store/lifecycle.ts. */
+  status: DestinationStatus;
 }
 
 export interface TaskLogTable {

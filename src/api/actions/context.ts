@@ -4,7 +4,7 @@ import type { Db } from '../../store/db.ts';
 import type { MediaQueue } from '../../queue/types.ts';
 import type { FieldMap } from '../../domain/fields.ts';
 import type { WireObject } from '../wire/render.ts';
-import type { PipelineEvents } from '../../pipeline/process-media.ts';
+import type { Lifecycle } from '../../store/lifecycle.ts';
 import type { FinalStatusCache } from './status-cache.ts';
 import type { SharedStorage } from '../../pipeline/shared-storage.ts';
 import type { FileRootsOf } from '../../domain/file-roots.ts';
@@ -13,7 +13,8 @@ export interface Services {
   config: Config;
   db: Db;
   queue: MediaQueue;
-  events: PipelineEvents;
+  /** Every status change the API makes goes through it. */
+  lifecycle: Lifecycle;
   log: Logger;
   /** Base URL for links to outputs kept by this server (ENCODERY_PUBLIC_URL or the listen address). */
   publicUrl(): string;

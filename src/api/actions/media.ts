@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { FieldMap, FieldValue } from '../../domain/fields.ts';
 import { editingUrls, parseFormat, type OutputSpec } from '../../domain/format.ts';
 import { builtInPreset, mergeUnder, presetFields, PRESET_NAME, type Preset } from '../../domain/presets.ts';
-import { DestinationStatus, MediaStatus, TaskStatus, isFinalMedia } from '../../domain/status.ts';
+import { DestinationStatus, MediaStatus, TaskStatus, isDestinationError, isFinalMedia, isFinalTask } from '../../domain/status.ts';
+import type { RestartPlan } from '../../store/lifecycle.ts';
 import { checkUrl, lexicallyInside } from '../../transfer/index.ts';
 import { parseSplitScreen } from '../../domain/split-screen.ts';
 import * as repo from '../../store/repo.ts';
@@ -86,9 +87,10 @@ export const processMedia: Action = async (ctx) => {
   const tasks = validated.map((v) => v.task);
   if (tasks.length === 0 && (await repo.getTasks(ctx.db, media.id)).length === 0) throw new ApiError(ErrorText.noFormat);
   const presets = await presetsToSave(ctx, validated);
-  const patch = { benchmark: 0, status: MediaStatus.WaitingForEncoder, prev_status: media.status };
-  if (tasks.length > 0) await repo.replaceTasks(ctx.db, media.id, tasks, patch, undefined, { userId: ctx.user.id, items: presets });
-  else await repo.updateMedia(ctx.db, media.id, patch);
+  await ctx.lifecycle.batch(async (tx) => {
+    if (tasks.length > 0) await repo.replaceTasks(tx.trx, media.id, tasks, { userId: ctx.user.id, items: presets });
+    await tx.media(media.id, MediaStatus.WaitingForEncoder, { patch: { benchmark: 0 } });
+  });
   await ctx.queue.enqueue(media.id);
   return { message: 'Started', SavedPreset: savedPresetWire(presets) };
 };
@@ -105,12 +107,12 @@ export const updateMedia: Action = async (ctx) => {
   await ctx.queue.abort(media.id, 'update');
   await fs.rm(mediaDirs(ctx.config.dataDir, media.id).outputs, { recursive: true, force: true });
   await ctx.storage?.removeMedia(media.id, ctx.log);
+  // A media waiting for ProcessMedia keeps waiting, with its new formats.
   const waiting = media.status === MediaStatus.ReadyToProcess;
-  await repo.replaceTasks(ctx.db, media.id, tasks, {
-    ...restartedMedia(media),
-    ...(notify ? { notify_url: notify } : {}),
-    ...(waiting ? { status: MediaStatus.ReadyToProcess, prev_status: media.prev_status } : {}),
-  }, undefined, { userId: ctx.user.id, items: presets });
+  await ctx.lifecycle.batch(async (tx) => {
+    await repo.replaceTasks(tx.trx, media.id, tasks, { userId: ctx.user.id, items: presets });
+    await tx.media(media.id, waiting ? MediaStatus.ReadyToProcess : MediaStatus.New, { patch: { ...RESTARTED, ...(notify ? { notify_url: notify } : {}) } });
+  });
   if (!waiting) await ctx.queue.enqueue(media.id);
   return { message: 'Updated', SavedPreset: savedPresetWire(presets) };
 };
@@ -131,33 +133,22 @@ export const stopMedia: Action = async (ctx) => {
   const media = await mediaOf(ctx);
   if (isFinalMedia(media.status)) throw new ApiError(`Media ${media.id} has already ended (${media.status}); there is nothing to stop.`);
   await ctx.queue.abort(media.id, 'stop');
-  const tasks = await repo.getTasks(ctx.db, media.id);
-  const destinations = await repo.getDestinations(ctx.db, tasks.map((t) => t.id));
-  const now = Date.now();
-  let delivered = false;
-  for (const t of tasks) {
-    const saved = (destinations.get(t.id) ?? []).some((d) => d.status === DestinationStatus.Saved);
-    if (t.status === TaskStatus.Finished || saved) delivered = true;
-    if (t.status !== TaskStatus.Finished && t.status !== TaskStatus.Error) {
-      await repo.updateTask(ctx.db, t.id, { status: TaskStatus.Error, description: 'Stopped by StopMedia', finished_at: now });
-      await repo.appendLog(ctx.db, [t.id], 'Stopped by StopMedia');
-    }
+  // The run may have ended the media while it was being stopped: then there is nothing to stop.
+  const ended = await ctx.lifecycle.stop(media.id);
+  if (ended === null) {
+    const now = await repo.getMedia(ctx.db, media.id);
+    throw new ApiError(`Media ${media.id} has already ended (${now?.status ?? 'gone'}); there is nothing to stop.`);
   }
-  const status = delivered ? MediaStatus.Finished : MediaStatus.Stopped;
-  await repo.updateMedia(ctx.db, media.id, { status, prev_status: media.status, finished_at: now, time_left: 0, time_left_current: 0 });
-  await repo.appendLog(ctx.db, tasks.map((t) => t.id), `Media status: ${status}`);
-  await ctx.events.mediaEnded(media.id);
   return { message: 'Stopped' };
 };
 
 export const restartMedia: Action = async (ctx) => {
   const media = await mediaOf(ctx);
   await ctx.queue.abort(media.id, 'restart');
-  const tasks = await repo.getTasks(ctx.db, media.id);
-  for (const t of tasks) await resetTask(ctx, t, false);
+  const plan = await resetPlan(ctx, await repo.getTasks(ctx.db, media.id), false);
   await fs.rm(mediaDirs(ctx.config.dataDir, media.id).outputs, { recursive: true, force: true });
   await ctx.storage?.removeMedia(media.id, ctx.log);
-  await restart(ctx, media, 'RestartMedia');
+  await restart(ctx, media, plan, 'RestartMedia');
   return { message: 'Restarted' };
 };
 
@@ -166,19 +157,12 @@ export const restartMediaErrors: Action = async (ctx) => {
   await ctx.queue.abort(media.id, 'restart');
   const tasks = await repo.getTasks(ctx.db, media.id);
   const destinations = await repo.getDestinations(ctx.db, tasks.map((t) => t.id));
-  let restarted = 0;
-  for (const t of tasks) {
-    const failedDelivery = (destinations.get(t.id) ?? []).some((d) => d.status.startsWith('Error'));
-    if (t.status === TaskStatus.Error || failedDelivery) {
-      await resetTask(ctx, t, true);
-      restarted++;
-    }
-  }
-  if (restarted === 0 && media.status !== MediaStatus.Error) {
+  const failed = tasks.filter((t) => t.status === TaskStatus.Error || (destinations.get(t.id) ?? []).some((d) => isDestinationError(d.status)));
+  if (failed.length === 0 && media.status !== MediaStatus.Error) {
     if (!isFinalMedia(media.status)) await ctx.queue.enqueue(media.id);
     throw new ApiError(`Media ${media.id} has no failed tasks to restart.`);
   }
-  await restart(ctx, media, 'RestartMediaErrors');
+  await restart(ctx, media, await resetPlan(ctx, failed, true), 'RestartMediaErrors');
   return { message: 'Restarted' };
 };
 
@@ -188,8 +172,7 @@ export const restartMediaTask: Action = async (ctx) => {
   const task = await repo.getTask(ctx.db, taskId);
   if (!task || task.media_id !== media.id) throw new ApiError(ErrorText.taskNotFound(taskId));
   await ctx.queue.abort(media.id, 'restart');
-  await resetTask(ctx, task, true);
-  await restart(ctx, media, `RestartMediaTask ${taskId}`);
+  await restart(ctx, media, await resetPlan(ctx, [task], true), `RestartMediaTask ${taskId}`);
   return { message: 'Task restarted' };
 };
 
@@ -202,63 +185,36 @@ async function mediaOf(ctx: ActionContext): Promise<repo.MediaRow> {
   return media;
 }
 
-function restartedMedia(media: repo.MediaRow): repo.MediaPatch {
-  return {
-    status: MediaStatus.New,
-    prev_status: media.status,
-    description: null,
-    started_at: null,
-    finished_at: null,
-    uploaded_at: null,
-    progress: 0,
-    progress_current: 0,
-    time_left: 0,
-    time_left_current: 0,
-  };
-}
+/** What UpdateMedia clears besides the tasks, as a restart does. */
+const RESTARTED = {
+  description: null, started_at: null, finished_at: null, uploaded_at: null, progress: 0, progress_current: 0, time_left: 0, time_left_current: 0,
+} satisfies repo.MediaPatch;
 
-async function restart(ctx: ActionContext, media: repo.MediaRow, why: string): Promise<void> {
-  const fresh = (await repo.getMedia(ctx.db, media.id))!;
-  const patch = restartedMedia(fresh);
-  if (fresh.benchmark && !fresh.downloaded_at) patch.status = MediaStatus.New;
-  await repo.updateMedia(ctx.db, media.id, patch);
-  const tasks = await repo.getTasks(ctx.db, media.id);
-  await repo.appendLog(ctx.db, tasks.map((t) => t.id), `${why}: media status New`);
+/** The restart cascade: the planned tasks and the media back to New in one transaction, then queued. */
+async function restart(ctx: ActionContext, media: repo.MediaRow, plan: Omit<RestartPlan, 'log'>, why: string): Promise<void> {
+  await ctx.lifecycle.restart(media.id, { ...plan, log: `${why}: media status New` });
   await ctx.queue.enqueue(media.id);
 }
 
 /**
- * Puts a task back to work. A task whose encode finished but which is missing from a
+ * How each task goes back to work. A task whose encode finished but which is missing from a
  * destination (Finished with some destinations failed, or Error because none was saved) only
- * re-delivers to those, from the output kept on disk; anything else is encoded again.
+ * re-delivers to those, from the output kept on disk; anything else is encoded again (its
+ * copy in the shared storage is removed first).
  */
-async function resetTask(ctx: ActionContext, t: repo.TaskRow, keepEncodedOutput: boolean): Promise<void> {
-  const ended = t.status === TaskStatus.Finished || t.status === TaskStatus.Error;
-  const unsaved = ended && keepEncodedOutput && t.outputs !== null && (await repo.getDestinations(ctx.db, [t.id])).get(t.id)!.some((d) => d.status !== DestinationStatus.Saved);
-  const redeliver = unsaved && (await outputsExist(ctx, t));
-  if (redeliver) {
-    await repo.resetDestinations(ctx.db, t.id, true);
-    await repo.updateTask(ctx.db, t.id, { status: TaskStatus.Saving, finished_at: null, description: null });
-    await repo.appendLog(ctx.db, [t.id], 'Restarted: re-delivering to the failed destinations');
-    return;
+async function resetPlan(ctx: ActionContext, tasks: repo.TaskRow[], keepEncodedOutput: boolean): Promise<Omit<RestartPlan, 'log'>> {
+  const plan: Omit<RestartPlan, 'log'> = { redeliver: [], reencode: [] };
+  const destinations = await repo.getDestinations(ctx.db, tasks.map((t) => t.id));
+  for (const t of tasks) {
+    const unsaved = isFinalTask(t.status) && keepEncodedOutput && t.outputs !== null && (destinations.get(t.id) ?? []).some((d) => d.status !== DestinationStatus.Saved);
+    if (unsaved && (await outputsExist(ctx, t))) {
+      plan.redeliver.push(t.id);
+      continue;
+    }
+    await ctx.storage?.removeTask(t.media_id, t.id, ctx.log);
+    plan.reencode.push(t.id);
   }
-  await repo.resetDestinations(ctx.db, t.id, false);
-  await ctx.storage?.removeTask(t.media_id, t.id, ctx.log);
-  await repo.updateTask(ctx.db, t.id, {
-    status: TaskStatus.New,
-    started_at: null,
-    finished_at: null,
-    progress: 0,
-    time_left: 0,
-    converted_size: null,
-    description: null,
-    command: null,
-    cpu_sec: null,
-    speed: null,
-    outputs: null,
-    download_token: null,
-  });
-  await repo.appendLog(ctx.db, [t.id], 'Restarted');
+  return plan;
 }
 
 async function outputsExist(ctx: ActionContext, t: repo.TaskRow): Promise<boolean> {

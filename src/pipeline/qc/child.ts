@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../../store/db.ts';
 import * as repo from '../../store/repo.ts';
+import type { Lifecycle } from '../../store/lifecycle.ts';
 import type { FieldMap } from '../../domain/fields.ts';
 import { parseQc, qcFieldsOf, type QcSpec } from '../../domain/qc.ts';
 import { MediaStatus, TaskStatus } from '../../domain/status.ts';
@@ -21,20 +22,16 @@ import { describeError } from '../util.ts';
 import { runQc } from './run.ts';
 import { firstProblem, round, type QcReport } from './report.ts';
 
-export interface QcEvents {
-  qcStarted(childMediaId: number): Promise<void>;
-  qcEnded(childMediaId: number): Promise<void>;
-}
-
 export interface QcChildDeps {
   db: Db;
+  /** The child's statuses go through it; its start and end send qc_start_notify and qc_notify. */
+  lifecycle: Lifecycle;
   dataDir: string;
   ffmpeg: string;
   ffprobe: string;
   threads: number;
   version: string;
   log: Logger;
-  events: QcEvents;
   transfer: TransferContext;
   signal: AbortSignal;
 }
@@ -77,10 +74,10 @@ export async function runQcChild(
   await repo.appendLog(db, [task.id], `QC: child media ${mediaId} checks this output`);
   await repo.appendLog(db, [taskId], `QC of media ${parent.id}, task ${task.id} (${task.output})`);
   const now = Date.now();
-  await repo.updateMedia(db, mediaId, { status: MediaStatus.Processing, prev_status: MediaStatus.New, started_at: now });
-  await repo.updateTask(db, taskId, { status: TaskStatus.Processing, started_at: now });
-  await repo.appendLog(db, [taskId], 'Media status: Processing');
-  await notifyQuietly(() => deps.events.qcStarted(mediaId), log);
+  await deps.lifecycle.batch(async (tx) => {
+    await tx.task(taskId, TaskStatus.Processing, { patch: { started_at: now }, log: null });
+    await tx.media(mediaId, MediaStatus.Processing, { patch: { started_at: now } });
+  });
   const scratch = mediaDirs(deps.dataDir, mediaId).scratch;
   let report: QcReport | null = null;
   let error: string | null = null;
@@ -101,13 +98,17 @@ export async function runQcChild(
   const reason = error ?? (fatal ? `QC failed: ${firstProblem(report!, 'fail')}` : null);
   const end = Date.now();
   const status = reason ? MediaStatus.Error : MediaStatus.Finished;
-  await repo.updateTask(db, taskId, {
-    status: reason ? TaskStatus.Error : TaskStatus.Finished, finished_at: end, progress: 100, description: reason, qc_report: report ? JSON.stringify(report) : null,
+  await deps.lifecycle.batch(async (tx) => {
+    await tx.task(taskId, reason ? TaskStatus.Error : TaskStatus.Finished, {
+      patch: { finished_at: end, progress: 100, description: reason, qc_report: report ? JSON.stringify(report) : null },
+      log: null,
+    });
+    await tx.media(mediaId, status, {
+      patch: { finished_at: end, progress: 100, progress_current: 100, description: reason },
+      log: `Media status: ${status}${reason ? ` (${reason})` : report?.result === 'warning' ? ` with warnings (${firstProblem(report, 'warning')})` : ''}`,
+    });
   });
-  await repo.updateMedia(db, mediaId, { status, prev_status: MediaStatus.Processing, finished_at: end, progress: 100, progress_current: 100, description: reason });
-  await repo.appendLog(db, [taskId], `Media status: ${status}${reason ? ` (${reason})` : report?.result === 'warning' ? ` with warnings (${firstProblem(report, 'warning')})` : ''}`);
   await repo.appendLog(db, [task.id], `QC: child media ${mediaId} ended ${status}${reason ? `: ${reason}` : ''}`);
-  await notifyQuietly(() => deps.events.qcEnded(mediaId), log);
   if (signal.aborted) throw signal.reason;
   return { childMediaId: mediaId, failed: reason !== null, fatal, failParent: spec.failParent, reason };
 }
@@ -140,9 +141,4 @@ export function reportLines(r: QcReport): string[] {
   }
   lines.push(`QC result: ${r.result}`);
   return lines;
-}
-
-async function notifyQuietly(fn: () => Promise<void>, log: Logger): Promise<void> {
-  // A notification that cannot be queued must not change the QC outcome.
-  await fn().catch((err: unknown) => log.error({ err }, 'queueing a QC notification failed'));
 }

@@ -28,7 +28,7 @@ export interface SplitDeps {
   db: Db;
   mediaId: number;
   signal: AbortSignal;
-  setTaskStatus(id: number, status: string, patch?: repo.TaskPatch): Promise<void>;
+  setTaskStatus(id: number, status: TaskStatus, patch?: repo.TaskPatch): Promise<void>;
   failTask(id: number, err: unknown): Promise<void>;
   setFraction(id: number, fraction: number): void;
   taskEncoded(seconds: number, output: string): void;
