@@ -14,8 +14,10 @@ function redactValue(value: unknown, depth: number): unknown {
   return out;
 }
 
-function redactedError(err: Error): unknown {
-  const shown = pino.stdSerializers.err(err) as unknown as Record<string, unknown>;
+function redactedError(err: unknown): unknown {
+  // Callers also log `{ err: err.message }`: a string (or anything else) is redacted as it is.
+  if (typeof err !== 'object' || err === null) return redactValue(err, 0);
+  const shown = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>;
   // The reference a user was given for this error ("Internal error (ref …)") finds it here.
   if (!isUserFacing(err)) shown.ref = errorRef(err);
   return redactValue(shown, 0);

@@ -9,6 +9,7 @@ import { createStore, storeAnswers } from '../src/store/db.ts';
 import { describeStoreFault, isStoreUnavailable, retryWhileUnavailable } from '../src/store/faults.ts';
 import { InProcessQueue } from '../src/queue/in-process.ts';
 import { RetryLater } from '../src/queue/types.ts';
+import { TransferError } from '../src/transfer/types.ts';
 import { createTestDatabase, tempDir, waitFor } from './helpers.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
 
@@ -105,6 +106,15 @@ test('isStoreUnavailable – SQLite busy beyond its timeout: unavailable', async
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
+});
+
+test('isStoreUnavailable – a transfer that failed on a reset socket is the media\'s fault, not the store\'s', () => {
+  const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+  assert.equal(isStoreUnavailable(reset), true);
+  // An origin resetting mid-body reaches the pipeline as a TransferError wrapping the socket's ECONNRESET.
+  const download = new TransferError('Download error: connection reset by the origin', { cause: reset });
+  assert.equal(isStoreUnavailable(download), false);
+  assert.equal(describeStoreFault(download), null);
 });
 
 test('retryWhileUnavailable – gives up at once on an error that is not about reaching the store', async () => {

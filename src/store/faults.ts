@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { UserFacingError } from '../domain/errors.ts';
 
 /**
  * Which store errors say "the store cannot be reached right now" rather than "this query or this
@@ -53,6 +54,9 @@ export function describeStoreFault(err: unknown): string | null {
 // host name with several addresses, each refused).
 function storeFault(err: unknown, depth: number): string | null {
   if (depth > 5 || err === null || typeof err !== 'object') return null;
+  // A transfer, an FFmpeg run or a bad field failed (an origin resetting its connection is
+  // ECONNRESET too): the media's own fault, whatever socket code it wraps.
+  if (err instanceof UserFacingError) return null;
   const e = err as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
   const code = typeof e.code === 'string' ? e.code : '';
   const message = typeof e.message === 'string' ? e.message : '';
