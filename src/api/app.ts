@@ -11,6 +11,7 @@ import { CONTENT_TYPE, render, type WireFormat, type WireObject } from './wire/r
 import { findTaskByToken } from '../store/repo.ts';
 import type { StoreHealth } from '../store/db.ts';
 import { isStoreUnavailable } from '../store/faults.ts';
+import { QueueUnavailableError } from '../queue/types.ts';
 import { mediaDirs } from '../domain/layout.ts';
 import type { Metrics } from '../metrics.ts';
 import { openForDownload } from '../pipeline/shared-storage.ts';
@@ -217,6 +218,10 @@ async function answer(deps: AppDeps, raw: RawBody): Promise<{ format: WireFormat
     return { format, body: await handler({ ...deps, user, query }), action };
   } catch (err) {
     if (err instanceof ApiError) return { format, body: errorBody(err.message), action };
+    if (err instanceof QueueUnavailableError) {
+      deps.log.warn({ err, action }, 'the queue could not be reached; the request was refused');
+      return { format, body: errorBody(ErrorText.queueUnavailable), action };
+    }
     if (isStoreUnavailable(err)) {
       deps.log.warn({ err, action }, 'the store could not be reached; the request was refused');
       return { format, body: errorBody(ErrorText.storeUnavailable), action };

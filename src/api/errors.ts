@@ -29,6 +29,7 @@ export const ErrorText = {
   unreadable: (why: string) => `The request could not be read (${why.slice(0, 120)}).`,
   internal: 'Internal error; the request was not carried out. Try again later.',
   storeUnavailable: 'The database cannot be reached right now; try again in a moment.',
+  queueUnavailable: 'The queue cannot be reached right now and a worker is processing this media, so it cannot be interrupted; nothing was changed. Try again in a moment.',
 } as const;
 
 /** An error the API answers with an `<errors>` reply; nothing was changed. */

@@ -2,7 +2,7 @@ import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { RetryLater, resumeNoteOf, retryDelayMs, type AbortReason, type MediaProcessor, type MediaQueue } from './types.ts';
+import { QueueUnavailableError, RetryLater, resumeNoteOf, retryDelayMs, type AbortReason, type MediaProcessor, type MediaQueue } from './types.ts';
 import { bullPriority, queueName, ROUTED_TAGS, tagSubsets } from './route.ts';
 
 /**
@@ -45,10 +45,6 @@ const ABORT_POLL_MS = 100;
  */
 export const QUEUE_WAIT_MS = 500;
 
-/** Redis did not answer, and going on without it could leave a worker running a media the caller changes. */
-export class QueueUnavailableError extends Error {
-  override name = 'QueueUnavailableError';
-}
 
 /** The ioredis options of a redis:// URL (BullMQ insists on no per-request retry limit for workers). */
 export function redisConnection(url: string): RedisOptions {

@@ -16,6 +16,14 @@ export class RetryLater extends Error {
   override name = 'RetryLater';
 }
 
+/**
+ * Redis did not answer, and going on without it could leave a worker running a media the caller
+ * changes: the action is refused (nothing changed) and the client is told to try again.
+ */
+export class QueueUnavailableError extends Error {
+  override name = 'QueueUnavailableError';
+}
+
 /** How long a media that hit an infrastructure fault waits before its next run: 1 s, 2 s, 4 s … at most 10 s, with jitter. */
 export function retryDelayMs(failures: number): number {
   const base = Math.min(10_000, 1000 * 2 ** Math.min(Math.max(failures - 1, 0), 10));
