@@ -69,6 +69,16 @@ describe('FFmpeg input allow-lists', () => {
     assert.equal((await probeMedia(video, { ffprobe: 'ffprobe' })).video?.width, 64);
   });
 
+  test('pictures that image2 claims by their extension (a JPEG FFmpeg wrote) are read, as one file', async () => {
+    for (const ext of ['jpg', 'png', 'bmp']) {
+      const still = path.join(dir, `still.${ext}`);
+      await runFfmpeg(buildArgs({ inputs: [{ path: clip, options: ['-ss', '0.2'] }], global: ['-y'], outputs: [{ url: still, options: ['-frames:v', '1', '-update', '1'] }] }), { ffmpeg: 'ffmpeg', durationSec: 0 });
+      assert.equal((await probeMedia(still, { ffprobe: 'ffprobe' })).video?.width, 64, ext);
+      // And as an FFmpeg input: the same allow-lists, image2 with pattern matching off.
+      await runFfmpeg(buildArgs({ inputs: [{ path: still }], global: ['-y'], outputs: [{ url: path.join(dir, `copy-${ext}.png`), options: ['-frames:v', '1', '-update', '1'] }] }), { ffmpeg: 'ffmpeg', durationSec: 0 });
+    }
+  });
+
   test('only the join of split pieces may use the concat demuxer, and nothing may use hls, dash, image2 or lavfi', () => {
     const formats = (role: Parameters<typeof inputGuard>[0]): string[] => {
       const args = inputGuard(role);

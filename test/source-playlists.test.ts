@@ -36,7 +36,9 @@ describe('playlists and manifests given as sources are refused (issue 13 §1)', 
     await fs.mkdir(roots, { recursive: true });
     outside = await tempDir('encodery-outside-');
     clip = await makeClip(path.join(roots, 'clip.mp4'), { seconds: 1, size: '160x120' });
-    const theirs = await t.call('json', { action: 'AddMedia', source: fileUrl(clip), format: { output: 'mp4', size: '176x144' } }, OTHER);
+    // Each user reads only their own folder: the other user encodes a clip of theirs.
+    const theirClip = await makeClip(path.join(t.filesOf(OTHER), 'clip.mp4'), { seconds: 1, size: '160x120' });
+    const theirs = await t.call('json', { action: 'AddMedia', source: fileUrl(theirClip), format: { output: 'mp4', size: '176x144' } }, OTHER);
     const { final } = await untilFinal(t, theirs.MediaID as string, 120_000, OTHER);
     assert.equal(final.status, 'Finished', final.description);
     const outputs = path.join(t.dataDir, 'outputs', String(theirs.MediaID));

@@ -25,7 +25,7 @@ export type InputRole = 'media' | 'ownOutput' | 'joinList';
  * Demuxers of the containers, audio files and single pictures Encodery reads as sources.
  * None of them opens another file (QuickTime's external references stay off by default). Never
  * here: hls, dash, concat, imf, webm_dash_manifest (they open what they name), image2 (it
- * expands `%d` and globs), lavfi (its `movie` source opens files), network and device inputs.
+ * expands `%d` and globs; a still picture is read by it only with that off, see inputGuard), lavfi (its `movie` source opens files), network and device inputs.
  * Names as FFmpeg 5.1 reports them; a demuxer matches when any of its comma-separated names does.
  */
 const MEDIA_DEMUXERS = [
@@ -59,9 +59,35 @@ export function literalPath(path: string): string {
   return path.startsWith('file:') ? path : `file:${path}`;
 }
 
-/** The options that go before an input's `-i` (or before ffprobe's file): its allow-lists. */
-export function inputGuard(role: InputRole): string[] {
+/**
+ * Still-picture extensions FFmpeg's image2 demuxer claims by name, ahead of the picture's own
+ * signature (a JPEG that FFmpeg or a camera wrote probes as image2, not jpeg_pipe). Such a file is
+ * read by image2 with pattern matching off, so its name is never a sequence or a glob.
+ */
+const STILL_EXTENSIONS = new Set(['jpg', 'jpeg', 'jpe', 'png', 'bmp', 'tif', 'tiff', 'webp', 'pgm', 'ppm', 'pbm', 'tga', 'jp2', 'dpx', 'exr', 'sgi', 'pcx', 'xbm', 'xwd', 'sun', 'ras']);
+
+function isStillPicture(path: string | undefined): boolean {
+  const ext = path?.match(/\.([A-Za-z0-9]+)$/)?.[1]?.toLowerCase();
+  return ext !== undefined && STILL_EXTENSIONS.has(ext);
+}
+
+/**
+ * A still picture whose name reads like a sequence or a glob (`%d`, `*`, `?`, `[`, `{`): refused
+ * in words, though image2 would read it as itself (pattern matching is off).
+ */
+export function namedLikeSequence(path: string): boolean {
+  return isStillPicture(path) && /[%*?[{]/.test(path.slice(path.lastIndexOf('/') + 1));
+}
+
+/**
+ * The options that go before an input's `-i` (or before ffprobe's file): its allow-lists, and for
+ * a still picture named by its extension, image2 forced with pattern matching off.
+ */
+export function inputGuard(role: InputRole, path?: string): string[] {
   const rule: InputRule = RULES[role];
+  if (role !== 'joinList' && isStillPicture(path)) {
+    return ['-f', 'image2', '-pattern_type', 'none', '-protocol_whitelist', rule.protocols.join(','), '-format_whitelist', 'image2'];
+  }
   return [...(rule.force ?? []), '-protocol_whitelist', rule.protocols.join(','), '-format_whitelist', rule.formats.join(',')];
 }
 
@@ -76,12 +102,12 @@ export interface FfmpegInput {
 
 /** An input's whole argv part: allow-lists, its own options, `-i` and the literal path. */
 export function inputArgs(input: FfmpegInput): string[] {
-  return [...inputGuard(input.role ?? 'media'), ...(input.options ?? []), '-i', literalPath(input.path)];
+  return [...inputGuard(input.role ?? 'media', input.path), ...(input.options ?? []), '-i', literalPath(input.path)];
 }
 
 /** ffprobe's arguments for one file: the same allow-lists as FFmpeg's, then the literal path last. */
 export function probeArgs(path: string, role: InputRole, options: string[]): string[] {
-  return [...inputGuard(role), ...options, literalPath(path)];
+  return [...inputGuard(role, path), ...options, literalPath(path)];
 }
 
 /** A file that names other files rather than being media itself. */

@@ -2,7 +2,7 @@
 import { execFile, spawn, type ExecFileException } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { UserFacingError } from '../../domain/errors.ts';
-import { literalPath, probeArgs, RefusedInputError, refusalOf, refusedFormat, sniffNotMedia, type InputRole } from './inputs.ts';
+import { literalPath, namedLikeSequence, probeArgs, RefusedInputError, refusalOf, refusedFormat, sniffNotMedia, type InputRole } from './inputs.ts';
 
 export interface VideoStreamInfo {
   codec: string;
@@ -82,6 +82,7 @@ export async function probeMedia(file: string, opts: ProbeOptions): Promise<Medi
   opts.signal?.throwIfAborted();
   const role = opts.role ?? 'media';
   if (role === 'media') {
+    if (namedLikeSequence(file)) throw new RefusedInputError(refusalOf('imageSequence'));
     const kind = await sniffNotMedia(file);
     if (kind) throw new RefusedInputError(refusalOf(kind));
   }
