@@ -118,6 +118,8 @@ describe('cluster mode through Redis faults', { timeout: 360_000 }, () => {
       ENCODERY_QUEUE_LOCK_SECONDS: String(LOCK_SECONDS),
       ENCODERY_SWEEP_SECONDS: String(SWEEP_SECONDS),
       ENCODERY_WORKERS: '1',
+      // One media per worker at a time, none fetched ahead: the media beyond two wait in Redis.
+      ENCODERY_DOWNLOADS: '0',
       ENCODERY_FFMPEG_THREADS: '1',
       ENCODERY_LOG_LEVEL: 'info',
     };
