@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { REDIS_URL, clearQueueKeys, redisReachable, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
-import { USER, asList, createTestDatabase, makeClip, tempDir, waitFor, type TestDatabase } from './helpers.ts';
+import { USER, asList, createTestDatabase, makeClip, tempDir, waitFor, type TestDatabase, pgReachable } from './helpers.ts';
 
 /**
  * Several API nodes on one PostgreSQL: two `--role api` processes started with an FFmpeg path
@@ -13,17 +13,6 @@ import { USER, asList, createTestDatabase, makeClip, tempDir, waitFor, type Test
  */
 const ORDER = ['New', 'Downloading', 'Waiting for encoder', 'Processing', 'Saving', 'Finished'];
 
-async function pgReachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: process.env.ENCODERY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test', connectionTimeoutMillis: 1000 });
-  try {
-    await client.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 describe('several API nodes on PostgreSQL with a worker on Redis', { timeout: 180_000 }, async () => {
   const reachable = (await redisReachable()) && (await pgReachable());

@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { REDIS_URL, clearQueueKeys, redisReachable, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
-import { USER, createTestDatabase, ffprobe, makeClip, parseXml, startReceiver, tempDir, toXml, waitFor, type TestDatabase } from './helpers.ts';
+import { USER, createTestDatabase, ffprobe, makeClip, parseXml, startReceiver, tempDir, toXml, waitFor, type TestDatabase, pgReachable, TEST_PG_URL } from './helpers.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
 /**
@@ -18,19 +18,8 @@ import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
  * notification sent once, and both processes still running.
  */
 const STORE_DOWN = 'The database cannot be reached right now; try again in a moment.';
-const PG_URL = process.env.ENCODERY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const PG_URL = TEST_PG_URL;
 
-async function pgReachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 1000 });
-  try {
-    await client.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 /** A port nothing listens on now, for a process whose address must be known before it says so. */
 async function freePort(): Promise<number> {

@@ -3,14 +3,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
 import { sql } from 'kysely';
 import { createStore, storeAnswers } from '../src/store/db.ts';
 import { describeStoreFault, isStoreUnavailable, retryWhileUnavailable } from '../src/store/faults.ts';
 import { InProcessQueue } from '../src/queue/in-process.ts';
 import { RetryLater } from '../src/queue/types.ts';
 import { TransferError } from '../src/transfer/types.ts';
-import { createTestDatabase, tempDir, waitFor } from './helpers.ts';
+import { createTestDatabase, tempDir, waitFor, pgReachable, TEST_PG_URL } from './helpers.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
 
 /**
@@ -18,19 +17,8 @@ import { startTcpProxy } from './tcp-proxy.ts';
  * rather than "this is wrong", told apart on errors the real drivers raise.
  */
 
-const PG_URL = process.env.ENCODERY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const PG_URL = TEST_PG_URL;
 
-async function pgReachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 1000 });
-  try {
-    await client.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 const caught = async (p: Promise<unknown>): Promise<unknown> => p.then(() => assert.fail('expected an error'), (err: unknown) => err);
 
