@@ -69,6 +69,8 @@ export interface Config {
   sweepSeconds: number;
   /** A worker's port for /healthz and /metrics; null: none. */
   healthPort: number | null;
+  /** /status.php says `queue_slow` once a media has waited this long for a worker. */
+  queueSlowSeconds: number;
   /**
    * Folder URL (s3://bucket/prefix/, file:///shared/) holding kept outputs and encoded outputs
    * awaiting delivery, so that no node needs another's disk; null: they stay in the data dir.
@@ -136,6 +138,7 @@ export const SETTINGS = {
   queueLockSeconds: { env: 'ENCODERY_QUEUE_LOCK_SECONDS', flag: 'queue-lock-seconds', help: 'How long a worker\'s claim on a media outlives it: a crashed worker\'s media goes to another worker after about twice this', default: '30' },
   sweepSeconds: { env: 'ENCODERY_SWEEP_SECONDS', flag: 'sweep-seconds', help: 'How often the cluster re-queues media that the store says are waiting or being worked on but that neither the queue nor a live worker holds (Redis came back empty, a lost write, a dead worker); one node sweeps per period', default: '60' },
   healthPort: { env: 'ENCODERY_HEALTH_PORT', flag: 'health-port', help: 'Worker role: port for GET /healthz and /metrics on ENCODERY_HOST (the API serves both on its own port); unset: none' },
+  queueSlowSeconds: { env: 'ENCODERY_QUEUE_SLOW_SECONDS', flag: 'queue-slow-seconds', help: 'GET /status.php answers status_code queue_slow once a media has waited this long for a worker to take it', default: '300' },
   splitAboveSeconds: { env: 'ENCODERY_SPLIT_ABOVE_SECONDS', flag: 'split-above-seconds', help: 'Encode video formats of sources longer than this in keyframe-aligned chunks (split-and-stitch); 0 = only when multijob_workflow=yes', default: '0' },
   splitChunkSeconds: { env: 'ENCODERY_SPLIT_CHUNK_SECONDS', flag: 'split-chunk-seconds', help: 'Length of one split-and-stitch chunk (cut at the nearest source keyframe)', default: '10' },
   splitConcurrency: { env: 'ENCODERY_SPLIT_CONCURRENCY', flag: 'split-concurrency', help: 'Chunk encodes of one media run at once by this process', default: '2' },
@@ -218,6 +221,7 @@ const schema = z.object({
   queueLockSeconds: int(1, 3600),
   sweepSeconds: int(1, 86_400),
   healthPort: int(0, 65535).optional(),
+  queueSlowSeconds: int(1, 7 * 86_400),
   // The URL's own text is never echoed: it may carry keys.
   storageUrl: z.string().trim().refine((u) => URL.canParse(u), 'must be a URL such as s3://bucket/prefix/ or file:///shared/encodery/').optional(),
   splitAboveSeconds: int(0, 10 ** 7),

@@ -39,6 +39,28 @@ export function healthCheck(sources: HealthSources): () => Promise<HealthReport>
   };
 }
 
+/**
+ * encoding.com's public status page (`GET /status.php`, reference 1.1): one code for the worst
+ * condition now, `ok` when there is none. Only `ok` means healthy to clients (go-encodingcom's
+ * APIStatus). The texts name what is wrong, never where (no host, URL or error detail).
+ */
+export interface ServiceStatus {
+  status: string;
+  status_code: 'ok' | 'api_out' | 'encoding_delay' | 'queue_slow';
+  incident: string;
+}
+
+export function serviceStatus(report: HealthReport, oldestWaitingSec: number | null, queueSlowSec: number): ServiceStatus {
+  const { store, queue, ffmpeg } = report.checks;
+  if (!store) return { status: 'API unavailable', status_code: 'api_out', incident: 'The job store does not answer: requests are refused until it is back.' };
+  if (queue === false) return { status: 'API unavailable', status_code: 'api_out', incident: 'The job queue does not answer: new media cannot be added until it is back.' };
+  if (ffmpeg === false) return { status: 'Encoding delayed', status_code: 'encoding_delay', incident: 'FFmpeg is not usable on this node: media wait until it is.' };
+  if (oldestWaitingSec !== null && oldestWaitingSec >= queueSlowSec) {
+    return { status: 'Queue slow', status_code: 'queue_slow', incident: `A media has waited ${Math.round(oldestWaitingSec)} s for a worker.` };
+  }
+  return { status: 'All systems operational', status_code: 'ok', incident: '' };
+}
+
 async function within(p: Promise<boolean>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -7,8 +7,8 @@ import { ACTIONS } from './actions/index.ts';
 import { ApiError, ErrorText } from './errors.ts';
 import { scalar } from './query.ts';
 import { decodeBody, FormatScanner } from './wire/decode.ts';
-import { CONTENT_TYPE, render, type WireFormat, type WireObject } from './wire/render.ts';
-import { findTaskByToken } from '../store/repo.ts';
+import { CONTENT_TYPE, render, renderStatusPage, type WireFormat, type WireObject } from './wire/render.ts';
+import { findTaskByToken, oldestWaitingMedia } from '../store/repo.ts';
 import type { StoreHealth } from '../store/db.ts';
 import { isStoreUnavailable } from '../store/faults.ts';
 import { QueueUnavailableError } from '../queue/types.ts';
@@ -17,7 +17,7 @@ import type { Metrics } from '../metrics.ts';
 import { openForDownload } from '../pipeline/shared-storage.ts';
 import { describeError } from '../pipeline/util.ts';
 import { dashboard } from '../dashboard/plugin.ts';
-import type { HealthReport } from '../health.ts';
+import { serviceStatus, type HealthReport } from '../health.ts';
 
 export interface AppDeps extends Services {
   users: Users;
@@ -144,6 +144,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.get('/healthz', async (_req, reply) => {
     const { ok, checks } = await deps.health();
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
+  });
+
+  // encoding.com's public status page (reference 1.1), served on the API's own host as the
+  // video-transcoding-api fake server does; public like the real one, so it says nothing secret.
+  app.get<{ Querystring: { format?: string } }>('/status.php', async (request, reply) => {
+    const format: WireFormat = String(request.query.format ?? '').toLowerCase() === 'json' ? 'json' : 'xml';
+    const report = await deps.health();
+    const since = report.checks.store ? await oldestWaitingMedia(deps.db).catch(() => null) : null;
+    const waited = since === null ? null : Math.max(0, (Date.now() - since) / 1000);
+    const page = serviceStatus(report, waited, deps.config.queueSlowSeconds);
+    return reply.code(200).header('content-type', CONTENT_TYPE[format]).send(renderStatusPage(format, page));
   });
 
   app.get('/metrics', async (_req, reply) => {

@@ -1,16 +1,13 @@
-import type { FieldMap, FieldValue } from '../domain/fields.ts';
+import { single, type FieldMap, type FieldValue } from '../domain/fields.ts';
 import { ApiError, ErrorText } from './errors.ts';
 
-/**
- * Typed reads of request fields. Clients send a field as a string or as a one-item array
- * (go-encodingcom sends "output":["mp4"]), so both count as a scalar.
- */
+/** Typed reads of request fields; a one-item list counts as its item (domain/fields.ts `single`). */
 export function scalar(q: FieldMap, name: string): string | undefined {
   const value = q[name];
   if (value === undefined) return undefined;
-  const single = Array.isArray(value) && value.length === 1 ? value[0]! : value;
-  if (typeof single !== 'string') throw new ApiError(ErrorText.wrongShape(name, 'a single value'));
-  return single.trim();
+  const one = single(value);
+  if (typeof one !== 'string') throw new ApiError(ErrorText.wrongShape(name, 'a single value'));
+  return one.trim();
 }
 
 export function required(q: FieldMap, name: string, missing: string): string {

@@ -15,6 +15,7 @@ import { refuseEditing } from './format/editing.ts';
 import { readGif, readImage, readThumbnail, type GifSpec, type ImageSpec, type ThumbnailSpec } from './format/still.ts';
 
 export type { Size, Crop, TimeValue } from './format/fields.ts';
+export { withoutEmptyBlocks } from './format/fields.ts';
 export * from './format/video.ts';
 export * from './format/hls.ts';
 export * from './format/dash.ts';

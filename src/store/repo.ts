@@ -223,8 +223,22 @@ export async function listMedia(db: Db, f: MediaListFilter): Promise<{ rows: Med
   return { rows, total };
 }
 
-export async function countMediaByStatus(db: Db): Promise<{ status: string; n: number }[]> {
-  return db.selectFrom('media').select(['status', sql<number>`count(*)`.as('n')]).where('deleted', '=', 0).groupBy('status').execute();
+export async function countMediaByStatus(db: Db, userId?: string): Promise<{ status: string; n: number }[]> {
+  let q = db.selectFrom('media').select(['status', sql<number>`count(*)`.as('n')]).where('deleted', '=', 0);
+  if (userId !== undefined) q = q.where('user_id', '=', userId);
+  return q.groupBy('status').execute();
+}
+
+/** When the media that has waited longest for a worker was added (epoch ms), or null when none waits. */
+export async function oldestWaitingMedia(db: Db): Promise<number | null> {
+  const row = await db
+    .selectFrom('media')
+    .select(sql<number | null>`min(created_at)`.as('since'))
+    .where('status', '=', MediaStatus.New)
+    .where('started_at', 'is', null)
+    .where('deleted', '=', 0)
+    .executeTakeFirst();
+  return row?.since === null || row?.since === undefined ? null : Number(row.since);
 }
 
 // --- notifications --------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import * as media from './media.ts';
 import * as status from './status.ts';
 import * as info from './info.ts';
 import * as presets from './presets.ts';
+import * as users from './users.ts';
 
 /** Every action, keyed by its lower-cased name (clients send any letter case). */
 export const ACTIONS: Record<string, Action> = {
@@ -24,4 +25,5 @@ export const ACTIONS: Record<string, Action> = {
   getpreset: presets.getPreset,
   getpresetslist: presets.getPresetsList,
   deletepreset: presets.deletePreset,
+  getuserinfo: users.getUserInfo,
 };

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { FieldMap, FieldValue } from '../../domain/fields.ts';
-import { editingUrls, parseFormat, type OutputSpec } from '../../domain/format.ts';
+import { single, type FieldMap, type FieldValue } from '../../domain/fields.ts';
+import { editingUrls, parseFormat, withoutEmptyBlocks, type OutputSpec } from '../../domain/format.ts';
 import { builtInPreset, mergeUnder, presetFields, PRESET_NAME, type Preset } from '../../domain/presets.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, isDestinationError, isFinalMedia, isFinalTask } from '../../domain/status.ts';
 import type { RestartPlan } from '../../store/lifecycle.ts';
@@ -80,6 +80,10 @@ async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<Wire
 export const processMedia: Action = async (ctx) => {
   const media = await mediaOf(ctx);
   if (media.status !== MediaStatus.ReadyToProcess) {
+    // A benchmark media still fetching its source will be ready soon: say what to wait for.
+    if (media.benchmark && !isFinalMedia(media.status)) {
+      throw new ApiError(`Media ${media.id} is not ready to process yet (status: ${media.status}); wait until GetStatus shows "${MediaStatus.ReadyToProcess}", then send ProcessMedia again.`);
+    }
     throw new ApiError(`Media ${media.id} is not ready to process (status: ${media.status}); ProcessMedia is for media added with AddMediaBenchmark.`);
   }
   const formats = many(ctx.query, 'format');
@@ -278,10 +282,10 @@ async function validateFormat(ctx: ActionContext, raw: FieldValue, index: number
 
 /** A `<format>` element as a map whose field names can be echoed as XML elements. */
 export function formatMap(raw: FieldValue, where: string): FieldMap {
-  const map: FieldMap = raw === '' ? {} : (raw as FieldMap);
-  if (typeof map !== 'object' || Array.isArray(map)) throw new ApiError(where + ErrorText.wrongShape('format', 'a set of fields'));
-  checkFieldNames(map, where);
-  return map;
+  const given: FieldMap = raw === '' ? {} : (raw as FieldMap);
+  if (typeof given !== 'object' || Array.isArray(given)) throw new ApiError(where + ErrorText.wrongShape('format', 'a set of fields'));
+  checkFieldNames(given, where);
+  return withoutEmptyBlocks(given);
 }
 
 // --- presets inside formats (reference 2.13): output_preset, save_preset ---------------------
@@ -322,9 +326,9 @@ export function presetOfRow(row: repo.PresetRow): Preset {
 export function presetNameIn(map: FieldMap, field: string, where = ''): string | null {
   const value = map[field];
   if (value === undefined) return null;
-  const single = Array.isArray(value) && value.length === 1 ? value[0]! : value;
-  if (typeof single !== 'string') throw new ApiError(where + ErrorText.wrongShape(field, 'a single preset name'));
-  const name = single.trim();
+  const one = single(value);
+  if (typeof one !== 'string') throw new ApiError(where + ErrorText.wrongShape(field, 'a single preset name'));
+  const name = one.trim();
   if (name === '') return null;
   if (!PRESET_NAME.test(name)) throw new ApiError(where + ErrorText.badPresetName(field, name));
   return name;

@@ -203,14 +203,23 @@ const UNREPRESENTABLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\
 
 /**
  * Normalises parsed XML or JSON into fields: scalars become strings, nothing else survives.
+ * A JSON query is read as the XML it stands for (reference 1.6), so both give the same fields:
+ * a one-item list is its item, as one XML element is (go-encodingcom sends `"output":["mp4"]`
+ * and `"keyframe":["300"]` for plain values), and an empty object is an empty element
+ * (go-encodingcom always sends `"video_codec_parameters":{}`). Readers of repeatable fields take
+ * one item or a list alike, as they must for XML.
  * `path` names the field in errors (`format.destination`).
  */
 function toField(value: unknown, depth: number, path: string, seen: { fields: number }): FieldValue {
   if (depth > MAX_DEPTH) throw tooDeep();
   if (++seen.fields > MAX_FIELDS) throw tooMany();
   if (value === null || value === undefined) return '';
-  if (Array.isArray(value)) return value.map((v) => toField(v, depth + 1, path, seen));
+  if (Array.isArray(value)) {
+    if (value.length === 1) return toField(value[0], depth + 1, path, seen);
+    return value.map((v) => toField(v, depth + 1, path, seen));
+  }
   if (typeof value === 'object') {
+    if (Object.keys(value).length === 0) return '';
     const map: FieldMap = {};
     for (const [k, v] of Object.entries(value)) {
       if (k.length > MAX_NAME_CHARS) throw new ApiError(ErrorText.badQuery(`a field name is longer than ${MAX_NAME_CHARS} characters.`));

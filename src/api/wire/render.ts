@@ -135,6 +135,27 @@ function toJson(value: Wire): Json | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Replies outside the `message` envelope
+
+/**
+ * The sub-account actions' envelope (reference 2.15: `action` lower-cased, `status` Success,
+ * then `result`), e.g. GetUserInfo. Errors keep the usual `errors` reply (7.8 rule 5).
+ */
+export function subAccountReply(action: string, result: WireObject): WireObject {
+  return { action: action.toLowerCase(), status: 'Success', result };
+}
+
+/**
+ * `GET /status.php` (reference 1.1): with `format=json` a bare object of strings that
+ * go-encodingcom decodes as it is (no `response` root: it reads `status_code` at the top);
+ * otherwise the same fields as XML under `<response>`.
+ */
+export function renderStatusPage(format: WireFormat, page: { status: string; status_code: string; incident: string }): string {
+  const body = { status: page.status, status_code: page.status_code, incident: page.incident };
+  return format === 'json' ? JSON.stringify(body) : renderXml('response', body);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Value formats clients parse (7.8 rules 14, 16, 19)
 
 export const ZERO_DATE = '0000-00-00 00:00:00';

@@ -1,5 +1,5 @@
 /** Reading format fields: one accessor that insists on single values, and the value parsers. */
-import type { FieldMap, FieldValue } from '../fields.ts';
+import { single, type FieldMap, type FieldValue } from '../fields.ts';
 import { UserFacingError } from '../errors.ts';
 
 /** Thrown inside the parser only; parseFormat turns it into `{ ok: false }`. */
@@ -43,8 +43,9 @@ export class Fields {
 
   /** Trimmed value; an empty element counts as absent. */
   str(name: string): string | null {
-    const v = this.#values.get(name);
-    if (v === undefined) return null;
+    const given = this.#values.get(name);
+    if (given === undefined) return null;
+    const v = single(given);
     if (typeof v !== 'string') {
       const shape = Array.isArray(v) ? 'a list' : 'a nested element';
       throw new FormatProblem(`${name} must be given once as a plain value, not ${shape}.`);
@@ -153,4 +154,32 @@ export function lowerKeys(map: FieldMap): FieldMap {
   const out: FieldMap = {};
   for (const [k, v] of Object.entries(map)) out[k.toLowerCase()] = v;
   return out;
+}
+
+/** Nested blocks a client may send empty, or as the word `no`, to mean "none". */
+const OPTIONAL_BLOCKS = ['video_codec_parameters', 'init_video_codec_parameters'];
+
+/**
+ * A format's fields without the blocks that ask for nothing: go-encodingcom sends
+ * `"video_codec_parameters":{}` in every format, and vendor samples write the block as `no`
+ * (reference 4.3). They count as absent, like any empty field, also inside each `stream`.
+ */
+export function withoutEmptyBlocks(map: FieldMap): FieldMap {
+  const out: FieldMap = {};
+  for (const [key, value] of Object.entries(map)) {
+    const name = key.toLowerCase();
+    if (OPTIONAL_BLOCKS.includes(name) && isEmptyBlock(value)) continue;
+    out[key] = name === 'stream' ? mapItems(value, withoutEmptyBlocks) : value;
+  }
+  return out;
+}
+
+function isEmptyBlock(value: FieldValue): boolean {
+  if (typeof value === 'string') return value.trim() === '' || value.trim().toLowerCase() === 'no';
+  return !Array.isArray(value) && Object.keys(value).length === 0;
+}
+
+function mapItems(value: FieldValue, fn: (m: FieldMap) => FieldMap): FieldValue {
+  if (Array.isArray(value)) return value.map((v) => mapItems(v, fn));
+  return typeof value === 'object' ? fn(value) : value;
 }
