@@ -44,11 +44,21 @@ test('bufsize – every built-in preset with a maxrate gives its bufsize', () =>
   }
 });
 
-test('size – odd numbers are refused, naming size and asking for even numbers', () => {
-  for (const size of ['641x480', '640x361', '321x0']) {
-    assert.equal(error({ output: 'mp4', size }), `size "${size}" is not a size like 640x360 (even numbers; 0 keeps the aspect ratio).`);
+test('size – an odd side is rounded down to even for 4:2:0 video, with a note naming size; a malformed one is refused', () => {
+  for (const [size, even] of [['641x480', '640x480'], ['640x361', '640x360'], ['321x0', '320x0'], ['1x1', '2x2']] as const) {
+    const r = parseFormat({ output: 'mp4', size });
+    assert.ok(r.ok && r.spec.kind === 'video', size);
+    assert.deepEqual(r.spec.size, { width: Number(even.split('x')[0]), height: Number(even.split('x')[1]) });
+    assert.deepEqual(r.notes, [`size ${size} rounded to ${even}: 4:2:0 video needs even sides`]);
   }
-  assert.match(error({ output: 'advanced_hls', stream: [stream({ size: '0x121' })] }), /^stream 1: size "0x121" is not a size like 640x360 \(even numbers/);
+  const hls = parseFormat({ output: 'advanced_hls', stream: [stream(), stream({ size: '0x121', sub_path: 'b' })] });
+  assert.ok(hls.ok && hls.spec.kind === 'hls');
+  assert.deepEqual(hls.spec.streams[1]!.size, { width: 0, height: 120 });
+  assert.deepEqual(hls.notes, ['stream 2: size 0x121 rounded to 0x120: 4:2:0 video needs even sides']);
+  const even = parseFormat({ output: 'mp4', size: '640x360' });
+  assert.ok(even.ok);
+  assert.deepEqual(even.notes, []);
+  assert.equal(error({ output: 'mp4', size: '8193x480' }), 'size "8193x480" is not a size like 640x360 (0 keeps the aspect ratio).');
 });
 
 test('advanced_hls – 16 streams are refused, naming stream and the limit of 15', () => {

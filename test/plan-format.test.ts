@@ -64,8 +64,7 @@ test('parseFormat – bitrates accept 900k, 1.5M and bare bits per second', () =
 test('parseFormat – bad values name the field, the value and the expected form', () => {
   assert.equal(error({ output: 'mp4', bitrate: 'abc' }), 'bitrate "abc" is not a bitrate like 900k.');
   assert.equal(error({ output: 'mp4', bitrate: '900' }), 'bitrate "900" is not a bitrate like 900k.');
-  assert.equal(error({ output: 'mp4', size: '641x480' }), 'size "641x480" is not a size like 640x360 (even numbers; 0 keeps the aspect ratio).');
-  assert.equal(error({ output: 'mp4', size: '-2x480' }), 'size "-2x480" is not a size like 640x360 (even numbers; 0 keeps the aspect ratio).');
+  assert.equal(error({ output: 'mp4', size: '-2x480' }), 'size "-2x480" is not a size like 640x360 (0 keeps the aspect ratio).');
   assert.equal(error({ output: 'mp4', audio_channels_number: '9' }), 'audio_channels_number "9" is out of range; use 1 to 8.');
   assert.equal(error({ output: 'mp4', framerate: '500' }), 'framerate "500" is out of range; use 1 to 240 or copy.');
   assert.equal(error({ output: 'mp4', keyframe: '0' }), 'keyframe "0" is out of range; use 1 to 1000 frames.');
@@ -79,7 +78,9 @@ test('parseFormat – bad values name the field, the value and the expected form
   assert.match(error({ output: 'mp4', bitrate: '2000k', maxrate: '1000k', bufsize: '2000k' }), /maxrate \(1000k\) is lower than bitrate \(2000k\)/);
 });
 
-test('parseFormat – a known field given as a list or a nested element is refused', () => {
+test('parseFormat – a known field given as a list or a nested element is refused; a one-item list is its item', () => {
+  const one = parseFormat({ output: ['mp4'], bitrate: ['900k'] });
+  assert.ok(one.ok && one.spec.kind === 'video' && one.spec.output === 'mp4' && one.spec.bitrate === 900_000);
   assert.equal(error({ output: 'mp4', bitrate: ['900k', '1000k'] }), 'bitrate must be given once as a plain value, not a list.');
   assert.equal(error({ output: 'mp4', size: { width: '2' } }), 'size must be given once as a plain value, not a nested element.');
   assert.equal(error({ output: ['mp4', 'webm'] }), 'output must be given once as a plain value, not a list.');

@@ -46,8 +46,16 @@ test('decode – url-encoded and raw bodies, xml and json', () => {
   const json = JSON.stringify({ query: { action: 'x', source: 'http://h/a?x=1&y=2', n: 3, f: [{ output: ['mp4'] }] } });
   const raw = decodeBody('json=' + json);
   assert.equal(raw.format, 'json');
-  assert.deepEqual(raw.query, { action: 'x', source: 'http://h/a?x=1&y=2', n: '3', f: [{ output: ['mp4'] }] });
+  assert.deepEqual(raw.query, { action: 'x', source: 'http://h/a?x=1&y=2', n: '3', f: { output: 'mp4' } });
   assert.deepEqual(decodeBody('json=' + encodeURIComponent(json)).query, raw.query);
+});
+
+test('decode – JSON reads as the XML it stands for: a one-item list is its item, {} an empty element, longer lists stay lists', () => {
+  const go = { query: { action: 'AddMedia', source: ['http://h/a.mp4'], format: [{ output: ['mp4'], keyframe: ['300'], destination: ['ftp://h/a.mp4'], video_codec_parameters: {} }] } };
+  const xml = '<query><action>AddMedia</action><source>http://h/a.mp4</source><format><output>mp4</output><keyframe>300</keyframe><destination>ftp://h/a.mp4</destination><video_codec_parameters/></format></query>';
+  assert.deepEqual(decodeBody('json=' + JSON.stringify(go)).query, decodeBody('xml=' + xml).query);
+  const two = decodeBody('json=' + JSON.stringify({ query: { format: { output: ['mp4', 'webm'], destination: [] } } })).query;
+  assert.deepEqual(two, { format: { output: ['mp4', 'webm'], destination: [] } });
 });
 
 test('decode – DOCTYPE, entities, malformed documents are refused', () => {

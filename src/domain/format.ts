@@ -31,11 +31,14 @@ export type OutputName = (typeof SUPPORTED_OUTPUTS)[number];
 
 export type OutputSpec = VideoSpec | AudioSpec | ThumbnailSpec | HlsSpec | GifSpec | ImageSpec | DashSpec;
 
-export type ParseFormatResult = { ok: true; spec: OutputSpec } | { ok: false; error: string };
+/** `notes`: values adjusted rather than refused (an odd size rounded), for the task log. */
+export type ParseFormatResult = { ok: true; spec: OutputSpec; notes: readonly string[] } | { ok: false; error: string };
 
 export function parseFormat(raw: FieldMap): ParseFormatResult {
   try {
-    return { ok: true, spec: readSpec(new Fields(raw)) };
+    const fields = new Fields(raw);
+    const spec = readSpec(fields);
+    return { ok: true, spec, notes: fields.notes };
   } catch (err) {
     if (err instanceof FormatProblem) return { ok: false, error: err.message };
     throw err;

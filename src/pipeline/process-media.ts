@@ -223,6 +223,7 @@ class MediaRun {
       try {
         const parsed = parseFormat(JSON.parse(t.format) as FieldMap);
         if (!parsed.ok) throw new Error(parsed.error);
+        for (const note of parsed.notes) await repo.appendLog(this.#db, [t.id], `Adjusted: ${note}`);
         const dir = await this.#freshTaskDir(t.id);
         members.push({ taskId: t.id, spec: parsed.spec, out: { dir, baseName } });
       } catch (err) {

@@ -144,7 +144,10 @@ function readOverlay(map: FieldMap): OverlaySpec {
   const verticals = [['overlay_top', top], ['overlay_bottom', bottom], ['overlay_y', y]].filter(([, v]) => v !== null);
   if (horizontals.length > 1) throw new FormatProblem(`${horizontals.map(([n]) => n).join(' and ')} both place the overlay across; give one of them.`);
   if (verticals.length > 1) throw new FormatProblem(`${verticals.map(([n]) => n).join(' and ')} both place the overlay down; give one of them.`);
-  const size = f.parse('size', 'a size like 160x90 (even numbers; 0 keeps the aspect ratio)', parseSize);
+  const size = f.parse('size', 'a size like 160x90 (even numbers; 0 keeps the aspect ratio)', (v) => {
+    const s = parseSize(v);
+    return s && s.width % 2 === 0 && s.height % 2 === 0 ? s : null;
+  });
   const { start, duration } = readWindow(f);
   return {
     source,

@@ -28,12 +28,56 @@ export interface TimeValue {
   timecode: { hours: number; minutes: number; seconds: number; frames: number; dropFrame: boolean } | null;
 }
 
-/** Reads fields by lower-cased name and insists that a known field is a single string. */
+/**
+ * Reads fields by lower-cased name and insists that a known field is a single string. Values it
+ * adjusts rather than refuses (an odd size a 4:2:0 encoder cannot make) are recorded in `notes`,
+ * which the task log shows (pipeline/process-media.ts).
+ */
 export class Fields {
   readonly #values = new Map<string, FieldValue>();
+  readonly #notes: string[];
+  readonly #notePrefix: string;
 
-  constructor(raw: FieldMap) {
+  constructor(raw: FieldMap, shared?: { notes: string[]; prefix: string }) {
     for (const [k, v] of Object.entries(raw)) this.#values.set(k.toLowerCase(), v);
+    this.#notes = shared?.notes ?? [];
+    this.#notePrefix = shared?.prefix ?? '';
+  }
+
+  /** The fields of a nested element (an HLS stream), whose notes join this one's under `prefix`. */
+  within(raw: FieldMap, prefix: string): Fields {
+    return new Fields(raw, { notes: this.#notes, prefix: this.#notePrefix + prefix });
+  }
+
+  get notes(): readonly string[] {
+    return this.#notes;
+  }
+
+  note(message: string): void {
+    const line = this.#notePrefix + message;
+    if (!this.#notes.includes(line)) this.#notes.push(line);
+  }
+
+  /**
+   * A `WxH` size for a 4:2:0 picture (H.264, VP9, JPEG sprite tiles), whose sides must be even: an
+   * odd side is made one pixel smaller (2 for 1), and a note says so. 0 keeps the aspect ratio.
+   */
+  evenSize(name: string, expected: string, why: string): Size | null {
+    const size = this.parse(name, expected, parseSize);
+    if (size === null) return null;
+    const even = { width: evenPixels(size.width), height: evenPixels(size.height) };
+    if (even.width !== size.width || even.height !== size.height) {
+      this.note(`${name} ${size.width}x${size.height} rounded to ${even.width}x${even.height}: ${why}`);
+    }
+    return even;
+  }
+
+  /** A width or height for a 4:2:0 picture, rounded like {@link evenSize}. */
+  evenPixels(name: string, value: number | null, why: string): number | null {
+    if (value === null || value % 2 === 0) return value;
+    const even = evenPixels(value);
+    this.note(`${name} ${value} rounded to ${even}: ${why}`);
+    return even;
   }
 
   /** The value as given, of any shape. */
@@ -85,6 +129,11 @@ export function parseNonNegativeNumber(v: string): number | null {
   return parseDecimal(v);
 }
 
+/** The even side nearest below an odd one (2 for 1); 0 (from the aspect ratio) stays 0. */
+export function evenPixels(n: number): number {
+  return n % 2 === 0 ? n : Math.max(2, n - 1);
+}
+
 export function parseEvenPixels(v: string): number | null {
   const n = parseNonNegativeInt(v);
   return n !== null && n % 2 === 0 ? n : null;
@@ -104,7 +153,7 @@ export function parseSize(v: string): Size | null {
   if (!m) return null;
   const width = Number(m[1]);
   const height = Number(m[2]);
-  if (width % 2 !== 0 || height % 2 !== 0 || width > 8192 || height > 8192) return null;
+  if (width > 8192 || height > 8192) return null;
   return width === 0 && height === 0 ? null : { width, height };
 }
 

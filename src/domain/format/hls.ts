@@ -224,7 +224,7 @@ function readStreamItems(
   let picture: Picture | null = null;
   const pictureKey = (p: Picture): string => JSON.stringify(p);
   for (const [i, own] of items.entries()) {
-    const sf = new Fields({ ...inherited, ...own });
+    const sf = f.within({ ...inherited, ...own }, opts.numbered ? `stream ${i + 1}: ` : '');
     try {
       streams.push(readHlsStream(sf, i, output));
       const p = readPicture(sf);

@@ -123,8 +123,12 @@ export function readThumbnail(f: Fields): ThumbnailSpec {
   if (width === null && height === null && size) ({ width, height } = size);
   for (const [name, v] of [['width', width], ['height', height]] as const) {
     if (v !== null && v > 8192) throw new FormatProblem(`${name} "${v}" is too large; use at most 8192 pixels.`);
+  }
+  if (useVtt) {
     // Tiles side by side in one 4:2:0 JPEG must start on even pixels, or colours bleed across tiles.
-    if (useVtt && v !== null && v % 2 !== 0) throw new FormatProblem(`${name} "${v}" must be an even number of pixels for sprite sheets (use_vtt=yes); use ${v + 1}.`);
+    const why = 'sprite sheet tiles (use_vtt=yes) need even sides in a 4:2:0 JPEG';
+    width = f.evenPixels('width', width, why);
+    height = f.evenPixels('height', height, why);
   }
   const quality = f.parse('quality', 'a quality from 1 to 100', parseNonNegativeInt) ?? 90;
   if (quality < 1 || quality > 100) throw new FormatProblem(`quality "${quality}" is out of range; use 1 to 100.`);
@@ -162,15 +166,17 @@ function readStoryboard(f: Fields, useVtt: boolean, width: number | null, height
   return { perRow, rows, destination, publicUrl };
 }
 
-/** `size` (WxH, one side 0 keeps the aspect), or `width`/`height` as thumbnails take them. */
+/**
+ * `size` (WxH, one side 0 keeps the aspect), or `width`/`height` as thumbnails take them. Odd
+ * sides are made as asked: GIF, PNG, WebP and single JPEG pictures take any size.
+ */
 export function readStillSize(f: Fields): Size | null {
-  const size = f.parse('size', 'a size like 320x180 (even numbers; 0 keeps the aspect ratio)', parseSize);
+  const size = f.parse('size', 'a size like 320x180 (0 keeps the aspect ratio)', parseSize);
   if (size) return size;
   const width = f.parse('width', 'a width in pixels like 320', parseNonNegativeInt) ?? 0;
   const height = f.parse('height', 'a height in pixels like 180', parseNonNegativeInt) ?? 0;
   for (const [name, v] of [['width', width], ['height', height]] as const) {
     if (v > 8192) throw new FormatProblem(`${name} "${v}" is too large; use at most 8192 pixels.`);
-    if (v % 2 !== 0) throw new FormatProblem(`${name} "${v}" must be an even number of pixels.`);
   }
   return width || height ? { width, height } : null;
 }

@@ -205,7 +205,7 @@ export function readVideoEncoding(f: Fields, output: VideoContainer | SegmentedO
     videoCodec = found;
   }
 
-  const size = f.parse('size', 'a size like 640x360 (even numbers; 0 keeps the aspect ratio)', parseSize);
+  const size = f.evenSize('size', 'a size like 640x360 (0 keeps the aspect ratio)', '4:2:0 video needs even sides');
   const bitrate = f.parse('bitrate', 'a bitrate like 900k', (v) => parseBitrate(v, 16_000));
   const maxrate = f.parse('maxrate', 'a bitrate like 3500k', (v) => parseBitrate(v, 16_000));
   const minrate = f.parse('minrate', 'a bitrate like 500k', (v) => parseBitrate(v, 16_000));
