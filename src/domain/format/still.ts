@@ -124,12 +124,11 @@ export function readThumbnail(f: Fields): ThumbnailSpec {
   for (const [name, v] of [['width', width], ['height', height]] as const) {
     if (v !== null && v > 8192) throw new FormatProblem(`${name} "${v}" is too large; use at most 8192 pixels.`);
   }
-  if (useVtt) {
-    // Tiles side by side in one 4:2:0 JPEG must start on even pixels, or colours bleed across tiles.
-    const why = 'sprite sheet tiles (use_vtt=yes) need even sides in a 4:2:0 JPEG';
-    width = f.evenPixels('width', width, why);
-    height = f.evenPixels('height', height, why);
-  }
+  // Tiles side by side in one 4:2:0 JPEG must start on even pixels, or colours bleed across tiles;
+  // a single 4:2:0 JPEG cannot be letterboxed to an odd side.
+  const why = useVtt ? 'sprite sheet tiles (use_vtt=yes) need even sides in a 4:2:0 JPEG' : '4:2:0 JPEG pictures need even sides';
+  width = f.evenPixels('width', width, why);
+  height = f.evenPixels('height', height, why);
   const quality = f.parse('quality', 'a quality from 1 to 100', parseNonNegativeInt) ?? 90;
   if (quality < 1 || quality > 100) throw new FormatProblem(`quality "${quality}" is out of range; use 1 to 100.`);
   if (!width && !height && useVtt) width = STORYBOARD_DEFAULT_WIDTH;
@@ -167,18 +166,21 @@ function readStoryboard(f: Fields, useVtt: boolean, width: number | null, height
 }
 
 /**
- * `size` (WxH, one side 0 keeps the aspect), or `width`/`height` as thumbnails take them. Odd
- * sides are made as asked: GIF, PNG, WebP and single JPEG pictures take any size.
+ * `size` (WxH, one side 0 keeps the aspect), or `width`/`height` as thumbnails take them.
+ * `evenWhy`: the picture is 4:2:0 (JPEG, WebP), so odd sides are rounded to even with a note
+ * giving this reason; null: made at any size (GIF, PNG).
  */
-export function readStillSize(f: Fields): Size | null {
-  const size = f.parse('size', 'a size like 320x180 (0 keeps the aspect ratio)', parseSize);
+export function readStillSize(f: Fields, evenWhy: string | null): Size | null {
+  const expected = 'a size like 320x180 (0 keeps the aspect ratio)';
+  const size = evenWhy ? f.evenSize('size', expected, evenWhy) : f.parse('size', expected, parseSize);
   if (size) return size;
   const width = f.parse('width', 'a width in pixels like 320', parseNonNegativeInt) ?? 0;
   const height = f.parse('height', 'a height in pixels like 180', parseNonNegativeInt) ?? 0;
   for (const [name, v] of [['width', width], ['height', height]] as const) {
     if (v > 8192) throw new FormatProblem(`${name} "${v}" is too large; use at most 8192 pixels.`);
   }
-  return width || height ? { width, height } : null;
+  if (!width && !height) return null;
+  return evenWhy ? { width: f.evenPixels('width', width, evenWhy)!, height: f.evenPixels('height', height, evenWhy)! } : { width, height };
 }
 
 export function readGif(f: Fields): GifSpec {
@@ -202,7 +204,7 @@ export function readGif(f: Fields): GifSpec {
     dither = found;
   }
   return {
-    kind: 'gif', output: 'gif', interval, loop, colors, dither, size: readStillSize(f),
+    kind: 'gif', output: 'gif', interval, loop, colors, dither, size: readStillSize(f, null),
     keepAspectRatio: f.flag('keep_aspect_ratio', true), ...readTrim(f),
   };
 }
@@ -235,7 +237,8 @@ export function readImage(f: Fields): ImageSpec {
     time = parsed;
   }
   return {
-    kind: 'image', output: 'image', imageFormat, resizeMethod, size: readStillSize(f), keepAspectRatio: f.flag('keep_aspect_ratio', true),
+    kind: 'image', output: 'image', imageFormat, resizeMethod, size: readStillSize(f, imageFormat === 'jpg' || imageFormat === 'webp' ? `4:2:0 ${imageFormat === 'jpg' ? 'JPEG' : 'WebP'} pictures need even sides` : null),
+    keepAspectRatio: f.flag('keep_aspect_ratio', true),
     quality, time, sharpen: readSharpen(f), removeMetadata: f.flag('remove_metadata', false),
   };
 }
