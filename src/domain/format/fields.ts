@@ -73,7 +73,7 @@ export class Fields {
   }
 
   /** A width or height for a 4:2:0 picture, rounded like {@link evenSize}. */
-  evenPixels(name: string, value: number | null, why: string): number | null {
+  evenSide(name: string, value: number | null, why: string): number | null {
     if (value === null || value % 2 === 0) return value;
     const even = evenPixels(value);
     this.note(`${name} ${value} rounded to ${even}: ${why}`);

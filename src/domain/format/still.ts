@@ -127,8 +127,8 @@ export function readThumbnail(f: Fields): ThumbnailSpec {
   // Tiles side by side in one 4:2:0 JPEG must start on even pixels, or colours bleed across tiles;
   // a single 4:2:0 JPEG cannot be letterboxed to an odd side.
   const why = useVtt ? 'sprite sheet tiles (use_vtt=yes) need even sides in a 4:2:0 JPEG' : '4:2:0 JPEG pictures need even sides';
-  width = f.evenPixels('width', width, why);
-  height = f.evenPixels('height', height, why);
+  width = f.evenSide('width', width, why);
+  height = f.evenSide('height', height, why);
   const quality = f.parse('quality', 'a quality from 1 to 100', parseNonNegativeInt) ?? 90;
   if (quality < 1 || quality > 100) throw new FormatProblem(`quality "${quality}" is out of range; use 1 to 100.`);
   if (!width && !height && useVtt) width = STORYBOARD_DEFAULT_WIDTH;
@@ -180,7 +180,7 @@ export function readStillSize(f: Fields, evenWhy: string | null): Size | null {
     if (v > 8192) throw new FormatProblem(`${name} "${v}" is too large; use at most 8192 pixels.`);
   }
   if (!width && !height) return null;
-  return evenWhy ? { width: f.evenPixels('width', width, evenWhy)!, height: f.evenPixels('height', height, evenWhy)! } : { width, height };
+  return evenWhy ? { width: f.evenSide('width', width, evenWhy)!, height: f.evenSide('height', height, evenWhy)! } : { width, height };
 }
 
 export function readGif(f: Fields): GifSpec {
