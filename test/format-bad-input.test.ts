@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFormat, type OutputSpec } from '../src/domain/format.ts';
+import { parseFormat, withoutEmptyBlocks, type OutputSpec } from '../src/domain/format.ts';
 import { BUILT_IN_PRESETS } from '../src/domain/presets.ts';
 import type { FieldMap } from '../src/domain/fields.ts';
 import { startTestServer, type TestServer } from './helpers.ts';
@@ -162,4 +162,14 @@ describe('AddMedia answers bad fields with an error and stores nothing', () => {
     const list = await t.call('json', { action: 'GetMediaList' });
     assert.deepEqual(list.media, [], 'nothing stored');
   });
+});
+
+test('video_codec_parameters – empty, {} or no asks for nothing and is dropped, also in streams; a filled block is kept for its reader', () => {
+  const given = {
+    output: 'advanced_hls', video_codec_parameters: 'No',
+    stream: [{ size: '0x120', init_video_codec_parameters: '' }, { size: '0x240', init_video_codec_parameters: { sc_threshold: '0' } }],
+  };
+  assert.deepEqual(withoutEmptyBlocks(given), { output: 'advanced_hls', stream: [{ size: '0x120' }, { size: '0x240', init_video_codec_parameters: { sc_threshold: '0' } }] });
+  assert.deepEqual(withoutEmptyBlocks({ output: 'mp4', VIDEO_CODEC_PARAMETERS: {} }), { output: 'mp4' });
+  assert.deepEqual(withoutEmptyBlocks({ output: 'mp4', video_codec_parameters: { me_range: '16' } }), { output: 'mp4', video_codec_parameters: { me_range: '16' } });
 });
