@@ -95,13 +95,24 @@ test('overlay – every bad field is refused, naming it (and which overlay when 
     [{ overlay_source: src, overlay_top: '1', overlay_y: '2' }, /overlay_top and overlay_y both place the overlay down/],
     [{ overlay_source: src, overlay_left: '150%' }, /overlay_left "150%" is not pixels, a percentage like 10% or center/],
     [{ overlay_source: src, overlay_bottom: 'middle' }, /overlay_bottom "middle" is not pixels/],
-    [{ overlay_source: src, size: '81x40' }, /size "81x40" is not a size like 160x90/],
+    [{ overlay_source: src, size: '81x' }, /size "81x" is not a size like 160x90/],
     [{ overlay_source: src, overlay_start: 'soon' }, /overlay_start "soon" is not a time in seconds/],
     [{ overlay_source: src, overlay_duration: '0' }, /overlay_duration "0" must be more than 0 seconds/],
   ];
   for (const [overlay, expected] of bad) assert.match(error({ output: 'mp4', overlay }), expected, JSON.stringify(overlay));
   assert.match(error({ output: 'mp4', overlay: [{ overlay_source: src }, { overlay_source: src, keep_audio: '1' }] }), /^overlay 2: keep_audio/);
   assert.match(error({ output: 'mp4', overlay: 'https://x/a.png' }), /overlay must be a set of fields/);
+});
+
+test('overlay – an odd size is rounded down to even with a note naming the overlay', () => {
+  const src = 'https://x/a.png';
+  const one = parseFormat({ output: 'mp4', overlay: { overlay_source: src, size: '81x41' } });
+  assert.ok(one.ok && one.spec.kind === 'video');
+  assert.deepEqual(one.spec.editing.overlays[0]!.size, { width: 80, height: 40 });
+  assert.deepEqual(one.notes, ['overlay size 81x41 rounded to 80x40: the overlay is laid on 4:2:0 video, which needs even sides']);
+  const two = parseFormat({ output: 'mp4', overlay: [{ overlay_source: src }, { overlay_source: src, size: '0x41' }] });
+  assert.ok(two.ok);
+  assert.deepEqual(two.notes, ['overlay 2: size 0x41 rounded to 0x40: the overlay is laid on 4:2:0 video, which needs even sides']);
 });
 
 test('text_overlay – defaults, fields read, the text kept exactly as sent', () => {

@@ -4,7 +4,7 @@
  * is split among outputs, so an HLS ladder gets one logo, scaled with each variant.
  */
 import type { FieldMap, FieldValue } from '../fields.ts';
-import { FormatProblem, Fields, lowerKeys, parseDecimal, parseNonNegativeInt, parseSize, type Size } from './fields.ts';
+import { FormatProblem, Fields, lowerKeys, parseDecimal, parseNonNegativeInt, type Size } from './fields.ts';
 
 /** A position along one side: pixels from that side, a percentage of the picture, or centred. */
 export type Offset = { px: number } | { percent: number } | 'center';
@@ -85,7 +85,7 @@ export function hasEditing(e: Editing): boolean {
 export function readEditing(f: Fields): Editing {
   const logoRaw = f.raw('logo');
   const logo = logoRaw === undefined || logoRaw === '' ? null : readLogo(block(logoRaw, 'logo'));
-  const overlays = blocks(f.raw('overlay'), 'overlay').map((b, i, all) => within('overlay', i, all.length, () => readOverlay(b)));
+  const overlays = blocks(f.raw('overlay'), 'overlay').map((b, i, all) => within('overlay', i, all.length, () => readOverlay(f.within(lowerKeys(b), all.length > 1 ? `overlay ${i + 1}: ` : 'overlay '))));
   const texts = blocks(f.raw('text_overlay'), 'text_overlay').map((b, i, all) => within('text_overlay', i, all.length, () => readText(b)));
   if (overlays.length > MAX_OVERLAYS) throw new FormatProblem(`overlay is given ${overlays.length} times; use at most ${MAX_OVERLAYS}.`);
   if (texts.length > MAX_OVERLAYS) throw new FormatProblem(`text_overlay is given ${texts.length} times; use at most ${MAX_OVERLAYS}.`);
@@ -126,8 +126,7 @@ function readLogo(map: FieldMap): LogoSpec {
   return { source, x, y, mode: modeRaw === '1' ? 1 : 0, transparent: transparent ?? threshold };
 }
 
-function readOverlay(map: FieldMap): OverlaySpec {
-  const f = new Fields(lowerKeys(map));
+function readOverlay(f: Fields): OverlaySpec {
   const source = f.str('overlay_source');
   if (source === null) throw new FormatProblem('overlay_source is missing: overlay needs the URL of an image or a video.');
   checkAssetUrl(source, 'overlay_source', 'an image or a video', OVERLAY_EXTENSIONS);
@@ -144,10 +143,7 @@ function readOverlay(map: FieldMap): OverlaySpec {
   const verticals = [['overlay_top', top], ['overlay_bottom', bottom], ['overlay_y', y]].filter(([, v]) => v !== null);
   if (horizontals.length > 1) throw new FormatProblem(`${horizontals.map(([n]) => n).join(' and ')} both place the overlay across; give one of them.`);
   if (verticals.length > 1) throw new FormatProblem(`${verticals.map(([n]) => n).join(' and ')} both place the overlay down; give one of them.`);
-  const size = f.parse('size', 'a size like 160x90 (even numbers; 0 keeps the aspect ratio)', (v) => {
-    const s = parseSize(v);
-    return s && s.width % 2 === 0 && s.height % 2 === 0 ? s : null;
-  });
+  const size = f.evenSize('size', 'a size like 160x90 (0 keeps the aspect ratio)', 'the overlay is laid on 4:2:0 video, which needs even sides');
   const { start, duration } = readWindow(f);
   return {
     source,
