@@ -129,6 +129,15 @@ describe('real clients: each library’s request shapes go through AddMedia → 
     const high = await ffprobe(path.join(out, 'go/hls/video.m3u8').replace('video.m3u8', master.split('\n').find((l) => l.startsWith('high/'))!));
     assert.equal(video(high)?.height, 240);
 
+    // formatStatusJSON.Stream is []Stream: a stream list is an array in JSON even with one stream.
+    assert.ok(Array.isArray(formats[1].stream) && formats[1].stream.length === 2);
+    const oneQuery = { ...query, format: [{ ...query.format[1], stream: [query.format[1]!.stream![0]] }] };
+    const one = JSON.parse((await t.raw(goForm('json', JSON.stringify({ query: oneQuery })))).text).response;
+    const oneStatus = JSON.parse((await t.raw(goForm('json', JSON.stringify({ query: { userid: USER.id, userkey: USER.key, action: 'GetStatus', mediaid: one.MediaID } })))).text).response;
+    assert.ok(Array.isArray(oneStatus.format.stream), `one stream: ${JSON.stringify(oneStatus.format.stream)}`);
+    assert.equal(oneStatus.format.stream.length, 1);
+    await t.call('json', { action: 'CancelMedia', mediaid: one.MediaID });
+
     // APIStatus(endpoint): GET <endpoint>/status.php?format=json decoded into three strings.
     const page = await fetch(`${t.server.url}/status.php?format=json`);
     assert.equal(page.status, 200);

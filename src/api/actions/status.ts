@@ -165,6 +165,8 @@ async function notificationsOf(ctx: ActionContext, mediaId: number, destinations
 function taskOf(ctx: ActionContext, t: repo.TaskRow, dests: repo.DestinationRow[], log: repo.TaskLogRow[] | undefined, opts: StatusOptions): WireObject {
   const echoed: WireObject = {};
   for (const [key, value] of Object.entries(redactFields(JSON.parse(t.format) as FieldMap))) if (!RESERVED_TASK_KEYS.has(key)) echoed[key] = value;
+  // go-encodingcom decodes a format's `stream` into a slice: one stream must still be a JSON array.
+  if (echoed.stream !== undefined) echoed.stream = alwaysList(Array.isArray(echoed.stream) ? echoed.stream : [echoed.stream]);
   return {
     id: String(t.id),
     status: t.status,
