@@ -16,6 +16,8 @@ export interface NewTask {
   output: string;
   format: string;
   destinations: string[];
+  /** Lines the task's log starts with (AddMedia's warnings about its fields). */
+  log?: string[];
 }
 
 export interface NewMedia {
@@ -72,6 +74,7 @@ async function insertTasks(trx: Db, mediaId: number, tasks: NewTask[], now: numb
         .values(t.destinations.map((url, i) => ({ task_id: taskId, position: i, url, status: DestinationStatus.Open })))
         .execute();
     }
+    for (const line of t.log ?? []) await appendLog(trx, [taskId], line, now);
   }
 }
 
