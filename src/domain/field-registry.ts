@@ -77,7 +77,7 @@ export const FIELDS: readonly FieldDef[] = [
   // --- top level of the query (reference 1.2, 2.1, 6.1) ---------------------------------------
   { name: 'userid', in: Q, state: 'honoured', doc: 'the user id' },
   { name: 'userkey', in: Q, roles: ['secret'], state: 'honoured', doc: 'the user key' },
-  inert('oidc_refresh_token', Q, 'Encodery authenticates with userid and userkey only', 'an Okta refresh token (encoding.com\'s alternative login)'),
+  { ...inert('oidc_refresh_token', Q, 'Encodery authenticates with userid and userkey only', 'an Okta refresh token (encoding.com\'s alternative login)'), roles: ['secret'] },
   { name: 'action', in: Q, state: 'honoured', doc: 'the action, any letter case' },
   { name: 'mediaid', in: Q, state: 'honoured', doc: 'the media (UpdateMedia, ProcessMedia; ignored by AddMedia)' },
   { name: 'name', in: Q, state: 'honoured', doc: 'SavePreset: the preset name' },
