@@ -73,7 +73,7 @@ function walk(
     const name = key.toLowerCase();
     const def = fieldAt(place, name);
     if (!def) {
-      report.unknown.push({ place: label, format, field: key, hint: hint(name, place) });
+      report.unknown.push({ place: label, format, field: key.slice(0, 64), hint: hint(name, place) });
       continue;
     }
     if (nested?.(name, value)) continue;
