@@ -58,10 +58,22 @@ const SEGMENTED = [...HLS, 'mpeg_dash', 'advanced_dash', 'fmp4_hls', 'advanced_f
 const MOVING = [...VIDEO_FILES, ...SEGMENTED];
 const ENCODED = [...MOVING, ...AUDIO_FILES];
 const STILLS = ['thumbnail', 'image', 'gif'];
+const FILES = [...VIDEO_FILES, ...AUDIO_FILES];
+
+/** Names for the output lists above, so the README table stays short. */
+export const OUTPUT_GROUPS: readonly { label: string; outputs: readonly string[] }[] = [
+  { label: 'video files', outputs: VIDEO_FILES },
+  { label: 'video and audio files', outputs: FILES },
+  { label: 'HLS', outputs: HLS },
+  { label: 'legacy HLS', outputs: LEGACY_HLS },
+  { label: 'HLS, DASH, CMAF', outputs: SEGMENTED },
+  { label: 'video files, HLS, DASH, CMAF', outputs: MOVING },
+  { label: 'every encoded output', outputs: ENCODED },
+];
 
 /** A field refused until it is built; the reply says so. */
 function notYet(what: string): { state: 'refused'; reason: string } {
-  return { state: 'refused', reason: `${what} is not supported yet` };
+  return { state: 'refused', reason: `Encodery does not make ${what} yet` };
 }
 
 const DRM_REASON = 'DRM is not packaged yet, and a clear output must never be published in its place';
@@ -141,15 +153,15 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'crop_bottom', in: FS, outputs: MOVING, roles: ['picture', 'passthrough'], specKey: 'crop', state: 'honoured', doc: 'pixels cut from the bottom (even)' },
   { name: 'rotate', in: FS, outputs: MOVING, roles: ['picture', 'passthrough'], specKey: 'rotate', state: 'honoured', doc: '`def` (follow the metadata), 0, 90, 180, 270' },
   { name: 'deinterlacing', in: FS, outputs: MOVING, roles: ['picture', 'passthrough'], specKey: 'deinterlacing', state: 'honoured', doc: '`auto`, `yes`, `no`' },
-  { name: 'auto_crop', in: F, outputs: MOVING, roles: ['passthrough'], block: 'free', ...notYet('auto_crop (black border detection)'), doc: 'crop black borders found in the source' },
-  { name: 'noise_reduction', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('noise_reduction'), doc: 'denoise the picture' },
-  { name: 'burnin_timecode', in: F, outputs: MOVING, roles: ['passthrough'], ...notYet('burnin_timecode'), doc: 'draw the timecode on the picture' },
-  { name: 'set_aspect_ratio', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('set_aspect_ratio'), doc: 'display aspect ratio to write' },
-  { name: 'cbr', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('cbr (constant bitrate)'), doc: 'constant bitrate' },
-  { name: 'hard_cbr', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('hard_cbr (strict constant bitrate)'), doc: 'strict constant bitrate' },
-  { name: 'pix_format', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('pix_format'), doc: 'pixel format, e.g. `yuv420p`' },
-  { name: 'video_codec_parameters', in: FS, outputs: MOVING, roles: ['passthrough'], block: 'free', ...notYet('video_codec_parameters (encoder options)'), doc: 'x264 options (an empty block or `no` is accepted)' },
-  { name: 'init_video_codec_parameters', in: S, outputs: SEGMENTED, roles: ['passthrough'], block: 'free', ...notYet('init_video_codec_parameters (encoder options)'), doc: 'a stream\'s x264 options' },
+  { name: 'auto_crop', in: F, outputs: MOVING, roles: ['passthrough'], block: 'free', ...notYet('black border detection'), doc: 'crop black borders found in the source' },
+  { name: 'noise_reduction', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('denoising'), doc: 'denoise the picture' },
+  { name: 'burnin_timecode', in: F, outputs: MOVING, roles: ['passthrough'], ...notYet('burnt-in timecodes'), doc: 'draw the timecode on the picture' },
+  { name: 'set_aspect_ratio', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('a chosen display aspect ratio'), doc: 'display aspect ratio to write' },
+  { name: 'cbr', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('constant bitrate'), doc: 'constant bitrate' },
+  { name: 'hard_cbr', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('strict constant bitrate'), doc: 'strict constant bitrate' },
+  { name: 'pix_format', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('other pixel formats'), doc: 'pixel format, e.g. `yuv420p`' },
+  { name: 'video_codec_parameters', in: FS, outputs: MOVING, roles: ['passthrough'], block: 'free', ...notYet('raw encoder options'), doc: 'x264 options (an empty block or `no` is accepted)' },
+  { name: 'init_video_codec_parameters', in: S, outputs: SEGMENTED, roles: ['passthrough'], block: 'free', ...notYet('raw encoder options'), doc: 'a stream\'s x264 options' },
 
   // --- audio (reference 4.4) ------------------------------------------------------------------
   { name: 'audio_codec', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: 'aac, libmp3lame, libvorbis, libopus, ac3, eac3, flac, pcm, copy (per output)' },
@@ -161,8 +173,8 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'loudnorm_range', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: 'loudness range, LU' },
   { name: 'loudnorm_peak', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: 'true peak, dBTP' },
   { name: 'audio_normalization', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: '0-100: EBU R128 with the peak under N %' },
-  { name: 'audio_stream', in: FS, roles: ['passthrough'], ...notYet('audio_stream (choosing or adding audio tracks)'), doc: 'which audio tracks to use' },
-  { name: 'closed_captions', in: FS, block: 'free', ...notYet('closed_captions'), doc: 'caption tracks' },
+  { name: 'audio_stream', in: FS, roles: ['passthrough'], ...notYet('choosing or adding audio tracks'), doc: 'which audio tracks to use' },
+  { name: 'closed_captions', in: FS, block: 'free', ...notYet('caption tracks'), doc: 'caption tracks' },
 
   // --- timing and editing (reference 4.5) -----------------------------------------------------
   { name: 'start', in: F, roles: ['passthrough'], state: 'honoured', doc: 'seconds, `hh:mm:ss.ms` or a timecode' },
@@ -174,10 +186,10 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'overlay', in: F, outputs: MOVING, roles: ['passthrough'], state: 'honoured', block: 'fields', doc: 'an image or video drawn on the picture; repeatable' },
   { name: 'text_overlay', in: F, outputs: MOVING, roles: ['passthrough'], state: 'honoured', block: 'fields', doc: 'text drawn on the picture; repeatable' },
   { name: 'set_rotate', in: FS, outputs: ['mp4', 'mov'], state: 'honoured', doc: 'rotation metadata to write: 0, 90, 180, 270, `source`' },
-  { name: 'metadata', in: F, outputs: [...VIDEO_FILES, ...AUDIO_FILES], state: 'honoured', block: 'fields', doc: 'tags to write, or `copy`' },
+  { name: 'metadata', in: F, outputs: FILES, state: 'honoured', block: 'fields', doc: 'tags to write, or `copy`' },
   { name: 'metadata_copy', in: F, state: 'honoured', doc: '`yes`: copy the source\'s tags' },
   { name: 'strip_chapters', in: F, state: 'honoured', doc: '`yes`: leave chapters out' },
-  { name: 'smart_passthrough', in: F, outputs: [...VIDEO_FILES, ...AUDIO_FILES], state: 'honoured', doc: '`no`: always encode, never remux' },
+  { name: 'smart_passthrough', in: F, outputs: FILES, state: 'honoured', doc: '`no`: always encode, never remux' },
 
   // --- logo, overlay, text_overlay, metadata ----------------------------------------------------
   { name: 'logo_source', in: ['logo'], roles: ['url'], state: 'honoured', doc: 'GIF, JPG or PNG URL' },
@@ -222,14 +234,14 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'encryption_key', in: F, outputs: HLS, roles: ['secret'], state: 'honoured', doc: '32 hex digits (random when absent)' },
   { name: 'encryption_iv', in: F, outputs: HLS, roles: ['secret'], state: 'honoured', doc: '32 hex digits (random when absent)' },
   { name: 'encryption_key_file', in: F, outputs: HLS, state: 'honoured', doc: 'the key\'s URL in the playlists' },
-  { name: 'encryption_password', in: F, roles: ['secret'], ...notYet('encryption_password (a key derived from a password)'), doc: 'a password for the key' },
-  { name: 'manifest', in: FS, outputs: SEGMENTED, block: 'fields', ...notYet('manifest (extra manifests)'), doc: 'extra manifests' },
+  { name: 'encryption_password', in: F, roles: ['secret'], ...notYet('keys derived from a password'), doc: 'a password for the key' },
+  { name: 'manifest', in: FS, outputs: SEGMENTED, block: 'fields', ...notYet('extra manifests'), doc: 'extra manifests' },
   ...['basename', 'destination', 'add_audio_only', 'add_hls_drm_metadata', 'add_audio_channels', 'add_all_cea_cc_channels', 'add_to_manifest'].map((name): FieldDef => ({
-    name, in: ['manifest'], roles: name === 'destination' ? ['url'] : [], ...notYet(`manifest ${name}`), doc: 'an extra manifest\'s setting',
+    name, in: ['manifest'], roles: name === 'destination' ? ['url'] : [], ...notYet('extra manifests'), doc: 'an extra manifest\'s setting',
   })),
-  { name: 'main_source', in: F, outputs: SEGMENTED, block: 'free', ...notYet('main_source (multi-language renditions)'), doc: 'the main rendition\'s language' },
-  { name: 'alternate_source', in: F, outputs: SEGMENTED, block: 'free', ...notYet('alternate_source (alternate audio renditions)'), doc: 'alternate renditions' },
-  { name: 'ad_break', in: F, outputs: SEGMENTED, block: 'free', ...notYet('ad_break (ad markers)'), doc: 'ad markers' },
+  { name: 'main_source', in: F, outputs: SEGMENTED, block: 'free', ...notYet('multi-language renditions'), doc: 'the main rendition\'s language' },
+  { name: 'alternate_source', in: F, outputs: SEGMENTED, block: 'free', ...notYet('alternate renditions'), doc: 'alternate renditions' },
+  { name: 'ad_break', in: F, outputs: SEGMENTED, block: 'free', ...notYet('ad markers'), doc: 'ad markers' },
   drm('drm', 'DRM packaging'),
   drm('fairplay_drm', 'FairPlay DRM'),
   drm('playready_drm', 'PlayReady DRM'),
