@@ -247,11 +247,12 @@ export const FIELDS: readonly FieldDef[] = [
   drm('playready_drm', 'PlayReady DRM'),
   drm('clearkey_drm', 'ClearKey DRM'),
   drm('widevine', 'Widevine DRM', F),
-  drm('widevine_key_server_url', 'Widevine key server', F),
-  { ...drm('widevine_aes_signing_key', 'Widevine signing key', F), roles: ['secret'] },
-  { ...drm('widevine_aes_signing_iv', 'Widevine signing IV', F), roles: ['secret'] },
-  drm('widevine_signer', 'Widevine signer', F),
-  drm('widevine_content_id', 'Widevine content id', F),
+  // Settings of widevine=yes, which is refused: alone they ask for nothing.
+  inert('widevine_key_server_url', F, 'used only with widevine=yes, which is refused', 'Widevine key server'),
+  { ...inert('widevine_aes_signing_key', F, 'used only with widevine=yes, which is refused', 'Widevine signing key'), roles: ['secret'] },
+  { ...inert('widevine_aes_signing_iv', F, 'used only with widevine=yes, which is refused', 'Widevine signing IV'), roles: ['secret'] },
+  inert('widevine_signer', F, 'used only with widevine=yes, which is refused', 'Widevine signer'),
+  inert('widevine_content_id', F, 'used only with widevine=yes, which is refused', 'Widevine content id'),
   drm('track_type', 'CPIX track type', S),
   drm('hdcp_level', 'CPIX HDCP level', S),
 
