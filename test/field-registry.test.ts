@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FIELDS, PASSTHROUGH_FIELDS, PICTURE_KEYS, fieldAt, namesWithRole, type Place } from '../src/domain/field-registry.ts';
-import { checkQuery, editDistance, unknownWarning } from '../src/domain/field-check.ts';
+import { checkQuery, editDistance, unknownWarning, unknownWarnings } from '../src/domain/field-check.ts';
 import { fieldRole } from '../src/domain/field-roles.ts';
 import { Fields } from '../src/domain/format/fields.ts';
 import { parseFormat, readPicture } from '../src/domain/format.ts';
@@ -110,6 +110,13 @@ describe('checking a request against the registry', () => {
     assert.deepEqual(warnings({ notifi: 'http://x.example/', format: { output: 'mp4' } }), ['query: unknown field "notifi" ignored; did you mean "notify"?']);
     assert.deepEqual(warnings({ format: { output: 'mp4', zzqv: '1' } }), ['format 1: unknown field "zzqv" ignored']);
     assert.equal(editDistance('keyfrmae', 'keyframe'), 1, 'a swap counts once');
+    // Thousands of made-up fields: the first 20 are named, the rest counted, and quickly.
+    const many = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`zz_field_${i}`, 'x']));
+    const started = performance.now();
+    const report = checkQuery({ format: { output: 'mp4', ...many } });
+    assert.ok(performance.now() - started < 2000, `${Math.round(performance.now() - started)} ms`);
+    assert.equal(report.unknown.length, 20);
+    assert.equal(unknownWarnings(report).at(-1), '19980 more unknown fields ignored');
   });
 
   test('a field known elsewhere says where it belongs; streams and blocks are places of their own', () => {
@@ -127,7 +134,7 @@ describe('checking a request against the registry', () => {
 
   test('inert fields are accepted without a warning; free blocks are left to their readers', () => {
     const query = { region: 'us-east-1', ludicrous_mode: 'yes', instant: 'yes', meta: { anything: 'goes' }, qc: { qc_duration: '' }, format: { output: 'mp4', file_extension: 'mp4', encoder: 'v3' } };
-    assert.deepEqual(checkQuery(query), { refused: [], unknown: [] });
+    assert.deepEqual(checkQuery(query), { refused: [], unknown: [], moreUnknown: 0 });
   });
 
   test('a DRM field anywhere in an advanced_hls is refused: format, stream or manifest', () => {

@@ -20,7 +20,19 @@ export interface UnknownField {
 export interface FieldReport {
   /** One sentence per refused field. */
   refused: string[];
+  /** The first MAX_UNKNOWN_NAMED unknown fields. */
   unknown: UnknownField[];
+  /** Unknown fields beyond those, counted only: a hostile query may send thousands. */
+  moreUnknown: number;
+}
+
+export const MAX_UNKNOWN_NAMED = 20;
+
+/** The warnings of a report: one per named unknown field, and a count of the rest. */
+export function unknownWarnings(report: Pick<FieldReport, 'unknown' | 'moreUnknown'>): string[] {
+  const lines = report.unknown.map(unknownWarning);
+  if (report.moreUnknown > 0) lines.push(`${report.moreUnknown} more unknown fields ignored`);
+  return lines;
 }
 
 /** The warning a field the registry does not know gets: `format 1: unknown field "sise" ignored; did you mean "size"?` */
@@ -35,7 +47,7 @@ export function unknownRefusal(u: UnknownField): string {
 
 /** The top level of an AddMedia-like query, its formats included. */
 export function checkQuery(query: FieldMap): FieldReport {
-  const report: FieldReport = { refused: [], unknown: [] };
+  const report: FieldReport = { refused: [], unknown: [], moreUnknown: 0 };
   walk(query, 'query', 'query', null, report, (name, value) => {
     if (name !== 'format') return false;
     listOf(value).forEach((f, i) => {
@@ -48,7 +60,7 @@ export function checkQuery(query: FieldMap): FieldReport {
 
 /** One format (its streams and blocks included), the `index`-th (0-based) of its request. */
 export function checkFormat(format: FieldMap, index: number): FieldReport {
-  const report: FieldReport = { refused: [], unknown: [] };
+  const report: FieldReport = { refused: [], unknown: [], moreUnknown: 0 };
   checkFormatInto(format, index, report);
   return report;
 }
@@ -73,6 +85,10 @@ function walk(
     const name = key.toLowerCase();
     const def = fieldAt(place, name);
     if (!def) {
+      if (report.unknown.length >= MAX_UNKNOWN_NAMED) {
+        report.moreUnknown++;
+        continue;
+      }
       report.unknown.push({ place: label, format, field: key.slice(0, 64), hint: hint(name, place) });
       continue;
     }

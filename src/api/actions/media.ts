@@ -12,7 +12,7 @@ import { mediaDirs } from '../../domain/layout.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { many, mediaIdOf, scalar, taskIdOf, yesNo } from '../query.ts';
 import { isXmlName, warningsWire, type WireObject } from '../wire/render.ts';
-import { checkQuery, unknownRefusal, unknownWarning, type UnknownField } from '../../domain/field-check.ts';
+import { checkQuery, unknownRefusal, unknownWarnings, type FieldReport } from '../../domain/field-check.ts';
 import type { Action, ActionContext } from './context.ts';
 import { VERSION } from '../../version.ts';
 import { parsePriority } from '../../domain/priority.ts';
@@ -75,8 +75,8 @@ async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<Wire
     await repo.updateMedia(ctx.db, id, { deleted: 1 });
     throw err;
   }
-  ctx.log.info({ mediaId: id, tasks: tasks.length, benchmark, savedPresets: names.length, unknownFields: unknown.length }, 'media added');
-  return { message: 'Added', MediaID: String(id), mediaid: String(id), SavedPreset: savedPresetWire(presets), warnings: warningsWire(unknown.map(unknownWarning)) };
+  ctx.log.info({ mediaId: id, tasks: tasks.length, benchmark, savedPresets: names.length, unknownFields: unknown.unknown.length + unknown.moreUnknown }, 'media added');
+  return { message: 'Added', MediaID: String(id), mediaid: String(id), SavedPreset: savedPresetWire(presets), warnings: warningsWire(unknownWarnings(unknown)) };
 }
 
 export const processMedia: Action = async (ctx) => {
@@ -95,7 +95,7 @@ export const processMedia: Action = async (ctx) => {
     await tx.media(media.id, MediaStatus.WaitingForEncoder, { patch: { benchmark: 0 } });
   });
   await ctx.queue.enqueue(media.id);
-  return { message: 'Started', SavedPreset: savedPresetWire(presets), warnings: warningsWire(unknown.map(unknownWarning)) };
+  return { message: 'Started', SavedPreset: savedPresetWire(presets), warnings: warningsWire(unknownWarnings(unknown)) };
 };
 
 export const updateMedia: Action = async (ctx) => {
@@ -118,7 +118,7 @@ export const updateMedia: Action = async (ctx) => {
     await tx.media(media.id, waiting ? MediaStatus.ReadyToProcess : MediaStatus.New, { patch: { ...RESTARTED, ...(notify ? { notify_url: notify } : {}) } });
   });
   if (!waiting) await ctx.queue.enqueue(media.id);
-  return { message: 'Updated', SavedPreset: savedPresetWire(presets), warnings: warningsWire(unknown.map(unknownWarning)) };
+  return { message: 'Updated', SavedPreset: savedPresetWire(presets), warnings: warningsWire(unknownWarnings(unknown)) };
 };
 
 export const cancelMedia: Action = async (ctx) => {
@@ -187,19 +187,21 @@ export const restartMediaTask: Action = async (ctx) => {
  * stored: a refused field is an error, and so is an unknown one in strict mode
  * (ENCODERY_STRICT_FIELDS, or `strict=yes`); otherwise the unknown fields are returned, to warn about.
  */
-export function checkFields(ctx: ActionContext): UnknownField[] {
+export function checkFields(ctx: ActionContext): FieldReport {
   const report = checkQuery(ctx.query);
   if (report.refused.length > 0) throw new ApiError(report.refused.join(' '));
   if (report.unknown.length > 0 && (ctx.config.strictFields || yesNo(ctx.query, 'strict'))) {
-    throw new ApiError(`Unknown fields are refused (strict mode): ${report.unknown.map(unknownRefusal).join('. ')}. Remove or correct them.`);
+    const more = report.moreUnknown > 0 ? ` (and ${report.moreUnknown} more)` : '';
+    throw new ApiError(`Unknown fields are refused (strict mode): ${report.unknown.map(unknownRefusal).join('. ')}${more}. Remove or correct them.`);
   }
-  return report.unknown;
+  return report;
 }
 
 /** Each task's log starts with the warnings about its format and about the query's top level. */
-function withWarnings(tasks: repo.NewTask[], unknown: UnknownField[]): repo.NewTask[] {
+function withWarnings(tasks: repo.NewTask[], report: FieldReport): repo.NewTask[] {
   return tasks.map((t, i) => {
-    const lines = unknown.filter((u) => u.format === null || u.format === i).map((u) => `${WARNING_PREFIX}${unknownWarning(u)}`);
+    const own = report.unknown.filter((u) => u.format === null || u.format === i);
+    const lines = unknownWarnings({ unknown: own, moreUnknown: i === 0 ? report.moreUnknown : 0 }).map((w) => `${WARNING_PREFIX}${w}`);
     return lines.length > 0 ? { ...t, log: lines } : t;
   });
 }

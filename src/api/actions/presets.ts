@@ -10,7 +10,7 @@ import { redactFields } from '../../transfer/redact.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { many, scalar } from '../query.ts';
 import { alwaysList, warningsWire, type WireObject } from '../wire/render.ts';
-import { unknownWarning } from '../../domain/field-check.ts';
+import { unknownWarnings } from '../../domain/field-check.ts';
 import type { Action, ActionContext } from './context.ts';
 import { MAX_FORMATS, checkFields, checkPresetRoom, findPreset, formatMap, presetNameIn, presetOfRow, resolveFormat, type PresetScope } from './media.ts';
 
@@ -54,7 +54,7 @@ export const savePreset: Action = async (ctx) => {
   await repo.savePresets(ctx.db, ctx.user.id, prepared.map((p, i) => ({ ...p, name: names[i]! })));
   ctx.log.info({ presets: names }, 'presets saved');
   // One name is a string (go-encodingcom needs one), several a repeated element / JSON array.
-  return { message: 'Saved', SavedPreset: names, warnings: warningsWire(unknown.map(unknownWarning)) };
+  return { message: 'Saved', SavedPreset: names, warnings: warningsWire(unknownWarnings(unknown)) };
 };
 
 export const getPreset: Action = async (ctx) => {
