@@ -18,7 +18,8 @@ export function renderFieldTable(): string {
 
 function cells(d: FieldDef): string[] {
   const where = d.in.map((p) => (p === 'query' || p === 'format' || p === 'stream' ? p : `${p}{}`)).join(', ');
-  const state = d.state === 'honoured' ? 'honoured' : `**${d.state}**: ${d.reason ?? ''}`;
+  const met = d.alreadyMet ? ` (accepted: ${d.alreadyMet.doc})` : '';
+  const state = d.state === 'honoured' ? 'honoured' : `**${d.state}**: ${d.reason ?? ''}${met}`;
   return [`\`${d.name}\``, where, d.outputs ? outputsText(d.outputs) : 'any', state, (d.roles ?? []).join(', '), d.doc];
 }
 

@@ -9,6 +9,8 @@
  * spread with `state: 'honoured'`.
  */
 
+import type { FieldValue } from './fields.ts';
+
 export type FieldState = 'honoured' | 'inert' | 'refused';
 /**
  * - `url`: fetched or written like a source or destination (and its credentials are redacted);
@@ -35,6 +37,11 @@ export interface FieldDef {
   state: FieldState;
   /** Why an inert field changes nothing, or why a refused one is refused. */
   reason?: string;
+  /**
+   * A refused field's values that every output already has, accepted as they change nothing
+   * (real clients send them: the Node client's HLS profile has `pix_format yuv420p`).
+   */
+  alreadyMet?: { test: (value: FieldValue) => boolean; doc: string };
   /** One line for the README table. */
   doc: string;
   /**
@@ -79,6 +86,13 @@ function notYet(what: string): { state: 'refused'; reason: string } {
 const DRM_REASON = 'DRM is not packaged yet, and a clear output must never be published in its place';
 function drm(name: string, doc: string, where: readonly Place[] = ['format', 'stream', 'manifest']): FieldDef {
   return { name, in: where, state: 'refused', reason: DRM_REASON, doc };
+}
+
+/** A block holding exactly these fields with these values (any letter case), nothing else. */
+function isOnly(value: FieldValue, wanted: Record<string, string>): boolean {
+  if (typeof value !== 'object' || Array.isArray(value)) return false;
+  const given = Object.entries(value).map(([k, v]) => [k.toLowerCase(), typeof v === 'string' ? v.trim() : v] as const);
+  return given.length === Object.keys(wanted).length && given.every(([k, v]) => wanted[k] === v);
 }
 
 function inert(name: string, where: readonly Place[], reason: string, doc: string): FieldDef {
@@ -130,6 +144,10 @@ export const FIELDS: readonly FieldDef[] = [
   inert('encoder', FS, 'encoding.com\'s engine choice; Encodery has one', '`v1`, `v3`, `edc1`'),
   inert('twin_turbo', FS, 'a speed option; the output is the same', 'encoding.com\'s faster encode'),
   inert('veryfast', S, 'a speed option; the output is the same', 'encoding.com\'s faster encode'),
+  inert('ftyp', FS, 'the MP4 brand players ignore; Encodery writes isom, which mp42 readers take', '`mp42` or `3gp5`'),
+  { name: 'hint', in: FS, ...notYet('RTSP hint tracks'), doc: '`yes`: MP4 hint tracks (`no` is accepted)' },
+  { name: 'copy_nielsen_metadata', in: FS, outputs: SEGMENTED, ...notYet('Nielsen ID3 metadata'), doc: '`yes`: keep Nielsen watermark metadata' },
+  { name: 'byte_range', in: S, outputs: HLS, ...notYet('byte-range media playlists'), doc: '`yes`: one file per variant, addressed by byte ranges' },
   inert('use_video_codec_parameters', FS, 'video_codec_parameters itself decides', 'switch for video_codec_parameters'),
   inert('vcodecparameters', FS, 'video_codec_parameters itself decides', 'vendor samples\' switch for video_codec_parameters'),
 
@@ -159,9 +177,16 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'set_aspect_ratio', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('a chosen display aspect ratio'), doc: 'display aspect ratio to write' },
   { name: 'cbr', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('constant bitrate'), doc: 'constant bitrate' },
   { name: 'hard_cbr', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('strict constant bitrate'), doc: 'strict constant bitrate' },
-  { name: 'pix_format', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('other pixel formats'), doc: 'pixel format, e.g. `yuv420p`' },
+  {
+    name: 'pix_format', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('other pixel formats'), doc: 'pixel format, e.g. `yuv420p`',
+    alreadyMet: { test: (v) => typeof v === 'string' && v.trim().toLowerCase() === 'yuv420p', doc: '`yuv420p`, which every video output already is' },
+  },
   { name: 'video_codec_parameters', in: FS, outputs: MOVING, roles: ['passthrough'], block: 'free', ...notYet('raw encoder options'), doc: 'x264 options (an empty block or `no` is accepted)' },
-  { name: 'init_video_codec_parameters', in: S, outputs: SEGMENTED, roles: ['passthrough'], block: 'free', ...notYet('raw encoder options'), doc: 'a stream\'s x264 options' },
+  {
+    name: 'init_video_codec_parameters', in: S, outputs: SEGMENTED, roles: ['passthrough'], block: 'free', ...notYet('raw encoder options'), doc: 'a stream\'s x264 options',
+    // Every segmented H.264 encode already turns scene-cut keyframes off, so that segments align.
+    alreadyMet: { test: (v) => isOnly(v, { sc_threshold: '0' }), doc: '`{sc_threshold: 0}`, which every stream already has' },
+  },
 
   // --- audio (reference 4.4) ------------------------------------------------------------------
   { name: 'audio_codec', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: 'aac, libmp3lame, libvorbis, libopus, ac3, eac3, flac, pcm, copy (per output)' },
