@@ -155,5 +155,11 @@ describe('checking a request against the registry', () => {
     assert.match(refused({ format: { output: 'mp4', video_codec_parameters: { bf: '2' } } }).join(), /^format 1: video_codec_parameters is not supported yet/);
     assert.match(refused({ format: [{ output: 'mp4' }, { output: 'mp4', closed_captions: { source: 'http://x.example/c.srt' } }] }).join(), /^format 2: closed_captions is not supported yet/);
     assert.match(refused({ format: { output: 'mp4', noise_reduction: '2' } }).join(), /^format 1: noise_reduction is not supported yet/);
+    // What the Node client's HLS profile sends in every stream, and every output already has.
+    const stream = (extra: FieldMap) => ({ format: { output: 'advanced_hls', stream: { size: '0x90', ...extra } } });
+    assert.deepEqual(refused(stream({ pix_format: 'yuv420p', init_video_codec_parameters: { sc_threshold: '0' }, hint: 'no', byte_range: 'no' })), []);
+    assert.match(refused(stream({ pix_format: 'yuv422p' })).join(), /^format 1 stream 1: pix_format is not supported yet/);
+    assert.match(refused(stream({ init_video_codec_parameters: { sc_threshold: '40' } })).join(), /^format 1 stream 1: init_video_codec_parameters is not supported yet/);
+    assert.match(refused(stream({ init_video_codec_parameters: { sc_threshold: '0', bf: '0' } })).join(), /init_video_codec_parameters is not supported yet/);
   });
 });
