@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { runCli } from '../src/cli/index.ts';
+import * as repo from '../src/store/repo.ts';
 import { USER, asList, ffprobe, makeClip, startTestServer, toXml, untilFinal, type TestServer } from './helpers.ts';
 
 const SISE = 'format 1: unknown field "sise" ignored; did you mean "size"?';
@@ -126,6 +127,13 @@ describe('request fields against the registry', () => {
     assert.match(refused.errors.error, /^format 1 stream 1: fairplay_drm is not supported yet/);
     const got = await t.call('json', { action: 'GetPreset', name: 'fields_drm' });
     assert.match(got.errors.error, /not found/);
+
+    // A preset stored before its field was refused (written straight to the store here) cannot bring it back.
+    await repo.savePresets(t.server.db, USER.id, [{ name: 'old_drm', output: 'advanced_hls', format: JSON.stringify({ output: 'advanced_hls', fairplay_drm: 'yes', stream: { size: '0x90' } }) }]);
+    const before = await mediaCount();
+    const viaPreset = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: [{ output: 'mp4' }, { output_preset: 'old_drm' }] });
+    assert.match(viaPreset.errors?.error ?? '', /^Format 2: preset "old_drm": fairplay_drm is not supported yet/);
+    assert.equal(await mediaCount(), before);
   });
 
   test('strict=yes refuses unknown fields, naming them with the suggestion; nothing is stored', async () => {

@@ -58,15 +58,14 @@ export function checkQuery(query: FieldMap): FieldReport {
   return report;
 }
 
-/** One format (its streams and blocks included), the `index`-th (0-based) of its request. */
-export function checkFormat(format: FieldMap, index: number): FieldReport {
+/** One format (its streams and blocks included), the `index`-th (0-based) of its request, named `label`. */
+export function checkFormat(format: FieldMap, index: number, label = `format ${index + 1}`): FieldReport {
   const report: FieldReport = { refused: [], unknown: [], moreUnknown: 0 };
-  checkFormatInto(format, index, report);
+  checkFormatInto(format, index, report, label);
   return report;
 }
 
-function checkFormatInto(format: FieldMap, index: number, report: FieldReport): void {
-  const label = `format ${index + 1}`;
+function checkFormatInto(format: FieldMap, index: number, report: FieldReport, label = `format ${index + 1}`): void {
   walk(format, 'format', label, index, report, (name, value) => {
     if (name !== 'stream') return false;
     const items = listOf(value);

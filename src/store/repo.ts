@@ -130,6 +130,13 @@ export async function getTaskLogs(db: Db, taskIds: number[]): Promise<Map<number
   return byTask;
 }
 
+/** The log lines of these tasks that start with `prefix` (no LIKE wildcards in it), oldest first. */
+export async function getLogLinesStartingWith(db: Db, taskIds: number[], prefix: string): Promise<string[]> {
+  if (taskIds.length === 0) return [];
+  const rows = await db.selectFrom('task_log').select('message').where('task_id', 'in', taskIds).where('message', 'like', `${prefix}%`).orderBy('id').execute();
+  return rows.map((r) => r.message);
+}
+
 export async function updateMedia(db: Db, id: number, patch: MediaPatch): Promise<void> {
   await db.updateTable('media').set(patch).where('id', '=', id).execute();
 }

@@ -12,7 +12,7 @@ import { mediaDirs } from '../../domain/layout.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { many, mediaIdOf, scalar, taskIdOf, yesNo } from '../query.ts';
 import { isXmlName, warningsWire, type WireObject } from '../wire/render.ts';
-import { checkQuery, unknownRefusal, unknownWarnings, type FieldReport } from '../../domain/field-check.ts';
+import { checkFormat, checkQuery, unknownRefusal, unknownWarnings, type FieldReport } from '../../domain/field-check.ts';
 import type { Action, ActionContext } from './context.ts';
 import { VERSION } from '../../version.ts';
 import { parsePriority } from '../../domain/priority.ts';
@@ -327,6 +327,9 @@ export async function resolveFormat(ctx: ActionContext, own: FieldMap, where: st
   if (name !== null) {
     const preset = await findPreset(ctx, name, 'all');
     if (!preset) throw new ApiError(where + ErrorText.presetNotFound(name));
+    // A preset saved before a field was refused must not bring it back.
+    const refused = checkFormat(preset.format, 0, `preset "${name}"`).refused;
+    if (refused.length > 0) throw new ApiError(where + refused.join(' '));
     fields = mergeUnder(preset.format, own);
   }
   const parsed = parseFormat(fields);

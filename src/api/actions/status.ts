@@ -66,7 +66,7 @@ async function buildStatus(ctx: ActionContext, m: repo.MediaRow, opts: StatusOpt
   const taskIds = tasks.map((t) => t.id);
   const destinations = await repo.getDestinations(ctx.db, taskIds);
   const logs = opts.includeLog ? await repo.getTaskLogs(ctx.db, taskIds) : null;
-  const warnings = opts.extended ? fieldWarnings(logs ?? (await repo.getTaskLogs(ctx.db, taskIds))) : [];
+  const warnings = opts.extended ? fieldWarnings(await repo.getLogLinesStartingWith(ctx.db, taskIds, WARNING_PREFIX)) : [];
   const notifications = opts.includeLog ? await notificationsOf(ctx, m.id, destinations) : undefined;
   const qc = await qcChildren(ctx, m, opts.includeQc);
   return {
@@ -98,9 +98,8 @@ async function buildStatus(ctx: ActionContext, m: repo.MediaRow, opts: StatusOpt
 }
 
 /** The field warnings AddMedia gave (they start the task logs), each once. */
-function fieldWarnings(logs: Map<number, repo.TaskLogRow[]>): string[] {
-  const lines = [...logs.values()].flat().filter((l) => l.message.startsWith(WARNING_PREFIX)).map((l) => l.message.slice(WARNING_PREFIX.length));
-  return [...new Set(lines)];
+function fieldWarnings(lines: string[]): string[] {
+  return [...new Set(lines.filter((l) => l.startsWith(WARNING_PREFIX)).map((l) => l.slice(WARNING_PREFIX.length)))];
 }
 
 /** A media's QC children (the user's own only) with their task logs when asked, by parent task. */
