@@ -72,15 +72,16 @@ describe('request fields against the registry', () => {
       'query: unknown field "notifi" ignored; did you mean "notify"?',
       'format 1 stream 2: unknown field "bitrat" ignored; did you mean "bitrate"?',
       'format 1: unknown field "sub_path" ignored; it belongs in a stream',
+      'format 2: field "logo" ignored: output thumbnail does not use it (video files, HLS, DASH, CMAF do)',
     ];
     assert.deepEqual(r.warnings.warning, expected);
     const status = await t.call('json', { action: 'GetStatus', mediaid: r.MediaID, extended: 'yes', include_task_status: 'yes' });
     assert.deepEqual(status.job.warnings.warning, expected);
     const [hls, thumb] = asList(status.job.format);
     const logOf = (task: any): string[] => asList(task.task_status?.state).map((s: any) => s.message);
-    assert.deepEqual(logOf(hls).filter((m) => m.startsWith('Warning: ')), expected.map((w) => `Warning: ${w}`));
-    assert.deepEqual(logOf(thumb).filter((m) => m.startsWith('Warning: ')), [`Warning: ${expected[0]}`], 'a top-level warning goes to every task');
-    // A logo on a thumbnail is a known field (of video outputs): no warning; the simple GetStatus is unchanged.
+    assert.deepEqual(logOf(hls).filter((m) => m.startsWith('Warning: ')), expected.slice(0, 3).map((w) => `Warning: ${w}`));
+    assert.deepEqual(logOf(thumb).filter((m) => m.startsWith('Warning: ')), [expected[0], expected[3]].map((w) => `Warning: ${w}`), 'a top-level warning goes to every task');
+    // The simple GetStatus is unchanged.
     const simple = await t.call('json', { action: 'GetStatus', mediaid: r.MediaID });
     assert.equal(simple.warnings, undefined);
   });
@@ -139,7 +140,7 @@ describe('request fields against the registry', () => {
   test('strict=yes refuses unknown fields, naming them with the suggestion; nothing is stored', async () => {
     const before = await mediaCount();
     const r = await t.call('json', { action: 'AddMedia', strict: 'yes', source: `file://${clip}`, format: { output: 'mp4', sise: '640x360', logo: { logo_source: 'http://x.example/l.png', logo_z: '1' } } });
-    assert.equal(r.errors?.error, 'Unknown fields are refused (strict mode): format 1: unknown field "sise"; did you mean "size"?. format 1 logo: unknown field "logo_z"; did you mean "logo_x"?. Remove or correct them.');
+    assert.equal(r.errors?.error, 'Fields Encodery would ignore are refused (strict mode): format 1: unknown field "sise"; did you mean "size"?. format 1 logo: unknown field "logo_z"; did you mean "logo_x"?. Remove or correct them.');
     assert.equal(await mediaCount(), before);
     const clean = await t.call('json', { action: 'AddMediaBenchmark', strict: 'yes', source: `file://${clip}`, format: { output: 'mp4', region: 'x' } });
     assert.match(clean.errors?.error ?? '', /format 1: unknown field "region"; it belongs in the top level of the query/);
@@ -174,7 +175,7 @@ describe('ENCODERY_STRICT_FIELDS=true', () => {
   test('an unknown field is refused in XML and JSON; known and inert ones are accepted', async () => {
     for (const wire of ['json', 'xml'] as const) {
       const r = await t.call(wire, { action: 'AddMediaBenchmark', source: `file://${clip}`, format: { output: 'mp4', sise: '640x360' } });
-      assert.match(r.errors?.error ?? '', /^Unknown fields are refused \(strict mode\): format 1: unknown field "sise"; did you mean "size"\?/);
+      assert.match(r.errors?.error ?? '', /^Fields Encodery would ignore are refused \(strict mode\): format 1: unknown field "sise"; did you mean "size"\?/);
     }
     const ok = await t.call('json', { action: 'AddMediaBenchmark', source: `file://${clip}`, region: 'eu-west-1', format: { output: 'mp4', size: '96x54' } });
     assert.equal(ok.message, 'Added', JSON.stringify(ok));

@@ -132,6 +132,15 @@ describe('checking a request against the registry', () => {
     assert.deepEqual(warnings({ split_screen: { columns: '2', colums: '2' }, format: { output: 'mp4' } }), ['query split_screen: unknown field "colums" ignored; did you mean "columns"?']);
   });
 
+  test('a known field the output does not use is named as ignored, with the outputs that use it', () => {
+    assert.deepEqual(warnings({ format: [{ output: 'mp4', segment_duration: '4', use_vtt: 'no' }, { output: 'Thumbnail', video_codec: 'mjpeg', time: '1', keep_aspect_ratio: 'yes' }] }), [
+      'format 1: field "segment_duration" ignored: output mp4 does not use it (HLS, DASH, CMAF do)',
+      'format 2: field "video_codec" ignored: output thumbnail does not use it (video files, HLS, DASH, CMAF do)',
+    ]);
+    assert.deepEqual(warnings({ format: { output_preset: 'mp4_720p', segment_duration: '4' } }), [], 'the output of a preset is not known here');
+    assert.deepEqual(warnings({ format: { output: 'advanced_hls', stream: { size: '0x90', two_pass: 'yes' } } }), ['format 1 stream 1: unknown field "two_pass" ignored; it belongs in a format']);
+  });
+
   test('inert fields are accepted without a warning; free blocks are left to their readers', () => {
     const query = { region: 'us-east-1', ludicrous_mode: 'yes', instant: 'yes', meta: { anything: 'goes' }, qc: { qc_duration: '' }, format: { output: 'mp4', file_extension: 'mp4', encoder: 'v3' } };
     assert.deepEqual(checkQuery(query), { refused: [], unknown: [], moreUnknown: 0 });

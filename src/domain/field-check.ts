@@ -4,8 +4,9 @@
  * its place: `query`, `format 1`, `format 1 stream 2`, `format 1 logo`, `format 1 overlay 2`.
  */
 import type { FieldMap, FieldValue } from './fields.ts';
-import { fieldAt, fieldsAt, placesOf, type FieldDef, type Place } from './field-registry.ts';
+import { describeOutputs, fieldAt, fieldsAt, placesOf, type FieldDef, type Place } from './field-registry.ts';
 
+/** A field that is ignored: unknown to the registry, or known but not used by the format's output. */
 export interface UnknownField {
   /** Where it is: `query`, `format 1 stream 2`, … */
   place: string;
@@ -15,6 +16,8 @@ export interface UnknownField {
   field: string;
   /** `; did you mean "size"?`, `; it belongs in a stream`, or empty. */
   hint: string;
+  /** Set when the field is known, but for other outputs than this one. */
+  notFor?: { output: string; outputs: readonly string[] };
 }
 
 export interface FieldReport {
@@ -37,18 +40,20 @@ export function unknownWarnings(report: Pick<FieldReport, 'unknown' | 'moreUnkno
 
 /** The warning a field the registry does not know gets: `format 1: unknown field "sise" ignored; did you mean "size"?` */
 export function unknownWarning(u: UnknownField): string {
+  if (u.notFor) return `${u.place}: field "${u.field}" ignored: output ${u.notFor.output} does not use it (${describeOutputs(u.notFor.outputs)} do)`;
   return `${u.place}: unknown field "${u.field}" ignored${u.hint}`;
 }
 
 /** The same field refused in strict mode. */
 export function unknownRefusal(u: UnknownField): string {
+  if (u.notFor) return `${u.place}: field "${u.field}" is not used by output ${u.notFor.output} (${describeOutputs(u.notFor.outputs)} use it)`;
   return `${u.place}: unknown field "${u.field}"${u.hint}`;
 }
 
 /** The top level of an AddMedia-like query, its formats included. */
 export function checkQuery(query: FieldMap): FieldReport {
   const report: FieldReport = { refused: [], unknown: [], moreUnknown: 0 };
-  walk(query, 'query', 'query', null, report, (name, value) => {
+  walk(query, 'query', 'query', { format: null, output: null }, report, (name, value) => {
     if (name !== 'format') return false;
     listOf(value).forEach((f, i) => {
       if (isMap(f)) checkFormatInto(f, i, report);
@@ -66,36 +71,50 @@ export function checkFormat(format: FieldMap, index: number, label = `format ${i
 }
 
 function checkFormatInto(format: FieldMap, index: number, report: FieldReport, label = `format ${index + 1}`): void {
-  walk(format, 'format', label, index, report, (name, value) => {
+  const at = { format: index, output: outputOf(format) };
+  walk(format, 'format', label, at, report, (name, value) => {
     if (name !== 'stream') return false;
     const items = listOf(value);
     items.forEach((s, i) => {
-      if (isMap(s)) walk(s, 'stream', `${label} stream ${i + 1}`, index, report);
+      if (isMap(s)) walk(s, 'stream', `${label} stream ${i + 1}`, at, report);
     });
     return true;
   });
 }
 
+/** The output a format names itself (lower case), or null (none, or from its output_preset). */
+function outputOf(format: FieldMap): string | null {
+  const entry = Object.entries(format).find(([k]) => k.toLowerCase() === 'output');
+  const value = Array.isArray(entry?.[1]) && entry[1].length === 1 ? entry[1][0] : entry?.[1];
+  return typeof value === 'string' && value.trim() !== '' ? value.trim().toLowerCase() : null;
+}
+
 /** `nested` handles a field itself (format, stream) and says so by returning true. */
 function walk(
-  map: FieldMap, place: Place, label: string, format: number | null, report: FieldReport, nested?: (name: string, value: FieldValue) => boolean,
+  map: FieldMap, place: Place, label: string, at: { format: number | null; output: string | null }, report: FieldReport,
+  nested?: (name: string, value: FieldValue) => boolean,
 ): void {
+  const ignored = (u: Omit<UnknownField, 'place' | 'format'>): void => {
+    if (report.unknown.length >= MAX_UNKNOWN_NAMED) report.moreUnknown++;
+    else report.unknown.push({ place: label, format: at.format, ...u });
+  };
   for (const [key, value] of Object.entries(map)) {
     const name = key.toLowerCase();
     const def = fieldAt(place, name);
     if (!def) {
-      if (report.unknown.length >= MAX_UNKNOWN_NAMED) {
-        report.moreUnknown++;
-        continue;
-      }
-      report.unknown.push({ place: label, format, field: key.slice(0, 64), hint: hint(name, place) });
+      ignored({ field: key.slice(0, 64), hint: report.unknown.length < MAX_UNKNOWN_NAMED ? hint(name, place) : '' });
+      continue;
+    }
+    const { output } = at;
+    if (output !== null && def.outputs && !def.outputs.includes(output) && def.state !== 'refused' && isAsked(value) && (place === 'format' || place === 'stream')) {
+      ignored({ field: key, hint: '', notFor: { output, outputs: def.outputs } });
       continue;
     }
     if (nested?.(name, value)) continue;
     const before = report.refused.length;
     if (def.block === 'fields') {
       const items = listOf(value).filter(isMap);
-      items.forEach((item, i) => walk(item, def.name as Place, items.length > 1 ? `${label} ${def.name} ${i + 1}` : `${label} ${def.name}`, format, report));
+      items.forEach((item, i) => walk(item, def.name as Place, items.length > 1 ? `${label} ${def.name} ${i + 1}` : `${label} ${def.name}`, at, report));
     }
     // A refused block's own refused fields say more than the block does.
     if (def.state === 'refused' && report.refused.length === before && isAsked(value) && !def.alreadyMet?.test(value)) {

@@ -66,6 +66,7 @@ const MOVING = [...VIDEO_FILES, ...SEGMENTED];
 const ENCODED = [...MOVING, ...AUDIO_FILES];
 const STILLS = ['thumbnail', 'image', 'gif'];
 const FILES = [...VIDEO_FILES, ...AUDIO_FILES];
+const TRIMMED = [...ENCODED, 'gif'];
 
 /** Names for the output lists above, so the README table stays short. */
 export const OUTPUT_GROUPS: readonly { label: string; outputs: readonly string[] }[] = [
@@ -76,6 +77,7 @@ export const OUTPUT_GROUPS: readonly { label: string; outputs: readonly string[]
   { label: 'HLS, DASH, CMAF', outputs: SEGMENTED },
   { label: 'video files, HLS, DASH, CMAF', outputs: MOVING },
   { label: 'every encoded output', outputs: ENCODED },
+  { label: 'every encoded output and gif', outputs: TRIMMED },
 ];
 
 /** A field refused until it is built; the reply says so. */
@@ -202,9 +204,9 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'closed_captions', in: FS, block: 'free', ...notYet('caption tracks'), doc: 'caption tracks' },
 
   // --- timing and editing (reference 4.5) -----------------------------------------------------
-  { name: 'start', in: F, roles: ['passthrough'], state: 'honoured', doc: 'seconds, `hh:mm:ss.ms` or a timecode' },
-  { name: 'duration', in: F, roles: ['passthrough'], state: 'honoured', doc: 'seconds' },
-  { name: 'finish', in: F, roles: ['passthrough'], state: 'honoured', doc: 'end time; ignored with duration' },
+  { name: 'start', in: F, outputs: TRIMMED, roles: ['passthrough'], state: 'honoured', doc: 'seconds, `hh:mm:ss.ms` or a timecode' },
+  { name: 'duration', in: F, outputs: TRIMMED, roles: ['passthrough'], state: 'honoured', doc: 'seconds' },
+  { name: 'finish', in: F, outputs: TRIMMED, roles: ['passthrough'], state: 'honoured', doc: 'end time; ignored with duration' },
   { name: 'fade_in', in: F, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`Start:Duration`, picture and sound' },
   { name: 'fade_out', in: F, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`Start:Duration`, picture and sound' },
   { name: 'logo', in: F, outputs: MOVING, roles: ['passthrough'], state: 'honoured', block: 'fields', doc: 'an image drawn on the picture' },
@@ -212,8 +214,8 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'text_overlay', in: F, outputs: MOVING, roles: ['passthrough'], state: 'honoured', block: 'fields', doc: 'text drawn on the picture; repeatable' },
   { name: 'set_rotate', in: FS, outputs: ['mp4', 'mov'], state: 'honoured', doc: 'rotation metadata to write: 0, 90, 180, 270, `source`' },
   { name: 'metadata', in: F, outputs: FILES, state: 'honoured', block: 'fields', doc: 'tags to write, or `copy`' },
-  { name: 'metadata_copy', in: F, state: 'honoured', doc: '`yes`: copy the source\'s tags' },
-  { name: 'strip_chapters', in: F, state: 'honoured', doc: '`yes`: leave chapters out' },
+  { name: 'metadata_copy', in: F, outputs: FILES, state: 'honoured', doc: '`yes`: copy the source\'s tags' },
+  { name: 'strip_chapters', in: F, outputs: FILES, state: 'honoured', doc: '`yes`: leave chapters out' },
   { name: 'smart_passthrough', in: F, outputs: FILES, state: 'honoured', doc: '`no`: always encode, never remux' },
 
   // --- logo, overlay, text_overlay, metadata ----------------------------------------------------
@@ -301,6 +303,12 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'colors', in: F, outputs: ['gif'], state: 'honoured', doc: '4-255 (128)' },
   { name: 'dither', in: F, outputs: ['gif'], state: 'honoured', doc: 'bayer, heckbert, floyd_steinberg, sierra2, sierra2_4a' },
 ];
+
+/** An output list in words: its group's name (`HLS, DASH, CMAF`), or the outputs themselves. */
+export function describeOutputs(outputs: readonly string[]): string {
+  const group = OUTPUT_GROUPS.find((g) => g.outputs.join() === outputs.join());
+  return group ? group.label : outputs.join(', ');
+}
 
 // --- lookups ------------------------------------------------------------------------------------
 

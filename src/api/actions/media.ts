@@ -192,7 +192,7 @@ export function checkFields(ctx: ActionContext): FieldReport {
   if (report.refused.length > 0) throw new ApiError(report.refused.join(' '));
   if (report.unknown.length > 0 && (ctx.config.strictFields || yesNo(ctx.query, 'strict'))) {
     const more = report.moreUnknown > 0 ? ` (and ${report.moreUnknown} more)` : '';
-    throw new ApiError(`Unknown fields are refused (strict mode): ${report.unknown.map(unknownRefusal).join('. ')}${more}. Remove or correct them.`);
+    throw new ApiError(`Fields Encodery would ignore are refused (strict mode): ${report.unknown.map(unknownRefusal).join('. ')}${more}. Remove or correct them.`);
   }
   return report;
 }
