@@ -142,7 +142,7 @@ const PLACE_WORDS: Record<string, string> = { query: 'the top level of the query
 /** `; did you mean "size"?`, or where a field known elsewhere belongs; empty when nothing is close. */
 function hint(name: string, place: Place): string {
   const elsewhere = placesOf(name).filter((p) => p !== place);
-  if (elsewhere.length > 0) return `; it belongs in ${[...new Set(elsewhere)].map((p) => PLACE_WORDS[p] ?? `a ${p} block`).join(' or ')}`;
+  if (elsewhere.length > 0) return `; it belongs in ${[...new Set(elsewhere)].map((p) => PLACE_WORDS[p] ?? `${/^[aeiou]/.test(p) ? 'an' : 'a'} ${p} block`).join(' or ')}`;
   const limit = name.length <= 4 ? 1 : 2;
   let best: { name: string; distance: number } | null = null;
   for (const def of fieldsAt(place)) {
