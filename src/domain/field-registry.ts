@@ -10,6 +10,7 @@
  */
 
 import type { FieldValue } from './fields.ts';
+import { QC_TESTS } from './qc.ts';
 
 export type FieldState = 'honoured' | 'inert' | 'refused';
 /**
@@ -21,7 +22,7 @@ export type FieldState = 'honoured' | 'inert' | 'refused';
 export type FieldRole = 'url' | 'secret' | 'picture' | 'passthrough';
 
 /** Nested blocks whose fields the registry lists. */
-export const BLOCKS = ['logo', 'overlay', 'text_overlay', 'metadata', 'manifest', 'split_screen'] as const;
+export const BLOCKS = ['logo', 'overlay', 'text_overlay', 'metadata', 'manifest', 'split_screen', 'qc'] as const;
 export type Block = (typeof BLOCKS)[number];
 /** `query` is the top level; `format` a `<format>`; `stream` a `<stream>` of a segmented output. */
 export type Place = 'query' | 'format' | 'stream' | Block;
@@ -129,7 +130,9 @@ export const FIELDS: readonly FieldDef[] = [
   inert('region', Q, 'Encodery encodes where it runs', 'encoding.com\'s data centre'),
   inert('instant', Q, 'the output is the same; only when encoding starts differs', 'start encoding while the source downloads'),
   inert('ludicrous_mode', Q, 'a speed option; the output is the same', 'encoding.com\'s faster processing'),
-  { name: 'qc', in: ['query', 'format'], state: 'honoured', block: 'free', doc: '`auto` or a set of QC tests (checked by its own schema)' },
+  { name: 'qc', in: ['query', 'format'], state: 'honoured', block: 'fields', doc: '`auto` or a set of QC tests (see Quality control)' },
+  // Each test's own settings (value, min, max, severity, …) are checked by the QC schema.
+  ...QC_TESTS.map((name): FieldDef => ({ name, in: ['qc'], state: 'honoured', block: 'free', doc: 'a QC test (see Quality control)' })),
   { name: 'qc_fail_parent', in: ['query', 'format'], state: 'honoured', doc: '`yes`: a fatal QC result fails the task' },
 
   // --- split_screen -----------------------------------------------------------------------------
