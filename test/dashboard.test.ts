@@ -407,4 +407,14 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     assert.match(JSON.stringify(viaApi), /not found/);
     await context.close();
   });
+
+  it('shows the fields AddMedia ignored on the media page', async () => {
+    await makeClip(path.join(t.filesDir, 'fields.mp4'), { seconds: 1, size: '160x90' });
+    const added = await t.call('json', { action: 'AddMediaBenchmark', source: `file://${t.filesDir}/fields.mp4`, format: { output: 'mp4', sise: '640x360' } });
+    const { context, page } = await signedIn(USER);
+    await page.goto(`/dashboard/media/${added.MediaID}`);
+    await page.getByRole('definition').filter({ hasText: 'format 1: unknown field "sise" ignored; did you mean "size"?' }).waitFor();
+    await page.getByText('Ignored fields').waitFor();
+    await context.close();
+  });
 });

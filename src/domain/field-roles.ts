@@ -4,24 +4,14 @@
  * GetPreset, notifications and the dashboard show it masked. URLs need no entry: every echoed
  * value that is a URL has its credentials redacted whatever its field is called.
  *
- * Kept as a table keyed by field name so that the field registry of issue 12 can take the role
- * over as one more fact per field.
+ * Derived from the field registry's `secret` role, so a new secret field is masked by being listed there.
  */
+import { namesWithRole } from './field-registry.ts';
+
 export type FieldRole = 'secret';
 
-export const FIELD_ROLES = {
-  // Reference 4.5 "Encryption": HLS AES-128 key material.
-  encryption_key: 'secret',
-  encryption_iv: 'secret',
-  encryption_password: 'secret',
-  // Reference 4.7 Widevine (refused today, listed so a stored one could never be echoed).
-  widevine_aes_signing_key: 'secret',
-  widevine_aes_signing_iv: 'secret',
-  // Credentials of the request itself (reference 1.2), should they ever land among echoed fields.
-  userkey: 'secret',
-  oidc_refresh_token: 'secret',
-} as const satisfies Record<string, FieldRole>;
+const SECRETS = new Set(namesWithRole('secret'));
 
 export function fieldRole(name: string): FieldRole | undefined {
-  return (FIELD_ROLES as Record<string, FieldRole>)[name.toLowerCase()];
+  return SECRETS.has(name.toLowerCase()) ? 'secret' : undefined;
 }

@@ -115,6 +115,9 @@ const qcObject = z
   })
   .strict();
 
+/** The tests a `<qc>` block may hold, as the schema above takes them (the field registry lists them). */
+export const QC_TESTS: readonly string[] = Object.keys(qcObject.shape);
+
 /** `<qc>auto</qc>` (reference) or a set of tests. */
 const qcField = z.union([
   z.string().trim().regex(/^auto$/i, 'must be auto or a set of QC tests').transform(() => 'auto' as const),

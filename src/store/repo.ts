@@ -16,6 +16,8 @@ export interface NewTask {
   output: string;
   format: string;
   destinations: string[];
+  /** Lines the task's log starts with (AddMedia's warnings about its fields). */
+  log?: string[];
 }
 
 export interface NewMedia {
@@ -72,6 +74,7 @@ async function insertTasks(trx: Db, mediaId: number, tasks: NewTask[], now: numb
         .values(t.destinations.map((url, i) => ({ task_id: taskId, position: i, url, status: DestinationStatus.Open })))
         .execute();
     }
+    for (const line of t.log ?? []) await appendLog(trx, [taskId], line, now);
   }
 }
 
@@ -125,6 +128,13 @@ export async function getTaskLogs(db: Db, taskIds: number[]): Promise<Map<number
   const rows = await db.selectFrom('task_log').selectAll().where('task_id', 'in', taskIds).orderBy('id').execute();
   for (const row of rows) byTask.get(row.task_id)?.push(row);
   return byTask;
+}
+
+/** The log lines of these tasks that start with `prefix` (no LIKE wildcards in it), oldest first. */
+export async function getLogLinesStartingWith(db: Db, taskIds: number[], prefix: string): Promise<string[]> {
+  if (taskIds.length === 0) return [];
+  const rows = await db.selectFrom('task_log').select('message').where('task_id', 'in', taskIds).where('message', 'like', `${prefix}%`).orderBy('id').execute();
+  return rows.map((r) => r.message);
 }
 
 export async function updateMedia(db: Db, id: number, patch: MediaPatch): Promise<void> {

@@ -11,7 +11,8 @@ import * as repo from '../../store/repo.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { many, mediaIdOf, scalar, taskIdOf, yesNo } from '../query.ts';
-import { isXmlName, type WireObject } from '../wire/render.ts';
+import { isXmlName, warningsWire, type WireObject } from '../wire/render.ts';
+import { checkFormat, checkQuery, unknownRefusal, unknownWarnings, type FieldReport } from '../../domain/field-check.ts';
 import type { Action, ActionContext } from './context.ts';
 import { VERSION } from '../../version.ts';
 import { parsePriority } from '../../domain/priority.ts';
@@ -30,6 +31,7 @@ export const addMediaBenchmark: Action = (ctx) => createMedia(ctx, true);
 
 async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<WireObject> {
   const { query } = ctx;
+  const unknown = checkFields(ctx);
   const sources = many(query, 'source').map((s) => {
     if (typeof s !== 'string') throw new ApiError(ErrorText.wrongShape('source', 'a URL'));
     return s.trim();
@@ -45,7 +47,7 @@ async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<Wire
   const mediaQc = parseQc({}, query);
   if (!mediaQc.ok) throw new ApiError(mediaQc.error);
   const validated = await validateFormats(ctx, formats);
-  const tasks = validated.map((v) => v.task);
+  const tasks = withWarnings(validated.map((v) => v.task), unknown);
   const options = validateOptions(query);
   for (const name of NOTIFY_FIELDS) {
     const url = scalar(query, name);
@@ -73,8 +75,8 @@ async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<Wire
     await repo.updateMedia(ctx.db, id, { deleted: 1 });
     throw err;
   }
-  ctx.log.info({ mediaId: id, tasks: tasks.length, benchmark, savedPresets: names.length }, 'media added');
-  return { message: 'Added', MediaID: String(id), mediaid: String(id), SavedPreset: savedPresetWire(presets) };
+  ctx.log.info({ mediaId: id, tasks: tasks.length, benchmark, savedPresets: names.length, unknownFields: unknown.unknown.length + unknown.moreUnknown }, 'media added');
+  return { message: 'Added', MediaID: String(id), mediaid: String(id), SavedPreset: savedPresetWire(presets), warnings: warningsWire(unknownWarnings(unknown)) };
 }
 
 export const processMedia: Action = async (ctx) => {
@@ -86,9 +88,10 @@ export const processMedia: Action = async (ctx) => {
     }
     throw new ApiError(`Media ${media.id} is not ready to process (status: ${media.status}); ProcessMedia is for media added with AddMediaBenchmark.`);
   }
+  const unknown = checkFields(ctx);
   const formats = many(ctx.query, 'format');
   const validated = await validateFormats(ctx, formats);
-  const tasks = validated.map((v) => v.task);
+  const tasks = withWarnings(validated.map((v) => v.task), unknown);
   if (tasks.length === 0 && (await repo.getTasks(ctx.db, media.id)).length === 0) throw new ApiError(ErrorText.noFormat);
   const presets = await presetsToSave(ctx, validated);
   await ctx.lifecycle.batch(async (tx) => {
@@ -96,15 +99,16 @@ export const processMedia: Action = async (ctx) => {
     await tx.media(media.id, MediaStatus.WaitingForEncoder, { patch: { benchmark: 0 } });
   });
   await ctx.queue.enqueue(media.id);
-  return { message: 'Started', SavedPreset: savedPresetWire(presets) };
+  return { message: 'Started', SavedPreset: savedPresetWire(presets), warnings: warningsWire(unknownWarnings(unknown)) };
 };
 
 export const updateMedia: Action = async (ctx) => {
   const media = await mediaOf(ctx);
+  const unknown = checkFields(ctx);
   const formats = many(ctx.query, 'format');
   if (formats.length === 0) throw new ApiError(ErrorText.noFormat);
   const validated = await validateFormats(ctx, formats);
-  const tasks = validated.map((v) => v.task);
+  const tasks = withWarnings(validated.map((v) => v.task), unknown);
   const notify = scalar(ctx.query, 'notify');
   if (notify) checkLocation(ctx, notify, 'notify');
   const presets = await presetsToSave(ctx, validated);
@@ -118,7 +122,7 @@ export const updateMedia: Action = async (ctx) => {
     await tx.media(media.id, waiting ? MediaStatus.ReadyToProcess : MediaStatus.New, { patch: { ...RESTARTED, ...(notify ? { notify_url: notify } : {}) } });
   });
   if (!waiting) await ctx.queue.enqueue(media.id);
-  return { message: 'Updated', SavedPreset: savedPresetWire(presets) };
+  return { message: 'Updated', SavedPreset: savedPresetWire(presets), warnings: warningsWire(unknownWarnings(unknown)) };
 };
 
 export const cancelMedia: Action = async (ctx) => {
@@ -181,6 +185,33 @@ export const restartMediaTask: Action = async (ctx) => {
 };
 
 // --- shared pieces ------------------------------------------------------------------------
+
+/**
+ * The field registry's verdict on the whole query (domain/field-check.ts), before anything is
+ * stored: a refused field is an error, and so is an unknown one in strict mode
+ * (ENCODERY_STRICT_FIELDS, or `strict=yes`); otherwise the unknown fields are returned, to warn about.
+ */
+export function checkFields(ctx: ActionContext): FieldReport {
+  const report = checkQuery(ctx.query);
+  if (report.refused.length > 0) throw new ApiError(report.refused.join(' '));
+  if (report.unknown.length > 0 && (ctx.config.strictFields || yesNo(ctx.query, 'strict'))) {
+    const more = report.moreUnknown > 0 ? ` (and ${report.moreUnknown} more)` : '';
+    throw new ApiError(`Fields Encodery would ignore are refused (strict mode): ${report.unknown.map(unknownRefusal).join('. ')}${more}. Remove or correct them.`);
+  }
+  return report;
+}
+
+/** Each task's log starts with the warnings about its format and about the query's top level. */
+function withWarnings(tasks: repo.NewTask[], report: FieldReport): repo.NewTask[] {
+  return tasks.map((t, i) => {
+    const own = report.unknown.filter((u) => u.format === null || u.format === i);
+    const lines = unknownWarnings({ unknown: own, moreUnknown: i === 0 ? report.moreUnknown : 0 }).map((w) => `${WARNING_PREFIX}${w}`);
+    return lines.length > 0 ? { ...t, log: lines } : t;
+  });
+}
+
+/** How a field warning starts in a task log, where extended GetStatus finds it again. */
+export const WARNING_PREFIX = 'Warning: ';
 
 async function mediaOf(ctx: ActionContext): Promise<repo.MediaRow> {
   const id = mediaIdOf(ctx.query);
@@ -300,6 +331,9 @@ export async function resolveFormat(ctx: ActionContext, own: FieldMap, where: st
   if (name !== null) {
     const preset = await findPreset(ctx, name, 'all');
     if (!preset) throw new ApiError(where + ErrorText.presetNotFound(name));
+    // A preset saved before a field was refused must not bring it back.
+    const refused = checkFormat(preset.format, 0, `preset "${name}"`).refused;
+    if (refused.length > 0) throw new ApiError(where + refused.join(' '));
     fields = mergeUnder(preset.format, own);
   }
   const parsed = parseFormat(fields);

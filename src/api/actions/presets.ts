@@ -9,9 +9,10 @@ import * as repo from '../../store/repo.ts';
 import { redactFields } from '../../transfer/redact.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { many, scalar } from '../query.ts';
-import { alwaysList, type WireObject } from '../wire/render.ts';
+import { alwaysList, warningsWire, type WireObject } from '../wire/render.ts';
+import { unknownWarnings } from '../../domain/field-check.ts';
 import type { Action, ActionContext } from './context.ts';
-import { MAX_FORMATS, checkPresetRoom, findPreset, formatMap, presetNameIn, presetOfRow, resolveFormat, type PresetScope } from './media.ts';
+import { MAX_FORMATS, checkFields, checkPresetRoom, findPreset, formatMap, presetNameIn, presetOfRow, resolveFormat, type PresetScope } from './media.ts';
 
 /**
  * Each `format` is saved as its own preset. A given `name` creates or replaces that preset
@@ -19,6 +20,7 @@ import { MAX_FORMATS, checkPresetRoom, findPreset, formatMap, presetNameIn, pres
  * `mp4_1`, `mp4_2`, ... when taken: a derived name never replaces an existing preset.
  */
 export const savePreset: Action = async (ctx) => {
+  const unknown = checkFields(ctx);
   const given = presetNameIn(ctx.query, 'name');
   const formats = many(ctx.query, 'format');
   if (formats.length === 0) throw new ApiError(ErrorText.noFormat);
@@ -52,7 +54,7 @@ export const savePreset: Action = async (ctx) => {
   await repo.savePresets(ctx.db, ctx.user.id, prepared.map((p, i) => ({ ...p, name: names[i]! })));
   ctx.log.info({ presets: names }, 'presets saved');
   // One name is a string (go-encodingcom needs one), several a repeated element / JSON array.
-  return { message: 'Saved', SavedPreset: names };
+  return { message: 'Saved', SavedPreset: names, warnings: warningsWire(unknownWarnings(unknown)) };
 };
 
 export const getPreset: Action = async (ctx) => {

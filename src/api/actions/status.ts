@@ -8,7 +8,8 @@ import { destinationForLayout, keepsLayout, layoutMain } from '../../domain/dest
 import { storyboardListing, storyboardOf } from '../../domain/storyboard.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { idFilter, mediaIdFrom, mediaIdOf, positiveInt, required, scalar, taskIdOf, yesNo } from '../query.ts';
-import { alwaysList, interleave, qcReportWire, wireDate, wirePercent, wireQuality, type Wire, type WireObject } from '../wire/render.ts';
+import { alwaysList, interleave, qcReportWire, warningsWire, wireDate, wirePercent, wireQuality, type Wire, type WireObject } from '../wire/render.ts';
+import { WARNING_PREFIX } from './media.ts';
 import type { QcReport } from '../../domain/qc.ts';
 import { parseQuality } from '../../domain/quality.ts';
 import type { Action, ActionContext } from './context.ts';
@@ -65,6 +66,7 @@ async function buildStatus(ctx: ActionContext, m: repo.MediaRow, opts: StatusOpt
   const taskIds = tasks.map((t) => t.id);
   const destinations = await repo.getDestinations(ctx.db, taskIds);
   const logs = opts.includeLog ? await repo.getTaskLogs(ctx.db, taskIds) : null;
+  const warnings = opts.extended ? fieldWarnings(await repo.getLogLinesStartingWith(ctx.db, taskIds, WARNING_PREFIX)) : [];
   const notifications = opts.includeLog ? await notificationsOf(ctx, m.id, destinations) : undefined;
   const qc = await qcChildren(ctx, m, opts.includeQc);
   return {
@@ -91,7 +93,13 @@ async function buildStatus(ctx: ActionContext, m: repo.MediaRow, opts: StatusOpt
     parent_taskid: m.parent_task_id !== null ? String(m.parent_task_id) : undefined,
     format: tasks.map((t) => ({ ...taskOf(ctx, t, destinations.get(t.id) ?? [], logs?.get(t.id), opts), ...qcOfTask(t, qc) })),
     notifications,
+    warnings: warningsWire(warnings),
   };
+}
+
+/** The field warnings AddMedia gave (they start the task logs), each once. */
+function fieldWarnings(lines: string[]): string[] {
+  return [...new Set(lines.filter((l) => l.startsWith(WARNING_PREFIX)).map((l) => l.slice(WARNING_PREFIX.length)))];
 }
 
 /** A media's QC children (the user's own only) with their task logs when asked, by parent task. */

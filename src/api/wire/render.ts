@@ -225,3 +225,12 @@ export function wireQuality(q: QualitySummary | null): WireObject | undefined {
     })),
   };
 }
+
+/**
+ * `warnings` → `warning` (an Encodery addition: request fields that were ignored). Absent when
+ * there are none, so a reply without any is byte for byte what clients know; one warning is a
+ * string in JSON, several a list, as every repeated element.
+ */
+export function warningsWire(lines: readonly string[]): WireObject | undefined {
+  return lines.length > 0 ? { warning: [...lines] } : undefined;
+}

@@ -1,7 +1,8 @@
 /** `add`, `cancel`, `stop`, `restart`: the commands that change a media. */
 import { CliError, ExitCode, usageError } from '../exit.ts';
 import { line, printJson } from '../output.ts';
-import { text } from '../views.ts';
+import { list, text } from '../views.ts';
+import { isObject } from '../client.ts';
 import { flag, formatsArg, idArg, exactlyOne, secondsOption, str, strs, urlOrPath, type Command, type CommandContext } from '../command.ts';
 import { finish } from './status.ts';
 
@@ -35,6 +36,9 @@ export const add: Command = {
     // 7.8 rule 8: MediaID is the key; mediaid is read too, as clients do.
     const id = text(reply.MediaID) || text(reply.mediaid);
     if (!id) throw new CliError('the server answered AddMedia without a MediaID', ExitCode.Connection);
+    // Fields the server ignored: on stderr, so that stdout (and --json) stays what scripts parse.
+    const warnings = isObject(reply.warnings) ? list(reply.warnings.warning).map(text).filter(Boolean) : [];
+    for (const w of warnings) line(ctx.out.stderr, `warning: ${w}`);
     if (!flag(ctx.values, 'wait')) {
       if (ctx.json) printJson(ctx.out, { mediaid: id, message: text(reply.message) });
       else line(ctx.out.stdout, `Added media ${id}`);

@@ -65,7 +65,8 @@ export async function addView(main, _params, ctx) {
       if (notify.value.trim()) query.notify = notify.value.trim();
       const r = await call('AddMedia', query);
       const id = r.MediaID ?? r.mediaid;
-      announce(`Media ${id} added`);
+      const ignored = list(r.warnings?.warning);
+      announce(`Media ${id} added${ignored.length > 0 ? `; ignored: ${ignored.join(' ')}` : ''}`, ignored.length > 0 ? 'error' : 'info');
       ctx.go(`/dashboard/media/${id}`);
     } catch (err) {
       replace(result, errorBox(err));

@@ -66,6 +66,8 @@ export async function mediaView(main, [id], ctx) {
       dd('Finished', date(job.finished)),
       text(job.notifyurl) ? dd('Notify', text(job.notifyurl)) : null,
       text(job.description) ? dd('Reason', text(job.description)) : null,
+      // Fields AddMedia ignored because Encodery does not know them.
+      list(job.warnings?.warning).length > 0 ? dd('Ignored fields', h('ul', { class: 'warnings' }, list(job.warnings.warning).map((w) => h('li', {}, text(w))))) : null,
     );
 
     const tasks = list(job.format);

@@ -143,7 +143,8 @@ function openEditor(editor, preset, reload) {
     try {
       const format = read();
       const r = await call('SavePreset', { name: name.value.trim(), format });
-      announce(`Preset ${list(r.SavedPreset).join(', ')} saved`);
+      const ignored = list(r.warnings?.warning);
+      announce(`Preset ${list(r.SavedPreset).join(', ')} saved${ignored.length > 0 ? `; ignored: ${ignored.join(' ')}` : ''}`, ignored.length > 0 ? 'error' : 'info');
       editor.hidden = true;
       await reload();
     } catch (err) {

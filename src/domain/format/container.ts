@@ -29,6 +29,8 @@ export interface ContainerEdits {
    * (plan/passthrough.ts). @default true
    */
   smartPassthrough: boolean;
+  /** The format's field names that ask for something, for pass-through to see settings it does not check. */
+  asked: readonly string[];
 }
 
 /** EBU R128 loudness normalisation with FFmpeg's loudnorm filter (one pass, dynamic mode). */
@@ -86,6 +88,7 @@ export function readContainerEdits(f: Fields, output: VideoContainer | AudioCont
   }
   return {
     setRotate, copyMetadata, tags, stripChapters: f.flag('strip_chapters', false), smartPassthrough: f.flag('smart_passthrough', true),
+    asked: f.asked(),
   };
 }
 

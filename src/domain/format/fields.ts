@@ -1,6 +1,7 @@
 /** Reading format fields: one accessor that insists on single values, and the value parsers. */
 import { single, type FieldMap, type FieldValue } from '../fields.ts';
 import { UserFacingError } from '../errors.ts';
+import { isAsked } from '../field-check.ts';
 
 /** Thrown inside the parser only; parseFormat turns it into `{ ok: false }`. */
 export class FormatProblem extends UserFacingError {}
@@ -104,6 +105,11 @@ export class Fields {
     const parsed = parser(v);
     if (parsed === null) throw new FormatProblem(`${name} "${v}" is not ${expected}.`);
     return parsed;
+  }
+
+  /** The names given a value that asks for something (see isAsked). */
+  asked(): string[] {
+    return [...this.#values].filter(([, v]) => isAsked(v)).map(([k]) => k);
   }
 
   flag(name: string, fallback: boolean): boolean {

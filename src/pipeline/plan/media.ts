@@ -10,6 +10,7 @@
  * source, pass 1 writing statistics only) and formats with another trim or picture.
  */
 import { editingOf, hasEditing, type AudioSpec, type Editing, type OutputSpec, type Picture } from '../../domain/format.ts';
+import { PICTURE_KEYS } from '../../domain/field-registry.ts';
 import { buildArgs } from '../ffmpeg/args.ts';
 import { audioPart } from './audio.ts';
 import { usesTwoPasses, type Pass } from './codecs.ts';
@@ -163,9 +164,11 @@ function editedOf(spec: OutputSpec): Editing | null {
   return e && hasEditing(e) ? e : null;
 }
 
+/** The spec's picture settings: the registry's `picture` fields, so a new one cannot be left out of sharing. */
 function pictureOf(spec: OutputSpec): Picture | null {
   if (spec.kind !== 'video' && spec.kind !== 'hls' && spec.kind !== 'dash') return null;
-  return { crop: spec.crop, rotate: spec.rotate, deinterlacing: spec.deinterlacing };
+  const values = spec as unknown as Record<string, unknown>;
+  return Object.fromEntries(PICTURE_KEYS.map((key) => [key, values[key]])) as unknown as Picture;
 }
 
 /** One FFmpeg invocation for tasks that share trim and picture (the caller made sure they do). */

@@ -13,6 +13,7 @@ import { checkAudioCopy, containerExtension, containerOptions } from './codecs.t
 import { rotateOptions, rotationToWrite, tagOptions } from './edits.ts';
 import { displayBox, rotatedFrame, targetBox } from './geometry.ts';
 import { defaultBitrate } from './variants.ts';
+import { PASSTHROUGH_FIELDS } from '../../domain/field-registry.ts';
 
 /**
  * `ok`: remux, and `note` says why in the task log. Otherwise `why` says which asked setting
@@ -38,6 +39,20 @@ const H264_PROFILE_RANK: Record<string, number> = { 'Constrained Baseline': 0, B
 const ASKED_H264_RANK: Record<string, number> = { baseline: 0, main: 1, high: 2 };
 /** 8-bit 4:2:0 profiles, the only ones every browser decodes. */
 const PLAYABLE_PROFILES: Partial<Record<string, readonly string[]>> = { hevc: ['Main'], vp9: ['Profile 0'], av1: ['Main'] };
+
+/**
+ * The registry's pass-through fields whose check is written here (or that rule a remux out
+ * before it: the editing fields). Any other pass-through field a format asks for is a setting no
+ * check here knows to be met, so the format is encoded.
+ */
+export const CHECKED_FIELDS: ReadonlySet<string> = new Set([
+  'video_codec', 'size', 'keep_aspect_ratio', 'bitrate', 'maxrate', 'minrate', 'bufsize', 'framerate', 'keyframe', 'profile', 'level',
+  'crop_left', 'crop_top', 'crop_right', 'crop_bottom', 'rotate', 'deinterlacing',
+  'audio_codec', 'audio_bitrate', 'audio_sample_rate', 'audio_channels_number', 'audio_volume',
+  'loudnorm', 'loudnorm_range', 'loudnorm_peak', 'audio_normalization', 'start', 'duration', 'finish',
+  'logo', 'overlay', 'text_overlay', 'fade_in', 'fade_out',
+]);
+const UNCHECKED = new Set(PASSTHROUGH_FIELDS.filter((name) => !CHECKED_FIELDS.has(name)));
 
 /** Audio bitrates are nominal: an encoder aiming at 128k reports a little over it. */
 const AUDIO_BITRATE_SLACK = 1.05;
@@ -186,6 +201,8 @@ function audioDecision(spec: AudioSpec, probe: MediaProbe): PassthroughDecision 
 
 /** Trims and level changes: asked of any output, never met by a copy. */
 function commonReason(spec: VideoSpec | AudioSpec, probe: MediaProbe): string | null {
+  const unchecked = spec.asked.find((name) => UNCHECKED.has(name));
+  if (unchecked) return `${unchecked} is asked, and a copy is not known to meet it`;
   if (spec.start || spec.duration !== null || spec.finish) return 'a part of the source is asked (start, duration or finish)';
   if (probe.audio.length > 0 && spec.audioCodec !== 'copy') {
     if (spec.loudness) return 'loudness normalisation (loudnorm or audio_normalization) is asked';

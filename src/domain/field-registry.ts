@@ -1,0 +1,355 @@
+/**
+ * Every encoding.com request field Encodery knows, in one table: where it may appear, what it is
+ * (a URL, a secret, a picture setting, a setting pass-through must respect), and whether it is
+ * honoured, accepted without effect (inert) or refused. Redaction (field-roles.ts), decode sharing
+ * (plan/media.ts) and smart pass-through (plan/passthrough.ts) read their field lists from here;
+ * field-check.ts walks a request against it; `npm run fields:table` writes the README table.
+ *
+ * A field the honour lane builds is `...notYet(…)` today: making it honoured is replacing that
+ * spread with `state: 'honoured'`.
+ */
+
+import type { FieldValue } from './fields.ts';
+import { QC_TESTS } from './qc.ts';
+
+export type FieldState = 'honoured' | 'inert' | 'refused';
+/**
+ * - `url`: fetched or written like a source or destination (and its credentials are redacted);
+ * - `secret`: never echoed (GetStatus, GetPreset, notifications and the dashboard mask it);
+ * - `picture`: changes the decoded picture itself, so formats that differ in it cannot share one decode;
+ * - `passthrough`: a setting a remux (smart pass-through) must be known to meet.
+ */
+export type FieldRole = 'url' | 'secret' | 'picture' | 'passthrough';
+
+/** Nested blocks whose fields the registry lists. */
+export const BLOCKS = ['logo', 'overlay', 'text_overlay', 'metadata', 'manifest', 'split_screen', 'qc'] as const;
+export type Block = (typeof BLOCKS)[number];
+/** `query` is the top level; `format` a `<format>`; `stream` a `<stream>` of a segmented output. */
+export type Place = 'query' | 'format' | 'stream' | Block;
+
+export interface FieldDef {
+  name: string;
+  in: readonly Place[];
+  /** The outputs it applies to, when not all (documentation). */
+  outputs?: readonly string[];
+  roles?: readonly FieldRole[];
+  /** For a `picture` field: the property of the parsed spec that holds its value. */
+  specKey?: string;
+  state: FieldState;
+  /** Why an inert field changes nothing, or why a refused one is refused. */
+  reason?: string;
+  /**
+   * A refused field's values that every output already has, accepted as they change nothing
+   * (real clients send them: the Node client's HLS profile has `pix_format yuv420p`).
+   */
+  alreadyMet?: { test: (value: FieldValue) => boolean; doc: string };
+  /** One line for the README table. */
+  doc: string;
+  /**
+   * A nested block: `fields` = its own fields are listed here (place = its name); `free` = its
+   * content is free-form or checked by its own reader (qc's schema), not by the registry.
+   */
+  block?: 'fields' | 'free';
+}
+
+const Q = ['query'] as const;
+const F = ['format'] as const;
+const S = ['stream'] as const;
+/** Video and audio settings: a format's own, inherited by its streams, or a stream's. */
+const FS = ['format', 'stream'] as const;
+
+const VIDEO_FILES = ['mp4', 'webm', 'mov', 'mkv', 'mpegts'];
+const AUDIO_FILES = ['mp3', 'm4a', 'ogg', 'wav', 'flac'];
+const HLS = ['advanced_hls', 'iphone_stream', 'ipad_stream', 'roku_hls'];
+const LEGACY_HLS = ['iphone_stream', 'ipad_stream', 'roku_hls'];
+const SEGMENTED = [...HLS, 'mpeg_dash', 'advanced_dash', 'fmp4_hls', 'advanced_fmp4'];
+const MOVING = [...VIDEO_FILES, ...SEGMENTED];
+const ENCODED = [...MOVING, ...AUDIO_FILES];
+const STILLS = ['thumbnail', 'image', 'gif'];
+const FILES = [...VIDEO_FILES, ...AUDIO_FILES];
+const TRIMMED = [...ENCODED, 'gif'];
+
+/** Names for the output lists above, so the README table stays short. */
+export const OUTPUT_GROUPS: readonly { label: string; outputs: readonly string[] }[] = [
+  { label: 'video files', outputs: VIDEO_FILES },
+  { label: 'video and audio files', outputs: FILES },
+  { label: 'HLS', outputs: HLS },
+  { label: 'legacy HLS', outputs: LEGACY_HLS },
+  { label: 'HLS, DASH, CMAF', outputs: SEGMENTED },
+  { label: 'video files, HLS, DASH, CMAF', outputs: MOVING },
+  { label: 'every encoded output', outputs: ENCODED },
+  { label: 'every encoded output and gif', outputs: TRIMMED },
+];
+
+/** A field refused until it is built; the reply says so. */
+function notYet(what: string): { state: 'refused'; reason: string } {
+  return { state: 'refused', reason: `Encodery does not make ${what} yet` };
+}
+
+const DRM_REASON = 'DRM is not packaged yet, and a clear output must never be published in its place';
+function drm(name: string, doc: string, where: readonly Place[] = ['format', 'stream', 'manifest']): FieldDef {
+  return { name, in: where, state: 'refused', reason: DRM_REASON, doc };
+}
+
+/** A block holding exactly these fields with these values (any letter case), nothing else. */
+function isOnly(value: FieldValue, wanted: Record<string, string>): boolean {
+  if (typeof value !== 'object' || Array.isArray(value)) return false;
+  const given = Object.entries(value).map(([k, v]) => [k.toLowerCase(), typeof v === 'string' ? v.trim() : v] as const);
+  return given.length === Object.keys(wanted).length && given.every(([k, v]) => wanted[k] === v);
+}
+
+function inert(name: string, where: readonly Place[], reason: string, doc: string): FieldDef {
+  return { name, in: where, state: 'inert', reason, doc };
+}
+
+export const FIELDS: readonly FieldDef[] = [
+  // --- top level of the query (reference 1.2, 2.1, 6.1) ---------------------------------------
+  { name: 'userid', in: Q, state: 'honoured', doc: 'the user id' },
+  { name: 'userkey', in: Q, roles: ['secret'], state: 'honoured', doc: 'the user key' },
+  { ...inert('oidc_refresh_token', Q, 'Encodery authenticates with userid and userkey only', 'an Okta refresh token (encoding.com\'s alternative login)'), roles: ['secret'] },
+  { name: 'action', in: Q, state: 'honoured', doc: 'the action, any letter case' },
+  { name: 'mediaid', in: Q, state: 'honoured', doc: 'the media (UpdateMedia, ProcessMedia; ignored by AddMedia)' },
+  { name: 'name', in: Q, state: 'honoured', doc: 'SavePreset: the preset name' },
+  { name: 'source', in: Q, roles: ['url'], state: 'honoured', doc: 'a source URL; several are joined in order' },
+  { name: 'format', in: Q, state: 'honoured', doc: 'one output; repeatable' },
+  { name: 'notify', in: Q, roles: ['url'], state: 'honoured', doc: 'URL called when the media ends' },
+  { name: 'notify_format', in: Q, state: 'honoured', doc: '`xml` or `json`: the notifications\' format (not the reply\'s)' },
+  { name: 'notify_encoding_errors', in: Q, roles: ['url'], state: 'honoured', doc: 'URL called when the media ends with encoding errors' },
+  { name: 'notify_upload', in: Q, roles: ['url'], state: 'honoured', doc: 'URL called after each upload' },
+  { name: 'notify_upload_extended', in: Q, state: 'honoured', doc: '`yes`: output_params in notify_upload' },
+  { name: 'notify_body_format', in: Q, state: 'honoured', doc: '`form_urlencoded` or `raw`' },
+  { name: 'qc_notify', in: Q, roles: ['url'], state: 'honoured', doc: 'URL called when a QC child ends' },
+  { name: 'qc_start_notify', in: Q, roles: ['url'], state: 'honoured', doc: 'URL called when a QC child starts' },
+  inert('notify_live_start', Q, 'Encodery has no live jobs', 'URL for live-stream start'),
+  inert('extended_notify', Q, 'its effect is undocumented; the notification is the same', 'encoding.com\'s extended notification switch'),
+  { name: 'meta', in: Q, state: 'honoured', block: 'free', doc: 'free-form metadata echoed in the notification' },
+  { name: 'priority', in: Q, state: 'honoured', doc: 'queue priority' },
+  { name: 'multijob_workflow', in: Q, state: 'honoured', doc: '`yes`: encode long sources in parallel chunks' },
+  { name: 'split_screen', in: Q, state: 'honoured', block: 'fields', doc: 'several sources side by side in a grid' },
+  { name: 'strict', in: Q, state: 'honoured', doc: '`yes`: refuse unknown fields instead of warning (as ENCODERY_STRICT_FIELDS)' },
+  inert('region', Q, 'Encodery encodes where it runs', 'encoding.com\'s data centre'),
+  inert('instant', Q, 'the output is the same; only when encoding starts differs', 'start encoding while the source downloads'),
+  inert('ludicrous_mode', Q, 'a speed option; the output is the same', 'encoding.com\'s faster processing'),
+  { name: 'qc', in: ['query', 'format'], state: 'honoured', block: 'fields', doc: '`auto` or a set of QC tests (see Quality control)' },
+  // Each test's own settings (value, min, max, severity, …) are checked by the QC schema.
+  ...QC_TESTS.map((name): FieldDef => ({ name, in: ['qc'], state: 'honoured', block: 'free', doc: 'a QC test (see Quality control)' })),
+  { name: 'qc_fail_parent', in: ['query', 'format'], state: 'honoured', doc: '`yes`: a fatal QC result fails the task' },
+
+  // --- split_screen -----------------------------------------------------------------------------
+  { name: 'columns', in: ['split_screen'], state: 'honoured', doc: 'grid columns (1-8)' },
+  { name: 'rows', in: ['split_screen'], state: 'honoured', doc: 'grid rows (1-8)' },
+  ...['padding_left', 'padding_right', 'padding_top', 'padding_bottom'].map((name): FieldDef => ({ name, in: ['split_screen'], state: 'honoured', doc: 'pixels around each cell (even)' })),
+
+  // --- a format: what it is and where it goes ------------------------------------------------
+  { name: 'output', in: F, state: 'honoured', doc: 'the output kind (see Outputs)' },
+  { name: 'destination', in: F, roles: ['url'], state: 'honoured', doc: 'where the output goes; repeatable' },
+  { name: 'output_preset', in: F, state: 'honoured', doc: 'a preset merged under the format\'s own fields' },
+  { name: 'save_preset', in: F, state: 'honoured', doc: 'save this format as a user preset' },
+  inert('file_extension', F, 'the file name comes from the destination', 'the output file\'s extension'),
+  inert('encoder', FS, 'encoding.com\'s engine choice; Encodery has one', '`v1`, `v3`, `edc1`'),
+  inert('twin_turbo', FS, 'a speed option; the output is the same', 'encoding.com\'s faster encode'),
+  inert('veryfast', S, 'a speed option; the output is the same', 'encoding.com\'s faster encode'),
+  inert('ftyp', FS, 'the MP4 brand players ignore; Encodery writes isom, which mp42 readers take', '`mp42` or `3gp5`'),
+  { name: 'hint', in: FS, ...notYet('RTSP hint tracks'), doc: '`yes`: MP4 hint tracks (`no` is accepted)' },
+  { name: 'copy_nielsen_metadata', in: FS, outputs: SEGMENTED, ...notYet('Nielsen ID3 metadata'), doc: '`yes`: keep Nielsen watermark metadata' },
+  { name: 'byte_range', in: S, outputs: HLS, ...notYet('byte-range media playlists'), doc: '`yes`: one file per variant, addressed by byte ranges' },
+  inert('use_video_codec_parameters', FS, 'video_codec_parameters itself decides', 'switch for video_codec_parameters'),
+  inert('vcodecparameters', FS, 'video_codec_parameters itself decides', 'vendor samples\' switch for video_codec_parameters'),
+
+  // --- video (reference 4.3) ------------------------------------------------------------------
+  { name: 'video_codec', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'libx264, libx265, libvpx-vp9, libvpx, libsvtav1, libaom-av1 (per output)' },
+  { name: 'size', in: FS, roles: ['passthrough'], state: 'honoured', doc: '`WxH`, even; 0 on one side keeps the aspect (legacy HLS: a comma list)' },
+  { name: 'keep_aspect_ratio', in: FS, roles: ['passthrough'], state: 'honoured', doc: '`yes`: fit inside `size` and pad; `no`: stretch' },
+  { name: 'bitrate', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'video bitrate, e.g. `900k`' },
+  { name: 'maxrate', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'peak rate; needs bufsize' },
+  { name: 'minrate', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'lowest rate; needs bufsize' },
+  { name: 'bufsize', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'rate-control buffer' },
+  { name: 'framerate', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'frames per second, or `copy`' },
+  { name: 'keyframe', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'GOP length in frames' },
+  { name: 'profile', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'H.264 `baseline|main|high`, HEVC `main`' },
+  { name: 'level', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'H.264/HEVC level, `31` or `3.1`' },
+  { name: 'turbo', in: FS, outputs: MOVING, state: 'honoured', doc: 'a faster encoder preset' },
+  { name: 'two_pass', in: F, outputs: VIDEO_FILES, state: 'honoured', doc: 'two-pass rate control' },
+  { name: 'crop_left', in: FS, outputs: MOVING, roles: ['picture', 'passthrough'], specKey: 'crop', state: 'honoured', doc: 'pixels cut from the left (even)' },
+  { name: 'crop_top', in: FS, outputs: MOVING, roles: ['picture', 'passthrough'], specKey: 'crop', state: 'honoured', doc: 'pixels cut from the top (even)' },
+  { name: 'crop_right', in: FS, outputs: MOVING, roles: ['picture', 'passthrough'], specKey: 'crop', state: 'honoured', doc: 'pixels cut from the right (even)' },
+  { name: 'crop_bottom', in: FS, outputs: MOVING, roles: ['picture', 'passthrough'], specKey: 'crop', state: 'honoured', doc: 'pixels cut from the bottom (even)' },
+  { name: 'rotate', in: FS, outputs: MOVING, roles: ['picture', 'passthrough'], specKey: 'rotate', state: 'honoured', doc: '`def` (follow the metadata), 0, 90, 180, 270' },
+  { name: 'deinterlacing', in: FS, outputs: MOVING, roles: ['picture', 'passthrough'], specKey: 'deinterlacing', state: 'honoured', doc: '`auto`, `yes`, `no`' },
+  { name: 'auto_crop', in: F, outputs: MOVING, roles: ['passthrough'], block: 'free', ...notYet('black border detection'), doc: 'crop black borders found in the source' },
+  { name: 'noise_reduction', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('denoising'), doc: 'denoise the picture' },
+  { name: 'burnin_timecode', in: F, outputs: MOVING, roles: ['passthrough'], ...notYet('burnt-in timecodes'), doc: 'draw the timecode on the picture' },
+  { name: 'set_aspect_ratio', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('a chosen display aspect ratio'), doc: 'display aspect ratio to write' },
+  { name: 'cbr', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('constant bitrate'), doc: 'constant bitrate' },
+  { name: 'hard_cbr', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('strict constant bitrate'), doc: 'strict constant bitrate' },
+  {
+    name: 'pix_format', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('other pixel formats'), doc: 'pixel format, e.g. `yuv420p`',
+    alreadyMet: { test: (v) => typeof v === 'string' && v.trim().toLowerCase() === 'yuv420p', doc: '`yuv420p`, which every video output already is' },
+  },
+  { name: 'video_codec_parameters', in: FS, outputs: MOVING, roles: ['passthrough'], block: 'free', ...notYet('raw encoder options'), doc: 'x264 options (an empty block or `no` is accepted)' },
+  {
+    name: 'init_video_codec_parameters', in: S, outputs: SEGMENTED, roles: ['passthrough'], block: 'free', ...notYet('raw encoder options'), doc: 'a stream\'s x264 options',
+    // Every segmented H.264 encode already turns scene-cut keyframes off, so that segments align.
+    alreadyMet: { test: (v) => isOnly(v, { sc_threshold: '0' }), doc: '`{sc_threshold: 0}`, which every stream already has' },
+  },
+
+  // --- audio (reference 4.4) ------------------------------------------------------------------
+  { name: 'audio_codec', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: 'aac, libmp3lame, libvorbis, libopus, ac3, eac3, flac, pcm, copy (per output)' },
+  { name: 'audio_bitrate', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: 'e.g. `128k`' },
+  { name: 'audio_sample_rate', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: 'Hz' },
+  { name: 'audio_channels_number', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: '1 to 8' },
+  { name: 'audio_volume', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: 'percent, 100 = unchanged' },
+  { name: 'loudnorm', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: 'EBU R128 loudness: `yes` or a LUFS target' },
+  { name: 'loudnorm_range', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: 'loudness range, LU' },
+  { name: 'loudnorm_peak', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: 'true peak, dBTP' },
+  { name: 'audio_normalization', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: '0-100: EBU R128 with the peak under N %' },
+  { name: 'audio_stream', in: FS, roles: ['passthrough'], ...notYet('choosing or adding audio tracks'), doc: 'which audio tracks to use' },
+  { name: 'closed_captions', in: FS, block: 'free', ...notYet('caption tracks'), doc: 'caption tracks' },
+
+  // --- timing and editing (reference 4.5) -----------------------------------------------------
+  { name: 'start', in: F, outputs: TRIMMED, roles: ['passthrough'], state: 'honoured', doc: 'seconds, `hh:mm:ss.ms` or a timecode' },
+  { name: 'duration', in: F, outputs: TRIMMED, roles: ['passthrough'], state: 'honoured', doc: 'seconds' },
+  { name: 'finish', in: F, outputs: TRIMMED, roles: ['passthrough'], state: 'honoured', doc: 'end time; ignored with duration' },
+  { name: 'fade_in', in: F, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`Start:Duration`, picture and sound' },
+  { name: 'fade_out', in: F, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`Start:Duration`, picture and sound' },
+  { name: 'logo', in: F, outputs: MOVING, roles: ['passthrough'], state: 'honoured', block: 'fields', doc: 'an image drawn on the picture' },
+  { name: 'overlay', in: F, outputs: MOVING, roles: ['passthrough'], state: 'honoured', block: 'fields', doc: 'an image or video drawn on the picture; repeatable' },
+  { name: 'text_overlay', in: F, outputs: MOVING, roles: ['passthrough'], state: 'honoured', block: 'fields', doc: 'text drawn on the picture; repeatable' },
+  { name: 'set_rotate', in: FS, outputs: ['mp4', 'mov'], state: 'honoured', doc: 'rotation metadata to write: 0, 90, 180, 270, `source`' },
+  { name: 'metadata', in: F, outputs: FILES, state: 'honoured', block: 'fields', doc: 'tags to write, or `copy`' },
+  { name: 'metadata_copy', in: F, outputs: FILES, state: 'honoured', doc: '`yes`: copy the source\'s tags' },
+  { name: 'strip_chapters', in: F, outputs: FILES, state: 'honoured', doc: '`yes`: leave chapters out' },
+  { name: 'smart_passthrough', in: F, outputs: FILES, state: 'honoured', doc: '`no`: always encode, never remux' },
+
+  // --- logo, overlay, text_overlay, metadata ----------------------------------------------------
+  { name: 'logo_source', in: ['logo'], roles: ['url'], state: 'honoured', doc: 'GIF, JPG or PNG URL' },
+  { name: 'logo_x', in: ['logo'], state: 'honoured', doc: 'pixels from the left (10)' },
+  { name: 'logo_y', in: ['logo'], state: 'honoured', doc: 'pixels from the top (10)' },
+  { name: 'logo_mode', in: ['logo'], state: 'honoured', doc: '0 blend, 1 opaque' },
+  { name: 'logo_threshold', in: ['logo'], state: 'honoured', doc: 'colour made transparent (`rrggbb`)' },
+  { name: 'logo_transparent', in: ['logo'], state: 'honoured', doc: 'colour made transparent (`rrggbb`)' },
+  { name: 'overlay_source', in: ['overlay'], roles: ['url'], state: 'honoured', doc: 'image or video URL' },
+  ...['overlay_left', 'overlay_right', 'overlay_top', 'overlay_bottom'].map((name): FieldDef => ({ name, in: ['overlay'], state: 'honoured', doc: 'pixels, `N%` or `center`' })),
+  { name: 'overlay_x', in: ['overlay', 'text_overlay'], state: 'honoured', doc: 'pixels from the left' },
+  { name: 'overlay_y', in: ['overlay', 'text_overlay'], state: 'honoured', doc: 'pixels from the top' },
+  { name: 'overlay_start', in: ['overlay', 'text_overlay'], state: 'honoured', doc: 'seconds into the output' },
+  { name: 'overlay_duration', in: ['overlay', 'text_overlay'], state: 'honoured', doc: 'seconds shown' },
+  { name: 'size', in: ['overlay', 'text_overlay'], state: 'honoured', doc: 'overlay: `WxH`; text_overlay: refused (use font_size)' },
+  { name: 'keep_audio', in: ['overlay'], state: 'honoured', doc: 'must be 0 (mixing the overlay\'s sound is refused)' },
+  { name: 'text', in: ['text_overlay'], state: 'honoured', doc: 'the text, drawn as sent' },
+  { name: 'font_source', in: ['text_overlay'], roles: ['url'], state: 'honoured', doc: '.ttf/.otf URL' },
+  { name: 'font_size', in: ['text_overlay'], state: 'honoured', doc: 'pixels (24)' },
+  { name: 'font_color', in: ['text_overlay'], state: 'honoured', doc: '`rrggbb` (000000)' },
+  { name: 'font_rotate', in: ['text_overlay'], state: 'honoured', doc: 'must be 0' },
+  { name: 'align_center', in: ['text_overlay'], state: 'honoured', doc: '`1`: centred across' },
+  ...['title', 'copyright', 'author', 'description', 'album'].map((name): FieldDef => ({ name, in: ['metadata'], state: 'honoured', doc: 'a tag' })),
+  { name: 'copy', in: ['metadata'], state: 'honoured', doc: 'copy the source\'s tags' },
+
+  // --- HLS, DASH, CMAF (reference 4.6, 4.7) ---------------------------------------------------
+  { name: 'stream', in: F, outputs: SEGMENTED, state: 'honoured', doc: 'a variant; 1 to 15' },
+  { name: 'segment_duration', in: F, outputs: SEGMENTED, state: 'honoured', doc: 'seconds (6; legacy HLS 9)' },
+  { name: 'sub_path', in: S, outputs: SEGMENTED, state: 'honoured', doc: 'the variant\'s folder' },
+  { name: 'audio_only', in: FS, outputs: SEGMENTED, state: 'honoured', doc: '`yes`: an audio-only variant' },
+  { name: 'video_only', in: FS, outputs: SEGMENTED, state: 'honoured', doc: '`yes`: a variant without audio' },
+  { name: 'add_iframe_stream', in: FS, outputs: HLS, state: 'honoured', doc: 'an I-frame playlist per variant' },
+  { name: 'add_audio_only', in: F, outputs: LEGACY_HLS, state: 'honoured', doc: 'an audio-only variant' },
+  { name: 'bitrates', in: F, outputs: LEGACY_HLS, state: 'honoured', doc: 'comma list, one per variant' },
+  { name: 'framerates', in: F, outputs: LEGACY_HLS, state: 'honoured', doc: 'comma list, one per variant' },
+  { name: 'keyframes', in: F, outputs: LEGACY_HLS, state: 'honoured', doc: 'comma list, one per variant' },
+  { name: 'pack_files', in: F, outputs: HLS, state: 'honoured', doc: '`yes`: deliver archives' },
+  { name: 'pack_type', in: F, outputs: HLS, state: 'honoured', doc: '`tar` or `zip`' },
+  { name: 'pack_each_stream', in: F, outputs: HLS, state: 'honoured', doc: 'one archive per variant' },
+  { name: 'encryption', in: FS, outputs: HLS, state: 'honoured', doc: '`yes`: AES-128 segments (HLS; refused by DASH and CMAF)' },
+  { name: 'encryption_method', in: F, outputs: HLS, state: 'honoured', doc: '`aes-128-cbc`' },
+  { name: 'encryption_key', in: F, outputs: HLS, roles: ['secret'], state: 'honoured', doc: '32 hex digits (random when absent)' },
+  { name: 'encryption_iv', in: F, outputs: HLS, roles: ['secret'], state: 'honoured', doc: '32 hex digits (random when absent)' },
+  { name: 'encryption_key_file', in: F, outputs: HLS, state: 'honoured', doc: 'the key\'s URL in the playlists' },
+  { name: 'encryption_password', in: F, roles: ['secret'], ...notYet('keys derived from a password'), doc: 'a password for the key' },
+  { name: 'manifest', in: FS, outputs: SEGMENTED, block: 'fields', ...notYet('extra manifests'), doc: 'extra manifests' },
+  ...['basename', 'destination', 'add_audio_only', 'add_hls_drm_metadata', 'add_audio_channels', 'add_all_cea_cc_channels', 'add_to_manifest'].map((name): FieldDef => ({
+    name, in: ['manifest'], roles: name === 'destination' ? ['url'] : [], ...notYet('extra manifests'), doc: 'an extra manifest\'s setting',
+  })),
+  { name: 'main_source', in: F, outputs: SEGMENTED, block: 'free', ...notYet('multi-language renditions'), doc: 'the main rendition\'s language' },
+  { name: 'alternate_source', in: F, outputs: SEGMENTED, block: 'free', ...notYet('alternate renditions'), doc: 'alternate renditions' },
+  { name: 'ad_break', in: F, outputs: SEGMENTED, block: 'free', ...notYet('ad markers'), doc: 'ad markers' },
+  drm('drm', 'DRM packaging'),
+  drm('fairplay_drm', 'FairPlay DRM'),
+  drm('playready_drm', 'PlayReady DRM'),
+  drm('clearkey_drm', 'ClearKey DRM'),
+  drm('widevine', 'Widevine DRM', F),
+  // Settings of widevine=yes, which is refused: alone they ask for nothing.
+  inert('widevine_key_server_url', F, 'used only with widevine=yes, which is refused', 'Widevine key server'),
+  { ...inert('widevine_aes_signing_key', F, 'used only with widevine=yes, which is refused', 'Widevine signing key'), roles: ['secret'] },
+  { ...inert('widevine_aes_signing_iv', F, 'used only with widevine=yes, which is refused', 'Widevine signing IV'), roles: ['secret'] },
+  inert('widevine_signer', F, 'used only with widevine=yes, which is refused', 'Widevine signer'),
+  inert('widevine_content_id', F, 'used only with widevine=yes, which is refused', 'Widevine content id'),
+  drm('track_type', 'CPIX track type', S),
+  drm('hdcp_level', 'CPIX HDCP level', S),
+
+  // --- pictures (reference 4.8, 4.9) ----------------------------------------------------------
+  { name: 'time', in: F, outputs: ['thumbnail', 'image'], state: 'honoured', doc: 'seconds, `hh:mm:ss.ms`, `N%` or `N!` (every N s)' },
+  { name: 'width', in: F, outputs: STILLS, state: 'honoured', doc: 'pixels' },
+  { name: 'height', in: F, outputs: STILLS, state: 'honoured', doc: 'pixels' },
+  { name: 'quality', in: F, outputs: ['thumbnail', 'image'], state: 'honoured', doc: '1-100 (90)' },
+  { name: 'remove_metadata', in: F, outputs: ['thumbnail', 'image'], state: 'honoured', doc: '`yes`: no tags in the file' },
+  { name: 'use_vtt', in: F, outputs: ['thumbnail'], state: 'honoured', doc: '`yes`: sprite sheets and a WebVTT storyboard' },
+  { name: 'vtt_line_size', in: F, outputs: ['thumbnail'], state: 'honoured', doc: 'tiles per row (5)' },
+  { name: 'vtt_max_lines', in: F, outputs: ['thumbnail'], state: 'honoured', doc: 'rows per sheet (5)' },
+  { name: 'vtt_destination', in: F, outputs: ['thumbnail'], roles: ['url'], state: 'honoured', doc: 'where the VTT goes' },
+  { name: 'public_url', in: F, outputs: ['thumbnail'], state: 'honoured', doc: 'public address of the sheets, for the cues' },
+  { name: 'image_format', in: F, outputs: ['image'], state: 'honoured', doc: 'jpg, png, gif, webp' },
+  { name: 'resize_method', in: F, outputs: ['image'], state: 'honoured', doc: 'resize, crop, combine' },
+  { name: 'sharpen_radius', in: F, outputs: ['image'], state: 'honoured', doc: '0-11 pixels' },
+  { name: 'sharpen_sigma', in: F, outputs: ['image'], state: 'honoured', doc: '0.1-5' },
+  { name: 'interval', in: F, outputs: ['gif'], state: 'honoured', doc: 'frame delay, 1/100 s (10)' },
+  { name: 'loop', in: F, outputs: ['gif'], state: 'honoured', doc: '-1 forever, 0 once, N repeats' },
+  { name: 'colors', in: F, outputs: ['gif'], state: 'honoured', doc: '4-255 (128)' },
+  { name: 'dither', in: F, outputs: ['gif'], state: 'honoured', doc: 'bayer, heckbert, floyd_steinberg, sierra2, sierra2_4a' },
+];
+
+/** An output list in words: its group's name (`HLS, DASH, CMAF`), or the outputs themselves. */
+export function describeOutputs(outputs: readonly string[]): string {
+  const group = OUTPUT_GROUPS.find((g) => g.outputs.join() === outputs.join());
+  return group ? group.label : outputs.join(', ');
+}
+
+// --- lookups ------------------------------------------------------------------------------------
+
+const BY_PLACE = new Map<string, FieldDef>();
+for (const def of FIELDS) {
+  for (const place of def.in) {
+    const key = `${place}:${def.name}`;
+    if (BY_PLACE.has(key)) throw new Error(`field registry: ${def.name} is listed twice in ${place}`);
+    BY_PLACE.set(key, def);
+  }
+}
+
+/** The field of that name at that place (names compare without letter case). */
+export function fieldAt(place: Place, name: string): FieldDef | undefined {
+  return BY_PLACE.get(`${place}:${name.toLowerCase()}`);
+}
+
+/** The places a field of that name is known in, anywhere. */
+export function placesOf(name: string): Place[] {
+  const n = name.toLowerCase();
+  return FIELDS.filter((d) => d.name === n).flatMap((d) => d.in);
+}
+
+export function fieldsAt(place: Place): FieldDef[] {
+  return FIELDS.filter((d) => d.in.includes(place));
+}
+
+export function hasRole(def: FieldDef, role: FieldRole): boolean {
+  return def.roles?.includes(role) ?? false;
+}
+
+/** Names of the fields with a role, anywhere. */
+export function namesWithRole(role: FieldRole): string[] {
+  return [...new Set(FIELDS.filter((d) => hasRole(d, role)).map((d) => d.name))];
+}
+
+/** The spec properties that make up a decoded picture, in registry order. */
+export const PICTURE_KEYS: readonly string[] = [...new Set(FIELDS.filter((d) => hasRole(d, 'picture') && d.specKey).map((d) => d.specKey!))];
+
+/** Format fields a remux must be known to meet. */
+export const PASSTHROUGH_FIELDS: readonly string[] = namesWithRole('passthrough');
