@@ -1,8 +1,11 @@
 import { CLIENT_COMMANDS, CLIENT_USAGE, runCli } from './cli/index.ts';
+import { closest } from './cli/suggest.ts';
 import { ConfigError, loadConfig, SETTINGS } from './config.ts';
+import { VERSION } from './version.ts';
 
 const USAGE = `Usage: encodery serve [--flag value ...]
        encodery <client command> [options]   (encodery <command> --help for one)
+       encodery --version
 
 Settings of serve (flags override the environment):
 ${Object.values(SETTINGS)
@@ -12,6 +15,10 @@ ${Object.values(SETTINGS)
 ${CLIENT_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version') {
+    process.stdout.write(`encodery ${VERSION}\n`);
+    return 0;
+  }
   const [command = 'serve', ...rest] = argv[0]?.startsWith('-') ? ['serve', ...argv] : argv;
   if (Object.hasOwn(CLIENT_COMMANDS, command)) {
     // The first Ctrl-C ends a client command cleanly (progress bars put the terminal back); a
@@ -25,7 +32,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command !== 'serve') {
-    process.stderr.write(`encodery: unknown command "${command}"\n\n${USAGE}`);
+    const meant = closest(command, ['serve', 'help', ...Object.keys(CLIENT_COMMANDS)]);
+    process.stderr.write(`encodery: unknown command ${command}${meant ? `; did you mean ${meant}?` : ''} (encodery help lists the commands)\n`);
     return 2;
   }
   // The service's modules (fastify, the store drivers, the storage SDKs) take about a second

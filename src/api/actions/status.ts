@@ -12,6 +12,7 @@ import { alwaysList, interleave, qcReportWire, wireDate, wirePercent, wireQualit
 import type { QcReport } from '../../domain/qc.ts';
 import { parseQuality } from '../../domain/quality.ts';
 import type { Action, ActionContext } from './context.ts';
+import { PER_PAGE } from '../../domain/media-list.ts';
 
 /** Keys a status reply sets itself; a format field with the same name is not echoed over them. */
 const RESERVED_TASK_KEYS = new Set(['id', 'status', 'created', 'started', 'finished', 'destination', 'destination_status', 's3_destination', 'task_status', 'convertedsize', 'description', 'qc_media', 'qc_report', 'quality_report']);
@@ -309,8 +310,8 @@ export const getMediaList: Action = async (ctx) => {
     };
   }
   const page = positiveInt(scalar(q, 'page') || '1', 'page');
-  const perPage = positiveInt(scalar(q, 'per_page') || '10', 'per_page');
-  if (perPage < 5 || perPage > 100) throw new ApiError(ErrorText.badValue('per_page', 'must be between 5 and 100.'));
+  const perPage = positiveInt(scalar(q, 'per_page') || String(PER_PAGE.default), 'per_page');
+  if (perPage < PER_PAGE.min || perPage > PER_PAGE.max) throw new ApiError(ErrorText.badValue('per_page', `must be between ${PER_PAGE.min} and ${PER_PAGE.max}.`));
   const sortName = scalar(q, 'sort') || 'media_id';
   const sort = SORTS[sortName];
   if (!sort) throw new ApiError(ErrorText.badValue('sort', `must be one of ${Object.keys(SORTS).join(', ')}.`));
