@@ -62,12 +62,12 @@ async function main(argv: string[]): Promise<number> {
   const ffmpegNote = ffmpeg?.version ? `(FFmpeg ${ffmpeg.version}) ` : '';
   let close: () => Promise<void>;
   if (config.role === 'worker') {
-    const worker = await startWorker(config, { ffmpegChecked: true, onUserCreated });
+    const worker = await startWorker(config, { ffmpegChecked: true, ffmpegVersion: ffmpeg?.ok ? ffmpeg.version : undefined, onUserCreated });
     const tags = config.workerTags.length > 0 ? ` with tags ${config.workerTags.join(', ')}` : '';
     process.stdout.write(`Encodery ${ffmpegNote}worker taking media from the queue (${config.workers} encoding at once, ${config.downloads} more fetching sources${tags}) — data in ${config.dataDir}${storeNote(config.databaseUrl)}${config.storageUrl ? `, shared storage ${redactUrl(config.storageUrl)}` : ''}${worker.healthUrl ? `; health on ${worker.healthUrl}` : ''}\n`);
     close = worker.close;
   } else {
-    const server = await startServer(config, { ffmpegChecked: true, onUserCreated });
+    const server = await startServer(config, { ffmpegChecked: true, ffmpegVersion: ffmpeg?.ok ? ffmpeg.version : undefined, onUserCreated });
     const role = config.role === 'api' ? 'API ' : '';
     process.stdout.write(`Encodery ${role}${ffmpegNote}listening on ${server.url} — data in ${config.dataDir}${storeNote(config.databaseUrl)}${config.storageUrl ? `, shared storage ${redactUrl(config.storageUrl)}` : ''}\n`);
     close = server.close;
