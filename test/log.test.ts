@@ -4,6 +4,9 @@ import { Writable } from 'node:stream';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
+import os from 'node:os';
+import fs from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import { createLogger, usePretty } from '../src/log.ts';
 
 function capture() {
@@ -37,22 +40,29 @@ test('createLogger – an internal error gets the ref a user was shown, and URL 
   assert.doesNotMatch(lines[0]!, /pw@/);
 });
 
-/** A process that logs one line through createLogger (the server's logger) in the given format. */
+/** A process that logs one line through createLogger (the server's logger) in the format FORMAT names. */
 const LOG_ONE_LINE = `
-  const { createLogger } = await import(${JSON.stringify(path.join(import.meta.dirname, '..', 'src', 'log.ts'))});
-  const log = createLogger('info', undefined, process.env.FORMAT);
-  log.info({ mediaId: 7, outcome: 'finished', source: 'ftp://bob:hunter2@example.com/in.mov' }, 'media finished');
+const { createLogger } = await import(${JSON.stringify(pathToFileURL(path.join(import.meta.dirname, '..', 'src', 'log.ts')).href)});
+const log = createLogger('info', undefined, process.env.FORMAT);
+log.info({ mediaId: 7, outcome: 'finished', source: 'ftp://bob:hunter2@example.com/in.mov' }, 'media finished');
 `;
 const run = promisify(execFile);
 
 async function logged(format: string, onTerminal: boolean): Promise<string> {
-  const node = [process.execPath, '--import', 'tsx', '--input-type=module', '-e', LOG_ONE_LINE];
-  const env = { ...process.env, FORMAT: format };
-  // script(1) gives the child a real terminal as stdout, as a person starting the server has.
-  const { stdout } = onTerminal
-    ? await run('script', ['-qec', node.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' '), '/dev/null'], { env })
-    : await run(node[0]!, node.slice(1), { env });
-  return stdout;
+  // A file, not -e: pino-pretty's worker thread inherits the process's flags, and --input-type breaks it.
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'encodery-log-'));
+  try {
+    const script = path.join(dir, 'log-one-line.mjs');
+    await fs.writeFile(script, LOG_ONE_LINE);
+    const env = { ...process.env, FORMAT: format };
+    // script(1) gives the child a real terminal as stdout, as a person starting the server has.
+    const { stdout } = onTerminal
+      ? await run('script', ['-qec', `'${process.execPath}' --import tsx '${script}'`, '/dev/null'], { env })
+      : await run(process.execPath, ['--import', 'tsx', script], { env });
+    return stdout;
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }
 
 test('createLogger – auto: JSON lines into a pipe, readable lines on a terminal; credentials redacted in both', async () => {
