@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { promisify, stripVTControlCharacters } from 'node:util';
 import path from 'node:path';
 import os from 'node:os';
 import fs from 'node:fs/promises';
@@ -59,7 +59,7 @@ async function logged(format: string, onTerminal: boolean): Promise<string> {
     const { stdout } = onTerminal
       ? await run('script', ['-qec', `'${process.execPath}' --import tsx '${script}'`, '/dev/null'], { env })
       : await run(process.execPath, ['--import', 'tsx', script], { env });
-    return stdout;
+    return stripVTControlCharacters(stdout);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
