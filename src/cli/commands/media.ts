@@ -6,8 +6,9 @@ import { flag, formatsArg, idArg, exactlyOne, secondsOption, str, urlOrPath, typ
 import { finish } from './status.ts';
 
 export const add: Command = {
-  usage: 'add <source>... {--preset <name> | --format <json|@file>} [--dest <url>]... ... [--notify <url>] [--wait [--interval <s>]]',
-  summary: 'Add a media (AddMedia); each --dest goes to the --preset or --format before it (none: kept on the server); with --wait, follow it until it ends',
+  usage: 'add <source>... <format> [--dest <url>]... [<format> [--dest <url>]...]... [--notify <url>] [--wait [--interval <s>]]',
+  summary:
+    'Add a media (AddMedia). Each <format> is --preset <name> or --format <json|@file>; each --dest goes to the format just before it, and a format with none is kept on the server. With --wait, follow the media until it ends',
   options: {
     preset: { type: 'string', multiple: true },
     format: { type: 'string', multiple: true },
