@@ -288,6 +288,7 @@ describe('encodery command-line client against a live server', () => {
       [['add', clip, '--format', '{"output":"mp4","destination":"file:///a.mp4"}', '--dest', 'x.mp4'], /names its own "destination"/],
       [['list', '--per-page', '2'], /--per-page must be a whole number from 5 to 100, not "2"/],
       [['list', '--page', '0'], /--page must be a whole number at least 1/],
+      [['list', '--from', 'yesterday'], /--from must be a date like 2026-01-31 or 2026-01-31 23:59:59 \(UTC\), not "yesterday"/],
       [['status', 'abc'], /positive whole number/],
       [['list', '--bogus'], /Unknown option '--bogus'/],
       [['list', '--status', 'done'], /--status must be one of New, Downloading, .*Stopped/],

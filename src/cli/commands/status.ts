@@ -7,7 +7,7 @@ import { watchMedia } from '../watch.ts';
 import { isObject } from '../client.ts';
 import { exitCodeOf, list, mediaViews, problemsOf, text, type MediaView } from '../views.ts';
 import { flag, idArg, exactlyOne, secondsOption, str, wholeNumberOption, type Command, type CommandContext } from '../command.ts';
-import { PER_PAGE } from '../../domain/media-list.ts';
+import { LIST_DATE_FORMS, PER_PAGE, listDate } from '../../domain/media-list.ts';
 
 export const status: Command = {
   usage: 'status <mediaid>... [--watch [--interval <s>]]',
@@ -72,6 +72,7 @@ export const listCommand: Command = {
     if (wanted !== undefined) fields.status = mediaStatusArg(wanted);
     for (const [option, field] of [['output', 'output'], ['from', 'date_from'], ['to', 'date_to']] as const) {
       const v = str(ctx.values, option);
+      if (v !== undefined && option !== 'output' && listDate(v, false) === null) throw usageError(`--${option} must be a date like ${LIST_DATE_FORMS} (UTC), not "${v.slice(0, 40)}"`);
       if (v !== undefined) fields[field] = v;
     }
     const reply = await ctx.client().call('GetMediaList', fields);
