@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../src/log.ts';
 import { VERSION } from '../src/version.ts';
-import { makeClip, serveFiles, startReceiver, startTestServer, untilFinal, waitFor, type TestServer } from './helpers.ts';
+import { makeClip, serveFiles, stallingSource, startReceiver, startTestServer, untilFinal, waitFor, type TestServer } from './helpers.ts';
 
 const DASHBOARD = path.join(import.meta.dirname, '..', 'deploy', 'grafana', 'encodery.json');
 
@@ -87,6 +87,8 @@ describe('metrics of a real server after real media, and the Grafana dashboard o
   let outBytes = 0;
   let finishedId = '';
   let failedId = '';
+  let stoppedId = '';
+  let stalling: Awaited<ReturnType<typeof stallingSource>>;
 
   const value = (name: string, labels: Record<string, string> = {}): number | undefined =>
     scrape.samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
@@ -119,15 +121,22 @@ describe('metrics of a real server after real media, and the Grafana dashboard o
     const missing = (await t.call('json', { action: 'AddMedia', source: `${files.url}/missing.mp4`, format: { output: 'mp4' } })) as { MediaID: string };
     failedId = missing.MediaID;
     assert.equal((await untilFinal(t, failedId)).final.status, 'Error');
+    // Stopped while its download hangs: a transfer cancelled on purpose is no transfer error.
+    stalling = await stallingSource();
+    stoppedId = ((await t.call('json', { action: 'AddMedia', source: `${stalling.url}/hang.mp4`, format: { output: 'mp4' } })) as { MediaID: string }).MediaID;
+    await waitFor(async () => ((await t.call('json', { action: 'GetStatus', mediaid: stoppedId })) as { status: string }).status === 'Downloading' || undefined, 10_000);
+    await t.call('json', { action: 'StopMedia', mediaid: stoppedId });
+    assert.equal((await untilFinal(t, stoppedId)).final.status, 'Stopped');
     await waitFor(async () => hook.received.length > 0, 10_000);
     // The end's log line and time are written once the media row is read back after the commit.
-    await waitFor(async () => logLines.some((l) => l.msg === 'media failed' && l.mediaId === Number(failedId)), 10_000);
+    await waitFor(async () => logLines.some((l) => l.msg === 'media stopped' && l.mediaId === Number(stoppedId)), 10_000);
     const res = await fetch(`${t.server.url}/metrics`);
     assert.equal(res.status, 200);
     scrape = parseExposition(await res.text());
   });
   after(async () => {
     await hook?.close();
+    await stalling?.close();
     await files?.close();
     await t?.close();
   });
@@ -151,13 +160,15 @@ describe('metrics of a real server after real media, and the Grafana dashboard o
   it('media ended are counted by outcome, statuses without media read 0, and their times are measured', () => {
     assert.equal(value('encodery_media_ended_total', { outcome: 'finished' }), 1);
     assert.equal(value('encodery_media_ended_total', { outcome: 'failed' }), 1);
-    assert.equal(value('encodery_media_ended_total', { outcome: 'stopped' }), 0);
+    assert.equal(value('encodery_media_ended_total', { outcome: 'stopped' }), 1);
     assert.equal(value('encodery_media', { status: 'Finished' }), 1);
     assert.equal(value('encodery_media', { status: 'Error' }), 1);
-    assert.equal(value('encodery_media', { status: 'Stopped' }), 0);
+    assert.equal(value('encodery_media', { status: 'Stopped' }), 1);
     assert.equal(value('encodery_media', { status: 'Processing' }), 0);
+    assert.equal(value('encodery_media', { status: 'Ready to process' }), 0);
     assert.equal(value('encodery_media_seconds_count', { outcome: 'finished' }), 1);
     assert.equal(value('encodery_media_seconds_count', { outcome: 'failed' }), 1);
+    assert.equal(value('encodery_media_seconds_count', { outcome: 'stopped' }), 1);
     // Only the first media reached its encode.
     assert.equal(value('encodery_queue_wait_seconds_count'), 1);
     assert.ok(value('encodery_queue_wait_seconds_sum')! > 0);
@@ -167,6 +178,7 @@ describe('metrics of a real server after real media, and the Grafana dashboard o
   it('transfers are counted in bytes, seconds and errors by direction and scheme', () => {
     assert.equal(value('encodery_transfer_bytes_total', { direction: 'download', scheme: 'http' }), clipBytes);
     assert.equal(value('encodery_transfer_bytes_total', { direction: 'upload', scheme: 'file' }), outBytes);
+    // The clip, and the missing file; the hanging download that StopMedia cut short is not counted.
     assert.equal(value('encodery_transfer_seconds_count', { direction: 'download', scheme: 'http' }), 2);
     assert.equal(value('encodery_transfer_errors_total', { direction: 'download', scheme: 'http' }), 1);
     assert.equal(value('encodery_transfer_errors_total', { direction: 'upload', scheme: 'file' }), undefined);
@@ -182,6 +194,7 @@ describe('metrics of a real server after real media, and the Grafana dashboard o
     assert.deepEqual(ends.map((l) => [l.mediaId, l.msg, l.outcome]), [
       [Number(finishedId), 'media finished', 'finished'],
       [Number(failedId), 'media failed', 'failed'],
+      [Number(stoppedId), 'media stopped', 'stopped'],
     ]);
     const [done, failed] = ends;
     for (const key of ['totalSec', 'queuedSec', 'downloadSec', 'encodeAndSaveSec']) assert.equal(typeof done![key], 'number', key);
