@@ -40,6 +40,8 @@ export interface Config {
   /** Longest one download or upload (its retries included) may take; 0 = no limit. */
   transferDeadlineSeconds: number;
   logLevel: string;
+  /** auto: readable lines on a terminal, JSON lines otherwise. */
+  logFormat: 'auto' | 'pretty' | 'json';
   /** Delays between notification attempts; tests shorten them. */
   notifyRetryDelaysMs: number[];
   /** How long one notification POST may take; a node's claim on a notification lasts twice this. */
@@ -123,6 +125,7 @@ export const SETTINGS = {
   transferWindowSeconds: { env: 'ENCODERY_TRANSFER_WINDOW_SECONDS', flag: 'transfer-window-seconds', help: 'The window the minimum transfer rate is averaged over', default: '120' },
   transferDeadlineSeconds: { env: 'ENCODERY_TRANSFER_DEADLINE_SECONDS', flag: 'transfer-deadline-seconds', help: 'Longest one download or upload may take, retries included; 0 = no limit', default: '86400' },
   logLevel: { env: 'ENCODERY_LOG_LEVEL', flag: 'log-level', help: 'pino log level', default: 'info' },
+  logFormat: { env: 'ENCODERY_LOG_FORMAT', flag: 'log-format', help: 'auto (readable lines when stdout is a terminal, JSON lines otherwise), pretty or json', default: 'auto' },
   notifyRetryDelaysMs: { env: 'ENCODERY_NOTIFY_RETRY_DELAYS_MS', flag: 'notify-retry-delays-ms', help: 'Delays before the 3 notification retries, comma-separated ms', default: '2000,10000,60000' },
   notifyTimeoutSeconds: { env: 'ENCODERY_NOTIFY_TIMEOUT_SECONDS', flag: 'notify-timeout-seconds', help: 'How long one notification POST may take; a node that dies while sending one has its claim on it expire after twice this, and another node sends it', default: '30' },
   azureEndpoint: { env: 'ENCODERY_AZURE_ENDPOINT', flag: 'azure-endpoint', help: 'Azure Blob service URL used for every Azure URL instead of ACCOUNT.blob.core.windows.net (Azurite: http://127.0.0.1:10000/devstoreaccount1)' },
@@ -208,6 +211,7 @@ const schema = z.object({
   transferWindowSeconds: int(1, 86_400),
   transferDeadlineSeconds: int(0, 365 * 86_400),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  logFormat: z.enum(['auto', 'pretty', 'json']),
   notifyRetryDelaysMs: list.pipe(z.array(z.string().regex(/^\d+$/).transform(Number)).length(3, 'give exactly three delays')),
   notifyTimeoutSeconds: int(1, 600),
   azureEndpoint: z.url({ protocol: /^https?$/ }).optional(),

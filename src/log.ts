@@ -1,4 +1,6 @@
+import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { ConfigError } from './config.ts';
 import { errorRef, isUserFacing } from './domain/errors.ts';
 import { redactText } from './transfer/redact.ts';
 
@@ -23,11 +25,35 @@ function redactedError(err: unknown): unknown {
   return redactValue(shown, 0);
 }
 
+export type LogFormat = 'auto' | 'pretty' | 'json';
+
+/** Whether pino-pretty can be loaded (it is what pino itself uses for readable lines). */
+function prettyAvailable(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `auto` reads a terminal as a person watching (pretty lines) and anything else as a collector (JSON). */
+export function usePretty(format: LogFormat, stdoutIsTTY = process.stdout.isTTY === true): boolean {
+  if (format === 'json') return false;
+  if (format === 'pretty') {
+    if (!prettyAvailable()) throw new ConfigError('ENCODERY_LOG_FORMAT (--log-format) pretty needs the pino-pretty package: run npm install, or use json');
+    return true;
+  }
+  return stdoutIsTTY && prettyAvailable();
+}
+
 /**
  * The server's logger: userkeys masked by name, and every URL in a line (message, fields,
- * errors and their causes) with its credentials redacted, whatever field it is in.
+ * errors and their causes) with its credentials redacted, whatever field it is in. Lines go
+ * out as JSON, or through pino-pretty (pino's transport, in a worker thread) for a terminal;
+ * redaction happens before either.
  */
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+export function createLogger(level: string, destination?: DestinationStream, format: LogFormat = 'json'): Logger {
   const options: pino.LoggerOptions = {
     level,
     redact: ['*.userkey', 'userkey', '*.key'],
@@ -39,5 +65,9 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       },
     },
   };
-  return destination ? pino(options, destination) : pino(options);
+  if (destination) return pino(options, destination);
+  if (usePretty(format)) {
+    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+  }
+  return pino(options);
 }

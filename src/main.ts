@@ -1,8 +1,17 @@
-import { CLIENT_COMMANDS, CLIENT_USAGE, runCli } from './cli/index.ts';
-import { ConfigError, loadConfig, SETTINGS } from './config.ts';
+import { closest } from './cli/suggest.ts';
+import { VERSION } from './version.ts';
 
-const USAGE = `Usage: encodery serve [--flag value ...]
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version') {
+    process.stdout.write(`encodery ${VERSION}\n`);
+    return 0;
+  }
+  // Loaded after --version, which needs neither (they take a third of a second).
+  const { CLIENT_COMMANDS, CLIENT_USAGE, runCli } = await import('./cli/index.ts');
+  const { ConfigError, loadConfig, SETTINGS } = await import('./config.ts');
+  const USAGE = `Usage: encodery serve [--flag value ...]
        encodery <client command> [options]   (encodery <command> --help for one)
+       encodery --version
 
 Settings of serve (flags override the environment):
 ${Object.values(SETTINGS)
@@ -10,8 +19,6 @@ ${Object.values(SETTINGS)
   .join('\n')}
 
 ${CLIENT_USAGE}`;
-
-async function main(argv: string[]): Promise<number> {
   const [command = 'serve', ...rest] = argv[0]?.startsWith('-') ? ['serve', ...argv] : argv;
   if (Object.hasOwn(CLIENT_COMMANDS, command)) {
     // The first Ctrl-C ends a client command cleanly (progress bars put the terminal back); a
@@ -25,7 +32,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command !== 'serve') {
-    process.stderr.write(`encodery: unknown command "${command}"\n\n${USAGE}`);
+    const meant = closest(command, ['serve', 'help', ...Object.keys(CLIENT_COMMANDS)]);
+    process.stderr.write(`encodery: unknown command ${command}${meant ? `; did you mean ${meant}?` : ''} (encodery help lists the commands)\n`);
     return 2;
   }
   // The service's modules (fastify, the store drivers, the storage SDKs) take about a second
@@ -54,12 +62,12 @@ async function main(argv: string[]): Promise<number> {
   const ffmpegNote = ffmpeg?.version ? `(FFmpeg ${ffmpeg.version}) ` : '';
   let close: () => Promise<void>;
   if (config.role === 'worker') {
-    const worker = await startWorker(config, { ffmpegChecked: true, onUserCreated });
+    const worker = await startWorker(config, { ffmpegChecked: true, ffmpegVersion: ffmpeg?.ok ? ffmpeg.version : undefined, onUserCreated });
     const tags = config.workerTags.length > 0 ? ` with tags ${config.workerTags.join(', ')}` : '';
     process.stdout.write(`Encodery ${ffmpegNote}worker taking media from the queue (${config.workers} encoding at once, ${config.downloads} more fetching sources${tags}) — data in ${config.dataDir}${storeNote(config.databaseUrl)}${config.storageUrl ? `, shared storage ${redactUrl(config.storageUrl)}` : ''}${worker.healthUrl ? `; health on ${worker.healthUrl}` : ''}\n`);
     close = worker.close;
   } else {
-    const server = await startServer(config, { ffmpegChecked: true, onUserCreated });
+    const server = await startServer(config, { ffmpegChecked: true, ffmpegVersion: ffmpeg?.ok ? ffmpeg.version : undefined, onUserCreated });
     const role = config.role === 'api' ? 'API ' : '';
     process.stdout.write(`Encodery ${role}${ffmpegNote}listening on ${server.url} — data in ${config.dataDir}${storeNote(config.databaseUrl)}${config.storageUrl ? `, shared storage ${redactUrl(config.storageUrl)}` : ''}\n`);
     close = server.close;
@@ -85,7 +93,8 @@ main(process.argv.slice(2)).then(
   },
   (err) => {
     // An unreachable store is a setting to fix, not a bug: one line, no stack.
-    process.stderr.write(`encodery: ${(err as Error)?.name === 'StoreError' || err instanceof ConfigError ? err.message : ((err as Error)?.stack ?? err)}\n`);
+    const name = (err as Error)?.name;
+    process.stderr.write(`encodery: ${name === 'StoreError' || name === 'ConfigError' ? (err as Error).message : ((err as Error)?.stack ?? err)}\n`);
     process.exit(1);
   },
 );

@@ -36,6 +36,7 @@ import { checkFfmpeg } from './pipeline/ffmpeg/version.ts';
 import { FinalStatusCache } from './api/actions/status-cache.ts';
 import { fileRootsFor } from './domain/file-roots.ts';
 import { createLogger } from './log.ts';
+import { watchMediaEnds } from './media-ends.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -54,6 +55,8 @@ export interface StartOptions {
   onUserCreated?: (user: User, file: string) => void;
   /** The result of a check the caller already made, so start-up does not run FFmpeg twice. */
   ffmpegChecked?: boolean;
+  /** The FFmpeg version that check found (for encodery_build_info). */
+  ffmpegVersion?: string;
 }
 
 /** How often /healthz's view of FFmpeg is refreshed (a binary can vanish under a running server). */
@@ -71,17 +74,22 @@ export interface RunningWorker {
 }
 
 /** FFmpeg's usability for /healthz, rechecked off the request path (a binary can vanish under a running process). */
-async function watchFfmpeg(config: Config, opts: StartOptions) {
+async function watchFfmpeg(config: Config, opts: StartOptions, onVersion: (version: string) => void) {
   const paths = { ffmpeg: config.ffmpeg, ffprobe: config.ffprobe };
-  let ready = opts.ffmpegChecked ?? (await checkFfmpeg(paths)).ok;
-  const timer = setInterval(() => void checkFfmpeg(paths).then((r) => (ready = r.ok)), FFMPEG_RECHECK_MS);
+  const checked = (r: Awaited<ReturnType<typeof checkFfmpeg>>): boolean => {
+    if (r.ok) onVersion(r.version);
+    return r.ok;
+  };
+  if (opts.ffmpegChecked && opts.ffmpegVersion) onVersion(opts.ffmpegVersion);
+  let ready = opts.ffmpegChecked ?? checked(await checkFfmpeg(paths));
+  const timer = setInterval(() => void checkFfmpeg(paths).then((r) => (ready = checked(r))), FFMPEG_RECHECK_MS);
   timer.unref();
   return { ready: () => ready, stop: () => clearInterval(timer) };
 }
 
 /** What every role shares: users, store, notifications and the pipeline's events. */
 async function openCore(config: Config, opts: StartOptions) {
-  const log = opts.log ?? createLogger(config.logLevel);
+  const log = opts.log ?? createLogger(config.logLevel, undefined, config.logFormat);
   fs.mkdirSync(config.dataDir, { recursive: true });
   // Checked before anything opens: a storage nobody can write must stop the start.
   const storage = SharedStorage.from(config);
@@ -104,7 +112,8 @@ async function openCore(config: Config, opts: StartOptions) {
     storeReady = true;
   };
   let queue: QueueView | undefined;
-  const metrics = new Metrics(db, () => queue);
+  let ffmpegVersion: string | null = null;
+  const metrics = new Metrics(db, { queue: () => queue, ffmpegVersion: () => ffmpegVersion });
   // Derived once at start: each user's notification secret (notify/sign.ts).
   const secrets = new Map(users.all.map((u) => [u.id, notifySecret(u.key)]));
   const outbox = new Outbox(db, log.child({ part: 'notify' }), {
@@ -112,17 +121,34 @@ async function openCore(config: Config, opts: StartOptions) {
     retryDelaysMs: config.notifyRetryDelaysMs,
     sendTimeoutMs: config.notifyTimeoutSeconds * 1000,
     secretFor: (userId) => secrets.get(userId) ?? null,
+    onAttempt: (kind, ok, givenUp) => {
+      metrics.notifyAttempts.inc({ kind, outcome: ok ? 'ok' : 'error' });
+      if (givenUp) metrics.notifyGivenUp.inc({ kind });
+    },
   });
   // Every status change, with the notifications it triggers, in one transaction.
-  const lifecycle: PipelineLifecycle = new Lifecycle(db, { outbox, afterCommit: crashAfter(config.testCrashAt) });
+  const mediaEnds = watchMediaEnds(db, metrics, log);
+  const crash = crashAfter(config.testCrashAt);
+  const lifecycle: PipelineLifecycle = new Lifecycle(db, {
+    outbox,
+    afterCommit: (changes) => {
+      mediaEnds(changes);
+      crash?.(changes);
+    },
+  });
   const events: PipelineEvents = {
-    taskEncoded: (seconds, output) => metrics.taskSeconds.observe({ output }, seconds),
+    taskEncoded: (seconds, output, outcome) => metrics.taskSeconds.observe({ output, outcome }, seconds),
+    transferred: (t) => metrics.transferred(t),
   };
   // Cluster workers hand split-and-stitch chunks to the whole cluster through their own queue.
   const chunks = config.redisUrl && config.role !== 'api' ? new BullChunkQueue(bullSettings(config, log)) : null;
   const encoderSlots = new EncoderSlots(config.workers);
   const pipeline = createMediaProcessor({ db, lifecycle, config, log, events, storage, encoderSlots, fileRoots, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
-  return { log, users, fileRoots, db, lifecycle, storeHealth, waitForStore, metrics, outbox, events, pipeline, storage, chunks, setQueue: (q: QueueView) => (queue = q) };
+  return {
+    log, users, fileRoots, db, lifecycle, storeHealth, waitForStore, metrics, outbox, events, pipeline, storage, chunks,
+    setQueue: (q: QueueView) => (queue = q),
+    setFfmpegVersion: (v: string) => (ffmpegVersion = v),
+  };
 }
 
 /** Waits out an unreachable store during a start-up step, logging each attempt. */
@@ -297,7 +323,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   // Checked off the request path: /healthz answers from the last result. An API node runs no
   // FFmpeg (the workers probe and encode), so it neither needs nor checks one.
-  const ffmpeg = config.role !== 'api' ? await watchFfmpeg(config, opts) : null;
+  const ffmpeg = config.role !== 'api' ? await watchFfmpeg(config, opts, core.setFfmpegVersion) : null;
   const queueConnected = bull ? () => bull.connected() : null;
 
   let publicUrl = config.publicUrl ?? '';
@@ -366,7 +392,7 @@ export async function startWorker(config: Config, opts: StartOptions = {}): Prom
   const { log, db, outbox, storeHealth } = core;
   const queue = await clusterQueue(config, log, db);
   // FFmpeg was checked before the start; a worker that cannot run it does not start at all.
-  const ffmpeg = await watchFfmpeg(config, opts);
+  const ffmpeg = await watchFfmpeg(config, opts, core.setFfmpegVersion);
   const health = healthCheck({ store: storeHealth, queueConnected: () => queue.connected(), ffmpegReady: ffmpeg.ready });
   // The health port opens before the store is ready, so a worker waiting for it reports 503.
   const healthServer = config.healthPort === null ? null : await startHealthServer({ host: config.host, port: config.healthPort, health, metrics: core.metrics });

@@ -114,6 +114,25 @@ describe('encodery command-line client against a live server', () => {
     assert.equal([...r.stdout.matchAll(/link http:\/\/\S+\/download\//g)].length, 2, r.stdout);
   });
 
+  it('each --dest goes to the format before it: the MP4 is delivered, the thumbnail kept on the server', async () => {
+    const out = path.join(t.filesDir, 'split-dest.mp4');
+    const r = await cli(['add', clip, '--format', '{"output":"mp4","size":"160x120"}', '--dest', out, '--format', '{"output":"thumbnail","width":"64"}', '--wait', '--interval', '0.2', '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { media: { tasks: { output: string; destinations: { url: string; status: string }[]; links: string[] }[] }[] };
+    const [mp4, thumb] = doc.media[0]!.tasks;
+    assert.equal(mp4!.output, 'mp4');
+    assert.deepEqual(mp4!.destinations.map((d) => d.status), ['Saved']);
+    assert.deepEqual(mp4!.links, []);
+    const video = (await ffprobe(out)).streams.find((s) => s.codec_type === 'video');
+    assert.equal(`${video?.width}x${video?.height}`, '160x120');
+    assert.equal(thumb!.output, 'thumbnail');
+    assert.deepEqual(thumb!.destinations, []);
+    assert.equal(thumb!.links.length, 1);
+    const picture = await fetch(thumb!.links[0]!);
+    assert.equal(picture.status, 200);
+    assert.equal(picture.headers.get('content-type'), 'image/jpeg');
+  });
+
   it('status shows the media with its tasks and destinations, as text and as JSON', async () => {
     const text = await cli(['status', finishedId], env);
     assert.equal(text.code, 0, text.stderr);
@@ -264,7 +283,12 @@ describe('encodery command-line client against a live server', () => {
       [['add'], /missing the source/],
       [['add', clip], /--preset <name> or --format/],
       [['add', clip, '--format', '{not json'], /not valid JSON/],
-      [['add', clip, '--preset', 'a', '--preset', 'b', '--dest', 'x.mp4'], /one --dest per format/],
+      [['add', clip, '--dest', 'x.mp4', '--preset', 'a'], /--dest x\.mp4 comes before any --preset or --format/],
+      [['add', clip, '--format', '[{"output":"mp4"},{"output":"webm"}]', '--dest', 'x.mp4'], /follows a --format list of several formats/],
+      [['add', clip, '--format', '{"output":"mp4","destination":"file:///a.mp4"}', '--dest', 'x.mp4'], /names its own "destination"/],
+      [['list', '--per-page', '2'], /--per-page must be a whole number from 5 to 100, not "2"/],
+      [['list', '--page', '0'], /--page must be a whole number at least 1/],
+      [['list', '--from', 'yesterday'], /--from must be a date like 2026-01-31 or 2026-01-31 23:59:59 \(UTC\), not "yesterday"/],
       [['status', 'abc'], /positive whole number/],
       [['list', '--bogus'], /Unknown option '--bogus'/],
       [['list', '--status', 'done'], /--status must be one of New, Downloading, .*Stopped/],
@@ -323,6 +347,24 @@ describe('encodery command-line client against a live server', () => {
     } finally {
       await fs.rm(home, { recursive: true, force: true });
     }
+  });
+});
+
+describe('encodery without a server: version and mistyped commands', () => {
+  it('--version prints the package version and exits 0', async () => {
+    const { version } = JSON.parse(await fs.readFile(path.join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
+    const r = await cli(['--version']);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [0, `encodery ${version}\n`, '']);
+  });
+
+  it('a mistyped command exits 2 with one line naming the closest command, not the whole help', async () => {
+    const r = await cli(['lst']);
+    assert.equal(r.code, ExitCode.Usage);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, 'encodery: unknown command lst; did you mean list? (encodery help lists the commands)\n');
+    const far = await cli(['frobnicate']);
+    assert.equal(far.code, ExitCode.Usage);
+    assert.doesNotMatch(far.stderr, /did you mean/);
   });
 });
 
@@ -411,6 +453,23 @@ describe('encodery status --watch without a terminal', () => {
       'media 5  Finished  100.0%',
       '  task 10  mp4  Finished  100.0%',
     ]);
+  });
+
+  it('on a terminal, bars of outputs with long and short names start in the same column', async () => {
+    const reply = { job: { id: '5', status: 'Processing', progress: '50.0', format: [['101', 'mp4'], ['102', 'advanced_hls'], ['103', 'thumbnail']].map(([id, output]) => ({ id, output, status: 'Finished', progress: '100.0' })) } };
+    const final = { job: { ...reply.job, status: 'Finished', progress: '100.0' } };
+    const script = [reply, final];
+    const { out, text } = capture();
+    Object.assign(out.stdout, { isTTY: true, columns: 120 });
+    await watchMedia({ call: async () => script.shift()! }, ['5'], out, { intervalMs: 1, json: false });
+    // The last drawing of each bar, after cursor moves and line clears are taken out.
+    const plain = text().replace(/\x1b\[[0-9;]*[A-Za-z]/g, '\n');
+    const columns = ['mp4', 'advanced_hls', 'thumbnail'].map((output) => {
+      const drawn = [...plain.matchAll(new RegExp(`^(media 5 task \\d+ ${output}\\s*)\\|`, 'gm'))];
+      assert.ok(drawn.length > 0, plain);
+      return drawn.at(-1)![1]!.length;
+    });
+    assert.equal(new Set(columns).size, 1, `bars start at columns ${columns.join(', ')}`);
   });
 
   it('gives up with the connection error when the server stays away', async () => {

@@ -55,7 +55,7 @@ describe('operations: health, metrics, notification retries', () => {
     assert.match(text, /encodery_api_requests_total\{action="addmedia",outcome="ok"\} \d+/);
     assert.match(text, /encodery_media\{status="Finished"\} \d+/);
     assert.match(text, /encodery_queue_depth \d+/);
-    assert.match(text, /encodery_task_encode_seconds_count\{output="mp3"\} \d+/);
+    assert.match(text, /encodery_task_encode_seconds_count\{output="mp3",outcome="ok"\} \d+/);
   });
 });
 

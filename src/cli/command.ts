@@ -10,10 +10,18 @@ import type { Output } from './output.ts';
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
+/** One option as typed, in command-line order (where order carries meaning, as for add's --dest). */
+export interface OptionToken {
+  name: string;
+  value: string | undefined;
+}
+
 export interface CommandContext {
   /** Positional arguments after the command name. */
   args: string[];
   values: Values;
+  /** The options in the order they were typed. */
+  options: OptionToken[];
   json: boolean;
   out: Output;
   /** Aborted by Ctrl-C (main.ts owns the signal handler). */
@@ -62,6 +70,16 @@ export function secondsOption(values: Values, name: string, fallbackSec: number,
   const n = Number(text);
   if (!Number.isFinite(n) || n < min) throw usageError(`--${name} must be a number of seconds, at least ${min}`);
   return Math.round(n * 1000);
+}
+
+/** A whole number option within [min, max], checked here so that a bad one is a usage error. */
+export function wholeNumberOption(values: Values, name: string, fallback: number, min: number, max: number): number {
+  const text = str(values, name);
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
+  if (!/^\d{1,16}$/.test(text.trim()) || n < min || n > max) throw usageError(`--${name} must be a whole number ${range}, not "${text.slice(0, 40)}"`);
+  return n;
 }
 
 /** A URL as given, or a plain path as the file:// URL of its absolute path (for a server on this machine). */

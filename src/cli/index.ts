@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ApiClient } from './client.ts';
-import { str, type Command, type OptionSpec, type Values } from './command.ts';
+import { str, type Command, type OptionSpec, type OptionToken, type Values } from './command.ts';
 import { add, cancel, restart, stop } from './commands/media.ts';
 import { presets } from './commands/presets.ts';
 import { info, listCommand, status } from './commands/status.ts';
@@ -55,13 +55,14 @@ export async function runCli(name: string, argv: string[], env: NodeJS.ProcessEn
   const command = CLIENT_COMMANDS[name];
   if (!command) throw new Error(`not a client command: ${name}`);
   try {
-    let parsed: { values: Values; positionals: string[] };
+    let parsed: { values: Values; positionals: string[]; tokens: OptionToken[] };
     try {
-      parsed = parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true }) as typeof parsed;
+      const all = parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true, tokens: true });
+      parsed = { values: all.values as Values, positionals: all.positionals, tokens: all.tokens.filter((t) => t.kind === 'option').map((t) => ({ name: t.name, value: t.value })) };
     } catch (err) {
       throw new CliError(`${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\nusage: encodery ${command.usage}`, ExitCode.Usage);
     }
-    const { values, positionals } = parsed;
+    const { values, positionals, tokens } = parsed;
     if (values.help === true) {
       line(out.stdout, `usage: encodery ${command.usage}\n${command.summary}\n\n${CLIENT_USAGE}`);
       return ExitCode.Ok;
@@ -70,6 +71,7 @@ export async function runCli(name: string, argv: string[], env: NodeJS.ProcessEn
     return await command.run({
       args: positionals,
       values,
+      options: tokens,
       json: values.json === true,
       out,
       signal,

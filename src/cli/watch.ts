@@ -115,8 +115,12 @@ function barView(out: Output): View {
   );
   const bars = new Map<string, cliProgress.SingleBar>();
   const mediaStatus = new Map<string, string>();
+  // Labels padded to the longest seen so far (`advanced_hls` beside `mp4`), so the bars line up.
+  let labelWidth = 0;
   return {
     update(media) {
+      const labels = new Map(media.flatMap((m) => m.tasks.map((t) => [t.id, `media ${m.id} task ${t.id} ${t.output}`] as const)));
+      for (const label of labels.values()) labelWidth = Math.max(labelWidth, label.length);
       for (const m of media) {
         if (mediaStatus.get(m.id) !== m.status) {
           mediaStatus.set(m.id, m.status);
@@ -125,7 +129,7 @@ function barView(out: Output): View {
         for (const t of m.tasks) {
           const running = t.status !== 'Finished' && t.status !== 'Error';
           const payload: BarPayload = {
-            label: `media ${m.id} task ${t.id} ${t.output}`.padEnd(28),
+            label: labels.get(t.id)!.padEnd(labelWidth),
             pct: `${(t.progress ?? 0).toFixed(1).padStart(5)}%`,
             status: t.status,
             left: running && t.timeLeft !== null && t.timeLeft > 0 ? `  ${duration(t.timeLeft)} left` : '',

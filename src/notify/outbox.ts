@@ -26,6 +26,8 @@ export interface OutboxOptions {
   sendTimeoutMs?: number;
   /** This process among the nodes sharing the store (hostname, pid and a random part by default). */
   node?: string;
+  /** After each recorded attempt: whether it was delivered, and whether the notification is now given up. */
+  onAttempt?: (kind: string, ok: boolean, givenUp: boolean) => void;
 }
 
 /**
@@ -206,6 +208,7 @@ export class Outbox implements OutboxWriter<DeliveredOutput> {
         ),
       wait,
     );
+    this.opts.onAttempt?.(row.kind, ok, state === 'failed');
     if (state === 'pending') this.#schedule(id, retryIn!);
     else if (state === 'failed') this.log.warn({ mediaId: row.media_id, kind: row.kind, attempts: made }, 'notification given up');
   }

@@ -11,7 +11,7 @@ import { parseFormat } from '../domain/format.ts';
 import { parsePriority } from '../domain/priority.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, destinationError, isFinalMedia } from '../domain/status.ts';
 import { download, localSourcePath, transferPace, upload, redactUrl } from '../transfer/index.ts';
-import type { TransferContext } from '../transfer/types.ts';
+import type { TransferContext, TransferReport } from '../transfer/types.ts';
 import type { FileRootsOf } from '../domain/file-roots.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
 import { FFMPEG_PREFIX_ARGS, runFfmpeg, withThreads } from './ffmpeg/run.ts';
@@ -41,7 +41,10 @@ import { describeQuality } from '../domain/quality.ts';
 
 /** What the pipeline tells the rest of the system besides status changes (those notify through the lifecycle's outbox). */
 export interface PipelineEvents {
-  taskEncoded(seconds: number, output: string): void;
+  /** An encode ended: `ok` with an output made, `error` when FFmpeg or its output failed. */
+  taskEncoded(seconds: number, output: string, outcome: 'ok' | 'error'): void;
+  /** A source download or destination upload ended. */
+  transferred(report: TransferReport): void;
 }
 
 /** The lifecycle the pipeline writes every status through; a delivered output's facts go to notify_upload. */
@@ -109,6 +112,7 @@ class MediaRun {
       s3Endpoint: c.s3Endpoint, s3Region: c.s3Region, azureEndpoint: c.azureEndpoint,
       remote: { sftpKeyFile: c.sftpKeyFile, sftpKeyPassphrase: c.sftpKeyPassphrase, sftpKnownHostsFile: c.sftpKnownHosts, ftpsCaFile: c.ftpsCaFile },
       debug: (message) => this.#log.debug(message),
+      report: (t) => this.deps.events.transferred(t),
     };
   }
 
@@ -157,7 +161,8 @@ class MediaRun {
       if (this.signal.aborted) return; // whoever interrupted us settles the status
       // Not the media's fault: the queue runs it again once the store answers.
       if (isStoreUnavailable(err)) throw err;
-      this.#log.warn({ err }, 'media failed');
+      // The end itself is logged once for every media, with its times (media-ends.ts).
+      this.#log.warn({ err }, 'media run failed');
       await this.#setStatus(MediaStatus.Error, { description: describeError(err, this.#log), finished_at: Date.now() });
     } finally {
       await this.#progress.stop();
@@ -272,7 +277,7 @@ class MediaRun {
       setTaskStatus: (id: number, status: TaskStatus, patch?: repo.TaskPatch) => this.#setTaskStatus(id, status, patch),
       failTask: (id: number, err: unknown) => this.#failTask(id, err),
       setFraction: (id: number, f: number) => this.#progress.setTaskFraction(id, f),
-      taskEncoded: (sec: number, output: string) => this.deps.events.taskEncoded(sec, output),
+      taskEncoded: (sec: number, output: string) => this.deps.events.taskEncoded(sec, output, 'ok'),
       chunkExecutor: this.deps.chunkExecutor ? (pieces: SplitPieces | null) => this.deps.chunkExecutor!(this.mediaId, pieces, this.#priority) : null,
       storage: this.#storage, log: this.#log,
     };
@@ -306,6 +311,7 @@ class MediaRun {
     // The quality report's figures come out of this same run's log (quality/log.ts).
     const measured = ids.map((id) => g.quality(id));
     const qualityLog = measured.some((q) => q !== null) ? new QualityLog() : null;
+    const started = performance.now();
     try {
       for (const [i, args] of g.passes.entries()) {
         const passes = g.passes.length;
@@ -325,6 +331,7 @@ class MediaRun {
     } catch (err) {
       if (this.signal.aborted) throw err;
       if (!shared) {
+        this.deps.events.taskEncoded((performance.now() - started) / 1000, rows.get(ids[0]!)?.output ?? 'unknown', 'error');
         await this.#failTask(ids[0]!, err);
         return;
       }
@@ -369,8 +376,9 @@ class MediaRun {
         if (quality) await repo.appendLog(this.#db, [id], `Quality: ${describeQuality(quality)}`);
         const share = shared ? `; the process made ${ids.length} outputs` : '';
         await repo.appendLog(this.#db, [id], `Encoded ${outputs.length} file(s), ${formatBytes(size)} in ${wallSec.toFixed(2)} s (${speed ? speed.toFixed(2) : '?'}x realtime, ${cpuSec.toFixed(2)} CPU s${share})`);
-        this.deps.events.taskEncoded(wallSec, rows.get(id)?.output ?? 'unknown');
+        this.deps.events.taskEncoded(wallSec, rows.get(id)?.output ?? 'unknown', 'ok');
       } catch (err) {
+        this.deps.events.taskEncoded(wallSec, rows.get(id)?.output ?? 'unknown', 'error');
         await this.#failTask(id, err);
       }
     }

@@ -13,7 +13,7 @@ import { s3Scheme } from './s3.ts';
 import { ByteMeter, TransferPace, tooLargeMessage, type PaceLimits } from './meter.ts';
 import { redactUrl } from './redact.ts';
 import { sftpScheme } from './sftp.ts';
-import { TransferError, type Progress, type SchemeModule, type TransferContext } from './types.ts';
+import { TransferError, type Progress, type SchemeModule, type TransferContext, type TransferReport } from './types.ts';
 
 export { redactUrl } from './redact.ts';
 export { lexicallyInside } from './guard.ts';
@@ -111,14 +111,53 @@ function paced(verb: Verb, ctx: TransferContext, onProgress?: Progress): { ctx: 
   };
 }
 
+/** The scheme a transfer is counted under: one a module serves (never text from the URL otherwise). */
+function schemeLabel(url: URL, module: SchemeModule): string {
+  if (module.schemes.includes(url.protocol)) return url.protocol.slice(0, -1);
+  return module === azureScheme ? 'azure' : (module.schemes[0]?.slice(0, -1) ?? 'other');
+}
+
+/** Runs one transfer and tells `ctx.report` how it went; one cancelled on purpose is not reported. */
+async function reported<T>(
+  direction: TransferReport['direction'],
+  url: URL,
+  module: SchemeModule,
+  ctx: TransferContext,
+  onProgress: Progress | undefined,
+  run: (onProgress: Progress | undefined) => Promise<T>,
+  bytesOf: (result: T) => number,
+): Promise<T> {
+  const report = ctx.report;
+  if (!report) return run(onProgress);
+  const started = performance.now();
+  let moved = 0;
+  const tell = (ok: boolean, bytes: number) => {
+    try {
+      report({ direction, scheme: schemeLabel(url, module), bytes, seconds: (performance.now() - started) / 1000, ok });
+    } catch {
+      // Counting is advisory: it never fails a transfer.
+    }
+  };
+  try {
+    const result = await run((done, total) => {
+      moved = done;
+      return onProgress?.(done, total);
+    });
+    tell(true, bytesOf(result));
+    return result;
+  } catch (err) {
+    if (!ctx.signal?.aborted) tell(false, moved);
+    throw err;
+  }
+}
+
 /** Streams `url` into `toPath` (created or truncated); on any failure `toPath` is removed. */
-export async function download(
-  url: string,
-  toPath: string,
-  outer: TransferContext,
-  onOuterProgress?: Progress,
-): Promise<{ bytes: number }> {
+export async function download(url: string, toPath: string, outer: TransferContext, onOuterProgress?: Progress): Promise<{ bytes: number }> {
   const { url: parsed, module } = resolve(url, 'source', 'Download', outer);
+  return reported('download', parsed, module, outer, onOuterProgress, (p) => downloadFrom(parsed, module, toPath, outer, p), (r) => r.bytes);
+}
+
+async function downloadFrom(parsed: URL, module: SchemeModule, toPath: string, outer: TransferContext, onOuterProgress?: Progress): Promise<{ bytes: number }> {
   if (outer.signal?.aborted) throw abortedError('Download', outer.signal);
   const limit = outer.maxSourceBytes;
   const tooLarge = tooLargeMessage(limit ?? 0);
@@ -158,6 +197,11 @@ export async function download(
  */
 export async function upload(fromPath: string, url: string, outer: TransferContext, onOuterProgress?: Progress): Promise<void> {
   const { url: parsed, module } = resolve(url, 'destination', 'Upload', outer);
+  await reported('upload', parsed, module, outer, onOuterProgress, (p) => uploadTo(parsed, module, fromPath, outer, p), (size) => size);
+}
+
+/** Returns the size sent. */
+async function uploadTo(parsed: URL, module: SchemeModule, fromPath: string, outer: TransferContext, onOuterProgress?: Progress): Promise<number> {
   let size: number;
   try {
     size = (await fs.stat(fromPath)).size;
@@ -173,7 +217,7 @@ export async function upload(fromPath: string, url: string, outer: TransferConte
       pace?.restart();
       try {
         await module.write(parsed, ctx, { path: fromPath, size }, onProgress);
-        return;
+        return size;
       } catch (err) {
         if (pace?.failure && !outer.signal?.aborted) throw pace.failure;
         const failure = toTransferError(err, 'Upload', parsed.hostname || 'localhost', ctx.signal);

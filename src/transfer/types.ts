@@ -27,6 +27,19 @@ export interface TransferContext {
   remote?: RemoteSettings;
   /** Diagnostics nobody is shown by default (an SFTP server's host key fingerprint). */
   debug?: (message: string) => void;
+  /** Told of every download and upload when it ends, well or not (the metrics count them). */
+  report?: (t: TransferReport) => void;
+}
+
+/** One download or upload (retries included) as it ended. */
+export interface TransferReport {
+  direction: 'download' | 'upload';
+  /** The URL scheme without its colon: file, http, https, s3, ftp, ftps, sftp… */
+  scheme: string;
+  /** Bytes moved (on a failure: as far as it got). */
+  bytes: number;
+  seconds: number;
+  ok: boolean;
 }
 
 export interface RemoteSettings {

@@ -13,6 +13,7 @@ import { WARNING_PREFIX } from './media.ts';
 import type { QcReport } from '../../domain/qc.ts';
 import { parseQuality } from '../../domain/quality.ts';
 import type { Action, ActionContext } from './context.ts';
+import { LIST_DATE_FORMS, PER_PAGE, listDate } from '../../domain/media-list.ts';
 
 /** Keys a status reply sets itself; a format field with the same name is not echoed over them. */
 const RESERVED_TASK_KEYS = new Set(['id', 'status', 'created', 'started', 'finished', 'destination', 'destination_status', 's3_destination', 'task_status', 'convertedsize', 'description', 'qc_media', 'qc_report', 'quality_report']);
@@ -319,8 +320,8 @@ export const getMediaList: Action = async (ctx) => {
     };
   }
   const page = positiveInt(scalar(q, 'page') || '1', 'page');
-  const perPage = positiveInt(scalar(q, 'per_page') || '10', 'per_page');
-  if (perPage < 5 || perPage > 100) throw new ApiError(ErrorText.badValue('per_page', 'must be between 5 and 100.'));
+  const perPage = positiveInt(scalar(q, 'per_page') || String(PER_PAGE.default), 'per_page');
+  if (perPage < PER_PAGE.min || perPage > PER_PAGE.max) throw new ApiError(ErrorText.badValue('per_page', `must be between ${PER_PAGE.min} and ${PER_PAGE.max}.`));
   const sortName = scalar(q, 'sort') || 'media_id';
   const sort = SORTS[sortName];
   if (!sort) throw new ApiError(ErrorText.badValue('sort', `must be one of ${Object.keys(SORTS).join(', ')}.`));
@@ -376,12 +377,9 @@ export const getMediaList: Action = async (ctx) => {
 /** `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS`, UTC. A bare date_to covers the whole day. */
 function parseDate(text: string | undefined, field: string, endOfDay: boolean): number | undefined {
   if (!text) return undefined;
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2}))?$/.exec(text);
-  if (!m) throw new ApiError(ErrorText.badValue(field, 'must be a date like 2026-01-31 or 2026-01-31 23:59:59.'));
-  const [, y, mo, d, h, mi, s] = m;
-  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0));
-  if (Number.isNaN(ms)) throw new ApiError(ErrorText.badValue(field, 'is not a valid date.'));
-  return h === undefined && endOfDay ? ms + 86_399_999 : ms;
+  const ms = listDate(text, endOfDay);
+  if (ms === null) throw new ApiError(ErrorText.badValue(field, `must be a date like ${LIST_DATE_FORMS}.`));
+  return ms;
 }
 
 /** An empty list renders as `[]` in JSON, which clients read as a value: leave it out instead. */

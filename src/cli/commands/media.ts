@@ -3,12 +3,13 @@ import { CliError, ExitCode, usageError } from '../exit.ts';
 import { line, printJson } from '../output.ts';
 import { list, text } from '../views.ts';
 import { isObject } from '../client.ts';
-import { flag, formatsArg, idArg, exactlyOne, secondsOption, str, strs, urlOrPath, type Command, type CommandContext } from '../command.ts';
+import { flag, formatsArg, idArg, exactlyOne, secondsOption, str, urlOrPath, type Command, type CommandContext, type OptionToken } from '../command.ts';
 import { finish } from './status.ts';
 
 export const add: Command = {
-  usage: 'add <source>... (--preset <name> | --format <json|@file>)... [--dest <url>]... [--notify <url>] [--wait [--interval <s>]]',
-  summary: 'Add a media (AddMedia); with --wait, follow it until it ends',
+  usage: 'add <source>... <format> [--dest <url>]... [<format> [--dest <url>]...]... [--notify <url>] [--wait [--interval <s>]]',
+  summary:
+    'Add a media (AddMedia). Each <format> is --preset <name> or --format <json|@file>; each --dest goes to the format just before it, and a format with none is kept on the server. With --wait, follow the media until it ends',
   options: {
     preset: { type: 'string', multiple: true },
     format: { type: 'string', multiple: true },
@@ -19,12 +20,8 @@ export const add: Command = {
   },
   async run(ctx) {
     if (ctx.args.length === 0) throw usageError('missing the source: give its URL (or a path, sent as a file:// URL)');
-    const formats = [
-      ...strs(ctx.values, 'preset').map((name) => ({ output_preset: name }) as Record<string, unknown>),
-      ...formatsArg(strs(ctx.values, 'format'), 'format'),
-    ];
+    const formats = formatsInOrder(ctx.options);
     if (formats.length === 0) throw usageError('give at least one --preset <name> or --format <json>');
-    placeDestinations(formats, strs(ctx.values, 'dest').map(urlOrPath));
     const intervalMs = secondsOption(ctx.values, 'interval', 1, 0.2);
     const sources = ctx.args.map(urlOrPath);
     const notify = str(ctx.values, 'notify');
@@ -50,16 +47,33 @@ export const add: Command = {
 };
 
 /**
- * --dest values go to the formats that name no destination themselves: all of them to a single
- * such format, or, as many --dest as formats, the n-th to the n-th. Anything else would write
- * several formats to one file, so it is refused.
+ * The formats of --preset and --format in the order typed, each --dest going to the format just
+ * before it (several --dest: several destinations of that format). A format without a --dest
+ * after it is kept on the server, so one command can deliver the MP4 and keep the thumbnail.
  */
-function placeDestinations(formats: Record<string, unknown>[], dests: string[]): void {
-  if (dests.length === 0) return;
-  const open = formats.filter((f) => f.destination === undefined);
-  if (open.length === 1) open[0]!.destination = dests.length === 1 ? dests[0] : dests;
-  else if (open.length === dests.length) open.forEach((f, i) => (f.destination = dests[i]));
-  else throw usageError(`${dests.length} --dest for ${open.length} formats without a destination: give one --dest per format, in the same order, or put "destination" in the --format JSON`);
+function formatsInOrder(options: OptionToken[]): Record<string, unknown>[] {
+  const formats: Record<string, unknown>[] = [];
+  // The format the next --dest belongs to; null after a --format list, where it would be ambiguous.
+  let last: { format: Record<string, unknown> | null; typed: string } | null = null;
+  const dests = new Map<Record<string, unknown>, string[]>();
+  for (const { name, value = '' } of options) {
+    if (name === 'preset') {
+      const format = { output_preset: value };
+      formats.push(format);
+      last = { format, typed: `--preset ${value}` };
+    } else if (name === 'format') {
+      const items = formatsArg([value], 'format');
+      formats.push(...items);
+      last = { format: items.length === 1 ? items[0]! : null, typed: '--format' };
+    } else if (name === 'dest') {
+      if (!last) throw usageError(`--dest ${value} comes before any --preset or --format: put each --dest after the format it is for`);
+      if (!last.format) throw usageError(`--dest ${value} follows a --format list of several formats: put "destination" in each format's JSON, or give them as separate --format options`);
+      if (last.format.destination !== undefined) throw usageError(`--dest ${value} follows a --format that names its own "destination": give its destinations in one place`);
+      dests.set(last.format, [...(dests.get(last.format) ?? []), urlOrPath(value)]);
+    }
+  }
+  for (const [format, urls] of dests) format.destination = urls.length === 1 ? urls[0] : urls;
+  return formats;
 }
 
 function mediaAction(action: string, verb: string, summary: string): Command {

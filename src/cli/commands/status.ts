@@ -6,7 +6,8 @@ import { line, percent, printJson, table } from '../output.ts';
 import { watchMedia } from '../watch.ts';
 import { isObject } from '../client.ts';
 import { exitCodeOf, list, mediaViews, problemsOf, text, type MediaView } from '../views.ts';
-import { flag, idArg, exactlyOne, secondsOption, str, type Command, type CommandContext } from '../command.ts';
+import { flag, idArg, exactlyOne, secondsOption, str, wholeNumberOption, type Command, type CommandContext } from '../command.ts';
+import { LIST_DATE_FORMS, PER_PAGE, listDate } from '../../domain/media-list.ts';
 
 export const status: Command = {
   usage: 'status <mediaid>... [--watch [--interval <s>]]',
@@ -47,7 +48,7 @@ function reportProblems(ctx: CommandContext, media: MediaView[]): void {
 const worst = (media: MediaView[]): ExitCode => media.map(exitCodeOf).reduce<ExitCode>((a, b) => (b > a ? b : a), ExitCode.Ok);
 
 export const listCommand: Command = {
-  usage: 'list [--status <status>] [--output <output>] [--from <date>] [--to <date>] [--page <n>] [--per-page <n>] [--oldest-first]',
+  usage: `list [--status <status>] [--output <output>] [--from <date>] [--to <date>] [--page <n>] [--per-page <${PER_PAGE.min}-${PER_PAGE.max}>] [--oldest-first]`,
   summary: 'List media, newest first (GetMediaList version 3)',
   options: {
     status: { type: 'string' },
@@ -64,13 +65,14 @@ export const listCommand: Command = {
       version: '3',
       sort: 'media_id',
       order: flag(ctx.values, 'oldest-first') ? 'asc' : 'desc',
-      page: str(ctx.values, 'page') ?? '1',
-      per_page: str(ctx.values, 'per-page') ?? '20',
+      page: String(wholeNumberOption(ctx.values, 'page', 1, 1, Number.MAX_SAFE_INTEGER)),
+      per_page: String(wholeNumberOption(ctx.values, 'per-page', 20, PER_PAGE.min, PER_PAGE.max)),
     };
     const wanted = str(ctx.values, 'status');
     if (wanted !== undefined) fields.status = mediaStatusArg(wanted);
     for (const [option, field] of [['output', 'output'], ['from', 'date_from'], ['to', 'date_to']] as const) {
       const v = str(ctx.values, option);
+      if (v !== undefined && option !== 'output' && listDate(v, false) === null) throw usageError(`--${option} must be a date like ${LIST_DATE_FORMS} (UTC), not "${v.slice(0, 40)}"`);
       if (v !== undefined) fields[field] = v;
     }
     const reply = await ctx.client().call('GetMediaList', fields);
