@@ -84,12 +84,19 @@ export interface Config {
   ffmpegThreads: number;
   /** Measure every encoded video output (PSNR, SSIM, loudness, duration, speed) for GetStatus and notify. */
   qualityReport: boolean;
+  /**
+   * What audio_codec dolby_heaac/dolby_heaacv2 get: this FFmpeg has no HE-AAC encoder, so they are
+   * refused, or (`lc`) written as AAC-LC with a line in the task log saying so.
+   */
+  heAac: HeAacMode;
   /** Testing only: SIGKILL this process right after the named status change commits (domain/lifecycle.ts). */
   testCrashAt: CrashPoint | null;
 }
 
 export const ROLES = ['all', 'api', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
+export const HE_AAC_MODES = ['refuse', 'lc'] as const;
+export type HeAacMode = (typeof HE_AAC_MODES)[number];
 
 interface Setting {
   env: string;
@@ -141,6 +148,7 @@ export const SETTINGS = {
   splitConcurrency: { env: 'ENCODERY_SPLIT_CONCURRENCY', flag: 'split-concurrency', help: 'Chunk encodes of one media run at once by this process', default: '2' },
   ffmpegThreads: { env: 'ENCODERY_FFMPEG_THREADS', flag: 'ffmpeg-threads', help: 'Threads per FFmpeg process (decoders, filters, encoders); 0 = FFmpeg decides', default: '0' },
   qualityReport: { env: 'ENCODERY_QUALITY_REPORT', flag: 'quality-report', help: 'A quality summary (PSNR, SSIM, loudness, duration difference, realtime factor) on every encoded video output, in extended GetStatus and notify; off skips the measuring', default: 'on' },
+  heAac: { env: 'ENCODERY_HE_AAC', flag: 'he-aac', help: 'audio_codec dolby_heaac and dolby_heaacv2: refuse them (this FFmpeg has no HE-AAC encoder), or lc to write AAC-LC in their place with a line in the task log', default: 'refuse' },
   testCrashAt: { env: 'ENCODERY_TEST_CRASH_AT', flag: 'test-crash-at', help: 'Testing only: the process kills itself (SIGKILL) right after this status change commits, e.g. destination-saved or media-finished; proves that nothing is lost at that point' },
 } satisfies Record<keyof Config, Setting>;
 
@@ -225,6 +233,7 @@ const schema = z.object({
   splitConcurrency: int(1, 64),
   ffmpegThreads: int(0, 256),
   qualityReport: bool,
+  heAac: z.enum(HE_AAC_MODES, { error: 'must be refuse or lc' }),
   testCrashAt: z.enum(CRASH_POINTS, { error: `must be one of ${CRASH_POINTS.join(', ')}` }).optional(),
 });
 

@@ -18,6 +18,7 @@ import { FFMPEG_PREFIX_ARGS, runFfmpeg, withThreads } from './ffmpeg/run.ts';
 import { formatCommandLine } from './ffmpeg/args.ts';
 import { planMedia, type EncodeGroup, type MediaTask, type PlanInput } from './plan/index.ts';
 import { withPacketsForPassthrough } from './plan/passthrough.ts';
+import { resolveAutoCrops } from './plan/auto-crop.ts';
 import { ProgressTracker } from './progress.ts';
 import type { EncoderSlots } from './encoder-slots.ts';
 import { fetchEditingAssets } from './assets.ts';
@@ -221,7 +222,8 @@ class MediaRun {
     let members: MediaTask[] = [];
     for (const t of tasks) {
       try {
-        const parsed = parseFormat(JSON.parse(t.format) as FieldMap);
+        // Stored formats passed AddMedia: an HE-AAC one was allowed then (ENCODERY_HE_AAC=lc) and is made as AAC-LC.
+        const parsed = parseFormat(JSON.parse(t.format) as FieldMap, { heAac: 'lc' });
         if (!parsed.ok) throw new Error(parsed.error);
         const dir = await this.#freshTaskDir(t.id);
         members.push({ taskId: t.id, spec: parsed.spec, out: { dir, baseName } });
@@ -234,6 +236,11 @@ class MediaRun {
     const edits = await fetchEditingAssets(members, { scratch, transfer: this.#transfer, ffprobe: this.deps.config.ffprobe, ffmpeg: this.deps.config.ffmpeg, signal: this.signal });
     for (const f of edits.failed) await this.#failTask(f.taskId, f.error);
     members = members.filter((m) => !edits.failed.some((f) => f.taskId === m.taskId)).map((m) => ({ ...m, assets: edits.assets.get(m.taskId) }));
+    // auto_crop: the borders are found in the source once, and become each format's crop.
+    const cropped = await resolveAutoCrops(members, fetched, { ffmpeg: this.deps.config.ffmpeg, signal: this.signal });
+    for (const f of cropped.failed) await this.#failTask(f.taskId, f.error);
+    for (const n of cropped.notes) await repo.appendLog(this.#db, [n.taskId], n.message);
+    members = cropped.tasks.filter((m) => !cropped.failed.some((f) => f.taskId === m.taskId));
     // Split-and-stitch formats (split/plan.ts) leave the shared plan and run chunk by chunk.
     const splits = await splitCandidates(members, fetched, optionsJson, this.#splitDeps);
     for (const n of splits.notes) await repo.appendLog(this.#db, [n.taskId], n.message);

@@ -298,7 +298,7 @@ export async function resolveFormat(ctx: ActionContext, own: FieldMap, where: st
     if (!preset) throw new ApiError(where + ErrorText.presetNotFound(name));
     fields = mergeUnder(preset.format, own);
   }
-  const parsed = parseFormat(fields);
+  const parsed = parseFormat(fields, { heAac: ctx.config.heAac });
   if (!parsed.ok) throw new ApiError(where + parsed.error);
   return { fields, spec: parsed.spec };
 }

@@ -28,11 +28,20 @@ export interface TimeValue {
   timecode: { hours: number; minutes: number; seconds: number; frames: number; dropFrame: boolean } | null;
 }
 
+/** What the server's settings decide about reading a format. */
+export interface ReadOptions {
+  /**
+   * audio_codec dolby_heaac/dolby_heaacv2: refused (this FFmpeg has no HE-AAC encoder), or read as
+   * AAC-LC (ENCODERY_HE_AAC=lc). @default 'refuse'
+   */
+  heAac?: 'refuse' | 'lc';
+}
+
 /** Reads fields by lower-cased name and insists that a known field is a single string. */
 export class Fields {
   readonly #values = new Map<string, FieldValue>();
 
-  constructor(raw: FieldMap) {
+  constructor(raw: FieldMap, readonly options: ReadOptions = {}) {
     for (const [k, v] of Object.entries(raw)) this.#values.set(k.toLowerCase(), v);
   }
 

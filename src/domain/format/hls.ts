@@ -20,6 +20,11 @@ export interface HlsStreamSpec extends VideoEncoding, AudioFields {
   videoOnly: boolean;
   /** An I-frame-only playlist beside the variant's own (EXT-X-I-FRAME-STREAM-INF). @default false */
   iframeStream: boolean;
+  /**
+   * `upscale no`: the variant is left out when it would be larger than the source (the built-in
+   * ladders' rungs say so). @default true: a size the user asks for is made, even above the source's.
+   */
+  upscale: boolean;
 }
 
 /** HLS outputs: advanced_hls and the older multi-bitrate ones, kept by name for the echo. */
@@ -69,6 +74,8 @@ export const STREAM_INHERITS = [
   'video_codec', 'turbo', 'audio_codec', 'audio_bitrate', 'audio_sample_rate', 'audio_channels_number', 'audio_volume',
   'crop_left', 'crop_top', 'crop_right', 'crop_bottom', 'rotate', 'deinterlacing',
   'loudnorm', 'loudnorm_range', 'loudnorm_peak', 'audio_normalization', 'set_rotate',
+  'set_aspect_ratio', 'cbr', 'hard_cbr', 'pix_format', 'video_codec_parameters', 'use_video_codec_parameters',
+  'noise_reduction', 'burnin_timecode', 'auto_crop', 'upscale',
 ];
 
 /** advanced_hls (reference 4.6): format-level segment_duration and trim, 1 to 15 `<stream>` variants. */
@@ -224,14 +231,14 @@ function readStreamItems(
   let picture: Picture | null = null;
   const pictureKey = (p: Picture): string => JSON.stringify(p);
   for (const [i, own] of items.entries()) {
-    const sf = new Fields({ ...inherited, ...own });
+    const sf = new Fields({ ...inherited, ...own }, f.options);
     try {
       streams.push(readHlsStream(sf, i, output));
       const p = readPicture(sf);
       if (picture === null) picture = p;
       else if (pictureKey(p) !== pictureKey(picture)) {
         throw new FormatProblem(
-          'rotate, crop and deinterlacing must be the same for every stream (all variants are cut from one picture); set them once on the format.',
+          'rotate, crop, auto_crop, deinterlacing, noise_reduction and burnin_timecode must be the same for every stream (all variants are cut from one picture); set them once on the format.',
         );
       }
     } catch (err) {
@@ -337,7 +344,9 @@ export function readHlsStream(f: Fields, index: number, output: SegmentedOutput 
     throw new FormatProblem(`add_iframe_stream is for HLS outputs with MPEG-TS segments; ${output} cannot carry it. Remove it.`);
   }
   if (iframeStream && audioOnly) throw new FormatProblem('add_iframe_stream needs a picture; it cannot be used with audio_only.');
-  return { ...encoding, ...readAudio(f, codecsOf, encoding.videoCodec), subPath, audioOnly, videoOnly, iframeStream };
+  return {
+    ...encoding, ...readAudio(f, codecsOf, encoding.videoCodec), subPath, audioOnly, videoOnly, iframeStream, upscale: f.flag('upscale', true),
+  };
 }
 
 /** Folder names that are safe in a URL, a file system and FFmpeg's var_stream_map; no `.`/`..`. */

@@ -4,9 +4,10 @@
  * output that asks for one. Outputs add their own chains (scale, frame rate, audio format) after
  * the split.
  */
+import { existsSync } from 'node:fs';
 import type { Editing, Picture, Rotate } from '../../domain/format.ts';
 import type { VideoStreamInfo } from '../ffmpeg/probe.ts';
-import { filter, type Filter, type FilterChain } from '../ffmpeg/args.ts';
+import { filter, formatNumber, type Filter, type FilterChain } from '../ffmpeg/args.ts';
 import { probeAt, type PlanInput, type Trim } from './common.ts';
 import { audioEditFilters, editVideoChains, type GraphEdit } from './editing.ts';
 import { cropFilters, croppedFrame, rotatedFrame, turnFilters, type Frame, type QuarterTurn } from './geometry.ts';
@@ -45,6 +46,8 @@ export class GraphBuilder {
     /** Logo, overlays, text and fades, drawn on tap 0 before the split (plan/editing.ts). */
     readonly edit: GraphEdit | null = null,
     readonly stage: Stage | null = null,
+    /** Where the outputs start in the source, in seconds: a burnt-in timecode counts from there. */
+    readonly startSec = 0,
   ) {}
 
   /** A label not used anywhere else in this graph. */
@@ -122,7 +125,7 @@ export class GraphBuilder {
     for (const [i, labels] of [...this.#videoTaps.entries()].sort((a, b) => a[0] - b[0])) {
       const v = probeAt(this.input, i).video!;
       let from = `${i}:v:0`;
-      let prepare = pictureFilters(this.picture!, v);
+      let prepare = pictureFilters(this.picture!, v, this.input.paths.length === 1 ? this.startSec : null);
       if (i === 0 && this.stage?.video) {
         taps.push(...this.stage.video.chains);
         from = this.stage.video.out;
@@ -203,8 +206,43 @@ export function preparedFrame(p: Picture, v: VideoStreamInfo): Frame {
   return croppedFrame(rotatedFrame(v, extraTurn(p.rotate, v)), p.crop);
 }
 
-export function pictureFilters(p: Picture, v: VideoStreamInfo): Filter[] {
-  return [...deinterlaceFilters(p, v), ...turnFilters(extraTurn(p.rotate, v)), ...cropFilters(p.crop)];
+/**
+ * `startSec`: where the picture starts in its source, for burnin_timecode; null when sources are
+ * joined, where one running timecode cannot be drawn on each source before the join.
+ */
+export function pictureFilters(p: Picture, v: VideoStreamInfo, startSec: number | null): Filter[] {
+  const nr = p.noiseReduction;
+  return [
+    ...deinterlaceFilters(p, v), ...turnFilters(extraTurn(p.rotate, v)), ...cropFilters(p.crop),
+    ...(nr ? [filter('hqdn3d', [nr.lumaSpatial, nr.chromaSpatial, nr.lumaTemporal])] : []),
+    ...(p.burninTimecode ? [timecodeFilter(v, startSec)] : []),
+  ];
+}
+
+/** burnin_timecode's font: DejaVu Sans Mono, Debian's fonts-dejavu-core (a dependency of its ffmpeg package). */
+export const TIMECODE_FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf';
+
+/**
+ * The timecode of each frame, counted at the source's frame rate from `startSec` (the source's own
+ * timecode track is not read), at the bottom centre on a dark box, a twentieth of the picture high.
+ */
+function timecodeFilter(v: VideoStreamInfo, startSec: number | null): Filter {
+  if (startSec === null) {
+    throw new Error('burnin_timecode cannot be used with several sources yet: each source would start its own count; encode them one by one or remove burnin_timecode.');
+  }
+  if (!existsSync(TIMECODE_FONT)) {
+    throw new Error(`burnin_timecode needs the font ${TIMECODE_FONT}, which this machine does not have; install fonts-dejavu-core or remove burnin_timecode.`);
+  }
+  const fps = v.fps > 0 ? v.fps : 25;
+  const nominal = Math.round(fps);
+  const frames = Math.round(startSec * fps);
+  const part = (n: number): string => String(n).padStart(2, '0');
+  const total = Math.floor(frames / nominal);
+  const start = `${part(Math.floor(total / 3600))}:${part(Math.floor(total / 60) % 60)}:${part(total % 60)}:${part(frames % nominal)}`;
+  return filter('drawtext', {
+    fontfile: TIMECODE_FONT, timecode: start, rate: formatNumber(fps), fontcolor: 'white', fontsize: 'h/20',
+    box: 1, boxcolor: 'black@0.6', boxborderw: 4, x: '(w-text_w)/2', y: 'h-text_h-h/20',
+  });
 }
 
 function deinterlaceFilters(p: Picture, v: VideoStreamInfo): Filter[] {

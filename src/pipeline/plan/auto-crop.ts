@@ -1,0 +1,106 @@
+/**
+ * auto_crop (reference 4.5): FFmpeg's cropdetect looks at a few frames at several points of the
+ * source, and the borders every sample agrees are black become the format's crop before it is
+ * planned. Keeping the widest picture any sample shows means a dark scene never costs picture.
+ */
+import type { AutoCrop, Crop, OutputSpec, Picture } from '../../domain/format.ts';
+import { buildArgs, filter, formatNumber } from '../ffmpeg/args.ts';
+import { runFfmpeg } from '../ffmpeg/run.ts';
+import type { PlanInput } from './common.ts';
+import { pictureFilters, preparedFrame } from './graph.ts';
+import type { MediaTask } from './media.ts';
+
+/** Points of the source looked at, as fractions of its length, and frames read at each. */
+const SAMPLE_POINTS = [0.1, 0.3, 0.5, 0.7, 0.9];
+const FRAMES_PER_SAMPLE = 5;
+
+export interface CropDetectOptions {
+  ffmpeg: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * The tasks with every auto_crop replaced by the crop found (one detection per distinct picture
+ * and setting), a task-log line each; a task whose detection fails is returned in `failed`.
+ */
+export async function resolveAutoCrops(tasks: MediaTask[], input: PlanInput, opts: CropDetectOptions): Promise<{
+  tasks: MediaTask[]; notes: { taskId: number; message: string }[]; failed: { taskId: number; error: unknown }[];
+}> {
+  const found = new Map<string, Promise<Crop>>();
+  const out: MediaTask[] = [];
+  const notes: { taskId: number; message: string }[] = [];
+  const failed: { taskId: number; error: unknown }[] = [];
+  for (const task of tasks) {
+    const spec = task.spec;
+    if ((spec.kind !== 'video' && spec.kind !== 'hls' && spec.kind !== 'dash') || !spec.autoCrop) {
+      out.push(task);
+      continue;
+    }
+    const auto = spec.autoCrop;
+    try {
+      if (input.paths.length !== 1 || input.splitScreen) throw new Error('auto_crop cannot be used with several sources yet: each may have its own borders; crop them with crop_* or remove auto_crop.');
+      const key = JSON.stringify([auto.limit, auto.round, spec.rotate, spec.deinterlacing]);
+      if (!found.has(key)) found.set(key, detectCrop(input, spec, auto, opts));
+      const crop = await found.get(key)!;
+      const stretch = auto.cropType === 'stretch';
+      const resolved: OutputSpec = spec.kind === 'video'
+        ? { ...spec, crop, autoCrop: null, keepAspectRatio: stretch ? false : spec.keepAspectRatio }
+        : { ...spec, crop, autoCrop: null, streams: spec.streams.map((s) => (stretch ? { ...s, keepAspectRatio: false } : s)) };
+      out.push({ ...task, spec: resolved });
+      const none = crop.left + crop.right + crop.top + crop.bottom === 0;
+      notes.push({
+        taskId: task.taskId,
+        message: none
+          ? 'auto_crop found no black borders to remove'
+          : `auto_crop removes black borders: left ${crop.left}, right ${crop.right}, top ${crop.top}, bottom ${crop.bottom} pixels`,
+      });
+    } catch (error) {
+      if (opts.signal?.aborted) throw error;
+      failed.push({ taskId: task.taskId, error });
+    }
+  }
+  return { tasks: out, notes, failed };
+}
+
+async function detectCrop(input: PlanInput, picture: Picture, auto: AutoCrop, opts: CropDetectOptions): Promise<Crop> {
+  const probe = input.probes[0]!;
+  const v = probe.video;
+  if (!v) throw new Error('auto_crop needs a picture, and the source has no video stream.');
+  // The picture as the format turns it, before any crop: the borders are found where they will be cut.
+  const plain: Picture = { ...picture, crop: { left: 0, top: 0, right: 0, bottom: 0 }, noiseReduction: null, burninTimecode: false, autoCrop: null };
+  const frame = preparedFrame(plain, v);
+  const length = v.durationSec ?? probe.durationSec;
+  const seen: { x1: number; y1: number; x2: number; y2: number }[] = [];
+  for (const at of SAMPLE_POINTS) {
+    let last: string | null = null;
+    const args = buildArgs({
+      inputs: [{ path: input.paths[0]!, options: length > 1 ? ['-ss', formatNumber(Math.max(0, length * at))] : [] }],
+      filterGraph: [{
+        inputs: ['0:v:0'],
+        filters: [...pictureFilters(plain, v, 0), filter('cropdetect', { limit: auto.limit, round: auto.round, reset: 0 })],
+        outputs: ['cd'],
+      }],
+      outputs: [{ url: '/dev/null', maps: ['[cd]'], options: ['-frames:v', String(FRAMES_PER_SAMPLE), '-an', '-f', 'null'] }],
+    });
+    await runFfmpeg(args, {
+      ffmpeg: opts.ffmpeg,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onStderrLine: (line) => {
+        const m = /crop=(\d+):(\d+):(\d+):(\d+)/.exec(line);
+        if (m) last = m[0];
+      },
+    });
+    const m = last ? /crop=(\d+):(\d+):(\d+):(\d+)/.exec(last) : null;
+    if (!m) continue;
+    const [w, h, x, y] = [m[1], m[2], m[3], m[4]].map(Number) as [number, number, number, number];
+    if (w > 0 && h > 0) seen.push({ x1: x, y1: y, x2: x + w, y2: y + h });
+  }
+  if (seen.length === 0) return { left: 0, top: 0, right: 0, bottom: 0 };
+  // The union of what every sample shows; even offsets keep the chroma planes aligned.
+  const evenDown = (n: number): number => Math.max(0, Math.floor(n / 2) * 2);
+  const left = evenDown(Math.min(...seen.map((s) => s.x1)));
+  const top = evenDown(Math.min(...seen.map((s) => s.y1)));
+  const right = evenDown(frame.width - Math.max(...seen.map((s) => s.x2)));
+  const bottom = evenDown(frame.height - Math.max(...seen.map((s) => s.y2)));
+  return { left, top, right, bottom };
+}
