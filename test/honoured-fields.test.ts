@@ -94,6 +94,7 @@ test('pix_format – 4:2:2, 4:4:4 and 10-bit reach the file with the profile the
   assert.match(refusal({ output: 'webm', video_codec: 'libvpx', pix_format: 'yuv422p' }), /^pix_format "yuv422p" cannot be used with libvpx; it takes yuv420p/);
   assert.match(refusal({ output: 'mp4', pix_format: 'yuv444p', profile: 'main' }), /^pix_format "yuv444p" needs the libx264 profile high444, not main/);
   assert.match(refusal({ output: 'mp4', pix_format: 'rgb24' }), /^pix_format "rgb24" is not supported; use yuv420p/);
+  assert.match(refusal({ output: 'mkv', video_codec: 'libx265', pix_format: 'yuv422p' }), /^pix_format "yuv422p" cannot be used with libx265/);
 });
 
 test('cbr / hard_cbr – hard_cbr fills a flat picture up to the bitrate; both need a bitrate', async () => {
@@ -148,6 +149,21 @@ test('video_codec_parameters – the x264 children reach the encoder (its own SE
     assert.ok(sei.includes(` ${option} `), `x264 SEI lacks ${option}`);
   }
   assert.equal((await streamFacts(files[0]!))['has_b_frames'], '0');
+  // The block of the Go client's GetStatus fixture (reference 7.1) is taken whole.
+  const go = spec({
+    output: 'mp4', video_codec: 'libx264', profile: 'high', pix_format: 'yuv420p', cbr: 'no', hard_cbr: 'no',
+    video_codec_parameters: {
+      coder: '1', flags: '+loop', flags2: '+bpyramid+wpred+mixed_refs+dct8x8-fastpskip', cmp: '+chroma', partitions: '+parti8x8+parti4x4+partp8x8+partb8x8',
+      me_method: 'umh', subq: '7', me_range: '16', bf: '16', keyint_min: '25', sc_threshold: '40', i_qfactor: '0.71', b_strategy: '1', qcomp: '0.6',
+      qmin: '10', qmax: '51', qdiff: '4', directpred: '1', level: '30', refs: '4', psy: '0',
+    },
+  });
+  assert.ok(go.kind === 'video' && go.level === '3.0' && go.constantBitrate === null && go.pixelFormat === 'yuv420p');
+  assert.deepEqual(go.x264Options, [
+    'cabac=1', 'deblock=1', 'b-pyramid=normal', 'weightb=1', 'mixed-refs=1', '8x8dct=1', 'fast-pskip=0', 'chroma-me=1', 'partitions=i8x8,i4x4,p8x8,b8x8',
+    'me=umh', 'subme=7', 'merange=16', 'bframes=16', 'min-keyint=25', 'scenecut=40', 'ipratio=1.408', 'b-adapt=1', 'qcomp=0.6',
+    'qpmin=10', 'qpmax=51', 'qpstep=4', 'direct=spatial', 'ref=4', 'psy=0',
+  ]);
   // Empty, "no", {} and use_video_codec_parameters=no are all "not given" (the Go client always sends {}).
   for (const absent of ['no', '', {}, []] as FieldMap['x'][]) {
     const s = spec({ output: 'mp4', video_codec_parameters: absent });

@@ -19,7 +19,8 @@ export type PixelFormat = (typeof PIXEL_FORMATS)[number];
 /** Pixel formats each encoder of this FFmpeg takes (`ffmpeg -h encoder=…`), among the ones we offer. */
 const PIXEL_FORMATS_OF: Record<VideoCodec, readonly PixelFormat[]> = {
   libx264: PIXEL_FORMATS,
-  libx265: PIXEL_FORMATS,
+  // x265 has no 8-bit 4:2:2 profile.
+  libx265: ['yuv420p', 'yuv444p', 'yuv420p10le', 'yuv422p10le', 'yuv444p10le'],
   'libvpx-vp9': PIXEL_FORMATS,
   'libaom-av1': PIXEL_FORMATS,
   libsvtav1: ['yuv420p', 'yuv420p10le'],
@@ -32,7 +33,7 @@ export const H264_PROFILE_FOR: Partial<Record<PixelFormat, string>> = {
 };
 /** The H.265 profile a pixel format needs. */
 export const HEVC_PROFILE_FOR: Partial<Record<PixelFormat, string>> = {
-  yuv422p: 'main422-8', yuv444p: 'main444-8', yuv420p10le: 'main10', yuv422p10le: 'main422-10', yuv444p10le: 'main444-10',
+  yuv444p: 'main444-8', yuv420p10le: 'main10', yuv422p10le: 'main422-10', yuv444p10le: 'main444-10',
 };
 
 /** `a:b:c` strengths of hqdn3d (reference 4.3 noise_reduction). */
