@@ -73,7 +73,7 @@ test('a source smaller than every rung keeps one, at its own size; the preset sa
   ]);
 });
 
-test('upscale no on a user stream drops it too; a single file larger than the source is logged', async () => {
+test('upscale no on a user stream drops it too; a single file larger than the source is logged, or kept at its size with upscale no', async () => {
   const clip = path.join(t.filesDir, 'ladder-tiny.mp4');
   const probes = [await probeMedia(clip, { ffprobe: 'ffprobe' })];
   const hls = parseFormat({ output: 'advanced_hls', upscale: 'no', stream: [{ size: '0x720', sub_path: 'hd' }, { size: '0x180', sub_path: 'sd' }] });
@@ -84,6 +84,11 @@ test('upscale no on a user stream drops it too; a single file larger than the so
   assert.ok(mp4.ok);
   const single = planMedia([{ taskId: 2, spec: mp4.spec, out: { dir: t.filesDir, baseName: 'big' } }], { paths: [clip], probes });
   assert.ok(single.notes.some((n) => n.message === "size 1280x720 is larger than the source's 320x180: upscaled as asked"), JSON.stringify(single.notes));
+  const capped = parseFormat({ output: 'mp4', size: '0x720', upscale: 'no' });
+  assert.ok(capped.ok);
+  const kept = planMedia([{ taskId: 3, spec: capped.spec, out: { dir: t.filesDir, baseName: 'capped' } }], { paths: [clip], probes });
+  assert.ok(kept.notes.some((n) => n.message === "size 1280x720 is larger than the source's 320x180: made at the source's size (upscale no)"), JSON.stringify(kept.notes));
+  assert.match(kept.groups[0]!.passes[0]!.join(' '), /scale=w=320:h=180/);
   assert.match(parseFormat({ output: 'advanced_hls', stream: { upscale: 'maybe' } }).ok ? '' : 'refused', /refused/);
 });
 

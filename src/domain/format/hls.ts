@@ -20,11 +20,6 @@ export interface HlsStreamSpec extends VideoEncoding, AudioFields {
   videoOnly: boolean;
   /** An I-frame-only playlist beside the variant's own (EXT-X-I-FRAME-STREAM-INF). @default false */
   iframeStream: boolean;
-  /**
-   * `upscale no`: the variant is left out when it would be larger than the source (the built-in
-   * ladders' rungs say so). @default true: a size the user asks for is made, even above the source's.
-   */
-  upscale: boolean;
 }
 
 /** HLS outputs: advanced_hls and the older multi-bitrate ones, kept by name for the echo. */
@@ -345,7 +340,7 @@ export function readHlsStream(f: Fields, index: number, output: SegmentedOutput 
   }
   if (iframeStream && audioOnly) throw new FormatProblem('add_iframe_stream needs a picture; it cannot be used with audio_only.');
   return {
-    ...encoding, ...readAudio(f, codecsOf, encoding.videoCodec), subPath, audioOnly, videoOnly, iframeStream, upscale: f.flag('upscale', true),
+    ...encoding, ...readAudio(f, codecsOf, encoding.videoCodec), subPath, audioOnly, videoOnly, iframeStream,
   };
 }
 

@@ -71,6 +71,12 @@ export interface VideoEncoding {
   pixelFormat: PixelFormat;
   /** video_codec_parameters as `name=value` x264 options; empty when none. */
   x264Options: string[];
+  /**
+   * `upscale no`: never larger than the source: a ladder rung that would be is left out, a file
+   * is made at the source's size (the built-in ladders' rungs say so). @default true: a size
+   * asked is made, even above the source's.
+   */
+  upscale: boolean;
 }
 
 /**
@@ -290,7 +296,7 @@ export function readVideoEncoding(f: Fields, output: VideoContainer | SegmentedO
   return {
     videoCodec, size, keepAspectRatio: f.flag('keep_aspect_ratio', true), bitrate, maxrate, minrate, bufsize, framerate, keyframe,
     profile, level, turbo: f.flag('turbo', false), aspectRatio: readAspectRatio(f), constantBitrate, pixelFormat,
-    x264Options: x264?.options ?? [],
+    x264Options: x264?.options ?? [], upscale: f.flag('upscale', true),
   };
 }
 

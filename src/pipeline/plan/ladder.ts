@@ -1,7 +1,8 @@
 /**
- * Variants against the source's size: a ladder rung marked `upscale no` (every rung of the
- * built-in ladders) that would be larger than the source is left out, keeping at least one
- * variant, made at the source's size; a larger size the user asked for is made, and said so.
+ * Sizes against the source's: a ladder rung marked `upscale no` (every rung of the built-in
+ * ladders) that would be larger than the source is left out, keeping at least one variant, made
+ * at the source's size; a file marked so is made at the source's size; a larger size the user
+ * asked for is made, and said so.
  */
 import type { HlsStreamSpec, OutputSpec, Picture } from '../../domain/format.ts';
 import type { PlanInput } from './common.ts';
@@ -24,7 +25,9 @@ export function fitToSource(spec: OutputSpec, input: PlanInput, picture: Picture
   if (spec.kind === 'video') {
     if (!spec.size) return { spec, notes: [] };
     const box = targetBox(source, spec.size);
-    return { spec, notes: larger(box) ? [`size ${box.width}x${box.height} is larger than the source's ${sourceText}: upscaled as asked`] : [] };
+    if (!larger(box)) return { spec, notes: [] };
+    if (spec.upscale) return { spec, notes: [`size ${box.width}x${box.height} is larger than the source's ${sourceText}: upscaled as asked`] };
+    return { spec: { ...spec, size: null }, notes: [`size ${box.width}x${box.height} is larger than the source's ${sourceText}: made at the source's size (upscale no)`] };
   }
   if (spec.kind !== 'hls' && spec.kind !== 'dash') return { spec, notes: [] };
 
