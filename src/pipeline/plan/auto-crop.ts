@@ -77,7 +77,8 @@ async function detectCrop(input: PlanInput, picture: Picture, auto: AutoCrop, op
       inputs: [{ path: input.paths[0]!, options: length > 1 ? ['-ss', formatNumber(Math.max(0, length * at))] : [] }],
       filterGraph: [{
         inputs: ['0:v:0'],
-        filters: [...pictureFilters(plain, v, 0), filter('cropdetect', { limit: auto.limit, round: auto.round, reset: 0 })],
+        // As a fraction of full scale, cropdetect applies the 8-bit limit to 10-bit pictures alike.
+        filters: [...pictureFilters(plain, v, 0), filter('cropdetect', { limit: formatNumber(auto.limit / 255), round: auto.round, reset: 0 })],
         outputs: ['cd'],
       }],
       outputs: [{ url: '/dev/null', maps: ['[cd]'], options: ['-frames:v', String(FRAMES_PER_SAMPLE), '-an', '-f', 'null'] }],
