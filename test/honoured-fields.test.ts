@@ -10,6 +10,7 @@ import type { FieldMap } from '../src/domain/fields.ts';
 import { loadConfig } from '../src/config.ts';
 import { planMedia, resolveAutoCrops, type MediaTask } from '../src/pipeline/plan/index.ts';
 import { runFfmpeg } from '../src/pipeline/ffmpeg/run.ts';
+import { sourceTimecode, timecodeAt } from '../src/pipeline/plan/timecode.ts';
 import { ffmpeg, near, planFixture, probe, run } from './plan-fixture.ts';
 
 const fx = planFixture('encodery-honoured-', {
@@ -22,6 +23,8 @@ const fx = planFixture('encodery-honoured-', {
     await ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=1', '-vf', 'noise=alls=12:allf=t', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '10', f.src('grainy.mp4'));
     // Black, to see a burnt-in timecode.
     await ffmpeg('-f', 'lavfi', '-i', 'color=black:size=320x240:rate=25:duration=1', '-c:v', 'libx264', '-preset', 'ultrafast', f.src('black.mp4'));
+    // NTSC with a drop-frame timecode track starting at one hour.
+    await ffmpeg('-f', 'lavfi', '-i', 'color=black:size=160x120:rate=30000/1001:duration=1', '-timecode', '01:00:00;00', '-c:v', 'libx264', '-preset', 'ultrafast', f.src('tc.mov'));
     // A 320x180 picture letterboxed into 320x240 (30 black lines above and below).
     await ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25:duration=2', '-vf', 'pad=320:240:0:30:black', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', f.src('letterbox.mp4'));
   },
@@ -205,6 +208,23 @@ test('burnin_timecode – a timecode is drawn on the picture, counted from the t
   const drawn = plan.groups.find((g) => g.taskIds.includes(1))!.passes[0]!.join(' ');
   // 0.4 s at 25 fps is frame 10.
   assert.ok(drawn.includes(String.raw`timecode=00\\:00\\:00\\:10:rate=25`), drawn);
+});
+
+test('burnin_timecode – the source’s own timecode track is where the count starts; drop-frame is kept', async () => {
+  const tc = fx.src('tc.mov');
+  const source = await probe(tc);
+  assert.equal(sourceTimecode(source), '01:00:00;00');
+  const { plan, files } = await encode([{ fields: { output: 'mp4', burnin_timecode: 'yes', start: '0.4' }, name: 'ntsc' }], tc);
+  // 0.4 s at 29.97 is frame 12; FFmpeg takes the drop-frame form and draws it.
+  assert.ok(plan.groups[0]!.passes[0]!.join(' ').includes(String.raw`timecode=01\\:00\\:00\;12:rate=29.97`), plan.groups[0]!.passes[0]!.join(' '));
+  assert.equal((await streamFacts(files[0]!))['width'], '160');
+  assert.equal(timecodeAt('00:00:59;29', 1 / 29.97, 29.97), '00:01:00;02');
+  assert.equal(timecodeAt('00:09:59;29', 1 / 29.97, 29.97), '00:10:00;00');
+  assert.equal(timecodeAt('10:00:00:00', 0.4, 25), '10:00:00:10');
+  assert.equal(timecodeAt(null, 61, 25), '00:01:01:00');
+  // Joined sources cannot carry one count: the task fails with the reason.
+  const joined = planMedia([{ taskId: 1, spec: spec({ output: 'mp4', burnin_timecode: 'yes' }), out: { dir: fx.out(), baseName: 'joined' } }], { paths: [tc, tc], probes: [source, source] });
+  assert.match(String(joined.failed[0]?.error), /burnin_timecode cannot be used with several sources yet/);
 });
 
 test('auto_crop – the letterbox bars are found and cut; a crop_* field wins', async () => {

@@ -78,7 +78,7 @@ async function detectCrop(input: PlanInput, picture: Picture, auto: AutoCrop, op
       filterGraph: [{
         inputs: ['0:v:0'],
         // As a fraction of full scale, cropdetect applies the 8-bit limit to 10-bit pictures alike.
-        filters: [...pictureFilters(plain, v, 0), filter('cropdetect', { limit: formatNumber(auto.limit / 255), round: auto.round, reset: 0 })],
+        filters: [...pictureFilters(plain, v, null), filter('cropdetect', { limit: formatNumber(auto.limit / 255), round: auto.round, reset: 0 })],
         outputs: ['cd'],
       }],
       outputs: [{ url: '/dev/null', maps: ['[cd]'], options: ['-frames:v', String(FRAMES_PER_SAMPLE), '-an', '-f', 'null'] }],

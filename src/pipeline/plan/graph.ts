@@ -11,6 +11,7 @@ import { filter, formatNumber, type Filter, type FilterChain } from '../ffmpeg/a
 import { probeAt, type PlanInput, type Trim } from './common.ts';
 import { audioEditFilters, editVideoChains, type GraphEdit } from './editing.ts';
 import { cropFilters, croppedFrame, rotatedFrame, turnFilters, type Frame, type QuarterTurn } from './geometry.ts';
+import { sourceTimecode, timecodeAt } from './timecode.ts';
 
 /**
  * Where tap 0 reads from when it is not input 0 as decoded: split_screen's grid
@@ -125,7 +126,8 @@ export class GraphBuilder {
     for (const [i, labels] of [...this.#videoTaps.entries()].sort((a, b) => a[0] - b[0])) {
       const v = probeAt(this.input, i).video!;
       let from = `${i}:v:0`;
-      let prepare = pictureFilters(this.picture!, v, this.input.paths.length === 1 ? this.startSec : null);
+      const clock = this.input.paths.length === 1 ? { startSec: this.startSec, sourceTimecode: sourceTimecode(probeAt(this.input, i)) } : null;
+      let prepare = pictureFilters(this.picture!, v, clock);
       if (i === 0 && this.stage?.video) {
         taps.push(...this.stage.video.chains);
         from = this.stage.video.out;
@@ -206,42 +208,40 @@ export function preparedFrame(p: Picture, v: VideoStreamInfo): Frame {
   return croppedFrame(rotatedFrame(v, extraTurn(p.rotate, v)), p.crop);
 }
 
+/** Where a picture starts: seconds into its source, and the source's own timecode there (timecode.ts). */
+export interface PictureClock {
+  startSec: number;
+  sourceTimecode: string | null;
+}
+
 /**
- * `startSec`: where the picture starts in its source, for burnin_timecode; null when sources are
- * joined, where one running timecode cannot be drawn on each source before the join.
+ * `clock` is for burnin_timecode; null when sources are joined, where one running timecode
+ * cannot be drawn on each source before the join.
  */
-export function pictureFilters(p: Picture, v: VideoStreamInfo, startSec: number | null): Filter[] {
+export function pictureFilters(p: Picture, v: VideoStreamInfo, clock: PictureClock | null): Filter[] {
   const nr = p.noiseReduction;
   return [
     ...deinterlaceFilters(p, v), ...turnFilters(extraTurn(p.rotate, v)), ...cropFilters(p.crop),
     ...(nr ? [filter('hqdn3d', [nr.lumaSpatial, nr.chromaSpatial, nr.lumaTemporal])] : []),
-    ...(p.burninTimecode ? [timecodeFilter(v, startSec)] : []),
+    ...(p.burninTimecode ? [timecodeFilter(v, clock)] : []),
   ];
 }
 
 /** burnin_timecode's font: DejaVu Sans Mono, Debian's fonts-dejavu-core (a dependency of its ffmpeg package). */
 export const TIMECODE_FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf';
 
-/**
- * The timecode of each frame, counted at the source's frame rate from `startSec` (the source's own
- * timecode track is not read), at the bottom centre on a dark box, a twentieth of the picture high.
- */
-function timecodeFilter(v: VideoStreamInfo, startSec: number | null): Filter {
-  if (startSec === null) {
+/** Each frame's timecode at the bottom centre on a dark box, a twentieth of the picture high. */
+function timecodeFilter(v: VideoStreamInfo, clock: PictureClock | null): Filter {
+  if (clock === null) {
     throw new Error('burnin_timecode cannot be used with several sources yet: each source would start its own count; encode them one by one or remove burnin_timecode.');
   }
   if (!existsSync(TIMECODE_FONT)) {
     throw new Error(`burnin_timecode needs the font ${TIMECODE_FONT}, which this machine does not have; install fonts-dejavu-core or remove burnin_timecode.`);
   }
   const fps = v.fps > 0 ? v.fps : 25;
-  const nominal = Math.round(fps);
-  const frames = Math.round(startSec * fps);
-  const part = (n: number): string => String(n).padStart(2, '0');
-  const total = Math.floor(frames / nominal);
-  const start = `${part(Math.floor(total / 3600))}:${part(Math.floor(total / 60) % 60)}:${part(total % 60)}:${part(frames % nominal)}`;
   return filter('drawtext', {
-    fontfile: TIMECODE_FONT, timecode: start, rate: formatNumber(fps), fontcolor: 'white', fontsize: 'h/20',
-    box: 1, boxcolor: 'black@0.6', boxborderw: 4, x: '(w-text_w)/2', y: 'h-text_h-h/20',
+    fontfile: TIMECODE_FONT, timecode: timecodeAt(clock.sourceTimecode, clock.startSec, fps), rate: formatNumber(fps),
+    fontcolor: 'white', fontsize: 'h/20', box: 1, boxcolor: 'black@0.6', boxborderw: 4, x: '(w-text_w)/2', y: 'h-text_h-h/20',
   });
 }
 
