@@ -11,6 +11,7 @@ import { loadConfig } from '../src/config.ts';
 import { planMedia, resolveAutoCrops, type MediaTask } from '../src/pipeline/plan/index.ts';
 import { runFfmpeg } from '../src/pipeline/ffmpeg/run.ts';
 import { sourceTimecode, timecodeAt } from '../src/pipeline/plan/timecode.ts';
+import { whyNotSplit } from '../src/pipeline/split/plan.ts';
 import { ffmpeg, near, planFixture, probe, run } from './plan-fixture.ts';
 
 const fx = planFixture('encodery-honoured-', {
@@ -274,4 +275,15 @@ test('HE-AAC – ENCODERY_HE_AAC is refuse by default; lc writes AAC-LC and the 
   const plan = planMedia([{ taskId: 1, spec: parsed.spec, out: { dir: fx.out(), baseName: 'he' } }], { paths: [fx.src('bars.mp4')], probes: [barsProbe] });
   assert.ok(plan.notes.some((n) => n.message === 'audio_codec dolby_heaacv2 at 48k is made as AAC-LC: this FFmpeg has no HE-AAC encoder, and ENCODERY_HE_AAC=lc allows it'));
   assert.match(refusal({ output: 'advanced_hls', stream: { audio_codec: 'dolby_heaac' } }), /^stream 1: audio_codec "dolby_heaac" is not supported yet/);
+});
+
+test('split-and-stitch – formats whose result would change at chunk seams stay in one piece, and say why', async () => {
+  const probes = [await probe(fx.src('bars.mp4'))];
+  const why = (fields: FieldMap) => whyNotSplit(spec({ output: 'mp4', smart_passthrough: 'no', ...fields }), probes);
+  assert.equal(why({}), null);
+  assert.match(why({ burnin_timecode: 'yes' }) ?? '', /burns in a timecode/);
+  assert.match(why({ noise_reduction: '4:3:6' }) ?? '', /noise_reduction works across frames/);
+  assert.equal(why({ noise_reduction: '4:3:0' }), null);
+  assert.match(why({ bitrate: '500k', cbr: 'yes' }) ?? '', /^cbr holds a buffer model/);
+  assert.equal(why({ pix_format: 'yuv422p', video_codec_parameters: { refs: '2' } }), null);
 });
