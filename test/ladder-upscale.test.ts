@@ -2,6 +2,8 @@
  * Issue 12 §4: the built-in ladders never upscale. On a 720p source the hls_ladder preset makes
  * 720p, 480p and 360p, not a 1080p rung at 5 Mb/s; a size the user writes is still made, and the
  * task log says it upscales. A source smaller than every rung keeps one, at its own size.
+ * Also through AddMedia: the other issue 12 §1 fields that need the worker (auto_crop's detection,
+ * ENCODERY_HE_AAC=lc's log line) and the refusals.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +15,7 @@ import type { FieldMap } from '../src/domain/fields.ts';
 import { planMedia } from '../src/pipeline/plan/index.ts';
 import { sourceClipProblem } from '../src/domain/source-clip.ts';
 import { probeMedia } from '../src/pipeline/ffmpeg/probe.ts';
-import { asList, makeClip, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import { asList, exec, ffprobe, makeClip, startTestServer, untilFinal, type TestServer } from './helpers.ts';
 
 let t: TestServer;
 before(async () => {
@@ -101,4 +103,35 @@ test('refused at AddMedia, nothing stored: HE-AAC by default, a source segment (
   assert.deepEqual(await t.call('json', { action: 'GetMediaList' }), before);
   assert.equal(sourceClipProblem('https://bucket.s3.amazonaws.com/a.mp4?X-Amz-Signature=abc&st=1', 0, 1), null);
   assert.match(sourceClipProblem('file:///x/a.mp4?end=3', 0, 1) ?? '', /^source: \?end=… \(a segment/);
+});
+
+test('AddMedia with ENCODERY_HE_AAC=lc: auto_crop cuts the letterbox, HE-AAC becomes AAC-LC, both said in the task log', async () => {
+  const lc = await startTestServer({ ENCODERY_HE_AAC: 'lc' });
+  try {
+    const clip = path.join(lc.filesDir, 'letterbox.mp4');
+    await exec('ffmpeg', [
+      '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25:duration=1', '-f', 'lavfi', '-i', 'sine=duration=1:sample_rate=48000',
+      '-vf', 'pad=320:240:0:30:black', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clip,
+    ]);
+    const out = path.join(lc.filesDir, 'cropped.mp4');
+    const added = await lc.call('json', {
+      action: 'AddMedia', source: `file://${clip}`,
+      format: { output: 'mp4', auto_crop: { enable: 'yes', round: '4' }, audio_codec: 'dolby_heaac', audio_bitrate: '48k', destination: `file://${out}` },
+    });
+    assert.ok(added.MediaID, JSON.stringify(added));
+    const { final } = await untilFinal(lc, added.MediaID);
+    assert.equal(final.status, 'Finished', JSON.stringify(final));
+    const probe = await ffprobe(out);
+    const video = probe.streams.find((s) => s.codec_type === 'video')!;
+    const audio = probe.streams.find((s) => s.codec_type === 'audio')!;
+    assert.equal(`${video.width}x${video.height}`, '320x180');
+    assert.equal(audio.codec_name, 'aac');
+    assert.equal(audio.profile, 'LC');
+    const status = await lc.call('json', { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes', include_task_status: 'yes' });
+    const log = taskLog(asList(status.job.format)[0]);
+    assert.ok(log.includes('auto_crop removes black borders: left 0, right 0, top 30, bottom 30 pixels'), JSON.stringify(log));
+    assert.ok(log.includes('audio_codec dolby_heaac at 48k is made as AAC-LC: this FFmpeg has no HE-AAC encoder, and ENCODERY_HE_AAC=lc allows it'), JSON.stringify(log));
+  } finally {
+    await lc.close();
+  }
 });
