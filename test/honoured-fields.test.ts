@@ -119,6 +119,9 @@ test('cbr / hard_cbr – hard_cbr fills a flat picture up to the bitrate; both n
   // cbr holds the buffer model (never above the rate) without filler.
   assert.ok(cbr! <= 400_000 * 1.1, `cbr: ${cbr}`);
   assert.match(refusal({ output: 'mp4', cbr: 'yes' }), /^cbr needs a bitrate to hold constant/);
+  // The format's cbr reaches its video streams, not an audio_only one.
+  const ladder = spec({ output: 'advanced_hls', cbr: 'yes', stream: [{ size: '0x120', bitrate: '300k' }, { audio_only: 'yes' }] });
+  assert.ok(ladder.kind === 'hls' && ladder.streams[0]!.constantBitrate === 'cbr' && ladder.streams[1]!.constantBitrate === null);
   assert.match(refusal({ output: 'webm', video_codec: 'vp9', bitrate: '500k', hard_cbr: 'yes' }), /^hard_cbr is not supported with libvpx-vp9/);
   assert.match(refusal({ output: 'mp4', video_codec: 'av1', bitrate: '500k', cbr: 'yes' }), /^cbr is not supported yet with libsvtav1/);
   assert.match(refusal({ output: 'mp4', bitrate: '500k', maxrate: '800k', bufsize: '1M', cbr: 'yes' }), /^maxrate \(800k\) differs from bitrate \(500k\)/);

@@ -69,7 +69,8 @@ export function readAspectRatio(f: Fields): AspectRatio | null {
 export function readConstantBitrate(f: Fields, codec: VideoCodec, bitrate: number | null): ConstantBitrate | null {
   const hard = f.flag('hard_cbr', false);
   const cbr = f.flag('cbr', false);
-  if (!hard && !cbr) return null;
+  // An audio_only stream inherits the format's cbr with no picture to hold at a rate.
+  if ((!hard && !cbr) || f.flag('audio_only', false)) return null;
   const field = hard ? 'hard_cbr' : 'cbr';
   if (bitrate === null) throw new FormatProblem(`${field} needs a bitrate to hold constant; add bitrate (e.g. 2000k) or remove ${field}.`);
   if (codec === 'libsvtav1' || codec === 'libaom-av1') {
