@@ -16,7 +16,7 @@ import type { FileRootsOf } from '../domain/file-roots.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
 import { FFMPEG_PREFIX_ARGS, runFfmpeg, withThreads } from './ffmpeg/run.ts';
 import { formatCommandLine } from './ffmpeg/args.ts';
-import { planMedia, type EncodeGroup, type MediaTask, type PlanInput } from './plan/index.ts';
+import { fittedToSource, planMedia, type EncodeGroup, type MediaTask, type PlanInput } from './plan/index.ts';
 import { withPacketsForPassthrough } from './plan/passthrough.ts';
 import { resolveAutoCrops } from './plan/auto-crop.ts';
 import { ProgressTracker } from './progress.ts';
@@ -244,6 +244,8 @@ class MediaRun {
     // Split-and-stitch formats (split/plan.ts) leave the shared plan and run chunk by chunk.
     const splits = await splitCandidates(members, fetched, optionsJson, this.#splitDeps);
     for (const n of splits.notes) await repo.appendLog(this.#db, [n.taskId], n.message);
+    // Split tasks are planned chunk by chunk: what the shared plan would log for them is logged here.
+    for (const t of splits.tasks) for (const message of fittedToSource(t.member.spec, fetched).notes) await repo.appendLog(this.#db, [t.member.taskId], message);
     members = members.filter((m) => !splits.tasks.some((t) => t.member.taskId === m.taskId));
     for (const t of splits.tasks) this.#progress.addTask(t.member.taskId, t.durationSec);
     const source = await withPacketsForPassthrough(members.map((m) => m.spec), fetched, { ffprobe: this.deps.config.ffprobe, signal: this.signal });

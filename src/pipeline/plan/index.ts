@@ -7,7 +7,7 @@ import type { EncodePlan, PlanInput, PlanOut } from './common.ts';
 import { planMedia } from './media.ts';
 
 export type { EncodePlan, PlanInput, PlanOut } from './common.ts';
-export { planMedia, type EncodeGroup, type MediaPlan, type MediaTask } from './media.ts';
+export { fittedToSource, planMedia, type EncodeGroup, type MediaPlan, type MediaTask } from './media.ts';
 export { resolveAutoCrops } from './auto-crop.ts';
 
 /**

@@ -94,9 +94,9 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
   const fps = input.probes[0]?.video?.fps ?? 0;
 
   for (const asked of tasks) {
-    const fitted = fitToSource(asked.spec, input, pictureOf(asked.spec));
-    const task = fitted.spec === asked.spec ? asked : { ...asked, spec: fitted.spec };
-    for (const message of [...fitted.notes, ...heAacNotes(task.spec)]) notes.push({ taskId: task.taskId, message });
+    const fit = fittedToSource(asked.spec, input);
+    const task = fit.spec === asked.spec ? asked : { ...asked, spec: fit.spec };
+    for (const message of fit.notes) notes.push({ taskId: task.taskId, message });
     if (pictureOf(task.spec)?.autoCrop) {
       failed.push({ taskId: task.taskId, error: new Error('internal: auto_crop must be resolved (resolveAutoCrops) before planning') });
       continue;
@@ -163,6 +163,16 @@ function remuxGroup(task: MediaTask, input: PlanInput, quality: boolean): Encode
   const plan = planPassthrough(task.spec, input.paths[0]!, input.probes[0]!, task.out);
   const measured: QualityPlan | null = quality && task.spec.kind === 'video' ? { kind: 'remuxed', durationSec: plan.durationSec } : null;
   return { taskIds: [task.taskId], passes: plan.passes, durationSec: plan.durationSec, listOutputs: () => plan.listOutputs(), quality: () => measured };
+}
+
+/**
+ * A format as the source lets it be made (ladder rungs above the source left out, ladder.ts), and
+ * the task-log lines that say what was changed or stands in for what was asked. Split-and-stitch
+ * tasks, planned chunk by chunk, take their lines from here too.
+ */
+export function fittedToSource(spec: OutputSpec, input: PlanInput): { spec: OutputSpec; notes: string[] } {
+  const fit = fitToSource(spec, input, pictureOf(spec));
+  return { spec: fit.spec, notes: [...fit.notes, ...heAacNotes(fit.spec)] };
 }
 
 /** ENCODERY_HE_AAC=lc: the task log says which HE-AAC audio is made as AAC-LC. */
