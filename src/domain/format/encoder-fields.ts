@@ -280,6 +280,7 @@ function flagTokens(name: string, v: string, known: Record<string, (on: boolean)
 const PARTITIONS: Record<string, string> = { parti8x8: 'i8x8', parti4x4: 'i4x4', partp8x8: 'p8x8', partp4x4: 'p4x4', partb8x8: 'b8x8' };
 
 function partitions(v: string): string {
+  if (v === 'all' || v === 'none') return v;
   const on = flagTokens('partitions', v, Object.fromEntries(Object.entries(PARTITIONS).map(([k, x]) => [k, (yes: boolean) => (yes ? x : '')])));
   const list = on.filter(Boolean);
   return list.length > 0 ? list.join(',') : 'none';
