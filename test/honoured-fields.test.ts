@@ -124,6 +124,10 @@ test('cbr / hard_cbr – hard_cbr fills a flat picture up to the bitrate; both n
   const ladder = spec({ output: 'advanced_hls', cbr: 'yes', stream: [{ size: '0x120', bitrate: '300k' }, { audio_only: 'yes' }] });
   assert.ok(ladder.kind === 'hls' && ladder.streams[0]!.constantBitrate === 'cbr' && ladder.streams[1]!.constantBitrate === null);
   assert.match(refusal({ output: 'webm', video_codec: 'vp9', bitrate: '500k', hard_cbr: 'yes' }), /^hard_cbr is not supported with libvpx-vp9/);
+  assert.match(refusal({ output: 'mp4', bitrate: '500k', hard_cbr: 'yes' }), /^hard_cbr with libx264 pads the stream with filler data, which only MPEG-TS carries/);
+  assert.match(refusal({ output: 'advanced_hls', bitrate: '500k', stream: [{ hard_cbr: 'yes' }, { video_codec: 'libx265' }] }), /^stream 1: hard_cbr with libx264 needs MPEG-TS segments/);
+  const hls = spec({ output: 'advanced_hls', stream: { size: '0x120', bitrate: '300k', hard_cbr: 'yes' } });
+  assert.ok(hls.kind === 'hls' && hls.streams[0]!.constantBitrate === 'hard');
   assert.match(refusal({ output: 'mp4', video_codec: 'av1', bitrate: '500k', cbr: 'yes' }), /^cbr is not supported yet with libsvtav1/);
   assert.match(refusal({ output: 'mp4', bitrate: '500k', maxrate: '800k', bufsize: '1M', cbr: 'yes' }), /^maxrate \(800k\) differs from bitrate \(500k\)/);
 });

@@ -66,7 +66,7 @@ export function readAspectRatio(f: Fields): AspectRatio | null {
   return ratio;
 }
 
-export function readConstantBitrate(f: Fields, codec: VideoCodec, bitrate: number | null): ConstantBitrate | null {
+export function readConstantBitrate(f: Fields, codec: VideoCodec, bitrate: number | null, output: string): ConstantBitrate | null {
   const hard = f.flag('hard_cbr', false);
   const cbr = f.flag('cbr', false);
   // An audio_only stream inherits the format's cbr with no picture to hold at a rate.
@@ -78,6 +78,10 @@ export function readConstantBitrate(f: Fields, codec: VideoCodec, bitrate: numbe
   }
   if (hard && codec !== 'libx264' && codec !== 'libx265') {
     throw new FormatProblem(`hard_cbr is not supported with ${codec}: it pads the stream with filler data, which only the H.264 and H.265 encoders write; use cbr for a constant rate without filler.`);
+  }
+  // x264's filler NAL units belong in MPEG-TS (FFmpeg: "cbr not allowed in .mp4"); x265's strict CBR adds none.
+  if (hard && codec === 'libx264' && output !== 'mpegts' && output !== 'advanced_hls') {
+    throw new FormatProblem(`hard_cbr with libx264 pads the stream with filler data, which only MPEG-TS carries; use output mpegts or advanced_hls, or cbr for ${output}.`);
   }
   return hard ? 'hard' : 'cbr';
 }

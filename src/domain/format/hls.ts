@@ -161,6 +161,12 @@ function readHlsStreams(
     );
   }
   if (usesFmp4({ streams })) {
+    const hard = streams.findIndex((s) => s.constantBitrate === 'hard' && s.videoCodec === 'libx264');
+    if (hard >= 0) {
+      throw new FormatProblem(
+        `stream ${hard + 1}: hard_cbr with libx264 needs MPEG-TS segments, but an output with an HEVC (libx265) stream is written in fMP4 segments; use cbr, or libx264 in every stream.`,
+      );
+    }
     if (encryption) {
       throw new FormatProblem(
         'encryption cannot be used with an HEVC (libx265) stream: HEVC is written in fMP4 segments, which FFmpeg 5.1 cannot encrypt; use libx264 in every stream or remove encryption.',

@@ -285,7 +285,7 @@ export function readVideoEncoding(f: Fields, output: VideoContainer | SegmentedO
     if (level === null) throw new FormatProblem(`level "${levelRaw}" is not an H.264/H.265 level like 30, 31 or 4.1.`);
   }
   level ??= x264?.level ?? null;
-  const constantBitrate = readConstantBitrate(f, videoCodec, bitrate);
+  const constantBitrate = readConstantBitrate(f, videoCodec, bitrate, output);
   if (constantBitrate && minrate !== null && minrate !== bitrate) {
     throw new FormatProblem(`minrate (${minrate / 1000}k) differs from bitrate (${bitrate! / 1000}k), but ${constantBitrate === 'hard' ? 'hard_cbr' : 'cbr'} holds the rate at bitrate; remove minrate.`);
   }
