@@ -70,32 +70,29 @@ async function detectCrop(input: PlanInput, picture: Picture, auto: AutoCrop, op
   const plain: Picture = { ...picture, crop: { left: 0, top: 0, right: 0, bottom: 0 }, noiseReduction: null, burninTimecode: false, autoCrop: null };
   const frame = preparedFrame(plain, v);
   const length = v.durationSec ?? probe.durationSec;
-  const seen: { x1: number; y1: number; x2: number; y2: number }[] = [];
-  for (const at of SAMPLE_POINTS) {
-    let last: string | null = null;
-    const args = buildArgs({
-      inputs: [{ path: input.paths[0]!, options: length > 1 ? ['-ss', formatNumber(Math.max(0, length * at))] : [] }],
-      filterGraph: [{
-        inputs: ['0:v:0'],
-        // As a fraction of full scale, cropdetect applies the 8-bit limit to 10-bit pictures alike.
-        filters: [...pictureFilters(plain, v, null), filter('cropdetect', { limit: formatNumber(auto.limit / 255), round: auto.round, reset: 0 })],
-        outputs: ['cd'],
-      }],
-      outputs: [{ url: '/dev/null', maps: ['[cd]'], options: ['-frames:v', String(FRAMES_PER_SAMPLE), '-an', '-f', 'null'] }],
-    });
-    await runFfmpeg(args, {
-      ffmpeg: opts.ffmpeg,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onStderrLine: (line) => {
-        const m = /crop=(\d+):(\d+):(\d+):(\d+)/.exec(line);
-        if (m) last = m[0];
-      },
-    });
-    const m = last ? /crop=(\d+):(\d+):(\d+):(\d+)/.exec(last) : null;
-    if (!m) continue;
-    const [w, h, x, y] = [m[1], m[2], m[3], m[4]].map(Number) as [number, number, number, number];
-    if (w > 0 && h > 0) seen.push({ x1: x, y1: y, x2: x + w, y2: y + h });
-  }
+  // One FFmpeg reads every sample: one input seeked to each point, one cropdetect each.
+  const points = length > 1 ? SAMPLE_POINTS : [0];
+  const detect = [...pictureFilters(plain, v, null), filter('cropdetect', { limit: formatNumber(auto.limit / 255), round: auto.round, reset: 0 })];
+  const args = buildArgs({
+    // As a fraction of full scale, cropdetect's limit judges 10-bit pictures as 8-bit ones.
+    inputs: points.map((at) => ({ path: input.paths[0]!, options: at > 0 ? ['-ss', formatNumber(length * at)] : [] })),
+    filterGraph: points.map((_, k) => ({ inputs: [`${k}:v:0`], filters: detect, outputs: [`cd${k}`] })),
+    outputs: points.map((_, k) => ({ url: '/dev/null', maps: [`[cd${k}]`], options: ['-frames:v', String(FRAMES_PER_SAMPLE), '-an', '-f', 'null'] })),
+  });
+  // Each cropdetect's last line: its estimate after all its frames.
+  const last = new Map<string, string>();
+  await runFfmpeg(args, {
+    ffmpeg: opts.ffmpeg,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onStderrLine: (line) => {
+      const m = /\[(Parsed_cropdetect_\d+) @[^\]]*\].*(crop=\d+:\d+:\d+:\d+)/.exec(line);
+      if (m) last.set(m[1]!, m[2]!);
+    },
+  });
+  const seen = [...last.values()].flatMap((text) => {
+    const [w, h, x, y] = text.slice('crop='.length).split(':').map(Number) as [number, number, number, number];
+    return w > 0 && h > 0 ? [{ x1: x, y1: y, x2: x + w, y2: y + h }] : [];
+  });
   if (seen.length === 0) return { left: 0, top: 0, right: 0, bottom: 0 };
   // The union of what every sample shows; even offsets keep the chroma planes aligned.
   const evenDown = (n: number): number => Math.max(0, Math.floor(n / 2) * 2);
