@@ -90,12 +90,19 @@ export interface Config {
   qualityReport: boolean;
   /** Refuse request fields the field registry does not know, instead of warning about them. */
   strictFields: boolean;
+  /**
+   * What audio_codec dolby_heaac/dolby_heaacv2 get: this FFmpeg has no HE-AAC encoder, so they are
+   * refused, or (`lc`) written as AAC-LC with a line in the task log saying so.
+   */
+  heAac: HeAacMode;
   /** Testing only: SIGKILL this process right after the named status change commits (domain/lifecycle.ts). */
   testCrashAt: CrashPoint | null;
 }
 
 export const ROLES = ['all', 'api', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
+export const HE_AAC_MODES = ['refuse', 'lc'] as const;
+export type HeAacMode = (typeof HE_AAC_MODES)[number];
 
 interface Setting {
   env: string;
@@ -150,6 +157,7 @@ export const SETTINGS = {
   ffmpegThreads: { env: 'ENCODERY_FFMPEG_THREADS', flag: 'ffmpeg-threads', help: 'Threads per FFmpeg process (decoders, filters, encoders); 0 = FFmpeg decides', default: '0' },
   qualityReport: { env: 'ENCODERY_QUALITY_REPORT', flag: 'quality-report', help: 'A quality summary (PSNR, SSIM, loudness, duration difference, realtime factor) on every encoded video output, in extended GetStatus and notify; off skips the measuring', default: 'on' },
   strictFields: { env: 'ENCODERY_STRICT_FIELDS', flag: 'strict-fields', help: 'Refuse requests with fields Encodery does not know (answered with an error naming them) instead of accepting them with a warning', default: 'false' },
+  heAac: { env: 'ENCODERY_HE_AAC', flag: 'he-aac', help: 'audio_codec dolby_heaac and dolby_heaacv2: refuse them (this FFmpeg has no HE-AAC encoder), or lc to write AAC-LC in their place with a line in the task log', default: 'refuse' },
   testCrashAt: { env: 'ENCODERY_TEST_CRASH_AT', flag: 'test-crash-at', help: 'Testing only: the process kills itself (SIGKILL) right after this status change commits, e.g. destination-saved or media-finished; proves that nothing is lost at that point' },
 } satisfies Record<keyof Config, Setting>;
 
@@ -237,6 +245,7 @@ const schema = z.object({
   ffmpegThreads: int(0, 256),
   qualityReport: bool,
   strictFields: bool,
+  heAac: z.enum(HE_AAC_MODES, { error: 'must be refuse or lc' }),
   testCrashAt: z.enum(CRASH_POINTS, { error: `must be one of ${CRASH_POINTS.join(', ')}` }).optional(),
 });
 

@@ -105,9 +105,15 @@ test('parseFormat – levels are read without or with the dot', () => {
 });
 
 test('parseFormat – audio codec names of encoding.com map onto FFmpeg encoders', () => {
-  for (const name of ['libfaac', 'dolby_aac', 'aac', 'dolby_heaac']) {
+  for (const name of ['libfaac', 'dolby_aac', 'aac']) {
     const s = ok({ output: 'mp4', audio_codec: name });
-    assert.ok(s.kind === 'video' && s.audioCodec === 'aac', name);
+    assert.ok(s.kind === 'video' && s.audioCodec === 'aac' && s.heAacAsLc === null, name);
+  }
+  // No HE-AAC encoder in this FFmpeg: refused by name, unless the operator lets AAC-LC stand in.
+  for (const name of ['dolby_heaac', 'dolby_heaacv2']) {
+    assert.match(error({ output: 'mp4', audio_codec: name }), new RegExp(`^audio_codec "${name}" is not supported yet: .*HE-AAC.*Use dolby_aac`));
+    const lc = parseFormat({ output: 'mp4', audio_codec: name, audio_bitrate: '48k' }, { heAac: 'lc' });
+    assert.ok(lc.ok && lc.spec.kind === 'video' && lc.spec.audioCodec === 'aac' && lc.spec.heAacAsLc === name && lc.spec.audioBitrate === 48_000, name);
   }
   const mp3 = ok({ output: 'mp3' });
   assert.ok(mp3.kind === 'audio' && mp3.audioCodec === 'libmp3lame' && mp3.audioBitrate === 192_000);

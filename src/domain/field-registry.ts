@@ -5,8 +5,8 @@
  * (plan/media.ts) and smart pass-through (plan/passthrough.ts) read their field lists from here;
  * field-check.ts walks a request against it; `npm run fields:table` writes the README table.
  *
- * A field the honour lane builds is `...notYet(…)` today: making it honoured is replacing that
- * spread with `state: 'honoured'`.
+ * A field that is not built yet is `...notYet(…)`: building it ends with replacing that spread
+ * with `state: 'honoured'` (and `npm run fields:table`).
  */
 
 import type { FieldValue } from './fields.ts';
@@ -91,13 +91,6 @@ function drm(name: string, doc: string, where: readonly Place[] = ['format', 'st
   return { name, in: where, state: 'refused', reason: DRM_REASON, doc };
 }
 
-/** A block holding exactly these fields with these values (any letter case), nothing else. */
-function isOnly(value: FieldValue, wanted: Record<string, string>): boolean {
-  if (typeof value !== 'object' || Array.isArray(value)) return false;
-  const given = Object.entries(value).map(([k, v]) => [k.toLowerCase(), typeof v === 'string' ? v.trim() : v] as const);
-  return given.length === Object.keys(wanted).length && given.every(([k, v]) => wanted[k] === v);
-}
-
 function inert(name: string, where: readonly Place[], reason: string, doc: string): FieldDef {
   return { name, in: where, state: 'inert', reason, doc };
 }
@@ -153,7 +146,7 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'hint', in: FS, ...notYet('RTSP hint tracks'), doc: '`yes`: MP4 hint tracks (`no` is accepted)' },
   { name: 'copy_nielsen_metadata', in: FS, outputs: SEGMENTED, ...notYet('Nielsen ID3 metadata'), doc: '`yes`: keep Nielsen watermark metadata' },
   { name: 'byte_range', in: S, outputs: HLS, ...notYet('byte-range media playlists'), doc: '`yes`: one file per variant, addressed by byte ranges' },
-  inert('use_video_codec_parameters', FS, 'video_codec_parameters itself decides', 'switch for video_codec_parameters'),
+  { name: 'use_video_codec_parameters', in: FS, state: 'honoured', doc: '`no`: video_codec_parameters are not used' },
   inert('vcodecparameters', FS, 'video_codec_parameters itself decides', 'vendor samples\' switch for video_codec_parameters'),
 
   // --- video (reference 4.3) ------------------------------------------------------------------
@@ -176,21 +169,19 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'crop_bottom', in: FS, outputs: MOVING, roles: ['picture', 'passthrough'], specKey: 'crop', state: 'honoured', doc: 'pixels cut from the bottom (even)' },
   { name: 'rotate', in: FS, outputs: MOVING, roles: ['picture', 'passthrough'], specKey: 'rotate', state: 'honoured', doc: '`def` (follow the metadata), 0, 90, 180, 270' },
   { name: 'deinterlacing', in: FS, outputs: MOVING, roles: ['picture', 'passthrough'], specKey: 'deinterlacing', state: 'honoured', doc: '`auto`, `yes`, `no`' },
-  { name: 'auto_crop', in: F, outputs: MOVING, roles: ['passthrough'], block: 'free', ...notYet('black border detection'), doc: 'crop black borders found in the source' },
-  { name: 'noise_reduction', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('denoising'), doc: 'denoise the picture' },
-  { name: 'burnin_timecode', in: F, outputs: MOVING, roles: ['passthrough'], ...notYet('burnt-in timecodes'), doc: 'draw the timecode on the picture' },
-  { name: 'set_aspect_ratio', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('a chosen display aspect ratio'), doc: 'display aspect ratio to write' },
-  { name: 'cbr', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('constant bitrate'), doc: 'constant bitrate' },
-  { name: 'hard_cbr', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('strict constant bitrate'), doc: 'strict constant bitrate' },
+  { name: 'auto_crop', in: F, outputs: MOVING, roles: ['picture', 'passthrough'], specKey: 'autoCrop', block: 'free', state: 'honoured', doc: '`{enable, crop_type, limit, round}`: crop the black borders cropdetect finds in the source (ignored when a `crop_*` is given)' },
+  { name: 'noise_reduction', in: FS, outputs: MOVING, roles: ['picture', 'passthrough'], specKey: 'noiseReduction', state: 'honoured', doc: '`luma_spatial:chroma_spatial:luma_temp` or a level 0-6: hqdn3d before scaling' },
+  { name: 'burnin_timecode', in: F, outputs: MOVING, roles: ['picture', 'passthrough'], specKey: 'burninTimecode', state: 'honoured', doc: '`yes`: the source\'s timecode drawn on the picture' },
+  { name: 'set_aspect_ratio', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`16:9`, `1.7778` or `source`: the display aspect ratio written (keep_aspect_ratio is then ignored)' },
+  { name: 'cbr', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`yes`: hold the video rate at `bitrate`' },
+  { name: 'hard_cbr', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`yes`: constant bitrate padded with filler data (H.264 in MPEG-TS, HEVC)' },
+  { name: 'upscale', in: FS, outputs: MOVING, state: 'honoured', doc: 'Encodery\'s own: `no` never makes a picture larger than the source (ladder rungs above it are left out)' },
   {
-    name: 'pix_format', in: FS, outputs: MOVING, roles: ['passthrough'], ...notYet('other pixel formats'), doc: 'pixel format, e.g. `yuv420p`',
-    alreadyMet: { test: (v) => typeof v === 'string' && v.trim().toLowerCase() === 'yuv420p', doc: '`yuv420p`, which every video output already is' },
+    name: 'pix_format', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`yuv420p` (default), `yuv422p`, `yuv444p` and their 10-bit forms, as the codec takes them',
   },
-  { name: 'video_codec_parameters', in: FS, outputs: MOVING, roles: ['passthrough'], block: 'free', ...notYet('raw encoder options'), doc: 'x264 options (an empty block or `no` is accepted)' },
+  { name: 'video_codec_parameters', in: FS, outputs: MOVING, roles: ['passthrough'], block: 'free', state: 'honoured', doc: 'x264 options (reference 4.3\'s children, each checked; an empty block or `no` is not given)' },
   {
-    name: 'init_video_codec_parameters', in: S, outputs: SEGMENTED, roles: ['passthrough'], block: 'free', ...notYet('raw encoder options'), doc: 'a stream\'s x264 options',
-    // Every segmented H.264 encode already turns scene-cut keyframes off, so that segments align.
-    alreadyMet: { test: (v) => isOnly(v, { sc_threshold: '0' }), doc: '`{sc_threshold: 0}`, which every stream already has' },
+    name: 'init_video_codec_parameters', in: S, outputs: SEGMENTED, roles: ['passthrough'], block: 'free', state: 'honoured', doc: 'a stream\'s x264 options, as video_codec_parameters',
   },
 
   // --- audio (reference 4.4) ------------------------------------------------------------------

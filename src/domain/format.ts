@@ -6,7 +6,7 @@
  * and is decided by the planner, which has the probe.
  */
 import type { FieldMap } from './fields.ts';
-import { Fields, FormatProblem } from './format/fields.ts';
+import { Fields, FormatProblem, type ReadOptions } from './format/fields.ts';
 import { readAudio, readTrim, readVideo, type AudioSpec, type VideoSpec } from './format/video.ts';
 import { readHls, readLegacyHls, type HlsSpec } from './format/hls.ts';
 import { readContainerEdits } from './format/container.ts';
@@ -14,8 +14,9 @@ import { readDash, type DashSpec } from './format/dash.ts';
 import { refuseEditing } from './format/editing.ts';
 import { readGif, readImage, readThumbnail, type GifSpec, type ImageSpec, type ThumbnailSpec } from './format/still.ts';
 
-export type { Size, Crop, TimeValue } from './format/fields.ts';
+export type { Size, Crop, TimeValue, ReadOptions } from './format/fields.ts';
 export { withoutEmptyBlocks } from './format/fields.ts';
+export * from './format/encoder-fields.ts';
 export * from './format/video.ts';
 export * from './format/hls.ts';
 export * from './format/dash.ts';
@@ -34,9 +35,9 @@ export type OutputSpec = VideoSpec | AudioSpec | ThumbnailSpec | HlsSpec | GifSp
 /** `notes`: values adjusted rather than refused (an odd size rounded), for the task log. */
 export type ParseFormatResult = { ok: true; spec: OutputSpec; notes: readonly string[] } | { ok: false; error: string };
 
-export function parseFormat(raw: FieldMap): ParseFormatResult {
+export function parseFormat(raw: FieldMap, options: ReadOptions = {}): ParseFormatResult {
   try {
-    const fields = new Fields(raw);
+    const fields = new Fields(raw, options);
     const spec = readSpec(fields);
     return { ok: true, spec, notes: fields.notes };
   } catch (err) {

@@ -49,10 +49,13 @@ export const BUILT_IN_PRESETS: readonly Preset[] = [
   ui('cmaf_ladder', { output: 'advanced_fmp4', segment_duration: '4', stream: ladder() }),
 ];
 
-/** 1080p/720p/480p/360p H.264 rungs (rates as the mp4 presets) sharing one 128k AAC audio. */
+/**
+ * 1080p/720p/480p/360p H.264 rungs (rates as the mp4 presets) sharing one 128k AAC audio. A rung
+ * larger than the source is left out (`upscale no`): a 720p source gets 720p, 480p and 360p.
+ */
 function ladder(): FieldMap[] {
   const rung = (height: number, bitrate: number, profile: string): FieldMap => ({
-    sub_path: `${height}p`, video_codec: 'libx264', profile, size: `0x${height}`,
+    sub_path: `${height}p`, video_codec: 'libx264', profile, size: `0x${height}`, upscale: 'no',
     bitrate: `${bitrate}k`, maxrate: `${bitrate * 1.5}k`, bufsize: `${bitrate * 2}k`, audio_codec: 'aac', audio_bitrate: '128k',
   });
   return [rung(1080, 5000, 'high'), rung(720, 2800, 'high'), rung(480, 1400, 'high'), rung(360, 800, 'main')];

@@ -16,8 +16,9 @@ import type { FileRootsOf } from '../domain/file-roots.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
 import { FFMPEG_PREFIX_ARGS, runFfmpeg, withThreads } from './ffmpeg/run.ts';
 import { formatCommandLine } from './ffmpeg/args.ts';
-import { planMedia, type EncodeGroup, type MediaTask, type PlanInput } from './plan/index.ts';
+import { fittedToSource, planMedia, type EncodeGroup, type MediaTask, type PlanInput } from './plan/index.ts';
 import { withPacketsForPassthrough } from './plan/passthrough.ts';
+import { resolveAutoCrops } from './plan/auto-crop.ts';
 import { ProgressTracker } from './progress.ts';
 import type { EncoderSlots } from './encoder-slots.ts';
 import { fetchEditingAssets } from './assets.ts';
@@ -226,7 +227,8 @@ class MediaRun {
     let members: MediaTask[] = [];
     for (const t of tasks) {
       try {
-        const parsed = parseFormat(JSON.parse(t.format) as FieldMap);
+        // Stored formats passed AddMedia: an HE-AAC one was allowed then (ENCODERY_HE_AAC=lc) and is made as AAC-LC.
+        const parsed = parseFormat(JSON.parse(t.format) as FieldMap, { heAac: 'lc' });
         if (!parsed.ok) throw new Error(parsed.error);
         for (const note of parsed.notes) await repo.appendLog(this.#db, [t.id], `Adjusted: ${note}`);
         const dir = await this.#freshTaskDir(t.id);
@@ -240,9 +242,16 @@ class MediaRun {
     const edits = await fetchEditingAssets(members, { scratch, transfer: this.#transfer, ffprobe: this.deps.config.ffprobe, ffmpeg: this.deps.config.ffmpeg, signal: this.signal });
     for (const f of edits.failed) await this.#failTask(f.taskId, f.error);
     members = members.filter((m) => !edits.failed.some((f) => f.taskId === m.taskId)).map((m) => ({ ...m, assets: edits.assets.get(m.taskId) }));
+    // auto_crop: the borders are found in the source once, and become each format's crop.
+    const cropped = await resolveAutoCrops(members, fetched, { ffmpeg: this.deps.config.ffmpeg, signal: this.signal });
+    for (const f of cropped.failed) await this.#failTask(f.taskId, f.error);
+    for (const n of cropped.notes) await repo.appendLog(this.#db, [n.taskId], n.message);
+    members = cropped.tasks.filter((m) => !cropped.failed.some((f) => f.taskId === m.taskId));
     // Split-and-stitch formats (split/plan.ts) leave the shared plan and run chunk by chunk.
     const splits = await splitCandidates(members, fetched, optionsJson, this.#splitDeps);
     for (const n of splits.notes) await repo.appendLog(this.#db, [n.taskId], n.message);
+    // Split tasks are planned chunk by chunk: what the shared plan would log for them is logged here.
+    for (const t of splits.tasks) for (const message of fittedToSource(t.member.spec, fetched).notes) await repo.appendLog(this.#db, [t.member.taskId], message);
     members = members.filter((m) => !splits.tasks.some((t) => t.member.taskId === m.taskId));
     for (const t of splits.tasks) this.#progress.addTask(t.member.taskId, t.durationSec);
     const source = await withPacketsForPassthrough(members.map((m) => m.spec), fetched, { ffprobe: this.deps.config.ffprobe, signal: this.signal });

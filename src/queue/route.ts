@@ -29,7 +29,7 @@ export const ROUTED_TAGS = [...new Set(Object.values(CODEC_TAGS))].sort();
 export function requiredTags(formats: FieldMap[]): string[] {
   const tags = new Set<string>();
   for (const f of formats) {
-    const parsed = parseFormat(f);
+    const parsed = parseFormat(f, { heAac: 'lc' });
     if (parsed.ok) collectCodecTags(parsed.spec, tags, 0);
   }
   return [...tags].sort();

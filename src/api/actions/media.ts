@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { single, type FieldMap, type FieldValue } from '../../domain/fields.ts';
 import { editingUrls, parseFormat, withoutEmptyBlocks, type OutputSpec } from '../../domain/format.ts';
+import { sourceClipProblem } from '../../domain/source-clip.ts';
 import { builtInPreset, mergeUnder, presetFields, PRESET_NAME, type Preset } from '../../domain/presets.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, isDestinationError, isFinalMedia, isFinalTask } from '../../domain/status.ts';
 import type { RestartPlan } from '../../store/lifecycle.ts';
@@ -38,6 +39,10 @@ async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<Wire
   });
   if (sources.length === 0 || sources.some((s) => s === '')) throw new ApiError(ErrorText.noSource);
   for (const s of sources) checkLocation(ctx, s, 'source');
+  for (const [i, s] of sources.entries()) {
+    const clip = sourceClipProblem(s, i, sources.length);
+    if (clip) throw new ApiError(clip);
+  }
   const formats = many(query, 'format');
   if (formats.length === 0 && !benchmark) throw new ApiError(ErrorText.noFormat);
   if (sources.length > MAX_SOURCES) throw new ApiError(ErrorText.badValue('source', `may be given at most ${MAX_SOURCES} times.`));
@@ -336,7 +341,7 @@ export async function resolveFormat(ctx: ActionContext, own: FieldMap, where: st
     if (refused.length > 0) throw new ApiError(where + refused.join(' '));
     fields = mergeUnder(preset.format, own);
   }
-  const parsed = parseFormat(fields);
+  const parsed = parseFormat(fields, { heAac: ctx.config.heAac });
   if (!parsed.ok) throw new ApiError(where + parsed.error);
   return { fields, spec: parsed.spec };
 }

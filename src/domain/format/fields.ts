@@ -29,6 +29,15 @@ export interface TimeValue {
   timecode: { hours: number; minutes: number; seconds: number; frames: number; dropFrame: boolean } | null;
 }
 
+/** What the server's settings decide about reading a format. */
+export interface ReadOptions {
+  /**
+   * audio_codec dolby_heaac/dolby_heaacv2: refused (this FFmpeg has no HE-AAC encoder), or read as
+   * AAC-LC (ENCODERY_HE_AAC=lc). @default 'refuse'
+   */
+  heAac?: 'refuse' | 'lc';
+}
+
 /**
  * Reads fields by lower-cased name and insists that a known field is a single string. Values it
  * adjusts rather than refuses (an odd size a 4:2:0 encoder cannot make) are recorded in `notes`,
@@ -39,7 +48,7 @@ export class Fields {
   readonly #notes: string[];
   readonly #notePrefix: string;
 
-  constructor(raw: FieldMap, shared?: { notes: string[]; prefix: string }) {
+  constructor(raw: FieldMap, readonly options: ReadOptions = {}, shared?: { notes: string[]; prefix: string }) {
     for (const [k, v] of Object.entries(raw)) this.#values.set(k.toLowerCase(), v);
     this.#notes = shared?.notes ?? [];
     this.#notePrefix = shared?.prefix ?? '';
@@ -47,7 +56,7 @@ export class Fields {
 
   /** The fields of a nested element (an HLS stream), whose notes join this one's under `prefix`. */
   within(raw: FieldMap, prefix: string): Fields {
-    return new Fields(raw, { notes: this.#notes, prefix: this.#notePrefix + prefix });
+    return new Fields(raw, this.options, { notes: this.#notes, prefix: this.#notePrefix + prefix });
   }
 
   get notes(): readonly string[] {

@@ -69,6 +69,8 @@ export const STREAM_INHERITS = [
   'video_codec', 'turbo', 'audio_codec', 'audio_bitrate', 'audio_sample_rate', 'audio_channels_number', 'audio_volume',
   'crop_left', 'crop_top', 'crop_right', 'crop_bottom', 'rotate', 'deinterlacing',
   'loudnorm', 'loudnorm_range', 'loudnorm_peak', 'audio_normalization', 'set_rotate',
+  'set_aspect_ratio', 'cbr', 'hard_cbr', 'pix_format', 'video_codec_parameters', 'use_video_codec_parameters',
+  'noise_reduction', 'burnin_timecode', 'auto_crop', 'upscale',
 ];
 
 /** advanced_hls (reference 4.6): format-level segment_duration and trim, 1 to 15 `<stream>` variants. */
@@ -147,7 +149,7 @@ function readHlsStreams(
 
   const { streams, picture } = readStreamItems(f, output, items, { notInherited, numbered: true });
   for (const [i, own] of items.entries()) {
-    const sf = new Fields(own);
+    const sf = new Fields(own, f.options);
     if (sf.raw('encryption') !== undefined && sf.flag('encryption', false) !== (encryption !== null)) {
       throw new FormatProblem(`stream ${i + 1}: encryption must be the same for every stream (one key protects the whole output); set encryption on the format only.`);
     }
@@ -159,6 +161,12 @@ function readHlsStreams(
     );
   }
   if (usesFmp4({ streams })) {
+    const hard = streams.findIndex((s) => s.constantBitrate === 'hard' && s.videoCodec === 'libx264');
+    if (hard >= 0) {
+      throw new FormatProblem(
+        `stream ${hard + 1}: hard_cbr with libx264 needs MPEG-TS segments, but an output with an HEVC (libx265) stream is written in fMP4 segments; use cbr, or libx264 in every stream.`,
+      );
+    }
     if (encryption) {
       throw new FormatProblem(
         'encryption cannot be used with an HEVC (libx265) stream: HEVC is written in fMP4 segments, which FFmpeg 5.1 cannot encrypt; use libx264 in every stream or remove encryption.',
@@ -231,7 +239,7 @@ function readStreamItems(
       if (picture === null) picture = p;
       else if (pictureKey(p) !== pictureKey(picture)) {
         throw new FormatProblem(
-          'rotate, crop and deinterlacing must be the same for every stream (all variants are cut from one picture); set them once on the format.',
+          'rotate, crop, auto_crop, deinterlacing, noise_reduction and burnin_timecode must be the same for every stream (all variants are cut from one picture); set them once on the format.',
         );
       }
     } catch (err) {
@@ -337,7 +345,9 @@ export function readHlsStream(f: Fields, index: number, output: SegmentedOutput 
     throw new FormatProblem(`add_iframe_stream is for HLS outputs with MPEG-TS segments; ${output} cannot carry it. Remove it.`);
   }
   if (iframeStream && audioOnly) throw new FormatProblem('add_iframe_stream needs a picture; it cannot be used with audio_only.');
-  return { ...encoding, ...readAudio(f, codecsOf, encoding.videoCodec), subPath, audioOnly, videoOnly, iframeStream };
+  return {
+    ...encoding, ...readAudio(f, codecsOf, encoding.videoCodec), subPath, audioOnly, videoOnly, iframeStream,
+  };
 }
 
 /** Folder names that are safe in a URL, a file system and FFmpeg's var_stream_map; no `.`/`..`. */

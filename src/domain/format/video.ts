@@ -4,6 +4,10 @@ import { FormatProblem, type Fields, type Size, type Crop, type TimeValue,
 } from './fields.ts';
 import { readContainerEdits, readLevels, type ContainerEdits, type LevelFields } from './container.ts';
 import { readEditing, type Editing } from './editing.ts';
+import {
+  profileForPixels, readAspectRatio, readAutoCrop, readConstantBitrate, readNoiseReduction, readPixelFormat, readX264Parameters,
+  type AspectRatio, type AutoCrop, type ConstantBitrate, type NoiseReduction, type PixelFormat,
+} from './encoder-fields.ts';
 
 export type VideoContainer = 'mp4' | 'webm' | 'mov' | 'mkv' | 'mpegts';
 export type AudioContainer = 'mp3' | 'm4a' | 'ogg' | 'wav' | 'flac';
@@ -33,6 +37,8 @@ export interface AudioFields extends LevelFields {
   audioChannels: number | null;
   /** Percent. @default 100 */
   audioVolume: number;
+  /** The HE-AAC name asked, written as AAC-LC because ENCODERY_HE_AAC=lc; null otherwise. */
+  heAacAsLc: 'dolby_heaac' | 'dolby_heaacv2' | null;
 }
 
 /** How one picture is encoded: everything an mp4/webm and an HLS stream share. */
@@ -57,6 +63,20 @@ export interface VideoEncoding {
   /** With the dot: `3.0`, `3.1`. */
   level: string | null;
   turbo: boolean;
+  /** set_aspect_ratio: the display aspect written into the output; null = square pixels. Set, keep_aspect_ratio is ignored. */
+  aspectRatio: AspectRatio | null;
+  /** cbr / hard_cbr (with a bitrate); null = the encoder's usual average-rate control. */
+  constantBitrate: ConstantBitrate | null;
+  /** pix_format. @default yuv420p (plays everywhere) */
+  pixelFormat: PixelFormat;
+  /** video_codec_parameters as `name=value` x264 options; empty when none. */
+  x264Options: string[];
+  /**
+   * `upscale no`: never larger than the source: a ladder rung that would be is left out, a file
+   * is made at the source's size (the built-in ladders' rungs say so). @default true: a size
+   * asked is made, even above the source's.
+   */
+  upscale: boolean;
 }
 
 /**
@@ -67,6 +87,12 @@ export interface Picture {
   crop: Crop;
   rotate: Rotate;
   deinterlacing: Deinterlacing;
+  /** noise_reduction through hqdn3d; null = none. */
+  noiseReduction: NoiseReduction | null;
+  /** burnin_timecode: the source's timecode drawn on the picture. */
+  burninTimecode: boolean;
+  /** auto_crop: borders found by cropdetect replace `crop` before planning; null = off (or a crop_* is given). */
+  autoCrop: AutoCrop | null;
 }
 
 export interface VideoSpec extends TrimFields, AudioFields, VideoEncoding, Picture, ContainerEdits {
@@ -131,10 +157,10 @@ export function isAv1(codec: VideoCodec): boolean {
   return codec === 'libsvtav1' || codec === 'libaom-av1';
 }
 
-// encoding.com's AAC names all become FFmpeg's native AAC-LC encoder: it plays everywhere, and
-// HE-AAC needs libfdk_aac, which Debian's FFmpeg does not ship.
+// encoding.com's AAC-LC names all become FFmpeg's native AAC-LC encoder. HE-AAC (dolby_heaac,
+// dolby_heaacv2) needs libfdk_aac, which Debian's FFmpeg does not ship: see HE_AAC_NAMES.
 export const AUDIO_CODEC_NAMES: Record<string, AudioCodec> = {
-  aac: 'aac', libfaac: 'aac', libfdk_aac: 'aac', dolby_aac: 'aac', dolby_heaac: 'aac', dolby_heaacv2: 'aac',
+  aac: 'aac', libfaac: 'aac', libfdk_aac: 'aac', dolby_aac: 'aac',
   libmp3lame: 'libmp3lame', mp3: 'libmp3lame',
   libvorbis: 'libvorbis', vorbis: 'libvorbis',
   libopus: 'libopus', opus: 'libopus',
@@ -142,6 +168,9 @@ export const AUDIO_CODEC_NAMES: Record<string, AudioCodec> = {
   flac: 'flac',
   pcm_s16le: 'pcm_s16le', pcm: 'pcm_s16le', pcm_s24le: 'pcm_s24le', pcm_s24l: 'pcm_s24le',
 };
+
+/** HE-AAC v1 and v2: refused, or written as AAC-LC when the operator allows it (ReadOptions.heAac). */
+export const HE_AAC_NAMES = ['dolby_heaac', 'dolby_heaacv2'] as const;
 
 /** The first codec of each list is the output's default. */
 export const AUDIO_CODECS_FOR: Record<VideoContainer | AudioContainer | SegmentedOutput, readonly AudioCodec[]> = {
@@ -237,17 +266,37 @@ export function readVideoEncoding(f: Fields, output: VideoContainer | SegmentedO
     throw new FormatProblem(`keyframe "${keyframe}" is out of range; use 1 to 1000 frames.`);
   }
 
-  const profile = readProfile(f, videoCodec);
+  const x264 = readX264Parameters(f, videoCodec);
+  let profile = readProfile(f, videoCodec);
+  let profileGiven = f.str('profile') !== null;
+  if (x264?.profile) {
+    if (profileGiven && profile !== x264.profile) {
+      throw new FormatProblem(`video_codec_parameters.vprofile "${x264.profile}" differs from profile "${profile}"; give one of them.`);
+    }
+    profile = x264.profile;
+    profileGiven = true;
+  }
+  const pixelFormat = readPixelFormat(f, videoCodec);
+  profile = profileForPixels(videoCodec, profile, profileGiven, pixelFormat);
   const levelRaw = f.str('level');
   let level: string | null = null;
   if (levelRaw !== null && (videoCodec === 'libx264' || videoCodec === 'libx265')) {
     level = normaliseLevel(levelRaw);
     if (level === null) throw new FormatProblem(`level "${levelRaw}" is not an H.264/H.265 level like 30, 31 or 4.1.`);
   }
+  level ??= x264?.level ?? null;
+  const constantBitrate = readConstantBitrate(f, videoCodec, bitrate, output);
+  if (constantBitrate && minrate !== null && minrate !== bitrate) {
+    throw new FormatProblem(`minrate (${minrate / 1000}k) differs from bitrate (${bitrate! / 1000}k), but ${constantBitrate === 'hard' ? 'hard_cbr' : 'cbr'} holds the rate at bitrate; remove minrate.`);
+  }
+  if (constantBitrate && maxrate !== null && maxrate !== bitrate) {
+    throw new FormatProblem(`maxrate (${maxrate / 1000}k) differs from bitrate (${bitrate! / 1000}k), but ${constantBitrate === 'hard' ? 'hard_cbr' : 'cbr'} holds the rate at bitrate; remove maxrate.`);
+  }
 
   return {
     videoCodec, size, keepAspectRatio: f.flag('keep_aspect_ratio', true), bitrate, maxrate, minrate, bufsize, framerate, keyframe,
-    profile, level, turbo: f.flag('turbo', false),
+    profile, level, turbo: f.flag('turbo', false), aspectRatio: readAspectRatio(f), constantBitrate, pixelFormat,
+    x264Options: x264?.options ?? [], upscale: f.flag('upscale', true),
   };
 }
 
@@ -275,7 +324,11 @@ export function readPicture(f: Fields): Picture {
     if (d === 'auto' || d === 'yes' || d === 'no') deinterlacing = d;
     else throw new FormatProblem(`deinterlacing "${deintRaw}" is not one of auto, yes, no.`);
   }
-  return { crop, rotate, deinterlacing };
+  const cropGiven = ['crop_left', 'crop_top', 'crop_right', 'crop_bottom'].some((n) => f.str(n) !== null);
+  return {
+    crop, rotate, deinterlacing, noiseReduction: readNoiseReduction(f), burninTimecode: f.flag('burnin_timecode', false),
+    autoCrop: readAutoCrop(f, cropGiven),
+  };
 }
 
 export function readProfile(f: Fields, codec: VideoCodec): string | null {
@@ -296,7 +349,17 @@ export function readAudio(f: Fields, target: VideoContainer | AudioContainer | S
   if (videoCodec === 'libvpx') audioCodec = 'libvorbis';
   // WebM's other audio, and what AV1 in Matroska pairs with.
   else if (target === 'mkv' && videoCodec !== undefined && (videoCodec === 'libvpx-vp9' || isAv1(videoCodec))) audioCodec = 'libopus';
-  if (codecRaw !== null) {
+  let heAacAsLc: AudioFields['heAacAsLc'] = null;
+  const heAac = HE_AAC_NAMES.find((n) => n === codecRaw?.toLowerCase());
+  if (heAac && (f.options.heAac ?? 'refuse') === 'refuse') {
+    throw new FormatProblem(
+      `audio_codec "${codecRaw}" is not supported yet: this server's FFmpeg has no HE-AAC encoder (it needs libfdk_aac). Use dolby_aac for AAC-LC, or ask the operator to set ENCODERY_HE_AAC=lc to have AAC-LC written in its place.`,
+    );
+  }
+  if (heAac && allowed.includes('aac')) {
+    audioCodec = 'aac';
+    heAacAsLc = heAac;
+  } else if (codecRaw !== null) {
     const found = AUDIO_CODEC_NAMES[codecRaw.toLowerCase()];
     if (!found || !allowed.includes(found)) {
       throw new FormatProblem(`audio_codec "${codecRaw}" cannot be used with output ${target}. Use ${allowed.join(', ')}.`);
@@ -335,13 +398,13 @@ export function readAudio(f: Fields, target: VideoContainer | AudioContainer | S
   }
 
   if (audioCodec === 'copy') {
-    return { audioCodec, audioBitrate: null, audioSampleRate: null, audioChannels: null, audioVolume: 100, ...levels };
+    return { audioCodec, audioBitrate: null, audioSampleRate: null, audioChannels: null, audioVolume: 100, heAacAsLc, ...levels };
   }
   if (LOSSLESS.includes(audioCodec)) {
-    return { audioCodec, audioBitrate: null, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume, ...levels };
+    return { audioCodec, audioBitrate: null, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume, heAacAsLc, ...levels };
   }
   const defaultBitrate = audioCodec === 'libmp3lame' ? 192_000 : 128_000;
-  return { audioCodec, audioBitrate: bitrate ?? defaultBitrate, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume, ...levels };
+  return { audioCodec, audioBitrate: bitrate ?? defaultBitrate, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume, heAacAsLc, ...levels };
 }
 
 export function readTrim(f: Fields): TrimFields {

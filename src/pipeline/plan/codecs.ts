@@ -2,7 +2,7 @@
  * Encoder options per video codec. The defaults aim at files every browser and phone plays:
  * H.264 High / yuv420p, x264 `medium` (CRF 23), VP9 constant quality with row threading.
  */
-import type { AudioContainer, VideoContainer, VideoEncoding, VideoSpec } from '../../domain/format.ts';
+import { KEYFRAME_PARAMETERS, type AudioContainer, type VideoContainer, type VideoEncoding, type VideoSpec } from '../../domain/format.ts';
 import { formatNumber } from '../ffmpeg/args.ts';
 import type { Box } from './geometry.ts';
 import { X264_STATS_OPTIONS, X265_STATS_PARAMS } from '../quality/plan.ts';
@@ -48,11 +48,17 @@ export function videoCodecOptions(spec: VideoEncoding, ctx: CodecContext): strin
         '-force_key_frames', `expr:gte(t,n_forced*${formatNumber(seg.everySec)})`, '-forced-idr', '1',
       ]
     : spec.keyframe !== null ? ['-g', String(spec.keyframe)] : [];
+  // cbr/hard_cbr hold the rate at the bitrate through the decoder buffer (one second of it unless bufsize is given).
+  const cbr = spec.constantBitrate !== null && spec.bitrate !== null;
+  const maxrate = cbr ? spec.bitrate : spec.maxrate;
+  const minrate = cbr ? spec.bitrate : spec.minrate;
+  const bufsize = cbr ? spec.bufsize ?? spec.bitrate : spec.bufsize;
   const vbv = [
-    ...(spec.maxrate !== null ? ['-maxrate', String(spec.maxrate)] : []),
-    ...(spec.minrate !== null ? ['-minrate', String(spec.minrate)] : []),
-    ...(spec.bufsize !== null ? ['-bufsize', String(spec.bufsize)] : []),
+    ...(maxrate !== null ? ['-maxrate', String(maxrate)] : []),
+    ...(minrate !== null ? ['-minrate', String(minrate)] : []),
+    ...(bufsize !== null ? ['-bufsize', String(bufsize)] : []),
   ];
+  const pixels = ['-pix_fmt', spec.pixelFormat];
   const passArgs = ctx.pass ? ['-pass', String(ctx.pass), '-passlogfile', ctx.passlog] : [];
   const preset = spec.turbo ? 'veryfast' : 'medium';
   switch (spec.videoCodec) {
@@ -61,7 +67,10 @@ export function videoCodecOptions(spec: VideoEncoding, ctx: CodecContext): strin
         '-c:v', 'libx264', '-preset', preset, '-profile:v', spec.profile ?? 'high',
         ...(spec.level ? ['-level:v', spec.level] : []),
         ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-crf', '23']),
-        ...vbv, ...gop, ...(seg ? ['-sc_threshold', '0'] : []), '-pix_fmt', 'yuv420p', ...passArgs,
+        ...vbv, ...gop, ...(seg ? ['-sc_threshold', '0'] : []), ...pixels, ...passArgs,
+        // hard_cbr: x264 pads with filler NAL units so every second carries the whole rate; cbr signals the buffer model only.
+        ...(cbr ? ['-nal-hrd', spec.constantBitrate === 'hard' ? 'cbr' : 'vbr'] : []),
+        ...x264Params(spec, seg !== undefined),
         ...(ctx.stats ? X264_STATS_OPTIONS : []),
       ];
     case 'libx265': {
@@ -69,13 +78,14 @@ export function videoCodecOptions(spec: VideoEncoding, ctx: CodecContext): strin
       const params: string[] = ctx.stats ? [...X265_STATS_PARAMS] : ['log-level=error'];
       if (spec.level) params.push(`level-idc=${spec.level}`);
       if (seg) params.push('scenecut=0', 'open-gop=0');
+      if (cbr) params.push('hrd=1', ...(spec.constantBitrate === 'hard' ? ['strict-cbr=1'] : []));
       if (ctx.pass) params.push(`pass=${ctx.pass}`, `stats=${x265Value(`${ctx.passlog}-x265.log`)}`);
       return [
         '-c:v', 'libx265', '-preset', preset, '-profile:v', spec.profile ?? 'main',
         ...(ctx.container === 'mkv' || ctx.container === 'mpegts' ? [] : ['-tag:v', 'hvc1']),
         // CRF 28 is x265's own default and looks about like x264's 23 at a smaller size.
         ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-crf', '28']),
-        ...vbv, ...gop, '-pix_fmt', 'yuv420p', '-x265-params', params.join(':'),
+        ...vbv, ...gop, ...pixels, '-x265-params', params.join(':'),
       ];
     }
     case 'libvpx-vp9':
@@ -83,7 +93,7 @@ export function videoCodecOptions(spec: VideoEncoding, ctx: CodecContext): strin
       return [
         '-c:v', 'libvpx-vp9', '-deadline', 'good', '-cpu-used', spec.turbo ? '5' : '3', '-row-mt', '1',
         ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-b:v', '0', '-crf', '32']),
-        ...vbv, ...gop, '-pix_fmt', 'yuv420p', ...passArgs,
+        ...vbv, ...gop, ...pixels, ...passArgs,
       ];
     case 'libsvtav1':
       // Preset 8 encodes a 1080p picture at a few frames a second on 2 cores; CRF 35 looks about
@@ -91,22 +101,32 @@ export function videoCodecOptions(spec: VideoEncoding, ctx: CodecContext): strin
       return [
         '-c:v', 'libsvtav1', '-preset', spec.turbo ? '10' : '8',
         ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-crf', '35']),
-        ...gop, '-pix_fmt', 'yuv420p',
+        ...gop, ...pixels,
       ];
     case 'libaom-av1':
       return [
         '-c:v', 'libaom-av1', '-cpu-used', spec.turbo ? '8' : '6', '-row-mt', '1',
         ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-b:v', '0', '-crf', '35']),
-        ...vbv, ...gop, '-pix_fmt', 'yuv420p',
+        ...vbv, ...gop, ...pixels,
       ];
     case 'libvpx':
       // VP8 has no pure constant-quality mode: CRF needs a bitrate ceiling, ~0.1 bit per pixel.
       return [
         '-c:v', 'libvpx', '-deadline', 'good', '-cpu-used', spec.turbo ? '5' : '3',
         ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-crf', '10', '-b:v', String(vp8Ceiling(ctx))]),
-        ...vbv, ...gop, '-pix_fmt', 'yuv420p', ...passArgs,
+        ...vbv, ...gop, ...pixels, ...passArgs,
       ];
   }
+}
+
+/**
+ * video_codec_parameters as -x264-params. In segmented outputs the keyframe children (keyint_min,
+ * sc_threshold) give way to the segment grid: a keyframe elsewhere would cut a segment short in
+ * one variant and not in the others.
+ */
+function x264Params(spec: VideoEncoding, segmented: boolean): string[] {
+  const options = segmented ? spec.x264Options.filter((o) => !KEYFRAME_PARAMETERS.includes(o.split('=')[0]!)) : spec.x264Options;
+  return options.length > 0 ? ['-x264-params', options.join(':')] : [];
 }
 
 function vp8Ceiling(ctx: CodecContext): number {

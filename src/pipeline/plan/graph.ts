@@ -4,12 +4,14 @@
  * output that asks for one. Outputs add their own chains (scale, frame rate, audio format) after
  * the split.
  */
+import { existsSync } from 'node:fs';
 import type { Editing, Picture, Rotate } from '../../domain/format.ts';
 import type { VideoStreamInfo } from '../ffmpeg/probe.ts';
-import { filter, type Filter, type FilterChain } from '../ffmpeg/args.ts';
+import { filter, formatNumber, type Filter, type FilterChain } from '../ffmpeg/args.ts';
 import { probeAt, type PlanInput, type Trim } from './common.ts';
 import { audioEditFilters, editVideoChains, type GraphEdit } from './editing.ts';
 import { cropFilters, croppedFrame, rotatedFrame, turnFilters, type Frame, type QuarterTurn } from './geometry.ts';
+import { sourceTimecode, timecodeAt } from './timecode.ts';
 
 /**
  * Where tap 0 reads from when it is not input 0 as decoded: split_screen's grid
@@ -45,6 +47,8 @@ export class GraphBuilder {
     /** Logo, overlays, text and fades, drawn on tap 0 before the split (plan/editing.ts). */
     readonly edit: GraphEdit | null = null,
     readonly stage: Stage | null = null,
+    /** Where the outputs start in the source, in seconds: a burnt-in timecode counts from there. */
+    readonly startSec = 0,
   ) {}
 
   /** A label not used anywhere else in this graph. */
@@ -122,7 +126,8 @@ export class GraphBuilder {
     for (const [i, labels] of [...this.#videoTaps.entries()].sort((a, b) => a[0] - b[0])) {
       const v = probeAt(this.input, i).video!;
       let from = `${i}:v:0`;
-      let prepare = pictureFilters(this.picture!, v);
+      const clock = this.input.paths.length === 1 ? { startSec: this.startSec, sourceTimecode: sourceTimecode(probeAt(this.input, i)) } : null;
+      let prepare = pictureFilters(this.picture!, v, clock);
       if (i === 0 && this.stage?.video) {
         taps.push(...this.stage.video.chains);
         from = this.stage.video.out;
@@ -203,8 +208,41 @@ export function preparedFrame(p: Picture, v: VideoStreamInfo): Frame {
   return croppedFrame(rotatedFrame(v, extraTurn(p.rotate, v)), p.crop);
 }
 
-export function pictureFilters(p: Picture, v: VideoStreamInfo): Filter[] {
-  return [...deinterlaceFilters(p, v), ...turnFilters(extraTurn(p.rotate, v)), ...cropFilters(p.crop)];
+/** Where a picture starts: seconds into its source, and the source's own timecode there (timecode.ts). */
+export interface PictureClock {
+  startSec: number;
+  sourceTimecode: string | null;
+}
+
+/**
+ * `clock` is for burnin_timecode; null when sources are joined, where one running timecode
+ * cannot be drawn on each source before the join.
+ */
+export function pictureFilters(p: Picture, v: VideoStreamInfo, clock: PictureClock | null): Filter[] {
+  const nr = p.noiseReduction;
+  return [
+    ...deinterlaceFilters(p, v), ...turnFilters(extraTurn(p.rotate, v)), ...cropFilters(p.crop),
+    ...(nr ? [filter('hqdn3d', [nr.lumaSpatial, nr.chromaSpatial, nr.lumaTemporal])] : []),
+    ...(p.burninTimecode ? [timecodeFilter(v, clock)] : []),
+  ];
+}
+
+/** burnin_timecode's font: DejaVu Sans Mono, Debian's fonts-dejavu-core (a dependency of its ffmpeg package). */
+export const TIMECODE_FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf';
+
+/** Each frame's timecode at the bottom centre on a dark box, a twentieth of the picture high. */
+function timecodeFilter(v: VideoStreamInfo, clock: PictureClock | null): Filter {
+  if (clock === null) {
+    throw new Error('burnin_timecode cannot be used with several sources yet: each source would start its own count; encode them one by one or remove burnin_timecode.');
+  }
+  if (!existsSync(TIMECODE_FONT)) {
+    throw new Error(`burnin_timecode needs the font ${TIMECODE_FONT}, which this machine does not have; install fonts-dejavu-core or remove burnin_timecode.`);
+  }
+  const fps = v.fps > 0 ? v.fps : 25;
+  return filter('drawtext', {
+    fontfile: TIMECODE_FONT, timecode: timecodeAt(clock.sourceTimecode, clock.startSec, fps), rate: formatNumber(fps),
+    fontcolor: 'white', fontsize: 'h/20', box: 1, boxcolor: 'black@0.6', boxborderw: 4, x: '(w-text_w)/2', y: 'h-text_h-h/20',
+  });
 }
 
 function deinterlaceFilters(p: Picture, v: VideoStreamInfo): Filter[] {

@@ -7,7 +7,8 @@ import type { EncodePlan, PlanInput, PlanOut } from './common.ts';
 import { planMedia } from './media.ts';
 
 export type { EncodePlan, PlanInput, PlanOut } from './common.ts';
-export { planMedia, type EncodeGroup, type MediaPlan, type MediaTask } from './media.ts';
+export { fittedToSource, planMedia, type EncodeGroup, type MediaPlan, type MediaTask } from './media.ts';
+export { resolveAutoCrops } from './auto-crop.ts';
 
 /**
  * Plans one output from one or more sources (joined in order). Throws an Error with a message

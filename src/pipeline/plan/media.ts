@@ -9,8 +9,9 @@
  * frames first), two-pass encodes (two runs over the
  * source, pass 1 writing statistics only) and formats with another trim or picture.
  */
-import { editingOf, hasEditing, type AudioSpec, type Editing, type OutputSpec, type Picture } from '../../domain/format.ts';
+import { editingOf, hasEditing, type AudioFields, type AudioSpec, type Editing, type OutputSpec, type Picture } from '../../domain/format.ts';
 import { PICTURE_KEYS } from '../../domain/field-registry.ts';
+import { fitToSource } from './ladder.ts';
 import { buildArgs } from '../ffmpeg/args.ts';
 import { audioPart } from './audio.ts';
 import { usesTwoPasses, type Pass } from './codecs.ts';
@@ -93,7 +94,14 @@ export function planMedia(tasks: MediaTask[], input: PlanInput, opts: { share?: 
   const audio: MediaTask[] = [];
   const fps = input.probes[0]?.video?.fps ?? 0;
 
-  for (const task of tasks) {
+  for (const asked of tasks) {
+    const fit = fittedToSource(asked.spec, input);
+    const task = fit.spec === asked.spec ? asked : { ...asked, spec: fit.spec };
+    for (const message of fit.notes) notes.push({ taskId: task.taskId, message });
+    if (pictureOf(task.spec)?.autoCrop) {
+      failed.push({ taskId: task.taskId, error: new Error('internal: auto_crop must be resolved (resolveAutoCrops) before planning') });
+      continue;
+    }
     try {
       buildGroup([task], input, quality);
     } catch (error) {
@@ -158,6 +166,23 @@ function remuxGroup(task: MediaTask, input: PlanInput, quality: boolean): Encode
   return { taskIds: [task.taskId], passes: plan.passes, durationSec: plan.durationSec, listOutputs: () => plan.listOutputs(), quality: () => measured };
 }
 
+/**
+ * A format as the source lets it be made (ladder rungs above the source left out, ladder.ts), and
+ * the task-log lines that say what was changed or stands in for what was asked. Split-and-stitch
+ * tasks, planned chunk by chunk, take their lines from here too.
+ */
+export function fittedToSource(spec: OutputSpec, input: PlanInput): { spec: OutputSpec; notes: string[] } {
+  const fit = fitToSource(spec, input, pictureOf(spec));
+  return { spec: fit.spec, notes: [...fit.notes, ...heAacNotes(fit.spec)] };
+}
+
+/** ENCODERY_HE_AAC=lc: the task log says which HE-AAC audio is made as AAC-LC. */
+function heAacNotes(spec: OutputSpec): string[] {
+  const audios: AudioFields[] = spec.kind === 'video' || spec.kind === 'audio' ? [spec] : spec.kind === 'hls' || spec.kind === 'dash' ? spec.streams : [];
+  const asked = [...new Set(audios.flatMap((a) => (a.heAacAsLc ? [`${a.heAacAsLc} at ${Math.round((a.audioBitrate ?? 0) / 1000)}k`] : [])))];
+  return asked.map((a) => `audio_codec ${a} is made as AAC-LC: this FFmpeg has no HE-AAC encoder, and ENCODERY_HE_AAC=lc allows it`);
+}
+
 /** The editing that makes a picture different from the plain one; null when there is none. */
 function editedOf(spec: OutputSpec): Editing | null {
   const e = editingOf(spec);
@@ -202,7 +227,7 @@ function buildGroup(members: MediaTask[], input: PlanInput, quality: boolean): E
   let parts: OutputPart[] = [];
   let measured: (QualityPlan | null)[] = [];
   const passes = (twoPass ? [1, 2] : [0]).map((pass) => {
-    const graph = new GraphBuilder(input, picture, editPlan?.edit ?? null, composite?.stage ?? null);
+    const graph = new GraphBuilder(input, picture, editPlan?.edit ?? null, composite?.stage ?? null, trim.start);
     const ctx: GroupContext = { input, joined, trim, trimmed: trimArgs(trim, joined), graph, quality };
     parts = members.map((m) => partFor(m, ctx, pass as Pass));
     const chains = graph.chains();

@@ -51,6 +51,7 @@ export const CHECKED_FIELDS: ReadonlySet<string> = new Set([
   'audio_codec', 'audio_bitrate', 'audio_sample_rate', 'audio_channels_number', 'audio_volume',
   'loudnorm', 'loudnorm_range', 'loudnorm_peak', 'audio_normalization', 'start', 'duration', 'finish',
   'logo', 'overlay', 'text_overlay', 'fade_in', 'fade_out',
+  'noise_reduction', 'burnin_timecode', 'auto_crop', 'set_aspect_ratio', 'cbr', 'hard_cbr', 'pix_format', 'video_codec_parameters', 'init_video_codec_parameters',
 ]);
 const UNCHECKED = new Set(PASSTHROUGH_FIELDS.filter((name) => !CHECKED_FIELDS.has(name)));
 
@@ -117,7 +118,17 @@ function videoDecision(spec: VideoSpec, probe: MediaProbe, packets: PacketInfo[]
   if (spec.rotate !== 'def' && spec.rotate !== 0) return no('rotate is asked');
   if (spec.deinterlacing === 'yes') return no('deinterlacing is asked');
   if (spec.deinterlacing === 'auto' && v.fieldOrder !== 'progressive') return no('the source is not known to be progressive');
-  if (v.pixFmt !== 'yuv420p') return no(`the source's pixel format is ${v.pixFmt ?? 'unknown'}, not the yuv420p every player takes`);
+  if (spec.noiseReduction) return no('noise_reduction is asked');
+  if (spec.burninTimecode) return no('burnin_timecode is asked');
+  if (spec.autoCrop) return no('auto_crop is asked');
+  if (spec.aspectRatio !== null) return no('set_aspect_ratio is asked');
+  if (spec.constantBitrate) return no(`${spec.constantBitrate === 'hard' ? 'hard_cbr' : 'cbr'} is asked, and the source's rate control is not checked`);
+  if (spec.x264Options.length > 0) return no('video_codec_parameters are asked');
+  if (v.pixFmt !== spec.pixelFormat) {
+    return no(spec.pixelFormat === 'yuv420p'
+      ? `the source's pixel format is ${v.pixFmt ?? 'unknown'}, not the yuv420p every player takes`
+      : `the source's pixel format is ${v.pixFmt ?? 'unknown'}, not the ${spec.pixelFormat} asked`);
+  }
   if (v.pixelAspectRatio !== '1:1') return no(`the source's pixels are not square (${v.pixelAspectRatio})`);
   if (v.width % 2 || v.height % 2) return no(`the source's size ${v.width}x${v.height} is odd`);
 

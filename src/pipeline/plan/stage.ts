@@ -16,7 +16,9 @@ import { even, displayBox, fitFilters } from './geometry.ts';
 import { pictureFilters, preparedFrame, type Stage } from './graph.ts';
 
 /** The picture of the grid itself: already prepared, nothing more to do. */
-const NEUTRAL: Picture = { crop: { left: 0, top: 0, right: 0, bottom: 0 }, rotate: 'def', deinterlacing: 'no' };
+const NEUTRAL: Picture = {
+  crop: { left: 0, top: 0, right: 0, bottom: 0 }, rotate: 'def', deinterlacing: 'no', noiseReduction: null, burninTimecode: false, autoCrop: null,
+};
 
 /** The sources with the media's split_screen (kept with the request's other top-level fields). */
 export function withSplitScreen<T extends PlanInput>(input: T, optionsJson: string | null): T {
@@ -69,7 +71,7 @@ export function compositeOf(input: PlanInput, split: SplitScreen, picture: Pictu
   const chains: FilterChain[] = videos.map((v, i) => ({
     inputs: [`${i}:v:0`],
     filters: [
-      ...pictureFilters(picture, v),
+      ...pictureFilters(picture, v, null),
       filter('fps', [formatNumber(fps)]),
       ...fitFilters(displayBox(preparedFrame(picture, v)), cell, true),
       filter('format', ['yuv420p']),
@@ -131,7 +133,7 @@ export function concatOf(input: PlanInput, picture: Picture): Composite {
     chains.push({
       inputs: [`${i}:v:0`],
       filters: [
-        ...pictureFilters(picture, v), filter('fps', [formatNumber(fps)]),
+        ...pictureFilters(picture, v, null), filter('fps', [formatNumber(fps)]),
         ...fitFilters(displayBox(preparedFrame(picture, v)), box, true), filter('format', ['yuv420p']),
       ],
       outputs: [`cat_v${i}`],

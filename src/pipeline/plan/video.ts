@@ -1,7 +1,7 @@
 /** mp4, webm, mov, mkv and mpegts: the source picture scaled to the output's box, with its audio, into one file. */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { VideoEncoding, VideoSpec } from '../../domain/format.ts';
+import type { PixelFormat, VideoEncoding, VideoSpec } from '../../domain/format.ts';
 import type { MediaProbe, VideoStreamInfo } from '../ffmpeg/probe.ts';
 import { buildArgs, ffmpegUrl, filter, formatNumber, type Filter } from '../ffmpeg/args.ts';
 import {
@@ -112,16 +112,30 @@ export interface PictureShape {
   keepAspect: boolean;
   /** null = each source keeps its own rate. */
   fps: number | null;
+  pixelFormat: PixelFormat;
+  /** set_aspect_ratio: the display aspect (width/height) the frame is shown at; null = square pixels. */
+  displayAspect: number | null;
 }
 
 export function pictureShape(enc: VideoEncoding, graph: GraphBuilder, first: VideoStreamInfo): PictureShape {
-  const box = targetBox(displayBox(graph.frame(0)), enc.size);
-  // Only an explicit WxH can be stretched; a computed side already keeps the aspect.
-  const keepAspect = enc.size && enc.size.width > 0 && enc.size.height > 0 ? enc.keepAspectRatio : true;
+  const display = displayBox(graph.frame(0));
+  const box = targetBox(display, enc.size);
+  // Only an explicit WxH can be stretched; a computed side already keeps the aspect. With
+  // set_aspect_ratio the picture fills the frame and the players stretch it to the asked shape.
+  const keepAspect = enc.aspectRatio !== null ? false : enc.size && enc.size.width > 0 && enc.size.height > 0 ? enc.keepAspectRatio : true;
   // Joined sources must share one frame rate; the first source's, unless one is asked.
   const joined = graph.input.paths.length > 1;
   const fps = typeof enc.framerate === 'number' ? enc.framerate : joined ? first.fps || 25 : null;
-  return { box, keepAspect, fps };
+  const displayAspect = enc.aspectRatio === 'source' ? display.width / display.height : enc.aspectRatio;
+  return { box, keepAspect, fps, pixelFormat: enc.pixelFormat, displayAspect };
+}
+
+/** The output's own last filters: its pixel format, and the display aspect set_aspect_ratio asks for. */
+function finishFilters(shape: PictureShape): Filter[] {
+  return [
+    filter('format', [shape.pixelFormat]),
+    ...(shape.displayAspect !== null ? [filter('setdar', [formatNumber(shape.displayAspect)])] : []),
+  ];
 }
 
 /**
@@ -138,10 +152,10 @@ export function videoBranch(graph: GraphBuilder, i: number, shape: PictureShape)
   const chain = larger
     ? {
         inputs: [graph.tapRung(larger)],
-        filters: [filter('scale', { w: shape.box.width, h: shape.box.height }), filter('setsar', ['1']), filter('format', ['yuv420p'])],
+        filters: [filter('scale', { w: shape.box.width, h: shape.box.height }), filter('setsar', ['1']), ...finishFilters(shape)],
         outputs: [out],
       }
-    : { inputs: [graph.video(i)], filters: [...rate, ...fit, filter('format', ['yuv420p'])], outputs: [out] };
+    : { inputs: [graph.video(i)], filters: [...rate, ...fit, ...finishFilters(shape)], outputs: [out] };
   graph.add(chain);
   if (whole) graph.addRung({ source: i, fps: shape.fps, box: shape.box, chain });
   return out;

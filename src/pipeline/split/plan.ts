@@ -40,6 +40,9 @@ export function whyNotSplit(spec: OutputSpec, probes: MediaProbe[]): string | nu
   if (spec.twoPass) return 'it is a two-pass encode';
   if (spec.start || spec.duration !== null || spec.finish) return 'it is trimmed (start/duration/finish)';
   if (hasEditing(spec.editing)) return 'it has a logo, overlay, text or fade';
+  if (spec.burninTimecode) return 'it burns in a timecode, which each chunk would count from its own start';
+  if (spec.noiseReduction && spec.noiseReduction.lumaTemporal > 0) return 'its noise_reduction works across frames, which a chunk seam would cut';
+  if (spec.constantBitrate) return `${spec.constantBitrate === 'hard' ? 'hard_cbr' : 'cbr'} holds a buffer model that runs through the whole stream`;
   if (typeof spec.framerate === 'number' && Math.abs(spec.framerate - probe.video.fps) > 0.001) return 'it changes the frame rate';
   if (rotationToWrite(spec, probe) !== 0) return 'it writes rotation metadata';
   if (spec.audioCodec === 'copy') return 'its audio is copied';
