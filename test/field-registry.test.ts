@@ -96,7 +96,7 @@ describe('the field registry', () => {
       assert.equal(d.ok, false, `${name} asked, yet remuxed`);
       assert.match(d.ok ? '' : d.why ?? '', new RegExp(`^${name} is asked`));
     }
-    assert.equal(decide({ noise_reduction: 'no', video_codec_parameters: {} }).ok, true, 'a field that asks for nothing does not stop a remux');
+    assert.equal(decide({ cbr: 'no', video_codec_parameters: {} }).ok, true, 'a field that asks for nothing does not stop a remux');
   });
 });
 
@@ -159,17 +159,17 @@ describe('checking a request against the registry', () => {
     assert.deepEqual(refused(hls({ widevine: 'no', fairplay_drm: '' })), [], 'a DRM field that asks for nothing is accepted');
   });
 
-  test('refused content fields; an empty video_codec_parameters (go-encodingcom) is accepted', () => {
+  test('refused content fields; an empty video_codec_parameters (go-encodingcom) is accepted, a filled one is honoured', () => {
     assert.deepEqual(refused({ format: { output: 'mp4', video_codec_parameters: {} } }), []);
     assert.deepEqual(refused({ format: { output: 'mp4', video_codec_parameters: 'no' } }), []);
-    assert.match(refused({ format: { output: 'mp4', video_codec_parameters: { bf: '2' } } }).join(), /^format 1: video_codec_parameters is not supported yet/);
+    assert.deepEqual(refused({ format: { output: 'mp4', video_codec_parameters: { bf: '2' } } }), []);
     assert.match(refused({ format: [{ output: 'mp4' }, { output: 'mp4', closed_captions: { source: 'http://x.example/c.srt' } }] }).join(), /^format 2: closed_captions is not supported yet/);
-    assert.match(refused({ format: { output: 'mp4', noise_reduction: '2' } }).join(), /^format 1: noise_reduction is not supported yet/);
+    assert.match(refused({ format: { output: 'mp4', audio_stream: '2' } }).join(), /^format 1: audio_stream is not supported yet/);
+    assert.match(refused({ format: { output: 'mp4', hint: 'yes' } }).join(), /^format 1: hint is not supported yet/);
     // What the Node client's HLS profile sends in every stream, and every output already has.
     const stream = (extra: FieldMap) => ({ format: { output: 'advanced_hls', stream: { size: '0x90', ...extra } } });
     assert.deepEqual(refused(stream({ pix_format: 'yuv420p', init_video_codec_parameters: { sc_threshold: '0' }, hint: 'no', byte_range: 'no' })), []);
-    assert.match(refused(stream({ pix_format: 'yuv422p' })).join(), /^format 1 stream 1: pix_format is not supported yet/);
-    assert.match(refused(stream({ init_video_codec_parameters: { sc_threshold: '40' } })).join(), /^format 1 stream 1: init_video_codec_parameters is not supported yet/);
-    assert.match(refused(stream({ init_video_codec_parameters: { sc_threshold: '0', bf: '0' } })).join(), /init_video_codec_parameters is not supported yet/);
+    assert.match(refused(stream({ byte_range: 'yes' })).join(), /^format 1 stream 1: byte_range is not supported yet/);
+    assert.match(refused(stream({ copy_nielsen_metadata: 'yes', audio_stream: '1' })).join(' '), /^format 1 stream 1: copy_nielsen_metadata is not supported yet.*format 1 stream 1: audio_stream is not supported yet/);
   });
 });
