@@ -295,3 +295,17 @@ test('split-and-stitch – formats whose result would change at chunk seams stay
   assert.match(why({ bitrate: '500k', cbr: 'yes' }) ?? '', /^cbr holds a buffer model/);
   assert.equal(why({ pix_format: 'yuv422p', video_codec_parameters: { refs: '2' } }), null);
 });
+
+test('video_only – a video file without the source\'s audio, encoded or with audio_codec copy, and never remuxed with it', async () => {
+  const src = fx.src('with-audio.mp4');
+  await ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25:duration=1', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=1', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-shortest', src);
+  const { files } = await encode([
+    { fields: { output: 'mp4', video_only: 'yes', size: '96x72' }, name: 'silent' },
+    { fields: { output: 'mkv', video_only: 'yes', audio_codec: 'copy' }, name: 'silent-copy' },
+    { fields: { output: 'mp4', size: '96x72' }, name: 'sound' },
+  ], src);
+  const streams = async (file: string) => (await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type', '-of', 'csv=p=0', file])).stdout.trim().split('\n');
+  assert.deepEqual(await streams(files[0]!), ['video']);
+  assert.deepEqual(await streams(files[1]!), ['video']);
+  assert.deepEqual((await streams(files[2]!)).sort(), ['audio', 'video']);
+});

@@ -241,7 +241,7 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'segment_duration', in: F, outputs: SEGMENTED, state: 'honoured', doc: 'seconds (6; legacy HLS 9)' },
   { name: 'sub_path', in: S, outputs: SEGMENTED, state: 'honoured', doc: 'the variant\'s folder' },
   { name: 'audio_only', in: FS, outputs: SEGMENTED, state: 'honoured', doc: '`yes`: an audio-only variant' },
-  { name: 'video_only', in: FS, outputs: SEGMENTED, state: 'honoured', doc: '`yes`: a variant without audio' },
+  { name: 'video_only', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`yes`: no audio (a video file without it, or a variant without it)' },
   { name: 'add_iframe_stream', in: FS, outputs: HLS, state: 'honoured', doc: 'an I-frame playlist per variant' },
   { name: 'add_audio_only', in: F, outputs: LEGACY_HLS, state: 'honoured', doc: 'an audio-only variant' },
   { name: 'bitrates', in: F, outputs: LEGACY_HLS, state: 'honoured', doc: 'comma list, one per variant' },

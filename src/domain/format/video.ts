@@ -96,6 +96,8 @@ export interface Picture {
 }
 
 export interface VideoSpec extends TrimFields, AudioFields, VideoEncoding, Picture, ContainerEdits {
+  /** video_only: the output carries no audio, whatever the source has. @default false */
+  videoOnly: boolean;
   kind: 'video';
   output: VideoContainer;
   container: VideoContainer;
@@ -212,7 +214,7 @@ export function readVideo(f: Fields, output: VideoContainer): VideoSpec {
   // turn an already turned picture a second time.
   if (edits.setRotate === 'source' && picture.rotate === 'def') picture.rotate = 0;
   return {
-    kind: 'video', output, container: output, ...encoding, twoPass: f.flag('two_pass', false), ...picture,
+    kind: 'video', output, container: output, ...encoding, twoPass: f.flag('two_pass', false), videoOnly: f.flag('video_only', false), ...picture,
     ...readAudio(f, output, encoding.videoCodec), ...readTrim(f), ...edits, editing: readEditing(f),
   };
 }

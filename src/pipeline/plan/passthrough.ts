@@ -51,7 +51,7 @@ export const CHECKED_FIELDS: ReadonlySet<string> = new Set([
   'audio_codec', 'audio_bitrate', 'audio_sample_rate', 'audio_channels_number', 'audio_volume',
   'loudnorm', 'loudnorm_range', 'loudnorm_peak', 'audio_normalization', 'start', 'duration', 'finish',
   'logo', 'overlay', 'text_overlay', 'fade_in', 'fade_out',
-  'noise_reduction', 'burnin_timecode', 'auto_crop', 'set_aspect_ratio', 'cbr', 'hard_cbr', 'pix_format', 'video_codec_parameters', 'init_video_codec_parameters',
+  'video_only', 'noise_reduction', 'burnin_timecode', 'auto_crop', 'set_aspect_ratio', 'cbr', 'hard_cbr', 'pix_format', 'video_codec_parameters', 'init_video_codec_parameters',
 ]);
 const UNCHECKED = new Set(PASSTHROUGH_FIELDS.filter((name) => !CHECKED_FIELDS.has(name)));
 
@@ -118,6 +118,7 @@ function videoDecision(spec: VideoSpec, probe: MediaProbe, packets: PacketInfo[]
   if (spec.rotate !== 'def' && spec.rotate !== 0) return no('rotate is asked');
   if (spec.deinterlacing === 'yes') return no('deinterlacing is asked');
   if (spec.deinterlacing === 'auto' && v.fieldOrder !== 'progressive') return no('the source is not known to be progressive');
+  if (spec.videoOnly && probe.audio.length > 0) return no('video_only is asked and the source has audio');
   if (spec.noiseReduction) return no('noise_reduction is asked');
   if (spec.burninTimecode) return no('burnin_timecode is asked');
   if (spec.autoCrop) return no('auto_crop is asked');

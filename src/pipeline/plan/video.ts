@@ -35,7 +35,7 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
       `libsvtav1 cannot encode a ${shape.box.width}x${shape.box.height} picture (64x64 at least); choose a larger size or video_codec libaom-av1.`,
     );
   }
-  const withAudio = pass !== 1 && !copyAudio && firstAudio(input) !== undefined;
+  const withAudio = pass !== 1 && !copyAudio && !spec.videoOnly && firstAudio(input) !== undefined;
   const joined = concatSources(
     graph,
     input.paths.map((_, i) => ({
@@ -62,11 +62,11 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
       listOutputs: async () => [],
     };
   }
-  const audioMaps = copyAudio ? (sourceAudio ? ['0:a:0?'] : []) : a ? [`[${a}]`] : [];
+  const audioMaps = copyAudio ? (sourceAudio && !spec.videoOnly ? ['0:a:0?'] : []) : a ? [`[${a}]`] : [];
   const partQuality: PartQuality = {
     encoders: [{ codec: spec.videoCodec, variant: null, stats }],
     meter,
-    audio: meter ? 'measured' : copyAudio && sourceAudio ? 'copied' : 'none',
+    audio: meter ? 'measured' : copyAudio && sourceAudio && !spec.videoOnly ? 'copied' : 'none',
   };
   const ext = containerExtension(spec.container);
   const finalPath = join(out.dir, `${out.baseName}.${ext}`);

@@ -83,7 +83,7 @@ export function planSplit(spec: VideoSpec, input: PlanInput, chunks: Chunk[], wo
       describe: `chunk ${c.index + 1} of ${chunks.length} (${c.startSec.toFixed(2)}–${(c.startSec + length).toFixed(2)} s, ${c.frames} frames)`,
     };
   });
-  const audio = firstAudio(input);
+  const audio = spec.videoOnly ? undefined : firstAudio(input);
   let audioFile: string | null = null;
   if (audio) {
     audioFile = splitPiecePath(workDir, `audio.${ext}`);
