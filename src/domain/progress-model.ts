@@ -38,8 +38,10 @@ const SCALE_COST = 0.002;
 const GIF_COST = 0.1;
 /** Audio encoding, per second of audio. */
 const AUDIO_COST = 0.004;
-/** Starting FFmpeg, opening the source and seeking: what a single still costs. */
+/** Starting FFmpeg, opening the source and seeking to where it starts. */
 const PROCESS_COST = 0.3;
+/** Scaling and compressing one still picture. */
+const PICTURE_COST = 0.02;
 
 /** A group's expected work and each member's share of it (the shared decode split evenly). */
 export interface GroupWork {
@@ -89,13 +91,10 @@ function outputWork(spec: OutputSpec, source: SourceShape, seconds: number): num
       const box = boxOf(spec.size, v);
       return GIF_COST * ((box.width * box.height) / 1e6) * (100 / spec.interval) * seconds + scaled * Math.min(1, 10 / sourceFps);
     }
-    case 'thumbnail': {
-      if (spec.time.kind !== 'every') return PROCESS_COST;
-      const pictures = Math.ceil(seconds / spec.time.seconds);
-      return PROCESS_COST + pictures * 0.01;
-    }
+    case 'thumbnail':
+      return spec.time.kind === 'every' ? Math.ceil(seconds / spec.time.seconds) * PICTURE_COST : PICTURE_COST;
     case 'image':
-      return PROCESS_COST;
+      return PICTURE_COST;
   }
 }
 
@@ -140,15 +139,17 @@ export const NOT_DONE_CEILING = 0.999;
 
 /**
  * A figure that never goes back: a new estimate below the last one shown keeps the last one
- * until the work catches up. Never reaches 1 by itself (see NOT_DONE_CEILING).
+ * until the work catches up. Held below `ceiling` (a media's progress reaches 100 only with
+ * Finished, written by the run's end, not by the estimate).
  */
 export class Monotonic {
   #value = 0;
+  constructor(private readonly ceiling = NOT_DONE_CEILING) {}
   get value(): number {
     return this.#value;
   }
   offer(x: number): number {
-    this.#value = Math.max(this.#value, Math.min(NOT_DONE_CEILING, clamp01(x)));
+    this.#value = Math.max(this.#value, Math.min(this.ceiling, clamp01(x)));
     return this.#value;
   }
 }
@@ -171,8 +172,12 @@ export interface GroupState {
  * keyframes) to trust alone: its estimate blends from the model to its own measured pace.
  */
 const TRUST_OWN_PACE_AT = 0.25;
+/** What a process that has run longer than expected is still given, as a share of its expected time. */
+const OVERRUN_FLOOR = 0.05;
 /** Seconds a process must have run before its pace counts at all. */
 const MIN_MEASURED_SEC = 1;
+/** A running process's pace counts from this share on (before it, start-up dominates). */
+const MIN_MEASURED_FRACTION = 0.05;
 
 /**
  * Wall seconds per model second, measured over the processes that ran (wholly or so far);
@@ -182,7 +187,7 @@ export function measuredPace(groups: readonly GroupState[], prior: number): numb
   let work = 0;
   let wall = 0;
   for (const g of groups) {
-    if (g.state === 'done' || (g.state === 'running' && g.elapsedSec >= MIN_MEASURED_SEC && g.fraction > 0)) {
+    if (g.state === 'done' || (g.state === 'running' && g.elapsedSec >= MIN_MEASURED_SEC && g.fraction >= MIN_MEASURED_FRACTION)) {
       work += g.work * (g.state === 'done' ? 1 : g.fraction);
       wall += g.elapsedSec;
     }
@@ -193,8 +198,12 @@ export function measuredPace(groups: readonly GroupState[], prior: number): numb
 /** Wall seconds one process still needs, at `pace` blended with its own measured pace as it runs. */
 export function groupLeft(g: GroupState, pace: number): number {
   if (g.state === 'done') return 0;
-  const modelLeft = g.work * (1 - g.fraction) * pace;
-  if (g.state === 'waiting' || g.elapsedSec < MIN_MEASURED_SEC || g.fraction <= 0) return modelLeft;
+  const expected = g.work * pace;
+  if (g.state === 'waiting') return expected;
+  // Some processes report nothing until their end (a GIF's palette needs every frame first):
+  // the model's time counts down as the process runs, to a floor while it overruns.
+  const modelLeft = Math.max(expected * OVERRUN_FLOOR, Math.min(expected * (1 - g.fraction), expected - g.elapsedSec));
+  if (g.elapsedSec < MIN_MEASURED_SEC || g.fraction <= 0) return modelLeft;
   const ownLeft = (g.elapsedSec * (1 - g.fraction)) / g.fraction;
   const trust = Math.min(1, g.fraction / TRUST_OWN_PACE_AT);
   return trust * ownLeft + (1 - trust) * modelLeft;

@@ -55,7 +55,7 @@ export interface GroupHandle {
 export class ProgressTracker {
   #phase: Phase = 'download';
   readonly #media = new Monotonic();
-  #current = new Monotonic();
+  #current = new Monotonic(1);
   readonly #download = { done: 0, total: 0, startedAt: Date.now(), endedAt: null as number | null };
   #save = { startedAt: 0 };
   /** In the order they run. */
@@ -95,7 +95,7 @@ export class ProgressTracker {
     this.#phase = phase;
     if (phase === 'download') this.#download.startedAt = Date.now();
     if (phase === 'save') this.#save = { startedAt: Date.now() };
-    this.#current = new Monotonic();
+    this.#current = new Monotonic(1);
     this.#dirty = true;
     await this.flush();
   }
