@@ -40,7 +40,7 @@ describe('GetStatus progress and time left, sampled while a real media runs', ()
   before(async () => {
     t = await startTestServer();
     await fs.mkdir(t.filesDir, { recursive: true });
-    clip = await makeClip(path.join(t.filesDir, 'clip.mp4'), { seconds: 5, size: '320x240' });
+    clip = await makeClip(path.join(t.filesDir, 'clip.mp4'), { seconds: 5, size: '640x360' });
   });
   after(() => t.close());
 
@@ -50,13 +50,12 @@ describe('GetStatus progress and time left, sampled while a real media runs', ()
       action: 'AddMedia',
       source: `file://${clip}`,
       format: [
-        { output: 'mp4', size: '320x240', video_codec: 'libx264', destination: out('progress.mp4') },
+        { output: 'mp4', size: '640x360', video_codec: 'libx264', destination: out('progress.mp4') },
         { output: 'thumbnail', time: '2', destination: out('progress.jpg') },
         { output: 'gif', size: '160x120', destination: out('progress.gif') },
       ],
     })) as { MediaID: string };
     const samples = await sampleUntilFinal(t, added.MediaID, 120);
-    for (const s of samples) console.log('DBG', Date.now(), s.status, s.progress, s.progressCurrent, s.timeLeft, s.tasks.map((x) => `${x.output}:${x.status}:${x.progress}/${x.progressCurrent}`).join(' '));
     const final = samples.at(-1)!;
     assert.equal(final.status, 'Finished', JSON.stringify(final));
     assert.equal(final.progress, 100);
