@@ -98,6 +98,8 @@ describe('time left', () => {
     assert.equal(groupLeft(g(10, 'running', 0, 50), 2), 1);
     // Past a quarter, its own pace alone: half done in 30 s, 30 s to go, whatever the model said.
     assert.equal(groupLeft(g(10, 'running', 0.5, 30), 1), 30);
+    // A process silent for a while (a GIF's palette) is timed from its first report, not its start.
+    assert.ok(Math.abs(groupLeft({ ...g(10, 'running', 0.6, 8), firstReport: { elapsedSec: 6, fraction: 0.2 } }, 1) - 2) < 1e-9);
     // Early on, between the two.
     const early = groupLeft(g(10, 'running', 0.1, 4), 1);
     assert.ok(early > 9 * 0.6 && early < 36, String(early));

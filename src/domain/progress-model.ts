@@ -165,11 +165,16 @@ export interface GroupState {
   /** Wall seconds it has run (so far, or in all when done). */
   elapsedSec: number;
   state: 'waiting' | 'running' | 'done';
+  /**
+   * When it first reported any progress: its own pace is measured from there, not from its start,
+   * which may be long silent (a GIF reports nothing until its palette is made).
+   */
+  firstReport?: { elapsedSec: number; fraction: number } | null;
 }
 
 /**
- * Until this share of a running process is done its own pace is too noisy (start-up, the first
- * keyframes) to trust alone: its estimate blends from the model to its own measured pace.
+ * Until it has advanced this share its own pace is too noisy (the first keyframes, a burst once a
+ * GIF's palette is made) to trust alone: its estimate blends from the model to its own pace.
  */
 const TRUST_OWN_PACE_AT = 0.25;
 /** What a process that has run longer than expected is still given, as a share of its expected time. */
@@ -203,9 +208,12 @@ export function groupLeft(g: GroupState, pace: number): number {
   // Some processes report nothing until their end (a GIF's palette needs every frame first):
   // the model's time counts down as the process runs, to a floor while it overruns.
   const modelLeft = Math.max(expected * OVERRUN_FLOOR, Math.min(expected * (1 - g.fraction), expected - g.elapsedSec));
-  if (g.elapsedSec < MIN_MEASURED_SEC || g.fraction <= 0) return modelLeft;
-  const ownLeft = (g.elapsedSec * (1 - g.fraction)) / g.fraction;
-  const trust = Math.min(1, g.fraction / TRUST_OWN_PACE_AT);
+  const from = g.firstReport ?? { elapsedSec: 0, fraction: 0 };
+  const ran = g.elapsedSec - from.elapsedSec;
+  const advanced = g.fraction - from.fraction;
+  if (ran < MIN_MEASURED_SEC || advanced <= 0) return modelLeft;
+  const ownLeft = (ran * (1 - g.fraction)) / advanced;
+  const trust = Math.min(1, advanced / TRUST_OWN_PACE_AT);
   return trust * ownLeft + (1 - trust) * modelLeft;
 }
 

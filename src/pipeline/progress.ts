@@ -120,7 +120,7 @@ export class ProgressTracker {
    * task's delivery is expected to move.
    */
   addGroup(taskIds: number[], work: GroupWork, bytes: number[], after?: GroupHandle): GroupHandle {
-    const group: Group = { taskIds, work: work.total, fraction: 0, elapsedSec: 0, state: 'waiting', startedAt: null };
+    const group: Group = { taskIds, work: work.total, fraction: 0, elapsedSec: 0, state: 'waiting', startedAt: null, firstReport: null };
     const at = after ? this.#groups.indexOf(this.#handles.get(after)!) + 1 : this.#groups.length;
     this.#groups.splice(at > 0 ? at : this.#groups.length, 0, group);
     taskIds.forEach((id, i) => {
@@ -141,6 +141,7 @@ export class ProgressTracker {
         if (group.state === 'waiting') handle.started();
         group.fraction = Math.max(group.fraction, clamp(fraction));
         this.#tick(group);
+        if (!group.firstReport && group.fraction > 0) group.firstReport = { elapsedSec: group.elapsedSec, fraction: group.fraction };
       },
       ended: (ok) => {
         this.#tick(group);
@@ -279,6 +280,7 @@ export class ProgressTracker {
     if (!this.#dirty || this.#stopped) return this.#writing;
     this.#dirty = false;
     const { media, tasks } = this.figures();
+    if (process.env.DBG_PROGRESS) console.error('DBG', JSON.stringify({ pace: this.#pace(), groups: this.#groups.map((g) => [g.work.toFixed(1), g.state, g.fraction.toFixed(3), g.elapsedSec.toFixed(1)]), media }));
     const taskRows = [...tasks].map(([id, f]) => ({ id, ...wire(f) }));
     this.#writing = this.#writing
       .then(() => writeProgress(this.db, this.mediaId, wire(media), taskRows))
