@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseFormat, type OutputSpec } from '../src/domain/format.ts';
 import type { FieldMap } from '../src/domain/fields.ts';
 import {
-  Monotonic, NOT_DONE_CEILING, encodeLeft, expectedBytes, groupLeft, groupWork, measuredPace, taskProgress, untilStart, weightedProgress,
+  Monotonic, NOT_DONE_CEILING, encodeLeft, expectedBytes, groupLeft, groupWork, measuredPace, paceFrom, taskProgress, untilStart, weightedProgress,
   type GroupState,
 } from '../src/domain/progress-model.ts';
 import { PHASE_WEIGHTS } from '../src/domain/status.ts';
@@ -99,10 +99,18 @@ describe('time left', () => {
     // Past a quarter, its own pace alone: half done in 30 s, 30 s to go, whatever the model said.
     assert.equal(groupLeft(g(10, 'running', 0.5, 30), 1), 30);
     // A process silent for a while (a GIF's palette) is timed from its first report, not its start.
-    assert.ok(Math.abs(groupLeft({ ...g(10, 'running', 0.6, 8), firstReport: { elapsedSec: 6, fraction: 0.2 } }, 1) - 2) < 1e-9);
+    assert.ok(Math.abs(groupLeft({ ...g(10, 'running', 0.6, 8), paceFrom: { elapsedSec: 6, fraction: 0.2 } }, 1) - 2) < 1e-9);
     // Early on, between the two.
     const early = groupLeft(g(10, 'running', 0.1, 4), 1);
     assert.ok(early > 9 * 0.6 && early < 36, String(early));
+  });
+
+  it('times a process from its report nearest before half its running time, never before its first', () => {
+    const reports = [{ elapsedSec: 5, fraction: 0 }, { elapsedSec: 6, fraction: 0.01 }, { elapsedSec: 20, fraction: 0.2 }, { elapsedSec: 40, fraction: 0.5 }];
+    assert.deepEqual(paceFrom(reports, 8), { elapsedSec: 6, fraction: 0.01 });
+    assert.deepEqual(paceFrom(reports, 41), { elapsedSec: 20, fraction: 0.2 });
+    assert.deepEqual(paceFrom(reports, 90), { elapsedSec: 40, fraction: 0.5 });
+    assert.equal(paceFrom([{ elapsedSec: 3, fraction: 0 }], 10), null);
   });
 
   it('counts the thumbnail and GIF still waiting behind a ladder encode', () => {

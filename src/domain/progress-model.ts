@@ -165,11 +165,30 @@ export interface GroupState {
   /** Wall seconds it has run (so far, or in all when done). */
   elapsedSec: number;
   state: 'waiting' | 'running' | 'done';
-  /**
-   * When it first reported any progress: its own pace is measured from there, not from its start,
-   * which may be long silent (a GIF reports nothing until its palette is made).
-   */
-  firstReport?: { elapsedSec: number; fraction: number } | null;
+  /** Where its own pace is measured from (paceFrom); absent: from its start. */
+  paceFrom?: Report | null;
+}
+
+/** A process's progress as it reported it at some moment. */
+export interface Report {
+  elapsedSec: number;
+  fraction: number;
+}
+
+/**
+ * The report to time a process's own pace from, given its reports in order: the one nearest
+ * before half its running time, so the pace follows the machine's current load and leaves out
+ * the start (a GIF is silent until its palette is made; an encoder starts slow) once there is
+ * more to go by; never before its first report.
+ */
+export function paceFrom(reports: readonly Report[], elapsedSec: number): Report | null {
+  let from: Report | null = null;
+  for (const r of reports) {
+    if (r.fraction <= 0) continue;
+    if (from === null || r.elapsedSec <= elapsedSec / 2) from = r;
+    else break;
+  }
+  return from;
 }
 
 /**
@@ -208,7 +227,7 @@ export function groupLeft(g: GroupState, pace: number): number {
   // Some processes report nothing until their end (a GIF's palette needs every frame first):
   // the model's time counts down as the process runs, to a floor while it overruns.
   const modelLeft = Math.max(expected * OVERRUN_FLOOR, Math.min(expected * (1 - g.fraction), expected - g.elapsedSec));
-  const from = g.firstReport ?? { elapsedSec: 0, fraction: 0 };
+  const from = g.paceFrom ?? { elapsedSec: 0, fraction: 0 };
   const ran = g.elapsedSec - from.elapsedSec;
   const advanced = g.fraction - from.fraction;
   if (ran < MIN_MEASURED_SEC || advanced <= 0) return modelLeft;

@@ -205,11 +205,13 @@ class MediaRun {
         done[i] = d;
         totals[i] = t;
         const known = totals.every((x) => x !== null);
-        if (known) this.#progress.downloadProgress(sum(done), sum(totals as number[]));
+        // A source read in place took no transfer time: the rate is measured on downloads alone.
+        if (known) this.#progress.downloadProgress(sum(done), sum(totals as number[]), !local.some(Boolean));
       });
       bytes += result.bytes;
       await this.#logAll(`Downloaded ${formatBytes(result.bytes)} from ${redactUrl(url)}`);
     }
+    this.#progress.downloadProgress(bytes, bytes, false);
     const probes: MediaProbe[] = [];
     for (const p of paths) probes.push(await probeMedia(p, { ffprobe: this.deps.config.ffprobe, signal: this.signal }));
     await this.#logAll(`Source: ${probes.map(describeProbe).join('; ')}`);

@@ -1,8 +1,8 @@
 import type { Db } from '../store/db.ts';
 import { writeProgress, type ProgressFigures } from '../store/repo.ts';
 import {
-  Monotonic, encodeLeft, groupLeft, measuredPace, taskProgress, transferLeft, untilStart, weightedProgress,
-  type GroupState, type GroupWork,
+  Monotonic, encodeLeft, groupLeft, measuredPace, paceFrom, taskProgress, transferLeft, untilStart, weightedProgress,
+  type GroupState, type GroupWork, type Report,
 } from '../domain/progress-model.ts';
 
 export type Phase = 'download' | 'encode' | 'save';
@@ -22,6 +22,8 @@ let lastPace = 1;
 interface Group extends GroupState {
   taskIds: number[];
   startedAt: number | null;
+  /** Its progress reports, one a second at most, for paceFrom. */
+  reports: Report[];
 }
 
 interface TaskState {
@@ -56,7 +58,7 @@ export class ProgressTracker {
   #phase: Phase = 'download';
   readonly #media = new Monotonic();
   #current = new Monotonic(1);
-  readonly #download = { done: 0, total: 0, startedAt: Date.now(), endedAt: null as number | null };
+  readonly #download = { done: 0, total: 0, timedBytes: 0, startedAt: Date.now(), endedAt: null as number | null };
   #save = { startedAt: 0 };
   /** In the order they run. */
   readonly #groups: Group[] = [];
@@ -100,9 +102,11 @@ export class ProgressTracker {
     await this.flush();
   }
 
-  downloadProgress(doneBytes: number, totalBytes: number): void {
+  /** `timed`: these bytes came over the network, so their pace foretells the delivery's. */
+  downloadProgress(doneBytes: number, totalBytes: number, timed: boolean): void {
     this.#download.done = doneBytes;
     this.#download.total = totalBytes;
+    if (timed) this.#download.timedBytes = doneBytes;
     this.#dirty = true;
   }
 
@@ -120,7 +124,7 @@ export class ProgressTracker {
    * task's delivery is expected to move.
    */
   addGroup(taskIds: number[], work: GroupWork, bytes: number[], after?: GroupHandle): GroupHandle {
-    const group: Group = { taskIds, work: work.total, fraction: 0, elapsedSec: 0, state: 'waiting', startedAt: null, firstReport: null };
+    const group: Group = { taskIds, work: work.total, fraction: 0, elapsedSec: 0, state: 'waiting', startedAt: null, paceFrom: null, reports: [] };
     const at = after ? this.#groups.indexOf(this.#handles.get(after)!) + 1 : this.#groups.length;
     this.#groups.splice(at > 0 ? at : this.#groups.length, 0, group);
     taskIds.forEach((id, i) => {
@@ -141,7 +145,9 @@ export class ProgressTracker {
         if (group.state === 'waiting') handle.started();
         group.fraction = Math.max(group.fraction, clamp(fraction));
         this.#tick(group);
-        if (!group.firstReport && group.fraction > 0) group.firstReport = { elapsedSec: group.elapsedSec, fraction: group.fraction };
+        const last = group.reports.at(-1);
+        if (group.fraction > 0 && (!last || group.elapsedSec - last.elapsedSec >= 1)) group.reports.push({ elapsedSec: group.elapsedSec, fraction: group.fraction });
+        group.paceFrom = paceFrom(group.reports, group.elapsedSec);
       },
       ended: (ok) => {
         this.#tick(group);
@@ -206,7 +212,7 @@ export class ProgressTracker {
     }
     const d = this.#download;
     const sec = ((d.endedAt ?? now) - d.startedAt) / 1000;
-    if (d.done >= MIN_MEASURED_BYTES && sec >= MIN_MEASURED_SEC) return d.done / sec;
+    if (d.timedBytes >= MIN_MEASURED_BYTES && sec >= MIN_MEASURED_SEC) return d.timedBytes / sec;
     return ASSUMED_TRANSFER_RATE;
   }
 
