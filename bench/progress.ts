@@ -5,7 +5,8 @@
  * ends. Prints whether the media's progress ever went back, and the median absolute error of
  * `time_left` against the time that really remained, over the samples once 20 % was done
  * (target ≤ 20 %). On a machine shared with other work the figure is pessimistic: the pace the
- * estimate measures changes under it.
+ * estimate measures changes under it. BENCH_PROGRESS_TRACE=1 prints every sample (seconds, status,
+ * progress, time_left, time_left_current); BENCH_PROGRESS_SECONDS sets the source's length.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';

@@ -286,7 +286,6 @@ export class ProgressTracker {
     if (!this.#dirty || this.#stopped) return this.#writing;
     this.#dirty = false;
     const { media, tasks } = this.figures();
-    if (process.env.DBG_PROGRESS) console.error('DBG', JSON.stringify({ pace: this.#pace(), groups: this.#groups.map((g) => [g.work.toFixed(1), g.state, g.fraction.toFixed(3), g.elapsedSec.toFixed(1)]), media }));
     const taskRows = [...tasks].map(([id, f]) => ({ id, ...wire(f) }));
     this.#writing = this.#writing
       .then(() => writeProgress(this.db, this.mediaId, wire(media), taskRows))
