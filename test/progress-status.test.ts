@@ -90,6 +90,24 @@ describe('GetStatus progress and time left, sampled while a real media runs', ()
     assert.equal((await ffprobe(path.join(t.filesDir, 'progress.jpg'))).streams[0]?.codec_name, 'mjpeg');
   });
 
+  it('a media that ends in Error keeps the progress it got to: 100 is for Finished only', async () => {
+    const added = (await t.call('json', {
+      action: 'AddMedia',
+      source: `file://${clip}`,
+      format: [
+        { output: 'thumbnail', time: '1', destination: `file://${path.join(t.filesDir, 'err.jpg')}` },
+        { output: 'mp4', start: '100', destination: `file://${path.join(t.filesDir, 'err.mp4')}` },
+      ],
+    })) as { MediaID: string };
+    const samples = await sampleUntilFinal(t, added.MediaID, 120);
+    const final = samples.at(-1)!;
+    assert.equal(final.status, 'Error', JSON.stringify(final));
+    assert.ok(final.progress > 0 && final.progress < 100, JSON.stringify(final));
+    assert.equal(final.timeLeft, 0);
+    for (const [i, s] of samples.entries()) if (i > 0) assert.ok(s.progress >= samples[i - 1]!.progress, JSON.stringify(samples));
+    assert.deepEqual(final.tasks.map((x) => x.status), ['Finished', 'Error']);
+  });
+
   it('a media with one task reads exactly like its task while it encodes', async () => {
     const added = (await t.call('json', {
       action: 'AddMedia',

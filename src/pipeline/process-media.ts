@@ -510,13 +510,13 @@ class MediaRun {
     await this.#progress.stop();
     const tasks = await repo.getTasks(this.#db, this.mediaId);
     const failed = tasks.filter((t) => t.status === TaskStatus.Error);
-    const done = { finished_at: Date.now(), ...FIGURES_DONE };
     if (failed.length > 0) {
       const first = failed[0]!;
       const description = `${failed.length} of ${tasks.length} output(s) failed; task ${first.id} (${first.output}): ${first.description ?? 'error'}`;
-      await this.#setStatus(MediaStatus.Error, { ...done, description });
+      // Progress stays where the run got to: 100 is for Finished only.
+      await this.#setStatus(MediaStatus.Error, { finished_at: Date.now(), time_left: 0, time_left_current: 0, description });
     } else {
-      await this.#setStatus(MediaStatus.Finished, done);
+      await this.#setStatus(MediaStatus.Finished, { finished_at: Date.now(), ...FIGURES_DONE });
       // The sources are not needed any more; a later restart downloads them again.
       await fs.rm(mediaDirs(this.deps.config.dataDir, this.mediaId).scratch, { recursive: true, force: true }).catch((err: unknown) => this.#log.warn({ err }, 'removing the scratch folder failed'));
     }
