@@ -150,6 +150,17 @@ export async function writeProgress(db: Db, mediaId: number, media: ProgressFigu
   });
 }
 
+/**
+ * A media row and its tasks as one moment left them (one snapshot): a running media's figures
+ * and its tasks' are written together (writeProgress) and read together here.
+ */
+export async function mediaWithTasks(db: Db, mediaId: number): Promise<{ media: MediaRow | undefined; tasks: TaskRow[] }> {
+  return db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => ({
+    media: await getMedia(trx, mediaId),
+    tasks: await getTasks(trx, mediaId),
+  }));
+}
+
 /** Status writes: only store/lifecycle.ts calls these, inside its transaction. */
 export async function setMediaStatus(trx: Db, id: number, patch: MediaPatch & { status: MediaStatus; prev_status: MediaStatus }): Promise<void> {
   await trx.updateTable('media').set(patch).where('id', '=', id).execute();

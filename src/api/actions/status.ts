@@ -60,8 +60,11 @@ async function statusOf(ctx: ActionContext, m: repo.MediaRow, opts: StatusOption
   return value;
 }
 
-async function buildStatus(ctx: ActionContext, m: repo.MediaRow, opts: StatusOptions): Promise<WireObject> {
-  const tasks = await repo.getTasks(ctx.db, m.id);
+async function buildStatus(ctx: ActionContext, found: repo.MediaRow, opts: StatusOptions): Promise<WireObject> {
+  // A running media's progress is read with its tasks' from one snapshot, so they agree.
+  const running = opts.extended && !isFinalMedia(found.status) ? await repo.mediaWithTasks(ctx.db, found.id) : null;
+  const m = running?.media ?? found;
+  const tasks = running ? running.tasks : await repo.getTasks(ctx.db, m.id);
   const taskIds = tasks.map((t) => t.id);
   const destinations = await repo.getDestinations(ctx.db, taskIds);
   const logs = opts.includeLog ? await repo.getTaskLogs(ctx.db, taskIds) : null;
