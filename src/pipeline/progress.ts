@@ -237,7 +237,7 @@ export class ProgressTracker {
     const d = this.#download;
     const downloaded = this.#phase === 'download' ? (d.total > 0 ? d.done / d.total : 0) : 1;
     const downloadLeft = this.#phase === 'download' && d.total > 0 ? transferLeft(d.total - d.done, rate) : 0;
-    const totalLeft = this.#phase === 'download' ? downloadLeft : encLeft + (this.#phase === 'save' || this.#phase === 'encode' ? saveLeft : 0);
+    const totalLeft = this.#phase === 'download' ? downloadLeft : encLeft + saveLeft;
 
     const tasks = new Map<number, Figures>();
     const weighted: { weight: number; progress: number }[] = [];
@@ -257,13 +257,10 @@ export class ProgressTracker {
       });
     }
 
-    const encodeWork = this.#groups.reduce((a, g) => a + g.work, 0);
+    const share = (done: number, total: number): number => (total > 0 ? done / total : 0);
     const phaseFraction = this.#phase === 'download' ? downloaded
-      : this.#phase === 'encode' ? (encodeWork > 0 ? this.#groups.reduce((a, g) => a + g.work * g.fraction, 0) / encodeWork : 0)
-      : (() => {
-          const bytes = live.reduce((a, t) => a + t.bytes, 0);
-          return bytes > 0 ? this.#sentBytes() / bytes : 0;
-        })();
+      : this.#phase === 'encode' ? share(this.#groups.reduce((a, g) => a + g.work * g.fraction, 0), this.#groups.reduce((a, g) => a + g.work, 0))
+      : share(this.#sentBytes(), live.reduce((a, t) => a + t.bytes, 0));
     return {
       media: {
         progress: this.#media.offer(weightedProgress(weighted)),
