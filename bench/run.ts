@@ -25,8 +25,12 @@
  * 8. Quality report: the same 10 s 720p clip to one MP4 with ENCODERY_QUALITY_REPORT on and off,
  *    extra wall time in % (bench/quality.ts). Target < 15 %.
  *
+ * 9. Progress and time left: a 60 s 1080p source to an MP4, an HLS ladder, a thumbnail and a GIF, GetStatus
+ *    every 0.5 s: whether media progress was monotonic, and the median absolute error of time_left
+ *    against the time that really remained once 20 % was done (bench/progress.ts). Target ≤ 20 %.
+ *
  * BENCH_ONLY=overhead runs sections 1 to 3 alone, BENCH_ONLY=ladder section 4, BENCH_ONLY=memory section 5, BENCH_ONLY=addmedia section 6,
- * BENCH_ONLY=split section 7, BENCH_ONLY=quality section 8.
+ * BENCH_ONLY=split section 7, BENCH_ONLY=quality section 8, BENCH_ONLY=progress section 9.
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -41,6 +45,7 @@ import { memorySection } from './memory.ts';
 import { addMediaSection } from './addmedia.ts';
 import { splitSection } from './split.ts';
 import { qualitySection } from './quality.ts';
+import { progressSection } from './progress.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const STATUS_SECONDS = Number(process.env.BENCH_STATUS_SECONDS ?? 10);
@@ -53,6 +58,7 @@ const ONLY_MEMORY = process.env.BENCH_ONLY === 'memory';
 const ONLY_ADDMEDIA = process.env.BENCH_ONLY === 'addmedia';
 const ONLY_SPLIT = process.env.BENCH_ONLY === 'split';
 const ONLY_QUALITY = process.env.BENCH_ONLY === 'quality';
+const ONLY_PROGRESS = process.env.BENCH_ONLY === 'progress';
 const LADDER = [
   { height: 1080, bitrate: '5000k' },
   { height: 720, bitrate: '2800k' },
@@ -63,12 +69,13 @@ const LADDER = [
 async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'encodery-bench-'));
   try {
-    const only = ONLY_OVERHEAD || ONLY_LADDER || ONLY_MEMORY || ONLY_ADDMEDIA || ONLY_SPLIT || ONLY_QUALITY;
+    const only = ONLY_OVERHEAD || ONLY_LADDER || ONLY_MEMORY || ONLY_ADDMEDIA || ONLY_SPLIT || ONLY_QUALITY || ONLY_PROGRESS;
     if (!only || ONLY_OVERHEAD || ONLY_LADDER) await encodeSections(dataDir);
     if (!only || ONLY_MEMORY) await memorySection(dataDir);
     if (!only || ONLY_ADDMEDIA) await addMediaSection(dataDir);
     if (!only || ONLY_SPLIT) await splitSection(dataDir);
     if (!only || ONLY_QUALITY) await qualitySection(dataDir);
+    if (!only || ONLY_PROGRESS) await progressSection(dataDir);
   } finally {
     await fs.rm(dataDir, { recursive: true, force: true });
   }

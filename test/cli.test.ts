@@ -99,7 +99,7 @@ describe('encodery command-line client against a live server', () => {
     assert.match(r.stderr, /^encodery: media \d+ ended in Error: \S.+/m);
   });
 
-  it('on a terminal, add --wait draws a progress bar per task that ends full', async () => {
+  it('on a terminal, add --wait draws a progress bar for the media and per task, each redrawn to its end: full, Finished', async () => {
     const r = await cliHere(['add', clip, '--format', '[{"output":"mp4","size":"160x120"},{"output":"webm","size":"160x120"}]', '--wait', '--interval', '0.2'], env, true);
     assert.equal(r.code, 0, r.stderr);
     const id = /Added media (\d+)/.exec(r.stdout)?.[1];
@@ -110,6 +110,13 @@ describe('encodery command-line client against a live server', () => {
       const [, bar, pct, status] = drawn.at(-1)!;
       assert.deepEqual([bar!.includes('░'), pct, status], [false, '100.0', 'Finished']);
     }
+    // The media's own bar, above its tasks', was drawn while it ran and ends as it ended.
+    const media = [...r.stdout.matchAll(new RegExp(`media ${id}\\s+\\|([█░]+)\\|\\s*([\\d.]+)% ([\\w ]+?)(?:  |\\s*$|\\n|\\x1b)`, 'gm'))];
+    assert.ok(media.length > 1, r.stdout);
+    const [, bar, pct, status] = media.at(-1)!;
+    assert.deepEqual([bar!.includes('░'), pct, status], [false, '100.0', 'Finished']);
+    assert.ok(media.some(([, , , s]) => s !== 'Finished'), 'drawn before it ended too');
+    assert.doesNotMatch(r.stdout, new RegExp(`media ${id}  (Processing|Saving|Downloading)`), 'no stale media line left above the bars');
     // Kept outputs (no destination) are listed with their download links.
     assert.equal([...r.stdout.matchAll(/link http:\/\/\S+\/download\//g)].length, 2, r.stdout);
   });
@@ -423,7 +430,7 @@ describe('encodery status --watch without a terminal', () => {
     return { out: { stdout: stream, stderr: stream }, text: () => text };
   };
 
-  it('prints a line per status change and per tenth of progress, and rides out a short outage', async () => {
+  it('prints a line per status change and per tenth of progress (media and task), and rides out a short outage', async () => {
     const script: (Record<string, unknown> | CliError)[] = [
       job('Downloading', '0.0', [['New', '0.0']]),
       job('Processing', '10.0', [['Processing', '3.0']]),
@@ -449,6 +456,7 @@ describe('encodery status --watch without a terminal', () => {
       '  task 10  mp4  New  0.0%  time left 2s',
       'media 5  Processing  10.0%  time left 3s',
       '  task 10  mp4  Processing  3.0%  time left 2s',
+      'media 5  Processing  40.0%  time left 3s',
       '  task 10  mp4  Processing  42.0%  time left 2s',
       'media 5  Finished  100.0%',
       '  task 10  mp4  Finished  100.0%',

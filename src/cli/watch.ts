@@ -1,7 +1,8 @@
 /**
  * Follows media until they end, from GetStatus polls (extended, so each task has its own
- * progress and time left). On a terminal: a cli-progress bar per task, redrawn in place. Elsewhere
- * (a pipe, a CI log): one plain line whenever a status changes or a task passes a tenth more.
+ * progress and time left). On a terminal: a cli-progress bar per media and per task, redrawn in
+ * place. Elsewhere (a pipe, a CI log): one plain line whenever a status changes or a media or
+ * task passes a tenth more.
  * With --json: one JSON line (the media list) per change.
  */
 import { setTimeout as sleepFor } from 'node:timers/promises';
@@ -85,7 +86,7 @@ function plainView(out: Output): View {
   return {
     update(media) {
       for (const m of media) {
-        say(`m${m.id}`, m.status, mediaHeadline(m));
+        say(`m${m.id}`, `${m.status}:${Math.floor((m.progress ?? 0) / 10)}`, mediaHeadline(m));
         for (const t of m.tasks) say(`t${t.id}`, `${t.status}:${Math.floor((t.progress ?? 0) / 10)}`, `  ${taskHeadline(t)}`);
       }
     },
@@ -114,30 +115,28 @@ function barView(out: Output): View {
     cliProgress.Presets.shades_classic,
   );
   const bars = new Map<string, cliProgress.SingleBar>();
-  const mediaStatus = new Map<string, string>();
   // Labels padded to the longest seen so far (`advanced_hls` beside `mp4`), so the bars line up.
   let labelWidth = 0;
+  // One bar per media above its tasks' bars, each redrawn in place to its last state.
+  const draw = (key: string, label: string, progress: number | null, status: string, timeLeft: number | null): void => {
+    const running = !isFinal(status);
+    const payload: BarPayload = {
+      label: label.padEnd(labelWidth),
+      pct: `${(progress ?? 0).toFixed(1).padStart(5)}%`,
+      status,
+      left: running && timeLeft !== null && timeLeft > 0 ? `  ${duration(timeLeft)} left` : '',
+    };
+    const bar = bars.get(key);
+    if (bar) bar.update(progress ?? 0, payload);
+    else bars.set(key, multi.create(100, progress ?? 0, payload));
+  };
   return {
     update(media) {
-      const labels = new Map(media.flatMap((m) => m.tasks.map((t) => [t.id, `media ${m.id} task ${t.id} ${t.output}`] as const)));
-      for (const label of labels.values()) labelWidth = Math.max(labelWidth, label.length);
+      const labels = media.flatMap((m) => [`media ${m.id}`, ...m.tasks.map((t) => `media ${m.id} task ${t.id} ${t.output}`)]);
+      for (const label of labels) labelWidth = Math.max(labelWidth, label.length);
       for (const m of media) {
-        if (mediaStatus.get(m.id) !== m.status) {
-          mediaStatus.set(m.id, m.status);
-          multi.log(`${mediaHeadline(m)}\n`);
-        }
-        for (const t of m.tasks) {
-          const running = t.status !== 'Finished' && t.status !== 'Error';
-          const payload: BarPayload = {
-            label: labels.get(t.id)!.padEnd(labelWidth),
-            pct: `${(t.progress ?? 0).toFixed(1).padStart(5)}%`,
-            status: t.status,
-            left: running && t.timeLeft !== null && t.timeLeft > 0 ? `  ${duration(t.timeLeft)} left` : '',
-          };
-          const bar = bars.get(t.id);
-          if (bar) bar.update(t.progress ?? 0, payload);
-          else bars.set(t.id, multi.create(100, t.progress ?? 0, payload));
-        }
+        draw(`m${m.id}`, `media ${m.id}`, m.progress, m.status, m.timeLeft);
+        for (const t of m.tasks) draw(`t${t.id}`, `media ${m.id} task ${t.id} ${t.output}`, t.progress, t.status, t.timeLeft);
       }
     },
     stop() {

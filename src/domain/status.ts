@@ -44,7 +44,8 @@ export const ACTIVE_MEDIA_STATUSES: readonly MediaStatus[] = [
 ];
 
 /**
- * Share of the whole job each phase stands for, used to turn phase progress into the media's
- * `progress`. Encoding dominates; transfers are measured in bytes within their share.
+ * Share of each task's whole run that each phase stands for (domain/progress-model.ts): a task's
+ * progress is its share of the download, of its encode and of its delivery; the media's is its
+ * tasks' weighted by their work. Encoding dominates; transfers are measured in bytes.
  */
-export const PHASE_WEIGHTS = { download: 0.1, encode: 0.8, save: 0.1 } as const;
+export const PHASE_WEIGHTS = { download: 0.05, encode: 0.9, save: 0.05 } as const;

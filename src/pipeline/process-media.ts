@@ -19,7 +19,9 @@ import { formatCommandLine } from './ffmpeg/args.ts';
 import { fittedToSource, planMedia, type EncodeGroup, type MediaTask, type PlanInput } from './plan/index.ts';
 import { withPacketsForPassthrough } from './plan/passthrough.ts';
 import { resolveAutoCrops } from './plan/auto-crop.ts';
-import { ProgressTracker } from './progress.ts';
+import { ProgressTracker, type GroupHandle } from './progress.ts';
+import { expectedBytes, groupWork, type SourceShape } from '../domain/progress-model.ts';
+import type { OutputSpec } from '../domain/format.ts';
 import type { EncoderSlots } from './encoder-slots.ts';
 import { fetchEditingAssets } from './assets.ts';
 import { withSplitScreen } from './plan/stage.ts';
@@ -80,7 +82,9 @@ class MediaRun {
   readonly #db: Db;
   readonly #log: Logger;
   readonly #lifecycle: PipelineLifecycle;
-  readonly #progress: ProgressTracker;
+  #progress: ProgressTracker;
+  /** Destinations of each task, for the delivery estimate. */
+  #destinations = new Map<number, number>();
   /** The media's owner, whose file:// folders its transfers may use; none until the media is read. */
   #userId: string | null = null;
   #taskIds: number[] = [];
@@ -98,7 +102,7 @@ class MediaRun {
     this.#db = deps.db;
     this.#lifecycle = deps.lifecycle;
     this.#log = deps.log.child({ mediaId });
-    this.#progress = new ProgressTracker(deps.db, mediaId);
+    this.#progress = new ProgressTracker(deps.db, mediaId, []);
   }
 
   get #storage(): SharedStorage | null {
@@ -130,6 +134,7 @@ class MediaRun {
     this.#priority = priority.ok ? priority.priority : 0;
     const tasks = await repo.getTasks(this.#db, this.mediaId);
     this.#taskIds = tasks.map((t) => t.id);
+    this.#progress = new ProgressTracker(this.#db, this.mediaId, this.#taskIds);
     if (this.resumeNote) await this.#logAll(this.resumeNote);
     this.#progress.start();
     try {
@@ -146,6 +151,7 @@ class MediaRun {
       const source = await this.#fetchSources(media);
       if (source.paths[0] && source.probes[0]) this.#source = { path: source.paths[0], probe: source.probes[0] };
       if (media.benchmark) {
+        await this.#progress.stop();
         await this.#setStatus(MediaStatus.ReadyToProcess, { progress: 0, progress_current: 0, time_left: 0, time_left_current: 0 });
         return;
       }
@@ -205,11 +211,13 @@ class MediaRun {
         done[i] = d;
         totals[i] = t;
         const known = totals.every((x) => x !== null);
-        if (known) this.#progress.setPhaseFraction(sum(done) / Math.max(1, sum(totals as number[])));
+        // A source read in place took no transfer time: the rate is measured on downloads alone.
+        if (known) this.#progress.downloadProgress(sum(done), sum(totals as number[]), !local.some(Boolean));
       });
       bytes += result.bytes;
       await this.#logAll(`Downloaded ${formatBytes(result.bytes)} from ${redactUrl(url)}`);
     }
+    this.#progress.downloadProgress(bytes, bytes, false);
     const probes: MediaProbe[] = [];
     for (const p of paths) probes.push(await probeMedia(p, { ffprobe: this.deps.config.ffprobe, signal: this.signal }));
     await this.#logAll(`Source: ${probes.map(describeProbe).join('; ')}`);
@@ -218,8 +226,11 @@ class MediaRun {
   }
 
   async #encodeAll(fetched: PlanInput, sourcesJson: string, optionsJson: string): Promise<void> {
-    const tasks = (await repo.getTasks(this.#db, this.mediaId)).filter((t) => needsEncode(t));
+    const all = await repo.getTasks(this.#db, this.mediaId);
+    const tasks = all.filter((t) => needsEncode(t));
     if (tasks.length === 0) return;
+    this.#progress.encodedBefore(all.filter((t) => t.status === TaskStatus.Saving && !needsEncode(t)).map((t) => t.id));
+    for (const [id, list] of await repo.getDestinations(this.#db, all.map((t) => t.id))) this.#destinations.set(id, list.length);
     for (const t of tasks) await this.#setTaskStatus(t.id, TaskStatus.WaitingForEncoder);
     await this.#setStatus(MediaStatus.Processing);
     await this.#progress.enterPhase('encode');
@@ -253,17 +264,23 @@ class MediaRun {
     // Split tasks are planned chunk by chunk: what the shared plan would log for them is logged here.
     for (const t of splits.tasks) for (const message of fittedToSource(t.member.spec, fetched).notes) await repo.appendLog(this.#db, [t.member.taskId], message);
     members = members.filter((m) => !splits.tasks.some((t) => t.member.taskId === m.taskId));
-    for (const t of splits.tasks) this.#progress.addTask(t.member.taskId, t.durationSec);
     const source = await withPacketsForPassthrough(members.map((m) => m.spec), fetched, { ffprobe: this.deps.config.ffprobe, signal: this.signal });
     // Formats that can share a decode run as one FFmpeg process (plan/media.ts).
     const quality = this.deps.config.qualityReport;
     const plan = planMedia(members, source, { quality });
     for (const f of plan.failed) await this.#failTask(f.taskId, f.error);
     for (const n of plan.notes) await repo.appendLog(this.#db, [n.taskId], n.message);
-    for (const g of plan.groups) {
-      const weight = (g.durationSec * g.passes.length) / g.taskIds.length;
-      for (const id of g.taskIds) this.#progress.addTask(id, weight);
-    }
+    // Expected work of each FFmpeg process, in the order they run: the split tasks, then the groups.
+    const specs = new Map<number, OutputSpec>([...members, ...splits.tasks.map((t) => t.member)].map((m) => [m.taskId, m.spec]));
+    const shape: SourceShape = { video: fetched.probes[0]?.video ?? null };
+    const track = (taskIds: number[], durationSec: number, after?: GroupHandle): GroupHandle => {
+      const list = taskIds.map((id) => specs.get(id)!);
+      const bytes = list.map((spec, i) => expectedBytes(spec, shape, durationSec) * (this.#destinations.get(taskIds[i]!) ?? 0));
+      return this.#progress.addGroup(taskIds, groupWork(list, shape, durationSec), bytes, after);
+    };
+    const splitHandles = new Map(splits.tasks.map((t) => [t.member.taskId, track([t.member.taskId], t.durationSec)]));
+    const groupHandles = plan.groups.map((g) => track(g.taskIds, g.durationSec));
+    this.#splitProgress = (id, f) => splitHandles.get(id)?.progress(f);
     const rows = new Map(tasks.map((t) => [t.id, t]));
     const soloPlan = (taskId: number): EncodeGroup => {
       const single = planMedia(members.filter((m) => m.taskId === taskId), source, { quality });
@@ -272,20 +289,29 @@ class MediaRun {
     };
     for (const t of splits.tasks) {
       this.signal.throwIfAborted();
+      const handle = splitHandles.get(t.member.taskId)!;
+      handle.started();
       await encodeSplitTask(t, fetched, this.#splitDeps);
+      handle.ended(true);
     }
-    for (const g of plan.groups) {
+    for (const [i, g] of plan.groups.entries()) {
       this.signal.throwIfAborted();
-      await this.#encodeGroup(g, rows, soloPlan);
+      await this.#encodeGroup(g, groupHandles[i]!, rows, (taskId, after) => {
+        const solo = soloPlan(taskId);
+        return { group: solo, handle: track([taskId], solo.durationSec, after) };
+      });
     }
   }
+
+  /** Where a split task's progress goes; set once the encode phase has planned its processes. */
+  #splitProgress: (taskId: number, fraction: number) => void = () => {};
 
   get #splitDeps() {
     return {
       config: this.deps.config, db: this.#db, mediaId: this.mediaId, signal: this.signal,
       setTaskStatus: (id: number, status: TaskStatus, patch?: repo.TaskPatch) => this.#setTaskStatus(id, status, patch),
       failTask: (id: number, err: unknown) => this.#failTask(id, err),
-      setFraction: (id: number, f: number) => this.#progress.setTaskFraction(id, f),
+      setFraction: (id: number, f: number) => this.#splitProgress(id, f),
       taskEncoded: (sec: number, output: string) => this.deps.events.taskEncoded(sec, output, 'ok'),
       chunkExecutor: this.deps.chunkExecutor ? (pieces: SplitPieces | null) => this.deps.chunkExecutor!(this.mediaId, pieces, this.#priority) : null,
       storage: this.#storage, log: this.#log,
@@ -298,17 +324,17 @@ class MediaRun {
    * speed. When a shared process fails, its tasks are encoded again one by one, so one bad
    * format does not sink the others.
    */
-  async #encodeGroup(g: EncodeGroup, rows: Map<number, repo.TaskRow>, soloPlan: (taskId: number) => EncodeGroup): Promise<void> {
+  async #encodeGroup(g: EncodeGroup, progress: GroupHandle, rows: Map<number, repo.TaskRow>, soloPlan: SoloPlan): Promise<void> {
     const ffmpeg = this.deps.config.ffmpeg;
     // The exact command lines run, so a user can reproduce a task by hand.
     const threads = this.deps.config.ffmpegThreads;
     const command = g.passes.map((args) => formatCommandLine(ffmpeg, [...FFMPEG_PREFIX_ARGS, ...withThreads(args, threads)])).join(' && ');
     const ids = g.taskIds;
     const shared = ids.length > 1;
+    progress.started();
     for (const id of ids) {
-      this.#progress.setTaskFraction(id, 0);
       // A summary of an earlier encode of this task no longer describes its output.
-      await this.#setTaskStatus(id, TaskStatus.Processing, { started_at: Date.now(), command, progress: 0, quality: null });
+      await this.#setTaskStatus(id, TaskStatus.Processing, { started_at: Date.now(), command, quality: null });
       await repo.appendLog(this.#db, [id], `Running: ${command}`);
       if (shared) {
         const others = ids.filter((x) => x !== id);
@@ -330,15 +356,14 @@ class MediaRun {
           signal: this.signal,
           threads,
           ...(qualityLog ? { onStderrLine: (line: string) => qualityLog.line(line) } : {}),
-          onProgress: (p) => {
-            for (const id of ids) this.#progress.setTaskFraction(id, (i + p.fraction) / passes);
-          },
+          onProgress: (p) => progress.progress((i + p.fraction) / passes),
         });
         wallSec += result.wallSec;
         cpuSec += result.cpuSec;
       }
     } catch (err) {
       if (this.signal.aborted) throw err;
+      progress.ended(false);
       if (!shared) {
         this.deps.events.taskEncoded((performance.now() - started) / 1000, rows.get(ids[0]!)?.output ?? 'unknown', 'error');
         await this.#failTask(ids[0]!, err);
@@ -346,20 +371,23 @@ class MediaRun {
       }
       await repo.appendLog(this.#db, ids, `The shared FFmpeg process failed (${describeError(err, this.#log)}); encoding tasks ${ids.join(', ')} one by one`);
       this.#log.warn({ err, tasks: ids }, 'shared encode failed; encoding its tasks one by one');
+      let after = progress;
       for (const id of ids) {
         this.signal.throwIfAborted();
-        let solo: EncodeGroup;
+        let solo: ReturnType<SoloPlan>;
         try {
           await this.#freshTaskDir(id);
-          solo = soloPlan(id);
+          solo = soloPlan(id, after);
         } catch (planErr) {
           await this.#failTask(id, planErr);
           continue;
         }
-        await this.#encodeGroup(solo, rows, soloPlan);
+        after = solo.handle;
+        await this.#encodeGroup(solo.group, solo.handle, rows, soloPlan);
       }
       return;
     }
+    progress.ended(true);
 
     const speed = wallSec > 0 ? g.durationSec / wallSec : null;
     const facts = {
@@ -372,14 +400,14 @@ class MediaRun {
         if (outputs.length === 0) throw new Error('FFmpeg finished but wrote no output; the requested time range may lie outside the source.');
         let size = 0;
         for (const f of outputs) size += (await fs.stat(f)).size;
-        this.#progress.setTaskFraction(id, 1);
+        this.#progress.taskEncoded(id, size * (this.#destinations.get(id) ?? 0));
         const relative = outputs.map((f) => path.relative(this.deps.config.dataDir, f));
         const plan = measured[k];
         const quality = plan && qualityLog
           ? await summarize(plan, qualityLog, facts, outputs.at(-1)!, { ffprobe: this.deps.config.ffprobe, signal: this.signal })
           : null;
         await this.#setTaskStatus(id, TaskStatus.Saving, {
-          converted_size: size, cpu_sec: cpuSec, speed, outputs: JSON.stringify(relative), progress: 100,
+          converted_size: size, cpu_sec: cpuSec, speed, outputs: JSON.stringify(relative),
           quality: quality ? JSON.stringify(quality) : null,
         });
         if (quality) await repo.appendLog(this.#db, [id], `Quality: ${describeQuality(quality)}`);
@@ -415,8 +443,11 @@ class MediaRun {
     }
     const sizes = new Map<string, number>();
     for (const j of jobs) for (const f of j.files) sizes.set(f, (await fs.stat(f)).size);
-    const totalBytes = jobs.reduce((acc, j) => acc + j.files.reduce((a, f) => a + (sizes.get(f) ?? 0), 0), 0);
-    const sent = new Map<string, number>();
+    const bytesByTask = new Map<number, number>();
+    for (const j of jobs) bytesByTask.set(j.task.id, (bytesByTask.get(j.task.id) ?? 0) + j.files.reduce((a, f) => a + (sizes.get(f) ?? 0), 0));
+    this.#progress.planSave(bytesByTask);
+    /** Bytes sent of each file to each destination, by task. */
+    const sent = new Map<number, Map<string, number>>();
     const media = await repo.getMedia(this.#db, this.mediaId);
     const delivered = new DeliveredOutputs(JSON.parse(media?.options ?? '{}') as FieldMap, {
       ffprobe: this.deps.config.ffprobe,
@@ -435,8 +466,9 @@ class MediaRun {
     await mapLimit(jobs, DELIVERY_CONCURRENCY, async ({ task, dest, files }) => {
       const send = (file: string, i: number, url: string): Promise<void> =>
         upload(file, url, this.#transfer, (d) => {
-          sent.set(`${dest.id}:${i}`, d);
-          this.#progress.setPhaseFraction(sum([...sent.values()]) / Math.max(1, totalBytes));
+          const own = sent.get(task.id) ?? new Map<string, number>();
+          sent.set(task.id, own.set(`${dest.id}:${i}`, d));
+          this.#progress.taskSent(task.id, sum([...own.values()]));
         });
       const board = storyboardOf(task.output, task.format);
       try {
@@ -475,7 +507,7 @@ class MediaRun {
         continue;
       }
       const spec = media ? qcSpecOf(task, options) : null;
-      const finished = () => this.#setTaskStatus(task.id, TaskStatus.Finished, { finished_at: Date.now(), time_left: 0 });
+      const finished = () => this.#setTaskStatus(task.id, TaskStatus.Finished, { finished_at: Date.now(), ...FIGURES_DONE });
       // The QC child starts when the task has finished, and reads the output before this
       // worker's copy is kept elsewhere or removed.
       if (spec) await finished();
@@ -492,15 +524,17 @@ class MediaRun {
   }
 
   async #finish(): Promise<void> {
+    // The tracker writes nothing after this: the figures below are the last.
+    await this.#progress.stop();
     const tasks = await repo.getTasks(this.#db, this.mediaId);
     const failed = tasks.filter((t) => t.status === TaskStatus.Error);
-    const done = { finished_at: Date.now(), progress: 100, progress_current: 100, time_left: 0, time_left_current: 0 };
     if (failed.length > 0) {
       const first = failed[0]!;
       const description = `${failed.length} of ${tasks.length} output(s) failed; task ${first.id} (${first.output}): ${first.description ?? 'error'}`;
-      await this.#setStatus(MediaStatus.Error, { ...done, description });
+      // Progress stays where the run got to: 100 is for Finished only.
+      await this.#setStatus(MediaStatus.Error, { finished_at: Date.now(), time_left: 0, time_left_current: 0, description });
     } else {
-      await this.#setStatus(MediaStatus.Finished, done);
+      await this.#setStatus(MediaStatus.Finished, { finished_at: Date.now(), ...FIGURES_DONE });
       // The sources are not needed any more; a later restart downloads them again.
       await fs.rm(mediaDirs(this.deps.config.dataDir, this.mediaId).scratch, { recursive: true, force: true }).catch((err: unknown) => this.#log.warn({ err }, 'removing the scratch folder failed'));
     }
@@ -541,6 +575,7 @@ class MediaRun {
   async #failTask(taskId: number, err: unknown): Promise<void> {
     // An unreachable store is no fault of the task: the whole run is tried again later.
     if (isStoreUnavailable(err)) throw err;
+    this.#progress.taskFailed(taskId);
     await this.#lifecycle.failTask(taskId, describeError(err, this.#log));
   }
 
@@ -556,6 +591,11 @@ class MediaRun {
     return repo.appendLog(this.#db, this.#taskIds, message);
   }
 }
+
+/** A task of a failed shared process planned alone, and its place in the progress, right after `after`. */
+type SoloPlan = (taskId: number, after: GroupHandle) => { group: EncodeGroup; handle: GroupHandle };
+
+const FIGURES_DONE = { progress: 100, progress_current: 100, time_left: 0, time_left_current: 0 } as const;
 
 /** Tasks this run still has to encode: not done, not failed, not already encoded and saving. */
 function needsEncode(t: repo.TaskRow): boolean {

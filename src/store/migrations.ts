@@ -212,6 +212,14 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('media').addColumn('lease_until', 'bigint').execute();
     },
   },
+  '0008_task_progress_current': {
+    async up(db: Kysely<any>) {
+      const { real } = typesFor(db);
+      // A task's figures for its current status (reference 3.4), beside those of its whole run.
+      await db.schema.alterTable('task').addColumn('progress_current', real, (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('task').addColumn('time_left_current', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

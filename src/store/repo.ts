@@ -1,6 +1,6 @@
 import { sql, type Selectable, type Updateable } from 'kysely';
 import type { Db } from './db.ts';
-import { DestinationStatus, MediaStatus, TaskStatus } from '../domain/status.ts';
+import { DestinationStatus, FINAL_MEDIA_STATUSES, MediaStatus, TaskStatus } from '../domain/status.ts';
 import type { DestinationTable, MediaTable, NotificationAttemptTable, NotificationTable, PresetTable, TaskLogTable, TaskTable } from './schema.ts';
 
 export type MediaRow = Selectable<MediaTable>;
@@ -143,6 +143,32 @@ export async function updateMedia(db: Db, id: number, patch: MediaPatch): Promis
 
 export async function updateTask(db: Db, id: number, patch: TaskPatch): Promise<void> {
   await db.updateTable('task').set(patch).where('id', '=', id).execute();
+}
+
+export type ProgressFigures = Pick<MediaPatch, 'progress' | 'progress_current' | 'time_left' | 'time_left_current'>;
+
+/**
+ * A running media's figures and its tasks' in one transaction, so a GetStatus never reads the
+ * media ahead of its tasks. Rows that already ended keep the figures their ending wrote.
+ */
+export async function writeProgress(db: Db, mediaId: number, media: ProgressFigures, tasks: (ProgressFigures & { id: number })[]): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.updateTable('media').set(media).where('id', '=', mediaId).where('status', 'not in', [...FINAL_MEDIA_STATUSES]).execute();
+    for (const { id, ...figures } of tasks) {
+      await trx.updateTable('task').set(figures).where('id', '=', id).where('status', 'not in', [TaskStatus.Finished, TaskStatus.Error]).execute();
+    }
+  });
+}
+
+/**
+ * A media row and its tasks as one moment left them (one snapshot): a running media's figures
+ * and its tasks' are written together (writeProgress) and read together here.
+ */
+export async function mediaWithTasks(db: Db, mediaId: number): Promise<{ media: MediaRow | undefined; tasks: TaskRow[] }> {
+  return db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => ({
+    media: await getMedia(trx, mediaId),
+    tasks: await getTasks(trx, mediaId),
+  }));
 }
 
 /** Status writes: only store/lifecycle.ts calls these, inside its transaction. */

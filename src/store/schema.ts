@@ -49,8 +49,11 @@ export interface TaskTable {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  /** The task's whole run (download, encode, delivery), 0..100; its status step in progress_current. */
   progress: Generated<number>;
   time_left: Generated<number>;
+  progress_current: Generated<number>;
+  time_left_current: Generated<number>;
   converted_size: number | null;
   description: string | null;
   command: string | null;

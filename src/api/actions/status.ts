@@ -62,8 +62,11 @@ async function statusOf(ctx: ActionContext, m: repo.MediaRow, opts: StatusOption
   return value;
 }
 
-async function buildStatus(ctx: ActionContext, m: repo.MediaRow, opts: StatusOptions): Promise<WireObject> {
-  const tasks = await repo.getTasks(ctx.db, m.id);
+async function buildStatus(ctx: ActionContext, found: repo.MediaRow, opts: StatusOptions): Promise<WireObject> {
+  // A running media's progress is read with its tasks' from one snapshot, so they agree.
+  const running = opts.extended && !isFinalMedia(found.status) ? await repo.mediaWithTasks(ctx.db, found.id) : null;
+  const m = running?.media ?? found;
+  const tasks = running ? running.tasks : await repo.getTasks(ctx.db, m.id);
   const taskIds = tasks.map((t) => t.id);
   const destinations = await repo.getDestinations(ctx.db, taskIds);
   const logs = opts.includeLog ? await repo.getTaskLogs(ctx.db, taskIds) : null;
@@ -193,18 +196,16 @@ function taskOf(ctx: ActionContext, t: repo.TaskRow, dests: repo.DestinationRow[
   };
 }
 
-/** Per-task progress appears only in extended mode (7.8 rule 14). */
+/**
+ * Per-task progress appears only in extended mode (7.8 rule 14): the task's whole run and its
+ * current status step, as the worker's tracker last wrote them (pipeline/progress.ts).
+ */
 function extendedTask(t: repo.TaskRow): WireObject {
-  const fraction = t.progress / 100;
-  let timeLeft = 0;
-  if (t.status === TaskStatus.Processing && t.started_at && fraction > 0 && fraction < 1) {
-    timeLeft = Math.round(((Date.now() - t.started_at) / 1000) * ((1 - fraction) / fraction));
-  }
   return {
-    time_left: String(timeLeft),
+    time_left: String(t.time_left),
     progress: wirePercent(t.progress),
-    time_left_current: String(timeLeft),
-    progress_current: wirePercent(t.progress),
+    time_left_current: String(t.time_left_current),
+    progress_current: wirePercent(t.progress_current),
     converttime: t.started_at && t.finished_at ? String(Math.round((t.finished_at - t.started_at) / 1000)) : '0',
     command: t.command ? redactText(t.command) : undefined,
     cpu_time: t.cpu_sec !== null ? t.cpu_sec.toFixed(2) : undefined,

@@ -105,7 +105,7 @@ export async function encodeSplitTask(t: SplitTask, input: PlanInput, deps: Spli
     const show = (args: string[]): string => formatCommandLine(c.ffmpeg, [...FFMPEG_PREFIX_ARGS, ...withThreads(args, c.ffmpegThreads)]);
     const command = [...plan.units.map((u) => show(u.args)), show(plan.stitch)].join(' ; ');
     deps.setFraction(id, 0);
-    await deps.setTaskStatus(id, TaskStatus.Processing, { started_at: Date.now(), command, progress: 0 });
+    await deps.setTaskStatus(id, TaskStatus.Processing, { started_at: Date.now(), command });
     const lengths = chunks.map((ch) => ch.lengthSec).filter((x): x is number => x !== null);
     const typical = lengths.length ? lengths.reduce((a, b) => a + b, 0) / lengths.length : t.durationSec;
     const executor = deps.chunkExecutor?.(pieces) ?? localExecutor({ ffmpeg: c.ffmpeg, threads: c.ffmpegThreads, concurrency: c.splitConcurrency });
@@ -141,7 +141,7 @@ export async function encodeSplitTask(t: SplitTask, input: PlanInput, deps: Spli
       : null;
     deps.setFraction(id, 1);
     await deps.setTaskStatus(id, TaskStatus.Saving, {
-      converted_size: size, cpu_sec: result.cpuSec, speed, outputs: JSON.stringify([path.relative(c.dataDir, finalPath)]), progress: 100,
+      converted_size: size, cpu_sec: result.cpuSec, speed, outputs: JSON.stringify([path.relative(c.dataDir, finalPath)]),
       quality: quality ? JSON.stringify(quality) : null,
     });
     if (quality) await repo.appendLog(deps.db, [id], `Quality: ${describeQuality(quality)}`);
