@@ -18,8 +18,7 @@ export function renderFieldTable(): string {
 
 function cells(d: FieldDef): string[] {
   const where = d.in.map((p) => (p === 'query' || p === 'format' || p === 'stream' ? p : `${p}{}`)).join(', ');
-  const met = d.alreadyMet ? ` (accepted: ${d.alreadyMet.doc})` : '';
-  const state = d.state === 'honoured' ? 'honoured' : `**${d.state}**: ${d.reason ?? ''}${met}`;
+  const state = d.state === 'honoured' ? 'honoured' : `**${d.state}**: ${d.reason ?? ''}`;
   return [`\`${d.name}\``, where, d.outputs ? describeOutputs(d.outputs) : 'any', state, (d.roles ?? []).join(', '), d.doc];
 }
 

@@ -117,7 +117,7 @@ function walk(
       items.forEach((item, i) => walk(item, def.name as Place, items.length > 1 ? `${label} ${def.name} ${i + 1}` : `${label} ${def.name}`, at, report));
     }
     // A refused block's own refused fields say more than the block does.
-    if (def.state === 'refused' && report.refused.length === before && isAsked(value) && !def.alreadyMet?.test(value)) {
+    if (def.state === 'refused' && report.refused.length === before && isAsked(value)) {
       report.refused.push(refusal(def, label));
     }
   }

@@ -9,7 +9,6 @@
  * with `state: 'honoured'` (and `npm run fields:table`).
  */
 
-import type { FieldValue } from './fields.ts';
 import { QC_TESTS } from './qc.ts';
 
 export type FieldState = 'honoured' | 'inert' | 'refused';
@@ -38,11 +37,6 @@ export interface FieldDef {
   state: FieldState;
   /** Why an inert field changes nothing, or why a refused one is refused. */
   reason?: string;
-  /**
-   * A refused field's values that every output already has, accepted as they change nothing
-   * (real clients send them: the Node client's HLS profile has `pix_format yuv420p`).
-   */
-  alreadyMet?: { test: (value: FieldValue) => boolean; doc: string };
   /** One line for the README table. */
   doc: string;
   /**
@@ -159,7 +153,7 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'bufsize', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'rate-control buffer' },
   { name: 'framerate', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'frames per second, or `copy`' },
   { name: 'keyframe', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'GOP length in frames' },
-  { name: 'profile', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'H.264 `baseline|main|high`, HEVC `main`' },
+  { name: 'profile', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'H.264 `baseline|main|high`, HEVC `main` (with other codecs the task log says it is ignored)' },
   { name: 'level', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'H.264/HEVC level, `31` or `3.1`' },
   { name: 'turbo', in: FS, outputs: MOVING, state: 'honoured', doc: 'a faster encoder preset' },
   { name: 'two_pass', in: F, outputs: VIDEO_FILES, state: 'honoured', doc: 'two-pass rate control' },

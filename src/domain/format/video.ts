@@ -335,7 +335,11 @@ export function readPicture(f: Fields): Picture {
 
 export function readProfile(f: Fields, codec: VideoCodec): string | null {
   const raw = f.str('profile');
-  if (codec !== 'libx264' && codec !== 'libx265') return null;
+  if (codec !== 'libx264' && codec !== 'libx265') {
+    // Old presets pair `profile main` with libvpx: accepted, and the task log says it changes nothing.
+    if (raw !== null) f.note(`profile ${raw} ignored: it names an H.264 or HEVC profile, and ${codec} has none`);
+    return null;
+  }
   const allowed = codec === 'libx264' ? ['baseline', 'main', 'high'] : ['main'];
   if (raw === null) return codec === 'libx264' ? 'high' : 'main';
   const p = raw.toLowerCase();
