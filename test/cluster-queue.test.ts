@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { REDIS_URL, clearQueueKeys, redisReachable, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
+import { REDIS_URL, clearQueueKeys, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
 import { USER, asList, ffprobe, makeClip, startReceiver, tempDir, waitFor } from './helpers.ts';
+import { redisMissing } from './needs.ts';
 
 /**
  * Cluster mode with real processes: one `--role api` and two `--role worker` sharing a data dir
@@ -42,9 +43,9 @@ async function ffmpegsOf(dataDir: string, mediaId: string): Promise<{ pid: numbe
   return found;
 }
 
-describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 120_000 }, async () => {
-  const reachable = await redisReachable();
-  const skip = reachable ? false : `Redis is not reachable at ${REDIS_URL}; start redis-server to run the cluster tests`;
+const skip = await redisMissing();
+
+describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 120_000, skip }, async () => {
   const prefix = `encodery-test-${crypto.randomBytes(4).toString('hex')}`;
   let dataDir = '';
   let files = '';
@@ -70,7 +71,6 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
     }, 60_000, 50);
 
   before(async () => {
-    if (skip) return;
     dataDir = await tempDir('encodery-cluster-');
     files = path.join(dataDir, 'files');
     await fs.mkdir(files, { recursive: true });
@@ -97,11 +97,11 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
 
   after(async () => {
     await stopProcesses([api, ...workers]);
-    if (reachable) await clearQueueKeys(prefix);
+    await clearQueueKeys(prefix);
     if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   });
 
-  test('AddMedia on the API process is encoded by a worker; GetStatus on the API follows it to Finished', { skip }, async () => {
+  test('AddMedia on the API process is encoded by a worker; GetStatus on the API follows it to Finished', async () => {
     const out = path.join(files, 'one.mp4');
     const r = await call({ action: 'AddMedia', source: `file://${shortClip}`, format: { output: 'mp4', size: '160x90', destination: `file://${out}` } });
     assert.ok(r.MediaID, JSON.stringify(r));
@@ -119,7 +119,7 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
     assert.equal(takenBy(workers, r.MediaID).length, 1, 'taken by exactly one worker, once');
   });
 
-  test('a format needing hevc is only taken by the worker with the hevc tag', { skip }, async () => {
+  test('a format needing hevc is only taken by the worker with the hevc tag', async () => {
     const hevc: string[] = [];
     const plain: string[] = [];
     for (let i = 0; i < 3; i++) {
@@ -141,7 +141,7 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
     for (const id of plain) assert.equal(takenBy(workers, id)[0]?.queue, 'media', `plain media ${id}`);
   });
 
-  test('CancelMedia reaches the worker: its FFmpeg is gone within two seconds and the media is deleted', { skip }, async () => {
+  test('CancelMedia reaches the worker: its FFmpeg is gone within two seconds and the media is deleted', async () => {
     const r = await call({ action: 'AddMedia', source: `file://${longClip}`, format: { output: 'mp4', destination: `file://${files}/cancelled.mp4` } });
     const running = await waitFor(async () => {
       const found = await ffmpegsOf(dataDir, r.MediaID);
@@ -158,7 +158,7 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
     await assert.rejects(fs.stat(path.join(files, 'cancelled.mp4')));
   });
 
-  test('SIGTERM on a worker mid-encode hands its media back: the other worker finishes it at once', { skip, timeout: 60_000 }, async () => {
+  test('SIGTERM on a worker mid-encode hands its media back: the other worker finishes it at once', { timeout: 60_000 }, async () => {
     const r = await call({ action: 'AddMedia', source: `file://${longClip}`, format: { output: 'mp4', destination: `file://${files}/handed-back.mp4` } });
     const running = await waitFor(async () => {
       const found = await ffmpegsOf(dataDir, r.MediaID);
@@ -181,7 +181,7 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
     workers[index] = await spawnWorker(index === 0 ? 'hevc' : '');
   });
 
-  test('a worker killed with SIGKILL mid-encode: the other worker finishes the media, delivered exactly once', { skip, timeout: 60_000 }, async () => {
+  test('a worker killed with SIGKILL mid-encode: the other worker finishes the media, delivered exactly once', { timeout: 60_000 }, async () => {
     const receiver = await startReceiver();
     try {
       const r = await call({ action: 'AddMedia', source: `file://${longClip}`, format: { output: 'mp4', destination: `${receiver.url}/out/killed.mp4` } });

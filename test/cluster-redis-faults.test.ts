@@ -7,6 +7,7 @@ import { openStore, type Db } from '../src/store/db.ts';
 import { getTaskLogs, getTasks } from '../src/store/repo.ts';
 import { spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
 import { startOwnRedis, type OwnRedis } from './redis-server.ts';
+import { postgresMissing, redisServerMissing } from './needs.ts';
 import { USER, createTestDatabase, makeClip, startReceiver, tempDir, waitFor, type TestDatabase } from './helpers.ts';
 
 /**
@@ -23,7 +24,9 @@ const SWEEP_SECONDS = 2;
 const LONG_ENCODE_SIZE = '960x540';
 const CANCELLED_ENCODE_SIZE = '1280x720';
 
-describe('cluster mode through Redis faults', { timeout: 360_000 }, () => {
+const skip = (await redisServerMissing()) || (await postgresMissing());
+
+describe('cluster mode through Redis faults', { timeout: 360_000, skip }, () => {
   let redis: OwnRedis;
   let database: TestDatabase;
   let db: Db;
