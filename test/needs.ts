@@ -7,7 +7,6 @@
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 
 export const ON_CI = !!process.env.CI && !['false', '0'].includes(process.env.CI);
@@ -39,6 +38,8 @@ export async function pgReachable(url = TEST_PG_URL): Promise<boolean> {
 }
 
 export async function redisReachable(url = TEST_REDIS_URL): Promise<boolean> {
+  // Loaded here, not at the top: test/helpers.ts imports this file, and most tests never need ioredis.
+  const { Redis } = await import('ioredis');
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
   probe.on('error', () => undefined);
   try {
