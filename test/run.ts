@@ -159,4 +159,7 @@ async function main(): Promise<number> {
   return failed.length === 0 ? 0 : 1;
 }
 
-process.exitCode = await main();
+process.exitCode = await main().catch((err: unknown) => {
+  console.error(`npm test could not run: ${(err as Error).message}`);
+  return 1;
+});
