@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { TEST_STORE, USER, createTestDatabase, exec, ffprobe, makeClip, tempDir, waitFor } from './helpers.ts';
+import { STORE_INDEPENDENT, TEST_STORE, USER, createTestDatabase, exec, ffprobe, makeClip, tempDir, waitFor } from './helpers.ts';
 
 /** Starts `npm start`'s entry point as its own process, the way a user runs Encodery. */
 async function spawnServer(dataDir: string, port: number, databaseUrl?: string): Promise<ChildProcess> {
@@ -79,7 +79,7 @@ test('a server killed with SIGKILL mid-encode finishes every accepted media afte
   }
 });
 
-test('npm start refuses with one clear line when ffmpeg is missing', async () => {
+test('npm start refuses with one clear line when ffmpeg is missing', { skip: STORE_INDEPENDENT }, async () => {
   const dataDir = await tempDir();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
     env: { ...process.env, ENCODERY_DATA_DIR: dataDir, ENCODERY_FFMPEG: '/nonexistent/ffmpeg', ENCODERY_PORT: '0' },
@@ -96,7 +96,7 @@ test('npm start refuses with one clear line when ffmpeg is missing', async () =>
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
-test('a bad setting stops the start with a message naming it', async () => {
+test('a bad setting stops the start with a message naming it', { skip: STORE_INDEPENDENT }, async () => {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
     env: { ...process.env, ENCODERY_WORKERS: 'many' },
     stdio: ['ignore', 'pipe', 'pipe'],

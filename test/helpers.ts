@@ -78,6 +78,12 @@ export interface TestServer {
 export const TEST_STORE = process.env.ENCODERY_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
 export { TEST_PG_URL, pgReachable } from './needs.ts';
 
+/**
+ * Skips a test in the PostgreSQL pass (ENCODERY_TEST_STORE=postgres) that uses no store at all, such
+ * as a process started without ENCODERY_DATABASE_URL: it runs once, in the SQLite pass.
+ */
+export const STORE_INDEPENDENT = TEST_STORE === 'postgres' ? 'uses no store: runs in the SQLite pass only' : false;
+
 export interface TestDatabase {
   /** ENCODERY_DATABASE_URL for a server (or child process) that should use this schema. */
   url: string;
