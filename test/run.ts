@@ -109,6 +109,7 @@ async function postgresForRun(): Promise<{ url: string; stop(): Promise<void> }>
 }
 
 const SUMMARY_LINE = /^ℹ (pass|fail|cancelled|skipped|todo) (\d+)$/gm;
+const SKIPPED_LINE = /^\s*﹣ .*# /gm;
 
 function runJob(job: Job, env: NodeJS.ProcessEnv): Promise<Outcome> {
   const started = performance.now();
@@ -126,7 +127,10 @@ function runJob(job: Job, env: NodeJS.ProcessEnv): Promise<Outcome> {
       const text = Buffer.concat(output).toString();
       const counts = { pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 };
       // eslint-disable-next-line no-control-regex
-      for (const [, kind, n] of text.replace(/\x1b\[[0-9;]*m/g, '').matchAll(SUMMARY_LINE)) counts[kind as keyof typeof counts] = Number(n);
+      const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
+      for (const [, kind, n] of plain.matchAll(SUMMARY_LINE)) counts[kind as keyof typeof counts] = Number(n);
+      // Node counts a skipped suite nowhere: each skipped test or suite is one "﹣" line of its own.
+      counts.skipped = Math.max(counts.skipped, plain.match(SKIPPED_LINE)?.length ?? 0);
       const ok = code === 0;
       const mark = ok ? '✔' : '✖';
       process.stdout.write(`\n${mark} ${job.file} on ${job.store} (${seconds.toFixed(1)} s${ok ? '' : `, exit ${code ?? signal}`})\n${text}`);
