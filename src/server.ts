@@ -12,12 +12,12 @@ import { Lifecycle, type Change } from './store/lifecycle.ts';
 import { ACTIVE_MEDIA_STATUSES, isFinalMedia } from './domain/status.ts';
 import { crashPointOf } from './domain/lifecycle.ts';
 import { InProcessQueue } from './queue/in-process.ts';
-import { BullMediaQueue, BullWorkers, MAX_STALLS, type MediaRoute } from './queue/bullmq.ts';
+import type { BullMediaQueue, BullWorkers, MediaRoute } from './queue/bullmq.ts';
 import { MediaLeases } from './queue/lease.ts';
 import { Reconciler } from './queue/reconcile.ts';
 import { liveLease } from './store/lease.ts';
 import { healthCheck, startHealthServer } from './health.ts';
-import { BullChunkQueue, BullChunkWorkers } from './queue/bull-chunks.ts';
+import type { BullChunkQueue, BullChunkWorkers } from './queue/bull-chunks.ts';
 import { ChunkSources, type SplitPieces } from './pipeline/split/pieces.ts';
 import { RetryLater, type MediaProcessor, type MediaQueue } from './queue/types.ts';
 import { requiredTags } from './queue/route.ts';
@@ -141,7 +141,7 @@ async function openCore(config: Config, opts: StartOptions) {
     transferred: (t) => metrics.transferred(t),
   };
   // Cluster workers hand split-and-stitch chunks to the whole cluster through their own queue.
-  const chunks = config.redisUrl && config.role !== 'api' ? new BullChunkQueue(bullSettings(config, log)) : null;
+  const chunks = config.redisUrl && config.role !== 'api' ? new (await bullChunks()).BullChunkQueue(bullSettings(config, log)) : null;
   const encoderSlots = new EncoderSlots(config.workers);
   const pipeline = createMediaProcessor({ db, lifecycle, config, log, events, storage, encoderSlots, fileRoots, ...(chunks ? { chunkExecutor: (id: number, pieces: SplitPieces | null, priority: number) => chunks.executor(id, pieces, priority) } : {}) });
   return {
@@ -175,7 +175,7 @@ function retryOnStoreFault(process: MediaProcessor): MediaProcessor {
 
 async function chunkWorkers(config: Config, log: Logger, storage: SharedStorage | null): Promise<BullChunkWorkers> {
   const sources = storage ? new ChunkSources(storage, config.dataDir, log.child({ part: 'chunks' })) : null;
-  const w = new BullChunkWorkers({ ...bullSettings(config, log), ffmpeg: config.ffmpeg, threads: config.ffmpegThreads, concurrency: config.splitConcurrency, sources });
+  const w = new (await bullChunks()).BullChunkWorkers({ ...bullSettings(config, log), ffmpeg: config.ffmpeg, threads: config.ffmpegThreads, concurrency: config.splitConcurrency, sources });
   await w.start();
   return w;
 }
@@ -185,6 +185,13 @@ function mediaAtOnce(config: Config): number {
   return config.workers + config.downloads;
 }
 
+/**
+ * The BullMQ side, loaded only by a process in cluster mode: BullMQ and ioredis are a large part of
+ * a start-up's CPU, which every embedded server (and each test file) would pay for nothing.
+ */
+const bullMedia = () => import('./queue/bullmq.ts');
+const bullChunks = () => import('./queue/bull-chunks.ts');
+
 function bullSettings(config: Config, log: Logger) {
   return { redisUrl: config.redisUrl!, prefix: config.queuePrefix, lockMs: config.queueLockSeconds * 1000, log: log.child({ part: 'queue' }) };
 }
@@ -193,7 +200,7 @@ type Core = Awaited<ReturnType<typeof openCore>>;
 
 /** The producer side of the cluster queue, which every role has: AddMedia's, and the sweep's. */
 async function clusterQueue(config: Config, log: Logger, db: Db): Promise<BullMediaQueue> {
-  const queue = new BullMediaQueue(bullSettings(config, log), mediaRoute(db), async (mediaId) => (await liveLease(db, mediaId, Date.now())) !== null);
+  const queue = new (await bullMedia()).BullMediaQueue(bullSettings(config, log), mediaRoute(db), async (mediaId) => (await liveLease(db, mediaId, Date.now())) !== null);
   await queue.ready();
   return queue;
 }
@@ -203,7 +210,7 @@ async function mediaWorkers(config: Config, core: Core): Promise<BullWorkers> {
   const { log, db } = core;
   const workerId = `${os.hostname()}/${process.pid}/${crypto.randomBytes(3).toString('hex')}`;
   const leases = new MediaLeases({ db, workerId, leaseMs: config.queueLockSeconds * 1000, log: log.child({ part: 'lease' }) });
-  const workers = new BullWorkers(
+  const workers = new (await bullMedia()).BullWorkers(
     { ...bullSettings(config, log), concurrency: mediaAtOnce(config), tags: config.workerTags, onGivenUp: givenUp(db, core.lifecycle, log) },
     clusterProcessor(db, config.dataDir, core.pipeline, leases, core.storage, log),
   );
@@ -259,6 +266,7 @@ function givenUp(db: Db, lifecycle: Lifecycle, log: Logger) {
       log.warn({ mediaId, holder: lease.workerId, reason }, 'the queue gave up on a media that a live worker still holds: left to that worker');
       return;
     }
+    const { MAX_STALLS } = await bullMedia();
     await lifecycle.giveUp(mediaId, `The workers processing this media stopped ${MAX_STALLS + 1} times without finishing it (killed or out of memory; queue: ${reason}). RestartMedia tries again.`);
   };
 }

@@ -4,8 +4,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { REDIS_URL, clearQueueKeys, redisReachable, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
-import { USER, asList, createTestDatabase, makeClip, tempDir, waitFor, type TestDatabase, pgReachable } from './helpers.ts';
+import { REDIS_URL, clearQueueKeys, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
+import { USER, asList, createTestDatabase, makeClip, tempDir, waitFor, type TestDatabase } from './helpers.ts';
+import { postgresMissing, redisMissing } from './needs.ts';
 
 /**
  * Several API nodes on one PostgreSQL: two `--role api` processes started with an FFmpeg path
@@ -14,9 +15,9 @@ import { USER, asList, createTestDatabase, makeClip, tempDir, waitFor, type Test
 const ORDER = ['New', 'Downloading', 'Waiting for encoder', 'Processing', 'Saving', 'Finished'];
 
 
-describe('several API nodes on PostgreSQL with a worker on Redis', { timeout: 180_000 }, async () => {
-  const reachable = (await redisReachable()) && (await pgReachable());
-  const skip = reachable ? false : `PostgreSQL or Redis (${REDIS_URL}) is not reachable`;
+const skip = (await redisMissing()) || (await postgresMissing());
+
+describe('several API nodes on PostgreSQL with a worker on Redis', { timeout: 180_000, skip }, async () => {
   const prefix = `encodery-test-${crypto.randomBytes(4).toString('hex')}`;
   let dataDir = '';
   let files = '';
@@ -32,7 +33,6 @@ describe('several API nodes on PostgreSQL with a worker on Redis', { timeout: 18
   };
 
   before(async () => {
-    if (skip) return;
     dataDir = await tempDir('encodery-nodes-');
     files = path.join(dataDir, 'files');
     await fs.mkdir(files, { recursive: true });
@@ -58,12 +58,12 @@ describe('several API nodes on PostgreSQL with a worker on Redis', { timeout: 18
   after(async () => {
     await client?.end();
     await stopProcesses([...apis.map((a) => a.proc), worker]);
-    if (reachable) await clearQueueKeys(prefix);
+    await clearQueueKeys(prefix);
     await database?.drop();
     if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   });
 
-  test('--role api starts without FFmpeg, answers GetMediaList and reports healthy', { skip }, async () => {
+  test('--role api starts without FFmpeg, answers GetMediaList and reports healthy', async () => {
     for (const api of apis) {
       const list = await call(api.url, { action: 'GetMediaList' });
       assert.equal(list.errors, undefined, JSON.stringify(list));
@@ -74,7 +74,7 @@ describe('several API nodes on PostgreSQL with a worker on Redis', { timeout: 18
     }
   });
 
-  test('progress and status written by the worker are visible to GetStatus on every API node within a second', { skip }, async () => {
+  test('progress and status written by the worker are visible to GetStatus on every API node within a second', async () => {
     const clip = await makeClip(path.join(files, 'watched.mp4'), { seconds: 8, size: '640x360' });
     const added = await call(apis[0]!.url, { action: 'AddMedia', source: `file://${clip}`, format: { output: 'mp4', destination: `file://${files}/watched-out.mp4` } });
     assert.ok(added.MediaID, JSON.stringify(added));

@@ -12,7 +12,7 @@ import { USER, createTestDatabase, startTestServer, tempDir, waitFor, type TestS
  * Several nodes deliver notifications from one PostgreSQL outbox: each notification is claimed
  * by exactly one node, and the claim of a node that died mid-send expires so another sends it.
  * (Always on PostgreSQL, whatever ENCODERY_TEST_STORE says: sharing a store is what it is about;
- * named cluster-* so that `npm run test:postgres` does not run it a second time.)
+ * named cluster-* so that npm test does not run it a second time in its PostgreSQL set, test/run.ts.)
  */
 
 /** Counts deliveries per path; `hold(n)` decides whether the n-th request is left unanswered. */

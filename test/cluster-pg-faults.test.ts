@@ -5,9 +5,10 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
-import { REDIS_URL, clearQueueKeys, redisReachable, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
-import { USER, createTestDatabase, ffprobe, makeClip, parseXml, startReceiver, tempDir, toXml, waitFor, type TestDatabase, pgReachable, TEST_PG_URL } from './helpers.ts';
+import { REDIS_URL, clearQueueKeys, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
+import { USER, createTestDatabase, ffprobe, makeClip, parseXml, startReceiver, tempDir, toXml, waitFor, type TestDatabase, TEST_PG_URL } from './helpers.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+import { postgresMissing, redisMissing } from './needs.ts';
 
 /**
  * Issue 19 §1–§2: a cluster that outlives PostgreSQL faults. One `--role api` and one
@@ -32,9 +33,9 @@ async function freePort(): Promise<number> {
 
 const alive = (p: Proc | undefined): boolean => !!p && p.child.exitCode === null && p.child.signalCode === null;
 
-describe('a cluster that outlives PostgreSQL faults (issue 19)', { timeout: 240_000 }, async () => {
-  const reachable = (await redisReachable()) && (await pgReachable());
-  const skip = reachable ? false : `PostgreSQL or Redis (${REDIS_URL}) is not reachable`;
+const skip = (await redisMissing()) || (await postgresMissing());
+
+describe('a cluster that outlives PostgreSQL faults (issue 19)', { timeout: 240_000, skip }, async () => {
   const prefix = `encodery-test-${crypto.randomBytes(4).toString('hex')}`;
   let dataDir = '';
   let files = '';
@@ -104,7 +105,6 @@ describe('a cluster that outlives PostgreSQL faults (issue 19)', { timeout: 240_
   };
 
   before(async () => {
-    if (skip) return;
     dataDir = await tempDir('encodery-pgfaults-');
     files = path.join(dataDir, 'files');
     await fs.mkdir(files, { recursive: true });
@@ -121,7 +121,7 @@ describe('a cluster that outlives PostgreSQL faults (issue 19)', { timeout: 240_
     await proxy?.close();
     await receiver?.close();
     await direct?.end();
-    if (reachable) await clearQueueKeys(prefix);
+    await clearQueueKeys(prefix);
     await database?.drop();
     if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   });
@@ -154,7 +154,7 @@ describe('a cluster that outlives PostgreSQL faults (issue 19)', { timeout: 240_
     if (!alive(api) || !alive(worker)) await startProcesses({ api: /listening on/, worker: /worker taking media/ });
   };
 
-  test('(c) an API and a worker started while PostgreSQL is unreachable wait for it, answer 503 and a clear error meanwhile, then carry on', { skip }, async () => {
+  test('(c) an API and a worker started while PostgreSQL is unreachable wait for it, answer 503 and a clear error meanwhile, then carry on', async () => {
     await proxy!.down();
     const waiting = /waiting for the store/;
     await startProcesses({ api: waiting, worker: waiting });
@@ -176,7 +176,7 @@ describe('a cluster that outlives PostgreSQL faults (issue 19)', { timeout: 240_
     assert.ok(alive(api) && alive(worker));
   });
 
-  test('(a) a 15 s outage while media are queued and one is encoding: every media finishes once the store is back', { skip }, async (t) => {
+  test('(a) a 15 s outage while media are queued and one is encoding: every media finishes once the store is back', async (t) => {
     await ensureRunning();
     const longClip = await makeClip(path.join(files, 'long.mp4'), { seconds: 8, size: '640x360' });
     const media = new Map<string, number>();
@@ -213,7 +213,7 @@ describe('a cluster that outlives PostgreSQL faults (issue 19)', { timeout: 240_
     assert.ok(alive(api) && alive(worker));
   });
 
-  test('(b) connections reset mid-query, again and again: no process dies, every media finishes', { skip }, async (t) => {
+  test('(b) connections reset mid-query, again and again: no process dies, every media finishes', async (t) => {
     await ensureRunning();
     const media = new Map<string, number>();
     const seconds = new Map<string, number>();

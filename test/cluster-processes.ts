@@ -4,21 +4,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { TEST_REDIS_URL } from './needs.ts';
 
-export const REDIS_URL = 'redis://127.0.0.1:6379';
-
-export async function redisReachable(url = REDIS_URL): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
+export { redisReachable, TEST_REDIS_URL as REDIS_URL } from './needs.ts';
 
 export interface Proc {
   child: ChildProcess;
@@ -56,7 +44,7 @@ export async function stopProcesses(procs: (Proc | undefined)[]): Promise<void> 
 }
 
 /** Removes every Redis key a test's queue prefix made. */
-export async function clearQueueKeys(prefix: string, url = REDIS_URL): Promise<void> {
+export async function clearQueueKeys(prefix: string, url = TEST_REDIS_URL): Promise<void> {
   const redis = new Redis(url);
   const keys = await redis.keys(`${prefix}:*`);
   if (keys.length > 0) await redis.del(...keys);

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { REDIS_URL, clearQueueKeys, redisReachable, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
+import { REDIS_URL, clearQueueKeys, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
 import { USER, asList, ffprobe, makeClip, startReceiver, tempDir, waitFor } from './helpers.ts';
+import { redisMissing } from './needs.ts';
 
 /**
  * Cluster mode with real processes: one `--role api` and two `--role worker` sharing a data dir
@@ -12,6 +13,11 @@ import { USER, asList, ffprobe, makeClip, startReceiver, tempDir, waitFor } from
  * Worker A has the `hevc` tag, worker B none.
  */
 const LOCK_SECONDS = 3;
+/**
+ * The clip the workers are stopped, killed and cancelled in the middle of: its encode (640x360,
+ * x264 medium) lasts seconds on two idle cores, where finding its FFmpeg takes a poll of 50 ms.
+ */
+const LONG_SECONDS = 10;
 
 /** The worker (by index) whose log says it took this media from the queue, with the queue's name. */
 function takenBy(workers: Proc[], mediaId: string): { worker: number; queue: string }[] {
@@ -42,9 +48,9 @@ async function ffmpegsOf(dataDir: string, mediaId: string): Promise<{ pid: numbe
   return found;
 }
 
-describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 120_000 }, async () => {
-  const reachable = await redisReachable();
-  const skip = reachable ? false : `Redis is not reachable at ${REDIS_URL}; start redis-server to run the cluster tests`;
+const skip = await redisMissing();
+
+describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 120_000, skip }, async () => {
   const prefix = `encodery-test-${crypto.randomBytes(4).toString('hex')}`;
   let dataDir = '';
   let files = '';
@@ -70,13 +76,12 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
     }, 60_000, 50);
 
   before(async () => {
-    if (skip) return;
     dataDir = await tempDir('encodery-cluster-');
     files = path.join(dataDir, 'files');
     await fs.mkdir(files, { recursive: true });
     [shortClip, longClip] = await Promise.all([
       makeClip(path.join(files, 'short.mp4'), { seconds: 2, size: '320x180' }),
-      makeClip(path.join(files, 'long.mp4'), { seconds: 20, size: '640x360' }),
+      makeClip(path.join(files, 'long.mp4'), { seconds: LONG_SECONDS, size: '640x360' }),
     ]);
     env = {
       ENCODERY_DATA_DIR: dataDir,
@@ -97,11 +102,11 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
 
   after(async () => {
     await stopProcesses([api, ...workers]);
-    if (reachable) await clearQueueKeys(prefix);
+    await clearQueueKeys(prefix);
     if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   });
 
-  test('AddMedia on the API process is encoded by a worker; GetStatus on the API follows it to Finished', { skip }, async () => {
+  test('AddMedia on the API process is encoded by a worker; GetStatus on the API follows it to Finished', async () => {
     const out = path.join(files, 'one.mp4');
     const r = await call({ action: 'AddMedia', source: `file://${shortClip}`, format: { output: 'mp4', size: '160x90', destination: `file://${out}` } });
     assert.ok(r.MediaID, JSON.stringify(r));
@@ -119,7 +124,7 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
     assert.equal(takenBy(workers, r.MediaID).length, 1, 'taken by exactly one worker, once');
   });
 
-  test('a format needing hevc is only taken by the worker with the hevc tag', { skip }, async () => {
+  test('a format needing hevc is only taken by the worker with the hevc tag', async () => {
     const hevc: string[] = [];
     const plain: string[] = [];
     for (let i = 0; i < 3; i++) {
@@ -141,7 +146,7 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
     for (const id of plain) assert.equal(takenBy(workers, id)[0]?.queue, 'media', `plain media ${id}`);
   });
 
-  test('CancelMedia reaches the worker: its FFmpeg is gone within two seconds and the media is deleted', { skip }, async () => {
+  test('CancelMedia reaches the worker: its FFmpeg is gone within two seconds and the media is deleted', async () => {
     const r = await call({ action: 'AddMedia', source: `file://${longClip}`, format: { output: 'mp4', destination: `file://${files}/cancelled.mp4` } });
     const running = await waitFor(async () => {
       const found = await ffmpegsOf(dataDir, r.MediaID);
@@ -158,7 +163,7 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
     await assert.rejects(fs.stat(path.join(files, 'cancelled.mp4')));
   });
 
-  test('SIGTERM on a worker mid-encode hands its media back: the other worker finishes it at once', { skip, timeout: 60_000 }, async () => {
+  test('SIGTERM on a worker mid-encode hands its media back: the other worker finishes it at once', { timeout: 60_000 }, async () => {
     const r = await call({ action: 'AddMedia', source: `file://${longClip}`, format: { output: 'mp4', destination: `file://${files}/handed-back.mp4` } });
     const running = await waitFor(async () => {
       const found = await ffmpegsOf(dataDir, r.MediaID);
@@ -176,12 +181,12 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
     const final = await untilFinal(r.MediaID);
     assert.equal(final.status, 'Finished', JSON.stringify(final));
     const duration = Number((await ffprobe(path.join(files, 'handed-back.mp4'))).format.duration);
-    assert.ok(Math.abs(duration - 20) < 0.5, `the output is the whole encode (${duration} s)`);
+    assert.ok(Math.abs(duration - LONG_SECONDS) < 0.5, `the output is the whole encode (${duration} s)`);
     // A replacement with the same tags, for the next test.
     workers[index] = await spawnWorker(index === 0 ? 'hevc' : '');
   });
 
-  test('a worker killed with SIGKILL mid-encode: the other worker finishes the media, delivered exactly once', { skip, timeout: 60_000 }, async () => {
+  test('a worker killed with SIGKILL mid-encode: the other worker finishes the media, delivered exactly once', { timeout: 60_000 }, async () => {
     const receiver = await startReceiver();
     try {
       const r = await call({ action: 'AddMedia', source: `file://${longClip}`, format: { output: 'mp4', destination: `${receiver.url}/out/killed.mp4` } });
@@ -203,7 +208,7 @@ describe('cluster mode (BullMQ on Redis, api and worker processes)', { timeout: 
       const copy = path.join(dataDir, 'received.mp4');
       await fs.writeFile(copy, puts[0]!.body);
       const duration = Number((await ffprobe(copy)).format.duration);
-      assert.ok(Math.abs(duration - 20) < 0.5, `the delivered file is the whole encode (${duration} s)`);
+      assert.ok(Math.abs(duration - LONG_SECONDS) < 0.5, `the delivered file is the whole encode (${duration} s)`);
     } finally {
       await receiver.close();
     }

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { OTHER, USER, makeClip, startTestServer, tempDir, waitFor, type TestServer } from './helpers.ts';
+import { TEST_CHROMIUM, chromiumMissing } from './needs.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.resolve('test-artifacts');
 
 /** Signs in over plain HTTP; returns the cookie pair and the CSRF token the shell page carries. */
@@ -178,7 +178,7 @@ describe('dashboard over plain HTTP', () => {
   });
 });
 
-describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
+describe('dashboard in headless Chromium', { timeout: 120_000, skip: await chromiumMissing() }, () => {
   let t: TestServer;
   let browser: Browser;
   let dir: string;
@@ -187,7 +187,7 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     dir = await tempDir();
     t = await startTestServer();
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: TEST_CHROMIUM,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
   });

@@ -6,7 +6,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { EncoderSlots } from '../src/pipeline/encoder-slots.ts';
-import { REDIS_URL, clearQueueKeys, redisReachable } from './cluster-processes.ts';
+import { REDIS_URL, clearQueueKeys } from './cluster-processes.ts';
+import { redisMissing } from './needs.ts';
 import { makeClip, startTestServer, untilFinal, waitFor } from './helpers.ts';
 
 test('encoder slots go to the highest priority first, then in arrival order, and an aborted waiter takes none', async () => {
@@ -38,8 +39,9 @@ test('encoder slots go to the highest priority first, then in arrival order, and
 
 for (const mode of ['embedded', 'cluster'] as const) {
 test(`${mode} queue: with ENCODERY_WORKERS=1, a source trickling in does not keep a second media from finishing first`, async (t) => {
-  if (mode === 'cluster' && !(await redisReachable())) {
-    t.skip(`Redis is not reachable at ${REDIS_URL}`);
+  const redisSkip = mode === 'cluster' && (await redisMissing());
+  if (redisSkip) {
+    t.skip(redisSkip);
     return;
   }
   const prefix = `encodery-test-${crypto.randomBytes(4).toString('hex')}`;

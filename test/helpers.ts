@@ -10,6 +10,7 @@ import pino, { type Logger } from 'pino';
 import pg from 'pg';
 import { loadConfig, type Config } from '../src/config.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
+import { TEST_PG_URL } from './needs.ts';
 
 export const exec = promisify(execFile);
 
@@ -75,20 +76,13 @@ export interface TestServer {
  * default the local `test` database): each gets a fresh schema of its own, dropped when it closes.
  */
 export const TEST_STORE = process.env.ENCODERY_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
-export const TEST_PG_URL = process.env.ENCODERY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { TEST_PG_URL, pgReachable } from './needs.ts';
 
-/** Whether the tests' PostgreSQL answers (tests that need it are skipped, saying why, when not). */
-export async function pgReachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: TEST_PG_URL, connectionTimeoutMillis: 1000 });
-  try {
-    await client.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+/**
+ * Skips a test in the PostgreSQL pass (ENCODERY_TEST_STORE=postgres) that uses no store at all, such
+ * as a process started without ENCODERY_DATABASE_URL: it runs once, in the SQLite pass.
+ */
+export const STORE_INDEPENDENT = TEST_STORE === 'postgres' ? 'uses no store: runs in the SQLite pass only' : false;
 
 export interface TestDatabase {
   /** ENCODERY_DATABASE_URL for a server (or child process) that should use this schema. */

@@ -7,7 +7,8 @@ import pino from 'pino';
 import { loadConfig } from '../src/config.ts';
 import { startWorker, type RunningWorker } from '../src/server.ts';
 import { getMedia } from '../src/store/repo.ts';
-import { REDIS_URL, clearQueueKeys, redisReachable } from './cluster-processes.ts';
+import { REDIS_URL, clearQueueKeys } from './cluster-processes.ts';
+import { redisMissing } from './needs.ts';
 import { USER, makeClip, stallingSource, startTestServer, untilFinal, waitFor } from './helpers.ts';
 
 
@@ -40,8 +41,9 @@ test('embedded queue: waiting media start highest priority first, in the order a
 });
 
 test('cluster queue: a worker serving several capability queues takes the highest priority across them', async (t) => {
-  if (!(await redisReachable())) {
-    t.skip(`Redis is not reachable at ${REDIS_URL}`);
+  const redisSkip = await redisMissing();
+  if (redisSkip) {
+    t.skip(redisSkip);
     return;
   }
   const prefix = `encodery-test-${crypto.randomBytes(4).toString('hex')}`;

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { redisReachable } from './cluster-processes.ts';
+import { TEST_REDIS_SERVER, redisReachable } from './needs.ts';
 
 export interface OwnRedis {
   url: string;
@@ -33,7 +33,7 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    child = spawn(TEST_REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
     const deadline = Date.now() + 15_000;
     while (!(await redisReachable(url))) {
       if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer`);

@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { REDIS_URL, clearQueueKeys, redisReachable, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
+import { REDIS_URL, clearQueueKeys, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
 import { KEYFRAMES_EVERY_2S, USER, asList, frameCount, makeClip, tempDir, waitFor } from './helpers.ts';
+import { redisMissing } from './needs.ts';
 
 /** FFmpeg processes encoding a chunk of this media (their arguments name its split folder), with their parent's pid. */
 async function chunkFfmpegs(dataDir: string, mediaId: string): Promise<{ pid: number; ppid: number }[]> {
@@ -21,9 +22,9 @@ async function chunkFfmpegs(dataDir: string, mediaId: string): Promise<{ pid: nu
   return found;
 }
 
-describe('split-and-stitch in a cluster (api and two worker processes)', { timeout: 150_000 }, async () => {
-  const reachable = await redisReachable();
-  const skip = reachable ? false : `Redis is not reachable at ${REDIS_URL}; start redis-server to run the cluster tests`;
+const skip = await redisMissing();
+
+describe('split-and-stitch in a cluster (api and two worker processes)', { timeout: 150_000, skip }, async () => {
   const prefix = `encodery-test-${crypto.randomBytes(4).toString('hex')}`;
   let dataDir = '';
   let clip = '';
@@ -53,7 +54,6 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
   const logOf = (job: any): string[] => asList(asList(job.format)[0].task_status?.state).map((s: { message: string }) => s.message);
 
   before(async () => {
-    if (skip) return;
     dataDir = await tempDir('encodery-split-cluster-');
     const files = path.join(dataDir, 'files');
     await fs.mkdir(files, { recursive: true });
@@ -74,11 +74,11 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
 
   after(async () => {
     await stopProcesses([api, ...workers]);
-    if (reachable) await clearQueueKeys(prefix);
+    await clearQueueKeys(prefix);
     if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   });
 
-  test('both workers encode chunks of one media; the joined file has every frame', { skip }, async () => {
+  test('both workers encode chunks of one media; the joined file has every frame', async () => {
     const out = path.join(dataDir, 'files', 'both.mp4');
     const r = await call({ action: 'AddMedia', source: `file://${clip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '600k', destination: `file://${out}` } });
     assert.ok(r.MediaID, JSON.stringify(r));
@@ -96,7 +96,7 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
     assert.match(q.method, /frame-weighted mean of the \d+ chunks' own means/);
   });
 
-  test('CancelMedia on a split media stops the chunk FFmpeg running on the other worker within two seconds', { skip, timeout: 60_000 }, async () => {
+  test('CancelMedia on a split media stops the chunk FFmpeg running on the other worker within two seconds', { timeout: 60_000 }, async () => {
     const r = await call({ action: 'AddMedia', source: `file://${heavyClip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '2000k', destination: `file://${dataDir}/files/cancelled.mp4` } });
     const coordinator = await waitFor(async () => workers.find((w) => w.lines.some((l) => l.includes('media taken from the queue') && l.includes(`"mediaId":${r.MediaID}`))), 30_000, 20);
     const other = workers.find((w) => w !== coordinator)!;
@@ -115,7 +115,7 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
     await assert.rejects(fs.stat(path.join(dataDir, 'files', 'cancelled.mp4')));
   });
 
-  test('a worker SIGKILLed in the middle of a chunk: the chunk goes to the other worker and the media finishes whole', { skip, timeout: 90_000 }, async () => {
+  test('a worker SIGKILLed in the middle of a chunk: the chunk goes to the other worker and the media finishes whole', { timeout: 90_000 }, async () => {
     const out = path.join(dataDir, 'files', 'killed.mp4');
     const r = await call({ action: 'AddMedia', source: `file://${clip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '600k', destination: `file://${out}` } });
     const coordinator = await waitFor(async () => workers.find((w) => w.lines.some((l) => l.includes('media taken from the queue') && l.includes(`"mediaId":${r.MediaID}`))), 30_000, 20);
@@ -134,7 +134,7 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
     workers[workers.indexOf(other)] = await spawnWorker();
   });
 
-  test('the worker running the media SIGKILLed after some chunks: the other worker resumes it and keeps the finished chunks', { skip, timeout: 120_000 }, async () => {
+  test('the worker running the media SIGKILLed after some chunks: the other worker resumes it and keeps the finished chunks', { timeout: 120_000 }, async () => {
     const out = path.join(dataDir, 'files', 'resumed.mp4');
     const r = await call({ action: 'AddMedia', source: `file://${clip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '600k', destination: `file://${out}` } });
     const coordinator = await waitFor(async () => workers.find((w) => w.lines.some((l) => l.includes('media taken from the queue') && l.includes(`"mediaId":${r.MediaID}`))), 30_000, 20);

@@ -9,17 +9,18 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REDIS_URL, clearQueueKeys, redisReachable, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
+import { REDIS_URL, clearQueueKeys, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
 import { KEYFRAMES_EVERY_2S, USER, asList, createTestDatabase, exec, frameCount, makeClip, tempDir, waitFor, type TestDatabase } from './helpers.ts';
+import { postgresMissing, redisMissing } from './needs.ts';
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
   return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
 }
 
-describe('split-and-stitch through the shared storage, workers with data dirs of their own', { timeout: 150_000 }, async () => {
-  const reachable = await redisReachable();
-  const skip = reachable ? false : `Redis is not reachable at ${REDIS_URL}; start redis-server to run the cluster tests`;
+const skip = (await redisMissing()) || (await postgresMissing());
+
+describe('split-and-stitch through the shared storage, workers with data dirs of their own', { timeout: 150_000, skip }, async () => {
   const prefix = `encodery-test-${crypto.randomBytes(4).toString('hex')}`;
   let root = '';
   let files = '';
@@ -38,7 +39,6 @@ describe('split-and-stitch through the shared storage, workers with data dirs of
   };
 
   before(async () => {
-    if (skip) return;
     root = await tempDir('encodery-split-storage-');
     files = path.join(root, 'files');
     storage = path.join(root, 'storage');
@@ -63,12 +63,12 @@ describe('split-and-stitch through the shared storage, workers with data dirs of
 
   after(async () => {
     await stopProcesses(procs);
-    if (reachable) await clearQueueKeys(prefix);
+    await clearQueueKeys(prefix);
     await database?.drop();
     if (root) await fs.rm(root, { recursive: true, force: true });
   });
 
-  test('each worker fetches the source from the storage and puts its pieces there; the join has every frame; the storage is left clean', { skip }, async () => {
+  test('each worker fetches the source from the storage and puts its pieces there; the join has every frame; the storage is left clean', async () => {
     const out = path.join(files, 'joined.mp4');
     const r = await call({ action: 'AddMedia', source: `file://${clip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '400k', destination: `file://${out}` } });
     assert.ok(r.MediaID, JSON.stringify(r));
@@ -90,7 +90,7 @@ describe('split-and-stitch through the shared storage, workers with data dirs of
     assert.deepEqual((await filesUnder(path.join(storage, 'media', r.MediaID))).filter((f) => f.includes(`${path.sep}split${path.sep}`)), []);
   });
 
-  test('the worker holding the media SIGKILLed after some pieces reached the storage: the other worker, with its own data dir, keeps them', { skip, timeout: 120_000 }, async () => {
+  test('the worker holding the media SIGKILLed after some pieces reached the storage: the other worker, with its own data dir, keeps them', { timeout: 120_000 }, async () => {
     const out = path.join(files, 'resumed.mp4');
     const r = await call({ action: 'AddMedia', source: `file://${longClip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '400k', destination: `file://${out}` } });
     const coordinator = await waitFor(async () => workers.find((w) => w.lines.some((l) => l.includes('media taken from the queue') && l.includes(`"mediaId":${r.MediaID}`))), 30_000, 20);

@@ -9,7 +9,8 @@ import { describeStoreFault, isStoreUnavailable, retryWhileUnavailable } from '.
 import { InProcessQueue } from '../src/queue/in-process.ts';
 import { RetryLater } from '../src/queue/types.ts';
 import { TransferError } from '../src/transfer/types.ts';
-import { createTestDatabase, tempDir, waitFor, pgReachable, TEST_PG_URL } from './helpers.ts';
+import { createTestDatabase, tempDir, waitFor, TEST_PG_URL } from './helpers.ts';
+import { postgresMissing } from './needs.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
 
 /**
@@ -22,7 +23,7 @@ const PG_URL = TEST_PG_URL;
 
 const caught = async (p: Promise<unknown>): Promise<unknown> => p.then(() => assert.fail('expected an error'), (err: unknown) => err);
 
-test('isStoreUnavailable – PostgreSQL refused, reset mid-query and back: unavailable; a bad query or a broken constraint: not', { skip: (await pgReachable()) ? false : 'PostgreSQL is not reachable' }, async () => {
+test('isStoreUnavailable – PostgreSQL refused, reset mid-query and back: unavailable; a bad query or a broken constraint: not', { skip: await postgresMissing() }, async () => {
   const database = await createTestDatabase();
   const proxy = await startTcpProxy(Number(new URL(PG_URL).port || 5432), new URL(PG_URL).hostname);
   const url = new URL(database.url);

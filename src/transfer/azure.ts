@@ -1,12 +1,6 @@
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import {
-  AnonymousCredential,
-  BlockBlobClient,
-  newPipeline,
-  StorageSharedKeyCredential,
-  type StoragePipelineOptions,
-} from '@azure/storage-blob';
+import type { BlockBlobClient, StoragePipelineOptions } from '@azure/storage-blob';
 import { toTransferError, type Verb } from './errors.ts';
 import { guardedNodeAgent } from './guard.ts';
 import { TransferError, type SchemeModule, type TransferContext } from './types.ts';
@@ -93,7 +87,9 @@ function target(url: URL, ctx: TransferContext, verb: Verb): AzureTarget {
   return t;
 }
 
-function clientFor(t: AzureTarget, ctx: TransferContext): BlockBlobClient {
+async function clientFor(t: AzureTarget, ctx: TransferContext): Promise<BlockBlobClient> {
+  // Loaded on first use: the SDK is a large part of a process start that most runs never need.
+  const { AnonymousCredential, BlockBlobClient, newPipeline, StorageSharedKeyCredential } = await import('@azure/storage-blob');
   const credential = t.key ? new StorageSharedKeyCredential(t.account, t.key) : new AnonymousCredential();
   const options: StoragePipelineOptions & { agent?: unknown } = {
     // Per request (one block, one range): the whole transfer is retried by the caller as well.
@@ -200,7 +196,7 @@ export function createAzureScheme(tuning: AzureTuning = DEFAULT_TUNING): SchemeM
     async read(url, ctx) {
       const t = target(url, ctx, 'Download');
       try {
-        const res = await clientFor(t, ctx).download(0, undefined, {
+        const res = await (await clientFor(t, ctx)).download(0, undefined, {
           ...(ctx.signal ? { abortSignal: ctx.signal } : {}),
           maxRetryRequests: 5,
         });
@@ -219,7 +215,7 @@ export function createAzureScheme(tuning: AzureTuning = DEFAULT_TUNING): SchemeM
       const t = target(url, ctx, 'Upload');
       onProgress?.(0, source.size);
       try {
-        await clientFor(t, ctx).uploadFile(source.path, {
+        await (await clientFor(t, ctx)).uploadFile(source.path, {
           maxSingleShotSize: tuning.singleShotBytes,
           blockSize: Math.max(tuning.blockBytes, Math.ceil(source.size / MAX_BLOCKS)),
           concurrency: tuning.concurrency,

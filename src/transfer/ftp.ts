@@ -3,7 +3,7 @@ import path from 'node:path/posix';
 import { Readable, Writable } from 'node:stream';
 import tls from 'node:tls';
 import net from 'node:net';
-import { Client, FTPError } from 'basic-ftp';
+import type { Client, FTPError } from 'basic-ftp';
 import { toTransferError, type Verb } from './errors.ts';
 import { ByteMeter } from './meter.ts';
 import {
@@ -36,11 +36,17 @@ function ftpPath(url: URL): string {
   return (remotePath(url) ?? '').slice(1);
 }
 
+type BasicFtp = typeof import('basic-ftp');
+/** The client library, loaded with the first connection: most process starts never need it. */
+let basicFtp: BasicFtp | undefined;
+/** A reply the FTP server refused with (none can exist before the library is loaded). */
+const isFtpError = (err: unknown): err is FTPError => basicFtp !== undefined && err instanceof basicFtp.FTPError;
+
 function mapError(err: unknown, verb: Verb, url: URL, ctx: TransferContext): TransferError {
   if (err instanceof TransferError) return err;
   if (ctx.signal?.aborted) return aborted(verb, ctx.signal);
   const host = hostOf(url);
-  if (err instanceof FTPError) {
+  if (isFtpError(err)) {
     const code = err.code;
     const reply = quoteReply(err.message, credentialsOf(url).password);
     if (code === 530) return new TransferError(`${verb} error: the FTP server refused the login (530) for user ${whoAt(url)}`);
@@ -72,6 +78,7 @@ async function tlsOptions(url: URL, ctx: TransferContext): Promise<tls.Connectio
 /** A logged-in client, closed at once when the media is aborted; `release` closes it. */
 async function connect(url: URL, ctx: TransferContext, verb: Verb): Promise<{ client: Client; release: () => void }> {
   if (ctx.signal?.aborted) throw aborted(verb, ctx.signal);
+  const { Client } = (basicFtp ??= await import('basic-ftp'));
   const client = new Client(IDLE_TIMEOUT_MS);
   const onAbort = (): void => client.close();
   ctx.signal?.addEventListener('abort', onAbort, { once: true });
@@ -89,7 +96,7 @@ async function connect(url: URL, ctx: TransferContext, verb: Verb): Promise<{ cl
       if (secure) {
         const options = { ...(await tlsOptions(url, ctx)), host: address };
         await client.useTLS(options).catch((err: unknown) => {
-          if (err instanceof FTPError && err.code >= 500) {
+          if (isFtpError(err) && err.code >= 500) {
             throw new TransferError(`${verb} error: the FTP server ${hostOf(url)} does not offer explicit TLS (AUTH TLS answered ${err.code}); use ftp:// or ask for FTPS`);
           }
           throw err;
@@ -131,7 +138,7 @@ export const ftpScheme: SchemeModule = {
       size = await client.size(file);
     } catch (err) {
       // SIZE is optional (RFC 3659): a server without it still serves RETR, which reports a missing file.
-      if (!(err instanceof FTPError) || client.closed) {
+      if (!isFtpError(err) || client.closed) {
         release();
         throw mapError(err, 'Download', url, ctx);
       }

@@ -5,21 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-  S3ServiceException,
-  PutObjectCommand,
-  UploadPartCommand,
-  type ObjectCannedACL,
-  type PutObjectCommandInput,
-} from '@aws-sdk/client-s3';
+import type { ObjectCannedACL, PutObjectCommandInput, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { errorCode, toTransferError, type Verb } from './errors.ts';
 import { guardedLookup } from './guard.ts';
 import { ByteMeter, tooLargeMessage } from './meter.ts';
@@ -198,8 +184,16 @@ const SILENT = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 // version in package-lock.json runs on Node 20; the warning says nothing an operator can act on.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+type S3Sdk = typeof import('@aws-sdk/client-s3');
+/** The SDK, loaded with the first client: it is a large part of a process start that most runs never need. */
+let sdk: S3Sdk | undefined;
+const loadSdk = async (): Promise<S3Sdk> => (sdk ??= await import('@aws-sdk/client-s3'));
+/** An error from the SDK (none can exist before it is loaded). */
+const isS3Exception = (err: unknown): err is S3ServiceException => sdk !== undefined && err instanceof sdk.S3ServiceException;
+
 /** One client per transfer: its sockets close with it, and credentials never outlive the URL. */
-function clientFor(t: Target, ctx: TransferContext, maxAttempts = 3): S3Client {
+async function clientFor(t: Target, ctx: TransferContext, maxAttempts = 3): Promise<S3Client> {
+  const { S3Client } = await loadSdk();
   // The configured endpoint is trusted; AWS hosts go through the same address check as HTTP.
   const guarded = !ctx.allowPrivateNetwork && t.endpoint === null;
   const agent = { keepAlive: true, maxSockets: PARALLEL * 2, ...(guarded ? { lookup: guardedLookup } : {}) };
@@ -282,8 +276,8 @@ function s3Failure(err: unknown, verb: Verb, t: Target, signal?: AbortSignal): T
       { cause: err },
     );
   }
-  const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
-  if (err instanceof S3ServiceException && status !== undefined) {
+  const status = isS3Exception(err) ? err.$metadata.httpStatusCode : undefined;
+  if (isS3Exception(err) && status !== undefined) {
     // HEAD answers carry no body, so the SDK names the error after the status.
     const code = /^\d+$/.test(err.name) || err.name === 'NotFound' || err.name === 'Unknown' ? '' : err.name;
     const transient = status >= 500 || status === 429 || TRANSIENT_CODES.has(code);
@@ -383,6 +377,7 @@ async function rangedDownload(
   toPath: string,
   onProgress?: Progress,
 ): Promise<{ bytes: number }> {
+  const { GetObjectCommand, HeadObjectCommand } = await loadSdk();
   const head = await client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key }), { abortSignal: ctx.signal });
   const size = head.ContentLength ?? 0;
   if (ctx.maxSourceBytes !== undefined && size > ctx.maxSourceBytes) throw new TransferError(tooLargeMessage(ctx.maxSourceBytes));
@@ -423,6 +418,7 @@ async function uploadFile(
   signal: AbortSignal | undefined,
   onProgress?: Progress,
 ): Promise<void> {
+  const { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } = await loadSdk();
   const params = putParams(t, source.path);
   const partBytes = Math.max(PART_BYTES, Math.ceil(source.size / MAX_PARTS));
   const parts = ranges(source.size, partBytes);
@@ -494,7 +490,8 @@ export const s3Scheme: SchemeModule = {
 
   async read(url, ctx) {
     const t = target(url, ctx, 'Download');
-    const client = clientFor(t, ctx);
+    const client = await clientFor(t, ctx);
+    const { GetObjectCommand } = await loadSdk();
     try {
       const res = await client.send(new GetObjectCommand({ Bucket: t.bucket, Key: t.key }), { abortSignal: ctx.signal });
       const stream = res.Body as Readable;
@@ -509,7 +506,7 @@ export const s3Scheme: SchemeModule = {
   async download(url, ctx, toPath, onProgress) {
     const t = target(url, ctx, 'Download');
     if (!t.options.has('multithread')) return null;
-    const client = clientFor(t, ctx);
+    const client = await clientFor(t, ctx);
     try {
       return await rangedDownload(client, t, ctx, toPath, onProgress);
     } catch (err) {
@@ -521,7 +518,7 @@ export const s3Scheme: SchemeModule = {
 
   async write(url, ctx, source, onProgress) {
     const t = target(url, ctx, 'Upload');
-    const client = clientFor(t, ctx, 1);
+    const client = await clientFor(t, ctx, 1);
     try {
       await uploadFile(client, t, source, ctx.signal, onProgress);
     } catch (err) {
@@ -533,12 +530,13 @@ export const s3Scheme: SchemeModule = {
 
   async stat(url, ctx) {
     const t = target(url, ctx, 'Download');
-    const client = clientFor(t, ctx);
+    const client = await clientFor(t, ctx);
+    const { HeadObjectCommand } = await loadSdk();
     try {
       const head = await client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key }), { abortSignal: ctx.signal });
       return { size: head.ContentLength ?? 0 };
     } catch (err) {
-      if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404 && err.name !== 'NoSuchBucket') return null;
+      if (isS3Exception(err) && err.$metadata.httpStatusCode === 404 && err.name !== 'NoSuchBucket') return null;
       throw s3Failure(err, 'Download', t, ctx.signal);
     } finally {
       client.destroy();
@@ -547,7 +545,8 @@ export const s3Scheme: SchemeModule = {
 
   async remove(url, ctx) {
     const t = target(url, ctx, 'Delete');
-    const client = clientFor(t, ctx);
+    const client = await clientFor(t, ctx);
+    const { DeleteObjectCommand } = await loadSdk();
     try {
       await client.send(new DeleteObjectCommand({ Bucket: t.bucket, Key: t.key }), { abortSignal: ctx.signal });
     } catch (err) {
@@ -561,8 +560,9 @@ export const s3Scheme: SchemeModule = {
     const t = target(url, ctx, 'Delete', true);
     // Never the whole bucket: only a folder inside it.
     if (t.key === '' || !t.key.endsWith('/')) throw new TransferError(`Delete error: only a folder (bucket/prefix/) can be removed from bucket ${t.bucket}`);
-    const client = clientFor(t, ctx);
+    const client = await clientFor(t, ctx);
     let count = 0;
+    const { DeleteObjectCommand, ListObjectsV2Command } = await loadSdk();
     try {
       let token: string | undefined;
       do {

@@ -13,7 +13,6 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { TarArchive, ZipArchive } from 'archiver';
 import type { HlsPacking } from '../../domain/format.ts';
 
 /** `files` are absolute, the master last (finalizeHls's order); returns the archives, main last. */
@@ -39,6 +38,8 @@ export async function packHls(dir: string, files: string[], pack: HlsPacking, ba
 }
 
 async function writeArchive(dir: string, name: string, entries: string[], type: HlsPacking['type']): Promise<string> {
+  // Loaded on first use: archiver is large, and every process start (each test file too) would pay for it.
+  const { TarArchive, ZipArchive } = await import('archiver');
   // Segments are compressed media already: zip stores them rather than spend CPU for nothing.
   const archive = type === 'zip' ? new ZipArchive({ store: true }) : new TarArchive();
   // A file that went missing is an error, never a quietly incomplete archive.
