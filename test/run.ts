@@ -21,7 +21,7 @@ import { ON_CI, pgReachable, TEST_PG_URL } from './needs.ts';
 const SLOTS = 2;
 
 /** Files run a second time on PostgreSQL: the API suite and what reads or writes the store through it. */
-const ON_POSTGRES = [/^api-/, /^notify-/, /^(store-lifecycle|ops|redelivery|crash-restart|format-bad-input|qc-api|qc-segments-api|quality-report|dashboard)$/];
+const ON_POSTGRES = [/^api-/, /^notify-/, /^(store-lifecycle|ops|redelivery|crash-restart|format-bad-input|qc-api|qc-segments-api|quality-report|dashboard|progress-status)$/];
 
 /**
  * The longest files, longest first (each run alone on the 2-core machine, December 2026: CPU
@@ -31,7 +31,8 @@ const ON_POSTGRES = [/^api-/, /^notify-/, /^(store-lifecycle|ops|redelivery|cras
  */
 const LONGEST = [
   'cluster-redis-faults', 'split-cluster', 'cluster-pg-faults', 'cli', 'cluster-queue', 'split-storage', 'crash-restart',
-  'dashboard', 'cluster-nodes', 'lifecycle-crash', 'editing-output', 'notify-upload', 'ops', 'cluster-notify',
+  'dashboard', 'real-clients', 'cluster-nodes', 'lifecycle-crash', 'honoured-fields', 'progress-status', 'ladder-upscale', 'editing-output',
+  'notify-upload', 'ops', 'cluster-notify',
 ];
 
 interface Job {
