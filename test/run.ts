@@ -13,10 +13,10 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ON_CI, pgReachable, TEST_PG_URL } from './needs.ts';
+import { freePort } from './ports.ts';
 
 const SLOTS = 2;
 
@@ -66,14 +66,6 @@ function jobsFor(files: string[]): Job[] {
   }
   // A stable sort: within a rank, SQLite runs before PostgreSQL and files keep their name order.
   return jobs.sort((a, b) => rank(a) - rank(b));
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 /** The PostgreSQL the tests use: the one answering at TEST_PG_URL, or an embedded one started now. */

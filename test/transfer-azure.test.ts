@@ -16,6 +16,7 @@ import { createAzureScheme, parseAzureUrl } from '../src/transfer/azure.ts';
 import { __setAddressPolicyForTests, guardedNodeAgent } from '../src/transfer/guard.ts';
 import { checkUrl, download, redactUrl, TransferError, upload, type TransferContext } from '../src/transfer/index.ts';
 import { asList, makeClip, startTestServer, tempDir, untilFinal } from './helpers.ts';
+import { freePort } from './ports.ts';
 
 // Azurite's well-known development account (public, documented by Microsoft).
 const ACCOUNT = 'devstoreaccount1';
@@ -32,14 +33,6 @@ const sasUrl = (container: string, blob: string) => {
   ).toString();
   return { url: `https://${ACCOUNT}.blob.core.windows.net/${container}/${blob}?${sas}`, sig: new URLSearchParams(sas).get('sig')! };
 };
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 async function untilListening(port: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 20_000;
