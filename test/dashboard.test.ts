@@ -408,6 +408,34 @@ describe('dashboard in headless Chromium', { timeout: 120_000, skip: await chrom
     await context.close();
   });
 
+  it('shows only the source field of the chosen mode and the destinations of ticked presets; sends each URL line as a source', async () => {
+    const { context, page } = await signedIn(USER);
+    await page.getByRole('link', { name: 'Add media' }).click();
+    const url = page.getByLabel('Source URL');
+    const file = page.getByLabel('File to upload');
+    const dest = page.getByLabel('Destinations for mp4_360p');
+    await url.waitFor();
+    assert.equal(await file.isVisible(), false, 'URL mode hides the file field');
+    assert.equal(await page.getByText('File to upload').isVisible(), false);
+    assert.equal(await page.getByText(/^Destinations for /).filter({ visible: true }).count(), 0, 'no preset ticked, no destinations shown');
+    await page.getByRole('checkbox', { name: /^mp4_360p/ }).check();
+    assert.equal(await dest.isVisible(), true);
+    assert.equal(await page.getByText(/^Destinations for /).filter({ visible: true }).count(), 1);
+    await page.getByLabel('Upload a file').check();
+    assert.equal(await file.isVisible(), true);
+    assert.equal(await url.isVisible(), false, 'file mode hides the URL field');
+    await page.getByLabel('A URL').check();
+
+    const sources = ['http://127.0.0.1:1/part1.mp4', 'http://127.0.0.1:1/part2.mp4'];
+    await url.fill(`${sources[0]}\n  ${sources[1]}  \n`);
+    await page.getByRole('button', { name: 'Add media' }).click();
+    await page.waitForURL(/\/dashboard\/media\/\d+$/);
+    const id = /(\d+)$/.exec(page.url())![1]!;
+    const status = await t.call('json', { action: 'GetStatus', mediaid: id });
+    assert.deepEqual([status.sourcefile].flat(), sources);
+    await context.close();
+  });
+
   it('shows the fields AddMedia ignored on the media page', async () => {
     await makeClip(path.join(t.filesDir, 'fields.mp4'), { seconds: 1, size: '160x90' });
     const added = await t.call('json', { action: 'AddMediaBenchmark', source: `file://${t.filesDir}/fields.mp4`, format: { output: 'mp4', sise: '640x360' } });

@@ -7,7 +7,7 @@ export async function addView(main, _params, ctx) {
   const presets = await call('GetPresetsList', { type: 'all' });
   const all = [...list(presets.user), ...list(presets.ui)];
 
-  const urlInput = h('input', { id: 'source-url', name: 'source', inputmode: 'url', autocomplete: 'off', placeholder: 'https://…, s3://…, file:///…', 'aria-describedby': 'source-help' });
+  const urlInput = h('textarea', { id: 'source-url', name: 'source', rows: '2', inputmode: 'url', autocomplete: 'off', spellcheck: 'false', placeholder: 'https://…, s3://…, file:///…', 'aria-describedby': 'source-help' });
   const fileInput = h('input', { id: 'source-file', name: 'file', type: 'file', accept: 'video/*,audio/*,image/*' });
   const urlMode = h('input', { type: 'radio', name: 'mode', id: 'mode-url', value: 'url', checked: true });
   const fileMode = h('input', { type: 'radio', name: 'mode', id: 'mode-file', value: 'file' });
