@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { OTHER, USER, makeClip, startTestServer, tempDir, waitFor, type TestServer } from './helpers.ts';
+import { OTHER, USER, makeClip, stallingSource, startTestServer, tempDir, waitFor, type TestServer } from './helpers.ts';
 import { TEST_CHROMIUM, chromiumMissing } from './needs.ts';
 
 const ARTIFACTS = path.resolve('test-artifacts');
@@ -332,13 +332,37 @@ describe('dashboard in headless Chromium', { timeout: 120_000, skip: await chrom
   });
 
   it('cancels another media from its page', async () => {
-    await makeClip(path.join(t.filesDir, 'long.mp4'), { seconds: 20 });
-    const added = await t.call('json', { action: 'AddMedia', source: `file://${t.filesDir}/long.mp4`, format: { output_preset: 'mp4_360p' } });
+    // A source that never answers keeps the media running for as long as the buttons need.
+    const stalling = await stallingSource();
+    after(() => stalling.close());
+    const added = await t.call('json', { action: 'AddMedia', source: `${stalling.url}/long.mp4`, format: { output_preset: 'mp4_360p' } });
     const id = String(added.MediaID);
     const { context, page } = await signedIn(USER);
     await page.goto(`/dashboard/media/${id}`);
     await page.getByRole('heading', { name: `Media #${id}` }).waitFor();
-    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+    const statusOf = async () => String((await t.call('json', { action: 'GetStatus', mediaid: id })).status);
+    // Stop, then Restart, each from its button.
+    const stop = page.getByRole('button', { name: 'Stop', exact: true });
+    await stop.click();
+    await waitFor(async () => (await statusOf()) === 'Stopped', 10_000, 100);
+    await page.getByRole('group', { name: 'Media actions' }).getByRole('button', { name: 'Restart', exact: true }).click();
+    await waitFor(async () => (await statusOf()) !== 'Stopped', 10_000, 100);
+    await waitFor(() => stop.isEnabled(), 10_000, 100);
+
+    // Cancel deletes the media: it asks first, and "Keep" or Escape leave the media alone.
+    const cancel = page.getByRole('button', { name: 'Cancel', exact: true });
+    const dialog = page.getByRole('dialog', { name: `Cancel media #${id}?` });
+    await cancel.click();
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Keep' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await cancel.click();
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.match(page.url(), new RegExp(`/dashboard/media/${id}$`));
+    assert.equal((await t.call('json', { action: 'GetStatus', mediaid: id })).errors, undefined);
+    await cancel.click();
+    await dialog.getByRole('button', { name: 'Cancel and delete' }).click();
     await page.waitForURL(/\/dashboard\/media$/);
     await page.getByRole('link', { name: `#${firstId}` }).waitFor();
     assert.equal(await page.getByRole('link', { name: `#${id}` }).count(), 0);
@@ -378,6 +402,16 @@ describe('dashboard in headless Chromium', { timeout: 120_000, skip: await chrom
     assert.equal(saved.format.size, '0x180');
     assert.equal(saved.format.bitrate, '300k');
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-presets.png'), fullPage: true });
+    // Delete asks first; "Keep" keeps the preset.
+    const confirmDelete = page.getByRole('dialog', { name: 'Delete preset dash_small?' });
+    await page.getByRole('button', { name: 'dash_small: Delete' }).click();
+    await confirmDelete.getByRole('button', { name: 'Keep' }).click();
+    await confirmDelete.waitFor({ state: 'detached' });
+    assert.equal((await t.call('json', { action: 'GetPreset', name: 'dash_small' })).format.size, '0x180');
+    await page.getByRole('button', { name: 'dash_small: Delete' }).click();
+    await confirmDelete.getByRole('button', { name: 'Delete preset' }).click();
+    await page.getByRole('rowheader', { name: 'dash_small' }).waitFor({ state: 'detached' });
+    assert.match(String((await t.call('json', { action: 'GetPreset', name: 'dash_small' })).errors?.error), /not found/i);
     await context.close();
   });
 

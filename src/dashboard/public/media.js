@@ -1,7 +1,7 @@
 // One media: its probe, a card per task with live progress, destinations, log, command and
 // previews, and the actions. Cards are updated in place so players and open details survive.
 import { call, list } from './api.js';
-import { FINAL, announce, date, text, duration, errorBox, h, localLink, progressBar, replace, statusBadge } from './ui.js';
+import { FINAL, announce, confirmAction, date, text, duration, errorBox, h, localLink, progressBar, replace, statusBadge } from './ui.js';
 import { preview } from './player.js';
 
 export async function mediaView(main, [id], ctx) {
@@ -31,7 +31,13 @@ export async function mediaView(main, [id], ctx) {
   };
   const stop = h('button', { type: 'button', onclick: () => act('Stop', 'StopMedia') }, 'Stop');
   replace(actions,
-    h('button', { type: 'button', onclick: () => act('Cancel', 'CancelMedia') }, 'Cancel'),
+    h('button', {
+      type: 'button',
+      class: 'danger',
+      onclick: async () => {
+        if (await confirmAction(`Cancel media #${id}? It is stopped and deleted with its outputs; this cannot be undone.`, 'Cancel and delete')) await act('Cancel', 'CancelMedia');
+      },
+    }, 'Cancel'),
     stop,
     h('button', { type: 'button', onclick: () => act('Restart', 'RestartMedia') }, 'Restart'),
     h('button', { type: 'button', onclick: () => act('Restart errors', 'RestartMediaErrors') }, 'Restart errors'),

@@ -1,6 +1,6 @@
 // Presets: the built-in ones and the user's own; create, edit (as fields, JSON or XML), delete.
 import { call, list } from './api.js';
-import { announce, errorBox, h, replace } from './ui.js';
+import { announce, confirmAction, errorBox, h, replace } from './ui.js';
 
 export async function presetsView(main, _params, ctx) {
   const table = h('tbody');
@@ -45,6 +45,7 @@ export async function presetsView(main, _params, ctx) {
   }
 
   async function remove(name) {
+    if (!(await confirmAction(`Delete preset ${name}? This cannot be undone.`, 'Delete preset'))) return;
     try {
       await call('DeletePreset', { name });
       announce(`Preset ${name} deleted`);

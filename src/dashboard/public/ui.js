@@ -74,6 +74,28 @@ export function announce(text, kind = 'info') {
   toast.timer = setTimeout(() => (toast.textContent = ''), 6000);
 }
 
+let dialogs = 0;
+
+/**
+ * Asks before an action that cannot be undone, in a modal dialog; resolves true only when the
+ * user picks `confirmLabel` (Escape and "Keep" resolve false).
+ */
+export function confirmAction(question, confirmLabel) {
+  return new Promise((resolve) => {
+    const questionId = `confirm-${++dialogs}`;
+    const keep = h('button', { type: 'submit', value: 'keep', autofocus: true }, 'Keep');
+    const proceed = h('button', { type: 'submit', value: 'confirm', class: 'danger' }, confirmLabel);
+    const dialog = h('dialog', { 'aria-labelledby': questionId },
+      h('form', { method: 'dialog' }, h('p', { id: questionId }, question), h('div', { class: 'actions' }, keep, proceed)));
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      resolve(dialog.returnValue === 'confirm');
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
 export function errorBox(err) {
   return h('p', { class: 'error', role: 'alert' }, err instanceof Error ? err.message : String(err));
 }
