@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { OTHER, USER, makeClip, stallingSource, startTestServer, tempDir, waitFor, type TestServer } from './helpers.ts';
 import { TEST_CHROMIUM, chromiumMissing } from './needs.ts';
+import { SUPPORTED_OUTPUTS } from '../src/domain/format.ts';
 
 const ARTIFACTS = path.resolve('test-artifacts');
 
@@ -164,6 +165,21 @@ describe('dashboard over plain HTTP', () => {
     }
   });
 
+  it('answers an unknown dashboard path with a small HTML page (404), signed in or not', async () => {
+    const { cookie } = await signIn(t, USER);
+    for (const headers of [{}, { cookie }] as Record<string, string>[]) {
+      for (const url of ['/dashboard/nope', '/dashboard/media/1/extra', '/dashboard/api/nothing']) {
+        const res = await fetch(t.server.url + url, { headers });
+        assert.equal(res.status, 404, url);
+        assert.match(res.headers.get('content-type') ?? '', /^text\/html/, url);
+        assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'self'/, url);
+        const body = await res.text();
+        assert.match(body, /<h1>Not found<\/h1>/, url);
+        assert.match(body, /<a href="\/dashboard">/, url);
+      }
+    }
+  });
+
   it('ends the session on sign-out', async () => {
     const { cookie, csrf } = await signIn(t, USER);
     const out = await fetch(`${t.server.url}/dashboard/logout`, {
@@ -283,6 +299,17 @@ describe('dashboard in headless Chromium', { timeout: 120_000, skip: await chrom
     const ssim = /SSIM ([\d.]+)/.exec(quality);
     assert.ok(psnr && Number(psnr[1]) > 20 && Number(psnr[1]) < 100, quality);
     assert.ok(ssim && Number(ssim[1]) > 0.5 && Number(ssim[1]) <= 1, quality);
+    // The output's size in a unit people read, the exact bytes on hover.
+    const size = page.locator('dt:text-is("Size") + dd').first();
+    const status = await t.call('json', { action: 'GetStatus', mediaid: firstId, extended: 'yes' });
+    const tasks: { output: string; convertedsize: string }[] = [status.job ?? status].flat().flatMap((j: { format: unknown }) => [j.format].flat()) as { output: string; convertedsize: string }[];
+    const mp4Size = Number(tasks.find((f) => f.output === 'mp4')?.convertedsize);
+    assert.ok(mp4Size > 1000);
+    const shown = /^([\d.]+) (KB|MB)$/.exec((await size.textContent()) ?? '');
+    assert.ok(shown, `size shown as ${await size.textContent()}`);
+    const shownBytes = Number(shown[1]) * (shown[2] === 'KB' ? 1e3 : 1e6);
+    assert.ok(Math.abs(shownBytes - mp4Size) / mp4Size < 0.01, `${shown[0]} for ${mp4Size} bytes`);
+    assert.equal(await size.locator('span').getAttribute('title'), `${mp4Size} bytes`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-media.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-phone-media.png'), fullPage: true });
@@ -467,6 +494,21 @@ describe('dashboard in headless Chromium', { timeout: 120_000, skip: await chrom
     const id = /(\d+)$/.exec(page.url())![1]!;
     const status = await t.call('json', { action: 'GetStatus', mediaid: id });
     assert.deepEqual([status.sourcefile].flat(), sources);
+    await context.close();
+  });
+
+  it("offers the server's outputs in the media list's filter, each one a filter that works", async () => {
+    const { context, page } = await signedIn(USER);
+    await page.getByRole('link', { name: 'Media', exact: true }).click();
+    const select = page.getByLabel('Output');
+    await page.getByRole('link', { name: `#${streamsId}` }).waitFor();
+    const offered = await select.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    assert.deepEqual(offered, ['', ...SUPPORTED_OUTPUTS]);
+    await select.selectOption('advanced_hls');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/output=advanced_hls/);
+    await page.getByText('1 media').waitFor();
+    await page.getByRole('link', { name: `#${streamsId}` }).waitFor();
     await context.close();
   });
 

@@ -15,11 +15,12 @@ import type { User } from '../config.ts';
 import type { Users } from '../api/auth.ts';
 import type { Services } from '../api/actions/context.ts';
 import type { FieldMap } from '../domain/fields.ts';
+import { SUPPORTED_OUTPUTS } from '../domain/format.ts';
 import { ACTIVE_MEDIA_STATUSES } from '../domain/status.ts';
 import { queueOverview } from '../store/overview.ts';
 import { redactUrl } from '../transfer/redact.ts';
 import { COOKIE, SESSION_MS, Sessions, readCookie, sameToken, type Session } from './session.ts';
-import { loginPage, shellPage } from './shell.ts';
+import { loginPage, notFoundPage, shellPage } from './shell.ts';
 
 export interface DashboardOptions {
   deps: Services & { users: Users };
@@ -96,6 +97,9 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { dep
   });
 
   const cookieFlags = (request: FastifyRequest) => `Path=/dashboard; HttpOnly; SameSite=Strict${isHttps(request, deps.publicUrl()) ? '; Secure' : ''}`;
+
+  // Any other path under /dashboard is a page a person typed or followed: answer one, not JSON.
+  app.setNotFoundHandler(async (_request, reply) => html(reply.code(404), notFoundPage()));
 
   app.get('/login', async (request, reply) => {
     if (request.dashboardSession) return reply.redirect('/dashboard', 303);
@@ -176,6 +180,13 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { dep
     const session = guard(request, reply);
     if (!session) return reply;
     return overview(deps, durations, session.user);
+  });
+
+  /** The outputs a media can have, for the list's filter. */
+  app.get('/api/outputs', async (request, reply) => {
+    const session = guard(request, reply);
+    if (!session) return reply;
+    return { outputs: SUPPORTED_OUTPUTS };
   });
 
   app.post<{ Querystring: { name?: string } }>('/upload', async (request, reply) => {

@@ -1,4 +1,4 @@
-/** The two HTML documents the server renders; everything else is drawn by public/app.js. */
+/** The HTML documents the server renders; everything else is drawn by public/app.js. */
 import { escapeXml } from '../api/wire/render.ts';
 
 const head = (title: string) => `<!doctype html>
@@ -53,6 +53,20 @@ export function shellPage(userId: string, csrf: string): string {
 </header>
 <main id="main" tabindex="-1"><p>Loading…</p></main>
 <p id="status-line" class="sr-only" role="status" aria-live="polite"></p>
+</body>
+</html>
+`;
+}
+
+export function notFoundPage(): string {
+  return `${head('Not found · Encodery')}
+</head>
+<body>
+<main id="main">
+  <h1>Not found</h1>
+  <p>There is no such dashboard page.</p>
+  <p><a href="/dashboard">Back to the dashboard</a></p>
+</main>
 </body>
 </html>
 `;

@@ -31,6 +31,9 @@ export async function call(action, fields = {}) {
 
 export const overview = () => send('/dashboard/api/overview', { method: 'GET' });
 
+/** Every output name the server knows, in its own order. */
+export const outputs = async () => (await send('/dashboard/api/outputs', { method: 'GET' })).outputs;
+
 /** Streams a picked file to the server; resolves to the file:// source it was saved as. */
 export async function upload(file) {
   const { source } = await send(`/dashboard/upload?name=${encodeURIComponent(file.name)}`, {

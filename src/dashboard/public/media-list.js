@@ -1,15 +1,14 @@
 // Media list: filters and paging kept in the URL, rows with live progress and time left.
-import { call, list } from './api.js';
+import { call, list, outputs } from './api.js';
 import { FINAL, STATUSES, date, text, duration, errorBox, h, progressBar, replace, statusBadge } from './ui.js';
 
 const PER_PAGE = 20;
-const OUTPUTS = ['mp4', 'webm', 'mov', 'mkv', 'mpegts', 'mp3', 'm4a', 'ogg', 'wav', 'flac', 'thumbnail', 'image', 'gif', 'advanced_hls', 'mpeg_dash', 'cmaf', 'storyboard'];
 
 export async function mediaListView(main, _params, ctx) {
   const params = new URLSearchParams(location.search);
   const field = (name, label, input) => h('div', { class: 'field' }, h('label', { for: `f-${name}` }, label), input);
   const status = h('select', { id: 'f-status', name: 'status' }, h('option', { value: '' }, 'Any'), STATUSES.map((s) => h('option', { value: s, selected: params.get('status') === s }, s)));
-  const output = h('select', { id: 'f-output', name: 'output' }, h('option', { value: '' }, 'Any'), OUTPUTS.map((s) => h('option', { value: s, selected: params.get('output') === s }, s)));
+  const output = h('select', { id: 'f-output', name: 'output' }, h('option', { value: '' }, 'Any'), (await outputs()).map((s) => h('option', { value: s, selected: params.get('output') === s }, s)));
   const from = h('input', { id: 'f-from', name: 'from', type: 'date', value: params.get('from') ?? '' });
   const to = h('input', { id: 'f-to', name: 'to', type: 'date', value: params.get('to') ?? '' });
   const source = h('input', { id: 'f-source', name: 'source', type: 'search', value: params.get('source') ?? '', placeholder: 'part of the source URL' });

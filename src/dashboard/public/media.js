@@ -1,7 +1,7 @@
 // One media: its probe, a card per task with live progress, destinations, log, command and
 // previews, and the actions. Cards are updated in place so players and open details survive.
 import { call, list } from './api.js';
-import { FINAL, announce, confirmAction, date, text, duration, errorBox, h, localLink, progressBar, replace, statusBadge } from './ui.js';
+import { FINAL, announce, confirmAction, date, text, duration, errorBox, h, humanSize, localLink, progressBar, replace, statusBadge } from './ui.js';
 import { preview } from './player.js';
 
 export async function mediaView(main, [id], ctx) {
@@ -134,7 +134,7 @@ function taskCard(t, restart) {
       dd('Speed', text(t.speed) ? `${text(t.speed)}×` : '—'),
       dd('Time left', t.status === 'Processing' ? duration(t.time_left) : '—'),
       text(t.converttime) && t.converttime !== '0' ? dd('Encode time', duration(t.converttime)) : null,
-      text(t.convertedsize) ? dd('Size', `${text(t.convertedsize)} bytes`) : null,
+      text(t.convertedsize) ? dd('Size', h('span', { title: `${text(t.convertedsize)} bytes` }, humanSize(text(t.convertedsize)))) : null,
       text(t.description) ? dd('Reason', text(t.description)) : null,
       t.quality_report ? dd('Quality', qualityLine(t.quality_report)) : null,
       list(t.qc_media).length > 0 ? dd('QC', h('span', {}, list(t.qc_media).map((q) => h('span', { class: 'qc' },

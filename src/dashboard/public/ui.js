@@ -50,6 +50,20 @@ export function duration(seconds) {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
+const SIZE_UNITS = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+
+/** A byte count as people read it (decimal units, as file managers and encoding.com show them). */
+export function humanSize(bytes) {
+  let n = Number(bytes);
+  if (!Number.isFinite(n) || n < 0) return '—';
+  let unit = 0;
+  while (n >= 1000 && unit < SIZE_UNITS.length - 1) {
+    n /= 1000;
+    unit += 1;
+  }
+  return unit === 0 ? `${n} bytes` : `${n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)} ${SIZE_UNITS[unit]}`;
+}
+
 /** A wire value as text: the JSON replies send an empty string as `[]` (reference 7.8). */
 export const text = (x) => (Array.isArray(x) ? x.join(', ') : x === undefined || x === null ? '' : String(x));
 
