@@ -381,6 +381,8 @@ describe('dashboard in headless Chromium', { timeout: 120_000, skip: await chrom
     const dialog = page.getByRole('dialog', { name: `Cancel media #${id}?` });
     await cancel.click();
     await dialog.waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Keep', 'the safe choice has the focus');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-confirm-cancel.png') });
     await dialog.getByRole('button', { name: 'Keep' }).click();
     await dialog.waitFor({ state: 'detached' });
     await cancel.click();
