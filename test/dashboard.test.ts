@@ -375,6 +375,13 @@ describe('dashboard in headless Chromium', { timeout: 120_000, skip: await chrom
     await page.getByRole('group', { name: 'Media actions' }).getByRole('button', { name: 'Restart', exact: true }).click();
     await waitFor(async () => (await statusOf()) !== 'Stopped', 10_000, 100);
     await waitFor(() => stop.isEnabled(), 10_000, 100);
+    // One task restarted; "Restart errors" with nothing failed says so, and the media runs on.
+    const statusLine = page.locator('#status-line');
+    await page.getByRole('button', { name: /^Restart task \d+$/ }).click();
+    await waitFor(async () => /^Restart task \d+ media \d+: Task restarted$/.test((await statusLine.textContent()) ?? ''), 10_000, 100);
+    await page.getByRole('button', { name: 'Restart errors', exact: true }).click();
+    await waitFor(async () => ((await statusLine.textContent()) ?? '').includes(`Restart errors failed: Media ${id} has no failed tasks to restart.`), 10_000, 100);
+    assert.notEqual(await statusOf(), 'Stopped');
 
     // Cancel deletes the media: it asks first, and "Keep" or Escape leave the media alone.
     const cancel = page.getByRole('button', { name: 'Cancel', exact: true });
