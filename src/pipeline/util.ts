@@ -1,21 +1,4 @@
-import type { Logger } from 'pino';
-import { errorRef, internalErrorText, isUserFacing, withoutServerPaths } from '../domain/errors.ts';
-import { redactText } from '../transfer/redact.ts';
-import type { MediaProbe } from './ffmpeg/probe.ts';
-
-/**
- * One line a user may see: a user-facing error's message without server paths or credentials,
- * or for anything else (a store error, a failed system call, a bug) "Internal error (ref …)",
- * with the whole error logged under that reference when `log` is given.
- */
-export function describeError(err: unknown, log?: Logger): string {
-  if (!isUserFacing(err)) {
-    log?.error({ err, ref: errorRef(err) }, 'internal error, shown to the user by its reference');
-    return internalErrorText(err);
-  }
-  const message = redactText(withoutServerPaths(err.message));
-  return message.replace(/\s+/g, ' ').trim().slice(0, 1000) || 'unknown error';
-}
+import type { MediaProbe } from '../domain/media-probe.ts';
 
 export async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

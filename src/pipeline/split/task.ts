@@ -13,7 +13,7 @@ import { formatCommandLine } from '../ffmpeg/args.ts';
 import { FFMPEG_PREFIX_ARGS, withThreads } from '../ffmpeg/run.ts';
 import type { MediaTask, PlanInput } from '../plan/index.ts';
 import { containerExtension } from '../plan/codecs.ts';
-import { describeError } from '../util.ts';
+import { describeError } from '../../domain/errors.ts';
 import { readFrameTimes } from './keyframes.ts';
 import { chooseChunks, wantsSplit, whyNotSplit, type Chunk } from './plan.ts';
 import { localExecutor, planSplit, runSplit, type SplitUnit, type UnitExecutor } from './run.ts';
