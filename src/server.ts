@@ -26,7 +26,7 @@ import type { FieldMap } from './domain/fields.ts';
 import { mediaDirs } from './domain/layout.ts';
 import { createMediaProcessor, type PipelineEvents, type PipelineLifecycle } from './pipeline/process-media.ts';
 import { EncoderSlots } from './pipeline/encoder-slots.ts';
-import { SharedStorage } from './pipeline/shared-storage.ts';
+import { SharedStorage } from './storage/shared-storage.ts';
 import { Outbox } from './notify/outbox.ts';
 import { notifySecret } from './notify/sign.ts';
 import { Users } from './api/auth.ts';

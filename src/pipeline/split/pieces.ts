@@ -14,7 +14,7 @@ import { download, redactUrl, statObject, upload, removeTree } from '../../trans
 import { mediaDirs } from '../../domain/layout.ts';
 import { ffmpegUrl } from '../ffmpeg/args.ts';
 import { literalPath } from '../ffmpeg/inputs.ts';
-import type { SharedStorage } from '../shared-storage.ts';
+import type { SharedStorage } from '../../storage/shared-storage.ts';
 import { describeError } from '../../domain/errors.ts';
 import type { SplitUnit } from './run.ts';
 import { parseFigures, type UnitFigures } from '../quality/split.ts';

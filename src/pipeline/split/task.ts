@@ -20,7 +20,7 @@ import { localExecutor, planSplit, runSplit, type SplitUnit, type UnitExecutor }
 import { SplitPieces } from './pieces.ts';
 import { summarizeSplit, type UnitFigures } from '../quality/split.ts';
 import { describeQuality } from '../../domain/quality.ts';
-import type { SharedStorage } from '../shared-storage.ts';
+import type { SharedStorage } from '../../storage/shared-storage.ts';
 import type { Logger } from 'pino';
 
 export interface SplitDeps {
