@@ -35,7 +35,7 @@ import { storyboardOf, storyboardSends } from './storyboard-delivery.ts';
 import { DeliveredOutputs, type DeliveredOutput } from './delivered-output.ts';
 import { ensureLocal, putOutputs, type SharedStorage } from '../storage/shared-storage.ts';
 import { encodeSplitTask, splitCandidates } from './split/task.ts';
-import type { UnitExecutor } from './split/run.ts';
+import type { UnitExecutor } from '../domain/split-unit.ts';
 import { qcSpecOf, runQcChild } from './qc/child.ts';
 import type { Lifecycle } from '../store/lifecycle.ts';
 import { VERSION } from '../version.ts';
