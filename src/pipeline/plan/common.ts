@@ -2,14 +2,13 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { timeToSeconds, type AudioFields, type TrimFields } from '../../domain/format.ts';
-import type { AudioStreamInfo, MediaProbe, PacketInfo } from '../ffmpeg/probe.ts';
+import type { AudioStreamInfo, MediaProbe } from '../ffmpeg/probe.ts';
 import { filter, formatNumber, type FfmpegInput, type FfmpegOutput, type Filter } from '../ffmpeg/args.ts';
 import type { GraphBuilder } from './graph.ts';
 import { probeAt, type PlanInput, type Trim } from './input.ts';
+import type { PartQuality } from '../quality/plan.ts';
 
 export { probeAt, type PlanInput, type Trim };
-import type { SplitScreen } from '../../domain/split-screen.ts';
-import type { PartQuality } from '../quality/plan.ts';
 
 export interface PlanOut {
   dir: string;

@@ -9,7 +9,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { download, redactUrl, statObject, upload, removeTree } from '../../transfer/index.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { ffmpegUrl } from '../ffmpeg/args.ts';
