@@ -1,7 +1,8 @@
 /**
- * Layers that hold (issue 18): `api/` and `queue/` reach FFmpeg only through what server.ts
- * injects, `domain/` depends on nothing else of ours, and no module imports itself round a
- * cycle, type-only imports included (they tie the files together for every reader just the same).
+ * Layers that hold (issue 18): `api/`, `queue/` and `notify/` never import FFmpeg code (what runs
+ * a media or a chunk is injected by server.ts), `domain/` depends on nothing else of ours, and no
+ * module imports itself round a cycle, type-only imports included (they tie the files together
+ * for every reader just the same).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -15,6 +16,7 @@ const SRC = path.join(import.meta.dirname, '..', 'src');
 const RULES: LayerRule[] = [
   { from: 'api/', mayNotImport: ['pipeline/'], why: 'the API knows the wire; FFmpeg work is queued, not called' },
   { from: 'queue/', mayNotImport: ['pipeline/'], why: 'the queue carries work; what runs it is injected (MediaProcessor, ChunkProcessor)' },
+  { from: 'notify/', mayNotImport: ['pipeline/'], why: 'callbacks report what the store recorded, not how it was made' },
   { from: 'domain/', mayImportOnly: ['domain/'], why: 'the rules depend on no other layer' },
 ];
 
