@@ -19,6 +19,7 @@ import { liveLease } from './store/lease.ts';
 import { healthCheck, startHealthServer } from './health.ts';
 import type { BullChunkQueue, BullChunkWorkers } from './queue/bull-chunks.ts';
 import { ChunkSources, type SplitPieces } from './pipeline/split/pieces.ts';
+import { chunkProcessor } from './pipeline/split/chunk-processor.ts';
 import { RetryLater, type MediaProcessor, type MediaQueue } from './queue/types.ts';
 import { requiredTags } from './queue/route.ts';
 import { parsePriority } from './domain/priority.ts';
@@ -26,7 +27,7 @@ import type { FieldMap } from './domain/fields.ts';
 import { mediaDirs } from './domain/layout.ts';
 import { createMediaProcessor, type PipelineEvents, type PipelineLifecycle } from './pipeline/process-media.ts';
 import { EncoderSlots } from './pipeline/encoder-slots.ts';
-import { SharedStorage } from './pipeline/shared-storage.ts';
+import { SharedStorage } from './storage/shared-storage.ts';
 import { Outbox } from './notify/outbox.ts';
 import { notifySecret } from './notify/sign.ts';
 import { Users } from './api/auth.ts';
@@ -175,7 +176,8 @@ function retryOnStoreFault(process: MediaProcessor): MediaProcessor {
 
 async function chunkWorkers(config: Config, log: Logger, storage: SharedStorage | null): Promise<BullChunkWorkers> {
   const sources = storage ? new ChunkSources(storage, config.dataDir, log.child({ part: 'chunks' })) : null;
-  const w = new (await bullChunks()).BullChunkWorkers({ ...bullSettings(config, log), ffmpeg: config.ffmpeg, threads: config.ffmpegThreads, concurrency: config.splitConcurrency, sources });
+  const processor = chunkProcessor({ ffmpeg: config.ffmpeg, threads: config.ffmpegThreads, sources });
+  const w = new (await bullChunks()).BullChunkWorkers({ ...bullSettings(config, log), concurrency: config.splitConcurrency, processor });
   await w.start();
   return w;
 }

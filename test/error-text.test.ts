@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { makeClip, startReceiver, startTestServer, untilFinal, waitFor, type TestServer } from './helpers.ts';
 import { createLogger } from '../src/log.ts';
-import { describeError } from '../src/pipeline/util.ts';
+import { describeError } from '../src/domain/errors.ts';
 import { TransferError } from '../src/transfer/types.ts';
 
 describe('errors a user may see', () => {

@@ -10,7 +10,7 @@ import S3rver from 's3rver';
 import { DUMMY_ACCOUNT } from 's3rver/lib/models/account.js';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, loadConfig } from '../src/config.ts';
-import { SharedStorage } from '../src/pipeline/shared-storage.ts';
+import { SharedStorage } from '../src/storage/shared-storage.ts';
 import { removeTree } from '../src/transfer/index.ts';
 import * as repo from '../src/store/repo.ts';
 import { MediaStatus, TaskStatus } from '../src/domain/status.ts';

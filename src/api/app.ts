@@ -14,8 +14,8 @@ import { isStoreUnavailable } from '../store/faults.ts';
 import { QueueUnavailableError } from '../queue/types.ts';
 import { mediaDirs } from '../domain/layout.ts';
 import type { Metrics } from '../metrics.ts';
-import { openForDownload } from '../pipeline/shared-storage.ts';
-import { describeError } from '../pipeline/util.ts';
+import { openForDownload } from '../storage/shared-storage.ts';
+import { describeError } from '../domain/errors.ts';
 import { dashboard } from '../dashboard/plugin.ts';
 import { serviceStatus, type HealthReport } from '../health.ts';
 

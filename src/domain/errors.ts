@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { redactText } from './redact.ts';
 
 /**
  * An error whose message is written for the user who sent the media: shown as it is (server
@@ -46,4 +48,18 @@ const SERVER_PATH = /(?<![\w/.~-])\/(?:[^\s/'"`:,;()[\]]+\/)+([^\s/'"`:,;()[\]]*
 /** Removes server paths from a text shown to a user. */
 export function withoutServerPaths(text: string): string {
   return text.replace(SERVER_PATH, (_m, last: string) => last || '…');
+}
+
+/**
+ * One line a user may see: a user-facing error's message without server paths or credentials,
+ * or for anything else (a store error, a failed system call, a bug) "Internal error (ref …)",
+ * with the whole error logged under that reference when `log` is given.
+ */
+export function describeError(err: unknown, log?: Logger): string {
+  if (!isUserFacing(err)) {
+    log?.error({ err, ref: errorRef(err) }, 'internal error, shown to the user by its reference');
+    return internalErrorText(err);
+  }
+  const message = redactText(withoutServerPaths(err.message));
+  return message.replace(/\s+/g, ' ').trim().slice(0, 1000) || 'unknown error';
 }

@@ -9,7 +9,7 @@
  * the costs only need to be right relative to each other.
  */
 import type { OutputSpec, Size } from './format.ts';
-import type { VideoCodec } from './format/video.ts';
+import type { VideoCodec } from './format/encoder-fields.ts';
 import { PHASE_WEIGHTS } from './status.ts';
 
 export interface SourceShape {

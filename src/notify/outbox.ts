@@ -7,7 +7,7 @@ import { render, type WireFormat, type WireObject } from '../api/wire/render.ts'
 import { sendOnce } from './send.ts';
 import { retryWhileUnavailable, type RetryOptions } from '../store/faults.ts';
 import { resultPayload, readyPayload, uploadPayload, qcPayload } from './payload.ts';
-import type { DeliveredOutput } from '../pipeline/delivered-output.ts';
+import type { DeliveredOutput } from '../domain/delivered-output.ts';
 import type { Change, OutboxWriter } from '../store/lifecycle.ts';
 import { MediaStatus, isFinalMedia } from '../domain/status.ts';
 import type { FieldMap } from '../domain/fields.ts';

@@ -1,7 +1,7 @@
 import type { WireObject } from '../api/wire/render.ts';
 import { interleave, wireDecimal, wireQuality } from '../api/wire/render.ts';
 import { parseQuality } from '../domain/quality.ts';
-import type { DeliveredOutput } from '../pipeline/delivered-output.ts';
+import type { DeliveredOutput } from '../domain/delivered-output.ts';
 import type { FieldMap } from '../domain/fields.ts';
 import type { DestinationRow, MediaRow, TaskRow } from '../store/repo.ts';
 import { TaskStatus } from '../domain/status.ts';

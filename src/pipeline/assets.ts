@@ -12,7 +12,7 @@ import type { TransferContext } from '../transfer/types.ts';
 import { inputArgs, RefusedInputError, refusalOf, sniffNotMedia } from './ffmpeg/inputs.ts';
 import { probeMedia } from './ffmpeg/probe.ts';
 import type { EditAssets, LocalAsset } from './plan/editing.ts';
-import { describeError } from './util.ts';
+import { describeError } from '../domain/errors.ts';
 
 export interface AssetContext {
   scratch: string;

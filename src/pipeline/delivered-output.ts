@@ -3,24 +3,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { FieldMap } from '../domain/fields.ts';
 import { keepsLayout } from '../domain/destinations.ts';
-import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
-
-/** What the pipeline learned about a delivered output, for `notify_upload_extended`. */
-export interface DeliveredOutput {
-  probe: MediaProbe;
-  /** The file's own name, for its container (`mp4`, `webm`, ...). */
-  fileName: string;
-  bytes: number;
-}
-
-/** One destination of one task was written, or gave up; `notify_upload` reports each. */
-export interface DestinationDone {
-  mediaId: number;
-  taskId: number;
-  destinationId: number;
-  /** The probed output when `notify_upload_extended=yes` asked for it and it could be probed. */
-  output: DeliveredOutput | null;
-}
+import { probeMedia } from './ffmpeg/probe.ts';
+import type { DeliveredOutput } from '../domain/delivered-output.ts';
 
 /**
  * Probes each task's output at most once per run, and only when the media asked for

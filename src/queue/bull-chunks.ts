@@ -17,9 +17,7 @@ import { Job, Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { runPiece, type SplitUnit, type UnitExecutor, type UnitResult } from '../pipeline/split/run.ts';
-import { ChunkPlace, type ChunkSources, type SplitPieces } from '../pipeline/split/pieces.ts';
-import { UnitFigures, UnitMeasure, unitReader } from '../pipeline/quality/split.ts';
+import { ChunkJob, UnitFigures, type ChunkProcessor, type PieceStore, type SplitUnit, type UnitExecutor, type UnitResult } from '../domain/split-unit.ts';
 import { leaseOptions, redisConnection } from './bullmq.ts';
 import { bullPriority } from './route.ts';
 
@@ -34,17 +32,6 @@ const PROGRESS_EVERY_MS = 500;
 const CHUNK_ATTEMPTS = 3;
 /** The reason a chunk is cancelled with when the media running it no longer wants it. */
 const ABANDONED = 'abandoned';
-
-const ChunkData = z.object({
-  mediaId: z.number().int().positive(),
-  args: z.array(z.string()),
-  durationSec: z.number().nonnegative(),
-  /** Set when the piece goes through the shared storage: where the source and the piece are. */
-  place: ChunkPlace.optional(),
-  /** Set when the quality report is on: what to read from the chunk's stderr, to carry back. */
-  measure: UnitMeasure.optional(),
-});
-type ChunkData = z.infer<typeof ChunkData>;
 
 const ChunkResult = z.object({ wallSec: z.number(), cpuSec: z.number(), worker: z.string(), figures: UnitFigures.optional().catch(undefined) });
 
@@ -66,7 +53,7 @@ interface Waiter {
 /** The media worker's side: hands chunks out as jobs and waits for them. */
 export class BullChunkQueue {
   readonly #settings: ChunkSettings;
-  readonly #queue: Queue<ChunkData>;
+  readonly #queue: Queue<ChunkJob>;
   readonly #publisher: Redis;
   #events: Promise<QueueEvents> | undefined;
   readonly #waiters = new Map<string, Waiter>();
@@ -75,7 +62,7 @@ export class BullChunkQueue {
   constructor(settings: ChunkSettings) {
     this.#settings = settings;
     const connection = redisConnection(settings.redisUrl);
-    this.#queue = new Queue<ChunkData>(QUEUE, { connection, prefix: settings.prefix });
+    this.#queue = new Queue<ChunkJob>(QUEUE, { connection, prefix: settings.prefix });
     this.#queue.on('error', (err) => settings.log.error({ err: err.message }, 'chunk queue connection error'));
     this.#publisher = new Redis(connection);
     this.#publisher.on('error', (err) => settings.log.error({ err: err.message }, 'chunk abort channel error'));
@@ -109,7 +96,7 @@ export class BullChunkQueue {
    * Chunks through this queue, at the media's `priority` (our scale); `pieces` says where their
    * files go (the shared storage, or null: the data dir every worker shares).
    */
-  executor(mediaId: number, pieces: SplitPieces | null, priority: number): UnitExecutor {
+  executor(mediaId: number, pieces: PieceStore | null, priority: number): UnitExecutor {
     return {
       lanes: Number.MAX_SAFE_INTEGER,
       run: (unit, signal, onProgress) => this.#run(mediaId, unit, pieces, bullPriority(priority), signal, onProgress),
@@ -117,11 +104,11 @@ export class BullChunkQueue {
     };
   }
 
-  async #run(mediaId: number, unit: SplitUnit, pieces: SplitPieces | null, priority: number, signal: AbortSignal, onProgress: (f: number) => void): Promise<UnitResult> {
+  async #run(mediaId: number, unit: SplitUnit, pieces: PieceStore | null, priority: number, signal: AbortSignal, onProgress: (f: number) => void): Promise<UnitResult> {
     signal.throwIfAborted();
     await this.#listen();
     const place = pieces ? await pieces.prepare(unit, signal) : null;
-    const data: ChunkData = {
+    const data: ChunkJob = {
       mediaId, args: place ? place.args : unit.args, durationSec: unit.durationSec,
       ...(place ? { place: place.place } : {}), ...(unit.measure ? { measure: unit.measure } : {}),
     };
@@ -142,7 +129,7 @@ export class BullChunkQueue {
         const state = await this.#queue.getJobState(id);
         if (state === 'completed' || state === 'failed' || state === 'unknown') {
           ended = true;
-          const current = await Job.fromId<ChunkData>(this.#queue, id);
+          const current = await Job.fromId<ChunkJob>(this.#queue, id);
           if (!current) throw new Error('the chunk job vanished from the queue');
           if (state === 'failed') throw new Error(current.failedReason || 'the chunk job failed');
           const result = ChunkResult.parse(current.returnvalue);
@@ -166,7 +153,7 @@ export class BullChunkQueue {
   }
 
   /** A job still waiting is dropped; one a worker holds is cancelled there, which stops its FFmpeg. */
-  async #abandon(job: Job<ChunkData>): Promise<void> {
+  async #abandon(job: Job<ChunkJob>): Promise<void> {
     const removed = await job.remove().then(() => true, () => false);
     if (!removed) await this.#publisher.publish(chunkAbortChannel(this.#settings.prefix), JSON.stringify({ jobId: job.id })).catch(() => undefined);
   }
@@ -181,46 +168,33 @@ export class BullChunkQueue {
 
 /** Every worker process's side: runs chunk jobs with its own FFmpeg, `concurrency` at once. */
 export class BullChunkWorkers {
-  readonly #worker: Worker<ChunkData>;
+  readonly #worker: Worker<ChunkJob>;
   readonly #subscriber: Redis;
   readonly #settings: ChunkSettings;
-  readonly #sources: ChunkSources | null;
+  readonly #processor: ChunkProcessor;
   #closing: Promise<void> | undefined;
 
-  constructor(settings: ChunkSettings & { ffmpeg: string; threads: number; concurrency: number; sources: ChunkSources | null }) {
+  constructor(settings: ChunkSettings & { concurrency: number; processor: ChunkProcessor }) {
     this.#settings = settings;
-    this.#sources = settings.sources;
+    this.#processor = settings.processor;
     const me = `${hostname()}:${process.pid}`;
-    this.#worker = new Worker<ChunkData>(QUEUE, async (job, _token, signal) => {
-      const data = ChunkData.safeParse(job.data);
+    this.#worker = new Worker<ChunkJob>(QUEUE, async (job, _token, signal) => {
+      const data = ChunkJob.safeParse(job.data);
       if (!data.success) throw new UnrecoverableError('a chunk job without a valid command');
-      const { mediaId, durationSec, place, measure } = data.data;
-      if (place && !settings.sources) throw new UnrecoverableError('this worker has no ENCODERY_STORAGE_URL to take the chunk\'s source from');
       let last = 0;
-      settings.log.info({ mediaId, job: job.id }, 'chunk taken from the queue');
-      let local: Awaited<ReturnType<ChunkSources['take']>> | null = null;
+      settings.log.info({ mediaId: data.data.mediaId, job: job.id }, 'chunk taken from the queue');
       try {
-        local = place ? await settings.sources!.take(mediaId, place, signal!) : null;
-        const reader = measure ? unitReader(measure) : null;
-        const r = await runPiece(local ? local.args(data.data.args) : data.data.args, {
-          ffmpeg: settings.ffmpeg, threads: settings.threads, durationSec, signal,
-          ...(reader ? { onStderrLine: (line: string) => reader.line(line) } : {}),
-          onProgress: (p) => {
-            if (Date.now() - last < PROGRESS_EVERY_MS) return;
-            last = Date.now();
-            void job.updateProgress(p.fraction).catch(() => undefined);
-          },
+        const r = await settings.processor.run(data.data, signal!, (fraction) => {
+          if (Date.now() - last < PROGRESS_EVERY_MS) return;
+          last = Date.now();
+          void job.updateProgress(fraction).catch(() => undefined);
         });
-        const figures = reader?.figures();
-        if (local) await local.putPiece(signal!, figures);
-        return { wallSec: r.wallSec, cpuSec: r.cpuSec, worker: me, ...(figures ? { figures } : {}) };
+        return { ...r, worker: me };
       } catch (err) {
         if (signal?.reason === ABANDONED) throw new UnrecoverableError('the media no longer needs this chunk');
         if (signal?.aborted) throw err;
         // FFmpeg failing on a chunk fails the same way elsewhere: no retry.
         throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
-      } finally {
-        await local?.release();
       }
     }, {
       connection: redisConnection(settings.redisUrl),
@@ -254,7 +228,7 @@ export class BullChunkWorkers {
       this.#worker.cancelAllJobs('shutdown');
       await this.#worker.close().catch(() => undefined);
       await this.#subscriber.quit().catch(() => undefined);
-      await this.#sources?.close();
+      await this.#processor.close();
     })());
   }
 }

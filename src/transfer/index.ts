@@ -10,10 +10,10 @@ import { OutsideRootsError, namesPrivateAddress, resolveReadPath } from './guard
 import { fileURLToPath } from 'node:url';
 import { httpScheme } from './http.ts';
 import { s3Scheme } from './s3.ts';
-import { ByteMeter, TransferPace, tooLargeMessage, type PaceLimits } from './meter.ts';
+import { ByteMeter, TransferPace, tooLargeMessage } from './meter.ts';
 import { redactUrl } from './redact.ts';
 import { sftpScheme } from './sftp.ts';
-import { TransferError, type Progress, type SchemeModule, type TransferContext, type TransferReport } from './types.ts';
+import { TransferError, type PaceLimits, type Progress, type SchemeModule, type TransferContext, type TransferReport } from './types.ts';
 
 export { redactUrl } from './redact.ts';
 export { lexicallyInside } from './guard.ts';

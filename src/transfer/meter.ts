@@ -1,5 +1,5 @@
 import { Transform } from 'node:stream';
-import { TransferError, type Progress } from './types.ts';
+import { TransferError, type PaceLimits, type Progress } from './types.ts';
 
 const REPORT_EVERY_MS = 250;
 
@@ -56,15 +56,6 @@ export class ByteMeter extends Transform {
     this.report();
     done();
   }
-}
-
-/** Limits on how slowly and how long one transfer may run (ENCODERY_TRANSFER_*); 0 turns one off. */
-export interface PaceLimits {
-  /** Fewer bytes than this per second on average over one window fails the transfer. */
-  minBytesPerSecond: number;
-  windowSeconds: number;
-  /** The whole transfer, retries included. */
-  deadlineSeconds: number;
 }
 
 /**

@@ -1,7 +1,15 @@
 import type { Readable } from 'node:stream';
-import type { PaceLimits } from './meter.ts';
 import { redactText } from './redact.ts';
 import { UserFacingError } from '../domain/errors.ts';
+
+/** Limits on how slowly and how long one transfer may run (ENCODERY_TRANSFER_*); 0 turns one off. */
+export interface PaceLimits {
+  /** Fewer bytes than this per second on average over one window fails the transfer. */
+  minBytesPerSecond: number;
+  windowSeconds: number;
+  /** The whole transfer, retries included. */
+  deadlineSeconds: number;
+}
 
 export interface TransferContext {
   /** Folders file:// may read and write (a user's own, domain/file-roots.ts). */

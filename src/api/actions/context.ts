@@ -6,7 +6,7 @@ import type { FieldMap } from '../../domain/fields.ts';
 import type { WireObject } from '../wire/render.ts';
 import type { Lifecycle } from '../../store/lifecycle.ts';
 import type { FinalStatusCache } from './status-cache.ts';
-import type { SharedStorage } from '../../pipeline/shared-storage.ts';
+import type { SharedStorage } from '../../storage/shared-storage.ts';
 import type { FileRootsOf } from '../../domain/file-roots.ts';
 
 export interface Services {

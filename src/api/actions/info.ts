@@ -1,4 +1,4 @@
-import type { MediaProbe } from '../../pipeline/ffmpeg/probe.ts';
+import type { MediaProbe } from '../../domain/media-probe.ts';
 import * as repo from '../../store/repo.ts';
 import { redactUrl } from '../../transfer/redact.ts';
 import { ApiError, ErrorText } from '../errors.ts';

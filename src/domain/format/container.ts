@@ -3,7 +3,9 @@
  * pass-through, and the loudness fields of the audio chain (reference 4.4).
  */
 import { FormatProblem, type Fields, parseDecimal } from './fields.ts';
-import type { AudioContainer, VideoContainer } from './video.ts';
+
+export type VideoContainer = 'mp4' | 'webm' | 'mov' | 'mkv' | 'mpegts';
+export type AudioContainer = 'mp3' | 'm4a' | 'ogg' | 'wav' | 'flac';
 
 /** Clockwise degrees a player turns the picture, written as metadata; `source` = the source's. */
 export type SetRotate = 0 | 90 | 180 | 270 | 'source';

@@ -5,7 +5,9 @@
  */
 import type { FieldValue } from '../fields.ts';
 import { FormatProblem, type Fields, parseDecimal, normaliseLevel } from './fields.ts';
-import type { VideoCodec } from './video.ts';
+
+/** The video encoders FFmpeg runs for us. */
+export type VideoCodec = 'libx264' | 'libx265' | 'libvpx-vp9' | 'libvpx' | 'libsvtav1' | 'libaom-av1';
 
 /** Display aspect ratio written into the output: a width/height ratio, or the source's own. */
 export type AspectRatio = number | 'source';

@@ -2,19 +2,16 @@
 import { FormatProblem, type Fields, type Size, type Crop, type TimeValue,
   parseBitrate, parseEvenPixels, parseFrameRate, parseNonNegativeInt, parseNonNegativeNumber, parseSize, parseTime, normaliseLevel,
 } from './fields.ts';
-import { readContainerEdits, readLevels, type ContainerEdits, type LevelFields } from './container.ts';
+import { readContainerEdits, readLevels, type AudioContainer, type ContainerEdits, type LevelFields, type VideoContainer } from './container.ts';
 import { readEditing, type Editing } from './editing.ts';
 import {
   profileForPixels, readAspectRatio, readAutoCrop, readConstantBitrate, readNoiseReduction, readPixelFormat, readX264Parameters,
-  type AspectRatio, type AutoCrop, type ConstantBitrate, type NoiseReduction, type PixelFormat,
+  type AspectRatio, type AutoCrop, type ConstantBitrate, type NoiseReduction, type PixelFormat, type VideoCodec,
 } from './encoder-fields.ts';
 
-export type VideoContainer = 'mp4' | 'webm' | 'mov' | 'mkv' | 'mpegts';
-export type AudioContainer = 'mp3' | 'm4a' | 'ogg' | 'wav' | 'flac';
 /** Outputs cut into segments with manifests, made of `<stream>` variants (reference 4.6, 4.7). */
 export type SegmentedOutput = 'advanced_hls' | 'mpeg_dash' | 'advanced_dash' | 'fmp4_hls' | 'advanced_fmp4';
 /** `libvpx` is VP8, kept under encoding.com's name. */
-export type VideoCodec = 'libx264' | 'libx265' | 'libvpx-vp9' | 'libvpx' | 'libsvtav1' | 'libaom-av1';
 export type AudioCodec =
   | 'aac' | 'libmp3lame' | 'libvorbis' | 'libopus' | 'ac3' | 'eac3' | 'flac' | 'pcm_s16le' | 'pcm_s24le' | 'copy';
 export type Rotate = 'def' | 0 | 90 | 180 | 270;

@@ -3,61 +3,8 @@ import { execFile, spawn, type ExecFileException } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { UserFacingError } from '../../domain/errors.ts';
 import { literalPath, namedLikeSequence, probeArgs, RefusedInputError, refusalOf, refusedFormat, sniffNotMedia, type InputRole } from './inputs.ts';
-
-export interface VideoStreamInfo {
-  codec: string;
-  profile: string | null;
-  bitrate: number | null;
-  /** Stored (coded-for-display) size, before any rotation. */
-  width: number;
-  height: number;
-  fps: number;
-  /** `1:1` when unknown. */
-  pixelAspectRatio: string;
-  /** Reduced, e.g. `16:9`; computed from size and pixel aspect when the file does not say. */
-  displayAspectRatio: string;
-  /** Clockwise degrees a player turns the picture: 0, 90, 180 or 270. */
-  rotation: 0 | 90 | 180 | 270;
-  durationSec: number | null;
-  pixFmt: string | null;
-  fieldOrder: string | null;
-  /**
-   * As ffprobe reports it: H.264 `31` for 3.1, HEVC 30 times the level (`93` for 3.1). Optional:
-   * probes stored before it was read lack it.
-   */
-  level?: number | null;
-  /** The stream's sample entry or FourCC, e.g. `avc1`, `hvc1`, `hev1`. */
-  codecTag?: string | null;
-}
-
-export interface AudioStreamInfo {
-  codec: string;
-  /** e.g. AAC `LC` or `HE-AAC`; optional like VideoStreamInfo.level. */
-  profile?: string | null;
-  bitrate: number | null;
-  sampleRate: number;
-  channels: number;
-  durationSec: number | null;
-  language: string | null;
-}
-
-export interface MediaProbe {
-  formatName: string;
-  /** 0 when the file does not tell. */
-  durationSec: number;
-  bitrate: number | null;
-  sizeBytes: number;
-  video: VideoStreamInfo | null;
-  audio: AudioStreamInfo[];
-  /** The parsed ffprobe JSON, for extended media info. */
-  raw: FfprobeJson;
-}
-
-/** The part of ffprobe's JSON we read; everything else is kept in `raw` untyped. */
-export interface FfprobeJson {
-  format?: Record<string, unknown> & { tags?: Record<string, string> };
-  streams?: Array<Record<string, unknown> & { tags?: Record<string, string> }>;
-}
+import type { FfprobeJson, MediaProbe, VideoStreamInfo, AudioStreamInfo } from '../../domain/media-probe.ts';
+export type { AudioStreamInfo, FfprobeJson, MediaProbe, VideoStreamInfo } from '../../domain/media-probe.ts';
 
 /** The source is not media we can encode. Not retryable: the same bytes will fail the same way. */
 export class UnreadableSourceError extends UserFacingError {

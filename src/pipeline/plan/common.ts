@@ -2,20 +2,13 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { timeToSeconds, type AudioFields, type TrimFields } from '../../domain/format.ts';
-import type { AudioStreamInfo, MediaProbe, PacketInfo } from '../ffmpeg/probe.ts';
+import type { AudioStreamInfo, MediaProbe } from '../ffmpeg/probe.ts';
 import { filter, formatNumber, type FfmpegInput, type FfmpegOutput, type Filter } from '../ffmpeg/args.ts';
 import type { GraphBuilder } from './graph.ts';
-import type { SplitScreen } from '../../domain/split-screen.ts';
+import { probeAt, type PlanInput, type Trim } from './input.ts';
 import type { PartQuality } from '../quality/plan.ts';
 
-export interface PlanInput {
-  paths: string[];
-  probes: MediaProbe[];
-  /** The first source's video packets, read only when a pass-through must be checked against a maxrate. */
-  videoPackets?: PacketInfo[];
-  /** Show the sources side by side in video outputs instead of one after another (plan/stage.ts). */
-  splitScreen?: SplitScreen;
-}
+export { probeAt, type PlanInput, type Trim };
 
 export interface PlanOut {
   dir: string;
@@ -73,21 +66,9 @@ export function checkInput(input: PlanInput): void {
   }
 }
 
-export function probeAt(input: PlanInput, i: number): MediaProbe {
-  const p = input.probes[i];
-  if (!p) throw new Error(`no probe for source ${i + 1}`);
-  return p;
-}
-
 /** A source's length for planning: its video if it has one (audio may run on), else the file's. */
 export function sourceDuration(p: MediaProbe): number {
   return p.video?.durationSec ?? p.durationSec;
-}
-
-export interface Trim {
-  start: number;
-  /** null = to the end. */
-  length: number | null;
 }
 
 /** Resolves start/duration/finish against the (joined) source; throws when they miss it. */

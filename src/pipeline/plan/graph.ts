@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import type { Editing, Picture, Rotate } from '../../domain/format.ts';
 import type { VideoStreamInfo } from '../ffmpeg/probe.ts';
 import { filter, formatNumber, type Filter, type FilterChain } from '../ffmpeg/args.ts';
-import { probeAt, type PlanInput, type Trim } from './common.ts';
+import { probeAt, type PlanInput, type Trim } from './input.ts';
 import { audioEditFilters, editVideoChains, type GraphEdit } from './editing.ts';
 import { cropFilters, croppedFrame, rotatedFrame, turnFilters, type Frame, type QuarterTurn } from './geometry.ts';
 import { sourceTimecode, timecodeAt } from './timecode.ts';

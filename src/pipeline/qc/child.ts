@@ -18,7 +18,7 @@ import { mediaDirs } from '../../domain/layout.ts';
 import { download, localSourcePath, redactUrl } from '../../transfer/index.ts';
 import type { TransferContext } from '../../transfer/types.ts';
 import { probeMedia, type MediaProbe } from '../ffmpeg/probe.ts';
-import { describeError } from '../util.ts';
+import { describeError } from '../../domain/errors.ts';
 import { runQc } from './run.ts';
 import { firstProblem, round, type QcReport } from './report.ts';
 

@@ -15,7 +15,7 @@ import type { MetricSpec } from '../../domain/qc.ts';
 import { buildArgs, filter, type Filter, type FilterChain } from '../ffmpeg/args.ts';
 import { runFfmpeg } from '../ffmpeg/run.ts';
 import type { MediaProbe } from '../ffmpeg/probe.ts';
-import { describeError } from '../util.ts';
+import { describeError } from '../../domain/errors.ts';
 import { Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import { MS_SSIM_MIN_SIDE } from './msssim.ts';

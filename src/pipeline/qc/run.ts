@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { QcChecks, QcSpec } from '../../domain/qc.ts';
 import { probeMedia, type MediaProbe } from '../ffmpeg/probe.ts';
-import { describeError } from '../util.ts';
+import { describeError } from '../../domain/errors.ts';
 import { readPacketFacts, runStreamChecks, type PacketFacts } from './checks.ts';
 import { detect, detectionChecks, needsDetection } from './detect.ts';
 import { computeMetrics } from './metrics.ts';

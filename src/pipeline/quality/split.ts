@@ -4,30 +4,11 @@
  * figures are combined once every piece is joined. A chunk may run on another worker of the
  * cluster, so what its run measured travels back with its result (queue/bull-chunks.ts).
  */
-import { z } from 'zod';
 import type { VideoCodec } from '../../domain/format.ts';
 import type { QualityFigure, QualitySummary } from '../../domain/quality.ts';
+import { UnitFigures, type UnitMeasure } from '../../domain/split-unit.ts';
 import { QualityLog, type EncoderStats } from './log.ts';
 import { durationOf, loudnessFigure, notMeasured, PSNR_MEANING, round } from './report.ts';
-
-/** What to read from one split unit's stderr. */
-export const UnitMeasure = z.object({
-  /** A chunk whose encoder was asked for its closing statistics. */
-  stats: z.boolean(),
-  /** The audio unit's ebur128 filter, by its index in the rendered graph (`Parsed_ebur128_N`). */
-  loudnessFilter: z.number().int().nonnegative().nullable(),
-});
-export type UnitMeasure = z.infer<typeof UnitMeasure>;
-
-const figure = z.number().finite().nullable();
-
-/** What one unit's run measured: its encoder's statistics (null: not printed, or not one encoder's), its loudness. */
-export const UnitFigures = z.object({
-  encoder: z.object({ encoder: z.enum(['libx264', 'libx265']), psnr: figure, ssim: figure }).nullable(),
-  /** undefined: no ebur128 summary was printed. */
-  loudness: figure.optional(),
-});
-export type UnitFigures = z.infer<typeof UnitFigures>;
 
 /** Figures as recorded beside a piece (JSON); null when there are none or they cannot be read. */
 export function parseFigures(text: string): UnitFigures | null {

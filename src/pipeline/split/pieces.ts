@@ -9,28 +9,20 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { download, redactUrl, statObject, upload, removeTree } from '../../transfer/index.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { ffmpegUrl } from '../ffmpeg/args.ts';
 import { literalPath } from '../ffmpeg/inputs.ts';
-import type { SharedStorage } from '../shared-storage.ts';
-import { describeError } from '../util.ts';
-import type { SplitUnit } from './run.ts';
-import { parseFigures, type UnitFigures } from '../quality/split.ts';
+import type { SharedStorage } from '../../storage/shared-storage.ts';
+import { describeError } from '../../domain/errors.ts';
+import type { ChunkPlace, PieceStore, SplitUnit, UnitFigures } from '../../domain/split-unit.ts';
+import { parseFigures } from '../quality/split.ts';
 
 /** Beside a piece in the storage: what its chunk's run measured (quality/split.ts), for a run that resumes. */
 const FIGURES = '.figures';
 
-/** What a chunk job carries besides its command: the two arguments to point at the worker's own files. */
-export const ChunkPlace = z.object({
-  source: z.object({ url: z.string(), size: z.number().int().nonnegative(), arg: z.string() }),
-  piece: z.object({ url: z.string(), arg: z.string() }),
-});
-export type ChunkPlace = z.infer<typeof ChunkPlace>;
-
 /** The media holder's side, for one split task. */
-export class SplitPieces {
+export class SplitPieces implements PieceStore {
   readonly #storage: SharedStorage;
   readonly #folder: string;
   readonly #source: string;

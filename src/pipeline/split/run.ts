@@ -17,7 +17,8 @@ import { chunkSpec, type Chunk } from './plan.ts';
 import { GraphBuilder } from '../plan/graph.ts';
 import { filter } from '../ffmpeg/args.ts';
 import { loudnessBranch } from '../quality/plan.ts';
-import { parseFigures, unitReader, type UnitFigures, type UnitMeasure } from '../quality/split.ts';
+import { parseFigures, unitReader } from '../quality/split.ts';
+import type { SplitUnit, UnitExecutor, UnitFigures, UnitMeasure, UnitResult } from '../../domain/split-unit.ts';
 import { UserFacingError } from '../../domain/errors.ts';
 
 /**
@@ -27,22 +28,6 @@ import { UserFacingError } from '../../domain/errors.ts';
  */
 export function splitPiecePath(workDir: string, piece: string): string {
   return path.join(workDir, piece);
-}
-
-export interface SplitUnit {
-  kind: 'chunk' | 'audio';
-  /** Chunk index; -1 for the audio. */
-  index: number;
-  args: string[];
-  /** Expected length, for progress and weights. */
-  durationSec: number;
-  /** The source file this run reads. */
-  source: string;
-  /** The file this run writes. */
-  file: string;
-  describe: string;
-  /** What its run measures for the quality report; absent when the report is off. */
-  measure?: UnitMeasure;
 }
 
 export interface SplitPlan {
@@ -132,31 +117,6 @@ export function planSplit(spec: VideoSpec, input: PlanInput, chunks: Chunk[], wo
 }
 
 /** What one unit's run reports back. */
-export interface UnitResult {
-  wallSec: number;
-  cpuSec: number;
-  /** Which process ran it (host:pid), for the task log. */
-  worker: string;
-  /** What its run measured, when the unit asked (`measure`). */
-  figures?: UnitFigures;
-}
-
-/**
- * Runs split units somewhere: FFmpeg processes of this worker (embedded), or jobs any worker of
- * the cluster takes (queue/bull-chunks.ts). The planner and the stitch do not care which.
- */
-export interface UnitExecutor {
-  /** Units handed out at once. */
-  lanes: number;
-  /** When it resolves, `unit.file` is in this process's data dir. */
-  run(unit: SplitUnit, signal: AbortSignal, onProgress: (fraction: number) => void): Promise<UnitResult>;
-  /**
-   * A resumed run: brings a piece an earlier run left where this executor keeps them, with what
-   * its run measured when that was recorded (null: not); null when there is no piece.
-   */
-  kept?(unit: SplitUnit, signal: AbortSignal): Promise<{ figures: UnitFigures | null } | null>;
-}
-
 /**
  * Runs a unit's FFmpeg into a file of this run's own, renamed to the piece's name once FFmpeg ended
  * well. Two runs of one piece can overlap: when the media's worker dies, BullMQ hands its stalled

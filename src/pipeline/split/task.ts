@@ -13,14 +13,15 @@ import { formatCommandLine } from '../ffmpeg/args.ts';
 import { FFMPEG_PREFIX_ARGS, withThreads } from '../ffmpeg/run.ts';
 import type { MediaTask, PlanInput } from '../plan/index.ts';
 import { containerExtension } from '../plan/codecs.ts';
-import { describeError } from '../util.ts';
+import { describeError } from '../../domain/errors.ts';
 import { readFrameTimes } from './keyframes.ts';
 import { chooseChunks, wantsSplit, whyNotSplit, type Chunk } from './plan.ts';
-import { localExecutor, planSplit, runSplit, type SplitUnit, type UnitExecutor } from './run.ts';
+import { localExecutor, planSplit, runSplit } from './run.ts';
+import type { SplitUnit, UnitExecutor, UnitFigures } from '../../domain/split-unit.ts';
 import { SplitPieces } from './pieces.ts';
-import { summarizeSplit, type UnitFigures } from '../quality/split.ts';
+import { summarizeSplit } from '../quality/split.ts';
 import { describeQuality } from '../../domain/quality.ts';
-import type { SharedStorage } from '../shared-storage.ts';
+import type { SharedStorage } from '../../storage/shared-storage.ts';
 import type { Logger } from 'pino';
 
 export interface SplitDeps {

@@ -11,7 +11,8 @@ import { TaskStatus } from '../domain/status.ts';
 import { mediaDirs } from '../domain/layout.ts';
 import { checkStorageUrl, download, openObject, redactUrl, removeTree, statObject, transferPace, upload } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
-import { describeError, mapLimit } from './util.ts';
+import { mapLimit } from '../map-limit.ts';
+import { describeError } from '../domain/errors.ts';
 
 /** Files of one task copied to or from the storage at once. */
 const FILE_CONCURRENCY = 4;
