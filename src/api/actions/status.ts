@@ -70,7 +70,9 @@ async function buildStatus(ctx: ActionContext, found: repo.MediaRow, opts: Statu
   const taskIds = tasks.map((t) => t.id);
   const destinations = await repo.getDestinations(ctx.db, taskIds);
   const logs = opts.includeLog ? await repo.getTaskLogs(ctx.db, taskIds) : null;
-  const warnings = opts.extended ? fieldWarnings(await repo.getLogLinesStartingWith(ctx.db, taskIds, WARNING_PREFIX)) : [];
+  // With the task logs read already, the warnings that start them come from there, not from another query.
+  const warningLines = !opts.extended ? [] : logs ? [...logs.values()].flat().map((l) => l.message) : await repo.getLogLinesStartingWith(ctx.db, taskIds, WARNING_PREFIX);
+  const warnings = fieldWarnings(warningLines);
   const notifications = opts.includeLog ? await notificationsOf(ctx, m.id, destinations) : undefined;
   const qc = await qcChildren(ctx, m, opts.includeQc);
   return {
