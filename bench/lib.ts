@@ -61,14 +61,14 @@ export async function call(base: string, query: Record<string, unknown>): Promis
   return json.response;
 }
 
-/** A 10 s test clip made by FFmpeg: testsrc2 at 30 fps with a stereo 440 Hz tone. */
-export async function makeClip(file: string, width: number, height: number): Promise<void> {
-  process.stdout.write(`making a 10 s ${height}p test clip… `);
+/** A test clip made by FFmpeg (10 s unless told): testsrc2 at 30 fps with a stereo 440 Hz tone. */
+export async function makeClip(file: string, width: number, height: number, { seconds = 10, preset = 'veryfast' } = {}): Promise<void> {
+  process.stdout.write(`making a ${seconds} s ${height}p test clip… `);
   await exec('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=30:duration=10`,
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=10',
-    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-ac', '2', file,
+    '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=30:duration=${seconds}`,
+    '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
+    '-c:v', 'libx264', '-preset', preset, '-crf', '18', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-ac', '2', file,
   ]);
   process.stdout.write('done\n');
 }

@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { call, exec, median, startServer } from './lib.ts';
+import { call, makeClip, median, startServer } from './lib.ts';
 
 const SECONDS = Number(process.env.BENCH_PROGRESS_SECONDS ?? 60);
 const SAMPLE_MS = 500;
@@ -27,14 +27,7 @@ export async function progressSection(dataDir: string): Promise<void> {
   const files = path.join(dataDir, 'progress');
   await fs.mkdir(files, { recursive: true });
   const clip = path.join(files, 'clip-60s-1080p.mp4');
-  process.stdout.write(`making a ${SECONDS} s 1080p test clip… `);
-  await exec('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `testsrc2=size=1920x1080:rate=30:duration=${SECONDS}`,
-    '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${SECONDS}`,
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '18', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-ac', '2', clip,
-  ]);
-  process.stdout.write('done\n');
+  await makeClip(clip, 1920, 1080, { seconds: SECONDS, preset: 'ultrafast' });
 
   const port = 30000 + Math.floor(Math.random() * 20000);
   const server = await startServer(path.join(dataDir, 'progress-server'), port, { ENCODERY_FILE_ROOTS: files });
