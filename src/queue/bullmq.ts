@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { QueueUnavailableError, RetryLater, resumeNoteOf, retryDelayMs, type AbortReason, type MediaProcessor, type MediaQueue } from './types.ts';
 import { bullPriority, queueName, ROUTED_TAGS, tagSubsets } from './route.ts';
+import { nextUp, queuesToRun } from './scheduler.ts';
 
 /**
  * The cluster queue: one BullMQ job per media (job id `media-<id>`, so a media is never queued
@@ -34,6 +35,11 @@ const JobData = z.object({
   retry: z.object({ failures: z.number().int().positive(), reason: z.string() }).optional(),
 });
 type JobData = z.infer<typeof JobData>;
+
+function mediaIdOf(data: unknown): number | undefined {
+  const parsed = JobData.safeParse(data);
+  return parsed.success ? parsed.data.mediaId : undefined;
+}
 
 /** Reasons after which the media is handed back to the queue for another worker, not dropped. */
 const HAND_BACK: readonly unknown[] = ['shutdown', 'lock-lost'];
@@ -247,20 +253,6 @@ const LOCK_LOST_REPEAT_MS = 60_000;
 /** How often a worker with a free slot looks again at which of its queues holds the next media. */
 const SELECT_EVERY_MS = 1000;
 
-/** The media a queue gives out next: BullMQ's priority number (lower first), then age. */
-interface Head {
-  priority: number;
-  timestamp: number;
-  /** Media ids come from one sequence: they order media added in the same millisecond. */
-  mediaId: number;
-}
-
-function before(a: Head, b: Head): boolean {
-  if (a.priority !== b.priority) return a.priority < b.priority;
-  if (a.timestamp !== b.timestamp) return a.timestamp < b.timestamp;
-  return a.mediaId < b.mediaId;
-}
-
 /**
  * The worker side: one BullMQ Worker per queue this process may take from (the plain one and one
  * per combination of its tags), sharing `concurrency` slots. When the slots are full every Worker
@@ -269,7 +261,8 @@ function before(a: Head, b: Head): boolean {
  *
  * BullMQ orders each queue by priority, but not across queues. So while a slot is free and media
  * wait, only the Worker of the queue whose next media comes first (priority, then age) runs; the
- * others are paused. When nothing waits every Worker runs, so a new media is taken at once.
+ * others are paused. When nothing waits every Worker runs, so a new media is taken at once
+ * (scheduler.ts decides which).
  */
 export class BullWorkers {
   readonly #workers: Worker<JobData>[] = [];
@@ -384,14 +377,10 @@ export class BullWorkers {
       this.#apply(new Set());
       return;
     }
-    const heads = await Promise.all(this.#queues.map((q) => nextUp(q)));
-    let best = -1;
-    heads.forEach((h, i) => {
-      if (h && (best < 0 || before(h, heads[best]!))) best = i;
-    });
+    const heads = await Promise.all(this.#queues.map((q) => nextUp(q, mediaIdOf)));
     // A slot may have been taken while Redis answered.
     if (this.#busy >= this.#settings.concurrency || this.#closing) return;
-    this.#apply(new Set(best < 0 ? this.#workers.map((w) => w.name) : [this.#workers[best]!.name]));
+    this.#apply(queuesToRun(this.#workers.map((w) => w.name), heads));
   }
 
   /** Runs the Workers of these queues, pauses the others. */
@@ -495,22 +484,6 @@ export class BullWorkers {
       await this.#subscriber.quit().catch(() => undefined);
     })());
   }
-}
-
-/**
- * What a queue gives out next, or null when nothing waits there. A job back from a stalled worker
- * sits in the plain wait list, which BullMQ empties before the prioritized set.
- */
-async function nextUp(queue: Queue<JobData>): Promise<Head | null> {
-  const waiting = await queue.getJobs(['wait'], 0, 9, true);
-  const candidates = waiting.length > 0 ? waiting : await queue.getJobs(['prioritized'], 0, 0, true);
-  let head: Head | null = null;
-  for (const job of candidates) {
-    const data = JobData.safeParse(job.data);
-    const h = { priority: job.priority, timestamp: job.timestamp, mediaId: data.success ? data.data.mediaId : Number.MAX_SAFE_INTEGER };
-    if (!head || before(h, head)) head = h;
-  }
-  return head;
 }
 
 /** Whether `p` settles within `ms` (true), rethrowing its error if it fails in time. */
