@@ -18,7 +18,9 @@ import { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import { ChunkJob, UnitFigures, type ChunkProcessor, type PieceStore, type SplitUnit, type UnitExecutor, type UnitResult } from '../domain/split-unit.ts';
-import { leaseOptions, redisConnection } from './bullmq.ts';
+import { leaseOptions } from './bullmq.ts';
+import { AbortListener, publishAbort } from './abort-channel.ts';
+import { redisConnection } from './redis.ts';
 import { bullPriority } from './route.ts';
 
 const QUEUE = 'chunks';
@@ -34,9 +36,6 @@ const CHUNK_ATTEMPTS = 3;
 const ABANDONED = 'abandoned';
 
 const ChunkResult = z.object({ wallSec: z.number(), cpuSec: z.number(), worker: z.string(), figures: UnitFigures.optional().catch(undefined) });
-
-/** The coordinator tells the worker holding a chunk it no longer wants to stop it (cancel, stop, a failed sibling). */
-const chunkAbortChannel = (prefix: string): string => `${prefix}:encodery:chunk-abort`;
 
 export interface ChunkSettings {
   redisUrl: string;
@@ -65,7 +64,7 @@ export class BullChunkQueue {
     this.#queue = new Queue<ChunkJob>(QUEUE, { connection, prefix: settings.prefix });
     this.#queue.on('error', (err) => settings.log.error({ err: err.message }, 'chunk queue connection error'));
     this.#publisher = new Redis(connection);
-    this.#publisher.on('error', (err) => settings.log.error({ err: err.message }, 'chunk abort channel error'));
+    this.#publisher.on('error', (err) => settings.log.error({ err: err.message }, 'abort channel error'));
   }
 
   /** One events reader per process, opened on the first split. */
@@ -155,7 +154,8 @@ export class BullChunkQueue {
   /** A job still waiting is dropped; one a worker holds is cancelled there, which stops its FFmpeg. */
   async #abandon(job: Job<ChunkJob>): Promise<void> {
     const removed = await job.remove().then(() => true, () => false);
-    if (!removed) await this.#publisher.publish(chunkAbortChannel(this.#settings.prefix), JSON.stringify({ jobId: job.id })).catch(() => undefined);
+    // The coordinator tells the worker holding it (cancel, stop, a failed sibling).
+    if (!removed) await publishAbort(this.#publisher, this.#settings.prefix, { kind: 'chunk', jobId: job.id! }).catch(() => undefined);
   }
 
   close(): Promise<void> {
@@ -169,13 +169,11 @@ export class BullChunkQueue {
 /** Every worker process's side: runs chunk jobs with its own FFmpeg, `concurrency` at once. */
 export class BullChunkWorkers {
   readonly #worker: Worker<ChunkJob>;
-  readonly #subscriber: Redis;
-  readonly #settings: ChunkSettings;
+  readonly #aborts: AbortListener;
   readonly #processor: ChunkProcessor;
   #closing: Promise<void> | undefined;
 
   constructor(settings: ChunkSettings & { concurrency: number; processor: ChunkProcessor }) {
-    this.#settings = settings;
     this.#processor = settings.processor;
     const me = `${hostname()}:${process.pid}`;
     this.#worker = new Worker<ChunkJob>(QUEUE, async (job, _token, signal) => {
@@ -204,22 +202,14 @@ export class BullChunkWorkers {
       autorun: false,
     });
     this.#worker.on('error', (err) => settings.log.error({ err: err.message }, 'chunk worker connection error'));
-    this.#subscriber = new Redis({ ...redisConnection(settings.redisUrl), lazyConnect: true });
-    this.#subscriber.on('error', (err) => settings.log.error({ err: err.message }, 'chunk abort channel error'));
-    this.#subscriber.on('message', (_channel: string, text: string) => {
-      let parsed: { jobId?: unknown };
-      try {
-        parsed = JSON.parse(text) as typeof parsed;
-      } catch {
-        return;
-      }
-      if (typeof parsed.jobId === 'string' && this.#worker.cancelJob(parsed.jobId, ABANDONED)) settings.log.info({ job: parsed.jobId }, 'chunk abandoned by its media; FFmpeg stopped');
+    this.#aborts = new AbortListener(redisConnection(settings.redisUrl), settings.prefix, settings.log, (message) => {
+      if (message.kind === 'chunk' && this.#worker.cancelJob(message.jobId, ABANDONED)) settings.log.info({ job: message.jobId }, 'chunk abandoned by its media; FFmpeg stopped');
     });
   }
 
   /** Subscribes to chunk aborts before taking any chunk. */
   async start(): Promise<void> {
-    await this.#subscriber.subscribe(chunkAbortChannel(this.#settings.prefix));
+    await this.#aborts.start();
     void this.#worker.run().catch(() => undefined);
   }
 
@@ -227,7 +217,7 @@ export class BullChunkWorkers {
     return (this.#closing ??= (async () => {
       this.#worker.cancelAllJobs('shutdown');
       await this.#worker.close().catch(() => undefined);
-      await this.#subscriber.quit().catch(() => undefined);
+      await this.#aborts.close();
       await this.#processor.close();
     })());
   }

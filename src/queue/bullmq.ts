@@ -1,10 +1,14 @@
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { QueueUnavailableError, RetryLater, resumeNoteOf, retryDelayMs, type AbortReason, type MediaProcessor, type MediaQueue } from './types.ts';
 import { bullPriority, queueName, ROUTED_TAGS, tagSubsets } from './route.ts';
 import { nextUp, queuesToRun } from './scheduler.ts';
+import { AbortListener, publishAbort, type AbortMessage } from './abort-channel.ts';
+import { redactError, redisConnection } from './redis.ts';
+
+export { redisConnection } from './redis.ts';
 
 /**
  * The cluster queue: one BullMQ job per media (job id `media-<id>`, so a media is never queued
@@ -52,26 +56,8 @@ const ABORT_POLL_MS = 100;
 export const QUEUE_WAIT_MS = 500;
 
 
-/** The ioredis options of a redis:// URL (BullMQ insists on no per-request retry limit for workers). */
-export function redisConnection(url: string): RedisOptions {
-  const u = new URL(url);
-  const db = u.pathname.replace(/^\//, '');
-  return {
-    host: u.hostname.replace(/^\[|\]$/g, ''),
-    port: u.port ? Number(u.port) : 6379,
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(db ? { db: Number(db) } : {}),
-    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
-    maxRetriesPerRequest: null,
-  };
-}
-
 /** BullMQ refuses numeric custom ids (they would clash with its own counter). */
 const jobIdOf = (mediaId: number): string => `media-${mediaId}`;
-
-/** Workers learn of CancelMedia/StopMedia/... here; the message names the media and why. */
-const abortChannel = (prefix: string): string => `${prefix}:encodery:abort`;
 
 /** The API side: enqueue, abort, counts. Every queue a route can name is opened up front. */
 export class BullMediaQueue implements MediaQueue {
@@ -161,7 +147,7 @@ export class BullMediaQueue implements MediaQueue {
    */
   async abort(mediaId: number, reason: AbortReason): Promise<void> {
     const jobId = jobIdOf(mediaId);
-    const message = JSON.stringify({ mediaId, reason });
+    const message: AbortMessage = { kind: 'media', mediaId, reason };
     const deadline = Date.now() + 2 * this.#settings.lockMs + 60_000;
     let answered = false;
     let givenUp = false;
@@ -174,7 +160,7 @@ export class BullMediaQueue implements MediaQueue {
         // A run can outlive its job (Redis lost the lock or the job): its store lease still says so.
         if (!held && !(await this.#held(mediaId))) return;
         if (Date.now() > deadline) throw new Error(`the worker running media ${mediaId} did not let go of it`);
-        await this.#publisher.publish(abortChannel(this.#settings.prefix), message);
+        await publishAbort(this.#publisher, this.#settings.prefix, message);
         await new Promise((r) => setTimeout(r, ABORT_POLL_MS));
       }
     })();
@@ -280,7 +266,7 @@ export class BullWorkers {
    */
   #faults = 0;
   #holdUntil = 0;
-  readonly #subscriber: Redis;
+  readonly #aborts: AbortListener;
   #closing: Promise<void> | undefined;
   #selecting: Promise<void> | undefined;
   #selectAgain = false;
@@ -328,9 +314,10 @@ export class BullWorkers {
       queue.on('error', (err) => settings.log.error({ err: redactError(err), queue: name }, 'queue connection error'));
       this.#queues.push(queue);
     }
-    this.#subscriber = new Redis({ ...connection, lazyConnect: true });
-    this.#subscriber.on('error', (err) => settings.log.error({ err: redactError(err) }, 'abort channel error'));
-    this.#subscriber.on('message', (_channel: string, text: string) => this.#onAbort(text));
+    this.#aborts = new AbortListener(connection, settings.prefix, settings.log, (message) => {
+      if (message.kind !== 'media') return;
+      for (const w of this.#workers) w.cancelJob(jobIdOf(message.mediaId), message.reason);
+    });
   }
 
   get running(): number {
@@ -339,7 +326,7 @@ export class BullWorkers {
 
   /** Subscribes to aborts first, so that no abort of a media this process takes is missed. */
   async start(): Promise<void> {
-    await this.#subscriber.subscribe(abortChannel(this.#settings.prefix));
+    await this.#aborts.start();
     // The first choice is made before any Worker fetches, so media already waiting start in order.
     await this.#selectOnce().catch((err: unknown) => {
       // Redis not answering yet: every queue runs, and BullMQ reconnects and retries.
@@ -396,17 +383,6 @@ export class BullWorkers {
         void w.run().catch((err: unknown) => this.#settings.log.error({ err: redactError(err) }, 'worker stopped'));
       }
     }
-  }
-
-  #onAbort(text: string): void {
-    let parsed: { mediaId?: unknown; reason?: unknown };
-    try {
-      parsed = JSON.parse(text) as typeof parsed;
-    } catch {
-      return;
-    }
-    if (typeof parsed.mediaId !== 'number') return;
-    for (const w of this.#workers) w.cancelJob(jobIdOf(parsed.mediaId), String(parsed.reason));
   }
 
   async #run(job: Job<JobData>, token: string | undefined, signal: AbortSignal): Promise<void> {
@@ -481,7 +457,7 @@ export class BullWorkers {
       await Promise.allSettled(this.#workers.map((w) => w.close()));
       await this.#selecting;
       await Promise.allSettled(this.#queues.map((q) => q.close()));
-      await this.#subscriber.quit().catch(() => undefined);
+      await this.#aborts.close();
     })());
   }
 }
@@ -495,12 +471,4 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** ioredis errors can quote the URL they failed on; a password must not reach the logs. */
-function redactError(err: unknown): unknown {
-  if (!(err instanceof Error)) return err;
-  const copy = new Error(err.message.replace(/\/\/[^@/\s]*@/g, '//***@'));
-  copy.name = err.name;
-  return copy;
 }
