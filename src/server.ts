@@ -25,7 +25,7 @@ import { requiredTags } from './queue/route.ts';
 import { parsePriority } from './domain/priority.ts';
 import type { FieldMap } from './domain/fields.ts';
 import { mediaDirs } from './domain/layout.ts';
-import { createMediaProcessor, type PipelineEvents, type PipelineLifecycle } from './pipeline/process-media.ts';
+import { createMediaProcessor, type PipelineEvents, type PipelineLifecycle } from './pipeline/media-run/index.ts';
 import { EncoderSlots } from './pipeline/encoder-slots.ts';
 import { SharedStorage } from './storage/shared-storage.ts';
 import { Outbox } from './notify/outbox.ts';

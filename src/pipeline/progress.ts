@@ -39,7 +39,7 @@ interface TaskState {
   shown: Monotonic;
 }
 
-/** One FFmpeg process as process-media.ts reports it. */
+/** One FFmpeg process as media-run/encode-group.ts reports it. */
 export interface GroupHandle {
   started(): void;
   /** 0..1 of the process; a lower figure than before is ignored. */

@@ -41,7 +41,7 @@ export interface ReadOptions {
 /**
  * Reads fields by lower-cased name and insists that a known field is a single string. Values it
  * adjusts rather than refuses (an odd size a 4:2:0 encoder cannot make) are recorded in `notes`,
- * which the task log shows (pipeline/process-media.ts).
+ * which the task log shows (pipeline/media-run/encode.ts).
  */
 export class Fields {
   readonly #values = new Map<string, FieldValue>();

@@ -1,0 +1,83 @@
+import type { FieldMap } from '../../domain/fields.ts';
+import { isStoreUnavailable } from '../../store/faults.ts';
+import * as repo from '../../store/repo.ts';
+import { parsePriority } from '../../domain/priority.ts';
+import { MediaStatus, isFinalMedia } from '../../domain/status.ts';
+import { describeError } from '../../domain/errors.ts';
+import { ensureLocal } from '../../storage/shared-storage.ts';
+import { withSplitScreen } from '../plan/stage.ts';
+import { ProgressTracker } from '../progress.ts';
+import type { MediaProcessor } from '../../queue/types.ts';
+import { MediaRunContext, type PipelineDeps } from './context.ts';
+import { fetchSources } from './fetch.ts';
+import { encodeAll, needsEncode } from './encode.ts';
+import { deliverAll } from './deliver.ts';
+import { interruptedQc } from './qc-launch.ts';
+import { finish } from './finish.ts';
+
+export type { PipelineDeps, PipelineEvents, PipelineLifecycle } from './context.ts';
+
+/** Moves one media through its statuses: fetch → probe → encode → deliver → notify. */
+export function createMediaProcessor(deps: PipelineDeps): MediaProcessor {
+  return (mediaId, signal, resumeNote) => runMedia(new MediaRunContext(deps, mediaId, signal), resumeNote);
+}
+
+/**
+ * One run of a media, from wherever its last run stopped: an ended media is left alone, one with
+ * only deliveries left is delivered without fetching its sources again. An interruption leaves
+ * the status to whoever interrupted; any other failure ends the media in Error.
+ */
+async function runMedia(run: MediaRunContext, resumeNote: string | undefined): Promise<void> {
+  const media = await repo.getMedia(run.db, run.mediaId);
+  // An ended media moves again only through a restart, which sets it New before queueing it.
+  if (!media || media.deleted || media.status === MediaStatus.ReadyToProcess || isFinalMedia(media.status)) return;
+  run.userId = media.user_id;
+  if (media.parent_media_id !== null) return interruptedQc(run, media);
+  // In a cluster a QC child is never a queue job of its own: one left running by a worker
+  // that died ends here, when its parent's job comes back.
+  for (const child of await repo.qcChildrenOf(run.db, media.user_id, media.id)) await interruptedQc(run, child);
+  const priority = parsePriority((JSON.parse(media.options || '{}') as FieldMap).priority);
+  run.priority = priority.ok ? priority.priority : 0;
+  const tasks = await repo.getTasks(run.db, run.mediaId);
+  run.taskIds = tasks.map((t) => t.id);
+  run.progress = new ProgressTracker(run.db, run.mediaId, run.taskIds);
+  if (resumeNote) await run.logAll(resumeNote);
+  run.progress.start();
+  try {
+    // Only deliveries left (a restarted failed destination, or a crash while saving): the
+    // sources are not fetched again, which could take long or no longer work.
+    // A worker taking over a media in Saving finds the encoded outputs in the shared storage.
+    const current = await ensureLocal(run.storage, run.db, run.lifecycle, tasks, run.signal);
+    const deliverOnly = !media.benchmark && current.length > 0 && !current.some(needsEncode);
+    if (deliverOnly) {
+      await deliverAll(run);
+      await finish(run);
+      return;
+    }
+    const source = await fetchSources(run, media);
+    if (source.paths[0] && source.probes[0]) run.source = { path: source.paths[0], probe: source.probes[0] };
+    if (media.benchmark) {
+      await run.progress.stop();
+      await run.setStatus(MediaStatus.ReadyToProcess, { progress: 0, progress_current: 0, time_left: 0, time_left_current: 0 });
+      return;
+    }
+    await run.setStatus(MediaStatus.WaitingForEncoder);
+    const release = await run.deps.encoderSlots?.acquire(run.priority, run.signal);
+    try {
+      await encodeAll(run, withSplitScreen(source, media.options), media.sources, media.options);
+    } finally {
+      release?.();
+    }
+    await deliverAll(run);
+    await finish(run);
+  } catch (err) {
+    if (run.signal.aborted) return; // whoever interrupted us settles the status
+    // Not the media's fault: the queue runs it again once the store answers.
+    if (isStoreUnavailable(err)) throw err;
+    // The end itself is logged once for every media, with its times (media-ends.ts).
+    run.log.warn({ err }, 'media run failed');
+    await run.setStatus(MediaStatus.Error, { description: describeError(err, run.log), finished_at: Date.now() });
+  } finally {
+    await run.progress.stop();
+  }
+}
