@@ -2,14 +2,15 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { sql } from 'kysely';
-import { StoreError, openStore, openSqlite, type Db } from '../src/store/db.ts';
+import { StoreError, openStore, openSqlite } from '../src/store/db.ts';
 import { migrationProvider } from '../src/store/migrations.ts';
 import * as repo from '../src/store/repo.ts';
 import type { MediaStatus } from '../src/domain/status.ts';
 import { createTestDatabase, tempDir, type TestDatabase } from './helpers.ts';
 
 // The store's dialect differences, checked against the real PostgreSQL (the local `test`
-// database, or ENCODERY_TEST_PG_URL) and, where results must agree, against SQLite too.
+// database, or ENCODERY_TEST_PG_URL) and, where results must agree, against SQLite too. What
+// every store must do alike is in store-contract.test.ts.
 
 const schemas: TestDatabase[] = [];
 const dirs: string[] = [];
@@ -71,70 +72,6 @@ test('media ids from two API nodes on one PostgreSQL are numbers, unique and inc
   } finally {
     await a!.destroy();
     await b!.destroy();
-  }
-});
-
-test('PostgreSQL hands back bigint times and sizes, floats and counts as the same JS numbers SQLite does', async () => {
-  const { url } = await freshPostgres();
-  const dir = await tempDir();
-  dirs.push(dir);
-  const stores: [string, Db][] = [
-    ['sqlite', await openSqlite(dir)],
-    ['postgres', await openStore({ dataDir: dir, databaseUrl: url })],
-  ];
-  try {
-    const seen: unknown[] = [];
-    for (const [name, db] of stores) {
-      const now = 1_764_300_000_123;
-      const id = await repo.insertMedia(db, media('7'), now);
-      await repo.updateMedia(db, id, { source_bytes: 6_000_000_000_123, progress: 100 / 3, started_at: now + 5 });
-      const [task] = await repo.getTasks(db, id);
-      await repo.updateTask(db, task!.id, { cpu_sec: 1.23, speed: 2.5e-7, converted_size: 4_294_967_297 });
-      await repo.appendLog(db, [task!.id], 'hello', now + 9);
-      const m = (await repo.getMedia(db, id))!;
-      const t = (await repo.getTask(db, task!.id))!;
-      const log = (await repo.getTaskLogs(db, [task!.id])).get(task!.id)!;
-      const counts = await repo.countMediaByStatus(db);
-      const row = {
-        created_at: m.created_at,
-        started_at: m.started_at,
-        source_bytes: m.source_bytes,
-        progress: m.progress,
-        finished_at: m.finished_at,
-        cpu_sec: t.cpu_sec,
-        speed: t.speed,
-        converted_size: t.converted_size,
-        log_at: log[0]!.at,
-        counts,
-      };
-      for (const [k, v] of Object.entries(row)) {
-        if (k !== 'finished_at' && k !== 'counts') assert.equal(typeof v, 'number', `${name}: ${k} is a number`);
-      }
-      assert.equal(row.created_at, now, name);
-      assert.equal(row.source_bytes, 6_000_000_000_123, name);
-      assert.equal(row.progress, 100 / 3, `${name}: an 8-byte float keeps progress exactly`);
-      assert.equal(row.finished_at, null, name);
-      assert.deepEqual(counts, [{ status: 'New', n: 1 }], name);
-      seen.push(row);
-    }
-    assert.deepEqual(seen[1], seen[0], 'both stores return the same values and types');
-  } finally {
-    for (const [, db] of stores) await db.destroy();
-  }
-});
-
-test('presets upsert by name on PostgreSQL as on SQLite', async () => {
-  const { url } = await freshPostgres();
-  const db = await openStore({ dataDir: '/nonexistent', databaseUrl: url });
-  try {
-    await repo.savePresets(db, '1', [{ name: 'web', output: 'mp4', format: '{"a":1}' }], 1000);
-    await repo.savePresets(db, '1', [{ name: 'web', output: 'webm', format: '{"a":2}' }], 2000);
-    const list = await repo.listPresets(db, '1');
-    assert.deepEqual(list.map((p) => [p.name, p.output, p.format, p.created_at, p.updated_at]), [['web', 'webm', '{"a":2}', 1000, 2000]]);
-    assert.equal(await repo.deletePreset(db, '1', 'web'), true);
-    assert.equal(await repo.deletePreset(db, '1', 'web'), false);
-  } finally {
-    await db.destroy();
   }
 });
 
