@@ -1,11 +1,16 @@
 /**
- * Real FTP(S) and SSH/SFTP servers for the transfer tests, on free loopback ports over temp folders.
+ * Real FTP(S), SSH/SFTP, S3 (s3rver) and Azure Blob (Azurite) servers for the transfer tests, on
+ * free loopback ports over temp folders.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { FtpSrv } from 'ftp-srv';
+import S3rver from 's3rver';
+// s3rver's own account registry: lets a test use a secret that needs percent-encoding.
+import { DUMMY_ACCOUNT } from 's3rver/lib/models/account.js';
 import ssh2 from 'ssh2';
 import type { Connection } from 'ssh2';
 import { exec, tempDir } from './helpers.ts';
@@ -246,4 +251,57 @@ export async function startSsh(opts: { clientPublicKey?: string; /** answers REA
       await fs.rm(root, { recursive: true, force: true });
     },
   };
+}
+
+// ---------------------------------------------------------------- S3 (s3rver)
+
+/** A real S3 server holding `buckets`, which accepts `key`/`secret` (as well as its own defaults). */
+export async function startS3(dir: string, key: string, secret: string, buckets: string[]): Promise<{ s3: S3rver; host: string; endpoint: string; close(): Promise<void> }> {
+  DUMMY_ACCOUNT.createKeyPair(key, secret);
+  const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: path.join(dir, 'store'), configureBuckets: buckets.map((name) => ({ name })) });
+  const { port } = await s3.run();
+  const host = `127.0.0.1:${port}`;
+  return { s3, host, endpoint: `http://${host}`, close: () => s3.close() };
+}
+
+// ---------------------------------------------------------------- Azure Blob (Azurite)
+
+/** Azurite's well-known development account (public, documented by Microsoft). */
+export const AZURITE_ACCOUNT = 'devstoreaccount1';
+export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+async function untilListening(port: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`azurite exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.end();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error('azurite did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function startAzurite(dir: string): Promise<{ azurite: ChildProcess; endpoint: string }> {
+  const port = await freePort();
+  const azurite = spawn(
+    path.resolve('node_modules/.bin/azurite-blob'),
+    ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', path.join(dir, 'azurite'), '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry'],
+    { stdio: 'ignore' },
+  );
+  await untilListening(port, azurite);
+  return { azurite, endpoint: `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}` };
+}
+
+// Azurite writes its files until it exits: the folder is removed only after that.
+export async function stopAzurite(azurite: ChildProcess | undefined): Promise<void> {
+  if (!azurite || azurite.exitCode !== null || azurite.signalCode !== null) return;
+  const exited = new Promise((r) => azurite.once('exit', r));
+  azurite.kill();
+  await exited;
 }

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -16,11 +16,10 @@ import { createAzureScheme, parseAzureUrl } from '../src/transfer/azure.ts';
 import { __setAddressPolicyForTests, guardedNodeAgent } from '../src/transfer/guard.ts';
 import { checkUrl, download, redactUrl, TransferError, upload, type TransferContext } from '../src/transfer/index.ts';
 import { asList, makeClip, startTestServer, tempDir, untilFinal } from './helpers.ts';
-import { freePort } from './ports.ts';
+import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, stopAzurite } from './remote-servers.ts';
 
-// Azurite's well-known development account (public, documented by Microsoft).
-const ACCOUNT = 'devstoreaccount1';
-const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+const ACCOUNT = AZURITE_ACCOUNT;
+const KEY = AZURITE_KEY;
 const WRONG_KEY = Buffer.from('not the key of this account at all!!').toString('base64');
 const credential = new StorageSharedKeyCredential(ACCOUNT, KEY);
 
@@ -33,42 +32,6 @@ const sasUrl = (container: string, blob: string) => {
   ).toString();
   return { url: `https://${ACCOUNT}.blob.core.windows.net/${container}/${blob}?${sas}`, sig: new URLSearchParams(sas).get('sig')! };
 };
-
-async function untilListening(port: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`azurite exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.end();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error('azurite did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function startAzurite(dir: string): Promise<{ azurite: ChildProcess; endpoint: string }> {
-  const port = await freePort();
-  const azurite = spawn(
-    path.resolve('node_modules/.bin/azurite-blob'),
-    ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', path.join(dir, 'azurite'), '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry'],
-    { stdio: 'ignore' },
-  );
-  await untilListening(port, azurite);
-  return { azurite, endpoint: `http://127.0.0.1:${port}/${ACCOUNT}` };
-}
-
-// Azurite writes its files until it exits: the folder is removed only after that.
-async function stopAzurite(azurite: ChildProcess | undefined): Promise<void> {
-  if (!azurite || azurite.exitCode !== null || azurite.signalCode !== null) return;
-  const exited = new Promise((r) => azurite.once('exit', r));
-  azurite.kill();
-  await exited;
-}
 
 const sha256 = async (file: string) => createHash('sha256').update(await fs.readFile(file)).digest('hex');
 

@@ -6,15 +6,14 @@ import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
+import type S3rver from 's3rver';
 import { checkUrl, download, redactUrl, TransferError, upload } from '../src/transfer/index.ts';
 import { redactText } from '../src/transfer/redact.ts';
 import type { TransferContext } from '../src/transfer/types.ts';
 import { loadConfig } from '../src/config.ts';
 import { parseTarget, type Target } from '../src/transfer/s3.ts';
 import { asList, makeClip, startTestServer, tempDir, untilFinal, USER } from './helpers.ts';
-// s3rver's own account registry: lets the test use a secret that needs percent-encoding.
-import { DUMMY_ACCOUNT } from 's3rver/lib/models/account.js';
+import { startS3 } from './remote-servers.ts';
 
 const KEY = 'AKIAENCODERYTEST';
 const SECRET = 'sEcr/et:Val+ue';
@@ -47,12 +46,8 @@ describe('S3 through a real S3 server (s3rver)', () => {
   let big: string;
 
   before(async () => {
-    DUMMY_ACCOUNT.createKeyPair(KEY, SECRET);
     dir = await tempDir('encodery-s3-');
-    s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: path.join(dir, 'store'), configureBuckets: [{ name: 'media' }] });
-    const { port } = await s3.run();
-    host = `127.0.0.1:${port}`;
-    endpoint = `http://${host}`;
+    ({ s3, host, endpoint } = await startS3(dir, KEY, SECRET, ['media']));
     s3.httpServer.prependListener('request', (req: IncomingMessage) => seen.push({ method: req.method!, url: req.url!, headers: req.headers }));
     // s3:// takes its keys from the SDK's default chain.
     process.env.AWS_ACCESS_KEY_ID = KEY;
