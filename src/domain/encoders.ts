@@ -33,6 +33,19 @@ export const PROBED_AUDIO_CODEC: Record<Exclude<AudioCodec, 'copy'>, string> = {
   pcm_s16le: 'pcm_s16le', pcm_s24le: 'pcm_s24le',
 };
 
+/**
+ * Model seconds per megapixel-frame for each video encoder at its default speed (x264 `medium`),
+ * for the progress model (progress-model.ts).
+ */
+export const ENCODER_COST: Record<VideoCodec, number> = {
+  libx264: 0.042,
+  libx265: 0.2,
+  'libvpx-vp9': 0.12,
+  libvpx: 0.06,
+  libsvtav1: 0.12,
+  'libaom-av1': 0.6,
+};
+
 export const H264_NAMES: Record<string, VideoCodec> = { libx264: 'libx264', h264: 'libx264', x264: 'libx264' };
 export const HEVC_NAMES: Record<string, VideoCodec> = { libx265: 'libx265', hevc: 'libx265', h265: 'libx265', x265: 'libx265' };
 export const VP_NAMES: Record<string, VideoCodec> = { 'libvpx-vp9': 'libvpx-vp9', vp9: 'libvpx-vp9', libvpx: 'libvpx', vp8: 'libvpx' };
