@@ -1,6 +1,5 @@
 import path from 'node:path';
-import { HLS_OUTPUTS } from './format/hls.ts';
-import { DASH_OUTPUTS } from './format/dash.ts';
+import { SEGMENTED_OUTPUTS } from './outputs.ts';
 
 /**
  * Where a task's files go at a destination URL: pure rules shared by the pipeline (which
@@ -30,7 +29,7 @@ export function destinationFor(url: string, file: string, index: number, count: 
 
 /** Outputs made of several files that keep their relative layout (HLS, DASH: manifests, variant folders). */
 export function keepsLayout(output: string): boolean {
-  return ([...HLS_OUTPUTS, ...DASH_OUTPUTS] as readonly string[]).includes(output);
+  return (SEGMENTED_OUTPUTS as readonly string[]).includes(output);
 }
 
 /**

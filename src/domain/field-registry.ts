@@ -10,6 +10,7 @@
  */
 
 import { QC_TESTS } from './qc.ts';
+import { ROTATABLE_OUTPUTS, outputsOfKind } from './outputs.ts';
 
 export type FieldState = 'honoured' | 'inert' | 'refused';
 /**
@@ -52,14 +53,15 @@ const S = ['stream'] as const;
 /** Video and audio settings: a format's own, inherited by its streams, or a stream's. */
 const FS = ['format', 'stream'] as const;
 
-const VIDEO_FILES = ['mp4', 'webm', 'mov', 'mkv', 'mpegts'];
-const AUDIO_FILES = ['mp3', 'm4a', 'ogg', 'wav', 'flac'];
-const HLS = ['advanced_hls', 'iphone_stream', 'ipad_stream', 'roku_hls'];
-const LEGACY_HLS = ['iphone_stream', 'ipad_stream', 'roku_hls'];
-const SEGMENTED = [...HLS, 'mpeg_dash', 'advanced_dash', 'fmp4_hls', 'advanced_fmp4'];
+// The output lists come from the output table, so a new output is covered by every field of its kind.
+const VIDEO_FILES = outputsOfKind('video');
+const AUDIO_FILES = outputsOfKind('audio');
+const HLS = outputsOfKind('hls', 'legacy_hls');
+const LEGACY_HLS = outputsOfKind('legacy_hls');
+const SEGMENTED = outputsOfKind('hls', 'legacy_hls', 'dash');
 const MOVING = [...VIDEO_FILES, ...SEGMENTED];
 const ENCODED = [...MOVING, ...AUDIO_FILES];
-const STILLS = ['thumbnail', 'image', 'gif'];
+const STILLS = outputsOfKind('thumbnail', 'image', 'gif');
 const FILES = [...VIDEO_FILES, ...AUDIO_FILES];
 const TRIMMED = [...ENCODED, 'gif'];
 
@@ -200,7 +202,7 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'logo', in: F, outputs: MOVING, roles: ['passthrough'], state: 'honoured', block: 'fields', doc: 'an image drawn on the picture' },
   { name: 'overlay', in: F, outputs: MOVING, roles: ['passthrough'], state: 'honoured', block: 'fields', doc: 'an image or video drawn on the picture; repeatable' },
   { name: 'text_overlay', in: F, outputs: MOVING, roles: ['passthrough'], state: 'honoured', block: 'fields', doc: 'text drawn on the picture; repeatable' },
-  { name: 'set_rotate', in: FS, outputs: ['mp4', 'mov'], state: 'honoured', doc: 'rotation metadata to write: 0, 90, 180, 270, `source`' },
+  { name: 'set_rotate', in: FS, outputs: ROTATABLE_OUTPUTS, state: 'honoured', doc: 'rotation metadata to write: 0, 90, 180, 270, `source`' },
   { name: 'metadata', in: F, outputs: FILES, state: 'honoured', block: 'fields', doc: 'tags to write, or `copy`' },
   { name: 'metadata_copy', in: F, outputs: FILES, state: 'honoured', doc: '`yes`: copy the source\'s tags' },
   { name: 'strip_chapters', in: F, outputs: FILES, state: 'honoured', doc: '`yes`: leave chapters out' },

@@ -11,6 +11,7 @@ import { readAudio, readTrim, readVideo, type AudioSpec, type VideoSpec } from '
 import { readHls, readLegacyHls, type HlsSpec } from './format/hls.ts';
 import { readContainerEdits } from './format/container.ts';
 import { readDash, type DashSpec } from './format/dash.ts';
+import { OUTPUT_NAMES, OUTPUTS, isOutputName, type OutputKind, type OutputName, type OutputOfKind } from './outputs.ts';
 import { refuseEditing } from './format/editing.ts';
 import { readGif, readImage, readThumbnail, type GifSpec, type ImageSpec, type ThumbnailSpec } from './format/still.ts';
 
@@ -24,11 +25,9 @@ export * from './format/still.ts';
 export * from './format/container.ts';
 export * from './format/editing.ts';
 
-export const SUPPORTED_OUTPUTS = [
-  'mp4', 'webm', 'mov', 'mkv', 'mpegts', 'mp3', 'm4a', 'ogg', 'wav', 'flac', 'thumbnail', 'image', 'gif', 'advanced_hls',
-  'iphone_stream', 'ipad_stream', 'roku_hls', 'mpeg_dash', 'advanced_dash', 'fmp4_hls', 'advanced_fmp4',
-] as const;
-export type OutputName = (typeof SUPPORTED_OUTPUTS)[number];
+/** Every output, from the output table (outputs.ts). */
+export const SUPPORTED_OUTPUTS: readonly OutputName[] = OUTPUT_NAMES;
+export type { OutputName } from './outputs.ts';
 
 export type OutputSpec = VideoSpec | AudioSpec | ThumbnailSpec | HlsSpec | GifSpec | ImageSpec | DashSpec;
 
@@ -46,48 +45,30 @@ export function parseFormat(raw: FieldMap, options: ReadOptions = {}): ParseForm
   }
 }
 
+/** The reader of each kind of output, typed over every kind so a new kind needs its reader. */
+const READERS: { [K in OutputKind]: (f: Fields, output: OutputOfKind<K>) => OutputSpec } = {
+  video: readVideo,
+  audio: (f, output) => ({ kind: 'audio', output, ...readAudio(f, output), ...readTrim(f), ...readContainerEdits(f, output) }),
+  thumbnail: (f) => readThumbnail(f),
+  gif: (f) => readGif(f),
+  // The reference names image as the output a logo is not for; other outputs ignore fields they do not use.
+  image: (f, output) => {
+    refuseEditing(f, output);
+    return readImage(f);
+  },
+  hls: (f) => readHls(f),
+  legacy_hls: readLegacyHls,
+  dash: readDash,
+};
+
 function readSpec(f: Fields): OutputSpec {
   const outputRaw = f.str('output');
   if (outputRaw === null) throw new FormatProblem('Output format is not indicated!');
-  const output = SUPPORTED_OUTPUTS.find((o) => o === outputRaw.toLowerCase());
-  if (!output) {
+  const output = outputRaw.toLowerCase();
+  if (!isOutputName(output)) {
     throw new FormatProblem(`Unknown output "${outputRaw}". Supported: ${SUPPORTED_OUTPUTS.join(', ')}`);
   }
-  // The reference names image as the output a logo is not for; other outputs ignore fields they do not use.
-  if (output === 'image') refuseEditing(f, output);
-  switch (output) {
-    case 'mp4':
-    case 'webm':
-    case 'mov':
-    case 'mkv':
-    case 'mpegts':
-      return readVideo(f, output);
-    case 'mp3':
-    case 'm4a':
-    case 'ogg':
-    case 'wav':
-    case 'flac':
-      return { kind: 'audio', output, ...readAudio(f, output), ...readTrim(f), ...readContainerEdits(f, output) };
-    case 'thumbnail':
-      return readThumbnail(f);
-    case 'gif':
-      return readGif(f);
-    case 'image':
-      return readImage(f);
-    case 'advanced_hls':
-      return readHls(f);
-    case 'mpeg_dash':
-    case 'advanced_dash':
-    case 'fmp4_hls':
-    case 'advanced_fmp4':
-      return readDash(f, output);
-    case 'iphone_stream':
-    case 'ipad_stream':
-    case 'roku_hls':
-      return readLegacyHls(f, output);
-    default: {
-      const never: never = output;
-      throw new Error(`unhandled output ${String(never)}`);
-    }
-  }
+  // TypeScript cannot tie the reader's parameter to the row's kind; the table does.
+  const read = READERS[OUTPUTS[output].kind] as (f: Fields, output: OutputName) => OutputSpec;
+  return read(f, output);
 }

@@ -9,7 +9,7 @@
  * the costs only need to be right relative to each other.
  */
 import type { OutputSpec, Size } from './format.ts';
-import type { VideoCodec } from './format/encoder-fields.ts';
+import { ENCODER_COST, type VideoCodec } from './encoders.ts';
 import { PHASE_WEIGHTS } from './status.ts';
 
 export interface SourceShape {
@@ -17,15 +17,6 @@ export interface SourceShape {
   video: { width: number; height: number; fps: number } | null;
 }
 
-/** Model seconds per megapixel-frame for each video encoder at its default speed (x264 `medium`). */
-const ENCODER_COST: Record<VideoCodec, number> = {
-  libx264: 0.042,
-  libx265: 0.2,
-  'libvpx-vp9': 0.12,
-  libvpx: 0.06,
-  libsvtav1: 0.12,
-  'libaom-av1': 0.6,
-};
 /** turbo=yes picks the encoder's faster preset (x264 `veryfast`). */
 const TURBO_FACTOR = 0.57;
 /** A second pass costs a full encode; the first pass is analysis at about half of one. */

@@ -3,9 +3,9 @@
  * pass-through, and the loudness fields of the audio chain (reference 4.4).
  */
 import { FormatProblem, type Fields, parseDecimal } from './fields.ts';
+import { ROTATABLE_OUTPUTS, type FileOutput } from '../outputs.ts';
 
-export type VideoContainer = 'mp4' | 'webm' | 'mov' | 'mkv' | 'mpegts';
-export type AudioContainer = 'mp3' | 'm4a' | 'ogg' | 'wav' | 'flac';
+export type { AudioContainer, VideoContainer } from '../outputs.ts';
 
 /** Clockwise degrees a player turns the picture, written as metadata; `source` = the source's. */
 export type SetRotate = 0 | 90 | 180 | 270 | 'source';
@@ -50,11 +50,9 @@ export interface LevelFields {
   loudness: Loudness | null;
 }
 
-/** Outputs whose muxer writes a display matrix (FFmpeg 5.1 writes none into Matroska or MPEG-TS). */
-const ROTATABLE: readonly string[] = ['mp4', 'mov'];
 const MAX_TAG_CHARS = 1000;
 
-export function readContainerEdits(f: Fields, output: VideoContainer | AudioContainer): ContainerEdits {
+export function readContainerEdits(f: Fields, output: FileOutput): ContainerEdits {
   const setRotate = readSetRotate(f, output);
   let copyMetadata = f.flag('metadata_copy', false);
   const tags: Partial<Record<MetadataTag, string>> = {};
@@ -94,7 +92,7 @@ export function readContainerEdits(f: Fields, output: VideoContainer | AudioCont
   };
 }
 
-function readSetRotate(f: Fields, output: string): SetRotate {
+function readSetRotate(f: Fields, output: FileOutput): SetRotate {
   const raw = f.str('set_rotate');
   if (raw === null) return 0;
   const v = raw.toLowerCase();
@@ -102,8 +100,8 @@ function readSetRotate(f: Fields, output: string): SetRotate {
   if (v === 'source') value = 'source';
   else if (v === '0' || v === '90' || v === '180' || v === '270') value = Number(v) as 0 | 90 | 180 | 270;
   else throw new FormatProblem(`set_rotate "${raw}" is not one of 0, 90, 180, 270, source.`);
-  if (value !== 0 && !ROTATABLE.includes(output)) {
-    throw new FormatProblem(`set_rotate "${raw}" cannot be written into ${output}, which has no rotation metadata; use output mp4 or mov, or set_rotate 0.`);
+  if (value !== 0 && !ROTATABLE_OUTPUTS.includes(output)) {
+    throw new FormatProblem(`set_rotate "${raw}" cannot be written into ${output}, which has no rotation metadata; use output ${ROTATABLE_OUTPUTS.slice(0, -1).join(', ')} or ${ROTATABLE_OUTPUTS.at(-1)}, or set_rotate 0.`);
   }
   return value;
 }

@@ -10,9 +10,10 @@ import type { HlsStreamSpec } from './hls.ts';
 import { readStreams } from './hls.ts';
 import { readTrim, type Picture, type TrimFields } from './video.ts';
 import { readEditing, type Editing } from './editing.ts';
+import { outputsOfKind, type OutputOfKind } from '../outputs.ts';
 
-export const DASH_OUTPUTS = ['mpeg_dash', 'advanced_dash', 'fmp4_hls', 'advanced_fmp4'] as const;
-export type DashOutput = (typeof DASH_OUTPUTS)[number];
+export const DASH_OUTPUTS: readonly DashOutput[] = outputsOfKind('dash');
+export type DashOutput = OutputOfKind<'dash'>;
 
 export interface DashSpec extends TrimFields, Picture {
   kind: 'dash';

@@ -5,29 +5,16 @@
  */
 import type { FieldValue } from '../fields.ts';
 import { FormatProblem, type Fields, parseDecimal, normaliseLevel } from './fields.ts';
+import { PIXEL_FORMATS, PIXEL_FORMATS_OF, type PixelFormat, type VideoCodec } from '../encoders.ts';
+import { OUTPUTS, type MovingOutput } from '../outputs.ts';
 
-/** The video encoders FFmpeg runs for us. */
-export type VideoCodec = 'libx264' | 'libx265' | 'libvpx-vp9' | 'libvpx' | 'libsvtav1' | 'libaom-av1';
+export { PIXEL_FORMATS, type PixelFormat, type VideoCodec } from '../encoders.ts';
 
 /** Display aspect ratio written into the output: a width/height ratio, or the source's own. */
 export type AspectRatio = number | 'source';
 
 /** `cbr`: the rate held constant through the decoder buffer; `hard`: filler data fills what the picture does not need. */
 export type ConstantBitrate = 'cbr' | 'hard';
-
-export const PIXEL_FORMATS = ['yuv420p', 'yuv422p', 'yuv444p', 'yuv420p10le', 'yuv422p10le', 'yuv444p10le'] as const;
-export type PixelFormat = (typeof PIXEL_FORMATS)[number];
-
-/** Pixel formats each encoder of this FFmpeg takes (`ffmpeg -h encoder=…`), among the ones we offer. */
-const PIXEL_FORMATS_OF: Record<VideoCodec, readonly PixelFormat[]> = {
-  libx264: PIXEL_FORMATS,
-  // x265 has no 8-bit 4:2:2 profile.
-  libx265: ['yuv420p', 'yuv444p', 'yuv420p10le', 'yuv422p10le', 'yuv444p10le'],
-  'libvpx-vp9': PIXEL_FORMATS,
-  'libaom-av1': PIXEL_FORMATS,
-  libsvtav1: ['yuv420p', 'yuv420p10le'],
-  libvpx: ['yuv420p'],
-};
 
 /** The H.264 profile a pixel format needs; 8-bit 4:2:0 fits the profile asked. */
 export const H264_PROFILE_FOR: Partial<Record<PixelFormat, string>> = {
@@ -88,12 +75,15 @@ export function readConstantBitrate(f: Fields, codec: VideoCodec, bitrate: numbe
   return hard ? 'hard' : 'cbr';
 }
 
-export function readPixelFormat(f: Fields, codec: VideoCodec): PixelFormat {
+/** pix_format: one the output and its encoder both take; without it, the output's default. */
+export function readPixelFormat(f: Fields, codec: VideoCodec, output: MovingOutput): PixelFormat {
+  const offered: readonly PixelFormat[] = OUTPUTS[output].pixelFormats;
   const raw = f.str('pix_format');
-  if (raw === null) return 'yuv420p';
+  if (raw === null) return offered[0]!;
   const v = raw.toLowerCase();
   const known = (PIXEL_FORMATS as readonly string[]).includes(v) ? (v as PixelFormat) : null;
   if (!known) throw new FormatProblem(`pix_format "${raw}" is not supported; use ${PIXEL_FORMATS.join(', ')}.`);
+  if (!offered.includes(known)) throw new FormatProblem(`pix_format "${raw}" cannot be used with output ${output}; it takes ${offered.join(', ')}.`);
   const ok = PIXEL_FORMATS_OF[codec];
   if (!ok.includes(known)) throw new FormatProblem(`pix_format "${raw}" cannot be used with ${codec}; it takes ${ok.join(', ')}.`);
   return known;

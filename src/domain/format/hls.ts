@@ -8,6 +8,7 @@ import {
   FormatProblem, Fields, lowerKeys, parseBitrate, parseDecimal, parseFrameRate, parseNonNegativeInt, parseSize,
 } from './fields.ts';
 import { readEditing, type Editing } from './editing.ts';
+import { isOfKind, outputsOfKind, type OutputOfKind } from '../outputs.ts';
 import {
   readAudio, readPicture, readTrim, readVideoEncoding, type AudioFields, type Picture, type SegmentedOutput, type TrimFields, type VideoEncoding,
 } from './video.ts';
@@ -23,8 +24,8 @@ export interface HlsStreamSpec extends VideoEncoding, AudioFields {
 }
 
 /** HLS outputs: advanced_hls and the older multi-bitrate ones, kept by name for the echo. */
-export const HLS_OUTPUTS = ['advanced_hls', 'iphone_stream', 'ipad_stream', 'roku_hls'] as const;
-export type HlsOutput = (typeof HLS_OUTPUTS)[number];
+export const HLS_OUTPUTS: readonly HlsOutput[] = outputsOfKind('hls', 'legacy_hls');
+export type HlsOutput = OutputOfKind<'hls' | 'legacy_hls'>;
 
 /** AES-128 encryption of every segment (reference 4.5 "Encryption"). */
 export interface HlsEncryption {
@@ -326,8 +327,8 @@ export function readHlsStream(f: Fields, index: number, output: SegmentedOutput 
   const audioOnly = f.flag('audio_only', false);
   const videoOnly = f.flag('video_only', false);
   if (audioOnly && videoOnly) throw new FormatProblem('audio_only and video_only cannot both be yes.');
-  // The legacy HLS outputs take advanced_hls's codecs.
-  const codecsOf: SegmentedOutput = (HLS_OUTPUTS as readonly string[]).includes(output) ? 'advanced_hls' : (output as SegmentedOutput);
+  // The legacy HLS outputs take advanced_hls's codecs, and their messages name it.
+  const codecsOf = isOfKind(output, 'legacy_hls') ? 'advanced_hls' : output;
   const encoding = readVideoEncoding(f, codecsOf);
   const subPathRaw = f.str('sub_path');
   let subPath = `stream_${index}`;
@@ -341,7 +342,7 @@ export function readHlsStream(f: Fields, index: number, output: SegmentedOutput 
     subPath = trimmed;
   }
   const iframeStream = f.flag('add_iframe_stream', false);
-  if (iframeStream && !(HLS_OUTPUTS as readonly string[]).includes(output)) {
+  if (iframeStream && !isOfKind(output, 'hls', 'legacy_hls')) {
     throw new FormatProblem(`add_iframe_stream is for HLS outputs with MPEG-TS segments; ${output} cannot carry it. Remove it.`);
   }
   if (iframeStream && audioOnly) throw new FormatProblem('add_iframe_stream needs a picture; it cannot be used with audio_only.');

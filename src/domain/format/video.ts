@@ -2,18 +2,21 @@
 import { FormatProblem, type Fields, type Size, type Crop, type TimeValue,
   parseBitrate, parseEvenPixels, parseFrameRate, parseNonNegativeInt, parseNonNegativeNumber, parseSize, parseTime, normaliseLevel,
 } from './fields.ts';
-import { readContainerEdits, readLevels, type AudioContainer, type ContainerEdits, type LevelFields, type VideoContainer } from './container.ts';
+import { readContainerEdits, readLevels, type ContainerEdits, type LevelFields } from './container.ts';
 import { readEditing, type Editing } from './editing.ts';
 import {
   profileForPixels, readAspectRatio, readAutoCrop, readConstantBitrate, readNoiseReduction, readPixelFormat, readX264Parameters,
-  type AspectRatio, type AutoCrop, type ConstantBitrate, type NoiseReduction, type PixelFormat, type VideoCodec,
+  type AspectRatio, type AutoCrop, type ConstantBitrate, type NoiseReduction, type PixelFormat,
 } from './encoder-fields.ts';
+import { AUDIO_CODEC_NAMES, AV1_NAMES, isAv1, type AudioCodec, type VideoCodec } from '../encoders.ts';
+import {
+  AUDIO_CODECS_FOR, DEFAULT_VIDEO_CODEC, OUTPUTS, VIDEO_CODECS, type AudioFileOutput, type MovingOutput, type OutputName, type VideoContainer,
+  type VideoFileOutput,
+} from '../outputs.ts';
 
-/** Outputs cut into segments with manifests, made of `<stream>` variants (reference 4.6, 4.7). */
-export type SegmentedOutput = 'advanced_hls' | 'mpeg_dash' | 'advanced_dash' | 'fmp4_hls' | 'advanced_fmp4';
-/** `libvpx` is VP8, kept under encoding.com's name. */
-export type AudioCodec =
-  | 'aac' | 'libmp3lame' | 'libvorbis' | 'libopus' | 'ac3' | 'eac3' | 'flac' | 'pcm_s16le' | 'pcm_s24le' | 'copy';
+export { AUDIO_CODEC_NAMES, AV1_NAMES, H264_NAMES, HEVC_NAMES, VP_NAMES, isAv1, type AudioCodec } from '../encoders.ts';
+export { AUDIO_CODECS_FOR, DEFAULT_VIDEO_CODEC, VIDEO_CODECS, type SegmentedOutput } from '../outputs.ts';
+
 export type Rotate = 'def' | 0 | 90 | 180 | 270;
 export type Deinterlacing = 'auto' | 'yes' | 'no';
 
@@ -96,7 +99,7 @@ export interface VideoSpec extends TrimFields, AudioFields, VideoEncoding, Pictu
   /** video_only: the output carries no audio, whatever the source has. @default false */
   videoOnly: boolean;
   kind: 'video';
-  output: VideoContainer;
+  output: VideoFileOutput;
   container: VideoContainer;
   twoPass: boolean;
   /** logo, overlays, text and fades (format/editing.ts). */
@@ -105,7 +108,7 @@ export interface VideoSpec extends TrimFields, AudioFields, VideoEncoding, Pictu
 
 export interface AudioSpec extends TrimFields, AudioFields, ContainerEdits {
   kind: 'audio';
-  output: AudioContainer;
+  output: AudioFileOutput;
 }
 
 /**
@@ -125,72 +128,8 @@ export function timeToSeconds(t: TimeValue, fps: number): number {
   return frames / rate;
 }
 
-export const H264_NAMES: Record<string, VideoCodec> = { libx264: 'libx264', h264: 'libx264', x264: 'libx264' };
-export const HEVC_NAMES: Record<string, VideoCodec> = { libx265: 'libx265', hevc: 'libx265', h265: 'libx265', x265: 'libx265' };
-export const VP_NAMES: Record<string, VideoCodec> = { 'libvpx-vp9': 'libvpx-vp9', vp9: 'libvpx-vp9', libvpx: 'libvpx', vp8: 'libvpx' };
-/** `av1` alone means SVT-AV1, the faster of the two AV1 encoders at a like quality. */
-export const AV1_NAMES: Record<string, VideoCodec> = { libsvtav1: 'libsvtav1', 'libsvt-av1': 'libsvtav1', svtav1: 'libsvtav1', av1: 'libsvtav1', 'libaom-av1': 'libaom-av1', libaom: 'libaom-av1' };
-
-export const VIDEO_CODECS: Record<VideoContainer | SegmentedOutput, Record<string, VideoCodec>> = {
-  mp4: { ...H264_NAMES, ...HEVC_NAMES, ...AV1_NAMES },
-  webm: { ...VP_NAMES, ...AV1_NAMES },
-  mov: { ...H264_NAMES, ...HEVC_NAMES },
-  mkv: { ...H264_NAMES, ...HEVC_NAMES, ...VP_NAMES, ...AV1_NAMES },
-  mpegts: { ...H264_NAMES, ...HEVC_NAMES },
-  // MPEG-TS segments: H.264 or HEVC only.
-  advanced_hls: { ...H264_NAMES, ...HEVC_NAMES },
-  // fMP4 segments: DASH players (MSE) take VP9 and AV1 as well; HLS players (Apple's above
-  // all) reliably take H.264 and HEVC only, so the CMAF outputs that carry an HLS master stay there.
-  mpeg_dash: { ...H264_NAMES, ...HEVC_NAMES, 'libvpx-vp9': 'libvpx-vp9', vp9: 'libvpx-vp9', ...AV1_NAMES },
-  advanced_dash: { ...H264_NAMES, ...HEVC_NAMES, 'libvpx-vp9': 'libvpx-vp9', vp9: 'libvpx-vp9', ...AV1_NAMES },
-  fmp4_hls: { ...H264_NAMES, ...HEVC_NAMES },
-  advanced_fmp4: { ...H264_NAMES, ...HEVC_NAMES },
-};
-
-export const DEFAULT_VIDEO_CODEC: Record<VideoContainer | SegmentedOutput, VideoCodec> = {
-  mp4: 'libx264', webm: 'libvpx-vp9', mov: 'libx264', mkv: 'libx264', mpegts: 'libx264', advanced_hls: 'libx264',
-  mpeg_dash: 'libx264', advanced_dash: 'libx264', fmp4_hls: 'libx264', advanced_fmp4: 'libx264',
-};
-
-export function isAv1(codec: VideoCodec): boolean {
-  return codec === 'libsvtav1' || codec === 'libaom-av1';
-}
-
-// encoding.com's AAC-LC names all become FFmpeg's native AAC-LC encoder. HE-AAC (dolby_heaac,
-// dolby_heaacv2) needs libfdk_aac, which Debian's FFmpeg does not ship: see HE_AAC_NAMES.
-export const AUDIO_CODEC_NAMES: Record<string, AudioCodec> = {
-  aac: 'aac', libfaac: 'aac', libfdk_aac: 'aac', dolby_aac: 'aac',
-  libmp3lame: 'libmp3lame', mp3: 'libmp3lame',
-  libvorbis: 'libvorbis', vorbis: 'libvorbis',
-  libopus: 'libopus', opus: 'libopus',
-  ac3: 'ac3', eac3: 'eac3', copy: 'copy',
-  flac: 'flac',
-  pcm_s16le: 'pcm_s16le', pcm: 'pcm_s16le', pcm_s24le: 'pcm_s24le', pcm_s24l: 'pcm_s24le',
-};
-
 /** HE-AAC v1 and v2: refused, or written as AAC-LC when the operator allows it (ReadOptions.heAac). */
 export const HE_AAC_NAMES = ['dolby_heaac', 'dolby_heaacv2'] as const;
-
-/** The first codec of each list is the output's default. */
-export const AUDIO_CODECS_FOR: Record<VideoContainer | AudioContainer | SegmentedOutput, readonly AudioCodec[]> = {
-  mp4: ['aac', 'libmp3lame', 'ac3', 'eac3', 'copy'],
-  mov: ['aac', 'libmp3lame', 'ac3', 'eac3', 'copy'],
-  mkv: ['aac', 'libopus', 'libvorbis', 'libmp3lame', 'ac3', 'eac3', 'flac', 'copy'],
-  mpegts: ['aac', 'libmp3lame', 'ac3', 'eac3', 'copy'],
-  // MPEG-TS segments; every rendition is encoded (a copied stream could not be cut at our keyframes).
-  advanced_hls: ['aac', 'libmp3lame', 'ac3', 'eac3'],
-  // fMP4 segments, every rendition encoded; Opus in MP4 plays in DASH (MSE) players, not in HLS ones.
-  mpeg_dash: ['aac', 'libopus', 'ac3', 'eac3'],
-  advanced_dash: ['aac', 'libopus', 'ac3', 'eac3'],
-  fmp4_hls: ['aac', 'ac3', 'eac3'],
-  advanced_fmp4: ['aac', 'ac3', 'eac3'],
-  webm: ['libopus', 'libvorbis', 'copy'],
-  mp3: ['libmp3lame', 'copy'],
-  m4a: ['aac', 'copy'],
-  ogg: ['libvorbis', 'libopus', 'flac', 'copy'],
-  wav: ['pcm_s16le', 'pcm_s24le'],
-  flac: ['flac'],
-};
 
 /** Lossless codecs: no bitrate to set (audio_bitrate is accepted and has no effect). */
 export const LOSSLESS: readonly AudioCodec[] = ['flac', 'pcm_s16le', 'pcm_s24le'];
@@ -203,7 +142,7 @@ export const SAMPLE_RATES_FOR: Partial<Record<AudioCodec, readonly number[]>> = 
   eac3: [32000, 44100, 48000],
 };
 
-export function readVideo(f: Fields, output: VideoContainer): VideoSpec {
+export function readVideo(f: Fields, output: VideoFileOutput): VideoSpec {
   const encoding = readVideoEncoding(f, output);
   const edits = readContainerEdits(f, output);
   const picture = readPicture(f);
@@ -211,12 +150,12 @@ export function readVideo(f: Fields, output: VideoContainer): VideoSpec {
   // turn an already turned picture a second time.
   if (edits.setRotate === 'source' && picture.rotate === 'def') picture.rotate = 0;
   return {
-    kind: 'video', output, container: output, ...encoding, twoPass: f.flag('two_pass', false), videoOnly: f.flag('video_only', false), ...picture,
+    kind: 'video', output, container: OUTPUTS[output].container, ...encoding, twoPass: f.flag('two_pass', false), videoOnly: f.flag('video_only', false), ...picture,
     ...readAudio(f, output, encoding.videoCodec), ...readTrim(f), ...edits, editing: readEditing(f),
   };
 }
 
-export function readVideoEncoding(f: Fields, output: VideoContainer | SegmentedOutput): VideoEncoding {
+export function readVideoEncoding(f: Fields, output: MovingOutput): VideoEncoding {
   const codecs = VIDEO_CODECS[output];
   const codecRaw = f.str('video_codec');
   let videoCodec: VideoCodec = DEFAULT_VIDEO_CODEC[output];
@@ -275,7 +214,7 @@ export function readVideoEncoding(f: Fields, output: VideoContainer | SegmentedO
     profile = x264.profile;
     profileGiven = true;
   }
-  const pixelFormat = readPixelFormat(f, videoCodec);
+  const pixelFormat = readPixelFormat(f, videoCodec, output);
   profile = profileForPixels(videoCodec, profile, profileGiven, pixelFormat);
   const levelRaw = f.str('level');
   let level: string | null = null;
@@ -344,7 +283,7 @@ export function readProfile(f: Fields, codec: VideoCodec): string | null {
   return p;
 }
 
-export function readAudio(f: Fields, target: VideoContainer | AudioContainer | SegmentedOutput, videoCodec?: VideoCodec): AudioFields {
+export function readAudio(f: Fields, target: OutputName, videoCodec?: VideoCodec): AudioFields {
   const allowed = AUDIO_CODECS_FOR[target];
   const codecRaw = f.str('audio_codec');
   // VP8 pairs with Vorbis in every old preset (reference 4.2); VP9 with Opus.

@@ -2,7 +2,8 @@
  * Encoder options per video codec. The defaults aim at files every browser and phone plays:
  * H.264 High / yuv420p, x264 `medium` (CRF 23), VP9 constant quality with row threading.
  */
-import { KEYFRAME_PARAMETERS, type AudioContainer, type VideoContainer, type VideoEncoding, type VideoSpec } from '../../domain/format.ts';
+import { KEYFRAME_PARAMETERS, type VideoContainer, type VideoEncoding, type VideoSpec } from '../../domain/format.ts';
+import { CONTAINERS, type Container } from '../../domain/outputs.ts';
 import { formatNumber } from '../ffmpeg/args.ts';
 import type { Box } from './geometry.ts';
 import { X264_STATS_OPTIONS, X265_STATS_PARAMS } from '../quality/plan.ts';
@@ -23,8 +24,8 @@ export interface CodecContext {
    */
   segments?: { everySec: number; frames: number };
   /**
-   * The file's container. The `hvc1` HEVC tag (which Apple players need) belongs to MP4/MOV
-   * only; Matroska and plain MPEG-TS files have no such tag. HLS segments leave this unset.
+   * The file's container, whose row in the output table says whether HEVC is tagged `hvc1`.
+   * HLS segments leave this unset: their HEVC is in fMP4 segments, which are tagged.
    */
   container?: VideoContainer;
   /** Ask the encoder for its closing PSNR/SSIM statistics (quality/plan.ts), when it can give them. */
@@ -82,7 +83,7 @@ export function videoCodecOptions(spec: VideoEncoding, ctx: CodecContext): strin
       if (ctx.pass) params.push(`pass=${ctx.pass}`, `stats=${x265Value(`${ctx.passlog}-x265.log`)}`);
       return [
         '-c:v', 'libx265', '-preset', preset, '-profile:v', spec.profile ?? 'main',
-        ...(ctx.container === 'mkv' || ctx.container === 'mpegts' ? [] : ['-tag:v', 'hvc1']),
+        ...(ctx.container === undefined || CONTAINERS[ctx.container].hvc1 ? ['-tag:v', 'hvc1'] : []),
         // CRF 28 is x265's own default and looks about like x264's 23 at a smaller size.
         ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-crf', '28']),
         ...vbv, ...gop, ...pixels, '-x265-params', params.join(':'),
@@ -139,34 +140,17 @@ function x265Value(v: string): string {
   return v;
 }
 
-export function containerOptions(container: VideoContainer | AudioContainer): string[] {
-  // faststart moves the index to the front so playback starts before the download ends.
-  if (container === 'mp4' || container === 'm4a' || container === 'mov') return ['-movflags', '+faststart'];
-  if (container === 'mpegts') return ['-f', 'mpegts'];
-  return [];
+export function containerOptions(container: Container): string[] {
+  return [...CONTAINERS[container].muxerOptions];
 }
 
 /** The file name extension of each container. */
-export function containerExtension(container: VideoContainer | AudioContainer): string {
-  return container === 'mpegts' ? 'ts' : container;
+export function containerExtension(container: Container): string {
+  return CONTAINERS[container].extension;
 }
 
-/** Codecs each container can take as they are, for `audio_codec copy`. */
-const COPYABLE: Record<VideoContainer | AudioContainer, readonly string[]> = {
-  mp4: ['aac', 'mp3', 'ac3', 'eac3', 'alac', 'opus'],
-  mov: ['aac', 'mp3', 'ac3', 'eac3', 'alac', 'pcm_s16le', 'pcm_s24le'],
-  mkv: ['aac', 'mp3', 'ac3', 'eac3', 'opus', 'vorbis', 'flac', 'alac', 'dts', 'truehd', 'pcm_s16le', 'pcm_s24le'],
-  mpegts: ['aac', 'mp3', 'ac3', 'eac3', 'mp2', 'opus'],
-  ogg: ['vorbis', 'opus', 'flac'],
-  wav: [],
-  flac: [],
-  m4a: ['aac', 'alac'],
-  webm: ['opus', 'vorbis'],
-  mp3: ['mp3'],
-};
-
-export function checkAudioCopy(container: VideoContainer | AudioContainer, sourceCodec: string): void {
-  const ok = COPYABLE[container];
+export function checkAudioCopy(container: Container, sourceCodec: string): void {
+  const ok: readonly string[] = CONTAINERS[container].copyableAudio;
   if (!ok.includes(sourceCodec)) {
     throw new Error(
       `audio_codec copy cannot put the source's ${sourceCodec} audio into ${container} (it takes ${ok.join(', ')}); choose an audio_codec to re-encode it.`,

@@ -5,7 +5,9 @@
  * unknown counts against it. `smart_passthrough no` turns it off.
  */
 import { join } from 'node:path';
-import { hasEditing, type AudioCodec, type AudioFields, type AudioSpec, type OutputSpec, type VideoCodec, type VideoSpec } from '../../domain/format.ts';
+import { hasEditing, type AudioFields, type AudioSpec, type OutputSpec, type VideoSpec } from '../../domain/format.ts';
+import { PROBED_AUDIO_CODEC, PROBED_VIDEO_CODEC } from '../../domain/encoders.ts';
+import { CONTAINERS, containerOf } from '../../domain/outputs.ts';
 import { readVideoPackets, type AudioStreamInfo, type MediaProbe, type PacketInfo, type VideoStreamInfo } from '../ffmpeg/probe.ts';
 import { buildArgs, ffmpegUrl } from '../ffmpeg/args.ts';
 import { audioTarget, singleOutput, type PlanInput } from './common.ts';
@@ -24,14 +26,6 @@ export type PassthroughDecision =
   | { ok: true; note: string }
   | { ok: false; why: string | null; /** Would be checked with the source's video packets. */ needsPackets?: true };
 
-/** The codec name ffprobe reports for what each encoder makes. */
-const VIDEO_SOURCE_CODEC: Record<VideoCodec, string> = {
-  libx264: 'h264', libx265: 'hevc', 'libvpx-vp9': 'vp9', libvpx: 'vp8', libsvtav1: 'av1', 'libaom-av1': 'av1',
-};
-const AUDIO_SOURCE_CODEC: Record<Exclude<AudioCodec, 'copy'>, string> = {
-  aac: 'aac', libmp3lame: 'mp3', libvorbis: 'vorbis', libopus: 'opus', ac3: 'ac3', eac3: 'eac3', flac: 'flac',
-  pcm_s16le: 'pcm_s16le', pcm_s24le: 'pcm_s24le',
-};
 const CODEC_LABEL: Record<string, string> = { h264: 'H.264', hevc: 'HEVC', vp9: 'VP9', vp8: 'VP8', av1: 'AV1', aac: 'AAC', mp3: 'MP3', vorbis: 'Vorbis', opus: 'Opus', ac3: 'AC-3', eac3: 'E-AC-3', flac: 'FLAC' };
 
 /** H.264 profiles a decoder of the asked profile plays; anything else (High 10, 4:2:2) is refused. */
@@ -109,7 +103,7 @@ export function vbvUnderflowAt(packets: PacketInfo[], maxrate: number, bufsize: 
 
 function videoDecision(spec: VideoSpec, probe: MediaProbe, packets: PacketInfo[] | undefined): PassthroughDecision {
   const v = probe.video;
-  if (!v || v.codec !== VIDEO_SOURCE_CODEC[spec.videoCodec]) return { ok: false, why: null };
+  if (!v || v.codec !== PROBED_VIDEO_CODEC[spec.videoCodec]) return { ok: false, why: null };
   const no = (why: string): PassthroughDecision => ({ ok: false, why });
   const common = commonReason(spec, probe);
   if (common) return no(common);
@@ -136,7 +130,7 @@ function videoDecision(spec: VideoSpec, probe: MediaProbe, packets: PacketInfo[]
   const profile = profileReason(spec, v);
   if (profile) return no(profile);
   const tag = v.codecTag ?? null;
-  if (spec.videoCodec === 'libx265' && (spec.container === 'mp4' || spec.container === 'mov') && tag !== 'hvc1') {
+  if (spec.videoCodec === 'libx265' && CONTAINERS[spec.container].hvc1 && tag !== 'hvc1') {
     return no(`the source's HEVC is tagged ${tag ?? 'unknown'}, not the hvc1 Apple players need`);
   }
   if (spec.videoCodec === 'libx264' && tag === 'avc3') return no('the source keeps its H.264 parameter sets in the stream (avc3)');
@@ -196,10 +190,10 @@ function videoDecision(spec: VideoSpec, probe: MediaProbe, packets: PacketInfo[]
 function audioDecision(spec: AudioSpec, probe: MediaProbe): PassthroughDecision {
   const a = probe.audio[0];
   if (!a) return { ok: false, why: null };
-  if (spec.audioCodec !== 'copy' && a.codec !== AUDIO_SOURCE_CODEC[spec.audioCodec]) return { ok: false, why: null };
+  if (spec.audioCodec !== 'copy' && a.codec !== PROBED_AUDIO_CODEC[spec.audioCodec]) return { ok: false, why: null };
   // audio_codec copy is a copy already; only the container must take the codec.
   try {
-    checkAudioCopy(spec.output, a.codec);
+    checkAudioCopy(containerOf(spec.output), a.codec);
   } catch {
     return { ok: false, why: null };
   }
@@ -225,7 +219,7 @@ function commonReason(spec: VideoSpec | AudioSpec, probe: MediaProbe): string | 
 
 function audioReason(spec: AudioFields, a: AudioStreamInfo): string | null {
   if (spec.audioCodec === 'copy') return null;
-  if (a.codec !== AUDIO_SOURCE_CODEC[spec.audioCodec]) return `the source's audio is ${label(a.codec)}, not ${label(AUDIO_SOURCE_CODEC[spec.audioCodec])}`;
+  if (a.codec !== PROBED_AUDIO_CODEC[spec.audioCodec]) return `the source's audio is ${label(a.codec)}, not ${label(PROBED_AUDIO_CODEC[spec.audioCodec])}`;
   if (a.codec === 'aac' && a.profile !== 'LC') return `the source's AAC is ${a.profile ?? 'of an unknown profile'}, not AAC-LC`;
   const target = audioTarget(spec, a);
   if (target.sampleRate !== a.sampleRate) return `the source's audio is at ${a.sampleRate} Hz, not ${target.sampleRate} Hz`;
@@ -267,10 +261,10 @@ function videoBitrate(p: MediaProbe): number | null {
 
 /** The remux: the first video and audio stream as they are, with the format's container edits. */
 export function planPassthrough(spec: VideoSpec | AudioSpec, path: string, probe: MediaProbe, out: { dir: string; baseName: string }) {
-  const container = spec.kind === 'video' ? spec.container : spec.output;
+  const container = containerOf(spec.output);
   const outputPath = join(out.dir, `${out.baseName}.${containerExtension(container)}`);
   const video = spec.kind === 'video';
-  const hvc1 = video && spec.videoCodec === 'libx265' && (container === 'mp4' || container === 'mov') ? ['-tag:v', 'hvc1'] : [];
+  const hvc1 = video && spec.videoCodec === 'libx265' && CONTAINERS[container].hvc1 ? ['-tag:v', 'hvc1'] : [];
   const args = buildArgs({
     inputs: [{ path }],
     outputs: [{

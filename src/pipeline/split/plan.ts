@@ -4,7 +4,7 @@
  * A chunk is the source from one keyframe up to (not including) a later keyframe, encoded alone,
  * video only; the audio is encoded once, whole; the pieces are joined without re-encoding.
  * Only a plain single-file video qualifies, where cutting the picture cannot change the result
- * beyond the encoder's own choices: mp4, webm, mov or mkv from one source, one pass, no trim, no
+ * beyond the encoder's own choices: a splittable output (outputs.ts) from one source, one pass, no trim, no
  * logo/overlay/text/fade (fades and overlays are timed on the whole output), the source's own
  * frame rate (a rate change per chunk could drop or repeat a frame at each seam), no rotation
  * metadata to write, no copied audio or file tags, and no smart pass-through that would remux it. Everything else
@@ -16,8 +16,8 @@ import { rotationToWrite } from '../plan/edits.ts';
 import { passthroughDecision } from '../plan/passthrough.ts';
 import type { FieldMap } from '../../domain/fields.ts';
 import type { FrameTimes } from './keyframes.ts';
+import { OUTPUTS, SPLITTABLE_OUTPUTS } from '../../domain/outputs.ts';
 
-const SPLIT_CONTAINERS = new Set(['mp4', 'webm', 'mov', 'mkv']);
 
 export interface SplitSettings {
   /** Sources at least this long are split without being asked; 0 = only when asked. */
@@ -33,7 +33,7 @@ export function splitAsked(options: FieldMap): boolean {
 
 /** Why a format cannot be split (null: it can). */
 export function whyNotSplit(spec: OutputSpec, probes: MediaProbe[]): string | null {
-  if (spec.kind !== 'video' || !SPLIT_CONTAINERS.has(spec.container)) return `output ${spec.output} is not a single-file mp4, webm, mov or mkv`;
+  if (spec.kind !== 'video' || !OUTPUTS[spec.output].splittable) return `output ${spec.output} is not one of ${SPLITTABLE_OUTPUTS.join(', ')}`;
   if (probes.length !== 1) return 'several sources are joined';
   const probe = probes[0]!;
   if (!probe.video) return 'the source has no video';
