@@ -9,7 +9,7 @@ import * as repo from '../store/repo.ts';
 import type { FieldMap } from '../domain/fields.ts';
 import { parseFormat } from '../domain/format.ts';
 import { parsePriority } from '../domain/priority.ts';
-import { DestinationStatus, MediaStatus, TaskStatus, destinationError, isFinalMedia } from '../domain/status.ts';
+import { DestinationStatus, MediaStatus, TaskStatus, destinationError, isFinalMedia, isFinalTask } from '../domain/status.ts';
 import { download, localSourcePath, transferPace, upload, redactUrl } from '../transfer/index.ts';
 import type { TransferContext, TransferReport } from '../transfer/types.ts';
 import type { FileRootsOf } from '../domain/file-roots.ts';
@@ -44,6 +44,7 @@ import type { SplitPieces } from './split/pieces.ts';
 import { QualityLog } from './quality/log.ts';
 import { summarize } from './quality/report.ts';
 import { describeQuality } from '../domain/quality.ts';
+import { mediaOptions } from '../domain/media-options.ts';
 
 /** What the pipeline tells the rest of the system besides status changes (those notify through the lifecycle's outbox). */
 export interface PipelineEvents {
@@ -133,7 +134,7 @@ class MediaRun {
     // In a cluster a QC child is never a queue job of its own: one left running by a worker
     // that died ends here, when its parent's job comes back.
     for (const child of await repo.qcChildrenOf(this.#db, media.user_id, media.id)) await this.#interruptedQc(child);
-    const priority = parsePriority((JSON.parse(media.options || '{}') as FieldMap).priority);
+    const priority = parsePriority(mediaOptions(media.options).priority);
     this.#priority = priority.ok ? priority.priority : 0;
     const tasks = await repo.getTasks(this.#db, this.mediaId);
     this.#taskIds = tasks.map((t) => t.id);
@@ -452,7 +453,7 @@ class MediaRun {
     /** Bytes sent of each file to each destination, by task. */
     const sent = new Map<number, Map<string, number>>();
     const media = await repo.getMedia(this.#db, this.mediaId);
-    const delivered = new DeliveredOutputs(JSON.parse(media?.options ?? '{}') as FieldMap, {
+    const delivered = new DeliveredOutputs(mediaOptions(media?.options), {
       ffprobe: this.deps.config.ffprobe,
       signal: this.signal,
       log: this.#log,
@@ -501,7 +502,7 @@ class MediaRun {
     });
     this.signal.throwIfAborted();
     const after = await repo.getDestinations(this.#db, tasks.map((t) => t.id));
-    const options = JSON.parse(media?.options ?? '{}') as FieldMap;
+    const options = mediaOptions(media?.options);
     for (const task of tasks) {
       const list = after.get(task.id) ?? [];
       const saved = list.filter((d) => d.status === DestinationStatus.Saved).length;
@@ -602,7 +603,7 @@ const FIGURES_DONE = { progress: 100, progress_current: 100, time_left: 0, time_
 
 /** Tasks this run still has to encode: not done, not failed, not already encoded and saving. */
 function needsEncode(t: repo.TaskRow): boolean {
-  if (t.status === TaskStatus.Finished || t.status === TaskStatus.Error) return false;
+  if (isFinalTask(t.status)) return false;
   return !(t.status === TaskStatus.Saving && t.outputs);
 }
 
