@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import type { Db } from './store/db.ts';
 import { getMedia, type MediaRow } from './store/repo.ts';
 import type { Change } from './store/lifecycle.ts';
-import { MediaStatus } from './domain/status.ts';
+import { MediaStatus, isFinalMedia, type FinalMediaStatus } from './domain/status.ts';
 import type { MediaOutcome, Metrics } from './metrics.ts';
 
-const OUTCOME: Partial<Record<MediaStatus, MediaOutcome>> = {
+const OUTCOME: Record<FinalMediaStatus, MediaOutcome> = {
   [MediaStatus.Finished]: 'finished',
   [MediaStatus.Error]: 'failed',
   [MediaStatus.Stopped]: 'stopped',
@@ -46,8 +46,8 @@ export function watchMediaEnds(db: Db, metrics: Metrics, log: Logger): (changes:
         void read(c.mediaId, (m) => metrics.queueWait.observe(Math.max(0, at - m.created_at) / 1000));
         continue;
       }
+      if (!isFinalMedia(c.to)) continue;
       const outcome = OUTCOME[c.to];
-      if (!outcome) continue;
       metrics.mediaEnded.inc({ outcome });
       void read(c.mediaId, (m) => {
         const endedAt = m.finished_at ?? at;

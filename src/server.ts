@@ -38,6 +38,7 @@ import { FinalStatusCache } from './api/actions/status-cache.ts';
 import { fileRootsFor } from './domain/file-roots.ts';
 import { createLogger } from './log.ts';
 import { watchMediaEnds } from './media-ends.ts';
+import { mediaOptions } from './domain/media-options.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -290,7 +291,7 @@ function mediaPriority(db: Db) {
   return async (mediaId: number): Promise<number | null> => {
     const media = await getMedia(db, mediaId);
     if (!media || media.deleted) return null;
-    const priority = parsePriority((JSON.parse(media.options) as FieldMap).priority);
+    const priority = parsePriority(mediaOptions(media.options).priority);
     return priority.ok ? priority.priority : 0;
   };
 }

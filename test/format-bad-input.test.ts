@@ -80,7 +80,7 @@ test('AV1 – refused in mpegts and HLS, naming video_codec and what to use', ()
 
 test('set_rotate – values, and containers without rotation metadata', () => {
   assert.equal(error({ output: 'mp4', set_rotate: '45' }), 'set_rotate "45" is not one of 0, 90, 180, 270, source.');
-  assert.match(error({ output: 'webm', set_rotate: '90' }), /^set_rotate "90" cannot be written into webm, which has no rotation metadata; use output mp4 or mov/);
+  assert.match(error({ output: 'webm', set_rotate: '90' }), /^set_rotate "90" cannot be written into webm, which has no rotation metadata; use output mp4, mov or mov_prores,/);
   assert.match(error({ output: 'mkv', set_rotate: 'source' }), /^set_rotate "source" cannot be written into mkv/);
   assert.match(error({ output: 'advanced_hls', set_rotate: '90', stream: [stream()] }), /^stream 1: set_rotate "90" cannot be written into advanced_hls/);
   const mov = ok({ output: 'mov', set_rotate: '270' });

@@ -21,7 +21,7 @@ test('parseFormat – a missing output says so the way encoding.com does', () =>
 });
 
 test('parseFormat – an unknown output lists the supported ones', () => {
-  assert.equal(error({ output: 'xyz' }), 'Unknown output "xyz". Supported: mp4, webm, mov, mkv, mpegts, mp3, m4a, ogg, wav, flac, thumbnail, image, gif, advanced_hls, iphone_stream, ipad_stream, roku_hls, mpeg_dash, advanced_dash, fmp4_hls, advanced_fmp4');
+  assert.equal(error({ output: 'xyz' }), 'Unknown output "xyz". Supported: mp4, webm, mov, mov_prores, mkv, mpegts, mp3, m4a, ogg, wav, flac, thumbnail, image, gif, advanced_hls, iphone_stream, ipad_stream, roku_hls, mpeg_dash, advanced_dash, fmp4_hls, advanced_fmp4');
 });
 
 test('parseFormat – mp4 defaults play everywhere: H.264 High, AAC 128k, CRF, keep aspect, def rotation', () => {

@@ -1,6 +1,7 @@
 /** Human-readable text for media and tasks, shared by `status`, `add --wait` and `--watch`. */
 import { duration, percent } from './output.ts';
 import { isFinal, type MediaView, type TaskView } from './views.ts';
+import { isFinalTask } from '../domain/status.ts';
 
 const left = (sec: number | null, status: string): string => (sec !== null && sec > 0 && !isFinal(status) ? `  time left ${duration(sec)}` : '');
 
@@ -10,7 +11,7 @@ export function mediaHeadline(m: MediaView): string {
 
 export function taskHeadline(t: TaskView): string {
   const speed = t.speed !== null && t.speed > 0 ? `  ${t.speed.toFixed(2)}x` : '';
-  const running = t.status !== 'Finished' && t.status !== 'Error';
+  const running = !isFinalTask(t.status);
   return `task ${t.id}  ${t.output}  ${t.status}  ${percent(t.progress)}${running ? left(t.timeLeft, t.status) : ''}${speed}`;
 }
 

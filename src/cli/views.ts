@@ -5,7 +5,7 @@
  * stable shapes (lists always lists, numbers as numbers) for printing and for `--json`.
  */
 import { z } from 'zod';
-import { MediaStatus, TaskStatus } from '../domain/status.ts';
+import { MediaStatus, TaskStatus, isFinalMedia } from '../domain/status.ts';
 import { CliError, ExitCode } from './exit.ts';
 import { isObject } from './client.ts';
 
@@ -106,7 +106,7 @@ export function mediaViews(reply: Record<string, unknown>): MediaView[] {
   return jobs.map(mediaView);
 }
 
-export const isFinal = (status: string): boolean => status === MediaStatus.Finished || status === MediaStatus.Error || status === MediaStatus.Stopped;
+export const isFinal = (status: string): boolean => isFinalMedia(status);
 
 /** What went wrong in an ended media, one line each; empty when everything was made and saved. */
 export function problemsOf(m: MediaView): string[] {

@@ -11,6 +11,7 @@
 
 import { QC_TESTS } from './qc.ts';
 import { ROTATABLE_OUTPUTS, outputsOfKind } from './outputs.ts';
+import { VIDEO_CODEC_NAMES } from './encoders.ts';
 
 export type FieldState = 'honoured' | 'inert' | 'refused';
 /**
@@ -146,7 +147,7 @@ export const FIELDS: readonly FieldDef[] = [
   inert('vcodecparameters', FS, 'video_codec_parameters itself decides', 'vendor samples\' switch for video_codec_parameters'),
 
   // --- video (reference 4.3) ------------------------------------------------------------------
-  { name: 'video_codec', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'libx264, libx265, libvpx-vp9, libvpx, libsvtav1, libaom-av1 (per output)' },
+  { name: 'video_codec', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: `${[...new Set(Object.values(VIDEO_CODEC_NAMES))].join(', ')} (per output: see Every output)` },
   { name: 'size', in: FS, roles: ['passthrough'], state: 'honoured', doc: '`WxH`, even; 0 on one side keeps the aspect (legacy HLS: a comma list)' },
   { name: 'keep_aspect_ratio', in: FS, roles: ['passthrough'], state: 'honoured', doc: '`yes`: fit inside `size` and pad; `no`: stretch' },
   { name: 'bitrate', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: 'video bitrate, e.g. `900k`' },
@@ -173,7 +174,7 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'hard_cbr', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`yes`: constant bitrate padded with filler data (H.264 in MPEG-TS, HEVC)' },
   { name: 'upscale', in: FS, outputs: MOVING, state: 'honoured', doc: 'Encodery\'s own: `no` never makes a picture larger than the source (ladder rungs above it are left out)' },
   {
-    name: 'pix_format', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`yuv420p` (default), `yuv422p`, `yuv444p` and their 10-bit forms, as the codec takes them',
+    name: 'pix_format', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`yuv420p` (default), `yuv422p`, `yuv444p` and their 10-bit forms, as the output and codec take them (see Every output)',
   },
   { name: 'video_codec_parameters', in: FS, outputs: MOVING, roles: ['passthrough'], block: 'free', state: 'honoured', doc: 'x264 options (reference 4.3\'s children, each checked; an empty block or `no` is not given)' },
   {

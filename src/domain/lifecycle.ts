@@ -1,4 +1,4 @@
-import { DestinationStatus, MediaStatus, TaskStatus, isDestinationError } from './status.ts';
+import { DestinationStatus, FINAL_MEDIA_STATUSES, MediaStatus, TaskStatus, isDestinationError } from './status.ts';
 
 /**
  * The allowed moves of media, task and destination statuses: the one table every status writer
@@ -7,7 +7,7 @@ import { DestinationStatus, MediaStatus, TaskStatus, isDestinationError } from '
  */
 const M = MediaStatus;
 const UNFINISHED_MEDIA = [M.New, M.Downloading, M.ReadyToProcess, M.WaitingForEncoder, M.Processing, M.Saving] as const;
-const ENDINGS = [M.Finished, M.Error, M.Stopped] as const;
+const ENDINGS = FINAL_MEDIA_STATUSES;
 
 export const MEDIA_TRANSITIONS = {
   // A media resumed after a crash starts over from whatever its sources and outputs allow.

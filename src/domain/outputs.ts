@@ -80,6 +80,10 @@ export const OUTPUTS = {
     pixelFormats: PIXEL_FORMATS,
   },
   mov: { kind: 'video', container: 'mov', splittable: true, videoCodecs: H26X, audioCodecs: MP4_AUDIO, pixelFormats: PIXEL_FORMATS },
+  // ProRes 422 HQ masters: 10-bit 4:2:2 with uncompressed sound.
+  mov_prores: {
+    kind: 'video', container: 'mov', splittable: false, videoCodecs: ['prores_ks'], audioCodecs: ['pcm_s24le', 'pcm_s16le'], pixelFormats: ['yuv422p10le'],
+  },
   mkv: {
     kind: 'video', container: 'mkv', splittable: true, videoCodecs: [...H26X, 'libvpx-vp9', 'libvpx', ...AV1],
     audioCodecs: ['aac', 'libopus', 'libvorbis', 'libmp3lame', 'ac3', 'eac3', 'flac', 'copy'], pixelFormats: PIXEL_FORMATS,

@@ -28,11 +28,14 @@ export type DestinationStatus = (typeof DestinationStatus)[keyof typeof Destinat
 export const destinationError = (reason: string): DestinationStatus => `Error (${reason})`;
 export const isDestinationError = (s: string): s is `Error (${string})` => s.startsWith('Error (');
 
-/** Statuses a media never leaves by itself. */
-export const FINAL_MEDIA_STATUSES: readonly MediaStatus[] = [MediaStatus.Finished, MediaStatus.Error, MediaStatus.Stopped];
-export const isFinalMedia = (s: string): s is 'Finished' | 'Error' | 'Stopped' => (FINAL_MEDIA_STATUSES as readonly string[]).includes(s);
+/** Statuses a media never leaves by itself: the one list of them (issue 18). */
+export const FINAL_MEDIA_STATUSES = [MediaStatus.Finished, MediaStatus.Error, MediaStatus.Stopped] as const;
+export type FinalMediaStatus = (typeof FINAL_MEDIA_STATUSES)[number];
+export const isFinalMedia = (s: string): s is FinalMediaStatus => (FINAL_MEDIA_STATUSES as readonly string[]).includes(s);
 /** Tasks that ended, well or not; the cascades (stop, give up) leave them as they are. */
-export const isFinalTask = (s: string): s is 'Finished' | 'Error' => s === TaskStatus.Finished || s === TaskStatus.Error;
+export const FINAL_TASK_STATUSES = [TaskStatus.Finished, TaskStatus.Error] as const;
+export type FinalTaskStatus = (typeof FINAL_TASK_STATUSES)[number];
+export const isFinalTask = (s: string): s is FinalTaskStatus => (FINAL_TASK_STATUSES as readonly string[]).includes(s);
 
 /** Statuses in which a worker owns the media; after a crash these are picked up again. */
 export const ACTIVE_MEDIA_STATUSES: readonly MediaStatus[] = [

@@ -11,6 +11,7 @@ import type { DeliveredOutput } from '../domain/delivered-output.ts';
 import type { Change, OutboxWriter } from '../store/lifecycle.ts';
 import { MediaStatus, isFinalMedia } from '../domain/status.ts';
 import type { FieldMap } from '../domain/fields.ts';
+import { mediaOptions } from '../domain/media-options.ts';
 
 export interface OutboxOptions {
   allowPrivateNetwork: boolean;
@@ -114,7 +115,7 @@ export class Outbox implements OutboxWriter<DeliveredOutput> {
       if (c.entity === 'task') continue;
       const media = await repo.getMedia(trx, c.mediaId);
       if (!media) continue;
-      const options = JSON.parse(media.options) as FieldMap;
+      const options = mediaOptions(media.options);
       const row = (kind: string, url: string, body: WireObject, about: { task_id: number; destination_id: number } | null = null) =>
         rows.push(notificationRow(media, options, kind, url, body, about));
       if (c.entity === 'destination') {
@@ -127,7 +128,7 @@ export class Outbox implements OutboxWriter<DeliveredOutput> {
         // A QC child: the URLs are the parent's fields; the notification is the child's, where its GetStatus lists it.
         const kind = c.to === MediaStatus.Processing ? 'qc_start_notify' : isFinalMedia(c.to) ? 'qc_notify' : null;
         const parent = kind ? await repo.getMedia(trx, media.parent_media_id) : undefined;
-        const url = kind && parent ? str((JSON.parse(parent.options) as FieldMap)[kind]) : undefined;
+        const url = kind && parent ? str(mediaOptions(parent.options)[kind]) : undefined;
         if (kind && url) {
           const [task] = await repo.getTasks(trx, media.id);
           row(kind, url, qcPayload(media, task ?? null));

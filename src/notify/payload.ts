@@ -2,16 +2,16 @@ import type { WireObject } from '../api/wire/render.ts';
 import { interleave, wireDecimal, wireQuality } from '../api/wire/render.ts';
 import { parseQuality } from '../domain/quality.ts';
 import type { DeliveredOutput } from '../domain/delivered-output.ts';
-import type { FieldMap } from '../domain/fields.ts';
 import type { DestinationRow, MediaRow, TaskRow } from '../store/repo.ts';
 import { TaskStatus } from '../domain/status.ts';
 import { redactFields, redactText, redactUrl } from '../transfer/redact.ts';
 import { qcReportWire } from '../api/wire/render.ts';
 import type { QcReport } from '../domain/qc.ts';
+import { mediaOptions } from '../domain/media-options.ts';
 
 /** The `notify` result document (reference 6.3), with `taskid` in each format as recorded. */
 export function resultPayload(media: MediaRow, tasks: TaskRow[], destinations: Map<number, DestinationRow[]>): WireObject {
-  const options = JSON.parse(media.options) as FieldMap;
+  const options = mediaOptions(media.options);
   const sources = (JSON.parse(media.sources) as string[]).map(redactUrl);
   return {
     mediaid: String(media.id),

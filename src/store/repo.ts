@@ -1,6 +1,6 @@
 import { sql, type Selectable, type Updateable } from 'kysely';
 import type { Db } from './db.ts';
-import { DestinationStatus, FINAL_MEDIA_STATUSES, MediaStatus, TaskStatus } from '../domain/status.ts';
+import { DestinationStatus, FINAL_MEDIA_STATUSES, FINAL_TASK_STATUSES, MediaStatus, TaskStatus } from '../domain/status.ts';
 import type { DestinationTable, MediaTable, NotificationAttemptTable, NotificationTable, PresetTable, TaskLogTable, TaskTable } from './schema.ts';
 
 export type MediaRow = Selectable<MediaTable>;
@@ -155,7 +155,7 @@ export async function writeProgress(db: Db, mediaId: number, media: ProgressFigu
   await db.transaction().execute(async (trx) => {
     await trx.updateTable('media').set(media).where('id', '=', mediaId).where('status', 'not in', [...FINAL_MEDIA_STATUSES]).execute();
     for (const { id, ...figures } of tasks) {
-      await trx.updateTable('task').set(figures).where('id', '=', id).where('status', 'not in', [TaskStatus.Finished, TaskStatus.Error]).execute();
+      await trx.updateTable('task').set(figures).where('id', '=', id).where('status', 'not in', [...FINAL_TASK_STATUSES]).execute();
     }
   });
 }

@@ -75,9 +75,9 @@ export function readConstantBitrate(f: Fields, codec: VideoCodec, bitrate: numbe
   return hard ? 'hard' : 'cbr';
 }
 
-/** pix_format: one the output and its encoder both take; without it, the output's default. */
-export function readPixelFormat(f: Fields, codec: VideoCodec, output: MovingOutput): PixelFormat {
-  const offered: readonly PixelFormat[] = OUTPUTS[output].pixelFormats;
+/** pix_format: one the output and its encoder both take; without it, the output's default (yuv420p when no output is named). */
+export function readPixelFormat(f: Fields, codec: VideoCodec, output?: MovingOutput): PixelFormat {
+  const offered: readonly PixelFormat[] = output === undefined ? PIXEL_FORMATS : OUTPUTS[output].pixelFormats;
   const raw = f.str('pix_format');
   if (raw === null) return offered[0]!;
   const v = raw.toLowerCase();

@@ -8,7 +8,7 @@ import {
   profileForPixels, readAspectRatio, readAutoCrop, readConstantBitrate, readNoiseReduction, readPixelFormat, readX264Parameters,
   type AspectRatio, type AutoCrop, type ConstantBitrate, type NoiseReduction, type PixelFormat,
 } from './encoder-fields.ts';
-import { AUDIO_CODEC_NAMES, AV1_NAMES, isAv1, type AudioCodec, type VideoCodec } from '../encoders.ts';
+import { AUDIO_CODEC_NAMES, AV1_NAMES, INTRA_ONLY, isAv1, type AudioCodec, type VideoCodec } from '../encoders.ts';
 import {
   AUDIO_CODECS_FOR, DEFAULT_VIDEO_CODEC, OUTPUTS, VIDEO_CODECS, type AudioFileOutput, type MovingOutput, type OutputName, type VideoContainer,
   type VideoFileOutput,
@@ -171,6 +171,7 @@ export function readVideoEncoding(f: Fields, output: MovingOutput): VideoEncodin
     }
     videoCodec = found;
   }
+  if (INTRA_ONLY.includes(videoCodec)) refuseRateControl(f, videoCodec);
 
   const size = f.evenSize('size', 'a size like 640x360 (0 keeps the aspect ratio)', '4:2:0 video needs even sides');
   const bitrate = f.parse('bitrate', 'a bitrate like 900k', (v) => parseBitrate(v, 16_000));
@@ -236,6 +237,16 @@ export function readVideoEncoding(f: Fields, output: MovingOutput): VideoEncodin
     profile, level, turbo: f.flag('turbo', false), aspectRatio: readAspectRatio(f), constantBitrate, pixelFormat,
     x264Options: x264?.options ?? [], upscale: f.flag('upscale', true),
   };
+}
+
+/** An intra-only encoder (ProRes) has no rate, buffer, GOP or second pass to set. */
+function refuseRateControl(f: Fields, codec: VideoCodec): void {
+  const valued = ['bitrate', 'maxrate', 'minrate', 'bufsize', 'keyframe'].filter((name) => f.str(name) !== null);
+  const switched = ['cbr', 'hard_cbr', 'two_pass'].filter((name) => f.flag(name, false));
+  const asked = [...valued, ...switched][0];
+  if (asked !== undefined) {
+    throw new FormatProblem(`${asked} cannot be used with ${codec}: every frame is a keyframe at the quality its profile sets, with no rate to control. Remove ${asked}.`);
+  }
 }
 
 export function readPicture(f: Fields): Picture {

@@ -110,6 +110,9 @@ export function videoCodecOptions(spec: VideoEncoding, ctx: CodecContext): strin
         ...(spec.bitrate !== null ? ['-b:v', String(spec.bitrate)] : ['-b:v', '0', '-crf', '35']),
         ...vbv, ...gop, ...pixels,
       ];
+    case 'prores_ks':
+      // Profile 3 is 422 HQ; the apl0 vendor tag is what Apple's own encoder writes, which some players look for.
+      return ['-c:v', 'prores_ks', '-profile:v', '3', '-vendor', 'apl0', ...pixels];
     case 'libvpx':
       // VP8 has no pure constant-quality mode: CRF needs a bitrate ceiling, ~0.1 bit per pixel.
       return [

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { hasEditing, type AudioFields, type AudioSpec, type OutputSpec, type VideoSpec } from '../../domain/format.ts';
-import { PROBED_AUDIO_CODEC, PROBED_VIDEO_CODEC } from '../../domain/encoders.ts';
+import { PROBED_AUDIO_CODEC, PROBED_PROFILE, PROBED_VIDEO_CODEC } from '../../domain/encoders.ts';
 import { CONTAINERS, containerOf } from '../../domain/outputs.ts';
 import { readVideoPackets, type AudioStreamInfo, type MediaProbe, type PacketInfo, type VideoStreamInfo } from '../ffmpeg/probe.ts';
 import { buildArgs, ffmpegUrl } from '../ffmpeg/args.ts';
@@ -233,10 +233,13 @@ function audioReason(spec: AudioFields, a: AudioStreamInfo): string | null {
 
 function profileReason(spec: VideoSpec, v: VideoStreamInfo): string | null {
   const src = v.profile ?? 'unknown';
+  const made = PROBED_PROFILE[spec.videoCodec];
   if (spec.videoCodec === 'libx264') {
     const rank = H264_PROFILE_RANK[src];
     const asked = ASKED_H264_RANK[spec.profile ?? 'high'] ?? 2;
     if (rank === undefined || rank > asked) return `the source's H.264 profile is ${src}, beyond ${spec.profile ?? 'high'}`;
+  } else if (made !== undefined) {
+    if (src !== made) return `the source's ${label(v.codec)} profile is ${src}, not the ${made} this output makes`;
   } else {
     const ok = PLAYABLE_PROFILES[v.codec];
     if (ok && !ok.includes(src)) return `the source's ${label(v.codec)} profile is ${src}, not ${ok.join(' or ')}`;

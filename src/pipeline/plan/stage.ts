@@ -14,6 +14,7 @@ import { filter, formatNumber, type FilterChain } from '../ffmpeg/args.ts';
 import { probeAt, type PlanInput } from './common.ts';
 import { even, displayBox, fitFilters } from './geometry.ts';
 import { pictureFilters, preparedFrame, type Stage } from './graph.ts';
+import { mediaOptions } from '../../domain/media-options.ts';
 
 /** The picture of the grid itself: already prepared, nothing more to do. */
 const NEUTRAL: Picture = {
@@ -22,13 +23,8 @@ const NEUTRAL: Picture = {
 
 /** The sources with the media's split_screen (kept with the request's other top-level fields). */
 export function withSplitScreen<T extends PlanInput>(input: T, optionsJson: string | null): T {
-  let options: Record<string, unknown>;
-  try {
-    options = JSON.parse(optionsJson ?? '{}') as Record<string, unknown>;
-  } catch {
-    return input;
-  }
-  const parsed = parseSplitScreen(options['split_screen'] as Parameters<typeof parseSplitScreen>[0], input.paths.length);
+  const options = mediaOptions(optionsJson);
+  const parsed = parseSplitScreen(options['split_screen'], input.paths.length);
   // AddMedia refused a bad one; a media stored before this field existed has none.
   return parsed.ok && parsed.value ? { ...input, splitScreen: parsed.value } : input;
 }

@@ -3,6 +3,7 @@
  * as the demuxer hands them over (timestamps, keyframes), read as a stream, never decoded.
  */
 import type { QcChecks, QcSeverity } from '../../domain/qc.ts';
+import { PROBED_VIDEO_CODEC, VIDEO_CODEC_NAMES } from '../../domain/encoders.ts';
 import { forEachVideoPacket, type MediaProbe } from '../ffmpeg/probe.ts';
 import { outside, round, type CheckResult } from './report.ts';
 
@@ -203,7 +204,11 @@ export function describeBounds(b: { min?: number; max?: number }, unit: string):
   return 'any';
 }
 
-const CODEC_ALIASES: Record<string, string> = { libx264: 'h264', avc: 'h264', avc1: 'h264', x264: 'h264', h265: 'hevc', libx265: 'hevc', x265: 'hevc', hvc1: 'hevc', libvpx: 'vp8', 'libvpx-vp9': 'vp9', libaom: 'av1', 'libaom-av1': 'av1', libsvtav1: 'av1' };
+/** Every name `video_codec` takes, as ffprobe calls what that encoder makes, and the codec tags. */
+const CODEC_ALIASES: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(VIDEO_CODEC_NAMES).map(([name, encoder]) => [name, PROBED_VIDEO_CODEC[encoder]])),
+  avc: 'h264', avc1: 'h264', hvc1: 'hevc',
+};
 const codecName = (c: string): string => CODEC_ALIASES[c.toLowerCase()] ?? c.toLowerCase();
 
 /** As a decimal level: H.264 reports 31 for 3.1, HEVC 93 (30 × 3.1). */

@@ -21,6 +21,7 @@ import { probeMedia, type MediaProbe } from '../ffmpeg/probe.ts';
 import { describeError } from '../../domain/errors.ts';
 import { runQc } from './run.ts';
 import { firstProblem, round, type QcReport } from './report.ts';
+import { mediaOptions } from '../../domain/media-options.ts';
 
 export interface QcChildDeps {
   db: Db;
@@ -62,7 +63,7 @@ export async function runQcChild(
   source: { path: string; probe: MediaProbe } | null,
 ): Promise<QcOutcome> {
   const { db, signal } = deps;
-  const options = JSON.parse(parent.options) as FieldMap;
+  const options = mediaOptions(parent.options);
   // The child renders its notifications the way the parent asked for its own.
   const childOptions: FieldMap = {};
   for (const k of ['notify_format', 'notify_body_format']) if (options[k] !== undefined) childOptions[k] = options[k]!;

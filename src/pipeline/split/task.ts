@@ -5,7 +5,6 @@ import path from 'node:path';
 import type { Config } from '../../config.ts';
 import type { Db } from '../../store/db.ts';
 import * as repo from '../../store/repo.ts';
-import type { FieldMap } from '../../domain/fields.ts';
 import type { VideoSpec } from '../../domain/format.ts';
 import { TaskStatus } from '../../domain/status.ts';
 import { mediaDirs } from '../../domain/layout.ts';
@@ -23,6 +22,7 @@ import { summarizeSplit } from '../quality/split.ts';
 import { describeQuality } from '../../domain/quality.ts';
 import type { SharedStorage } from '../../storage/shared-storage.ts';
 import type { Logger } from 'pino';
+import { mediaOptions } from '../../domain/media-options.ts';
 
 export interface SplitDeps {
   config: Config;
@@ -49,12 +49,7 @@ export interface SplitTask {
 /** The tasks of this media to split, with their chunks, and a log line for each format that asked but cannot be. */
 export async function splitCandidates(members: MediaTask[], input: PlanInput, optionsJson: string, deps: SplitDeps): Promise<{ tasks: SplitTask[]; notes: { taskId: number; message: string }[] }> {
   const notes: { taskId: number; message: string }[] = [];
-  let options: FieldMap = {};
-  try {
-    options = JSON.parse(optionsJson || '{}') as FieldMap;
-  } catch {
-    // unreadable options ask for nothing
-  }
+  const options = mediaOptions(optionsJson);
   const settings = { aboveSeconds: deps.config.splitAboveSeconds, chunkSeconds: deps.config.splitChunkSeconds };
   if (!wantsSplit(options, input.probes, settings)) return { tasks: [], notes };
   const eligible: (MediaTask & { spec: VideoSpec })[] = [];
