@@ -81,10 +81,10 @@ test('FTP: a missing source file is a final error naming the path', async () => 
 test('FTPS: explicit TLS with a CA from ENCODERY_FTPS_CA_FILE round-trips; without it the certificate is refused', async () => {
   const small = await randomFile(work, 'small.bin', 300_000);
   const url = `ftps://${auth}@127.0.0.1:${ftps.port}/tls/a.bin`;
-  await upload(small, url, ctx({ remote: { ftpsCaFile: cert.certFile } }));
+  await upload(small, url, ctx({ ftpsCaFile: cert.certFile }));
   assert.equal(await sha256(path.join(ftps.root, 'tls', 'a.bin')), await sha256(small));
   const back = path.join(work, 'tls-back.bin');
-  await download(url, back, ctx({ remote: { ftpsCaFile: cert.certFile } }));
+  await download(url, back, ctx({ ftpsCaFile: cert.certFile }));
   assert.equal(await sha256(back), await sha256(small));
   assert.ok(ftps.logins.length >= 2 && ftps.logins.every((l) => l.secure), 'every login came over TLS');
 

@@ -20,7 +20,7 @@ const ctx = (extra: Partial<TransferContext> = {}): TransferContext => ({
   retryDelaysMs: [20, 20],
   ...extra,
 });
-const withKey = (passphrase = PASSPHRASE): Partial<TransferContext> => ({ remote: { sftpKeyFile: keyFile, sftpKeyPassphrase: passphrase } });
+const withKey = (passphrase = PASSPHRASE): Partial<TransferContext> => ({ sftpKeyFile: keyFile, sftpKeyPassphrase: passphrase });
 const auth = `${SSH_USER}:${enc(SSH_PASSWORD)}`;
 
 before(async () => {
@@ -147,7 +147,7 @@ test('ENCODERY_SFTP_KNOWN_HOSTS: a listed host key (plain or hashed name) passes
   const known = async (text: string): Promise<Partial<TransferContext>> => {
     const file = path.join(work, `known_hosts_${randomBytes(4).toString('hex')}`);
     await fs.writeFile(file, text);
-    return { remote: { sftpKnownHostsFile: file } };
+    return { sftpKnownHosts: file };
   };
   const url = (f: string) => `sftp://${auth}@127.0.0.1:${ssh.port}/kh/${f}`;
 

@@ -10,7 +10,7 @@ import type { FieldMap } from '../domain/fields.ts';
 import { parseFormat } from '../domain/format.ts';
 import { parsePriority } from '../domain/priority.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, destinationError, isFinalMedia } from '../domain/status.ts';
-import { download, localSourcePath, transferPace, upload, redactUrl } from '../transfer/index.ts';
+import { download, localSourcePath, transferContext, upload, redactUrl } from '../transfer/index.ts';
 import type { TransferContext, TransferReport } from '../transfer/types.ts';
 import type { FileRootsOf } from '../domain/file-roots.ts';
 import { probeMedia, type MediaProbe } from './ffmpeg/probe.ts';
@@ -113,15 +113,8 @@ class MediaRun {
   }
 
   get #transfer(): TransferContext {
-    const c = this.deps.config;
-    const roots = this.#userId === null ? { own: [], shared: [], denied: [] } : this.deps.fileRoots(this.#userId);
-    return {
-      fileRoots: roots.own, sharedFileRoots: roots.shared, deniedFileRoots: roots.denied, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes, pace: transferPace(c),
-      s3Endpoint: c.s3Endpoint, s3Region: c.s3Region, azureEndpoint: c.azureEndpoint,
-      remote: { sftpKeyFile: c.sftpKeyFile, sftpKeyPassphrase: c.sftpKeyPassphrase, sftpKnownHostsFile: c.sftpKnownHosts, ftpsCaFile: c.ftpsCaFile },
-      debug: (message) => this.#log.debug(message),
-      report: (t) => this.deps.events.transferred(t),
-    };
+    const roots = this.#userId === null ? undefined : this.deps.fileRoots(this.#userId);
+    return transferContext(this.deps.config, { ...(roots ? { roots } : {}), signal: this.signal, debug: (message) => this.#log.debug(message), report: (t) => this.deps.events.transferred(t) });
   }
 
   async run(): Promise<void> {

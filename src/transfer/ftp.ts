@@ -67,7 +67,7 @@ function mapError(err: unknown, verb: Verb, url: URL, ctx: TransferContext): Tra
 
 async function tlsOptions(url: URL, ctx: TransferContext): Promise<tls.ConnectionOptions> {
   const host = hostOf(url);
-  const caFile = ctx.remote?.ftpsCaFile;
+  const caFile = ctx.ftpsCaFile;
   return {
     // The socket may go to the checked IP address; the certificate must still match the name.
     ...(net.isIP(host) === 0 ? { servername: host } : {}),

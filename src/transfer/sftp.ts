@@ -74,7 +74,7 @@ function mapError(err: unknown, verb: Verb, url: URL, ctx: TransferContext, auth
 async function authFor(url: URL, ctx: TransferContext, verb: Verb): Promise<Auth> {
   const { password } = credentialsOf(url);
   if (password !== null) return { kind: 'password', password };
-  const keyFile = ctx.remote?.sftpKeyFile;
+  const keyFile = ctx.sftpKeyFile;
   if (!keyFile) {
     throw new TransferError(`${verb} error: the SFTP URL for ${whoAt(url)} has no password and no private key is configured (ENCODERY_SFTP_KEY_FILE)`);
   }
@@ -84,7 +84,7 @@ async function authFor(url: URL, ctx: TransferContext, verb: Verb): Promise<Auth
   } catch (err) {
     throw new TransferError(`${verb} error: cannot read the SFTP private key file (ENCODERY_SFTP_KEY_FILE)`, { cause: err });
   }
-  const passphrase = ctx.remote?.sftpKeyPassphrase ?? undefined;
+  const passphrase = ctx.sftpKeyPassphrase ?? undefined;
   // Checked here so a wrong passphrase reads as one, not as a refused login.
   const parsed = utils.parseKey(key, passphrase);
   if (parsed instanceof Error) {
@@ -182,7 +182,7 @@ async function connect(url: URL, ctx: TransferContext, verb: Verb): Promise<Sess
 }
 
 async function readKnownHosts(ctx: TransferContext, verb: Verb): Promise<ReturnType<typeof parseKnownHosts> | null> {
-  const file = ctx.remote?.sftpKnownHostsFile;
+  const file = ctx.sftpKnownHosts;
   if (!file) return null;
   try {
     return parseKnownHosts(await fs.readFile(file, 'utf8'));

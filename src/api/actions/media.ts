@@ -6,7 +6,7 @@ import { sourceClipProblem } from '../../domain/source-clip.ts';
 import { builtInPreset, mergeUnder, presetFields, PRESET_NAME, type Preset } from '../../domain/presets.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, isDestinationError, isFinalMedia, isFinalTask } from '../../domain/status.ts';
 import type { RestartPlan } from '../../store/lifecycle.ts';
-import { checkUrl, lexicallyInside } from '../../transfer/index.ts';
+import { checkUrl, lexicallyInside, transferContext } from '../../transfer/index.ts';
 import { parseSplitScreen } from '../../domain/split-screen.ts';
 import * as repo from '../../store/repo.ts';
 import { mediaDirs } from '../../domain/layout.ts';
@@ -423,14 +423,14 @@ function validateOptions(query: FieldMap): FieldMap {
 }
 
 function checkLocation(ctx: ActionContext, url: string, role: 'source' | 'destination' | 'notify', where = '', field: string = role): void {
-  const allowPrivateNetwork = ctx.config.allowPrivateNetwork;
+  const transfer = transferContext(ctx.config);
   if (role === 'notify') {
     if (!/^https?:\/\//i.test(url)) throw new ApiError(ErrorText.badValue(field, 'must be an http:// or https:// URL.'));
-    const problem = checkUrl(url, 'destination', { allowPrivateNetwork });
+    const problem = checkUrl(url, 'destination', { allowPrivateNetwork: transfer.allowPrivateNetwork });
     if (problem) throw new ApiError(ErrorText.badValue(field, problem.replace(/^The destination host/, 'names host') + '.'));
     return;
   }
-  const problem = checkUrl(url, role, { allowPrivateNetwork, s3Endpoint: ctx.config.s3Endpoint, s3Region: ctx.config.s3Region });
+  const problem = checkUrl(url, role, transfer);
   if (problem) throw new ApiError(where + problem);
   if (/^file:/i.test(url)) {
     let file: string;
