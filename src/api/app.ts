@@ -16,6 +16,7 @@ import { mediaDirs } from '../domain/layout.ts';
 import type { Metrics } from '../metrics.ts';
 import { openForDownload } from '../storage/shared-storage.ts';
 import { describeError } from '../domain/errors.ts';
+import { contentTypeOf, UNKNOWN_CONTENT_TYPE } from '../domain/content-types.ts';
 import { dashboard } from '../dashboard/plugin.ts';
 import { serviceStatus, type HealthReport } from '../health.ts';
 
@@ -34,31 +35,6 @@ interface RawBody {
   /** What the body asked for (FormatScanner), known even when it is over the limit or undecodable. */
   format: WireFormat;
 }
-
-const MIME: Record<string, string> = {
-  '.mp4': 'video/mp4',
-  '.webm': 'video/webm',
-  '.mp3': 'audio/mpeg',
-  '.m4a': 'audio/mp4',
-  '.jpg': 'image/jpeg',
-  '.png': 'image/png',
-  '.m3u8': 'application/vnd.apple.mpegurl',
-  '.ts': 'video/mp2t',
-  '.mpd': 'application/dash+xml',
-  '.m4s': 'video/iso.segment',
-  '.mov': 'video/quicktime',
-  '.mkv': 'video/x-matroska',
-  '.ogg': 'audio/ogg',
-  '.wav': 'audio/wav',
-  '.flac': 'audio/flac',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.vtt': 'text/vtt',
-  '.tar': 'application/x-tar',
-  '.zip': 'application/zip',
-  // An HLS AES-128 key: raw bytes, and never cached by a shared cache.
-  '.key': 'application/octet-stream',
-};
 
 /** The HTTP edge: the encoding.com endpoint, health, metrics and kept-output downloads. */
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -174,7 +150,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const folder = task ? mediaDirs('', task.media_id).task(task.id) : '';
     const file = files.find((f) => path.relative(folder, f).split(path.sep).join('/') === name);
     if (!file || !task) return reply.code(404).type('text/plain').send('Not found\n');
-    const type = MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+    const type = contentTypeOf(file) ?? UNKNOWN_CONTENT_TYPE;
     if (deps.storage) {
       // Kept outputs live in the shared storage: any API node serves them, whichever worker made them.
       const opened = await openForDownload(deps.storage, task, name).catch((err: unknown) => {
