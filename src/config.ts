@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CRASH_POINTS, type CrashPoint } from './domain/lifecycle.ts';
 import { bool, int, list, type Setting } from './setting-kinds.ts';
 import { SCHEME_SETTINGS, type SchemeSettings } from './transfer/settings.ts';
+import { EncoderyError } from './domain/errors.ts';
 
 /**
  * Every setting Encodery reads, from ENCODERY_* variables or the matching --flag (flags win).
@@ -149,8 +150,9 @@ export const SETTINGS = {
   testCrashAt: { env: 'ENCODERY_TEST_CRASH_AT', flag: 'test-crash-at', help: 'Testing only: the process kills itself (SIGKILL) right after this status change commits, e.g. destination-saved or media-finished; proves that nothing is lost at that point' },
 } satisfies Record<keyof Config, Setting>;
 
-export class ConfigError extends Error {
+export class ConfigError extends EncoderyError {
   override name = 'ConfigError';
+  readonly code = 'ENCODERY_CONFIG_INVALID';
 }
 
 const usersSchema = list.pipe(

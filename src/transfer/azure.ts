@@ -139,7 +139,7 @@ function azureError(err: unknown, verb: Verb, t: AzureTarget, ctx: TransferConte
     text = `Azure refused the request (${said}) for ${where}: ${hint}`;
   } else if (isTransientStatus(status)) text = `Azure is unavailable (${said}) for ${where}`;
   else text = `Azure refused the request (${said}) for ${where}`;
-  return new TransferError(`${verb} error: ${text}`, { transient: isTransientStatus(status), cause: err });
+  return new TransferError(`${verb} error: ${text}`, { retryable: isTransientStatus(status), cause: err });
 }
 
 /** A factory so tests can use small blocks; the registered module uses the defaults. */

@@ -218,7 +218,7 @@ async function uploadTo(parsed: URL, module: SchemeModule, fromPath: string, out
         if (pace?.failure && !outer.signal?.aborted) throw pace.failure;
         const failure = toTransferError(err, 'Upload', parsed.hostname || 'localhost', ctx.signal);
         const delay = delays[attempt];
-        if (!failure.transient || delay === undefined || ctx.signal?.aborted) throw failure;
+        if (!failure.retryable || delay === undefined || ctx.signal?.aborted) throw failure;
         try {
           await sleep(delay, undefined, ctx.signal ? { signal: ctx.signal } : {});
         } catch {

@@ -256,13 +256,13 @@ function s3Failure(err: unknown, verb: Verb, t: Target, signal?: AbortSignal): T
     const transient = status >= 500 || status === 429 || TRANSIENT_CODES.has(code);
     const what = describeCode(code, status, t);
     return new TransferError(`${verb} error: ${what} (${status}${code ? ` ${code}` : ''}) for bucket ${t.bucket}`, {
-      transient,
+      retryable: transient,
       cause: err,
     });
   }
   const host = t.endpoint ? new URL(t.endpoint).hostname : `${t.bucket} on S3`;
   // The SDK names socket errors TimeoutError too; its own timeouts are the ones without a code.
-  if (name === 'TimeoutError' && errorCode(err) === undefined) return new TransferError(`${verb} error: connection to ${host} timed out`, { transient: true, cause: err });
+  if (name === 'TimeoutError' && errorCode(err) === undefined) return new TransferError(`${verb} error: connection to ${host} timed out`, { retryable: true, cause: err });
   return toTransferError(err, verb, host, signal);
 }
 
@@ -338,7 +338,7 @@ async function retried<T>(t: Target, signal: AbortSignal | undefined, send: () =
       return await send();
     } catch (err) {
       const delay = REQUEST_RETRY_MS[attempt];
-      if (delay === undefined || signal?.aborted || !s3Failure(err, 'Upload', t).transient) throw err;
+      if (delay === undefined || signal?.aborted || !s3Failure(err, 'Upload', t).retryable) throw err;
       await sleep(delay, undefined, signal ? { signal } : {});
     }
   }
@@ -373,7 +373,7 @@ async function rangedDownload(
     await pipeline(res.Body as Readable, meter, createWriteStream(toPath, { flags: 'r+', start }), { signal });
     if (meter.bytes !== end - start + 1) {
       throw new TransferError(`Download error: S3 sent ${meter.bytes} bytes for a range of ${end - start + 1} for bucket ${t.bucket}`, {
-        transient: true,
+        retryable: true,
       });
     }
   });

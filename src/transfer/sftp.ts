@@ -45,7 +45,7 @@ function mapError(err: unknown, verb: Verb, url: URL, ctx: TransferContext, auth
     return new TransferError(`${verb} error: the SFTP server refused the login for user ${whoAt(url)}${how}`);
   }
   if (level === 'client-timeout') {
-    return new TransferError(`${verb} error: the SFTP server ${host} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`, { transient: true, cause: err });
+    return new TransferError(`${verb} error: the SFTP server ${host} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`, { retryable: true, cause: err });
   }
   const file = sftpPath(url);
   switch (sftpCode(err)) {
@@ -55,7 +55,7 @@ function mapError(err: unknown, verb: Verb, url: URL, ctx: TransferContext, auth
       return new TransferError(`${verb} error: permission denied for ${file} on ${host}`);
     case STATUS.NO_CONNECTION:
     case STATUS.CONNECTION_LOST:
-      return new TransferError(`${verb} error: the connection to ${host} was lost`, { transient: true, cause: err });
+      return new TransferError(`${verb} error: the connection to ${host} was lost`, { retryable: true, cause: err });
     case STATUS.FAILURE:
       return new TransferError(`${verb} error: the SFTP server ${host} failed the request for ${file} (disk full or not allowed?)`);
     case undefined:
@@ -66,7 +66,7 @@ function mapError(err: unknown, verb: Verb, url: URL, ctx: TransferContext, auth
   const message = err instanceof Error ? err.message : '';
   // ssh2's wording when the peer goes away without a socket error.
   if (/connection lost|not connected|no response from server|keepalive timeout/i.test(message)) {
-    return new TransferError(`${verb} error: the connection to ${host} was lost`, { transient: true, cause: err });
+    return new TransferError(`${verb} error: the connection to ${host} was lost`, { retryable: true, cause: err });
   }
   return toTransferError(err, verb, host, ctx.signal);
 }

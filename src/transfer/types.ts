@@ -60,12 +60,11 @@ function sanitizedCause(cause: unknown): unknown {
 
 /** The message is shown to the user (GetStatus, notifications), so it is always redacted. */
 export class TransferError extends UserFacingError {
-  readonly transient: boolean;
+  readonly code = 'ENCODERY_TRANSFER_FAILED';
 
-  constructor(message: string, options: { transient?: boolean; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: sanitizedCause(options.cause) });
+  constructor(message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, { retryable: options.retryable ?? false, ...(options.cause === undefined ? {} : { cause: sanitizedCause(options.cause) }) });
     this.name = 'TransferError';
-    this.transient = options.transient ?? false;
   }
 }
 
