@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { ERROR_CODES, EncoderyError, UserFacingError, describeError, type ErrorCode } from '../src/domain/errors.ts';
-import { ApiError, ErrorText, wireRuleOf } from '../src/api/errors.ts';
+import { ApiError, ErrorText, wireMessage, wireRuleOf } from '../src/api/errors.ts';
 import { FormatProblem } from '../src/domain/format/fields.ts';
 import { IllegalTransitionError } from '../src/domain/lifecycle.ts';
 import { TransferError } from '../src/transfer/types.ts';
@@ -73,6 +73,19 @@ test('a transfer failure quotes the system code below our own wrappers, never on
   assert.equal(describeError(failure), 'Upload error: connection to example.com failed (ECONNRESET)');
   assert.equal(failure.retryable, true);
   assert.match(describeError(new IllegalTransitionError('media', 1, 'Finished', 'New')), /^Internal error \(ref [0-9a-f]{6}\)$/);
+});
+
+test('wireMessage – passing faults are answered with their fixed texts and logged as warnings, not with a reference', () => {
+  const lines: string[] = [];
+  const log = createLogger('info', new Writable({ write: (chunk: Buffer, _enc, cb) => { lines.push(chunk.toString()); cb(); } }));
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+  assert.equal(wireMessage(new QueueUnavailableError('the queue (Redis) does not answer'), log), ErrorText.queueUnavailable);
+  assert.equal(wireMessage(refused, log), ErrorText.storeUnavailable);
+  // An internal error of ours that wraps an unreachable store is that store fault, for the user.
+  assert.equal(wireMessage(new StoreError('cannot open the store', { cause: refused }), log), ErrorText.storeUnavailable);
+  assert.equal(wireMessage(new ApiError(ErrorText.noSource), log), 'Source file is not indicated!');
+  assert.equal(wireMessage(new TransferError('Download error: file not found at /srv/data/x/clip.mp4'), log), 'Download error: file not found at clip.mp4');
+  assert.deepEqual(lines.map((l) => (JSON.parse(l) as { level: number }).level), [40, 40, 40]);
 });
 
 describe('an error that reaches the API', () => {
