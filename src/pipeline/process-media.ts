@@ -113,8 +113,8 @@ class MediaRun {
   }
 
   get #transfer(): TransferContext {
-    const roots = this.#userId === null ? undefined : this.deps.fileRoots(this.#userId);
-    return transferContext(this.deps.config, { ...(roots ? { roots } : {}), signal: this.signal, debug: (message) => this.#log.debug(message), report: (t) => this.deps.events.transferred(t) });
+    const roots = this.#userId === null ? null : this.deps.fileRoots(this.#userId);
+    return transferContext(this.deps.config, { roots, signal: this.signal, debug: (message) => this.#log.debug(message), report: (t) => this.deps.events.transferred(t) });
   }
 
   async run(): Promise<void> {

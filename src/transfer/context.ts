@@ -9,8 +9,8 @@ export type TransferSettings = SchemeSettings &
 
 /** Who a transfer acts for and what watches it; everything else comes from configuration. */
 export interface TransferScope {
-  /** The user's file:// folders (domain/file-roots.ts); absent: file:// reaches nothing. */
-  roots?: UserFileRoots;
+  /** The user's file:// folders (domain/file-roots.ts); absent or null: file:// reaches nothing. */
+  roots?: UserFileRoots | null;
   /**
    * The transfer reaches storage the operator configured (ENCODERY_STORAGE_URL), not a URL a
    * user sent: its host is trusted even on a private network, and no source size limit applies.
