@@ -1,8 +1,10 @@
 import { parseArgs } from 'node:util';
-import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { CRASH_POINTS, type CrashPoint } from './domain/lifecycle.ts';
+import { bool, int, list, type Setting } from './setting-kinds.ts';
+import { SCHEME_SETTINGS, type SchemeSettings } from './transfer/settings.ts';
+import { EncoderyError } from './domain/errors.ts';
 
 /**
  * Every setting Encodery reads, from ENCODERY_* variables or the matching --flag (flags win).
@@ -13,7 +15,8 @@ export interface User {
   key: string;
 }
 
-export interface Config {
+/** The storage schemes' own settings (ENCODERY_S3_*, ENCODERY_SFTP_*, …) are in transfer/settings.ts. */
+export interface Config extends SchemeSettings {
   host: string;
   port: number;
   dataDir: string;
@@ -46,17 +49,6 @@ export interface Config {
   notifyRetryDelaysMs: number[];
   /** How long one notification POST may take; a node's claim on a notification lasts twice this. */
   notifyTimeoutSeconds: number;
-  /** Blob service URL (Azurite, Azure Stack) that serves every ACCOUNT.blob.core.windows.net URL; null: Azure itself. */
-  azureEndpoint: string | null;
-  /** An S3-compatible service (MinIO, Ceph, …) used with path-style addressing; null: AWS. */
-  s3Endpoint: string | null;
-  s3Region: string;
-  /** sftp:// URLs without a password log in with this private key. */
-  sftpKeyFile: string | null;
-  sftpKeyPassphrase: string | null;
-  sftpKnownHosts: string | null;
-  /** Extra CA certificates for ftps:// servers with a private CA. */
-  ftpsCaFile: string | null;
   /** Cluster mode: the BullMQ queue lives in this Redis; null: the embedded in-process queue. */
   redisUrl: string | null;
   /** What this process does: answer the API, process media, or both (the only choice without Redis). */
@@ -104,11 +96,14 @@ export type Role = (typeof ROLES)[number];
 export const HE_AAC_MODES = ['refuse', 'lc'] as const;
 export type HeAacMode = (typeof HE_AAC_MODES)[number];
 
-interface Setting {
-  env: string;
-  flag: string;
-  help: string;
-  default?: string;
+/** A group's names and help, for the table below. */
+function documentation<G extends Record<string, Setting>>(group: G): { [K in keyof G]: Setting } {
+  return Object.fromEntries(Object.entries(group).map(([key, { env, flag, help, default: fallback }]) => [key, { env, flag, help, ...(fallback === undefined ? {} : { default: fallback }) }])) as { [K in keyof G]: Setting };
+}
+
+/** A group's checks, for the schema below. */
+function checks<G extends Record<string, { value: z.ZodType }>>(group: G): { [K in keyof G]: G[K]['value'] } {
+  return Object.fromEntries(Object.entries(group).map(([key, s]) => [key, s.value])) as { [K in keyof G]: G[K]['value'] };
 }
 
 /** The table the README documents; keep them in step. */
@@ -135,13 +130,7 @@ export const SETTINGS = {
   logFormat: { env: 'ENCODERY_LOG_FORMAT', flag: 'log-format', help: 'auto (readable lines when stdout is a terminal, JSON lines otherwise), pretty or json', default: 'auto' },
   notifyRetryDelaysMs: { env: 'ENCODERY_NOTIFY_RETRY_DELAYS_MS', flag: 'notify-retry-delays-ms', help: 'Delays before the 3 notification retries, comma-separated ms', default: '2000,10000,60000' },
   notifyTimeoutSeconds: { env: 'ENCODERY_NOTIFY_TIMEOUT_SECONDS', flag: 'notify-timeout-seconds', help: 'How long one notification POST may take; a node that dies while sending one has its claim on it expire after twice this, and another node sends it', default: '30' },
-  azureEndpoint: { env: 'ENCODERY_AZURE_ENDPOINT', flag: 'azure-endpoint', help: 'Azure Blob service URL used for every Azure URL instead of ACCOUNT.blob.core.windows.net (Azurite: http://127.0.0.1:10000/devstoreaccount1)' },
-  s3Endpoint: { env: 'ENCODERY_S3_ENDPOINT', flag: 's3-endpoint', help: 'Base URL of an S3-compatible service for s3:// URLs (path-style addressing; trusted even on a private network)' },
-  s3Region: { env: 'ENCODERY_S3_REGION', flag: 's3-region', help: 'Region for s3:// URLs and the S3 endpoint (AWS redirects to the bucket\'s own region)', default: 'us-east-1' },
-  sftpKeyFile: { env: 'ENCODERY_SFTP_KEY_FILE', flag: 'sftp-key-file', help: 'Private key (PEM or OpenSSH) for sftp:// URLs that carry no password' },
-  sftpKeyPassphrase: { env: 'ENCODERY_SFTP_KEY_PASSPHRASE', flag: 'sftp-key-passphrase', help: 'Passphrase of the SFTP private key, if it has one' },
-  sftpKnownHosts: { env: 'ENCODERY_SFTP_KNOWN_HOSTS', flag: 'sftp-known-hosts', help: 'OpenSSH known_hosts file; when set, SFTP servers must present a host key listed there' },
-  ftpsCaFile: { env: 'ENCODERY_FTPS_CA_FILE', flag: 'ftps-ca-file', help: 'PEM CA certificates trusted for ftps:// besides the system ones' },
+  ...documentation(SCHEME_SETTINGS),
   redisUrl: { env: 'ENCODERY_REDIS_URL', flag: 'redis-url', help: 'redis:// or rediss:// URL: cluster mode, the queue lives in Redis (BullMQ)' },
   role: { env: 'ENCODERY_ROLE', flag: 'role', help: 'api (HTTP API only), worker (processes media, no HTTP port) or all; api and worker need ENCODERY_REDIS_URL', default: 'all' },
   workerTags: { env: 'ENCODERY_WORKER_TAGS', flag: 'worker-tags', help: 'Capabilities of this worker, comma-separated (hevc, av1); media needing one go only to workers that have it' },
@@ -161,29 +150,10 @@ export const SETTINGS = {
   testCrashAt: { env: 'ENCODERY_TEST_CRASH_AT', flag: 'test-crash-at', help: 'Testing only: the process kills itself (SIGKILL) right after this status change commits, e.g. destination-saved or media-finished; proves that nothing is lost at that point' },
 } satisfies Record<keyof Config, Setting>;
 
-export class ConfigError extends Error {
+export class ConfigError extends EncoderyError {
   override name = 'ConfigError';
+  readonly code = 'ENCODERY_CONFIG_INVALID';
 }
-
-const bool = z
-  .string()
-  .transform((s) => s.trim().toLowerCase())
-  .pipe(z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off']))
-  .transform((s) => ['1', 'true', 'yes', 'on'].includes(s));
-const int = (min: number, max: number) => z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
-const list = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
-
-// Checked at start: a missing key file must not first show up as a failed delivery.
-const readableFile = z
-  .string()
-  .transform((p) => path.resolve(p))
-  .refine((p) => {
-    try {
-      return fs.statSync(p).isFile();
-    } catch {
-      return false;
-    }
-  }, 'not a readable file');
 
 const usersSchema = list.pipe(
   z
@@ -222,13 +192,7 @@ const schema = z.object({
   logFormat: z.enum(['auto', 'pretty', 'json']),
   notifyRetryDelaysMs: list.pipe(z.array(z.string().regex(/^\d+$/).transform(Number)).length(3, 'give exactly three delays')),
   notifyTimeoutSeconds: int(1, 600),
-  azureEndpoint: z.url({ protocol: /^https?$/ }).optional(),
-  s3Endpoint: z.url({ protocol: /^https?$/ }).optional(),
-  s3Region: z.string().trim().regex(/^[a-z0-9-]+$/, 'must be a region name such as us-east-1'),
-  sftpKeyFile: readableFile.optional(),
-  sftpKeyPassphrase: z.string().optional(),
-  sftpKnownHosts: readableFile.optional(),
-  ftpsCaFile: readableFile.optional(),
+  ...checks(SCHEME_SETTINGS),
   redisUrl: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   role: z.enum(ROLES, { error: 'must be api, worker or all' }),
   workerTags: list.pipe(z.array(z.string().toLowerCase().regex(/^[a-z0-9][a-z0-9_-]*$/, 'tags are short words of letters, digits, - and _'))).optional(),
@@ -296,13 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     fileRoots,
     sharedFileRoots,
     publicUrl: c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : null,
-    azureEndpoint: c.azureEndpoint ? c.azureEndpoint.replace(/\/+$/, '') : null,
-    s3Endpoint: c.s3Endpoint ? c.s3Endpoint.replace(/\/+$/, '') : null,
     testCrashAt: c.testCrashAt ?? null,
-    sftpKeyFile: c.sftpKeyFile ?? null,
-    sftpKeyPassphrase: c.sftpKeyPassphrase ?? null,
-    sftpKnownHosts: c.sftpKnownHosts ?? null,
-    ftpsCaFile: c.ftpsCaFile ?? null,
     redisUrl: c.redisUrl ?? null,
     healthPort: c.healthPort ?? null,
     storageUrl: c.storageUrl ? (c.storageUrl.endsWith('/') ? c.storageUrl : `${c.storageUrl}/`) : null,

@@ -187,13 +187,16 @@ describe('shared storage (ENCODERY_STORAGE_URL)', () => {
 
       // A kept HLS output keeps its folders in the storage; its playlists' relative links resolve there.
       const master: string = asList(final.format)[1].s3_destination;
-      const masterText = await (await fetch(master)).text();
+      const masterRes = await fetch(master);
+      assert.equal(masterRes.headers.get('content-type'), 'application/vnd.apple.mpegurl');
+      const masterText = await masterRes.text();
       const variant = masterText.split('\n').find((l) => l.endsWith('.m3u8'))!;
       const variantUrl = new URL(variant, master);
       const variantText = await (await fetch(variantUrl)).text();
       const segment = variantText.split('\n').find((l) => l.trim() !== '' && !l.startsWith('#'))!;
       const segmentRes = await fetch(new URL(segment, variantUrl));
       assert.equal(segmentRes.status, 200);
+      assert.equal(segmentRes.headers.get('content-type'), 'video/mp2t');
       const taskFolder = path.join(shared, 'media', added.MediaID, 'task', String(hlsTask!.id));
       const relative = path.relative(new URL('.', master).pathname, new URL(segment, variantUrl).pathname);
       assert.ok(relative.includes('/'), `a segment in a variant folder: ${relative}`);
@@ -205,6 +208,7 @@ describe('shared storage (ENCODERY_STORAGE_URL)', () => {
       const res = await fetch(asList(final.format)[0].s3_destination);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('content-length'), String(bytes.length));
+      assert.equal(res.headers.get('content-type'), 'video/webm');
       assert.equal(sha256(Buffer.from(await res.arrayBuffer())), sha256(bytes));
 
       // RestartMedia encodes anew: what was stored for the earlier run goes.

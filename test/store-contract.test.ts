@@ -187,7 +187,7 @@ for (const store of STORES) {
       const before = await logOf(taskId);
       await assert.rejects(lifecycle.media(mediaId, 'Processing'), (err: unknown) => {
         assert.ok(err instanceof IllegalTransitionError);
-        assert.equal(err.code, 'illegal_transition');
+        assert.equal(err.code, 'ENCODERY_ILLEGAL_TRANSITION');
         assert.deepEqual([err.entity, err.id, err.from, err.to], ['media', mediaId, 'Stopped', 'Processing']);
         return true;
       });

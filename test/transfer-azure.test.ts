@@ -104,7 +104,7 @@ describe('Azure Blob against a real Azurite', () => {
     const err = await upload(file, keyUrl('nope', 'a.mp4'), ctx).catch((e: unknown) => e);
     assert.ok(err instanceof TransferError);
     assert.equal(err.message, 'Upload error: Azure has no container nope in account devstoreaccount1 (404 ContainerNotFound)');
-    assert.equal(err.transient, false);
+    assert.equal(err.retryable, false);
     const miss = await download(keyUrl('media', 'missing.mp4'), path.join(dir, 'm'), ctx).catch((e: unknown) => e);
     assert.ok(miss instanceof TransferError);
     assert.match(miss.message, /^Download error: Azure has no blob missing\.mp4 in container media of account devstoreaccount1 \(404/);
@@ -112,7 +112,7 @@ describe('Azure Blob against a real Azurite', () => {
     const anonymous = await upload(file, `https://${ACCOUNT}.blob.core.windows.net/out/a.mp4`, ctx).catch((e: unknown) => e);
     assert.ok(anonymous instanceof TransferError);
     assert.match(anonymous.message, /^Upload error: Azure refused the request \(\d+ \w+\) for container out of account devstoreaccount1: the URL has no key or SAS signature/);
-    assert.equal(anonymous.transient, false);
+    assert.equal(anonymous.retryable, false);
   });
 
   test('a wrong key is a non-transient 403 that names the container and never the key', async () => {
@@ -122,7 +122,7 @@ describe('Azure Blob against a real Azurite', () => {
     assert.ok(err instanceof TransferError);
     // Azure answers AuthenticationFailed, Azurite AuthorizationFailure.
     assert.match(err.message, /^Upload error: Azure refused the request \(403 (AuthenticationFailed|AuthorizationFailure)\) for container out of account devstoreaccount1: check the account key$/);
-    assert.equal(err.transient, false);
+    assert.equal(err.retryable, false);
     const everything = `${err.message} ${String((err.cause as Error)?.message)} ${String((err.cause as Error)?.stack)}`;
     assert.ok(!everything.includes(WRONG_KEY) && !everything.includes(encodeURIComponent(WRONG_KEY)));
   });
@@ -184,14 +184,14 @@ describe('Azure Blob against a real Azurite', () => {
       const busy = await upload(file, keyUrl('out', 'a.mp4'), fakeCtx).catch((e: unknown) => e);
       assert.ok(busy instanceof TransferError);
       assert.equal(busy.message, 'Upload error: Azure is unavailable (503 ServerBusy) for container out of account devstoreaccount1');
-      assert.equal(busy.transient, true);
+      assert.equal(busy.retryable, true);
       assert.equal(requests, 3, 'the SDK tried each request 3 times');
 
       mode = 'reset';
       const reset = await download(keyUrl('out', 'a.mp4'), path.join(dir, 'r'), fakeCtx).catch((e: unknown) => e);
       assert.ok(reset instanceof TransferError);
       assert.match(reset.message, /^Download error: connection to 127\.0\.0\.1 failed \(ECONNRESET\)$/);
-      assert.equal(reset.transient, true);
+      assert.equal(reset.retryable, true);
 
       mode = 'hang';
       const controller = new AbortController();

@@ -199,7 +199,7 @@ for (const scheme of SCHEMES) {
       const to = path.join(dir, 'missing-down.bin');
       const err = await download(s.missing, to, s.ctx).catch((e: unknown) => e);
       assert.ok(err instanceof TransferError, String(err));
-      assert.equal(err.transient, false, err.message);
+      assert.equal(err.retryable, false, err.message);
       assert.match(err.message, /^Download error: /);
       noSecretIn(err);
       await assert.rejects(fs.stat(to), { code: 'ENOENT' });

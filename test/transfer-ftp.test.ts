@@ -66,7 +66,7 @@ test('FTP: a wrong password is a clear, final error that names the user, never t
   const err = await upload(big, `ftp://${FTP_USER}:Wrong-Secret@127.0.0.1:${ftp.port}/x.bin`, ctx()).catch((e: unknown) => e);
   assert.ok(err instanceof TransferError);
   assert.equal(err.message, `Upload error: the FTP server refused the login (530) for user ${FTP_USER}@127.0.0.1`);
-  assert.equal(err.transient, false);
+  assert.equal(err.retryable, false);
   assert.doesNotMatch(JSON.stringify({ m: err.message, s: err.stack, c: String(err.cause) }), /Wrong-Secret/);
   assert.equal(ftp.logins.length, attempts);
 });
@@ -75,23 +75,23 @@ test('FTP: a missing source file is a final error naming the path', async () => 
   const err = await download(`ftp://${auth}@127.0.0.1:${ftp.port}/nope/missing.mp4`, path.join(work, 'm'), ctx()).catch((e: unknown) => e);
   assert.ok(err instanceof TransferError);
   assert.match(err.message, /^Download error: \/nope\/missing\.mp4 was not found or is not readable on 127\.0\.0\.1 \(55\d/);
-  assert.equal(err.transient, false);
+  assert.equal(err.retryable, false);
 });
 
 test('FTPS: explicit TLS with a CA from ENCODERY_FTPS_CA_FILE round-trips; without it the certificate is refused', async () => {
   const small = await randomFile(work, 'small.bin', 300_000);
   const url = `ftps://${auth}@127.0.0.1:${ftps.port}/tls/a.bin`;
-  await upload(small, url, ctx({ remote: { ftpsCaFile: cert.certFile } }));
+  await upload(small, url, ctx({ ftpsCaFile: cert.certFile }));
   assert.equal(await sha256(path.join(ftps.root, 'tls', 'a.bin')), await sha256(small));
   const back = path.join(work, 'tls-back.bin');
-  await download(url, back, ctx({ remote: { ftpsCaFile: cert.certFile } }));
+  await download(url, back, ctx({ ftpsCaFile: cert.certFile }));
   assert.equal(await sha256(back), await sha256(small));
   assert.ok(ftps.logins.length >= 2 && ftps.logins.every((l) => l.secure), 'every login came over TLS');
 
   const err = await upload(small, url, ctx()).catch((e: unknown) => e);
   assert.ok(err instanceof TransferError);
   assert.match(err.message, /^Upload error: TLS problem with 127\.0\.0\.1 \(/);
-  assert.equal(err.transient, false);
+  assert.equal(err.retryable, false);
 
   const plain = await upload(small, `ftps://${auth}@127.0.0.1:${ftp.port}/tls/b.bin`, ctx()).catch((e: unknown) => e);
   assert.ok(plain instanceof TransferError);
@@ -103,7 +103,7 @@ test('FTP: a server that drops the connection is transient and retried, then rep
   try {
     const err = await upload(big, `ftp://${auth}@127.0.0.1:${rude.port}/x.bin`, ctx()).catch((e: unknown) => e);
     assert.ok(err instanceof TransferError);
-    assert.equal(err.transient, true);
+    assert.equal(err.retryable, true);
     assert.match(err.message, /^Upload error: (connection to|the connection to) 127\.0\.0\.1 (failed|was lost)/);
     assert.equal(rude.connections(), 3, 'one attempt and two retries');
   } finally {
@@ -116,7 +116,7 @@ test('FTP: a 421 "too many users" greeting is transient and retried', async () =
   try {
     const err = await upload(big, `ftp://${auth}@127.0.0.1:${busy.port}/x.bin`, ctx()).catch((e: unknown) => e);
     assert.ok(err instanceof TransferError);
-    assert.equal(err.transient, true);
+    assert.equal(err.retryable, true);
     assert.match(err.message, /^Upload error: the FTP server 127\.0\.0\.1 is temporarily unable to serve the request \(421 Too many users/);
     assert.equal(busy.connections(), 3);
   } finally {

@@ -74,7 +74,7 @@ test('a 404 is phrased like encoding.com and leaves no file', async () => {
   await assert.rejects(download(`${srv.base}/missing`, to, open), (err: unknown) => {
     assert.ok(err instanceof TransferError);
     assert.equal(err.message, 'Download error: The requested URL returned error: 404 Not Found');
-    assert.equal(err.transient, false);
+    assert.equal(err.retryable, false);
     return true;
   });
   assert.equal(existsSync(to), false);
@@ -169,7 +169,7 @@ test('credentials become Basic auth and never appear in errors', async () => {
   await assert.rejects(download(url, to, open), (err: unknown) => {
     assert.ok(err instanceof TransferError);
     assert.equal(err.message, 'Download error: could not connect to 127.0.0.1 (ECONNREFUSED)');
-    assert.equal(err.transient, true);
+    assert.equal(err.retryable, true);
     return true;
   });
 });
@@ -182,5 +182,5 @@ test('an origin that goes silent fails after the idle limit of its phase, with a
     (err: unknown) => toTransferError(err, 'Download', '127.0.0.1'),
   );
   assert.equal(failure.message, 'Download error: connection to 127.0.0.1 failed (no data for 0.3 s while waiting to receive the body)');
-  assert.equal(failure.transient, true);
+  assert.equal(failure.retryable, true);
 });

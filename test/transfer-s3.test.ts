@@ -153,7 +153,7 @@ describe('S3 through a real S3 server (s3rver)', () => {
     );
     assert.ok(missing instanceof TransferError);
     assert.equal(missing.message, 'Upload error: the S3 bucket does not exist (404 NoSuchBucket) for bucket no-such-bucket');
-    assert.equal(missing.transient, false);
+    assert.equal(missing.retryable, false);
 
     await assert.rejects(download('s3://media/nothing/here.mp4', path.join(dir, 'x'), ctx), {
       message: 'Download error: the S3 object "nothing/here.mp4" does not exist (404 NoSuchKey) for bucket media',
@@ -173,11 +173,11 @@ describe('S3 through a real S3 server (s3rver)', () => {
       () => assert.fail('connected to a closed port'),
       (err: unknown) => err as TransferError,
     );
-    assert.equal(refused.transient, true, refused.message);
+    assert.equal(refused.retryable, true, refused.message);
     assert.ok(!refused.message.includes(SECRET) && !refused.message.includes(encodeURIComponent(SECRET)));
   });
 
-  test('5xx, SlowDown and connection resets are transient: upload() tries again, then says so', async (t) => {
+  test('5xx, SlowDown and connection resets are retryable: upload() tries again, then says so', async (t) => {
     let requests = 0;
     let mode: 'slowdown' | 'reset' = 'slowdown';
     const flaky = http.createServer((req, res) => {
@@ -197,13 +197,13 @@ describe('S3 through a real S3 server (s3rver)', () => {
 
     const slow = await upload(small, 's3://media/a.mp4', flakyCtx).then(() => assert.fail('stored'), (err: unknown) => err as TransferError);
     assert.equal(slow.message, 'Upload error: S3 asked to slow down (503 SlowDown) for bucket media');
-    assert.equal(slow.transient, true);
+    assert.equal(slow.retryable, true);
     // Each request is tried 3 times (250 ms, 1 s apart), and upload() tries the whole file twice.
     assert.equal(requests, 6);
 
     mode = 'reset';
     const reset = await upload(small, 's3://media/a.mp4', flakyCtx).then(() => assert.fail('stored'), (err: unknown) => err as TransferError);
-    assert.equal(reset.transient, true, reset.message);
+    assert.equal(reset.retryable, true, reset.message);
     assert.match(reset.message, /^Upload error: connection to 127\.0\.0\.1 failed \((ECONNRESET|EPIPE)\)$/);
   });
 

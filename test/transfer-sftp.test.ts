@@ -20,7 +20,7 @@ const ctx = (extra: Partial<TransferContext> = {}): TransferContext => ({
   retryDelaysMs: [20, 20],
   ...extra,
 });
-const withKey = (passphrase = PASSPHRASE): Partial<TransferContext> => ({ remote: { sftpKeyFile: keyFile, sftpKeyPassphrase: passphrase } });
+const withKey = (passphrase = PASSPHRASE): Partial<TransferContext> => ({ sftpKeyFile: keyFile, sftpKeyPassphrase: passphrase });
 const auth = `${SSH_USER}:${enc(SSH_PASSWORD)}`;
 
 before(async () => {
@@ -67,7 +67,7 @@ test('SFTP with the configured private key when the URL has no password', async 
   const wrong = await upload(small, `sftp://${SSH_USER}@127.0.0.1:${ssh.port}/keyed/b.bin`, ctx(withKey('not it'))).catch((e: unknown) => e);
   assert.ok(wrong instanceof TransferError);
   assert.match(wrong.message, /^Upload error: the SFTP private key cannot be used \(.*\); check ENCODERY_SFTP_KEY_FILE and ENCODERY_SFTP_KEY_PASSPHRASE$/);
-  assert.equal(wrong.transient, false);
+  assert.equal(wrong.retryable, false);
 
   const none = await upload(small, `sftp://${SSH_USER}@127.0.0.1:${ssh.port}/keyed/c.bin`, ctx()).catch((e: unknown) => e);
   assert.ok(none instanceof TransferError);
@@ -78,7 +78,7 @@ test('SFTP: a wrong password is a clear, final error naming the user, never the 
   const err = await upload(big, `sftp://${SSH_USER}:Wrong-Secret@127.0.0.1:${ssh.port}/x.bin`, ctx()).catch((e: unknown) => e);
   assert.ok(err instanceof TransferError);
   assert.equal(err.message, `Upload error: the SFTP server refused the login for user ${SSH_USER}@127.0.0.1`);
-  assert.equal(err.transient, false);
+  assert.equal(err.retryable, false);
   assert.doesNotMatch(JSON.stringify({ m: err.message, s: err.stack, c: String(err.cause) }), /Wrong-Secret/);
 });
 
@@ -86,7 +86,7 @@ test('SFTP: a missing source is a final error naming the path', async () => {
   const err = await download(`sftp://${auth}@127.0.0.1:${ssh.port}/nope/missing.mp4`, path.join(work, 'm'), ctx()).catch((e: unknown) => e);
   assert.ok(err instanceof TransferError);
   assert.equal(err.message, 'Download error: /nope/missing.mp4 was not found on 127.0.0.1');
-  assert.equal(err.transient, false);
+  assert.equal(err.retryable, false);
 });
 
 test('SFTP: a server that drops the connection is transient and retried', async () => {
@@ -94,7 +94,7 @@ test('SFTP: a server that drops the connection is transient and retried', async 
   try {
     const err = await upload(big, `sftp://${auth}@127.0.0.1:${rude.port}/x.bin`, ctx()).catch((e: unknown) => e);
     assert.ok(err instanceof TransferError);
-    assert.equal(err.transient, true, err.message);
+    assert.equal(err.retryable, true, err.message);
     assert.match(err.message, /^Upload error: (connection to|the connection to) 127\.0\.0\.1 (failed|was lost)/);
     assert.equal(rude.connections(), 3);
   } finally {
@@ -147,7 +147,7 @@ test('ENCODERY_SFTP_KNOWN_HOSTS: a listed host key (plain or hashed name) passes
   const known = async (text: string): Promise<Partial<TransferContext>> => {
     const file = path.join(work, `known_hosts_${randomBytes(4).toString('hex')}`);
     await fs.writeFile(file, text);
-    return { remote: { sftpKnownHostsFile: file } };
+    return { sftpKnownHosts: file };
   };
   const url = (f: string) => `sftp://${auth}@127.0.0.1:${ssh.port}/kh/${f}`;
 
@@ -160,7 +160,7 @@ test('ENCODERY_SFTP_KNOWN_HOSTS: a listed host key (plain or hashed name) passes
     const err = await upload(small, url('refused.bin'), ctx(await known(text))).catch((e: unknown) => e);
     assert.ok(err instanceof TransferError);
     assert.match(err.message, new RegExp(`^Upload error: the host key of 127\\.0\\.0\\.1 \\(SHA256:[A-Za-z0-9+/]{43}\\) is not listed for \\[127\\.0\\.0\\.1\\]:${ssh.port} in ENCODERY_SFTP_KNOWN_HOSTS$`));
-    assert.equal(err.transient, false);
+    assert.equal(err.retryable, false);
   }
   assert.equal(ssh.logins.length, logins, 'no password was sent to an unverified server');
 });

@@ -67,7 +67,7 @@ test('gives up after 3 retries', async (t) => {
   await assert.rejects(upload(file, r.url, ctx), (err: unknown) => {
     assert.ok(err instanceof TransferError);
     assert.equal(err.message, 'Upload error: The destination returned 503 Service Unavailable');
-    assert.equal(err.transient, true);
+    assert.equal(err.retryable, true);
     return true;
   });
   assert.equal(r.seen.length, 4);
@@ -99,7 +99,7 @@ test('loopback destinations are refused without allowPrivateNetwork, credentials
   u.search = '?X-Amz-Credential=CRED&X-Amz-Signature=SIG';
   await assert.rejects(upload(file, u.href, { ...ctx, allowPrivateNetwork: false }), (err: unknown) => {
     assert.ok(err instanceof TransferError);
-    assert.equal(err.transient, false);
+    assert.equal(err.retryable, false);
     assert.doesNotMatch(err.message, /AKIAKEY|SECRET|CRED|SIG/);
     return true;
   });

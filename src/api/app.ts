@@ -4,18 +4,17 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Users } from './auth.ts';
 import type { Services } from './actions/context.ts';
 import { ACTIONS } from './actions/index.ts';
-import { ApiError, ErrorText } from './errors.ts';
+import { ApiError, ErrorText, wireMessage } from './errors.ts';
 import { scalar } from './query.ts';
 import { decodeBody, FormatScanner } from './wire/decode.ts';
 import { CONTENT_TYPE, render, renderStatusPage, type WireFormat, type WireObject } from './wire/render.ts';
 import { findTaskByToken, oldestWaitingMedia } from '../store/repo.ts';
 import type { StoreHealth } from '../store/db.ts';
-import { isStoreUnavailable } from '../store/faults.ts';
-import { QueueUnavailableError } from '../queue/types.ts';
 import { mediaDirs } from '../domain/layout.ts';
 import type { Metrics } from '../metrics.ts';
 import { openForDownload } from '../storage/shared-storage.ts';
 import { describeError } from '../domain/errors.ts';
+import { contentTypeOf, UNKNOWN_CONTENT_TYPE } from '../domain/content-types.ts';
 import { dashboard } from '../dashboard/plugin.ts';
 import { serviceStatus, type HealthReport } from '../health.ts';
 
@@ -34,31 +33,6 @@ interface RawBody {
   /** What the body asked for (FormatScanner), known even when it is over the limit or undecodable. */
   format: WireFormat;
 }
-
-const MIME: Record<string, string> = {
-  '.mp4': 'video/mp4',
-  '.webm': 'video/webm',
-  '.mp3': 'audio/mpeg',
-  '.m4a': 'audio/mp4',
-  '.jpg': 'image/jpeg',
-  '.png': 'image/png',
-  '.m3u8': 'application/vnd.apple.mpegurl',
-  '.ts': 'video/mp2t',
-  '.mpd': 'application/dash+xml',
-  '.m4s': 'video/iso.segment',
-  '.mov': 'video/quicktime',
-  '.mkv': 'video/x-matroska',
-  '.ogg': 'audio/ogg',
-  '.wav': 'audio/wav',
-  '.flac': 'audio/flac',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.vtt': 'text/vtt',
-  '.tar': 'application/x-tar',
-  '.zip': 'application/zip',
-  // An HLS AES-128 key: raw bytes, and never cached by a shared cache.
-  '.key': 'application/octet-stream',
-};
 
 /** The HTTP edge: the encoding.com endpoint, health, metrics and kept-output downloads. */
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -174,7 +148,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const folder = task ? mediaDirs('', task.media_id).task(task.id) : '';
     const file = files.find((f) => path.relative(folder, f).split(path.sep).join('/') === name);
     if (!file || !task) return reply.code(404).type('text/plain').send('Not found\n');
-    const type = MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+    const type = contentTypeOf(file) ?? UNKNOWN_CONTENT_TYPE;
     if (deps.storage) {
       // Kept outputs live in the shared storage: any API node serves them, whichever worker made them.
       const opened = await openForDownload(deps.storage, task, name).catch((err: unknown) => {
@@ -197,14 +171,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const status = (err as { statusCode?: number }).statusCode;
     const clientFault = status !== undefined && status >= 400 && status < 500;
     // A request the client got wrong is theirs to fix; only our own faults are errors.
-    if (clientFault) deps.log.warn({ url: request.url.slice(0, 200), reason: (err as Error).message }, 'request refused');
-    else deps.log.error({ err, url: request.url.slice(0, 200) }, 'request failed');
+    const url = request.url.slice(0, 200);
+    if (clientFault) deps.log.warn({ url, reason: (err as Error).message }, 'request refused');
+    const message = clientFault ? ErrorText.unreadable((err as Error).message) : wireMessage(err, deps.log, { url });
     if (request.routeOptions.url === '/' && request.method === 'POST') {
       // Never a non-200 for the API endpoint: clients treat it as a transport failure (7.8 rule 1).
       const format = (request.body as RawBody | undefined)?.format ?? 'xml';
-      return sendError(reply, 200, format, clientFault ? ErrorText.unreadable((err as Error).message) : ErrorText.internal);
+      return sendError(reply, 200, format, message);
     }
-    return reply.code(clientFault ? status : 500).send({ error: clientFault ? (err as Error).message : 'internal error' });
+    return reply.code(clientFault ? status : 500).send({ error: clientFault ? (err as Error).message : message });
   });
 
   return app;
@@ -228,17 +203,7 @@ async function answer(deps: AppDeps, raw: RawBody): Promise<{ format: WireFormat
     if (!deps.storeHealth.ready()) throw new ApiError(ErrorText.storeUnavailable);
     return { format, body: await handler({ ...deps, user, query }), action };
   } catch (err) {
-    if (err instanceof ApiError) return { format, body: errorBody(err.message), action };
-    if (err instanceof QueueUnavailableError) {
-      deps.log.warn({ err, action }, 'the queue could not be reached; the request was refused');
-      return { format, body: errorBody(ErrorText.queueUnavailable), action };
-    }
-    if (isStoreUnavailable(err)) {
-      deps.log.warn({ err, action }, 'the store could not be reached; the request was refused');
-      return { format, body: errorBody(ErrorText.storeUnavailable), action };
-    }
-    deps.log.error({ err, action }, 'action failed');
-    return { format, body: errorBody(ErrorText.internal), action };
+    return { format, body: errorBody(wireMessage(err, deps.log, { action })), action };
   }
 }
 

@@ -21,6 +21,7 @@ import { queueOverview } from '../store/overview.ts';
 import { redactUrl } from '../transfer/redact.ts';
 import { COOKIE, SESSION_MS, Sessions, readCookie, sameToken, type Session } from './session.ts';
 import { loginPage, notFoundPage, shellPage } from './shell.ts';
+import { EncoderyError } from '../domain/errors.ts';
 
 export interface DashboardOptions {
   deps: Services & { users: Users };
@@ -194,15 +195,18 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { dep
     if (!session) return reply;
     if (!request.headers['content-type']?.startsWith('application/octet-stream')) return reply.code(415).send({ error: 'send the file as application/octet-stream' });
     const source = await saveUpload(deps, session.user, String(request.query.name ?? 'upload'), request.body as Readable).catch((err: unknown) => {
-      if (err instanceof TooLarge) return err;
+      if (err instanceof UploadTooLargeError) return err;
       throw err;
     });
-    if (source instanceof TooLarge) return reply.code(413).send({ error: source.message });
+    if (source instanceof UploadTooLargeError) return reply.code(413).send({ error: source.message });
     return { source };
   });
 };
 
-class TooLarge extends Error {}
+export class UploadTooLargeError extends EncoderyError {
+  override name = 'UploadTooLargeError';
+  readonly code = 'ENCODERY_UPLOAD_TOO_LARGE';
+}
 
 /** The upload goes into the user's first own file folder, where their `file://` sources may read it. */
 async function saveUpload(deps: DashboardOptions['deps'], user: User, name: string, body: Readable): Promise<string> {
@@ -217,7 +221,7 @@ async function saveUpload(deps: DashboardOptions['deps'], user: User, name: stri
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       size += chunk.length;
-      cb(size > limit ? new TooLarge(`the file is larger than ${limit} bytes`) : null, chunk);
+      cb(size > limit ? new UploadTooLargeError(`the file is larger than ${limit} bytes`) : null, chunk);
     },
   });
   try {

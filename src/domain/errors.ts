@@ -3,11 +3,51 @@ import type { Logger } from 'pino';
 import { redactText } from './redact.ts';
 
 /**
+ * Every stable error code, with what it means (the README's table of error codes). A code names a
+ * kind of failure for good: code branches on it, never on a message. api/errors.ts decides what
+ * the API answers for each.
+ */
+export const ERROR_CODES = {
+  ENCODERY_REQUEST_REFUSED: 'The API refused a request (a missing or bad field, an unknown media, a wrong key); nothing changed.',
+  ENCODERY_FORMAT_INVALID: 'A format\'s fields cannot be encoded as given.',
+  ENCODERY_TRANSFER_FAILED: 'A download, upload or delete failed; retryable when the failure may pass (a reset, a timeout, a 5xx).',
+  ENCODERY_FFMPEG_FAILED: 'FFmpeg could not start, or ran and failed.',
+  ENCODERY_SOURCE_UNREADABLE: 'The source is not media FFmpeg can read.',
+  ENCODERY_INPUT_REFUSED: 'An input is a playlist, a manifest or a format Encodery does not read.',
+  ENCODERY_SPLIT_PIECE_FAILED: 'A split-and-stitch piece is missing or does not join.',
+  ENCODERY_QUEUE_UNAVAILABLE: 'Redis did not answer, so the request was refused; retryable.',
+  ENCODERY_RETRY_LATER: 'A media met an infrastructure fault (the store, the queue) and goes back to the queue; retryable.',
+  ENCODERY_ILLEGAL_TRANSITION: 'A status change the lifecycle table does not allow; nothing of it was written (internal).',
+  ENCODERY_STORE_OPEN_FAILED: 'The store could not be opened (internal).',
+  ENCODERY_CONFIG_INVALID: 'A setting is missing or wrong; the process does not start.',
+  ENCODERY_OUTSIDE_ROOTS: 'A file:// path escapes its roots (internal; users see a transfer error).',
+  ENCODERY_FORBIDDEN_ADDRESS: 'A host resolves to a private or reserved address (internal; users see a transfer error).',
+  ENCODERY_HTTP_TIMEOUT: 'An HTTP origin stayed silent too long (internal; users see a retryable transfer error).',
+  ENCODERY_UPLOAD_TOO_LARGE: 'A dashboard upload is over the size limit.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * Every error class of Encodery's own: a stable `code`, and whether trying the same thing again
+ * later may succeed (`retryable`), decided by the code that throws, which knows best.
+ */
+export abstract class EncoderyError extends Error {
+  abstract readonly code: ErrorCode;
+  readonly retryable: boolean;
+
+  constructor(message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/**
  * An error whose message is written for the user who sent the media: shown as it is (server
  * paths aside) in GetStatus, task logs and notifications. Every other error is internal: the
  * user sees "Internal error (ref …)" and the log keeps the whole error under that reference.
  */
-export class UserFacingError extends Error {
+export abstract class UserFacingError extends EncoderyError {
   override name = 'UserFacingError';
 }
 

@@ -1,4 +1,5 @@
 import { DestinationStatus, FINAL_MEDIA_STATUSES, MediaStatus, TaskStatus, isDestinationError } from './status.ts';
+import { EncoderyError } from './errors.ts';
 
 /**
  * The allowed moves of media, task and destination statuses: the one table every status writer
@@ -50,9 +51,9 @@ const destinationKind = (s: string): DestinationKind => (isDestinationError(s) ?
 export type Entity = 'media' | 'task' | 'destination';
 
 /** A status change the table does not allow; nothing of it was written. */
-export class IllegalTransitionError extends Error {
+export class IllegalTransitionError extends EncoderyError {
   override name = 'IllegalTransitionError';
-  readonly code = 'illegal_transition';
+  readonly code = 'ENCODERY_ILLEGAL_TRANSITION';
   constructor(
     readonly entity: Entity,
     readonly id: number,

@@ -1,3 +1,5 @@
+import { EncoderyError } from '../domain/errors.ts';
+
 /** Why a running media is being interrupted; the interrupter finalises its status. */
 export type AbortReason = 'cancel' | 'stop' | 'update' | 'restart' | 'shutdown';
 
@@ -12,16 +14,26 @@ export type MediaProcessor = (mediaId: number, signal: AbortSignal, resumeNote?:
  * queue runs it again later, with a growing delay, and never counts it as a failure of the media
  * or a lost worker. The message says what went wrong, for the logs and the next run's task log.
  */
-export class RetryLater extends Error {
+export class RetryLater extends EncoderyError {
   override name = 'RetryLater';
+  readonly code = 'ENCODERY_RETRY_LATER';
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, retryable: true });
+  }
 }
 
 /**
  * Redis did not answer, and going on without it could leave a worker running a media the caller
  * changes: the action is refused (nothing changed) and the client is told to try again.
  */
-export class QueueUnavailableError extends Error {
+export class QueueUnavailableError extends EncoderyError {
   override name = 'QueueUnavailableError';
+  readonly code = 'ENCODERY_QUEUE_UNAVAILABLE';
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, retryable: true });
+  }
 }
 
 /** How long a media that hit an infrastructure fault waits before its next run: 1 s, 2 s, 4 s … at most 10 s, with jitter. */

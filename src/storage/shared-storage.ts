@@ -9,7 +9,7 @@ import * as repo from '../store/repo.ts';
 import type { Lifecycle } from '../store/lifecycle.ts';
 import { TaskStatus } from '../domain/status.ts';
 import { mediaDirs } from '../domain/layout.ts';
-import { checkStorageUrl, download, openObject, redactUrl, removeTree, statObject, transferPace, upload } from '../transfer/index.ts';
+import { checkStorageUrl, download, openObject, redactUrl, removeTree, statObject, transferContext, upload } from '../transfer/index.ts';
 import type { TransferContext } from '../transfer/types.ts';
 import { mapLimit } from '../map-limit.ts';
 import { describeError } from '../domain/errors.ts';
@@ -54,16 +54,8 @@ export class SharedStorage {
 
   /** The storage is configuration, not user input: its folder is the only file root, and its host is trusted. */
   context(signal?: AbortSignal): TransferContext {
-    const c = this.#config;
     const folder = this.#localFolder();
-    return {
-      fileRoots: folder ? [folder] : [],
-      allowPrivateNetwork: true,
-      pace: transferPace(c),
-      s3Endpoint: c.s3Endpoint, s3Region: c.s3Region, azureEndpoint: c.azureEndpoint,
-      remote: { sftpKeyFile: c.sftpKeyFile, sftpKeyPassphrase: c.sftpKeyPassphrase, sftpKnownHostsFile: c.sftpKnownHosts, ftpsCaFile: c.ftpsCaFile },
-      ...(signal ? { signal } : {}),
-    };
+    return transferContext(this.#config, { roots: { own: folder ? [folder] : [], shared: [], denied: [] }, configured: true, ...(signal ? { signal } : {}) });
   }
 
   mediaUrl(mediaId: number): string {

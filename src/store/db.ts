@@ -6,6 +6,7 @@ import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql,
 import type { Database } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
 import { retryWhileUnavailable, type RetryOptions } from './faults.ts';
+import { EncoderyError } from '../domain/errors.ts';
 
 export type Db = Kysely<Database>;
 
@@ -119,8 +120,9 @@ const pgTypes: pg.CustomTypesConfig = {
 };
 
 /** The store could not be opened; the message names where, without credentials, and why. */
-export class StoreError extends Error {
+export class StoreError extends EncoderyError {
   override name = 'StoreError';
+  readonly code = 'ENCODERY_STORE_OPEN_FAILED';
 }
 
 /** How long opening a connection may take: a database that does not answer fails the query, never hangs it. */

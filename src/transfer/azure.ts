@@ -1,6 +1,6 @@
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { BlockBlobClient, StoragePipelineOptions } from '@azure/storage-blob';
+import { contentTypeOf, UNKNOWN_CONTENT_TYPE } from '../domain/content-types.ts';
 import { toTransferError, type Verb } from './errors.ts';
 import { guardedNodeAgent } from './guard.ts';
 import { TransferError, type SchemeModule, type TransferContext } from './types.ts';
@@ -139,44 +139,7 @@ function azureError(err: unknown, verb: Verb, t: AzureTarget, ctx: TransferConte
     text = `Azure refused the request (${said}) for ${where}: ${hint}`;
   } else if (isTransientStatus(status)) text = `Azure is unavailable (${said}) for ${where}`;
   else text = `Azure refused the request (${said}) for ${where}`;
-  return new TransferError(`${verb} error: ${text}`, { transient: isTransientStatus(status), cause: err });
-}
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.mp4': 'video/mp4',
-  '.m4v': 'video/x-m4v',
-  '.mov': 'video/quicktime',
-  '.webm': 'video/webm',
-  '.mkv': 'video/x-matroska',
-  '.ts': 'video/mp2t',
-  '.m4s': 'video/iso.segment',
-  '.flv': 'video/x-flv',
-  '.ogv': 'video/ogg',
-  '.3gp': 'video/3gpp',
-  '.mpg': 'video/mpeg',
-  '.mp3': 'audio/mpeg',
-  '.m4a': 'audio/mp4',
-  '.aac': 'audio/aac',
-  '.ogg': 'audio/ogg',
-  '.oga': 'audio/ogg',
-  '.wav': 'audio/wav',
-  '.flac': 'audio/flac',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.png': 'image/png',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.m3u8': 'application/vnd.apple.mpegurl',
-  '.mpd': 'application/dash+xml',
-  '.vtt': 'text/vtt',
-  '.srt': 'application/x-subrip',
-  '.json': 'application/json',
-  '.xml': 'application/xml',
-  '.zip': 'application/zip',
-};
-
-export function contentTypeFor(name: string): string {
-  return CONTENT_TYPES[path.posix.extname(name).toLowerCase()] ?? 'application/octet-stream';
+  return new TransferError(`${verb} error: ${text}`, { retryable: isTransientStatus(status), cause: err });
 }
 
 /** A factory so tests can use small blocks; the registered module uses the defaults. */
@@ -219,7 +182,7 @@ export function createAzureScheme(tuning: AzureTuning = DEFAULT_TUNING): SchemeM
           maxSingleShotSize: tuning.singleShotBytes,
           blockSize: Math.max(tuning.blockBytes, Math.ceil(source.size / MAX_BLOCKS)),
           concurrency: tuning.concurrency,
-          blobHTTPHeaders: { blobContentType: contentTypeFor(t.blob) },
+          blobHTTPHeaders: { blobContentType: contentTypeOf(t.blob) ?? UNKNOWN_CONTENT_TYPE },
           ...(ctx.signal ? { abortSignal: ctx.signal } : {}),
           onProgress: (p) => {
             try {

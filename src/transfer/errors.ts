@@ -1,3 +1,4 @@
+import { EncoderyError } from '../domain/errors.ts';
 import { ForbiddenAddressError, OutsideRootsError } from './guard.ts';
 import { HttpTimeoutError } from './http-client.ts';
 import { TransferError } from './types.ts';
@@ -14,11 +15,11 @@ const NETWORK_CODES = new Set([
   'EPIPE',
 ]);
 
-/** The first error code in the cause chain (SDKs wrap socket errors). */
+/** The first system or library error code in the cause chain (SDKs wrap socket errors); our own codes are not quoted. */
 export function errorCode(err: unknown): string | undefined {
   for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
     const c = (e as { code?: unknown }).code;
-    if (typeof c === 'string') return c;
+    if (typeof c === 'string' && !(e instanceof EncoderyError)) return c;
     e = (e as { cause?: unknown }).cause;
   }
   return undefined;
@@ -53,21 +54,21 @@ export function toTransferError(err: unknown, verb: Verb, host: string, signal?:
   const silent = findInChain(err, HttpTimeoutError);
   if (silent) {
     const what = silent.phase === 'connect' ? `could not connect to ${host}` : `connection to ${host} failed`;
-    return new TransferError(`${verb} error: ${what} (${silent.message})`, { transient: true, cause: err });
+    return new TransferError(`${verb} error: ${what} (${silent.message})`, { retryable: true, cause: err });
   }
   const code = errorCode(err);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return new TransferError(`${verb} error: could not resolve host ${host} (${code})`, {
-      transient: code === 'EAI_AGAIN',
+      retryable: code === 'EAI_AGAIN',
       cause: err,
     });
   }
   if (code && NETWORK_CODES.has(code)) {
     const what = CONNECT_CODES.has(code) ? `could not connect to ${host}` : `connection to ${host} failed`;
-    return new TransferError(`${verb} error: ${what} (${code})`, { transient: true, cause: err });
+    return new TransferError(`${verb} error: ${what} (${code})`, { retryable: true, cause: err });
   }
   if (code === 'ENOSPC') {
-    return new TransferError(`${verb} error: no space left on device`, { transient: true, cause: err });
+    return new TransferError(`${verb} error: no space left on device`, { retryable: true, cause: err });
   }
   if (code?.startsWith('Z_')) {
     return new TransferError(`${verb} error: the compressed content sent by ${host} is corrupt or cut short (${code})`, { cause: err });

@@ -25,7 +25,7 @@ function fsError(err: unknown, verb: Verb, signal?: AbortSignal): TransferError 
   }
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const text = (code && FS_MESSAGES[code]) ?? `file error${code ? ` (${code})` : ''}`;
-  return new TransferError(`${verb} error: ${text}`, { transient: code === 'ENOSPC', cause: err });
+  return new TransferError(`${verb} error: ${text}`, { retryable: code === 'ENOSPC', cause: err });
 }
 
 /** What a file:// source may read: the user's own roots and the shared ones. */

@@ -51,23 +51,23 @@ function mapError(err: unknown, verb: Verb, url: URL, ctx: TransferContext): Tra
     const reply = quoteReply(err.message, credentialsOf(url).password);
     if (code === 530) return new TransferError(`${verb} error: the FTP server refused the login (530) for user ${whoAt(url)}`);
     if (TRANSIENT_REPLIES.has(code)) {
-      return new TransferError(`${verb} error: the FTP server ${host} is temporarily unable to serve the request (${reply})`, { transient: true });
+      return new TransferError(`${verb} error: the FTP server ${host} is temporarily unable to serve the request (${reply})`, { retryable: true });
     }
     const file = `/${ftpPath(url)}`;
     if (verb === 'Download' && (code === 550 || code === 551)) return new TransferError(`${verb} error: ${file} was not found or is not readable on ${host} (${reply})`);
     if (verb === 'Upload' && (code === 550 || code === 551 || code === 553)) return new TransferError(`${verb} error: the FTP server ${host} refused to store ${file} (${reply})`);
-    return new TransferError(`${verb} error: the FTP server ${host} answered ${reply}`, { transient: code >= 400 && code < 500 });
+    return new TransferError(`${verb} error: the FTP server ${host} answered ${reply}`, { retryable: code >= 400 && code < 500 });
   }
   const message = err instanceof Error ? err.message : '';
   if (CONNECTION_LOST.test(message)) {
-    return new TransferError(`${verb} error: the connection to ${host} was lost`, { transient: true, cause: err });
+    return new TransferError(`${verb} error: the connection to ${host} was lost`, { retryable: true, cause: err });
   }
   return toTransferError(err, verb, host, ctx.signal);
 }
 
 async function tlsOptions(url: URL, ctx: TransferContext): Promise<tls.ConnectionOptions> {
   const host = hostOf(url);
-  const caFile = ctx.remote?.ftpsCaFile;
+  const caFile = ctx.ftpsCaFile;
   return {
     // The socket may go to the checked IP address; the certificate must still match the name.
     ...(net.isIP(host) === 0 ? { servername: host } : {}),

@@ -6,11 +6,14 @@ import net from 'node:net';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { isInsideFolder as isInside, permittedPath } from '../domain/file-roots.ts';
+import { EncoderyError } from '../domain/errors.ts';
 
 // ---------------------------------------------------------------- file roots
 
 /** Thrown (and mapped to a TransferError by the caller) when a path escapes the roots. */
-export class OutsideRootsError extends Error {
+export class OutsideRootsError extends EncoderyError {
+  readonly code = 'ENCODERY_OUTSIDE_ROOTS';
+
   constructor() {
     super('outside the allowed file roots');
     this.name = 'OutsideRootsError';
@@ -92,7 +95,7 @@ export async function prepareWriteDir(roots: readonly string[], filePath: string
 
 // ---------------------------------------------------------------- network
 
-export class ForbiddenAddressError extends Error {
+export class ForbiddenAddressError extends EncoderyError {
   readonly code = 'ENCODERY_FORBIDDEN_ADDRESS';
   constructor(readonly host: string) {
     super(`${host} resolves to a private or reserved network address, which is not allowed`);

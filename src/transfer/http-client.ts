@@ -12,19 +12,20 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { transferAgent } from './guard.ts';
+import { EncoderyError } from '../domain/errors.ts';
 
 /** How long an origin may stay silent in each phase of a request. */
 export const HTTP_IDLE_LIMITS_MS = { connect: 15_000, response: 60_000, body: 120_000 } as const;
 export type HttpPhase = keyof typeof HTTP_IDLE_LIMITS_MS;
 
 /** An origin that stayed silent longer than its phase allows; toTransferError words it for users. */
-export class HttpTimeoutError extends Error {
+export class HttpTimeoutError extends EncoderyError {
   readonly code = 'ENCODERY_HTTP_TIMEOUT';
   constructor(
     readonly phase: HttpPhase,
     readonly seconds: number,
   ) {
-    super(`no data for ${seconds} s while waiting to ${phase === 'connect' ? 'connect' : phase === 'response' ? 'receive the response' : 'receive the body'}`);
+    super(`no data for ${seconds} s while waiting to ${phase === 'connect' ? 'connect' : phase === 'response' ? 'receive the response' : 'receive the body'}`, { retryable: true });
     this.name = 'HttpTimeoutError';
   }
 }

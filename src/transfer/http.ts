@@ -132,7 +132,7 @@ export const httpScheme: SchemeModule = {
     if (res.statusCode < 200 || res.statusCode > 299) {
       res.body.destroy();
       throw new TransferError(`Download error: The requested URL returned error: ${statusLine(res.statusCode)}`, {
-        transient: isTransientStatus(res.statusCode),
+        retryable: isTransientStatus(res.statusCode),
       });
     }
     return decodedBody(res);
@@ -149,7 +149,7 @@ export const httpScheme: SchemeModule = {
     res.body.destroy();
     if (res.statusCode < 200 || res.statusCode > 299) {
       throw new TransferError(`Upload error: The destination returned ${statusLine(res.statusCode)}`, {
-        transient: isTransientStatus(res.statusCode),
+        retryable: isTransientStatus(res.statusCode),
       });
     }
   },

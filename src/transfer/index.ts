@@ -13,12 +13,13 @@ import { s3Scheme } from './s3.ts';
 import { ByteMeter, TransferPace, tooLargeMessage } from './meter.ts';
 import { redactUrl } from './redact.ts';
 import { sftpScheme } from './sftp.ts';
-import { TransferError, type PaceLimits, type Progress, type SchemeModule, type TransferContext, type TransferReport } from './types.ts';
+import { TransferError, type Progress, type SchemeModule, type TransferContext, type TransferReport } from './types.ts';
 
 export { redactUrl } from './redact.ts';
 export { lexicallyInside } from './guard.ts';
 export { TransferError } from './types.ts';
 export type { Progress, SchemeModule, TransferContext } from './types.ts';
+export { transferContext, type TransferScope } from './context.ts';
 
 const MODULES: readonly SchemeModule[] = [
   fileScheme,
@@ -28,11 +29,6 @@ const MODULES: readonly SchemeModule[] = [
   ftpScheme,
   sftpScheme,
 ];
-
-/** The pace limits of ENCODERY_TRANSFER_MIN_BYTES_PER_SECOND, _WINDOW_SECONDS and _DEADLINE_SECONDS. */
-export function transferPace(c: { transferMinBytesPerSecond: number; transferWindowSeconds: number; transferDeadlineSeconds: number }): PaceLimits {
-  return { minBytesPerSecond: c.transferMinBytesPerSecond, windowSeconds: c.transferWindowSeconds, deadlineSeconds: c.transferDeadlineSeconds };
-}
 
 const DEFAULT_RETRY_DELAYS_MS = [1000, 4000, 10_000];
 
@@ -222,7 +218,7 @@ async function uploadTo(parsed: URL, module: SchemeModule, fromPath: string, out
         if (pace?.failure && !outer.signal?.aborted) throw pace.failure;
         const failure = toTransferError(err, 'Upload', parsed.hostname || 'localhost', ctx.signal);
         const delay = delays[attempt];
-        if (!failure.transient || delay === undefined || ctx.signal?.aborted) throw failure;
+        if (!failure.retryable || delay === undefined || ctx.signal?.aborted) throw failure;
         try {
           await sleep(delay, undefined, ctx.signal ? { signal: ctx.signal } : {});
         } catch {

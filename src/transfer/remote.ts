@@ -77,13 +77,13 @@ export async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: (
     timer = setTimeout(() => {
       timedOut = true;
       onTimeout();
-      reject(new TransferError(message, { transient: true }));
+      reject(new TransferError(message, { retryable: true }));
     }, ms);
   });
   try {
     return await Promise.race([work, deadline]);
   } catch (err) {
-    if (timedOut) throw new TransferError(message, { transient: true, cause: err });
+    if (timedOut) throw new TransferError(message, { retryable: true, cause: err });
     throw err;
   } finally {
     clearTimeout(timer);

@@ -1,7 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +8,7 @@ import type { ObjectCannedACL, PutObjectCommandInput, S3Client, S3ServiceExcepti
 import { errorCode, toTransferError, type Verb } from './errors.ts';
 import { guardedLookup } from './guard.ts';
 import { ByteMeter, tooLargeMessage } from './meter.ts';
+import { contentTypeOf } from '../domain/content-types.ts';
 import { TransferError, type Progress, type SchemeModule, type TransferContext } from './types.ts';
 import { decodePart } from './url-parts.ts';
 
@@ -47,33 +47,6 @@ const OPTIONS = {
   source: ['multithread', 'nocopy'],
   destination: ['acl', 'canonical_id', 'content_type', 'content_disposition'],
 } as const;
-
-// Without content_type, S3 would store binary/octet-stream and browsers would download rather than play.
-const CONTENT_TYPES: Record<string, string> = {
-  '.mp4': 'video/mp4',
-  '.m4v': 'video/mp4',
-  '.mov': 'video/quicktime',
-  '.webm': 'video/webm',
-  '.mkv': 'video/x-matroska',
-  '.ts': 'video/mp2t',
-  '.m4s': 'video/iso.segment',
-  '.m3u8': 'application/vnd.apple.mpegurl',
-  '.mpd': 'application/dash+xml',
-  '.mp3': 'audio/mpeg',
-  '.m4a': 'audio/mp4',
-  '.aac': 'audio/aac',
-  '.ogg': 'audio/ogg',
-  '.wav': 'audio/wav',
-  '.flac': 'audio/flac',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.png': 'image/png',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.vtt': 'text/vtt',
-  '.json': 'application/json',
-  '.xml': 'application/xml',
-};
 
 export interface Target {
   bucket: string;
@@ -283,13 +256,13 @@ function s3Failure(err: unknown, verb: Verb, t: Target, signal?: AbortSignal): T
     const transient = status >= 500 || status === 429 || TRANSIENT_CODES.has(code);
     const what = describeCode(code, status, t);
     return new TransferError(`${verb} error: ${what} (${status}${code ? ` ${code}` : ''}) for bucket ${t.bucket}`, {
-      transient,
+      retryable: transient,
       cause: err,
     });
   }
   const host = t.endpoint ? new URL(t.endpoint).hostname : `${t.bucket} on S3`;
   // The SDK names socket errors TimeoutError too; its own timeouts are the ones without a code.
-  if (name === 'TimeoutError' && errorCode(err) === undefined) return new TransferError(`${verb} error: connection to ${host} timed out`, { transient: true, cause: err });
+  if (name === 'TimeoutError' && errorCode(err) === undefined) return new TransferError(`${verb} error: connection to ${host} timed out`, { retryable: true, cause: err });
   return toTransferError(err, verb, host, signal);
 }
 
@@ -298,7 +271,8 @@ function putParams(t: Target, file: string): Omit<PutObjectCommandInput, 'Body'>
   const params: Omit<PutObjectCommandInput, 'Body'> = {
     Bucket: t.bucket,
     Key: t.key,
-    ContentType: o.get('content_type') ?? CONTENT_TYPES[path.extname(t.key).toLowerCase()] ?? CONTENT_TYPES[path.extname(file).toLowerCase()],
+    // Without a type S3 stores binary/octet-stream; the key's extension wins over the local file's.
+    ContentType: o.get('content_type') ?? contentTypeOf(t.key) ?? contentTypeOf(file) ?? undefined,
   };
   const disposition = o.get('content_disposition');
   if (disposition !== null) params.ContentDisposition = disposition;
@@ -364,7 +338,7 @@ async function retried<T>(t: Target, signal: AbortSignal | undefined, send: () =
       return await send();
     } catch (err) {
       const delay = REQUEST_RETRY_MS[attempt];
-      if (delay === undefined || signal?.aborted || !s3Failure(err, 'Upload', t).transient) throw err;
+      if (delay === undefined || signal?.aborted || !s3Failure(err, 'Upload', t).retryable) throw err;
       await sleep(delay, undefined, signal ? { signal } : {});
     }
   }
@@ -399,7 +373,7 @@ async function rangedDownload(
     await pipeline(res.Body as Readable, meter, createWriteStream(toPath, { flags: 'r+', start }), { signal });
     if (meter.bytes !== end - start + 1) {
       throw new TransferError(`Download error: S3 sent ${meter.bytes} bytes for a range of ${end - start + 1} for bucket ${t.bucket}`, {
-        transient: true,
+        retryable: true,
       });
     }
   });

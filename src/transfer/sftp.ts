@@ -45,7 +45,7 @@ function mapError(err: unknown, verb: Verb, url: URL, ctx: TransferContext, auth
     return new TransferError(`${verb} error: the SFTP server refused the login for user ${whoAt(url)}${how}`);
   }
   if (level === 'client-timeout') {
-    return new TransferError(`${verb} error: the SFTP server ${host} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`, { transient: true, cause: err });
+    return new TransferError(`${verb} error: the SFTP server ${host} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`, { retryable: true, cause: err });
   }
   const file = sftpPath(url);
   switch (sftpCode(err)) {
@@ -55,7 +55,7 @@ function mapError(err: unknown, verb: Verb, url: URL, ctx: TransferContext, auth
       return new TransferError(`${verb} error: permission denied for ${file} on ${host}`);
     case STATUS.NO_CONNECTION:
     case STATUS.CONNECTION_LOST:
-      return new TransferError(`${verb} error: the connection to ${host} was lost`, { transient: true, cause: err });
+      return new TransferError(`${verb} error: the connection to ${host} was lost`, { retryable: true, cause: err });
     case STATUS.FAILURE:
       return new TransferError(`${verb} error: the SFTP server ${host} failed the request for ${file} (disk full or not allowed?)`);
     case undefined:
@@ -66,7 +66,7 @@ function mapError(err: unknown, verb: Verb, url: URL, ctx: TransferContext, auth
   const message = err instanceof Error ? err.message : '';
   // ssh2's wording when the peer goes away without a socket error.
   if (/connection lost|not connected|no response from server|keepalive timeout/i.test(message)) {
-    return new TransferError(`${verb} error: the connection to ${host} was lost`, { transient: true, cause: err });
+    return new TransferError(`${verb} error: the connection to ${host} was lost`, { retryable: true, cause: err });
   }
   return toTransferError(err, verb, host, ctx.signal);
 }
@@ -74,7 +74,7 @@ function mapError(err: unknown, verb: Verb, url: URL, ctx: TransferContext, auth
 async function authFor(url: URL, ctx: TransferContext, verb: Verb): Promise<Auth> {
   const { password } = credentialsOf(url);
   if (password !== null) return { kind: 'password', password };
-  const keyFile = ctx.remote?.sftpKeyFile;
+  const keyFile = ctx.sftpKeyFile;
   if (!keyFile) {
     throw new TransferError(`${verb} error: the SFTP URL for ${whoAt(url)} has no password and no private key is configured (ENCODERY_SFTP_KEY_FILE)`);
   }
@@ -84,7 +84,7 @@ async function authFor(url: URL, ctx: TransferContext, verb: Verb): Promise<Auth
   } catch (err) {
     throw new TransferError(`${verb} error: cannot read the SFTP private key file (ENCODERY_SFTP_KEY_FILE)`, { cause: err });
   }
-  const passphrase = ctx.remote?.sftpKeyPassphrase ?? undefined;
+  const passphrase = ctx.sftpKeyPassphrase ?? undefined;
   // Checked here so a wrong passphrase reads as one, not as a refused login.
   const parsed = utils.parseKey(key, passphrase);
   if (parsed instanceof Error) {
@@ -182,7 +182,7 @@ async function connect(url: URL, ctx: TransferContext, verb: Verb): Promise<Sess
 }
 
 async function readKnownHosts(ctx: TransferContext, verb: Verb): Promise<ReturnType<typeof parseKnownHosts> | null> {
-  const file = ctx.remote?.sftpKnownHostsFile;
+  const file = ctx.sftpKnownHosts;
   if (!file) return null;
   try {
     return parseKnownHosts(await fs.readFile(file, 'utf8'));

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { redactText } from './redact.ts';
 import { UserFacingError } from '../domain/errors.ts';
+import type { SchemeSettings } from './settings.ts';
 
 /** Limits on how slowly and how long one transfer may run (ENCODERY_TRANSFER_*); 0 turns one off. */
 export interface PaceLimits {
@@ -11,7 +12,8 @@ export interface PaceLimits {
   deadlineSeconds: number;
 }
 
-export interface TransferContext {
+/** Built by transferContext (context.ts) from configuration; tests build their own. */
+export interface TransferContext extends Partial<SchemeSettings> {
   /** Folders file:// may read and write (a user's own, domain/file-roots.ts). */
   fileRoots: readonly string[];
   /** Folders file:// may read but never write (ENCODERY_SHARED_FILE_ROOTS). */
@@ -25,14 +27,6 @@ export interface TransferContext {
   pace?: PaceLimits;
   /** Waits between upload attempts; default [1000, 4000, 10000]. Tests shorten it. */
   retryDelaysMs?: readonly number[];
-  /** ENCODERY_AZURE_ENDPOINT: serves every Azure Blob URL instead of ACCOUNT.blob.core.windows.net. */
-  azureEndpoint?: string | null;
-  /** ENCODERY_S3_ENDPOINT: an S3-compatible service, addressed path-style and trusted as configured. */
-  s3Endpoint?: string | null;
-  /** ENCODERY_S3_REGION; default us-east-1. */
-  s3Region?: string;
-  /** FTPS/SFTP settings from configuration (never from a URL). */
-  remote?: RemoteSettings;
   /** Diagnostics nobody is shown by default (an SFTP server's host key fingerprint). */
   debug?: (message: string) => void;
   /** Told of every download and upload when it ends, well or not (the metrics count them). */
@@ -48,16 +42,6 @@ export interface TransferReport {
   bytes: number;
   seconds: number;
   ok: boolean;
-}
-
-export interface RemoteSettings {
-  /** PEM or OpenSSH private key file, used for sftp:// URLs without a password. */
-  sftpKeyFile?: string | null;
-  sftpKeyPassphrase?: string | null;
-  /** OpenSSH known_hosts file; when set, SFTP servers must present a key listed there. */
-  sftpKnownHostsFile?: string | null;
-  /** PEM CA certificates trusted for ftps:// besides the system ones. */
-  ftpsCaFile?: string | null;
 }
 
 export type Progress = (doneBytes: number, totalBytes: number | null) => void;
@@ -76,12 +60,11 @@ function sanitizedCause(cause: unknown): unknown {
 
 /** The message is shown to the user (GetStatus, notifications), so it is always redacted. */
 export class TransferError extends UserFacingError {
-  readonly transient: boolean;
+  readonly code = 'ENCODERY_TRANSFER_FAILED';
 
-  constructor(message: string, options: { transient?: boolean; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: sanitizedCause(options.cause) });
+  constructor(message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, { retryable: options.retryable ?? false, ...(options.cause === undefined ? {} : { cause: sanitizedCause(options.cause) }) });
     this.name = 'TransferError';
-    this.transient = options.transient ?? false;
   }
 }
 

@@ -4,7 +4,10 @@ import { UserFacingError } from '../errors.ts';
 import { isAsked } from '../field-check.ts';
 
 /** Thrown inside the parser only; parseFormat turns it into `{ ok: false }`. */
-export class FormatProblem extends UserFacingError {}
+export class FormatProblem extends UserFacingError {
+  override name = 'FormatProblem';
+  readonly code = 'ENCODERY_FORMAT_INVALID';
+}
 
 export interface Size {
   /** 0 = computed from the other side, keeping the aspect ratio. */

@@ -134,7 +134,7 @@ const REFUSALS: Record<NotMedia, Refusal> = {
 /** An input that is a playlist, a manifest or in a format Encodery does not read. Not retryable. */
 export class RefusedInputError extends UserFacingError {
   override name = 'RefusedInputError';
-  readonly code = 'REFUSED_INPUT';
+  readonly code = 'ENCODERY_INPUT_REFUSED';
   constructor(readonly refusal: Refusal) {
     super(`The source is ${refusal.what}; ${refusal.advice}.`);
   }

@@ -9,7 +9,7 @@ export type { AudioStreamInfo, FfprobeJson, MediaProbe, VideoStreamInfo } from '
 /** The source is not media we can encode. Not retryable: the same bytes will fail the same way. */
 export class UnreadableSourceError extends UserFacingError {
   override name = 'UnreadableSourceError';
-  readonly code = 'UNREADABLE_SOURCE';
+  readonly code = 'ENCODERY_SOURCE_UNREADABLE';
 }
 
 const MAX_PROBE_OUTPUT = 16 * 1024 * 1024;

@@ -41,7 +41,7 @@ export interface RunFfmpegResult {
 /** FFmpeg ran and failed, or could not start. Carries what a person needs to see why. */
 export class FfmpegError extends UserFacingError {
   override name = 'FfmpegError';
-  readonly code = 'FFMPEG_FAILED';
+  readonly code = 'ENCODERY_FFMPEG_FAILED';
   constructor(
     message: string,
     /** null when FFmpeg did not start or was killed by a signal. */

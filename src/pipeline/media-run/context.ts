@@ -5,7 +5,7 @@ import type { Db } from '../../store/db.ts';
 import { isStoreUnavailable } from '../../store/faults.ts';
 import * as repo from '../../store/repo.ts';
 import type { MediaStatus, TaskStatus } from '../../domain/status.ts';
-import { transferPace } from '../../transfer/index.ts';
+import { transferContext } from '../../transfer/index.ts';
 import type { TransferContext, TransferReport } from '../../transfer/types.ts';
 import type { FileRootsOf } from '../../domain/file-roots.ts';
 import type { MediaProbe } from '../ffmpeg/probe.ts';
@@ -87,15 +87,8 @@ export class MediaRunContext {
   }
 
   get transfer(): TransferContext {
-    const c = this.deps.config;
-    const roots = this.userId === null ? { own: [], shared: [], denied: [] } : this.deps.fileRoots(this.userId);
-    return {
-      fileRoots: roots.own, sharedFileRoots: roots.shared, deniedFileRoots: roots.denied, allowPrivateNetwork: c.allowPrivateNetwork, signal: this.signal, maxSourceBytes: c.maxSourceBytes, pace: transferPace(c),
-      s3Endpoint: c.s3Endpoint, s3Region: c.s3Region, azureEndpoint: c.azureEndpoint,
-      remote: { sftpKeyFile: c.sftpKeyFile, sftpKeyPassphrase: c.sftpKeyPassphrase, sftpKnownHostsFile: c.sftpKnownHosts, ftpsCaFile: c.ftpsCaFile },
-      debug: (message) => this.log.debug(message),
-      report: (t) => this.deps.events.transferred(t),
-    };
+    const roots = this.userId === null ? undefined : this.deps.fileRoots(this.userId);
+    return transferContext(this.deps.config, { ...(roots ? { roots } : {}), signal: this.signal, debug: (message) => this.log.debug(message), report: (t) => this.deps.events.transferred(t) });
   }
 
   /** An empty folder for a task's outputs (what an earlier or failed run left is removed). */

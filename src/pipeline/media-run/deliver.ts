@@ -2,7 +2,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isStoreUnavailable } from '../../store/faults.ts';
 import * as repo from '../../store/repo.ts';
-import type { FieldMap } from '../../domain/fields.ts';
 import { DestinationStatus, MediaStatus, TaskStatus, destinationError } from '../../domain/status.ts';
 import { redactUrl, upload } from '../../transfer/index.ts';
 import { mapLimit } from '../../map-limit.ts';
@@ -12,6 +11,7 @@ import { putOutputs } from '../../storage/shared-storage.ts';
 import { deliveryOf } from './delivery-strategies.ts';
 import { settleDelivered } from './qc-launch.ts';
 import { sum, type MediaRunContext } from './context.ts';
+import { mediaOptions } from '../../domain/media-options.ts';
 
 const DELIVERY_CONCURRENCY = 4;
 
@@ -40,7 +40,7 @@ export async function deliverAll(run: MediaRunContext): Promise<void> {
   /** Bytes sent of each file to each destination, by task. */
   const sent = new Map<number, Map<string, number>>();
   const media = await repo.getMedia(run.db, run.mediaId);
-  const delivered = new DeliveredOutputs(JSON.parse(media?.options ?? '{}') as FieldMap, {
+  const delivered = new DeliveredOutputs(mediaOptions(media?.options), {
     ffprobe: run.config.ffprobe,
     signal: run.signal,
     log: run.log,
@@ -74,7 +74,7 @@ export async function deliverAll(run: MediaRunContext): Promise<void> {
   });
   run.signal.throwIfAborted();
   const after = await repo.getDestinations(run.db, tasks.map((t) => t.id));
-  const options = JSON.parse(media?.options ?? '{}') as FieldMap;
+  const options = mediaOptions(media?.options);
   for (const task of tasks) await settleDelivered(run, media, options, task, after.get(task.id) ?? []);
   await repo.updateMedia(run.db, run.mediaId, { uploaded_at: Date.now() });
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import * as repo from '../../store/repo.ts';
 import type { FieldMap } from '../../domain/fields.ts';
 import { parseFormat, type OutputSpec } from '../../domain/format.ts';
-import { MediaStatus, TaskStatus } from '../../domain/status.ts';
+import { MediaStatus, TaskStatus, isFinalTask } from '../../domain/status.ts';
 import { fittedToSource, planMedia, type EncodeGroup, type MediaTask, type PlanInput } from '../plan/index.ts';
 import { withPacketsForPassthrough } from '../plan/passthrough.ts';
 import { resolveAutoCrops } from '../plan/auto-crop.ts';
@@ -114,7 +114,7 @@ function splitDeps(run: MediaRunContext) {
 
 /** Tasks this run still has to encode: not done, not failed, not already encoded and saving. */
 export function needsEncode(t: repo.TaskRow): boolean {
-  if (t.status === TaskStatus.Finished || t.status === TaskStatus.Error) return false;
+  if (isFinalTask(t.status)) return false;
   return !(t.status === TaskStatus.Saving && t.outputs);
 }
 

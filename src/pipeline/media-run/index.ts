@@ -1,4 +1,3 @@
-import type { FieldMap } from '../../domain/fields.ts';
 import { isStoreUnavailable } from '../../store/faults.ts';
 import * as repo from '../../store/repo.ts';
 import { parsePriority } from '../../domain/priority.ts';
@@ -14,6 +13,7 @@ import { encodeAll, needsEncode } from './encode.ts';
 import { deliverAll } from './deliver.ts';
 import { interruptedQc } from './qc-launch.ts';
 import { finish } from './finish.ts';
+import { mediaOptions } from '../../domain/media-options.ts';
 
 export type { PipelineDeps, PipelineEvents, PipelineLifecycle } from './context.ts';
 
@@ -36,7 +36,7 @@ async function runMedia(run: MediaRunContext, resumeNote: string | undefined): P
   // In a cluster a QC child is never a queue job of its own: one left running by a worker
   // that died ends here, when its parent's job comes back.
   for (const child of await repo.qcChildrenOf(run.db, media.user_id, media.id)) await interruptedQc(run, child);
-  const priority = parsePriority((JSON.parse(media.options || '{}') as FieldMap).priority);
+  const priority = parsePriority(mediaOptions(media.options).priority);
   run.priority = priority.ok ? priority.priority : 0;
   const tasks = await repo.getTasks(run.db, run.mediaId);
   run.taskIds = tasks.map((t) => t.id);

@@ -194,6 +194,7 @@ async function markDone(unit: SplitUnit, figures: UnitFigures | null): Promise<v
 
 export class SplitPieceError extends UserFacingError {
   override name = 'SplitPieceError';
+  readonly code = 'ENCODERY_SPLIT_PIECE_FAILED';
 }
 
 /** Runs every unit (first failure stops the rest), checks the pieces, and joins them. */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { checkUrl, lexicallyInside } from '../../../transfer/index.ts';
+import { checkUrl, lexicallyInside, transferContext } from '../../../transfer/index.ts';
 import { ApiError, ErrorText } from '../../errors.ts';
 import type { ActionContext } from '../context.ts';
 
@@ -8,14 +8,14 @@ import type { ActionContext } from '../context.ts';
  * scheme and network rules, and a file:// path stays inside the user's file roots.
  */
 export function checkLocation(ctx: ActionContext, url: string, role: 'source' | 'destination' | 'notify', where = '', field: string = role): void {
-  const allowPrivateNetwork = ctx.config.allowPrivateNetwork;
+  const transfer = transferContext(ctx.config);
   if (role === 'notify') {
     if (!/^https?:\/\//i.test(url)) throw new ApiError(ErrorText.badValue(field, 'must be an http:// or https:// URL.'));
-    const problem = checkUrl(url, 'destination', { allowPrivateNetwork });
+    const problem = checkUrl(url, 'destination', { allowPrivateNetwork: transfer.allowPrivateNetwork });
     if (problem) throw new ApiError(ErrorText.badValue(field, problem.replace(/^The destination host/, 'names host') + '.'));
     return;
   }
-  const problem = checkUrl(url, role, { allowPrivateNetwork, s3Endpoint: ctx.config.s3Endpoint, s3Region: ctx.config.s3Region });
+  const problem = checkUrl(url, role, transfer);
   if (problem) throw new ApiError(where + problem);
   if (/^file:/i.test(url)) {
     let file: string;
