@@ -103,7 +103,17 @@ export async function mediaView(main, [id], ctx) {
       replace(probe, h('p', { class: 'muted' }, 'The source is probed once it is downloaded.'));
     }
   };
-  await ctx.live(refresh);
+  await ctx.live(refresh, {
+    // A pushed change of this media moves its bar at once; the tasks' details are read again.
+    onMedia: (changed) => {
+      const m = changed.find((x) => x.id === id);
+      if (m && !m.deleted) {
+        overall.update(m.progress);
+        stop.disabled = FINAL.includes(m.status);
+      }
+      return m !== undefined;
+    },
+  });
 }
 
 const dd = (label, value) => h('div', {}, h('dt', {}, label), h('dd', {}, value));
@@ -150,7 +160,7 @@ function taskCard(t, restart) {
         if (shown.has(url)) continue;
         shown.add(url);
         const local = localLink(url);
-        previews.append(h('figure', {}, local ? preview(local, `Output of task ${t.id}`) : null, h('figcaption', {}, h('a', { href: url, download: '' }, url.split('/').pop()))));
+        previews.append(h('figure', {}, local ? preview(local, `Output of task ${t.id}`, { quality: t.quality_report }) : null, h('figcaption', {}, h('a', { href: url, download: '' }, url.split('/').pop()))));
       }
     }
   };
