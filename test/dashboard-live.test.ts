@@ -11,6 +11,8 @@ import { OTHER, USER, asList, makeClip, stallingSource, startTestServer, tempDir
 import { TEST_CHROMIUM, chromiumMissing } from './needs.ts';
 import { openStore } from '../src/store/db.ts';
 import { updateMedia } from '../src/store/repo.ts';
+import { EventStream } from '../src/dashboard/events.ts';
+import { Writable } from 'node:stream';
 
 const ARTIFACTS = path.resolve('test-artifacts');
 
@@ -154,6 +156,22 @@ describe('dashboard live updates over HTTP', () => {
     after(() => stale.close());
     await waitFor(async () => stale.events.some((e) => e.event === 'media' || e.event === 'resync'), 5_000, 20);
   });
+});
+
+it('closes the stream of a client that stops reading once its backlog passes the bound', () => {
+  // A connection whose reader never takes anything: every write stays queued.
+  const stuck = new Writable({ highWaterMark: 1024, write: () => {} });
+  const stream = new EventStream(stuck, 64 * 1024);
+  const update = Array.from({ length: 20 }, (_, i) => ({ id: String(i), status: 'Processing', progress: i, time_left: 9, deleted: false }));
+  let sent = 0;
+  while (!stream.ended && sent < 10_000) {
+    stream.send('media', update, sent);
+    sent += 1;
+  }
+  assert.ok(stream.ended, 'the stream was ended');
+  assert.ok(stuck.destroyed, 'its connection was closed');
+  assert.ok(stuck.writableLength <= 64 * 1024 + 4096, `${stuck.writableLength} bytes were held`);
+  assert.ok(sent > 10 && sent < 100, `${sent} updates were taken before it was closed`);
 });
 
 describe('dashboard live updates in headless Chromium', { timeout: 180_000, skip: await chromiumMissing() }, () => {

@@ -10,7 +10,7 @@
  * may show up after a higher one. A skipped number is remembered for a few seconds and looked
  * for again; the event id a page resumes from (Last-Event-ID) never passes a skipped number.
  */
-import type { ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.ts';
@@ -186,12 +186,17 @@ export class ChangeFeed {
   }
 }
 
-/** One open event stream; its writes never queue more than MAX_BUFFERED_BYTES. */
-class EventStream {
-  readonly #raw: ServerResponse;
+/** What an event stream writes to: the response, as far as the stream uses it. */
+export type EventSink = Pick<Writable, 'write' | 'end' | 'destroy' | 'destroyed' | 'writableLength'>;
+
+/** One open event stream; its writes never queue more than `maxBufferedBytes`. */
+export class EventStream {
+  readonly #raw: EventSink;
+  readonly #maxBuffered: number;
   #ended = false;
 
-  constructor(raw: ServerResponse) {
+  constructor(raw: EventSink, maxBufferedBytes = MAX_BUFFERED_BYTES) {
+    this.#maxBuffered = maxBufferedBytes;
     this.#raw = raw;
   }
 
@@ -217,7 +222,7 @@ class EventStream {
     if (this.ended) return;
     // A client that does not read (a stalled tab, a slow link) would make the server hold every
     // update for it; it is dropped instead and catches up from the store when it reconnects.
-    if (this.#raw.writableLength > MAX_BUFFERED_BYTES) {
+    if (this.#raw.writableLength > this.#maxBuffered) {
       this.#ended = true;
       this.#raw.destroy();
       return;
