@@ -321,6 +321,10 @@ describe('dashboard live updates in headless Chromium', { timeout: 180_000, skip
         assert.ok(label, `${kind}: a ${height}p option among ${labels.join(' | ')}`);
         assert.ok(label.includes(`PSNR ${v.psnr} dB`) && label.includes(`SSIM ${v.ssim}`), `${kind} ${height}p: "${label}" shows ${v.psnr} dB, ${v.ssim}`);
       }
+      // The stream's one audio track is listed (a picker shows whatever tracks there are).
+      const audio = page.getByRole('combobox', { name: `Audio of Output of task ${task.id}` });
+      assert.equal(await audio.locator('option').count(), 1, `${kind}: one audio track`);
+      assert.equal(await page.getByRole('combobox', { name: `Subtitles of Output of task ${task.id}` }).isVisible(), false, `${kind}: no subtitles, no picker`);
       await video.evaluate(async (v: HTMLVideoElement) => {
         v.muted = true;
         await v.play();

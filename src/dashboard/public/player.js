@@ -110,13 +110,13 @@ function streamControls(label) {
     audio,
     subtitles,
     /** Each rung's figures in a table beside the picker (the option texts carry them too). */
-    showRungs(list) {
-      replace(rungs, list.map(({ rung, figures }) => h('tr', {},
+    showRungs(all) {
+      replace(rungs, all.map(({ rung, figures }) => h('tr', {},
         h('th', { scope: 'row' }, rung.height ? `${rung.height}p` : '—'),
         h('td', {}, rung.bitrate ? `${Math.round(rung.bitrate / 1000)} kb/s` : '—'),
         h('td', {}, figures && text(figures.psnr) ? `${text(figures.psnr)} dB` : '—'),
         h('td', {}, figures && text(figures.ssim) ? text(figures.ssim) : '—'))));
-      table.hidden = list.length === 0;
+      table.hidden = all.length === 0;
     },
     playing(rung, auto) {
       playing.textContent = rung ? `Playing ${rungLabel(rung)}${auto ? ' (Auto)' : ''}` : '';
@@ -131,13 +131,13 @@ function streamControls(label) {
  */
 function figuresFor(quality, match) {
   const variants = list(quality?.variant);
-  return (rung, index) => variants.find((v, k) => match(rung, text(v.name), k)) ?? (variants.length === 0 && index === 0 && quality?.psnr ? quality : undefined);
+  return (rung) => variants.find((v, k) => match(rung, text(v.name), k));
 }
 
 function hlsPlayer(Hls, video, path, controls, quality) {
   const hls = new Hls();
   const figures = figuresFor(quality, (level, name) => [level.uri, level.url].flat().some((u) => typeof u === 'string' && (u.startsWith(`${name}/`) || u.includes(`/${name}/`))));
-  const rungs = () => hls.levels.map((l, i) => ({ rung: { width: l.width, height: l.height, bitrate: l.bitrate }, figures: figures(l, i) }));
+  const rungs = () => hls.levels.map((l) => ({ rung: { width: l.width, height: l.height, bitrate: l.bitrate }, figures: figures(l) }));
   const fill = () => {
     const all = rungs();
     controls.rendition.fill(all.length > 0 ? [[AUTO, 'Auto'], ...all.map((r, i) => [i, rungLabel(r.rung, r.figures)])] : [], hls.autoLevelEnabled ? AUTO : hls.currentLevel);
@@ -165,7 +165,7 @@ function hlsPlayer(Hls, video, path, controls, quality) {
 function dashPlayer(dashjs, video, path, controls, quality) {
   const player = dashjs.MediaPlayer().create();
   const figures = figuresFor(quality, (rep, _name, k) => rep.id === String(k));
-  const rungs = () => player.getRepresentationsByType('video').map((r, i) => ({ id: r.id, rung: { width: r.width, height: r.height, bitrate: r.bandwidth }, figures: figures(r, i) }));
+  const rungs = () => player.getRepresentationsByType('video').map((r) => ({ id: r.id, rung: { width: r.width, height: r.height, bitrate: r.bandwidth }, figures: figures(r) }));
   let auto = true;
   const fill = () => {
     const all = rungs();
@@ -188,7 +188,10 @@ function dashPlayer(dashjs, video, path, controls, quality) {
     const track = player.getTracksFor('audio')[Number(v)];
     if (track) player.setCurrentTrack(track);
   };
-  controls.subtitles.onChange = (v) => player.setTextTrack(Number(v));
+  controls.subtitles.onChange = (v) => {
+    player.enableText(Number(v) >= 0);
+    player.setTextTrack(Number(v));
+  };
   player.on(dashjs.MediaPlayer.events.STREAM_INITIALIZED, fill);
   player.on(dashjs.MediaPlayer.events.QUALITY_CHANGE_RENDERED, (e) => {
     if (e.mediaType !== 'video') return;
