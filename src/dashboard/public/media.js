@@ -48,6 +48,8 @@ export async function mediaView(main, [id], ctx) {
   replace(head, overall, fields);
 
   const cards = new Map();
+  /** The QC media checking this one's outputs: their statuses show here too. */
+  let qcChildren = new Set();
   let probed = false;
   let probeTried = 0;
 
@@ -77,6 +79,7 @@ export async function mediaView(main, [id], ctx) {
     );
 
     const tasks = list(job.format);
+    qcChildren = new Set(tasks.flatMap((t) => list(t.qc_media).map((q) => text(q.mediaid))));
     const ids = tasks.map((t) => t.id).join(',');
     if (tasksBox.dataset.ids !== ids) {
       tasksBox.dataset.ids = ids;
@@ -111,7 +114,7 @@ export async function mediaView(main, [id], ctx) {
         overall.update(m.progress);
         stop.disabled = FINAL.includes(m.status);
       }
-      return m !== undefined;
+      return m !== undefined || changed.some((x) => qcChildren.has(x.id));
     },
   });
 }
