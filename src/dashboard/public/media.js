@@ -106,17 +106,9 @@ export async function mediaView(main, [id], ctx) {
       replace(probe, h('p', { class: 'muted' }, 'The source is probed once it is downloaded.'));
     }
   };
-  await ctx.live(refresh, {
-    // A pushed change of this media moves its bar at once; the tasks' details are read again.
-    onMedia: (changed) => {
-      const m = changed.find((x) => x.id === id);
-      if (m && !m.deleted) {
-        overall.update(m.progress);
-        stop.disabled = FINAL.includes(m.status);
-      }
-      return m !== undefined || changed.some((x) => qcChildren.has(x.id));
-    },
-  });
+  // Read again when this media or one of its QC media changed. The page shows one GetStatus as a
+  // whole, never the pushed figures beside older task ones: the media's bar never runs ahead of its tasks'.
+  await ctx.live(refresh, { onMedia: (changed) => changed.some((x) => x.id === id || qcChildren.has(x.id)) });
 }
 
 const dd = (label, value) => h('div', {}, h('dt', {}, label), h('dd', {}, value));
