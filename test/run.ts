@@ -21,7 +21,7 @@ import { freePort } from './ports.ts';
 const SLOTS = 2;
 
 /** Files run a second time on PostgreSQL: the API suite and what reads or writes the store through it. */
-const ON_POSTGRES = [/^api-/, /^notify-/, /^(ops|redelivery|crash-restart|format-bad-input|qc-api|qc-segments-api|quality-report|dashboard|progress-status)$/];
+const ON_POSTGRES = [/^api-/, /^notify-/, /^(ops|redelivery|crash-restart|format-bad-input|qc-api|qc-segments-api|quality-report|dashboard|dashboard-live|progress-status)$/];
 
 /**
  * The longest files, longest first (each run alone on the 2-core machine, December 2026: CPU

@@ -19,6 +19,7 @@ import { SUPPORTED_OUTPUTS } from '../domain/format.ts';
 import { ACTIVE_MEDIA_STATUSES } from '../domain/status.ts';
 import { queueOverview } from '../store/overview.ts';
 import { redactUrl } from '../transfer/redact.ts';
+import { registerEvents } from './events.ts';
 import { COOKIE, SESSION_MS, Sessions, readCookie, sameToken, type Session } from './session.ts';
 import { loginPage, notFoundPage, shellPage } from './shell.ts';
 import { EncoderyError } from '../domain/errors.ts';
@@ -165,6 +166,8 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { dep
     reply.header('cache-control', 'no-store');
     return session;
   };
+
+  registerEvents(app, { db: deps.db, log: deps.log, guard });
 
   app.post('/api', async (request, reply) => {
     const session = guard(request, reply);

@@ -220,6 +220,52 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('task').addColumn('time_left_current', 'integer', (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  '0009_media_change': {
+    async up(db: Kysely<any>) {
+      const { id } = typesFor(db);
+      // A change feed for the dashboard's live updates: every write that changes what a media
+      // shows appends its id here, whichever process made it (a cluster's workers write the
+      // store, the API nodes only read it). Triggers do the appending, so no writer can forget;
+      // readers follow `seq` as a cursor (store/changes.ts). Inserts only: no lock on the media row.
+      await db.schema
+        .createTable('media_change')
+        .addColumn('seq', 'integer', id)
+        .addColumn('media_id', 'integer', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('media_change_at_idx').on('media_change').columns(['at']).execute();
+      // Every media column but the lease, which a worker renews every few seconds without changing anything shown.
+      const shown = ['status', 'prev_status', 'sources', 'options', 'notify_url', 'deleted', 'description', 'version', 'started_at', 'finished_at',
+        'downloaded_at', 'uploaded_at', 'progress', 'progress_current', 'time_left', 'time_left_current', 'probe', 'source_bytes'];
+      if (db.getExecutor().adapter instanceof PostgresAdapter) {
+        // `SET search_path FROM CURRENT`: the tables are found in this schema whatever the writer's connection says.
+        await sql`create function media_change_append() returns trigger language plpgsql set search_path from current as $$
+          declare changed bigint;
+          begin
+            if tg_table_name = 'media' then changed := new.id;
+            elsif tg_table_name = 'task' then changed := new.media_id;
+            else select media_id into changed from task where id = new.task_id;
+            end if;
+            insert into media_change (media_id, at) values (changed, (extract(epoch from clock_timestamp()) * 1000)::bigint);
+            return null;
+          end $$`.execute(db);
+        const differs = sql.raw(shown.map((c) => `old.${c} is distinct from new.${c}`).join(' or '));
+        await sql`create trigger media_change_media_insert after insert on media for each row execute function media_change_append()`.execute(db);
+        await sql`create trigger media_change_media_update after update on media for each row when (${differs}) execute function media_change_append()`.execute(db);
+        await sql`create trigger media_change_task after insert or update on task for each row execute function media_change_append()`.execute(db);
+        await sql`create trigger media_change_destination after update on destination for each row execute function media_change_append()`.execute(db);
+        return;
+      }
+      const now = sql.raw(`cast((julianday('now') - 2440587.5) * 86400000 as integer)`);
+      const differs = sql.raw(shown.map((c) => `old.${c} is not new.${c}`).join(' or '));
+      await sql`create trigger media_change_media_insert after insert on media begin insert into media_change (media_id, at) values (new.id, ${now}); end`.execute(db);
+      await sql`create trigger media_change_media_update after update on media when ${differs} begin insert into media_change (media_id, at) values (new.id, ${now}); end`.execute(db);
+      await sql`create trigger media_change_task_insert after insert on task begin insert into media_change (media_id, at) values (new.media_id, ${now}); end`.execute(db);
+      await sql`create trigger media_change_task_update after update on task begin insert into media_change (media_id, at) values (new.media_id, ${now}); end`.execute(db);
+      await sql`create trigger media_change_destination after update on destination begin
+        insert into media_change (media_id, at) select media_id, ${now} from task where id = new.task_id; end`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

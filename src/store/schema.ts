@@ -128,6 +128,15 @@ export interface PresetTable {
   updated_at: number;
 }
 
+/** One write that changed what a media shows (appended by triggers; migration 0009). */
+export interface MediaChangeTable {
+  /** Increases with every change: the cursor live readers follow. */
+  seq: Generated<number>;
+  media_id: number;
+  /** The database's clock, epoch ms: old rows are pruned by it. */
+  at: number;
+}
+
 export interface Database {
   media: MediaTable;
   task: TaskTable;
@@ -136,4 +145,5 @@ export interface Database {
   notification: NotificationTable;
   notification_attempt: NotificationAttemptTable;
   preset: PresetTable;
+  media_change: MediaChangeTable;
 }

@@ -5,6 +5,7 @@ import { mediaListView } from './media-list.js';
 import { mediaView } from './media.js';
 import { addView } from './add.js';
 import { presetsView } from './presets.js';
+import { streaming, subscribe } from './live.js';
 
 const ROUTES = [
   [/^\/dashboard\/?$/, overviewView, 'Queue'],
@@ -16,30 +17,83 @@ const ROUTES = [
 
 let current = null;
 
+/** Refreshes a view asks for by events come at most this often. */
+const MIN_REFRESH_GAP_MS = 500;
+
 /**
- * Each view gets a context whose `live(fn)` repeats fn about once a second while the view is
- * shown (never more often), and stops when another view replaces it.
+ * Each view gets a context whose `live(fn, { onMedia, everyMs })` runs fn now and again whenever
+ * the view is stale: when the event stream (live.js) brings a batch of changed media for which
+ * `onMedia(media)` answers true (a view that can show the change itself answers false), after a
+ * reconnect or resync, and every `everyMs` while no stream is open. Never more often than
+ * MIN_REFRESH_GAP_MS, never while the tab is hidden (it catches up when shown), and not after
+ * another view replaced this one.
  */
 function context() {
   const ctx = {
     alive: true,
     timers: new Set(),
     cleanups: [],
-    live(fn, everyMs = 1000) {
-      const tick = async () => {
+    live(fn, { onMedia = () => true, everyMs = 1000 } = {}) {
+      let running = false;
+      let again = false;
+      let stale = false;
+      let pending = null;
+      let lastStart = 0;
+      const run = async () => {
         if (!ctx.alive) return;
-        const started = Date.now();
+        if (document.hidden) {
+          stale = true;
+          return;
+        }
+        if (running) {
+          again = true;
+          return;
+        }
+        running = true;
+        lastStart = Date.now();
         try {
-          // A tab nobody looks at asks nothing; it catches up when shown again.
-          if (!document.hidden) await fn();
+          await fn();
         } catch (err) {
           console.error(err);
+        } finally {
+          running = false;
         }
+        if (again) {
+          again = false;
+          request();
+        }
+      };
+      const request = () => {
+        if (pending || !ctx.alive) return;
+        pending = setTimeout(() => {
+          ctx.timers.delete(pending);
+          pending = null;
+          void run();
+        }, Math.max(0, lastStart + MIN_REFRESH_GAP_MS - Date.now()));
+        ctx.timers.add(pending);
+      };
+      ctx.onLeave(subscribe((kind, media) => {
         if (!ctx.alive) return;
-        const t = setTimeout(tick, Math.max(everyMs - (Date.now() - started), 250));
+        if (kind !== 'media' || onMedia(media)) request();
+      }));
+      const shown = () => {
+        if (!document.hidden && stale) {
+          stale = false;
+          request();
+        }
+      };
+      document.addEventListener('visibilitychange', shown);
+      ctx.onLeave(() => document.removeEventListener('visibilitychange', shown));
+      const poll = () => {
+        const t = setTimeout(() => {
+          ctx.timers.delete(t);
+          if (!ctx.alive) return;
+          if (!streaming()) request();
+          poll();
+        }, everyMs);
         ctx.timers.add(t);
       };
-      return tick();
+      return run().then(poll);
     },
     onLeave(fn) {
       ctx.cleanups.push(fn);

@@ -86,14 +86,29 @@ export async function mediaListView(main, _params, ctx) {
       for (const j of list(st?.job)) left.set(j.id, j);
     }
     for (const m of media) {
-      const r = rows.get(m.id);
       const live = left.get(m.id);
-      const st = live?.status ?? m.status;
-      replace(r.status, statusBadge(st));
-      r.bar.update(live?.progress ?? m.progress);
-      r.left.textContent = FINAL.includes(st) ? '—' : duration(live?.time_left);
+      showFigures(rows.get(m.id), live?.status ?? m.status, live?.progress ?? m.progress, live?.time_left);
     }
+  }, {
+    // A pushed change of a row on this page is shown in place; anything else (a new media, one
+    // deleted, one leaving the status filter) changes which rows match, so the page is read again.
+    onMedia: (changed) => {
+      let reread = false;
+      for (const m of changed) {
+        const r = rows.get(m.id);
+        if (!r) reread ||= page === 1 && !m.deleted;
+        else if (m.deleted || (query.status && query.status !== m.status)) reread = true;
+        else showFigures(r, m.status, m.progress, m.time_left);
+      }
+      return reread;
+    },
   });
+}
+
+function showFigures(r, status, progress, timeLeft) {
+  replace(r.status, statusBadge(status));
+  r.bar.update(progress);
+  r.left.textContent = FINAL.includes(status) ? '—' : duration(timeLeft);
 }
 
 function renderPager(pager, page, pages, params) {

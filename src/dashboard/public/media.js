@@ -48,6 +48,8 @@ export async function mediaView(main, [id], ctx) {
   replace(head, overall, fields);
 
   const cards = new Map();
+  /** The QC media checking this one's outputs: their statuses show here too. */
+  let qcChildren = new Set();
   let probed = false;
   let probeTried = 0;
 
@@ -77,6 +79,7 @@ export async function mediaView(main, [id], ctx) {
     );
 
     const tasks = list(job.format);
+    qcChildren = new Set(tasks.flatMap((t) => list(t.qc_media).map((q) => text(q.mediaid))));
     const ids = tasks.map((t) => t.id).join(',');
     if (tasksBox.dataset.ids !== ids) {
       tasksBox.dataset.ids = ids;
@@ -103,7 +106,9 @@ export async function mediaView(main, [id], ctx) {
       replace(probe, h('p', { class: 'muted' }, 'The source is probed once it is downloaded.'));
     }
   };
-  await ctx.live(refresh);
+  // Read again when this media or one of its QC media changed. The page shows one GetStatus as a
+  // whole, never the pushed figures beside older task ones: the media's bar never runs ahead of its tasks'.
+  await ctx.live(refresh, { onMedia: (changed) => changed.some((x) => x.id === id || qcChildren.has(x.id)) });
 }
 
 const dd = (label, value) => h('div', {}, h('dt', {}, label), h('dd', {}, value));
@@ -150,7 +155,7 @@ function taskCard(t, restart) {
         if (shown.has(url)) continue;
         shown.add(url);
         const local = localLink(url);
-        previews.append(h('figure', {}, local ? preview(local, `Output of task ${t.id}`) : null, h('figcaption', {}, h('a', { href: url, download: '' }, url.split('/').pop()))));
+        previews.append(h('figure', {}, local ? preview(local, `Output of task ${t.id}`, { quality: t.quality_report }) : null, h('figcaption', {}, h('a', { href: url, download: '' }, url.split('/').pop()))));
       }
     }
   };
