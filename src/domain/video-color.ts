@@ -4,7 +4,6 @@
  * configuration record makes it Dolby Vision, whose base layer is still one of the three (its
  * `transfer` says which), so the planner tone-maps or keeps it by that.
  */
-import type { FfprobeJson } from './media-probe.ts';
 
 export const DYNAMIC_RANGES = ['sdr', 'hdr10', 'hlg', 'dolby_vision'] as const;
 export type DynamicRange = (typeof DYNAMIC_RANGES)[number];
@@ -74,7 +73,7 @@ export function isHighDynamicRange(c: VideoColor | undefined | null): boolean {
 }
 
 /** The first video stream of a stored ffprobe report (the one `MediaProbe.video` describes). */
-export function videoStreamOf(raw: FfprobeJson): Stream | null {
+export function videoStreamOf(raw: { streams?: Stream[] }): Stream | null {
   return (raw.streams ?? []).find((s) => s['codec_type'] === 'video' && !(s['disposition'] as Record<string, unknown> | undefined)?.['attached_pic']) ?? null;
 }
 
