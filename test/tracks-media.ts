@@ -2,8 +2,10 @@
 import { exec } from './helpers.ts';
 
 /**
- * testsrc2 with three audio tracks: English (440 Hz, default), French (880 Hz, titled) and an
- * untagged 5.1 noise track, in `file`'s container (MKV or MP4), plus an English SRT subtitle in MKV.
+ * testsrc2 with three audio tracks told apart by their level: English (440 Hz at 0.5, about
+ * -9 dB RMS, default), French (880 Hz at 0.05, about -29 dB, titled) and an untagged 5.1 track
+ * whose only sound is in the back-left channel (a downmix test: a plain downmix puts it in the
+ * left channel only, Pro Logic II in both). MKV or MP4 by `file`'s name; MKV gets an English SRT too.
  */
 export async function makeMultiTrackClip(file: string, opts: { seconds?: number; size?: string } = {}): Promise<string> {
   const { seconds = 2, size = '320x240' } = opts;
@@ -16,12 +18,12 @@ export async function makeMultiTrackClip(file: string, opts: { seconds?: number;
   await exec('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y',
     '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=25:duration=${seconds}`,
-    '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
-    '-f', 'lavfi', '-i', `sine=frequency=880:sample_rate=48000:duration=${seconds}`,
-    '-f', 'lavfi', '-i', `anoisesrc=d=${seconds}:r=48000:a=0.1`,
+    '-f', 'lavfi', '-i', `aevalsrc=0.5*sin(2*PI*440*t):s=48000:d=${seconds}`,
+    '-f', 'lavfi', '-i', `aevalsrc=0.05*sin(2*PI*880*t):s=48000:d=${seconds}`,
+    '-f', 'lavfi', '-i', `aevalsrc=0|0|0|0|0.3*sin(2*PI*660*t)|0:c=5.1:s=48000:d=${seconds}`,
     ...(mkv ? ['-i', srt] : []),
     '-map', '0:v', '-map', '1:a', '-map', '2:a', '-map', '3:a', ...(mkv ? ['-map', '4:s', '-metadata:s:s:0', 'language=eng'] : []),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-ac:a:2', '6', ...(mkv ? ['-c:s', 'srt'] : []),
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', ...(mkv ? ['-c:s', 'srt'] : []),
     '-metadata:s:a:0', 'language=eng', '-metadata:s:a:1', 'language=fra', '-metadata:s:a:1', 'title=Français',
     '-disposition:a:0', 'default', '-disposition:a:1', '0', '-disposition:a:2', '0',
     file,

@@ -188,7 +188,12 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'loudnorm_range', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: 'loudness range, LU' },
   { name: 'loudnorm_peak', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: 'true peak, dBTP' },
   { name: 'audio_normalization', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: '0-100: EBU R128 with the peak under N %' },
-  { name: 'audio_stream', in: FS, roles: ['passthrough'], ...notYet('choosing or adding audio tracks'), doc: 'which audio tracks to use' },
+  {
+    name: 'audio_stream', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured',
+    doc: 'the source\'s audio tracks to carry: numbers from 0, language codes (`eng`, `en`) or `all`, comma-separated (several: mp4, mov, mkv, mpegts, HLS and DASH renditions)',
+  },
+  // No pass-through role: a remux keeps the source's channels, so it never downmixes.
+  { name: 'downmix_mode', in: FS, outputs: ENCODED, state: 'honoured', doc: 'folding surround into fewer channels: `default`, `pl2` (Dolby Pro Logic II), `dpl` (Dolby Surround)' },
   { name: 'closed_captions', in: FS, block: 'free', ...notYet('caption tracks'), doc: 'caption tracks' },
 
   // --- timing and editing (reference 4.5) -----------------------------------------------------

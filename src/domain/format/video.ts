@@ -4,6 +4,7 @@ import { FormatProblem, type Fields, type Size, type Crop, type TimeValue,
 } from './fields.ts';
 import { readContainerEdits, readLevels, type AudioContainer, type ContainerEdits, type LevelFields, type VideoContainer } from './container.ts';
 import { readEditing, type Editing } from './editing.ts';
+import { readAudioTracks, type AudioTrackFields } from './audio-tracks.ts';
 import {
   profileForPixels, readAspectRatio, readAutoCrop, readConstantBitrate, readNoiseReduction, readPixelFormat, readX264Parameters,
   type AspectRatio, type AutoCrop, type ConstantBitrate, type NoiseReduction, type PixelFormat, type VideoCodec,
@@ -24,7 +25,7 @@ export interface TrimFields {
   finish: TimeValue | null;
 }
 
-export interface AudioFields extends LevelFields {
+export interface AudioFields extends LevelFields, AudioTrackFields {
   audioCodec: AudioCodec;
   /** Bits/s; null with `copy` and the lossless codecs (flac, PCM). */
   audioBitrate: number | null;
@@ -400,14 +401,16 @@ export function readAudio(f: Fields, target: VideoContainer | AudioContainer | S
     throw new FormatProblem(`audio_volume cannot be used with ${leveller}, which sets the level itself; remove one of them.`);
   }
 
+  const tracks = readAudioTracks(f, target);
   if (audioCodec === 'copy') {
-    return { audioCodec, audioBitrate: null, audioSampleRate: null, audioChannels: null, audioVolume: 100, heAacAsLc, ...levels };
+    if (tracks.downmix !== 'default') throw new FormatProblem('downmix_mode cannot change the audio when audio_codec is copy; remove one of them.');
+    return { audioCodec, audioBitrate: null, audioSampleRate: null, audioChannels: null, audioVolume: 100, heAacAsLc, ...levels, ...tracks };
   }
   if (LOSSLESS.includes(audioCodec)) {
-    return { audioCodec, audioBitrate: null, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume, heAacAsLc, ...levels };
+    return { audioCodec, audioBitrate: null, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume, heAacAsLc, ...levels, ...tracks };
   }
   const defaultBitrate = audioCodec === 'libmp3lame' ? 192_000 : 128_000;
-  return { audioCodec, audioBitrate: bitrate ?? defaultBitrate, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume, heAacAsLc, ...levels };
+  return { audioCodec, audioBitrate: bitrate ?? defaultBitrate, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume, heAacAsLc, ...levels, ...tracks };
 }
 
 export function readTrim(f: Fields): TrimFields {

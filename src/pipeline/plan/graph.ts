@@ -36,7 +36,8 @@ export class GraphBuilder {
   readonly #videoTaps = new Map<number, string[]>();
   readonly #rungs: Rung[] = [];
   readonly #rungSplits = new Map<Rung, FilterChain>();
-  readonly #audioTaps = new Map<number, string[]>();
+  /** Keyed `source:track`. */
+  readonly #audioTaps = new Map<string, string[]>();
   readonly #chains: FilterChain[] = [];
   #next = 0;
 
@@ -100,10 +101,14 @@ export class GraphBuilder {
     return copy;
   }
 
-  /** A copy of source `i`'s first audio stream as decoded. */
-  audio(i: number): string {
+  /** A copy of source `i`'s audio track `track` (0: the first) as decoded. */
+  audio(i: number, track = 0): string {
+    if (track !== 0 && i === 0 && this.stage?.audio) {
+      throw new Error('audio_stream cannot pick another track when sources are shown side by side (split_screen) or joined with editing: they keep the first track.');
+    }
     const label = this.label(`s${i}a`);
-    this.#audioTaps.set(i, [...(this.#audioTaps.get(i) ?? []), label]);
+    const key = `${i}:${track}`;
+    this.#audioTaps.set(key, [...(this.#audioTaps.get(key) ?? []), label]);
     return label;
   }
 
@@ -148,9 +153,11 @@ export class GraphBuilder {
       if (filters.length === 0) direct.set(labels[0]!, from);
       else taps.push({ inputs: [from], filters, outputs: labels });
     }
-    for (const [i, labels] of [...this.#audioTaps.entries()].sort((a, b) => a[0] - b[0])) {
+    const audioKeys = [...this.#audioTaps.keys()].map((k) => k.split(':').map(Number) as [number, number]);
+    for (const [i, track] of audioKeys.sort((a, b) => a[0] - b[0] || a[1] - b[1])) {
+      const labels = this.#audioTaps.get(`${i}:${track}`)!;
       const filters = [...(i === 0 ? audioEditFilters(this.edit) : []), ...(labels.length > 1 ? [filter('asplit', [labels.length])] : [])];
-      const from = i === 0 && this.stage?.audio ? this.stage.audio : `${i}:a:0`;
+      const from = i === 0 && this.stage?.audio ? this.stage.audio : `${i}:a:${track}`;
       if (filters.length === 0) direct.set(labels[0]!, from);
       else taps.push({ inputs: [from], filters, outputs: labels });
     }
