@@ -169,6 +169,11 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'set_aspect_ratio', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`16:9`, `1.7778` or `source`: the display aspect ratio written (keep_aspect_ratio is then ignored)' },
   { name: 'cbr', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`yes`: hold the video rate at `bitrate`' },
   { name: 'hard_cbr', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`yes`: constant bitrate padded with filler data (H.264 in MPEG-TS, HEVC)' },
+  {
+    // No pass-through role: pass-through checks the source's dynamic range against it itself.
+    name: 'hdr', in: FS, outputs: MOVING, state: 'honoured',
+    doc: 'Encodery\'s own, for HDR (PQ, HLG) sources: `tonemap` (default) makes BT.709 SDR; `keep` stays HDR10/HLG, 10-bit, with its metadata (libx265; libvpx-vp9 tags only)',
+  },
   { name: 'upscale', in: FS, outputs: MOVING, state: 'honoured', doc: 'Encodery\'s own: `no` never makes a picture larger than the source (ladder rungs above it are left out)' },
   {
     name: 'pix_format', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`yuv420p` (default), `yuv422p`, `yuv444p` and their 10-bit forms, as the codec takes them',

@@ -5,6 +5,7 @@ import { FormatProblem, type Fields, type Size, type Crop, type TimeValue,
 import { readContainerEdits, readLevels, type AudioContainer, type ContainerEdits, type LevelFields, type VideoContainer } from './container.ts';
 import { readEditing, type Editing } from './editing.ts';
 import { readAudioTracks, type AudioTrackFields } from './audio-tracks.ts';
+import { hdrPixelFormat, readHdr, type HdrMode } from './hdr.ts';
 import {
   profileForPixels, readAspectRatio, readAutoCrop, readConstantBitrate, readNoiseReduction, readPixelFormat, readX264Parameters,
   type AspectRatio, type AutoCrop, type ConstantBitrate, type NoiseReduction, type PixelFormat, type VideoCodec,
@@ -75,6 +76,8 @@ export interface VideoEncoding {
    * asked is made, even above the source's.
    */
   upscale: boolean;
+  /** What an HDR source becomes (format/hdr.ts). @default 'tonemap' */
+  hdr: HdrMode;
 }
 
 /**
@@ -276,7 +279,8 @@ export function readVideoEncoding(f: Fields, output: VideoContainer | SegmentedO
     profile = x264.profile;
     profileGiven = true;
   }
-  const pixelFormat = readPixelFormat(f, videoCodec);
+  const hdr = readHdr(f, videoCodec);
+  const pixelFormat = hdrPixelFormat(hdr, readPixelFormat(f, videoCodec), f.str('pix_format') !== null);
   profile = profileForPixels(videoCodec, profile, profileGiven, pixelFormat);
   const levelRaw = f.str('level');
   let level: string | null = null;
@@ -296,7 +300,7 @@ export function readVideoEncoding(f: Fields, output: VideoContainer | SegmentedO
   return {
     videoCodec, size, keepAspectRatio: f.flag('keep_aspect_ratio', true), bitrate, maxrate, minrate, bufsize, framerate, keyframe,
     profile, level, turbo: f.flag('turbo', false), aspectRatio: readAspectRatio(f), constantBitrate, pixelFormat,
-    x264Options: x264?.options ?? [], upscale: f.flag('upscale', true),
+    x264Options: x264?.options ?? [], upscale: f.flag('upscale', true), hdr,
   };
 }
 

@@ -47,6 +47,8 @@ export interface HlsFinishing {
   key: { file: string; relative: boolean; delivered: boolean } | null;
   /** Each audio rendition's NAME, LANGUAGE and DEFAULT, by its media playlist URI. */
   renditions?: RenditionLabel[];
+  /** Each variant's VIDEO-RANGE (RFC 8216bis: PQ, HLG or SDR), by its media playlist URI, when any variant is HDR. */
+  videoRanges?: Map<string, 'SDR' | 'PQ' | 'HLG'>;
 }
 
 export interface RenditionLabel {
@@ -125,8 +127,10 @@ export async function finalizeHls(dir: string, variantsOf: HlsFinishing): Promis
       } else if (key === 'CODECS' && own.init && value.includes('hvc1.')) {
         const hevc = await hevcCodecString(path.join(dir, own.init));
         rewritten.set(key, hevc ? value.replace(/hvc1\.[^,"]*/, hevc) : value);
-      } else rewritten.set(key, value);
+      } else if (key !== 'VIDEO-RANGE') rewritten.set(key, value);
     }
+    const range = variantsOf.videoRanges?.get(v.uri);
+    if (range) rewritten.set('VIDEO-RANGE', range);
     lines[v.at] = `#EXT-X-STREAM-INF:${[...rewritten].map(([k, val]) => `${k}=${val}`).join(',')}`;
   }
 

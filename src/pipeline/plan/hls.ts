@@ -28,6 +28,7 @@ import { finalizeHls, HLS_MASTER, HLS_MEDIA_PLAYLIST } from './hls-master.ts';
 import { packHls } from './hls-pack.ts';
 import { encodeVariants, planRenditions, renditionLabel } from './variants.ts';
 import { pictureShape, requireVideos } from './video.ts';
+import { videoRange } from './hdr.ts';
 
 export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputPart {
   const { input, graph } = ctx;
@@ -53,6 +54,7 @@ export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputP
     ...renditions.map((r, m) => `a:${m},agroup:aud${r.group},name:${r.folder}`),
   ].join(' ');
 
+  const ranges = first ? videoStreams.map((s) => videoRange(s, first)) : [];
   const total = input.probes.reduce((sum, p) => sum + (videos.length ? sourceDuration(p) : p.durationSec), 0);
   const hidden = renditions.filter((r) => !r.listed).map((r) => `${r.folder}/${HLS_MEDIA_PLAYLIST}`);
   const expected = [...videoStreams.map((s) => s.subPath), ...renditions.filter((r) => r.listed).map((r) => r.folder)];
@@ -86,6 +88,7 @@ export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputP
         iframes: videoStreams.filter((s) => s.iframeStream).map((s) => `${s.subPath}/${HLS_MEDIA_PLAYLIST}`),
         key: key ? { file: key.name, relative: spec.encryption!.keyUrl === null, delivered: key.delivered } : null,
         renditions: renditions.map((r) => ({ uri: `${r.folder}/${HLS_MEDIA_PLAYLIST}`, ...renditionLabel(r) })),
+        ...(ranges.some((r) => r !== 'SDR') ? { videoRanges: new Map(videoStreams.map((s, k) => [`${s.subPath}/${HLS_MEDIA_PLAYLIST}`, ranges[k]!])) } : {}),
       });
       // Key material that is not an output does not stay on disk beside a kept output.
       if (key) await Promise.all([rm(key.infoFile, { force: true }), ...(key.delivered ? [] : [rm(path.join(dir, key.name), { force: true })])]);

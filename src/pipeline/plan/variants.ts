@@ -6,6 +6,7 @@
 import type { AudioFields, HlsStreamSpec, VideoCodec } from '../../domain/format.ts';
 import { audioBranch, audioEncodeOptions, volumeFilters, type GroupContext, type PlanInput } from './common.ts';
 import { pickTracks, type PickedTrack } from './audio-tracks.ts';
+import { colorTagOptions, withHdrParameters } from './hdr.ts';
 import { manifestLanguage } from '../../domain/media-tracks.ts';
 import { videoCodecOptions } from './codecs.ts';
 import { concatSources, through } from './graph.ts';
@@ -136,7 +137,9 @@ export function encodeVariants(
     const fps = shape.fps ?? (segment.sourceFps || 25);
     const frames = s.keyframe ?? Math.max(1, Math.round(segment.seconds * fps));
     const bitrate = s.bitrate ?? defaultBitrate(shape.box, fps, s.videoCodec);
-    const codec = videoCodecOptions({ ...s, bitrate }, { box: shape.box, fps, pass: 0, passlog: '', segments: { everySec: segment.seconds, frames }, stats: stats[k] });
+    const own = videoCodecOptions({ ...s, bitrate }, { box: shape.box, fps, pass: 0, passlog: '', segments: { everySec: segment.seconds, frames }, stats: stats[k] });
+    const source = input.probes[0]?.video;
+    const codec = source ? [...withHdrParameters(own, s, source), ...colorTagOptions(s, source)] : own;
     options.push(...forStream(codec, 'v', k));
   }
   for (const [r, rendition] of renditions.entries()) {

@@ -13,6 +13,7 @@ import { displayBox, fitFilters, targetBox, type Box } from './geometry.ts';
 import { concatSources, through, type GraphBuilder } from './graph.ts';
 import { rotateOptions, rotationToWrite, tagOptions } from './edits.ts';
 import { pickTracks, trackTagOptions } from './audio-tracks.ts';
+import { colorTagOptions, keepsHdr, withHdrParameters } from './hdr.ts';
 import { loudnessBranch, reportsStatistics, type PartQuality } from '../quality/plan.ts';
 
 /**
@@ -58,7 +59,10 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
   const total = input.probes.reduce((sum, p) => sum + sourceDuration(p), 0);
   const durationSec = trimmedDuration(total, ctx.trim);
   const passlog = join(out.dir, `${out.baseName}.passlog`);
-  const codec = videoCodecOptions(spec, { box: shape.box, fps: shape.fps ?? first.fps, pass, passlog, container: spec.container, stats });
+  const codec = [
+    ...withHdrParameters(videoCodecOptions(spec, { box: shape.box, fps: shape.fps ?? first.fps, pass, passlog, container: spec.container, stats }), spec, first),
+    ...colorTagOptions(spec, first),
+  ];
   if (pass === 1) {
     return {
       outputs: [{ url: '/dev/null', maps: [`[${v}]`], options: [...codec, '-an', ...ctx.trimmed.output, '-f', 'null'] }],
@@ -119,6 +123,8 @@ export interface PictureShape {
   pixelFormat: PixelFormat;
   /** set_aspect_ratio: the display aspect (width/height) the frame is shown at; null = square pixels. */
   displayAspect: number | null;
+  /** hdr keep on an HDR source: the picture is not tone-mapped (plan/hdr.ts). */
+  keepHdr: boolean;
 }
 
 export function pictureShape(enc: VideoEncoding, graph: GraphBuilder, first: VideoStreamInfo): PictureShape {
@@ -131,7 +137,7 @@ export function pictureShape(enc: VideoEncoding, graph: GraphBuilder, first: Vid
   const joined = graph.input.paths.length > 1;
   const fps = typeof enc.framerate === 'number' ? enc.framerate : joined ? first.fps || 25 : null;
   const displayAspect = enc.aspectRatio === 'source' ? display.width / display.height : enc.aspectRatio;
-  return { box, keepAspect, fps, pixelFormat: enc.pixelFormat, displayAspect };
+  return { box, keepAspect, fps, pixelFormat: enc.pixelFormat, displayAspect, keepHdr: keepsHdr(enc, first) };
 }
 
 /** The output's own last filters: its pixel format, and the display aspect set_aspect_ratio asks for. */
@@ -151,7 +157,7 @@ export function videoBranch(graph: GraphBuilder, i: number, shape: PictureShape)
   const rate = shape.fps !== null ? [filter('fps', [formatNumber(shape.fps)])] : [];
   const fit = fitFilters(displayBox(graph.frame(i)), shape.box, shape.keepAspect);
   const whole = fit.every((f) => f.name !== 'pad');
-  const larger = whole ? graph.largerRung(i, shape.fps, shape.box) : null;
+  const larger = whole ? graph.largerRung(i, shape.fps, shape.box, shape.keepHdr) : null;
   const out = graph.label(`v${i}_`);
   const chain = larger
     ? {
@@ -159,9 +165,9 @@ export function videoBranch(graph: GraphBuilder, i: number, shape: PictureShape)
         filters: [filter('scale', { w: shape.box.width, h: shape.box.height }), filter('setsar', ['1']), ...finishFilters(shape)],
         outputs: [out],
       }
-    : { inputs: [graph.video(i)], filters: [...rate, ...fit, ...finishFilters(shape)], outputs: [out] };
+    : { inputs: [graph.video(i, shape.keepHdr)], filters: [...rate, ...fit, ...finishFilters(shape)], outputs: [out] };
   graph.add(chain);
-  if (whole) graph.addRung({ source: i, fps: shape.fps, box: shape.box, chain });
+  if (whole) graph.addRung({ source: i, fps: shape.fps, box: shape.box, chain, keepsHdr: shape.keepHdr });
   return out;
 }
 
