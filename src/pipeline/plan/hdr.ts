@@ -38,6 +38,11 @@ export function tonemapFilters(color: VideoColor): Filter[] {
   ];
 }
 
+/** For the stills (thumbnails, images, GIFs), 8-bit SDR pictures made alone: the tone-map of an HDR source, nothing for an SDR one. */
+export function sdrFilters(v: VideoStreamInfo): Filter[] {
+  return isHighDynamicRange(v.color) ? tonemapFilters(v.color!) : [];
+}
+
 /**
  * The colour tags an output of this source is written with: BT.709 when tone-mapped, the
  * source's BT.2020 and PQ/HLG when kept; none for an SDR source (its picture is untouched).
