@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { asList, exec, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import { asList, exec, makeClip, startTestServer, untilFinal, type TestServer } from './helpers.ts';
 import { makeMultiTrackClip } from './tracks-media.ts';
 
 interface AudioStream { channels: number; tags?: Record<string, string>; disposition?: Record<string, number> }
@@ -91,6 +91,14 @@ describe('audio tracks: audio_stream and downmix_mode', () => {
     assert.equal(info.audio_codec, 'aac', 'the flat audio fields stay one element each, the first track (7.8 rules 17, 18)');
     const ex = await t.call('xml', { action: 'GetMediaInfoEx', mediaid: added.MediaID });
     assert.deepEqual(asList(ex.source.audio_track).map((a: { language?: string }) => a.language ?? 'und'), ['eng', 'fra', 'und']);
+  });
+
+  test('audio_stream on a source without sound ends the task in Error instead of making a silent file', async () => {
+    const silent = await makeClip(path.join(t.filesDir, 'silent.mp4'), { seconds: 1, audio: false });
+    const added = await t.call('json', { action: 'AddMedia', source: `file://${silent}`, format: { output: 'mp4', audio_stream: 'eng', destination: `file://${out}/silent-out.mp4` } });
+    const { final } = await untilFinal(t, added.MediaID);
+    assert.equal(final.format.status, 'Error');
+    assert.match(final.format.description, /audio_stream picks audio tracks, but the source has no audio/);
   });
 
   test('several tracks for an output that holds one, or a bad pick, is refused at AddMedia', async () => {

@@ -18,10 +18,13 @@ export interface PickedTrack {
   info: TrackInfo;
 }
 
-/** The tracks an output's audio is made of, in the order asked; empty when no source has audio. */
+/** The tracks an output's audio is made of, in the order asked; empty when no source has audio (and none was asked). */
 export function pickTracks(audio: Pick<AudioFields, 'audioStreams'>, input: PlanInput): PickedTrack[] {
   const perSource = input.probes.map((p, i) => (p.audio.length > 0 ? resolvePicks(audio.audioStreams, p, input.probes.length > 1 ? i : null) : null));
   const first = perSource.findIndex((n) => n !== null);
+  if (first < 0 && audio.audioStreams.length > 0) {
+    throw new Error(`audio_stream picks audio tracks, but ${input.probes.length > 1 ? 'none of the sources has' : 'the source has no'} audio; remove audio_stream or use a source with sound.`);
+  }
   if (first < 0) return [];
   const count = perSource[first]!.length;
   const other = perSource.findIndex((n) => n !== null && n.length !== count);
