@@ -58,12 +58,18 @@ describe('HDR sources', () => {
           stream: [{ size: '0x360', video_codec: 'libx265', hdr: 'keep', bitrate: '800k', sub_path: 'hdr' }, { size: '0x180', bitrate: '300k', sub_path: 'sdr' }],
           destination: `file://${out}/hls/video.m3u8`,
         },
+        {
+          output: 'advanced_fmp4', segment_duration: '1', turbo: 'yes',
+          stream: [{ size: '0x360', video_codec: 'libx265', hdr: 'keep', bitrate: '800k', sub_path: 'hdr' }, { size: '0x180', bitrate: '300k', sub_path: 'sdr' }],
+          destination: `file://${out}/cmaf/video.m3u8`,
+        },
       ],
     });
     const { final } = await untilFinal(t, id);
     const formats = asList(final.format);
     for (const f of formats) assert.equal(f.status, 'Finished', `${f.output}: ${f.description}`);
     assert.equal(formats[0].command, formats[2].command, 'the tone-mapped, kept and mixed outputs come from one FFmpeg process');
+    assert.equal(formats[0].command, formats[3].command);
 
     const info = await t.call('json', { action: 'GetMediaInfo', mediaid: id });
     assert.equal(info.hdr, 'hdr10');
@@ -94,6 +100,8 @@ describe('HDR sources', () => {
     assert.equal(hdrVariant[1], 'PQ');
     assert.match(hdrVariant[2] as string, /^hvc1\.2\./, 'HEVC Main 10 in CODECS');
     assert.equal(sdrVariant[1], 'SDR');
+    const cmaf = await readM3u8(path.join(out, 'cmaf', 'video.m3u8'));
+    assert.deepEqual(cmaf.playlists!.map((p) => [p.uri, (p.attributes as Record<string, unknown>)['VIDEO-RANGE']]).sort(), [['hdr/index.m3u8', 'PQ'], ['sdr/index.m3u8', 'SDR']]);
   });
 
   test('hdr keep with an 8-bit-only encoder, or an 8-bit pix_format, is refused at AddMedia', async () => {

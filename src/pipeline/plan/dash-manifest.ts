@@ -44,6 +44,8 @@ export interface DashLayout {
     groupOf?: Map<number, number>;
     /** NAME, LANGUAGE and DEFAULT of the audio renditions, by representation. */
     labels?: Map<number, Omit<RenditionLabel, 'uri'>>;
+    /** VIDEO-RANGE of the video representations, when any keeps HDR. */
+    videoRanges?: Map<number, 'SDR' | 'PQ' | 'HLG'>;
   } | null;
 }
 
@@ -201,7 +203,8 @@ async function writeHls(dir: string, layout: DashLayout, written: Map<number, Wr
   }
   await writeFile(path.join(dir, HLS_MASTER), `${master.join('\n')}\n`);
   const renditions = [...(hls.labels ?? [])].map(([rep, label]) => ({ uri: uri(rep), ...label }));
-  await finalizeHls(dir, { hidden: [], expected: hls.variants.map((v) => uri(v.rep)), iframes: [], key: null, renditions });
+  const videoRanges = hls.videoRanges ? new Map([...hls.videoRanges].map(([rep, range]) => [uri(rep), range])) : undefined;
+  await finalizeHls(dir, { hidden: [], expected: hls.variants.map((v) => uri(v.rep)), iframes: [], key: null, renditions, ...(videoRanges ? { videoRanges } : {}) });
   return playlists;
 }
 

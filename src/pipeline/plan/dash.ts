@@ -16,6 +16,7 @@ import { sourceDuration, trimmedDuration, type GroupContext, type OutputPart, ty
 import { finalizeDash, FFMPEG_INIT_NAME, FFMPEG_SEGMENT_NAME, type Representation } from './dash-manifest.ts';
 import { encodeVariants, planRenditions, renditionLabel } from './variants.ts';
 import { pictureShape, requireVideos } from './video.ts';
+import { videoRange } from './hdr.ts';
 
 export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut): OutputPart {
   const { input, graph } = ctx;
@@ -53,6 +54,7 @@ export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut): Outpu
   const defaultRep = (group: number): number => audioRep(renditions.findIndex((r) => r.group === group && r.isDefault));
   const adaptationSets = [...sets.values()].map((ids, n) => `id=${n},streams=${ids.join(',')}`).join(' ');
 
+  const ranges = first ? videoStreams.map((s) => videoRange(s, first)) : [];
   const hls = spec.hls
     ? {
         variants: [
@@ -65,6 +67,7 @@ export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut): Outpu
         audio: renditions.map((_, m) => audioRep(m)),
         groupOf: new Map(renditions.map((r, m) => [audioRep(m), defaultRep(r.group)])),
         labels: new Map(renditions.map((r, m) => [audioRep(m), renditionLabel(r)])),
+        ...(ranges.some((r) => r !== 'SDR') ? { videoRanges: new Map(ranges.map((r, k) => [k, r])) } : {}),
       }
     : null;
 
