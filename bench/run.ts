@@ -29,8 +29,11 @@
  *    every 0.5 s: whether media progress was monotonic, and the median absolute error of time_left
  *    against the time that really remained once 20 % was done (bench/progress.ts). Target ≤ 20 %.
  *
+ * 10. Tone-mapping: the same 1080p picture as a PQ and a BT.709 source to a 3-rung H.264 HLS ladder, the extra
+ *     wall time of the tone-map (bench/hdr.ts).
+ *
  * BENCH_ONLY=overhead runs sections 1 to 3 alone, BENCH_ONLY=ladder section 4, BENCH_ONLY=memory section 5, BENCH_ONLY=addmedia section 6,
- * BENCH_ONLY=split section 7, BENCH_ONLY=quality section 8, BENCH_ONLY=progress section 9.
+ * BENCH_ONLY=split section 7, BENCH_ONLY=quality section 8, BENCH_ONLY=progress section 9, BENCH_ONLY=hdr section 10.
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -46,6 +49,7 @@ import { addMediaSection } from './addmedia.ts';
 import { splitSection } from './split.ts';
 import { qualitySection } from './quality.ts';
 import { progressSection } from './progress.ts';
+import { hdrSection } from './hdr.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const STATUS_SECONDS = Number(process.env.BENCH_STATUS_SECONDS ?? 10);
@@ -59,6 +63,7 @@ const ONLY_ADDMEDIA = process.env.BENCH_ONLY === 'addmedia';
 const ONLY_SPLIT = process.env.BENCH_ONLY === 'split';
 const ONLY_QUALITY = process.env.BENCH_ONLY === 'quality';
 const ONLY_PROGRESS = process.env.BENCH_ONLY === 'progress';
+const ONLY_HDR = process.env.BENCH_ONLY === 'hdr';
 const LADDER = [
   { height: 1080, bitrate: '5000k' },
   { height: 720, bitrate: '2800k' },
@@ -69,13 +74,14 @@ const LADDER = [
 async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'encodery-bench-'));
   try {
-    const only = ONLY_OVERHEAD || ONLY_LADDER || ONLY_MEMORY || ONLY_ADDMEDIA || ONLY_SPLIT || ONLY_QUALITY || ONLY_PROGRESS;
+    const only = ONLY_OVERHEAD || ONLY_LADDER || ONLY_MEMORY || ONLY_ADDMEDIA || ONLY_SPLIT || ONLY_QUALITY || ONLY_PROGRESS || ONLY_HDR;
     if (!only || ONLY_OVERHEAD || ONLY_LADDER) await encodeSections(dataDir);
     if (!only || ONLY_MEMORY) await memorySection(dataDir);
     if (!only || ONLY_ADDMEDIA) await addMediaSection(dataDir);
     if (!only || ONLY_SPLIT) await splitSection(dataDir);
     if (!only || ONLY_QUALITY) await qualitySection(dataDir);
     if (!only || ONLY_PROGRESS) await progressSection(dataDir);
+    if (!only || ONLY_HDR) await hdrSection(dataDir);
   } finally {
     await fs.rm(dataDir, { recursive: true, force: true });
   }

@@ -172,6 +172,11 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'set_aspect_ratio', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`16:9`, `1.7778` or `source`: the display aspect ratio written (keep_aspect_ratio is then ignored)' },
   { name: 'cbr', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`yes`: hold the video rate at `bitrate`' },
   { name: 'hard_cbr', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`yes`: constant bitrate padded with filler data (H.264 in MPEG-TS, HEVC)' },
+  {
+    // No pass-through role: pass-through checks the source's dynamic range against it itself.
+    name: 'hdr', in: FS, outputs: MOVING, state: 'honoured',
+    doc: 'Encodery\'s own, for HDR (PQ, HLG) sources: `tonemap` (default) makes BT.709 SDR; `keep` stays HDR10/HLG, 10-bit, with its metadata (libx265; libvpx-vp9 tags only)',
+  },
   { name: 'upscale', in: FS, outputs: MOVING, state: 'honoured', doc: 'Encodery\'s own: `no` never makes a picture larger than the source (ladder rungs above it are left out)' },
   {
     name: 'pix_format', in: FS, outputs: MOVING, roles: ['passthrough'], state: 'honoured', doc: '`yuv420p` (default), `yuv422p`, `yuv444p` and their 10-bit forms, as the output and codec take them (see Every output)',
@@ -191,7 +196,12 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'loudnorm_range', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: 'loudness range, LU' },
   { name: 'loudnorm_peak', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: 'true peak, dBTP' },
   { name: 'audio_normalization', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured', doc: '0-100: EBU R128 with the peak under N %' },
-  { name: 'audio_stream', in: FS, roles: ['passthrough'], ...notYet('choosing or adding audio tracks'), doc: 'which audio tracks to use' },
+  {
+    name: 'audio_stream', in: FS, outputs: ENCODED, roles: ['passthrough'], state: 'honoured',
+    doc: 'the source\'s audio tracks to carry: numbers from 0, language codes (`eng`, `en`) or `all`, comma-separated (several: mp4, mov, mkv, mpegts, HLS and DASH renditions)',
+  },
+  // No pass-through role: a remux keeps the source's channels, so it never downmixes.
+  { name: 'downmix_mode', in: FS, outputs: ENCODED, state: 'honoured', doc: 'folding surround into fewer channels: `default`, `pl2` (Dolby Pro Logic II), `dpl` (Dolby Surround)' },
   { name: 'closed_captions', in: FS, block: 'free', ...notYet('caption tracks'), doc: 'caption tracks' },
 
   // --- timing and editing (reference 4.5) -----------------------------------------------------

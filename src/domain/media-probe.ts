@@ -1,3 +1,5 @@
+import type { VideoColor } from './video-color.ts';
+
 /** The stored shape of a probed source: what the planner plans from and GetMediaInfo shows (media.probe is a JSON array of these). */
 
 export interface VideoStreamInfo {
@@ -24,6 +26,8 @@ export interface VideoStreamInfo {
   level?: number | null;
   /** The stream's sample entry or FourCC, e.g. `avc1`, `hvc1`, `hev1`. */
   codecTag?: string | null;
+  /** Colour tags and dynamic range (video-color.ts); probes stored before it was read lack it (SDR). */
+  color?: VideoColor;
 }
 
 export interface AudioStreamInfo {

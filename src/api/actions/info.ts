@@ -5,6 +5,7 @@ import { ApiError, ErrorText } from '../errors.ts';
 import { mediaIdOf } from '../query.ts';
 import { wireDate, wireDecimal, type WireObject } from '../wire/render.ts';
 import type { Action, ActionContext } from './context.ts';
+import { trackDetailOf, trackSummaryOf } from './media-tracks-info.ts';
 
 async function probedMedia(ctx: ActionContext): Promise<{ media: repo.MediaRow; probes: MediaProbe[] }> {
   const id = mediaIdOf(ctx.query);
@@ -37,6 +38,7 @@ export const getMediaInfoEx: Action = async (ctx) => {
       format: p.formatName,
       filesize: String(p.sizeBytes),
       ...mediaInfoOf(p),
+      ...trackDetailOf(p),
       stream: streamsOf(p),
     })),
   };
@@ -63,6 +65,7 @@ export function mediaInfoOf(p: MediaProbe): WireObject {
     audio_sample_rate: a ? String(a.sampleRate) : undefined,
     audio_channels: a ? String(a.channels) : undefined,
     audio_duration: a?.durationSec != null ? wireDecimal(a.durationSec) : undefined,
+    ...trackSummaryOf(p),
   };
 }
 
@@ -70,7 +73,7 @@ function streamsOf(p: MediaProbe): WireObject[] {
   const streams = ((p.raw as { streams?: Record<string, unknown>[] }).streams ?? []);
   return streams.map((s) => {
     const out: WireObject = {};
-    for (const key of ['index', 'codec_type', 'codec_name', 'profile', 'width', 'height', 'pix_fmt', 'avg_frame_rate', 'sample_rate', 'channels', 'channel_layout', 'bit_rate', 'duration']) {
+    for (const key of ['index', 'codec_type', 'codec_name', 'profile', 'width', 'height', 'pix_fmt', 'avg_frame_rate', 'sample_rate', 'channels', 'channel_layout', 'bit_rate', 'duration', 'color_primaries', 'color_transfer', 'color_space']) {
       const value = s[key];
       if (typeof value === 'string' || typeof value === 'number') out[key] = String(value);
     }

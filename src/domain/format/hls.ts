@@ -71,7 +71,7 @@ export const STREAM_INHERITS = [
   'crop_left', 'crop_top', 'crop_right', 'crop_bottom', 'rotate', 'deinterlacing',
   'loudnorm', 'loudnorm_range', 'loudnorm_peak', 'audio_normalization', 'set_rotate',
   'set_aspect_ratio', 'cbr', 'hard_cbr', 'pix_format', 'video_codec_parameters', 'use_video_codec_parameters',
-  'noise_reduction', 'burnin_timecode', 'auto_crop', 'upscale',
+  'noise_reduction', 'burnin_timecode', 'auto_crop', 'upscale', 'audio_stream', 'downmix_mode', 'hdr',
 ];
 
 /** advanced_hls (reference 4.6): format-level segment_duration and trim, 1 to 15 `<stream>` variants. */

@@ -4,6 +4,8 @@ import { FormatProblem, type Fields, type Size, type Crop, type TimeValue,
 } from './fields.ts';
 import { readContainerEdits, readLevels, type ContainerEdits, type LevelFields } from './container.ts';
 import { readEditing, type Editing } from './editing.ts';
+import { readAudioTracks, type AudioTrackFields } from './audio-tracks.ts';
+import { hdrPixelFormat, readHdr, type HdrMode } from './hdr.ts';
 import {
   profileForPixels, readAspectRatio, readAutoCrop, readConstantBitrate, readNoiseReduction, readPixelFormat, readX264Parameters,
   type AspectRatio, type AutoCrop, type ConstantBitrate, type NoiseReduction, type PixelFormat,
@@ -27,7 +29,7 @@ export interface TrimFields {
   finish: TimeValue | null;
 }
 
-export interface AudioFields extends LevelFields {
+export interface AudioFields extends LevelFields, AudioTrackFields {
   audioCodec: AudioCodec;
   /** Bits/s; null with `copy` and the lossless codecs (flac, PCM). */
   audioBitrate: number | null;
@@ -77,6 +79,8 @@ export interface VideoEncoding {
    * asked is made, even above the source's.
    */
   upscale: boolean;
+  /** What an HDR source becomes (format/hdr.ts). @default 'tonemap' */
+  hdr: HdrMode;
 }
 
 /**
@@ -215,7 +219,8 @@ export function readVideoEncoding(f: Fields, output: MovingOutput): VideoEncodin
     profile = x264.profile;
     profileGiven = true;
   }
-  const pixelFormat = readPixelFormat(f, videoCodec, output);
+  const hdr = readHdr(f, videoCodec);
+  const pixelFormat = hdrPixelFormat(hdr, readPixelFormat(f, videoCodec, output), f.str('pix_format') !== null);
   profile = profileForPixels(videoCodec, profile, profileGiven, pixelFormat);
   const levelRaw = f.str('level');
   let level: string | null = null;
@@ -235,7 +240,7 @@ export function readVideoEncoding(f: Fields, output: MovingOutput): VideoEncodin
   return {
     videoCodec, size, keepAspectRatio: f.flag('keep_aspect_ratio', true), bitrate, maxrate, minrate, bufsize, framerate, keyframe,
     profile, level, turbo: f.flag('turbo', false), aspectRatio: readAspectRatio(f), constantBitrate, pixelFormat,
-    x264Options: x264?.options ?? [], upscale: f.flag('upscale', true),
+    x264Options: x264?.options ?? [], upscale: f.flag('upscale', true), hdr,
   };
 }
 
@@ -350,14 +355,16 @@ export function readAudio(f: Fields, target: OutputName, videoCodec?: VideoCodec
     throw new FormatProblem(`audio_volume cannot be used with ${leveller}, which sets the level itself; remove one of them.`);
   }
 
+  const tracks = readAudioTracks(f, target);
   if (audioCodec === 'copy') {
-    return { audioCodec, audioBitrate: null, audioSampleRate: null, audioChannels: null, audioVolume: 100, heAacAsLc, ...levels };
+    if (tracks.downmix !== 'default') throw new FormatProblem('downmix_mode cannot change the audio when audio_codec is copy; remove one of them.');
+    return { audioCodec, audioBitrate: null, audioSampleRate: null, audioChannels: null, audioVolume: 100, heAacAsLc, ...levels, ...tracks };
   }
   if (LOSSLESS.includes(audioCodec)) {
-    return { audioCodec, audioBitrate: null, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume, heAacAsLc, ...levels };
+    return { audioCodec, audioBitrate: null, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume, heAacAsLc, ...levels, ...tracks };
   }
   const defaultBitrate = audioCodec === 'libmp3lame' ? 192_000 : 128_000;
-  return { audioCodec, audioBitrate: bitrate ?? defaultBitrate, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume, heAacAsLc, ...levels };
+  return { audioCodec, audioBitrate: bitrate ?? defaultBitrate, audioSampleRate: sampleRate, audioChannels: channels, audioVolume: volume, heAacAsLc, ...levels, ...tracks };
 }
 
 export function readTrim(f: Fields): TrimFields {

@@ -3,6 +3,8 @@ import { execFile, spawn, type ExecFileException } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { UserFacingError } from '../../domain/errors.ts';
 import { literalPath, namedLikeSequence, probeArgs, RefusedInputError, refusalOf, refusedFormat, sniffNotMedia, type InputRole } from './inputs.ts';
+import { colorOf } from '../../domain/video-color.ts';
+import { withFrameColor } from './probe-hdr.ts';
 import type { FfprobeJson, MediaProbe, VideoStreamInfo, AudioStreamInfo } from '../../domain/media-probe.ts';
 export type { AudioStreamInfo, FfprobeJson, MediaProbe, VideoStreamInfo } from '../../domain/media-probe.ts';
 
@@ -56,7 +58,7 @@ export async function probeMedia(file: string, opts: ProbeOptions): Promise<Medi
   } catch {
     throw new UnreadableSourceError(unreadableMessage('its report was not valid JSON'));
   }
-  const probe = fromFfprobeJson(json);
+  const probe = await withFrameColor(file, fromFfprobeJson(json), { ffprobe: opts.ffprobe, role, signal: opts.signal });
   if (!probe.video && probe.audio.length === 0) {
     throw new UnreadableSourceError(
       'The source has neither a video nor an audio stream, so there is nothing to encode. Check that the URL points to a video or audio file.',
@@ -105,6 +107,7 @@ function videoInfo(s: Record<string, unknown> & { tags?: Record<string, string> 
     fieldOrder: str(s['field_order']),
     level: positive(int(s['level'])),
     codecTag: tag(str(s['codec_tag_string'])),
+    color: colorOf(s),
   };
 }
 

@@ -7,6 +7,7 @@ import { filter, formatNumber, type FfmpegInput, type FfmpegOutput, type Filter 
 import type { GraphBuilder } from './graph.ts';
 import { probeAt, type PlanInput, type Trim } from './input.ts';
 import type { PartQuality } from '../quality/plan.ts';
+import { downmixFilters, pickTracks, type PickedTrack } from './audio-tracks.ts';
 
 export { probeAt, type PlanInput, type Trim };
 
@@ -166,19 +167,25 @@ export function firstAudio(input: PlanInput): AudioStreamInfo | undefined {
 }
 
 /**
- * Source i's audio for one output, brought to the output's format: a copy of its first audio
- * stream, or silence as long as the source when it has none (the concat filter needs every
- * segment to have the same streams).
+ * Source i's audio for one output, brought to the output's format: a copy of the audio track
+ * `track` picks (audio-tracks.ts; the first track when none is asked), or silence as long as the
+ * source when it has none (the concat filter needs every segment to have the same streams).
  */
-export function audioBranch(graph: GraphBuilder, spec: AudioFields, i: number): string {
-  const first = firstAudio(graph.input);
-  if (!first) throw new Error('internal: no source has audio');
-  const target = audioTarget(spec, first);
+export function audioBranch(graph: GraphBuilder, spec: AudioFields, i: number, track?: PickedTrack): string {
+  const picked = track ?? pickTracks(spec, graph.input)[0];
+  if (!picked) throw new Error('internal: no source has audio');
+  const target = audioTarget(spec, picked.stream);
   const p = probeAt(graph.input, i);
   const out = graph.label(`a${i}_`);
-  if (p.audio.length > 0) {
+  const number = picked.perSource[i] ?? null;
+  if (number !== null) {
+    const source = p.audio[number]!;
     const format = filter('aformat', { sample_rates: target.sampleRate, channel_layouts: layout(target.channels) });
-    graph.add({ inputs: [graph.audio(i)], filters: [format, ...levelFilters(spec, target)], outputs: [out] });
+    graph.add({
+      inputs: [graph.audio(i, number)],
+      filters: [...downmixFilters(spec.downmix, source.channels, layout(target.channels), target.channels), format, ...levelFilters(spec, target)],
+      outputs: [out],
+    });
   } else {
     graph.add({
       inputs: [],

@@ -18,7 +18,7 @@ import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
 import { DASH_MANIFEST } from '../../domain/format.ts';
-import { finalizeHls, HLS_MASTER, HLS_MEDIA_PLAYLIST } from './hls-master.ts';
+import { finalizeHls, HLS_MASTER, HLS_MEDIA_PLAYLIST, type RenditionLabel } from './hls-master.ts';
 import { hevcCodecs, readHead } from './hevc-codecs.ts';
 
 /** What FFmpeg is told to name the files; `$…$` are its DASH template fields. */
@@ -37,7 +37,16 @@ export interface Representation {
 export interface DashLayout {
   representations: Representation[];
   /** CMAF: HLS variants (a representation and the audio representation it plays with) and audio renditions. */
-  hls: { variants: { rep: number; audio: number | null }[]; audio: number[] } | null;
+  hls: {
+    variants: { rep: number; audio: number | null }[];
+    audio: number[];
+    /** An audio representation's group, named by the group's default representation (several languages share one); itself when absent. */
+    groupOf?: Map<number, number>;
+    /** NAME, LANGUAGE and DEFAULT of the audio renditions, by representation. */
+    labels?: Map<number, Omit<RenditionLabel, 'uri'>>;
+    /** VIDEO-RANGE of the video representations, when any keeps HDR. */
+    videoRanges?: Map<number, 'SDR' | 'PQ' | 'HLG'>;
+  } | null;
 }
 
 interface Written {
@@ -179,7 +188,7 @@ async function writeHls(dir: string, layout: DashLayout, written: Map<number, Wr
   for (const rep of hls.audio) {
     const w = written.get(rep)!;
     const channels = w.channels ? `,CHANNELS="${w.channels}"` : '';
-    master.push(`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud${rep}",NAME="${layout.representations[rep]!.folder}",DEFAULT=YES,AUTOSELECT=YES${channels},URI="${uri(rep)}"`);
+    master.push(`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud${hls.groupOf?.get(rep) ?? rep}",NAME="${layout.representations[rep]!.folder}",DEFAULT=YES,AUTOSELECT=YES${channels},URI="${uri(rep)}"`);
   }
   for (const v of hls.variants) {
     const w = written.get(v.rep)!;
@@ -193,7 +202,9 @@ async function writeHls(dir: string, layout: DashLayout, written: Map<number, Wr
     master.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, uri(v.rep));
   }
   await writeFile(path.join(dir, HLS_MASTER), `${master.join('\n')}\n`);
-  await finalizeHls(dir, { hidden: [], expected: hls.variants.map((v) => uri(v.rep)), iframes: [], key: null });
+  const renditions = [...(hls.labels ?? [])].map(([rep, label]) => ({ uri: uri(rep), ...label }));
+  const videoRanges = hls.videoRanges ? new Map([...hls.videoRanges].map(([rep, range]) => [uri(rep), range])) : undefined;
+  await finalizeHls(dir, { hidden: [], expected: hls.variants.map((v) => uri(v.rep)), iframes: [], key: null, renditions, ...(videoRanges ? { videoRanges } : {}) });
   return playlists;
 }
 

@@ -12,19 +12,19 @@ import path from 'node:path';
 import type { DashSpec } from '../../domain/format.ts';
 import { DASH_MANIFEST } from '../../domain/format.ts';
 import { formatNumber } from '../ffmpeg/args.ts';
-import { firstAudio, sourceDuration, trimmedDuration, type GroupContext, type OutputPart, type PlanOut } from './common.ts';
+import { sourceDuration, trimmedDuration, type GroupContext, type OutputPart, type PlanOut } from './common.ts';
 import { finalizeDash, FFMPEG_INIT_NAME, FFMPEG_SEGMENT_NAME, type Representation } from './dash-manifest.ts';
-import { encodeVariants, planRenditions } from './variants.ts';
+import { encodeVariants, planRenditions, renditionLabel } from './variants.ts';
 import { pictureShape, requireVideos } from './video.ts';
+import { videoRange } from './hdr.ts';
 
 export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut): OutputPart {
   const { input, graph } = ctx;
   const dir = path.resolve(out.dir);
   const videoStreams = spec.streams.filter((s) => !s.audioOnly);
   const videos = videoStreams.length > 0 ? requireVideos(input.probes, spec.output) : [];
-  const hasAudio = firstAudio(input) !== undefined;
 
-  const { renditions, variantAudio } = planRenditions(spec.streams, hasAudio);
+  const { renditions, variantAudio } = planRenditions(spec.streams, input);
 
   const first = videos[0];
   const shapes = first ? videoStreams.map((s) => pictureShape(s, graph, first)) : [];
@@ -45,19 +45,29 @@ export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut): Outpu
   // One adaptation set per media type and codec: a player switches only between representations it can splice.
   const sets = new Map<string, number[]>();
   videoStreams.forEach((s, k) => sets.set(`v:${s.videoCodec}`, [...(sets.get(`v:${s.videoCodec}`) ?? []), k]));
-  renditions.forEach((r, m) => sets.set(`a:${r.audio.audioCodec}`, [...(sets.get(`a:${r.audio.audioCodec}`) ?? []), audioRep(m)]));
+  // Audio: one set per language too (DASH-IF IOP 3.9.4: a set is one language; players offer each as a choice).
+  renditions.forEach((r, m) => {
+    const key = `a:${r.audio.audioCodec}:${r.track.info.language ?? ''}`;
+    sets.set(key, [...(sets.get(key) ?? []), audioRep(m)]);
+  });
+  // A group is named by its default rendition's representation (CMAF HLS `GROUP-ID`).
+  const defaultRep = (group: number): number => audioRep(renditions.findIndex((r) => r.group === group && r.isDefault));
   const adaptationSets = [...sets.values()].map((ids, n) => `id=${n},streams=${ids.join(',')}`).join(' ');
 
+  const ranges = first ? videoStreams.map((s) => videoRange(s, first)) : [];
   const hls = spec.hls
     ? {
         variants: [
           ...videoStreams.map((s, k) => {
-            const r = variantAudio.get(s);
-            return { rep: k, audio: r !== undefined ? audioRep(r) : null };
+            const g = variantAudio.get(s);
+            return { rep: k, audio: g !== undefined ? defaultRep(g) : null };
           }),
           ...renditions.flatMap((r, m) => (r.listed ? [{ rep: audioRep(m), audio: audioRep(m) }] : [])),
         ],
         audio: renditions.map((_, m) => audioRep(m)),
+        groupOf: new Map(renditions.map((r, m) => [audioRep(m), defaultRep(r.group)])),
+        labels: new Map(renditions.map((r, m) => [audioRep(m), renditionLabel(r)])),
+        ...(ranges.some((r) => r !== 'SDR') ? { videoRanges: new Map(ranges.map((r, k) => [k, r])) } : {}),
       }
     : null;
 

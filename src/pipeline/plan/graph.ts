@@ -12,6 +12,8 @@ import { probeAt, type PlanInput, type Trim } from './input.ts';
 import { audioEditFilters, editVideoChains, type GraphEdit } from './editing.ts';
 import { cropFilters, croppedFrame, rotatedFrame, turnFilters, type Frame, type QuarterTurn } from './geometry.ts';
 import { sourceTimecode, timecodeAt } from './timecode.ts';
+import { isHighDynamicRange } from '../../domain/video-color.ts';
+import { tonemapFilters } from './hdr.ts';
 
 /**
  * Where tap 0 reads from when it is not input 0 as decoded: split_screen's grid
@@ -30,13 +32,18 @@ export interface Rung {
   box: { width: number; height: number };
   /** The chain that made it; its output is split when a smaller rung reads it too. */
   chain: FilterChain;
+  /** It kept the source's HDR picture (hdr keep): a tone-mapped rung never scales from it, nor it from one. */
+  keepsHdr?: boolean;
 }
 
 export class GraphBuilder {
   readonly #videoTaps = new Map<number, string[]>();
+  /** Video taps that keep an HDR source's picture; the others of an HDR source are tone-mapped (hdr.ts). */
+  readonly #hdrTaps = new Set<string>();
   readonly #rungs: Rung[] = [];
   readonly #rungSplits = new Map<Rung, FilterChain>();
-  readonly #audioTaps = new Map<number, string[]>();
+  /** Keyed `source:track`. */
+  readonly #audioTaps = new Map<string, string[]>();
   readonly #chains: FilterChain[] = [];
   #next = 0;
 
@@ -56,11 +63,15 @@ export class GraphBuilder {
     return `${prefix}${this.#next++}`;
   }
 
-  /** A copy of source `i`'s prepared picture, for one output's own chain. */
-  video(i: number): string {
+  /**
+   * A copy of source `i`'s prepared picture, for one output's own chain. An HDR source's picture
+   * is tone-mapped to SDR (once for all such taps) unless `keepHdr`.
+   */
+  video(i: number, keepHdr = false): string {
     if (!this.picture) throw new Error('internal: a video tap needs the group picture');
     const label = this.label(`s${i}v`);
     this.#videoTaps.set(i, [...(this.#videoTaps.get(i) ?? []), label]);
+    if (keepHdr) this.#hdrTaps.add(label);
     return label;
   }
 
@@ -74,9 +85,9 @@ export class GraphBuilder {
    * sides, or null. Scaling 1080p → 720p → 480p reads far fewer pixels than scaling the source
    * three times, and the filter graph runs on one thread.
    */
-  largerRung(i: number, fps: number | null, box: { width: number; height: number }): Rung | null {
+  largerRung(i: number, fps: number | null, box: { width: number; height: number }, keepsHdr = false): Rung | null {
     const fits = this.#rungs.filter(
-      (r) => r.source === i && r.fps === fps && r.box.width >= box.width && r.box.height >= box.height
+      (r) => r.source === i && r.fps === fps && (r.keepsHdr ?? false) === keepsHdr && r.box.width >= box.width && r.box.height >= box.height
         && r.box.width * r.box.height > box.width * box.height,
     );
     fits.sort((a, b) => a.box.width * a.box.height - b.box.width * b.box.height);
@@ -100,10 +111,14 @@ export class GraphBuilder {
     return copy;
   }
 
-  /** A copy of source `i`'s first audio stream as decoded. */
-  audio(i: number): string {
+  /** A copy of source `i`'s audio track `track` (0: the first) as decoded. */
+  audio(i: number, track = 0): string {
+    if (track !== 0 && i === 0 && this.stage?.audio) {
+      throw new Error('audio_stream cannot pick another track when sources are shown side by side (split_screen) or joined with editing: they keep the first track.');
+    }
     const label = this.label(`s${i}a`);
-    this.#audioTaps.set(i, [...(this.#audioTaps.get(i) ?? []), label]);
+    const key = `${i}:${track}`;
+    this.#audioTaps.set(key, [...(this.#audioTaps.get(key) ?? []), label]);
     return label;
   }
 
@@ -116,6 +131,13 @@ export class GraphBuilder {
 
   add(...chains: FilterChain[]): void {
     this.#chains.push(...chains);
+  }
+
+  /** `from` through `filters` to every label (split when more than one); with nothing to do, the one label reads `from` itself. */
+  #splitTo(taps: FilterChain[], direct: Map<string, string>, from: string, filters: Filter[], labels: string[]): void {
+    const all = [...filters, ...(labels.length > 1 ? [filter('split', [labels.length])] : [])];
+    if (all.length === 0) direct.set(labels[0]!, from);
+    else taps.push({ inputs: [from], filters: all, outputs: labels });
   }
 
   /** The whole graph: the decode-and-split chains first, then every output's own. */
@@ -144,13 +166,27 @@ export class GraphBuilder {
         taps.push(...edited.chains);
         from = edited.out;
       }
-      const filters = [...prepare, ...(labels.length > 1 ? [filter('split', [labels.length])] : [])];
-      if (filters.length === 0) direct.set(labels[0]!, from);
-      else taps.push({ inputs: [from], filters, outputs: labels });
+      const color = i === 0 && this.stage?.video ? undefined : v.color;
+      const toneMapped = isHighDynamicRange(color) ? labels.filter((l) => !this.#hdrTaps.has(l)) : [];
+      if (toneMapped.length === 0) {
+        this.#splitTo(taps, direct, from, prepare, labels);
+        continue;
+      }
+      // An HDR source: the SDR outputs share one tone-map; the HDR ones read the picture before it.
+      const kept = labels.filter((l) => this.#hdrTaps.has(l));
+      const mapped = kept.length > 0 ? this.label('tm') : null;
+      const original = kept.length > 0 ? this.label('hdr') : null;
+      if (mapped && original) {
+        taps.push({ inputs: [from], filters: [...prepare, filter('split', [2])], outputs: [mapped, original] });
+        this.#splitTo(taps, direct, mapped, tonemapFilters(color!), toneMapped);
+        this.#splitTo(taps, direct, original, [], kept);
+      } else this.#splitTo(taps, direct, from, [...prepare, ...tonemapFilters(color!)], toneMapped);
     }
-    for (const [i, labels] of [...this.#audioTaps.entries()].sort((a, b) => a[0] - b[0])) {
+    const audioKeys = [...this.#audioTaps.keys()].map((k) => k.split(':').map(Number) as [number, number]);
+    for (const [i, track] of audioKeys.sort((a, b) => a[0] - b[0] || a[1] - b[1])) {
+      const labels = this.#audioTaps.get(`${i}:${track}`)!;
       const filters = [...(i === 0 ? audioEditFilters(this.edit) : []), ...(labels.length > 1 ? [filter('asplit', [labels.length])] : [])];
-      const from = i === 0 && this.stage?.audio ? this.stage.audio : `${i}:a:0`;
+      const from = i === 0 && this.stage?.audio ? this.stage.audio : `${i}:a:${track}`;
       if (filters.length === 0) direct.set(labels[0]!, from);
       else taps.push({ inputs: [from], filters, outputs: labels });
     }

@@ -45,6 +45,18 @@ export interface HlsFinishing {
   iframes: string[];
   /** The encryption key file beside the master; `relative`: its URI in the playlists is its name. */
   key: { file: string; relative: boolean; delivered: boolean } | null;
+  /** Each audio rendition's NAME, LANGUAGE and DEFAULT, by its media playlist URI. */
+  renditions?: RenditionLabel[];
+  /** Each variant's VIDEO-RANGE (RFC 8216bis: PQ, HLG or SDR), by its media playlist URI, when any variant is HDR. */
+  videoRanges?: Map<string, 'SDR' | 'PQ' | 'HLG'>;
+}
+
+export interface RenditionLabel {
+  uri: string;
+  name: string;
+  /** RFC 5646 (`en`, `fr`); null when the track is untagged. */
+  language: string | null;
+  isDefault: boolean;
 }
 
 /**
@@ -59,6 +71,7 @@ export async function finalizeHls(dir: string, variantsOf: HlsFinishing): Promis
   if (text === null) throw new Error('FFmpeg finished without writing the HLS master playlist.');
   const lines = text.split('\n');
 
+  if (variantsOf.renditions) labelRenditions(lines, variantsOf.renditions);
   const groups = new Map<string, string[]>();
   const uris: string[] = [];
   for (const line of lines) {
@@ -114,8 +127,10 @@ export async function finalizeHls(dir: string, variantsOf: HlsFinishing): Promis
       } else if (key === 'CODECS' && own.init && value.includes('hvc1.')) {
         const hevc = await hevcCodecString(path.join(dir, own.init));
         rewritten.set(key, hevc ? value.replace(/hvc1\.[^,"]*/, hevc) : value);
-      } else rewritten.set(key, value);
+      } else if (key !== 'VIDEO-RANGE') rewritten.set(key, value);
     }
+    const range = variantsOf.videoRanges?.get(v.uri);
+    if (range) rewritten.set('VIDEO-RANGE', range);
     lines[v.at] = `#EXT-X-STREAM-INF:${[...rewritten].map(([k, val]) => `${k}=${val}`).join(',')}`;
   }
 
@@ -150,6 +165,34 @@ export async function finalizeHls(dir: string, variantsOf: HlsFinishing): Promis
   if (variantsOf.key?.delivered) files.push(variantsOf.key.file);
   files.push(HLS_MASTER);
   return files.map((f) => path.join(dir, f));
+}
+
+/**
+ * FFmpeg names audio renditions `audio_1`, `audio_2`… and writes no AUTOSELECT: each gets the
+ * track's title or language name (unique within its group, RFC 8216 4.3.4.1), its language,
+ * DEFAULT for the group's first track and AUTOSELECT, so players pick by the viewer's language.
+ */
+function labelRenditions(lines: string[], labels: RenditionLabel[]): void {
+  const namesByGroup = new Map<string, Set<string>>();
+  for (const [i, line] of lines.entries()) {
+    if (!line.startsWith('#EXT-X-MEDIA:')) continue;
+    const attrs = parseAttributes(line.slice('#EXT-X-MEDIA:'.length));
+    const label = labels.find((l) => l.uri === unquote(attrs.get('URI')));
+    if (attrs.get('TYPE') !== 'AUDIO' || !label) continue;
+    const group = unquote(attrs.get('GROUP-ID')) ?? '';
+    const taken = namesByGroup.get(group) ?? new Set<string>();
+    let name = label.name.replace(/"/g, "'");
+    for (let n = 2; taken.has(name); n++) name = `${label.name.replace(/"/g, "'")} (${n})`;
+    taken.add(name);
+    namesByGroup.set(group, taken);
+    const list = [
+      `TYPE=AUDIO`, `GROUP-ID=${attrs.get('GROUP-ID')}`, `NAME="${name}"`, `DEFAULT=${label.isDefault ? 'YES' : 'NO'}`, 'AUTOSELECT=YES',
+      ...(label.language ? [`LANGUAGE="${label.language}"`] : []),
+      ...[...attrs].filter(([k]) => !['TYPE', 'GROUP-ID', 'NAME', 'DEFAULT', 'AUTOSELECT', 'LANGUAGE', 'URI'].includes(k)).map(([k, v]) => `${k}=${v}`),
+      `URI=${attrs.get('URI')}`,
+    ];
+    lines[i] = `#EXT-X-MEDIA:${list.join(',')}`;
+  }
 }
 
 /** `URI="<name>"` of FFmpeg's EXT-X-KEY → the key's path relative to this playlist's folder. */

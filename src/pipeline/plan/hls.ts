@@ -23,11 +23,12 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { usesFmp4, type HlsEncryption, type HlsSpec } from '../../domain/format.ts';
 import { formatNumber } from '../ffmpeg/args.ts';
-import { firstAudio, sourceDuration, trimmedDuration, type GroupContext, type OutputPart, type PlanOut } from './common.ts';
+import { sourceDuration, trimmedDuration, type GroupContext, type OutputPart, type PlanOut } from './common.ts';
 import { finalizeHls, HLS_MASTER, HLS_MEDIA_PLAYLIST } from './hls-master.ts';
 import { packHls } from './hls-pack.ts';
-import { encodeVariants, planRenditions } from './variants.ts';
+import { encodeVariants, planRenditions, renditionLabel } from './variants.ts';
 import { pictureShape, requireVideos } from './video.ts';
+import { videoRange } from './hdr.ts';
 
 export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputPart {
   const { input, graph } = ctx;
@@ -37,9 +38,8 @@ export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputP
 
   const videoStreams = spec.streams.filter((s) => !s.audioOnly);
   const videos = videoStreams.length > 0 ? requireVideos(input.probes, 'advanced_hls') : [];
-  const hasAudio = firstAudio(input) !== undefined;
 
-  const { renditions, variantAudio } = planRenditions(spec.streams, hasAudio);
+  const { renditions, variantAudio } = planRenditions(spec.streams, input);
 
   // Every source: one branch per video variant and per audio rendition, joined in order.
   const first = videos[0];
@@ -51,9 +51,10 @@ export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputP
       const r = variantAudio.get(s);
       return [`v:${k}`, ...(r !== undefined ? [`agroup:aud${r}`] : []), `name:${s.subPath}`].join(',');
     }),
-    ...renditions.map((r, m) => `a:${m},agroup:aud${m},name:${r.folder}`),
+    ...renditions.map((r, m) => `a:${m},agroup:aud${r.group},name:${r.folder}`),
   ].join(' ');
 
+  const ranges = first ? videoStreams.map((s) => videoRange(s, first)) : [];
   const total = input.probes.reduce((sum, p) => sum + (videos.length ? sourceDuration(p) : p.durationSec), 0);
   const hidden = renditions.filter((r) => !r.listed).map((r) => `${r.folder}/${HLS_MEDIA_PLAYLIST}`);
   const expected = [...videoStreams.map((s) => s.subPath), ...renditions.filter((r) => r.listed).map((r) => r.folder)];
@@ -86,6 +87,8 @@ export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputP
         expected: expected.map((f) => `${f}/${HLS_MEDIA_PLAYLIST}`),
         iframes: videoStreams.filter((s) => s.iframeStream).map((s) => `${s.subPath}/${HLS_MEDIA_PLAYLIST}`),
         key: key ? { file: key.name, relative: spec.encryption!.keyUrl === null, delivered: key.delivered } : null,
+        renditions: renditions.map((r) => ({ uri: `${r.folder}/${HLS_MEDIA_PLAYLIST}`, ...renditionLabel(r) })),
+        ...(ranges.some((r) => r !== 'SDR') ? { videoRanges: new Map(videoStreams.map((s, k) => [`${s.subPath}/${HLS_MEDIA_PLAYLIST}`, ranges[k]!])) } : {}),
       });
       // Key material that is not an output does not stay on disk beside a kept output.
       if (key) await Promise.all([rm(key.infoFile, { force: true }), ...(key.delivered ? [] : [rm(path.join(dir, key.name), { force: true })])]);

@@ -16,6 +16,7 @@ import { rotateOptions, rotationToWrite, tagOptions } from './edits.ts';
 import { displayBox, rotatedFrame, targetBox } from './geometry.ts';
 import { defaultBitrate } from './variants.ts';
 import { PASSTHROUGH_FIELDS } from '../../domain/field-registry.ts';
+import { isHighDynamicRange } from '../../domain/video-color.ts';
 
 /**
  * `ok`: remux, and `note` says why in the task log. Otherwise `why` says which asked setting
@@ -109,6 +110,7 @@ function videoDecision(spec: VideoSpec, probe: MediaProbe, packets: PacketInfo[]
   if (common) return no(common);
   if (spec.crop.left || spec.crop.top || spec.crop.right || spec.crop.bottom) return no('crop is asked');
   if (v.rotation !== 0) return no(`the source carries ${v.rotation}° rotation metadata`);
+  if (isHighDynamicRange(v.color) && spec.hdr !== 'keep') return no('the source is HDR, and this output is tone-mapped to SDR (hdr keep keeps it)');
   if (spec.rotate !== 'def' && spec.rotate !== 0) return no('rotate is asked');
   if (spec.deinterlacing === 'yes') return no('deinterlacing is asked');
   if (spec.deinterlacing === 'auto' && v.fieldOrder !== 'progressive') return no('the source is not known to be progressive');

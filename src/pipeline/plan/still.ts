@@ -14,6 +14,7 @@ import {
 import { displayBox, even, fitFilters, rotatedFrame, targetBox, type Box } from './geometry.ts';
 import { metadataOptions, stillAt } from './thumbnail.ts';
 import { requireVideos } from './video.ts';
+import { sdrFilters } from './hdr.ts';
 
 /** palettegen over every frame, then paletteuse: the best colours for this clip. */
 function paletteChains(from: string, colors: number, dither: string, out: string): FilterChain[] {
@@ -39,7 +40,7 @@ export function planGif(spec: GifSpec, input: PlanInput, out: PlanOut): EncodePl
   // interval is the frame delay in 1/100 s, which the GIF muxer writes from the frame rate.
   const fps = filter('fps', [`100/${spec.interval}`]);
   const perSource: FilterChain[] = videos.map((v, i) => ({
-    inputs: [`${i}:v:0`], filters: [fps, ...fitFilters(sourceBox(v), box, keepAspect)], outputs: [`g${i}`],
+    inputs: [`${i}:v:0`], filters: [fps, ...sdrFilters(v), ...fitFilters(sourceBox(v), box, keepAspect)], outputs: [`g${i}`],
   }));
   const chains: FilterChain[] = joined
     ? [...perSource, { inputs: videos.map((_, i) => `g${i}`), filters: [filter('concat', { n: videos.length, v: 1, a: 0 })], outputs: ['g'] }]
@@ -87,6 +88,7 @@ export function planImage(spec: ImageSpec, input: PlanInput, out: PlanOut): Enco
     const { matrix, amount } = spec.sharpen;
     fit = [...fit, filter('unsharp', { luma_msize_x: matrix, luma_msize_y: matrix, luma_amount: amount, chroma_amount: 0 })];
   }
+  fit = [...sdrFilters(video), ...fit];
   const outputPath = join(out.dir, `${out.baseName}.${spec.imageFormat}`);
   const chains: FilterChain[] = spec.imageFormat === 'gif'
     ? [{ inputs: ['0:v:0'], filters: fit, outputs: ['f'] }, ...paletteChains('f', 255, 'sierra2_4a', 'v')]

@@ -2,6 +2,7 @@
  * JPEG thumbnails (reference 4.8): one picture at a time, one every N seconds, or (use_vtt)
  * sprite sheets of one every N seconds with a WebVTT storyboard.
  */
+import { sdrFilters } from './hdr.ts';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { MAX_SHEET_SIDE, type StoryboardSpec, type ThumbnailSpec } from '../../domain/format.ts';
@@ -173,7 +174,7 @@ function thumbnailBox(spec: ThumbnailSpec, v: VideoStreamInfo): Box {
 }
 
 function fit(v: VideoStreamInfo, box: Box): Filter[] {
-  return fitFilters(displayBox(rotatedFrame(v, 0)), box, true);
+  return [...sdrFilters(v), ...fitFilters(displayBox(rotatedFrame(v, 0)), box, true)];
 }
 
 /** Quality 1..100 onto the JPEG quantiser 31..2 (lower is better). */

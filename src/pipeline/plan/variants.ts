@@ -4,7 +4,10 @@
  * of its own. Their video: one scaled picture each, keyframes at every segment boundary.
  */
 import type { AudioFields, HlsStreamSpec, VideoCodec } from '../../domain/format.ts';
-import { audioBranch, audioEncodeOptions, volumeFilters, type GroupContext } from './common.ts';
+import { audioBranch, audioEncodeOptions, volumeFilters, type GroupContext, type PlanInput } from './common.ts';
+import { pickTracks, type PickedTrack } from './audio-tracks.ts';
+import { colorTagOptions, withHdrParameters } from './hdr.ts';
+import { manifestLanguage } from '../../domain/media-tracks.ts';
 import { videoCodecOptions } from './codecs.ts';
 import { concatSources, through } from './graph.ts';
 import type { Box } from './geometry.ts';
@@ -19,36 +22,79 @@ export interface AudioRendition {
   folder: string;
   /** Listed as a variant of its own (an audio_only stream asked for it). */
   listed: boolean;
+  /** The source track it plays (audio_stream; the first track when none is asked). */
+  track: PickedTrack;
+  /** Its audio group: the renditions a variant offers, one per track it picks (HLS `agroup`). */
+  group: number;
+  /** The group's default rendition: the first track picked. */
+  isDefault: boolean;
 }
 
 export interface AudioPlan {
   renditions: AudioRendition[];
-  /** The rendition each video variant with sound plays. */
+  /** The audio group each video variant with sound plays. */
   variantAudio: Map<HlsStreamSpec, number>;
 }
 
-/** Throws when an audio_only stream is asked of a source without sound. */
-export function planRenditions(streams: HlsStreamSpec[], hasAudio: boolean): AudioPlan {
+/**
+ * Throws when an audio_only stream is asked of a source without sound. A variant that picks
+ * several tracks (audio_stream) gets a group of renditions, one per track, the first its default;
+ * variants with the same audio settings and picks share one group, encoded once.
+ */
+export function planRenditions(streams: HlsStreamSpec[], input: PlanInput): AudioPlan {
   const renditions: AudioRendition[] = [];
+  const groups = new Map<string, number>();
+  const hasAudio = input.probes.some((p) => p.audio.length > 0);
   for (const [i, s] of streams.entries()) {
     if (!s.audioOnly) continue;
     if (!hasAudio) throw new Error(`stream ${i + 1} is audio_only, but the source has no audio.`);
-    renditions.push({ key: audioKey(s), audio: s, folder: s.subPath, listed: true });
+    const tracks = pickTracks(s, input);
+    if (tracks.length !== 1) throw new Error(`stream ${i + 1} is audio_only, which is one rendition: its audio_stream must pick one track, not ${tracks.length}.`);
+    const group = groups.size;
+    groups.set(groupKey(s, tracks), group);
+    renditions.push({ key: audioKey(s), audio: s, folder: s.subPath, listed: true, track: tracks[0]!, group, isDefault: true });
   }
   const variantAudio = new Map<HlsStreamSpec, number>();
   for (const s of streams) {
     if (s.audioOnly || s.videoOnly || !hasAudio) continue;
-    let r = renditions.findIndex((x) => x.key === audioKey(s));
-    if (r < 0) r = renditions.push({ key: audioKey(s), audio: s, folder: '', listed: false }) - 1;
-    variantAudio.set(s, r);
+    const tracks = pickTracks(s, input);
+    const key = groupKey(s, tracks);
+    let group = groups.get(key);
+    if (group === undefined) {
+      group = groups.size;
+      groups.set(key, group);
+      for (const [k, track] of tracks.entries()) renditions.push({ key: audioKey(s), audio: s, folder: '', listed: false, track, group, isDefault: k === 0 });
+    }
+    variantAudio.set(s, group);
   }
   nameGeneratedFolders(renditions, streams);
   return { renditions, variantAudio };
 }
 
+/** Variants whose audio is encoded alike from the same tracks share a group. */
+function groupKey(s: AudioFields, tracks: PickedTrack[]): string {
+  return JSON.stringify([audioKey(s), tracks.map((t) => t.perSource)]);
+}
+
+/** The rendition's label, language and default flag, as the manifests give them. */
+export function renditionLabel(r: AudioRendition): { name: string; language: string | null; isDefault: boolean } {
+  const language = r.track.info.language;
+  return { name: r.track.info.title ?? (language ? languageName(language) : r.folder), language: language ? manifestLanguage(language) : null, isDefault: r.isDefault };
+}
+
+const LANGUAGE_NAMES = new Intl.DisplayNames(['en'], { type: 'language', fallback: 'code' });
+
+function languageName(code: string): string {
+  try {
+    return LANGUAGE_NAMES.of(manifestLanguage(code)) ?? code;
+  } catch {
+    return code;
+  }
+}
+
 /** Streams whose audio is encoded the same way share one rendition. */
 export function audioKey(a: AudioFields): string {
-  return JSON.stringify([a.audioCodec, a.audioBitrate, a.audioSampleRate, a.audioChannels, a.audioVolume, a.loudness]);
+  return JSON.stringify([a.audioCodec, a.audioBitrate, a.audioSampleRate, a.audioChannels, a.audioVolume, a.loudness, a.downmix]);
 }
 
 /** Renditions no stream named: `audio`, or `audio_0`, `audio_1`…, never a stream's own folder. */
@@ -77,7 +123,7 @@ export function encodeVariants(
     graph,
     input.paths.map((_, i) => ({
       video: videoBranches(graph, i, shapes),
-      audio: renditions.map((r) => audioBranch(graph, r.audio, i)),
+      audio: renditions.map((r) => audioBranch(graph, r.audio, i, r.track)),
     })),
   );
   const audio = joined.audio.map((label, r) => through(graph, label, volumeFilters(renditions[r]!.audio), 'vol'));
@@ -91,10 +137,16 @@ export function encodeVariants(
     const fps = shape.fps ?? (segment.sourceFps || 25);
     const frames = s.keyframe ?? Math.max(1, Math.round(segment.seconds * fps));
     const bitrate = s.bitrate ?? defaultBitrate(shape.box, fps, s.videoCodec);
-    const codec = videoCodecOptions({ ...s, bitrate }, { box: shape.box, fps, pass: 0, passlog: '', segments: { everySec: segment.seconds, frames }, stats: stats[k] });
+    const own = videoCodecOptions({ ...s, bitrate }, { box: shape.box, fps, pass: 0, passlog: '', segments: { everySec: segment.seconds, frames }, stats: stats[k] });
+    const source = input.probes[0]?.video;
+    const codec = source ? [...withHdrParameters(own, s, source), ...colorTagOptions(s, source)] : own;
     options.push(...forStream(codec, 'v', k));
   }
-  for (const [r, rendition] of renditions.entries()) options.push(...forStream(audioEncodeOptions(rendition.audio), 'a', r));
+  for (const [r, rendition] of renditions.entries()) {
+    options.push(...forStream(audioEncodeOptions(rendition.audio), 'a', r));
+    // DASH takes an adaptation set's lang from it; fMP4 and MPEG-TS segments carry it too.
+    if (rendition.track.info.language) options.push(`-metadata:s:a:${r}`, `language=${rendition.track.info.language}`);
+  }
   const quality: PartQuality | undefined = ctx.quality
     ? { encoders: videos.map((s, k) => ({ codec: s.videoCodec, variant: s.subPath, stats: stats[k]! })), meter, audio: meter ? 'measured' : 'none' }
     : undefined;

@@ -5,13 +5,15 @@ import type { PixelFormat, VideoEncoding, VideoSpec } from '../../domain/format.
 import type { MediaProbe, VideoStreamInfo } from '../ffmpeg/probe.ts';
 import { buildArgs, ffmpegUrl, filter, formatNumber, type Filter } from '../ffmpeg/args.ts';
 import {
-  audioBranch, audioEncodeOptions, audioTarget, firstAudio, singleOutput, sourceDuration, trimmedDuration, volumeFilters,
+  audioBranch, audioEncodeOptions, audioTarget, singleOutput, sourceDuration, trimmedDuration, volumeFilters,
   type GroupContext, type OutputPart, type PlanOut,
 } from './common.ts';
 import { checkAudioCopy, containerExtension, containerOptions, videoCodecOptions, type Pass } from './codecs.ts';
 import { displayBox, fitFilters, targetBox, type Box } from './geometry.ts';
 import { concatSources, through, type GraphBuilder } from './graph.ts';
 import { rotateOptions, rotationToWrite, tagOptions } from './edits.ts';
+import { pickTracks, trackTagOptions } from './audio-tracks.ts';
+import { colorTagOptions, keepsHdr, withHdrParameters } from './hdr.ts';
 import { loudnessBranch, reportsStatistics, type PartQuality } from '../quality/plan.ts';
 
 /**
@@ -26,8 +28,9 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
   if (copyAudio && ctx.joined) {
     throw new Error('audio_codec copy cannot be used when several sources are joined; choose an audio_codec to re-encode.');
   }
+  const tracks = spec.videoOnly || pass === 1 ? [] : pickTracks(spec, input);
   const sourceAudio = input.probes[0]?.audio[0];
-  if (copyAudio && sourceAudio) checkAudioCopy(spec.container, sourceAudio.codec);
+  if (copyAudio) for (const t of tracks) checkAudioCopy(spec.container, t.stream.codec);
 
   const shape = pictureShape(spec, graph, first);
   if (spec.videoCodec === 'libsvtav1' && (shape.box.width < 64 || shape.box.height < 64)) {
@@ -35,26 +38,31 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
       `libsvtav1 cannot encode a ${shape.box.width}x${shape.box.height} picture (64x64 at least); choose a larger size or video_codec libaom-av1.`,
     );
   }
-  const withAudio = pass !== 1 && !copyAudio && !spec.videoOnly && firstAudio(input) !== undefined;
+  const encoded = copyAudio ? [] : tracks;
   const joined = concatSources(
     graph,
     input.paths.map((_, i) => ({
       video: [videoBranch(graph, i, shape)],
-      audio: withAudio ? [audioBranch(graph, spec, i)] : [],
+      audio: encoded.map((t) => audioBranch(graph, spec, i, t)),
     })),
   );
   const v = joined.video[0]!;
-  let a = joined.audio[0] !== undefined ? through(graph, joined.audio[0], volumeFilters(spec), 'vol') : null;
+  const audioLabels = joined.audio.map((l) => through(graph, l, volumeFilters(spec), 'vol'));
+  let a = audioLabels[0] ?? null;
   // The quality report (quality/): the encoder's own statistics, and the audio it is fed measured on the way.
   const measure = ctx.quality && pass !== 1;
   const stats = measure && reportsStatistics(spec.videoCodec);
   let meter: Filter | null = null;
   if (measure && a !== null) ({ audio: a, meter } = loudnessBranch(graph, a));
+  if (a !== null) audioLabels[0] = a;
 
   const total = input.probes.reduce((sum, p) => sum + sourceDuration(p), 0);
   const durationSec = trimmedDuration(total, ctx.trim);
   const passlog = join(out.dir, `${out.baseName}.passlog`);
-  const codec = videoCodecOptions(spec, { box: shape.box, fps: shape.fps ?? first.fps, pass, passlog, container: spec.container, stats });
+  const codec = [
+    ...withHdrParameters(videoCodecOptions(spec, { box: shape.box, fps: shape.fps ?? first.fps, pass, passlog, container: spec.container, stats }), spec, first),
+    ...colorTagOptions(spec, first),
+  ];
   if (pass === 1) {
     return {
       outputs: [{ url: '/dev/null', maps: [`[${v}]`], options: [...codec, '-an', ...ctx.trimmed.output, '-f', 'null'] }],
@@ -62,7 +70,7 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
       listOutputs: async () => [],
     };
   }
-  const audioMaps = copyAudio ? (sourceAudio && !spec.videoOnly ? ['0:a:0?'] : []) : a ? [`[${a}]`] : [];
+  const audioMaps = copyAudio ? tracks.map((t) => `0:a:${t.perSource[0]}`) : audioLabels.map((l) => `[${l}]`);
   const partQuality: PartQuality = {
     encoders: [{ codec: spec.videoCodec, variant: null, stats }],
     meter,
@@ -89,7 +97,7 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
       url: ffmpegUrl(outputPath),
       maps: [`[${v}]`, ...audioMaps],
       options: [
-        ...codec, ...(audioMaps.length ? audioEncodeOptions(spec, audioTarget(spec, firstAudio(input)!)) : ['-an']), ...ctx.trimmed.output,
+        ...codec, ...(audioMaps.length ? [...audioEncodeOptions(spec, audioTarget(spec, tracks[0]!.stream)), ...trackTagOptions(tracks)] : ['-an']), ...ctx.trimmed.output,
         ...tagOptions(spec), ...containerOptions(spec.container),
       ],
     }],
@@ -115,6 +123,8 @@ export interface PictureShape {
   pixelFormat: PixelFormat;
   /** set_aspect_ratio: the display aspect (width/height) the frame is shown at; null = square pixels. */
   displayAspect: number | null;
+  /** hdr keep on an HDR source: the picture is not tone-mapped (plan/hdr.ts). */
+  keepHdr: boolean;
 }
 
 export function pictureShape(enc: VideoEncoding, graph: GraphBuilder, first: VideoStreamInfo): PictureShape {
@@ -127,7 +137,7 @@ export function pictureShape(enc: VideoEncoding, graph: GraphBuilder, first: Vid
   const joined = graph.input.paths.length > 1;
   const fps = typeof enc.framerate === 'number' ? enc.framerate : joined ? first.fps || 25 : null;
   const displayAspect = enc.aspectRatio === 'source' ? display.width / display.height : enc.aspectRatio;
-  return { box, keepAspect, fps, pixelFormat: enc.pixelFormat, displayAspect };
+  return { box, keepAspect, fps, pixelFormat: enc.pixelFormat, displayAspect, keepHdr: keepsHdr(enc, first) };
 }
 
 /** The output's own last filters: its pixel format, and the display aspect set_aspect_ratio asks for. */
@@ -147,7 +157,7 @@ export function videoBranch(graph: GraphBuilder, i: number, shape: PictureShape)
   const rate = shape.fps !== null ? [filter('fps', [formatNumber(shape.fps)])] : [];
   const fit = fitFilters(displayBox(graph.frame(i)), shape.box, shape.keepAspect);
   const whole = fit.every((f) => f.name !== 'pad');
-  const larger = whole ? graph.largerRung(i, shape.fps, shape.box) : null;
+  const larger = whole ? graph.largerRung(i, shape.fps, shape.box, shape.keepHdr) : null;
   const out = graph.label(`v${i}_`);
   const chain = larger
     ? {
@@ -155,9 +165,9 @@ export function videoBranch(graph: GraphBuilder, i: number, shape: PictureShape)
         filters: [filter('scale', { w: shape.box.width, h: shape.box.height }), filter('setsar', ['1']), ...finishFilters(shape)],
         outputs: [out],
       }
-    : { inputs: [graph.video(i)], filters: [...rate, ...fit, ...finishFilters(shape)], outputs: [out] };
+    : { inputs: [graph.video(i, shape.keepHdr)], filters: [...rate, ...fit, ...finishFilters(shape)], outputs: [out] };
   graph.add(chain);
-  if (whole) graph.addRung({ source: i, fps: shape.fps, box: shape.box, chain });
+  if (whole) graph.addRung({ source: i, fps: shape.fps, box: shape.box, chain, keepsHdr: shape.keepHdr });
   return out;
 }
 

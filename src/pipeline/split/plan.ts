@@ -46,6 +46,7 @@ export function whyNotSplit(spec: OutputSpec, probes: MediaProbe[]): string | nu
   if (typeof spec.framerate === 'number' && Math.abs(spec.framerate - probe.video.fps) > 0.001) return 'it changes the frame rate';
   if (rotationToWrite(spec, probe) !== 0) return 'it writes rotation metadata';
   if (spec.audioCodec === 'copy') return 'its audio is copied';
+  if (spec.audioStreams.length > 0 || spec.downmix !== 'default') return 'it picks audio tracks (audio_stream) or a downmix_mode';
   if (spec.copyMetadata) return 'it copies the source\'s tags';
   const pass = passthroughDecision(spec, probes);
   if (pass.ok || (!pass.ok && pass.needsPackets === true)) return 'the source may be passed through without an encode (smart_passthrough)';
