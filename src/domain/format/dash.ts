@@ -10,6 +10,7 @@ import type { HlsStreamSpec } from './hls.ts';
 import { readStreams } from './hls.ts';
 import { readTrim, type Picture, type TrimFields } from './video.ts';
 import { readEditing, type Editing } from './editing.ts';
+import { readCaptions, type CaptionTrack } from '../captions.ts';
 
 export const DASH_OUTPUTS = ['mpeg_dash', 'advanced_dash', 'fmp4_hls', 'advanced_fmp4'] as const;
 export type DashOutput = (typeof DASH_OUTPUTS)[number];
@@ -25,6 +26,8 @@ export interface DashSpec extends TrimFields, Picture {
   hls: boolean;
   /** logo, overlays, text and fades, drawn once before the variants are cut (format/editing.ts). */
   editing: Editing;
+  /** closed_captions as a text adaptation set (and WebVTT renditions for CMAF's HLS side). */
+  captions: CaptionTrack[];
 }
 
 /** The MPD and the HLS master: names no `sub_path` may take. */
@@ -62,7 +65,11 @@ export function readDash(f: Fields, output: DashOutput): DashSpec {
       throw new FormatProblem(`stream ${i + 1}: sub_path "${s.subPath}" is the name of a manifest; choose another folder name.`);
     }
   }
-  return { kind: 'dash', output, segmentDuration, streams, hls: output === 'fmp4_hls' || output === 'advanced_fmp4', ...picture, ...readTrim(f), editing: readEditing(f) };
+  const captions = readCaptions(f, output);
+  return {
+    kind: 'dash', output, segmentDuration, streams, hls: output === 'fmp4_hls' || output === 'advanced_fmp4', ...picture, ...readTrim(f),
+    editing: { ...readEditing(f), captions: captions.burned }, captions: captions.tracks,
+  };
 }
 
 function refuseProtection(f: Fields, output: DashOutput): void {

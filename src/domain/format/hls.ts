@@ -8,6 +8,7 @@ import {
   FormatProblem, Fields, lowerKeys, parseBitrate, parseDecimal, parseFrameRate, parseNonNegativeInt, parseSize,
 } from './fields.ts';
 import { readEditing, type Editing } from './editing.ts';
+import { readCaptions, type CaptionTrack } from '../captions.ts';
 import {
   readAudio, readPicture, readTrim, readVideoEncoding, type AudioFields, type Picture, type SegmentedOutput, type TrimFields, type VideoEncoding,
 } from './video.ts';
@@ -54,6 +55,8 @@ export interface HlsSpec extends TrimFields, Picture {
   pack: HlsPacking | null;
   /** Drawn once on the format's picture, before it is cut into variants. */
   editing: Editing;
+  /** closed_captions as WebVTT subtitle renditions (domain/captions.ts). */
+  captions: CaptionTrack[];
 }
 
 /** HEVC is only allowed in fMP4 segments by Apple, and the muxer writes one segment type for all variants. */
@@ -179,8 +182,13 @@ function readHlsStreams(
       );
     }
   }
+  const captions = readCaptions(f, output);
+  if (captions.tracks.length > 0 && pack) {
+    throw new FormatProblem('closed_captions cannot be packed yet (pack_files): the subtitle renditions are written after the archives; remove pack_files or burn the captions in.');
+  }
   return {
-    kind: 'hls', output, segmentDuration, streams, encryption, pack, ...picture, ...readTrim(f), editing: readEditing(f),
+    kind: 'hls', output, segmentDuration, streams, encryption, pack, ...picture, ...readTrim(f), editing: { ...readEditing(f), captions: captions.burned },
+    captions: captions.tracks,
   };
 }
 

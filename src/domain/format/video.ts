@@ -4,6 +4,7 @@ import { FormatProblem, type Fields, type Size, type Crop, type TimeValue,
 } from './fields.ts';
 import { readContainerEdits, readLevels, type AudioContainer, type ContainerEdits, type LevelFields, type VideoContainer } from './container.ts';
 import { readEditing, type Editing } from './editing.ts';
+import { readCaptions, type CaptionTrack } from '../captions.ts';
 import {
   profileForPixels, readAspectRatio, readAutoCrop, readConstantBitrate, readNoiseReduction, readPixelFormat, readX264Parameters,
   type AspectRatio, type AutoCrop, type ConstantBitrate, type NoiseReduction, type PixelFormat, type VideoCodec,
@@ -101,6 +102,8 @@ export interface VideoSpec extends TrimFields, AudioFields, VideoEncoding, Pictu
   twoPass: boolean;
   /** logo, overlays, text and fades (format/editing.ts). */
   editing: Editing;
+  /** closed_captions carried as subtitle tracks (domain/captions.ts). */
+  captions: CaptionTrack[];
 }
 
 export interface AudioSpec extends TrimFields, AudioFields, ContainerEdits {
@@ -210,9 +213,11 @@ export function readVideo(f: Fields, output: VideoContainer): VideoSpec {
   // Keeping the source's rotation flag means keeping its stored picture too, or players would
   // turn an already turned picture a second time.
   if (edits.setRotate === 'source' && picture.rotate === 'def') picture.rotate = 0;
+  const captions = readCaptions(f, output);
   return {
     kind: 'video', output, container: output, ...encoding, twoPass: f.flag('two_pass', false), videoOnly: f.flag('video_only', false), ...picture,
-    ...readAudio(f, output, encoding.videoCodec), ...readTrim(f), ...edits, editing: readEditing(f),
+    ...readAudio(f, output, encoding.videoCodec), ...readTrim(f), ...edits, editing: { ...readEditing(f), captions: captions.burned },
+    captions: captions.tracks,
   };
 }
 
