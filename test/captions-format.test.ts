@@ -61,8 +61,10 @@ describe('closed_captions in a format', () => {
     assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.mp4' } }), /must be an SRT, WebVTT or SCC caption file/);
     assert.match(error({ output: 'mp4', closed_captions: { source: 'javascript:alert(1)' } }), /must be an http\(s\), ftp, sftp, s3 or file URL/);
     assert.match(error({ output: 'mp4', closed_captions: { language: 'en' } }), /^closed_captions: source is missing/);
+    assert.equal(spec({ output: 'mp4', closed_captions: { extract: 'srt', language: 'en' } }).captions[0].source, null, 'extract: the source\'s own captions');
+    assert.match(error({ output: 'mp4', closed_captions: { extract: 'scc' } }), /extract "scc" is not yes, no, srt or vtt/);
     assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', language: 'xx' } }), /language "xx" is not a language code/);
-    assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', copy: 'yes' } }), /copy \(embedded CEA-608\/708 captions\) is not supported yet/);
+    assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', copy: 'yes' } }), /copy \(keeping embedded CEA-608\/708 captions\) is not supported yet; use extract yes/);
     assert.match(error({ output: 'mp4', closed_captions: [{ source: 'https://x.example/a.srt', default: 'yes' }, { source: 'https://x.example/b.srt', default: 'yes' }] }), /default is yes for more than one track/);
     assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', time_offset: 'soon' } }), /^closed_captions: time_offset "soon" is not a number of seconds/);
     assert.match(error({ output: 'advanced_hls', pack_files: 'yes', stream: { size: '0x360' }, closed_captions: { source: 'https://x.example/a.srt' } }), /closed_captions cannot be packed yet/);

@@ -3,7 +3,8 @@
  * checked in real outputs: subtitle streams per ffprobe (mov_text, SRT/ASS, WebVTT), HLS and DASH
  * subtitle renditions as m3u8-parser and mpd-parser see them, WebVTT cue times against the source's
  * within 100 ms, burned-in text as pixels that differ from the same encode without, and a file that
- * does not parse failing its own task with the line.
+ * does not parse failing its own task with the line; CEA-608 captions in a source's H.264 SEI
+ * extracted into a track.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import webvtt from 'webvtt-parser';
 import { parse as parseMpd } from 'mpd-parser';
 import { asList, exec, serveFiles, startTestServer, untilFinal, type TestServer } from './helpers.ts';
 import { readM3u8 } from './hls-helpers.ts';
+import { helloPairs, makeCea608Clip } from './cea608-clip.ts';
 
 const W = 320;
 const H = 180;
@@ -183,5 +185,34 @@ describe('AddMedia with closed_captions', () => {
     assert.ok(during > 200, `${during} pixels differ in the caption region while a cue shows`);
     assert.ok(between < 20, `${between} pixels differ in the caption region between cues`);
     assert.equal((await streamsOf(burned)).filter((s) => s.codec_type === 'subtitle').length, 0, 'burned captions add no track');
+  });
+
+  test('extract: the source\'s CEA-608 captions (H.264 SEI) become a subtitle track and an HLS rendition', async () => {
+    const cc = path.join(t.filesDir, 'cea608.mp4');
+    // "HELLO" shows from frame 24 (0.96 s) to frame 75 (3 s), as FFmpeg's own decoder reads it.
+    await makeCea608Clip(cc, 4, helloPairs(25, 75));
+    const dest = (name: string): string => `file://${out}/cc/${name}`;
+    const both = await t.call('json', {
+      action: 'AddMedia', source: `file://${cc}`, format: { output: 'mp4', closed_captions: { source: `${files.url}/en.srt`, extract: 'yes' }, destination: dest('both.mp4') },
+    });
+    assert.match(JSON.stringify(both), /source and extract both name the captions/);
+    const ok = await t.call('json', {
+      action: 'AddMedia',
+      source: `file://${cc}`,
+      format: [
+        { output: 'mp4', closed_captions: { extract: 'yes', language: 'en' }, destination: dest('cc.mp4') },
+        { output: 'advanced_hls', segment_duration: '2', stream: { size: '160x90' }, closed_captions: { extract: 'vtt', language: 'en', label: 'CC1' }, destination: dest('hls/video.m3u8') },
+      ],
+    });
+    assert.equal(ok.message, 'Added', JSON.stringify(ok));
+    const { final } = await untilFinal(t, ok.MediaID as string, 240_000);
+    assert.deepEqual(asList(final.format).map((f: any) => f.status), ['Finished', 'Finished'], JSON.stringify(asList(final.format).map((f: any) => f.description)));
+    const expected = [{ start: 0.96, end: 3, text: 'HELLO' }];
+    const mp4Cues = await cuesIn(path.join(out, 'cc', 'cc.mp4'));
+    sameTimes(mp4Cues, expected, 0, 'extracted into mp4');
+    assert.equal(mp4Cues[0]!.text, 'HELLO');
+    const hls = path.join(out, 'cc', 'hls');
+    const master = await readM3u8(path.join(hls, 'video.m3u8'));
+    assert.deepEqual(Object.entries(master.mediaGroups?.SUBTITLES?.['subs'] ?? {}).map(([name, r]) => [name, r.language]), [['CC1', 'en']]);
   });
 });

@@ -35,7 +35,7 @@ describe('the field registry', () => {
       if (d.state !== 'honoured') assert.ok(d.reason && d.reason.length > 10, `${d.name} is ${d.state} without a reason`);
     }
     // The DRM fields, embedded captions and renditions issue 12 names are refused, not silently dropped.
-    for (const name of ['drm', 'fairplay_drm', 'playready_drm', 'widevine', 'clearkey_drm', 'track_type', 'hdcp_level', 'extract', 'audio_stream', 'main_source', 'alternate_source', 'ad_break']) {
+    for (const name of ['drm', 'fairplay_drm', 'playready_drm', 'widevine', 'clearkey_drm', 'track_type', 'hdcp_level', 'copy', 'audio_stream', 'main_source', 'alternate_source', 'ad_break']) {
       assert.ok(FIELDS.some((d) => d.name === name && d.state === 'refused'), `${name} must be refused`);
     }
   });

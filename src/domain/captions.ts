@@ -8,7 +8,8 @@
  * - In HLS: a WebVTT rendition (EXT-X-MEDIA TYPE=SUBTITLES) cut into `vtt_segment_duration`
  *   segments; in DASH: a text adaptation set; CMAF outputs get both.
  *
- * Embedded CEA-608/708 (`copy`, `extract`) is refused until it is built.
+ * `extract` (no `source`) takes the source's own CEA-608 captions (H.264 SEI, field 1) as the
+ * track's cues instead of a file. `copy` is refused until it is built.
  */
 import { iso6392, iso6392TTo2B } from 'iso-639-2';
 import type { FieldMap, FieldValue } from './fields.ts';
@@ -19,8 +20,8 @@ export type CaptionMode = 'embed' | 'burn';
 export type SubtitleCodec = 'mov_text' | 'webvtt' | 'srt' | 'ass';
 
 export interface CaptionTrack {
-  /** URL of an SRT, WebVTT or SCC file. */
-  source: string;
+  /** URL of an SRT, WebVTT or SCC file; null: the source's embedded CEA-608 captions (`extract`). */
+  source: string | null;
   /** BCP 47 / ISO 639 code as given (`en`, `eng`, `pt-BR`), for HLS and DASH. @default 'und' */
   language: string;
   /** Its ISO 639-2/B code (`eng`, `fre`), which MP4 and Matroska files carry. */
@@ -99,14 +100,18 @@ function blockItems(raw: FieldValue | undefined): FieldMap[] {
 }
 
 function readTrack(f: Fields, output: string): CaptionTrack {
-  for (const name of ['copy', 'extract']) {
-    if (f.str(name) !== null && f.flag(name, false)) {
-      throw new FormatProblem(`${name} (embedded CEA-608/708 captions) is not supported yet; give the captions as a sidecar file in source.`);
-    }
+  if (f.str('copy') !== null && f.flag('copy', false)) {
+    throw new FormatProblem('copy (keeping embedded CEA-608/708 captions) is not supported yet; use extract yes to make them a subtitle track.');
   }
+  const extractRaw = f.str('extract')?.toLowerCase() ?? null;
+  if (extractRaw !== null && !['yes', 'no', 'true', 'false', '1', '0', 'srt', 'vtt', 'webvtt'].includes(extractRaw)) {
+    throw new FormatProblem(`extract "${f.str('extract')}" is not yes, no, srt or vtt.`);
+  }
+  const extract = extractRaw !== null && !['no', 'false', '0'].includes(extractRaw);
   const source = f.str('source');
-  if (source === null) throw new FormatProblem('source is missing: give the URL of an SRT, WebVTT or SCC file.');
-  checkCaptionUrl(source);
+  if (extract && source !== null) throw new FormatProblem('source and extract both name the captions; give a caption file in source, or extract yes for the source\'s own CEA-608 captions.');
+  if (source === null && !extract) throw new FormatProblem('source is missing: give the URL of an SRT, WebVTT or SCC file (or extract yes for the source\'s own CEA-608 captions).');
+  if (source !== null) checkCaptionUrl(source);
   const languageRaw = f.str('language') ?? 'und';
   const containerLanguage = LANGUAGE.test(languageRaw) && languageRaw.length <= 35 ? iso639B(languageRaw.split('-')[0]!.toLowerCase()) : null;
   if (containerLanguage === null) throw new FormatProblem(`language "${languageRaw.slice(0, 40)}" is not a language code like en, eng or pt-BR.`);

@@ -205,8 +205,8 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'default', in: ['closed_captions'], state: 'honoured', doc: '`yes`: the default track (HLS DEFAULT; the first track when none says)' },
   { name: 'autoselect', in: ['closed_captions'], state: 'honoured', doc: '`no`: HLS AUTOSELECT=NO (yes)' },
   { name: 'vtt_segment_duration', in: ['closed_captions'], outputs: SEGMENTED, state: 'honoured', doc: 'HLS WebVTT segment seconds, may be a float (the output\'s segment_duration)' },
-  { name: 'copy', in: ['closed_captions'], ...notYet('embedded CEA-608/708 captions'), doc: '`yes`: keep the source\'s CEA-608/708 captions' },
-  { name: 'extract', in: ['closed_captions'], ...notYet('embedded CEA-608/708 captions'), doc: 'extract the source\'s CEA-608/708 captions to a sidecar' },
+  { name: 'copy', in: ['closed_captions'], ...notYet('keeping embedded CEA-608/708 captions on request'), doc: '`yes`: keep the source\'s CEA-608/708 captions in the video' },
+  { name: 'extract', in: ['closed_captions'], state: 'honoured', doc: '`yes` (or `srt`, `vtt`) instead of source: the source\'s CEA-608 captions (H.264 SEI, field 1) become this track (or are burned in)' },
 
   // --- timing and editing (reference 4.5) -----------------------------------------------------
   { name: 'start', in: F, outputs: TRIMMED, roles: ['passthrough'], state: 'honoured', doc: 'seconds, `hh:mm:ss.ms` or a timecode' },

@@ -265,7 +265,7 @@ export function editingUrls(spec: object): { field: string; url: string }[] {
     ...(e.logo ? [{ field: 'logo_source', url: e.logo.source }] : []),
     ...e.overlays.map((o) => ({ field: 'overlay_source', url: o.source })),
     ...e.texts.flatMap((t) => (t.fontSource ? [{ field: 'font_source', url: t.fontSource }] : [])),
-    ...[...e.captions, ...captionsOf(spec)].map((c) => ({ field: 'closed_captions source', url: c.source })),
+    ...[...e.captions, ...captionsOf(spec)].flatMap((c) => (c.source !== null ? [{ field: 'closed_captions source', url: c.source }] : [])),
   ];
 }
 

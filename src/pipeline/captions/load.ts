@@ -18,6 +18,7 @@ import { download, localSourcePath, redactUrl } from '../../transfer/index.ts';
 import type { TransferContext } from '../../transfer/types.ts';
 import { inputArgs, refusalOf, sniffNotMedia } from '../ffmpeg/inputs.ts';
 import type { EditAssets } from '../plan/editing.ts';
+import { extractCea608, type SourceVideo } from './cea608.ts';
 
 /** A caption track read and rewritten by Encodery. */
 export interface LoadedCaption {
@@ -38,6 +39,9 @@ export interface CaptionContext {
   scratch: string;
   transfer: TransferContext;
   ffmpeg: string;
+  ffprobe: string;
+  /** The (first) source, whose CEA-608 captions `extract` reads. */
+  source: SourceVideo | null;
   signal: AbortSignal;
 }
 
@@ -50,11 +54,13 @@ export async function loadCaptions(tasks: { taskId: number; spec: OutputSpec }[]
 }> {
   const files = new Map<string, Promise<Cue[]>>();
   const cuesOf = (track: CaptionTrack): Promise<Cue[]> => {
-    let p = files.get(track.source);
+    const key = track.source ?? '';
+    let p = files.get(key);
     if (!p) {
-      p = readCaptionFile(track.source, path.join(ctx.scratch, `captions-${files.size}`), ctx);
+      const scratch = path.join(ctx.scratch, `captions-${files.size}`);
+      p = track.source === null ? readEmbedded(scratch, ctx) : readCaptionFile(track.source, scratch, ctx);
       p.catch(() => undefined);
-      files.set(track.source, p);
+      files.set(key, p);
     }
     return p;
   };
@@ -88,6 +94,17 @@ export async function loadCaptions(tasks: { taskId: number; spec: OutputSpec }[]
     }
   }
   return { captions, failed };
+}
+
+/** The source's CEA-608 captions (`extract`), through an SCC file made from its SEI (cea608.ts). */
+async function readEmbedded(scratch: string, ctx: CaptionContext): Promise<Cue[]> {
+  if (!ctx.source) throw new UserFacingError('closed_captions extract needs a source with video.');
+  const scc = await extractCea608(ctx.source, `${scratch}.h264`, ctx);
+  if (scc === null) throw new UserFacingError('closed_captions extract: the source carries no CEA-608 captions (H.264 SEI, field 1).');
+  await fs.writeFile(`${scratch}.scc`, scc);
+  const vtt = `${scratch}.scc.vtt`;
+  await ffmpegConvert(ctx, { path: `${scratch}.scc`, role: 'sccCaptions' }, ['-c:s', 'webvtt', '-f', 'webvtt'], vtt);
+  return parseCaptionText(await fs.readFile(vtt, 'utf8'), 'vtt');
 }
 
 type CaptionFileKind = 'srt' | 'vtt' | 'scc';
