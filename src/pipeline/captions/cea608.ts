@@ -22,6 +22,8 @@ export interface SourceVideo {
 }
 
 const MAX_PACKET_LIST = 64 * 1024 * 1024;
+/** A larger video packet is not a picture FFmpeg wrote: the list and the bytes have parted. */
+const MAX_PACKET_BYTES = 64 * 1024 * 1024;
 
 /** The SCC text of the source's field-1 CEA-608 captions, or null when it carries none. */
 export async function extractCea608(source: SourceVideo, scratchFile: string, tools: { ffmpeg: string; ffprobe: string; signal: AbortSignal }): Promise<string | null> {
@@ -34,15 +36,22 @@ export async function extractCea608(source: SourceVideo, scratchFile: string, to
     return { pts: Number(pts), size: Number(size) };
   });
   await run(tools.ffmpeg, ['-v', 'error', '-nostdin', '-y', ...inputArgs({ path: source.path }), '-map', '0:v:0', '-c', 'copy', '-f', 'data', `file:${scratchFile}`], tools.signal);
-  const data = await fs.readFile(scratchFile);
-  await fs.rm(scratchFile, { force: true });
   const timed: { pts: number; pairs: [number, number][] }[] = [];
-  let at = 0;
-  for (const p of packets) {
-    if (!Number.isFinite(p.size) || at + p.size > data.length) break;
-    const pairs = seiCaptionPairs(data.subarray(at, at + p.size));
-    at += p.size;
-    if (pairs.length > 0 && Number.isFinite(p.pts)) timed.push({ pts: p.pts, pairs });
+  // Packet by packet: the video stream is as large as the source's, never held whole in memory.
+  const handle = await fs.open(scratchFile, 'r');
+  try {
+    let at = 0;
+    for (const p of packets) {
+      if (!Number.isInteger(p.size) || p.size <= 0 || p.size > MAX_PACKET_BYTES) break;
+      const { buffer, bytesRead } = await handle.read(Buffer.alloc(p.size), 0, p.size, at);
+      if (bytesRead < p.size) break;
+      at += p.size;
+      const pairs = seiCaptionPairs(buffer);
+      if (pairs.length > 0 && Number.isFinite(p.pts)) timed.push({ pts: p.pts, pairs });
+    }
+  } finally {
+    await handle.close();
+    await fs.rm(scratchFile, { force: true });
   }
   if (timed.length === 0) return null;
   // SEI come in decode order; captions play in presentation order.
