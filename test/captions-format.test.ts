@@ -64,7 +64,8 @@ describe('closed_captions in a format', () => {
     assert.equal(spec({ output: 'mp4', closed_captions: { extract: 'srt', language: 'en' } }).captions[0].source, null, 'extract: the source\'s own captions');
     assert.match(error({ output: 'mp4', closed_captions: { extract: 'scc' } }), /extract "scc" is not yes, no, srt or vtt/);
     assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', language: 'xx' } }), /language "xx" is not a language code/);
-    assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', copy: 'yes' } }), /copy \(keeping embedded CEA-608\/708 captions\) is not supported yet; use extract yes/);
+    assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', copy: 'yes' } }), /copy is a block of its own/);
+    assert.deepEqual([spec({ output: 'mp4', closed_captions: { copy: 'no' } }).embeddedCaptions, spec({ output: 'mp4' }).embeddedCaptions], ['drop', null]);
     assert.match(error({ output: 'mp4', closed_captions: [{ source: 'https://x.example/a.srt', default: 'yes' }, { source: 'https://x.example/b.srt', default: 'yes' }] }), /default is yes for more than one track/);
     assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', time_offset: 'soon' } }), /^closed_captions: time_offset "soon" is not a number of seconds/);
     assert.match(error({ output: 'advanced_hls', pack_files: 'yes', stream: { size: '0x360' }, closed_captions: { source: 'https://x.example/a.srt' } }), /closed_captions cannot be packed yet/);

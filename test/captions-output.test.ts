@@ -46,6 +46,12 @@ async function cuesIn(file: string): Promise<{ start: number; end: number; text:
   return new webvtt.WebVTTParser().parse(stdout, 'subtitles').cues.map((c) => ({ start: c.startTime, end: c.endTime, text: c.text }));
 }
 
+/** The CEA-608 captions in a file's video, through FFmpeg's lavfi movie source with subcc. */
+async function embeddedCues(file: string): Promise<{ start: number; end: number; text: string }[]> {
+  const { stdout } = await exec('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `movie=${file.replace(/[\\:',;[\]]/g, (c) => `\\${c}`)}[out+subcc]`, '-map', '0:1', '-c:s', 'webvtt', '-f', 'webvtt', '-']);
+  return new webvtt.WebVTTParser().parse(stdout, 'subtitles').cues.map((c) => ({ start: c.startTime, end: c.endTime, text: c.text }));
+}
+
 function sameTimes(actual: { start: number; end: number }[], expected: { start: number; end: number }[], offset: number, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: ${JSON.stringify(actual)}`);
   for (const [i, c] of actual.entries()) {
@@ -202,12 +208,19 @@ describe('AddMedia with closed_captions', () => {
       format: [
         { output: 'mp4', closed_captions: { extract: 'yes', language: 'en' }, destination: dest('cc.mp4') },
         { output: 'advanced_hls', segment_duration: '2', stream: { size: '160x90' }, closed_captions: { extract: 'vtt', language: 'en', label: 'CC1' }, destination: dest('hls/video.m3u8') },
+        { output: 'mp4', size: '160x90', closed_captions: { copy: 'yes' }, destination: dest('kept.mp4') },
+        { output: 'mp4', size: '160x90', closed_captions: { copy: 'no' }, destination: dest('dropped.mp4') },
+        { output: 'webm', size: '160x90', closed_captions: { copy: 'yes' }, destination: dest('kept.webm') },
       ],
     });
     assert.equal(ok.message, 'Added', JSON.stringify(ok));
     const { final } = await untilFinal(t, ok.MediaID as string, 240_000);
-    assert.deepEqual(asList(final.format).map((f: any) => f.status), ['Finished', 'Finished'], JSON.stringify(asList(final.format).map((f: any) => f.description)));
+    assert.deepEqual(asList(final.format).map((f: any) => f.status), ['Finished', 'Finished', 'Finished', 'Finished', 'Error'], JSON.stringify(asList(final.format).map((f: any) => f.description)));
+    assert.match(asList(final.format)[4].description, /closed_captions copy keeps CEA-608\/708 captions in H\.264 \(libx264\) video only, not in libvpx-vp9/);
     const expected = [{ start: 0.96, end: 3, text: 'HELLO' }];
+    // copy yes / no: the captions in the video itself, as FFmpeg's own decoder finds them (lavfi is the tests' to use).
+    sameTimes(await embeddedCues(path.join(out, 'cc', 'kept.mp4')), expected, 0, 'copy yes');
+    assert.deepEqual(await embeddedCues(path.join(out, 'cc', 'dropped.mp4')), [], 'copy no');
     const mp4Cues = await cuesIn(path.join(out, 'cc', 'cc.mp4'));
     sameTimes(mp4Cues, expected, 0, 'extracted into mp4');
     assert.equal(mp4Cues[0]!.text, 'HELLO');

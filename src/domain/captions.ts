@@ -9,7 +9,8 @@
  *   segments; in DASH: a text adaptation set; CMAF outputs get both.
  *
  * `extract` (no `source`) takes the source's own CEA-608 captions (H.264 SEI, field 1) as the
- * track's cues instead of a file. `copy` is refused until it is built.
+ * track's cues instead of a file. A block of its own with `copy` yes|no keeps or drops them in the
+ * video itself (libx264 passes them on from the decoded frames).
  */
 import { iso6392, iso6392TTo2B } from 'iso-639-2';
 import type { FieldMap, FieldValue } from './fields.ts';
@@ -46,9 +47,12 @@ export interface Captions {
   tracks: CaptionTrack[];
   /** Tracks drawn on the picture. */
   burned: CaptionTrack[];
+  /** `copy`: keep (true) or drop (false) the source's CEA-608/708 in the video; null: not asked. */
+  keepEmbedded: boolean | null;
 }
 
-export const NO_CAPTIONS: Captions = { tracks: [], burned: [] };
+/** What `copy` asks of the video encoders; null = not asked (libx264 keeps them, as FFmpeg does by default). */
+export type EmbeddedCaptions = 'keep' | 'drop' | null;
 
 const MAX_TRACKS = 16;
 const SCHEMES = ['http:', 'https:', 'ftp:', 'sftp:', 'file:', 's3:'];
@@ -70,10 +74,18 @@ export function readCaptions(f: Fields, output: string): Captions {
   const raw = f.raw('closed_captions');
   const items = blockItems(raw);
   if (items.length > MAX_TRACKS) throw new FormatProblem(`closed_captions is given ${items.length} times; use at most ${MAX_TRACKS}.`);
-  const all = items.map((item, i) => {
+  let keepEmbedded: boolean | null = null;
+  const all = items.flatMap((item, i) => {
     const where = items.length > 1 ? `closed_captions ${i + 1}: ` : 'closed_captions: ';
     try {
-      return readTrack(new Fields(lowerKeys(item), f.options), output);
+      const bf = new Fields(lowerKeys(item), f.options);
+      if (bf.str('copy') !== null) {
+        if (bf.str('source') !== null || bf.str('extract') !== null) throw new FormatProblem('copy is a block of its own: <closed_captions><copy>yes</copy></closed_captions>, beside the tracks.');
+        if (keepEmbedded !== null) throw new FormatProblem('copy is given twice.');
+        keepEmbedded = bf.flag('copy', true);
+        return [];
+      }
+      return [readTrack(bf, output)];
     } catch (err) {
       if (err instanceof FormatProblem) throw new FormatProblem(where + err.message);
       throw err;
@@ -83,7 +95,7 @@ export function readCaptions(f: Fields, output: string): Captions {
   if (tracks.length > 0 && !tracks.some((t) => t.isDefault)) tracks[0] = { ...tracks[0]!, isDefault: true };
   if (tracks.filter((t) => t.isDefault).length > 1) throw new FormatProblem('closed_captions: default is yes for more than one track; one track can be the default.');
   const burned = all.filter((t) => t.mode === 'burn');
-  return { tracks, burned };
+  return { tracks, burned, keepEmbedded };
 }
 
 function blockItems(raw: FieldValue | undefined): FieldMap[] {
@@ -100,9 +112,6 @@ function blockItems(raw: FieldValue | undefined): FieldMap[] {
 }
 
 function readTrack(f: Fields, output: string): CaptionTrack {
-  if (f.str('copy') !== null && f.flag('copy', false)) {
-    throw new FormatProblem('copy (keeping embedded CEA-608/708 captions) is not supported yet; use extract yes to make them a subtitle track.');
-  }
   const extractRaw = f.str('extract')?.toLowerCase() ?? null;
   if (extractRaw !== null && !['yes', 'no', 'true', 'false', '1', '0', 'srt', 'vtt', 'webvtt'].includes(extractRaw)) {
     throw new FormatProblem(`extract "${f.str('extract')}" is not yes, no, srt or vtt.`);
@@ -178,6 +187,17 @@ function checkCaptionUrl(url: string): void {
   if (ext !== undefined && !CAPTION_EXTENSIONS.includes(ext)) {
     throw new FormatProblem(`source names a .${ext} file; it must be an SRT, WebVTT or SCC caption file (.srt, .vtt, .scc).`);
   }
+}
+
+/** The `copy` of a spec's closed_captions. */
+export function embeddedCaptionsOf(spec: object): EmbeddedCaptions {
+  const v = 'embeddedCaptions' in spec ? spec.embeddedCaptions : null;
+  return v === 'keep' || v === 'drop' ? v : null;
+}
+
+/** `copy` from what readCaptions found. */
+export function embeddedCaptions(c: Captions): EmbeddedCaptions {
+  return c.keepEmbedded === null ? null : c.keepEmbedded ? 'keep' : 'drop';
 }
 
 /** The caption tracks a spec carries (not the burned ones, which are part of its editing). */

@@ -10,7 +10,7 @@ import type { HlsStreamSpec } from './hls.ts';
 import { readStreams } from './hls.ts';
 import { readTrim, type Picture, type TrimFields } from './video.ts';
 import { readEditing, type Editing } from './editing.ts';
-import { readCaptions, type CaptionTrack } from '../captions.ts';
+import { embeddedCaptions, readCaptions, type CaptionTrack, type EmbeddedCaptions } from '../captions.ts';
 
 export const DASH_OUTPUTS = ['mpeg_dash', 'advanced_dash', 'fmp4_hls', 'advanced_fmp4'] as const;
 export type DashOutput = (typeof DASH_OUTPUTS)[number];
@@ -28,6 +28,8 @@ export interface DashSpec extends TrimFields, Picture {
   editing: Editing;
   /** closed_captions as a text adaptation set (and WebVTT renditions for CMAF's HLS side). */
   captions: CaptionTrack[];
+  /** closed_captions `copy`: the source's CEA-608/708 kept or dropped in the video; null = not asked. */
+  embeddedCaptions: EmbeddedCaptions;
 }
 
 /** The MPD and the HLS master: names no `sub_path` may take. */
@@ -68,7 +70,7 @@ export function readDash(f: Fields, output: DashOutput): DashSpec {
   const captions = readCaptions(f, output);
   return {
     kind: 'dash', output, segmentDuration, streams, hls: output === 'fmp4_hls' || output === 'advanced_fmp4', ...picture, ...readTrim(f),
-    editing: { ...readEditing(f), captions: captions.burned }, captions: captions.tracks,
+    editing: { ...readEditing(f), captions: captions.burned }, captions: captions.tracks, embeddedCaptions: embeddedCaptions(captions),
   };
 }
 

@@ -8,7 +8,7 @@ import {
   FormatProblem, Fields, lowerKeys, parseBitrate, parseDecimal, parseFrameRate, parseNonNegativeInt, parseSize,
 } from './fields.ts';
 import { readEditing, type Editing } from './editing.ts';
-import { readCaptions, type CaptionTrack } from '../captions.ts';
+import { embeddedCaptions, readCaptions, type CaptionTrack, type EmbeddedCaptions } from '../captions.ts';
 import {
   readAudio, readPicture, readTrim, readVideoEncoding, type AudioFields, type Picture, type SegmentedOutput, type TrimFields, type VideoEncoding,
 } from './video.ts';
@@ -57,6 +57,8 @@ export interface HlsSpec extends TrimFields, Picture {
   editing: Editing;
   /** closed_captions as WebVTT subtitle renditions (domain/captions.ts). */
   captions: CaptionTrack[];
+  /** closed_captions `copy`: the source's CEA-608/708 kept or dropped in the video; null = not asked. */
+  embeddedCaptions: EmbeddedCaptions;
 }
 
 /** HEVC is only allowed in fMP4 segments by Apple, and the muxer writes one segment type for all variants. */
@@ -188,7 +190,7 @@ function readHlsStreams(
   }
   return {
     kind: 'hls', output, segmentDuration, streams, encryption, pack, ...picture, ...readTrim(f), editing: { ...readEditing(f), captions: captions.burned },
-    captions: captions.tracks,
+    captions: captions.tracks, embeddedCaptions: embeddedCaptions(captions),
   };
 }
 

@@ -4,7 +4,7 @@ import { FormatProblem, type Fields, type Size, type Crop, type TimeValue,
 } from './fields.ts';
 import { readContainerEdits, readLevels, type AudioContainer, type ContainerEdits, type LevelFields, type VideoContainer } from './container.ts';
 import { readEditing, type Editing } from './editing.ts';
-import { readCaptions, type CaptionTrack } from '../captions.ts';
+import { embeddedCaptions, readCaptions, type CaptionTrack, type EmbeddedCaptions } from '../captions.ts';
 import {
   profileForPixels, readAspectRatio, readAutoCrop, readConstantBitrate, readNoiseReduction, readPixelFormat, readX264Parameters,
   type AspectRatio, type AutoCrop, type ConstantBitrate, type NoiseReduction, type PixelFormat, type VideoCodec,
@@ -104,6 +104,8 @@ export interface VideoSpec extends TrimFields, AudioFields, VideoEncoding, Pictu
   editing: Editing;
   /** closed_captions carried as subtitle tracks (domain/captions.ts). */
   captions: CaptionTrack[];
+  /** closed_captions `copy`: the source's CEA-608/708 kept or dropped in the video; null = not asked. */
+  embeddedCaptions: EmbeddedCaptions;
 }
 
 export interface AudioSpec extends TrimFields, AudioFields, ContainerEdits {
@@ -217,7 +219,7 @@ export function readVideo(f: Fields, output: VideoContainer): VideoSpec {
   return {
     kind: 'video', output, container: output, ...encoding, twoPass: f.flag('two_pass', false), videoOnly: f.flag('video_only', false), ...picture,
     ...readAudio(f, output, encoding.videoCodec), ...readTrim(f), ...edits, editing: { ...readEditing(f), captions: captions.burned },
-    captions: captions.tracks,
+    captions: captions.tracks, embeddedCaptions: embeddedCaptions(captions),
   };
 }
 

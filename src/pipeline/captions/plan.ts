@@ -3,10 +3,12 @@
  * - video files: each track's WebVTT (written by load.ts) is one more input, mapped into the file
  *   as mov_text, WebVTT, SRT or ASS with its language, title and default flag;
  * - HLS, DASH, CMAF: renditions written after the encode (renditions.ts), on the output's clock.
+ * - `copy`: libx264 passes the source's CEA-608/708 on from the decoded frames (its a53cc, on by
+ *   default); `copy no` turns that off, `copy yes` refuses an encoder that cannot.
  * Burned captions are part of the format's editing (plan/editing.ts).
  */
 import path from 'node:path';
-import { SUBTITLE_CODECS_FOR } from '../../domain/captions.ts';
+import { embeddedCaptionsOf, SUBTITLE_CODECS_FOR } from '../../domain/captions.ts';
 import { shiftCues } from '../../domain/caption-cues.ts';
 import { DASH_MANIFEST, usesFmp4, type OutputSpec } from '../../domain/format.ts';
 import type { FfmpegInput } from '../ffmpeg/args.ts';
@@ -23,7 +25,9 @@ export function withCaptionTracks(
   part: OutputPart, spec: OutputSpec, captions: readonly LoadedCaption[] | undefined, ctx: GroupContext,
   inputs: { firstInput: number; list: FfmpegInput[] }, pass: number,
 ): OutputPart {
-  if (!captions || captions.length === 0 || pass === 1) return part;
+  if (pass === 1) return part;
+  part = withEmbeddedCaptions(part, spec);
+  if (!captions || captions.length === 0) return part;
   switch (spec.kind) {
     case 'video': {
       const output = part.outputs[0];
@@ -82,4 +86,20 @@ export function withCaptionTracks(
       throw new Error(`unhandled output kind ${JSON.stringify(never)}`);
     }
   }
+}
+
+/** closed_captions `copy` as the video encoders' a53cc option (their output streams in order). */
+function withEmbeddedCaptions(part: OutputPart, spec: OutputSpec): OutputPart {
+  const asked = embeddedCaptionsOf(spec);
+  if (asked === null) return part;
+  const codecs = spec.kind === 'video' ? [spec.videoCodec] : spec.kind === 'hls' || spec.kind === 'dash' ? spec.streams.filter((s) => !s.audioOnly).map((s) => s.videoCodec) : [];
+  if (asked === 'keep') {
+    const other = codecs.find((c) => c !== 'libx264');
+    if (other) throw new Error(`closed_captions copy keeps CEA-608/708 captions in H.264 (libx264) video only, not in ${other}; use libx264, or extract them into a track (extract yes).`);
+    return part;
+  }
+  const options = codecs.flatMap((c, k) => (c === 'libx264' ? [`-a53cc:v:${k}`, '0'] : []));
+  const [first, ...rest] = part.outputs;
+  if (!first || options.length === 0) return part;
+  return { ...part, outputs: [{ ...first, options: [...(first.options ?? []), ...options] }, ...rest] };
 }
