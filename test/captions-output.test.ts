@@ -98,6 +98,8 @@ describe('AddMedia with closed_captions', () => {
     await fs.writeFile(path.join(served, 'de.vtt'), VTT);
     await fs.writeFile(path.join(served, 'fr.scc'), SCC);
     await fs.writeFile(path.join(served, 'bad.srt'), BAD_SRT);
+    await fs.copyFile('/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf', path.join(served, 'mono.ttf'));
+    await fs.writeFile(path.join(served, 'fake.ttf'), 'not a font\n');
     files = await serveFiles(served);
   });
   after(async () => {
@@ -126,13 +128,16 @@ describe('AddMedia with closed_captions', () => {
         { output: 'mp4', closed_captions: { source: `${files.url}/en.srt`, burn: 'yes' }, destination: dest('burned.mp4') },
         { output: 'mp4', destination: dest('plain.mp4') },
         { output: 'mp4', closed_captions: { source: `${files.url}/bad.srt` }, destination: dest('bad.mp4') },
+        { output: 'mp4', closed_captions: { source: `${files.url}/en.srt`, burn: 'yes', font_source: `${files.url}/mono.ttf` }, destination: dest('mono.mp4') },
+        { output: 'mp4', closed_captions: { source: `${files.url}/en.srt`, burn: 'yes', font_source: `${files.url}/fake.ttf` }, destination: dest('fake.mp4') },
       ],
     });
     assert.equal(added.message, 'Added', JSON.stringify(added));
     const { final } = await untilFinal(t, added.MediaID as string, 240_000);
     const formats = asList(final.format);
-    assert.deepEqual(formats.map((f: any) => f.status), [...Array(7).fill('Finished'), 'Error'], JSON.stringify(formats.map((f: any) => f.description)));
+    assert.deepEqual(formats.map((f: any) => f.status), [...Array(7).fill('Finished'), 'Error', 'Finished', 'Error'], JSON.stringify(formats.map((f: any) => f.description)));
     assert.match(formats[7].description, /closed_captions source http:\/\/127\.0\.0\.1:\d+\/bad\.srt does not parse as SRT: line 6: /);
+    assert.match(formats[9].description, /closed_captions font_source http:\/\/127\.0\.0\.1:\d+\/fake\.ttf is not a TrueType or OpenType font/);
 
     // mp4: one mov_text track in English, titled, default; its cues at the source's times.
     const mp4 = (await streamsOf(path.join(out, 'subs.mp4'))).filter((s) => s.codec_type === 'subtitle');
@@ -191,6 +196,10 @@ describe('AddMedia with closed_captions', () => {
     assert.ok(during > 200, `${during} pixels differ in the caption region while a cue shows`);
     assert.ok(between < 20, `${between} pixels differ in the caption region between cues`);
     assert.equal((await streamsOf(burned)).filter((s) => s.codec_type === 'subtitle').length, 0, 'burned captions add no track');
+    // font_source: the same cue in another font draws other pixels.
+    const mono = await grayFrame(path.join(out, 'mono.mp4'), 1);
+    assert.ok(captionRegionDifference(mono, await grayFrame(plain, 1)) > 200, 'the fetched font draws the cue');
+    assert.ok(captionRegionDifference(mono, await grayFrame(burned, 1)) > 100, 'in another font than the default');
   });
 
   test('extract: the source\'s CEA-608 captions (H.264 SEI) become a subtitle track and an HLS rendition', async () => {

@@ -40,6 +40,8 @@ export interface CaptionTrack {
   autoselect: boolean;
   /** HLS WebVTT segment length in seconds; null = the output's segment_duration. */
   segmentSeconds: number | null;
+  /** Burned tracks: a TrueType/OpenType font URL; null = the system's Sans. */
+  fontSource: string | null;
 }
 
 export interface Captions {
@@ -155,13 +157,18 @@ function readTrack(f: Fields, output: string): CaptionTrack {
       if (!allowed.includes(codec)) throw new FormatProblem(`${output} cannot carry ${codec} subtitles; use ${allowed.join(' or ')}.`);
     }
   }
+  const fontSource = f.str('font_source');
+  if (fontSource !== null) {
+    if (!burn) throw new FormatProblem('font_source is for burned captions (burn yes); a track is drawn by the player in its own font.');
+    checkFontUrl(fontSource);
+  }
   const segmentSeconds = f.parse('vtt_segment_duration', 'a number of seconds like 6', parseDecimal);
   if (segmentSeconds !== null && (segmentSeconds < 1 || segmentSeconds > 60)) {
     throw new FormatProblem(`vtt_segment_duration "${f.str('vtt_segment_duration')}" is out of range; use 1 to 60 seconds.`);
   }
   return {
     source, language: languageRaw, containerLanguage, label, timeOffset, mode: burn ? 'burn' : 'embed', codec,
-    isDefault: f.flag('default', false), autoselect: f.flag('autoselect', true), segmentSeconds,
+    isDefault: f.flag('default', false), autoselect: f.flag('autoselect', true), segmentSeconds, fontSource,
   };
 }
 
@@ -170,6 +177,18 @@ function iso639B(code: string): string | null {
   if (code.length === 2) return iso6392.find((l) => l.iso6391 === code)?.iso6392B ?? null;
   if (iso6392TTo2B[code]) return iso6392TTo2B[code]!;
   return iso6392.some((l) => l.iso6392B === code) ? code : null;
+}
+
+function checkFontUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new FormatProblem(`font_source "${url.slice(0, 200)}" is not a URL; give the URL of a TrueType or OpenType font (.ttf, .otf).`);
+  }
+  if (!SCHEMES.includes(parsed.protocol)) throw new FormatProblem(`font_source must be an http(s), ftp, sftp, s3 or file URL, not ${parsed.protocol.replace(/:$/, '')}.`);
+  const ext = /\.([A-Za-z0-9]{1,6})$/.exec(parsed.pathname)?.[1]?.toLowerCase();
+  if (ext !== undefined && !['ttf', 'otf', 'ttc'].includes(ext)) throw new FormatProblem(`font_source names a .${ext} file; it must be a TrueType or OpenType font (.ttf, .otf).`);
 }
 
 function checkCaptionUrl(url: string): void {

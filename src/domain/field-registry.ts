@@ -204,6 +204,7 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'burnin', in: ['closed_captions'], state: 'honoured', doc: 'as burn' },
   { name: 'default', in: ['closed_captions'], state: 'honoured', doc: '`yes`: the default track (HLS DEFAULT; the first track when none says)' },
   { name: 'autoselect', in: ['closed_captions'], state: 'honoured', doc: '`no`: HLS AUTOSELECT=NO (yes)' },
+  { name: 'font_source', in: ['closed_captions'], roles: ['url'], state: 'honoured', doc: 'burned captions: a .ttf/.otf URL (the system\'s Sans if absent)' },
   { name: 'vtt_segment_duration', in: ['closed_captions'], outputs: SEGMENTED, state: 'honoured', doc: 'HLS WebVTT segment seconds, may be a float (the output\'s segment_duration)' },
   { name: 'copy', in: ['closed_captions'], state: 'honoured', doc: 'a block of its own: `yes` keeps the source\'s CEA-608/708 in the video (libx264 outputs only), `no` drops them' },
   { name: 'extract', in: ['closed_captions'], state: 'honoured', doc: '`yes` (or `srt`, `vtt`) instead of source: the source\'s CEA-608 captions (H.264 SEI, field 1) become this track (or are burned in)' },

@@ -266,6 +266,7 @@ export function editingUrls(spec: object): { field: string; url: string }[] {
     ...e.overlays.map((o) => ({ field: 'overlay_source', url: o.source })),
     ...e.texts.flatMap((t) => (t.fontSource ? [{ field: 'font_source', url: t.fontSource }] : [])),
     ...[...e.captions, ...captionsOf(spec)].flatMap((c) => (c.source !== null ? [{ field: 'closed_captions source', url: c.source }] : [])),
+    ...e.captions.flatMap((c) => (c.fontSource !== null ? [{ field: 'closed_captions font_source', url: c.fontSource }] : [])),
   ];
 }
 

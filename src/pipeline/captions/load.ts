@@ -19,6 +19,7 @@ import type { TransferContext } from '../../transfer/types.ts';
 import { inputArgs, refusalOf, sniffNotMedia } from '../ffmpeg/inputs.ts';
 import type { EditAssets } from '../plan/editing.ts';
 import { extractCea608, type SourceVideo } from './cea608.ts';
+import { fontFamily, useFontFamily } from './font.ts';
 
 /** A caption track read and rewritten by Encodery. */
 export interface LoadedCaption {
@@ -29,10 +30,16 @@ export interface LoadedCaption {
   vttPath: string;
 }
 
-/** What one task's captions became: its tracks, and the ASS files of its burned captions. */
+/** A burned track as libass reads it: the ASS file Encodery wrote, and the folder of its own font. */
+export interface BurnedCaption {
+  file: string;
+  fontsDir: string | null;
+}
+
+/** What one task's captions became: its tracks, and its burned captions. */
 export interface TaskCaptions {
   tracks: LoadedCaption[];
-  burned: string[];
+  burned: BurnedCaption[];
 }
 
 export interface CaptionContext {
@@ -79,13 +86,14 @@ export async function loadCaptions(tasks: { taskId: number; spec: OutputSpec }[]
         await fs.writeFile(vttPath, writeVtt(cues));
         loaded.push({ track, cues, vttPath });
       }
-      const ass: string[] = [];
+      const ass: BurnedCaption[] = [];
       for (const [i, track] of burned.entries()) {
         const vttPath = path.join(ctx.scratch, `burn-${taskId}-${i}.vtt`);
         await fs.writeFile(vttPath, writeVtt(shiftCues(await cuesOf(track), track.timeOffset)));
         const assPath = path.join(ctx.scratch, `burn-${taskId}-${i}.ass`);
         await ffmpegConvert(ctx, { path: vttPath, role: 'captionText' }, ['-c:s', 'ass', '-f', 'ass'], assPath);
-        ass.push(assPath);
+        const fontsDir = track.fontSource === null ? null : await fetchFont(track.fontSource, path.join(ctx.scratch, `font-${taskId}-${i}`), assPath, ctx);
+        ass.push({ file: assPath, fontsDir });
       }
       captions.set(taskId, { tracks: loaded, burned: ass });
     } catch (err) {
@@ -105,6 +113,30 @@ async function readEmbedded(scratch: string, ctx: CaptionContext): Promise<Cue[]
   const vtt = `${scratch}.scc.vtt`;
   await ffmpegConvert(ctx, { path: `${scratch}.scc`, role: 'sccCaptions' }, ['-c:s', 'webvtt', '-f', 'webvtt'], vtt);
   return parseCaptionText(await fs.readFile(vtt, 'utf8'), 'vtt');
+}
+
+/**
+ * A burned track's font, fetched into a folder of its own (libass loads every font of the folder it
+ * is given), and named in the track's ASS styles. Returns the folder.
+ */
+async function fetchFont(url: string, dir: string, assFile: string, ctx: CaptionContext): Promise<string> {
+  const shown = `closed_captions font_source ${redactUrl(url)}`;
+  await fs.mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'font');
+  try {
+    const local = await localSourcePath(url, ctx.transfer);
+    if (local) await fs.copyFile(local, file);
+    else await download(url, file, ctx.transfer);
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    throw new UserFacingError(`${shown} could not be fetched: ${describeError(err)}`);
+  }
+  const head = await fs.readFile(file);
+  const tag = head.toString('latin1', 0, 4);
+  const family = ['\u0000\u0001\u0000\u0000', 'OTTO', 'true'].includes(tag) ? fontFamily(head) : null;
+  if (family === null) throw new UserFacingError(`${shown} is not a TrueType or OpenType font with a family name (.ttf, .otf).`);
+  await useFontFamily(assFile, family);
+  return dir;
 }
 
 type CaptionFileKind = 'srt' | 'vtt' | 'scc';

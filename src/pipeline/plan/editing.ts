@@ -26,8 +26,8 @@ export interface EditAssets {
   fonts: (string | null)[];
   /** One per text_overlay: the text, written to a file so that no escaping can change it. */
   textFiles: string[];
-  /** One per burned closed_captions track: the ASS file Encodery wrote from its cues (pipeline/captions). */
-  subtitles?: string[];
+  /** One per burned closed_captions track: the ASS file Encodery wrote from its cues, and its font's folder (pipeline/captions). */
+  subtitles?: { file: string; fontsDir: string | null }[];
 }
 
 /** The editing of one process, with the input index of its first extra input. */
@@ -122,11 +122,11 @@ export function editVideoChains(from: string, edit: GraphEdit, label: (prefix: s
   }
   // libass times each frame by its timestamp; the captions are timed on the source, so the
   // picture is put on the source's clock around them.
-  for (const file of assets.subtitles ?? []) {
+  for (const s of assets.subtitles ?? []) {
     const shift = edit.clockStart;
     late.push(
       ...(shift !== 0 ? [filter('setpts', [`PTS+${formatNumber(shift)}/TB`])] : []),
-      { name: 'ass', args: { filename: file }, ownFile: true },
+      { name: 'ass', args: { filename: s.file, ...(s.fontsDir ? { fontsdir: s.fontsDir } : {}) }, ownFile: true },
       ...(shift !== 0 ? [filter('setpts', [`PTS-${formatNumber(shift)}/TB`])] : []),
     );
   }
