@@ -237,4 +237,34 @@ describe('AddMedia with closed_captions', () => {
     const master = await readM3u8(path.join(hls, 'video.m3u8'));
     assert.deepEqual(Object.entries(master.mediaGroups?.SUBTITLES?.['subs'] ?? {}).map(([name, r]) => [name, r.language]), [['CC1', 'en']]);
   });
+
+  test('a trimmed output shows the cues of its part at the same moments of the picture', async () => {
+    const dest = (name: string): string => `file://${out}/trim/${name}`;
+    const en = { source: `${files.url}/en.srt`, language: 'en' };
+    const added = await t.call('json', {
+      action: 'AddMedia',
+      source: `file://${clip}`,
+      format: [
+        { output: 'mp4', start: '1', closed_captions: en, destination: dest('track.mp4') },
+        { output: 'mp4', start: '1', closed_captions: { ...en, burn: 'yes' }, destination: dest('burned.mp4') },
+        { output: 'mp4', start: '1', destination: dest('plain.mp4') },
+        { output: 'advanced_hls', start: '1', segment_duration: '2', stream: { size: '160x90' }, closed_captions: en, destination: dest('hls/video.m3u8') },
+      ],
+    });
+    assert.equal(added.message, 'Added', JSON.stringify(added));
+    const { final } = await untilFinal(t, added.MediaID as string, 240_000);
+    assert.deepEqual(asList(final.format).map((f: any) => f.status), ['Finished', 'Finished', 'Finished', 'Finished'], JSON.stringify(asList(final.format).map((f: any) => f.description)));
+    const moved = [{ start: 0, end: 0.5 }, { start: 1.25, end: 2.4 }];
+    sameTimes(await cuesIn(path.join(out, 'trim', 'track.mp4')), moved, 0, 'trimmed mp4');
+    const burned = path.join(out, 'trim', 'burned.mp4');
+    const plain = path.join(out, 'trim', 'plain.mp4');
+    assert.ok(captionRegionDifference(await grayFrame(burned, 0.25), await grayFrame(plain, 0.25)) > 200, 'the first cue shows at the start');
+    assert.ok(captionRegionDifference(await grayFrame(burned, 0.9), await grayFrame(plain, 0.9)) < 20, 'and not between cues');
+    const hls = path.join(out, 'trim', 'hls');
+    const master = await readM3u8(path.join(hls, 'video.m3u8'));
+    const uri = Object.values(master.mediaGroups?.SUBTITLES?.['subs'] ?? {})[0]!.uri!;
+    const text = (await Promise.all((await readM3u8(path.join(hls, uri))).segments.map((s) => fs.readFile(path.join(hls, path.dirname(uri), s.uri), 'utf8')))).join('\n');
+    assert.match(text, /00:00:00\.000 --> 00:00:00\.500\nHello there/);
+    assert.match(text, /00:00:01\.250 --> 00:00:02\.400\nSecond line/);
+  });
 });

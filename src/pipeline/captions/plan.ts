@@ -7,9 +7,10 @@
  *   default); `copy no` turns that off, `copy yes` refuses an encoder that cannot.
  * Burned captions are part of the format's editing (plan/editing.ts).
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { embeddedCaptionsOf, SUBTITLE_CODECS_FOR } from '../../domain/captions.ts';
-import { shiftCues } from '../../domain/caption-cues.ts';
+import { shiftCues, writeVtt } from '../../domain/caption-cues.ts';
 import { DASH_MANIFEST, usesFmp4, type OutputSpec } from '../../domain/format.ts';
 import type { FfmpegInput } from '../ffmpeg/args.ts';
 import type { GroupContext, OutputPart } from '../plan/common.ts';
@@ -38,8 +39,7 @@ export function withCaptionTracks(
       for (const [k, c] of captions.entries()) {
         const codec = c.track.codec ?? allowed[0];
         if (!codec) throw new Error(`${spec.container} cannot carry text subtitles; burn them in (burn yes).`);
-        // One source is trimmed by seeking its input: the captions are seeked alike.
-        inputs.list.push({ path: c.vttPath, role: 'captionText', options: ctx.joined ? [] : ctx.trimmed.input });
+        inputs.list.push({ path: trimmedVtt(c, ctx), role: 'captionText' });
         maps.push(`${inputs.firstInput + inputs.list.length - 1}:s:0`);
         options.push(
           `-c:s:${k}`, codec, `-metadata:s:s:${k}`, `language=${c.track.containerLanguage}`,
@@ -102,4 +102,17 @@ function withEmbeddedCaptions(part: OutputPart, spec: OutputSpec): OutputPart {
   const [first, ...rest] = part.outputs;
   if (!first || options.length === 0) return part;
   return { ...part, outputs: [{ ...first, options: [...(first.options ?? []), ...options] }, ...rest] };
+}
+
+/**
+ * The track's WebVTT for this output. One source is trimmed by seeking its input, which a subtitle
+ * input does not follow: the cues of the output's part are written, moved to its start (like
+ * hls.ts's key, written at planning, which comes again before every run). Joined sources are
+ * trimmed on the output, which cuts every input alike.
+ */
+function trimmedVtt(c: LoadedCaption, ctx: GroupContext): string {
+  if (ctx.joined || (ctx.trim.start === 0 && ctx.trim.length === null)) return c.vttPath;
+  const file = `${c.vttPath.replace(/\.vtt$/, '')}-from-${ctx.trim.start}.vtt`;
+  writeFileSync(file, writeVtt(shiftCues(c.cues, -ctx.trim.start, ctx.trim.length)));
+  return file;
 }
