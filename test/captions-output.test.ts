@@ -249,11 +249,12 @@ describe('AddMedia with closed_captions', () => {
         { output: 'mp4', start: '1', closed_captions: { ...en, burn: 'yes' }, destination: dest('burned.mp4') },
         { output: 'mp4', start: '1', destination: dest('plain.mp4') },
         { output: 'advanced_hls', start: '1', segment_duration: '2', stream: { size: '160x90' }, closed_captions: en, destination: dest('hls/video.m3u8') },
+        { output: 'fmp4_hls', start: '1', segment_duration: '2', size: '160x90', closed_captions: en, destination: dest('cmaf/master.m3u8') },
       ],
     });
     assert.equal(added.message, 'Added', JSON.stringify(added));
     const { final } = await untilFinal(t, added.MediaID as string, 240_000);
-    assert.deepEqual(asList(final.format).map((f: any) => f.status), ['Finished', 'Finished', 'Finished', 'Finished'], JSON.stringify(asList(final.format).map((f: any) => f.description)));
+    assert.deepEqual(asList(final.format).map((f: any) => f.status), ['Finished', 'Finished', 'Finished', 'Finished', 'Finished'], JSON.stringify(asList(final.format).map((f: any) => f.description)));
     const moved = [{ start: 0, end: 0.5 }, { start: 1.25, end: 2.4 }];
     sameTimes(await cuesIn(path.join(out, 'trim', 'track.mp4')), moved, 0, 'trimmed mp4');
     const burned = path.join(out, 'trim', 'burned.mp4');
@@ -266,5 +267,12 @@ describe('AddMedia with closed_captions', () => {
     const text = (await Promise.all((await readM3u8(path.join(hls, uri))).segments.map((s) => fs.readFile(path.join(hls, path.dirname(uri), s.uri), 'utf8')))).join('\n');
     assert.match(text, /00:00:00\.000 --> 00:00:00\.500\nHello there/);
     assert.match(text, /00:00:01\.250 --> 00:00:02\.400\nSecond line/);
+    // CMAF: the subtitles in both manifests over the same cues.
+    const cmaf = path.join(out, 'trim', 'cmaf');
+    const cmafMaster = await readM3u8(path.join(cmaf, 'master.m3u8'));
+    assert.deepEqual(Object.values(cmafMaster.mediaGroups?.SUBTITLES?.['subs'] ?? {}).map((r) => r.language), ['en']);
+    for (const p of cmafMaster.playlists ?? []) assert.equal(p.attributes.SUBTITLES, 'subs');
+    const cmafMpd = parseMpd(await fs.readFile(path.join(cmaf, 'manifest.mpd'), 'utf8'), { manifestUri: 'http://x.example/cmaf/manifest.mpd' });
+    assert.deepEqual(Object.values(cmafMpd.mediaGroups.SUBTITLES?.['subs'] ?? {}).map((r) => r.language), ['en']);
   });
 });
