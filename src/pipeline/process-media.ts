@@ -258,8 +258,8 @@ class MediaRun {
     for (const f of edits.failed) await this.#failTask(f.taskId, f.error);
     members = members.filter((m) => !edits.failed.some((f) => f.taskId === m.taskId)).map((m) => ({ ...m, assets: edits.assets.get(m.taskId) }));
     // closed_captions: a file that does not parse fails only the tasks that use it, naming its line.
-    const first = fetched.paths[0] && fetched.probes[0]?.video ? { path: fetched.paths[0], codec: fetched.probes[0].video.codec } : null;
-    const captions = await loadCaptions(members, { scratch, transfer: this.#transfer, ffmpeg: this.deps.config.ffmpeg, ffprobe: this.deps.config.ffprobe, source: first, signal: this.signal });
+    const sourceVideo = fetched.paths[0] && fetched.probes[0]?.video ? { path: fetched.paths[0], codec: fetched.probes[0].video.codec } : null;
+    const captions = await loadCaptions(members, { scratch, transfer: this.#transfer, ffmpeg: this.deps.config.ffmpeg, ffprobe: this.deps.config.ffprobe, source: sourceVideo, signal: this.signal });
     for (const f of captions.failed) await this.#failTask(f.taskId, f.error);
     members = members.filter((m) => !captions.failed.some((f) => f.taskId === m.taskId)).map((m) => withLoadedCaptions(m, captions.captions.get(m.taskId)));
     // auto_crop: the borders are found in the source once, and become each format's crop.
