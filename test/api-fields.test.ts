@@ -96,7 +96,7 @@ describe('request fields against the registry', () => {
       [hls({}, { fairplay_drm: { key_url: 'skd://k' } }), /^format 1 stream 2: fairplay_drm is not supported yet/],
       [hls({}, { manifest: { playready_drm: 'yes' } }), /^format 1 stream 2 manifest: playready_drm is not supported yet/],
       [hls({ manifest: { clearkey_drm: 'yes' } }), /^format 1 manifest: clearkey_drm is not supported yet/],
-      [{ action: 'AddMedia', source: `file://${clip}`, format: [{ output: 'mp4' }, { output: 'mp4', closed_captions: { source: 'http://x.example/c.srt' } }] }, /^format 2: closed_captions is not supported yet/],
+      [{ action: 'AddMedia', source: `file://${clip}`, format: [{ output: 'mp4' }, { output: 'mp4', hint: 'yes' }] }, /^format 2: hint is not supported yet/],
       [{ action: 'AddMedia', source: `file://${clip}`, format: { output: 'mp4', audio_stream: '2' } }, /^format 1: audio_stream is not supported yet/],
     ];
     for (const [query, error] of cases) {

@@ -25,7 +25,7 @@ function error(raw: FieldMap): string {
 const LOGO = 'https://cdn.example.com/brand/logo.png';
 
 test('editing – a format without editing fields has none', () => {
-  assert.deepEqual(editing({ output: 'mp4' }), { logo: null, overlays: [], texts: [], fadeIn: null, fadeOut: null });
+  assert.deepEqual(editing({ output: 'mp4' }), { logo: null, overlays: [], texts: [], fadeIn: null, fadeOut: null, captions: [] });
 });
 
 test('logo – defaults 10,10 blend; fields read; threshold and transparent are one colour', () => {
@@ -146,7 +146,7 @@ test('text_overlay – every bad field is refused, naming it', () => {
 
 test('fade_in / fade_out – Start:Duration seconds; bad ones refused, naming the field', () => {
   assert.deepEqual(editing({ output: 'mp4', fade_in: '0:1.5', fade_out: '8.5:2' }), {
-    logo: null, overlays: [], texts: [], fadeIn: { start: 0, duration: 1.5 }, fadeOut: { start: 8.5, duration: 2 },
+    logo: null, overlays: [], texts: [], fadeIn: { start: 0, duration: 1.5 }, fadeOut: { start: 8.5, duration: 2 }, captions: [],
   });
   for (const v of ['1', '1:0', '-1:2', 'a:b', '1:2:3', ':2']) assert.match(error({ output: 'mp4', fade_in: v }), new RegExp(`^fade_in "${v}" is not Start:Duration`), v);
   assert.match(error({ output: 'mp4', fade_out: '2' }), /^fade_out "2" is not Start:Duration/);

@@ -92,9 +92,18 @@ describe('FFmpeg input allow-lists', () => {
     assert.ok(!formats('joinList').includes('hls'));
   });
 
-  test('filters that open files by name cannot be built', () => {
+  test('filters that open files by name cannot be built (ass only for a file Encodery wrote)', () => {
     for (const name of ['movie', 'amovie', 'subtitles', 'ass']) {
       assert.throws(() => renderFilterGraph([{ inputs: [], filters: [filter(name, { filename: '/etc/passwd' })], outputs: ['v'] }]), /opens files by name/);
+      if (name !== 'ass') assert.throws(() => renderFilterGraph([{ inputs: [], filters: [{ name, args: { filename: '/x' }, ownFile: true }], outputs: ['v'] }]), /opens files by name/);
+    }
+    assert.equal(renderFilterGraph([{ inputs: ['a'], filters: [{ name: 'ass', args: { filename: '/s/burn-1-0.ass' }, ownFile: true }], outputs: ['v'] }]), '[a]ass=filename=/s/burn-1-0.ass[v]');
+  });
+
+  test('caption inputs: the demuxer is forced and is the only one allowed', () => {
+    for (const [role, format] of [['captionText', 'webvtt'], ['sccCaptions', 'scc']] as const) {
+      const args = inputGuard(role, '/s/captions-0.png');
+      assert.deepEqual(args, ['-f', format, '-protocol_whitelist', 'file', '-format_whitelist', format], role);
     }
   });
 });

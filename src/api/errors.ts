@@ -59,6 +59,7 @@ const WIRE_RULES: Record<ErrorCode, WireRule> = {
   ENCODERY_SOURCE_UNREADABLE: 'described',
   ENCODERY_INPUT_REFUSED: 'described',
   ENCODERY_SPLIT_PIECE_FAILED: 'described',
+  ENCODERY_CAPTIONS_INVALID: 'described',
   ENCODERY_QUEUE_UNAVAILABLE: { text: ErrorText.queueUnavailable },
   ENCODERY_RETRY_LATER: 'internal',
   ENCODERY_ILLEGAL_TRANSITION: 'internal',

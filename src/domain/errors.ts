@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   ENCODERY_SOURCE_UNREADABLE: 'The source is not media FFmpeg can read.',
   ENCODERY_INPUT_REFUSED: 'An input is a playlist, a manifest or a format Encodery does not read.',
   ENCODERY_SPLIT_PIECE_FAILED: 'A split-and-stitch piece is missing or does not join.',
+  ENCODERY_CAPTIONS_INVALID: 'A closed_captions file does not parse (its line is named), or the captions asked for cannot be made from this source.',
   ENCODERY_QUEUE_UNAVAILABLE: 'Redis did not answer, so the request was refused; retryable.',
   ENCODERY_RETRY_LATER: 'A media met an infrastructure fault (the store, the queue) and goes back to the queue; retryable.',
   ENCODERY_ILLEGAL_TRANSITION: 'A status change the lifecycle table does not allow; nothing of it was written (internal).',

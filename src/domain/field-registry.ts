@@ -23,7 +23,7 @@ export type FieldState = 'honoured' | 'inert' | 'refused';
 export type FieldRole = 'url' | 'secret' | 'picture' | 'passthrough';
 
 /** Nested blocks whose fields the registry lists. */
-export const BLOCKS = ['logo', 'overlay', 'text_overlay', 'metadata', 'manifest', 'split_screen', 'qc'] as const;
+export const BLOCKS = ['logo', 'overlay', 'text_overlay', 'metadata', 'manifest', 'split_screen', 'qc', 'closed_captions'] as const;
 export type Block = (typeof BLOCKS)[number];
 /** `query` is the top level; `format` a `<format>`; `stream` a `<stream>` of a segmented output. */
 export type Place = 'query' | 'format' | 'stream' | Block;
@@ -202,7 +202,25 @@ export const FIELDS: readonly FieldDef[] = [
   },
   // No pass-through role: a remux keeps the source's channels, so it never downmixes.
   { name: 'downmix_mode', in: FS, outputs: ENCODED, state: 'honoured', doc: 'folding surround into fewer channels: `default`, `pl2` (Dolby Pro Logic II), `dpl` (Dolby Surround)' },
-  { name: 'closed_captions', in: FS, block: 'free', ...notYet('caption tracks'), doc: 'caption tracks' },
+  {
+    name: 'closed_captions', in: F, outputs: MOVING, roles: ['passthrough'], block: 'fields', state: 'honoured',
+    doc: 'a caption file (SRT, WebVTT, SCC) as a subtitle track (mov_text in mp4/mov, WebVTT in webm, SRT or ASS in mkv, WebVTT renditions in HLS, a text adaptation set in DASH) or burned in; repeatable',
+  },
+
+  // --- closed_captions (reference 4.5) --------------------------------------------------------
+  { name: 'source', in: ['closed_captions'], roles: ['url'], state: 'honoured', doc: 'URL of an SRT, WebVTT or SCC file (TTML/DFXP is refused: FFmpeg cannot read it)' },
+  { name: 'language', in: ['closed_captions'], state: 'honoured', doc: 'language code (`en`, `eng`, `pt-BR`; `und`)' },
+  { name: 'label', in: ['closed_captions'], state: 'honoured', doc: 'the name players show (HLS NAME, the track title); Encodery\'s own' },
+  { name: 'time_offset', in: ['closed_captions'], state: 'honoured', doc: 'seconds added to every cue (may be negative)' },
+  { name: 'mux_type', in: ['closed_captions'], state: 'honoured', doc: '`embed` (default), `burn`, or a file output\'s codec: `mov_text`, `webvtt`, `srt`, `ass`' },
+  { name: 'burn', in: ['closed_captions'], state: 'honoured', doc: '`yes`: drawn on the picture (libass) instead of a track' },
+  { name: 'burnin', in: ['closed_captions'], state: 'honoured', doc: 'as burn' },
+  { name: 'default', in: ['closed_captions'], state: 'honoured', doc: '`yes`: the default track (HLS DEFAULT; the first track when none says)' },
+  { name: 'autoselect', in: ['closed_captions'], state: 'honoured', doc: '`no`: HLS AUTOSELECT=NO (yes)' },
+  { name: 'font_source', in: ['closed_captions'], roles: ['url'], state: 'honoured', doc: 'burned captions: a .ttf/.otf URL (the system\'s Sans if absent)' },
+  { name: 'vtt_segment_duration', in: ['closed_captions'], outputs: SEGMENTED, state: 'honoured', doc: 'HLS WebVTT segment seconds, may be a float (the output\'s segment_duration)' },
+  { name: 'copy', in: ['closed_captions'], state: 'honoured', doc: 'a block of its own: `yes` keeps the source\'s CEA-608/708 in the video (libx264 outputs only), `no` drops them' },
+  { name: 'extract', in: ['closed_captions'], state: 'honoured', doc: '`yes` (or `srt`, `vtt`) instead of source: the source\'s CEA-608 captions (H.264 SEI, field 1) become this track (or are burned in)' },
 
   // --- timing and editing (reference 4.5) -----------------------------------------------------
   { name: 'start', in: F, outputs: TRIMMED, roles: ['passthrough'], state: 'honoured', doc: 'seconds, `hh:mm:ss.ms` or a timecode' },

@@ -22,7 +22,11 @@ interface M3u8Manifest {
       RESOLUTION?: { width: number; height: number };
       CODECS?: string;
       AUDIO?: string;
+      SUBTITLES?: string;
     };
   }[];
-  mediaGroups?: { AUDIO?: Record<string, Record<string, { uri?: string; default?: boolean }>> };
+  mediaGroups?: {
+    AUDIO?: Record<string, Record<string, { uri?: string; default?: boolean }>>;
+    SUBTITLES?: Record<string, Record<string, { uri?: string; language?: string; default?: boolean; autoselect?: boolean }>>;
+  };
 }

@@ -28,5 +28,8 @@ interface MpdManifest {
   duration?: number;
   endList?: boolean;
   playlists: MpdPlaylist[];
-  mediaGroups: { AUDIO?: Record<string, Record<string, { playlists: MpdPlaylist[] }>> };
+  mediaGroups: {
+    AUDIO?: Record<string, Record<string, { playlists: MpdPlaylist[] }>>;
+    SUBTITLES?: Record<string, Record<string, { language?: string; playlists: MpdPlaylist[] }>>;
+  };
 }

@@ -11,6 +11,7 @@ import { readStreams } from './hls.ts';
 import { readTrim, type Picture, type TrimFields } from './video.ts';
 import { readEditing, type Editing } from './editing.ts';
 import { outputsOfKind, type OutputOfKind } from '../outputs.ts';
+import { embeddedCaptions, readCaptions, type CaptionTrack, type EmbeddedCaptions } from '../captions.ts';
 
 export const DASH_OUTPUTS: readonly DashOutput[] = outputsOfKind('dash');
 export type DashOutput = OutputOfKind<'dash'>;
@@ -26,6 +27,10 @@ export interface DashSpec extends TrimFields, Picture {
   hls: boolean;
   /** logo, overlays, text and fades, drawn once before the variants are cut (format/editing.ts). */
   editing: Editing;
+  /** closed_captions as a text adaptation set (and WebVTT renditions for CMAF's HLS side). */
+  captions: CaptionTrack[];
+  /** closed_captions `copy`: the source's CEA-608/708 kept or dropped in the video; null = not asked. */
+  embeddedCaptions: EmbeddedCaptions;
 }
 
 /** The MPD and the HLS master: names no `sub_path` may take. */
@@ -63,7 +68,11 @@ export function readDash(f: Fields, output: DashOutput): DashSpec {
       throw new FormatProblem(`stream ${i + 1}: sub_path "${s.subPath}" is the name of a manifest; choose another folder name.`);
     }
   }
-  return { kind: 'dash', output, segmentDuration, streams, hls: output === 'fmp4_hls' || output === 'advanced_fmp4', ...picture, ...readTrim(f), editing: readEditing(f) };
+  const captions = readCaptions(f, output);
+  return {
+    kind: 'dash', output, segmentDuration, streams, hls: output === 'fmp4_hls' || output === 'advanced_fmp4', ...picture, ...readTrim(f),
+    editing: { ...readEditing(f), captions: captions.burned }, captions: captions.tracks, embeddedCaptions: embeddedCaptions(captions),
+  };
 }
 
 function refuseProtection(f: Fields, output: DashOutput): void {

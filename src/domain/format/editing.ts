@@ -4,6 +4,7 @@
  * is split among outputs, so an HLS ladder gets one logo, scaled with each variant.
  */
 import type { FieldMap, FieldValue } from '../fields.ts';
+import { captionsOf, type CaptionTrack } from '../captions.ts';
 import { FormatProblem, Fields, lowerKeys, parseDecimal, parseNonNegativeInt, type Size } from './fields.ts';
 
 /** A position along one side: pixels from that side, a percentage of the picture, or centred. */
@@ -63,9 +64,11 @@ export interface Editing {
   texts: TextOverlaySpec[];
   fadeIn: Fade | null;
   fadeOut: Fade | null;
+  /** closed_captions burned into the picture (domain/captions.ts); the format's reader sets them. */
+  captions: CaptionTrack[];
 }
 
-export const NO_EDITING: Editing = { logo: null, overlays: [], texts: [], fadeIn: null, fadeOut: null };
+export const NO_EDITING: Editing = { logo: null, overlays: [], texts: [], fadeIn: null, fadeOut: null, captions: [] };
 
 export const EDITING_FIELDS = ['logo', 'overlay', 'text_overlay', 'fade_in', 'fade_out'] as const;
 
@@ -78,7 +81,7 @@ const FONT_EXTENSIONS = ['ttf', 'otf', 'ttc'];
 const OVERLAY_EXTENSIONS = ['mp4', 'm4v', 'mov', 'webm', 'mkv', 'avi', 'ts', 'mpg', 'mpeg', 'flv', 'wmv', 'gif', 'png', 'jpg', 'jpeg'];
 
 export function hasEditing(e: Editing): boolean {
-  return e.logo !== null || e.overlays.length > 0 || e.texts.length > 0 || e.fadeIn !== null || e.fadeOut !== null;
+  return e.logo !== null || e.overlays.length > 0 || e.texts.length > 0 || e.fadeIn !== null || e.fadeOut !== null || e.captions.length > 0;
 }
 
 /** The editing fields of a video or HLS format. */
@@ -95,7 +98,7 @@ export function readEditing(f: Fields): Editing {
   if ((fadeIn || fadeOut) && audioCodec?.toLowerCase() === 'copy') {
     throw new FormatProblem(`${fadeIn ? 'fade_in' : 'fade_out'} fades the audio too, which audio_codec copy cannot do; choose an audio_codec to re-encode or remove the fade.`);
   }
-  return { logo, overlays, texts, fadeIn, fadeOut };
+  return { logo, overlays, texts, fadeIn, fadeOut, captions: [] };
 }
 
 /** An image output refuses the editing fields (reference 4.5) rather than ignoring them. */
@@ -262,6 +265,8 @@ export function editingUrls(spec: object): { field: string; url: string }[] {
     ...(e.logo ? [{ field: 'logo_source', url: e.logo.source }] : []),
     ...e.overlays.map((o) => ({ field: 'overlay_source', url: o.source })),
     ...e.texts.flatMap((t) => (t.fontSource ? [{ field: 'font_source', url: t.fontSource }] : [])),
+    ...[...e.captions, ...captionsOf(spec)].flatMap((c) => (c.source !== null ? [{ field: 'closed_captions source', url: c.source }] : [])),
+    ...e.captions.flatMap((c) => (c.fontSource !== null ? [{ field: 'closed_captions font_source', url: c.fontSource }] : [])),
   ];
 }
 

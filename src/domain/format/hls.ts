@@ -9,6 +9,7 @@ import {
 } from './fields.ts';
 import { readEditing, type Editing } from './editing.ts';
 import { isOfKind, outputsOfKind, type OutputOfKind } from '../outputs.ts';
+import { embeddedCaptions, readCaptions, type CaptionTrack, type EmbeddedCaptions } from '../captions.ts';
 import {
   readAudio, readPicture, readTrim, readVideoEncoding, type AudioFields, type Picture, type SegmentedOutput, type TrimFields, type VideoEncoding,
 } from './video.ts';
@@ -55,6 +56,10 @@ export interface HlsSpec extends TrimFields, Picture {
   pack: HlsPacking | null;
   /** Drawn once on the format's picture, before it is cut into variants. */
   editing: Editing;
+  /** closed_captions as WebVTT subtitle renditions (domain/captions.ts). */
+  captions: CaptionTrack[];
+  /** closed_captions `copy`: the source's CEA-608/708 kept or dropped in the video; null = not asked. */
+  embeddedCaptions: EmbeddedCaptions;
 }
 
 /** HEVC is only allowed in fMP4 segments by Apple, and the muxer writes one segment type for all variants. */
@@ -180,8 +185,13 @@ function readHlsStreams(
       );
     }
   }
+  const captions = readCaptions(f, output);
+  if (captions.tracks.length > 0 && pack) {
+    throw new FormatProblem('closed_captions cannot be packed yet (pack_files): the subtitle renditions are written after the archives; remove pack_files or burn the captions in.');
+  }
   return {
-    kind: 'hls', output, segmentDuration, streams, encryption, pack, ...picture, ...readTrim(f), editing: readEditing(f),
+    kind: 'hls', output, segmentDuration, streams, encryption, pack, ...picture, ...readTrim(f), editing: { ...readEditing(f), captions: captions.burned },
+    captions: captions.tracks, embeddedCaptions: embeddedCaptions(captions),
   };
 }
 

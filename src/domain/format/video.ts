@@ -6,6 +6,7 @@ import { readContainerEdits, readLevels, type ContainerEdits, type LevelFields }
 import { readEditing, type Editing } from './editing.ts';
 import { readAudioTracks, type AudioTrackFields } from './audio-tracks.ts';
 import { hdrPixelFormat, readHdr, type HdrMode } from './hdr.ts';
+import { embeddedCaptions, readCaptions, type CaptionTrack, type EmbeddedCaptions } from '../captions.ts';
 import {
   profileForPixels, readAspectRatio, readAutoCrop, readConstantBitrate, readNoiseReduction, readPixelFormat, readX264Parameters,
   type AspectRatio, type AutoCrop, type ConstantBitrate, type NoiseReduction, type PixelFormat,
@@ -108,6 +109,10 @@ export interface VideoSpec extends TrimFields, AudioFields, VideoEncoding, Pictu
   twoPass: boolean;
   /** logo, overlays, text and fades (format/editing.ts). */
   editing: Editing;
+  /** closed_captions carried as subtitle tracks (domain/captions.ts). */
+  captions: CaptionTrack[];
+  /** closed_captions `copy`: the source's CEA-608/708 kept or dropped in the video; null = not asked. */
+  embeddedCaptions: EmbeddedCaptions;
 }
 
 export interface AudioSpec extends TrimFields, AudioFields, ContainerEdits {
@@ -153,9 +158,11 @@ export function readVideo(f: Fields, output: VideoFileOutput): VideoSpec {
   // Keeping the source's rotation flag means keeping its stored picture too, or players would
   // turn an already turned picture a second time.
   if (edits.setRotate === 'source' && picture.rotate === 'def') picture.rotate = 0;
+  const captions = readCaptions(f, output);
   return {
     kind: 'video', output, container: OUTPUTS[output].container, ...encoding, twoPass: f.flag('two_pass', false), videoOnly: f.flag('video_only', false), ...picture,
-    ...readAudio(f, output, encoding.videoCodec), ...readTrim(f), ...edits, editing: readEditing(f),
+    ...readAudio(f, output, encoding.videoCodec), ...readTrim(f), ...edits, editing: { ...readEditing(f), captions: captions.burned },
+    captions: captions.tracks, embeddedCaptions: embeddedCaptions(captions),
   };
 }
 

@@ -14,6 +14,11 @@ export interface Filter {
   name: string;
   /** Named options in order (`scale=w=320:h=240`) or positional ones (`transpose=1`). */
   args?: Record<string, FilterArg> | FilterArg[];
+  /**
+   * `ass` only: its file is one Encodery wrote itself (pipeline/captions). libass reads that file
+   * directly, through no FFmpeg protocol or demuxer, so the inputs' allow-lists need not cover it.
+   */
+  ownFile?: true;
 }
 
 /** `[in1][in2]f1,f2[out]`. Labels are written without brackets. */
@@ -60,13 +65,15 @@ export function renderFilterGraph(chains: FilterChain[]): string {
 
 /**
  * Filters that open a file by name, past the inputs' allow-lists (inputs.ts). Encodery never needs
- * them; drawtext's fontfile and textfile only ever name files Encodery fetched or wrote itself.
+ * movie, amovie or subtitles (they open it through libavformat, any demuxer); `ass` is allowed
+ * for a file Encodery wrote (`ownFile`). drawtext's fontfile and textfile only ever name files
+ * Encodery fetched or wrote itself.
  */
 const OPENS_FILES = new Set(['movie', 'amovie', 'subtitles', 'ass']);
 
 function renderFilter(f: Filter): string {
   if (!/^[a-z0-9_]+$/i.test(f.name)) throw new Error(`invalid filter name ${JSON.stringify(f.name)}`);
-  if (OPENS_FILES.has(f.name)) throw new Error(`internal: the ${f.name} filter opens files by name, which no input allow-list covers`);
+  if (OPENS_FILES.has(f.name) && !(f.name === 'ass' && f.ownFile)) throw new Error(`internal: the ${f.name} filter opens files by name, which no input allow-list covers`);
   if (f.args === undefined) return f.name;
   const parts = Array.isArray(f.args)
     ? f.args.map(escapeFilterValue)

@@ -18,8 +18,10 @@ import { UserFacingError } from '../../domain/errors.ts';
  * - `ownOutput`: an output Encodery wrote (probed for QC and reports): its own HLS/DASH
  *   playlists may be read, since they only name segments Encodery wrote beside them.
  * - `joinList`: the concat list Encodery writes to join split-and-stitch pieces.
+ * - `captionText`: a WebVTT file Encodery wrote from the cues it parsed (pipeline/captions).
+ * - `sccCaptions`: a user's SCC caption file, read only as SCC (pipeline/captions checks its lines first).
  */
-export type InputRole = 'media' | 'ownOutput' | 'joinList';
+export type InputRole = 'media' | 'ownOutput' | 'joinList' | 'captionText' | 'sccCaptions';
 
 /**
  * Demuxers of the containers, audio files and single pictures Encodery reads as sources.
@@ -52,6 +54,9 @@ const RULES = {
   // The concat demuxer opens the listed pieces with this same list, so their containers are on it.
   // `-safe 0`: the pieces are named by absolute paths, which Encodery wrote itself.
   joinList: { protocols: ['file'], formats: ['concat', ...MEDIA_DEMUXERS], force: ['-f', 'concat', '-safe', '0'] },
+  // Subtitle demuxers open nothing else; the demuxer is forced, never probed from the bytes.
+  captionText: { protocols: ['file'], formats: ['webvtt'], force: ['-f', 'webvtt'] },
+  sccCaptions: { protocols: ['file'], formats: ['scc'], force: ['-f', 'scc'] },
 } as const satisfies Record<InputRole, InputRule>;
 
 /** `file:` makes FFmpeg read a path literally: a local name with a colon would otherwise be taken as a protocol. */
@@ -85,7 +90,7 @@ export function namedLikeSequence(path: string): boolean {
  */
 export function inputGuard(role: InputRole, path?: string): string[] {
   const rule: InputRule = RULES[role];
-  if (role !== 'joinList' && isStillPicture(path)) {
+  if ((role === 'media' || role === 'ownOutput') && isStillPicture(path)) {
     return ['-f', 'image2', '-pattern_type', 'none', '-protocol_whitelist', rule.protocols.join(','), '-format_whitelist', 'image2'];
   }
   return [...(rule.force ?? []), '-protocol_whitelist', rule.protocols.join(','), '-format_whitelist', rule.formats.join(',')];

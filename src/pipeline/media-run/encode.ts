@@ -9,6 +9,7 @@ import { resolveAutoCrops } from '../plan/auto-crop.ts';
 import type { GroupHandle } from '../progress.ts';
 import { expectedBytes, groupWork, type SourceShape } from '../../domain/progress-model.ts';
 import { fetchEditingAssets } from '../assets.ts';
+import { loadCaptions, withLoadedCaptions } from '../captions/load.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { encodeSplitTask, splitCandidates } from '../split/task.ts';
 import type { SplitPieces } from '../split/pieces.ts';
@@ -49,6 +50,11 @@ export async function encodeAll(run: MediaRunContext, fetched: PlanInput, source
   const edits = await fetchEditingAssets(members, { scratch, transfer: run.transfer, ffprobe: config.ffprobe, ffmpeg: config.ffmpeg, signal: run.signal });
   for (const f of edits.failed) await run.failTask(f.taskId, f.error);
   members = members.filter((m) => !edits.failed.some((f) => f.taskId === m.taskId)).map((m) => ({ ...m, assets: edits.assets.get(m.taskId) }));
+  // closed_captions: a file that does not parse fails only the tasks that use it, naming its line.
+  const sourceVideo = fetched.paths[0] && fetched.probes[0]?.video ? { path: fetched.paths[0], codec: fetched.probes[0].video.codec } : null;
+  const captions = await loadCaptions(members, { scratch, transfer: run.transfer, ffmpeg: config.ffmpeg, ffprobe: config.ffprobe, source: sourceVideo, signal: run.signal });
+  for (const f of captions.failed) await run.failTask(f.taskId, f.error);
+  members = members.filter((m) => !captions.failed.some((f) => f.taskId === m.taskId)).map((m) => withLoadedCaptions(m, captions.captions.get(m.taskId)));
   // auto_crop: the borders are found in the source once, and become each format's crop.
   const cropped = await resolveAutoCrops(members, fetched, { ffmpeg: config.ffmpeg, signal: run.signal });
   for (const f of cropped.failed) await run.failTask(f.taskId, f.error);

@@ -26,6 +26,8 @@ export interface EditAssets {
   fonts: (string | null)[];
   /** One per text_overlay: the text, written to a file so that no escaping can change it. */
   textFiles: string[];
+  /** One per burned closed_captions track: the ASS file Encodery wrote from its cues, and its font's folder (pipeline/captions). */
+  subtitles?: { file: string; fontsDir: string | null }[];
 }
 
 /** The editing of one process, with the input index of its first extra input. */
@@ -35,21 +37,26 @@ export interface GraphEdit {
   firstInput: number;
   /** Seconds on the filters' clock where the output starts. */
   offset: number;
+  /** Seconds into the (joined) source where the filters' clock starts: burned captions are timed on the source. */
+  clockStart: number;
 }
 
 /**
  * The edit a group applies and the extra inputs it needs, or null when there is nothing to do.
  * `sources` is the number of source inputs (the extra inputs follow them); `offset` where the output starts on the filters' clock.
  */
-export function planEdit(editing: Editing | null, assets: EditAssets | undefined, sources: number, offset: number): { edit: GraphEdit; inputs: FfmpegInput[] } | null {
+export function planEdit(
+  editing: Editing | null, assets: EditAssets | undefined, sources: number, offset: number, clockStart = 0,
+): { edit: GraphEdit; inputs: FfmpegInput[] } | null {
   if (!editing || !hasEditing(editing)) return null;
   if (!assets) throw new Error('internal: the editing assets of this format were not fetched');
+  if ((assets.subtitles?.length ?? 0) !== editing.captions.length) throw new Error('internal: the burned captions of this format were not loaded');
   // No -loop for pictures: overlay repeats a finished input's last frame, and the output ends with the main picture.
   const inputs: FfmpegInput[] = [
     ...(assets.logo ? [assets.logo] : []),
     ...assets.overlays,
   ].map((a) => ({ path: a.path }));
-  return { edit: { editing, assets, firstInput: sources, offset }, inputs };
+  return { edit: { editing, assets, firstInput: sources, offset, clockStart }, inputs };
 }
 
 /** The filters drawn on the picture, from `from`; returns the chains to add and the edited label. */
@@ -112,6 +119,16 @@ export function editVideoChains(from: string, edit: GraphEdit, label: (prefix: s
       y: t.y,
       ...window(t.start, t.duration, offset),
     }));
+  }
+  // libass times each frame by its timestamp; the captions are timed on the source, so the
+  // picture is put on the source's clock around them.
+  for (const s of assets.subtitles ?? []) {
+    const shift = edit.clockStart;
+    late.push(
+      ...(shift !== 0 ? [filter('setpts', [`PTS+${formatNumber(shift)}/TB`])] : []),
+      { name: 'ass', args: { filename: s.file, ...(s.fontsDir ? { fontsdir: s.fontsDir } : {}) }, ownFile: true },
+      ...(shift !== 0 ? [filter('setpts', [`PTS-${formatNumber(shift)}/TB`])] : []),
+    );
   }
   // Fades come last, so the logo and the text fade with the picture.
   if (editing.fadeIn) late.push(filter('fade', { t: 'in', st: formatNumber(at(editing.fadeIn.start)), d: formatNumber(editing.fadeIn.duration) }));

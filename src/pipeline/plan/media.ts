@@ -30,6 +30,9 @@ import { planThumbnail } from './thumbnail.ts';
 import { videoPart } from './video.ts';
 import { resolveQuality } from '../quality/plan.ts';
 import type { QualityPlan } from '../quality/plan.ts';
+import type { LoadedCaption } from '../captions/load.ts';
+import { withCaptionTracks } from '../captions/plan.ts';
+import type { FfmpegInput } from '../ffmpeg/args.ts';
 
 /** The outputs that can share an FFmpeg process. */
 type SharedSpec = Exclude<OutputSpec, { kind: 'thumbnail' | 'gif' | 'image' }>;
@@ -41,6 +44,8 @@ export interface MediaTask {
   out: PlanOut;
   /** The fetched logo, overlays, fonts and text files of the format's editing, if it has any. */
   assets?: EditAssets;
+  /** The format's caption tracks as loaded (pipeline/captions), if it has any. */
+  captions?: LoadedCaption[];
 }
 
 /** One FFmpeg invocation (two runs for a two-pass encode) making the outputs of its tasks. */
@@ -222,14 +227,15 @@ function buildGroup(members: MediaTask[], input: PlanInput, quality: boolean): E
   const picture = composite ? composite.picture : specs.map(pictureOf).find((p) => p !== null) ?? null;
   const joined = composite ? composite.joined : input.paths.length > 1;
   // Joined sources are trimmed after the stage, so the filters' clock starts at the trim's start.
-  const editPlan = edited ? planEdit(editedOf(edited.spec), edited.assets, sources.paths.length, joined ? trim.start : 0) : null;
+  const editPlan = edited ? planEdit(editedOf(edited.spec), edited.assets, sources.paths.length, joined ? trim.start : 0, joined ? 0 : trim.start) : null;
 
   let parts: OutputPart[] = [];
   let measured: (QualityPlan | null)[] = [];
   const passes = (twoPass ? [1, 2] : [0]).map((pass) => {
     const graph = new GraphBuilder(input, picture, editPlan?.edit ?? null, composite?.stage ?? null, trim.start);
     const ctx: GroupContext = { input, joined, trim, trimmed: trimArgs(trim, joined), graph, quality };
-    parts = members.map((m) => partFor(m, ctx, pass as Pass));
+    const captionInputs = { firstInput: sources.paths.length + (editPlan?.inputs.length ?? 0), list: [] as FfmpegInput[] };
+    parts = members.map((m) => withCaptionTracks(partFor(m, ctx, pass as Pass), m.spec, m.captions, ctx, captionInputs, pass));
     const chains = graph.chains();
     // The last run is the one that encodes (and measures) the outputs.
     measured = resolveQuality(parts, chains);
@@ -238,6 +244,7 @@ function buildGroup(members: MediaTask[], input: PlanInput, quality: boolean): E
         // Every cell of a grid starts at the same point of its source.
         ...(composite ? sources.paths.map((p) => ({ path: p, options: ctx.trimmed.input })) : inputsFor(input.paths, ctx.trimmed.input)),
         ...(editPlan?.inputs ?? []),
+        ...captionInputs.list,
       ],
       filterGraph: chains,
       outputs: parts.flatMap((p) => p.outputs),

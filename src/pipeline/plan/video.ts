@@ -87,7 +87,7 @@ export function videoPart(spec: VideoSpec, ctx: GroupContext, out: PlanOut, pass
         inputs: [{ path: outputPath, role: 'ownOutput' }],
         outputs: [{
           url: ffmpegUrl(finalPath),
-          maps: ['0:v:0', '0:a?'],
+          maps: ['0:v:0', '0:a?', '0:s?'],
           options: ['-c', 'copy', ...rotateOptions(rotation), '-map_metadata', '0', ...containerOptions(spec.container)],
         }],
       })]

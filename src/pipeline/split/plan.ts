@@ -39,7 +39,8 @@ export function whyNotSplit(spec: OutputSpec, probes: MediaProbe[]): string | nu
   if (!probe.video) return 'the source has no video';
   if (spec.twoPass) return 'it is a two-pass encode';
   if (spec.start || spec.duration !== null || spec.finish) return 'it is trimmed (start/duration/finish)';
-  if (hasEditing(spec.editing)) return 'it has a logo, overlay, text or fade';
+  if (hasEditing(spec.editing)) return 'it has a logo, overlay, text, fade or burned-in captions';
+  if (spec.captions.length > 0) return 'it carries caption tracks, which are added to the whole file';
   if (spec.burninTimecode) return 'it burns in a timecode, which each chunk would count from its own start';
   if (spec.noiseReduction && spec.noiseReduction.lumaTemporal > 0) return 'its noise_reduction works across frames, which a chunk seam would cut';
   if (spec.constantBitrate) return `${spec.constantBitrate === 'hard' ? 'hard_cbr' : 'cbr'} holds a buffer model that runs through the whole stream`;

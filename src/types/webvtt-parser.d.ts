@@ -1,4 +1,4 @@
-/** The part of webvtt-parser (CommonJS, no bundled types) the tests read. */
+/** The part of webvtt-parser (CommonJS, no bundled types) Encodery and its tests read. */
 declare module 'webvtt-parser' {
   interface VttCue {
     id: string;
