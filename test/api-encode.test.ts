@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { asList, ffprobe, makeClip, parseXml, serveFiles, startReceiver, startTestServer, untilFinal, waitFor, type TestServer } from './helpers.ts';
+import { asList, ffprobe, makeClip, parseXml, serveFiles, startReceiver, startTestServer, untilFinal, waitFor, type TestServer, one } from './helpers.ts';
 
 const ORDER = ['New', 'Downloading', 'Waiting for encoder', 'Processing', 'Saving', 'Finished'];
 
@@ -34,7 +34,7 @@ describe('AddMedia to Finished on a real FFmpeg pipeline', () => {
   test('five outputs, several destinations, notify, kept output link (XML client)', async () => {
     const out = path.join(t.filesDir, 'out');
     const query = {
-      action: 'AddMedia',
+      action: 'AddMedia' as const,
       source: `file://${clip}`,
       notify: `${receiver.url}/notify`,
       format: [
@@ -61,17 +61,17 @@ describe('AddMedia to Finished on a real FFmpeg pipeline', () => {
     assert.equal(final.status, 'Finished', JSON.stringify(final));
     assert.equal(final.prevstatus, 'Saving');
     assert.equal(final.progress, '100.0');
-    for (const key of ['created', 'started', 'finished', 'downloaded', 'uploaded']) assert.match(final[key], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/, key);
+    for (const key of ['created', 'started', 'finished', 'downloaded', 'uploaded'] as const) assert.match(final[key], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/, key);
 
     const formats = asList(final.format);
     assert.equal(formats.length, 5);
     const [mp4, webm, mp3, m4a, thumb] = formats;
-    assert.equal(mp4.destination.length, 3);
-    assert.deepEqual(mp4.destination_status.slice(0, 2), ['Saved', 'Saved']);
-    assert.match(mp4.destination_status[2], /^Error \(Upload error: .*403 Forbidden\)$/);
-    assert.equal(mp4.status, 'Finished');
-    assert.equal(mp4.size, '0x160', 'format fields are echoed');
-    assert.match(mp4.convertedsize, /^\d+$/);
+    assert.equal(mp4!.destination!.length, 3);
+    assert.deepEqual(mp4!.destination_status!.slice(0, 2), ['Saved', 'Saved']);
+    assert.match(mp4!.destination_status![2]!, /^Error \(Upload error: .*403 Forbidden\)$/);
+    assert.equal(mp4!.status, 'Finished');
+    assert.equal(mp4!.size, '0x160', 'format fields are echoed');
+    assert.match(mp4!.convertedsize!, /^\d+$/);
     for (const f of formats) assert.equal(f.status, 'Finished', `${f.output}: ${f.description}`);
 
     // Real outputs, checked with ffprobe.
@@ -94,17 +94,17 @@ describe('AddMedia to Finished on a real FFmpeg pipeline', () => {
     assert.deepEqual([j.codec_name, j.width, j.height], ['mjpeg', 160, 120]);
 
     // No destination: kept here behind an unguessable link, reported as s3_destination.
-    assert.match(webm.s3_destination, /\/download\/[A-Za-z0-9_-]{20,}\/clip\.webm$/);
-    const res = await fetch(webm.s3_destination);
+    assert.match(one(webm!.s3_destination!), /\/download\/[A-Za-z0-9_-]{20,}\/clip\.webm$/);
+    const res = await fetch(one(webm!.s3_destination!));
     assert.equal(res.status, 200);
     const kept = path.join(t.dataDir, 'downloaded.webm');
     await fs.writeFile(kept, Buffer.from(await res.arrayBuffer()));
     const w = await ffprobe(kept);
     assert.deepEqual(w.streams.map((s) => s.codec_name).sort(), ['opus', 'vp9']);
-    assert.equal((await fetch(webm.s3_destination.replace(/download\/[^/]+/, 'download/AAAAAAAAAAAAAAAAAAAAAAAAAAAA'))).status, 404);
-    assert.equal(mp3.output, 'mp3');
-    assert.equal(m4a.output, 'm4a');
-    assert.equal(thumb.output, 'thumbnail');
+    assert.equal((await fetch(one(webm!.s3_destination!).replace(/download\/[^/]+/, 'download/AAAAAAAAAAAAAAAAAAAAAAAAAAAA'))).status, 404);
+    assert.equal(mp3!.output, 'mp3');
+    assert.equal(m4a!.output, 'm4a');
+    assert.equal(thumb!.output, 'thumbnail');
 
     // The notification: form field xml, payload of reference 6.3 with taskid per format.
     const note = await waitFor(async () => receiver.received.find((r) => r.url === '/notify'));
@@ -113,15 +113,15 @@ describe('AddMedia to Finished on a real FFmpeg pipeline', () => {
     assert.equal(result.mediaid, id);
     assert.equal(result.status, 'Finished');
     assert.equal(asList(result.format).length, 5);
-    assert.equal(asList(result.format)[0].taskid, mp4.id);
+    assert.equal(asList(result.format)[0].taskid, mp4!.id);
 
     // Simple GetStatus (XML): fields directly under <response>, no per-task progress.
     const simple = await t.call('xml', { action: 'GetStatus', mediaid: id, include_task_status: 'yes' });
     assert.equal(simple.id, id);
     assert.equal(simple.status, 'Finished');
     assert.equal(typeof simple.progress, 'string');
-    assert.equal(asList(simple.format)[0].progress, undefined);
-    const log = asList(asList(simple.format)[0].task_status.state).map((s: { message: string }) => s.message);
+    assert.equal(asList(simple.format)[0]!.progress, undefined);
+    const log = asList(asList(simple.format)[0]!.task_status!.state).map((s: { message: string }) => s.message);
     for (const s of ['Downloading', 'Waiting for encoder', 'Processing', 'Saving', 'Finished']) assert.ok(log.some((m) => m.endsWith(`: ${s}`)), `log has ${s}: ${log.join(' | ')}`);
 
     const info = await t.call('json', { action: 'GetMediaInfo', mediaid: id });
@@ -130,18 +130,18 @@ describe('AddMedia to Finished on a real FFmpeg pipeline', () => {
     assert.equal(info.audio_sample_rate, '48000');
     assert.equal(info.audio_channels, '2');
     assert.equal(info.rotation, '0');
-    assert.match(info.duration, /^2(\.\d+)?$/);
-    assert.match(info.frame_rate, /^25$/);
+    assert.match(info.duration!, /^2(\.\d+)?$/);
+    assert.match(info.frame_rate!, /^25$/);
 
     const ex = await t.call('xml', { action: 'GetMediaInfoEx', mediaid: id });
     assert.equal(ex.size, '320x240');
     assert.equal(ex.id, id);
     assert.equal(ex.status, 'Finished');
-    assert.deepEqual(asList(ex.source.stream).map((s: { codec_type: string }) => s.codec_type).sort(), ['audio', 'video']);
+    assert.deepEqual(asList(one(ex.source).stream).map((s: { codec_type: string }) => s.codec_type).sort(), ['audio', 'video']);
 
     const list = await t.call('json', { action: 'GetMediaList' });
     assert.ok(Array.isArray(list.media));
-    assert.equal(list.media[0].mediafile, `file://${clip}`);
+    assert.equal(list.media[0]!.mediafile, `file://${clip}`);
   });
 
   test('two http sources are concatenated; JSON client; destination a string', async () => {
@@ -155,7 +155,7 @@ describe('AddMedia to Finished on a real FFmpeg pipeline', () => {
       });
       const { final } = await untilFinal(t, added.MediaID);
       assert.equal(final.status, 'Finished', final.description);
-      assert.equal(final.format.destination_status, 'Saved');
+      assert.equal(one(final.format).destination_status, 'Saved');
       assert.ok(Array.isArray(final.sourcefile) && final.sourcefile.length === 2);
       const p = await ffprobe(path.join(t.filesDir, 'joined.mp4'));
       assert.ok(Math.abs(Number(p.format.duration) - 3) < 0.25, `duration ${p.format.duration}`);
@@ -176,7 +176,7 @@ describe('AddMedia to Finished on a real FFmpeg pipeline', () => {
     });
     const { final } = await untilFinal(t, added.MediaID);
     assert.equal(final.status, 'Error');
-    assert.match(final.description, /could not be read as a media file/);
+    assert.match(final.description!, /could not be read as a media file/);
     const note = await waitFor(async () => receiver.received.find((r) => r.url === '/errors'));
     const payload = JSON.parse(new URLSearchParams(note.body.toString()).get('json')!);
     assert.equal(payload.result.status, 'Error');
@@ -189,7 +189,7 @@ describe('AddMedia to Finished on a real FFmpeg pipeline', () => {
       const added = await t.call('json', { action: 'AddMedia', source: `${web.url}/nothing.mp4`, format: { output: 'mp4' } });
       const { final } = await untilFinal(t, added.MediaID);
       assert.equal(final.status, 'Error');
-      assert.match(final.description, /Download error.*404/);
+      assert.match(final.description!, /Download error.*404/);
     } finally {
       await web.close();
     }

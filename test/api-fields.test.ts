@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { runCli } from '../src/cli/index.ts';
 import * as repo from '../src/store/repo.ts';
-import { USER, asList, ffprobe, makeClip, startTestServer, toXml, untilFinal, type TestServer } from './helpers.ts';
+import { USER, asList, ffprobe, makeClip, startTestServer, toXml, untilFinal, type TestServer, one } from './helpers.ts';
 
 const SISE = 'format 1: unknown field "sise" ignored; did you mean "size"?';
 
@@ -18,7 +18,7 @@ describe('request fields against the registry', () => {
   let t: TestServer;
   let clip: string;
   const dest = (name: string) => `file://${path.join(t.filesDir, name)}`;
-  const mediaCount = async () => (await t.call('json', { action: 'GetMediaList' })).media.length as number;
+  const mediaCount = async () => (await t.call('json', { action: 'GetMediaList' })).media!.length as number;
 
   before(async () => {
     t = await startTestServer();
@@ -52,7 +52,7 @@ describe('request fields against the registry', () => {
     const video = (await ffprobe(path.join(t.filesDir, 'xml.mp4'))).streams.find((s) => s.codec_type === 'video');
     assert.equal(`${video?.width}x${video?.height}`, '96x54');
     const status = await t.call('xml', { action: 'GetStatus', mediaid: id, extended: 'yes' });
-    assert.equal(status.job.warnings.warning, SISE);
+    assert.equal(status.job.warnings!.warning, SISE);
   });
 
   test('JSON: one warning is a string, several a list; they start the task logs and extended GetStatus lists them', async () => {
@@ -74,9 +74,9 @@ describe('request fields against the registry', () => {
       'format 1: unknown field "sub_path" ignored; it belongs in a stream',
       'format 2: field "logo" ignored: output thumbnail does not use it (video files, HLS, DASH, CMAF do)',
     ];
-    assert.deepEqual(r.warnings.warning, expected);
+    assert.deepEqual(r.warnings!.warning, expected);
     const status = await t.call('json', { action: 'GetStatus', mediaid: r.MediaID, extended: 'yes', include_task_status: 'yes' });
-    assert.deepEqual(status.job.warnings.warning, expected);
+    assert.deepEqual(status.job.warnings!.warning, expected);
     const [hls, thumb] = asList(status.job.format);
     const logOf = (task: any): string[] => asList(task.task_status?.state).map((s: any) => s.message);
     assert.deepEqual(logOf(hls).filter((m) => m.startsWith('Warning: ')), expected.slice(0, 3).map((w) => `Warning: ${w}`));
@@ -89,9 +89,9 @@ describe('request fields against the registry', () => {
   test('a refused field anywhere is an error naming it and its place, and nothing is stored', async () => {
     const before = await mediaCount();
     const hls = (format: Record<string, unknown>, stream: Record<string, unknown> = {}) => ({
-      action: 'AddMedia', source: `file://${clip}`, format: { output: 'advanced_hls', destination: dest('drm/master.m3u8'), ...format, stream: [{ size: '0x90' }, { size: '0x60', ...stream }] },
+      action: 'AddMedia' as const, source: `file://${clip}`, format: { output: 'advanced_hls', destination: dest('drm/master.m3u8'), ...format, stream: [{ size: '0x90' }, { size: '0x60', ...stream }] },
     });
-    const cases: [Record<string, unknown>, RegExp][] = [
+    const cases: [{ action: 'AddMedia'; [field: string]: unknown }, RegExp][] = [
       [hls({ fairplay_drm: 'yes' }), /^format 1: fairplay_drm is not supported yet \(DRM is not packaged yet/],
       [hls({}, { fairplay_drm: { key_url: 'skd://k' } }), /^format 1 stream 2: fairplay_drm is not supported yet/],
       [hls({}, { manifest: { playready_drm: 'yes' } }), /^format 1 stream 2 manifest: playready_drm is not supported yet/],
@@ -102,7 +102,7 @@ describe('request fields against the registry', () => {
     for (const [query, error] of cases) {
       for (const wire of ['json', 'xml'] as const) {
         const r = await t.call(wire, query);
-        assert.match(r.errors?.error ?? '', error, `${wire} ${JSON.stringify(query.format)}: ${JSON.stringify(r)}`);
+        assert.match(one(r.errors?.error ?? ''), error, `${wire} ${JSON.stringify(query.format)}: ${JSON.stringify(r)}`);
         assert.equal(r.MediaID, undefined);
       }
     }
@@ -117,23 +117,23 @@ describe('request fields against the registry', () => {
   test('UpdateMedia with a refused field changes nothing; SavePreset warns and refuses the same way', async () => {
     const added = await t.call('json', { action: 'AddMediaBenchmark', source: `file://${clip}`, format: { output: 'mp4', size: '96x54' } });
     const update = await t.call('json', { action: 'UpdateMedia', mediaid: added.MediaID, format: { output: 'webm', drm: 'yes' } });
-    assert.match(update.errors.error, /^format 1: drm is not supported yet/);
+    assert.match(one(update.errors!.error), /^format 1: drm is not supported yet/);
     const status = await t.call('json', { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' });
-    assert.equal(status.job.format.output, 'mp4');
+    assert.equal(one(status.job.format).output, 'mp4');
 
     const saved = await t.call('json', { action: 'SavePreset', name: 'fields_ok', format: { output: 'mp4', bitrat: '900k' } });
     assert.equal(saved.message, 'Saved');
-    assert.equal(saved.warnings.warning, 'format 1: unknown field "bitrat" ignored; did you mean "bitrate"?');
+    assert.equal(saved.warnings!.warning, 'format 1: unknown field "bitrat" ignored; did you mean "bitrate"?');
     const refused = await t.call('json', { action: 'SavePreset', name: 'fields_drm', format: { output: 'advanced_hls', stream: { size: '0x90', fairplay_drm: 'yes' } } });
-    assert.match(refused.errors.error, /^format 1 stream 1: fairplay_drm is not supported yet/);
+    assert.match(one(refused.errors!.error), /^format 1 stream 1: fairplay_drm is not supported yet/);
     const got = await t.call('json', { action: 'GetPreset', name: 'fields_drm' });
-    assert.match(got.errors.error, /not found/);
+    assert.match(one(got.errors!.error), /not found/);
 
     // A preset stored before its field was refused (written straight to the store here) cannot bring it back.
     await repo.savePresets(t.server.db, USER.id, [{ name: 'old_drm', output: 'advanced_hls', format: JSON.stringify({ output: 'advanced_hls', fairplay_drm: 'yes', stream: { size: '0x90' } }) }]);
     const before = await mediaCount();
     const viaPreset = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: [{ output: 'mp4' }, { output_preset: 'old_drm' }] });
-    assert.match(viaPreset.errors?.error ?? '', /^Format 2: preset "old_drm": fairplay_drm is not supported yet/);
+    assert.match(one(viaPreset.errors?.error ?? ''), /^Format 2: preset "old_drm": fairplay_drm is not supported yet/);
     assert.equal(await mediaCount(), before);
   });
 
@@ -143,7 +143,7 @@ describe('request fields against the registry', () => {
     assert.equal(r.errors?.error, 'Fields Encodery would ignore are refused (strict mode): format 1: unknown field "sise"; did you mean "size"?. format 1 logo: unknown field "logo_z"; did you mean "logo_x"?. Remove or correct them.');
     assert.equal(await mediaCount(), before);
     const clean = await t.call('json', { action: 'AddMediaBenchmark', strict: 'yes', source: `file://${clip}`, format: { output: 'mp4', region: 'x' } });
-    assert.match(clean.errors?.error ?? '', /format 1: unknown field "region"; it belongs in the top level of the query/);
+    assert.match(one(clean.errors?.error ?? ''), /format 1: unknown field "region"; it belongs in the top level of the query/);
   });
 
   test('encodery add prints the warnings on stderr, and stdout stays the usual line', async () => {
@@ -175,10 +175,10 @@ describe('ENCODERY_STRICT_FIELDS=true', () => {
   test('an unknown field is refused in XML and JSON; known and inert ones are accepted', async () => {
     for (const wire of ['json', 'xml'] as const) {
       const r = await t.call(wire, { action: 'AddMediaBenchmark', source: `file://${clip}`, format: { output: 'mp4', sise: '640x360' } });
-      assert.match(r.errors?.error ?? '', /^Fields Encodery would ignore are refused \(strict mode\): format 1: unknown field "sise"; did you mean "size"\?/);
+      assert.match(one(r.errors?.error ?? ''), /^Fields Encodery would ignore are refused \(strict mode\): format 1: unknown field "sise"; did you mean "size"\?/);
     }
     const ok = await t.call('json', { action: 'AddMediaBenchmark', source: `file://${clip}`, region: 'eu-west-1', format: { output: 'mp4', size: '96x54' } });
     assert.equal(ok.message, 'Added', JSON.stringify(ok));
-    assert.equal((await t.call('json', { action: 'GetMediaList' })).media.length, 1);
+    assert.equal((await t.call('json', { action: 'GetMediaList' })).media!.length, 1);
   });
 });

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OTHER, USER, parseXml, startTestServer, toXml, untilFinal, type TestServer } from './helpers.ts';
+import { OTHER, USER, parseXml, startTestServer, toXml, untilFinal, type TestServer, one } from './helpers.ts';
 
 /** Bad input gets a clear error reply at HTTP 200 and changes nothing. */
 describe('API input handling', () => {
@@ -10,7 +10,7 @@ describe('API input handling', () => {
   });
   after(() => t.close());
 
-  const countMedia = async () => (await t.call('json', { action: 'GetMediaList' })).media.length as number;
+  const countMedia = async () => (await t.call('json', { action: 'GetMediaList' })).media!.length as number;
   const xmlError = (text: string): string => {
     assert.ok(text.startsWith('<?xml version="1.0"?>'), 'declaration at byte 0');
     const r = parseXml(text).response;
@@ -71,29 +71,29 @@ describe('API input handling', () => {
         ),
       /DOCTYPE/,
     ],
-    ['an unknown action', async () => (await t.call('json', { action: 'FlyToTheMoon' })).errors.error, /Unknown action "FlyToTheMoon"/],
-    ['no action', async () => (await t.call('json', {})).errors.error, /Action is not indicated/],
-    ['AddMedia without source', async () => (await t.call('json', { action: 'AddMedia', format: { output: 'mp4' } })).errors.error, /Source file is not indicated!/],
-    ['AddMedia without format', async () => (await t.call('xml', { action: 'AddMedia', source: 'http://example.com/a.mp4' })).errors.error, /No formats specified!/],
-    ['an empty <format/>', async () => (await t.call('xml', { action: 'AddMedia', source: 'http://example.com/a.mp4', format: '' })).errors.error, /Output format is not indicated/],
-    ['an unknown output', async () => (await t.call('json', { action: 'AddMedia', source: 'http://example.com/a.mp4', format: { output: 'betamax' } })).errors.error, /Unknown output "betamax"/],
-    ['an unsupported scheme', async () => (await t.call('json', { action: 'AddMedia', source: 'gopher://example.com/a.mp4', format: { output: 'mp4' } })).errors.error, /gopher/],
+    ['an unknown action', async () => (await t.call('json', { action: 'FlyToTheMoon' })).errors!.error, /Unknown action "FlyToTheMoon"/],
+    ['no action', async () => (await t.call('json', {})).errors!.error, /Action is not indicated/],
+    ['AddMedia without source', async () => (await t.call('json', { action: 'AddMedia', format: { output: 'mp4' } })).errors!.error, /Source file is not indicated!/],
+    ['AddMedia without format', async () => (await t.call('xml', { action: 'AddMedia', source: 'http://example.com/a.mp4' })).errors!.error, /No formats specified!/],
+    ['an empty <format/>', async () => (await t.call('xml', { action: 'AddMedia', source: 'http://example.com/a.mp4', format: '' })).errors!.error, /Output format is not indicated/],
+    ['an unknown output', async () => (await t.call('json', { action: 'AddMedia', source: 'http://example.com/a.mp4', format: { output: 'betamax' } })).errors!.error, /Unknown output "betamax"/],
+    ['an unsupported scheme', async () => (await t.call('json', { action: 'AddMedia', source: 'gopher://example.com/a.mp4', format: { output: 'mp4' } })).errors!.error, /gopher/],
     [
       'a file:// source outside the roots',
-      async () => (await t.call('json', { action: 'AddMedia', source: 'file:///etc/passwd', format: { output: 'mp4' } })).errors.error,
+      async () => (await t.call('json', { action: 'AddMedia', source: 'file:///etc/passwd', format: { output: 'mp4' } })).errors!.error,
       /outside the allowed file roots/,
     ],
     [
       'a file:// destination escaping with ..',
       async () =>
-        (await t.call('json', { action: 'AddMedia', source: `file://${t.filesDir}/a.mp4`, format: { output: 'mp4', destination: `file://${t.filesDir}/../../escape.mp4` } })).errors.error,
+        (await t.call('json', { action: 'AddMedia', source: `file://${t.filesDir}/a.mp4`, format: { output: 'mp4', destination: `file://${t.filesDir}/../../escape.mp4` } })).errors!.error,
       /outside the allowed file roots/,
     ],
-    ['an unknown media id', async () => (await t.call('json', { action: 'GetStatus', mediaid: '999999' })).errors.error, /Media 999999 not found/],
-    ['a media id that is not a number', async () => (await t.call('xml', { action: 'GetStatus', mediaid: '12abc' })).errors.error, /not a positive whole number/],
-    ['a field of the wrong shape', async () => (await t.call('json', { action: 'GetStatus', mediaid: { a: '1' } })).errors.error, /Field "mediaid" must be a single value/],
-    ['a bad bitrate', async () => (await t.call('json', { action: 'AddMedia', source: 'http://example.com/a.mp4', format: { output: 'mp4', bitrate: 'fast' } })).errors.error, /bitrate/],
-    ['a bad notify URL', async () => (await t.call('json', { action: 'AddMedia', source: 'http://example.com/a.mp4', notify: 'javascript:alert(1)', format: { output: 'mp4' } })).errors.error, /notify/],
+    ['an unknown media id', async () => (await t.call('json', { action: 'GetStatus', mediaid: '999999' })).errors!.error, /Media 999999 not found/],
+    ['a media id that is not a number', async () => (await t.call('xml', { action: 'GetStatus', mediaid: '12abc' })).errors!.error, /not a positive whole number/],
+    ['a field of the wrong shape', async () => (await t.call('json', { action: 'GetStatus', mediaid: { a: '1' } })).errors!.error, /Field "mediaid" must be a single value/],
+    ['a bad bitrate', async () => (await t.call('json', { action: 'AddMedia', source: 'http://example.com/a.mp4', format: { output: 'mp4', bitrate: 'fast' } })).errors!.error, /bitrate/],
+    ['a bad notify URL', async () => (await t.call('json', { action: 'AddMedia', source: 'http://example.com/a.mp4', notify: 'javascript:alert(1)', format: { output: 'mp4' } })).errors!.error, /notify/],
     [
       'a body over the limit',
       async () => JSON.parse((await t.raw('json=' + encodeURIComponent(JSON.stringify({ query: { pad: 'x'.repeat(1_100_000) } })))).text).response.errors.error,
@@ -138,7 +138,7 @@ describe('ENCODERY_ALLOW_PRIVATE_NETWORK off (the default)', () => {
   ] as const) {
     test(`a ${field} on a private address is refused at AddMedia`, async () => {
       const r = await t.call('json', { action: 'AddMedia', ...query });
-      assert.match(r.errors.error, /private or loopback address/);
+      assert.match(one(r.errors!.error), /private or loopback address/);
       assert.deepEqual((await t.call('json', { action: 'GetMediaList' })).media, []);
     });
   }
@@ -147,6 +147,6 @@ describe('ENCODERY_ALLOW_PRIVATE_NETWORK off (the default)', () => {
     const r = await t.call('json', { action: 'AddMedia', source: 'http://localtest.invalid/a.mp4', format: { output: 'mp4' } });
     const { final } = await untilFinal(t, r.MediaID);
     assert.equal(final.status, 'Error');
-    assert.match(final.description, /^Download error/);
+    assert.match(final.description!, /^Download error/);
   });
 });

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { asList, exec, makeClip, startReceiver, startTestServer, untilFinal, waitFor, type TestServer } from './helpers.ts';
+import { asList, exec, makeClip, startReceiver, startTestServer, untilFinal, waitFor, type TestServer, one } from './helpers.ts';
 
 /** Is any ffmpeg process writing into this directory still alive? */
 async function ffmpegRunningIn(dir: string): Promise<boolean> {
@@ -43,8 +43,8 @@ describe('media lifecycle: stop, cancel, restart, update, benchmark', () => {
     assert.equal(first.status, 'Processing');
     // Past the download's 5 %, and a media with one task reads like its task (domain/progress-model.ts).
     assert.ok(Number(first.progress) >= 5 && Number(first.progress) < 100, `media progress ${first.progress}`);
-    assert.match(first.format.progress, /^\d+\.\d$/);
-    assert.equal(first.progress, first.format.progress);
+    assert.match(one(first.format).progress, /^\d+\.\d$/);
+    assert.equal(first.progress, one(first.format).progress);
     const later = await waitFor(async () => {
       const job = await status(id);
       return Number(job.progress_current) > Number(first.progress_current) ? job : undefined;
@@ -57,8 +57,8 @@ describe('media lifecycle: stop, cancel, restart, update, benchmark', () => {
     assert.equal(await ffmpegRunningIn(path.join(t.dataDir, 'outputs', id)), false, 'ffmpeg is gone');
     const job = await status(id);
     assert.equal(job.status, 'Stopped');
-    assert.equal(job.format.status, 'Error');
-    assert.equal(job.format.destination_status, 'Open');
+    assert.equal(one(job.format).status, 'Error');
+    assert.equal(one(job.format).destination_status, 'Open');
   });
 
   test('CancelMedia stops FFmpeg and deletes the media', async () => {
@@ -68,8 +68,8 @@ describe('media lifecycle: stop, cancel, restart, update, benchmark', () => {
     assert.equal((await t.call('xml', { action: 'CancelMedia', mediaid: id })).message, 'Deleted');
     assert.ok(Date.now() - started < 1500);
     assert.equal(await ffmpegRunningIn(path.join(t.dataDir, 'outputs', id)), false);
-    assert.equal((await t.call('json', { action: 'GetStatus', mediaid: id })).errors.error, `Media ${id} not found.`);
-    assert.ok(!(await t.call('json', { action: 'GetMediaList' })).media.some((m: { mediaid: string }) => m.mediaid === id));
+    assert.equal((await t.call('json', { action: 'GetStatus', mediaid: id })).errors!.error, `Media ${id} not found.`);
+    assert.ok(!(await t.call('json', { action: 'GetMediaList' })).media.some((m) => m.mediaid === id));
     await assert.rejects(fs.stat(path.join(t.dataDir, 'scratch', id)));
   });
 
@@ -85,20 +85,20 @@ describe('media lifecycle: stop, cancel, restart, update, benchmark', () => {
     const first = (await untilFinal(t, id)).final;
     assert.equal(first.status, 'Finished');
     const [a, b] = asList(first.format);
-    const r = await t.call('json', { action: 'RestartMediaTask', mediaid: id, taskid: b.id });
+    const r = await t.call('json', { action: 'RestartMediaTask', mediaid: id, taskid: b!.id });
     assert.equal(r.message, 'Task restarted');
     const again = (await untilFinal(t, id)).final;
     assert.equal(again.status, 'Finished');
     const [a2, b2] = asList(again.format);
-    assert.equal(a2.finished, a.finished, 'the other task was not re-run');
-    assert.equal(a2.started, a.started);
-    assert.equal(b2.status, 'Finished');
-    const log = await t.call('json', { action: 'GetTaskStatus', mediaid: id, taskid: b.id });
-    assert.ok(asList(log.list.state).some((s: { message: string }) => s.message === 'Restarted'));
-    const otherLog = await t.call('json', { action: 'GetTaskStatus', mediaid: id, taskid: a.id });
-    assert.ok(!asList(otherLog.list.state).some((s: { message: string }) => s.message === 'Restarted'));
+    assert.equal(a2!.finished, a!.finished, 'the other task was not re-run');
+    assert.equal(a2!.started, a!.started);
+    assert.equal(b2!.status, 'Finished');
+    const log = await t.call('json', { action: 'GetTaskStatus', mediaid: id, taskid: b!.id });
+    assert.ok(asList(log.list!.state).some((s: { message: string }) => s.message === 'Restarted'));
+    const otherLog = await t.call('json', { action: 'GetTaskStatus', mediaid: id, taskid: a!.id });
+    assert.ok(!asList(otherLog.list!.state).some((s: { message: string }) => s.message === 'Restarted'));
     const wrong = await t.call('json', { action: 'RestartMediaTask', mediaid: id, taskid: '99999999' });
-    assert.match(wrong.errors.error, /Task 99999999 not found/);
+    assert.match(one(wrong.errors!.error), /Task 99999999 not found/);
   });
 
   test('RestartMediaErrors re-delivers only the failed destination', async () => {
@@ -113,15 +113,15 @@ describe('media lifecycle: stop, cancel, restart, update, benchmark', () => {
     });
     const first = (await untilFinal(t, id)).final;
     const [a, b] = asList(first.format);
-    assert.deepEqual(a.destination_status.map((s: string) => s.slice(0, 5)), ['Saved', 'Error']);
+    assert.deepEqual(asList(a!.destination_status).map((s: string) => s.slice(0, 5)), ['Saved', 'Error']);
     flaky = false;
     const puts = receiver.received.filter((r) => r.url === '/flaky/e1.mp3' && r.method === 'PUT').length;
     assert.equal((await t.call('json', { action: 'RestartMediaErrors', mediaid: id })).message, 'Restarted');
     const again = (await untilFinal(t, id)).final;
     const [a2, b2] = asList(again.format);
-    assert.deepEqual(a2.destination_status, ['Saved', 'Saved']);
-    assert.equal(a2.started, a.started, 'not re-encoded');
-    assert.equal(b2.finished, b.finished, 'the healthy task was left alone');
+    assert.deepEqual(a2!.destination_status, ['Saved', 'Saved']);
+    assert.equal(a2!.started, a!.started, 'not re-encoded');
+    assert.equal(b2!.finished, b!.finished, 'the healthy task was left alone');
     assert.equal(receiver.received.filter((r) => r.url === '/flaky/e1.mp3' && r.method === 'PUT').length, puts + 1);
   });
 
@@ -132,8 +132,8 @@ describe('media lifecycle: stop, cancel, restart, update, benchmark', () => {
     assert.equal(r.message, 'Updated');
     const again = (await untilFinal(t, id)).final;
     assert.equal(again.status, 'Finished');
-    assert.equal(again.format.output, 'm4a');
-    assert.notEqual(again.format.id, first.format.id);
+    assert.equal(one(again.format).output, 'm4a');
+    assert.notEqual(one(again.format).id, one(first.format).id);
     await fs.stat(path.join(t.filesDir, 'u2.m4a'));
   });
 
@@ -152,29 +152,29 @@ describe('media lifecycle: stop, cancel, restart, update, benchmark', () => {
     const { final } = await untilFinal(t, id);
     assert.equal(final.status, 'Finished');
     const again = await t.call('json', { action: 'ProcessMedia', mediaid: id });
-    assert.match(again.errors.error, /not ready to process/);
+    assert.match(one(again.errors!.error), /not ready to process/);
   });
 
   test('GetStatus extended with several ids answers one job per id, in order', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) ids.push((await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output: 'mp3' } })).MediaID);
     const r = await t.call('json', { action: 'GetStatus', mediaid: ids.join(','), extended: 'yes' });
-    assert.deepEqual(r.job.map((j: { id: string }) => j.id), ids);
+    assert.deepEqual(asList(r.job).map((j) => j.id), ids);
     const one = await t.call('json', { action: 'GetStatus', mediaid: ids.join(',') });
     assert.equal(one.id, ids[0], 'simple mode answers the first id');
     for (const id of ids) await untilFinal(t, id);
   });
 
   test('GetMediaList version 3 pages, filters and sorts', async () => {
-    const all = (await t.call('json', { action: 'GetMediaList' })).media.length as number;
+    const all = (await t.call('json', { action: 'GetMediaList' })).media!.length as number;
     const page = await t.call('json', { action: 'GetMediaList', version: '3', per_page: '5', page: '1', sort: 'media_id', order: 'desc' });
-    assert.equal(page.pagination.total, String(all));
-    assert.equal(page.pagination.pages, String(Math.ceil(all / 5)));
-    const ids = asList(page.media).map((m: { id: string }) => Number(m.id));
+    assert.equal(page.pagination!.total, String(all));
+    assert.equal(page.pagination!.pages, String(Math.ceil(all / 5)));
+    const ids = page.media.map((m) => Number(m.id));
     assert.deepEqual(ids, [...ids].sort((x, y) => y - x));
     const mp3 = await t.call('json', { action: 'GetMediaList', version: '3', output: 'mp3', per_page: '100' });
     assert.ok(asList(mp3.media).length >= 1);
     const bad = await t.call('json', { action: 'GetMediaList', version: '3', per_page: '1000' });
-    assert.match(bad.errors.error, /per_page/);
+    assert.match(one(bad.errors!.error), /per_page/);
   });
 });

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseFormat } from '../src/domain/format.ts';
 import { BUILT_IN_PRESETS, PRESET_NAME } from '../src/domain/presets.ts';
-import { OTHER, USER, asList, ffprobe, makeClip, parseXml, startTestServer, toXml, untilFinal, type TestServer } from './helpers.ts';
+import { OTHER, USER, asList, ffprobe, makeClip, parseXml, startTestServer, toXml, untilFinal, type TestServer, one } from './helpers.ts';
 
 describe('built-in presets', () => {
   test('every built-in preset passes parseFormat, has a unique valid name and repeats its output', () => {
@@ -32,7 +32,7 @@ describe('Presets API', () => {
   after(() => t.close());
 
   const userPresets = async (user = USER) => (await t.call('json', { action: 'GetPresetsList', type: 'user' }, user)).user as any[];
-  const mediaCount = async (user = USER) => (await t.call('json', { action: 'GetMediaList' }, user)).media.length as number;
+  const mediaCount = async (user = USER) => (await t.call('json', { action: 'GetMediaList' }, user)).media!.length as number;
   const xmlQuery = (query: Record<string, unknown>, user = USER) =>
     t.raw('xml=' + encodeURIComponent(toXml('query', { userid: user.id, userkey: user.key, ...query })));
 
@@ -60,14 +60,14 @@ describe('Presets API', () => {
     assert.equal((await xmlQuery({ action: 'GetPresetsList', type: 'user' })).text, '<?xml version="1.0"?>\n<response></response>');
     const uiOnly = await t.call('json', { action: 'GetPresetsList', type: 'UI' });
     assert.deepEqual(Object.keys(uiOnly), ['ui']);
-    assert.match((await t.call('json', { action: 'GetPresetsList', type: 'mine' })).errors.error, /Field "type" must be all, user or ui/);
+    assert.match(one((await t.call('json', { action: 'GetPresetsList', type: 'mine' })).errors!.error), /Field "type" must be all, user or ui/);
   });
 
   test('GetPreset of a built-in, by type', async () => {
     const p = await t.call('json', { action: 'GetPreset', name: 'mp3_192k' });
     assert.deepEqual(p, { name: 'mp3_192k', type: 'ui', output: 'mp3', format: { output: 'mp3', audio_codec: 'libmp3lame', audio_bitrate: '192k' } });
     assert.equal((await t.call('json', { action: 'GetPreset', name: 'mp3_192k', type: 'ui' })).name, 'mp3_192k');
-    assert.equal((await t.call('json', { action: 'GetPreset', name: 'mp3_192k', type: 'user' })).errors.error, 'Preset "mp3_192k" not found.');
+    assert.equal((await t.call('json', { action: 'GetPreset', name: 'mp3_192k', type: 'user' })).errors!.error, 'Preset "mp3_192k" not found.');
   });
 
   test('SavePreset (XML, one format): SavedPreset is a string; GetPreset gives the stored fields without destination', async () => {
@@ -91,7 +91,7 @@ describe('Presets API', () => {
     assert.deepEqual(r, { message: 'Saved', SavedPreset: ['pair_1', 'pair_2'] });
     const xml = parseXml((await xmlQuery({ action: 'SavePreset', name: 'pair', format: [{ output: 'mp3' }, { output: 'm4a', audio_bitrate: '96k' }] })).text).response;
     assert.deepEqual(xml.SavedPreset, ['pair_1', 'pair_2']);
-    assert.equal((await t.call('json', { action: 'GetPreset', name: 'pair_2' })).format.audio_bitrate, '96k');
+    assert.equal((await t.call('json', { action: 'GetPreset', name: 'pair_2' })).format!.audio_bitrate, '96k');
   });
 
   test('a saved HLS encryption key is never read back from GetPreset or GetPresetsList, yet a format using the preset keeps it', async () => {
@@ -99,7 +99,7 @@ describe('Presets API', () => {
     const format = { output: 'advanced_hls', encryption: 'yes', encryption_key: key, stream: [{ size: '0x90', bitrate: '100k' }] };
     await t.call('json', { action: 'SavePreset', name: 'secret_hls', format });
     const one = await t.call('json', { action: 'GetPreset', name: 'secret_hls', type: 'user' });
-    assert.equal(one.format.encryption_key, '***');
+    assert.equal(one.format!.encryption_key, '***');
     const list = await t.call('json', { action: 'GetPresetsList', type: 'user' });
     assert.ok(!JSON.stringify(list).includes(key), 'no key in GetPresetsList');
     const xml = (await xmlQuery({ action: 'GetPreset', name: 'secret_hls', type: 'user' })).text;
@@ -125,17 +125,17 @@ describe('Presets API', () => {
     assert.equal(first.SavedPreset, 'thumbnail');
     const next = await t.call('json', { action: 'SavePreset', format: [{ output: 'thumbnail', time: '2' }, { output: 'THUMBNAIL', time: '3' }] });
     assert.deepEqual(next.SavedPreset, ['thumbnail_1', 'thumbnail_2']);
-    assert.equal((await t.call('json', { action: 'GetPreset', name: 'thumbnail' })).format.time, '1', 'the first is untouched');
+    assert.equal((await t.call('json', { action: 'GetPreset', name: 'thumbnail' })).format!.time, '1', 'the first is untouched');
     assert.deepEqual((await t.call('json', { action: 'GetPreset', name: 'thumbnail_2' })).format, { output: 'thumbnail', time: '3' });
   });
 
   test('DeletePreset: a user preset goes; a ui preset or an unknown name is an error', async () => {
     await t.call('json', { action: 'SavePreset', name: 'doomed', format: { output: 'mp3' } });
     assert.deepEqual(await t.call('json', { action: 'DeletePreset', name: 'doomed' }), { message: 'Deleted' });
-    assert.equal((await t.call('json', { action: 'GetPreset', name: 'doomed' })).errors.error, 'Preset "doomed" not found.');
-    assert.equal((await t.call('json', { action: 'DeletePreset', name: 'doomed' })).errors.error, 'Preset "doomed" not found.');
+    assert.equal((await t.call('json', { action: 'GetPreset', name: 'doomed' })).errors!.error, 'Preset "doomed" not found.');
+    assert.equal((await t.call('json', { action: 'DeletePreset', name: 'doomed' })).errors!.error, 'Preset "doomed" not found.');
     const before = await userPresets();
-    assert.match((await t.call('xml', { action: 'DeletePreset', name: 'mp4_720p' })).errors.error, /built-in \(ui\) preset and cannot be deleted/);
+    assert.match(one((await t.call('xml', { action: 'DeletePreset', name: 'mp4_720p' })).errors!.error), /built-in \(ui\) preset and cannot be deleted/);
     assert.equal((await t.call('json', { action: 'GetPreset', name: 'mp4_720p' })).type, 'ui');
     assert.deepEqual(await userPresets(), before);
   });
@@ -150,17 +150,17 @@ describe('Presets API', () => {
 
   test('another user can neither get, list, use nor delete a user’s presets', async () => {
     await t.call('json', { action: 'SavePreset', name: 'private_one', format: { output: 'mp3', audio_bitrate: '64k' } });
-    assert.equal((await t.call('json', { action: 'GetPreset', name: 'private_one' }, OTHER)).errors.error, 'Preset "private_one" not found.');
-    assert.equal((await t.call('json', { action: 'GetPreset', name: 'private_one', type: 'user' }, OTHER)).errors.error, 'Preset "private_one" not found.');
+    assert.equal((await t.call('json', { action: 'GetPreset', name: 'private_one' }, OTHER)).errors!.error, 'Preset "private_one" not found.');
+    assert.equal((await t.call('json', { action: 'GetPreset', name: 'private_one', type: 'user' }, OTHER)).errors!.error, 'Preset "private_one" not found.');
     assert.deepEqual(await userPresets(OTHER), []);
     const before = await mediaCount(OTHER);
     const add = await t.call('json', { action: 'AddMedia', source: 'http://127.0.0.1:9/a.mp4', format: { output_preset: 'private_one' } }, OTHER);
-    assert.equal(add.errors.error, 'Preset "private_one" not found.');
+    assert.equal(add.errors!.error, 'Preset "private_one" not found.');
     assert.equal(await mediaCount(OTHER), before);
     const save = await t.call('json', { action: 'SavePreset', name: 'copy', format: { output_preset: 'private_one' } }, OTHER);
-    assert.equal(save.errors.error, 'Preset "private_one" not found.');
-    assert.equal((await t.call('json', { action: 'DeletePreset', name: 'private_one' }, OTHER)).errors.error, 'Preset "private_one" not found.');
-    assert.equal((await t.call('json', { action: 'GetPreset', name: 'private_one' })).format.audio_bitrate, '64k', 'still there for its owner');
+    assert.equal(save.errors!.error, 'Preset "private_one" not found.');
+    assert.equal((await t.call('json', { action: 'DeletePreset', name: 'private_one' }, OTHER)).errors!.error, 'Preset "private_one" not found.');
+    assert.equal((await t.call('json', { action: 'GetPreset', name: 'private_one' })).format!.audio_bitrate, '64k', 'still there for its owner');
   });
 
   test('SavePreset with output_preset stores the merged fields (the format’s own win), self-contained', async () => {
@@ -168,13 +168,13 @@ describe('Presets API', () => {
     assert.equal(r.SavedPreset, 'derived_720');
     const p = await t.call('json', { action: 'GetPreset', name: 'derived_720' });
     assert.equal(p.output, 'mp4');
-    assert.equal(p.format.output, 'mp4');
-    assert.equal(p.format.size, '0x720', 'from the preset');
-    assert.equal(p.format.bitrate, '2000k', 'the format’s own');
-    assert.equal(p.format.maxrate, '3000k');
-    assert.equal(p.format.output_preset, undefined);
-    assert.equal(p.format.save_preset, undefined);
-    assert.equal(Object.keys(p.format)[0], 'output');
+    assert.equal(p.format!.output, 'mp4');
+    assert.equal(p.format!.size, '0x720', 'from the preset');
+    assert.equal(p.format!.bitrate, '2000k', 'the format’s own');
+    assert.equal(p.format!.maxrate, '3000k');
+    assert.equal(p.format!.output_preset, undefined);
+    assert.equal(p.format!.save_preset, undefined);
+    assert.equal(Object.keys(p.format!)[0], 'output');
   });
 
   test('AddMedia with output_preset mp4_360p and save_preset: merged fields echoed, the encode uses them, SavedPreset answered', async () => {
@@ -192,13 +192,13 @@ describe('Presets API', () => {
     const { final } = await untilFinal(t, id);
     assert.equal(final.status, 'Finished', JSON.stringify(final));
     const f = final.format;
-    assert.equal(f.output, 'mp4');
-    assert.equal(f.output_preset, 'mp4_360p', 'output_preset itself is echoed');
-    assert.equal(f.size, '0x360', 'from the preset');
-    assert.equal(f.bitrate, '800k', 'an empty field does not hide the preset’s');
-    assert.equal(f.maxrate, '1200k');
-    assert.equal(f.audio_bitrate, '64k', 'the format’s own field wins');
-    assert.equal(f.destination, `file://${out}`);
+    assert.equal(one(f).output, 'mp4');
+    assert.equal(one(f).output_preset, 'mp4_360p', 'output_preset itself is echoed');
+    assert.equal(one(f).size, '0x360', 'from the preset');
+    assert.equal(one(f).bitrate, '800k', 'an empty field does not hide the preset’s');
+    assert.equal(one(f).maxrate, '1200k');
+    assert.equal(one(f).audio_bitrate, '64k', 'the format’s own field wins');
+    assert.equal(one(f).destination, `file://${out}`);
 
     const probe = await ffprobe(out);
     const video = probe.streams.find((s) => s.codec_type === 'video')!;
@@ -211,8 +211,8 @@ describe('Presets API', () => {
 
     const saved = await t.call('json', { action: 'GetPreset', name: 'small_web' });
     assert.equal(saved.type, 'user');
+    assert.equal(saved.format!.destination, undefined);
     assert.deepEqual(saved.format, { ...BUILT_IN_PRESETS.find((p) => p.name === 'mp4_360p')!.format, audio_bitrate: '64k' });
-    assert.equal(saved.format.destination, undefined);
   });
 
   test('JSON AddMedia: several save_preset names answer an array; output may be omitted with output_preset', async () => {
@@ -224,9 +224,9 @@ describe('Presets API', () => {
     assert.match(r.MediaID, /^\d+$/);
     assert.deepEqual(r.SavedPreset, ['sp_a', 'sp_b']);
     const status = await t.call('json', { action: 'GetStatus', mediaid: r.MediaID, extended: 'yes' });
-    assert.deepEqual(status.job.format.map((f: any) => f.output), ['m4a', 'thumbnail']);
-    assert.equal(status.job.format[1].width, '320');
-    assert.equal(status.job.format[1].time, '10%');
+    assert.deepEqual(asList(status.job.format).map((f) => f.output), ['m4a', 'thumbnail']);
+    assert.equal(asList(status.job.format)[1]!.width, '320');
+    assert.equal(asList(status.job.format)[1]!.time, '10%');
     assert.deepEqual((await t.call('json', { action: 'GetPreset', name: 'sp_b' })).format, { output: 'thumbnail', time: '10%', width: '320' });
   });
 
@@ -234,18 +234,18 @@ describe('Presets API', () => {
     const added = await t.call('json', { action: 'AddMedia', source: 'http://127.0.0.1:9/b.mp4', format: { output: 'mp3' } });
     const up = await t.call('json', { action: 'UpdateMedia', mediaid: added.MediaID, format: { output_preset: 'mp4_480p', size: '0x240', save_preset: 'from_update' } });
     assert.deepEqual(up, { message: 'Updated', SavedPreset: 'from_update' });
-    assert.equal((await t.call('json', { action: 'GetPreset', name: 'from_update' })).format.size, '0x240');
+    assert.equal((await t.call('json', { action: 'GetPreset', name: 'from_update' })).format!.size, '0x240');
     const f = (await t.call('json', { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' })).job.format;
-    assert.equal(f.output, 'mp4');
-    assert.equal(f.size, '0x240');
-    assert.equal(f.bitrate, '1400k');
-    assert.match((await t.call('json', { action: 'UpdateMedia', mediaid: added.MediaID, format: { output_preset: 'nope' } })).errors.error, /Preset "nope" not found/);
-    assert.equal((await t.call('json', { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' })).job.format.size, '0x240', 'unchanged');
+    assert.equal(one(f).output, 'mp4');
+    assert.equal(one(f).size, '0x240');
+    assert.equal(one(f).bitrate, '1400k');
+    assert.match(one((await t.call('json', { action: 'UpdateMedia', mediaid: added.MediaID, format: { output_preset: 'nope' } })).errors!.error), /Preset "nope" not found/);
+    assert.equal(one((await t.call('json', { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' })).job.format).size, '0x240', 'unchanged');
 
     const bench = await t.call('json', { action: 'AddMediaBenchmark', source: 'http://127.0.0.1:9/c.mp4', format: { output_preset: 'webm_vp9_720p' } });
     const bf = (await t.call('json', { action: 'GetStatus', mediaid: bench.MediaID, extended: 'yes' })).job.format;
-    assert.equal(bf.output, 'webm');
-    assert.equal(bf.video_codec, 'libvpx-vp9');
+    assert.equal(one(bf).output, 'webm');
+    assert.equal(one(bf).video_codec, 'libvpx-vp9');
   });
 
   const bad: [string, () => Promise<any>, RegExp][] = [

@@ -44,7 +44,7 @@ describe('AddMedia with output mov_prores', () => {
     const { final } = await untilFinal(t, added.MediaID as string);
     assert.equal(final.status, 'Finished', JSON.stringify(final));
     const [task] = asList(final.format);
-    assert.equal(task.output, 'mov_prores');
+    assert.equal(task!.output, 'mov_prores');
 
     const probe = await ffprobe(out);
     assert.match(probe.format.format_name ?? '', /^mov,/);

@@ -40,12 +40,12 @@ test('FTP source → FTP and SFTP destinations plus one refused login: per-desti
   assert.equal(added.message, 'Added', JSON.stringify(added));
   const { final } = await untilFinal(t, added.MediaID as string);
   const format = asList(final.format)[0];
-  assert.equal(format.status, 'Finished', JSON.stringify(final));
-  const statuses = asList(format.destination_status);
+  assert.equal(format!.status, 'Finished', JSON.stringify(final));
+  const statuses = asList(format!.destination_status);
   assert.equal(statuses.length, 3);
   assert.equal(statuses[0], 'Saved');
   assert.equal(statuses[1], 'Saved');
-  assert.match(statuses[2], new RegExp(`^Error \\(.*the SFTP server refused the login for user ${SSH_USER}@127\\.0\\.0\\.1`));
+  assert.match(statuses[2]!, new RegExp(`^Error \\(.*the SFTP server refused the login for user ${SSH_USER}@127\\.0\\.0\\.1`));
 
   const [ftpFile, ...others] = await fs.readdir(path.join(ftp.root, 'out'));
   assert.equal(others.length, 0);

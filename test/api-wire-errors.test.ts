@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { USER, parseXml, startTestServer, toXml, type TestServer } from './helpers.ts';
+import { USER, parseXml, startTestServer, toXml, type TestServer, one } from './helpers.ts';
 
 /**
  * Issue 13 §7: every bad request gets an error that names the problem, in the format the request
@@ -22,7 +22,7 @@ describe('bad requests get their own named error, in their own format', () => {
   });
   after(() => t.close());
 
-  const countMedia = async () => (await t.call('json', { action: 'GetMediaList' })).media.length as number;
+  const countMedia = async () => (await t.call('json', { action: 'GetMediaList' })).media!.length as number;
   const auth = { userid: USER.id, userkey: USER.key };
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
 
@@ -116,12 +116,12 @@ describe('bad requests get their own named error, in their own format', () => {
 
   test('a media or task id beyond the stores\' integer ids is not found (PostgreSQL refused it: Internal error)', async () => {
     for (const id of ['2147483648', '999999999999999']) {
-      assert.equal((await t.call('json', { action: 'GetStatus', mediaid: id })).errors.error, `Media ${id} not found.`);
-      assert.equal((await t.call('xml', { action: 'GetStatus', mediaid: `1,${id}`, extended: 'yes' })).errors.error, `Media ${id} not found.`);
-      assert.equal((await t.call('json', { action: 'CancelMedia', mediaid: id })).errors.error, `Media ${id} not found.`);
-      assert.equal((await t.call('json', { action: 'GetMediaInfo', mediaid: id })).errors.error, `Media ${id} not found.`);
-      assert.match((await t.call('json', { action: 'GetMediaList', version: '3', mediaid: id })).errors.error, /Field "mediaid" must be at most 2147483647/);
-      assert.match((await t.call('json', { action: 'GetMediaList', version: '3', taskid: id })).errors.error, /Field "taskid" must be at most 2147483647/);
+      assert.equal((await t.call('json', { action: 'GetStatus', mediaid: id })).errors!.error, `Media ${id} not found.`);
+      assert.equal((await t.call('xml', { action: 'GetStatus', mediaid: `1,${id}`, extended: 'yes' })).errors!.error, `Media ${id} not found.`);
+      assert.equal((await t.call('json', { action: 'CancelMedia', mediaid: id })).errors!.error, `Media ${id} not found.`);
+      assert.equal((await t.call('json', { action: 'GetMediaInfo', mediaid: id })).errors!.error, `Media ${id} not found.`);
+      assert.match(one((await t.call('json', { action: 'GetMediaList', version: '3', mediaid: id })).errors!.error), /Field "mediaid" must be at most 2147483647/);
+      assert.match(one((await t.call('json', { action: 'GetMediaList', version: '3', taskid: id })).errors!.error), /Field "taskid" must be at most 2147483647/);
     }
   });
 

@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { asList, exec, makeClip, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import { asList, exec, makeClip, one, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import type { OneOrMany } from './replies.ts';
 import { makeMultiTrackClip } from './tracks-media.ts';
 
 interface AudioStream { channels: number; tags?: Record<string, string>; disposition?: Record<string, number> }
@@ -56,8 +57,8 @@ describe('audio tracks: audio_stream and downmix_mode', () => {
     const { final } = await untilFinal(t, added.MediaID);
     const formats = asList(final.format);
     for (const f of formats.slice(0, 6)) assert.equal(f.status, 'Finished', `${f.output}: ${f.description}`);
-    assert.equal(formats[6].status, 'Error');
-    assert.match(formats[6].description, /audio_stream deu: The source has no audio track in that language \(its tracks: eng, fra, und\)/);
+    assert.equal(formats[6]!.status, 'Error');
+    assert.match(formats[6]!.description!, /audio_stream deu: The source has no audio track in that language \(its tracks: eng, fra, und\)/);
 
     // The French track is the quiet one (0.05 amplitude, about -29 dB); the English one about -9 dB.
     const french = await audioStreams(path.join(out, 'french.mp4'));
@@ -90,15 +91,15 @@ describe('audio tracks: audio_stream and downmix_mode', () => {
     assert.equal(info.hdr, 'sdr');
     assert.equal(info.audio_codec, 'aac', 'the flat audio fields stay one element each, the first track (7.8 rules 17, 18)');
     const ex = await t.call('xml', { action: 'GetMediaInfoEx', mediaid: added.MediaID });
-    assert.deepEqual(asList(ex.source.audio_track).map((a: { language?: string }) => a.language ?? 'und'), ['eng', 'fra', 'und']);
+    assert.deepEqual(asList(one(ex.source).audio_track as OneOrMany<{ language?: string }>).map((a: { language?: string }) => a.language ?? 'und'), ['eng', 'fra', 'und']);
   });
 
   test('audio_stream on a source without sound ends the task in Error instead of making a silent file', async () => {
     const silent = await makeClip(path.join(t.filesDir, 'silent.mp4'), { seconds: 1, audio: false });
     const added = await t.call('json', { action: 'AddMedia', source: `file://${silent}`, format: { output: 'mp4', audio_stream: 'eng', destination: `file://${out}/silent-out.mp4` } });
     const { final } = await untilFinal(t, added.MediaID);
-    assert.equal(final.format.status, 'Error');
-    assert.match(final.format.description, /audio_stream picks audio tracks, but the source has no audio/);
+    assert.equal(one(final.format).status, 'Error');
+    assert.match(one(final.format).description!, /audio_stream picks audio tracks, but the source has no audio/);
   });
 
   test('several tracks for an output that holds one, or a bad pick, is refused at AddMedia', async () => {
@@ -109,7 +110,7 @@ describe('audio tracks: audio_stream and downmix_mode', () => {
       [{ output: 'mp4', downmix_mode: 'surround' }, /downmix_mode "surround" is not one of default, pl2, dpl/],
     ] as const) {
       const r = await t.call('json', { action: 'AddMedia', source: `file://${source}`, format: { ...format, destination: `file://${out}/x` } });
-      assert.match(r.errors?.error ?? '', pattern, JSON.stringify(r));
+      assert.match(one(r.errors?.error ?? ''), pattern, JSON.stringify(r));
     }
   });
 });

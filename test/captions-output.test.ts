@@ -136,8 +136,8 @@ describe('AddMedia with closed_captions', () => {
     const { final } = await untilFinal(t, added.MediaID as string, 240_000);
     const formats = asList(final.format);
     assert.deepEqual(formats.map((f: any) => f.status), [...Array(7).fill('Finished'), 'Error', 'Finished', 'Error'], JSON.stringify(formats.map((f: any) => f.description)));
-    assert.match(formats[7].description, /closed_captions source http:\/\/127\.0\.0\.1:\d+\/bad\.srt does not parse as SRT: line 6: /);
-    assert.match(formats[9].description, /closed_captions font_source http:\/\/127\.0\.0\.1:\d+\/fake\.ttf is not a TrueType or OpenType font/);
+    assert.match(formats[7]!.description!, /closed_captions source http:\/\/127\.0\.0\.1:\d+\/bad\.srt does not parse as SRT: line 6: /);
+    assert.match(formats[9]!.description!, /closed_captions font_source http:\/\/127\.0\.0\.1:\d+\/fake\.ttf is not a TrueType or OpenType font/);
 
     // mp4: one mov_text track in English, titled, default; its cues at the source's times.
     const mp4 = (await streamsOf(path.join(out, 'subs.mp4'))).filter((s) => s.codec_type === 'subtitle');
@@ -225,7 +225,7 @@ describe('AddMedia with closed_captions', () => {
     assert.equal(ok.message, 'Added', JSON.stringify(ok));
     const { final } = await untilFinal(t, ok.MediaID as string, 240_000);
     assert.deepEqual(asList(final.format).map((f: any) => f.status), ['Finished', 'Finished', 'Finished', 'Finished', 'Error'], JSON.stringify(asList(final.format).map((f: any) => f.description)));
-    assert.match(asList(final.format)[4].description, /closed_captions copy keeps CEA-608\/708 captions in H\.264 \(libx264\) video only, not in libvpx-vp9/);
+    assert.match(asList(final.format)[4]!.description!, /closed_captions copy keeps CEA-608\/708 captions in H\.264 \(libx264\) video only, not in libvpx-vp9/);
     const expected = [{ start: 0.96, end: 3, text: 'HELLO' }];
     // copy yes / no: the captions in the video itself, as FFmpeg's own decoder finds them (lavfi is the tests' to use).
     sameTimes(await embeddedCues(path.join(out, 'cc', 'kept.mp4')), expected, 0, 'copy yes');

@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse as parseMpd } from 'mpd-parser';
-import { USER, asList, exec, makeClip, parseXml, startReceiver, startTestServer, toXml, untilFinal, type TestServer } from './helpers.ts';
+import { USER, asList, exec, makeClip, parseXml, startReceiver, startTestServer, toXml, untilFinal, type TestServer, one } from './helpers.ts';
 import { parseM3u8, readM3u8 } from './hls-helpers.ts';
 
 const SECONDS = 3;
@@ -49,9 +49,9 @@ describe('DASH and CMAF through the API', () => {
     const { final } = await untilFinal(t, id);
     assert.equal(final.status, 'Finished', JSON.stringify(final));
     const [ladder, plain] = asList(final.format);
-    assert.equal(ladder.command, plain.command, 'one FFmpeg process makes both');
-    assert.equal(ladder.destination, `file://${out}/video.mpd`, 'GetStatus lists the MPD at its destination');
-    assert.equal(ladder.destination_status, 'Saved');
+    assert.equal(ladder!.command, plain!.command, 'one FFmpeg process makes both');
+    assert.equal(ladder!.destination, `file://${out}/video.mpd`, 'GetStatus lists the MPD at its destination');
+    assert.equal(ladder!.destination_status, 'Saved');
 
     await assert.rejects(fs.stat(path.join(out, 'manifest.mpd')), 'the MPD goes to the destination name');
     const mpdFile = path.join(out, 'video.mpd');
@@ -97,7 +97,7 @@ describe('DASH and CMAF through the API', () => {
     assert.ok(quality > 32, `PSNR ${quality} dB`);
 
     // The plain mpeg_dash is kept on the server: its link is the MPD, and what it lists is served.
-    const link: string = plain.s3_destination;
+    const link: string = one(plain!.s3_destination!);
     assert.match(link, /\/download\/[A-Za-z0-9_-]{20,}\/manifest\.mpd$/);
     const res = await fetch(link);
     assert.equal(res.headers.get('content-type'), 'application/dash+xml');
@@ -135,7 +135,7 @@ describe('DASH and CMAF through the API', () => {
 
     const lists = ['avc/index.m3u8', 'hevc/low/index.m3u8', 'audio/index.m3u8'];
     const task = final.format;
-    assert.deepEqual(asList(task.destination), [
+    assert.deepEqual(asList(one(task).destination), [
       ...[...lists, 'master.m3u8'].map((l) => `file://${byMpd}/${l}`), `file://${byMpd}/video.mpd`,
       ...[...lists, 'manifest.mpd'].map((l) => `file://${byM3u8}/${l}`), `file://${byM3u8}/video.m3u8`,
       ...[...lists, 'master.m3u8'].map((l) => `${receiver.url}/put/cmaf/${l}?sig=***`), `${receiver.url}/put/cmaf/video.mpd?sig=***`,
@@ -237,7 +237,7 @@ describe('DASH and CMAF through the API', () => {
       action: 'AddMedia', source: `file://${clip}`,
       format: { output: 'mpeg_dash', widevine: 'yes', widevine_content_id: 'abc' },
     });
-    assert.match(r.errors.error, /widevine is not supported/);
+    assert.match(one(r.errors!.error), /widevine is not supported/);
     assert.deepEqual((await t.call('json', { action: 'GetMediaList' })).media, before);
   });
 });

@@ -85,7 +85,7 @@ describe('dashboard over plain HTTP', () => {
     assert.equal((await api(t, cookie, add, { 'x-csrf-token': other.csrf })).status, 403, "another session's token");
     // Nothing was added by the refused requests.
     const list = await t.call('json', { action: 'GetMediaList', version: '3' });
-    assert.equal(list.pagination.total, '0');
+    assert.equal(list.pagination!.total, '0');
     // A foreign page cannot sign anyone in (login CSRF) either.
     const login = await fetch(`${t.server.url}/dashboard/login`, {
       method: 'POST',
@@ -123,14 +123,14 @@ describe('dashboard over plain HTTP', () => {
     await add('http://127.0.0.1:1/beta.mp4');
     const ids = async (source: string) => {
       const r = await t.call('json', { action: 'GetMediaList', version: '3', source });
-      return (Array.isArray(r.media) ? r.media : [r.media]).filter(Boolean).map((m: { id: string }) => m.id);
+      return r.media.map((m) => m.id!);
     };
     assert.deepEqual(await ids('alpha'), [alpha], 'any letter case');
     assert.deepEqual(await ids('%'), [percent], 'a % is matched literally');
     assert.deepEqual(await ids('l_h'), [], 'an _ is matched literally (not as any character, which would match "lph")');
     assert.deepEqual(await ids('a_clip'), [alpha]);
     const other = await t.call('json', { action: 'GetMediaList', version: '3', source: 'alpha' }, OTHER);
-    assert.equal(other.pagination.total, '0');
+    assert.equal(other.pagination!.total, '0');
   });
 
   it('stores an upload under the user\'s own folder whatever name it claims, and only for a signed-in page', async () => {
@@ -435,15 +435,15 @@ describe('dashboard in headless Chromium', { timeout: 120_000, skip: await chrom
     await page.getByRole('button', { name: 'Save preset' }).click();
     await page.getByRole('cell', { name: /size=0x180/ }).waitFor();
     const saved = await t.call('json', { action: 'GetPreset', name: 'dash_small' });
-    assert.equal(saved.format.size, '0x180');
-    assert.equal(saved.format.bitrate, '300k');
+    assert.equal(saved.format!.size, '0x180');
+    assert.equal(saved.format!.bitrate, '300k');
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-presets.png'), fullPage: true });
     // Delete asks first; "Keep" keeps the preset.
     const confirmDelete = page.getByRole('dialog', { name: 'Delete preset dash_small?' });
     await page.getByRole('button', { name: 'dash_small: Delete' }).click();
     await confirmDelete.getByRole('button', { name: 'Keep' }).click();
     await confirmDelete.waitFor({ state: 'detached' });
-    assert.equal((await t.call('json', { action: 'GetPreset', name: 'dash_small' })).format.size, '0x180');
+    assert.equal((await t.call('json', { action: 'GetPreset', name: 'dash_small' })).format!.size, '0x180');
     await page.getByRole('button', { name: 'dash_small: Delete' }).click();
     await confirmDelete.getByRole('button', { name: 'Delete preset' }).click();
     await page.getByRole('rowheader', { name: 'dash_small' }).waitFor({ state: 'detached' });

@@ -22,7 +22,7 @@ describe('decode once, encode many', () => {
   after(() => t.close());
 
   const logOf = async (id: string, taskId: string): Promise<string[]> =>
-    asList((await t.call('json', { action: 'GetTaskStatus', mediaid: id, taskid: taskId })).list.state).map((s: { message: string }) => s.message);
+    asList((await t.call('json', { action: 'GetTaskStatus', mediaid: id, taskid: taskId })).list!.state).map((s: { message: string }) => s.message);
 
   test('mp4 + webm + advanced_hls + m4a of one source come from one FFmpeg process; a format with another start runs on its own', async () => {
     const out = path.join(t.filesDir, 'once');
@@ -44,18 +44,18 @@ describe('decode once, encode many', () => {
     for (const f of asList(final.format)) assert.equal(f.status, 'Finished', `${f.output}: ${f.description}`);
 
     // One process: the same command line on the four tasks, each told who it shared it with.
-    for (const f of [webm, hls, m4a]) assert.equal(f.command, mp4.command);
-    assert.equal((mp4.command.match(/ -i /g) ?? []).length, 1, 'one input, decoded once');
-    assert.notEqual(late.command, mp4.command, 'another start cannot share the decode');
-    assert.equal(late.cpu_time !== undefined && late.speed !== undefined, true);
+    for (const f of [webm, hls, m4a]) assert.equal(f!.command, mp4!.command);
+    assert.equal((mp4!.command!.match(/ -i /g) ?? []).length, 1, 'one input, decoded once');
+    assert.notEqual(late!.command, mp4!.command, 'another start cannot share the decode');
+    assert.equal(late!.cpu_time !== undefined && late!.speed !== undefined, true);
     for (const f of [mp4, webm, hls, m4a]) {
-      const others = [mp4, webm, hls, m4a].filter((x) => x !== f).map((x) => x.id);
-      const log = await logOf(id, f.id);
-      assert.ok(log.some((m) => m.includes(`shared with tasks ${others.join(', ')}`)), `${f.id}: ${log.join(' | ')}`);
-      assert.equal(f.cpu_time, mp4.cpu_time, 'the process CPU time is recorded on each of its tasks');
-      assert.equal(f.speed, mp4.speed);
+      const others = [mp4, webm, hls, m4a].filter((x) => x !== f).map((x) => x!.id);
+      const log = await logOf(id, f!.id);
+      assert.ok(log.some((m) => m.includes(`shared with tasks ${others.join(', ')}`)), `${f!.id}: ${log.join(' | ')}`);
+      assert.equal(f!.cpu_time, mp4!.cpu_time, 'the process CPU time is recorded on each of its tasks');
+      assert.equal(f!.speed, mp4!.speed);
     }
-    assert.ok(!(await logOf(id, late.id)).some((m) => m.includes('shared with')));
+    assert.ok(!(await logOf(id, late!.id)).some((m) => m.includes('shared with')));
 
     // Each output is what it should be.
     const a = await ffprobe(path.join(out, 'a.mp4'));
@@ -97,16 +97,16 @@ describe('decode once, encode many', () => {
     const { final } = await untilFinal(t, id);
     assert.equal(final.status, 'Error', 'a failed format makes the media end in Error');
     const [good, bad, mp3] = asList(final.format);
-    assert.equal(good.status, 'Finished', good.description);
-    assert.equal(mp3.status, 'Finished', mp3.description);
-    assert.equal(bad.status, 'Error');
-    assert.match(bad.description, /FFmpeg exited with code/);
-    assert.match(final.description, /1 of 3 output\(s\) failed/);
+    assert.equal(good!.status, 'Finished', good!.description);
+    assert.equal(mp3!.status, 'Finished', mp3!.description);
+    assert.equal(bad!.status, 'Error');
+    assert.match(bad!.description!, /FFmpeg exited with code/);
+    assert.match(final.description!, /1 of 3 output\(s\) failed/);
     for (const f of [good, bad, mp3]) {
-      const log = await logOf(id, f.id);
-      assert.ok(log.some((m) => /The shared FFmpeg process failed .*one by one/.test(m)), `${f.id}: ${log.join(' | ')}`);
+      const log = await logOf(id, f!.id);
+      assert.ok(log.some((m) => /The shared FFmpeg process failed .*one by one/.test(m)), `${f!.id}: ${log.join(' | ')}`);
     }
-    assert.notEqual(good.command, mp3.command, 'after the failure each ran its own process');
+    assert.notEqual(good!.command, mp3!.command, 'after the failure each ran its own process');
     assert.deepEqual((await ffprobe(path.join(out, 'good.mp4'))).streams.map((s) => s.codec_name), ['h264', 'aac']);
     assert.equal((await ffprobe(path.join(out, 'good.mp3'))).streams[0]!.codec_name, 'mp3');
     await assert.rejects(fs.stat(path.join(out, 'bad.mp4')));

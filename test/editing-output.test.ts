@@ -129,8 +129,8 @@ describe('AddMedia with logo, text_overlay and fades', () => {
     const { final } = await untilFinal(t, added.MediaID as string);
     const formats = asList(final.format);
     assert.deepEqual(formats.map((f: any) => f.status), ['Finished', 'Finished', 'Finished', 'Error', 'Finished', 'Error', 'Finished', 'Finished', 'Finished', 'Finished'], JSON.stringify(formats.map((f: any) => f.description)));
-    assert.match(formats[3].description, /logo_source http:\/\/127\.0\.0\.1:\d+\/fake\.png is not an image FFmpeg can read: /);
-    assert.match(formats[5].description, /font_source http:\/\/127\.0\.0\.1:\d+\/fake\.ttf is not a TrueType or OpenType font/);
+    assert.match(formats[3]!.description!, /logo_source http:\/\/127\.0\.0\.1:\d+\/fake\.png is not an image FFmpeg can read: /);
+    assert.match(formats[5]!.description!, /font_source http:\/\/127\.0\.0\.1:\d+\/fake\.ttf is not a TrueType or OpenType font/);
 
     // The logo covers 200..240 x 40..70, and nothing else.
     const logo = await frameAt(path.join(out, 'logo.mp4'), 1);

@@ -23,7 +23,7 @@ import { StoreError } from '../src/store/db.ts';
 import { ConfigError } from '../src/config.ts';
 import { UploadTooLargeError } from '../src/dashboard/plugin.ts';
 import { createLogger } from '../src/log.ts';
-import { startTestServer, type TestServer } from './helpers.ts';
+import { one, startTestServer, type TestServer } from './helpers.ts';
 
 /** One of every error class, with whether it should say a later try may work. */
 const EVERY_CLASS: [EncoderyError, boolean][] = [
@@ -104,12 +104,12 @@ describe('an error that reaches the API', () => {
   after(() => t.close());
 
   test('a refused request keeps its exact words; a fault of ours is "Internal error (ref …)" and the log line of the whole error has that ref', async () => {
-    assert.equal((await t.call('json', { action: 'GetStatus' })).errors.error, 'Media ID is not indicated!');
-    assert.equal((await t.call('xml', { action: 'NoSuchAction' })).errors.error, 'Unknown action "NoSuchAction".');
+    assert.equal(one((await t.call('json', { action: 'GetStatus' })).errors!.error), 'Media ID is not indicated!');
+    assert.equal(one((await t.call('xml', { action: 'NoSuchAction' })).errors!.error), 'Unknown action "NoSuchAction".');
     // The store loses a table: a fault the user cannot fix and must not read about.
     await sql`drop table preset`.execute(t.server.db);
     for (const format of ['json', 'xml'] as const) {
-      const shown: string = (await t.call(format, { action: 'GetPresetsList' })).errors.error;
+      const shown: string = one((await t.call(format, { action: 'GetPresetsList' })).errors!.error);
       const ref = /^Internal error \(ref ([0-9a-f]{6})\); the request was not carried out\. Try again later\.$/.exec(shown)?.[1];
       assert.ok(ref, shown);
       assert.doesNotMatch(shown, /preset|sqlite|table/i);

@@ -38,13 +38,13 @@ describe('errors a user may see', () => {
     const add = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, notify: `${hooks.url}/done`, format: { output: 'mp4', destination: `file://${t.filesDir}/out.mp4` } });
     const { final } = await untilFinal(t, add.MediaID, 60_000);
     assert.equal(final.status, 'Error');
-    assert.match(final.description, /^Internal error \(ref [0-9a-f]{6}\)$/);
+    assert.match(final.description!, /^Internal error \(ref [0-9a-f]{6}\)$/);
     const notify = (await waitFor(async () => hooks.received.find((r) => r.url === '/done'), 30_000)).body.toString();
     for (const shown of [JSON.stringify(final), notify]) {
       assert.ok(!shown.includes(t.dataDir + '/scratch'), shown);
       assert.ok(!/ENOTDIR|EEXIST|mkdir/.test(shown), shown);
     }
-    const ref = /ref ([0-9a-f]{6})/.exec(final.description)![1]!;
+    const ref = /ref ([0-9a-f]{6})/.exec(final.description!)![1]!;
     const logged = logLines.find((l) => l.includes(`"ref":"${ref}"`) && l.includes('mkdir'));
     assert.ok(logged, `the log has the error under ref ${ref}`);
   });

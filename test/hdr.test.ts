@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { asList, exec, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import { asList, exec, one, startTestServer, untilFinal, type TestServer } from './helpers.ts';
 import { readM3u8 } from './hls-helpers.ts';
 import { makePqClip, PQ_MASTERING } from './tracks-media.ts';
 
@@ -68,8 +68,8 @@ describe('HDR sources', () => {
     const { final } = await untilFinal(t, id);
     const formats = asList(final.format);
     for (const f of formats) assert.equal(f.status, 'Finished', `${f.output}: ${f.description}`);
-    assert.equal(formats[0].command, formats[2].command, 'the tone-mapped, kept and mixed outputs come from one FFmpeg process');
-    assert.equal(formats[0].command, formats[3].command);
+    assert.equal(formats[0]!.command, formats[2]!.command, 'the tone-mapped, kept and mixed outputs come from one FFmpeg process');
+    assert.equal(formats[0]!.command, formats[3]!.command);
 
     const info = await t.call('json', { action: 'GetMediaInfo', mediaid: id });
     assert.equal(info.hdr, 'hdr10');
@@ -111,7 +111,7 @@ describe('HDR sources', () => {
       [{ output: 'mp4', hdr: 'bright' }, /hdr "bright" is not one of tonemap, keep/],
     ] as const) {
       const r = await t.call('json', { action: 'AddMedia', source: `file://${source}`, format: { ...format, destination: `file://${t.filesDir}/x.mp4` } });
-      assert.match(r.errors?.error ?? '', pattern, JSON.stringify(r));
+      assert.match(one(r.errors?.error ?? ''), pattern, JSON.stringify(r));
     }
   });
 });

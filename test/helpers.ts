@@ -11,6 +11,7 @@ import pg from 'pg';
 import { loadConfig, type Config } from '../src/config.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
 import { TEST_PG_URL } from './needs.ts';
+import type { OneOrMany, ReplyTo, StatusJob } from './replies.ts';
 
 export const exec = promisify(execFile);
 
@@ -66,8 +67,8 @@ export interface TestServer {
   filesOf(user: { id: string }): string;
   /** POST a raw body and get the raw reply. */
   raw(body: string, headers?: Record<string, string>): Promise<{ status: number; type: string; text: string }>;
-  /** POST a query as xml= or json= (URL-encoded), as `user` (default USER); returns `response`. */
-  call(format: 'xml' | 'json', query: Record<string, unknown>, user?: { id: string; key: string }): Promise<any>;
+  /** POST a query as xml= or json= (URL-encoded), as `user` (default USER); returns `response`, typed by the action (replies.ts). */
+  call<A extends string = string>(format: 'xml' | 'json', query: { action?: A; [field: string]: unknown }, user?: { id: string; key: string }): Promise<ReplyTo<A>>;
   close(): Promise<void>;
 }
 
@@ -135,12 +136,14 @@ export async function startTestServer(env: Record<string, string> = {}, log?: Lo
     });
     return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
   };
-  const call: TestServer['call'] = async (format, query, user = USER) => {
+  const call = async <A extends string = string>(format: 'xml' | 'json', query: { action?: A; [field: string]: unknown }, user = USER): Promise<ReplyTo<A>> => {
     const full = { userid: user.id, userkey: user.key, ...query };
     const doc = format === 'json' ? JSON.stringify({ query: full }) : toXml('query', full);
     const res = await raw(`${format}=${encodeURIComponent(doc)}`);
     if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${res.text}`);
-    return format === 'json' ? (JSON.parse(res.text) as { response: unknown }).response : parseXml(res.text).response;
+    const response: unknown = format === 'json' ? (JSON.parse(res.text) as { response: unknown }).response : parseXml(res.text).response;
+    // The shape is the server's contract, which the assertions on it check.
+    return response as ReplyTo<A>;
   };
   return {
     server,
@@ -174,6 +177,12 @@ export function toXml(name: string, value: unknown): string {
 
 export const asList = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
 
+/** The one element a reply holds where the wire allows one or a list (7.8): a list fails the test. */
+export function one<T>(x: OneOrMany<T>): T {
+  if (Array.isArray(x)) throw new Error(`expected one element, got a list of ${x.length}: ${JSON.stringify(x).slice(0, 300)}`);
+  return x;
+}
+
 export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -185,12 +194,12 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeo
 }
 
 /** Polls GetStatus until the media reaches a final status; returns every status seen in order. */
-export async function untilFinal(t: TestServer, mediaId: string, timeoutMs = 120_000, user = USER): Promise<{ final: any; seen: string[] }> {
+export async function untilFinal(t: TestServer, mediaId: string, timeoutMs = 120_000, user = USER): Promise<{ final: StatusJob; seen: string[] }> {
   const seen: string[] = [];
   const final = await waitFor(async () => {
     const r = await t.call('json', { action: 'GetStatus', mediaid: mediaId, extended: 'yes' }, user);
     const job = r.job;
-    if (!job) throw new Error(`GetStatus failed: ${JSON.stringify(r)}`);
+    if (!job || Array.isArray(job)) throw new Error(`GetStatus failed: ${JSON.stringify(r)}`);
     if (seen[seen.length - 1] !== job.status) seen.push(job.status);
     return ['Finished', 'Error', 'Stopped'].includes(job.status) ? job : undefined;
   }, timeoutMs, 50);

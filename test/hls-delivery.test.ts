@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { asList, makeClip, startReceiver, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import { asList, makeClip, startReceiver, startTestServer, untilFinal, type TestServer, one } from './helpers.ts';
 import { parseM3u8, readM3u8 } from './hls-helpers.ts';
 
 const LADDER = [
@@ -80,14 +80,14 @@ describe('advanced_hls through the API', () => {
     const file = `file://${out}`;
     const http = `${receiver.url}/put/hls`;
     const lists = ['stream_0/index.m3u8', 'low/index.m3u8', 'audio/index.m3u8'];
-    assert.deepEqual(task.destination, [
+    assert.deepEqual(one(task).destination, [
       ...lists.map((l) => `${file}/${l}`), `${file}/video.m3u8`,
       // (a signature in the query is a secret: redacted in replies)
       ...lists.map((l) => `${http}/${l}?sig=***`), `${http}/video.m3u8?sig=***`,
     ]);
-    assert.deepEqual(task.destination_status, Array(8).fill('Saved'));
-    assert.equal(task.output, 'advanced_hls');
-    assert.equal(asList(task.stream).length, 2, 'the streams are echoed');
+    assert.deepEqual(one(task).destination_status, Array(8).fill('Saved'));
+    assert.equal(one(task).output, 'advanced_hls');
+    assert.equal(asList(one(task).stream).length, 2, 'the streams are echoed');
   });
 
   test('kept on the server: s3_destination is the master, and its relative links resolve under /download', async () => {
@@ -98,7 +98,7 @@ describe('advanced_hls through the API', () => {
     });
     const { final } = await untilFinal(t, id);
     assert.equal(final.status, 'Finished', JSON.stringify(final));
-    const link: string = final.format.s3_destination;
+    const link: string = one(one(final.format).s3_destination!);
     assert.match(link, /\/download\/[A-Za-z0-9_-]{20,}\/master\.m3u8$/);
     const res = await fetch(link);
     assert.equal(res.status, 200);
@@ -124,16 +124,16 @@ describe('advanced_hls through the API', () => {
   test('16 streams are refused at AddMedia, naming the field', async () => {
     const stream = Array.from({ length: 16 }, (_, i) => ({ size: `0x${120 + i * 2}` }));
     const r = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output: 'advanced_hls', stream } });
-    assert.match(r.errors.error, /\bstream\b.*16.*1 to 15/);
+    assert.match(one(r.errors!.error), /\bstream\b.*16.*1 to 15/);
     const fifteen = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output: 'advanced_hls', stream: stream.slice(0, 15) } });
     assert.match(fifteen.MediaID, /^\d+$/);
     await t.call('json', { action: 'CancelMedia', mediaid: fifteen.MediaID });
     const none = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output: 'advanced_hls' } });
-    assert.match(none.errors.error, /stream/);
+    assert.match(one(none.errors!.error), /stream/);
     const both = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output: 'advanced_hls', stream: { audio_only: 'yes', video_only: 'yes' } } });
-    assert.match(both.errors.error, /stream 1: audio_only and video_only/);
+    assert.match(one(both.errors!.error), /stream 1: audio_only and video_only/);
     const escape = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output: 'advanced_hls', stream: { sub_path: '../up' } } });
-    assert.match(escape.errors.error, /stream 1: sub_path/);
+    assert.match(one(escape.errors!.error), /stream 1: sub_path/);
   });
 });
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { parseFormat } from '../src/domain/format.ts';
 import { redactFields } from '../src/transfer/redact.ts';
 import type { FieldMap } from '../src/domain/fields.ts';
-import { exec, makeClip, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import { exec, makeClip, startTestServer, untilFinal, type TestServer, one, asList } from './helpers.ts';
 import { parseM3u8 } from './hls-helpers.ts';
 
 const KEY = '00112233445566778899aabbccddeeff';
@@ -114,7 +114,7 @@ describe('advanced_hls encryption through the API', () => {
     });
     const { final } = await untilFinal(t, id);
     assert.equal(final.status, 'Finished', JSON.stringify(final));
-    const link: string = final.format.s3_destination;
+    const link: string = one(one(final.format).s3_destination!);
     const master = parseM3u8(await (await fetch(link)).text());
     const variantUrl = new URL(master.playlists![0]!.uri, link);
     const playlist = parseM3u8(await (await fetch(variantUrl)).text()) as unknown as KeyedPlaylist;
@@ -149,7 +149,7 @@ describe('advanced_hls encryption through the API', () => {
     });
     const { final } = await untilFinal(t, id);
     assert.equal(final.status, 'Finished', JSON.stringify(final));
-    const kept = await fetch(final.format[1].s3_destination);
+    const kept = await fetch(one(asList(final.format)[1]!.s3_destination!));
     assert.equal(kept.status, 200, 'the kept output is there');
     const playlist = parseM3u8(await fs.readFile(path.join(out, 'stream_0/index.m3u8'), 'utf8')) as unknown as KeyedPlaylist;
     assert.ok(playlist.segments.every((s) => s.key?.uri === keyUrl));
@@ -168,7 +168,7 @@ describe('advanced_hls encryption through the API', () => {
       action: 'AddMedia', source: `file://${clip}`,
       format: { output: 'advanced_hls', encryption: 'yes', encryption_key: 'secret-not-hex', stream: { size: '0x90' } },
     });
-    assert.match(r.errors.error, /encryption_key is not 32 hexadecimal digits/);
+    assert.match(one(r.errors!.error), /encryption_key is not 32 hexadecimal digits/);
     assert.ok(!JSON.stringify(r).includes('secret-not-hex'));
   });
 });

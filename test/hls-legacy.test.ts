@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseFormat, type HlsSpec } from '../src/domain/format.ts';
 import type { FieldMap } from '../src/domain/fields.ts';
-import { makeClip, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import { makeClip, startTestServer, untilFinal, type TestServer, one } from './helpers.ts';
 import { probeSegment, readM3u8 } from './hls-helpers.ts';
 
 function hls(fields: FieldMap): HlsSpec {
@@ -79,8 +79,8 @@ describe('iphone_stream through the API', () => {
     });
     const { final } = await untilFinal(t, id);
     assert.equal(final.status, 'Finished', JSON.stringify(final));
-    assert.equal(final.format.output, 'iphone_stream');
-    assert.equal(final.format.bitrates, '60k,120k', 'the fields are echoed as sent');
+    assert.equal(one(final.format).output, 'iphone_stream');
+    assert.equal(one(final.format).bitrates, '60k,120k', 'the fields are echoed as sent');
     const master = await readM3u8(path.join(out, 'video.m3u8'));
     assert.deepEqual(master.playlists?.map((p) => [p.uri, p.attributes.RESOLUTION?.height]), [
       ['stream_0/index.m3u8', 60], ['stream_1/index.m3u8', 90], ['audio_only/index.m3u8', undefined],
@@ -93,6 +93,6 @@ describe('iphone_stream through the API', () => {
       assert.ok(facts.firstKey);
     }
     assert.deepEqual((await probeSegment(path.join(out, 'audio_only/seg_00001.ts'))).audio, [{ codec: 'aac', channels: 2 }]);
-    assert.ok([final.format.destination].flat().includes(`file://${out}/stream_1/index.m3u8`), 'GetStatus lists the variants');
+    assert.ok([one(final.format).destination].flat().includes(`file://${out}/stream_1/index.m3u8`), 'GetStatus lists the variants');
   });
 });

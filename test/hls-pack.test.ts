@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseFormat } from '../src/domain/format.ts';
 import { destinationForLayout } from '../src/domain/destinations.ts';
-import { exec, makeClip, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import { exec, makeClip, startTestServer, untilFinal, type TestServer, one, asList } from './helpers.ts';
 import { probeSegment, readM3u8 } from './hls-helpers.ts';
 
 const LADDER = [
@@ -53,8 +53,8 @@ describe('advanced_hls pack_files through the API', () => {
     const { final } = await untilFinal(t, id);
     assert.equal(final.status, 'Finished', JSON.stringify(final));
     assert.deepEqual(await fs.readdir(out), ['video.tar'], 'only the archive is delivered');
-    assert.equal(final.format.destination, `file://${out}/video.tar`);
-    assert.equal(final.format.destination_status, 'Saved');
+    assert.equal(one(final.format).destination, `file://${out}/video.tar`);
+    assert.equal(one(final.format).destination_status, 'Saved');
 
     const { stdout } = await exec('tar', ['-tf', path.join(out, 'video.tar')]);
     const entries = stdout.trim().split('\n').sort();
@@ -80,7 +80,7 @@ describe('advanced_hls pack_files through the API', () => {
     assert.equal(final.status, 'Finished', JSON.stringify(final));
     const delivered = (await exec('find', [out, '-type', 'f'])).stdout.trim().split('\n').map((f) => path.relative(out, f)).sort();
     assert.deepEqual(delivered, ['audio.zip', 'bundle.zip', 'small/60p.zip', 'stream_0.zip']);
-    const listed = [final.format.destination].flat().map((d: string) => path.relative(`file://${out}`, d)).sort();
+    const listed = asList(one(final.format).destination).map((d) => path.relative(`file://${out}`, d)).sort();
     assert.deepEqual(listed, delivered, 'GetStatus names every archive');
 
     const unpacked = path.join(t.filesDir, 'zip-x');
@@ -99,7 +99,7 @@ describe('advanced_hls pack_files through the API', () => {
     });
     const { final } = await untilFinal(t, id);
     assert.equal(final.status, 'Finished', JSON.stringify(final));
-    const link: string = final.format.s3_destination;
+    const link: string = one(one(final.format).s3_destination!);
     assert.match(link, /\/clip\.tar$/);
     const res = await fetch(link);
     assert.equal(res.status, 200);

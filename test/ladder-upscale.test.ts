@@ -15,7 +15,7 @@ import type { FieldMap } from '../src/domain/fields.ts';
 import { planMedia } from '../src/pipeline/plan/index.ts';
 import { sourceClipProblem } from '../src/domain/source-clip.ts';
 import { probeMedia } from '../src/pipeline/ffmpeg/probe.ts';
-import { asList, exec, ffprobe, makeClip, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import { asList, exec, ffprobe, makeClip, startTestServer, untilFinal, type TestServer, one } from './helpers.ts';
 
 let t: TestServer;
 before(async () => {
@@ -97,9 +97,9 @@ test('upscale no on a user stream drops it too; a single file larger than the so
 test('refused at AddMedia, nothing stored: HE-AAC by default, a source segment (?start=&end=)', async () => {
   const before = await t.call('json', { action: 'GetMediaList' });
   const r = await t.call('json', { action: 'AddMedia', source: 'https://example.com/a.mp4', format: { output: 'mp4', audio_codec: 'dolby_heaacv2' } });
-  assert.match(r.errors.error, /^audio_codec "dolby_heaacv2" is not supported yet: this server's FFmpeg has no HE-AAC encoder \(it needs libfdk_aac\)\. Use dolby_aac/);
+  assert.match(one(r.errors!.error), /^audio_codec "dolby_heaacv2" is not supported yet: this server's FFmpeg has no HE-AAC encoder \(it needs libfdk_aac\)\. Use dolby_aac/);
   const clip = await t.call('json', { action: 'AddMedia', source: ['https://example.com/a.mp4', 'https://k:secret@example.com/b.mp4?start=5&end=10'], format: { output: 'mp4' } });
-  assert.equal(clip.errors.error, 'source 2: ?start=…&end=… (a segment of the source) is not supported yet: the whole file would be encoded. Remove it from the URL and give each format start and duration (or finish) instead.');
+  assert.equal(clip.errors!.error, 'source 2: ?start=…&end=… (a segment of the source) is not supported yet: the whole file would be encoded. Remove it from the URL and give each format start and duration (or finish) instead.');
   assert.deepEqual(await t.call('json', { action: 'GetMediaList' }), before);
   assert.equal(sourceClipProblem('https://bucket.s3.amazonaws.com/a.mp4?X-Amz-Signature=abc&st=1', 0, 1), null);
   assert.match(sourceClipProblem('file:///x/a.mp4?end=3', 0, 1) ?? '', /^source: \?end=… \(a segment/);

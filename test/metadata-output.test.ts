@@ -78,7 +78,7 @@ describe('container edits: rotation metadata, tags, chapters', () => {
     const formats = asList(final.format);
     for (const f of formats) assert.equal(f.status, 'Finished', `${f.output}: ${f.description}`);
     // Tags, chapters and rotation metadata touch no frame: every format shares the one decode.
-    for (const f of formats.slice(1)) assert.ok(f.command.startsWith(formats[0].command.split(' && ')[0]), `${f.output} shares the decode`);
+    for (const f of formats.slice(1)) assert.ok(f.command!.startsWith(formats[0]!.command!.split(' && ')[0]!), `${f.output} shares the decode`);
 
     const rot90 = await probeAll(path.join(out, 'rot90.mp4'));
     assert.equal(rotationOf(rot90), 90);

@@ -151,7 +151,7 @@ describe('pass-through through the API', () => {
   after(() => t.close());
 
   const logOf = async (id: string, taskId: string): Promise<string[]> =>
-    asList((await t.call('json', { action: 'GetTaskStatus', mediaid: id, taskid: taskId })).list.state).map((s: { message: string }) => s.message);
+    asList((await t.call('json', { action: 'GetTaskStatus', mediaid: id, taskid: taskId })).list!.state).map((s: { message: string }) => s.message);
 
   test('met limits → packets copied; exceeded bitrate or smart_passthrough no → encoded', async () => {
     const out = path.join(t.filesDir, 'out');
@@ -170,35 +170,35 @@ describe('pass-through through the API', () => {
     const { final } = await untilFinal(t, id);
     assert.equal(final.status, 'Finished', JSON.stringify(final));
     const [copy, smaller, forced, audio, capped, tight] = asList(final.format);
-    for (const f of [copy, smaller, forced, audio, capped, tight]) assert.equal(f.status, 'Finished', `${f.output}: ${f.description}`);
+    for (const f of [copy, smaller, forced, audio, capped, tight]) assert.equal(f!.status, 'Finished', `${f!.output}: ${f!.description}`);
 
     const source = await packets(src);
     assert.ok(source.length > 100, 'video and audio packets of the source');
     assert.deepEqual(await packets(path.join(out, 'copy.mp4')), source, 'every packet copied as it is');
-    const copyLog = await logOf(id, copy.id);
+    const copyLog = await logOf(id, copy!.id);
     assert.ok(copyLog.some((m) => /^Source already is H\.264 High 320x180 at 0\.\d\d Mbit\/s ≤ 1\.0 Mbit\/s with AAC 48000 Hz stereo at \d+ kbit\/s; remuxed without re-encoding$/.test(m)), copyLog.join(' | '));
-    assert.match(copy.command, / -c copy /);
+    assert.match(copy!.command!, / -c copy /);
     const { stdout: title } = await exec('ffprobe', ['-v', 'error', '-show_entries', 'format_tags=title', '-of', 'csv=p=0', path.join(out, 'copy.mp4')]);
     assert.equal(title.trim(), 'Remuxed', 'container edits still apply to a remux');
 
     const audioPackets = source.filter((l) => l.startsWith('1 '));
     assert.deepEqual((await packets(path.join(out, 'audio.m4a'))).map((l) => l.replace(/^0 /, '1 ')), audioPackets, 'the audio copied as it is');
-    assert.ok((await logOf(id, audio.id)).some((m) => m.startsWith('Source audio already is AAC 48000 Hz stereo')));
+    assert.ok((await logOf(id, audio!.id)).some((m) => m.startsWith('Source audio already is AAC 48000 Hz stereo')));
 
     const sourceRate = await streamBitrate(src);
     const smallerRate = await streamBitrate(path.join(out, 'smaller.mp4'));
     assert.ok(smallerRate < sourceRate * 0.6, `re-encoded at ${smallerRate} bit/s from ${sourceRate}`);
-    assert.ok((await logOf(id, smaller.id)).some((m) => /^Encoding, not remuxing: the source's video runs at 0\.\d\d Mbit\/s > 0\.15 Mbit\/s asked$/.test(m)));
+    assert.ok((await logOf(id, smaller!.id)).some((m) => /^Encoding, not remuxing: the source's video runs at 0\.\d\d Mbit\/s > 0\.15 Mbit\/s asked$/.test(m)));
 
     assert.notDeepEqual(await packets(path.join(out, 'forced.mp4')), source, 'smart_passthrough no encodes');
 
     // maxrate: the source (made within 500k / 1000k) fits 800k / 1600k; its first keyframe alone overflows 20k.
     assert.deepEqual(await packets(path.join(out, 'capped.mp4')), source);
-    const cappedLog = await logOf(id, capped.id);
+    const cappedLog = await logOf(id, capped!.id);
     assert.ok(cappedLog.some((m) => m.includes('within maxrate 0.80 Mbit/s / bufsize 1.6 Mbit') && m.endsWith('remuxed without re-encoding')), cappedLog.join(' | '));
     assert.notDeepEqual(await packets(path.join(out, 'tight.mp4')), source);
-    const tightLog = await logOf(id, tight.id);
+    const tightLog = await logOf(id, tight!.id);
     assert.ok(tightLog.some((m) => /^Encoding, not remuxing: the source's video peaks above maxrate 0\.45 Mbit\/s with bufsize 0\.02 Mbit \(at -?[\d.]+ s\)$/.test(m)), tightLog.join(' | '));
-    assert.ok(!(await logOf(id, forced.id)).some((m) => m.includes('remux')));
+    assert.ok(!(await logOf(id, forced!.id)).some((m) => m.includes('remux')));
   });
 });

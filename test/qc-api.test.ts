@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { asList, exec, makeClip, OTHER, startReceiver, startTestServer, untilFinal, waitFor, type TestServer } from './helpers.ts';
+import { asList, exec, makeClip, OTHER, startReceiver, startTestServer, untilFinal, waitFor, type TestServer, one } from './helpers.ts';
 
 /** Every check a good 320x240 H.264/AAC encode of the clip must pass. */
 const GOOD_CHECKS = {
@@ -65,55 +65,55 @@ describe('QC child media through the API', () => {
     const id = added.MediaID as string;
     const { final } = await untilFinal(t, id);
     assert.equal(final.status, 'Finished', JSON.stringify(final));
-    const link = final.format.qc_media;
-    assert.ok(link && /^\d+$/.test(link.mediaid), `the parent's format names its QC child: ${JSON.stringify(final.format)}`);
-    assert.equal(link.status, 'Finished');
-    assert.equal(link.task_status, undefined, 'no child log without include_qc_task_status');
+    const link = one(final.format).qc_media;
+    assert.ok(link && /^\d+$/.test(one(link).mediaid), `the parent's format names its QC child: ${JSON.stringify(final.format)}`);
+    assert.equal(one(link).status, 'Finished');
+    assert.equal(one(link).task_status, undefined, 'no child log without include_qc_task_status');
 
-    const child = (await t.call('json', { action: 'GetStatus', mediaid: link.mediaid, extended: 'yes' })).job;
+    const child = (await t.call('json', { action: 'GetStatus', mediaid: one(link).mediaid, extended: 'yes' })).job;
     assert.equal(child.parent_mediaid, id);
-    assert.equal(child.parent_taskid, final.format.id);
+    assert.equal(child.parent_taskid, one(final.format).id);
     assert.equal(child.status, 'Finished');
-    assert.equal(child.format.output, 'qc_check');
-    const report = child.format.qc_report;
-    assert.equal(report.result, 'pass', JSON.stringify(report, null, 1));
-    const checks = asList(report.check);
+    assert.equal(one(child.format).output, 'qc_check');
+    const report = one(child.format).qc_report;
+    assert.equal(report!.result, 'pass', JSON.stringify(report, null, 1));
+    const checks = asList(report!.check);
     for (const name of Object.keys(GOOD_CHECKS).filter((n) => n !== 'qc_video_metrics')) {
       const c = checks.find((x: { name: string }) => x.name === name);
       assert.ok(c, `check ${name} reported`);
       assert.equal(c.result, 'pass', `${name}: ${JSON.stringify(c)}`);
       assert.ok(c.measured, `${name} says what it measured`);
     }
-    const metrics = asList(report.metric);
+    const metrics = asList(report!.metric);
     for (const m of ['psnr', 'ssim', 'ms_ssim']) {
       const r = metrics.find((x: { name: string }) => x.name === m);
-      assert.equal(r.result, 'pass', `${m}: ${JSON.stringify(r)}`);
-      assert.equal(Number(r.frames), 75, `${m} compares every frame`);
-      for (const k of ['min', 'max', 'mean', 'median', 'harm_mean']) assert.ok(Number.isFinite(Number(r[k])), `${m} ${k}`);
-      assert.ok(Number(r.min) <= Number(r.median) && Number(r.median) <= Number(r.max));
+      assert.equal(r!.result, 'pass', `${m}: ${JSON.stringify(r)}`);
+      assert.equal(Number(r!.frames), 75, `${m} compares every frame`);
+      for (const k of ['min', 'max', 'mean', 'median', 'harm_mean']) assert.ok(Number.isFinite(Number(r![k as 'min'])), `${m} ${k}`);
+      assert.ok(Number(r!.min) <= Number(r!.median) && Number(r!.median) <= Number(r!.max));
     }
-    assert.ok(Number(metrics.find((x: { name: string }) => x.name === 'psnr').mean) > 30);
+    assert.ok(Number(metrics.find((x: { name: string }) => x.name === 'psnr')!.mean) > 30);
     const vmaf = metrics.find((x: { name: string }) => x.name === 'vmaf');
     const { stdout } = await exec('ffmpeg', ['-hide_banner', '-filters']);
-    if (/\blibvmaf\b/.test(stdout)) assert.equal(vmaf.result, 'pass');
+    if (/\blibvmaf\b/.test(stdout)) assert.equal(vmaf!.result, 'pass');
     else {
-      assert.equal(vmaf.result, 'unavailable');
-      assert.match(vmaf.reason, /without libvmaf/);
-      assert.equal(vmaf.mean, undefined, 'no invented VMAF number');
+      assert.equal(vmaf!.result, 'unavailable');
+      assert.match(vmaf!.reason!, /without libvmaf/);
+      assert.equal(vmaf!.mean, undefined, 'no invented VMAF number');
     }
 
     // include_qc_task_status: the child's state log beside its link.
     const withLog = (await t.call('json', { action: 'GetStatus', mediaid: id, extended: 'yes', include_qc_task_status: 'yes' })).job;
-    const states = asList(withLog.format.qc_media.task_status.state).map((s: { message: string }) => s.message);
+    const states = asList(one(one(withLog.format).qc_media)!.task_status!.state).map((s: { message: string }) => s.message);
     assert.ok(states.includes('QC result: pass'), states.join('\n'));
     assert.ok(states.some((m: string) => m.startsWith('QC qc_duration: pass')));
 
     // GetTaskStatus include_qc=yes lists the task's QC children with their logs.
-    const plain = await t.call('xml', { action: 'GetTaskStatus', mediaid: id, taskid: final.format.id });
-    assert.equal(plain.list.qc_media, undefined);
-    const ts = await t.call('xml', { action: 'GetTaskStatus', mediaid: id, taskid: final.format.id, include_qc: 'yes' });
-    assert.equal(ts.list.qc_media.mediaid, link.mediaid);
-    assert.ok(asList(ts.list.qc_media.task_status.state).some((s: { message: string }) => s.message === 'QC result: pass'));
+    const plain = await t.call('xml', { action: 'GetTaskStatus', mediaid: id, taskid: one(final.format).id });
+    assert.equal(plain.list!.qc_media, undefined);
+    const ts = await t.call('xml', { action: 'GetTaskStatus', mediaid: id, taskid: one(final.format).id, include_qc: 'yes' });
+    assert.equal(one(ts.list!.qc_media)!.mediaid, one(link).mediaid);
+    assert.ok(asList(one(ts.list!.qc_media)!.task_status!.state).some((s: { message: string }) => s.message === 'QC result: pass'));
 
     // qc_start_notify when the child starts, qc_notify when it ends, in the parent's notify_format.
     const got = await waitFor(async () => {
@@ -123,7 +123,7 @@ describe('QC child media through the API', () => {
     }, 20_000);
     const body = (r: { body: Buffer }) => JSON.parse(new URLSearchParams(r.body.toString()).get('json') ?? r.body.toString()).result;
     const start = body(got.start);
-    assert.equal(start.mediaid, link.mediaid);
+    assert.equal(start.mediaid, one(link).mediaid);
     assert.equal(start.parent_mediaid, id);
     assert.equal(start.status, 'Processing');
     const end = body(got.end);
@@ -132,9 +132,9 @@ describe('QC child media through the API', () => {
     assert.ok(receiver.received.findIndex((r) => r.url === '/qc-start') < receiver.received.findIndex((r) => r.url === '/qc-end'));
 
     // Another user sees neither the child nor, through the parent, its link.
-    const other = await t.call('xml', { action: 'GetStatus', mediaid: link.mediaid }, OTHER);
+    const other = await t.call('xml', { action: 'GetStatus', mediaid: one(link).mediaid }, OTHER);
     assert.match(String(other.errors?.error), /not found/);
-    const otherTask = await t.call('xml', { action: 'GetTaskStatus', mediaid: id, taskid: final.format.id, include_qc: 'yes' }, OTHER);
+    const otherTask = await t.call('xml', { action: 'GetTaskStatus', mediaid: id, taskid: one(final.format).id, include_qc: 'yes' }, OTHER);
     assert.match(String(otherTask.errors?.error), /not found/);
   });
 
@@ -146,15 +146,15 @@ describe('QC child media through the API', () => {
     });
     const { final } = await untilFinal(t, added.MediaID);
     assert.equal(final.status, 'Error');
-    assert.equal(final.format.status, 'Error');
-    assert.match(final.format.description, /QC failed: psnr: fatal: mean [\d.]+ is below 38/);
-    assert.match(final.format.description, /qc_fail_parent/);
-    const link = final.format.qc_media;
-    assert.equal(link.status, 'Error');
-    assert.match(link.description, /psnr/);
-    const child = await t.call('json', { action: 'GetStatus', mediaid: link.mediaid });
+    assert.equal(one(final.format).status, 'Error');
+    assert.match(one(final.format).description!, /QC failed: psnr: fatal: mean [\d.]+ is below 38/);
+    assert.match(one(final.format).description!, /qc_fail_parent/);
+    const link = one(final.format).qc_media;
+    assert.equal(one(link)!.status, 'Error');
+    assert.match(one(link)!.description!, /psnr/);
+    const child = await t.call('json', { action: 'GetStatus', mediaid: one(link)!.mediaid });
     assert.equal(child.status, 'Error');
-    assert.match(child.description, /QC failed: psnr: fatal: mean [\d.]+ is below 38/);
+    assert.match(child.description!, /QC failed: psnr: fatal: mean [\d.]+ is below 38/);
   });
 
   test('media-level qc checks every format; without qc_fail_parent a failed QC leaves the output Finished', async () => {
@@ -167,14 +167,14 @@ describe('QC child media through the API', () => {
     const { final } = await untilFinal(t, added.MediaID);
     assert.equal(final.status, 'Finished', JSON.stringify(final));
     const [good, bad] = asList(final.format);
-    assert.equal(good.status, 'Finished');
-    assert.equal(bad.status, 'Finished');
-    assert.equal(good.qc_media.status, 'Finished');
-    assert.equal(bad.qc_media.status, 'Error');
-    assert.notEqual(good.qc_media.mediaid, bad.qc_media.mediaid);
+    assert.equal(good!.status, 'Finished');
+    assert.equal(bad!.status, 'Finished');
+    assert.equal(one(good!.qc_media)!.status, 'Finished');
+    assert.equal(one(bad!.qc_media)!.status, 'Error');
+    assert.notEqual(one(good!.qc_media)!.mediaid, one(bad!.qc_media)!.mediaid);
     // CancelMedia of the parent takes its QC children with it.
     assert.equal((await t.call('xml', { action: 'CancelMedia', mediaid: added.MediaID })).message, 'Deleted');
-    const gone = await t.call('xml', { action: 'GetStatus', mediaid: good.qc_media.mediaid });
+    const gone = await t.call('xml', { action: 'GetStatus', mediaid: one(good!.qc_media)!.mediaid });
     assert.match(String(gone.errors?.error), /not found/);
   });
 
@@ -208,7 +208,7 @@ describe('a QC child interrupted by a worker stop', () => {
       const clip = await makeClip(path.join(a.filesDir, 'clip.mp4'), { seconds: 2 });
       const added = await a.call('json', { action: 'AddMedia', source: `file://${clip}`, qc_notify: `${receiver.url}/qc-end`, format: { output: 'mp4', qc: { qc_validate_dts: '' } } });
       const { final } = await untilFinal(a, added.MediaID);
-      const childId = Number(final.format.qc_media.mediaid);
+      const childId = Number(one(one(final.format).qc_media)!.mediaid);
       // What a worker killed in the middle of QC leaves behind.
       await a.server.db.updateTable('media').set({ status: 'Processing', finished_at: null }).where('id', '=', childId).execute();
       await a.server.db.updateTable('task').set({ status: 'Processing', finished_at: null }).where('media_id', '=', childId).execute();
@@ -216,7 +216,7 @@ describe('a QC child interrupted by a worker stop', () => {
       b = await startTestServer({ ENCODERY_WORKERS: '1', ENCODERY_DATA_DIR: a.dataDir, ...(a.config.databaseUrl ? { ENCODERY_DATABASE_URL: a.config.databaseUrl } : {}) });
       const { final: child } = await untilFinal(b, String(childId));
       assert.equal(child.status, 'Error');
-      assert.match(child.description, /QC was interrupted by a worker stop/);
+      assert.match(child.description!, /QC was interrupted by a worker stop/);
       assert.equal(child.parent_mediaid, added.MediaID);
       await waitFor(async () => receiver.received.filter((r) => r.url === '/qc-end').length >= 2, 20_000);
     } finally {

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { asList, makeClip, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import { asList, makeClip, startTestServer, untilFinal, type TestServer, one } from './helpers.ts';
 
 const SEGMENT_QC = { qc_segment_starts_with_idr: '', qc_short_segment: { min: '0.9' }, qc_validate_dts: '', qc_duration: { deviation: '0.2' } };
 
@@ -29,13 +29,13 @@ describe('QC of segmented outputs made by Encodery', () => {
       assert.ok(added.MediaID, JSON.stringify(added));
       const { final } = await untilFinal(t, added.MediaID);
       assert.equal(final.status, 'Finished', JSON.stringify(final));
-      const link = final.format.qc_media;
-      const child = (await t.call('json', { action: 'GetStatus', mediaid: link.mediaid, extended: 'yes' })).job;
-      const checks = asList(child.format.qc_report.check);
-      assert.equal(child.format.qc_report.result, 'pass', JSON.stringify(checks, null, 1));
+      const link = one(final.format).qc_media;
+      const child = (await t.call('json', { action: 'GetStatus', mediaid: one(link)!.mediaid, extended: 'yes' })).job;
+      const checks = asList(one(child.format).qc_report!.check);
+      assert.equal(one(child.format).qc_report!.result, 'pass', JSON.stringify(checks, null, 1));
       const idr = checks.find((c: { name: string }) => c.name === 'qc_segment_starts_with_idr');
-      assert.match(idr.measured, /^(\d+) of \1 segments start with a keyframe$/);
-      assert.ok(Number(/^(\d+)/.exec(idr.measured)![1]) >= 4, idr.measured);
+      assert.match(idr!.measured!, /^(\d+) of \1 segments start with a keyframe$/);
+      assert.ok(Number(/^(\d+)/.exec(idr!.measured!)![1]) >= 4, idr!.measured);
     });
   }
 });

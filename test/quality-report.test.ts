@@ -71,50 +71,50 @@ describe('quality report', () => {
       const { final } = await untilFinal(t, id);
       assert.equal(final.status, 'Finished', JSON.stringify(final));
       const [low, high, hevc, webm, copied, same, hls] = asList(final.format);
-      for (const f of [low, high, hevc, webm, copied, same, hls]) assert.ok(f.quality_report, `${f.output} ${f.id}: no quality summary`);
-      assert.equal(low.command, high.command, 'the formats share one FFmpeg process');
+      for (const f of [low, high, hevc, webm, copied, same, hls]) assert.ok(f!.quality_report, `${f!.output} ${f!.id}: no quality summary`);
+      assert.equal(low!.command, high!.command, 'the formats share one FFmpeg process');
 
       for (const f of [low, high]) {
-        const q = f.quality_report;
-        const psnr = num(q.psnr);
-        const ssim = num(q.ssim);
+        const q = f!.quality_report;
+        const psnr = num(q!.psnr);
+        const ssim = num(q!.ssim);
         assert.ok(psnr > 15 && psnr < 70, `PSNR ${psnr} dB`);
         assert.ok(ssim > 0 && ssim <= 1, `SSIM ${ssim}`);
-        assert.match(q.psnr_method, /^libx264 statistics/);
-        assert.match(q.ssim_method, /^libx264 statistics/);
-        assert.ok(Math.abs(num(q.loudness) - TONE_LUFS) < 1, `loudness ${q.loudness} LUFS, expected about ${TONE_LUFS}`);
-        assert.match(q.loudness_method, /ebur128/);
-        assert.ok(Math.abs(num(q.duration_difference)) < 0.2, `duration difference ${q.duration_difference} s`);
-        assert.ok(num(q.realtime_factor) > 0);
+        assert.match(q!.psnr_method, /^libx264 statistics/);
+        assert.match(q!.ssim_method, /^libx264 statistics/);
+        assert.ok(Math.abs(num(q!.loudness) - TONE_LUFS) < 1, `loudness ${q!.loudness} LUFS, expected about ${TONE_LUFS}`);
+        assert.match(q!.loudness_method, /ebur128/);
+        assert.ok(Math.abs(num(q!.duration_difference)) < 0.2, `duration difference ${q!.duration_difference} s`);
+        assert.ok(num(q!.realtime_factor) > 0);
       }
-      assert.ok(num(high.quality_report.psnr) > num(low.quality_report.psnr) + 3, `1500k: ${high.quality_report.psnr} dB, 20k: ${low.quality_report.psnr} dB`);
-      assert.ok(num(high.quality_report.ssim) > num(low.quality_report.ssim), `1500k: ${high.quality_report.ssim}, 20k: ${low.quality_report.ssim}`);
+      assert.ok(num(high!.quality_report!.psnr) > num(low!.quality_report!.psnr) + 3, `1500k: ${high!.quality_report!.psnr} dB, 20k: ${low!.quality_report!.psnr} dB`);
+      assert.ok(num(high!.quality_report!.ssim) > num(low!.quality_report!.ssim), `1500k: ${high!.quality_report!.ssim}, 20k: ${low!.quality_report!.ssim}`);
 
-      assert.ok(num(hevc.quality_report.psnr) > 15 && num(hevc.quality_report.psnr) < 70, `HEVC PSNR ${hevc.quality_report.psnr}`);
-      assert.ok(num(hevc.quality_report.ssim) > 0 && num(hevc.quality_report.ssim) <= 1);
-      assert.match(hevc.quality_report.psnr_method, /^libx265 statistics/);
+      assert.ok(num(hevc!.quality_report!.psnr) > 15 && num(hevc!.quality_report!.psnr) < 70, `HEVC PSNR ${hevc!.quality_report!.psnr}`);
+      assert.ok(num(hevc!.quality_report!.ssim) > 0 && num(hevc!.quality_report!.ssim) <= 1);
+      assert.match(hevc!.quality_report!.psnr_method, /^libx265 statistics/);
 
       // VP9 cannot report PSNR/SSIM: no number, and a method that says so.
-      assert.equal(webm.quality_report.psnr, undefined);
-      assert.equal(webm.quality_report.ssim, undefined);
-      assert.match(webm.quality_report.psnr_method, /^not measured: libvpx-vp9/);
-      assert.ok(Math.abs(num(webm.quality_report.loudness) - TONE_LUFS) < 1);
-      assert.equal(copied.quality_report.loudness, undefined);
-      assert.match(copied.quality_report.loudness_method, /^not measured: the audio was copied/);
-      assert.ok(num(copied.quality_report.psnr) > 15);
-      assert.match(same.quality_report.psnr_method, /^not measured: remuxed/);
-      assert.equal(same.quality_report.psnr, undefined);
-      assert.ok(Math.abs(num(same.quality_report.duration_difference)) < 0.2);
+      assert.equal(webm!.quality_report!.psnr, undefined);
+      assert.equal(webm!.quality_report!.ssim, undefined);
+      assert.match(webm!.quality_report!.psnr_method, /^not measured: libvpx-vp9/);
+      assert.ok(Math.abs(num(webm!.quality_report!.loudness) - TONE_LUFS) < 1);
+      assert.equal(copied!.quality_report!.loudness, undefined);
+      assert.match(copied!.quality_report!.loudness_method, /^not measured: the audio was copied/);
+      assert.ok(num(copied!.quality_report!.psnr) > 15);
+      assert.match(same!.quality_report!.psnr_method, /^not measured: remuxed/);
+      assert.equal(same!.quality_report!.psnr, undefined);
+      assert.ok(Math.abs(num(same!.quality_report!.duration_difference)) < 0.2);
 
       // HLS: each variant's own figures; the output's are its worst variant's.
-      const variants = asList(hls.quality_report.variant) as Record<string, string>[];
+      const variants = asList(hls!.quality_report!.variant) as Record<string, string>[];
       assert.equal(variants.length, 2);
       const [big, small] = variants.map((v) => num(v.psnr));
       assert.ok(big! > small! + 3, `800k at 240p: ${big} dB, 30k at 120p: ${small} dB`);
-      assert.equal(num(hls.quality_report.psnr), Math.min(big!, small!));
-      assert.match(hls.quality_report.psnr_method, /^the lowest of 2 variants/);
-      assert.ok(Math.abs(num(hls.quality_report.loudness) - TONE_LUFS) < 1);
-      assert.ok(Math.abs(num(hls.quality_report.duration_difference)) < 0.3, `HLS duration difference ${hls.quality_report.duration_difference}`);
+      assert.equal(num(hls!.quality_report!.psnr), Math.min(big!, small!));
+      assert.match(hls!.quality_report!.psnr_method, /^the lowest of 2 variants/);
+      assert.ok(Math.abs(num(hls!.quality_report!.loudness) - TONE_LUFS) < 1);
+      assert.ok(Math.abs(num(hls!.quality_report!.duration_difference)) < 0.3, `HLS duration difference ${hls!.quality_report!.duration_difference}`);
 
       // Simple GetStatus stays as it was.
       const simple = await t.call('json', { action: 'GetStatus', mediaid: id });
@@ -122,13 +122,13 @@ describe('quality report', () => {
 
       // XML renders the same figures as strings.
       const xml = await t.call('xml', { action: 'GetStatus', mediaid: id, extended: 'yes' });
-      assert.equal(asList(xml.job.format)[1].quality_report.psnr, high.quality_report.psnr);
+      assert.equal(asList(xml.job.format)[1]!.quality_report!.psnr, high!.quality_report!.psnr);
 
       const hook = await waitFor(async () => receiver.received.find((r) => r.url === '/done'));
       const result = JSON.parse(new URLSearchParams(hook.body.toString()).get('json')!).result;
       const notified = asList(result.format) as { taskid: string; quality_report?: Record<string, string> }[];
       for (const f of [low, high, hevc, webm, copied, same, hls]) {
-        assert.deepEqual(notified.find((n) => n.taskid === f.id)?.quality_report, f.quality_report, `notify quality of task ${f.id}`);
+        assert.deepEqual(notified.find((n) => n.taskid === f!.id)?.quality_report, f!.quality_report, `notify quality of task ${f!.id}`);
       }
     } finally {
       await receiver.close();
@@ -148,8 +148,8 @@ describe('quality report', () => {
       const { final } = await untilFinal(off, id);
       assert.equal(final.status, 'Finished', JSON.stringify(final));
       const f = asList(final.format)[0];
-      assert.equal(f.quality_report, undefined);
-      assert.doesNotMatch(f.command, /psnr|ebur128/);
+      assert.equal(f!.quality_report, undefined);
+      assert.doesNotMatch(f!.command!, /psnr|ebur128/);
     } finally {
       await off.close();
     }
@@ -189,18 +189,18 @@ describe('quality report of a split-and-stitch encode', () => {
     assert.equal(plain.final.status, 'Finished', JSON.stringify(plain.final));
     const status = await t.call('json', { action: 'GetStatus', mediaid: split.MediaID, extended: 'yes', include_task_status: 'yes' });
     const f = asList(status.job.format)[0];
-    const log = asList(f.task_status?.state).map((s: { message: string }) => s.message);
+    const log = asList(f!.task_status?.state).map((s: { message: string }) => s.message);
     const chunks = log.map((m: string) => /^Split into (\d+) chunks/.exec(m)).find((m: RegExpExecArray | null) => m !== null);
     assert.ok(chunks && Number(chunks[1]) >= 2, log.join('\n'));
-    assert.match(f.command, /-flags:v \+psnr -ssim:v 1/, 'each chunk\'s encoder is asked for its statistics');
-    assert.match(f.command, /ebur128/, 'the audio unit is measured');
+    assert.match(f!.command!, /-flags:v \+psnr -ssim:v 1/, 'each chunk\'s encoder is asked for its statistics');
+    assert.match(f!.command!, /ebur128/, 'the audio unit is measured');
 
-    const q = f.quality_report;
+    const q = f!.quality_report;
     assert.ok(q, `no quality summary on the split encode: ${JSON.stringify(f)}`);
-    const reference = asList(plain.final.format)[0].quality_report;
+    const reference = asList(plain.final.format)[0]!.quality_report;
     // The chunks are encoded apart at the same settings: the whole output's figures are close to a one-piece encode's.
-    assert.ok(Math.abs(num(q.psnr) - num(reference.psnr)) < 2, `split PSNR ${q.psnr} dB, one piece ${reference.psnr} dB`);
-    assert.ok(Math.abs(num(q.ssim) - num(reference.ssim)) < 0.02, `split SSIM ${q.ssim}, one piece ${reference.ssim}`);
+    assert.ok(Math.abs(num(q.psnr) - num(reference!.psnr)) < 2, `split PSNR ${q.psnr} dB, one piece ${reference!.psnr} dB`);
+    assert.ok(Math.abs(num(q.ssim) - num(reference!.ssim)) < 0.02, `split SSIM ${q.ssim}, one piece ${reference!.ssim}`);
     assert.match(q.psnr_method, /^libx264 statistics: .*frame-weighted mean of the \d+ chunks' own means/);
     assert.match(q.ssim_method, /frame-weighted/);
     assert.ok(Math.abs(num(q.loudness) - TONE_LUFS) < 1, `loudness ${q.loudness} LUFS, expected about ${TONE_LUFS}`);
@@ -224,10 +224,10 @@ describe('quality report of a split-and-stitch encode', () => {
       assert.equal(final.status, 'Finished', JSON.stringify(final));
       const status = await off.call('json', { action: 'GetStatus', mediaid: id, extended: 'yes', include_task_status: 'yes' });
       const f = asList(status.job.format)[0];
-      const log = asList(f.task_status?.state).map((s: { message: string }) => s.message);
+      const log = asList(f!.task_status?.state).map((s: { message: string }) => s.message);
       assert.ok(log.some((m: string) => /^Split into \d+ chunks/.test(m)), log.join('\n'));
-      assert.equal(f.quality_report, undefined);
-      assert.doesNotMatch(f.command, /psnr|ebur128/);
+      assert.equal(f!.quality_report, undefined);
+      assert.doesNotMatch(f!.command!, /psnr|ebur128/);
     } finally {
       await off.close();
     }

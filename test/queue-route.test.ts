@@ -109,7 +109,7 @@ test('a media whose workers kept dying ends in Error with every task, not stuck 
     worker = await startWorker(config, { log: pino({ level: 'silent' }) });
     const { final } = await untilFinal(api, r.MediaID, 30_000);
     assert.equal(final.status, 'Error');
-    assert.match(final.description, /stopped 3 times without finishing it/);
+    assert.match(final.description!, /stopped 3 times without finishing it/);
     const tasks = asList(final.format) as { status: string }[];
     assert.equal(tasks.length, 2);
     for (const task of tasks) assert.equal(task.status, 'Error');

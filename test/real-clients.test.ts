@@ -21,7 +21,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs/promises';
-import { ffprobe, makeClip, parseXml, serveFiles, stallingSource, startTestServer, tempDir, untilFinal, USER, waitFor, type Probe, type TestServer } from './helpers.ts';
+import { ffprobe, makeClip, parseXml, serveFiles, stallingSource, startTestServer, tempDir, untilFinal, USER, waitFor, type Probe, type TestServer, one } from './helpers.ts';
 import { serviceStatus } from '../src/health.ts';
 
 const video = (p: Probe) => p.streams.find((s) => s.codec_type === 'video');
@@ -336,7 +336,7 @@ describe('status.php, GetUserInfo and ProcessMedia: what clients are told while 
     const info = await t.call('json', { action: 'GetUserInfo' });
     assert.deepEqual(info, { action: 'getuserinfo', status: 'Success', result: { userid: USER.id, created: '0000-00-00 00:00:00', media_count: '2', active_media_count: '2' } });
     const other = await t.call('json', { action: 'GetUserInfo', action_user_id: '2002' });
-    assert.match(other.errors?.error, /action_user_id.*may only ask about itself/);
+    assert.match(one(other.errors?.error!), /action_user_id.*may only ask about itself/);
   });
 
   test('serviceStatus – the worst condition wins: store or queue down, then FFmpeg, then a slow queue', () => {

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { asList, ffprobe, makeClip, startReceiver, startTestServer, untilFinal, waitFor, type TestServer } from './helpers.ts';
+import { asList, ffprobe, makeClip, startReceiver, startTestServer, untilFinal, waitFor, type TestServer, one } from './helpers.ts';
 import { mediaDirs } from '../src/domain/layout.ts';
 
 describe('re-delivery without re-encoding', () => {
@@ -35,7 +35,7 @@ describe('re-delivery without re-encoding', () => {
 
   const logOf = async (id: string): Promise<string[]> => {
     const s = await t.call('json', { action: 'GetStatus', mediaid: id, include_task_status: 'yes' });
-    return asList(asList(s.format)[0].task_status.state).map((e: { message: string }) => e.message);
+    return asList(asList(s.format)[0]!.task_status!.state).map((e: { message: string }) => e.message);
   };
   const count = (log: string[], re: RegExp): number => log.filter((m) => re.test(m)).length;
 
@@ -51,10 +51,10 @@ describe('re-delivery without re-encoding', () => {
     const first = (await untilFinal(t, id)).final;
     assert.equal(first.status, 'Error');
     const task = first.format;
-    assert.equal(task.status, 'Error');
-    assert.match(task.destination_status, /^Error \(.*403 Forbidden/);
+    assert.equal(one(task).status, 'Error');
+    assert.match(one(one(task).destination_status!), /^Error \(.*403 Forbidden/);
     // Kept for the retry.
-    const taskDir = mediaDirs(t.dataDir, Number(id)).task(Number(task.id));
+    const taskDir = mediaDirs(t.dataDir, Number(id)).task(Number(one(task).id));
     assert.ok((await fs.readdir(taskDir)).length > 0);
     await waitFor(async () => hooks.received.some((r) => r.url === '/done/A') || undefined, 10_000);
     const before = await logOf(id);
@@ -62,12 +62,12 @@ describe('re-delivery without re-encoding', () => {
 
     fixed = true;
     const putsBefore = dest.received.length;
-    assert.equal((await t.call('json', { action: 'RestartMediaTask', mediaid: id, taskid: task.id })).message, 'Task restarted');
+    assert.equal((await t.call('json', { action: 'RestartMediaTask', mediaid: id, taskid: one(task).id })).message, 'Task restarted');
     const again = (await untilFinal(t, id)).final;
     assert.equal(again.status, 'Finished', JSON.stringify(again));
-    assert.equal(again.format.status, 'Finished');
-    assert.equal(again.format.destination_status, 'Saved');
-    assert.equal(again.format.id, task.id);
+    assert.equal(one(again.format).status, 'Finished');
+    assert.equal(one(again.format).destination_status, 'Saved');
+    assert.equal(one(again.format).id, one(task).id);
 
     // Only that destination was written, with a playable output; no FFmpeg ran and the source was not read again.
     const puts = dest.received.slice(putsBefore);
@@ -115,15 +115,15 @@ describe('re-delivery without re-encoding', () => {
     });
     const first = (await untilFinal(t, id)).final;
     assert.equal(first.status, 'Finished');
-    assert.equal(first.format.status, 'Finished');
-    assert.equal(first.format.destination_status[0], 'Saved');
-    assert.match(first.format.destination_status[1], /^Error \(/);
+    assert.equal(one(first.format).status, 'Finished');
+    assert.equal(one(first.format).destination_status![0], 'Saved');
+    assert.match(one(first.format).destination_status![1]!, /^Error \(/);
 
     fixed = true;
     const putsBefore = dest.received.length;
-    await t.call('xml', { action: 'RestartMediaTask', mediaid: id, taskid: first.format.id });
+    await t.call('xml', { action: 'RestartMediaTask', mediaid: id, taskid: one(first.format).id });
     const again = (await untilFinal(t, id)).final;
-    assert.deepEqual(again.format.destination_status, ['Saved', 'Saved']);
+    assert.deepEqual(one(again.format).destination_status, ['Saved', 'Saved']);
     assert.deepEqual(dest.received.slice(putsBefore).map((p) => p.url), ['/broken/b.mp4']);
     assert.equal(count(await logOf(id), /^Running: /), 1);
     assert.equal(downloads, 1, 'the finished media had dropped its source; re-delivery does not need it');
@@ -132,8 +132,8 @@ describe('re-delivery without re-encoding', () => {
   test('a fully delivered task restarted is encoded again (nothing is left to re-deliver)', async () => {
     const { MediaID: id } = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output: 'mp3', destination: `${dest.url}/good/c.mp3` } });
     const first = (await untilFinal(t, id)).final;
-    assert.equal(first.format.destination_status, 'Saved');
-    await t.call('json', { action: 'RestartMediaTask', mediaid: id, taskid: first.format.id });
+    assert.equal(one(first.format).destination_status, 'Saved');
+    await t.call('json', { action: 'RestartMediaTask', mediaid: id, taskid: one(first.format).id });
     const again = (await untilFinal(t, id)).final;
     assert.equal(again.status, 'Finished');
     assert.equal(count(await logOf(id), /^Running: /), 2);

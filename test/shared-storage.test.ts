@@ -14,7 +14,7 @@ import { SharedStorage } from '../src/storage/shared-storage.ts';
 import { removeTree } from '../src/transfer/index.ts';
 import * as repo from '../src/store/repo.ts';
 import { MediaStatus, TaskStatus } from '../src/domain/status.ts';
-import { asList, createTestDatabase, ffprobe, makeClip, serveFiles, startReceiver, startTestServer, tempDir, untilFinal, waitFor, type TestServer } from './helpers.ts';
+import { asList, createTestDatabase, ffprobe, makeClip, serveFiles, startReceiver, startTestServer, tempDir, untilFinal, waitFor, type TestServer, one } from './helpers.ts';
 
 const KEY = 'STORAGEKEY0001';
 const SECRET = 'st0rage/Secret:value';
@@ -73,7 +73,7 @@ describe('shared storage (ENCODERY_STORAGE_URL)', () => {
       assert.equal(final.status, 'Finished', JSON.stringify(final));
       const media = Number(added.MediaID);
       const [task] = await repo.getTasks(a.server.db, media);
-      const link: string = asList(final.format)[0].s3_destination;
+      const link: string = one(asList(final.format)[0]!.s3_destination!);
       assert.match(link, /\/download\/[A-Za-z0-9_-]{20,}\/clip\.mp4$/);
 
       assert.deepEqual(await keys(`cluster/media/${media}/`), [`cluster/media/${media}/task/${task!.id}/clip.mp4`]);
@@ -141,7 +141,7 @@ describe('shared storage (ENCODERY_STORAGE_URL)', () => {
       b = await startTestServer(env);
       const { final } = await untilFinal(b, added.MediaID, 60_000);
       assert.equal(final.status, 'Finished', JSON.stringify(final));
-      assert.deepEqual(asList(final.format)[0].destination_status, 'Saved');
+      assert.deepEqual(asList(final.format)[0]!.destination_status, 'Saved');
       const put = receiver.received.filter((r) => r.method === 'PUT' && r.url === '/out/a.mp4' && r.body.length > 0).at(-1)!;
       const log = await logOf(b, task!.id);
       // Delivered everywhere: the stored copy is no longer needed.
@@ -186,7 +186,7 @@ describe('shared storage (ENCODERY_STORAGE_URL)', () => {
       const [task, hlsTask] = await repo.getTasks(t.server.db, Number(added.MediaID));
 
       // A kept HLS output keeps its folders in the storage; its playlists' relative links resolve there.
-      const master: string = asList(final.format)[1].s3_destination;
+      const master: string = one(asList(final.format)[1]!.s3_destination!);
       const masterRes = await fetch(master);
       assert.equal(masterRes.headers.get('content-type'), 'application/vnd.apple.mpegurl');
       const masterText = await masterRes.text();
@@ -205,7 +205,7 @@ describe('shared storage (ENCODERY_STORAGE_URL)', () => {
       const file = path.join(shared, 'media', added.MediaID, 'task', String(task!.id), 'clip.webm');
       const bytes = await fs.readFile(file);
       assert.equal(await fs.stat(path.join(t.dataDir, 'outputs', added.MediaID, String(task!.id))).catch(() => null), null);
-      const res = await fetch(asList(final.format)[0].s3_destination);
+      const res = await fetch(one(asList(final.format)[0]!.s3_destination!));
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('content-length'), String(bytes.length));
       assert.equal(res.headers.get('content-type'), 'video/webm');

@@ -130,8 +130,8 @@ describe('split-and-stitch', () => {
       const { final } = await untilFinal(failing, added.MediaID as string);
       assert.equal(final.status, 'Error');
       const task = asList(final.format)[0];
-      assert.equal(task.status, 'Error');
-      assert.match(String(task.description), /Encoding chunk 3 of \d+ \([\d.]+–[\d.]+ s, \d+ frames\) failed: FFmpeg exited with code 1/);
+      assert.equal(task!.status, 'Error');
+      assert.match(String(task!.description), /Encoding chunk 3 of \d+ \([\d.]+–[\d.]+ s, \d+ frames\) failed: FFmpeg exited with code 1/);
       await assert.rejects(fs.stat(`${failing.filesDir}/out.mp4`));
     } finally {
       await failing.close();

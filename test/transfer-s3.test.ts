@@ -309,9 +309,9 @@ describe('S3 through a real S3 server (s3rver)', () => {
       const { final } = await untilFinal(api, added.MediaID as string, 60_000);
       assert.equal(final.status, 'Finished', JSON.stringify(final));
       const format = asList(final.format)[0];
-      assert.equal(format.status, 'Finished');
-      assert.deepEqual(format.destination_status.slice(0, 2), ['Saved', 'Saved']);
-      assert.equal(format.destination_status[2], 'Error (Upload error: the S3 bucket does not exist (404 NoSuchBucket) for bucket no-such-bucket)');
+      assert.equal(format!.status, 'Finished');
+      assert.deepEqual(format!.destination_status!.slice(0, 2), ['Saved', 'Saved']);
+      assert.equal(format!.destination_status![2], 'Error (Upload error: the S3 bucket does not exist (404 NoSuchBucket) for bucket no-such-bucket)');
 
       const a = await verify.send(new HeadObjectCommand({ Bucket: 'media', Key: 'done/a.mp4' }));
       const b = await verify.send(new HeadObjectCommand({ Bucket: 'media', Key: 'done/b c.mp4' }));

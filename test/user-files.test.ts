@@ -76,7 +76,7 @@ describe('file:// with two users: each user has a folder of their own', () => {
     const read = await t.call('json', { action: 'AddMedia', source: `file://${bDir}/link.mp4`, format: { output: 'mp4', destination: `file://${bDir}/y.mp4` } }, OTHER);
     const { final: readFinal } = await untilFinal(t, read.MediaID, 60_000, OTHER);
     assert.equal(readFinal.status, 'Error');
-    assert.match(readFinal.description, /outside the allowed file roots/);
+    assert.match(readFinal.description!, /outside the allowed file roots/);
 
     const write = await t.call('json', { action: 'AddMedia', source: `file://${bDir}/b.mp4`, format: { output: 'mp4', size: '160x90', destination: `file://${bDir}/alink/stolen.mp4` } }, OTHER);
     const { final: writeFinal } = await untilFinal(t, write.MediaID, 120_000, OTHER);
@@ -138,7 +138,7 @@ describe('file:// never reaches the data dir, even from a root that contains it'
     const linked = await t.call('json', { action: 'AddMedia', source: `file://${root}/outputs-link/small.mp4`, format: { output: 'mp4' } });
     const { final } = await untilFinal(t, linked.MediaID, 60_000);
     assert.equal(final.status, 'Error');
-    assert.match(final.description, /outside the allowed file roots/);
+    assert.match(final.description!, /outside the allowed file roots/);
   });
 
   test('a destination inside the data dir is refused; the root\'s own files still work for a one-user install', async () => {
