@@ -220,6 +220,22 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('task').addColumn('time_left_current', 'integer', (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  '0009_idempotency_key': {
+    async up(db: Kysely<any>) {
+      const { text } = typesFor(db);
+      // AddMedia's idempotency_key: a retried request answers the media the first one added. The
+      // primary key is what makes two concurrent retries add one media, on either store.
+      await db.schema
+        .createTable('idempotency_key')
+        .addColumn('user_id', text, (c) => c.notNull())
+        .addColumn('key', text, (c) => c.notNull())
+        .addColumn('request_hash', text, (c) => c.notNull())
+        .addColumn('media_id', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_key_pk', ['user_id', 'key'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
