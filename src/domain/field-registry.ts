@@ -116,6 +116,7 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'priority', in: Q, state: 'honoured', doc: 'queue priority' },
   { name: 'multijob_workflow', in: Q, state: 'honoured', doc: '`yes`: encode long sources in parallel chunks' },
   { name: 'split_screen', in: Q, state: 'honoured', block: 'fields', doc: 'several sources side by side in a grid' },
+  { name: 'idempotency_key', in: Q, state: 'honoured', doc: 'AddMedia: a retry with the same key within 24 h answers the first media instead of adding another (Encodery\'s own)' },
   { name: 'strict', in: Q, state: 'honoured', doc: '`yes`: refuse unknown fields instead of warning (as ENCODERY_STRICT_FIELDS)' },
   inert('region', Q, 'Encodery encodes where it runs', 'encoding.com\'s data centre'),
   inert('instant', Q, 'the output is the same; only when encoding starts differs', 'start encoding while the source downloads'),

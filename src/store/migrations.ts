@@ -266,6 +266,22 @@ const migrations: Record<string, Migration> = {
         insert into media_change (media_id, at) select media_id, ${now} from task where id = new.task_id; end`.execute(db);
     },
   },
+  '0010_idempotency_key': {
+    async up(db: Kysely<any>) {
+      const { text } = typesFor(db);
+      // AddMedia's idempotency_key: a retried request answers the media the first one added. The
+      // primary key is what makes two concurrent retries add one media, on either store.
+      await db.schema
+        .createTable('idempotency_key')
+        .addColumn('user_id', text, (c) => c.notNull())
+        .addColumn('key', text, (c) => c.notNull())
+        .addColumn('request_hash', text, (c) => c.notNull())
+        .addColumn('media_id', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_key_pk', ['user_id', 'key'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

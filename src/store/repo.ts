@@ -32,6 +32,15 @@ export interface NewMedia {
   tasks: NewTask[];
   /** User presets saved with the media (`save_preset`), in the same transaction. */
   presets?: NewPreset[];
+  /** AddMedia's idempotency_key, claimed in the same transaction; keys older than `since` are free again. */
+  idempotency?: { key: string; requestHash: string; since: number };
+}
+
+/** Another request claimed the idempotency key first: the media was not added. */
+export class IdempotencyKeyTaken extends Error {
+  constructor(readonly key: string) {
+    super(`idempotency key ${JSON.stringify(key)} is already taken`);
+  }
 }
 
 /** Repository functions: plain functions over `db`, one SQL statement or transaction each. */
@@ -57,8 +66,38 @@ export async function insertMedia(db: Db, m: NewMedia, now = Date.now()): Promis
       .executeTakeFirstOrThrow();
     await insertTasks(trx, id, m.tasks, now);
     if (m.presets && m.presets.length > 0) await upsertPresets(trx, m.userId, m.presets, now);
+    if (m.idempotency) await claimIdempotencyKey(trx, m.userId, id, m.idempotency, now);
     return id;
   });
+}
+
+async function claimIdempotencyKey(trx: Db, userId: string, mediaId: number, claim: NonNullable<NewMedia['idempotency']>, now: number): Promise<void> {
+  await trx.deleteFrom('idempotency_key').where('user_id', '=', userId).where('key', '=', claim.key).where('created_at', '<', claim.since).execute();
+  // On PostgreSQL a concurrent claim of the same key waits here for the other transaction and
+  // then does nothing; SQLite runs one transaction at a time. Either way one media wins.
+  const claimed = await trx
+    .insertInto('idempotency_key')
+    .values({ user_id: userId, key: claim.key, request_hash: claim.requestHash, media_id: mediaId, created_at: now })
+    .onConflict((oc) => oc.columns(['user_id', 'key']).doNothing())
+    .returning('media_id')
+    .executeTakeFirst();
+  if (!claimed) throw new IdempotencyKeyTaken(claim.key);
+}
+
+/** The media a user's idempotency key added since `since`, with the hash of the request that added it. */
+export function findIdempotencyKey(db: Db, userId: string, key: string, since: number): Promise<{ media_id: number; request_hash: string } | undefined> {
+  return db
+    .selectFrom('idempotency_key')
+    .select(['media_id', 'request_hash'])
+    .where('user_id', '=', userId)
+    .where('key', '=', key)
+    .where('created_at', '>=', since)
+    .executeTakeFirst();
+}
+
+/** Frees a key whose media was not added after all (the queue refused it), so that a retry adds it. */
+export async function releaseIdempotencyKey(db: Db, userId: string, mediaId: number): Promise<void> {
+  await db.deleteFrom('idempotency_key').where('user_id', '=', userId).where('media_id', '=', mediaId).execute();
 }
 
 async function insertTasks(trx: Db, mediaId: number, tasks: NewTask[], now: number): Promise<void> {

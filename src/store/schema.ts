@@ -137,7 +137,17 @@ export interface MediaChangeTable {
   at: number;
 }
 
+/** AddMedia's idempotency_key: which media a user's key added, and a hash of the request that did. */
+export interface IdempotencyKeyTable {
+  user_id: string;
+  key: string;
+  request_hash: string;
+  media_id: number;
+  created_at: number;
+}
+
 export interface Database {
+  idempotency_key: IdempotencyKeyTable;
   media: MediaTable;
   task: TaskTable;
   destination: DestinationTable;

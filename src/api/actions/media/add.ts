@@ -2,7 +2,7 @@ import { MediaStatus, isFinalMedia } from '../../../domain/status.ts';
 import { sourceClipProblem } from '../../../domain/source-clip.ts';
 import { parseSplitScreen } from '../../../domain/split-screen.ts';
 import { parseQc } from '../../../domain/qc.ts';
-import { unknownWarnings } from '../../../domain/field-check.ts';
+import { unknownWarnings, type FieldReport } from '../../../domain/field-check.ts';
 import * as repo from '../../../store/repo.ts';
 import { VERSION } from '../../../version.ts';
 import { ApiError, ErrorText } from '../../errors.ts';
@@ -10,6 +10,7 @@ import { many, scalar } from '../../query.ts';
 import { warningsWire, type WireObject } from '../../wire/render.ts';
 import type { Action, ActionContext } from '../context.ts';
 import { checkLocation } from './locations.ts';
+import { earlierMedia, idempotencyOf } from '../idempotency.ts';
 import { mediaOf } from './lifecycle.ts';
 import { MAX_FORMATS, checkFields, presetsToSave, savedPresetWire, validateFormats, validateOptions, withWarnings } from './validate.ts';
 
@@ -24,6 +25,9 @@ export const addMediaBenchmark: Action = (ctx) => createMedia(ctx, true);
 async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<WireObject> {
   const { query } = ctx;
   const unknown = checkFields(ctx);
+  const idempotency = idempotencyOf(query);
+  const earlier = idempotency && (await earlierMedia(ctx, idempotency));
+  if (earlier) return addedReply(earlier, [], unknown);
   const sources = many(query, 'source').map((s) => {
     if (typeof s !== 'string') throw new ApiError(ErrorText.wrongShape('source', 'a URL'));
     return s.trim();
@@ -53,25 +57,39 @@ async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<Wire
   // the media and its presets are created together or not at all.
   const presets = await presetsToSave(ctx, validated);
   const names = presets.map((p) => p.name);
-  const id = await repo.insertMedia(ctx.db, {
-    userId: ctx.user.id,
-    sources,
-    options: JSON.stringify(options),
-    notifyUrl: scalar(query, 'notify') || null,
-    benchmark,
-    version: VERSION,
-    status: MediaStatus.New,
-    tasks,
-    presets,
-  });
+  let id: number;
+  try {
+    id = await repo.insertMedia(ctx.db, {
+      userId: ctx.user.id,
+      sources,
+      options: JSON.stringify(options),
+      notifyUrl: scalar(query, 'notify') || null,
+      benchmark,
+      version: VERSION,
+      status: MediaStatus.New,
+      tasks,
+      presets,
+      idempotency: idempotency ?? undefined,
+    });
+  } catch (err) {
+    // A concurrent retry with the same key added the media first: answer that one.
+    const first = err instanceof repo.IdempotencyKeyTaken && idempotency ? await earlierMedia(ctx, idempotency) : null;
+    if (first) return addedReply(first, [], unknown);
+    throw err;
+  }
   try {
     await ctx.queue.enqueue(id);
   } catch (err) {
-    // Not queued means not added: the client is told so and may send it again.
+    // Not queued means not added: the client is told so and may send it again, with the same key.
     await repo.updateMedia(ctx.db, id, { deleted: 1 });
+    if (idempotency) await repo.releaseIdempotencyKey(ctx.db, ctx.user.id, id);
     throw err;
   }
   ctx.log.info({ mediaId: id, tasks: tasks.length, benchmark, savedPresets: names.length, unknownFields: unknown.unknown.length + unknown.moreUnknown }, 'media added');
+  return addedReply(id, presets, unknown);
+}
+
+function addedReply(id: number, presets: repo.NewPreset[], unknown: FieldReport): WireObject {
   return { message: 'Added', MediaID: String(id), mediaid: String(id), SavedPreset: savedPresetWire(presets), warnings: warningsWire(unknownWarnings(unknown)) };
 }
 

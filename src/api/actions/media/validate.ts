@@ -15,7 +15,7 @@ import { checkPresetRoom, presetNameIn, resolveFormat } from './preset-lookup.ts
 /** The checks a media's query passes before anything is stored: fields, formats, options. */
 
 /** Top-level fields that are not options of the media itself. */
-const NOT_OPTIONS = new Set(['userid', 'userkey', 'action', 'source', 'format', 'mediaid']);
+const NOT_OPTIONS = new Set(['userid', 'userkey', 'action', 'source', 'format', 'mediaid', 'idempotency_key']);
 export const MAX_FORMATS = 100;
 
 /**
