@@ -10,7 +10,8 @@ import { Fields, FormatProblem, type ReadOptions } from './format/fields.ts';
 import { readAudio, readTrim, readVideo, type AudioSpec, type VideoSpec } from './format/video.ts';
 import { readHls, readLegacyHls, type HlsSpec } from './format/hls.ts';
 import { readContainerEdits } from './format/container.ts';
-import { readDash, type DashSpec } from './format/dash.ts';
+import { DASH_OUTPUTS, readDash, type DashSpec } from './format/dash.ts';
+import { refuseDrm } from './drm.ts';
 import { refuseEditing } from './format/editing.ts';
 import { readGif, readImage, readThumbnail, type GifSpec, type ImageSpec, type ThumbnailSpec } from './format/still.ts';
 
@@ -55,6 +56,7 @@ function readSpec(f: Fields): OutputSpec {
   }
   // The reference names image as the output a logo is not for; other outputs ignore fields they do not use.
   if (output === 'image') refuseEditing(f, output);
+  if (!(DASH_OUTPUTS as readonly string[]).includes(output)) refuseDrm(f, output);
   switch (output) {
     case 'mp4':
     case 'webm':

@@ -24,6 +24,7 @@ import { expectedBytes, groupWork, type SourceShape } from '../domain/progress-m
 import type { OutputSpec } from '../domain/format.ts';
 import type { EncoderSlots } from './encoder-slots.ts';
 import { fetchEditingAssets } from './assets.ts';
+import { resolveContentKeys } from './drm/keys.ts';
 import { withSplitScreen } from './plan/stage.ts';
 import type { MediaProcessor } from '../queue/types.ts';
 import { describeProbe } from './util.ts';
@@ -256,6 +257,10 @@ class MediaRun {
     const edits = await fetchEditingAssets(members, { scratch, transfer: this.#transfer, ffprobe: this.deps.config.ffprobe, ffmpeg: this.deps.config.ffmpeg, signal: this.signal });
     for (const f of edits.failed) await this.#failTask(f.taskId, f.error);
     members = members.filter((m) => !edits.failed.some((f) => f.taskId === m.taskId)).map((m) => ({ ...m, assets: edits.assets.get(m.taskId) }));
+    // DRM content keys, before any encode: a key server that fails costs no encoding.
+    const keyed = await resolveContentKeys(members, { scratch, transfer: this.#transfer, signal: this.signal, mediaId: this.mediaId });
+    for (const f of keyed.failed) await this.#failTask(f.taskId, f.error);
+    members = members.filter((m) => !keyed.failed.some((f) => f.taskId === m.taskId)).map((m) => ({ ...m, keys: keyed.keys.get(m.taskId) }));
     // auto_crop: the borders are found in the source once, and become each format's crop.
     const cropped = await resolveAutoCrops(members, fetched, { ffmpeg: this.deps.config.ffmpeg, signal: this.signal });
     for (const f of cropped.failed) await this.#failTask(f.taskId, f.error);
