@@ -17,7 +17,7 @@ import { Writable } from 'node:stream';
 import { createFile, type ISOFile } from 'mp4box';
 import { XMLParser } from 'fast-xml-parser';
 import { chromium, type Browser } from 'playwright-core';
-import { USER, asList, exec, makeClip, startReceiver, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import { asList, exec, makeClip, startReceiver, startTestServer, untilFinal, type TestServer } from './helpers.ts';
 import { TEST_CHROMIUM, chromiumMissing } from './needs.ts';
 import { createLogger } from '../src/log.ts';
 
@@ -226,6 +226,10 @@ describe('Common Encryption of DASH and CMAF (issue 17)', { timeout: 480_000 }, 
       assert.notEqual(wrong.errors, '', `${track.folder}: with another key it does not decode`);
     }
 
+    // Extended GetStatus says which track is encrypted with which key id (the task log).
+    const extended = JSON.stringify(await t.call('json', { action: 'GetStatus', mediaid: id, extended: 'yes', include_task_status: 'yes' }));
+    assert.match(extended, /Encrypted \(cenc, AES-128-CTR\): stream_0 \(video\) with key id 01234567-89ab-cdef-0123-456789abcdef; audio with key id 01234567-89ab-cdef-0123-456789abcdef\. Signalled for Widevine, PlayReady, ClearKey \(W3C common\); keys from the query\./);
+
     // The key never comes back: replies, notifications, logs.
     const seen: Record<string, string> = {};
     for (const format of ['xml', 'json'] as const) {
@@ -367,7 +371,9 @@ describe('Common Encryption of DASH and CMAF (issue 17)', { timeout: 480_000 }, 
       const task = asList(final.format)[0];
       assert.match(JSON.stringify(task), /content keys could not be had/);
       await assert.rejects(fs.stat(path.join(t.filesDir, 'never')), 'nothing is delivered');
-      assert.equal(USER.id, '1001');
+      // A key document is read like a source: never from outside the user's file roots.
+      const outside = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output: 'mpeg_dash', cpix_url: 'file:///etc/passwd', destination: `file://${t.filesDir}/never/video.mpd` } });
+      assert.match(String(outside.errors?.error), /^cpix_url: /);
     } finally {
       await broken.close();
     }

@@ -160,3 +160,10 @@ export function refuseDrm(f: Fields, output: string): void {
     }
   }
 }
+
+/** The key source URLs of a format: fetched by the pipeline, so checked at AddMedia like sources. */
+export function protectionUrls(spec: { kind: string; protection?: Protection | null }): { field: string; url: string }[] {
+  const source = spec.kind === 'dash' ? spec.protection?.source : undefined;
+  if (!source || source.kind === 'query') return [];
+  return [{ field: source.kind === 'cpix' ? 'cpix_url' : 'speke_url', url: source.url }];
+}

@@ -260,6 +260,7 @@ class MediaRun {
     // DRM content keys, before any encode: a key server that fails costs no encoding.
     const keyed = await resolveContentKeys(members, { scratch, transfer: this.#transfer, signal: this.signal, mediaId: this.mediaId });
     for (const f of keyed.failed) await this.#failTask(f.taskId, f.error);
+    for (const n of keyed.notes) await repo.appendLog(this.#db, [n.taskId], n.message);
     members = members.filter((m) => !keyed.failed.some((f) => f.taskId === m.taskId)).map((m) => ({ ...m, keys: keyed.keys.get(m.taskId) }));
     // auto_crop: the borders are found in the source once, and become each format's crop.
     const cropped = await resolveAutoCrops(members, fetched, { ffmpeg: this.deps.config.ffmpeg, signal: this.signal });

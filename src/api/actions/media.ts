@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { single, type FieldMap, type FieldValue } from '../../domain/fields.ts';
+import { protectionUrls } from '../../domain/drm.ts';
 import { editingUrls, parseFormat, withoutEmptyBlocks, type OutputSpec } from '../../domain/format.ts';
 import { sourceClipProblem } from '../../domain/source-clip.ts';
 import { builtInPreset, mergeUnder, presetFields, PRESET_NAME, type Preset } from '../../domain/presets.ts';
@@ -309,6 +310,7 @@ async function validateFormat(ctx: ActionContext, raw: FieldValue, index: number
   if (qc.spec?.originalSource) checkLocation(ctx, qc.spec.originalSource, 'source', `${where}qc.qc_video_metrics.original_source: `);
   // Logos, overlays and fonts are fetched like sources, so they pass the same URL rules.
   for (const a of editingUrls(spec)) checkLocation(ctx, a.url, 'source', `${where}${a.field}: `);
+  for (const k of protectionUrls(spec)) checkLocation(ctx, k.url, 'source', `${where}${k.field}: `);
   const saveAs = presetNameIn(fields, 'save_preset', where);
   return {
     task: { output: spec.output, format: JSON.stringify(fields), destinations },

@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { OutputSpec } from '../../domain/format.ts';
 import type { Protection } from '../../domain/drm.ts';
-import { uuidOf } from '../../domain/drm.ts';
+import { DRM_SYSTEMS, uuidOf } from '../../domain/drm.ts';
 import { describeError } from '../../domain/errors.ts';
 import { download, redactUrl } from '../../transfer/index.ts';
 import { postForText } from '../../transfer/exchange.ts';
@@ -17,6 +17,9 @@ import type { TransferContext } from '../../transfer/types.ts';
 import { readCpix, spekeRequest, type CpixKey } from './cpix.ts';
 
 export type { CpixKey } from './cpix.ts';
+
+/** Which key protects each representation (by FFmpeg's representation number). */
+export type KeyAssignment = Map<number, CpixKey>;
 
 export interface KeyContext {
   scratch: string;
@@ -35,12 +38,14 @@ export function wantedTrackTypes(p: Protection, streams: readonly { audioOnly: b
 /** Fetches the keys of every protected task; a task whose key source fails is reported, not thrown. */
 export async function resolveContentKeys(
   tasks: readonly { taskId: number; spec: OutputSpec }[], ctx: KeyContext,
-): Promise<{ keys: Map<number, CpixKey[]>; failed: { taskId: number; error: Error }[] }> {
-  const result = { keys: new Map<number, CpixKey[]>(), failed: [] as { taskId: number; error: Error }[] };
+): Promise<{ keys: Map<number, CpixKey[]>; failed: { taskId: number; error: Error }[]; notes: { taskId: number; message: string }[] }> {
+  const result = { keys: new Map<number, CpixKey[]>(), failed: [] as { taskId: number; error: Error }[], notes: [] as { taskId: number; message: string }[] };
   for (const { taskId, spec } of tasks) {
     if (spec.kind !== 'dash' || !spec.protection) continue;
     try {
-      result.keys.set(taskId, await keysOf(spec.protection, spec.streams, ctx, taskId));
+      const keys = await keysOf(spec.protection, spec.streams, ctx, taskId);
+      result.notes.push({ taskId, message: describeKeyUse(spec.protection, spec.streams, keys) });
+      result.keys.set(taskId, keys);
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       result.failed.push({ taskId, error: new Error(`The content keys could not be had: ${describeError(err)}`) });
@@ -84,6 +89,28 @@ async function keysOf(p: Protection, streams: readonly { audioOnly: boolean }[],
     }
   }
 }
+
+/**
+ * The task log's line (shown by extended GetStatus with include_task_status): which track is
+ * encrypted with which key id, and the systems signalled. Key ids only: they are public (every
+ * MPD carries them); the keys never appear.
+ */
+export function describeKeyUse(p: Protection, streams: readonly { audioOnly: boolean; subPath: string }[], keys: readonly CpixKey[]): string {
+  const tracks = streams.flatMap((s, i) => (s.audioOnly ? [] : [`${s.subPath} (video${p.trackTypes[i] ? ` ${p.trackTypes[i]}` : ''}) with key id ${uuidOf(keyFor(keys, 'video', p.trackTypes[i] ?? null).keyId)}`]));
+  // Whether the source has sound is known only when planning: a missing audio key fails there.
+  const audio = (() => {
+    try {
+      return keyFor(keys, 'audio', null);
+    } catch {
+      return null;
+    }
+  })();
+  if (audio) tracks.push(`audio with key id ${uuidOf(audio.keyId)}`);
+  const systems = p.systems.length > 0 ? p.systems.map((s) => DRM_SYSTEMS[s].name).join(', ') : 'no DRM system (default_KID only)';
+  return `Encrypted (cenc, AES-128-CTR): ${tracks.join('; ')}. Signalled for ${systems}; keys from ${SOURCE_NAMES[p.source.kind]}.`;
+}
+
+const SOURCE_NAMES = { query: 'the query', cpix: 'cpix_url', speke: 'speke_url' } as const;
 
 function checked(keys: CpixKey[], from: string): CpixKey[] {
   if (keys.length === 0) throw new Error(`${from} gave no keys`);

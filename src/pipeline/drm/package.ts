@@ -10,7 +10,7 @@ import { DASH_MANIFEST } from '../../domain/format.ts';
 import { finalizeDash, FFMPEG_INIT_NAME, FFMPEG_SEGMENT_NAME, type DashLayout } from '../plan/dash-manifest.ts';
 import { HLS_MEDIA_PLAYLIST } from '../plan/hls-master.ts';
 import { signalMpd, signalPlaylists } from './signal.ts';
-import { keyFor, type CpixKey } from './keys.ts';
+import { keyFor, type CpixKey, type KeyAssignment } from './keys.ts';
 import { protectInit, protectSegment } from './cenc.ts';
 import { psshBox } from './pssh.ts';
 
@@ -21,8 +21,6 @@ export interface ProtectedTrack {
   trackType: string | null;
 }
 
-/** Which key protects each representation (by FFmpeg's representation number). */
-export type KeyAssignment = Map<number, CpixKey>;
 
 /** Chooses each representation's key; throws before anything is written when one has none. */
 export function assignKeys(tracks: readonly ProtectedTrack[], keys: readonly CpixKey[]): KeyAssignment {

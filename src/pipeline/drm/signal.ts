@@ -12,7 +12,7 @@ import path from 'node:path';
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
 import { DRM_SYSTEMS, uuidOf, type DrmSystem } from '../../domain/drm.ts';
 import { psshBase64 } from './pssh.ts';
-import type { KeyAssignment } from './package.ts';
+import type { KeyAssignment } from './keys.ts';
 
 const XML_OPTIONS = {
   preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', parseAttributeValue: false, parseTagValue: false, processEntities: false,
