@@ -359,6 +359,22 @@ describe('Common Encryption of DASH and CMAF (issue 17)', { timeout: 480_000 }, 
     }
   });
 
+  test('HEVC is encrypted as subsamples too: the MPD keeps its full codecs string, FFmpeg decrypts it with the key', async () => {
+    const out = path.join(t.filesDir, 'hevc');
+    const { MediaID: id } = await t.call('json', {
+      action: 'AddMedia', source: `file://${clip}`,
+      format: { output: 'mpeg_dash', segment_duration: '2', video_codec: 'libx265', size: '0x180', bitrate: '200k', turbo: 'yes', drm_key: KEY, drm_key_id: KID, destination: `file://${out}/video.mpd` },
+    });
+    const { final } = await untilFinal(t, id);
+    assert.equal(final.status, 'Finished', JSON.stringify(final));
+    const mpd = await fs.readFile(path.join(out, 'video.mpd'), 'utf8');
+    assert.match(mpd, /codecs="hvc1\.\d/, 'the HEVC codecs string is read from the protected init segment');
+    const [video] = await tracksIn(out, ['stream_0']);
+    assert.equal(find(boxesOf(video!.init).boxes as unknown as AnyBox[], 'frma')[0]?.data_format, 'hvc1');
+    assert.equal((await decode(video!, KEY, t.filesDir)).errors, '');
+    assert.notEqual((await decode(video!, 'ffeeddccbbaa99887766554433221100', t.filesDir)).errors, '');
+  });
+
   test('a key server that fails fails the task before its encode, with a reason and without the key', async () => {
     const broken = await startReceiver(() => 500);
     try {
