@@ -307,6 +307,8 @@ async function validateFormat(ctx: ActionContext, raw: FieldValue, index: number
   // QC (domain/qc.ts): the format's own fields, else the media's; original_source is fetched like a source.
   const qc = parseQc(fields, ctx.query);
   if (!qc.ok) throw new ApiError(where + qc.error);
+  // QC decodes the output, which it cannot without the content key: it would report noise as faults.
+  if (qc.spec && spec.kind === 'dash' && spec.protection) throw new ApiError(`${where}qc cannot check an encrypted ${spec.output} (it would decode it without the key); run QC on a clear output of the same source.`);
   if (qc.spec?.originalSource) checkLocation(ctx, qc.spec.originalSource, 'source', `${where}qc.qc_video_metrics.original_source: `);
   // Logos, overlays and fonts are fetched like sources, so they pass the same URL rules.
   for (const a of editingUrls(spec)) checkLocation(ctx, a.url, 'source', `${where}${a.field}: `);
