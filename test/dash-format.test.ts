@@ -66,15 +66,34 @@ test('CMAF outputs keep to what HLS players take: H.264/HEVC with AAC (or AC-3/E
   assert.equal(ok({ output: 'fmp4_hls', video_codec: 'libx265' }).streams[0]!.videoCodec, 'libx265');
 });
 
-test('widevine, DRM and encryption are refused, naming the field, rather than making clear content', () => {
-  refused({ output: 'mpeg_dash', widevine: 'yes', widevine_key_server_url: 'https://license.example/' }, /^widevine is not supported/);
-  refused({ output: 'mpeg_dash', widevine: 'maybe' }, /^widevine "maybe" must be yes or no/);
-  refused({ output: 'advanced_dash', stream: { widevine: 'yes' } }, /^widevine in a stream is not supported/);
-  refused({ output: 'advanced_fmp4', encryption: 'yes', stream: {} }, /^encryption is not supported for advanced_fmp4/);
-  refused({ output: 'advanced_dash', playready_drm: 'yes', stream: {} }, /^playready_drm is not supported/);
-  refused({ output: 'advanced_dash', stream: { drm: 'yes' } }, /^drm in a stream is not supported/);
-  // widevine=no (and its other fields left over) is plain content.
-  assert.equal(ok({ output: 'mpeg_dash', widevine: 'no', widevine_content_id: 'x' }).streams.length, 1);
+test('DRM fields that cannot be honoured are refused, naming the field, rather than making clear content (issue 17)', () => {
+  const KEY = { drm_key: 'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf', drm_key_id: '0123456789abcdef0123456789abcdef' };
+  refused({ output: 'mpeg_dash', widevine: 'yes', widevine_key_server_url: 'https://license.example/', ...KEY }, /^widevine_key_server_url is not supported: Encodery does not speak Widevine's own key-server protocol/);
+  refused({ output: 'mpeg_dash', widevine: 'yes' }, /^mpeg_dash protection needs its keys: give drm_key and drm_key_id/);
+  refused({ output: 'mpeg_dash', fairplay_drm: 'yes', ...KEY }, /^fairplay_drm is not supported: FairPlay needs the cbcs scheme/);
+  refused({ output: 'advanced_dash', stream: { widevine: 'yes' }, ...KEY }, /^stream 1: widevine must be set on the format/);
+  refused({ output: 'advanced_fmp4', encryption: 'yes', stream: {} }, /^encryption is HLS AES-128; advanced_fmp4 is protected with Common Encryption instead/);
+  refused({ output: 'advanced_dash', stream: { drm: 'yes' }, ...KEY }, /^stream 1: drm must be set on the format/);
+  refused({ output: 'mpeg_dash', drm_key: 'a0a1', drm_key_id: KEY.drm_key_id }, /^drm_key is not 32 hexadecimal digits/);
+  refused({ output: 'mpeg_dash', drm_key: KEY.drm_key }, /^drm_key and drm_key_id go together/);
+  refused({ output: 'mpeg_dash', ...KEY, cpix_url: 'https://keys.example/c.xml' }, /^give the keys one way/);
+  refused({ output: 'mpeg_dash', drm: 'no', ...KEY }, /^drm is no but a key source is given/);
+  refused({ output: 'mpeg_dash', video_codec: 'libvpx-vp9', ...KEY }, /Common Encryption is made for H.264 \(libx264\) and HEVC/);
+  refused({ output: 'advanced_dash', ...KEY, stream: { track_type: 'HD' } }, /^track_type chooses among the keys of cpix_url or speke_url/);
+  for (const r of [parseFormat({ output: 'mpeg_dash', drm_key: 'zz'.repeat(16), drm_key_id: KEY.drm_key_id })]) assert.ok(!r.ok && !r.error.includes('zzzz'), 'a bad key is not repeated');
+  // widevine=no (and its other fields left empty) is plain content.
+  assert.equal(ok({ output: 'mpeg_dash', widevine: 'no', widevine_content_id: '' }).protection, null);
+});
+
+test('a key source and the DRM systems make the protection: query keys, CPIX by URL, SPEKE v2 with per-stream track types', () => {
+  const q = ok({ output: 'mpeg_dash', drm_key: '0xA0A1A2A3A4A5A6A7A8A9AAABACADAEAF', drm_key_id: '01234567-89ab-cdef-0123-456789abcdef', widevine: 'yes', playready_drm: 'yes', clearkey_drm: 'yes' }).protection;
+  assert.deepEqual(q, {
+    source: { kind: 'query', key: 'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf', keyId: '0123456789abcdef0123456789abcdef' }, systems: ['widevine', 'playready', 'clearkey'], trackTypes: [null], contentId: null,
+  });
+  const s = ok({ output: 'advanced_dash', speke_url: 'https://keys.example/speke/v2', stream: [{ size: '0x180', track_type: 'hd' }, { size: '0x90', track_type: 'SD' }] }).protection;
+  assert.deepEqual(s?.source, { kind: 'speke', url: 'https://keys.example/speke/v2' });
+  assert.deepEqual(s?.trackTypes, ['HD', 'SD']);
+  assert.deepEqual(ok({ output: 'fmp4_hls', cpix_url: 'file:///keys/doc.xml' }).protection?.source, { kind: 'cpix', url: 'file:///keys/doc.xml' });
 });
 
 test('sub_path may not take a manifest name', () => {

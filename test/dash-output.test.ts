@@ -231,13 +231,15 @@ describe('DASH and CMAF through the API', () => {
     await t.call('json', { action: 'CancelMedia', mediaid: added.MediaID });
   });
 
-  test('widevine=yes is refused at AddMedia, naming the field; nothing is stored', async () => {
+  test('widevine with Widevine\'s own key server, or without keys, is refused at AddMedia, naming the field; nothing is stored', async () => {
     const before = (await t.call('json', { action: 'GetMediaList' })).media;
     const r = await t.call('json', {
       action: 'AddMedia', source: `file://${clip}`,
       format: { output: 'mpeg_dash', widevine: 'yes', widevine_content_id: 'abc' },
     });
-    assert.match(one(r.errors!.error), /widevine is not supported/);
+    assert.match(one(r.errors!.error), /widevine_content_id is not supported/);
+    const keyless = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output: 'mpeg_dash', widevine: 'yes' } });
+    assert.match(one(keyless.errors!.error), /protection needs its keys/);
     assert.deepEqual((await t.call('json', { action: 'GetMediaList' })).media, before);
   });
 });

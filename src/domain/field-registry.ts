@@ -60,6 +60,7 @@ const AUDIO_FILES = outputsOfKind('audio');
 const HLS = outputsOfKind('hls', 'legacy_hls');
 const LEGACY_HLS = outputsOfKind('legacy_hls');
 const SEGMENTED = outputsOfKind('hls', 'legacy_hls', 'dash');
+const DASH = outputsOfKind('dash');
 const MOVING = [...VIDEO_FILES, ...SEGMENTED];
 const ENCODED = [...MOVING, ...AUDIO_FILES];
 const STILLS = outputsOfKind('thumbnail', 'image', 'gif');
@@ -73,6 +74,7 @@ export const OUTPUT_GROUPS: readonly { label: string; outputs: readonly string[]
   { label: 'HLS', outputs: HLS },
   { label: 'legacy HLS', outputs: LEGACY_HLS },
   { label: 'HLS, DASH, CMAF', outputs: SEGMENTED },
+  { label: 'DASH, CMAF', outputs: DASH },
   { label: 'video files, HLS, DASH, CMAF', outputs: MOVING },
   { label: 'every encoded output', outputs: ENCODED },
   { label: 'every encoded output and gif', outputs: TRIMMED },
@@ -83,10 +85,9 @@ function notYet(what: string): { state: 'refused'; reason: string } {
   return { state: 'refused', reason: `Encodery does not make ${what} yet` };
 }
 
-const DRM_REASON = 'DRM is not packaged yet, and a clear output must never be published in its place';
-function drm(name: string, doc: string, where: readonly Place[] = ['format', 'stream', 'manifest']): FieldDef {
-  return { name, in: where, state: 'refused', reason: DRM_REASON, doc };
-}
+/** Why fairplay_drm is refused (domain/drm.ts says it in the reply too). */
+export const FAIRPLAY_REASON = 'FairPlay needs the cbcs scheme (AES-CBC with a pattern), which FFmpeg 5.1 cannot write and Encodery does not make';
+const WIDEVINE_SERVER = 'Encodery does not speak Widevine\'s own key-server protocol; keys come from drm_key, cpix_url or speke_url';
 
 function inert(name: string, where: readonly Place[], reason: string, doc: string): FieldDef {
   return { name, in: where, state: 'inert', reason, doc };
@@ -289,19 +290,25 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'main_source', in: F, outputs: SEGMENTED, block: 'free', ...notYet('multi-language renditions'), doc: 'the main rendition\'s language' },
   { name: 'alternate_source', in: F, outputs: SEGMENTED, block: 'free', ...notYet('alternate renditions'), doc: 'alternate renditions' },
   { name: 'ad_break', in: F, outputs: SEGMENTED, block: 'free', ...notYet('ad markers'), doc: 'ad markers' },
-  drm('drm', 'DRM packaging'),
-  drm('fairplay_drm', 'FairPlay DRM'),
-  drm('playready_drm', 'PlayReady DRM'),
-  drm('clearkey_drm', 'ClearKey DRM'),
-  drm('widevine', 'Widevine DRM', F),
-  // Settings of widevine=yes, which is refused: alone they ask for nothing.
-  inert('widevine_key_server_url', F, 'used only with widevine=yes, which is refused', 'Widevine key server'),
-  { ...inert('widevine_aes_signing_key', F, 'used only with widevine=yes, which is refused', 'Widevine signing key'), roles: ['secret'] },
-  { ...inert('widevine_aes_signing_iv', F, 'used only with widevine=yes, which is refused', 'Widevine signing IV'), roles: ['secret'] },
-  inert('widevine_signer', F, 'used only with widevine=yes, which is refused', 'Widevine signer'),
-  inert('widevine_content_id', F, 'used only with widevine=yes, which is refused', 'Widevine content id'),
-  drm('track_type', 'CPIX track type', S),
-  drm('hdcp_level', 'CPIX HDCP level', S),
+  { name: 'drm', in: F, outputs: DASH, state: 'honoured', doc: '`yes`: Common Encryption (cenc) of the segments; needs a key source (`no` with one is refused)' },
+  { name: 'drm_key', in: F, outputs: DASH, roles: ['secret'], state: 'honoured', doc: 'Encodery\'s own: the content key, 32 hex digits (with drm_key_id)' },
+  { name: 'drm_key_id', in: F, outputs: DASH, state: 'honoured', doc: 'Encodery\'s own: the key id (default_KID), 32 hex digits or a UUID' },
+  { name: 'cpix_url', in: F, outputs: DASH, roles: ['url'], state: 'honoured', doc: 'Encodery\'s own: a CPIX 2.x document with the content keys, fetched like a source' },
+  { name: 'speke_url', in: F, outputs: DASH, roles: ['url'], state: 'honoured', doc: 'Encodery\'s own: a SPEKE v2 key server asked for the content keys' },
+  { name: 'drm_content_id', in: F, outputs: DASH, state: 'honoured', doc: 'Encodery\'s own: the content id sent to the SPEKE server (the media id when absent)' },
+  { name: 'widevine', in: F, outputs: DASH, state: 'honoured', doc: '`yes`: a Widevine pssh and ContentProtection' },
+  { name: 'playready_drm', in: F, outputs: DASH, state: 'honoured', doc: '`yes`: a PlayReady pssh and ContentProtection' },
+  { name: 'clearkey_drm', in: F, outputs: DASH, state: 'honoured', doc: '`yes`: a W3C common (ClearKey) pssh and ContentProtection' },
+  { name: 'fairplay_drm', in: ['format', 'stream'], state: 'refused', reason: FAIRPLAY_REASON, doc: 'FairPlay DRM' },
+  ...['drm', 'clearkey_drm', 'playready_drm', 'fairplay_drm'].map((name): FieldDef => ({ name, in: ['manifest'], ...notYet('extra manifests'), doc: 'DRM of an extra manifest' })),
+  { name: 'drm', in: S, ...notYet('per-stream DRM settings (set them on the format)'), doc: 'a stream\'s DRM (set on the format)' },
+  { name: 'widevine_key_server_url', in: F, state: 'refused', reason: WIDEVINE_SERVER, doc: 'Widevine key server' },
+  { name: 'widevine_aes_signing_key', in: F, roles: ['secret'], state: 'refused', reason: WIDEVINE_SERVER, doc: 'Widevine signing key' },
+  { name: 'widevine_aes_signing_iv', in: F, roles: ['secret'], state: 'refused', reason: WIDEVINE_SERVER, doc: 'Widevine signing IV' },
+  { name: 'widevine_signer', in: F, state: 'refused', reason: WIDEVINE_SERVER, doc: 'Widevine signer' },
+  { name: 'widevine_content_id', in: F, state: 'refused', reason: WIDEVINE_SERVER, doc: 'Widevine content id' },
+  { name: 'track_type', in: S, outputs: DASH, state: 'honoured', doc: 'the CPIX track type (SD, HD, UHD1, AUDIO…) whose key protects this stream (cpix_url, speke_url)' },
+  inert('hdcp_level', S, 'HDCP is a licence policy of the DRM server, not part of the encrypted media', 'CPIX HDCP level'),
 
   // --- pictures (reference 4.8, 4.9) ----------------------------------------------------------
   { name: 'time', in: F, outputs: ['thumbnail', 'image'], state: 'honoured', doc: 'seconds, `hh:mm:ss.ms`, `N%` or `N!` (every N s)' },

@@ -12,6 +12,7 @@ import { readHls, readLegacyHls, type HlsSpec } from './format/hls.ts';
 import { readContainerEdits } from './format/container.ts';
 import { readDash, type DashSpec } from './format/dash.ts';
 import { OUTPUT_NAMES, OUTPUTS, isOutputName, type OutputKind, type OutputName, type OutputOfKind } from './outputs.ts';
+import { refuseDrm } from './drm.ts';
 import { refuseEditing } from './format/editing.ts';
 import { readGif, readImage, readThumbnail, type GifSpec, type ImageSpec, type ThumbnailSpec } from './format/still.ts';
 
@@ -68,7 +69,10 @@ function readSpec(f: Fields): OutputSpec {
   if (!isOutputName(output)) {
     throw new FormatProblem(`Unknown output "${outputRaw}". Supported: ${SUPPORTED_OUTPUTS.join(', ')}`);
   }
+  const { kind } = OUTPUTS[output];
+  // Common Encryption is made for DASH and CMAF segments only; elsewhere a DRM field is refused by name.
+  if (kind !== 'dash') refuseDrm(f, output);
   // TypeScript cannot tie the reader's parameter to the row's kind; the table does.
-  const read = READERS[OUTPUTS[output].kind] as (f: Fields, output: OutputName) => OutputSpec;
+  const read = READERS[kind] as (f: Fields, output: OutputName) => OutputSpec;
   return read(f, output);
 }

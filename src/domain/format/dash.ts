@@ -12,6 +12,8 @@ import { readTrim, type Picture, type TrimFields } from './video.ts';
 import { readEditing, type Editing } from './editing.ts';
 import { outputsOfKind, type OutputOfKind } from '../outputs.ts';
 import { embeddedCaptions, readCaptions, type CaptionTrack, type EmbeddedCaptions } from '../captions.ts';
+import { readProtection, type Protection } from '../drm.ts';
+import { lowerKeys } from './fields.ts';
 
 export const DASH_OUTPUTS: readonly DashOutput[] = outputsOfKind('dash');
 export type DashOutput = OutputOfKind<'dash'>;
@@ -31,36 +33,29 @@ export interface DashSpec extends TrimFields, Picture {
   captions: CaptionTrack[];
   /** closed_captions `copy`: the source's CEA-608/708 kept or dropped in the video; null = not asked. */
   embeddedCaptions: EmbeddedCaptions;
+  /** Common Encryption (domain/drm.ts); null for clear segments. */
+  protection: Protection | null;
 }
 
 /** The MPD and the HLS master: names no `sub_path` may take. */
 export const DASH_MANIFEST = 'manifest.mpd';
 const RESERVED_FOLDERS = ['manifest.mpd', 'master.m3u8'];
 
-/** Fields that ask for DRM or encryption, which these outputs cannot do yet. */
-const DRM_FIELDS = ['drm', 'clearkey_drm', 'playready_drm', 'fairplay_drm'];
-
 export function readDash(f: Fields, output: DashOutput): DashSpec {
   const segmentDuration = f.parse('segment_duration', 'a number of seconds like 6', parseDecimal) ?? 6;
   if (segmentDuration < 1 || segmentDuration > 60) {
     throw new FormatProblem(`segment_duration "${f.str('segment_duration')}" is out of range; use 1 to 60 seconds.`);
   }
-  // Silently making clear content from a request that asked for Widevine would publish it unprotected.
-  if (f.flag('widevine', false)) {
-    throw new FormatProblem(`widevine is not supported: Encodery does not package DRM for ${output}. Remove widevine (or set it to no).`);
+  if (f.flag('encryption', false)) {
+    throw new FormatProblem(`encryption is HLS AES-128; ${output} is protected with Common Encryption instead: give drm_key and drm_key_id, cpix_url or speke_url (and widevine, playready_drm or clearkey_drm). Remove encryption.`);
   }
-  refuseProtection(f, output);
   const raw = f.raw('stream');
-  for (const item of raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]) {
-    if (typeof item !== 'object' || Array.isArray(item)) continue;
-    const own = new Map(Object.entries(item).map(([k, v]) => [k.toLowerCase(), v]));
-    for (const name of ['encryption', 'widevine', ...DRM_FIELDS]) {
-      const v = own.get(name);
-      if (typeof v === 'string' && !isOff(v)) {
-        throw new FormatProblem(`${name} in a stream is not supported: Encodery does not encrypt or package DRM for ${output}. Remove it (or set it to no).`);
-      }
-    }
+  const items = (raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]).map((item) => (typeof item === 'object' && !Array.isArray(item) ? lowerKeys(item) : {}));
+  for (const [i, item] of items.entries()) {
+    const v = item['encryption'];
+    if (typeof v === 'string' && !isOff(v)) throw new FormatProblem(`stream ${i + 1}: encryption is HLS AES-128; ${output} is protected with Common Encryption on the format (drm_key, cpix_url or speke_url). Remove it.`);
   }
+  const protection = readProtection(f, output, items.length > 0 ? items : [{}]);
 
   const { streams, picture } = readStreams(f, output, output === 'mpeg_dash' || output === 'fmp4_hls');
   for (const [i, s] of streams.entries()) {
@@ -68,23 +63,15 @@ export function readDash(f: Fields, output: DashOutput): DashSpec {
       throw new FormatProblem(`stream ${i + 1}: sub_path "${s.subPath}" is the name of a manifest; choose another folder name.`);
     }
   }
+  const clearVideo = streams.findIndex((s) => !s.audioOnly && s.videoCodec !== 'libx264' && s.videoCodec !== 'libx265');
+  if (protection && clearVideo >= 0) {
+    throw new FormatProblem(`stream ${clearVideo + 1}: Common Encryption is made for H.264 (libx264) and HEVC (libx265) video; ${streams[clearVideo]!.videoCodec} cannot be protected here.`);
+  }
   const captions = readCaptions(f, output);
   return {
     kind: 'dash', output, segmentDuration, streams, hls: output === 'fmp4_hls' || output === 'advanced_fmp4', ...picture, ...readTrim(f),
-    editing: { ...readEditing(f), captions: captions.burned }, captions: captions.tracks, embeddedCaptions: embeddedCaptions(captions),
+    editing: { ...readEditing(f), captions: captions.burned }, captions: captions.tracks, embeddedCaptions: embeddedCaptions(captions), protection,
   };
-}
-
-function refuseProtection(f: Fields, output: DashOutput): void {
-  if (f.flag('encryption', false)) {
-    throw new FormatProblem(`encryption is not supported for ${output}: Encodery does not encrypt fMP4 segments (CENC) yet. Remove it or set it to no.`);
-  }
-  for (const name of DRM_FIELDS) {
-    const v = f.str(name);
-    if (v !== null && !isOff(v)) {
-      throw new FormatProblem(`${name} is not supported: Encodery does not package DRM for ${output}. Remove ${name} (or set it to no).`);
-    }
-  }
 }
 
 function isOff(v: string): boolean {

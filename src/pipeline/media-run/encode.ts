@@ -10,6 +10,7 @@ import type { GroupHandle } from '../progress.ts';
 import { expectedBytes, groupWork, type SourceShape } from '../../domain/progress-model.ts';
 import { fetchEditingAssets } from '../assets.ts';
 import { loadCaptions, withLoadedCaptions } from '../captions/load.ts';
+import { resolveContentKeys } from '../drm/keys.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { encodeSplitTask, splitCandidates } from '../split/task.ts';
 import type { SplitPieces } from '../split/pieces.ts';
@@ -55,6 +56,11 @@ export async function encodeAll(run: MediaRunContext, fetched: PlanInput, source
   const captions = await loadCaptions(members, { scratch, transfer: run.transfer, ffmpeg: config.ffmpeg, ffprobe: config.ffprobe, source: sourceVideo, signal: run.signal });
   for (const f of captions.failed) await run.failTask(f.taskId, f.error);
   members = members.filter((m) => !captions.failed.some((f) => f.taskId === m.taskId)).map((m) => withLoadedCaptions(m, captions.captions.get(m.taskId)));
+  // DRM content keys, before any encode: a key server that fails costs no encoding.
+  const keyed = await resolveContentKeys(members, { scratch, transfer: run.transfer, signal: run.signal, mediaId: run.mediaId });
+  for (const f of keyed.failed) await run.failTask(f.taskId, f.error);
+  for (const n of keyed.notes) await repo.appendLog(run.db, [n.taskId], n.message);
+  members = members.filter((m) => !keyed.failed.some((f) => f.taskId === m.taskId)).map((m) => ({ ...m, keys: keyed.keys.get(m.taskId) }));
   // auto_crop: the borders are found in the source once, and become each format's crop.
   const cropped = await resolveAutoCrops(members, fetched, { ffmpeg: config.ffmpeg, signal: run.signal });
   for (const f of cropped.failed) await run.failTask(f.taskId, f.error);

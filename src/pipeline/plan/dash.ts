@@ -12,13 +12,16 @@ import path from 'node:path';
 import type { DashSpec } from '../../domain/format.ts';
 import { DASH_MANIFEST } from '../../domain/format.ts';
 import { formatNumber } from '../ffmpeg/args.ts';
-import { sourceDuration, trimmedDuration, type GroupContext, type OutputPart, type PlanOut } from './common.ts';
+import { firstAudio, sourceDuration, trimmedDuration, type GroupContext, type OutputPart, type PlanOut } from './common.ts';
 import { finalizeDash, FFMPEG_INIT_NAME, FFMPEG_SEGMENT_NAME, type Representation } from './dash-manifest.ts';
 import { encodeVariants, planRenditions, renditionLabel } from './variants.ts';
 import { pictureShape, requireVideos } from './video.ts';
 import { videoRange } from './hdr.ts';
+import { packageDash, planProtection } from '../drm/package.ts';
+import type { CpixKey } from '../drm/keys.ts';
 
-export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut): OutputPart {
+/** `keys`: the content keys fetched for a protected output (pipeline/drm/keys.ts). */
+export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut, keys?: CpixKey[]): OutputPart {
   const { input, graph } = ctx;
   const dir = path.resolve(out.dir);
   const videoStreams = spec.streams.filter((s) => !s.audioOnly);
@@ -42,6 +45,12 @@ export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut): Outpu
     ...videoStreams.map((s): Representation => ({ folder: s.subPath, kind: 'video' })),
     ...renditions.map((r): Representation => ({ folder: r.folder, kind: 'audio' })),
   ];
+  const protection = spec.protection
+    ? planProtection(spec.protection, keys, [
+      ...videoStreams.map((s) => ({ kind: 'video' as const, trackType: spec.protection!.trackTypes[spec.streams.indexOf(s)] ?? null })),
+      ...renditions.map(() => ({ kind: 'audio' as const, trackType: null })),
+    ])
+    : null;
   // One adaptation set per media type and codec: a player switches only between representations it can splice.
   const sets = new Map<string, number[]>();
   videoStreams.forEach((s, k) => sets.set(`v:${s.videoCodec}`, [...(sets.get(`v:${s.videoCodec}`) ?? []), k]));
@@ -87,6 +96,6 @@ export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut): Outpu
     }],
     durationSec: trimmedDuration(total, ctx.trim),
     ...(encoded.quality ? { quality: encoded.quality } : {}),
-    listOutputs: () => finalizeDash(dir, { representations, hls }),
+    listOutputs: () => packageDash(dir, { representations, hls }, protection),
   };
 }

@@ -26,7 +26,8 @@ export function hevcCodecs(tag: string, init: Buffer): string {
   if (!entry) return tag;
   // stsd: version/flags and entry count, then sample entries; a visual sample entry's own fields take 78 bytes.
   const sample = boxAt(init, entry.start + 8, entry.end);
-  if (!sample || (sample.type !== 'hvc1' && sample.type !== 'hev1')) return tag;
+  // encv: the same entry once Common Encryption (pipeline/drm/cenc.ts) has marked it protected.
+  if (!sample || (sample.type !== 'hvc1' && sample.type !== 'hev1' && sample.type !== 'encv')) return tag;
   const hvcc = findBox(init, ['hvcC'], sample.start + 78, sample.end);
   if (!hvcc || hvcc.end - hvcc.start < 13) return tag;
   const c = init.subarray(hvcc.start, hvcc.end);
@@ -41,7 +42,8 @@ export function hevcCodecs(tag: string, init: Buffer): string {
   }
   const constraints = [...c.subarray(6, 12)];
   while (constraints.length > 0 && constraints.at(-1) === 0) constraints.pop();
-  return [sample.type, `${space}${profile}`, (reversed >>> 0).toString(16).toUpperCase(), `${tier}${c[12]}`,
+  // A protected entry's codecs string is still that of its original format (the tag FFmpeg wrote).
+  return [sample.type === 'encv' ? tag : sample.type, `${space}${profile}`, (reversed >>> 0).toString(16).toUpperCase(), `${tier}${c[12]}`,
     ...constraints.map((b) => b.toString(16).toUpperCase())].join('.');
 }
 

@@ -25,6 +25,7 @@ import { compositeOf, concatOf } from './stage.ts';
 import { hlsPart } from './hls.ts';
 import { passthroughDecision, planPassthrough } from './passthrough.ts';
 import { dashPart } from './dash.ts';
+import type { CpixKey } from '../drm/keys.ts';
 import { planGif, planImage } from './still.ts';
 import { planThumbnail } from './thumbnail.ts';
 import { videoPart } from './video.ts';
@@ -46,6 +47,8 @@ export interface MediaTask {
   assets?: EditAssets;
   /** The format's caption tracks as loaded (pipeline/captions), if it has any. */
   captions?: LoadedCaption[];
+  /** The content keys of a protected DASH/CMAF format (pipeline/drm/keys.ts). */
+  keys?: CpixKey[];
 }
 
 /** One FFmpeg invocation (two runs for a two-pass encode) making the outputs of its tasks. */
@@ -274,7 +277,7 @@ function partFor(m: MediaTask, ctx: GroupContext, pass: Pass): OutputPart {
     case 'hls':
       return hlsPart(m.spec, ctx, m.out);
     case 'dash':
-      return dashPart(m.spec, ctx, m.out);
+      return dashPart(m.spec, ctx, m.out, m.keys);
     case 'thumbnail':
     case 'gif':
     case 'image':

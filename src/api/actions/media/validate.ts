@@ -1,5 +1,6 @@
 import { type FieldMap, type FieldValue } from '../../../domain/fields.ts';
 import { editingUrls, withoutEmptyBlocks } from '../../../domain/format.ts';
+import { protectionUrls } from '../../../domain/drm.ts';
 import { presetFields } from '../../../domain/presets.ts';
 import { parsePriority } from '../../../domain/priority.ts';
 import { parseQc } from '../../../domain/qc.ts';
@@ -85,9 +86,12 @@ async function validateFormat(ctx: ActionContext, raw: FieldValue, index: number
   // QC (domain/qc.ts): the format's own fields, else the media's; original_source is fetched like a source.
   const qc = parseQc(fields, ctx.query);
   if (!qc.ok) throw new ApiError(where + qc.error);
+  // QC decodes the output, which it cannot without the content key: it would report noise as faults.
+  if (qc.spec && spec.kind === 'dash' && spec.protection) throw new ApiError(`${where}qc cannot check an encrypted ${spec.output} (it would decode it without the key); run QC on a clear output of the same source.`);
   if (qc.spec?.originalSource) checkLocation(ctx, qc.spec.originalSource, 'source', `${where}qc.qc_video_metrics.original_source: `);
   // Logos, overlays and fonts are fetched like sources, so they pass the same URL rules.
   for (const a of editingUrls(spec)) checkLocation(ctx, a.url, 'source', `${where}${a.field}: `);
+  for (const k of protectionUrls(spec)) checkLocation(ctx, k.url, 'source', `${where}${k.field}: `);
   const saveAs = presetNameIn(fields, 'save_preset', where);
   return {
     task: { output: spec.output, format: JSON.stringify(fields), destinations },
