@@ -18,6 +18,7 @@ import { FfmpegError } from '../src/pipeline/ffmpeg/run.ts';
 import { UnreadableSourceError } from '../src/pipeline/ffmpeg/probe.ts';
 import { RefusedInputError, refusalOf } from '../src/pipeline/ffmpeg/inputs.ts';
 import { SplitPieceError } from '../src/pipeline/split/run.ts';
+import { CaptionError, CaptionParseError } from '../src/domain/caption-cues.ts';
 import { QueueUnavailableError, RetryLater } from '../src/queue/types.ts';
 import { StoreError } from '../src/store/db.ts';
 import { ConfigError } from '../src/config.ts';
@@ -35,6 +36,8 @@ const EVERY_CLASS: [EncoderyError, boolean][] = [
   [new UnreadableSourceError('The source is not media'), false],
   [new RefusedInputError(refusalOf('hls')), false],
   [new SplitPieceError('a piece is missing'), false],
+  [new CaptionError('extract reads CEA-608 captions from H.264 video'), false],
+  [new CaptionParseError(6, 'a cue time is missing'), false],
   [new QueueUnavailableError('Redis does not answer'), true],
   [new RetryLater('the store is out of reach'), true],
   [new IllegalTransitionError('media', 1, 'Finished', 'New'), false],
