@@ -30,7 +30,25 @@ const MAX_PRESETS_PER_USER = 1000;
 export const addMedia: Action = (ctx) => createMedia(ctx, false);
 export const addMediaBenchmark: Action = (ctx) => createMedia(ctx, true);
 
-async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<WireObject> {
+/**
+ * Every check AddMedia makes, and nothing stored or queued: the dashboard's form asks it before
+ * adding, so its errors are the API's own, word for word.
+ */
+export const checkAddMedia: Action = async (ctx) => {
+  const plan = await planMedia(ctx, false);
+  return { message: 'Valid', warnings: warningsWire(unknownWarnings(plan.unknown)) };
+};
+
+interface MediaPlan {
+  sources: string[];
+  tasks: repo.NewTask[];
+  options: FieldMap;
+  presets: repo.NewPreset[];
+  unknown: FieldReport;
+}
+
+/** AddMedia's query, checked whole before anything is stored. */
+async function planMedia(ctx: ActionContext, benchmark: boolean): Promise<MediaPlan> {
   const { query } = ctx;
   const unknown = checkFields(ctx);
   const sources = many(query, 'source').map((s) => {
@@ -61,6 +79,12 @@ async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<Wire
   // save_preset: checked with everything else, then saved in the media's own transaction, so
   // the media and its presets are created together or not at all.
   const presets = await presetsToSave(ctx, validated);
+  return { sources, tasks, options, presets, unknown };
+}
+
+async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<WireObject> {
+  const { query } = ctx;
+  const { sources, tasks, options, presets, unknown } = await planMedia(ctx, benchmark);
   const names = presets.map((p) => p.name);
   const id = await repo.insertMedia(ctx.db, {
     userId: ctx.user.id,
