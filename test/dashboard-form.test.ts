@@ -28,8 +28,8 @@ async function session(t: TestServer) {
   const headers = { cookie, origin: t.server.url, 'x-csrf-token': csrf };
   return {
     get: (p: string) => fetch(`${t.server.url}/dashboard${p}`, { headers }),
-    check: async (query: Record<string, unknown>) => {
-      const res = await fetch(`${t.server.url}/dashboard/api/check`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+    check: async (query: Record<string, unknown>, upload?: string) => {
+      const res = await fetch(`${t.server.url}/dashboard/api/check`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ query, upload }) });
       assert.equal(res.status, 200);
       return ((await res.json()) as { response: { message?: string; errors?: { error: string } } }).response;
     },
@@ -71,6 +71,10 @@ describe('the format editor\'s server side', () => {
     assert.match((await s.check({ action: 'AddMedia', source, format: { output: 'mp4' }, notify: 'ftp://x/y' })).errors!.error, /notify/);
     assert.equal((await s.check({ action: 'AddMedia', source, format: { output: 'mp4', size: '0x180' }, priority: '5' })).message, 'Valid');
     assert.equal((await s.check({ action: 'SavePreset', name: 'never_saved', format: { output: 'mp4' } })).message, 'Valid');
+    // A file the form has yet to upload is checked as the source it will become, whatever its name.
+    assert.match((await s.check({ action: 'AddMedia', format: { output: 'mp4' } })).errors!.error, /source/i);
+    assert.equal((await s.check({ action: 'AddMedia', source: 'file:///etc/passwd', format: { output: 'mp4' } }, '../../../etc/passwd')).message, 'Valid');
+    assert.match((await s.check({ action: 'AddMedia', source: 'file:///etc/passwd', format: { output: 'mp4' } })).errors!.error, /outside the allowed file roots/);
     assert.match((await s.check({ action: 'GetStatus', mediaid: '1' })).errors!.error, /GetStatus/, 'only AddMedia and SavePreset have a dry run');
     assert.equal((await t.call('json', { action: 'GetMediaList', version: '3' })).pagination.total, '0', 'nothing was added');
     assert.match(String((await t.call('json', { action: 'GetPreset', name: 'never_saved' })).errors?.error), /not found/i, 'nothing was saved');

@@ -85,7 +85,13 @@ export function registerFormApi(app: FastifyInstance, { guard, check, uploadTarg
     if (!body.success) return reply.code(400).send({ error: 'send {"query": {...}} as JSON' });
     const { userid: _id, userkey: _key, ...rest } = body.data.query;
     const query: FieldMap = { ...(rest as FieldMap), userid: session.user.id, userkey: session.user.key };
-    if (body.data.upload !== undefined) query.source = uploadTarget(session, body.data.upload);
+    if (body.data.upload !== undefined) {
+      try {
+        query.source = uploadTarget(session, body.data.upload);
+      } catch {
+        return reply.code(400).send({ error: 'this server has no folder to upload into' });
+      }
+    }
     return reply.type('application/json; charset=utf-8').send(await check(query));
   });
 }

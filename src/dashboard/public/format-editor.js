@@ -212,8 +212,8 @@ export function formatEditor(reg, { initial = {}, presets = null, destinations =
       preset ? h('div', { class: 'field' }, h('label', { for: preset.id }, 'Based on preset'), preset) : null),
     dest ? h('div', { class: 'field' }, h('label', { for: dest.id }, 'Destinations (one per line)'), dest) : null,
     body,
-    h('details', { class: 'group' }, h('summary', {}, 'Other fields (JSON)'),
-      h('div', { class: 'field' }, h('label', { for: other.id }, 'Fields this form has no input for, as a JSON object'), other)),
+    h('details', { class: 'group' }, h('summary', {}, 'Other fields'),
+      h('div', { class: 'field' }, h('label', { for: other.id }, 'Fields this form has no input for, as {"field": "value", …}'), other)),
   );
   set(initial);
   return { el, read, set, output };
