@@ -194,7 +194,7 @@ describe('dashboard over plain HTTP', () => {
   });
 });
 
-describe('dashboard in headless Chromium', { timeout: 120_000, skip: await chromiumMissing() }, () => {
+describe('dashboard in headless Chromium', { timeout: 240_000, skip: await chromiumMissing() }, () => {
   let t: TestServer;
   let browser: Browser;
   let dir: string;

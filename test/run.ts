@@ -31,7 +31,7 @@ const ON_POSTGRES = [/^api-/, /^notify-/, /^(ops|redelivery|crash-restart|format
  */
 const LONGEST = [
   'cluster-redis-faults', 'split-cluster', 'cluster-pg-faults', 'cli', 'cluster-queue', 'split-storage', 'crash-restart',
-  'dashboard', 'real-clients', 'cluster-nodes', 'lifecycle-crash', 'honoured-fields', 'progress-status', 'ladder-upscale', 'editing-output',
+  'dashboard', 'dashboard-form', 'real-clients', 'cluster-nodes', 'lifecycle-crash', 'honoured-fields', 'progress-status', 'ladder-upscale', 'editing-output',
   'notify-upload', 'ops', 'cluster-notify',
 ];
 

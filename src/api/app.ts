@@ -3,7 +3,8 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Users } from './auth.ts';
 import type { Services } from './actions/context.ts';
-import { ACTIONS } from './actions/index.ts';
+import { ACTIONS, CHECKS } from './actions/index.ts';
+import type { Action } from './actions/context.ts';
 import { ApiError, ErrorText, wireMessage } from './errors.ts';
 import { scalar } from './query.ts';
 import { decodeBody, FormatScanner } from './wire/decode.ts';
@@ -113,6 +114,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       deps.metrics.requests.inc({ action, outcome: 'errors' in body ? 'error' : 'ok' });
       return render(format, 'response', body);
     },
+    check: async (query) => {
+      const { format, body } = await answer(deps, { text: JSON.stringify({ query }), tooLarge: false, format: 'json' }, CHECKS);
+      return render(format, 'response', body);
+    },
   });
 
   app.get('/healthz', async (_req, reply) => {
@@ -185,7 +190,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   return app;
 }
 
-async function answer(deps: AppDeps, raw: RawBody): Promise<{ format: WireFormat; body: WireObject; action: string }> {
+/** One query through `actions` (the encoding.com actions, or their dry runs), its errors in the wire's words. */
+async function answer(deps: AppDeps, raw: RawBody, actions: Record<string, Action> = ACTIONS): Promise<{ format: WireFormat; body: WireObject; action: string }> {
   let format = raw.format;
   let action = 'unknown';
   try {
@@ -197,7 +203,7 @@ async function answer(deps: AppDeps, raw: RawBody): Promise<{ format: WireFormat
     if (!user) throw new ApiError(ErrorText.auth);
     const name = scalar(query, 'action');
     if (!name) throw new ApiError(ErrorText.noAction);
-    const handler = ACTIONS[name.toLowerCase()];
+    const handler = actions[name.toLowerCase()];
     if (!handler) throw new ApiError(ErrorText.unknownAction(name.slice(0, 64)));
     action = name.toLowerCase();
     if (!deps.storeHealth.ready()) throw new ApiError(ErrorText.storeUnavailable);

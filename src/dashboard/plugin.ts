@@ -23,11 +23,14 @@ import { registerEvents } from './events.ts';
 import { COOKIE, SESSION_MS, Sessions, readCookie, sameToken, type Session } from './session.ts';
 import { loginPage, notFoundPage, shellPage } from './shell.ts';
 import { EncoderyError } from '../domain/errors.ts';
+import { registerFormApi } from './form-api.ts';
 
 export interface DashboardOptions {
   deps: Services & { users: Users };
   /** Runs one encoding.com query (credentials included) exactly as `POST /` does; the JSON reply text. */
   answer: (query: FieldMap) => Promise<string>;
+  /** Runs the dry run of one query's action (AddMedia, SavePreset) as `answer` does, storing nothing. */
+  check: (query: FieldMap) => Promise<string>;
 }
 
 const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
@@ -66,7 +69,8 @@ declare module 'fastify' {
   }
 }
 
-export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { deps, answer }) => {
+export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { deps, answer, check }) => {
+  const startedAt = Date.now();
   const sessions = new Sessions(deps.users.all);
   /** Per user: source seconds of each media finished in the overview's window. */
   const durations = new Map<string, Map<number, number>>();
@@ -183,7 +187,7 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { dep
   app.get('/api/overview', async (request, reply) => {
     const session = guard(request, reply);
     if (!session) return reply;
-    return overview(deps, durations, session.user);
+    return overview(deps, durations, session.user, startedAt);
   });
 
   /** The outputs a media can have, for the list's filter. */
@@ -192,6 +196,8 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { dep
     if (!session) return reply;
     return { outputs: SUPPORTED_OUTPUTS };
   });
+
+  registerFormApi(app, { guard, check, db: deps.db, uploadTarget: (session, name) => pathToFileURL(uploadPath(deps, session.user, name)).href });
 
   app.post<{ Querystring: { name?: string } }>('/upload', async (request, reply) => {
     const session = guard(request, reply);
@@ -213,12 +219,8 @@ export class UploadTooLargeError extends EncoderyError {
 
 /** The upload goes into the user's first own file folder, where their `file://` sources may read it. */
 async function saveUpload(deps: DashboardOptions['deps'], user: User, name: string, body: Readable): Promise<string> {
-  const root = deps.fileRoots(user.id).own[0];
-  if (!root) throw new Error('no file root to upload into');
-  const dir = path.join(root, 'dashboard-uploads', user.id);
-  await fs.promises.mkdir(dir, { recursive: true });
-  const safe = path.basename(name).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '').slice(-100) || 'upload';
-  const full = path.join(dir, `${crypto.randomBytes(12).toString('hex')}-${safe}`);
+  const full = uploadPath(deps, user, name);
+  await fs.promises.mkdir(path.dirname(full), { recursive: true });
   const limit = deps.config.maxSourceBytes;
   let size = 0;
   const counter = new Transform({
@@ -237,9 +239,18 @@ async function saveUpload(deps: DashboardOptions['deps'], user: User, name: stri
   return pathToFileURL(full).href;
 }
 
-const HOUR = 3_600_000;
+/** A new file name for an upload, in the user's first own file folder, from the name the browser claims. */
+function uploadPath(deps: DashboardOptions['deps'], user: User, name: string): string {
+  const root = deps.fileRoots(user.id).own[0];
+  if (!root) throw new Error('no file root to upload into');
+  const safe = path.basename(name).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '').slice(-100) || 'upload';
+  return path.join(root, 'dashboard-uploads', user.id, `${crypto.randomBytes(12).toString('hex')}-${safe}`);
+}
 
-async function overview(deps: DashboardOptions['deps'], durations: Map<string, Map<number, number>>, user: User) {
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+
+async function overview(deps: DashboardOptions['deps'], durations: Map<string, Map<number, number>>, user: User, startedAt: number) {
   const now = Date.now();
   const since = now - 24 * HOUR;
   let known = durations.get(user.id);
@@ -252,6 +263,10 @@ async function overview(deps: DashboardOptions['deps'], durations: Map<string, M
     slot.minutes += f.sourceSeconds / 60;
   }
   const lastHour = hourly[23]!;
+  // "Per hour" over the time there was to finish them: since this server started (or since the
+  // oldest media it finished in the window, after a restart), at most 24 h, at least a minute.
+  const from = Math.max(since, Math.min(startedAt, ...o.finished.map((f) => f.at)));
+  const hours = Math.max(MINUTE, now - from) / HOUR;
   return {
     counts: Object.fromEntries(o.counts.map((c) => [c.status, c.n])),
     active: o.active.map((m) => ({
@@ -262,7 +277,7 @@ async function overview(deps: DashboardOptions['deps'], durations: Map<string, M
       time_left: m.time_left,
     })),
     lastHour: { media: lastHour.media, minutes: round(lastHour.minutes) },
-    last24h: { media: o.finished.length, minutes: round(o.finished.reduce((s, f) => s + f.sourceSeconds, 0) / 60) },
+    last24h: { media: o.finished.length, minutes: round(o.finished.reduce((s, f) => s + f.sourceSeconds, 0) / 60), hours: Math.round(hours * 10_000) / 10_000, perHour: round(o.finished.length / hours) },
     hourly: hourly.map((h) => ({ ...h, minutes: round(h.minutes) })),
   };
 }

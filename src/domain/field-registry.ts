@@ -331,6 +331,36 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'dither', in: F, outputs: ['gif'], state: 'honoured', doc: 'bayer, heckbert, floyd_steinberg, sierra2, sierra2_4a' },
 ];
 
+/**
+ * The sections of the table above, for the dashboard's format editor: each runs from its first
+ * field to the next one's, so a field added inside a section lands in its group.
+ */
+const SECTION_STARTS: readonly { title: string; first: string }[] = [
+  { title: 'Media', first: 'userid' },
+  { title: 'Quality control', first: 'qc' },
+  { title: 'Split screen', first: 'columns' },
+  { title: 'Output', first: 'output' },
+  { title: 'Video', first: 'video_codec' },
+  { title: 'Audio', first: 'audio_codec' },
+  { title: 'Timing and editing', first: 'start' },
+  { title: 'Logo, overlays and tags', first: 'logo_source' },
+  { title: 'HLS, DASH, CMAF', first: 'stream' },
+  { title: 'Pictures', first: 'time' },
+];
+
+const SECTION_OF = new Map<FieldDef, string>();
+{
+  const starts = new Map(SECTION_STARTS.map((s) => [FIELDS.findIndex((d) => d.name === s.first), s.title]));
+  if (starts.has(-1) || !starts.has(0)) throw new Error('field registry: a section starts at a field that is not listed (or none at the first)');
+  let title = '';
+  FIELDS.forEach((d, i) => SECTION_OF.set(d, (title = starts.get(i) ?? title)));
+}
+
+/** The section of the registry a field is listed in (`Video`, `Audio`, …). */
+export function sectionOf(def: FieldDef): string {
+  return SECTION_OF.get(def) ?? '';
+}
+
 /** An output list in words: its group's name (`HLS, DASH, CMAF`), or the outputs themselves. */
 export function describeOutputs(outputs: readonly string[]): string {
   const group = OUTPUT_GROUPS.find((g) => g.outputs.join() === outputs.join());

@@ -67,3 +67,12 @@ function sourceSeconds(probe: string | null): number {
     return 0;
   }
 }
+
+/** The source seconds of each of the user's media among `ids` that has been probed (the media list's duration column). */
+export async function sourceDurations(db: Db, userId: string, ids: readonly number[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  if (ids.length === 0) return out;
+  const rows = await db.selectFrom('media').select(['id', 'probe']).where('user_id', '=', userId).where('deleted', '=', 0).where('id', 'in', [...ids]).execute();
+  for (const r of rows) if (r.probe) out.set(r.id, sourceSeconds(r.probe));
+  return out;
+}

@@ -27,3 +27,12 @@ export const ACTIONS: Record<string, Action> = {
   deletepreset: presets.deletePreset,
   getuserinfo: users.getUserInfo,
 };
+
+/**
+ * The dry runs behind the dashboard's form check (`POST /dashboard/api/check`): each runs every
+ * check of the action of that name and stores nothing.
+ */
+export const CHECKS: Record<string, Action> = {
+  addmedia: media.checkAddMedia,
+  savepreset: presets.checkSavePreset,
+};

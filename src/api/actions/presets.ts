@@ -20,6 +20,20 @@ import { MAX_FORMATS, checkFields, checkPresetRoom, findPreset, formatMap, prese
  * `mp4_1`, `mp4_2`, ... when taken: a derived name never replaces an existing preset.
  */
 export const savePreset: Action = async (ctx) => {
+  const { unknown, names, prepared } = await planPresets(ctx);
+  await repo.savePresets(ctx.db, ctx.user.id, prepared.map((p, i) => ({ ...p, name: names[i]! })));
+  ctx.log.info({ presets: names }, 'presets saved');
+  // One name is a string (go-encodingcom needs one), several a repeated element / JSON array.
+  return { message: 'Saved', SavedPreset: names, warnings: warningsWire(unknownWarnings(unknown)) };
+};
+
+/** Every check SavePreset makes, and nothing saved (the dashboard's preset editor asks it). */
+export const checkSavePreset: Action = async (ctx) => {
+  const { unknown } = await planPresets(ctx);
+  return { message: 'Valid', warnings: warningsWire(unknownWarnings(unknown)) };
+};
+
+async function planPresets(ctx: ActionContext) {
   const unknown = checkFields(ctx);
   const given = presetNameIn(ctx.query, 'name');
   const formats = many(ctx.query, 'format');
@@ -51,11 +65,8 @@ export const savePreset: Action = async (ctx) => {
   }
 
   await checkPresetRoom(ctx, names);
-  await repo.savePresets(ctx.db, ctx.user.id, prepared.map((p, i) => ({ ...p, name: names[i]! })));
-  ctx.log.info({ presets: names }, 'presets saved');
-  // One name is a string (go-encodingcom needs one), several a repeated element / JSON array.
-  return { message: 'Saved', SavedPreset: names, warnings: warningsWire(unknownWarnings(unknown)) };
-};
+  return { unknown, names, prepared };
+}
 
 export const getPreset: Action = async (ctx) => {
   const name = nameOf(ctx);

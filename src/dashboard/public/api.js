@@ -43,3 +43,33 @@ export async function upload(file) {
   });
   return source;
 }
+
+let registry = null;
+
+/** The field registry as the format editor uses it (`{ outputs, fields }`); fetched once a page load. */
+export function fields() {
+  registry ??= send('/dashboard/api/fields', { method: 'GET' }).catch((err) => {
+    registry = null;
+    throw err;
+  });
+  return registry;
+}
+
+/**
+ * Runs every check of `action` (AddMedia, SavePreset) on the server without storing anything;
+ * resolves to its warnings, rejects with the API's error. `upload`: the name of the file the form
+ * will upload as its source.
+ */
+export async function check(action, query, upload) {
+  const { response } = await send('/dashboard/api/check', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: { action, ...query }, ...(upload !== undefined ? { upload } : {}) }),
+  });
+  if (!response) throw new ApiError('No reply');
+  if (response.errors) throw new ApiError(list(response.errors.error).join(' '));
+  return list(response.warnings?.warning);
+}
+
+/** Source seconds of each of these media that has been probed, by id. */
+export const durations = async (ids) => (ids.length === 0 ? {} : (await send(`/dashboard/api/durations?ids=${ids.join(',')}`, { method: 'GET' })).durations);

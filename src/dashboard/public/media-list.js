@@ -1,5 +1,5 @@
 // Media list: filters and paging kept in the URL, rows with live progress and time left.
-import { call, list, outputs } from './api.js';
+import { call, durations, list, outputs } from './api.js';
 import { FINAL, STATUSES, date, text, duration, errorBox, h, progressBar, replace, statusBadge } from './ui.js';
 
 const PER_PAGE = 20;
@@ -34,7 +34,7 @@ export async function mediaListView(main, _params, ctx) {
     h('div', { class: 'table-wrap' },
       h('table', { class: 'media-list' },
         h('caption', { class: 'sr-only' }, 'Your media'),
-        h('thead', {}, h('tr', {}, ['Media', 'Source', 'Status', 'Progress', 'Time left', 'Created'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('thead', {}, h('tr', {}, ['Media', 'Source', 'Outputs', 'Duration', 'Status', 'Progress', 'Time left', 'Created'].map((c) => h('th', { scope: 'col' }, c)))),
         body,
       ),
     ),
@@ -42,7 +42,8 @@ export async function mediaListView(main, _params, ctx) {
     pager,
   );
 
-  const query = { version: '3', page: String(page), per_page: String(PER_PAGE), sort: 'created', order: 'desc' };
+  // format_params names a field so that each media's tasks (output and status) come with it.
+  const query = { version: '3', page: String(page), per_page: String(PER_PAGE), sort: 'created', order: 'desc', format_params: 'output' };
   for (const k of ['status', 'output', 'source']) if (params.get(k)) query[k] = params.get(k);
   if (params.get('from')) query.date_from = params.get('from');
   if (params.get('to')) query.date_to = params.get('to');
@@ -54,7 +55,7 @@ export async function mediaListView(main, _params, ctx) {
     try {
       reply = await call('GetMediaList', query);
     } catch (err) {
-      replace(body, h('tr', {}, h('td', { colspan: '6' }, errorBox(err))));
+      replace(body, h('tr', {}, h('td', { colspan: '8' }, errorBox(err))));
       return;
     }
     const media = list(reply.media);
@@ -64,12 +65,14 @@ export async function mediaListView(main, _params, ctx) {
     if (ids !== shownIds) {
       shownIds = ids;
       rows.clear();
-      replace(body, media.length === 0 ? h('tr', {}, h('td', { colspan: '6' }, 'No media match.')) : media.map((m) => {
-        const r = { bar: progressBar(`Progress of media ${m.id}`), status: h('td'), left: h('td'), src: list(m.sourcefile).join(', ') };
+      replace(body, media.length === 0 ? h('tr', {}, h('td', { colspan: '8' }, 'No media match.')) : media.map((m) => {
+        const r = { bar: progressBar(`Progress of media ${m.id}`), status: h('td'), left: h('td'), length: h('td', { class: 'duration' }, '—'), src: list(m.sourcefile).join(', ') };
         rows.set(m.id, r);
         return h('tr', { 'data-id': m.id },
           h('td', {}, h('a', { href: `/dashboard/media/${m.id}` }, `#${m.id}`)),
           h('td', { class: 'src' }, r.src),
+          h('td', { class: 'outputs' }, [...new Set(list(m.format).map((f) => text(f.output)))].join(', ') || '—'),
+          r.length,
           r.status,
           h('td', {}, r.bar),
           r.left,
@@ -77,6 +80,15 @@ export async function mediaListView(main, _params, ctx) {
         );
       }));
       renderPager(pager, Number(p.page) || page, Number(p.pages) || 1, params);
+    }
+    // Durations are known once a source is probed, and never change after.
+    const unknown = media.filter((m) => !rows.get(m.id).known).map((m) => m.id);
+    const seconds = await durations(unknown).catch(() => ({}));
+    for (const [mid, s] of Object.entries(seconds)) {
+      const r = rows.get(mid);
+      if (!r) continue;
+      r.known = true;
+      r.length.textContent = clock(s);
     }
     // Time left comes from the extended status of the media still moving.
     const moving = media.filter((m) => !FINAL.includes(m.status)).map((m) => m.id);
@@ -87,7 +99,7 @@ export async function mediaListView(main, _params, ctx) {
     }
     for (const m of media) {
       const live = left.get(m.id);
-      showFigures(rows.get(m.id), live?.status ?? m.status, live?.progress ?? m.progress, live?.time_left);
+      showFigures(rows.get(m.id), live?.status ?? m.status, live?.progress ?? m.progress, live?.time_left, list(m.format));
     }
   }, {
     // A pushed change of a row on this page is shown in place; anything else (a new media, one
@@ -97,7 +109,8 @@ export async function mediaListView(main, _params, ctx) {
       for (const m of changed) {
         const r = rows.get(m.id);
         if (!r) reread ||= page === 1 && !m.deleted;
-        else if (m.deleted || (query.status && query.status !== m.status)) reread = true;
+        // A media that ended is read again too: its row then counts the outputs that failed.
+        else if (m.deleted || (query.status && query.status !== m.status) || FINAL.includes(m.status)) reread = true;
         else showFigures(r, m.status, m.progress, m.time_left);
       }
       return reread;
@@ -105,10 +118,20 @@ export async function mediaListView(main, _params, ctx) {
   });
 }
 
-function showFigures(r, status, progress, timeLeft) {
+function showFigures(r, status, progress, timeLeft, tasks) {
   replace(r.status, statusBadge(status));
-  r.bar.update(progress);
+  // A pushed change carries no tasks: the last count of failed outputs stands until the list is read again.
+  if (tasks) r.failures = { failed: tasks.filter((t) => text(t.status) === 'Error').length, of: tasks.length };
+  r.bar.update(progress, r.failures);
   r.left.textContent = FINAL.includes(status) ? '—' : duration(timeLeft);
+}
+
+/** A source's length as video people write it: m:ss, or h:mm:ss. */
+function clock(seconds) {
+  const s = Math.round(Number(seconds) || 0);
+  const mm = String(Math.floor((s % 3600) / 60));
+  const ss = String(s % 60).padStart(2, '0');
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${mm.padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
 }
 
 function renderPager(pager, page, pages, params) {

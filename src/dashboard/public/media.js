@@ -63,7 +63,8 @@ export async function mediaView(main, [id], ctx) {
       ctx.alive = false;
       return;
     }
-    overall.update(job.progress);
+    const all = list(job.format);
+    overall.update(job.progress, { failed: all.filter((t) => text(t.status) === 'Error').length, of: all.length });
     stop.disabled = FINAL.includes(job.status);
     replace(fields,
       dd('Status', statusBadge(job.status)),
@@ -98,7 +99,7 @@ export async function mediaView(main, [id], ctx) {
       try {
         const info = await call('GetMediaInfo', { mediaid: id });
         probed = true;
-        replace(probe, h('dl', { class: 'meta' }, Object.entries(info).filter(([, v]) => typeof v === 'string' && v !== '').map(([k, v]) => dd(k.replaceAll('_', ' '), v))));
+        replace(probe, probeTable(info));
       } catch (err) {
         replace(probe, h('p', { class: 'muted' }, `No probe yet: ${err.message}`));
       }
@@ -109,6 +110,35 @@ export async function mediaView(main, [id], ctx) {
   // Read again when this media or one of its QC media changed. The page shows one GetStatus as a
   // whole, never the pushed figures beside older task ones: the media's bar never runs ahead of its tasks'.
   await ctx.live(refresh, { onMedia: (changed) => changed.some((x) => x.id === id || qcChildren.has(x.id)) });
+}
+
+/**
+ * GetMediaInfo as one table, each fact once: the wire repeats the duration three ways and per
+ * stream, so a stream's duration is shown only where it differs from the file's.
+ */
+function probeTable(info) {
+  const v = (k) => text(info[k]);
+  const seconds = Number(v('duration'));
+  const differs = (k) => v(k) !== '' && Math.abs(Number(v(k)) - seconds) > 0.1;
+  const rows = [
+    ['Duration', v('duration') ? `${v('duration_timestamp') || v('duration_hms')} (${seconds} s)` : ''],
+    ['Bitrate', v('bitrate')],
+    ['Video codec', v('video_codec')],
+    ['Picture size', v('size')],
+    ['Frame rate', v('frame_rate') && `${v('frame_rate')} fps`],
+    ['Video bitrate', v('video_bitrate')],
+    ['Aspect ratio', [v('display_aspect_ratio') && `display ${v('display_aspect_ratio')}`, v('pixel_aspect_ratio') && `pixel ${v('pixel_aspect_ratio')}`].filter(Boolean).join(', ')],
+    ['Rotation', v('rotation') && v('rotation') !== '0' ? `${v('rotation')}°` : ''],
+    ['Video duration', differs('video_duration') ? `${v('video_duration')} s` : ''],
+    ['Audio codec', v('audio_codec')],
+    ['Audio bitrate', v('audio_bitrate')],
+    ['Sample rate', v('audio_sample_rate') && `${v('audio_sample_rate')} Hz`],
+    ['Channels', v('audio_channels')],
+    ['Audio duration', differs('audio_duration') ? `${v('audio_duration')} s` : ''],
+  ].filter(([, value]) => value);
+  return h('table', { class: 'probe' },
+    h('caption', { class: 'sr-only' }, 'Source probe'),
+    h('tbody', {}, rows.map(([label, value]) => h('tr', {}, h('th', { scope: 'row' }, label), h('td', {}, value)))));
 }
 
 const dd = (label, value) => h('div', {}, h('dt', {}, label), h('dd', {}, value));

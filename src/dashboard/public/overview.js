@@ -53,7 +53,7 @@ export async function overviewView(main, _params, ctx) {
       h('dl', { class: 'counts' },
         h('div', {}, h('dt', {}, 'Finished in the last hour'), h('dd', {}, `${o.lastHour.media} media`)),
         h('div', {}, h('dt', {}, 'Video processed in the last hour'), h('dd', {}, `${o.lastHour.minutes} min`)),
-        h('div', {}, h('dt', {}, 'Finished in the last 24 h'), h('dd', {}, `${o.last24h.media} media (${(o.last24h.media / 24).toFixed(2)} per hour)`)),
+        h('div', {}, h('dt', {}, 'Finished in the last 24 h'), h('dd', {}, `${o.last24h.media} media (${o.last24h.perHour.toFixed(2)} per hour over ${o.last24h.hours >= 23.95 ? '24 h' : duration(o.last24h.hours * 3600)})`)),
         h('div', {}, h('dt', {}, 'Video processed in the last 24 h'), h('dd', {}, `${o.last24h.minutes} min`)),
       ),
       h('table', { class: 'hourly' },

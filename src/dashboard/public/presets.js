@@ -1,6 +1,8 @@
-// Presets: the built-in ones and the user's own; create, edit (as fields, JSON or XML), delete.
-import { call, list } from './api.js';
+// Presets: the built-in ones and the user's own; create, edit (in the format editor, as JSON or
+// as XML), delete. The server checks the preset as SavePreset would while it is edited.
+import { call, check, fields as registry, list } from './api.js';
 import { announce, confirmAction, errorBox, h, replace } from './ui.js';
+import { clearErrors, formatEditor, markError } from './format-editor.js';
 
 export async function presetsView(main, _params, ctx) {
   const table = h('tbody');
@@ -11,7 +13,7 @@ export async function presetsView(main, _params, ctx) {
     h('p', {}, h('button', { type: 'button', onclick: () => openEditor(editor, null, reload) }, 'New preset')),
     editor,
     h('div', { class: 'table-wrap' },
-      h('table', {},
+      h('table', { class: 'presets-table' },
         h('caption', { class: 'sr-only' }, 'Presets'),
         h('thead', {}, h('tr', {}, ['Name', 'Kind', 'Output', 'Fields', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
         table,
@@ -32,7 +34,7 @@ export async function presetsView(main, _params, ctx) {
         h('td', {}, mine ? 'yours' : 'built-in'),
         h('td', {}, p.output),
         h('td', { class: 'src' }, fields),
-        h('td', {}, h('div', { class: 'row-actions' },
+        h('td', { class: 'actions-cell' }, h('div', { class: 'row-actions' },
           mine
             ? [
                 h('button', { type: 'button', onclick: () => openEditor(editor, p, reload) }, h('span', { class: 'sr-only' }, `${p.name}: `), 'Edit'),
@@ -65,38 +67,24 @@ function summary(v) {
   return `{${Object.keys(v ?? {}).join(', ')}}`;
 }
 
-function openEditor(editor, preset, reload) {
+async function openEditor(editor, preset, reload) {
+  const reg = await registry();
   editor.hidden = false;
   let fields = { output: preset?.output ?? 'mp4', ...(preset?.format ?? {}) };
-  const name = h('input', { id: 'pe-name', required: true, value: preset?.name ?? '', pattern: '[A-Za-z0-9_.\\-]+' });
+  const name = h('input', { id: 'pe-name', 'data-field': 'name', required: true, value: preset?.name ?? '', pattern: '[A-Za-z0-9_.\\-]+' });
   const modes = ['fields', 'json', 'xml'];
   let mode = 'fields';
   const modeRadios = modes.map((m) => h('label', { for: `pe-mode-${m}` }, h('input', { type: 'radio', name: 'pe-mode', id: `pe-mode-${m}`, value: m, checked: m === mode }), ` ${m === 'fields' ? 'Form' : m.toUpperCase()}`));
   const body = h('div');
   const error = h('div', { 'aria-live': 'polite' });
+  const checked = h('p', { class: 'check-result', role: 'status' });
 
-  const rowsBox = h('div', { class: 'kv' });
-  const addRow = (k = '', v = '') => {
-    const n = rowsBox.children.length;
-    const key = h('input', { value: k, 'aria-label': `Field ${n + 1} name`, class: 'k' });
-    const val = h('input', { value: v, 'aria-label': `Field ${n + 1} value`, class: 'v' });
-    const row = h('div', { class: 'kv-row' }, key, val, h('button', { type: 'button', 'aria-label': `Remove field ${n + 1}`, onclick: () => row.remove() }, '×'));
-    rowsBox.append(row);
-  };
+  const formEditor = formatEditor(reg);
   const text = h('textarea', { id: 'pe-text', rows: '12', spellcheck: 'false' });
 
   /** The editor's current content as a field map, whatever the mode. */
   const read = () => {
-    if (mode === 'fields') {
-      const out = {};
-      for (const row of rowsBox.children) {
-        const k = row.querySelector('.k').value.trim();
-        const v = row.querySelector('.v').value.trim();
-        if (!k) continue;
-        out[k] = /^[[{]/.test(v) ? JSON.parse(v) : v;
-      }
-      return out;
-    }
+    if (mode === 'fields') return formEditor.read();
     if (mode === 'json') {
       const v = JSON.parse(text.value || '{}');
       if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('The JSON must be an object of format fields.');
@@ -108,9 +96,8 @@ function openEditor(editor, preset, reload) {
   };
   const show = () => {
     if (mode === 'fields') {
-      rowsBox.replaceChildren();
-      for (const [k, v] of Object.entries(fields)) addRow(k, typeof v === 'string' ? v : JSON.stringify(v));
-      replace(body, h('p', { class: 'muted' }, 'Nested fields (objects, lists) are written as JSON.'), rowsBox, h('button', { type: 'button', onclick: () => addRow() }, 'Add field'));
+      formEditor.set(fields);
+      replace(body, formEditor.el);
     } else {
       text.value = mode === 'json' ? JSON.stringify(fields, null, 2) : fieldsToXml('format', fields, '');
       replace(body, h('label', { for: 'pe-text' }, mode === 'json' ? 'Format as JSON' : 'Format as XML'), text);
@@ -136,11 +123,32 @@ function openEditor(editor, preset, reload) {
     h('div', { class: 'field' }, h('label', { for: 'pe-name' }, 'Name'), name),
     h('fieldset', {}, h('legend', {}, 'Edit as'), h('div', { class: 'radios' }, modeRadios)),
     body,
+    checked,
     error,
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save preset'), h('button', { type: 'button', onclick: () => (editor.hidden = true) }, 'Close')),
   );
+  /** SavePreset's checks on the server, nothing saved; the field an error names is marked. */
+  let timer = null;
+  form.addEventListener('change', () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      if (editor.hidden || !form.isConnected) return;
+      clearErrors(form);
+      try {
+        const warnings = await check('SavePreset', { name: name.value.trim(), format: read() });
+        replace(checked, h('span', { class: 'ok' }, 'SavePreset would accept this.'), warnings.length > 0 ? ` Ignored: ${warnings.join('; ')}` : '');
+        checked.className = 'check-result';
+      } catch (err) {
+        markError(form, err.message, { focus: false });
+        replace(checked, err.message);
+        checked.className = 'check-result error';
+      }
+    }, 400);
+  });
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    clearTimeout(timer);
+    clearErrors(form);
     try {
       const format = read();
       const r = await call('SavePreset', { name: name.value.trim(), format });
@@ -149,6 +157,7 @@ function openEditor(editor, preset, reload) {
       editor.hidden = true;
       await reload();
     } catch (err) {
+      markError(form, err.message);
       replace(error, errorBox(err));
     }
   });

@@ -33,11 +33,14 @@ export function progressBar(label) {
   const bar = h('progress', { max: '100', value: '0', 'aria-label': label });
   const text = h('span', { class: 'pct' }, '0 %');
   const wrap = h('span', { class: 'progress' }, bar, text);
-  wrap.update = (pct) => {
+  /** `failed`: how many of `of` tasks failed: a media that ended partly failed is not shown as a plain full bar. */
+  wrap.update = (pct, { failed = 0, of = 0 } = {}) => {
     const v = Math.max(0, Math.min(100, Number(pct) || 0));
+    const label = failed > 0 ? `${Math.round(v)} %, ${failed} of ${of} failed` : `${Math.round(v)} %`;
     bar.value = v;
-    bar.setAttribute('aria-valuetext', `${Math.round(v)} %`);
-    text.textContent = `${Math.round(v)} %`;
+    bar.classList.toggle('partial', failed > 0);
+    bar.setAttribute('aria-valuetext', label);
+    text.textContent = label;
   };
   return wrap;
 }
@@ -80,8 +83,14 @@ export function statusBadge(status) {
 export function announce(text, kind = 'info') {
   const line = document.getElementById('status-line');
   if (line) line.textContent = text;
-  // The status line above is what screen readers announce; the toast is for the eyes only.
-  const toast = document.getElementById('toast') ?? document.body.appendChild(h('div', { id: 'toast', 'aria-hidden': 'true' }));
+  // The status line above is what screen readers announce; the toast is for the eyes only. It
+  // takes its own room in the page, next to the control used (else atop the view), so it never
+  // lies over a button the way a floating toast does.
+  const toast = document.getElementById('toast') ?? h('div', { id: 'toast', 'aria-hidden': 'true' });
+  const used = document.activeElement;
+  const main = document.getElementById('main');
+  if (used instanceof Element && used !== main && main?.contains(used)) (used.closest('.actions, .table-wrap') ?? used).after(toast);
+  else main?.prepend(toast);
   toast.className = kind;
   toast.textContent = text;
   clearTimeout(toast.timer);

@@ -3,6 +3,7 @@ import { sourceClipProblem } from '../../../domain/source-clip.ts';
 import { parseSplitScreen } from '../../../domain/split-screen.ts';
 import { parseQc } from '../../../domain/qc.ts';
 import { unknownWarnings, type FieldReport } from '../../../domain/field-check.ts';
+import type { FieldMap } from '../../../domain/fields.ts';
 import * as repo from '../../../store/repo.ts';
 import { VERSION } from '../../../version.ts';
 import { ApiError, ErrorText } from '../../errors.ts';
@@ -22,12 +23,27 @@ const MAX_SOURCES = 50;
 export const addMedia: Action = (ctx) => createMedia(ctx, false);
 export const addMediaBenchmark: Action = (ctx) => createMedia(ctx, true);
 
-async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<WireObject> {
+/**
+ * Every check AddMedia makes, and nothing stored or queued: the dashboard's form asks it before
+ * adding, so its errors are the API's own, word for word.
+ */
+export const checkAddMedia: Action = async (ctx) => {
+  const plan = await planMedia(ctx, false);
+  return { message: 'Valid', warnings: warningsWire(unknownWarnings(plan.unknown)) };
+};
+
+interface MediaPlan {
+  sources: string[];
+  tasks: repo.NewTask[];
+  options: FieldMap;
+  presets: repo.NewPreset[];
+  unknown: FieldReport;
+}
+
+/** AddMedia's query, checked whole before anything is stored. */
+async function planMedia(ctx: ActionContext, benchmark: boolean): Promise<MediaPlan> {
   const { query } = ctx;
   const unknown = checkFields(ctx);
-  const idempotency = idempotencyOf(query);
-  const earlier = idempotency && (await earlierMedia(ctx, idempotency));
-  if (earlier) return addedReply(earlier, [], unknown);
   const sources = many(query, 'source').map((s) => {
     if (typeof s !== 'string') throw new ApiError(ErrorText.wrongShape('source', 'a URL'));
     return s.trim();
@@ -56,6 +72,17 @@ async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<Wire
   // save_preset: checked with everything else, then saved in the media's own transaction, so
   // the media and its presets are created together or not at all.
   const presets = await presetsToSave(ctx, validated);
+  return { sources, tasks, options, presets, unknown };
+}
+
+async function createMedia(ctx: ActionContext, benchmark: boolean): Promise<WireObject> {
+  const { query } = ctx;
+  const idempotency = idempotencyOf(query);
+  if (idempotency) {
+    const earlier = await earlierMedia(ctx, idempotency);
+    if (earlier) return addedReply(earlier, [], checkFields(ctx));
+  }
+  const { sources, tasks, options, presets, unknown } = await planMedia(ctx, benchmark);
   const names = presets.map((p) => p.name);
   let id: number;
   try {
