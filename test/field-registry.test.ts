@@ -16,7 +16,8 @@ import { BUILT_IN_PRESETS } from '../src/domain/presets.ts';
 import type { FieldMap } from '../src/domain/fields.ts';
 import { fromFfprobeJson } from '../src/pipeline/ffmpeg/probe.ts';
 import { CHECKED_FIELDS, passthroughDecision } from '../src/pipeline/plan/passthrough.ts';
-import { README, renderFieldTable, withFieldTable } from '../scripts/field-table.ts';
+import { renderFieldTable, withFieldTable } from '../scripts/field-table.ts';
+import { README } from '../scripts/readme-table.ts';
 
 const warnings = (query: FieldMap): string[] => checkQuery(query).unknown.map(unknownWarning);
 const refused = (query: FieldMap): string[] => checkQuery(query).refused;

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { describe, test } from 'node:test';
-import { README, withOutputTable } from '../scripts/output-table.ts';
+import { withOutputTable } from '../scripts/output-table.ts';
+import { README } from '../scripts/readme-table.ts';
 import { OUTPUT_NAMES, OUTPUTS, ROTATABLE_OUTPUTS, SPLITTABLE_OUTPUTS, outputsOfKind } from '../src/domain/outputs.ts';
 import { parseFormat, type VideoSpec } from '../src/domain/format.ts';
 import { fieldAt } from '../src/domain/field-registry.ts';

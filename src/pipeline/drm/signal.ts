@@ -9,23 +9,15 @@
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import { attrs, children, readMpd, tagOf, writeMpd, type XmlNode } from '../plan/mpd-tree.ts';
 import { DRM_SYSTEMS, uuidOf, type DrmSystem } from '../../domain/drm.ts';
 import { psshBase64 } from './pssh.ts';
 import type { KeyAssignment } from './keys.ts';
 
-const XML_OPTIONS = {
-  preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', parseAttributeValue: false, parseTagValue: false, processEntities: false,
-} as const;
-
 const SYSTEM_VALUES: Record<DrmSystem, string> = { widevine: 'Widevine', playready: 'MSPR 2.0', clearkey: 'ClearKey1.0' };
 
-type XmlNode = Record<string, unknown>;
-
 export async function signalMpd(mpdPath: string, assigned: KeyAssignment, systems: readonly DrmSystem[]): Promise<void> {
-  const doc = new XMLParser(XML_OPTIONS).parse(await readFile(mpdPath, 'utf8')) as XmlNode[];
-  const mpd = doc.find((n) => tagOf(n) === 'MPD');
-  if (!mpd) throw new Error('The DASH manifest has no MPD element.');
+  const { doc, mpd } = await readMpd(mpdPath, 'The DASH manifest has no MPD element.');
   attrs(mpd)['xmlns:cenc'] = 'urn:mpeg:cenc:2013';
   for (const period of children(mpd, 'Period')) {
     for (const set of children(period, 'AdaptationSet')) {
@@ -39,9 +31,7 @@ export async function signalMpd(mpdPath: string, assigned: KeyAssignment, system
       else reps.forEach((r, i) => prepend(r, protectionElements(keyIds[i]!, systems), ['AudioChannelConfiguration', 'FramePacking']));
     }
   }
-  const xml = new XMLBuilder({ ...XML_OPTIONS, format: true, indentBy: '\t', suppressEmptyNode: true }).build(doc) as string;
-  await writeFile(`${mpdPath}.tmp`, xml);
-  await rename(`${mpdPath}.tmp`, mpdPath);
+  await writeMpd(mpdPath, doc);
 }
 
 function protectionElements(keyId: string, systems: readonly DrmSystem[]): XmlNode[] {
@@ -81,19 +71,4 @@ export async function signalPlaylists(playlists: Map<number, string>, assigned: 
     await writeFile(`${file}.tmp`, lines.join('\n'));
     await rename(`${file}.tmp`, file);
   }
-}
-
-function tagOf(n: XmlNode): string | undefined {
-  return Object.keys(n).find((k) => k !== ':@');
-}
-
-function children(n: XmlNode, tag: string): XmlNode[] {
-  const own = tagOf(n);
-  const list = own ? n[own] : undefined;
-  return Array.isArray(list) ? (list as XmlNode[]).filter((c) => tagOf(c) === tag) : [];
-}
-
-function attrs(n: XmlNode): Record<string, string | undefined> {
-  if (typeof n[':@'] !== 'object' || n[':@'] === null) n[':@'] = {};
-  return n[':@'] as Record<string, string | undefined>;
 }

@@ -14,9 +14,9 @@
  * 5. CMAF: HLS media playlists over the same segments (EXT-X-MAP = the init segment) and a master
  *    playlist, whose BANDWIDTH is then measured as for advanced_hls (hls-master.ts).
  */
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import { attrs, children, readMpd, tagOf, writeMpd, type XmlNode } from './mpd-tree.ts';
 import { DASH_MANIFEST } from '../../domain/format.ts';
 import { finalizeHls, HLS_MASTER, HLS_MEDIA_PLAYLIST, type RenditionLabel } from './hls-master.ts';
 import { hevcCodecs, readHead } from './hevc-codecs.ts';
@@ -60,10 +60,6 @@ interface Written {
   channels?: string;
 }
 
-const XML_OPTIONS = {
-  preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', parseAttributeValue: false, parseTagValue: false,
-} as const;
-
 /**
  * Puts the files in place and corrects the manifests (see above). Returns every file of the
  * output as absolute paths, the main manifest last: the MPD, or for CMAF the HLS master (the
@@ -71,11 +67,8 @@ const XML_OPTIONS = {
  */
 export async function finalizeDash(dir: string, layout: DashLayout): Promise<string[]> {
   const mpdPath = path.join(dir, DASH_MANIFEST);
-  const text = await readFile(mpdPath, 'utf8').catch(() => null);
-  if (text === null) throw new Error('FFmpeg finished without writing the DASH manifest.');
-  const doc = new XMLParser(XML_OPTIONS).parse(text) as XmlNode[];
-  const mpd = doc.find((n) => tagOf(n) === 'MPD');
-  if (!mpd) throw new Error('The DASH manifest FFmpeg wrote has no MPD element.');
+  if (!(await stat(mpdPath).catch(() => null))) throw new Error('FFmpeg finished without writing the DASH manifest.');
+  const { doc, mpd } = await readMpd(mpdPath, 'The DASH manifest FFmpeg wrote has no MPD element.');
   const minBuffer = isoSeconds(attrs(mpd).minBufferTime) ?? 2;
 
   const written = new Map<number, Written>();
@@ -92,9 +85,7 @@ export async function finalizeDash(dir: string, layout: DashLayout): Promise<str
   for (const [i, r] of layout.representations.entries()) {
     if (!written.has(i)) throw new Error(`FFmpeg left the ${r.kind} stream ${r.folder} out of the DASH manifest.`);
   }
-  const xml = new XMLBuilder({ ...XML_OPTIONS, format: true, indentBy: '\t', suppressEmptyNode: true }).build(doc) as string;
-  await writeFile(`${mpdPath}.tmp`, xml);
-  await rename(`${mpdPath}.tmp`, mpdPath);
+  await writeMpd(mpdPath, doc);
 
   const files: string[] = [];
   for (const w of [...written.values()].sort((a, b) => a.id - b.id)) files.push(w.init, ...w.segments.map((s) => s.file));
@@ -233,23 +224,4 @@ function frameRate(v: string | undefined): number | null {
   const [num, den] = v.split('/').map(Number) as [number, number | undefined];
   const fps = num / (den ?? 1);
   return Number.isFinite(fps) && fps > 0 ? fps : null;
-}
-
-// --- fast-xml-parser's ordered tree ----------------------------------------------------------
-
-type XmlNode = Record<string, unknown>;
-
-function tagOf(n: XmlNode): string | undefined {
-  return Object.keys(n).find((k) => k !== ':@');
-}
-
-function children(n: XmlNode, tag: string): XmlNode[] {
-  const own = tagOf(n);
-  const list = own ? n[own] : undefined;
-  return Array.isArray(list) ? (list as XmlNode[]).filter((c) => tagOf(c) === tag) : [];
-}
-
-function attrs(n: XmlNode): Record<string, string | undefined> {
-  if (typeof n[':@'] !== 'object' || n[':@'] === null) n[':@'] = {};
-  return n[':@'] as Record<string, string | undefined>;
 }
