@@ -39,6 +39,8 @@ interface MediaEvent {
   progress: number;
   time_left: number;
   deleted: boolean;
+  failed: number;
+  of: number;
 }
 
 /** An open event stream, read as the browser's EventSource would; `events` grows as they come. */
@@ -108,12 +110,31 @@ describe('dashboard live updates over HTTP', () => {
     const otherId = String((await t.call('json', { action: 'AddMedia', source: 'http://127.0.0.1:1/theirs.mp4', format: { output: 'mp4' } }, OTHER)).MediaID);
     const final = await mine.until(id, (m) => m.status === 'Error');
     assert.equal(final.deleted, false);
+    assert.equal(final.of, 1, 'the event counts the outputs, so the list can say a partly failed media is one');
     await theirs.until(otherId, (m) => m.status === 'Error');
     assert.ok(!theirs.media().some((m) => m.id === id), "the other user's stream never names this media");
     assert.ok(!mine.media().some((m) => m.id === otherId), "nor this user's stream theirs");
     // Each event carries an id to resume from, and the ids never go back.
     const ids = mine.events.filter((e) => e.id !== undefined).map((e) => Number(e.id));
     assert.ok(ids.length >= 2 && ids.every((n, i) => i === 0 || n >= ids[i - 1]!), ids.join(','));
+  });
+
+  it('counts in its events the outputs that failed, so a partly failed media is shown as one', async () => {
+    await fs.mkdir(t.filesDir, { recursive: true });
+    const clip = await makeClip(path.join(t.filesDir, 'partly.mp4'), { seconds: 1, size: '160x90' });
+    // A caption file that does not parse fails its own output only.
+    await fs.writeFile(path.join(t.filesDir, 'bad.srt'), '1\nnot a cue time\nhello\n');
+    const stream = await openStream(t, await signIn(t, USER));
+    after(() => stream.close());
+    await waitFor(async () => stream.events.some((e) => e.event === 'ready'), 10_000, 20);
+    const id = String((await t.call('json', {
+      action: 'AddMedia', source: `file://${clip}`,
+      format: [{ output: 'mp4' }, { output: 'mp4', closed_captions: { source: `file://${t.filesDir}/bad.srt` } }],
+    })).MediaID);
+    const { final } = await untilFinal(t, id);
+    assert.deepEqual(asList(final.format).map((f) => f.status), ['Finished', 'Error'], JSON.stringify(final));
+    const pushed = await stream.until(id, (m) => m.failed === 1);
+    assert.equal(pushed.of, 2);
   });
 
   it('pushes a change another process writes to the store (as a cluster worker does)', async () => {
@@ -162,7 +183,7 @@ it('closes the stream of a client that stops reading once its backlog passes the
   // A connection whose reader never takes anything: every write stays queued.
   const stuck = new Writable({ highWaterMark: 1024, write: () => {} });
   const stream = new EventStream(stuck, 64 * 1024);
-  const update = Array.from({ length: 20 }, (_, i) => ({ id: String(i), status: 'Processing', progress: i, time_left: 9, deleted: false }));
+  const update = Array.from({ length: 20 }, (_, i) => ({ id: String(i), status: 'Processing', progress: i, time_left: 9, deleted: false, failed: 0, of: 1 }));
   let sent = 0;
   while (!stream.ended && sent < 10_000) {
     stream.send('media', update, sent);

@@ -43,11 +43,14 @@ export interface MediaEvent {
   progress: number;
   time_left: number;
   deleted: boolean;
+  /** Outputs that ended in Error, of how many: the list's bar says a partly failed media is one. */
+  failed: number;
+  of: number;
 }
 
 type Listener = (media: MediaEvent[], position: number) => void;
 
-const toEvent = (m: MediaState): MediaEvent => ({ id: String(m.id), status: m.status, progress: Math.round(m.progress * 100) / 100, time_left: m.timeLeft, deleted: m.deleted });
+const toEvent = (m: MediaState): MediaEvent => ({ id: String(m.id), status: m.status, progress: Math.round(m.progress * 100) / 100, time_left: m.timeLeft, deleted: m.deleted, failed: m.failedTasks, of: m.tasks });
 
 export class ChangeFeed {
   readonly #db: Db;

@@ -4,6 +4,7 @@
  * updates; one reader per process serves every client, whichever process wrote the change.
  */
 import type { Db } from './db.ts';
+import { TaskStatus } from '../domain/status.ts';
 
 export interface ChangeRow {
   seq: number;
@@ -18,6 +19,9 @@ export interface MediaState {
   progress: number;
   timeLeft: number;
   deleted: boolean;
+  /** Its outputs, and how many of them ended in Error: a partly failed media is shown as such. */
+  tasks: number;
+  failedTasks: number;
 }
 
 /** The newest change's seq; 0 when there is none. */
@@ -61,10 +65,17 @@ export async function mediaStates(db: Db, ids: number[]): Promise<MediaState[]> 
     const rows = await db
       .selectFrom('media')
       .select(['id', 'user_id', 'status', 'progress', 'time_left', 'deleted'])
+      .select((eb) => [
+        eb.selectFrom('task').select((t) => t.fn.countAll().as('n')).whereRef('task.media_id', '=', 'media.id').as('tasks'),
+        eb.selectFrom('task').select((t) => t.fn.countAll().as('n')).whereRef('task.media_id', '=', 'media.id').where('task.status', '=', TaskStatus.Error).as('failed_tasks'),
+      ])
       .where('id', 'in', ids.slice(i, i + 500))
       .execute();
     for (const r of rows) {
-      states.push({ id: r.id, userId: r.user_id, status: r.status, progress: Number(r.progress), timeLeft: Number(r.time_left), deleted: r.deleted !== 0 });
+      states.push({
+        id: r.id, userId: r.user_id, status: r.status, progress: Number(r.progress), timeLeft: Number(r.time_left), deleted: r.deleted !== 0,
+        tasks: Number(r.tasks ?? 0), failedTasks: Number(r.failed_tasks ?? 0),
+      });
     }
   }
   return states;

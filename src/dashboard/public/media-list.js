@@ -99,7 +99,8 @@ export async function mediaListView(main, _params, ctx) {
     }
     for (const m of media) {
       const live = left.get(m.id);
-      showFigures(rows.get(m.id), live?.status ?? m.status, live?.progress ?? m.progress, live?.time_left, list(m.format));
+      const tasks = list(m.format);
+      showFigures(rows.get(m.id), live?.status ?? m.status, live?.progress ?? m.progress, live?.time_left, { failed: tasks.filter((t) => text(t.status) === 'Error').length, of: tasks.length });
     }
   }, {
     // A pushed change of a row on this page is shown in place; anything else (a new media, one
@@ -109,20 +110,17 @@ export async function mediaListView(main, _params, ctx) {
       for (const m of changed) {
         const r = rows.get(m.id);
         if (!r) reread ||= page === 1 && !m.deleted;
-        // A media that ended is read again too: its row then counts the outputs that failed.
-        else if (m.deleted || (query.status && query.status !== m.status) || FINAL.includes(m.status)) reread = true;
-        else showFigures(r, m.status, m.progress, m.time_left);
+        else if (m.deleted || (query.status && query.status !== m.status)) reread = true;
+        else showFigures(r, m.status, m.progress, m.time_left, { failed: m.failed, of: m.of });
       }
       return reread;
     },
   });
 }
 
-function showFigures(r, status, progress, timeLeft, tasks) {
+function showFigures(r, status, progress, timeLeft, failures) {
   replace(r.status, statusBadge(status));
-  // A pushed change carries no tasks: the last count of failed outputs stands until the list is read again.
-  if (tasks) r.failures = { failed: tasks.filter((t) => text(t.status) === 'Error').length, of: tasks.length };
-  r.bar.update(progress, r.failures);
+  r.bar.update(progress, failures);
   r.left.textContent = FINAL.includes(status) ? '—' : duration(timeLeft);
 }
 
