@@ -185,6 +185,11 @@ export async function startSsh(opts: { clientPublicKey?: string; /** answers REA
           };
           const attrs = (s: import('node:fs').Stats) => ({ mode: s.mode, uid: s.uid, gid: s.gid, size: s.size, atime: s.atimeMs / 1000, mtime: s.mtimeMs / 1000 });
           const handleOf = (buf: Buffer) => handles.get(buf.readUInt32BE(0));
+          // A client that goes away mid-transfer (an aborted download) sends no CLOSE: its files are closed here, as a real server does.
+          sftp.on('close', () => {
+            for (const h of handles.values()) void h.close().catch(() => {});
+            handles.clear();
+          });
           sftp.on('OPEN', (id, filename, flags) => {
             const file = local(filename);
             if (!file) return sftp.status(id, STATUS_CODE.PERMISSION_DENIED);
