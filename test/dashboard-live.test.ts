@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { OTHER, USER, asList, makeClip, stallingSource, startTestServer, tempDir, untilFinal, waitFor, type TestServer } from './helpers.ts';
+import { OTHER, USER, asList, exec, makeClip, stallingSource, startTestServer, tempDir, untilFinal, waitFor, type TestServer } from './helpers.ts';
 import { TEST_CHROMIUM, chromiumMissing } from './needs.ts';
 import { openStore } from '../src/store/db.ts';
 import { updateMedia } from '../src/store/repo.ts';
@@ -304,6 +304,46 @@ describe('dashboard live updates in headless Chromium', { timeout: 180_000, skip
     // Polled: the Stop button turns off once the page reads the media's final status.
     await waitFor(async () => !(await stop.isEnabled()), 10_000);
     await context.close();
+  });
+
+  it('offers the audio languages and the subtitles an HLS output carries in its pickers', async () => {
+    // A source with two audio languages, and a caption file: the output gets an audio group and a subtitle group.
+    const source = path.join(t.filesDir, 'languages.mp4');
+    await exec('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-y',
+      '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=4',
+      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=4',
+      '-f', 'lavfi', '-i', 'sine=frequency=880:sample_rate=48000:duration=4',
+      '-map', '0:v', '-map', '1:a', '-map', '2:a', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac',
+      '-metadata:s:a:0', 'language=eng', '-metadata:s:a:1', 'language=fra', source,
+    ]);
+    await fs.writeFile(path.join(t.filesDir, 'languages.srt'), '1\n00:00:00,500 --> 00:00:03,000\nHello\n');
+    const added = await t.call('json', {
+      action: 'AddMedia',
+      source: `file://${source}`,
+      format: {
+        output: 'advanced_hls', segment_duration: '1', audio_stream: 'all', stream: [{ size: '0x120', bitrate: '150k' }],
+        closed_captions: { source: `file://${t.filesDir}/languages.srt`, language: 'en', label: 'English' },
+      },
+    });
+    const id = String(added.MediaID);
+    const { final } = await untilFinal(t, id);
+    assert.equal(final.status, 'Finished', JSON.stringify(final));
+    const taskId = String(asList(final.format)[0]!.id);
+
+    const { page, close } = await signedIn();
+    await page.goto(`/dashboard/media/${id}`);
+    await page.locator('video[data-stream="hls"]').waitFor({ timeout: 30_000 });
+    const audio = page.getByRole('combobox', { name: `Audio of Output of task ${taskId}` });
+    await waitFor(async () => (await audio.locator('option').count()) === 2, 20_000);
+    const audioLabels = await audio.locator('option').allTextContents();
+    assert.ok(audioLabels.some((l) => /\beng\b|English/i.test(l)) && audioLabels.some((l) => /\bfra\b|French|Français/i.test(l)), audioLabels.join(' | '));
+    const subtitles = page.getByRole('combobox', { name: `Subtitles of Output of task ${taskId}` });
+    await waitFor(async () => (await subtitles.locator('option').count()) === 2, 20_000);
+    const subtitleLabels = await subtitles.locator('option').allTextContents();
+    assert.equal(subtitleLabels[0], 'Off');
+    assert.match(subtitleLabels[1]!, /English|\ben\b/, subtitleLabels.join(' | '));
+    await close();
   });
 
   it('switches HLS and DASH previews between renditions, each shown with its quality figures', async () => {
