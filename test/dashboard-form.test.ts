@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { USER, asList, ffprobe, makeClip, stallingSource, startTestServer, waitFor, type TestServer } from './helpers.ts';
-import { TEST_CHROMIUM, chromiumMissing } from './needs.ts';
+import { chromiumMissing } from './needs.ts';
+import { launchChromium, signedInPage } from './browser.ts';
 import { FIELDS } from '../src/domain/field-registry.ts';
 
 const ARTIFACTS = path.resolve('test-artifacts');
@@ -87,34 +88,14 @@ describe('the dashboard\'s forms and tables in headless Chromium', { timeout: 18
   before(async () => {
     await fs.mkdir(ARTIFACTS, { recursive: true });
     t = await startTestServer();
-    browser = await chromium.launch({
-      executablePath: TEST_CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
     await t?.close();
   });
 
-  async function signedIn(viewport = { width: 1200, height: 900 }): Promise<{ page: Page; close(): Promise<void> }> {
-    const context = await browser.newContext({ baseURL: t.server.url, viewport });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (err) => errors.push(err.message));
-    await page.goto('/dashboard/login');
-    await page.getByLabel('User id').fill(USER.id);
-    await page.getByLabel('User key').fill(USER.key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(/\/dashboard$/);
-    return {
-      page,
-      close: async () => {
-        await context.close();
-        assert.deepEqual(errors, [], 'no script error on the page');
-      },
-    };
-  }
+  const signedIn = (viewport?: { width: number; height: number }) => signedInPage(browser, t.server.url, USER, viewport);
 
   /** No button on the page lies under the toast. */
   async function toastCoversNoButton(page: Page): Promise<void> {

@@ -6,13 +6,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { OTHER, USER, asList, exec, makeClip, stallingSource, startTestServer, tempDir, untilFinal, waitFor, type TestServer } from './helpers.ts';
-import { TEST_CHROMIUM, chromiumMissing } from './needs.ts';
+import { chromiumMissing } from './needs.ts';
+import { launchChromium, signedInPage } from './browser.ts';
 import { openStore } from '../src/store/db.ts';
 import { updateMedia } from '../src/store/repo.ts';
 import { EventStream } from '../src/dashboard/events.ts';
 import { Writable } from 'node:stream';
+import type { MediaEvent } from '../src/dashboard/events.ts';
 
 const ARTIFACTS = path.resolve('test-artifacts');
 
@@ -31,16 +33,6 @@ interface SseEvent {
   id?: string;
   event: string;
   data: any;
-}
-
-interface MediaEvent {
-  id: string;
-  status: string;
-  progress: number;
-  time_left: number;
-  deleted: boolean;
-  failed: number;
-  of: number;
 }
 
 /** An open event stream, read as the browser's EventSource would; `events` grows as they come. */
@@ -203,10 +195,7 @@ describe('dashboard live updates in headless Chromium', { timeout: 180_000, skip
     await fs.mkdir(ARTIFACTS, { recursive: true });
     dir = await tempDir();
     t = await startTestServer();
-    browser = await chromium.launch({
-      executablePath: TEST_CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -214,25 +203,7 @@ describe('dashboard live updates in headless Chromium', { timeout: 180_000, skip
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
 
-  /** A signed-in page; closing it checks that no script on it failed. */
-  async function signedIn(): Promise<{ page: Page; close(): Promise<void> }> {
-    const context = await browser.newContext({ baseURL: t.server.url, viewport: { width: 1200, height: 900 } });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (err) => errors.push(err.message));
-    await page.goto('/dashboard/login');
-    await page.getByLabel('User id').fill(USER.id);
-    await page.getByLabel('User key').fill(USER.key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(/\/dashboard$/);
-    return {
-      page,
-      close: async () => {
-        await context.close();
-        assert.deepEqual(errors, [], 'no script error on the page');
-      },
-    };
-  }
+  const signedIn = () => signedInPage(browser, t.server.url, USER);
 
   /** Counts the page's API calls from now on, and fails every one of them. */
   async function cutApi(page: Page): Promise<{ calls: string[] }> {

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { OTHER, USER, makeClip, stallingSource, startTestServer, tempDir, waitFor, type TestServer } from './helpers.ts';
-import { TEST_CHROMIUM, chromiumMissing } from './needs.ts';
+import { chromiumMissing } from './needs.ts';
+import { launchChromium } from './browser.ts';
 import { SUPPORTED_OUTPUTS } from '../src/domain/format.ts';
 
 const ARTIFACTS = path.resolve('test-artifacts');
@@ -202,10 +203,7 @@ describe('dashboard in headless Chromium', { timeout: 240_000, skip: await chrom
     await fs.mkdir(ARTIFACTS, { recursive: true });
     dir = await tempDir();
     t = await startTestServer();
-    browser = await chromium.launch({
-      executablePath: TEST_CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

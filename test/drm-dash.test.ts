@@ -13,13 +13,11 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { createFile, type ISOFile } from 'mp4box';
 import { XMLParser } from 'fast-xml-parser';
 import { chromium, type Browser } from 'playwright-core';
-import { asList, exec, makeClip, startReceiver, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import { asList, exec, makeClip, startReceiver, startTestServer, untilFinal, collectLogs, type TestServer } from './helpers.ts';
 import { TEST_CHROMIUM, chromiumMissing } from './needs.ts';
-import { createLogger } from '../src/log.ts';
 
 const KEY = 'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf';
 const KID = '0123456789abcdef0123456789abcdef';
@@ -149,13 +147,7 @@ describe('Common Encryption of DASH and CMAF (issue 17)', { timeout: 480_000 }, 
 
   before(async () => {
     hooks = await startReceiver();
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        logLines.push(chunk.toString());
-        cb();
-      },
-    });
-    t = await startTestServer({ ENCODERY_LOG_LEVEL: 'debug' }, createLogger('debug', sink));
+    t = await startTestServer({ ENCODERY_LOG_LEVEL: 'debug' }, collectLogs('debug', logLines).logger);
     clip = await makeClip(path.join(t.filesDir, 'clip.mp4'), { seconds: 4, size: '320x180' });
   });
   after(async () => {

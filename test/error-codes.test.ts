@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { ERROR_CODES, EncoderyError, UserFacingError, describeError, type ErrorCode } from '../src/domain/errors.ts';
@@ -23,8 +22,7 @@ import { QueueUnavailableError, RetryLater } from '../src/queue/types.ts';
 import { StoreError } from '../src/store/db.ts';
 import { ConfigError } from '../src/config.ts';
 import { UploadTooLargeError } from '../src/dashboard/plugin.ts';
-import { createLogger } from '../src/log.ts';
-import { one, startTestServer, type TestServer } from './helpers.ts';
+import { collectLogs, one, startTestServer, type TestServer } from './helpers.ts';
 
 /** One of every error class, with whether it should say a later try may work. */
 const EVERY_CLASS: [EncoderyError, boolean][] = [
@@ -79,8 +77,7 @@ test('a transfer failure quotes the system code below our own wrappers, never on
 });
 
 test('wireMessage – passing faults are answered with their fixed texts and logged as warnings, not with a reference', () => {
-  const lines: string[] = [];
-  const log = createLogger('info', new Writable({ write: (chunk: Buffer, _enc, cb) => { lines.push(chunk.toString()); cb(); } }));
+  const { lines, logger: log } = collectLogs('info');
   const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
   assert.equal(wireMessage(new QueueUnavailableError('the queue (Redis) does not answer'), log), ErrorText.queueUnavailable);
   assert.equal(wireMessage(refused, log), ErrorText.storeUnavailable);
@@ -96,13 +93,7 @@ describe('an error that reaches the API', () => {
   const logLines: string[] = [];
 
   before(async () => {
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        logLines.push(chunk.toString());
-        cb();
-      },
-    });
-    t = await startTestServer({}, createLogger('info', sink));
+    t = await startTestServer({}, collectLogs('info', logLines).logger);
   });
   after(() => t.close());
 

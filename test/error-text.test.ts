@@ -4,10 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
-import { makeClip, startReceiver, startTestServer, untilFinal, waitFor, type TestServer } from './helpers.ts';
-import { createLogger } from '../src/log.ts';
+import { makeClip, startReceiver, startTestServer, untilFinal, waitFor, collectLogs, type TestServer } from './helpers.ts';
 import { describeError } from '../src/domain/errors.ts';
 import { TransferError } from '../src/transfer/types.ts';
 
@@ -18,13 +16,7 @@ describe('errors a user may see', () => {
 
   before(async () => {
     hooks = await startReceiver();
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        logLines.push(chunk.toString());
-        cb();
-      },
-    });
-    t = await startTestServer({}, createLogger('info', sink));
+    t = await startTestServer({}, collectLogs('info', logLines).logger);
     // The scratch space cannot be made: every media that needs it fails on a system call.
     await fs.writeFile(path.join(t.dataDir, 'scratch'), 'not a directory');
   });

@@ -7,6 +7,8 @@ import path from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { XMLParser } from 'fast-xml-parser';
 import pino, { type Logger } from 'pino';
+import { Writable } from 'node:stream';
+import { createLogger } from '../src/log.ts';
 import pg from 'pg';
 import { loadConfig, type Config } from '../src/config.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
@@ -269,4 +271,15 @@ export async function stallingSource(): Promise<{ url: string; close(): Promise<
       return new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+/** A logger at `level` whose JSON lines are appended to `lines`, for tests that read what was logged. */
+export function collectLogs(level = 'debug', lines: string[] = []): { lines: string[]; logger: Logger } {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString());
+      cb();
+    },
+  });
+  return { lines, logger: createLogger(level, sink) };
 }

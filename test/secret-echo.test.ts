@@ -5,9 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { USER, exec, makeClip, serveFiles, startReceiver, startTestServer, tempDir, untilFinal, waitFor, type TestServer } from './helpers.ts';
-import { createLogger } from '../src/log.ts';
+import { USER, exec, makeClip, serveFiles, startReceiver, startTestServer, tempDir, untilFinal, waitFor, collectLogs, type TestServer } from './helpers.ts';
 
 const PASSWORD = 'Pw-9f3kq7zX';
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
@@ -27,13 +25,7 @@ describe('secrets given in format fields never come back', () => {
     await fs.copyFile(FONT, path.join(served, 'font.ttf'));
     assets = await serveFiles(served);
     hooks = await startReceiver();
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        logLines.push(chunk.toString());
-        cb();
-      },
-    });
-    t = await startTestServer({ ENCODERY_LOG_LEVEL: 'debug' }, createLogger('debug', sink));
+    t = await startTestServer({ ENCODERY_LOG_LEVEL: 'debug' }, collectLogs('debug', logLines).logger);
     clip = await makeClip(path.join(t.filesDir, 'clip.mp4'), { seconds: 1, size: '160x90' });
   });
   after(async () => {
