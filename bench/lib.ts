@@ -37,9 +37,13 @@ export async function endWatcher(): Promise<{ notify: string; ended(mediaId: str
   };
 }
 
-/** `npm start` as a child process, so its memory is its own; `env` adds settings. */
+/**
+ * `npm start` as a child process, so its memory is its own; `env` adds settings.
+ * BENCH_SERVER_NODE_ARGS adds Node flags to it alone, e.g. `--cpu-prof` to profile the server under load.
+ */
 export async function startServer(dataDir: string, port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port)], {
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port)], {
     // Loopback allowed: the ladder section's notify callback goes to the bench itself.
     env: { ...process.env, ENCODERY_DATA_DIR: dataDir, ENCODERY_USERS: `${USER.id}:${USER.key}`, ENCODERY_LOG_LEVEL: 'warn', ENCODERY_ALLOW_PRIVATE_NETWORK: 'true', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -166,7 +166,7 @@ async function overheadAndStatus(base: string, files: string, clip: string, ids:
   console.log(`AddMedia-to-Finished / bare FFmpeg, median of ${RUNS}: ${middle.toFixed(3)} (target ≤ 1.10)`);
 
   // 2. GetStatus throughput, against a bare server answering the same bytes.
-  await statusThroughput(base, ids, STATUS_SECONDS);
+  await statusThroughput(base, server.pid!, path.dirname(files), ids, STATUS_SECONDS);
 
   // 3. Peak memory.
   const status = await fs.readFile(`/proc/${server.pid}/status`, 'utf8');

@@ -34,7 +34,7 @@ import { Users } from './api/auth.ts';
 import { buildApp } from './api/app.ts';
 import { Metrics, type QueueView } from './metrics.ts';
 import { checkFfmpeg } from './pipeline/ffmpeg/version.ts';
-import { FinalStatusCache } from './api/actions/status-cache.ts';
+import { StatusCache } from './api/actions/status-cache.ts';
 import { fileRootsFor } from './domain/file-roots.ts';
 import { createLogger } from './log.ts';
 import { watchMediaEnds } from './media-ends.ts';
@@ -347,7 +347,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     users,
     metrics,
     publicUrl: () => publicUrl,
-    statusCache: new FinalStatusCache(),
+    statusCache: new StatusCache(),
     storage,
     fileRoots: core.fileRoots,
     storeHealth,

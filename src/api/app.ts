@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Users } from './auth.ts';
@@ -8,7 +9,7 @@ import type { Action } from './actions/context.ts';
 import { ApiError, ErrorText, wireMessage } from './errors.ts';
 import { scalar } from './query.ts';
 import { decodeBody, FormatScanner } from './wire/decode.ts';
-import { CONTENT_TYPE, render, renderStatusPage, type WireFormat, type WireObject } from './wire/render.ts';
+import { CONTENT_TYPE, render, renderResponse, renderStatusPage, type WireFormat, type WireObject } from './wire/render.ts';
 import { findTaskByToken, oldestWaitingMedia } from '../store/repo.ts';
 import type { StoreHealth } from '../store/db.ts';
 import { mediaDirs } from '../domain/layout.ts';
@@ -35,26 +36,14 @@ interface RawBody {
   format: WireFormat;
 }
 
-/** The HTTP edge: the encoding.com endpoint, health, metrics and kept-output downloads. */
-export function buildApp(deps: AppDeps): FastifyInstance {
-  const app = Fastify({
-    logger: false,
-    // The body is read by our own parser, which enforces the limit and still answers in the
-    // request's format; fastify's own limit is set well above it as a backstop.
-    bodyLimit: deps.config.maxBodyBytes * 4,
-    requestTimeout: 120_000,
-    connectionTimeout: 120_000,
-  });
-
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_req, payload, done) => {
-    const limit = deps.config.maxBodyBytes;
+/** A request body up to `limit` bytes; a longer one is read to its end (and dropped) so that the reply can name its format. */
+function readBody(payload: NodeJS.ReadableStream, limit: number): Promise<RawBody> {
+  return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const scanner = new FormatScanner();
     let size = 0;
     let tooLarge = false;
     payload.on('data', (chunk: Buffer) => {
-      // An oversized body is read to its end (and dropped) so that the reply can name its format.
       scanner.push(chunk);
       size += chunk.length;
       if (size > limit) {
@@ -63,9 +52,66 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       }
       if (!tooLarge) chunks.push(chunk);
     });
-    payload.on('end', () => done(null, { text: Buffer.concat(chunks).toString('utf8'), tooLarge, format: scanner.format } satisfies RawBody));
-    payload.on('error', (err) => done(err as Error, undefined));
+    payload.on('end', () => resolve({ text: (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'), tooLarge, format: scanner.format }));
+    payload.on('error', reject);
   });
+}
+
+const isEndpoint = (req: http.IncomingMessage): boolean => req.method === 'POST' && (req.url === '/' || req.url?.startsWith('/?') === true);
+
+/** One API request, answered 200 whatever happens (7.8 rule 1): an error is a reply in the request's format. */
+async function serveEndpoint(deps: AppDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  let raw: RawBody;
+  try {
+    raw = await readBody(req, deps.config.maxBodyBytes);
+  } catch {
+    // The client went away or broke the stream mid-body: there is no one to answer.
+    res.destroy();
+    return;
+  }
+  let format = raw.format;
+  let text: string;
+  try {
+    const answered = await answer(deps, raw);
+    format = answered.format;
+    deps.metrics.requests.inc({ action: answered.action, outcome: 'errors' in answered.body ? 'error' : 'ok' });
+    text = renderResponse(format, answered.body);
+  } catch (err) {
+    text = render(format, 'response', errorBody(wireMessage(err, deps.log, { url: '/' })));
+  }
+  res.writeHead(200, { 'content-type': CONTENT_TYPE[format], 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const REQUEST_TIMEOUT_MS = 120_000;
+/** fastify's own default: longer than the usual client's idle pool timeout, so the client closes first. */
+const KEEP_ALIVE_MS = 72_000;
+
+/** The HTTP edge: the encoding.com endpoint, health, metrics and kept-output downloads. */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    // `POST /`, the encoding.com endpoint, is answered by `serveEndpoint` straight from Node's
+    // server: fastify's per-request hooks, reply object and content-type parsing cost more than
+    // a cached GetStatus reply does (issue 15 §5). Every other route goes through fastify.
+    serverFactory: (route) => {
+      const server = http.createServer((req, res) => (isEndpoint(req) ? void serveEndpoint(deps, req, res) : route(req, res)));
+      server.keepAliveTimeout = KEEP_ALIVE_MS;
+      server.requestTimeout = REQUEST_TIMEOUT_MS;
+      server.setTimeout(REQUEST_TIMEOUT_MS);
+      return server;
+    },
+    // The body is read by our own parser, which enforces the limit and still answers in the
+    // request's format; fastify's own limit is set well above it as a backstop.
+    bodyLimit: deps.config.maxBodyBytes * 4,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_MS,
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, payload, done) =>
+    readBody(payload, deps.config.maxBodyBytes).then((body) => done(null, body), (err: unknown) => done(err as Error, undefined)));
 
   const sendError = (reply: FastifyReply, status: number, format: WireFormat, message: string) =>
     reply.code(status).header('content-type', CONTENT_TYPE[format]).send(render(format, 'response', errorBody(message)));
@@ -75,13 +121,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const ignoreContentType = async (request: FastifyRequest) => {
     delete request.raw.headers['content-type'];
   };
-
-  app.post('/', { onRequest: ignoreContentType }, async (request, reply) => {
-    const raw = (request.body as RawBody | undefined) ?? { text: '', tooLarge: false, format: 'xml' };
-    const { format, body, action } = await answer(deps, raw);
-    deps.metrics.requests.inc({ action, outcome: 'errors' in body ? 'error' : 'ok' });
-    return reply.code(200).header('content-type', CONTENT_TYPE[format]).send(render(format, 'response', body));
-  });
 
   app.get('/', async (_req, reply) =>
     reply.type('text/plain').send('Encodery speaks the encoding.com Media API here: POST / with a form field xml or json.\n'),
@@ -179,11 +218,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const url = request.url.slice(0, 200);
     if (clientFault) deps.log.warn({ url, reason: (err as Error).message }, 'request refused');
     const message = clientFault ? ErrorText.unreadable((err as Error).message) : wireMessage(err, deps.log, { url });
-    if (request.routeOptions.url === '/' && request.method === 'POST') {
-      // Never a non-200 for the API endpoint: clients treat it as a transport failure (7.8 rule 1).
-      const format = (request.body as RawBody | undefined)?.format ?? 'xml';
-      return sendError(reply, 200, format, message);
-    }
     return reply.code(clientFault ? status : 500).send({ error: clientFault ? (err as Error).message : message });
   });
 

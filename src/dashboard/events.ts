@@ -14,7 +14,7 @@ import type { Writable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.ts';
-import { changesAfter, changesIn, latestChangeSeq, mediaChangedAfter, mediaStates, oldestChangeSeq, pruneChanges, type ChangeRow, type MediaState } from '../store/changes.ts';
+import { CHANGE_KEEP_MS, changesAfter, changesIn, latestChangeSeq, mediaChangedAfter, mediaStates, oldestChangeSeq, pruneChanges, type ChangeRow, type MediaState } from '../store/changes.ts';
 import type { Session } from './session.ts';
 
 /** How often the feed reads the store while someone listens. */
@@ -25,7 +25,7 @@ const BATCH = 2000;
 const GAP_WAIT_MS = 5000;
 const MAX_GAPS = 5000;
 /** Changes are kept this long: a page away longer than this reloads its view instead of catching up. */
-const KEEP_MS = 15 * 60_000;
+const KEEP_MS = CHANGE_KEEP_MS;
 const PRUNE_EVERY_MS = 60_000;
 /** A comment line this often keeps proxies and the browser from taking a quiet stream for a dead one. */
 const HEARTBEAT_MS = 15_000;

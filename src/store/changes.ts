@@ -3,8 +3,13 @@
  * which media changed after a cursor, and what they show now. The dashboard follows it to push
  * updates; one reader per process serves every client, whichever process wrote the change.
  */
-import type { Db } from './db.ts';
+import type { Statement } from 'better-sqlite3';
+import { sql } from 'kysely';
+import { sqliteConnection, type Db } from './db.ts';
 import { TaskStatus } from '../domain/status.ts';
+
+/** How long a change is kept in the feed (the pruning's cutoff): readers that need one older than that read the media itself. */
+export const CHANGE_KEEP_MS = 15 * 60_000;
 
 export interface ChangeRow {
   seq: number;
@@ -86,3 +91,37 @@ export async function pruneChanges(db: Db, before: number): Promise<number> {
   const r = await db.deleteFrom('media_change').where('at', '<', before).executeTakeFirst();
   return Number(r.numDeletedRows ?? 0);
 }
+
+/** Where a media stands in the change feed; `version` null when every change it had was pruned. */
+export interface MediaVersion {
+  version: string | null;
+}
+
+/**
+ * One media's version in the feed, read with its owner check: `undefined` when the user has no
+ * such media (or it is deleted). Every change a reply shows appends to the feed (migration 0009),
+ * so a reply built at one version holds while the version is the same.
+ */
+export async function mediaVersion(db: Db, userId: string, mediaId: number): Promise<MediaVersion | undefined> {
+  const connection = sqliteConnection(db);
+  if (connection) {
+    // The hot read of GetStatus: a prepared statement, without Kysely's query building. SQLite
+    // has one writer at a time, so seqs commit in order and the newest seq is the version.
+    // Seeing a write of a transaction still open here is harmless: a cached reply is only
+    // answered when the version equals the one it was built at, and building reads after it.
+    let statement = versionStatements.get(connection);
+    if (!statement) versionStatements.set(connection, (statement = connection.prepare(SQLITE_VERSION).pluck()));
+    const seq = statement.get(mediaId, userId) as number | null | undefined;
+    return seq === undefined ? undefined : { version: seq === null ? null : String(seq) };
+  }
+  // PostgreSQL hands out seqs when a transaction writes, not when it commits: a change with a
+  // lower seq may commit after a higher one, so the count of kept changes is part of the version.
+  const { rows } = await sql<{ seq: string | number | null; n: string | number }>`
+    select c.seq, c.n from media m, lateral (select max(seq) as seq, count(*) as n from media_change where media_id = m.id) c
+    where m.id = ${mediaId} and m.user_id = ${userId} and m.deleted = 0`.execute(db);
+  const row = rows[0];
+  return row === undefined ? undefined : { version: row.seq === null ? null : `${row.seq}/${row.n}` };
+}
+
+const SQLITE_VERSION = 'select (select max(seq) from media_change where media_id = media.id) from media where id = ? and user_id = ? and deleted = 0';
+const versionStatements = new WeakMap<object, Statement>();

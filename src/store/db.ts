@@ -88,6 +88,18 @@ export async function openSqlite(dataDir: string): Promise<Db> {
   return db;
 }
 
+/** The SQLite connection under each SQLite store, for the few reads too hot for Kysely (store/ only). */
+const sqliteConnections = new WeakMap<Db, SQLite.Database>();
+
+/**
+ * The raw SQLite connection of a SQLite store (undefined for PostgreSQL). It is the very
+ * connection Kysely uses, outside Kysely's lock: a read through it may see the writes of a
+ * transaction still open in this process, so only a read that tolerates that may use it.
+ */
+export function sqliteConnection(db: Db): SQLite.Database | undefined {
+  return sqliteConnections.get(db);
+}
+
 function sqliteDb(dataDir: string): Db {
   fs.mkdirSync(dataDir, { recursive: true });
   const database = new SQLite(path.join(dataDir, 'encodery.sqlite'));
@@ -97,7 +109,9 @@ function sqliteDb(dataDir: string): Db {
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+  sqliteConnections.set(db, database);
+  return db;
 }
 
 /** Connections each API or worker process keeps open to PostgreSQL at most. */

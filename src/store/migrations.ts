@@ -282,6 +282,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0011_media_change_by_media': {
+    async up(db: Kysely<any>) {
+      // GetStatus reads a media's newest change on every request to know whether its cached
+      // reply still holds (store/changes.ts mediaVersion): one index seek, not a scan of the feed.
+      await db.schema.createIndex('media_change_media_idx').on('media_change').columns(['media_id', 'seq']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -5,7 +5,7 @@ import type { MediaQueue } from '../../queue/types.ts';
 import type { FieldMap } from '../../domain/fields.ts';
 import type { WireObject } from '../wire/render.ts';
 import type { Lifecycle } from '../../store/lifecycle.ts';
-import type { FinalStatusCache } from './status-cache.ts';
+import type { StatusCache } from './status-cache.ts';
 import type { SharedStorage } from '../../storage/shared-storage.ts';
 import type { FileRootsOf } from '../../domain/file-roots.ts';
 
@@ -18,7 +18,7 @@ export interface Services {
   log: Logger;
   /** Base URL for links to outputs kept by this server (ENCODERY_PUBLIC_URL or the listen address). */
   publicUrl(): string;
-  statusCache: FinalStatusCache;
+  statusCache: StatusCache;
   /** ENCODERY_STORAGE_URL: where kept outputs live; null or absent: the data dir. */
   storage?: SharedStorage | null;
   /** Each user's file:// folders (domain/file-roots.ts). */

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { FieldMap } from '../../domain/fields.ts';
 import { TaskStatus, isFinalMedia } from '../../domain/status.ts';
 import * as repo from '../../store/repo.ts';
+import { mediaVersion } from '../../store/changes.ts';
 import { redactFields, redactText, redactUrl } from '../../transfer/redact.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { destinationForLayout, keepsLayout, layoutMain } from '../../domain/destinations.ts';
@@ -34,35 +35,33 @@ export const getStatus: Action = async (ctx) => {
   if (ids.length === 0) throw new ApiError(ErrorText.noMediaId);
   if (!extended) {
     // Simple mode answers for the first id only, directly under <response> (7.8 rule 10).
-    const media = await repo.findMedia(ctx.db, ctx.user.id, ids[0]!);
-    if (!media) throw new ApiError(ErrorText.mediaNotFound(ids[0]!));
-    return statusOf(ctx, media, opts);
+    return statusOf(ctx, ids[0]!, opts);
   }
   if (ids.length > 100) throw new ApiError(ErrorText.badValue('mediaid', 'may list at most 100 ids.'));
   const jobs: WireObject[] = [];
-  for (const id of ids) {
-    const media = await repo.findMedia(ctx.db, ctx.user.id, id);
-    if (!media) throw new ApiError(ErrorText.mediaNotFound(id));
-    jobs.push(await statusOf(ctx, media, opts));
-  }
+  for (const id of ids) jobs.push(await statusOf(ctx, id, opts));
   return { job: jobs };
 };
 
-async function statusOf(ctx: ActionContext, m: repo.MediaRow, opts: StatusOptions): Promise<WireObject> {
-  // Notifications are still being delivered after a media ends, so a reply that lists their
-  // attempts (include_task_status) is never cached.
-  const final = isFinalMedia(m.status) && m.finished_at !== null && !opts.includeLog;
-  const key = `${m.id}:${opts.extended ? 1 : 0}${opts.includeLog ? 1 : 0}${opts.includeQc ? 1 : 0}`;
-  if (final) {
-    const cached = ctx.statusCache.get(key, m.status, m.finished_at);
+/** One media's status, from the cache while the media's version in the change feed is the one it was built at. */
+async function statusOf(ctx: ActionContext, id: number, opts: StatusOptions): Promise<WireObject> {
+  // Notifications are still being delivered after a media ends, and their attempts are not in
+  // the change feed, so a reply that lists them (include_task_status) is never cached.
+  const version = opts.includeLog ? undefined : await mediaVersion(ctx.db, ctx.user.id, id);
+  const key = `${id}:${opts.extended ? 1 : 0}${opts.includeQc ? 1 : 0}`;
+  if (version) {
+    const cached = ctx.statusCache.get(key, version);
     if (cached) return cached;
   }
-  const value = await buildStatus(ctx, m, opts);
-  if (final) ctx.statusCache.set(key, m.status, m.finished_at!, value);
+  const media = await repo.findMedia(ctx.db, ctx.user.id, id);
+  if (!media) throw new ApiError(ErrorText.mediaNotFound(id));
+  const { value, showsOtherMedia } = await buildStatus(ctx, media, opts);
+  // A QC child's changes are its own in the feed, not its parent's: a reply showing one is built afresh.
+  if (version && !showsOtherMedia) ctx.statusCache.set(key, version, value);
   return value;
 }
 
-async function buildStatus(ctx: ActionContext, found: repo.MediaRow, opts: StatusOptions): Promise<WireObject> {
+async function buildStatus(ctx: ActionContext, found: repo.MediaRow, opts: StatusOptions): Promise<{ value: WireObject; showsOtherMedia: boolean }> {
   // A running media's progress is read with its tasks' from one snapshot, so they agree.
   const running = opts.extended && !isFinalMedia(found.status) ? await repo.mediaWithTasks(ctx.db, found.id) : null;
   const m = running?.media ?? found;
@@ -75,7 +74,7 @@ async function buildStatus(ctx: ActionContext, found: repo.MediaRow, opts: Statu
   const warnings = fieldWarnings(warningLines);
   const notifications = opts.includeLog ? await notificationsOf(ctx, m.id, destinations) : undefined;
   const qc = await qcChildren(ctx, m, opts.includeQc);
-  return {
+  const value: WireObject = {
     id: String(m.id),
     userid: m.user_id,
     version: m.version,
@@ -101,6 +100,7 @@ async function buildStatus(ctx: ActionContext, found: repo.MediaRow, opts: Statu
     notifications,
     warnings: warningsWire(warnings),
   };
+  return { value, showsOtherMedia: qc.size > 0 };
 }
 
 /** The field warnings AddMedia gave (they start the task logs), each once. */

@@ -52,6 +52,22 @@ export function render(format: WireFormat, root: string, body: WireObject): stri
   return format === 'xml' ? renderXml(root, body) : renderJson(root, body);
 }
 
+/** Reply bodies that are never changed once built, each with its `response` text in the formats asked for so far. */
+const settled = new WeakMap<WireObject, Partial<Record<WireFormat, string>>>();
+
+/** Marks a body as never changing again (a cached reply): its text is rendered once per format and kept with it. */
+export function settle<T extends WireObject>(body: T): T {
+  if (!settled.has(body)) settled.set(body, {});
+  return body;
+}
+
+/** An API reply's text: `<response>` or `{"response":…}`, from what `settle` kept when it can. */
+export function renderResponse(format: WireFormat, body: WireObject): string {
+  const kept = settled.get(body);
+  if (!kept) return render(format, 'response', body);
+  return (kept[format] ??= render(format, 'response', body));
+}
+
 // ---------------------------------------------------------------------------------------------
 // XML
 
