@@ -187,8 +187,10 @@ async function startBareServer(replies: Record<Format, string>): Promise<{ base:
     });
     server.keepAliveTimeout = 72000;
     server.listen(0, '127.0.0.1', () => console.log('listening on ' + server.address().port));
+    process.on('SIGTERM', () => process.exit(0));
   `;
-  const child = spawn(process.execPath, ['-e', program], { env: { ...process.env, BARE_REPLIES: JSON.stringify(replies) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '-e', program], { env: { ...process.env, BARE_REPLIES: JSON.stringify(replies) }, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (c: Buffer) => {
       const m = /listening on (\d+)/.exec(c.toString());
