@@ -6,9 +6,10 @@
  * machine happens to be in the way a bare requests-per-second figure does. The CPU time each
  * server spends per request (from /proc) is printed beside it: it depends on load even less.
  *
- * The load is spread over every stored media, half in XML and half in JSON. A share of the media
- * is running, and a writer in this process (another process than the server, as a cluster's
- * worker is) moves their progress while the load runs; a share of the requests asks for those.
+ * The load is spread over every stored media, half in XML and half in JSON, a quarter of it for
+ * the extended reply. A share of the media is running, and a writer in this process (another
+ * process than the server, as a cluster's worker is) moves their progress while the load runs;
+ * a share of the requests asks for those.
  * Before measuring, every media is asked for once, as clients that poll have done by then.
  */
 import fs from 'node:fs';
@@ -27,6 +28,8 @@ const RUNNING_EVERY = 100;
 const RUNNING_SHARE = 0.2;
 /** Each running media's progress moves this often, as a worker's progress tracker writes it. */
 const PROGRESS_EVERY_MS = 1000;
+/** The share of requests for the extended reply (the rest ask for the simple one). */
+const EXTENDED_SHARE = 0.25;
 
 /** The media the load asks for: all of them, and those of them that are running. */
 export interface StatusMedia {
@@ -99,10 +102,13 @@ async function progressWriter(dataDir: string, running: number[]): Promise<{ sto
 
 type Format = 'xml' | 'json';
 
-const statusBody = (id: number, format: Format): string =>
-  format === 'json'
-    ? 'json=' + encodeURIComponent(JSON.stringify({ query: { userid: USER.id, userkey: USER.key, action: 'GetStatus', mediaid: String(id) } }))
-    : 'xml=' + encodeURIComponent(`<?xml version="1.0"?><query><userid>${USER.id}</userid><userkey>${USER.key}</userkey><action>GetStatus</action><mediaid>${id}</mediaid></query>`);
+/** A GetStatus body; `extended` asks for the extended reply (7.8 rule 14). */
+const statusBody = (id: number, format: Format, extended = false): string => {
+  const more = extended ? { extended: 'yes' } : {};
+  return format === 'json'
+    ? 'json=' + encodeURIComponent(JSON.stringify({ query: { userid: USER.id, userkey: USER.key, action: 'GetStatus', mediaid: String(id), ...more } }))
+    : 'xml=' + encodeURIComponent(`<?xml version="1.0"?><query><userid>${USER.id}</userid><userkey>${USER.key}</userkey><action>GetStatus</action><mediaid>${id}</mediaid>${extended ? '<extended>yes</extended>' : ''}</query>`);
+};
 
 /** A status reply, not an error, in the format asked for. */
 const isStatus = (text: string, format: Format): boolean =>
@@ -123,8 +129,8 @@ async function load(base: string, pid: number, media: StatusMedia, seconds: numb
   let deadline = 0;
   let done = 0;
   let errors = 0;
-  const ask = async (id: number, format: Format): Promise<void> => {
-    const res = await pool.request({ path: '/', method: 'POST', body: statusBody(id, format), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const ask = async (id: number, format: Format, extended: boolean): Promise<void> => {
+    const res = await pool.request({ path: '/', method: 'POST', body: statusBody(id, format, extended), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     const text = await res.body.text();
     if (res.statusCode !== 200 || !isStatus(text, format)) errors++;
     done++;
@@ -132,7 +138,7 @@ async function load(base: string, pid: number, media: StatusMedia, seconds: numb
   const worker = async (): Promise<void> => {
     while (performance.now() < deadline) {
       const id = media.running.length > 0 && Math.random() < RUNNING_SHARE ? pick(media.running) : pick(media.all);
-      await ask(id, Math.random() < 0.5 ? 'xml' : 'json');
+      await ask(id, Math.random() < 0.5 ? 'xml' : 'json', Math.random() < EXTENDED_SHARE);
     }
   };
   deadline = performance.now() + 2000;
@@ -149,7 +155,7 @@ async function load(base: string, pid: number, media: StatusMedia, seconds: numb
   return { rate, cpuPerRequest, errors };
 }
 
-/** Every media asked for once in each format, 32 at a time: a server that has been polled has seen them. */
+/** Every media asked for once in each format and kind, 32 at a time: a server that has been polled has seen them. */
 async function askEveryMedia(base: string, ids: number[]): Promise<void> {
   process.stdout.write(`asking for each of the ${ids.length} media once… `);
   const pool = new Pool(base, { connections: CONNECTIONS, pipelining: 1 });
@@ -157,8 +163,8 @@ async function askEveryMedia(base: string, ids: number[]): Promise<void> {
   const worker = async (): Promise<void> => {
     while (next < ids.length) {
       const id = ids[next++]!;
-      for (const format of ['xml', 'json'] as const) {
-        const res = await pool.request({ path: '/', method: 'POST', body: statusBody(id, format), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      for (const [format, extended] of [['xml', false], ['json', false], ['xml', true], ['json', true]] as const) {
+        const res = await pool.request({ path: '/', method: 'POST', body: statusBody(id, format, extended), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
         const text = await res.body.text();
         if (!isStatus(text, format)) throw new Error(`GetStatus of media ${id} did not answer a status: ${text.slice(0, 300)}`);
       }
@@ -169,18 +175,22 @@ async function askEveryMedia(base: string, ids: number[]): Promise<void> {
   process.stdout.write('done\n');
 }
 
-/** A plain node:http server in a process of its own that reads each body and answers `replies` in the format it asked for. */
-async function startBareServer(replies: Record<Format, string>): Promise<{ base: string; child: ChildProcess }> {
+/** A plain node:http server in a process of its own that reads each body and answers the one of `replies` it asked for (format, extended or not). */
+async function startBareServer(replies: Record<string, string>): Promise<{ base: string; child: ChildProcess }> {
   const program = `
     const http = require('node:http');
     const replies = JSON.parse(process.env.BARE_REPLIES);
-    const json = { type: 'application/json; charset=utf-8', bytes: Buffer.from(replies.json, 'utf8') };
-    const xml = { type: 'text/xml; charset=utf-8', bytes: Buffer.from(replies.xml, 'utf8') };
+    const reply = (format, type) => ({ type, bytes: Buffer.from(replies[format], 'utf8') });
+    const json = reply('json', 'application/json; charset=utf-8');
+    const xml = reply('xml', 'text/xml; charset=utf-8');
+    const jsonExtended = reply('jsonExtended', 'application/json; charset=utf-8');
+    const xmlExtended = reply('xmlExtended', 'text/xml; charset=utf-8');
     const server = http.createServer((req, res) => {
-      let first = null;
-      req.on('data', (c) => { first ??= c[0]; });
+      let body = '';
+      req.on('data', (c) => { body += c; });
       req.on('end', () => {
-        const reply = first === 0x78 ? xml : json; // 'x' of xml=
+        const extended = body.includes('extended');
+        const reply = body.startsWith('xml=') ? (extended ? xmlExtended : xml) : (extended ? jsonExtended : json);
         res.writeHead(200, { 'content-type': reply.type, 'content-length': reply.bytes.length });
         res.end(reply.bytes);
       });
@@ -203,9 +213,9 @@ async function startBareServer(replies: Record<Format, string>): Promise<{ base:
 
 export async function statusThroughput(base: string, serverPid: number, dataDir: string, ids: number[], seconds: number): Promise<void> {
   const media = runningOf(ids);
-  const sample = async (format: Format): Promise<string> =>
-    (await fetch(base + '/', { method: 'POST', body: statusBody(ids.at(-1)!, format), headers: { 'content-type': 'application/x-www-form-urlencoded' } })).text();
-  const replies = { xml: await sample('xml'), json: await sample('json') };
+  const sample = async (format: Format, extended = false): Promise<string> =>
+    (await fetch(base + '/', { method: 'POST', body: statusBody(ids.at(-1)!, format, extended), headers: { 'content-type': 'application/x-www-form-urlencoded' } })).text();
+  const replies = { xml: await sample('xml'), json: await sample('json'), xmlExtended: await sample('xml', true), jsonExtended: await sample('json', true) };
   const writer = await progressWriter(dataDir, media.running);
   await askEveryMedia(base, ids);
   const bare = await startBareServer(replies);
@@ -231,7 +241,7 @@ export async function statusThroughput(base: string, serverPid: number, dataDir:
   } finally {
     bare.child.kill('SIGTERM');
     const writes = await writer.stop();
-    console.log(`  (${writes} progress writes to the ${media.running.length} running media during the load; replies of ${replies.xml.length} and ${replies.json.length} bytes, XML and JSON)`);
+    console.log(`  (${writes} progress writes to the ${media.running.length} running media during the load; replies of ${replies.xml.length}, ${replies.json.length}, ${replies.xmlExtended.length} and ${replies.jsonExtended.length} bytes: XML and JSON, simple and extended)`);
   }
   const rate = median(ours);
   console.log(`GetStatus at ${CONNECTIONS} keep-alive connections, ${ids.length} media in the store: ${Math.round(rate)} requests/s, ${errors} errors (target ≥ 3000/s)`);

@@ -9,7 +9,7 @@ import { destinationForLayout, keepsLayout, layoutMain } from '../../domain/dest
 import { storyboardListing, storyboardOf } from '../../domain/storyboard.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { idFilter, mediaIdFrom, mediaIdOf, positiveInt, required, scalar, taskIdOf, yesNo } from '../query.ts';
-import { alwaysList, interleave, qcReportWire, warningsWire, wireDate, wirePercent, wireQuality, type Wire, type WireObject } from '../wire/render.ts';
+import { alwaysList, interleave, qcReportWire, settle, warningsWire, wireDate, wirePercent, wireQuality, type Wire, type WireObject } from '../wire/render.ts';
 import { WARNING_PREFIX } from './media.ts';
 import type { QcReport } from '../../domain/qc.ts';
 import { parseQuality } from '../../domain/quality.ts';
@@ -38,10 +38,19 @@ export const getStatus: Action = async (ctx) => {
     return statusOf(ctx, ids[0]!, opts);
   }
   if (ids.length > 100) throw new ApiError(ErrorText.badValue('mediaid', 'may list at most 100 ids.'));
+  if (ids.length === 1) return oneJob(await statusOf(ctx, ids[0]!, opts));
   const jobs: WireObject[] = [];
   for (const id of ids) jobs.push(await statusOf(ctx, id, opts));
   return { job: jobs };
 };
+
+/** Extended replies of one media, each kept with the status it wraps, so a cached status is rendered once here too. */
+const singleJobs = new WeakMap<WireObject, WireObject>();
+function oneJob(status: WireObject): WireObject {
+  let reply = singleJobs.get(status);
+  if (!reply) singleJobs.set(status, (reply = settle({ job: [status] })));
+  return reply;
+}
 
 /** One media's status, from the cache while the media's version in the change feed is the one it was built at. */
 async function statusOf(ctx: ActionContext, id: number, opts: StatusOptions): Promise<WireObject> {
