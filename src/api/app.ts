@@ -95,7 +95,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // server: fastify's per-request hooks, reply object and content-type parsing cost more than
     // a cached GetStatus reply does (issue 15 §5). Every other route goes through fastify.
     serverFactory: (route) => {
-      const server = http.createServer((req, res) => (isEndpoint(req) ? void serveEndpoint(deps, req, res) : route(req, res)));
+      const server = http.createServer((req, res) => {
+        if (!isEndpoint(req)) return route(req, res);
+        // Nothing a request does may end the process: a failure past the reply's own error path drops the connection.
+        serveEndpoint(deps, req, res).catch((err: unknown) => {
+          deps.log.error({ err }, 'API request failed outside its error reply');
+          res.destroy();
+        });
+      });
       server.keepAliveTimeout = KEEP_ALIVE_MS;
       server.requestTimeout = REQUEST_TIMEOUT_MS;
       server.setTimeout(REQUEST_TIMEOUT_MS);
