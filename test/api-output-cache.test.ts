@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { OTHER, USER, asList, createTestDatabase, ffprobe, makeClip, serveFiles, startTestServer, tempDir, untilFinal, TEST_STORE, type TestDatabase, type TestServer } from './helpers.ts';
+import { OTHER, USER, asList, exec, createTestDatabase, ffprobe, makeClip, serveFiles, startTestServer, tempDir, untilFinal, TEST_STORE, type TestDatabase, type TestServer } from './helpers.ts';
 import { listCacheEntries } from '../src/store/output-cache.ts';
 
 /**
@@ -124,6 +124,21 @@ describe('output cache', () => {
     const r = await addAndWait(t, `file://${theirs}/clip.mp4`, { ...mp4('x'), destination: `file://${theirs}/theirs.mp4` }, OTHER);
     assert.ok(ran(r.log) && !hit(r.log), r.log.join(' | '));
     assert.ok((await ffmpeg.runs()) > before);
+  });
+
+  test('in one media, a cached format comes from the cache while the others encode; a logo fetched by URL is never cached', async () => {
+    const logo = path.join(t.filesDir, 'logo.png');
+    await exec('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'color=red:size=32x32', '-frames:v', '1', logo]);
+    const added = await t.call('json', { action: 'AddMedia', source: `file://${source}`, format: [mp4('mixed-cached.mp4'), mp4('mixed-logo.mp4', { logo: { logo_source: `file://${logo}` } })] });
+    assert.equal(added.message, 'Added', JSON.stringify(added));
+    const { final } = await untilFinal(t, added.MediaID!);
+    assert.equal(final.status, 'Finished', JSON.stringify(final));
+    const status = await t.call('json', { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes', include_task_status: 'yes' });
+    const [cached, logoed] = asList((status.job as any).format).map((f: any) => asList(f.task_status?.state).map((s: any) => String(s.message)));
+    assert.ok(hit(cached!) && !ran(cached!), cached!.join(' | '));
+    assert.ok(ran(logoed!) && !hit(logoed!), logoed!.join(' | '));
+    assert.ok(logoed!.some((m) => m.startsWith('Output cache: not used (logo_source')), logoed!.join(' | '));
+    for (const f of ['mixed-cached.mp4', 'mixed-logo.mp4']) assert.equal((await ffprobe(path.join(t.filesDir, f))).streams.find((s) => s.codec_type === 'video')?.width, 160);
   });
 
   test('a restarted media is encoded afresh, and its fresh output replaces the entry', async () => {
