@@ -4,12 +4,12 @@ import * as repo from '../../store/repo.ts';
 import type { FieldMap } from '../../domain/fields.ts';
 import { parseFormat } from '../../domain/format.ts';
 import { mediaOptions } from '../../domain/media-options.ts';
-import { cacheabilityOf, outputCacheKey, shortKey } from '../../domain/output-cache.ts';
+import { cacheabilityOf, outputCacheKey, shortKey, type CacheKeyParts } from '../../domain/output-cache.ts';
 import { TaskStatus } from '../../domain/status.ts';
 import { describeError } from '../../domain/errors.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { ffmpegBuild, sha256OfLocalSource, sha256OfFile } from '../cache/digest.ts';
-import type { CachedOutput } from '../cache/index.ts';
+import type { CachedOutput, OutputCache } from '../cache/index.ts';
 import { needsEncode, outputBaseName } from './encode.ts';
 import { formatBytes, type MediaRunContext } from './context.ts';
 import type { FetchedSources } from './fetch.ts';
@@ -34,7 +34,7 @@ export async function deliverFromCache(run: MediaRunContext, media: repo.MediaRo
   if (tasks.length === 0) return [];
   const options = mediaOptions(media.options);
   const candidates: CacheCandidate[] = [];
-  let parts: Omit<Parameters<typeof outputCacheKey>[0], 'spec'> | null = null;
+  let parts: Omit<CacheKeyParts, 'spec'> | null = null;
   for (const t of tasks) {
     const format = JSON.parse(t.format) as FieldMap;
     const parsed = parseFormat(format, { heAac: 'lc' });
@@ -47,35 +47,34 @@ export async function deliverFromCache(run: MediaRunContext, media: repo.MediaRo
     parts ??= await keyParts(run, media, fetched, options);
     const key = outputCacheKey({ ...parts, spec: parsed.spec });
     const fresh = t.cache_state === 'restarted';
-    if (fresh) {
-      await repo.appendLog(run.db, [t.id], `Output cache: restarted, encoding afresh (key ${shortKey(key)})`);
-      candidates.push({ taskId: t.id, key, fresh });
-      continue;
-    }
-    // A task that was a hit before (its output since lost with a worker) is no hit until found again.
-    if (t.cache_state === 'hit') await repo.updateTask(run.db, t.id, { cache_key: null, cache_state: null });
-    const dir = await run.freshTaskDir(t.id);
-    const restored = await cache.restore(key, dir, run.signal);
-    if ('miss' in restored) {
-      candidates.push({ taskId: t.id, key, fresh });
-      continue;
-    }
-    if ('broken' in restored) {
-      await repo.appendLog(run.db, [t.id], `Output cache: the entry for key ${shortKey(key)} could not be read (${restored.broken}); encoding`);
-      await run.freshTaskDir(t.id);
-      candidates.push({ taskId: t.id, key, fresh });
-      continue;
-    }
-    const entry = restored.hit;
-    const size = entry.files.reduce((n, f) => n + f.bytes, 0);
-    const outputs = entry.files.map((f) => path.relative(run.config.dataDir, path.join(dir, ...f.relative.split('/'))));
-    await run.setTaskStatus(t.id, TaskStatus.Saving, {
-      started_at: Date.now(), command: null, cpu_sec: 0, speed: null, converted_size: size, outputs: JSON.stringify(outputs), quality: entry.quality,
-      cache_key: key, cache_state: 'hit',
-    });
-    await repo.appendLog(run.db, [t.id], `Cache hit (key ${shortKey(key)}): ${entry.files.length} file(s), ${formatBytes(size)} from the output cache in ${cache.shown}; nothing encoded`);
+    if (fresh) await repo.appendLog(run.db, [t.id], `Output cache: restarted, encoding afresh (key ${shortKey(key)})`);
+    else if (await restoreFromCache(run, cache, t, key)) continue;
+    candidates.push({ taskId: t.id, key, fresh });
   }
   return candidates;
+}
+
+/** The task's output from the cache into its folder, the task then in Saving as if just encoded. False: not there (or unreadable), to encode. */
+async function restoreFromCache(run: MediaRunContext, cache: OutputCache, t: repo.TaskRow, key: string): Promise<boolean> {
+  // A task that was a hit before (its output since lost with a worker) is no hit until found again.
+  if (t.cache_state === 'hit') await repo.updateTask(run.db, t.id, { cache_key: null, cache_state: null });
+  const dir = await run.freshTaskDir(t.id);
+  const restored = await cache.restore(key, dir, run.signal);
+  if ('miss' in restored) return false;
+  if ('broken' in restored) {
+    await repo.appendLog(run.db, [t.id], `Output cache: the entry for key ${shortKey(key)} could not be read (${restored.broken}); encoding`);
+    await run.freshTaskDir(t.id);
+    return false;
+  }
+  const entry = restored.hit;
+  const size = entry.files.reduce((n, f) => n + f.bytes, 0);
+  const outputs = entry.files.map((f) => path.relative(run.config.dataDir, path.join(dir, ...f.relative.split('/'))));
+  await run.setTaskStatus(t.id, TaskStatus.Saving, {
+    started_at: Date.now(), command: null, cpu_sec: 0, speed: null, converted_size: size, outputs: JSON.stringify(outputs), quality: entry.quality,
+    cache_key: key, cache_state: 'hit',
+  });
+  await repo.appendLog(run.db, [t.id], `Cache hit (key ${shortKey(key)}): ${entry.files.length} file(s), ${formatBytes(size)} from the output cache in ${cache.shown}; nothing encoded`);
+  return true;
 }
 
 /**
@@ -119,7 +118,7 @@ export async function keepInCache(run: MediaRunContext, candidates: CacheCandida
 }
 
 /** What every format's key of this media shares: the owner, the source bytes, the build and settings. */
-async function keyParts(run: MediaRunContext, media: repo.MediaRow, fetched: FetchedSources, options: FieldMap) {
+async function keyParts(run: MediaRunContext, media: repo.MediaRow, fetched: FetchedSources, options: FieldMap): Promise<Omit<CacheKeyParts, 'spec'>> {
   const sources: string[] = [];
   for (const [i, p] of fetched.paths.entries()) {
     const digest = fetched.digests[i] ?? (fetched.local[i] ? await sha256OfLocalSource(p, run.signal) : await sha256OfFile(p, run.signal));
