@@ -161,6 +161,22 @@ describe('output cache', () => {
     assert.ok(key, 'a new entry was published for the fresh output');
     assert.ok(!entriesAfter.some((e) => e.key === key.key && e.folder !== key.folder));
   });
+
+  test('an entry whose files are gone is dropped and the format encoded, never delivered broken', async () => {
+    const r = await addAndWait(t, `file://${source}`, mp4('broken-0.mp4'));
+    const prefix = /^cache hit ([0-9a-f]{12})$/.exec(String(r.format.cache))?.[1];
+    assert.ok(prefix, JSON.stringify(r.format));
+    const entry = (await listCacheEntries(t.server.db)).find((e) => e.key.startsWith(prefix));
+    assert.ok(entry);
+    await fs.rm(path.join(t.dataDir, 'cache', ...entry.folder.split('/')), { recursive: true });
+    const again = await addAndWait(t, `file://${source}`, mp4('broken-1.mp4'));
+    assert.ok(again.log.some((m) => m.includes('could not be read')), again.log.join(' | '));
+    assert.ok(ran(again.log) && !hit(again.log), again.log.join(' | '));
+    assert.equal((await ffprobe(path.join(t.filesDir, 'broken-1.mp4'))).streams.find((s) => s.codec_type === 'video')?.width, 160);
+    const now = (await listCacheEntries(t.server.db)).find((e) => e.key === entry.key);
+    assert.ok(now && now.folder !== entry.folder, 'the fresh output is the entry now');
+    assert.ok(hit((await addAndWait(t, `file://${source}`, mp4('broken-2.mp4'))).log));
+  });
 });
 
 describe('output cache bounds', () => {
