@@ -87,6 +87,11 @@ export interface Config extends SchemeSettings {
    * refused, or (`lc`) written as AAC-LC with a line in the task log saying so.
    */
   heAac: HeAacMode;
+  /**
+   * Largest total size of the output cache (pipeline/cache/), least recently used entries evicted
+   * first; 0 = no cache. In the data dir, or in ENCODERY_STORAGE_URL when set (shared by a cluster).
+   */
+  cacheMaxBytes: number;
   /** Testing only: SIGKILL this process right after the named status change commits (domain/lifecycle.ts). */
   testCrashAt: CrashPoint | null;
 }
@@ -147,6 +152,7 @@ export const SETTINGS = {
   qualityReport: { env: 'ENCODERY_QUALITY_REPORT', flag: 'quality-report', help: 'A quality summary (PSNR, SSIM, loudness, duration difference, realtime factor) on every encoded video output, in extended GetStatus and notify; off skips the measuring', default: 'on' },
   strictFields: { env: 'ENCODERY_STRICT_FIELDS', flag: 'strict-fields', help: 'Refuse requests with fields Encodery does not know (answered with an error naming them) instead of accepting them with a warning', default: 'false' },
   heAac: { env: 'ENCODERY_HE_AAC', flag: 'he-aac', help: 'audio_codec dolby_heaac and dolby_heaacv2: refuse them (this FFmpeg has no HE-AAC encoder), or lc to write AAC-LC in their place with a line in the task log', default: 'refuse' },
+  cacheMaxBytes: { env: 'ENCODERY_CACHE_MAX_BYTES', flag: 'cache-max-bytes', help: 'Output cache size in bytes: a format already encoded from the same source bytes, by the same user, with the same settings and FFmpeg build, is delivered from the cache without encoding; least recently used entries are evicted first; kept in the data dir, or in ENCODERY_STORAGE_URL when set (shared by the cluster); 0 = off', default: '0' },
   testCrashAt: { env: 'ENCODERY_TEST_CRASH_AT', flag: 'test-crash-at', help: 'Testing only: the process kills itself (SIGKILL) right after this status change commits, e.g. destination-saved or media-finished; proves that nothing is lost at that point' },
 } satisfies Record<keyof Config, Setting>;
 
@@ -210,6 +216,7 @@ const schema = z.object({
   qualityReport: bool,
   strictFields: bool,
   heAac: z.enum(HE_AAC_MODES, { error: 'must be refuse or lc' }),
+  cacheMaxBytes: int(0, Number.MAX_SAFE_INTEGER),
   testCrashAt: z.enum(CRASH_POINTS, { error: `must be one of ${CRASH_POINTS.join(', ')}` }).optional(),
 });
 

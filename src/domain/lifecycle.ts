@@ -13,7 +13,8 @@ const ENDINGS = FINAL_MEDIA_STATUSES;
 export const MEDIA_TRANSITIONS = {
   // A media resumed after a crash starts over from whatever its sources and outputs allow.
   [M.New]: [M.Downloading, M.ReadyToProcess, M.WaitingForEncoder, M.Processing, M.Saving, ...ENDINGS],
-  [M.Downloading]: [M.ReadyToProcess, M.WaitingForEncoder, ...ENDINGS, M.New],
+  // Downloading → Saving: every output came from the output cache (pipeline/cache/), nothing to encode.
+  [M.Downloading]: [M.ReadyToProcess, M.WaitingForEncoder, M.Saving, ...ENDINGS, M.New],
   [M.ReadyToProcess]: [M.WaitingForEncoder, ...ENDINGS, M.New],
   [M.WaitingForEncoder]: [M.Downloading, M.Processing, M.Saving, ...ENDINGS, M.New],
   [M.Processing]: [M.Downloading, M.WaitingForEncoder, M.Saving, ...ENDINGS, M.New],
@@ -26,8 +27,9 @@ export const MEDIA_TRANSITIONS = {
 
 const T = TaskStatus;
 export const TASK_TRANSITIONS = {
-  [T.New]: [T.WaitingForEncoder, T.Processing, T.Error],
-  [T.WaitingForEncoder]: [T.Processing, T.Error, T.New],
+  // New or WaitingForEncoder → Saving: the output came from the output cache, with nothing to encode.
+  [T.New]: [T.WaitingForEncoder, T.Processing, T.Saving, T.Error],
+  [T.WaitingForEncoder]: [T.Processing, T.Saving, T.Error, T.New],
   // Processing → Finished: a QC child's check task has nothing to save.
   [T.Processing]: [T.WaitingForEncoder, T.Saving, T.Finished, T.Error, T.New],
   // Saving → New: the encoded output is gone (shared-storage.ts), so the task is encoded again.

@@ -71,6 +71,12 @@ export class SharedStorage {
     return this.taskUrl(mediaId, taskId) + relative.split('/').map(encodeURIComponent).join('/');
   }
 
+  /** A file of an output cache entry (pipeline/cache/): `<storage>/cache/<folder>/<relative>`; no `relative`: the entry's folder. */
+  cacheUrl(folder: string, relative = ''): string {
+    const escape = (p: string): string => p.split('/').map(encodeURIComponent).join('/');
+    return `${this.#base}cache/${escape(folder)}/${relative ? escape(relative) : ''}`;
+  }
+
   /** The task's recorded outputs: local path and path inside the task folder. */
   filesOf(task: repo.TaskRow): { local: string; relative: string }[] {
     const folder = mediaDirs('', task.media_id).task(task.id);

@@ -146,7 +146,7 @@ export class Lifecycle<Facts = unknown> {
         await tx.task(taskId, TaskStatus.New, {
           patch: {
             started_at: null, finished_at: null, progress: 0, time_left: 0, progress_current: 0, time_left_current: 0, converted_size: null, description: null,
-            command: null, cpu_sec: null, speed: null, outputs: null, download_token: null,
+            command: null, cpu_sec: null, speed: null, outputs: null, download_token: null, cache_key: null, cache_state: 'restarted',
           },
           log: 'Restarted',
         });

@@ -289,6 +289,27 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('media_change_media_idx').on('media_change').columns(['media_id', 'seq']).execute();
     },
   },
+  '0012_output_cache': {
+    async up(db: Kysely<any>) {
+      const { text } = typesFor(db);
+      // The output cache's index (pipeline/cache/): in the store, so every node of a cluster
+      // finds what any node encoded. A row is written only once its files are all in place.
+      await db.schema
+        .createTable('output_cache')
+        .addColumn('key', text, (c) => c.primaryKey())
+        .addColumn('user_id', text, (c) => c.notNull())
+        .addColumn('folder', text, (c) => c.notNull())
+        .addColumn('bytes', 'bigint', (c) => c.notNull())
+        .addColumn('entry', text, (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('used_at', 'bigint', (c) => c.notNull())
+        .addColumn('reading_until', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.createIndex('output_cache_used_idx').on('output_cache').columns(['used_at']).execute();
+      await db.schema.alterTable('task').addColumn('cache_key', text).execute();
+      await db.schema.alterTable('task').addColumn('cache_state', text).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

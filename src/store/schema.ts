@@ -66,6 +66,10 @@ export interface TaskTable {
   qc_report: string | null;
   /** JSON QualitySummary (domain/quality.ts) of an encoded video output; null: none. */
   quality: string | null;
+  /** The output cache key (pipeline/cache/) the task's output came from or went to; null: none. */
+  cache_key: string | null;
+  /** `hit`: the output came from the output cache; `restarted`: a restart asked for a fresh encode; null: neither. */
+  cache_state: 'hit' | 'restarted' | null;
 }
 
 export interface DestinationTable {
@@ -146,7 +150,24 @@ export interface IdempotencyKeyTable {
   created_at: number;
 }
 
+/** One published output cache entry (pipeline/cache/): its files are all in `folder` before the row exists. */
+export interface OutputCacheTable {
+  key: string;
+  user_id: string;
+  /** Where the files are, relative to the cache's base (the data dir's cache folder or the shared storage's). */
+  folder: string;
+  bytes: number;
+  /** JSON CachedOutput: the files and the facts the encode wrote (size, quality report). */
+  entry: string;
+  created_at: number;
+  /** Last hit or publication, epoch ms: the least recently used entry is evicted first. */
+  used_at: number;
+  /** A node copying the entry out holds it until this time (epoch ms): eviction leaves it alone. */
+  reading_until: Generated<number>;
+}
+
 export interface Database {
+  output_cache: OutputCacheTable;
   idempotency_key: IdempotencyKeyTable;
   media: MediaTable;
   task: TaskTable;

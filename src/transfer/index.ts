@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -147,13 +148,23 @@ async function reported<T>(
   }
 }
 
-/** Streams `url` into `toPath` (created or truncated); on any failure `toPath` is removed. */
-export async function download(url: string, toPath: string, outer: TransferContext, onOuterProgress?: Progress): Promise<{ bytes: number }> {
-  const { url: parsed, module } = resolve(url, 'source', 'Download', outer);
-  return reported('download', parsed, module, outer, onOuterProgress, (p) => downloadFrom(parsed, module, toPath, outer, p), (r) => r.bytes);
+/** What a download moved; `sha256` (hex) of the bytes when asked for and they streamed through in order. */
+export interface Downloaded {
+  bytes: number;
+  sha256?: string;
 }
 
-async function downloadFrom(parsed: URL, module: SchemeModule, toPath: string, outer: TransferContext, onOuterProgress?: Progress): Promise<{ bytes: number }> {
+/**
+ * Streams `url` into `toPath` (created or truncated); on any failure `toPath` is removed.
+ * `digest`: hash the bytes as they pass (the output cache's key), so the file is not read twice;
+ * a scheme that writes ranges out of order (S3) returns no hash, and the caller reads the file.
+ */
+export async function download(url: string, toPath: string, outer: TransferContext, onOuterProgress?: Progress, opts: { digest?: boolean } = {}): Promise<Downloaded> {
+  const { url: parsed, module } = resolve(url, 'source', 'Download', outer);
+  return reported('download', parsed, module, outer, onOuterProgress, (p) => downloadFrom(parsed, module, toPath, outer, p, opts.digest ?? false), (r) => r.bytes);
+}
+
+async function downloadFrom(parsed: URL, module: SchemeModule, toPath: string, outer: TransferContext, onOuterProgress: Progress | undefined, digest: boolean): Promise<Downloaded> {
   if (outer.signal?.aborted) throw abortedError('Download', outer.signal);
   const limit = outer.maxSourceBytes;
   const tooLarge = tooLargeMessage(limit ?? 0);
@@ -174,8 +185,10 @@ async function downloadFrom(parsed: URL, module: SchemeModule, toPath: string, o
       throw new TransferError(tooLarge);
     }
     const meter = new ByteMeter(size, onProgress, limit === undefined ? undefined : { bytes: limit, message: tooLarge });
+    const hash = digest ? createHash('sha256') : null;
+    if (hash) meter.on('data', (chunk: Buffer) => hash.update(chunk));
     await pipeline(stream, meter, out.createWriteStream(), ctx.signal ? { signal: ctx.signal } : {});
-    return { bytes: meter.bytes };
+    return { bytes: meter.bytes, ...(hash ? { sha256: hash.digest('hex') } : {}) };
   } catch (err) {
     await out.close().catch(() => undefined);
     await fs.rm(toPath, { force: true }).catch(() => undefined);

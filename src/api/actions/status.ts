@@ -13,11 +13,12 @@ import { alwaysList, interleave, qcReportWire, settle, warningsWire, wireDate, w
 import { WARNING_PREFIX } from './media.ts';
 import type { QcReport } from '../../domain/qc.ts';
 import { parseQuality } from '../../domain/quality.ts';
+import { shortKey } from '../../domain/output-cache.ts';
 import type { Action, ActionContext } from './context.ts';
 import { LIST_DATE_FORMS, PER_PAGE, listDate } from '../../domain/media-list.ts';
 
 /** Keys a status reply sets itself; a format field with the same name is not echoed over them. */
-const RESERVED_TASK_KEYS = new Set(['id', 'status', 'created', 'started', 'finished', 'destination', 'destination_status', 's3_destination', 'task_status', 'convertedsize', 'description', 'qc_media', 'qc_report', 'quality_report']);
+const RESERVED_TASK_KEYS = new Set(['id', 'status', 'created', 'started', 'finished', 'destination', 'destination_status', 's3_destination', 'task_status', 'convertedsize', 'description', 'qc_media', 'qc_report', 'quality_report', 'cache']);
 
 interface StatusOptions {
   extended: boolean;
@@ -224,6 +225,8 @@ function extendedTask(t: repo.TaskRow): WireObject {
     // Stored when the output was encoded (pipeline/quality/): nothing is measured on this path.
     // Not `quality`: that is a thumbnail and image format field, echoed above.
     quality_report: wireQuality(parseQuality(t.quality)),
+    // Delivered from the output cache (pipeline/cache/): nothing was encoded for this media.
+    cache: t.cache_state === 'hit' && t.cache_key ? `cache hit ${shortKey(t.cache_key)}` : undefined,
   };
 }
 

@@ -18,6 +18,7 @@ import type { SharedStorage } from '../../storage/shared-storage.ts';
 import type { UnitExecutor } from '../../domain/split-unit.ts';
 import type { Lifecycle } from '../../store/lifecycle.ts';
 import type { SplitPieces } from '../split/pieces.ts';
+import type { OutputCache } from '../cache/index.ts';
 
 /** What the pipeline tells the rest of the system besides status changes (those notify through the lifecycle's outbox). */
 export interface PipelineEvents {
@@ -44,6 +45,8 @@ export interface PipelineDeps {
   chunkExecutor?: (mediaId: number, pieces: SplitPieces | null, priority: number) => UnitExecutor;
   /** Each user's file:// folders (domain/file-roots.ts). */
   fileRoots: FileRootsOf;
+  /** ENCODERY_CACHE_MAX_BYTES; null: no output cache. Absent: made from the config (createMediaProcessor). */
+  outputCache?: OutputCache | null;
 }
 
 /**
@@ -84,6 +87,10 @@ export class MediaRunContext {
 
   get storage(): SharedStorage | null {
     return this.deps.storage ?? null;
+  }
+
+  get outputCache(): OutputCache | null {
+    return this.deps.outputCache ?? null;
   }
 
   get transfer(): TransferContext {

@@ -130,7 +130,8 @@ export function needsEncode(t: repo.TaskRow): boolean {
   return !(t.status === TaskStatus.Saving && t.outputs);
 }
 
-function outputBaseName(sourcesJson: string): string {
+/** The output files' base name: the first source's file name, made safe. */
+export function outputBaseName(sourcesJson: string): string {
   const first = (JSON.parse(sourcesJson) as string[])[0] ?? '';
   let name = 'output';
   try {

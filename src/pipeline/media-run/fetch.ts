@@ -8,8 +8,17 @@ import { probeMedia, type MediaProbe } from '../ffmpeg/probe.ts';
 import { describeProbe } from '../util.ts';
 import { formatBytes, sum, type MediaRunContext } from './context.ts';
 
+/** The sources as fetched: where each is, its probe, and whether it is read in place. */
+export interface FetchedSources {
+  paths: string[];
+  probes: MediaProbe[];
+  local: boolean[];
+  /** sha256 of each download, taken as it streamed in (the output cache's key); absent: not taken. */
+  digests: (string | undefined)[];
+}
+
 /** The fetch phase: every source local (read in place or downloaded) and probed, once per media. */
-export async function fetchSources(run: MediaRunContext, media: repo.MediaRow): Promise<{ paths: string[]; probes: MediaProbe[] }> {
+export async function fetchSources(run: MediaRunContext, media: repo.MediaRow): Promise<FetchedSources> {
   const urls = JSON.parse(media.sources) as string[];
   const { scratch } = mediaDirs(run.config.dataDir, run.mediaId);
   const paths = urls.map((_, i) => path.join(scratch, `source-${i}`));
@@ -20,8 +29,10 @@ export async function fetchSources(run: MediaRunContext, media: repo.MediaRow): 
   local.forEach((p, i) => {
     if (p) paths[i] = p;
   });
+  const inPlace = local.map(Boolean);
+  const digests: (string | undefined)[] = urls.map(() => undefined);
   if (media.downloaded_at && media.probe && (await allExist(paths))) {
-    return { paths, probes: JSON.parse(media.probe) as MediaProbe[] };
+    return { paths, probes: JSON.parse(media.probe) as MediaProbe[], local: inPlace, digests };
   }
   await fs.mkdir(scratch, { recursive: true });
   await run.setStatus(MediaStatus.Downloading, { started_at: media.started_at ?? Date.now(), description: null });
@@ -44,7 +55,8 @@ export async function fetchSources(run: MediaRunContext, media: repo.MediaRow): 
       const known = totals.every((x) => x !== null);
       // A source read in place took no transfer time: the rate is measured on downloads alone.
       if (known) run.progress.downloadProgress(sum(done), sum(totals as number[]), !local.some(Boolean));
-    });
+    }, { digest: run.outputCache !== null });
+    digests[i] = result.sha256;
     bytes += result.bytes;
     await run.logAll(`Downloaded ${formatBytes(result.bytes)} from ${redactUrl(url)}`);
   }
@@ -53,7 +65,7 @@ export async function fetchSources(run: MediaRunContext, media: repo.MediaRow): 
   for (const p of paths) probes.push(await probeMedia(p, { ffprobe: run.config.ffprobe, signal: run.signal }));
   await run.logAll(`Source: ${probes.map(describeProbe).join('; ')}`);
   await repo.updateMedia(run.db, run.mediaId, { downloaded_at: Date.now(), probe: JSON.stringify(probes), source_bytes: bytes });
-  return { paths, probes };
+  return { paths, probes, local: inPlace, digests };
 }
 
 async function allExist(paths: string[]): Promise<boolean> {

@@ -13,12 +13,18 @@ import { encodeAll, needsEncode } from './encode.ts';
 import { deliverAll } from './deliver.ts';
 import { interruptedQc } from './qc-launch.ts';
 import { finish } from './finish.ts';
+import { deliverFromCache, keepInCache } from './cache.ts';
+import { OutputCache } from '../cache/index.ts';
 import { mediaOptions } from '../../domain/media-options.ts';
 
 export type { PipelineDeps, PipelineEvents, PipelineLifecycle } from './context.ts';
 
 /** Moves one media through its statuses: fetch → probe → encode → deliver → notify. */
-export function createMediaProcessor(deps: PipelineDeps): MediaProcessor {
+export function createMediaProcessor(given: PipelineDeps): MediaProcessor {
+  const outputCache = given.outputCache !== undefined
+    ? given.outputCache
+    : OutputCache.from({ maxBytes: given.config.cacheMaxBytes, dataDir: given.config.dataDir, storage: given.storage ?? null, db: given.db, log: given.log.child({ part: 'cache' }) });
+  const deps = { ...given, outputCache };
   return (mediaId, signal, resumeNote) => runMedia(new MediaRunContext(deps, mediaId, signal), resumeNote);
 }
 
@@ -61,13 +67,18 @@ async function runMedia(run: MediaRunContext, resumeNote: string | undefined): P
       await run.setStatus(MediaStatus.ReadyToProcess, { progress: 0, progress_current: 0, time_left: 0, time_left_current: 0 });
       return;
     }
-    await run.setStatus(MediaStatus.WaitingForEncoder);
-    const release = await run.deps.encoderSlots?.acquire(run.priority, run.signal);
-    try {
-      await encodeAll(run, withSplitScreen(source, media.options), media.sources, media.options);
-    } finally {
-      release?.();
+    // Outputs in the output cache skip the encoder altogether (cache.ts).
+    const cacheable = await deliverFromCache(run, media, source);
+    if ((await repo.getTasks(run.db, run.mediaId)).some(needsEncode)) {
+      await run.setStatus(MediaStatus.WaitingForEncoder);
+      const release = await run.deps.encoderSlots?.acquire(run.priority, run.signal);
+      try {
+        await encodeAll(run, withSplitScreen(source, media.options), media.sources, media.options);
+      } finally {
+        release?.();
+      }
     }
+    await keepInCache(run, cacheable);
     await deliverAll(run);
     await finish(run);
   } catch (err) {
