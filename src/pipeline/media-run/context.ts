@@ -76,7 +76,7 @@ export class MediaRunContext {
     readonly signal: AbortSignal,
   ) {
     // The run's own handle on the store: its queries are counted and timed.
-    this.db = deps.db.withPlugin(this.timings.queryPlugin());
+    this.db = this.timings.store.meter(deps.db);
     this.lifecycle = deps.lifecycle;
     this.log = deps.log.child({ mediaId });
     this.progress = new ProgressTracker(deps.db, mediaId, []);
@@ -107,15 +107,15 @@ export class MediaRunContext {
     // An unreachable store is no fault of the task: the whole run is tried again later.
     if (isStoreUnavailable(err)) throw err;
     this.progress.taskFailed(taskId);
-    await this.timings.store(() => this.lifecycle.failTask(taskId, describeError(err, this.log)));
+    await this.timings.store.time(() => this.lifecycle.failTask(taskId, describeError(err, this.log)));
   }
 
   setStatus(status: MediaStatus, patch: repo.MediaPatch = {}): Promise<void> {
-    return this.timings.store(() => this.lifecycle.media(this.mediaId, status, { patch }));
+    return this.timings.store.time(() => this.lifecycle.media(this.mediaId, status, { patch }));
   }
 
   setTaskStatus(taskId: number, status: TaskStatus, patch: repo.TaskPatch = {}): Promise<void> {
-    return this.timings.store(() => this.lifecycle.task(taskId, status, { patch }));
+    return this.timings.store.time(() => this.lifecycle.task(taskId, status, { patch }));
   }
 
   logAll(message: string): Promise<void> {

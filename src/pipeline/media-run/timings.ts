@@ -1,4 +1,4 @@
-import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+import { QueryMeter } from '../../store/query-meter.ts';
 
 /**
  * The phases one media run's wall time is split into, in the order they run. `encode` is
@@ -12,8 +12,6 @@ export type RunPhase = (typeof RUN_PHASES)[number];
 /** The task-log line's first word, which the bench and tests look for. */
 export const TIMINGS_PREFIX = 'Timings:';
 
-const WRITES = new Set<RootOperationNode['kind']>(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode', 'MergeQueryNode']);
-
 /**
  * Where one media run's time goes: each phase's exclusive wall time (a phase timed inside another
  * is taken out of the outer one), and the time its store queries took, which overlaps the phases.
@@ -23,8 +21,8 @@ export class RunTimings {
   readonly #spent = new Map<RunPhase, number>();
   /** Wall seconds of the phases timed inside the one running now, to take out of it. */
   #nested = 0;
-  readonly #store = { sec: 0, reads: 0, writes: 0 };
-  readonly #queryStarts = new WeakMap<object, number>();
+  /** The run's store queries (its handle is metered, its lifecycle calls timed). */
+  readonly store = new QueryMeter();
 
   add(phase: RunPhase, sec: number): void {
     this.#spent.set(phase, (this.#spent.get(phase) ?? 0) + sec);
@@ -50,34 +48,6 @@ export class RunTimings {
     this.#nested += sec;
   }
 
-  /** Times a store call made outside the query plugin's sight (the lifecycle's transactions). */
-  async store<T>(work: () => Promise<T>, writes = 1): Promise<T> {
-    const started = performance.now();
-    try {
-      return await work();
-    } finally {
-      this.#store.sec += (performance.now() - started) / 1000;
-      this.#store.writes += writes;
-    }
-  }
-
-  /** A Kysely plugin counting the queries of the handle it is added to, and the time they take. */
-  queryPlugin(): KyselyPlugin {
-    return {
-      transformQuery: ({ node, queryId }: PluginTransformQueryArgs): RootOperationNode => {
-        this.#queryStarts.set(queryId, performance.now());
-        if (WRITES.has(node.kind)) this.#store.writes++;
-        else this.#store.reads++;
-        return node;
-      },
-      transformResult: async ({ result, queryId }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> => {
-        const started = this.#queryStarts.get(queryId);
-        if (started !== undefined) this.#store.sec += (performance.now() - started) / 1000;
-        return result;
-      },
-    };
-  }
-
   get(phase: RunPhase): number {
     return this.#spent.get(phase) ?? 0;
   }
@@ -86,8 +56,8 @@ export class RunTimings {
   describe(): string {
     const phases = RUN_PHASES.filter((p) => this.#spent.has(p)).map((p) => `${p} ${this.get(p).toFixed(3)} s`);
     const fixed = [...this.#spent].filter(([p]) => p !== 'encode').reduce((a, [, s]) => a + s, 0);
-    const s = this.#store;
-    return `${TIMINGS_PREFIX} ${phases.join(', ')}; fixed cost ${fixed.toFixed(3)} s (all but encode); store ${s.sec.toFixed(3)} s (${s.reads} reads, ${s.writes} writes, within the phases)`;
+    const s = this.store;
+    return `${TIMINGS_PREFIX} ${phases.join(', ')}; fixed cost ${fixed.toFixed(3)} s (all but encode); store ${s.seconds.toFixed(3)} s (${s.reads} reads, ${s.writes} writes, within the phases)`;
   }
 }
 
