@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: the core issue's figures, measured against a real server process.
  *
- * 1. Overhead: a 10 s 720p clip encoded to one MP4 (pass-through off), AddMedia-to-Finished wall time divided by the wall
- *    time of the exact FFmpeg command the task ran (from extended GetStatus), median of 5
- *    alternating runs. Target ≤ 1.10.
+ * 1. Fixed cost per media: a 10 s 1080p clip to a 720p MP4 at 2500k, quality report on,
+ *    AddMedia-to-Finished against the exact FFmpeg command the task ran, alternating runs; the
+ *    ratio (target ≤ 1.05), the fixed cost (wall less FFmpeg's wall, target ≤ 0.2 s), the server's
+ *    CPU seconds and the per-phase breakdown (bench/overhead.ts).
  * 2. GetStatus requests per second at 32 keep-alive connections with 10,000 media in the store
  *    (target ≥ 3,000/s on a 2-core machine), and as a ratio to a bare node:http server answering
  *    the same bytes, measured in the same run by the same load generator (target ≥ 0.6; bench/status.ts).
@@ -36,7 +37,7 @@
  * 11. Output cache: a 10 s 1080p clip to a 720p MP4, encoded once and then repeated with the same source and format:
  *     AddMedia-to-Finished of the repeats (target < 1 s) and the FFmpeg processes and CPU seconds they caused (target 0; bench/cache.ts).
  *
- * BENCH_ONLY=overhead runs sections 1 to 3 alone, BENCH_ONLY=ladder section 4, BENCH_ONLY=memory section 5, BENCH_ONLY=addmedia section 6,
+ * BENCH_ONLY=overhead runs section 1 alone, BENCH_ONLY=ladder section 4, BENCH_ONLY=memory section 5, BENCH_ONLY=addmedia section 6,
  * BENCH_ONLY=split section 7, BENCH_ONLY=quality section 8, BENCH_ONLY=progress section 9, BENCH_ONLY=hdr section 10, BENCH_ONLY=status section 2, BENCH_ONLY=cache section 11.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -53,8 +54,8 @@ import { progressSection } from './progress.ts';
 import { hdrSection } from './hdr.ts';
 import { cacheSection } from './cache.ts';
 import { fillStore, statusSection, statusThroughput } from './status.ts';
+import { overheadSection } from './overhead.ts';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const STATUS_SECONDS = Number(process.env.BENCH_STATUS_SECONDS ?? 10);
 const STORE_MEDIA = 10_000;
 const LADDER_RUNS = Number(process.env.BENCH_LADDER_RUNS ?? 5);
@@ -80,7 +81,8 @@ async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'encodery-bench-'));
   try {
     const only = ONLY_OVERHEAD || ONLY_LADDER || ONLY_MEMORY || ONLY_ADDMEDIA || ONLY_SPLIT || ONLY_QUALITY || ONLY_PROGRESS || ONLY_HDR || ONLY_STATUS || ONLY_CACHE;
-    if (!only || ONLY_OVERHEAD || ONLY_LADDER) await encodeSections(dataDir);
+    if (!only || ONLY_OVERHEAD) await overheadSection(dataDir);
+    if (!only || ONLY_LADDER) await encodeSections(dataDir);
     if (!only || ONLY_MEMORY) await memorySection(dataDir);
     if (!only || ONLY_ADDMEDIA) await addMediaSection(dataDir);
     if (!only || ONLY_SPLIT) await splitSection(dataDir);
@@ -94,12 +96,10 @@ async function main(): Promise<void> {
   }
 }
 
-/** Sections 1 to 4, against one server. */
+/** Sections 2 to 4, against one server. */
 async function encodeSections(dataDir: string): Promise<void> {
   const files = path.join(dataDir, 'files');
   await fs.mkdir(files, { recursive: true });
-  const clip = path.join(files, 'clip-720p.mp4');
-  await makeClip(clip, 1280, 720);
 
   const ids: number[] = [];
   if (!ONLY_LADDER) await fillStore(dataDir, STORE_MEDIA, ids);
@@ -108,71 +108,16 @@ async function encodeSections(dataDir: string): Promise<void> {
   const server = await startServer(dataDir, port);
   const base = `http://127.0.0.1:${port}`;
   try {
-    if (!ONLY_LADDER) await overheadAndStatus(base, files, clip, ids, server);
-    if (!ONLY_OVERHEAD) await ladder(base, files);
+    if (!ONLY_LADDER) await statusAndMemory(base, dataDir, ids, server);
+    await ladder(base, files);
   } finally {
     server.kill('SIGTERM');
   }
 }
 
-async function overheadAndStatus(base: string, files: string, clip: string, ids: number[], server: ChildProcess): Promise<void> {
-  // 1. Overhead against the bare FFmpeg command.
-  const ratios: number[] = [];
-  let command = '';
-  const watcher = await endWatcher();
-  const runOurs = async (run: number): Promise<number> => {
-    const t0 = performance.now();
-    const added = await call(base, {
-      action: 'AddMedia',
-      source: `file://${clip}`,
-      notify: watcher.notify,
-      notify_format: 'json',
-      // An encode, as in a user's typical order: without smart_passthrough=no the clip (already
-      // H.264/AAC within the defaults) is remuxed in 70 ms, and fixed costs would be the ratio.
-      format: { output: 'mp4', smart_passthrough: 'no', destination: `file://${files}/out-${run}.mp4` },
-    });
-    const status = await watcher.ended(added.MediaID);
-    const seconds = (performance.now() - t0) / 1000;
-    const s = await call(base, { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' });
-    if (status !== 'Finished') throw new Error(`bench media ended ${status}: ${s.job.description}`);
-    command ||= s.job.format.command;
-    return seconds;
-  };
-  const runTheirs = async (): Promise<number> => {
-    // A delivered output folder is gone (and a downloaded source's scratch copy); put them back
-    // (untimed) so the very same command line can run.
-    const output = command.trim().split(/\s+/).pop()!.replace(/^'|'$/g, '').replace(/^file:/, '');
-    await fs.mkdir(path.dirname(output), { recursive: true });
-    const input = /-i file:(\S+)/.exec(command)![1]!;
-    if (path.resolve(input) !== path.resolve(clip)) {
-      await fs.mkdir(path.dirname(input), { recursive: true });
-      await fs.copyFile(clip, input);
-    }
-    const t0 = performance.now();
-    await exec('sh', ['-c', command + ' >/dev/null 2>&1']);
-    return (performance.now() - t0) / 1000;
-  };
-  await runOurs(-1); // warm-up, and the command line to compare against
-  console.log(`  the task ran: ${command}`);
-  for (let run = 0; run < RUNS; run++) {
-    let ours: number;
-    let theirs: number;
-    if (run % 2 === 0) {
-      ours = await runOurs(run);
-      theirs = await runTheirs();
-    } else {
-      theirs = await runTheirs();
-      ours = await runOurs(run);
-    }
-    ratios.push(ours / theirs);
-    console.log(`  run ${run + 1}: Encodery ${ours.toFixed(2)} s, bare ffmpeg ${theirs.toFixed(2)} s, ratio ${(ours / theirs).toFixed(3)}`);
-  }
-  watcher.close();
-  const middle = median(ratios);
-  console.log(`AddMedia-to-Finished / bare FFmpeg, median of ${RUNS}: ${middle.toFixed(3)} (target ≤ 1.10)`);
-
+async function statusAndMemory(base: string, dataDir: string, ids: number[], server: ChildProcess): Promise<void> {
   // 2. GetStatus throughput, against a bare server answering the same bytes.
-  await statusThroughput(base, server.pid!, path.dirname(files), ids, STATUS_SECONDS);
+  await statusThroughput(base, server.pid!, dataDir, ids, STATUS_SECONDS);
 
   // 3. Peak memory.
   const status = await fs.readFile(`/proc/${server.pid}/status`, 'utf8');

@@ -19,6 +19,7 @@ import type { UnitExecutor } from '../../domain/split-unit.ts';
 import type { Lifecycle } from '../../store/lifecycle.ts';
 import type { SplitPieces } from '../split/pieces.ts';
 import type { OutputCache } from '../cache/index.ts';
+import { RunTimings } from './timings.ts';
 
 /** What the pipeline tells the rest of the system besides status changes (those notify through the lifecycle's outbox). */
 export interface PipelineEvents {
@@ -69,13 +70,16 @@ export class MediaRunContext {
   priority = 0;
   /** Where a split task's progress goes; set once the encode phase has planned its processes. */
   splitProgress: (taskId: number, fraction: number) => void = () => {};
+  /** Where this run's time goes, phase by phase; the task log gets it as one line (timings.ts). */
+  readonly timings = new RunTimings();
 
   constructor(
     readonly deps: PipelineDeps,
     readonly mediaId: number,
     readonly signal: AbortSignal,
   ) {
-    this.db = deps.db;
+    // The run's own handle on the store: its queries are counted and timed.
+    this.db = this.timings.store.meter(deps.db);
     this.lifecycle = deps.lifecycle;
     this.log = deps.log.child({ mediaId });
     this.progress = new ProgressTracker(deps.db, mediaId, []);
@@ -110,15 +114,15 @@ export class MediaRunContext {
     // An unreachable store is no fault of the task: the whole run is tried again later.
     if (isStoreUnavailable(err)) throw err;
     this.progress.taskFailed(taskId);
-    await this.lifecycle.failTask(taskId, describeError(err, this.log));
+    await this.timings.store.time(() => this.lifecycle.failTask(taskId, describeError(err, this.log)));
   }
 
   setStatus(status: MediaStatus, patch: repo.MediaPatch = {}): Promise<void> {
-    return this.lifecycle.media(this.mediaId, status, { patch });
+    return this.timings.store.time(() => this.lifecycle.media(this.mediaId, status, { patch }));
   }
 
   setTaskStatus(taskId: number, status: TaskStatus, patch: repo.TaskPatch = {}): Promise<void> {
-    return this.lifecycle.task(taskId, status, { patch });
+    return this.timings.store.time(() => this.lifecycle.task(taskId, status, { patch }));
   }
 
   logAll(message: string): Promise<void> {

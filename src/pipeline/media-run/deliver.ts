@@ -50,7 +50,7 @@ export async function deliverAll(run: MediaRunContext): Promise<void> {
   // right after cannot lose the notification (store/lifecycle.ts).
   const done = async (task: repo.TaskRow, dest: repo.DestinationRow, files: string[], status: DestinationStatus, log: string): Promise<void> => {
     const facts = await delivered.of(task.id, task.output, files);
-    await run.lifecycle.destination(dest.id, status, { log, facts });
+    await run.timings.store.time(() => run.lifecycle.destination(dest.id, status, { log, facts }));
   };
   // Every destination of every format at once (up to DELIVERY_CONCURRENCY): one slow or
   // failing destination does not hold up the others.

@@ -60,6 +60,7 @@ export async function encodeGroup(run: MediaRunContext, g: EncodeGroup, progress
       cpuSec += result.cpuSec;
     }
   } catch (err) {
+    run.timings.carve('encode', (performance.now() - started) / 1000);
     if (run.signal.aborted) throw err;
     progress.ended(false);
     if (!shared) {
@@ -86,7 +87,8 @@ export async function encodeGroup(run: MediaRunContext, g: EncodeGroup, progress
     return;
   }
   progress.ended(true);
-
+  const encodedAt = performance.now();
+  run.timings.carve('encode', (encodedAt - started) / 1000);
   const speed = wallSec > 0 ? g.durationSec / wallSec : null;
   const facts = {
     encodedSec: g.durationSec, wallSec, outputs: ids.length, runs: g.passes.length,
@@ -117,4 +119,5 @@ export async function encodeGroup(run: MediaRunContext, g: EncodeGroup, progress
       await run.failTask(id, err);
     }
   }
+  run.timings.carve('post-encode', (performance.now() - encodedAt) / 1000);
 }

@@ -99,7 +99,9 @@ export async function encodeAll(run: MediaRunContext, fetched: PlanInput, source
     run.signal.throwIfAborted();
     const handle = splitHandles.get(t.member.taskId)!;
     handle.started();
+    const started = performance.now();
     await encodeSplitTask(t, fetched, splitDeps(run));
+    run.timings.carve('encode', (performance.now() - started) / 1000);
     handle.ended(true);
   }
   for (const [i, g] of plan.groups.entries()) {

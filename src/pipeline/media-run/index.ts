@@ -37,6 +37,8 @@ async function runMedia(run: MediaRunContext, resumeNote: string | undefined): P
   const media = await repo.getMedia(run.db, run.mediaId);
   // An ended media moves again only through a restart, which sets it New before queueing it.
   if (!media || media.deleted || media.status === MediaStatus.ReadyToProcess || isFinalMedia(media.status)) return;
+  // Only a first run's wait is known: a restart's queueing time is not stored.
+  if (media.status === MediaStatus.New && media.started_at === null) run.timings.add('queue wait', Math.max(0, Date.now() - media.created_at) / 1000);
   run.userId = media.user_id;
   if (media.parent_media_id !== null) return interruptedQc(run, media);
   // In a cluster a QC child is never a queue job of its own: one left running by a worker
@@ -56,11 +58,12 @@ async function runMedia(run: MediaRunContext, resumeNote: string | undefined): P
     const current = await ensureLocal(run.storage, run.db, run.lifecycle, tasks, run.signal);
     const deliverOnly = !media.benchmark && current.length > 0 && !current.some(needsEncode);
     if (deliverOnly) {
-      await deliverAll(run);
+      await run.timings.time('deliver', () => deliverAll(run));
+      await run.logAll(run.timings.describe());
       await finish(run);
       return;
     }
-    const source = await fetchSources(run, media);
+    const source = await run.timings.time('fetch/probe', () => fetchSources(run, media));
     if (source.paths[0] && source.probes[0]) run.source = { path: source.paths[0], probe: source.probes[0] };
     if (media.benchmark) {
       await run.progress.stop();
@@ -70,16 +73,20 @@ async function runMedia(run: MediaRunContext, resumeNote: string | undefined): P
     // Outputs in the output cache skip the encoder altogether (cache.ts).
     const cacheable = await deliverFromCache(run, media, source);
     if ((await repo.getTasks(run.db, run.mediaId)).some(needsEncode)) {
-      await run.setStatus(MediaStatus.WaitingForEncoder);
-      const release = await run.deps.encoderSlots?.acquire(run.priority, run.signal);
+      const release = await run.timings.time('encoder slot', async () => {
+        await run.setStatus(MediaStatus.WaitingForEncoder);
+        return run.deps.encoderSlots?.acquire(run.priority, run.signal);
+      });
       try {
-        await encodeAll(run, withSplitScreen(source, media.options), media.sources, media.options);
+        // FFmpeg's wall time and what follows it are carved out of this span (encode-group.ts).
+        await run.timings.time('plan', () => encodeAll(run, withSplitScreen(source, media.options), media.sources, media.options));
       } finally {
         release?.();
       }
     }
     await keepInCache(run, cacheable);
-    await deliverAll(run);
+    await run.timings.time('deliver', () => deliverAll(run));
+    await run.logAll(run.timings.describe());
     await finish(run);
   } catch (err) {
     if (run.signal.aborted) return; // whoever interrupted us settles the status

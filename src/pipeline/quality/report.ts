@@ -1,5 +1,6 @@
 /** Turns what one FFmpeg run printed, and the output it wrote, into a task's quality summary. */
 import { probeMedia } from '../ffmpeg/probe.ts';
+import { mp4HeaderDuration } from '../ffmpeg/mp4-duration.ts';
 import type { EncoderStats, QualityLog } from './log.ts';
 import type { QualityFigure, QualitySummary } from '../../domain/quality.ts';
 import type { PlannedEncoder, QualityPlan } from './plan.ts';
@@ -93,11 +94,18 @@ function lowest(figures: QualityFigure[], count: number): QualityFigure {
   const worst = figures.reduce((w, f) => (f.value! < w.value! ? f : w));
   return { value: worst.value, method: `the lowest of ${count} variants (each under variant); ${worst.method}` };
 }
+
+const PART_LENGTH = 'the length of the source part it was made from';
+const MP4_HEADER_DURATION = 'the duration the output\'s MP4 header (mvhd) states, which is what ffprobe reports for it,';
+
 export async function durationOf(output: string, expectedSec: number, opts: { ffprobe: string; signal?: AbortSignal }): Promise<QualityFigure> {
   try {
+    // An MP4's header states the very duration ffprobe reports for it: no ffprobe process to start.
+    const stated = await mp4HeaderDuration(output).catch(() => null);
+    if (stated !== null) return { value: round(stated - expectedSec, 3), method: `${MP4_HEADER_DURATION} minus ${PART_LENGTH}` };
     const probe = await probeMedia(output, { ...opts, role: 'ownOutput' });
     if (!(probe.durationSec > 0)) return notMeasured('ffprobe found no duration in the output');
-    return { value: round(probe.durationSec - expectedSec, 3), method: 'ffprobe duration of the output minus the length of the source part it was made from' };
+    return { value: round(probe.durationSec - expectedSec, 3), method: `ffprobe duration of the output minus ${PART_LENGTH}` };
   } catch (err) {
     if (opts.signal?.aborted) throw err;
     return notMeasured('ffprobe could not read the output');

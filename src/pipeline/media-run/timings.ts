@@ -1,0 +1,70 @@
+import { QueryMeter } from '../../store/query-meter.ts';
+
+/**
+ * The phases one media run's wall time is split into, in the order they run. `encode` is
+ * FFmpeg's own wall time; `plan` is the rest of the encode phase before it (formats parsed,
+ * assets, captions, keys, the plan, the task rows moved to Processing); `post-encode` is the rest
+ * after it (outputs listed and measured, the quality report, the task rows moved to Saving).
+ */
+export const RUN_PHASES = ['queue wait', 'fetch/probe', 'encoder slot', 'plan', 'encode', 'post-encode', 'deliver'] as const;
+export type RunPhase = (typeof RUN_PHASES)[number];
+
+/** The task-log line's first word, which the bench and tests look for. */
+export const TIMINGS_PREFIX = 'Timings:';
+
+/**
+ * Where one media run's time goes: each phase's exclusive wall time (a phase timed inside another
+ * is taken out of the outer one), and the time its store queries took, which overlaps the phases.
+ * The fixed cost of a media is everything here but `encode`; it goes to the task log as one line.
+ */
+export class RunTimings {
+  readonly #spent = new Map<RunPhase, number>();
+  /** Wall seconds of the phases timed inside the one running now, to take out of it. */
+  #nested = 0;
+  /** The run's store queries (its handle is metered, its lifecycle calls timed). */
+  readonly store = new QueryMeter();
+
+  add(phase: RunPhase, sec: number): void {
+    this.#spent.set(phase, (this.#spent.get(phase) ?? 0) + sec);
+  }
+
+  /** Times `work` as `phase`, less whatever phases are timed inside it. Not for work run side by side. */
+  async time<T>(phase: RunPhase, work: () => Promise<T>): Promise<T> {
+    const outer = this.#nested;
+    this.#nested = 0;
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      const sec = (performance.now() - started) / 1000;
+      this.add(phase, Math.max(0, sec - this.#nested));
+      this.#nested = outer + sec;
+    }
+  }
+
+  /** A time spent inside the current phase that belongs to `phase` (FFmpeg's wall time inside the encode phase). */
+  carve(phase: RunPhase, sec: number): void {
+    this.add(phase, sec);
+    this.#nested += sec;
+  }
+
+  get(phase: RunPhase): number {
+    return this.#spent.get(phase) ?? 0;
+  }
+
+  /** The task log's line: `Timings: queue wait 0.004 s, fetch/probe 0.081 s, …; store 0.120 s (12 reads, 30 writes, within the phases)`. */
+  describe(): string {
+    const phases = RUN_PHASES.filter((p) => this.#spent.has(p)).map((p) => `${p} ${this.get(p).toFixed(3)} s`);
+    const fixed = [...this.#spent].filter(([p]) => p !== 'encode').reduce((a, [, s]) => a + s, 0);
+    const s = this.store;
+    return `${TIMINGS_PREFIX} ${phases.join(', ')}; fixed cost ${fixed.toFixed(3)} s (all but encode); store ${s.seconds.toFixed(3)} s (${s.reads} reads, ${s.writes} writes, within the phases)`;
+  }
+}
+
+/** The phases of a {@link RunTimings.describe} line, in seconds by name (the bench reads it back). */
+export function parseTimings(line: string): Map<string, number> | null {
+  if (!line.startsWith(TIMINGS_PREFIX)) return null;
+  const out = new Map<string, number>();
+  for (const m of line.matchAll(/(?:^Timings:|,|;) ([a-z/ -]+?) (\d+\.\d+) s/g)) out.set(m[1]!, Number(m[2]));
+  return out;
+}
