@@ -34,6 +34,7 @@ import type { QualityPlan } from '../quality/plan.ts';
 import type { LoadedCaption } from '../captions/load.ts';
 import { withCaptionTracks } from '../captions/plan.ts';
 import type { FfmpegInput } from '../ffmpeg/args.ts';
+import type { LocalAudio } from './variants.ts';
 
 /** The outputs that can share an FFmpeg process. */
 type SharedSpec = Exclude<OutputSpec, { kind: 'thumbnail' | 'gif' | 'image' }>;
@@ -49,6 +50,8 @@ export interface MediaTask {
   captions?: LoadedCaption[];
   /** The content keys of a protected DASH/CMAF format (pipeline/drm/keys.ts). */
   keys?: CpixKey[];
+  /** The format's alternate_source files as fetched, in its order (pipeline/alternate-audio.ts). */
+  alternateAudio?: LocalAudio[];
 }
 
 /** One FFmpeg invocation (two runs for a two-pass encode) making the outputs of its tasks. */
@@ -236,9 +239,11 @@ function buildGroup(members: MediaTask[], input: PlanInput, quality: boolean): E
   let measured: (QualityPlan | null)[] = [];
   const passes = (twoPass ? [1, 2] : [0]).map((pass) => {
     const graph = new GraphBuilder(input, picture, editPlan?.edit ?? null, composite?.stage ?? null, trim.start);
-    const ctx: GroupContext = { input, joined, trim, trimmed: trimArgs(trim, joined), graph, quality };
-    const captionInputs = { firstInput: sources.paths.length + (editPlan?.inputs.length ?? 0), list: [] as FfmpegInput[] };
-    parts = members.map((m) => withCaptionTracks(partFor(m, ctx, pass as Pass), m.spec, m.captions, ctx, captionInputs, pass));
+    // Inputs after the sources and the editing's: alternate audio files and caption tracks.
+    const extraInputs = { firstInput: sources.paths.length + (editPlan?.inputs.length ?? 0), list: [] as FfmpegInput[] };
+    const addInput = (extra: FfmpegInput): number => extraInputs.list.push(extra) - 1 + extraInputs.firstInput;
+    const ctx: GroupContext = { input, joined, trim, trimmed: trimArgs(trim, joined), graph, quality, addInput };
+    parts = members.map((m) => withCaptionTracks(partFor(m, ctx, pass as Pass), m.spec, m.captions, ctx, extraInputs, pass));
     const chains = graph.chains();
     // The last run is the one that encodes (and measures) the outputs.
     measured = resolveQuality(parts, chains);
@@ -247,7 +252,7 @@ function buildGroup(members: MediaTask[], input: PlanInput, quality: boolean): E
         // Every cell of a grid starts at the same point of its source.
         ...(composite ? sources.paths.map((p) => ({ path: p, options: ctx.trimmed.input })) : inputsFor(input.paths, ctx.trimmed.input)),
         ...(editPlan?.inputs ?? []),
-        ...captionInputs.list,
+        ...extraInputs.list,
       ],
       filterGraph: chains,
       outputs: parts.flatMap((p) => p.outputs),
@@ -275,9 +280,9 @@ function partFor(m: MediaTask, ctx: GroupContext, pass: Pass): OutputPart {
     case 'audio':
       return audioPart(m.spec, ctx, m.out);
     case 'hls':
-      return hlsPart(m.spec, ctx, m.out);
+      return hlsPart(m.spec, ctx, m.out, m.alternateAudio);
     case 'dash':
-      return dashPart(m.spec, ctx, m.out, m.keys);
+      return dashPart(m.spec, ctx, m.out, m.keys, m.alternateAudio);
     case 'thumbnail':
     case 'gif':
     case 'image':
