@@ -21,7 +21,7 @@ import {
 } from './common.ts';
 import { GraphBuilder, shareKey } from './graph.ts';
 import { planEdit, type EditAssets } from './editing.ts';
-import { compositeOf, concatOf } from './stage.ts';
+import { compositeOf, concatOf, stagesHdr } from './stage.ts';
 import { hlsPart } from './hls.ts';
 import { passthroughDecision, planPassthrough } from './passthrough.ts';
 import { dashPart } from './dash.ts';
@@ -223,8 +223,11 @@ function buildGroup(members: MediaTask[], input: PlanInput, quality: boolean): E
   const firstPicture = members.map((m) => pictureOf(m.spec)).find((p) => p !== null) ?? null;
   const composite = sources.splitScreen ? compositeOf(sources, sources.splitScreen, firstPicture)
     : sources.paths.length > 1 && edited && firstPicture ? concatOf(sources, firstPicture) : null;
-  if (composite) input = composite.view;
   const specs = members.map((m) => m.spec as SharedSpec);
+  if (composite && stagesHdr(sources) && specs.some(keepsHdrAsked)) {
+    throw new Error(`hdr keep cannot be honoured when the sources are ${sources.splitScreen ? 'shown side by side (split_screen)' : 'joined with editing'}: each HDR source is tone-mapped to BT.709 before they are put together; remove hdr keep.`);
+  }
+  if (composite) input = composite.view;
   const twoPass = members.length === 1 && only.spec.kind === 'video' && usesTwoPasses(only.spec);
   const fps = input.probes[0]?.video?.fps ?? 0;
   // Each format's own trim, checked against its own length (video or whole file).
@@ -292,6 +295,12 @@ function partFor(m: MediaTask, ctx: GroupContext, pass: Pass): OutputPart {
       throw new Error(`unhandled output kind ${JSON.stringify(never)}`);
     }
   }
+}
+
+function keepsHdrAsked(spec: SharedSpec): boolean {
+  if (spec.kind === 'video') return spec.hdr === 'keep';
+  if (spec.kind === 'hls' || spec.kind === 'dash') return spec.streams.some((s) => !s.audioOnly && s.hdr === 'keep');
+  return false;
 }
 
 /** The length a format's trim is checked against: the video's when it has a picture, else the file's. */
