@@ -58,7 +58,7 @@ describe('main_source and alternate_source', () => {
     await t.close();
   });
 
-  test('advanced_hls and advanced_dash get the dub as a rendition of its own, with its language and flags, shared by every rung', async () => {
+  test('advanced_hls, advanced_dash and advanced_fmp4 get the dub as a rendition of its own, with its language and flags, shared by every rung', async () => {
     const out = path.join(t.filesDir, 'out');
     const ladder = [{ size: '0x180', bitrate: '300k', sub_path: 'hd' }, { size: '0x90', bitrate: '100k', sub_path: 'sd' }];
     const languages = {
@@ -71,6 +71,7 @@ describe('main_source and alternate_source', () => {
       format: [
         { output: 'advanced_hls', segment_duration: '1', turbo: 'yes', stream: ladder, ...languages, destination: `file://${out}/hls/video.m3u8` },
         { output: 'advanced_dash', segment_duration: '1', turbo: 'yes', stream: ladder, ...languages, destination: `file://${out}/dash/video.mpd` },
+        { output: 'advanced_fmp4', segment_duration: '1', turbo: 'yes', stream: ladder, ...languages, destination: `file://${out}/cmaf/video.m3u8` },
       ],
     });
     const { final } = await untilFinal(t, id);
@@ -114,6 +115,12 @@ describe('main_source and alternate_source', () => {
     const mpd = parseMpd(mpdText, { manifestUri: pathToFileURL(mpdFile).href });
     const dashAudio = Object.values(mpd.mediaGroups.AUDIO ?? {}).flatMap((g) => Object.values(g)) as unknown as Rendition[];
     assert.deepEqual(dashAudio.map((r) => r.language).sort(), ['eng', 'fre']);
+
+    // CMAF: its HLS master labels the same two renditions.
+    const cmaf = await readM3u8(path.join(out, 'cmaf', 'video.m3u8'));
+    const cmafGroups = Object.values(cmaf.mediaGroups!.AUDIO ?? {}) as Record<string, Rendition>[];
+    assert.equal(cmafGroups.length, 1, JSON.stringify(cmaf.mediaGroups!.AUDIO));
+    assert.deepEqual(Object.values(cmafGroups[0]!).map((r) => [r.language, r.default, r.autoselect]), [['en', true, true], ['fr', false, false]]);
   });
 
   test('alternate_default makes the dub the default; a dub that cannot be fetched fails its task', async () => {
