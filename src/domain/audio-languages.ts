@@ -15,7 +15,7 @@
 import type { FieldMap, FieldValue } from './fields.ts';
 import { containerLanguageOf } from './captions.ts';
 import { FormatProblem, Fields, lowerKeys } from './format/fields.ts';
-import type { HlsStreamSpec } from './format/hls.ts';
+import type { AudioPick } from './format/audio-tracks.ts';
 
 export interface AlternateAudio {
   /** URL of the audio file (its first audio track is used). */
@@ -41,7 +41,14 @@ const MAX_ALTERNATES = 8;
 const SCHEMES = ['http:', 'https:', 'ftp:', 'sftp:', 'file:', 's3:'];
 
 /** The format's main_source and alternate_source blocks, checked against its streams. */
-export function readAudioLanguages(f: Fields, output: string, streams: HlsStreamSpec[]): AudioLanguages {
+/** What of a stream main_source and alternate_source depend on. */
+interface StreamSound {
+  audioOnly: boolean;
+  videoOnly: boolean;
+  audioStreams: readonly AudioPick[];
+}
+
+export function readAudioLanguages(f: Fields, output: string, streams: readonly StreamSound[]): AudioLanguages {
   const mainItems = blockItems(f.raw('main_source'), 'main_source');
   if (mainItems.length > 1) throw new FormatProblem('main_source is given more than once; the main source has one language.');
   const main = mainItems[0] ? readMain(new Fields(lowerKeys(mainItems[0]), f.options)) : null;
