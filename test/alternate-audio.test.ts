@@ -123,7 +123,7 @@ describe('main_source and alternate_source', () => {
     assert.deepEqual(Object.values(cmafGroups[0]!).map((r) => [r.language, r.default, r.autoselect]), [['en', true, true], ['fr', false, false]]);
   });
 
-  test('alternate_default makes the dub the default; a dub that cannot be fetched fails its task', async () => {
+  test('alternate_default makes the dub the default, its language as given (pt-BR); a dub that cannot be fetched fails its task', async () => {
     const out = path.join(t.filesDir, 'out2');
     const { MediaID: id } = await t.call('json', {
       action: 'AddMedia',
@@ -131,7 +131,7 @@ describe('main_source and alternate_source', () => {
       format: [
         {
           output: 'advanced_hls', segment_duration: '1', turbo: 'yes', stream: [{ size: '0x90', bitrate: '100k' }],
-          alternate_source: { source: `${web.url}/french.m4a`, language: 'fr', alternate_default: 'yes' }, destination: `file://${out}/a/video.m3u8`,
+          alternate_source: { source: `${web.url}/french.m4a`, language: 'pt-BR', alternate_default: 'yes' }, destination: `file://${out}/a/video.m3u8`,
         },
         {
           output: 'advanced_hls', segment_duration: '1', turbo: 'yes', stream: [{ size: '0x90', bitrate: '100k' }],
@@ -144,7 +144,10 @@ describe('main_source and alternate_source', () => {
     assert.equal(good!.status, 'Finished', good!.description);
     const master = await readM3u8(path.join(out, 'a', 'video.m3u8'));
     const renditions = Object.values(master.mediaGroups!.AUDIO ?? {})[0] as Record<string, Rendition>;
-    assert.deepEqual(Object.values(renditions).map((r) => [r.language, r.default, r.autoselect]), [[undefined, false, true], ['fr', true, true]]);
+    // The main source's track is untagged and main_source is not given: no LANGUAGE. A region asked is kept.
+    assert.deepEqual(Object.entries(renditions).map(([name, r]) => [name, r.language, r.default, r.autoselect]), [
+      ['audio_0', undefined, false, true], ['Brazilian Portuguese', 'pt-BR', true, true],
+    ]);
     assert.equal(bad!.status, 'Error');
     assert.match(String(bad!.description), /alternate_source http:\/\/127\.0\.0\.1:\d+\/missing\.m4a could not be fetched/);
   });

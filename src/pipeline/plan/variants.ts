@@ -34,6 +34,8 @@ export interface AudioRendition {
   autoselect: boolean;
   /** An alternate_source rendition: the file it plays, not a source track. */
   alternate?: LocalAudio;
+  /** The language main_source or alternate_source gave (`pt-BR`), which the manifests keep as given. */
+  askedLanguage?: string;
 }
 
 /** An alternate_source file as fetched: where it is, and its first audio track (the one it plays). */
@@ -87,7 +89,10 @@ export function planRenditions(streams: HlsStreamSpec[], input: PlanInput, langu
       }
       for (const [k, picked] of tracks.entries()) {
         const track = languages.main ? { ...picked, info: { ...picked.info, language: languages.main.containerLanguage, title: null } } : picked;
-        renditions.push({ key: audioKey(s), audio: s, folder: '', listed: false, track, group, isDefault: k === 0 && !alternateDefault, autoselect: true });
+        renditions.push({
+          key: audioKey(s), audio: s, folder: '', listed: false, track, group, isDefault: k === 0 && !alternateDefault, autoselect: true,
+          ...(languages.main ? { askedLanguage: languages.main.language } : {}),
+        });
       }
       for (const [k, file] of files.entries()) {
         const asked = languages.alternates[k]!;
@@ -97,7 +102,10 @@ export function planRenditions(streams: HlsStreamSpec[], input: PlanInput, langu
           stream: tracks[0]!.stream,
           info: { number: 0, streamIndex: 0, codec: file.audio.codec, language: asked.containerLanguage, title: null, isDefault: asked.isDefault, channels: file.audio.channels },
         };
-        renditions.push({ key: audioKey(s), audio: s, folder: '', listed: false, track, group, isDefault: asked.isDefault, autoselect: asked.autoselect, alternate: file });
+        renditions.push({
+          key: audioKey(s), audio: s, folder: '', listed: false, track, group, isDefault: asked.isDefault, autoselect: asked.autoselect,
+          alternate: file, askedLanguage: asked.language,
+        });
       }
     }
     variantAudio.set(s, group);
@@ -114,8 +122,10 @@ function groupKey(s: AudioFields, tracks: PickedTrack[]): string {
 /** The rendition's label, language and default flag, as the manifests give them. */
 export function renditionLabel(r: AudioRendition): { name: string; language: string | null; isDefault: boolean; autoselect: boolean } {
   const language = r.track.info.language;
+  // A region or script asked for (`pt-BR`) is kept; a bare code is written in its shortest form (`fr`).
+  const asked = r.askedLanguage?.includes('-') ? r.askedLanguage : null;
   return {
-    name: r.track.info.title ?? (language ? languageName(language) : r.folder), language: language ? manifestLanguage(language) : null,
+    name: r.track.info.title ?? (language ? languageName(asked ?? language) : r.folder), language: asked ?? (language ? manifestLanguage(language) : null),
     isDefault: r.isDefault, autoselect: r.autoselect,
   };
 }
