@@ -130,7 +130,8 @@ describe('main_source and alternate_source', () => {
       source: `file://${source}`,
       format: [
         {
-          output: 'advanced_hls', segment_duration: '1', turbo: 'yes', stream: [{ size: '0x90', bitrate: '100k' }],
+          // From 1 s: the 2 s dub is cut like the source, so its second second is silence.
+          output: 'advanced_hls', segment_duration: '1', turbo: 'yes', start: '1', stream: [{ size: '0x90', bitrate: '100k' }],
           alternate_source: { source: `${web.url}/french.m4a`, language: 'pt-BR', alternate_default: 'yes' }, destination: `file://${out}/a/video.m3u8`,
         },
         {
@@ -148,6 +149,13 @@ describe('main_source and alternate_source', () => {
     assert.deepEqual(Object.entries(renditions).map(([name, r]) => [name, r.language, r.default, r.autoselect]), [
       ['audio_0', undefined, false, true], ['Brazilian Portuguese', 'pt-BR', true, true],
     ]);
+    const dubFolder = path.join(out, 'a', path.dirname(renditions['Brazilian Portuguese']!.uri!));
+    const dubPlaylist = await readM3u8(path.join(dubFolder, 'index.m3u8'));
+    const seconds = dubPlaylist.segments!.reduce((sum, seg) => sum + (seg.duration ?? 0), 0);
+    assert.ok(Math.abs(seconds - 2) < 0.3, `trimmed like the picture: ${seconds} s`);
+    const first = await tone(path.join(dubFolder, dubPlaylist.segments![0]!.uri!));
+    const last = await tone(path.join(dubFolder, dubPlaylist.segments!.at(-1)!.uri!));
+    assert.ok(Math.abs(first.hz - 1000) < 60 && last.db < -60, `the dub from its 1st second, then silence: ${JSON.stringify({ first, last })}`);
     assert.equal(bad!.status, 'Error');
     assert.match(String(bad!.description), /alternate_source http:\/\/127\.0\.0\.1:\d+\/missing\.m4a could not be fetched/);
   });
