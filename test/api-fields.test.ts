@@ -97,7 +97,7 @@ describe('request fields against the registry', () => {
       [hls({}, { manifest: { playready_drm: 'yes' } }), /^format 1 stream 2 manifest: playready_drm is not supported yet/],
       [hls({ manifest: { clearkey_drm: 'yes' } }), /^format 1 manifest: clearkey_drm is not supported yet/],
       [{ action: 'AddMedia', source: `file://${clip}`, format: [{ output: 'mp4' }, { output: 'mp4', hint: 'yes' }] }, /^format 2: hint is not supported yet/],
-      [hls({ main_source: { language: 'en' } }), /^format 1: main_source is not supported yet/],
+      [hls({ ad_break: { start: '1' } }), /^format 1: ad_break is not supported yet/],
     ];
     for (const [query, error] of cases) {
       for (const wire of ['json', 'xml'] as const) {

@@ -35,8 +35,8 @@ describe('the field registry', () => {
       assert.equal(d.name, d.name.toLowerCase(), `${d.name}: names are lower case`);
       if (d.state !== 'honoured') assert.ok(d.reason && d.reason.length > 10, `${d.name} is ${d.state} without a reason`);
     }
-    // FairPlay (issue 17: no cbcs) and the renditions issue 12 names are refused, not silently dropped.
-    for (const name of ['fairplay_drm', 'widevine_key_server_url', 'main_source', 'alternate_source', 'ad_break']) {
+    // FairPlay (issue 17: no cbcs) and the ad markers issue 12 names are refused, not silently dropped.
+    for (const name of ['fairplay_drm', 'widevine_key_server_url', 'ad_break']) {
       assert.ok(FIELDS.some((d) => d.name === name && d.state === 'refused'), `${name} must be refused`);
     }
   });

@@ -80,8 +80,9 @@ describe('HDR sources', () => {
     const reference = await meanLuma(source, REFERENCE_TONEMAP);
     const untouched = await meanLuma(source);
     const ours = await meanLuma(path.join(out, 'sdr.mp4'));
-    assert.ok(Math.abs(untouched - reference) / reference > 0.15, `the test can fail: PQ read as SDR (${untouched}) is far from the tone-map (${reference})`);
-    assert.ok(Math.abs(ours - reference) / reference <= 0.15, `mean luma ${ours.toFixed(1)} within 15 % of the reference tone-map ${reference.toFixed(1)}`);
+    // testsrc2's bars read as SDR are only ~14 % off the tone-map: the bound is 5 %, so that reading fails it.
+    assert.ok(Math.abs(untouched - reference) / reference > 0.1, `the test can fail: PQ read as SDR (${untouched}) is far from the tone-map (${reference})`);
+    assert.ok(Math.abs(ours - reference) / reference <= 0.05, `mean luma ${ours.toFixed(1)} within 5 % of the reference tone-map ${reference.toFixed(1)}`);
 
     const kept = await colour(path.join(out, 'hdr.mp4'));
     assert.deepEqual([kept.codec_name, kept.pix_fmt, kept.color_primaries, kept.color_transfer, kept.color_space], ['hevc', 'yuv420p10le', 'bt2020', 'smpte2084', 'bt2020nc']);

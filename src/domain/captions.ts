@@ -124,7 +124,7 @@ function readTrack(f: Fields, output: string): CaptionTrack {
   if (source === null && !extract) throw new FormatProblem('source is missing: give the URL of an SRT, WebVTT or SCC file (or extract yes for the source\'s own CEA-608 captions).');
   if (source !== null) checkCaptionUrl(source);
   const languageRaw = f.str('language') ?? 'und';
-  const containerLanguage = LANGUAGE.test(languageRaw) && languageRaw.length <= 35 ? iso639B(languageRaw.split('-')[0]!.toLowerCase()) : null;
+  const containerLanguage = containerLanguageOf(languageRaw);
   if (containerLanguage === null) throw new FormatProblem(`language "${languageRaw.slice(0, 40)}" is not a language code like en, eng or pt-BR.`);
   const label = f.str('label');
   if (label !== null && (label.length > 100 || /["\u0000-\u001f\u007f]/.test(label))) {
@@ -170,6 +170,11 @@ function readTrack(f: Fields, output: string): CaptionTrack {
     source, language: languageRaw, containerLanguage, label, timeOffset, mode: burn ? 'burn' : 'embed', codec,
     isDefault: f.flag('default', false), autoselect: f.flag('autoselect', true), segmentSeconds, fontSource,
   };
+}
+
+/** A request's language code (`en`, `eng`, `pt-BR`) → the ISO 639-2/B code files carry; null when it is not one. */
+export function containerLanguageOf(code: string): string | null {
+  return LANGUAGE.test(code) && code.length <= 35 ? iso639B(code.split('-')[0]!.toLowerCase()) : null;
 }
 
 /** ISO 639-1 or 639-2 (B or T) → 639-2/B; null when it is none of them. */

@@ -23,7 +23,7 @@ export type FieldState = 'honoured' | 'inert' | 'refused';
 export type FieldRole = 'url' | 'secret' | 'picture' | 'passthrough';
 
 /** Nested blocks whose fields the registry lists. */
-export const BLOCKS = ['logo', 'overlay', 'text_overlay', 'metadata', 'manifest', 'split_screen', 'qc', 'closed_captions'] as const;
+export const BLOCKS = ['logo', 'overlay', 'text_overlay', 'metadata', 'manifest', 'split_screen', 'qc', 'closed_captions', 'main_source', 'alternate_source'] as const;
 export type Block = (typeof BLOCKS)[number];
 /** `query` is the top level; `format` a `<format>`; `stream` a `<stream>` of a segmented output. */
 export type Place = 'query' | 'format' | 'stream' | Block;
@@ -287,8 +287,13 @@ export const FIELDS: readonly FieldDef[] = [
   ...['basename', 'destination', 'add_audio_only', 'add_hls_drm_metadata', 'add_audio_channels', 'add_all_cea_cc_channels', 'add_to_manifest'].map((name): FieldDef => ({
     name, in: ['manifest'], roles: name === 'destination' ? ['url'] : [], ...notYet('extra manifests'), doc: 'an extra manifest\'s setting',
   })),
-  { name: 'main_source', in: F, outputs: SEGMENTED, block: 'free', ...notYet('multi-language renditions'), doc: 'the main rendition\'s language' },
-  { name: 'alternate_source', in: F, outputs: SEGMENTED, block: 'free', ...notYet('alternate renditions'), doc: 'alternate renditions' },
+  { name: 'main_source', in: F, outputs: SEGMENTED, state: 'honoured', block: 'fields', doc: '`{language}`: the language of the main source\'s audio rendition (HLS LANGUAGE, DASH lang), whatever its file says' },
+  { name: 'language', in: ['main_source'], state: 'honoured', doc: 'language code (`en`, `eng`, `pt-BR`)' },
+  { name: 'alternate_source', in: F, outputs: SEGMENTED, state: 'honoured', block: 'fields', doc: 'one more audio rendition from another file, in every video variant\'s audio group; repeatable (8)' },
+  { name: 'source', in: ['alternate_source'], roles: ['url'], state: 'honoured', doc: 'Encodery\'s name for the audio file\'s URL (its first audio track), fetched like a source' },
+  { name: 'language', in: ['alternate_source'], state: 'honoured', doc: 'its language code (required)' },
+  { name: 'alternate_default', in: ['alternate_source'], state: 'honoured', doc: '`yes`: the default rendition instead of the main source\'s (no)' },
+  { name: 'alternate_autoselect', in: ['alternate_source'], state: 'honoured', doc: '`no`: HLS AUTOSELECT=NO (yes)' },
   { name: 'ad_break', in: F, outputs: SEGMENTED, block: 'free', ...notYet('ad markers'), doc: 'ad markers' },
   { name: 'drm', in: F, outputs: DASH, state: 'honoured', doc: '`yes`: Common Encryption (cenc) of the segments; needs a key source (`no` with one is refused)' },
   { name: 'drm_key', in: F, outputs: DASH, roles: ['secret'], state: 'honoured', doc: 'Encodery\'s own: the content key, 32 hex digits (with drm_key_id)' },

@@ -42,6 +42,9 @@ export const SDR_COLOR: VideoColor = {
   primaries: null, transfer: null, matrix: null, range: null, dynamicRange: 'sdr', mastering: null, contentLight: null, dolbyVisionProfile: null,
 };
 
+/** An SDR picture known to be BT.709: what a tone-map makes. */
+export const BT709_COLOR: VideoColor = { ...SDR_COLOR, primaries: 'bt709', transfer: 'bt709', matrix: 'bt709', range: 'tv' };
+
 type Stream = Record<string, unknown>;
 
 /** The transfer functions of high dynamic range, as ffprobe names them. */

@@ -113,7 +113,7 @@ async function assetsFor(taskId: number, editing: Editing, ctx: AssetContext, fe
 }
 
 /** file:// assets are read in place (inside the file roots); everything else is downloaded. */
-async function fetchFile(url: string, to: string, ctx: AssetContext): Promise<string> {
+export async function fetchFile(url: string, to: string, ctx: Pick<AssetContext, 'transfer'>): Promise<string> {
   const local = await localSourcePath(url, ctx.transfer);
   if (local) return local;
   await download(url, to, ctx.transfer);

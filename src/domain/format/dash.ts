@@ -14,6 +14,7 @@ import { outputsOfKind, type OutputOfKind } from '../outputs.ts';
 import { embeddedCaptions, readCaptions, type CaptionTrack, type EmbeddedCaptions } from '../captions.ts';
 import { readProtection, type Protection } from '../drm.ts';
 import { lowerKeys } from './fields.ts';
+import { readAudioLanguages, type AudioLanguages } from '../audio-languages.ts';
 
 export const DASH_OUTPUTS: readonly DashOutput[] = outputsOfKind('dash');
 export type DashOutput = OutputOfKind<'dash'>;
@@ -35,6 +36,8 @@ export interface DashSpec extends TrimFields, Picture {
   embeddedCaptions: EmbeddedCaptions;
   /** Common Encryption (domain/drm.ts); null for clear segments. */
   protection: Protection | null;
+  /** main_source and alternate_source (domain/audio-languages.ts). */
+  audioLanguages: AudioLanguages;
 }
 
 /** The MPD and the HLS master: names no `sub_path` may take. */
@@ -71,6 +74,7 @@ export function readDash(f: Fields, output: DashOutput): DashSpec {
   return {
     kind: 'dash', output, segmentDuration, streams, hls: output === 'fmp4_hls' || output === 'advanced_fmp4', ...picture, ...readTrim(f),
     editing: { ...readEditing(f), captions: captions.burned }, captions: captions.tracks, embeddedCaptions: embeddedCaptions(captions), protection,
+    audioLanguages: readAudioLanguages(f, output, streams),
   };
 }
 

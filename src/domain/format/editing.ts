@@ -3,6 +3,7 @@
  * Read once per video or HLS format; the planner draws them on the prepared picture before it
  * is split among outputs, so an HLS ladder gets one logo, scaled with each variant.
  */
+import { audioLanguagesOf } from '../audio-languages.ts';
 import type { FieldMap, FieldValue } from '../fields.ts';
 import { captionsOf, type CaptionTrack } from '../captions.ts';
 import { FormatProblem, Fields, lowerKeys, parseDecimal, parseNonNegativeInt, type Size } from './fields.ts';
@@ -257,7 +258,7 @@ function within<T>(name: string, i: number, count: number, read: () => T): T {
   }
 }
 
-/** Every URL a format's editing fetches, with the field that names it (for AddMedia's URL checks). */
+/** Every URL a format fetches besides its sources (editing, captions, alternate audio), with the field that names it (for AddMedia's URL checks). */
 export function editingUrls(spec: object): { field: string; url: string }[] {
   const e = editingOf(spec);
   if (!e) return [];
@@ -267,6 +268,7 @@ export function editingUrls(spec: object): { field: string; url: string }[] {
     ...e.texts.flatMap((t) => (t.fontSource ? [{ field: 'font_source', url: t.fontSource }] : [])),
     ...[...e.captions, ...captionsOf(spec)].flatMap((c) => (c.source !== null ? [{ field: 'closed_captions source', url: c.source }] : [])),
     ...e.captions.flatMap((c) => (c.fontSource !== null ? [{ field: 'closed_captions font_source', url: c.fontSource }] : [])),
+    ...audioLanguagesOf(spec).alternates.map((a) => ({ field: 'alternate_source source', url: a.source })),
   ];
 }
 

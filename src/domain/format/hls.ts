@@ -3,6 +3,7 @@
  * the legacy multi-bitrate outputs iphone_stream, ipad_stream and roku_hls, whose comma lists
  * become the same streams.
  */
+import { readAudioLanguages, type AudioLanguages } from '../audio-languages.ts';
 import type { FieldMap } from '../fields.ts';
 import {
   FormatProblem, Fields, lowerKeys, parseBitrate, parseDecimal, parseFrameRate, parseNonNegativeInt, parseSize,
@@ -60,6 +61,8 @@ export interface HlsSpec extends TrimFields, Picture {
   captions: CaptionTrack[];
   /** closed_captions `copy`: the source's CEA-608/708 kept or dropped in the video; null = not asked. */
   embeddedCaptions: EmbeddedCaptions;
+  /** main_source and alternate_source (domain/audio-languages.ts). */
+  audioLanguages: AudioLanguages;
 }
 
 /** HEVC is only allowed in fMP4 segments by Apple, and the muxer writes one segment type for all variants. */
@@ -191,7 +194,7 @@ function readHlsStreams(
   }
   return {
     kind: 'hls', output, segmentDuration, streams, encryption, pack, ...picture, ...readTrim(f), editing: { ...readEditing(f), captions: captions.burned },
-    captions: captions.tracks, embeddedCaptions: embeddedCaptions(captions),
+    captions: captions.tracks, embeddedCaptions: embeddedCaptions(captions), audioLanguages: readAudioLanguages(f, output, streams),
   };
 }
 

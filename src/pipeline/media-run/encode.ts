@@ -10,6 +10,7 @@ import type { GroupHandle } from '../progress.ts';
 import { expectedBytes, groupWork, type SourceShape } from '../../domain/progress-model.ts';
 import { fetchEditingAssets } from '../assets.ts';
 import { loadCaptions, withLoadedCaptions } from '../captions/load.ts';
+import { fetchAlternateAudio } from '../alternate-audio.ts';
 import { resolveContentKeys } from '../drm/keys.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { encodeSplitTask, splitCandidates } from '../split/task.ts';
@@ -56,6 +57,10 @@ export async function encodeAll(run: MediaRunContext, fetched: PlanInput, source
   const captions = await loadCaptions(members, { scratch, transfer: run.transfer, ffmpeg: config.ffmpeg, ffprobe: config.ffprobe, source: sourceVideo, signal: run.signal });
   for (const f of captions.failed) await run.failTask(f.taskId, f.error);
   members = members.filter((m) => !captions.failed.some((f) => f.taskId === m.taskId)).map((m) => withLoadedCaptions(m, captions.captions.get(m.taskId)));
+  // alternate_source audio files: one that cannot be fetched or has no sound fails only its tasks.
+  const alternates = await fetchAlternateAudio(members, { scratch, transfer: run.transfer, ffprobe: config.ffprobe, signal: run.signal });
+  for (const f of alternates.failed) await run.failTask(f.taskId, f.error);
+  members = members.filter((m) => !alternates.failed.some((f) => f.taskId === m.taskId)).map((m) => ({ ...m, alternateAudio: alternates.files.get(m.taskId) }));
   // DRM content keys, before any encode: a key server that fails costs no encoding.
   const keyed = await resolveContentKeys(members, { scratch, transfer: run.transfer, signal: run.signal, mediaId: run.mediaId });
   for (const f of keyed.failed) await run.failTask(f.taskId, f.error);

@@ -36,6 +36,8 @@ export interface GroupContext {
   graph: GraphBuilder;
   /** Measure each video output for its quality report (ENCODERY_QUALITY_REPORT, quality/). */
   quality: boolean;
+  /** Adds an input after the sources (an alternate_source file) and returns its FFmpeg index. */
+  addInput(input: FfmpegInput): number;
 }
 
 /** One task's share of an FFmpeg process: its outputs, and how to find the files they wrote. */
@@ -179,13 +181,7 @@ export function audioBranch(graph: GraphBuilder, spec: AudioFields, i: number, t
   const out = graph.label(`a${i}_`);
   const number = picked.perSource[i] ?? null;
   if (number !== null) {
-    const source = p.audio[number]!;
-    const format = filter('aformat', { sample_rates: target.sampleRate, channel_layouts: layout(target.channels) });
-    graph.add({
-      inputs: [graph.audio(i, number)],
-      filters: [...downmixFilters(spec.downmix, source.channels, layout(target.channels), target.channels), format, ...levelFilters(spec, target)],
-      outputs: [out],
-    });
+    graph.add({ inputs: [graph.audio(i, number)], filters: trackFilters(spec, p.audio[number]!, target), outputs: [out] });
   } else {
     graph.add({
       inputs: [],
@@ -197,6 +193,29 @@ export function audioBranch(graph: GraphBuilder, spec: AudioFields, i: number, t
     });
   }
   return out;
+}
+
+/**
+ * The sound of an alternate_source file (input `inputIndex`, its first audio track) in the format
+ * of the main rendition it sits beside (`main`), so every rendition of a group plays alike. It
+ * lasts exactly `durationSec`, the picture's length: a shorter file is padded with silence, a
+ * longer one cut.
+ */
+export function alternateAudioBranch(graph: GraphBuilder, spec: AudioFields, inputIndex: number, track: AudioStreamInfo, main: AudioStreamInfo, durationSec: number): string {
+  const out = graph.label('alt');
+  const length = formatNumber(Math.max(0.001, durationSec));
+  graph.add({
+    inputs: [`${inputIndex}:a:0`],
+    filters: [...trackFilters(spec, track, audioTarget(spec, main)), filter('apad', { whole_dur: length }), filter('atrim', { duration: length })],
+    outputs: [out],
+  });
+  return out;
+}
+
+/** A decoded track → the output's channels, rate and level. */
+function trackFilters(spec: AudioFields, source: AudioStreamInfo, target: AudioTarget): Filter[] {
+  const format = filter('aformat', { sample_rates: target.sampleRate, channel_layouts: layout(target.channels) });
+  return [...downmixFilters(spec.downmix, source.channels, layout(target.channels), target.channels), format, ...levelFilters(spec, target)];
 }
 
 function round(n: number): string {

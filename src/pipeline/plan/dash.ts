@@ -14,20 +14,20 @@ import { DASH_MANIFEST } from '../../domain/format.ts';
 import { formatNumber } from '../ffmpeg/args.ts';
 import { firstAudio, sourceDuration, trimmedDuration, type GroupContext, type OutputPart, type PlanOut } from './common.ts';
 import { finalizeDash, FFMPEG_INIT_NAME, FFMPEG_SEGMENT_NAME, type Representation } from './dash-manifest.ts';
-import { encodeVariants, planRenditions, renditionLabel } from './variants.ts';
+import { encodeVariants, planRenditions, renditionLabel, type LocalAudio } from './variants.ts';
 import { pictureShape, requireVideos } from './video.ts';
 import { videoRange } from './hdr.ts';
 import { packageDash, planProtection } from '../drm/package.ts';
 import type { CpixKey } from '../drm/keys.ts';
 
 /** `keys`: the content keys fetched for a protected output (pipeline/drm/keys.ts). */
-export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut, keys?: CpixKey[]): OutputPart {
+export function dashPart(spec: DashSpec, ctx: GroupContext, out: PlanOut, keys?: CpixKey[], alternateAudio: LocalAudio[] = []): OutputPart {
   const { input, graph } = ctx;
   const dir = path.resolve(out.dir);
   const videoStreams = spec.streams.filter((s) => !s.audioOnly);
   const videos = videoStreams.length > 0 ? requireVideos(input.probes, spec.output) : [];
 
-  const { renditions, variantAudio } = planRenditions(spec.streams, input);
+  const { renditions, variantAudio } = planRenditions(spec.streams, input, spec.audioLanguages, alternateAudio);
 
   const first = videos[0];
   const shapes = first ? videoStreams.map((s) => pictureShape(s, graph, first)) : [];

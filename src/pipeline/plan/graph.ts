@@ -140,6 +140,22 @@ export class GraphBuilder {
     else taps.push({ inputs: [from], filters: all, outputs: labels });
   }
 
+  /**
+   * `from` with `filters`, then the editing drawn on it (logo, overlays, text, fades); returns
+   * where the picture is and what is left to do before the split.
+   */
+  #edited(taps: FilterChain[], from: string, filters: Filter[], edit: GraphEdit | null): [string, Filter[]] {
+    if (!edit) return [from, filters];
+    let picture = from;
+    if (filters.length > 0) {
+      picture = this.label('pic');
+      taps.push({ inputs: [from], filters, outputs: [picture] });
+    }
+    const edited = editVideoChains(picture, edit, (p) => this.label(p));
+    taps.push(...edited.chains);
+    return [edited.out, []];
+  }
+
   /** The whole graph: the decode-and-split chains first, then every output's own. */
   chains(): FilterChain[] {
     const taps: FilterChain[] = [];
@@ -155,32 +171,25 @@ export class GraphBuilder {
         from = this.stage.video.out;
         prepare = [];
       }
-      if (this.edit && i === 0) {
-        if (prepare.length > 0) {
-          const prepared = this.label('pic');
-          taps.push({ inputs: [from], filters: prepare, outputs: [prepared] });
-          from = prepared;
-          prepare = [];
-        }
-        const edited = editVideoChains(from, this.edit, (p) => this.label(p));
-        taps.push(...edited.chains);
-        from = edited.out;
-      }
+      // The stage's picture is already SDR: it tone-mapped each HDR source itself (stage.ts).
       const color = i === 0 && this.stage?.video ? undefined : v.color;
+      const edit = i === 0 ? this.edit : null;
       const toneMapped = isHighDynamicRange(color) ? labels.filter((l) => !this.#hdrTaps.has(l)) : [];
       if (toneMapped.length === 0) {
-        this.#splitTo(taps, direct, from, prepare, labels);
+        this.#splitTo(taps, direct, ...this.#edited(taps, from, prepare, edit), labels);
         continue;
       }
       // An HDR source: the SDR outputs share one tone-map; the HDR ones read the picture before it.
+      // Editing is drawn after the tone-map, in the SDR picture, so a white logo stays white; the
+      // kept HDR picture gets it drawn again, with its code values as they are (README, HDR).
       const kept = labels.filter((l) => this.#hdrTaps.has(l));
       const mapped = kept.length > 0 ? this.label('tm') : null;
       const original = kept.length > 0 ? this.label('hdr') : null;
       if (mapped && original) {
         taps.push({ inputs: [from], filters: [...prepare, filter('split', [2])], outputs: [mapped, original] });
-        this.#splitTo(taps, direct, mapped, tonemapFilters(color!), toneMapped);
-        this.#splitTo(taps, direct, original, [], kept);
-      } else this.#splitTo(taps, direct, from, [...prepare, ...tonemapFilters(color!)], toneMapped);
+        this.#splitTo(taps, direct, ...this.#edited(taps, mapped, tonemapFilters(color!), edit), toneMapped);
+        this.#splitTo(taps, direct, ...this.#edited(taps, original, [], edit), kept);
+      } else this.#splitTo(taps, direct, ...this.#edited(taps, from, [...prepare, ...tonemapFilters(color!)], edit), toneMapped);
     }
     const audioKeys = [...this.#audioTaps.keys()].map((k) => k.split(':').map(Number) as [number, number]);
     for (const [i, track] of audioKeys.sort((a, b) => a[0] - b[0] || a[1] - b[1])) {

@@ -8,7 +8,7 @@
  * RGB, so it is the expensive part of an HDR ladder (bench/ prints its cost).
  */
 import type { VideoEncoding } from '../../domain/format.ts';
-import { HLG_TRANSFER, isHighDynamicRange, masteringText, PQ_TRANSFER, type VideoColor } from '../../domain/video-color.ts';
+import { BT709_COLOR, HLG_TRANSFER, isHighDynamicRange, masteringText, PQ_TRANSFER, type VideoColor } from '../../domain/video-color.ts';
 import type { VideoStreamInfo } from '../ffmpeg/probe.ts';
 import { filter, type Filter } from '../ffmpeg/args.ts';
 
@@ -44,11 +44,12 @@ export function sdrFilters(v: VideoStreamInfo): Filter[] {
 }
 
 /**
- * The colour tags an output of this source is written with: BT.709 when tone-mapped, the
- * source's BT.2020 and PQ/HLG when kept; none for an SDR source (its picture is untouched).
+ * The colour tags an output of this source is written with: BT.709 when tone-mapped (or when the
+ * picture is a stage that tone-mapped its HDR sources, stage.ts), the source's BT.2020 and PQ/HLG
+ * when kept; none for another SDR source (its picture is untouched).
  */
 export function colorTagOptions(enc: Pick<VideoEncoding, 'hdr'>, v: VideoStreamInfo): string[] {
-  if (tonemapped(enc, v)) return ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709', '-color_range', 'tv'];
+  if (tonemapped(enc, v) || v.color === BT709_COLOR) return ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709', '-color_range', 'tv'];
   if (!keepsHdr(enc, v)) return [];
   const c = v.color!;
   return [

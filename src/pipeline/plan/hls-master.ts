@@ -57,6 +57,7 @@ export interface RenditionLabel {
   /** RFC 5646 (`en`, `fr`); null when the track is untagged. */
   language: string | null;
   isDefault: boolean;
+  autoselect: boolean;
 }
 
 /**
@@ -170,7 +171,8 @@ export async function finalizeHls(dir: string, variantsOf: HlsFinishing): Promis
 /**
  * FFmpeg names audio renditions `audio_1`, `audio_2`… and writes no AUTOSELECT: each gets the
  * track's title or language name (unique within its group, RFC 8216 4.3.4.1), its language,
- * DEFAULT for the group's first track and AUTOSELECT, so players pick by the viewer's language.
+ * DEFAULT for the group's default and AUTOSELECT (alternate_source may turn it off), so players
+ * pick by the viewer's language.
  */
 function labelRenditions(lines: string[], labels: RenditionLabel[]): void {
   const namesByGroup = new Map<string, Set<string>>();
@@ -186,7 +188,7 @@ function labelRenditions(lines: string[], labels: RenditionLabel[]): void {
     taken.add(name);
     namesByGroup.set(group, taken);
     const list = [
-      `TYPE=AUDIO`, `GROUP-ID=${attrs.get('GROUP-ID')}`, `NAME="${name}"`, `DEFAULT=${label.isDefault ? 'YES' : 'NO'}`, 'AUTOSELECT=YES',
+      `TYPE=AUDIO`, `GROUP-ID=${attrs.get('GROUP-ID')}`, `NAME="${name}"`, `DEFAULT=${label.isDefault ? 'YES' : 'NO'}`, `AUTOSELECT=${label.autoselect ? 'YES' : 'NO'}`,
       ...(label.language ? [`LANGUAGE="${label.language}"`] : []),
       ...[...attrs].filter(([k]) => !['TYPE', 'GROUP-ID', 'NAME', 'DEFAULT', 'AUTOSELECT', 'LANGUAGE', 'URI'].includes(k)).map(([k, v]) => `${k}=${v}`),
       `URI=${attrs.get('URI')}`,

@@ -26,11 +26,11 @@ import { formatNumber } from '../ffmpeg/args.ts';
 import { sourceDuration, trimmedDuration, type GroupContext, type OutputPart, type PlanOut } from './common.ts';
 import { finalizeHls, HLS_MASTER, HLS_MEDIA_PLAYLIST } from './hls-master.ts';
 import { packHls } from './hls-pack.ts';
-import { encodeVariants, planRenditions, renditionLabel } from './variants.ts';
+import { encodeVariants, planRenditions, renditionLabel, type LocalAudio } from './variants.ts';
 import { pictureShape, requireVideos } from './video.ts';
 import { videoRange } from './hdr.ts';
 
-export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputPart {
+export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut, alternateAudio: LocalAudio[] = []): OutputPart {
   const { input, graph } = ctx;
   const dir = path.resolve(out.dir);
   // The hls muxer reads `%` in its file names as a pattern (%v, %05d) and cannot escape it.
@@ -39,7 +39,7 @@ export function hlsPart(spec: HlsSpec, ctx: GroupContext, out: PlanOut): OutputP
   const videoStreams = spec.streams.filter((s) => !s.audioOnly);
   const videos = videoStreams.length > 0 ? requireVideos(input.probes, 'advanced_hls') : [];
 
-  const { renditions, variantAudio } = planRenditions(spec.streams, input);
+  const { renditions, variantAudio } = planRenditions(spec.streams, input, spec.audioLanguages, alternateAudio);
 
   // Every source: one branch per video variant and per audio rendition, joined in order.
   const first = videos[0];

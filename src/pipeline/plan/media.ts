@@ -21,7 +21,7 @@ import {
 } from './common.ts';
 import { GraphBuilder, shareKey } from './graph.ts';
 import { planEdit, type EditAssets } from './editing.ts';
-import { compositeOf, concatOf } from './stage.ts';
+import { compositeOf, concatOf, stagesHdr } from './stage.ts';
 import { hlsPart } from './hls.ts';
 import { passthroughDecision, planPassthrough } from './passthrough.ts';
 import { dashPart } from './dash.ts';
@@ -34,6 +34,7 @@ import type { QualityPlan } from '../quality/plan.ts';
 import type { LoadedCaption } from '../captions/load.ts';
 import { withCaptionTracks } from '../captions/plan.ts';
 import type { FfmpegInput } from '../ffmpeg/args.ts';
+import type { LocalAudio } from './variants.ts';
 
 /** The outputs that can share an FFmpeg process. */
 type SharedSpec = Exclude<OutputSpec, { kind: 'thumbnail' | 'gif' | 'image' }>;
@@ -49,6 +50,8 @@ export interface MediaTask {
   captions?: LoadedCaption[];
   /** The content keys of a protected DASH/CMAF format (pipeline/drm/keys.ts). */
   keys?: CpixKey[];
+  /** The format's alternate_source files as fetched, in its order (pipeline/alternate-audio.ts). */
+  alternateAudio?: LocalAudio[];
 }
 
 /** One FFmpeg invocation (two runs for a two-pass encode) making the outputs of its tasks. */
@@ -220,8 +223,11 @@ function buildGroup(members: MediaTask[], input: PlanInput, quality: boolean): E
   const firstPicture = members.map((m) => pictureOf(m.spec)).find((p) => p !== null) ?? null;
   const composite = sources.splitScreen ? compositeOf(sources, sources.splitScreen, firstPicture)
     : sources.paths.length > 1 && edited && firstPicture ? concatOf(sources, firstPicture) : null;
-  if (composite) input = composite.view;
   const specs = members.map((m) => m.spec as SharedSpec);
+  if (composite && stagesHdr(sources) && specs.some(keepsHdrAsked)) {
+    throw new Error(`hdr keep cannot be honoured when the sources are ${sources.splitScreen ? 'shown side by side (split_screen)' : 'joined with editing'}: each HDR source is tone-mapped to BT.709 before they are put together; remove hdr keep.`);
+  }
+  if (composite) input = composite.view;
   const twoPass = members.length === 1 && only.spec.kind === 'video' && usesTwoPasses(only.spec);
   const fps = input.probes[0]?.video?.fps ?? 0;
   // Each format's own trim, checked against its own length (video or whole file).
@@ -236,9 +242,11 @@ function buildGroup(members: MediaTask[], input: PlanInput, quality: boolean): E
   let measured: (QualityPlan | null)[] = [];
   const passes = (twoPass ? [1, 2] : [0]).map((pass) => {
     const graph = new GraphBuilder(input, picture, editPlan?.edit ?? null, composite?.stage ?? null, trim.start);
-    const ctx: GroupContext = { input, joined, trim, trimmed: trimArgs(trim, joined), graph, quality };
-    const captionInputs = { firstInput: sources.paths.length + (editPlan?.inputs.length ?? 0), list: [] as FfmpegInput[] };
-    parts = members.map((m) => withCaptionTracks(partFor(m, ctx, pass as Pass), m.spec, m.captions, ctx, captionInputs, pass));
+    // Inputs after the sources and the editing's: alternate audio files and caption tracks.
+    const extraInputs = { firstInput: sources.paths.length + (editPlan?.inputs.length ?? 0), list: [] as FfmpegInput[] };
+    const addInput = (extra: FfmpegInput): number => extraInputs.list.push(extra) - 1 + extraInputs.firstInput;
+    const ctx: GroupContext = { input, joined, trim, trimmed: trimArgs(trim, joined), graph, quality, addInput };
+    parts = members.map((m) => withCaptionTracks(partFor(m, ctx, pass as Pass), m.spec, m.captions, ctx, extraInputs, pass));
     const chains = graph.chains();
     // The last run is the one that encodes (and measures) the outputs.
     measured = resolveQuality(parts, chains);
@@ -247,7 +255,7 @@ function buildGroup(members: MediaTask[], input: PlanInput, quality: boolean): E
         // Every cell of a grid starts at the same point of its source.
         ...(composite ? sources.paths.map((p) => ({ path: p, options: ctx.trimmed.input })) : inputsFor(input.paths, ctx.trimmed.input)),
         ...(editPlan?.inputs ?? []),
-        ...captionInputs.list,
+        ...extraInputs.list,
       ],
       filterGraph: chains,
       outputs: parts.flatMap((p) => p.outputs),
@@ -275,9 +283,9 @@ function partFor(m: MediaTask, ctx: GroupContext, pass: Pass): OutputPart {
     case 'audio':
       return audioPart(m.spec, ctx, m.out);
     case 'hls':
-      return hlsPart(m.spec, ctx, m.out);
+      return hlsPart(m.spec, ctx, m.out, m.alternateAudio);
     case 'dash':
-      return dashPart(m.spec, ctx, m.out, m.keys);
+      return dashPart(m.spec, ctx, m.out, m.keys, m.alternateAudio);
     case 'thumbnail':
     case 'gif':
     case 'image':
@@ -287,6 +295,12 @@ function partFor(m: MediaTask, ctx: GroupContext, pass: Pass): OutputPart {
       throw new Error(`unhandled output kind ${JSON.stringify(never)}`);
     }
   }
+}
+
+function keepsHdrAsked(spec: SharedSpec): boolean {
+  if (spec.kind === 'video') return spec.hdr === 'keep';
+  if (spec.kind === 'hls' || spec.kind === 'dash') return spec.streams.some((s) => !s.audioOnly && s.hdr === 'keep');
+  return false;
 }
 
 /** The length a format's trim is checked against: the video's when it has a picture, else the file's. */

@@ -5,16 +5,20 @@
  * - joined sources with editing: the sources one after another (concat), so a logo or a fade
  *   runs over the joined timeline.
  * Each source is prepared (deinterlace, turn, crop), brought to the first source's rate and
- * fitted into the size of the first source's prepared picture.
+ * fitted into the size of the first source's prepared picture. The stage is 8-bit SDR: an HDR
+ * source is tone-mapped to BT.709 (hdr.ts) before it is stacked or joined, so it does not come
+ * out washed out, and the stage is then tagged BT.709; `hdr keep` is refused (plan/media.ts).
  */
 import type { Picture } from '../../domain/format.ts';
 import { parseSplitScreen, type SplitScreen } from '../../domain/split-screen.ts';
-import type { MediaProbe } from '../ffmpeg/probe.ts';
+import type { MediaProbe, VideoStreamInfo } from '../ffmpeg/probe.ts';
 import { filter, formatNumber, type FilterChain } from '../ffmpeg/args.ts';
 import { probeAt, type PlanInput } from './common.ts';
 import { even, displayBox, fitFilters } from './geometry.ts';
 import { pictureFilters, preparedFrame, type Stage } from './graph.ts';
 import { mediaOptions } from '../../domain/media-options.ts';
+import { BT709_COLOR, isHighDynamicRange, type VideoColor } from '../../domain/video-color.ts';
+import { sdrFilters } from './hdr.ts';
 
 /** The picture of the grid itself: already prepared, nothing more to do. */
 const NEUTRAL: Picture = {
@@ -70,6 +74,7 @@ export function compositeOf(input: PlanInput, split: SplitScreen, picture: Pictu
       ...pictureFilters(picture, v, null),
       filter('fps', [formatNumber(fps)]),
       ...fitFilters(displayBox(preparedFrame(picture, v)), cell, true),
+      ...sdrFilters(v),
       filter('format', ['yuv420p']),
     ],
     outputs: [`grid_cell${i}`],
@@ -93,7 +98,7 @@ export function compositeOf(input: PlanInput, split: SplitScreen, picture: Pictu
     durationSec: duration,
     audio,
     video: {
-      ...v0, codec: 'rawvideo', width: grid.width, height: grid.height, fps, pixelAspectRatio: '1:1',
+      ...v0, codec: 'rawvideo', color: stagedColor(videos), width: grid.width, height: grid.height, fps, pixelAspectRatio: '1:1',
       displayAspectRatio: `${grid.width}:${grid.height}`, rotation: 0, durationSec: Math.max(...videos.map((v) => v.durationSec ?? 0)) || duration,
       fieldOrder: 'progressive',
     },
@@ -130,7 +135,7 @@ export function concatOf(input: PlanInput, picture: Picture): Composite {
       inputs: [`${i}:v:0`],
       filters: [
         ...pictureFilters(picture, v, null), filter('fps', [formatNumber(fps)]),
-        ...fitFilters(displayBox(preparedFrame(picture, v)), box, true), filter('format', ['yuv420p']),
+        ...fitFilters(displayBox(preparedFrame(picture, v)), box, true), ...sdrFilters(v), filter('format', ['yuv420p']),
       ],
       outputs: [`cat_v${i}`],
     });
@@ -161,7 +166,7 @@ export function concatOf(input: PlanInput, picture: Picture): Composite {
     durationSec: total,
     audio: firstAudio ? [{ ...firstAudio, sampleRate: rate, channels: layout === 'mono' ? 1 : 2 }] : [],
     video: {
-      ...v0, codec: 'rawvideo', width: box.width, height: box.height, fps, pixelAspectRatio: '1:1',
+      ...v0, codec: 'rawvideo', color: stagedColor(videos), width: box.width, height: box.height, fps, pixelAspectRatio: '1:1',
       displayAspectRatio: `${box.width}:${box.height}`, rotation: 0, durationSec: total, fieldOrder: 'progressive',
     },
   };
@@ -171,4 +176,14 @@ export function concatOf(input: PlanInput, picture: Picture): Composite {
     picture: NEUTRAL,
     stage: { video: { chains, out: 'cat_v' }, audio: firstAudio ? 'cat_a' : null },
   };
+}
+
+/** The stage's colour: BT.709 when it tone-mapped a source, else the first source's, as before. */
+function stagedColor(videos: VideoStreamInfo[]): VideoColor | undefined {
+  return videos.some((v) => isHighDynamicRange(v.color)) ? BT709_COLOR : videos[0]!.color;
+}
+
+/** Whether any source of a stage is HDR: the stage tone-maps it, so no output can keep it. */
+export function stagesHdr(input: PlanInput): boolean {
+  return input.probes.some((p) => isHighDynamicRange(p.video?.color));
 }

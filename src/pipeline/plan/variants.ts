@@ -4,7 +4,9 @@
  * of its own. Their video: one scaled picture each, keyframes at every segment boundary.
  */
 import type { AudioFields, HlsStreamSpec, VideoCodec } from '../../domain/format.ts';
-import { audioBranch, audioEncodeOptions, volumeFilters, type GroupContext, type PlanInput } from './common.ts';
+import { alternateAudioBranch, audioBranch, audioEncodeOptions, sourceDuration, trimmedDuration, volumeFilters, type GroupContext, type PlanInput } from './common.ts';
+import { NO_AUDIO_LANGUAGES, type AudioLanguages } from '../../domain/audio-languages.ts';
+import type { AudioStreamInfo } from '../ffmpeg/probe.ts';
 import { pickTracks, type PickedTrack } from './audio-tracks.ts';
 import { colorTagOptions, withHdrParameters } from './hdr.ts';
 import { manifestLanguage } from '../../domain/media-tracks.ts';
@@ -26,8 +28,20 @@ export interface AudioRendition {
   track: PickedTrack;
   /** Its audio group: the renditions a variant offers, one per track it picks (HLS `agroup`). */
   group: number;
-  /** The group's default rendition: the first track picked. */
+  /** The group's default rendition: the first track picked (or the alternate_default one). */
   isDefault: boolean;
+  /** HLS AUTOSELECT; only an alternate_source may say no. */
+  autoselect: boolean;
+  /** An alternate_source rendition: the file it plays, not a source track. */
+  alternate?: LocalAudio;
+  /** The language main_source or alternate_source gave (`pt-BR`), which the manifests keep as given. */
+  askedLanguage?: string;
+}
+
+/** An alternate_source file as fetched: where it is, and its first audio track (the one it plays). */
+export interface LocalAudio {
+  path: string;
+  audio: AudioStreamInfo;
 }
 
 export interface AudioPlan {
@@ -39,9 +53,12 @@ export interface AudioPlan {
 /**
  * Throws when an audio_only stream is asked of a source without sound. A variant that picks
  * several tracks (audio_stream) gets a group of renditions, one per track, the first its default;
- * variants with the same audio settings and picks share one group, encoded once.
+ * variants with the same audio settings and picks share one group, encoded once. main_source
+ * relabels a video variant's track, and every alternate_source file (`files`, in `languages`'
+ * order) is one more rendition of each video variant's group.
  */
-export function planRenditions(streams: HlsStreamSpec[], input: PlanInput): AudioPlan {
+export function planRenditions(streams: HlsStreamSpec[], input: PlanInput, languages: AudioLanguages = NO_AUDIO_LANGUAGES, files: LocalAudio[] = []): AudioPlan {
+  if (files.length !== languages.alternates.length) throw new Error(`internal: ${languages.alternates.length} alternate_source blocks but ${files.length} files`);
   const renditions: AudioRendition[] = [];
   const groups = new Map<string, number>();
   const hasAudio = input.probes.some((p) => p.audio.length > 0);
@@ -52,8 +69,12 @@ export function planRenditions(streams: HlsStreamSpec[], input: PlanInput): Audi
     if (tracks.length !== 1) throw new Error(`stream ${i + 1} is audio_only, which is one rendition: its audio_stream must pick one track, not ${tracks.length}.`);
     const group = groups.size;
     groups.set(groupKey(s, tracks), group);
-    renditions.push({ key: audioKey(s), audio: s, folder: s.subPath, listed: true, track: tracks[0]!, group, isDefault: true });
+    renditions.push({ key: audioKey(s), audio: s, folder: s.subPath, listed: true, track: tracks[0]!, group, isDefault: true, autoselect: true });
   }
+  if (!hasAudio && (languages.main || files.length > 0)) {
+    throw new Error(`${languages.main ? 'main_source' : 'alternate_source'} labels the audio renditions beside the source's own sound, but the source has no audio.`);
+  }
+  const alternateDefault = languages.alternates.some((a) => a.isDefault);
   const variantAudio = new Map<HlsStreamSpec, number>();
   for (const s of streams) {
     if (s.audioOnly || s.videoOnly || !hasAudio) continue;
@@ -63,7 +84,29 @@ export function planRenditions(streams: HlsStreamSpec[], input: PlanInput): Audi
     if (group === undefined) {
       group = groups.size;
       groups.set(key, group);
-      for (const [k, track] of tracks.entries()) renditions.push({ key: audioKey(s), audio: s, folder: '', listed: false, track, group, isDefault: k === 0 });
+      if (languages.main && tracks.length > 1) {
+        throw new Error(`main_source names the language of one audio rendition, but audio_stream picks ${tracks.length} tracks of the source; pick one track or remove main_source.`);
+      }
+      for (const [k, picked] of tracks.entries()) {
+        const track = languages.main ? { ...picked, info: { ...picked.info, language: languages.main.containerLanguage, title: null } } : picked;
+        renditions.push({
+          key: audioKey(s), audio: s, folder: '', listed: false, track, group, isDefault: k === 0 && !alternateDefault, autoselect: true,
+          ...(languages.main ? { askedLanguage: languages.main.language } : {}),
+        });
+      }
+      for (const [k, file] of files.entries()) {
+        const asked = languages.alternates[k]!;
+        const track: PickedTrack = {
+          perSource: input.probes.map(() => null),
+          // The main track sets the group's format; the file's own track is converted to it.
+          stream: tracks[0]!.stream,
+          info: { number: 0, streamIndex: 0, codec: file.audio.codec, language: asked.containerLanguage, title: null, isDefault: asked.isDefault, channels: file.audio.channels },
+        };
+        renditions.push({
+          key: audioKey(s), audio: s, folder: '', listed: false, track, group, isDefault: asked.isDefault, autoselect: asked.autoselect,
+          alternate: file, askedLanguage: asked.language,
+        });
+      }
     }
     variantAudio.set(s, group);
   }
@@ -77,9 +120,14 @@ function groupKey(s: AudioFields, tracks: PickedTrack[]): string {
 }
 
 /** The rendition's label, language and default flag, as the manifests give them. */
-export function renditionLabel(r: AudioRendition): { name: string; language: string | null; isDefault: boolean } {
+export function renditionLabel(r: AudioRendition): { name: string; language: string | null; isDefault: boolean; autoselect: boolean } {
   const language = r.track.info.language;
-  return { name: r.track.info.title ?? (language ? languageName(language) : r.folder), language: language ? manifestLanguage(language) : null, isDefault: r.isDefault };
+  // A region or script asked for (`pt-BR`) is kept; a bare code is written in its shortest form (`fr`).
+  const asked = r.askedLanguage?.includes('-') ? r.askedLanguage : null;
+  return {
+    name: r.track.info.title ?? (language ? languageName(asked ?? language) : r.folder), language: asked ?? (language ? manifestLanguage(language) : null),
+    isDefault: r.isDefault, autoselect: r.autoselect,
+  };
 }
 
 const LANGUAGE_NAMES = new Intl.DisplayNames(['en'], { type: 'language', fallback: 'code' });
@@ -119,14 +167,23 @@ export function encodeVariants(
   segment: { seconds: number; sourceFps: number },
 ): { video: string[]; audio: string[]; options: string[]; quality?: PartQuality } {
   const { input, graph } = ctx;
+  const fromSources = renditions.filter((r) => !r.alternate);
   const joined = concatSources(
     graph,
     input.paths.map((_, i) => ({
       video: videoBranches(graph, i, shapes),
-      audio: renditions.map((r) => audioBranch(graph, r.audio, i, r.track)),
+      audio: fromSources.map((r) => audioBranch(graph, r.audio, i, r.track)),
     })),
   );
-  const audio = joined.audio.map((label, r) => through(graph, label, volumeFilters(renditions[r]!.audio), 'vol'));
+  // alternate_source files play on the (joined) sources' timeline: trimmed alike, as long as the picture.
+  const timeline = input.probes.reduce((sum, p) => sum + sourceDuration(p), 0);
+  const length = ctx.joined ? timeline : trimmedDuration(timeline, ctx.trim);
+  const audio = renditions.map((r) => {
+    const label = r.alternate
+      ? alternateAudioBranch(graph, r.audio, ctx.addInput({ path: r.alternate.path, options: ctx.trimmed.input }), r.alternate.audio, r.track.stream, length)
+      : joined.audio[fromSources.indexOf(r)]!;
+    return through(graph, label, volumeFilters(r.audio), 'vol');
+  });
   // The quality report (quality/): each variant's encoder statistics, and the first rendition's loudness.
   let meter: Filter | null = null;
   if (ctx.quality && audio[0] !== undefined) ({ audio: audio[0], meter } = loudnessBranch(graph, audio[0]));
