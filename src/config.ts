@@ -5,6 +5,7 @@ import { CRASH_POINTS, type CrashPoint } from './domain/lifecycle.ts';
 import { bool, int, list, type Setting } from './setting-kinds.ts';
 import { SCHEME_SETTINGS, type SchemeSettings } from './transfer/settings.ts';
 import { EncoderyError } from './domain/errors.ts';
+import { parseSealingKey, type SealingKey } from './domain/sealed.ts';
 
 /**
  * Every setting Encodery reads, from ENCODERY_* variables or the matching --flag (flags win).
@@ -87,6 +88,11 @@ export interface Config extends SchemeSettings {
    * refused, or (`lc`) written as AAC-LC with a line in the task log saying so.
    */
   heAac: HeAacMode;
+  /**
+   * Seals secret request fields (drm_key, encryption_key, …) before they are stored; null until
+   * the start resolves it (server.ts: this setting, else a key generated once in the data dir).
+   */
+  secretKey: SealingKey | null;
   /** Testing only: SIGKILL this process right after the named status change commits (domain/lifecycle.ts). */
   testCrashAt: CrashPoint | null;
 }
@@ -147,6 +153,7 @@ export const SETTINGS = {
   qualityReport: { env: 'ENCODERY_QUALITY_REPORT', flag: 'quality-report', help: 'A quality summary (PSNR, SSIM, loudness, duration difference, realtime factor) on every encoded video output, in extended GetStatus and notify; off skips the measuring', default: 'on' },
   strictFields: { env: 'ENCODERY_STRICT_FIELDS', flag: 'strict-fields', help: 'Refuse requests with fields Encodery does not know (answered with an error naming them) instead of accepting them with a warning', default: 'false' },
   heAac: { env: 'ENCODERY_HE_AAC', flag: 'he-aac', help: 'audio_codec dolby_heaac and dolby_heaacv2: refuse them (this FFmpeg has no HE-AAC encoder), or lc to write AAC-LC in their place with a line in the task log', default: 'refuse' },
+  secretKey: { env: 'ENCODERY_SECRET_KEY', flag: 'secret-key', help: '32 bytes (64 hex digits or base64) sealing secret request fields (drm_key, encryption_key, …) in the store with AES-256-GCM; every API node and worker sharing a store needs the same value (default: generated once into <data dir>/secret.key, mode 0600)' },
   testCrashAt: { env: 'ENCODERY_TEST_CRASH_AT', flag: 'test-crash-at', help: 'Testing only: the process kills itself (SIGKILL) right after this status change commits, e.g. destination-saved or media-finished; proves that nothing is lost at that point' },
 } satisfies Record<keyof Config, Setting>;
 
@@ -210,6 +217,8 @@ const schema = z.object({
   qualityReport: bool,
   strictFields: bool,
   heAac: z.enum(HE_AAC_MODES, { error: 'must be refuse or lc' }),
+  // The key itself is never quoted in the message.
+  secretKey: z.string().optional().refine((k) => k === undefined || parseSealingKey(k) !== null, 'must be 32 bytes as 64 hex digits or base64 (e.g. openssl rand -hex 32)').transform((k) => (k === undefined ? null : parseSealingKey(k))),
   testCrashAt: z.enum(CRASH_POINTS, { error: `must be one of ${CRASH_POINTS.join(', ')}` }).optional(),
 });
 

@@ -2,6 +2,7 @@ import { type FieldMap, type FieldValue } from '../../../domain/fields.ts';
 import { editingUrls, withoutEmptyBlocks } from '../../../domain/format.ts';
 import { protectionUrls } from '../../../domain/drm.ts';
 import { presetFields } from '../../../domain/presets.ts';
+import { sealSecrets, sealingKeyOf } from '../../../domain/sealed.ts';
 import { parsePriority } from '../../../domain/priority.ts';
 import { parseQc } from '../../../domain/qc.ts';
 import { checkQuery, unknownRefusal, unknownWarnings, type FieldReport } from '../../../domain/field-check.ts';
@@ -93,9 +94,11 @@ async function validateFormat(ctx: ActionContext, raw: FieldValue, index: number
   for (const a of editingUrls(spec)) checkLocation(ctx, a.url, 'source', `${where}${a.field}: `);
   for (const k of protectionUrls(spec)) checkLocation(ctx, k.url, 'source', `${where}${k.field}: `);
   const saveAs = presetNameIn(fields, 'save_preset', where);
+  // Secret fields (drm_key, encryption_key, …) are stored sealed; the encoder opens them.
+  const sealed = sealSecrets(fields, sealingKeyOf(ctx.config));
   return {
-    task: { output: spec.output, format: JSON.stringify(fields), destinations },
-    preset: saveAs === null ? null : { name: saveAs, output: spec.output, format: JSON.stringify(presetFields(fields, spec.output)) },
+    task: { output: spec.output, format: JSON.stringify(sealed), destinations },
+    preset: saveAs === null ? null : { name: saveAs, output: spec.output, format: JSON.stringify(presetFields(sealed, spec.output)) },
   };
 }
 
@@ -133,7 +136,8 @@ function checkFieldNames(map: FieldMap, where: string): void {
   }
 }
 
-export function validateOptions(query: FieldMap): FieldMap {
+/** The media's own fields as stored: secret ones (an inert oidc_refresh_token) sealed. */
+export function validateOptions(query: FieldMap, ctx: Pick<ActionContext, 'config'>): FieldMap {
   const options: FieldMap = {};
   for (const [key, value] of Object.entries(query)) if (!NOT_OPTIONS.has(key)) options[key] = value;
   checkFieldNames(options, '');
@@ -146,5 +150,5 @@ export function validateOptions(query: FieldMap): FieldMap {
   yesNo(query, 'notify_upload_extended');
   const priority = parsePriority(query['priority']);
   if (!priority.ok) throw new ApiError(priority.error);
-  return options;
+  return sealSecrets(options, sealingKeyOf(ctx.config));
 }
