@@ -247,6 +247,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
   if (c.role !== 'all' && !c.redisUrl) {
     throw new ConfigError(`${SETTINGS.role.env} (--${SETTINGS.role.flag}): ${c.role} needs ${SETTINGS.redisUrl.env} (--${SETTINGS.redisUrl.flag}); without Redis one process does everything (role all)`);
   }
+  if ((c.spekeAwsAccessKeyId === null) !== (c.spekeAwsSecretAccessKey === null)) {
+    const missing = c.spekeAwsAccessKeyId === null ? SETTINGS.spekeAwsAccessKeyId : SETTINGS.spekeAwsSecretAccessKey;
+    throw new ConfigError(`${missing.env} (--${missing.flag}): SPEKE credentials are an access key id and a secret access key together; give both, or neither for the AWS credential chain`);
+  }
   const dataDir = path.resolve(c.dataDir);
   const fileRoots = (c.fileRoots ?? [path.join(dataDir, 'files')]).map((r) => path.resolve(r));
   const sharedFileRoots = (c.sharedFileRoots ?? []).map((r) => path.resolve(r));
