@@ -39,7 +39,8 @@ import { fileRootsFor } from './domain/file-roots.ts';
 import { createLogger } from './log.ts';
 import { watchMediaEnds } from './media-ends.ts';
 import { mediaOptions } from './domain/media-options.ts';
-import { SECRET_KEY_SETTING, parseSealingKey } from './domain/sealed.ts';
+import { SECRET_KEY_SETTING, parseSealingKey, sealingKeyOf } from './domain/sealed.ts';
+import { sealClearSecrets } from './store/reseal.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -380,6 +381,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   try {
     await core.waitForStore();
+    await sealClearSecrets(db, sealingKeyOf(config)).then(
+      (sealed) => Object.values(sealed).some((n) => n > 0) && log.info({ sealed }, 'secret fields stored in clear by an older version sealed'),
+      (err: unknown) => log.warn({ err }, 'sealing secret fields stored in clear failed; they stay usable and are sealed at the next start'),
+    );
     if (bull && config.role === 'all') {
       workers = await mediaWorkers(config, core);
       chunkers = await chunkWorkers(config, log, core.storage);

@@ -107,7 +107,7 @@ describe('secret fields sealed at rest (issue 17)', { timeout: 300_000 }, () => 
     assert.ok(!stored.includes(KEY) && /encodery-sealed:v1:/.test(stored), 'the new media stores it sealed');
   });
 
-  test('a process with another ENCODERY_SECRET_KEY ends the media in Error naming the setting; a preset it cannot open is refused the same way', async () => {
+  test('a process with another ENCODERY_SECRET_KEY ends the media in Error naming the setting; a preset it cannot open is refused the same way; values stored in clear are sealed at start', async () => {
     const added = await t.call('json', {
       action: 'AddMediaBenchmark', source: `file://${clip}`,
       format: { output: 'mpeg_dash', segment_duration: '2', size: '0x180', bitrate: '200k', drm_key: KEY, drm_key_id: KID, destination: `file://${t.filesDir}/never/video.mpd` },
@@ -115,10 +115,19 @@ describe('secret fields sealed at rest (issue 17)', { timeout: 300_000 }, () => 
     const id = added.MediaID;
     assert.ok(id, JSON.stringify(added));
     await waitFor(async () => (await t.call('json', { action: 'GetStatus', mediaid: id })).status === 'Ready to process');
+    // A preset and a media option an older version stored in clear: the next start seals them.
+    const legacy = JSON.stringify({ output: 'advanced_hls', encryption: 'yes', encryption_key: HLS_KEY, stream: { size: '0x180' } });
+    await sql`insert into preset (user_id, name, output, format, created_at, updated_at) values (${USER.id}, 'legacy_hls', 'advanced_hls', ${legacy}, ${Date.now()}, ${Date.now()})`.execute(t.server.db);
+    await sql`update media set options = ${JSON.stringify({ oidc_refresh_token: 'clear-refresh-token' })} where id = ${Number(id)}`.execute(t.server.db);
+    const sealedBefore = (await sql<{ format: string }>`select format from task where media_id = ${Number(id)}`.execute(t.server.db)).rows[0]!.format;
     await t.server.close();
     // The same store and data dir, another key: as a worker given the wrong value would run.
     const other = await startServer({ ...t.config, secretKey: parseSealingKey(SECRET_B) }, {});
     try {
+      const after = JSON.stringify((await sql`select p.format, m.options from preset p, media m where p.name = 'legacy_hls' and m.id = ${Number(id)}`.execute(other.db)).rows);
+      assert.ok(!after.includes(HLS_KEY) && !after.includes('clear-refresh-token'), 'the start sealed what was stored in clear');
+      assert.equal((after.match(new RegExp(`encodery-sealed:v1:${parseSealingKey(SECRET_B)!.fingerprint}:`, 'g')) ?? []).length, 2);
+      assert.equal((await sql<{ format: string }>`select format from task where media_id = ${Number(id)}`.execute(other.db)).rows[0]!.format, sealedBefore, 'a sealed value is left as it is');
       const call = async (query: Record<string, unknown>) => {
         const res = await fetch(`${other.url}/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `json=${encodeURIComponent(JSON.stringify({ query: { userid: USER.id, userkey: USER.key, ...query } }))}` });
         return ((await res.json()) as { response: any }).response;

@@ -91,6 +91,16 @@ export function openSecrets(fields: FieldMap, key: SealingKey): FieldMap {
   return mapSecrets(fields, (value, field) => key.open(value, field));
 }
 
+/** Whether any secret-role value of `fields` is still in clear (stored before sealing existed). */
+export function hasClearSecrets(fields: FieldMap): boolean {
+  let clear = false;
+  mapSecrets(fields, (value) => {
+    if (!isSealed(value)) clear = true;
+    return value;
+  });
+  return clear;
+}
+
 function mapSecrets(fields: FieldMap, change: (value: string, field: string) => string): FieldMap {
   const walk = (value: FieldValue, secretField: string | null): FieldValue => {
     if (typeof value === 'string') return secretField !== null && value.trim() !== '' ? change(value, secretField) : value;
