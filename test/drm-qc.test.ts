@@ -88,6 +88,23 @@ describe('QC of encrypted DASH outputs (issue 17)', { timeout: 300_000 }, () => 
     assert.ok(!clear.checks.some((c) => c.name === 'qc_encryption'));
   });
 
+  test('qc auto on an encrypted CMAF output (fmp4_hls): its HLS-listed segments are checked and every track reports its key id', async () => {
+    const { MediaID: id } = await t.call('json', {
+      action: 'AddMedia', source: `file://${clip}`,
+      format: { output: 'fmp4_hls', segment_duration: '2', size: '0x180', bitrate: '200k', turbo: 'yes', drm_key: KEY, drm_key_id: KID, playready_drm: 'yes', qc: 'auto', destination: `file://${t.filesDir}/cmaf/master.m3u8` },
+    });
+    const { final } = await untilFinal(t, id);
+    assert.equal(final.status, 'Finished', JSON.stringify(final));
+    const child = (await t.call('json', { action: 'GetStatus', mediaid: one(asList(final.format)[0]!.qc_media)!.mediaid, extended: 'yes' })).job;
+    const report = one(child.format).qc_report!;
+    assert.equal(report.result, 'pass', JSON.stringify(report, null, 1));
+    const tracks = asList(report.encrypted_track) as { key_id?: string; scheme: string; systems: string }[];
+    assert.ok(tracks.length >= 2, JSON.stringify(tracks));
+    for (const track of tracks) assert.deepEqual([track.scheme, track.key_id, track.systems], ['cenc', KID_UUID, 'PlayReady']);
+    const names = asList(report.check).map((c: { name: string }) => c.name);
+    for (const name of ['qc_encryption', 'qc_duration', 'qc_validate_dts', 'qc_segment_starts_with_idr']) assert.ok(names.includes(name), `${name} ran: ${names.join(', ')}`);
+  });
+
   test('QC tests that decode the output are refused on an encrypted one, naming them; qc auto is accepted', async () => {
     const refused = await t.call('json', {
       action: 'AddMedia', source: `file://${clip}`,
