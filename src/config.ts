@@ -5,6 +5,7 @@ import { CRASH_POINTS, type CrashPoint } from './domain/lifecycle.ts';
 import { bool, int, list, type Setting } from './setting-kinds.ts';
 import { SCHEME_SETTINGS, type SchemeSettings } from './transfer/settings.ts';
 import { EncoderyError } from './domain/errors.ts';
+import { parseSealingKey, type SealingKey } from './domain/sealed.ts';
 
 /**
  * Every setting Encodery reads, from ENCODERY_* variables or the matching --flag (flags win).
@@ -92,6 +93,11 @@ export interface Config extends SchemeSettings {
    * first; 0 = no cache. In the data dir, or in ENCODERY_STORAGE_URL when set (shared by a cluster).
    */
   cacheMaxBytes: number;
+  /**
+   * Seals secret request fields (drm_key, encryption_key, …) before they are stored; null until
+   * the start resolves it (server.ts: this setting, else a key generated once in the data dir).
+   */
+  secretKey: SealingKey | null;
   /** Testing only: SIGKILL this process right after the named status change commits (domain/lifecycle.ts). */
   testCrashAt: CrashPoint | null;
 }
@@ -153,6 +159,7 @@ export const SETTINGS = {
   strictFields: { env: 'ENCODERY_STRICT_FIELDS', flag: 'strict-fields', help: 'Refuse requests with fields Encodery does not know (answered with an error naming them) instead of accepting them with a warning', default: 'false' },
   heAac: { env: 'ENCODERY_HE_AAC', flag: 'he-aac', help: 'audio_codec dolby_heaac and dolby_heaacv2: refuse them (this FFmpeg has no HE-AAC encoder), or lc to write AAC-LC in their place with a line in the task log', default: 'refuse' },
   cacheMaxBytes: { env: 'ENCODERY_CACHE_MAX_BYTES', flag: 'cache-max-bytes', help: 'Output cache size in bytes: a format already encoded from the same source bytes, by the same user, with the same settings and FFmpeg build, is delivered from the cache without encoding; least recently used entries are evicted first; kept in the data dir, or in ENCODERY_STORAGE_URL when set (shared by the cluster); 0 = off', default: '0' },
+  secretKey: { env: 'ENCODERY_SECRET_KEY', flag: 'secret-key', help: '32 bytes (64 hex digits or base64) sealing secret request fields (drm_key, encryption_key, …) in the store with AES-256-GCM; every API node and worker sharing a store needs the same value (default: generated once into <data dir>/secret.key, mode 0600)' },
   testCrashAt: { env: 'ENCODERY_TEST_CRASH_AT', flag: 'test-crash-at', help: 'Testing only: the process kills itself (SIGKILL) right after this status change commits, e.g. destination-saved or media-finished; proves that nothing is lost at that point' },
 } satisfies Record<keyof Config, Setting>;
 
@@ -217,6 +224,8 @@ const schema = z.object({
   strictFields: bool,
   heAac: z.enum(HE_AAC_MODES, { error: 'must be refuse or lc' }),
   cacheMaxBytes: int(0, Number.MAX_SAFE_INTEGER),
+  // The key itself is never quoted in the message.
+  secretKey: z.string().optional().refine((k) => k === undefined || parseSealingKey(k) !== null, 'must be 32 bytes as 64 hex digits or base64 (e.g. openssl rand -hex 32)').transform((k) => (k === undefined ? null : parseSealingKey(k))),
   testCrashAt: z.enum(CRASH_POINTS, { error: `must be one of ${CRASH_POINTS.join(', ')}` }).optional(),
 });
 
@@ -244,6 +253,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
   const c = parsed.data;
   if (c.role !== 'all' && !c.redisUrl) {
     throw new ConfigError(`${SETTINGS.role.env} (--${SETTINGS.role.flag}): ${c.role} needs ${SETTINGS.redisUrl.env} (--${SETTINGS.redisUrl.flag}); without Redis one process does everything (role all)`);
+  }
+  if ((c.spekeAwsAccessKeyId === null) !== (c.spekeAwsSecretAccessKey === null)) {
+    const missing = c.spekeAwsAccessKeyId === null ? SETTINGS.spekeAwsAccessKeyId : SETTINGS.spekeAwsSecretAccessKey;
+    throw new ConfigError(`${missing.env} (--${missing.flag}): SPEKE credentials are an access key id and a secret access key together; give both, or neither for the AWS credential chain`);
   }
   const dataDir = path.resolve(c.dataDir);
   const fileRoots = (c.fileRoots ?? [path.join(dataDir, 'files')]).map((r) => path.resolve(r));

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { Config, User } from './config.ts';
+import { ConfigError, type Config, type User } from './config.ts';
 import { createStore, storeAnswers, type Db, type StoreHealth } from './store/db.ts';
 import { describeStoreFault, retryWhileUnavailable, type RetryOptions } from './store/faults.ts';
 import { getMedia, getTasks, listUnfinished } from './store/repo.ts';
@@ -39,6 +39,8 @@ import { fileRootsFor } from './domain/file-roots.ts';
 import { createLogger } from './log.ts';
 import { watchMediaEnds } from './media-ends.ts';
 import { mediaOptions } from './domain/media-options.ts';
+import { SECRET_KEY_SETTING, parseSealingKey, sealingKeyOf } from './domain/sealed.ts';
+import { sealClearSecrets } from './store/reseal.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -314,6 +316,7 @@ function mediaRoute(db: Db) {
  */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   if (config.role === 'worker') throw new Error('startServer answers the API; use startWorker for the worker role');
+  config = withSealingKey(config);
   const core = await openCore(config, opts);
   const { log, users, db, lifecycle, metrics, outbox, storage, storeHealth } = core;
 
@@ -378,6 +381,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   try {
     await core.waitForStore();
+    await sealClearSecrets(db, sealingKeyOf(config)).then(
+      (sealed) => Object.values(sealed).some((n) => n > 0) && log.info({ sealed }, 'secret fields stored in clear by an older version sealed'),
+      (err: unknown) => log.warn({ err }, 'sealing secret fields stored in clear failed; they stay usable and are sealed at the next start'),
+    );
     if (bull && config.role === 'all') {
       workers = await mediaWorkers(config, core);
       chunkers = await chunkWorkers(config, log, core.storage);
@@ -399,6 +406,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 /** The cluster's `worker` role: processes media from the Redis queue; opens no port. */
 export async function startWorker(config: Config, opts: StartOptions = {}): Promise<RunningWorker> {
   if (!config.redisUrl) throw new Error('the worker role needs ENCODERY_REDIS_URL');
+  config = withSealingKey(config);
   const core = await openCore(config, opts);
   const { log, db, outbox, storeHealth } = core;
   const queue = await clusterQueue(config, log, db);
@@ -436,6 +444,25 @@ export async function startWorker(config: Config, opts: StartOptions = {}): Prom
   core.setQueue({ get waiting() { return queue.waiting; }, get running() { return running.running; }, connected: () => queue.connected() });
   sweeper = reconciler(config, core, queue);
   return { db, storeHealth, healthUrl: healthServer?.url ?? null, close };
+}
+
+/**
+ * ENCODERY_SECRET_KEY, or on a single machine a key made on the first start and kept in the data
+ * dir (readable by this user only); processes sharing the data dir share it, other machines do not.
+ */
+function withSealingKey(config: Config): Config {
+  if (config.secretKey) return config;
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const file = path.join(config.dataDir, 'secret.key');
+  try {
+    // wx: two processes starting at once on one data dir keep the first one's key.
+    fs.writeFileSync(file, crypto.randomBytes(32).toString('hex') + '\n', { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const key = parseSealingKey(fs.readFileSync(file, 'utf8'));
+  if (!key) throw new ConfigError(`${file} does not hold a sealing key (64 hex digits); restore it, or set ${SECRET_KEY_SETTING}`);
+  return { ...config, secretKey: key };
 }
 
 /** The first start makes one user and keeps it in the data dir; later starts read it back. */

@@ -382,8 +382,8 @@ describe('Common Encryption of DASH and CMAF (issue 17)', { timeout: 480_000 }, 
       // A key document is read like a source: never from outside the user's file roots.
       const outside = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output: 'mpeg_dash', cpix_url: 'file:///etc/passwd', destination: `file://${t.filesDir}/never/video.mpd` } });
       assert.match(String(outside.errors?.error), /^cpix_url: /);
-      const qc = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output: 'mpeg_dash', drm_key: KEY, drm_key_id: KID, qc: 'auto', destination: `file://${t.filesDir}/never/video.mpd` } });
-      assert.match(String(qc.errors?.error), /qc cannot check an encrypted mpeg_dash/);
+      const qc = await t.call('json', { action: 'AddMedia', source: `file://${clip}`, format: { output: 'mpeg_dash', drm_key: KEY, drm_key_id: KID, qc: { qc_freeze: '' }, destination: `file://${t.filesDir}/never/video.mpd` } });
+      assert.match(String(qc.errors?.error), /qc: qc_freeze cannot check an encrypted mpeg_dash/);
       assert.ok(!String(qc.errors?.error).includes(KEY));
     } finally {
       await broken.close();

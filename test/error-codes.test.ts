@@ -22,6 +22,7 @@ import { QueueUnavailableError, RetryLater } from '../src/queue/types.ts';
 import { StoreError } from '../src/store/db.ts';
 import { ConfigError } from '../src/config.ts';
 import { UploadTooLargeError } from '../src/dashboard/plugin.ts';
+import { SecretUnsealableError } from '../src/domain/sealed.ts';
 import { collectLogs, one, startTestServer, type TestServer } from './helpers.ts';
 
 /** One of every error class, with whether it should say a later try may work. */
@@ -45,6 +46,7 @@ const EVERY_CLASS: [EncoderyError, boolean][] = [
   [new ForbiddenAddressError('10.0.0.1'), false],
   [new HttpTimeoutError('connect', 15), true],
   [new UploadTooLargeError('the file is larger than 10 bytes'), false],
+  [new SecretUnsealableError('drm_key was sealed with another ENCODERY_SECRET_KEY'), false],
 ];
 
 test('every error class carries a code of the table and its own retry rule; every code has a class', () => {

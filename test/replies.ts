@@ -58,6 +58,8 @@ export interface QualityReportWire {
 export interface QcReportWire {
   result: string;
   reference: string;
+  /** An encrypted output's tracks (an Encodery addition). */
+  encrypted_track?: OneOrMany<{ name: string; kind: string; scheme: string; key_id?: string; systems: string; segments: string; encrypted_segments: string }>;
   check?: OneOrMany<{ name: string; result: string; measured?: string; expected?: string; reason?: string }>;
   metric?: OneOrMany<{
     name: string; result: string; frames?: string; min?: string; max?: string; mean?: string; median?: string; harm_mean?: string;

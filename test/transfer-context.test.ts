@@ -22,6 +22,10 @@ test('transferContext – every scheme setting from configuration reaches the tr
     ENCODERY_SFTP_KEY_PASSPHRASE: 'secret words',
     ENCODERY_SFTP_KNOWN_HOSTS: key,
     ENCODERY_FTPS_CA_FILE: key,
+    ENCODERY_SPEKE_AWS_REGION: 'eu-west-3',
+    ENCODERY_SPEKE_AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE',
+    ENCODERY_SPEKE_AWS_SECRET_ACCESS_KEY: 'secret/example',
+    ENCODERY_SPEKE_AWS_SESSION_TOKEN: 'token',
     ENCODERY_MAX_SOURCE_BYTES: '1234',
     ENCODERY_TRANSFER_DEADLINE_SECONDS: '77',
   });
@@ -54,7 +58,10 @@ test('scheme settings – each keeps its ENCODERY_ name and flag, and a bad valu
   }
   assert.deepEqual(
     Object.values(SCHEME_SETTINGS).map((s) => s.env).sort(),
-    ['ENCODERY_AZURE_ENDPOINT', 'ENCODERY_FTPS_CA_FILE', 'ENCODERY_S3_ENDPOINT', 'ENCODERY_S3_REGION', 'ENCODERY_SFTP_KEY_FILE', 'ENCODERY_SFTP_KEY_PASSPHRASE', 'ENCODERY_SFTP_KNOWN_HOSTS'],
+    [
+      'ENCODERY_AZURE_ENDPOINT', 'ENCODERY_FTPS_CA_FILE', 'ENCODERY_S3_ENDPOINT', 'ENCODERY_S3_REGION', 'ENCODERY_SFTP_KEY_FILE', 'ENCODERY_SFTP_KEY_PASSPHRASE', 'ENCODERY_SFTP_KNOWN_HOSTS',
+      'ENCODERY_SPEKE_AWS_ACCESS_KEY_ID', 'ENCODERY_SPEKE_AWS_REGION', 'ENCODERY_SPEKE_AWS_SECRET_ACCESS_KEY', 'ENCODERY_SPEKE_AWS_SESSION_TOKEN',
+    ],
   );
   const defaults = loadConfig({});
   assert.deepEqual(
@@ -63,4 +70,7 @@ test('scheme settings – each keeps its ENCODERY_ name and flag, and a bad valu
   );
   assert.throws(() => loadConfig({ ENCODERY_SFTP_KEY_FILE: '/nowhere/key' }), /ENCODERY_SFTP_KEY_FILE \(--sftp-key-file\): not a readable file/);
   assert.throws(() => loadConfig({}, ['--azure-endpoint', 'ftp://x']), /ENCODERY_AZURE_ENDPOINT \(--azure-endpoint\)/);
+  // An access key without its secret (or the reverse) is a start-up error naming the missing one, never quoting the other.
+  assert.throws(() => loadConfig({ ENCODERY_SPEKE_AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE' }), /^ConfigError: ENCODERY_SPEKE_AWS_SECRET_ACCESS_KEY \(--speke-aws-secret-access-key\): SPEKE credentials are an access key id and a secret access key together/);
+  assert.throws(() => loadConfig({ ENCODERY_SPEKE_AWS_SECRET_ACCESS_KEY: 'secret/example' }), (err: Error) => /ENCODERY_SPEKE_AWS_ACCESS_KEY_ID/.test(err.message) && !err.message.includes('secret/example'));
 });

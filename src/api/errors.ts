@@ -69,6 +69,7 @@ const WIRE_RULES: Record<ErrorCode, WireRule> = {
   ENCODERY_FORBIDDEN_ADDRESS: 'internal',
   ENCODERY_HTTP_TIMEOUT: 'internal',
   ENCODERY_UPLOAD_TOO_LARGE: 'internal',
+  ENCODERY_SECRET_UNSEALABLE: 'described',
 };
 
 /** The rule for one code (exported for the test that every code has one). */

@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   ENCODERY_FORBIDDEN_ADDRESS: 'A host resolves to a private or reserved address (internal; users see a transfer error).',
   ENCODERY_HTTP_TIMEOUT: 'An HTTP origin stayed silent too long (internal; users see a retryable transfer error).',
   ENCODERY_UPLOAD_TOO_LARGE: 'A dashboard upload is over the size limit.',
+  ENCODERY_SECRET_UNSEALABLE: 'A stored secret field (drm_key, encryption_key, …) was sealed with another ENCODERY_SECRET_KEY than this process has.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

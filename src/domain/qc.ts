@@ -319,6 +319,19 @@ function toSpec(o: QcObject, failParent: boolean): QcSpec {
   return { auto: false, checks, metrics, originalSource: vm?.original_source ?? null, failParent };
 }
 
+/**
+ * The tests of a spec that decode the output (pictures, sound, metrics): QC holds no content key,
+ * so an encrypted output refuses them; the other tests read packets and boxes only.
+ */
+export function decodingTests(spec: QcSpec): string[] {
+  const c = spec.checks;
+  const names: [unknown, string][] = [
+    [c.loudness, 'qc_loudness'], [c.truePeak, 'qc_true_peak'], [c.silence, 'qc_silence'], [c.black, 'qc_black'], [c.freeze, 'qc_freeze'],
+    [spec.metrics.length > 0 ? spec.metrics : undefined, 'qc_video_metrics'],
+  ];
+  return names.filter(([given]) => given !== undefined).map(([, name]) => name);
+}
+
 /** The QC fields a format stores for its child media (echoed in the child's GetStatus). */
 export function qcFieldsOf(format: FieldMap, media: FieldMap): FieldMap {
   const out: FieldMap = {};
@@ -364,8 +377,29 @@ export interface MetricResult {
   reason?: string;
 }
 
+/** One track of an encrypted output as its own boxes say (pipeline/drm/inspect.ts), read without the key. */
+export interface TrackEncryption {
+  /** The track's folder in the output (`stream_0`, `audio_eng`, …). */
+  track: string;
+  kind: 'video' | 'audio' | 'other';
+  /** `schm` scheme type (`cenc`); null: the track is clear. */
+  scheme: string | null;
+  /** `tenc` default_KID as a UUID; null when the track is clear. */
+  keyId: string | null;
+  /** DRM systems with a `pssh` box in the init segment (names, or system ids Encodery does not know). */
+  systems: string[];
+  segments: number;
+  /** Media segments whose every fragment carries sample encryption (`senc`). */
+  encryptedSegments: number;
+}
+
 export interface QcReport {
   result: QcResult;
+  /**
+   * An encrypted output's tracks: key id, scheme and systems each (absent for a clear output).
+   * @default undefined
+   */
+  encryption?: TrackEncryption[];
   /** The reference the metrics compared against (redacted URL or `source`). */
   reference?: string;
   checks: CheckResult[];

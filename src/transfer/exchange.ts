@@ -1,12 +1,14 @@
 /**
  * One request and its (small) text answer over HTTP(S), through the same guarded agents as every
- * download: for key servers (SPEKE), which are asked with a POST rather than read like a file.
+ * download: for key servers (SPEKE), which are asked with a POST rather than read like a file,
+ * and signed with AWS SigV4 where the settings say the server wants it (aws-sign.ts).
  */
 import { firstHeader, httpRequest } from './http-client.ts';
 import { statusLine } from './http.ts';
 import { namesPrivateAddress } from './guard.ts';
 import { redactUrl } from './redact.ts';
 import { toTransferError } from './errors.ts';
+import { awsSigningFor, signedHeaders } from './aws-sign.ts';
 import { TransferError, type TransferContext } from './types.ts';
 
 /** A key server's answer is a CPIX document of a few kilobytes. */
@@ -22,10 +24,13 @@ export async function postForText(url: string, body: string, headers: Record<str
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TransferError(`${redactUrl(url)} is not an http:// or https:// URL`);
   if (parsed.username !== '' || parsed.password !== '') throw new TransferError(`${redactUrl(url)} must not carry a user name or password`);
   if (!ctx.allowPrivateNetwork && namesPrivateAddress(parsed)) throw new TransferError(`${redactUrl(url)} names a private address, which this server does not contact`);
+  const signing = awsSigningFor(parsed, ctx);
+  const sent = { ...headers, 'content-length': String(Buffer.byteLength(body)) };
+  const final = signing ? await signedHeaders(parsed, sent, body, signing, ctx) : sent;
   try {
     const res = await httpRequest(parsed, {
       method: 'POST',
-      headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+      headers: final,
       body,
       allowPrivateNetwork: ctx.allowPrivateNetwork,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -44,6 +49,11 @@ export async function postForText(url: string, body: string, headers: Record<str
         throw new TransferError(`${redactUrl(url)} answered with more than ${MAX_ANSWER_BYTES} bytes`);
       }
       chunks.push(chunk);
+    }
+    if (res.statusCode === 401 || res.statusCode === 403) {
+      throw new TransferError(signing
+        ? `the key server ${redactUrl(url)} refused the AWS SigV4-signed request (${statusLine(res.statusCode)}): check that the credentials may call it (execute-api:Invoke) and that ${signing.region} is its region (ENCODERY_SPEKE_AWS_REGION)`
+        : `the key server ${redactUrl(url)} refused the request (${statusLine(res.statusCode)}); if it wants AWS SigV4-signed requests (API Gateway with IAM auth), set ENCODERY_SPEKE_AWS_REGION and its credentials`);
     }
     if (res.statusCode < 200 || res.statusCode > 299) throw new TransferError(`${redactUrl(url)} answered ${statusLine(res.statusCode)}`);
     return Buffer.concat(chunks).toString('utf8');

@@ -32,7 +32,26 @@ const ftps = {
   ftpsCaFile: { env: 'ENCODERY_FTPS_CA_FILE', flag: 'ftps-ca-file', help: 'PEM CA certificates trusted for ftps:// besides the system ones', value: readableFile },
 } satisfies Record<string, CheckedSetting>;
 
-export const SCHEME_SETTINGS = { ...azure, ...s3, ...sftp, ...ftps };
+const optionalText = z.string().trim().optional().transform((v) => (v === undefined || v === '' ? null : v));
+
+/**
+ * SPEKE key servers (speke_url, asked through exchange.ts) behind AWS IAM auth (API Gateway,
+ * Lambda function URLs) want SigV4-signed requests: these say for which region, and with which
+ * credentials when AWS's own chain (AWS_ACCESS_KEY_ID…, profiles, instance roles) is not meant.
+ */
+const speke = {
+  spekeAwsRegion: {
+    env: 'ENCODERY_SPEKE_AWS_REGION',
+    flag: 'speke-aws-region',
+    help: 'Sign every speke_url request with AWS SigV4 for this region (service execute-api, or lambda for a Lambda function URL); unset: only API Gateway and Lambda URL hosts are signed, for the region in their name',
+    value: z.string().trim().regex(/^[a-z0-9-]+$/, 'must be a region name such as us-east-1').optional().transform((v) => v ?? null),
+  },
+  spekeAwsAccessKeyId: { env: 'ENCODERY_SPEKE_AWS_ACCESS_KEY_ID', flag: 'speke-aws-access-key-id', help: 'Access key id signing SPEKE requests (with the secret key); unset: the AWS credential chain (AWS_ACCESS_KEY_ID, profiles, instance roles)', value: optionalText },
+  spekeAwsSecretAccessKey: { env: 'ENCODERY_SPEKE_AWS_SECRET_ACCESS_KEY', flag: 'speke-aws-secret-access-key', help: 'Secret access key signing SPEKE requests; never shown', value: optionalText },
+  spekeAwsSessionToken: { env: 'ENCODERY_SPEKE_AWS_SESSION_TOKEN', flag: 'speke-aws-session-token', help: 'Session token of temporary SPEKE credentials, if they have one', value: optionalText },
+} satisfies Record<string, CheckedSetting>;
+
+export const SCHEME_SETTINGS = { ...azure, ...s3, ...sftp, ...ftps, ...speke };
 
 /**
  * What the scheme modules read (ctx.s3Endpoint, ctx.sftpKeyFile, …): null or absent, nothing

@@ -6,6 +6,7 @@
  */
 import { BUILT_IN_PRESETS, PRESET_NAME, builtInPreset, presetFields, type Preset } from '../../domain/presets.ts';
 import * as repo from '../../store/repo.ts';
+import { sealSecrets, sealingKeyOf } from '../../domain/sealed.ts';
 import { redactFields } from '../../transfer/redact.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { many, scalar } from '../query.ts';
@@ -46,7 +47,8 @@ async function planPresets(ctx: ActionContext) {
     // Destinations belong to a media, not to a preset: dropped without being checked.
     const { destination: _omit, ...own } = formatMap(raw, where);
     const { fields, spec } = await resolveFormat(ctx, own, where);
-    prepared.push({ output: spec.output, format: JSON.stringify(presetFields(fields, spec.output)) });
+    // Secret fields are stored sealed, as a media's are; output_preset opens them.
+    prepared.push({ output: spec.output, format: JSON.stringify(sealSecrets(presetFields(fields, spec.output), sealingKeyOf(ctx.config))) });
   }
 
   let names: string[];

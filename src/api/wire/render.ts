@@ -201,6 +201,11 @@ export function qcReportWire(r: QcReport): WireObject {
   return {
     result: r.result,
     reference: r.reference,
+    // An encrypted output's tracks as its boxes say (an Encodery addition): which key id protects which track.
+    encrypted_track: r.encryption?.map((t) => ({
+      name: t.track, kind: t.kind, scheme: t.scheme ?? 'none', key_id: t.keyId ?? undefined, systems: t.systems.join(', '),
+      segments: String(t.segments), encrypted_segments: String(t.encryptedSegments),
+    })),
     check: r.checks.map((c) => ({ name: c.name, result: c.result, measured: c.measured, expected: c.expected, reason: c.reason })),
     metric: r.metrics.map((m) => ({
       name: m.metric,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import * as repo from '../../store/repo.ts';
 import type { FieldMap } from '../../domain/fields.ts';
 import { parseFormat, type OutputSpec } from '../../domain/format.ts';
+import { openSecrets, sealingKeyOf } from '../../domain/sealed.ts';
 import { MediaStatus, TaskStatus, isFinalTask } from '../../domain/status.ts';
 import { fittedToSource, planMedia, type EncodeGroup, type MediaTask, type PlanInput } from '../plan/index.ts';
 import { withPacketsForPassthrough } from '../plan/passthrough.ts';
@@ -37,7 +38,8 @@ export async function encodeAll(run: MediaRunContext, fetched: PlanInput, source
   for (const t of tasks) {
     try {
       // Stored formats passed AddMedia: an HE-AAC one was allowed then (ENCODERY_HE_AAC=lc) and is made as AAC-LC.
-      const parsed = parseFormat(JSON.parse(t.format) as FieldMap, { heAac: 'lc' });
+      // Secret fields are stored sealed (domain/sealed.ts): opened here, for this run only.
+      const parsed = parseFormat(openSecrets(JSON.parse(t.format) as FieldMap, sealingKeyOf(run.config)), { heAac: 'lc' });
       if (!parsed.ok) throw new Error(parsed.error);
       for (const note of parsed.notes) await repo.appendLog(run.db, [t.id], `Adjusted: ${note}`);
       const dir = await run.freshTaskDir(t.id);

@@ -134,7 +134,8 @@ async function referenceOf(
 
 /** One state-log line per check and metric: what was measured, and why it failed. */
 export function reportLines(r: QcReport): string[] {
-  const lines = r.checks.map((c) => `QC ${c.name}: ${c.result}, measured ${c.measured}, expected ${c.expected}${c.reason && c.result !== 'pass' ? ` (${c.reason})` : ''}`);
+  const lines = (r.encryption ?? []).map((t) => `QC encryption: ${t.track} (${t.kind}) ${t.scheme ? `${t.scheme} with key id ${t.keyId ?? 'none'}` : 'clear'}${t.systems.length > 0 ? `, signalled for ${t.systems.join(', ')}` : ''}; ${t.encryptedSegments} of ${t.segments} segments encrypted`);
+  lines.push(...r.checks.map((c) => `QC ${c.name}: ${c.result}, measured ${c.measured}, expected ${c.expected}${c.reason && c.result !== 'pass' ? ` (${c.reason})` : ''}`));
   for (const m of r.metrics) {
     const s = m.summary;
     const figures = s ? `mean ${round(s.mean)}, min ${round(s.min)}, median ${round(s.median)}, harmonic mean ${round(s.harm_mean)} over ${s.frames} frames` : '';

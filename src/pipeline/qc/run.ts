@@ -1,7 +1,8 @@
 /** Runs every check and metric a QC spec asks for on one output, and writes the report. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { QcChecks, QcSpec } from '../../domain/qc.ts';
+import type { QcChecks, QcSpec, TrackEncryption } from '../../domain/qc.ts';
+import { readOutputEncryption } from '../drm/inspect.ts';
 import { probeMedia, type MediaProbe } from '../ffmpeg/probe.ts';
 import { describeError } from '../../domain/errors.ts';
 import { readPacketFacts, runStreamChecks, type PacketFacts } from './checks.ts';
@@ -66,8 +67,17 @@ export async function runQc(input: QcRunInput): Promise<QcReport> {
     return { result: 'fail', checks: [check], metrics: [] };
   }
   const segmented = input.files.some((f) => /\.(m3u8|mpd)$/i.test(f));
-  const checks = spec.auto ? { ...autoChecks(probe, segmented), ...spec.checks } : spec.checks;
+  // An encrypted output (cenc) is checked from its packets and boxes: no test decodes it.
+  let encryption: TrackEncryption[] = [];
   const results: CheckResult[] = [];
+  try {
+    encryption = await readOutputEncryption(input.files);
+  } catch (err) {
+    results.push({ name: 'qc_encryption', result: 'fail', measured: 'unreadable', expected: 'readable init and media segments', reason: `the output's boxes cannot be read: ${describeError(err)}` });
+  }
+  const encrypted = encryption.length > 0;
+  if (encrypted) results.push(encryptionCheck(encryption));
+  const checks = spec.auto ? { ...autoChecks(probe, segmented), ...spec.checks } : spec.checks;
   let packets: PacketFacts | null = null;
   if (probe.video && (checks.duration || checks.dts || checks.pts || checks.idrInterval)) {
     try {
@@ -86,7 +96,10 @@ export async function runQc(input: QcRunInput): Promise<QcReport> {
     await note('QC: checking segments');
     results.push(...(await runSegmentChecks(checks, input.files, path.join(input.scratch, 'segments'), opts)));
   }
-  if (needsDetection(checks)) {
+  const notDecoded = 'not measured: the output is encrypted and QC holds no content key';
+  if (needsDetection(checks) && encrypted) {
+    results.push({ name: 'qc_detection', result: 'warning', measured: 'unavailable', expected: 'a decodable output', reason: notDecoded });
+  } else if (needsDetection(checks)) {
     await note('QC: measuring loudness, silence, black and frozen video');
     const duration = packets?.durationSec ?? probe.durationSec;
     try {
@@ -98,7 +111,9 @@ export async function runQc(input: QcRunInput): Promise<QcReport> {
   }
   let metrics: QcReport['metrics'] = [];
   if (spec.metrics.length > 0) {
-    if (!ref) {
+    if (encrypted) {
+      metrics = spec.metrics.map((m) => ({ metric: m.metric, result: 'unavailable', reason: notDecoded }));
+    } else if (!ref) {
       metrics = spec.metrics.map((m) => ({ metric: m.metric, result: 'unavailable', reason: 'no reference: the source is no longer at hand and no original_source was given' }));
     } else {
       await note(`QC: comparing with ${ref.shown} (${spec.metrics.map((m) => m.metric).join(', ')})`);
@@ -110,7 +125,29 @@ export async function runQc(input: QcRunInput): Promise<QcReport> {
   return {
     result: overall([...results.map((r) => r.result), ...metrics.map((m) => m.result)]),
     reference: spec.metrics.length > 0 && ref ? ref.shown : undefined,
+    ...(encrypted ? { encryption } : {}),
     checks: results,
     metrics,
+  };
+}
+
+/** qc_encryption: every track of an encrypted output has a key id and every media segment its sample IVs. */
+export function encryptionCheck(tracks: readonly TrackEncryption[]): CheckResult {
+  const clear = tracks.filter((t) => t.scheme === null || t.keyId === null).map((t) => t.track);
+  const segments = tracks.reduce((n, t) => n + t.segments, 0);
+  const encrypted = tracks.reduce((n, t) => n + t.encryptedSegments, 0);
+  const schemes = [...new Set(tracks.flatMap((t) => (t.scheme ? [t.scheme] : [])))].join(', ');
+  const ok = clear.length === 0 && encrypted === segments;
+  const problems = [
+    ...(clear.length > 0 ? [`track(s) without protection: ${clear.join(', ')}`] : []),
+    ...tracks.filter((t) => t.encryptedSegments < t.segments).map((t) => `${t.track}: ${t.segments - t.encryptedSegments} of ${t.segments} segments without sample encryption`),
+  ];
+  return {
+    name: 'qc_encryption',
+    // A clear track or segment in a protected output is content given away: always fatal.
+    result: ok ? 'pass' : 'fail',
+    measured: `${tracks.length - clear.length} of ${tracks.length} tracks and ${encrypted} of ${segments} segments encrypted (${schemes || 'no scheme'})`,
+    expected: 'every track and segment encrypted',
+    reason: ok ? undefined : problems.join('; '),
   };
 }

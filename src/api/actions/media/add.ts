@@ -64,7 +64,7 @@ async function planMedia(ctx: ActionContext, benchmark: boolean): Promise<MediaP
   if (!mediaQc.ok) throw new ApiError(mediaQc.error);
   const validated = await validateFormats(ctx, formats);
   const tasks = withWarnings(validated.map((v) => v.task), unknown);
-  const options = validateOptions(query);
+  const options = validateOptions(query, ctx);
   for (const name of NOTIFY_FIELDS) {
     const url = scalar(query, name);
     if (url) checkLocation(ctx, url, 'notify', '', name);

@@ -2,6 +2,7 @@ import { single, type FieldMap } from '../../../domain/fields.ts';
 import { parseFormat, type OutputSpec } from '../../../domain/format.ts';
 import { builtInPreset, mergeUnder, PRESET_NAME, type Preset } from '../../../domain/presets.ts';
 import { checkFormat } from '../../../domain/field-check.ts';
+import { SecretUnsealableError, openSecrets, sealingKeyOf } from '../../../domain/sealed.ts';
 import * as repo from '../../../store/repo.ts';
 import { ApiError, ErrorText } from '../../errors.ts';
 import type { ActionContext } from '../context.ts';
@@ -24,11 +25,21 @@ export async function resolveFormat(ctx: ActionContext, own: FieldMap, where: st
     // A preset saved before a field was refused must not bring it back.
     const refused = checkFormat(preset.format, 0, `preset "${name}"`).refused;
     if (refused.length > 0) throw new ApiError(where + refused.join(' '));
-    fields = mergeUnder(preset.format, own);
+    fields = mergeUnder(openedPreset(ctx, preset), own);
   }
   const parsed = parseFormat(fields, { heAac: ctx.config.heAac });
   if (!parsed.ok) throw new ApiError(where + parsed.error);
   return { fields, spec: parsed.spec };
+}
+
+/** A preset's stored fields with its sealed secrets opened, for the format that names it. */
+function openedPreset(ctx: ActionContext, preset: Preset): FieldMap {
+  try {
+    return openSecrets(preset.format, sealingKeyOf(ctx.config));
+  } catch (err) {
+    if (err instanceof SecretUnsealableError) throw new ApiError(`preset "${preset.name}": ${err.message.replace(/send the media again\.$/, 'save the preset again.')}`);
+    throw err;
+  }
 }
 
 export type PresetScope = 'all' | 'user' | 'ui';

@@ -2,8 +2,9 @@ import { type FieldMap, type FieldValue } from '../../../domain/fields.ts';
 import { editingUrls, withoutEmptyBlocks } from '../../../domain/format.ts';
 import { protectionUrls } from '../../../domain/drm.ts';
 import { presetFields } from '../../../domain/presets.ts';
+import { sealSecrets, sealingKeyOf } from '../../../domain/sealed.ts';
 import { parsePriority } from '../../../domain/priority.ts';
-import { parseQc } from '../../../domain/qc.ts';
+import { decodingTests, parseQc } from '../../../domain/qc.ts';
 import { checkQuery, unknownRefusal, unknownWarnings, type FieldReport } from '../../../domain/field-check.ts';
 import type * as repo from '../../../store/repo.ts';
 import { ApiError, ErrorText } from '../../errors.ts';
@@ -86,16 +87,22 @@ async function validateFormat(ctx: ActionContext, raw: FieldValue, index: number
   // QC (domain/qc.ts): the format's own fields, else the media's; original_source is fetched like a source.
   const qc = parseQc(fields, ctx.query);
   if (!qc.ok) throw new ApiError(where + qc.error);
-  // QC decodes the output, which it cannot without the content key: it would report noise as faults.
-  if (qc.spec && spec.kind === 'dash' && spec.protection) throw new ApiError(`${where}qc cannot check an encrypted ${spec.output} (it would decode it without the key); run QC on a clear output of the same source.`);
+  // QC holds no content key: on an encrypted output it reads packets and boxes (and reports each
+  // track's key id), and the tests that decode pictures or sound would measure noise.
+  const decoding = qc.spec && spec.kind === 'dash' && spec.protection ? decodingTests(qc.spec) : [];
+  if (decoding.length > 0) {
+    throw new ApiError(`${where}qc: ${decoding.join(', ')} cannot check an encrypted ${spec.output}: ${decoding.length > 1 ? 'they decode' : 'it decodes'} the output, and QC holds no content key. Remove ${decoding.length > 1 ? 'them' : 'it'} (qc auto and the packet and segment tests work on encrypted outputs), or check a clear output of the same source.`);
+  }
   if (qc.spec?.originalSource) checkLocation(ctx, qc.spec.originalSource, 'source', `${where}qc.qc_video_metrics.original_source: `);
   // Logos, overlays and fonts are fetched like sources, so they pass the same URL rules.
   for (const a of editingUrls(spec)) checkLocation(ctx, a.url, 'source', `${where}${a.field}: `);
   for (const k of protectionUrls(spec)) checkLocation(ctx, k.url, 'source', `${where}${k.field}: `);
   const saveAs = presetNameIn(fields, 'save_preset', where);
+  // Secret fields (drm_key, encryption_key, …) are stored sealed; the encoder opens them.
+  const sealed = sealSecrets(fields, sealingKeyOf(ctx.config));
   return {
-    task: { output: spec.output, format: JSON.stringify(fields), destinations },
-    preset: saveAs === null ? null : { name: saveAs, output: spec.output, format: JSON.stringify(presetFields(fields, spec.output)) },
+    task: { output: spec.output, format: JSON.stringify(sealed), destinations },
+    preset: saveAs === null ? null : { name: saveAs, output: spec.output, format: JSON.stringify(presetFields(sealed, spec.output)) },
   };
 }
 
@@ -133,7 +140,8 @@ function checkFieldNames(map: FieldMap, where: string): void {
   }
 }
 
-export function validateOptions(query: FieldMap): FieldMap {
+/** The media's own fields as stored: secret ones (an inert oidc_refresh_token) sealed. */
+export function validateOptions(query: FieldMap, ctx: Pick<ActionContext, 'config'>): FieldMap {
   const options: FieldMap = {};
   for (const [key, value] of Object.entries(query)) if (!NOT_OPTIONS.has(key)) options[key] = value;
   checkFieldNames(options, '');
@@ -146,5 +154,5 @@ export function validateOptions(query: FieldMap): FieldMap {
   yesNo(query, 'notify_upload_extended');
   const priority = parsePriority(query['priority']);
   if (!priority.ok) throw new ApiError(priority.error);
-  return options;
+  return sealSecrets(options, sealingKeyOf(ctx.config));
 }
