@@ -4,7 +4,8 @@ import { TaskStatus, isFinalMedia } from '../../domain/status.ts';
 import * as repo from '../../store/repo.ts';
 import { redactFields, redactText, redactUrl } from '../../transfer/redact.ts';
 import { mediaDirs } from '../../domain/layout.ts';
-import { destinationForLayout, keepsLayout, layoutMain } from '../../domain/destinations.ts';
+import { destinationForLayout, keepsLayout, layoutMain, sidecarDestinations } from '../../domain/destinations.ts';
+import { sidecarTail } from '../../domain/captions.ts';
 import { storyboardListing, storyboardOf } from '../../domain/storyboard.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { idFilter, mediaIdFrom, mediaIdOf, positiveInt, required, scalar, taskIdOf, yesNo } from '../query.ts';
@@ -232,11 +233,15 @@ function destinationRows(t: repo.TaskRow, dests: repo.DestinationRow[]): [string
     const listed = storyboardListing(board, dests.map((d) => d.url), vtt);
     return dests.flatMap((d, i) => (listed[i] ?? [d.url]).map((u): [string, string] => [redactUrl(u), d.status]));
   }
-  if (!files) return dests.map((d) => [redactUrl(d.url), d.status]);
+  // Caption sidecars (closed_captions extract) are listed after the output, beside it.
+  const relative = t.outputs ? taskRelative(t) : [];
+  const sidecars = (d: repo.DestinationRow): [string, string][] => sidecarDestinations(t.output, relative, d.url).map((s) => [redactUrl(s.url), d.status]);
+  if (!files) return dests.flatMap((d): [string, string][] => [[redactUrl(d.url), d.status], ...sidecars(d)]);
   return dests.flatMap((d) => {
-    const main = files[layoutMain(t.output, files, d.url)]!;
-    const manifests = files.filter((f) => f !== main && MANIFEST.test(f));
-    return [...manifests, main].map((f): [string, string] => [redactUrl(destinationForLayout(d.url, f, main)), d.status]);
+    const own = files.filter((f) => sidecarTail(f) === null);
+    const main = own[layoutMain(t.output, own, d.url)]!;
+    const manifests = own.filter((f) => f !== main && MANIFEST.test(f));
+    return [...[...manifests, main].map((f): [string, string] => [redactUrl(destinationForLayout(d.url, f, main)), d.status]), ...sidecars(d)];
   });
 }
 
