@@ -91,6 +91,7 @@ describe('caption sidecars (extract srt|vtt|scc|dfxp)', () => {
     assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', extract: 'scc' } }), /extract scc writes the source video's own CEA-608 captions; a caption file cannot become SCC/);
     assert.match(error({ output: 'mp4', closed_captions: { extract: 'srt', burn: 'yes' } }), /extract srt makes a sidecar file, which has no burn/);
     assert.match(error({ output: 'mp4', closed_captions: { extract: 'vtt', mux_type: 'mov_text', label: 'x' } }), /which has no mux_type, label;/);
+    assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', mux_type: 'sidecar' } }), /mux_type sidecar: a sidecar file is asked for with extract srt, vtt, scc or dfxp/);
   });
 
   test('beside the main file at each destination, named after it', () => {

@@ -3,8 +3,9 @@
  * checked in real outputs: subtitle streams per ffprobe (mov_text, SRT/ASS, WebVTT), HLS and DASH
  * subtitle renditions as m3u8-parser and mpd-parser see them, WebVTT cue times against the source's
  * within 100 ms, burned-in text as pixels that differ from the same encode without, and a file that
- * does not parse failing its own task with the line; CEA-608 captions in a source's H.264 SEI
- * extracted into a track.
+ * does not parse failing its own task with the line; TTML/DFXP sources; CEA-608 captions in a
+ * source's H.264 SEI or MPEG-2 user data detected (GetMediaInfo) and extracted into a track or
+ * into SRT, SCC, DFXP and WebVTT sidecars delivered beside the output.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -229,7 +230,7 @@ describe('AddMedia with closed_captions', () => {
     assert.ok(captionRegionDifference(mono, await grayFrame(burned, 1)) > 100, 'in another font than the default');
   });
 
-  test('extract: the source\'s CEA-608 captions (H.264 SEI) become a subtitle track and an HLS rendition', async () => {
+  test('extract: the source\'s CEA-608 captions (H.264 SEI) become a subtitle track, an HLS rendition and sidecar files', async () => {
     const cc = path.join(t.filesDir, 'cea608.mp4');
     // "HELLO" shows from frame 24 (0.96 s) to frame 75 (3 s), as FFmpeg's own decoder reads it.
     await makeCea608Clip(cc, 4, helloPairs(25, 75));

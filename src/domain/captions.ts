@@ -160,7 +160,8 @@ function readTrack(f: Fields, output: string): CaptionTrack {
   }
   let codec: SubtitleCodec | null = null;
   if (!burn && sidecar === null) {
-    if (mux !== '' && mux !== 'embed' && mux !== 'track' && mux !== 'sidecar') {
+    if (mux === 'sidecar') throw new FormatProblem('mux_type sidecar: a sidecar file is asked for with extract srt, vtt, scc or dfxp (from source, or else from the source\'s CEA-608).');
+    if (mux !== '' && mux !== 'embed' && mux !== 'track') {
       const asked = ({ mov_text: 'mov_text', webvtt: 'webvtt', vtt: 'webvtt', srt: 'srt', subrip: 'srt', ass: 'ass', ssa: 'ass' } as const)[mux];
       if (!asked) throw new FormatProblem(`mux_type "${mux}" is not embed, burn, mov_text, webvtt, srt or ass.`);
       codec = asked;
