@@ -11,8 +11,8 @@ import { probeArgs, type InputRole } from './inputs.ts';
 
 /** Codecs whose FFmpeg decoder reads A/53 captions. */
 const CARRIERS = ['h264', 'hevc', 'mpeg2video', 'mpeg1video'];
-/** Pictures decoded: past a GOP's leading pictures that cannot be decoded alone. */
-const PICTURES = 10;
+/** Pictures decoded: captioning encoders send cc_data with every picture (padding when nothing is said), so a few find it; each more costs a decode. */
+const PICTURES = 5;
 
 /** The probe with `closedCaptions` set on its video: true or false when looked for, null when its codec cannot carry them or the look failed. */
 export async function withEmbeddedCaptions(file: string, probe: MediaProbe, opts: { ffprobe: string; signal?: AbortSignal; role?: InputRole }): Promise<MediaProbe> {
