@@ -244,7 +244,7 @@ describe('AddMedia with closed_captions', () => {
       source: `file://${cc}`,
       format: [
         { output: 'mp4', closed_captions: { extract: 'yes', language: 'en' }, destination: dest('cc.mp4') },
-        { output: 'advanced_hls', segment_duration: '2', stream: { size: '160x90' }, closed_captions: { extract: 'yes', language: 'en', label: 'CC1' }, destination: dest('hls/video.m3u8') },
+        { output: 'advanced_hls', segment_duration: '2', stream: { size: '160x90' }, closed_captions: [{ extract: 'yes', language: 'en', label: 'CC1' }, { extract: 'srt' }], destination: dest('hls/video.m3u8') },
         { output: 'mp4', size: '160x90', closed_captions: { copy: 'yes' }, destination: dest('kept.mp4') },
         { output: 'mp4', size: '160x90', closed_captions: { copy: 'no' }, destination: dest('dropped.mp4') },
         { output: 'webm', size: '160x90', closed_captions: { copy: 'yes' }, destination: dest('kept.webm') },
@@ -277,6 +277,9 @@ describe('AddMedia with closed_captions', () => {
     const fromScc = new webvtt.WebVTTParser().parse(await fs.readFile(path.join(side, 'video.vtt'), 'utf8'), 'subtitles').cues.map((c) => ({ start: c.startTime, end: c.endTime, text: c.text }));
     sameTimes(fromScc, await cuesIn(path.join(t.filesDir, 'served', 'fr.scc')), 0, 'WebVTT sidecar from SCC');
     assert.equal((await streamsOf(path.join(side, 'video.mp4'))).filter((s) => s.codec_type === 'subtitle').length, 0, 'a sidecar is no track');
+    // Beside an HLS master too, after it in GetStatus's list; the rendition is the track's alone.
+    assert.deepEqual(asList(asList(final.format)[1]!.destination).slice(-2), ['video.m3u8', 'video.srt'].map((n) => `file://${out}/cc/hls/${n}`));
+    sameTimes(await cuesIn(path.join(out, 'cc', 'hls', 'video.srt')), hello, 0, 'SRT sidecar of HLS');
     assert.match(asList(final.format)[4]!.description!, /closed_captions copy keeps CEA-608\/708 captions in H\.264 \(libx264\) video only, not in libvpx-vp9/);
     const expected = [{ start: 0.96, end: 3, text: 'HELLO' }];
     // copy yes / no: the captions in the video itself, as FFmpeg's own decoder finds them (lavfi is the tests' to use).
