@@ -7,7 +7,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FieldMap } from '../src/domain/fields.ts';
 import { parseFormat } from '../src/domain/format.ts';
-import { CaptionParseError, parseCaptionText, segmentCues, shiftCues, writeVtt } from '../src/domain/caption-cues.ts';
+import { CaptionParseError, parseCaptionText, segmentCues, shiftCues, writeSrt, writeTtml, writeVtt } from '../src/domain/caption-cues.ts';
+import { parseTtml } from '../src/domain/caption-ttml.ts';
+import { sidecarFileNames } from '../src/domain/captions.ts';
+import { sidecarDestinations } from '../src/domain/destinations.ts';
 
 function spec(format: FieldMap): any {
   const r = parseFormat(format);
@@ -57,18 +60,103 @@ describe('closed_captions in a format', () => {
     assert.match(error({ output: 'mpegts', closed_captions: { source: 'https://x.example/a.srt' } }), /^closed_captions: mpegts cannot carry text subtitles; burn them into the picture/);
     assert.equal(spec({ output: 'mpegts', closed_captions: { source: 'https://x.example/a.srt', burnin: 'yes' } }).editing.captions.length, 1);
     assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', mux_type: 'srt' } }), /mp4 cannot carry srt subtitles; use mov_text/);
-    assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.ttml' } }), /TTML\/DFXP captions cannot be read/);
-    assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.mp4' } }), /must be an SRT, WebVTT or SCC caption file/);
+    assert.equal(spec({ output: 'mp4', closed_captions: { source: 'https://x.example/a.dfxp' } }).captions[0].source, 'https://x.example/a.dfxp', 'TTML/DFXP is read');
+    assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.mp4' } }), /must be an SRT, WebVTT, SCC or TTML\/DFXP caption file/);
     assert.match(error({ output: 'mp4', closed_captions: { source: 'javascript:alert(1)' } }), /must be an http\(s\), ftp, sftp, s3 or file URL/);
     assert.match(error({ output: 'mp4', closed_captions: { language: 'en' } }), /^closed_captions: source is missing/);
-    assert.equal(spec({ output: 'mp4', closed_captions: { extract: 'srt', language: 'en' } }).captions[0].source, null, 'extract: the source\'s own captions');
-    assert.match(error({ output: 'mp4', closed_captions: { extract: 'scc' } }), /extract "scc" is not yes, no, srt or vtt/);
+    assert.deepEqual(spec({ output: 'mp4', closed_captions: { extract: 'yes', language: 'en' } }).captions.map((c: any) => [c.source, c.sidecar]), [[null, null]], 'extract yes: the source\'s own captions as a track');
+    assert.match(error({ output: 'mp4', closed_captions: { extract: 'stl' } }), /extract "stl" is not yes, no, or a sidecar format: srt, vtt, scc or dfxp/);
     assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', language: 'xx' } }), /language "xx" is not a language code/);
     assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', copy: 'yes' } }), /copy is a block of its own/);
     assert.deepEqual([spec({ output: 'mp4', closed_captions: { copy: 'no' } }).embeddedCaptions, spec({ output: 'mp4' }).embeddedCaptions], ['drop', null]);
     assert.match(error({ output: 'mp4', closed_captions: [{ source: 'https://x.example/a.srt', default: 'yes' }, { source: 'https://x.example/b.srt', default: 'yes' }] }), /default is yes for more than one track/);
     assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', time_offset: 'soon' } }), /^closed_captions: time_offset "soon" is not a number of seconds/);
     assert.match(error({ output: 'advanced_hls', pack_files: 'yes', stream: { size: '0x360' }, closed_captions: { source: 'https://x.example/a.srt' } }), /closed_captions cannot be packed yet/);
+  });
+});
+
+describe('caption sidecars (extract srt|vtt|scc|dfxp)', () => {
+  test('each extract value is a sidecar of that format, from source or from the video; none is a track', () => {
+    const s = spec({
+      output: 'mpegts',
+      closed_captions: [
+        { extract: 'srt' }, { extract: 'scc' }, { extract: 'webvtt', language: 'fr' },
+        { source: 'https://x.example/a.scc', extract: 'dfxp' }, { source: 'https://x.example/b.srt', extract: 'srt', time_offset: '1' },
+      ],
+    });
+    assert.deepEqual(s.captions.map((c: any) => [c.source, c.sidecar, c.isDefault]), [
+      [null, 'srt', false], [null, 'scc', false], [null, 'vtt', false], ['https://x.example/a.scc', 'dfxp', false], ['https://x.example/b.srt', 'srt', false],
+    ], 'mpegts carries no subtitles, but sidecars go beside it');
+    assert.deepEqual(sidecarFileNames(s.captions), ['closed_captions.srt', 'closed_captions.scc', 'closed_captions.vtt', 'closed_captions.dfxp', 'closed_captions_2.srt']);
+    assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', extract: 'scc' } }), /extract scc writes the source video's own CEA-608 captions; a caption file cannot become SCC/);
+    assert.match(error({ output: 'mp4', closed_captions: { extract: 'srt', burn: 'yes' } }), /extract srt makes a sidecar file, which has no burn/);
+    assert.match(error({ output: 'mp4', closed_captions: { extract: 'vtt', mux_type: 'mov_text', label: 'x' } }), /which has no mux_type, label;/);
+    assert.match(error({ output: 'mp4', closed_captions: { source: 'https://x.example/a.srt', mux_type: 'sidecar' } }), /mux_type sidecar: a sidecar file is asked for with extract srt, vtt, scc or dfxp/);
+  });
+
+  test('beside the main file at each destination, named after it', () => {
+    const files = ['closed_captions.srt', 'closed_captions_2.srt', 'gray.mp4'];
+    assert.deepEqual(sidecarDestinations('mp4', files, 's3://b/out/video.mp4?x=1').map((d) => [d.index, d.url]), [[0, 's3://b/out/video.srt?x=1'], [1, 's3://b/out/video_2.srt?x=1']]);
+    assert.deepEqual(sidecarDestinations('mp4', files, 'ftp://h/out/').map((d) => d.url), ['ftp://h/out/gray.srt', 'ftp://h/out/gray_2.srt']);
+    const hls = ['stream_0/index.m3u8', 'closed_captions.vtt', 'master.m3u8'];
+    assert.deepEqual(sidecarDestinations('advanced_hls', hls, 'https://h/hls/video.m3u8').map((d) => d.url), ['https://h/hls/video.vtt']);
+    assert.deepEqual(sidecarDestinations('mp4', ['gray.mp4'], 'https://h/v.mp4'), []);
+  });
+});
+
+describe('TTML/DFXP', () => {
+  const ttml = (body: string, params = ''): string => `<?xml version="1.0" encoding="UTF-8"?>\n<tt xmlns="http://www.w3.org/ns/ttml" xmlns:ttp="http://www.w3.org/ns/ttml#parameter" xmlns:tts="http://www.w3.org/ns/ttml#styling" ${params}>\n<head><styling><style xml:id="s1" tts:color="white"/></styling></head>\n<body>\n${body}\n</body>\n</tt>\n`;
+  const ttmlError = (text: string): { line: number; message: string } => {
+    try {
+      parseTtml(text);
+    } catch (err) {
+      assert.ok(err instanceof CaptionParseError, String(err));
+      return { line: err.line, message: err.message };
+    }
+    return assert.fail('parsed');
+  };
+
+  test('clock times, frames, ticks and offsets; nested spans, line breaks and entities as text', () => {
+    const cues = parseTtml(ttml([
+      '<div begin="1s">',
+      '  <p begin="00:00:00.500" end="00:00:01:12">Hello &amp; <span tts:fontStyle="italic">good <span>day</span></span><br/>  second   line &#233;</p>',
+      '  <p begin="40f" dur="25f">a &lt;b&gt;</p>',
+      '  <p begin="3000000t" end="4s">ticks</p>',
+      '</div>',
+      '<div><p begin="10.5s" end="11500ms">after</p><p><span begin="20s" end="21s">one</span> <span begin="21s" end="22.5s">two</span></p></div>',
+    ].join('\n'), 'ttp:frameRate="25" ttp:tickRate="1000000"'));
+    assert.deepEqual(cues, [
+      { start: 1.5, end: 1 + 1 + 12 / 25, text: 'Hello &amp; good day\nsecond line \u00e9' },
+      { start: 1 + 40 / 25, end: 1 + 40 / 25 + 1, text: 'a &lt;b>' },
+      { start: 4, end: 5, text: 'ticks' },
+      { start: 10.5, end: 11.5, text: 'after' },
+      { start: 20, end: 21, text: 'one' },
+      { start: 21, end: 22.5, text: 'two' },
+    ]);
+    // EBU-TT writes every element with a prefix; NTSC rates come as a multiplier.
+    const prefixed = parseTtml('<tt:tt xmlns:tt="http://www.w3.org/ns/ttml" xmlns:ttp="http://www.w3.org/ns/ttml#parameter" ttp:frameRate="30" ttp:frameRateMultiplier="1000 1001"><tt:body><tt:div><tt:p begin="00:00:01:15" end="00:00:02:00">x</tt:p></tt:div></tt:body></tt:tt>');
+    assert.equal(prefixed.length, 1);
+    assert.ok(Math.abs(prefixed[0]!.start - (1 + 15 / (30000 / 1001))) < 1e-9);
+  });
+
+  test('written back as DFXP and SRT, the same cues come out', () => {
+    const cues = [{ start: 0.5, end: 1.25, text: 'a &amp; b\n<i>c</i> &lt; d' }, { start: 2, end: 3, text: 'e' }];
+    assert.deepEqual(parseTtml(writeTtml(cues, 'en')), [{ start: 0.5, end: 1.25, text: 'a &amp; b\nc &lt; d' }, cues[1]]);
+    assert.deepEqual(parseCaptionText(writeSrt(cues), 'srt'), [{ start: 0.5, end: 1.25, text: 'a & b\n<i>c</i> < d' }, cues[1]]);
+  });
+
+  test('a file that does not parse: the line and the element', () => {
+    const bad = ttmlError(ttml('<div>\n<p begin="00:00:01.000" end="00:00:02.000">ok</p>\n<p begin="1.5x" end="2s">bad</p>\n</div>'));
+    assert.equal(bad.line, 7);
+    assert.match(bad.message, /^line 7: <p begin="1\.5x">: not a TTML time/);
+    assert.match(ttmlError(ttml('<div>\n<p begin="1s">no end</p></div>')).message, /^line 6: <p> has no end/);
+    assert.match(ttmlError(ttml('<div><p begin="3s" end="2s">x</p></div>')).message, /ends before it begins/);
+    assert.match(ttmlError('<?xml version="1.0"?>\n<tt><body><div><p begin="1s" end="2s">x</div></body></tt>').message, /^line 2: not well-formed XML/);
+    assert.match(ttmlError('<?xml version="1.0"?>\n<!DOCTYPE tt [<!ENTITY a "aaaa">]>\n<tt/>').message, /^line 2: <!DOCTYPE> is not allowed/);
+    assert.match(ttmlError('<html><body/></html>').message, /the root element must be <tt>, found <html>/);
+    assert.match(ttmlError(ttml('<div></div>')).message, /holds no timed <p>/);
+    assert.match(ttmlError(ttml(`${'<div>'.repeat(80)}<p begin="1s" end="2s">x</p>${'</div>'.repeat(80)}`)).message, /nested more than 64 deep/);
+    assert.match(ttmlError(ttml('<div><p begin="1s" end="2s">x</p></div>', 'ttp:timeBase="clock"')).message, /wall-clock times/);
   });
 });
 

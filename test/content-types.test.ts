@@ -41,6 +41,8 @@ test('contentTypeOf – every file an output writes has the type players and bro
     'clip.key': 'application/octet-stream',
     'storyboard.vtt': 'text/vtt',
     'captions.srt': 'application/x-subrip',
+    'closed_captions.dfxp': 'application/ttml+xml',
+    'closed_captions.scc': 'text/x-scc',
     'hls.tar': 'application/x-tar',
     'hls.zip': 'application/zip',
   };

@@ -211,6 +211,8 @@ export interface MediaInfoFields {
   audio_bitrate?: string;
   audio_sample_rate?: string;
   audio_channels?: string;
+  /** `yes`/`no`: CEA-608/708 in an H.264, HEVC or MPEG-1/2 video (Encodery's own). */
+  closed_captions?: string;
   [field: string]: unknown;
 }
 

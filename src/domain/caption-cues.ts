@@ -136,3 +136,44 @@ export function segmentCues(cues: readonly Cue[], seconds: number, total: number
     return { start, duration: Math.max(0.001, end - start), cues: cues.filter((c) => c.end > start && c.start < end) };
   });
 }
+
+const VTT_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', nbsp: '\u00a0', lrm: '\u200e', rlm: '\u200f' };
+
+/** WebVTT cue text as plain text, keeping the tags in `keep` (`i`, `b`, `u`). */
+function plainCueText(text: string, keep: readonly string[]): string {
+  return text
+    .replace(/<\/?([A-Za-z]*)[^>]*>/g, (tag, name: string) => (keep.includes(name) ? tag.replace(/^(<\/?[a-z]+)[^>]*>$/i, '$1>') : ''))
+    .replace(/&(amp|lt|gt|nbsp|lrm|rlm);/g, (_, e: string) => VTT_ENTITIES[e]!);
+}
+
+function srtTime(seconds: number): string {
+  return vttTime(seconds).replace('.', ',');
+}
+
+/** A SubRip file of the cues (its italic, bold and underline kept, as SubRip has them too). */
+export function writeSrt(cues: readonly Cue[]): string {
+  return cues.map((c, i) => `${i + 1}\n${srtTime(c.start)} --> ${srtTime(c.end)}\n${plainCueText(cueBody(c.text), ['i', 'b', 'u']).replaceAll('-->', '->')}\n`).join('\n');
+}
+
+function xmlText(v: string): string {
+  return v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** A TTML (DFXP) document of the cues: one `<p>` each, lines split by `<br/>`, no styling. */
+export function writeTtml(cues: readonly Cue[], language: string): string {
+  const paragraphs = cues.map((c) => {
+    const lines = plainCueText(cueBody(c.text), []).split('\n').map(xmlText);
+    return `      <p begin="${vttTime(c.start)}" end="${vttTime(c.end)}">${lines.join('<br/>')}</p>`;
+  });
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<tt xmlns="http://www.w3.org/ns/ttml" xml:lang="${xmlText(language)}">`,
+    '  <body>',
+    '    <div>',
+    ...paragraphs,
+    '    </div>',
+    '  </body>',
+    '</tt>',
+    '',
+  ].join('\n');
+}

@@ -8,9 +8,12 @@
  * - In HLS: a WebVTT rendition (EXT-X-MEDIA TYPE=SUBTITLES) cut into `vtt_segment_duration`
  *   segments; in DASH: a text adaptation set; CMAF outputs get both.
  *
- * `extract` (no `source`) takes the source's own CEA-608 captions (H.264 SEI, field 1) as the
- * track's cues instead of a file. A block of its own with `copy` yes|no keeps or drops them in the
- * video itself (libx264 passes them on from the decoded frames).
+ * `extract yes` (no `source`) takes the source's own CEA-608 captions (H.264 SEI or MPEG-2 user
+ * data, field 1) as the track's cues instead of a file. `extract srt|vtt|scc|dfxp` (encoding.com's
+ * values) makes a sidecar file instead of a track: the captions of `source`, or the source's own
+ * CEA-608 without one, delivered beside the output and named after it. A block of its own with
+ * `copy` yes|no keeps or drops them in the video itself (libx264 passes them on from the decoded
+ * frames).
  */
 import { iso6392, iso6392TTo2B } from 'iso-639-2';
 import type { FieldMap, FieldValue } from './fields.ts';
@@ -19,10 +22,14 @@ import { FormatProblem, Fields, lowerKeys, parseDecimal } from './format/fields.
 export type CaptionMode = 'embed' | 'burn';
 /** The subtitle codec a file output carries a track in. */
 export type SubtitleCodec = 'mov_text' | 'webvtt' | 'srt' | 'ass';
+/** The format of a caption sidecar file (`extract`), which is also its extension. */
+export type SidecarFormat = 'srt' | 'vtt' | 'scc' | 'dfxp';
 
 export interface CaptionTrack {
-  /** URL of an SRT, WebVTT or SCC file; null: the source's embedded CEA-608 captions (`extract`). */
+  /** URL of an SRT, WebVTT, SCC or TTML/DFXP file; null: the source's embedded CEA-608 captions (`extract`). */
   source: string | null;
+  /** Not a track but a file delivered beside the output, in this format (`extract srt` …); null: a track. */
+  sidecar: SidecarFormat | null;
   /** BCP 47 / ISO 639 code as given (`en`, `eng`, `pt-BR`), for HLS and DASH. @default 'und' */
   language: string;
   /** Its ISO 639-2/B code (`eng`, `fre`), which MP4 and Matroska files carry. */
@@ -45,7 +52,7 @@ export interface CaptionTrack {
 }
 
 export interface Captions {
-  /** Tracks of the output (subtitle streams or renditions). */
+  /** Tracks of the output (subtitle streams or renditions) and its sidecar files (`sidecar` set). */
   tracks: CaptionTrack[];
   /** Tracks drawn on the picture. */
   burned: CaptionTrack[];
@@ -58,9 +65,10 @@ export type EmbeddedCaptions = 'keep' | 'drop' | null;
 
 const MAX_TRACKS = 16;
 const SCHEMES = ['http:', 'https:', 'ftp:', 'sftp:', 'file:', 's3:'];
-const CAPTION_EXTENSIONS = ['srt', 'vtt', 'webvtt', 'scc', 'txt'];
-const TTML_EXTENSIONS = ['ttml', 'dfxp', 'xml'];
+const CAPTION_EXTENSIONS = ['srt', 'vtt', 'webvtt', 'scc', 'txt', 'ttml', 'dfxp', 'xml'];
 const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/;
+/** `extract` values that ask for a sidecar file: encoding.com's srt, scc and dfxp, and WebVTT. */
+const SIDECAR_VALUES: Record<string, SidecarFormat> = { srt: 'srt', vtt: 'vtt', webvtt: 'vtt', scc: 'scc', dfxp: 'dfxp', ttml: 'dfxp' };
 
 /** Which subtitle codecs each file output can carry, the first its default. */
 export const SUBTITLE_CODECS_FOR: Record<string, readonly SubtitleCodec[]> = {
@@ -94,7 +102,8 @@ export function readCaptions(f: Fields, output: string): Captions {
     }
   });
   const tracks = all.filter((t) => t.mode === 'embed');
-  if (tracks.length > 0 && !tracks.some((t) => t.isDefault)) tracks[0] = { ...tracks[0]!, isDefault: true };
+  const first = tracks.findIndex((t) => t.sidecar === null);
+  if (first >= 0 && !tracks.some((t) => t.isDefault)) tracks[first] = { ...tracks[first]!, isDefault: true };
   if (tracks.filter((t) => t.isDefault).length > 1) throw new FormatProblem('closed_captions: default is yes for more than one track; one track can be the default.');
   const burned = all.filter((t) => t.mode === 'burn');
   return { tracks, burned, keepEmbedded };
@@ -115,14 +124,18 @@ function blockItems(raw: FieldValue | undefined): FieldMap[] {
 
 function readTrack(f: Fields, output: string): CaptionTrack {
   const extractRaw = f.str('extract')?.toLowerCase() ?? null;
-  if (extractRaw !== null && !['yes', 'no', 'true', 'false', '1', '0', 'srt', 'vtt', 'webvtt'].includes(extractRaw)) {
-    throw new FormatProblem(`extract "${f.str('extract')}" is not yes, no, srt or vtt.`);
+  const sidecar = extractRaw === null ? null : SIDECAR_VALUES[extractRaw] ?? null;
+  if (extractRaw !== null && sidecar === null && !['yes', 'no', 'true', 'false', '1', '0'].includes(extractRaw)) {
+    throw new FormatProblem(`extract "${f.str('extract')}" is not yes, no, or a sidecar format: srt, vtt, scc or dfxp.`);
   }
-  const extract = extractRaw !== null && !['no', 'false', '0'].includes(extractRaw);
+  const extract = extractRaw !== null && sidecar === null && !['no', 'false', '0'].includes(extractRaw);
   const source = f.str('source');
   if (extract && source !== null) throw new FormatProblem('source and extract both name the captions; give a caption file in source, or extract yes for the source\'s own CEA-608 captions.');
-  if (source === null && !extract) throw new FormatProblem('source is missing: give the URL of an SRT, WebVTT or SCC file (or extract yes for the source\'s own CEA-608 captions).');
+  if (source === null && !extract && sidecar === null) throw new FormatProblem('source is missing: give the URL of an SRT, WebVTT, SCC or TTML/DFXP file (or extract yes for the source\'s own CEA-608 captions).');
   if (source !== null) checkCaptionUrl(source);
+  if (sidecar === 'scc' && source !== null) {
+    throw new FormatProblem('extract scc writes the source video\'s own CEA-608 captions; a caption file cannot become SCC (FFmpeg has no CEA-608 encoder). Use srt, vtt or dfxp with source.');
+  }
   const languageRaw = f.str('language') ?? 'und';
   const containerLanguage = containerLanguageOf(languageRaw);
   if (containerLanguage === null) throw new FormatProblem(`language "${languageRaw.slice(0, 40)}" is not a language code like en, eng or pt-BR.`);
@@ -141,9 +154,14 @@ function readTrack(f: Fields, output: string): CaptionTrack {
   const mux = (f.str('mux_type') ?? '').toLowerCase();
   const burnFlag = f.flag('burn', false) || f.flag('burnin', false);
   const burn = burnFlag || mux === 'burn' || mux === 'burnin' || mux === 'burn_in';
+  if (sidecar !== null) {
+    const trackOnly = ['mux_type', 'burn', 'burnin', 'font_source', 'vtt_segment_duration', 'default', 'autoselect', 'label'].filter((k) => f.str(k) !== null);
+    if (trackOnly.length > 0) throw new FormatProblem(`extract ${extractRaw} makes a sidecar file, which has no ${trackOnly.join(', ')}; ask for a track in a closed_captions block of its own.`);
+  }
   let codec: SubtitleCodec | null = null;
-  if (!burn) {
-    if (mux !== '' && mux !== 'embed' && mux !== 'track' && mux !== 'sidecar') {
+  if (!burn && sidecar === null) {
+    if (mux === 'sidecar') throw new FormatProblem('mux_type sidecar: a sidecar file is asked for with extract srt, vtt, scc or dfxp (from source, or else from the source\'s CEA-608).');
+    if (mux !== '' && mux !== 'embed' && mux !== 'track') {
       const asked = ({ mov_text: 'mov_text', webvtt: 'webvtt', vtt: 'webvtt', srt: 'srt', subrip: 'srt', ass: 'ass', ssa: 'ass' } as const)[mux];
       if (!asked) throw new FormatProblem(`mux_type "${mux}" is not embed, burn, mov_text, webvtt, srt or ass.`);
       codec = asked;
@@ -167,7 +185,7 @@ function readTrack(f: Fields, output: string): CaptionTrack {
     throw new FormatProblem(`vtt_segment_duration "${f.str('vtt_segment_duration')}" is out of range; use 1 to 60 seconds.`);
   }
   return {
-    source, language: languageRaw, containerLanguage, label, timeOffset, mode: burn ? 'burn' : 'embed', codec,
+    source, sidecar, language: languageRaw, containerLanguage, label, timeOffset, mode: burn ? 'burn' : 'embed', codec,
     isDefault: f.flag('default', false), autoselect: f.flag('autoselect', true), segmentSeconds, fontSource,
   };
 }
@@ -201,15 +219,12 @@ function checkCaptionUrl(url: string): void {
   try {
     parsed = new URL(url);
   } catch {
-    throw new FormatProblem(`source "${url.slice(0, 200)}" is not a URL; give the http(s), ftp, sftp, s3 or file URL of an SRT, WebVTT or SCC file.`);
+    throw new FormatProblem(`source "${url.slice(0, 200)}" is not a URL; give the http(s), ftp, sftp, s3 or file URL of an SRT, WebVTT, SCC or TTML/DFXP file.`);
   }
   if (!SCHEMES.includes(parsed.protocol)) throw new FormatProblem(`source must be an http(s), ftp, sftp, s3 or file URL, not ${parsed.protocol.replace(/:$/, '')}.`);
   const ext = /\.([A-Za-z0-9]{1,6})$/.exec(parsed.pathname)?.[1]?.toLowerCase();
-  if (ext !== undefined && TTML_EXTENSIONS.includes(ext)) {
-    throw new FormatProblem(`source names a .${ext} file: TTML/DFXP captions cannot be read (FFmpeg 5.1 has no TTML reader); convert them to SRT or WebVTT.`);
-  }
   if (ext !== undefined && !CAPTION_EXTENSIONS.includes(ext)) {
-    throw new FormatProblem(`source names a .${ext} file; it must be an SRT, WebVTT or SCC caption file (.srt, .vtt, .scc).`);
+    throw new FormatProblem(`source names a .${ext} file; it must be an SRT, WebVTT, SCC or TTML/DFXP caption file (.srt, .vtt, .scc, .ttml, .dfxp, .xml).`);
   }
 }
 
@@ -227,4 +242,27 @@ export function embeddedCaptions(c: Captions): EmbeddedCaptions {
 /** The caption tracks a spec carries (not the burned ones, which are part of its editing). */
 export function captionsOf(spec: object): CaptionTrack[] {
   return 'captions' in spec && Array.isArray(spec.captions) ? (spec.captions as CaptionTrack[]) : [];
+}
+
+const SIDECAR_STEM = 'closed_captions';
+const SIDECAR_FILE = /^closed_captions((?:_\d+)?\.(?:srt|vtt|scc|dfxp))$/;
+
+/**
+ * The file name of each sidecar among `tracks` (null for a track): `closed_captions.srt`, and
+ * `closed_captions_2.srt` for a second one of the same format. What follows the stem is what a
+ * delivered sidecar's name adds to the output's (sidecarTail).
+ */
+export function sidecarFileNames(tracks: readonly CaptionTrack[]): (string | null)[] {
+  const seen = new Map<SidecarFormat, number>();
+  return tracks.map((t) => {
+    if (t.sidecar === null) return null;
+    const n = (seen.get(t.sidecar) ?? 0) + 1;
+    seen.set(t.sidecar, n);
+    return `${SIDECAR_STEM}${n > 1 ? `_${n}` : ''}.${t.sidecar}`;
+  });
+}
+
+/** For a task's file (its path below the task's folder), the end of a sidecar's delivered name (`.srt`, `_2.srt`); null for any other file. */
+export function sidecarTail(relative: string): string | null {
+  return SIDECAR_FILE.exec(relative)?.[1] ?? null;
 }

@@ -31,6 +31,9 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.mpd': 'application/dash+xml',
   '.vtt': 'text/vtt',
   '.srt': 'application/x-subrip',
+  // Caption sidecars: TTML's registered media type, and the one SCC files are usually served as.
+  '.dfxp': 'application/ttml+xml',
+  '.scc': 'text/x-scc',
   '.json': 'application/json',
   '.xml': 'application/xml',
   '.tar': 'application/x-tar',

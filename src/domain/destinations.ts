@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { SEGMENTED_OUTPUTS } from './outputs.ts';
+import { sidecarTail } from './captions.ts';
 
 /**
  * Where a task's files go at a destination URL: pure rules shared by the pipeline (which
@@ -25,6 +26,16 @@ export function destinationFor(url: string, file: string, index: number, count: 
   const slash = base.lastIndexOf('/');
   const numbered = dot > slash ? `${base.slice(0, dot)}_${n}${base.slice(dot)}` : `${base}_${n}`;
   return numbered + rest;
+}
+
+/**
+ * The URL of a file delivered beside the one at `url`, named after it: its extension replaced by
+ * `tail` (`…/video.mp4` + `.srt` → `…/video.srt`); a query string stays on.
+ */
+export function besideUrl(url: string, tail: string): string {
+  const { base, rest } = splitQuery(url);
+  const dot = base.lastIndexOf('.');
+  return (dot > base.lastIndexOf('/') ? base.slice(0, dot) : base) + tail + rest;
 }
 
 /** Outputs made of several files that keep their relative layout (HLS, DASH: manifests, variant folders). */
@@ -68,4 +79,25 @@ const ARCHIVE = /\.(tar|zip)$/i;
 function archiveUrl(base: string, main: string): string {
   const ext = ARCHIVE.exec(main)![0];
   return /\.m3u8$/i.test(base) ? base.replace(/\.m3u8$/i, ext) : base;
+}
+
+/**
+ * A task's caption sidecars (closed_captions `extract srt` …) at the destination `url`: each goes
+ * beside the output's main file, named after it (`…/video.mp4` → `…/video.srt`, a second SRT
+ * `…/video_2.srt`). `relative` is the task's file list (paths below its folder); returns the
+ * index of each sidecar in it with its URL, none for a task without sidecars.
+ */
+export function sidecarDestinations(output: string, relative: string[], url: string): { index: number; url: string }[] {
+  const tails = relative.map((f) => sidecarTail(f));
+  if (tails.every((t) => t === null)) return [];
+  const files = relative.filter((_, i) => tails[i] === null);
+  if (files.length === 0) return [];
+  let main: string;
+  if (keepsLayout(output)) {
+    const m = files[layoutMain(output, files, url)]!;
+    main = destinationForLayout(url, m, m);
+  } else {
+    main = destinationFor(url, files[0]!, 0, files.length);
+  }
+  return tails.flatMap((tail, index) => (tail === null ? [] : [{ index, url: besideUrl(main, tail) }]));
 }

@@ -206,11 +206,11 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'downmix_mode', in: FS, outputs: ENCODED, state: 'honoured', doc: 'folding surround into fewer channels: `default`, `pl2` (Dolby Pro Logic II), `dpl` (Dolby Surround)' },
   {
     name: 'closed_captions', in: F, outputs: MOVING, roles: ['passthrough'], block: 'fields', state: 'honoured',
-    doc: 'a caption file (SRT, WebVTT, SCC) as a subtitle track (mov_text in mp4/mov, WebVTT in webm, SRT or ASS in mkv, WebVTT renditions in HLS, a text adaptation set in DASH) or burned in; repeatable',
+    doc: 'a caption file (SRT, WebVTT, SCC, TTML/DFXP) or the source\'s CEA-608 as a subtitle track (mov_text in mp4/mov, WebVTT in webm, SRT or ASS in mkv, WebVTT renditions in HLS, a text adaptation set in DASH), burned in, or a sidecar file beside the output (`extract srt|vtt|scc|dfxp`); repeatable',
   },
 
   // --- closed_captions (reference 4.5) --------------------------------------------------------
-  { name: 'source', in: ['closed_captions'], roles: ['url'], state: 'honoured', doc: 'URL of an SRT, WebVTT or SCC file (TTML/DFXP is refused: FFmpeg cannot read it)' },
+  { name: 'source', in: ['closed_captions'], roles: ['url'], state: 'honoured', doc: 'URL of an SRT, WebVTT, SCC or TTML/DFXP file (TTML read by Encodery: timing and text, no styling or regions)' },
   { name: 'language', in: ['closed_captions'], state: 'honoured', doc: 'language code (`en`, `eng`, `pt-BR`; `und`)' },
   { name: 'label', in: ['closed_captions'], state: 'honoured', doc: 'the name players show (HLS NAME, the track title); Encodery\'s own' },
   { name: 'time_offset', in: ['closed_captions'], state: 'honoured', doc: 'seconds added to every cue (may be negative)' },
@@ -222,7 +222,7 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'font_source', in: ['closed_captions'], roles: ['url'], state: 'honoured', doc: 'burned captions: a .ttf/.otf URL (the system\'s Sans if absent)' },
   { name: 'vtt_segment_duration', in: ['closed_captions'], outputs: SEGMENTED, state: 'honoured', doc: 'HLS WebVTT segment seconds, may be a float (the output\'s segment_duration)' },
   { name: 'copy', in: ['closed_captions'], state: 'honoured', doc: 'a block of its own: `yes` keeps the source\'s CEA-608/708 in the video (libx264 outputs only), `no` drops them' },
-  { name: 'extract', in: ['closed_captions'], state: 'honoured', doc: '`yes` (or `srt`, `vtt`) instead of source: the source\'s CEA-608 captions (H.264 SEI, field 1) become this track (or are burned in)' },
+  { name: 'extract', in: ['closed_captions'], state: 'honoured', doc: '`yes` instead of source: the source\'s CEA-608 captions (H.264 SEI or MPEG-2 user data, field 1) become this track (or are burned in); `srt`, `vtt`, `scc` or `dfxp`: a sidecar file in that format beside the output, named after it, from `source` or else from the source\'s CEA-608 (`scc` only from CEA-608)' },
 
   // --- timing and editing (reference 4.5) -----------------------------------------------------
   { name: 'start', in: F, outputs: TRIMMED, roles: ['passthrough'], state: 'honoured', doc: 'seconds, `hh:mm:ss.ms` or a timecode' },

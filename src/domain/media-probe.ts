@@ -28,6 +28,11 @@ export interface VideoStreamInfo {
   codecTag?: string | null;
   /** Colour tags and dynamic range (video-color.ts); probes stored before it was read lack it (SDR). */
   color?: VideoColor;
+  /**
+   * CEA-608/708 captions in the video (A/53 in H.264/HEVC SEI or MPEG-2 user data), as FFmpeg's
+   * decoder finds them in the first pictures; null (or absent, in probes stored before) when not looked for.
+   */
+  closedCaptions?: boolean | null;
 }
 
 export interface AudioStreamInfo {

@@ -11,7 +11,7 @@
 import path from 'node:path';
 import type { FieldMap } from './fields.ts';
 import { parseFormat, type StoryboardSpec } from './format.ts';
-import { destinationFor } from './destinations.ts';
+import { besideUrl, destinationFor } from './destinations.ts';
 
 /** The storyboard settings of a stored task (its output and format JSON), or null when it is not a `use_vtt` thumbnail. */
 export function storyboardOf(output: string, format: string): StoryboardSpec | null {
@@ -104,12 +104,8 @@ function publicForm(url: string): string {
  * else the destination's name with `.vtt` for its extension (`…/thumbs.jpg` → `…/thumbs.vtt`).
  */
 export function vttBeside(destUrl: string, vttFile: string): string {
-  const q = destUrl.search(/[?#]/);
-  const [base, rest] = q >= 0 ? [destUrl.slice(0, q), destUrl.slice(q)] : [destUrl, ''];
-  if (base.endsWith('/')) return destinationFor(destUrl, vttFile, 0, 1);
-  const slash = base.lastIndexOf('/');
-  const dot = base.lastIndexOf('.');
-  return (dot > slash ? base.slice(0, dot) : base) + '.vtt' + rest;
+  if (destUrl.replace(/[?#].*$/, '').endsWith('/')) return destinationFor(destUrl, vttFile, 0, 1);
+  return besideUrl(destUrl, '.vtt');
 }
 
 /** One file of a storyboard task sent to one destination; `retarget` set for the VTT. */

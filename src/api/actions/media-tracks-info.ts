@@ -1,5 +1,5 @@
 /**
- * GetMediaInfo's audio, subtitle and HDR lines. GetMediaInfo stays flat, each element once
+ * GetMediaInfo's audio, subtitle, closed caption and HDR lines. GetMediaInfo stays flat, each element once
  * (reference 7.8 rule 17): the tracks are counted and their languages listed in order, `und` for
  * an untagged one. GetMediaInfoEx gives each track and the HDR metadata in full.
  */
@@ -17,6 +17,8 @@ export function trackSummaryOf(p: MediaProbe): WireObject {
     audio_languages: languages(audio),
     subtitle_tracks: subtitles.length > 0 ? String(subtitles.length) : undefined,
     subtitle_languages: languages(subtitles),
+    // CEA-608/708 in the video itself; left out when it was not looked for (rules 17-19).
+    closed_captions: p.video?.closedCaptions == null ? undefined : p.video.closedCaptions ? 'yes' : 'no',
     hdr: p.video ? (color?.dynamicRange ?? 'sdr') : undefined,
     color_primaries: color?.primaries ?? undefined,
     color_transfer: color?.transfer ?? undefined,

@@ -5,7 +5,8 @@ import * as repo from '../../store/repo.ts';
 import { mediaVersion } from '../../store/changes.ts';
 import { redactFields, redactText, redactUrl } from '../../transfer/redact.ts';
 import { mediaDirs } from '../../domain/layout.ts';
-import { destinationForLayout, keepsLayout, layoutMain } from '../../domain/destinations.ts';
+import { destinationForLayout, keepsLayout, layoutMain, sidecarDestinations } from '../../domain/destinations.ts';
+import { sidecarTail } from '../../domain/captions.ts';
 import { storyboardListing, storyboardOf } from '../../domain/storyboard.ts';
 import { ApiError, ErrorText } from '../errors.ts';
 import { idFilter, mediaIdFrom, mediaIdOf, positiveInt, required, scalar, taskIdOf, yesNo } from '../query.ts';
@@ -233,7 +234,8 @@ function extendedTask(t: repo.TaskRow): WireObject {
 /**
  * The destination list. A multi-file output (HLS) names, per destination, its media playlists
  * and then the master (reference 4.6), each with that destination's status; before the encode
- * has listed its files, and for every other output, just the destination.
+ * has listed its files, and for every other output, just the destination. Caption sidecars
+ * follow, beside the main file.
  */
 function destinationRows(t: repo.TaskRow, dests: repo.DestinationRow[]): [string, string][] {
   const files = layoutFiles(t);
@@ -244,11 +246,16 @@ function destinationRows(t: repo.TaskRow, dests: repo.DestinationRow[]): [string
     const listed = storyboardListing(board, dests.map((d) => d.url), vtt);
     return dests.flatMap((d, i) => (listed[i] ?? [d.url]).map((u): [string, string] => [redactUrl(u), d.status]));
   }
-  if (!files) return dests.map((d) => [redactUrl(d.url), d.status]);
+  // Caption sidecars (closed_captions extract) are listed after the output, beside it.
+  // Most tasks have none: their file lists are not walked again for them.
+  const relative = t.outputs?.includes('closed_captions') ? (files ?? taskRelative(t)) : [];
+  const sidecars = (d: repo.DestinationRow): [string, string][] => sidecarDestinations(t.output, relative, d.url).map((s) => [redactUrl(s.url), d.status]);
+  if (!files) return dests.flatMap((d): [string, string][] => [[redactUrl(d.url), d.status], ...sidecars(d)]);
+  const own = relative.length > 0 ? files.filter((f) => sidecarTail(f) === null) : files;
   return dests.flatMap((d) => {
-    const main = files[layoutMain(t.output, files, d.url)]!;
-    const manifests = files.filter((f) => f !== main && MANIFEST.test(f));
-    return [...manifests, main].map((f): [string, string] => [redactUrl(destinationForLayout(d.url, f, main)), d.status]);
+    const main = own[layoutMain(t.output, own, d.url)]!;
+    const manifests = own.filter((f) => f !== main && MANIFEST.test(f));
+    return [...[...manifests, main].map((f): [string, string] => [redactUrl(destinationForLayout(d.url, f, main)), d.status]), ...sidecars(d)];
   });
 }
 

@@ -18,7 +18,8 @@ import { download, localSourcePath, redactUrl } from '../../transfer/index.ts';
 import type { TransferContext } from '../../transfer/types.ts';
 import { inputArgs, refusalOf, sniffNotMedia } from '../ffmpeg/inputs.ts';
 import type { EditAssets } from '../plan/editing.ts';
-import { extractCea608, type SourceVideo } from './cea608.ts';
+import { parseTtml } from '../../domain/caption-ttml.ts';
+import { extractCea608, toScc, type SourceVideo, type TimedPairs } from './cea608.ts';
 import { fontFamily, useFontFamily } from './font.ts';
 
 /** A caption track read and rewritten by Encodery. */
@@ -28,6 +29,14 @@ export interface LoadedCaption {
   cues: Cue[];
   /** The cues as a WebVTT file Encodery wrote. */
   vttPath: string;
+  /** `extract`: the source's CEA-608 byte pairs the cues were decoded from, `time_offset` not applied (an SCC sidecar is written from them). */
+  cea608: TimedPairs[] | null;
+}
+
+/** Where a track's cues came from: a caption file, or the source's CEA-608 (with its byte pairs). */
+interface CaptionText {
+  cues: Cue[];
+  cea608: TimedPairs[] | null;
 }
 
 /** A burned track as libass reads it: the ASS file Encodery wrote, and the folder of its own font. */
@@ -59,13 +68,13 @@ const MAX_CAPTION_BYTES = 20 * 1024 * 1024;
 export async function loadCaptions(tasks: { taskId: number; spec: OutputSpec }[], ctx: CaptionContext): Promise<{
   captions: Map<number, TaskCaptions>; failed: { taskId: number; error: Error }[];
 }> {
-  const files = new Map<string, Promise<Cue[]>>();
-  const cuesOf = (track: CaptionTrack): Promise<Cue[]> => {
+  const files = new Map<string, Promise<CaptionText>>();
+  const textOf = (track: CaptionTrack): Promise<CaptionText> => {
     const key = track.source ?? '';
     let p = files.get(key);
     if (!p) {
       const scratch = path.join(ctx.scratch, `captions-${files.size}`);
-      p = track.source === null ? readEmbedded(scratch, ctx) : readCaptionFile(track.source, scratch, ctx);
+      p = track.source === null ? readEmbedded(scratch, ctx) : readCaptionFile(track.source, scratch, ctx).then((cues) => ({ cues, cea608: null }));
       p.catch(() => undefined);
       files.set(key, p);
     }
@@ -81,15 +90,16 @@ export async function loadCaptions(tasks: { taskId: number; spec: OutputSpec }[]
     try {
       const loaded: LoadedCaption[] = [];
       for (const [i, track] of tracks.entries()) {
-        const cues = shiftCues(await cuesOf(track), track.timeOffset);
+        const text = await textOf(track);
+        const cues = shiftCues(text.cues, track.timeOffset);
         const vttPath = path.join(ctx.scratch, `captions-${taskId}-${i}.vtt`);
         await fs.writeFile(vttPath, writeVtt(cues));
-        loaded.push({ track, cues, vttPath });
+        loaded.push({ track, cues, vttPath, cea608: text.cea608 });
       }
       const ass: BurnedCaption[] = [];
       for (const [i, track] of burned.entries()) {
         const vttPath = path.join(ctx.scratch, `burn-${taskId}-${i}.vtt`);
-        await fs.writeFile(vttPath, writeVtt(shiftCues(await cuesOf(track), track.timeOffset)));
+        await fs.writeFile(vttPath, writeVtt(shiftCues((await textOf(track)).cues, track.timeOffset)));
         const assPath = path.join(ctx.scratch, `burn-${taskId}-${i}.ass`);
         await ffmpegConvert(ctx, { path: vttPath, role: 'captionText' }, ['-c:s', 'ass', '-f', 'ass'], assPath);
         const fontsDir = track.fontSource === null ? null : await fetchFont(track.fontSource, path.join(ctx.scratch, `font-${taskId}-${i}`), assPath, ctx);
@@ -105,14 +115,14 @@ export async function loadCaptions(tasks: { taskId: number; spec: OutputSpec }[]
 }
 
 /** The source's CEA-608 captions (`extract`), through an SCC file made from its SEI (cea608.ts). */
-async function readEmbedded(scratch: string, ctx: CaptionContext): Promise<Cue[]> {
+async function readEmbedded(scratch: string, ctx: CaptionContext): Promise<CaptionText> {
   if (!ctx.source) throw new CaptionError('closed_captions extract needs a source with video.');
-  const scc = await extractCea608(ctx.source, `${scratch}.h264`, ctx);
-  if (scc === null) throw new CaptionError('closed_captions extract: the source carries no CEA-608 captions (H.264 SEI, field 1).');
-  await fs.writeFile(`${scratch}.scc`, scc);
+  const cea608 = await extractCea608(ctx.source, `${scratch}.video`, ctx);
+  if (cea608 === null) throw new CaptionError('closed_captions extract: the source carries no CEA-608 captions (A/53 in H.264 SEI or MPEG-2 user data, field 1).');
+  await fs.writeFile(`${scratch}.scc`, toScc(cea608));
   const vtt = `${scratch}.scc.vtt`;
   await ffmpegConvert(ctx, { path: `${scratch}.scc`, role: 'sccCaptions' }, ['-c:s', 'webvtt', '-f', 'webvtt'], vtt);
-  return parseCaptionText(await fs.readFile(vtt, 'utf8'), 'vtt');
+  return { cues: parseCaptionText(await fs.readFile(vtt, 'utf8'), 'vtt'), cea608 };
 }
 
 /**
@@ -139,7 +149,7 @@ async function fetchFont(url: string, dir: string, assFile: string, ctx: Caption
   return dir;
 }
 
-type CaptionFileKind = 'srt' | 'vtt' | 'scc';
+type CaptionFileKind = 'srt' | 'vtt' | 'scc' | 'ttml';
 
 /** Fetches one caption file and reads its cues; errors name the URL (redacted) and the line. */
 async function readCaptionFile(url: string, to: string, ctx: CaptionContext): Promise<Cue[]> {
@@ -154,7 +164,7 @@ async function readCaptionFile(url: string, to: string, ctx: CaptionContext): Pr
   const size = (await fs.stat(file)).size;
   if (size > MAX_CAPTION_BYTES) throw new CaptionError(`${shown} is ${size} bytes; caption files of up to ${MAX_CAPTION_BYTES / 1024 / 1024} MB are read.`);
   const notMedia = await sniffNotMedia(file);
-  if (notMedia) throw new CaptionError(`${shown} is ${refusalOf(notMedia).what}; give an SRT, WebVTT or SCC caption file.`);
+  if (notMedia) throw new CaptionError(`${shown} is ${refusalOf(notMedia).what}; give an SRT, WebVTT, SCC or TTML/DFXP caption file.`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(await fs.readFile(file));
@@ -162,7 +172,6 @@ async function readCaptionFile(url: string, to: string, ctx: CaptionContext): Pr
     throw new CaptionError(`${shown} is not UTF-8 text; save the caption file as UTF-8.`);
   }
   const kind = kindOf(text);
-  if (kind === 'ttml') throw new CaptionError(`${shown} is TTML/DFXP, which FFmpeg 5.1 cannot read; convert it to SRT or WebVTT.`);
   try {
     if (kind === 'scc') {
       checkScc(text);
@@ -170,21 +179,21 @@ async function readCaptionFile(url: string, to: string, ctx: CaptionContext): Pr
       await ffmpegConvert(ctx, { path: file, role: 'sccCaptions' }, ['-c:s', 'webvtt', '-f', 'webvtt'], vtt);
       return parseCaptionText(await fs.readFile(vtt, 'utf8'), 'vtt');
     }
-    return parseCaptionText(text, kind);
+    return kind === 'ttml' ? parseTtml(text.replace(/^\uFEFF/, '')) : parseCaptionText(text, kind);
   } catch (err) {
     if (err instanceof CaptionParseError) throw new CaptionError(`${shown} does not parse as ${KIND_NAMES[kind]}: ${err.message}`);
     throw err;
   }
 }
 
-const KIND_NAMES: Record<CaptionFileKind, string> = { srt: 'SRT', vtt: 'WebVTT', scc: 'SCC' };
+const KIND_NAMES: Record<CaptionFileKind, string> = { srt: 'SRT', vtt: 'WebVTT', scc: 'SCC', ttml: 'TTML' };
 
 /** By content, not by name: a URL's extension is only what its server says. */
-function kindOf(text: string): CaptionFileKind | 'ttml' {
+function kindOf(text: string): CaptionFileKind {
   const head = text.replace(/^\uFEFF/, '').trimStart();
   if (head.startsWith('WEBVTT')) return 'vtt';
   if (head.startsWith('Scenarist_SCC')) return 'scc';
-  if (head.startsWith('<') && /<(?:[\w.-]+:)?tt[\s>]/.test(head.slice(0, 4096))) return 'ttml';
+  if (head.startsWith('<')) return 'ttml';
   return 'srt';
 }
 

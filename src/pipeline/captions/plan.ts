@@ -2,15 +2,18 @@
  * A format's caption tracks in its FFmpeg process (the planner calls this on each output part):
  * - video files: each track's WebVTT (written by load.ts) is one more input, mapped into the file
  *   as mov_text, WebVTT, SRT or ASS with its language, title and default flag;
- * - HLS, DASH, CMAF: renditions written after the encode (renditions.ts), on the output's clock.
+ * - HLS, DASH, CMAF: renditions written after the encode (renditions.ts), on the output's clock;
+ * - sidecars (`extract srt|vtt|scc|dfxp`): files written beside the output after the encode.
  * - `copy`: libx264 passes the source's CEA-608/708 on from the decoded frames (its a53cc, on by
  *   default); `copy no` turns that off, `copy yes` refuses an encoder that cannot.
  * Burned captions are part of the format's editing (plan/editing.ts).
  */
 import { writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { embeddedCaptionsOf, SUBTITLE_CODECS_FOR } from '../../domain/captions.ts';
-import { shiftCues, writeVtt } from '../../domain/caption-cues.ts';
+import { embeddedCaptionsOf, sidecarFileNames, SUBTITLE_CODECS_FOR } from '../../domain/captions.ts';
+import { shiftCues, writeSrt, writeTtml, writeVtt } from '../../domain/caption-cues.ts';
+import { toScc } from './cea608.ts';
 import { DASH_MANIFEST, usesFmp4, type OutputSpec } from '../../domain/format.ts';
 import type { FfmpegInput } from '../ffmpeg/args.ts';
 import type { GroupContext, OutputPart } from '../plan/common.ts';
@@ -28,6 +31,8 @@ export function withCaptionTracks(
 ): OutputPart {
   if (pass === 1) return part;
   part = withEmbeddedCaptions(part, spec);
+  part = withSidecars(part, captions ?? [], ctx);
+  captions = captions?.filter((c) => c.track.sidecar === null);
   if (!captions || captions.length === 0) return part;
   switch (spec.kind) {
     case 'video': {
@@ -86,6 +91,44 @@ export function withCaptionTracks(
       throw new Error(`unhandled output kind ${JSON.stringify(never)}`);
     }
   }
+}
+
+/**
+ * The format's sidecar files (`extract srt|vtt|scc|dfxp`), written beside its main file once FFmpeg
+ * is done and listed before its files (whose main file stays last), on the output's clock: moved
+ * to its start and cut at its length, like its tracks.
+ */
+function withSidecars(part: OutputPart, captions: readonly LoadedCaption[], ctx: GroupContext): OutputPart {
+  const names = sidecarFileNames(captions.map((c) => c.track));
+  if (names.every((n) => n === null)) return part;
+  const { start, length } = ctx.trim;
+  return {
+    ...part,
+    listOutputs: async () => {
+      const files = await part.listOutputs();
+      const dir = path.dirname(files.at(-1)!);
+      const written: string[] = [];
+      for (const [k, c] of captions.entries()) {
+        const name = names[k];
+        if (!name) continue;
+        const cues = shiftCues(c.cues, -start, length);
+        const text = c.track.sidecar === 'srt' ? writeSrt(cues)
+          : c.track.sidecar === 'dfxp' ? writeTtml(cues, c.track.language)
+          : c.track.sidecar === 'scc' ? sccOf(c, start, length)
+          : writeVtt(cues);
+        const file = path.join(dir, name);
+        await writeFile(file, text);
+        written.push(file);
+      }
+      return [...written, ...files];
+    },
+  };
+}
+
+/** An SCC sidecar: the source's own CEA-608 pairs, moved like the cues (readCaptions refuses scc from a caption file). */
+function sccOf(c: LoadedCaption, start: number, length: number | null): string {
+  if (!c.cea608) throw new Error('internal: an SCC sidecar without the source\'s CEA-608 captions');
+  return toScc(c.cea608, c.track.timeOffset - start, length);
 }
 
 /** closed_captions `copy` as the video encoders' a53cc option (their output streams in order). */

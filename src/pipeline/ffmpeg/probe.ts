@@ -5,6 +5,7 @@ import { UserFacingError } from '../../domain/errors.ts';
 import { literalPath, namedLikeSequence, probeArgs, RefusedInputError, refusalOf, refusedFormat, sniffNotMedia, type InputRole } from './inputs.ts';
 import { colorOf } from '../../domain/video-color.ts';
 import { withFrameColor } from './probe-hdr.ts';
+import { withEmbeddedCaptions } from './probe-captions.ts';
 import type { FfprobeJson, MediaProbe, VideoStreamInfo, AudioStreamInfo } from '../../domain/media-probe.ts';
 export type { AudioStreamInfo, FfprobeJson, MediaProbe, VideoStreamInfo } from '../../domain/media-probe.ts';
 
@@ -58,7 +59,9 @@ export async function probeMedia(file: string, opts: ProbeOptions): Promise<Medi
   } catch {
     throw new UnreadableSourceError(unreadableMessage('its report was not valid JSON'));
   }
-  const probe = await withFrameColor(file, fromFfprobeJson(json), { ffprobe: opts.ffprobe, role, signal: opts.signal });
+  const colored = await withFrameColor(file, fromFfprobeJson(json), { ffprobe: opts.ffprobe, role, signal: opts.signal });
+  // A source's own captions, for GetMediaInfo and `extract`; an output's are the encoder's doing.
+  const probe = role === 'media' ? await withEmbeddedCaptions(file, colored, { ffprobe: opts.ffprobe, role, signal: opts.signal }) : colored;
   if (!probe.video && probe.audio.length === 0) {
     throw new UnreadableSourceError(
       'The source has neither a video nor an audio stream, so there is nothing to encode. Check that the URL points to a video or audio file.',

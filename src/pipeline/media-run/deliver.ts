@@ -8,7 +8,7 @@ import { mapLimit } from '../../map-limit.ts';
 import { describeError } from '../../domain/errors.ts';
 import { DeliveredOutputs } from '../delivered-output.ts';
 import { putOutputs } from '../../storage/shared-storage.ts';
-import { deliveryOf } from './delivery-strategies.ts';
+import { deliveryOf, withoutSidecars } from './delivery-strategies.ts';
 import { settleDelivered } from './qc-launch.ts';
 import { sum, type MediaRunContext } from './context.ts';
 import { mediaOptions } from '../../domain/media-options.ts';
@@ -49,7 +49,7 @@ export async function deliverAll(run: MediaRunContext): Promise<void> {
   // The destination's status, its log line and its notify_upload commit together: a crash
   // right after cannot lose the notification (store/lifecycle.ts).
   const done = async (task: repo.TaskRow, dest: repo.DestinationRow, files: string[], status: DestinationStatus, log: string): Promise<void> => {
-    const facts = await delivered.of(task.id, task.output, files);
+    const facts = await delivered.of(task.id, task.output, withoutSidecars(files));
     await run.timings.store.time(() => run.lifecycle.destination(dest.id, status, { log, facts }));
   };
   // Every destination of every format at once (up to DELIVERY_CONCURRENCY): one slow or

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type * as repo from '../../store/repo.ts';
-import { destinationFor, destinationForLayout, keepsLayout, layoutMain } from '../../domain/destinations.ts';
+import { destinationFor, destinationForLayout, keepsLayout, layoutMain, sidecarDestinations } from '../../domain/destinations.ts';
+import { sidecarTail } from '../../domain/captions.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { mapLimit } from '../../map-limit.ts';
 import { storyboardOf, storyboardSends } from '../storyboard-delivery.ts';
@@ -29,10 +30,33 @@ export interface OutputDelivery {
  * destination; any other output's files go one after another.
  */
 export function deliveryOf(task: repo.TaskRow): (d: OutputDelivery) => Promise<void> {
+  return withSidecars(outputDeliveryOf(task));
+}
+
+function outputDeliveryOf(task: repo.TaskRow): (d: OutputDelivery) => Promise<void> {
   if (keepsLayout(task.output)) return deliverLayout;
   const board = storyboardOf(task.output, task.format);
   if (board) return (d) => deliverStoryboard(d, board);
   return deliverFiles;
+}
+
+/** The task's files but its caption sidecars, which go beside its main file (sidecarDestinations). */
+export function withoutSidecars(files: string[]): string[] {
+  return files.filter((f) => sidecarTail(path.basename(f)) === null);
+}
+
+/** A delivery that sends the output as `deliver` does, then its caption sidecars beside its main file. */
+function withSidecars(deliver: (d: OutputDelivery) => Promise<void>): (d: OutputDelivery) => Promise<void> {
+  return async (d) => {
+    const taskDir = mediaDirs(d.dataDir, d.mediaId).task(d.task.id);
+    const relative = d.files.map((f) => path.relative(taskDir, f).split(path.sep).join('/'));
+    const sidecars = sidecarDestinations(d.task.output, relative, d.dest.url);
+    if (sidecars.length === 0) return deliver(d);
+    const outputs = d.files.filter((_, i) => !sidecars.some((s) => s.index === i));
+    // Each file keeps its index among all the task's files, which progress counts by.
+    await deliver({ ...d, files: outputs, send: (file, _i, url) => d.send(file, d.files.indexOf(file), url) });
+    for (const s of sidecars) await d.send(d.files[s.index]!, s.index, s.url);
+  };
 }
 
 async function deliverLayout({ dataDir, mediaId, task, dest, files, send }: OutputDelivery): Promise<void> {

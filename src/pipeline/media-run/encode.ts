@@ -18,6 +18,7 @@ import { encodeSplitTask, splitCandidates } from '../split/task.ts';
 import type { SplitPieces } from '../split/pieces.ts';
 import { encodeGroup } from './encode-group.ts';
 import type { MediaRunContext } from './context.ts';
+import type { MediaProbe } from '../../domain/media-probe.ts';
 
 /**
  * The encode phase: every format still to encode is parsed, given its assets and crops, and
@@ -55,7 +56,7 @@ export async function encodeAll(run: MediaRunContext, fetched: PlanInput, source
   for (const f of edits.failed) await run.failTask(f.taskId, f.error);
   members = members.filter((m) => !edits.failed.some((f) => f.taskId === m.taskId)).map((m) => ({ ...m, assets: edits.assets.get(m.taskId) }));
   // closed_captions: a file that does not parse fails only the tasks that use it, naming its line.
-  const sourceVideo = fetched.paths[0] && fetched.probes[0]?.video ? { path: fetched.paths[0], codec: fetched.probes[0].video.codec } : null;
+  const sourceVideo = fetched.paths[0] && fetched.probes[0]?.video ? { path: fetched.paths[0], codec: fetched.probes[0].video.codec, startSec: startOf(fetched.probes[0]) } : null;
   const captions = await loadCaptions(members, { scratch, transfer: run.transfer, ffmpeg: config.ffmpeg, ffprobe: config.ffprobe, source: sourceVideo, signal: run.signal });
   for (const f of captions.failed) await run.failTask(f.taskId, f.error);
   members = members.filter((m) => !captions.failed.some((f) => f.taskId === m.taskId)).map((m) => withLoadedCaptions(m, captions.captions.get(m.taskId)));
@@ -137,6 +138,12 @@ function splitDeps(run: MediaRunContext) {
 export function needsEncode(t: repo.TaskRow): boolean {
   if (isFinalTask(t.status)) return false;
   return !(t.status === TaskStatus.Saving && t.outputs);
+}
+
+/** Where a source's timeline starts: FFmpeg's outputs begin there. */
+function startOf(probe: MediaProbe): number {
+  const start = Number(probe.raw.format?.['start_time']);
+  return Number.isFinite(start) ? start : 0;
 }
 
 /** The output files' base name: the first source's file name, made safe. */

@@ -32,7 +32,7 @@ export async function mainFileOf(files: string[]): Promise<string | null> {
     const text = await fs.readFile(f, 'utf8').catch(() => '');
     if (text.includes('#EXTINF') && !text.includes('#EXT-X-I-FRAMES-ONLY')) return f;
   }
-  return files.find((f) => /\.mpd$/i.test(f)) ?? files.find((f) => !/\.(m3u8|vtt|srt|jpe?g|png|json|xml)$/i.test(f)) ?? files[0] ?? null;
+  return files.find((f) => /\.mpd$/i.test(f)) ?? files.find((f) => !/\.(m3u8|vtt|srt|scc|dfxp|jpe?g|png|json|xml)$/i.test(f)) ?? files[0] ?? null;
 }
 
 /** `<qc>auto</qc>`: the reference's automatic tests that apply to this output, as warnings. */
