@@ -147,13 +147,21 @@ async function reported<T>(
   }
 }
 
-/** Streams `url` into `toPath` (created or truncated); on any failure `toPath` is removed. */
-export async function download(url: string, toPath: string, outer: TransferContext, onOuterProgress?: Progress): Promise<{ bytes: number }> {
-  const { url: parsed, module } = resolve(url, 'source', 'Download', outer);
-  return reported('download', parsed, module, outer, onOuterProgress, (p) => downloadFrom(parsed, module, toPath, outer, p), (r) => r.bytes);
+export interface DownloadOptions {
+  /**
+   * Write the file front to back, so a reader may follow it while it grows (instant mode): a
+   * scheme's own download (S3's ranged reads at offsets) is not used.
+   */
+  inOrder?: boolean;
 }
 
-async function downloadFrom(parsed: URL, module: SchemeModule, toPath: string, outer: TransferContext, onOuterProgress?: Progress): Promise<{ bytes: number }> {
+/** Streams `url` into `toPath` (created or truncated); on any failure `toPath` is removed. */
+export async function download(url: string, toPath: string, outer: TransferContext, onOuterProgress?: Progress, opts: DownloadOptions = {}): Promise<{ bytes: number }> {
+  const { url: parsed, module } = resolve(url, 'source', 'Download', outer);
+  return reported('download', parsed, module, outer, onOuterProgress, (p) => downloadFrom(parsed, module, toPath, outer, p, opts), (r) => r.bytes);
+}
+
+async function downloadFrom(parsed: URL, module: SchemeModule, toPath: string, outer: TransferContext, onOuterProgress: Progress | undefined, opts: DownloadOptions): Promise<{ bytes: number }> {
   if (outer.signal?.aborted) throw abortedError('Download', outer.signal);
   const limit = outer.maxSourceBytes;
   const tooLarge = tooLargeMessage(limit ?? 0);
@@ -163,7 +171,7 @@ async function downloadFrom(parsed: URL, module: SchemeModule, toPath: string, o
   });
   const { ctx, onProgress, pace } = paced('Download', outer, onOuterProgress);
   try {
-    const own = await module.download?.(parsed, ctx, toPath, onProgress);
+    const own = opts.inOrder ? null : await module.download?.(parsed, ctx, toPath, onProgress);
     if (own) {
       await out.close();
       return own;

@@ -18,6 +18,7 @@ import type { SharedStorage } from '../../storage/shared-storage.ts';
 import type { UnitExecutor } from '../../domain/split-unit.ts';
 import type { Lifecycle } from '../../store/lifecycle.ts';
 import type { SplitPieces } from '../split/pieces.ts';
+import type { GrowingSource } from '../growing-source.ts';
 
 /** What the pipeline tells the rest of the system besides status changes (those notify through the lifecycle's outbox). */
 export interface PipelineEvents {
@@ -62,6 +63,10 @@ export class MediaRunContext {
   taskIds: number[] = [];
   /** The first source as fetched in this run, the reference for QC; null on a delivery-only run. */
   source: { path: string; probe: MediaProbe } | null = null;
+  /** Instant mode: the source still downloading while the encode reads it (instant.ts); null once fetched whole. */
+  instant: GrowingSource | null = null;
+  /** Stops source downloads this run left going (one an instant encode no longer needs). */
+  readonly downloads = new AbortController();
   /** The media's priority (our scale), which its split chunks take in the queue. */
   priority = 0;
   /** Where a split task's progress goes; set once the encode phase has planned its processes. */

@@ -11,6 +11,7 @@ import { QualityLog } from '../quality/log.ts';
 import { summarize } from '../quality/report.ts';
 import { describeQuality } from '../../domain/quality.ts';
 import { formatBytes, type MediaRunContext } from './context.ts';
+import { downloadFailure, sourceFeed } from './instant.ts';
 
 /** A task of a failed shared process planned alone, and its place in the progress, right after `after`. */
 export type SoloPlan = (taskId: number, after: GroupHandle) => { group: EncodeGroup; handle: GroupHandle };
@@ -46,12 +47,14 @@ export async function encodeGroup(run: MediaRunContext, g: EncodeGroup, progress
   const qualityLog = measured.some((q) => q !== null) ? new QualityLog() : null;
   const started = performance.now();
   try {
-    for (const [i, args] of g.passes.entries()) {
-      const passes = g.passes.length;
+    const feed = await sourceFeed(run, g.passes, ids);
+    for (const [i, args] of feed.passes.entries()) {
+      const passes = feed.passes.length;
       const result = await runFfmpeg(args, {
         ffmpeg,
         durationSec: g.durationSec,
-        signal: run.signal,
+        signal: feed.signal,
+        ...(feed.stdin ? { stdin: feed.stdin() } : {}),
         threads,
         ...(qualityLog ? { onStderrLine: (line: string) => qualityLog.line(line) } : {}),
         onProgress: (p) => progress.progress((i + p.fraction) / passes),
@@ -61,6 +64,9 @@ export async function encodeGroup(run: MediaRunContext, g: EncodeGroup, progress
     }
   } catch (err) {
     if (run.signal.aborted) throw err;
+    // The source's download failed under the encode: that ends the media, in its own words.
+    const download = downloadFailure(run);
+    if (download) throw download;
     progress.ended(false);
     if (!shared) {
       run.deps.events.taskEncoded((performance.now() - started) / 1000, rows.get(ids[0]!)?.output ?? 'unknown', 'error');

@@ -16,6 +16,8 @@ import { encodeSplitTask, splitCandidates } from '../split/task.ts';
 import type { SplitPieces } from '../split/pieces.ts';
 import { encodeGroup } from './encode-group.ts';
 import type { MediaRunContext } from './context.ts';
+import { wholeSourceFor } from './instant.ts';
+import { mediaOptions } from '../../domain/media-options.ts';
 
 /**
  * The encode phase: every format still to encode is parsed, given its assets and crops, and
@@ -45,6 +47,8 @@ export async function encodeAll(run: MediaRunContext, fetched: PlanInput, source
       await run.failTask(t.id, err);
     }
   }
+  // Instant mode: a step below that reads the source throughout waits for all of it.
+  await wholeSourceFor(run, members, fetched, mediaOptions(optionsJson));
   const config = run.config;
   // Logos, overlays and fonts: a bad one fails only the tasks that use it.
   const { scratch } = mediaDirs(config.dataDir, run.mediaId);

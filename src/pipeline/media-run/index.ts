@@ -68,6 +68,10 @@ async function runMedia(run: MediaRunContext, resumeNote: string | undefined): P
     } finally {
       release?.();
     }
+    // Instant mode: the download the encode read ends here, or fails the media with its own error.
+    const probes = await source.whole;
+    if (run.source && probes[0]) run.source = { path: run.source.path, probe: probes[0] };
+    run.instant = null;
     await deliverAll(run);
     await finish(run);
   } catch (err) {
@@ -78,6 +82,7 @@ async function runMedia(run: MediaRunContext, resumeNote: string | undefined): P
     run.log.warn({ err }, 'media run failed');
     await run.setStatus(MediaStatus.Error, { description: describeError(err, run.log), finished_at: Date.now() });
   } finally {
+    run.downloads.abort();
     await run.progress.stop();
   }
 }
