@@ -147,21 +147,22 @@ async function reported<T>(
   }
 }
 
-export interface DownloadOptions {
-  /**
-   * Write the file front to back, so a reader may follow it while it grows (instant mode): a
-   * scheme's own download (S3's ranged reads at offsets) is not used.
-   */
-  inOrder?: boolean;
+/**
+ * Why a download of `url` would not write its file front to back, so that no reader may follow
+ * it as it grows (instant mode), or null when it would.
+ */
+export function whyOutOfOrder(url: string, ctx: Partial<TransferContext>): string | null {
+  const r = parse(url, 'source', ctx);
+  return typeof r === 'string' ? r : (r.module.outOfOrder?.(r.url, ctx) ?? null);
 }
 
 /** Streams `url` into `toPath` (created or truncated); on any failure `toPath` is removed. */
-export async function download(url: string, toPath: string, outer: TransferContext, onOuterProgress?: Progress, opts: DownloadOptions = {}): Promise<{ bytes: number }> {
+export async function download(url: string, toPath: string, outer: TransferContext, onOuterProgress?: Progress): Promise<{ bytes: number }> {
   const { url: parsed, module } = resolve(url, 'source', 'Download', outer);
-  return reported('download', parsed, module, outer, onOuterProgress, (p) => downloadFrom(parsed, module, toPath, outer, p, opts), (r) => r.bytes);
+  return reported('download', parsed, module, outer, onOuterProgress, (p) => downloadFrom(parsed, module, toPath, outer, p), (r) => r.bytes);
 }
 
-async function downloadFrom(parsed: URL, module: SchemeModule, toPath: string, outer: TransferContext, onOuterProgress: Progress | undefined, opts: DownloadOptions): Promise<{ bytes: number }> {
+async function downloadFrom(parsed: URL, module: SchemeModule, toPath: string, outer: TransferContext, onOuterProgress?: Progress): Promise<{ bytes: number }> {
   if (outer.signal?.aborted) throw abortedError('Download', outer.signal);
   const limit = outer.maxSourceBytes;
   const tooLarge = tooLargeMessage(limit ?? 0);
@@ -171,7 +172,7 @@ async function downloadFrom(parsed: URL, module: SchemeModule, toPath: string, o
   });
   const { ctx, onProgress, pace } = paced('Download', outer, onOuterProgress);
   try {
-    const own = opts.inOrder ? null : await module.download?.(parsed, ctx, toPath, onProgress);
+    const own = await module.download?.(parsed, ctx, toPath, onProgress);
     if (own) {
       await out.close();
       return own;

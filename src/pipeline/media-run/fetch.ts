@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as repo from '../../store/repo.ts';
 import { MediaStatus } from '../../domain/status.ts';
 import { mediaOptions } from '../../domain/media-options.ts';
-import { download, localSourcePath, redactUrl } from '../../transfer/index.ts';
+import { download, localSourcePath, redactUrl, whyOutOfOrder } from '../../transfer/index.ts';
 import { mediaDirs } from '../../domain/layout.ts';
 import { probeMedia, type MediaProbe } from '../ffmpeg/probe.ts';
 import { frontToBack } from '../ffmpeg/streamable.ts';
@@ -51,7 +51,7 @@ export async function fetchSources(run: MediaRunContext, media: repo.MediaRow): 
   await run.progress.enterPhase('download');
   const done = urls.map(() => 0);
   const totals = urls.map((): number | null => null);
-  const instantOff = local[0] ? null : whyNotInstant(Boolean(media.benchmark), mediaOptions(media.options), urls.length);
+  const instantOff = local[0] ? null : whyNotInstant(Boolean(media.benchmark), mediaOptions(media.options), urls.length) ?? whyOutOfOrder(urls[0]!, run.transfer);
   // The downloads stop with the run, and when the run ends before an instant download does.
   const transfer = { ...run.transfer, signal: AbortSignal.any([run.signal, run.downloads.signal]) };
   const start = (i: number): GrowingSource => {
@@ -63,7 +63,7 @@ export async function fetchSources(run: MediaRunContext, media: repo.MediaRow): 
       const known = totals.every((x) => x !== null);
       // A source read in place took no transfer time: the rate is measured on downloads alone.
       if (known) run.progress.downloadProgress(sum(done), sum(totals as number[]), !local.some(Boolean));
-    }, { inOrder: instantOff === null }));
+    }));
     return growing;
   };
   const first = !local[0] ? start(0) : null;
