@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { asList, ffprobe, makeClip, startTestServer, tempDir, untilFinal, waitFor, type TestServer } from './helpers.ts';
+import { asList, ffprobe, makeClip, startReceiver, startTestServer, tempDir, untilFinal, waitFor, type TestServer } from './helpers.ts';
 
 interface Route {
   data: Buffer;
@@ -118,6 +118,40 @@ describe('instant mode', () => {
       assert.ok(probe.streams.some((s) => s.codec_type === 'audio'));
     } finally {
       await origin.close();
+    }
+  });
+
+  test('HLS segments reach the destination while the encode runs, the playlists after them and the master last', async () => {
+    const origin = await startOrigin({ '/seg.mp4': { data: faststart, holdAt: Math.floor(faststart.length * 0.7) } });
+    const receiver = await startReceiver();
+    try {
+      const { MediaID: id } = await t.call('json', {
+        action: 'AddMedia', source: `${origin.url}/seg.mp4`,
+        format: { output: 'advanced_hls', segment_duration: '1', stream: [{ size: '0x120', bitrate: '200k' }], destination: `${receiver.url}/hls/video.m3u8` },
+      });
+      // The encode cannot end before the origin sends the rest, which it holds until a segment has arrived.
+      await waitFor(async () => receiver.received.some((r) => r.method === 'PUT' && /\/seg_\d+\.ts$/.test(r.url)), 120_000, 100);
+      const early = receiver.received.map((r) => r.url);
+      assert.ok(!early.some((u) => u.endsWith('.m3u8')), `no playlist before the encode ends: ${early.join(' ')}`);
+      origin.release();
+      const { final } = await untilFinal(t, id);
+      assert.equal(final.status, 'Finished', JSON.stringify(final));
+      const puts = receiver.received.filter((r) => r.method === 'PUT').map((r) => r.url.replace('/hls/', ''));
+      assert.equal(puts.at(-1), 'video.m3u8', 'the master last');
+      assert.equal(new Set(puts).size, puts.length, `no file sent twice: ${puts.join(' ')}`);
+      const playlist = receiver.received.find((r) => r.url.endsWith('/index.m3u8') && !r.url.includes('audio'))!;
+      const listed = playlist.body.toString().split('\n').filter((l) => l.endsWith('.ts'));
+      const folder = playlist.url.replace('/hls/', '').replace('index.m3u8', '');
+      for (const seg of listed) assert.ok(puts.includes(folder + seg), `${folder + seg} delivered`);
+      assert.ok(puts.indexOf(folder + listed[0]!) < puts.indexOf(`${folder}index.m3u8`), 'segments before their playlist');
+      // The delivered segments play: the first one, as received, is video of the asked height.
+      const first = receiver.received.find((r) => r.url === `/hls/${folder}${listed[0]}`)!;
+      const local = path.join(dir, 'first.ts');
+      await fs.writeFile(local, first.body);
+      assert.equal((await ffprobe(local)).streams.find((st) => st.codec_type === 'video')?.height, 120);
+    } finally {
+      await origin.close();
+      await receiver.close();
     }
   });
 

@@ -17,6 +17,7 @@ import type { SplitPieces } from '../split/pieces.ts';
 import { encodeGroup } from './encode-group.ts';
 import type { MediaRunContext } from './context.ts';
 import { wholeSourceFor } from './instant.ts';
+import { deliverEarly } from './deliver.ts';
 import { mediaOptions } from '../../domain/media-options.ts';
 
 /**
@@ -99,19 +100,27 @@ export async function encodeAll(run: MediaRunContext, fetched: PlanInput, source
     if (single.failed[0]) throw single.failed[0].error;
     return single.groups[0]!;
   };
+  // Uploads while encoding: what one process made is delivered while the next one runs.
+  let left = splits.tasks.length + plan.groups.length;
+  const encoded = (taskIds: number[]): void => {
+    if (--left > 0 && run.uploadsWhileEncoding) deliverEarly(run, taskIds);
+  };
   for (const t of splits.tasks) {
     run.signal.throwIfAborted();
     const handle = splitHandles.get(t.member.taskId)!;
     handle.started();
     await encodeSplitTask(t, fetched, splitDeps(run));
     handle.ended(true);
+    encoded([t.member.taskId]);
   }
+  const segmented = new Set(members.filter((m) => m.spec.kind === 'hls' && !m.spec.pack).map((m) => m.taskId));
   for (const [i, g] of plan.groups.entries()) {
     run.signal.throwIfAborted();
     await encodeGroup(run, g, groupHandles[i]!, rows, (taskId, after) => {
       const solo = soloPlan(taskId);
       return { group: solo, handle: track([taskId], solo.durationSec, after) };
-    });
+    }, segmented);
+    encoded(g.taskIds);
   }
 }
 

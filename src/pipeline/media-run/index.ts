@@ -13,7 +13,7 @@ import { encodeAll, needsEncode } from './encode.ts';
 import { deliverAll } from './deliver.ts';
 import { interruptedQc } from './qc-launch.ts';
 import { finish } from './finish.ts';
-import { mediaOptions } from '../../domain/media-options.ts';
+import { instantAsked, mediaOptions } from '../../domain/media-options.ts';
 
 export type { PipelineDeps, PipelineEvents, PipelineLifecycle } from './context.ts';
 
@@ -38,6 +38,7 @@ async function runMedia(run: MediaRunContext, resumeNote: string | undefined): P
   for (const child of await repo.qcChildrenOf(run.db, media.user_id, media.id)) await interruptedQc(run, child);
   const priority = parsePriority(mediaOptions(media.options).priority);
   run.priority = priority.ok ? priority.priority : 0;
+  run.uploadsWhileEncoding = instantAsked(mediaOptions(media.options));
   const tasks = await repo.getTasks(run.db, run.mediaId);
   run.taskIds = tasks.map((t) => t.id);
   run.progress = new ProgressTracker(run.db, run.mediaId, run.taskIds);
