@@ -33,8 +33,11 @@
  * 10. Tone-mapping: the same 1080p picture as a PQ and a BT.709 source to a 3-rung H.264 HLS ladder, the extra
  *     wall time of the tone-map (bench/hdr.ts).
  *
+ * 11. Instant mode: a 60 s 1080p faststart source from a rate-limited local origin to a 720p HLS output PUT to a
+ *     rate-limited destination, AddMedia→Finished ÷ max(download alone, encode alone, upload alone) (bench/instant.ts). Target ≤ 1.15.
+ *
  * BENCH_ONLY=overhead runs sections 1 to 3 alone, BENCH_ONLY=ladder section 4, BENCH_ONLY=memory section 5, BENCH_ONLY=addmedia section 6,
- * BENCH_ONLY=split section 7, BENCH_ONLY=quality section 8, BENCH_ONLY=progress section 9, BENCH_ONLY=hdr section 10, BENCH_ONLY=status section 2.
+ * BENCH_ONLY=split section 7, BENCH_ONLY=quality section 8, BENCH_ONLY=progress section 9, BENCH_ONLY=hdr section 10, BENCH_ONLY=status section 2, BENCH_ONLY=instant section 11.
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -48,6 +51,7 @@ import { splitSection } from './split.ts';
 import { qualitySection } from './quality.ts';
 import { progressSection } from './progress.ts';
 import { hdrSection } from './hdr.ts';
+import { instantSection } from './instant.ts';
 import { fillStore, statusSection, statusThroughput } from './status.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -64,6 +68,7 @@ const ONLY_QUALITY = process.env.BENCH_ONLY === 'quality';
 const ONLY_PROGRESS = process.env.BENCH_ONLY === 'progress';
 const ONLY_HDR = process.env.BENCH_ONLY === 'hdr';
 const ONLY_STATUS = process.env.BENCH_ONLY === 'status';
+const ONLY_INSTANT = process.env.BENCH_ONLY === 'instant';
 const LADDER = [
   { height: 1080, bitrate: '5000k' },
   { height: 720, bitrate: '2800k' },
@@ -74,7 +79,7 @@ const LADDER = [
 async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'encodery-bench-'));
   try {
-    const only = ONLY_OVERHEAD || ONLY_LADDER || ONLY_MEMORY || ONLY_ADDMEDIA || ONLY_SPLIT || ONLY_QUALITY || ONLY_PROGRESS || ONLY_HDR || ONLY_STATUS;
+    const only = ONLY_OVERHEAD || ONLY_LADDER || ONLY_MEMORY || ONLY_ADDMEDIA || ONLY_SPLIT || ONLY_QUALITY || ONLY_PROGRESS || ONLY_HDR || ONLY_STATUS || ONLY_INSTANT;
     if (!only || ONLY_OVERHEAD || ONLY_LADDER) await encodeSections(dataDir);
     if (!only || ONLY_MEMORY) await memorySection(dataDir);
     if (!only || ONLY_ADDMEDIA) await addMediaSection(dataDir);
@@ -83,6 +88,7 @@ async function main(): Promise<void> {
     if (!only || ONLY_PROGRESS) await progressSection(dataDir);
     if (!only || ONLY_HDR) await hdrSection(dataDir);
     if (ONLY_STATUS) await statusSection(dataDir, STORE_MEDIA, STATUS_SECONDS);
+    if (!only || ONLY_INSTANT) await instantSection(dataDir);
   } finally {
     await fs.rm(dataDir, { recursive: true, force: true });
   }
