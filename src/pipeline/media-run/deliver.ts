@@ -24,7 +24,8 @@ export async function deliverAll(run: MediaRunContext): Promise<void> {
   if (tasks.length === 0) return;
   await run.setStatus(MediaStatus.Saving);
   await run.progress.enterPhase('save');
-  // What went while the encode ran ends first; only the destinations it did not save are left.
+  // What went while the encode ran ends first (its tasks are still in Saving, so listed above);
+  // only the destinations it did not save are left.
   for (const early of run.earlyDeliveries.splice(0)) await early;
   await deliverTasks(run, tasks);
   run.signal.throwIfAborted();

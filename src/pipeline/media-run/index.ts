@@ -76,6 +76,8 @@ async function runMedia(run: MediaRunContext, resumeNote: string | undefined): P
     await deliverAll(run);
     await finish(run);
   } catch (err) {
+    // Deliveries started while encoding settle before the media's end is written.
+    await Promise.allSettled(run.earlyDeliveries);
     if (run.signal.aborted) return; // whoever interrupted us settles the status
     // Not the media's fault: the queue runs it again once the store answers.
     if (isStoreUnavailable(err)) throw err;
@@ -84,6 +86,7 @@ async function runMedia(run: MediaRunContext, resumeNote: string | undefined): P
     await run.setStatus(MediaStatus.Error, { description: describeError(err, run.log), finished_at: Date.now() });
   } finally {
     run.downloads.abort();
+    await Promise.allSettled(run.earlyDeliveries);
     await run.progress.stop();
   }
 }
