@@ -155,6 +155,34 @@ describe('instant mode', () => {
     }
   });
 
+  test('what one FFmpeg process made is delivered while the next one still encodes', async () => {
+    const receiver = await startReceiver();
+    try {
+      const clip = await makeClip(path.join(t.filesDir, 'two-processes.mp4'), { seconds: 6, size: '640x360' });
+      const { MediaID: id } = await t.call('json', {
+        action: 'AddMedia', source: `file://${clip}`,
+        format: [
+          { output: 'mp4', size: '160x120', destination: `${receiver.url}/early/a.mp4` },
+          // Two passes never share a process: this one encodes after the first, and for longer.
+          { output: 'mp4', size: '640x360', two_pass: 'yes', bitrate: '600k', destination: `${receiver.url}/early/b.mp4` },
+        ],
+      });
+      await waitFor(async () => receiver.received.some((r) => r.url === '/early/a.mp4'), 120_000, 50);
+      const during = await t.call('json', { action: 'GetStatus', mediaid: id, extended: 'yes' });
+      const second = asList((during.job as { format: unknown }).format as { status: string }[])[1]!;
+      assert.ok(['Waiting for encoder', 'Processing'].includes(second.status), `the second format was still encoding when the first arrived: ${second.status}`);
+      const { final } = await untilFinal(t, id);
+      assert.equal(final.status, 'Finished', JSON.stringify(final));
+      const a = receiver.received.find((r) => r.url === '/early/a.mp4')!;
+      const local = path.join(dir, 'early-a.mp4');
+      await fs.writeFile(local, a.body);
+      assert.equal((await ffprobe(local)).streams.find((st) => st.codec_type === 'video')?.width, 160);
+      assert.equal(receiver.received.filter((r) => r.url === '/early/a.mp4').length, 1, 'delivered once');
+    } finally {
+      await receiver.close();
+    }
+  });
+
   test('an origin that closes mid-stream ends the media in Error with the transfer\'s description, and FFmpeg is stopped', async () => {
     const origin = await startOrigin({ '/broken.mp4': { data: faststart, holdAt: Math.floor(faststart.length * 0.5), breakAfterHold: true } });
     try {
