@@ -9,6 +9,7 @@ import { probeMedia, type MediaProbe } from '../ffmpeg/probe.ts';
 import { frontToBack } from '../ffmpeg/streamable.ts';
 import { GrowingSource } from '../growing-source.ts';
 import { describeProbe } from '../util.ts';
+import { isHighDynamicRange } from '../../domain/video-color.ts';
 import { formatBytes, sum, type MediaRunContext } from './context.ts';
 import { whyNotInstant } from './instant.ts';
 
@@ -25,6 +26,8 @@ export interface FetchedSources {
 
 /** Bytes past the Matroska header or MP4 index the head probe also reads (the first frames, for their colour). */
 const HEAD_PROBE_MARGIN = 64 * 1024;
+/** Enough for an HDR source's first frame, whose side data holds its static metadata. */
+const HDR_FRAME_MARGIN = 16 * 1024 * 1024;
 
 /**
  * The fetch phase: every source local (read in place or downloaded) and probed, once per media.
@@ -101,12 +104,14 @@ async function readAsItGrows(run: MediaRunContext, source: GrowingSource, url: s
     await run.logAll(`instant: off (${verdict.why}); fetching the whole source first`);
     return null;
   }
-  await source.read(verdict.headBytes + HEAD_PROBE_MARGIN - 1, 1);
   let head: MediaProbe;
   try {
-    head = await probeMedia(source.path, { ffprobe: run.config.ffprobe, signal: run.signal });
+    head = await probeHead(source, verdict.headBytes + HEAD_PROBE_MARGIN, run);
+    // HDR static metadata missing from the stream's headers is read from its first frame, which may be larger.
+    const color = head.video?.color;
+    if (isHighDynamicRange(color) && !(color!.mastering && color!.contentLight)) head = await probeHead(source, verdict.headBytes + HDR_FRAME_MARGIN, run);
   } catch (err) {
-    if (run.signal.aborted) throw err;
+    if (run.signal.aborted || source.failed.aborted) throw err;
     // What the head could not tell, the whole file will (or fails in words of its own).
     await run.logAll('instant: off (the first bytes of the source could not be probed); fetching the whole source first');
     return null;
@@ -122,6 +127,12 @@ async function readAsItGrows(run: MediaRunContext, source: GrowingSource, url: s
   });
   whole.catch(() => undefined); // awaited by the run; a run that failed before then stops the download
   return { paths: [source.path], probes: [head], whole };
+}
+
+/** The source probed once its first `bytes` are here (or all of it, if smaller). */
+async function probeHead(source: GrowingSource, bytes: number, run: MediaRunContext): Promise<MediaProbe> {
+  await source.read(bytes - 1, 1);
+  return probeMedia(source.path, { ffprobe: run.config.ffprobe, signal: run.signal });
 }
 
 /** Every source probed, logged and recorded, so a later run need not fetch them again. */
