@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { asList, ffprobe, makeClip, startReceiver, startTestServer, tempDir, untilFinal, waitFor, type TestServer } from './helpers.ts';
+import { asList, exec, ffprobe, makeClip, startReceiver, startTestServer, tempDir, untilFinal, waitFor, type TestServer } from './helpers.ts';
 
 interface Route {
   data: Buffer;
@@ -23,7 +23,12 @@ interface Route {
 async function startOrigin(routes: Record<string, Route>) {
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
+  /** Responses the client walked away from before their end. */
+  const abandoned: string[] = [];
   const server = http.createServer((req, res) => {
+    res.on('close', () => {
+      if (!res.writableFinished) abandoned.push(req.url ?? '');
+    });
     const route = routes[new URL(req.url ?? '/', 'http://x').pathname];
     if (!route) {
       res.statusCode = 404;
@@ -50,6 +55,7 @@ async function startOrigin(routes: Record<string, Route>) {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     release,
+    abandoned,
     close: () => {
       release();
       server.closeAllConnections();
@@ -198,6 +204,26 @@ describe('instant mode', () => {
       assert.match(String(final.description), /^Download error/, 'the transfer\'s words, not FFmpeg\'s');
       assert.doesNotMatch(String(final.description), /FFmpeg|Invalid data/i);
       await assert.rejects(fs.stat(out), 'nothing was delivered');
+    } finally {
+      await origin.close();
+    }
+  });
+
+  test('CancelMedia during an instant encode stops both the download and FFmpeg', async () => {
+    const origin = await startOrigin({ '/cancel.mp4': { data: faststart, holdAt: Math.floor(faststart.length * 0.5) } });
+    try {
+      const { MediaID: id } = await t.call('json', {
+        action: 'AddMedia', source: `${origin.url}/cancel.mp4`,
+        format: { output: 'mp4', size: '160x120', destination: `file://${path.join(t.filesDir, 'instant', 'cancelled.mp4')}` },
+      });
+      await untilLogged(id, 'instant: on');
+      const piping = async () => (await exec('ps', ['-eo', 'args'])).stdout.split('\n').some((line) => line.includes('ffmpeg') && line.includes('pipe:0') && line.includes(path.join(t.dataDir, 'outputs', id)));
+      await waitFor(piping, 30_000, 50);
+      assert.equal((await t.call('json', { action: 'CancelMedia', mediaid: id })).message, 'Deleted');
+      await waitFor(async () => origin.abandoned.includes('/cancel.mp4'), 30_000, 50);
+      const scratch = path.join(t.dataDir, 'scratch', id);
+      await waitFor(async () => !(await piping()), 30_000, 100);
+      await waitFor(async () => !(await fs.stat(scratch).catch(() => null)), 30_000, 100);
     } finally {
       await origin.close();
     }
