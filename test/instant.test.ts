@@ -229,6 +229,28 @@ describe('instant mode', () => {
     }
   });
 
+  test('a format that reads the whole source first (auto_crop) waits for the download, and the task log says why', async () => {
+    const origin = await startOrigin({ '/crop.mp4': { data: faststart, holdAt: Math.floor(faststart.length * 0.6) } });
+    try {
+      const out = path.join(t.filesDir, 'instant', 'crop-out.mp4');
+      const { MediaID: id } = await t.call('json', {
+        action: 'AddMedia', source: `${origin.url}/crop.mp4`,
+        format: { output: 'mp4', auto_crop: { enable: 'yes' }, destination: `file://${out}` },
+      });
+      const during = await untilLogged(id, 'instant: off (auto_crop');
+      assert.ok(!during.some((l) => l.startsWith('Running: ')), 'no FFmpeg before the whole source');
+      origin.release();
+      const { final } = await untilFinal(t, id);
+      assert.equal(final.status, 'Finished', JSON.stringify(final));
+      const lines = await logOf(id);
+      assert.ok(lines.findIndex((l) => l.startsWith('Downloaded ')) < lines.findIndex((l) => l.startsWith('Running: ')), lines.join(' | '));
+      assert.ok(!lines.some((l) => l.startsWith('instant: on')));
+      assert.ok(Math.abs(Number((await ffprobe(out)).format.duration) - 6) < 0.3);
+    } finally {
+      await origin.close();
+    }
+  });
+
   test('an MP4 whose index is at its end is fetched whole first, and the task log says so', async () => {
     const origin = await startOrigin({ '/late.mp4': { data: moovAtEnd } });
     try {
