@@ -127,6 +127,23 @@ describe('instant mode', () => {
     }
   });
 
+  test('a Matroska source is read as it downloads too', async () => {
+    const mkv = await fs.readFile(await makeClip(path.join(dir, 'clip.mkv'), { seconds: 4, size: '320x240' }));
+    const origin = await startOrigin({ '/clip.mkv': { data: mkv, holdAt: Math.floor(mkv.length * 0.6) } });
+    try {
+      const out = path.join(t.filesDir, 'instant', 'mkv-out.mp4');
+      const { MediaID: id } = await t.call('json', { action: 'AddMedia', source: `${origin.url}/clip.mkv`, format: { output: 'mp4', size: '160x120', destination: `file://${out}` } });
+      const during = await untilLogged(id, 'instant: on');
+      assert.ok(!during.some((l) => l.startsWith('Downloaded ')));
+      origin.release();
+      const { final } = await untilFinal(t, id);
+      assert.equal(final.status, 'Finished', JSON.stringify(final));
+      assert.ok(Math.abs(Number((await ffprobe(out)).format.duration) - 4) < 0.3);
+    } finally {
+      await origin.close();
+    }
+  });
+
   test('HLS segments reach the destination while the encode runs, the playlists after them and the master last', async () => {
     const origin = await startOrigin({ '/seg.mp4': { data: faststart, holdAt: Math.floor(faststart.length * 0.7) } });
     const receiver = await startReceiver();

@@ -25,7 +25,7 @@ const MATROSKA_CLUSTER_ID = Buffer.from([0x1f, 0x43, 0xb6, 0x75]);
 export async function frontToBack(read: ReadAt): Promise<FrontToBack> {
   const first = await read(0, 16);
   if (first.length < 12) return { ok: false, why: 'the source is too short to tell its format' };
-  if (first.subarray(0, 4).equals(EBML_MAGIC)) return matroska(await read(0, MATROSKA_HEAD_BYTES));
+  if (first.subarray(0, 4).equals(EBML_MAGIC)) return matroska(await matroskaHeader(read));
   if (MP4_TOP_LEVEL.has(first.toString('latin1', 4, 8))) return mp4(read);
   return { ok: false, why: 'only faststart MP4/MOV and Matroska/WebM sources are read while they download' };
 }
@@ -46,9 +46,17 @@ async function mp4(read: ReadAt): Promise<FrontToBack> {
   return { ok: false, why: `no index (moov) among its first ${MAX_TOP_LEVEL_BOXES} boxes` };
 }
 
+/** The file's first bytes up to its first Cluster (the header), read in growing steps; at most MATROSKA_HEAD_BYTES. */
+async function matroskaHeader(read: ReadAt): Promise<Buffer> {
+  for (let size = 64 * 1024; ; size *= 2) {
+    const head = await read(0, size);
+    if (head.indexOf(MATROSKA_CLUSTER_ID) >= 0 || head.length < size || size >= MATROSKA_HEAD_BYTES) return head;
+  }
+}
+
 function matroska(head: Buffer): FrontToBack {
   const cluster = head.indexOf(MATROSKA_CLUSTER_ID);
   const header = cluster < 0 ? head : head.subarray(0, cluster);
   if (header.indexOf(MATROSKA_DURATION_ID) < 0) return { ok: false, why: 'its Matroska header states no duration' };
-  return { ok: true, headBytes: head.length };
+  return { ok: true, headBytes: cluster < 0 ? head.length : cluster };
 }
