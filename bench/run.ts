@@ -37,8 +37,11 @@
  * 11. Output cache: a 10 s 1080p clip to a 720p MP4, encoded once and then repeated with the same source and format:
  *     AddMedia-to-Finished of the repeats (target < 1 s) and the FFmpeg processes and CPU seconds they caused (target 0; bench/cache.ts).
  *
+ * 12. Instant mode: a 60 s 1080p faststart source from a rate-limited local origin to a 720p HLS output PUT to a
+ *     rate-limited destination, AddMedia→Finished ÷ max(download alone, encode alone, upload alone) (bench/instant.ts). Target ≤ 1.15.
+ *
  * BENCH_ONLY=overhead runs section 1 alone, BENCH_ONLY=ladder section 4, BENCH_ONLY=memory section 5, BENCH_ONLY=addmedia section 6,
- * BENCH_ONLY=split section 7, BENCH_ONLY=quality section 8, BENCH_ONLY=progress section 9, BENCH_ONLY=hdr section 10, BENCH_ONLY=status section 2, BENCH_ONLY=cache section 11.
+ * BENCH_ONLY=split section 7, BENCH_ONLY=quality section 8, BENCH_ONLY=progress section 9, BENCH_ONLY=hdr section 10, BENCH_ONLY=status section 2, BENCH_ONLY=cache section 11, BENCH_ONLY=instant section 12.
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -53,6 +56,7 @@ import { qualitySection } from './quality.ts';
 import { progressSection } from './progress.ts';
 import { hdrSection } from './hdr.ts';
 import { cacheSection } from './cache.ts';
+import { instantSection } from './instant.ts';
 import { fillStore, statusSection, statusThroughput } from './status.ts';
 import { overheadSection } from './overhead.ts';
 
@@ -70,6 +74,7 @@ const ONLY_PROGRESS = process.env.BENCH_ONLY === 'progress';
 const ONLY_HDR = process.env.BENCH_ONLY === 'hdr';
 const ONLY_STATUS = process.env.BENCH_ONLY === 'status';
 const ONLY_CACHE = process.env.BENCH_ONLY === 'cache';
+const ONLY_INSTANT = process.env.BENCH_ONLY === 'instant';
 const LADDER = [
   { height: 1080, bitrate: '5000k' },
   { height: 720, bitrate: '2800k' },
@@ -80,7 +85,7 @@ const LADDER = [
 async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'encodery-bench-'));
   try {
-    const only = ONLY_OVERHEAD || ONLY_LADDER || ONLY_MEMORY || ONLY_ADDMEDIA || ONLY_SPLIT || ONLY_QUALITY || ONLY_PROGRESS || ONLY_HDR || ONLY_STATUS || ONLY_CACHE;
+    const only = ONLY_OVERHEAD || ONLY_LADDER || ONLY_MEMORY || ONLY_ADDMEDIA || ONLY_SPLIT || ONLY_QUALITY || ONLY_PROGRESS || ONLY_HDR || ONLY_STATUS || ONLY_CACHE || ONLY_INSTANT;
     if (!only || ONLY_OVERHEAD) await overheadSection(dataDir);
     if (!only || ONLY_LADDER) await encodeSections(dataDir);
     if (!only || ONLY_MEMORY) await memorySection(dataDir);
@@ -91,6 +96,7 @@ async function main(): Promise<void> {
     if (!only || ONLY_HDR) await hdrSection(dataDir);
     if (!only || ONLY_CACHE) await cacheSection(dataDir);
     if (ONLY_STATUS) await statusSection(dataDir, STORE_MEDIA, STATUS_SECONDS);
+    if (!only || ONLY_INSTANT) await instantSection(dataDir);
   } finally {
     await fs.rm(dataDir, { recursive: true, force: true });
   }

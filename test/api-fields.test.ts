@@ -29,7 +29,7 @@ describe('request fields against the registry', () => {
 
   test('honoured and inert fields: the output has the asked size, and inert fields bring no warning', async () => {
     const r = await t.call('json', {
-      action: 'AddMedia', source: `file://${clip}`, region: 'us-east-1', ludicrous_mode: 'yes', instant: 'yes',
+      action: 'AddMedia', source: `file://${clip}`, region: 'us-east-1', ludicrous_mode: 'yes',
       format: { output: 'mp4', size: '96x54', file_extension: 'mp4', encoder: 'v3', destination: dest('honoured.mp4') },
     });
     assert.equal(r.message, 'Added', JSON.stringify(r));
@@ -39,7 +39,7 @@ describe('request fields against the registry', () => {
     const video = (await ffprobe(path.join(t.filesDir, 'honoured.mp4'))).streams.find((s) => s.codec_type === 'video');
     assert.equal(`${video?.width}x${video?.height}`, '96x54');
     const readme = await fs.readFile(path.join(import.meta.dirname, '..', 'README.md'), 'utf8');
-    for (const name of ['region', 'ludicrous_mode', 'instant', 'file_extension', 'encoder']) assert.match(readme, new RegExp(`\\| \`${name}\` \\|[^\\n]*\\*\\*inert\\*\\*: `), name);
+    for (const name of ['region', 'ludicrous_mode', 'file_extension', 'encoder']) assert.match(readme, new RegExp(`\\| \`${name}\` \\|[^\\n]*\\*\\*inert\\*\\*: `), name);
   });
 
   test('an unknown field in XML: Added, with <warnings><warning> after the known elements, and the output is made without it', async () => {

@@ -145,7 +145,7 @@ describe('checking a request against the registry', () => {
   });
 
   test('inert fields are accepted without a warning; free blocks are left to their readers', () => {
-    const query = { region: 'us-east-1', ludicrous_mode: 'yes', instant: 'yes', meta: { anything: 'goes' }, qc: { qc_duration: '', qc_black: { max_duration: '1' } }, format: { output: 'mp4', file_extension: 'mp4', encoder: 'v3', qc: 'auto' } };
+    const query = { region: 'us-east-1', ludicrous_mode: 'yes', meta: { anything: 'goes' }, qc: { qc_duration: '', qc_black: { max_duration: '1' } }, format: { output: 'mp4', file_extension: 'mp4', encoder: 'v3', qc: 'auto' } };
     assert.deepEqual(checkQuery(query), { refused: [], unknown: [], moreUnknown: 0 });
     assert.deepEqual(warnings({ format: { output: 'mp4', qc: { qc_durration: '' } } }), ['format 1 qc: unknown field "qc_durration" ignored; did you mean "qc_duration"?']);
   });

@@ -120,7 +120,7 @@ export const FIELDS: readonly FieldDef[] = [
   { name: 'idempotency_key', in: Q, state: 'honoured', doc: 'AddMedia: a retry with the same key within 24 h answers the first media instead of adding another (Encodery\'s own)' },
   { name: 'strict', in: Q, state: 'honoured', doc: '`yes`: refuse unknown fields instead of warning (as ENCODERY_STRICT_FIELDS)' },
   inert('region', Q, 'Encodery encodes where it runs', 'encoding.com\'s data centre'),
-  inert('instant', Q, 'the output is the same; only when encoding starts differs', 'start encoding while the source downloads'),
+  { name: 'instant', in: Q, state: 'honoured', doc: 'encoding starts while the source downloads (the default where safe, see Instant mode); `no`: fetch the whole source first' },
   inert('ludicrous_mode', Q, 'a speed option; the output is the same', 'encoding.com\'s faster processing'),
   { name: 'qc', in: ['query', 'format'], state: 'honoured', block: 'fields', doc: '`auto` or a set of QC tests (see Quality control)' },
   // Each test's own settings (value, min, max, severity, …) are checked by the QC schema.

@@ -18,3 +18,12 @@ export function mediaOptions(json: string | null | undefined): FieldMap {
   }
   return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as FieldMap) : {};
 }
+
+/**
+ * `instant` (reference 2.1): encoding starts while the source downloads. Encodery does so by
+ * default wherever it is safe; `instant=no` fetches the whole source first.
+ */
+export function instantAsked(options: FieldMap): boolean {
+  const v = options['instant'];
+  return !(typeof v === 'string' && ['no', 'false', '0'].includes(v.trim().toLowerCase()));
+}

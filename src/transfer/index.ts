@@ -148,6 +148,15 @@ async function reported<T>(
   }
 }
 
+/**
+ * Why a download of `url` would not write its file front to back, so that no reader may follow
+ * it as it grows (instant mode), or null when it would.
+ */
+export function whyOutOfOrder(url: string, ctx: Partial<TransferContext>): string | null {
+  const r = parse(url, 'source', ctx);
+  return typeof r === 'string' ? r : (r.module.outOfOrder?.(r.url, ctx) ?? null);
+}
+
 /** What a download moved; `sha256` (hex) of the bytes when asked for and they streamed through in order. */
 export interface Downloaded {
   bytes: number;

@@ -477,6 +477,11 @@ export const s3Scheme: SchemeModule = {
     }
   },
 
+  outOfOrder(url, ctx) {
+    const t = parseTarget(url, ctx, false);
+    return typeof t !== 'string' && t.options.has('multithread') ? 'multithread reads the source in parallel ranges' : null;
+  },
+
   async download(url, ctx, toPath, onProgress) {
     const t = target(url, ctx, 'Download');
     if (!t.options.has('multithread')) return null;

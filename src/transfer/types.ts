@@ -95,6 +95,8 @@ export interface SchemeModule {
    * offsets; must honour ctx.maxSourceBytes. Null: not handled here, `read` is used instead.
    */
   download?(url: URL, ctx: TransferContext, toPath: string, onProgress?: Progress): Promise<{ bytes: number } | null>;
+  /** Why `download` would not fill the file front to back for this URL (e.g. parallel ranged reads), or null when it would. */
+  outOfOrder?(url: URL, ctx: Partial<TransferContext>): string | null;
   /**
    * The object's size, or null when it does not exist. With `remove` and `removeTree`, what
    * makes a scheme usable as the shared storage (ENCODERY_STORAGE_URL).

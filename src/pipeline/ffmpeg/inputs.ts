@@ -191,3 +191,29 @@ export function refusedFormat(stderrLines: string[]): Refusal | null {
   }
   return null;
 }
+
+/** Input options that make FFmpeg seek in a file, which a pipe cannot do. */
+const SEEKING_INPUT_OPTIONS = new Set(['-ss', '-sseof', '-stream_loop', '-seek_timestamp']);
+
+/**
+ * `args` with the source at `path` read from FFmpeg's standard input instead (instant mode:
+ * the file is still downloading), its allow-list narrowed to the pipe; or why it cannot be,
+ * when the process opens the source more than once or seeks in it.
+ */
+export function pipedSource(args: readonly string[], path: string): { args: string[] } | { why: string } {
+  const literal = literalPath(path);
+  const mentions = args.filter((a) => a.includes(path)).length;
+  const at = args.findIndex((a, i) => a === literal && args[i - 1] === '-i');
+  if (at < 0 || mentions > 1) return { why: 'the FFmpeg process opens the source more than once' };
+  // This input's own options run from the end of the one before it (`-i` and its path).
+  const previous = args.slice(0, at - 1).lastIndexOf('-i');
+  const from = previous < 0 ? 0 : previous + 2;
+  const own = args.slice(from, at - 1);
+  if (own.some((a) => SEEKING_INPUT_OPTIONS.has(a))) return { why: 'the FFmpeg process seeks in the source' };
+  const out = [...args];
+  const list = own.indexOf('-protocol_whitelist');
+  if (list < 0) return { why: 'the source input has no allow-list to narrow' };
+  out[from + list + 1] = 'pipe';
+  out[at] = 'pipe:0';
+  return { args: out };
+}

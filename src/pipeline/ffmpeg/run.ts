@@ -28,6 +28,8 @@ export interface RunFfmpegOptions {
    * may pause the stream to hold FFmpeg back; FFmpeg's exit is awaited as usual.
    */
   onPipe3?: (stream: Readable) => void;
+  /** What FFmpeg reads as `pipe:0` (a source still downloading); it may stop reading early. */
+  stdin?: Readable;
 }
 
 export interface RunFfmpegResult {
@@ -64,8 +66,9 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
   const started = performance.now();
   const tail = new LineTail(STDERR_TAIL_LINES);
   const [command, ...argv] = [...dieWithParent(), opts.ffmpeg, ...FFMPEG_PREFIX_ARGS, ...withThreads(args, opts.threads ?? 0)];
-  const child = spawn(command!, argv, { stdio: ['ignore', 'pipe', 'pipe', opts.onPipe3 ? 'pipe' : 'ignore'], windowsHide: true });
+  const child = spawn(command!, argv, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', opts.onPipe3 ? 'pipe' : 'ignore'], windowsHide: true });
   if (opts.onPipe3) opts.onPipe3(child.stdio[3] as Readable);
+  if (opts.stdin) feed(opts.stdin, child.stdin!);
   const cpu = new CpuSampler(child.pid);
   let callbackError: { error: unknown } | undefined;
   const progress = new ProgressParser(opts.durationSec, (p, end) => {
@@ -132,6 +135,18 @@ export async function runFfmpeg(args: string[], opts: RunFfmpegOptions): Promise
     clearTimeout(killTimer);
     cpu.stop();
   }
+}
+
+/**
+ * Pipes `from` into FFmpeg's standard input. FFmpeg may close it before the end (an output with
+ * a duration limit): that is no error, and `from` is then released. A failing `from` ends the
+ * pipe; its owner kills FFmpeg through the signal, so the early end never passes for the source's end.
+ */
+function feed(from: Readable, stdin: NodeJS.WritableStream & { destroy(): void }): void {
+  stdin.on('error', () => from.destroy());
+  from.on('error', () => stdin.destroy());
+  stdin.on('close', () => from.destroy());
+  from.pipe(stdin);
 }
 
 /**

@@ -20,6 +20,7 @@ import type { Lifecycle } from '../../store/lifecycle.ts';
 import type { SplitPieces } from '../split/pieces.ts';
 import type { OutputCache } from '../cache/index.ts';
 import { RunTimings } from './timings.ts';
+import type { GrowingSource } from '../growing-source.ts';
 
 /** What the pipeline tells the rest of the system besides status changes (those notify through the lifecycle's outbox). */
 export interface PipelineEvents {
@@ -66,6 +67,16 @@ export class MediaRunContext {
   taskIds: number[] = [];
   /** The first source as fetched in this run, the reference for QC; null on a delivery-only run. */
   source: { path: string; probe: MediaProbe } | null = null;
+  /** Instant mode: the source still downloading while the encode reads it (instant.ts); null once fetched whole. */
+  instant: GrowingSource | null = null;
+  /** Stops source downloads this run left going (one an instant encode no longer needs). */
+  readonly downloads = new AbortController();
+  /** Deliveries of finished tasks started while later ones encode (deliver.ts), awaited by the delivery phase. */
+  readonly earlyDeliveries: Promise<void>[] = [];
+  /** Files uploaded while the encode ran, by {@link sentEarlyKey}: their size then, so the delivery phase skips them. */
+  readonly sentEarly = new Map<string, number>();
+  /** Uploads while encoding (deliveries and HLS segments): on unless `instant=no`. */
+  uploadsWhileEncoding = false;
   /** The media's priority (our scale), which its split chunks take in the queue. */
   priority = 0;
   /** Where a split task's progress goes; set once the encode phase has planned its processes. */
@@ -131,6 +142,9 @@ export class MediaRunContext {
 }
 
 export const FIGURES_DONE = { progress: 100, progress_current: 100, time_left: 0, time_left_current: 0 } as const;
+
+/** One file's upload to one destination URL. */
+export const sentEarlyKey = (destinationId: number, url: string): string => `${destinationId} ${url}`;
 
 export const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 

@@ -10,7 +10,7 @@ import { DeliveredOutputs } from '../delivered-output.ts';
 import { putOutputs } from '../../storage/shared-storage.ts';
 import { deliveryOf, withoutSidecars } from './delivery-strategies.ts';
 import { settleDelivered } from './qc-launch.ts';
-import { sum, type MediaRunContext } from './context.ts';
+import { sentEarlyKey, sum, type MediaRunContext } from './context.ts';
 import { mediaOptions } from '../../domain/media-options.ts';
 
 const DELIVERY_CONCURRENCY = 4;
@@ -20,11 +20,39 @@ const DELIVERY_CONCURRENCY = 4;
  * then each task settled (finished, QC started, its local copy kept or removed).
  */
 export async function deliverAll(run: MediaRunContext): Promise<void> {
-  const dataDir = run.config.dataDir;
   const tasks = (await repo.getTasks(run.db, run.mediaId)).filter((t) => t.status === TaskStatus.Saving);
   if (tasks.length === 0) return;
   await run.setStatus(MediaStatus.Saving);
   await run.progress.enterPhase('save');
+  // What went while the encode ran ends first (its tasks are still in Saving, so listed above);
+  // only the destinations it did not save are left.
+  for (const early of run.earlyDeliveries.splice(0)) await early;
+  await deliverTasks(run, tasks);
+  run.signal.throwIfAborted();
+  const media = await repo.getMedia(run.db, run.mediaId);
+  const after = await repo.getDestinations(run.db, tasks.map((t) => t.id));
+  const options = mediaOptions(media?.options);
+  for (const task of tasks) await settleDelivered(run, media, options, task, after.get(task.id) ?? []);
+  await repo.updateMedia(run.db, run.mediaId, { uploaded_at: Date.now() });
+}
+
+/**
+ * The tasks of one FFmpeg process delivered while later ones still encode (uploads while
+ * encoding, with instant mode): each destination saved and notified as soon as it is, and
+ * {@link deliverAll} finishes what is left. A failure to reach the store or an abort surfaces there.
+ */
+export function deliverEarly(run: MediaRunContext, taskIds: number[]): void {
+  const early = (async () => {
+    const tasks = (await repo.getTasks(run.db, run.mediaId)).filter((t) => taskIds.includes(t.id) && t.status === TaskStatus.Saving);
+    if (tasks.length > 0) await deliverTasks(run, tasks);
+  })();
+  early.catch(() => undefined);
+  run.earlyDeliveries.push(early);
+}
+
+/** Every encoded output of `tasks` to each of its destinations not saved yet. */
+async function deliverTasks(run: MediaRunContext, tasks: repo.TaskRow[]): Promise<void> {
+  const dataDir = run.config.dataDir;
   await putOutputs(run.storage, run.db, tasks, run.signal);
   const destinations = await repo.getDestinations(run.db, tasks.map((t) => t.id));
   const jobs: { task: repo.TaskRow; dest: repo.DestinationRow; files: string[] }[] = [];
@@ -55,12 +83,17 @@ export async function deliverAll(run: MediaRunContext): Promise<void> {
   // Every destination of every format at once (up to DELIVERY_CONCURRENCY): one slow or
   // failing destination does not hold up the others.
   await mapLimit(jobs, DELIVERY_CONCURRENCY, async ({ task, dest, files }) => {
-    const send = (file: string, i: number, url: string): Promise<void> =>
-      upload(file, url, run.transfer, (d) => {
-        const own = sent.get(task.id) ?? new Map<string, number>();
-        sent.set(task.id, own.set(`${dest.id}:${i}`, d));
-        run.progress.taskSent(task.id, sum([...own.values()]));
-      });
+    const sentBytes = (i: number, d: number): void => {
+      const own = sent.get(task.id) ?? new Map<string, number>();
+      sent.set(task.id, own.set(`${dest.id}:${i}`, d));
+      run.progress.taskSent(task.id, sum([...own.values()]));
+    };
+    const send = async (file: string, i: number, url: string): Promise<void> => {
+      // A segment uploaded while the encode ran (segment-uploads.ts) is not sent again.
+      const early = run.sentEarly.get(sentEarlyKey(dest.id, url));
+      if (early !== undefined && early === sizes.get(file)) return sentBytes(i, early);
+      await upload(file, url, run.transfer, (d) => sentBytes(i, d));
+    };
     const deliver = deliveryOf(task);
     try {
       await deliver({ dataDir, mediaId: run.mediaId, task, dest, taskDestinations: destinations.get(task.id) ?? [], files, send });
@@ -72,9 +105,4 @@ export async function deliverAll(run: MediaRunContext): Promise<void> {
     }
     await done(task, dest, files, DestinationStatus.Saved, `Saved to ${redactUrl(dest.url)}${files.length > 1 ? ` (${files.length} files)` : ''}`);
   });
-  run.signal.throwIfAborted();
-  const after = await repo.getDestinations(run.db, tasks.map((t) => t.id));
-  const options = mediaOptions(media?.options);
-  for (const task of tasks) await settleDelivered(run, media, options, task, after.get(task.id) ?? []);
-  await repo.updateMedia(run.db, run.mediaId, { uploaded_at: Date.now() });
 }

@@ -11,6 +11,8 @@ import { QualityLog } from '../quality/log.ts';
 import { summarize } from '../quality/report.ts';
 import { describeQuality } from '../../domain/quality.ts';
 import { formatBytes, type MediaRunContext } from './context.ts';
+import { downloadFailure, sourceFeed } from './instant.ts';
+import { SegmentUploads } from './segment-uploads.ts';
 
 /** A task of a failed shared process planned alone, and its place in the progress, right after `after`. */
 export type SoloPlan = (taskId: number, after: GroupHandle) => { group: EncodeGroup; handle: GroupHandle };
@@ -21,7 +23,7 @@ export type SoloPlan = (taskId: number, after: GroupHandle) => { group: EncodeGr
  * speed. When a shared process fails, its tasks are encoded again one by one, so one bad
  * format does not sink the others.
  */
-export async function encodeGroup(run: MediaRunContext, g: EncodeGroup, progress: GroupHandle, rows: Map<number, repo.TaskRow>, soloPlan: SoloPlan): Promise<void> {
+export async function encodeGroup(run: MediaRunContext, g: EncodeGroup, progress: GroupHandle, rows: Map<number, repo.TaskRow>, soloPlan: SoloPlan, segmented: ReadonlySet<number> = new Set()): Promise<void> {
   const config = run.config;
   const ffmpeg = config.ffmpeg;
   // The exact command lines run, so a user can reproduce a task by hand.
@@ -45,13 +47,17 @@ export async function encodeGroup(run: MediaRunContext, g: EncodeGroup, progress
   const measured = ids.map((id) => g.quality(id));
   const qualityLog = measured.some((q) => q !== null) ? new QualityLog() : null;
   const started = performance.now();
+  // HLS segments go to their destinations as FFmpeg closes them (segment-uploads.ts).
+  const segments = run.uploadsWhileEncoding ? await SegmentUploads.start(run, ids.filter((id) => segmented.has(id))) : null;
   try {
-    for (const [i, args] of g.passes.entries()) {
-      const passes = g.passes.length;
+    const feed = await sourceFeed(run, g.passes, ids);
+    for (const [i, args] of feed.passes.entries()) {
+      const passes = feed.passes.length;
       const result = await runFfmpeg(args, {
         ffmpeg,
         durationSec: g.durationSec,
-        signal: run.signal,
+        signal: feed.signal,
+        ...(feed.stdin ? { stdin: feed.stdin() } : {}),
         threads,
         ...(qualityLog ? { onStderrLine: (line: string) => qualityLog.line(line) } : {}),
         onProgress: (p) => progress.progress((i + p.fraction) / passes),
@@ -59,9 +65,14 @@ export async function encodeGroup(run: MediaRunContext, g: EncodeGroup, progress
       wallSec += result.wallSec;
       cpuSec += result.cpuSec;
     }
+    await segments?.stop(true);
   } catch (err) {
     run.timings.carve('encode', (performance.now() - started) / 1000);
+    await segments?.stop(false);
     if (run.signal.aborted) throw err;
+    // The source's download failed under the encode: that ends the media, in its own words.
+    const download = downloadFailure(run);
+    if (download) throw download;
     progress.ended(false);
     if (!shared) {
       run.deps.events.taskEncoded((performance.now() - started) / 1000, rows.get(ids[0]!)?.output ?? 'unknown', 'error');
@@ -82,7 +93,7 @@ export async function encodeGroup(run: MediaRunContext, g: EncodeGroup, progress
         continue;
       }
       after = solo.handle;
-      await encodeGroup(run, solo.group, solo.handle, rows, soloPlan);
+      await encodeGroup(run, solo.group, solo.handle, rows, soloPlan, segmented);
     }
     return;
   }

@@ -19,6 +19,9 @@ import type { SplitPieces } from '../split/pieces.ts';
 import { encodeGroup } from './encode-group.ts';
 import type { MediaRunContext } from './context.ts';
 import type { MediaProbe } from '../../domain/media-probe.ts';
+import { wholeSourceFor } from './instant.ts';
+import { deliverEarly } from './deliver.ts';
+import { mediaOptions } from '../../domain/media-options.ts';
 
 /**
  * The encode phase: every format still to encode is parsed, given its assets and crops, and
@@ -49,6 +52,8 @@ export async function encodeAll(run: MediaRunContext, fetched: PlanInput, source
       await run.failTask(t.id, err);
     }
   }
+  // Instant mode: a step below that reads the source throughout waits for all of it.
+  await wholeSourceFor(run, members, fetched, mediaOptions(optionsJson));
   const config = run.config;
   // Logos, overlays and fonts: a bad one fails only the tasks that use it.
   const { scratch } = mediaDirs(config.dataDir, run.mediaId);
@@ -103,6 +108,11 @@ export async function encodeAll(run: MediaRunContext, fetched: PlanInput, source
     if (single.failed[0]) throw single.failed[0].error;
     return single.groups[0]!;
   };
+  // Uploads while encoding: what one process made is delivered while the next one runs.
+  let left = splits.tasks.length + plan.groups.length;
+  const encoded = (taskIds: number[]): void => {
+    if (--left > 0 && run.uploadsWhileEncoding) deliverEarly(run, taskIds);
+  };
   for (const t of splits.tasks) {
     run.signal.throwIfAborted();
     const handle = splitHandles.get(t.member.taskId)!;
@@ -111,13 +121,16 @@ export async function encodeAll(run: MediaRunContext, fetched: PlanInput, source
     await encodeSplitTask(t, fetched, splitDeps(run));
     run.timings.carve('encode', (performance.now() - started) / 1000);
     handle.ended(true);
+    encoded([t.member.taskId]);
   }
+  const segmented = new Set(members.filter((m) => m.spec.kind === 'hls' && !m.spec.pack).map((m) => m.taskId));
   for (const [i, g] of plan.groups.entries()) {
     run.signal.throwIfAborted();
     await encodeGroup(run, g, groupHandles[i]!, rows, (taskId, after) => {
       const solo = soloPlan(taskId);
       return { group: solo, handle: track([taskId], solo.durationSec, after) };
-    });
+    }, segmented);
+    encoded(g.taskIds);
   }
 }
 

@@ -15,7 +15,7 @@ import { interruptedQc } from './qc-launch.ts';
 import { finish } from './finish.ts';
 import { deliverFromCache, keepInCache } from './cache.ts';
 import { OutputCache } from '../cache/index.ts';
-import { mediaOptions } from '../../domain/media-options.ts';
+import { instantAsked, mediaOptions } from '../../domain/media-options.ts';
 
 export type { PipelineDeps, PipelineEvents, PipelineLifecycle } from './context.ts';
 
@@ -46,6 +46,7 @@ async function runMedia(run: MediaRunContext, resumeNote: string | undefined): P
   for (const child of await repo.qcChildrenOf(run.db, media.user_id, media.id)) await interruptedQc(run, child);
   const priority = parsePriority(mediaOptions(media.options).priority);
   run.priority = priority.ok ? priority.priority : 0;
+  run.uploadsWhileEncoding = instantAsked(mediaOptions(media.options));
   const tasks = await repo.getTasks(run.db, run.mediaId);
   run.taskIds = tasks.map((t) => t.id);
   run.progress = new ProgressTracker(run.db, run.mediaId, run.taskIds);
@@ -84,11 +85,17 @@ async function runMedia(run: MediaRunContext, resumeNote: string | undefined): P
         release?.();
       }
     }
+    // Instant mode: the download the encode read ends here, or fails the media with its own error.
+    const probes = await source.whole;
+    if (run.source && probes[0]) run.source = { path: run.source.path, probe: probes[0] };
+    run.instant = null;
     await keepInCache(run, cacheable);
     await run.timings.time('deliver', () => deliverAll(run));
     await run.logAll(run.timings.describe());
     await finish(run);
   } catch (err) {
+    // Deliveries started while encoding settle before the media's end is written.
+    await Promise.allSettled(run.earlyDeliveries);
     if (run.signal.aborted) return; // whoever interrupted us settles the status
     // Not the media's fault: the queue runs it again once the store answers.
     if (isStoreUnavailable(err)) throw err;
@@ -96,6 +103,8 @@ async function runMedia(run: MediaRunContext, resumeNote: string | undefined): P
     run.log.warn({ err }, 'media run failed');
     await run.setStatus(MediaStatus.Error, { description: describeError(err, run.log), finished_at: Date.now() });
   } finally {
+    run.downloads.abort();
+    await Promise.allSettled(run.earlyDeliveries);
     await run.progress.stop();
   }
 }

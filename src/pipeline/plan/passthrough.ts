@@ -65,16 +65,20 @@ export function passthroughDecision(spec: OutputSpec, probes: MediaProbe[], pack
   return spec.kind === 'video' ? videoDecision(spec, probe, packets) : audioDecision(spec, probe);
 }
 
+/** Whether a format would be remuxed but for its maxrate, which only the source's packets can confirm. */
+export function needsVideoPackets(specs: OutputSpec[], input: PlanInput): boolean {
+  return specs.some((s) => {
+    const d = passthroughDecision(s, input.probes);
+    return !d.ok && d.needsPackets === true;
+  });
+}
+
 /**
  * The input, with the source's video packets when a format would be remuxed but for its
  * maxrate, which only the packets can confirm. Reading them demuxes the whole file once.
  */
 export async function withPacketsForPassthrough(specs: OutputSpec[], input: PlanInput, opts: { ffprobe: string; signal?: AbortSignal }): Promise<PlanInput> {
-  const wanted = specs.some((s) => {
-    const d = passthroughDecision(s, input.probes);
-    return !d.ok && d.needsPackets === true;
-  });
-  if (!wanted || input.videoPackets) return input;
+  if (!needsVideoPackets(specs, input) || input.videoPackets) return input;
   try {
     return { ...input, videoPackets: await readVideoPackets(input.paths[0]!, opts) };
   } catch (err) {

@@ -152,6 +152,7 @@ export function validateOptions(query: FieldMap, ctx: Pick<ActionContext, 'confi
     throw new ApiError(ErrorText.badValue('notify_body_format', 'must be form_urlencoded or raw.'));
   }
   yesNo(query, 'notify_upload_extended');
+  yesNo(query, 'instant');
   const priority = parsePriority(query['priority']);
   if (!priority.ok) throw new ApiError(priority.error);
   return sealSecrets(options, sealingKeyOf(ctx.config));
