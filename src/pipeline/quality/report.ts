@@ -1,5 +1,6 @@
 /** Turns what one FFmpeg run printed, and the output it wrote, into a task's quality summary. */
 import { probeMedia } from '../ffmpeg/probe.ts';
+import { hlsPlaylistDuration } from './hls-duration.ts';
 import type { EncoderStats, QualityLog } from './log.ts';
 import type { QualityFigure, QualitySummary } from '../../domain/quality.ts';
 import type { PlannedEncoder, QualityPlan } from './plan.ts';
@@ -23,6 +24,8 @@ export const PSNR_MEANING: Record<EncoderStats['encoder'], string> = {
 };
 
 const SILENCE_LUFS = -70;
+
+const HLS_PLAYLIST_DURATION = 'the sum of the #EXTINF durations of the first variant\'s media playlist (what ffprobe reports for the master playlist)';
 
 export const notMeasured = (why: string): QualityFigure => ({ value: null, method: `not measured: ${why}` });
 
@@ -95,6 +98,8 @@ function lowest(figures: QualityFigure[], count: number): QualityFigure {
 }
 export async function durationOf(output: string, expectedSec: number, opts: { ffprobe: string; signal?: AbortSignal }): Promise<QualityFigure> {
   try {
+    const listed = await hlsPlaylistDuration(output);
+    if (listed !== null) return { value: round(listed - expectedSec, 3), method: `${HLS_PLAYLIST_DURATION} minus the length of the source part it was made from` };
     const probe = await probeMedia(output, { ...opts, role: 'ownOutput' });
     if (!(probe.durationSec > 0)) return notMeasured('ffprobe found no duration in the output');
     return { value: round(probe.durationSec - expectedSec, 3), method: 'ffprobe duration of the output minus the length of the source part it was made from' };
