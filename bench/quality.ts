@@ -9,8 +9,8 @@
  *
  * Then what each part of the report costs on its own: the exact FFmpeg command the "on" task ran
  * (extended GetStatus), run bare with and without each part (the encoders' PSNR, their SSIM, the
- * ebur128 branch), CPU seconds of each from the shell's `times`, and the post-encode ffprobe of the
- * output that gives the duration difference. BENCH_QUALITY_PART_SECONDS (default: all of it)
+ * ebur128 branch), CPU seconds of each from the shell's `times`, and the duration difference read
+ * after the encode, as the report reads it (the playlists) and by ffprobe as it did before. BENCH_QUALITY_PART_SECONDS (default: all of it)
  * limits how much of the source the bare runs read, for a quicker look on a busy machine.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { durationOf } from '../src/pipeline/quality/report.ts';
+import { probeMedia } from '../src/pipeline/ffmpeg/probe.ts';
 import { LADDER, call, endWatcher, exec, makeClip, median, startServer } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_QUALITY_RUNS ?? 5);
@@ -67,6 +68,8 @@ export async function qualitySection(dataDir: string): Promise<void> {
   const watcher = await endWatcher();
   let sample: Record<string, unknown> | undefined;
   let command = '';
+  /** The "on" task's FFmpeg CPU seconds, median: what the duration part is compared with. */
+  let taskCpu = 0;
   const kept = path.join(files, 'q-kept', 'video.m3u8');
   const runOne = async (mode: 'on' | 'off', run: number): Promise<Run> => {
     const base = `http://127.0.0.1:${ports[mode]}`;
@@ -117,6 +120,7 @@ export async function qualitySection(dataDir: string): Promise<void> {
       );
     }
     const m = (xs: Run[], k: keyof Run): number => median(xs.map((x) => x[k]));
+    taskCpu = m(on, 'cpu');
     console.log(`  a summary: ${JSON.stringify(sample)}`);
     console.log(`  load average after the server runs: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     console.log(`  FFmpeg CPU, median: on ${m(on, 'cpu').toFixed(2)} s, off ${m(off, 'cpu').toFixed(2)} s (${pct(m(on, 'cpu'), m(off, 'cpu'))})`);
@@ -132,14 +136,14 @@ export async function qualitySection(dataDir: string): Promise<void> {
     watcher.close();
     for (const c of children) c.kill('SIGTERM');
   }
-  await partsOfTheReport(command, dirs.on, path.join(dataDir, 'q-bare'), kept);
+  await partsOfTheReport(command, dirs.on, path.join(dataDir, 'q-bare'), kept, taskCpu);
 }
 
 /**
  * Each part's CPU cost: the task's command run bare as it was, without that part, and without
  * any, in alternating order; a part's cost is the median over rounds of (as run − without it).
  */
-async function partsOfTheReport(command: string, serverDir: string, bareDir: string, output: string): Promise<void> {
+async function partsOfTheReport(command: string, serverDir: string, bareDir: string, output: string, taskCpu: number): Promise<void> {
   // The bare runs write where the task wrote, moved to a folder of their own.
   let asRun = command.split(serverDir).join(bareDir);
   if (PART_SECONDS) asRun = asRun.replace(/ -i file:/, ` -t ${Number(PART_SECONDS)} -i file:`);
@@ -168,19 +172,22 @@ async function partsOfTheReport(command: string, serverDir: string, bareDir: str
   for (const name of Object.keys(PARTS)) console.log(`  part: ${name}: ${costOf(`without ${name}`)}`);
   console.log(`  all three parts together: ${costOf('without any part')}, of ${base.toFixed(2)} CPU s without them`);
 
-  // The duration difference: one ffprobe of the delivered master playlist after the encode.
-  const probes: { wall: number; cpu: number }[] = [];
-  for (let k = 0; k < PART_ROUNDS; k++) {
-    const cpu0 = processTreeCpu(process.pid);
-    const t0 = performance.now();
-    const figure = await durationOf(output, 10, { ffprobe: 'ffprobe' });
-    if (figure.value === null) throw new Error(`the duration probe measured nothing: ${figure.method}`);
-    probes.push({ wall: (performance.now() - t0) / 1000, cpu: processTreeCpu(process.pid) - cpu0 });
-  }
-  console.log(
-    `  part: duration difference (ffprobe of the master playlist, after the encode): median ${median(probes.map((p) => p.wall)).toFixed(2)} s wall,` +
-      ` ${median(probes.map((p) => p.cpu)).toFixed(2)} CPU s (bench process and its ffprobe; ${((median(probes.map((p) => p.cpu)) / base) * 100).toFixed(1)} %)`,
-  );
+  // The duration difference after the encode: read from the playlists now, by ffprobe before (and for other outputs).
+  const timed = async (measure: () => Promise<unknown>): Promise<string> => {
+    const runs: { wall: number; cpu: number }[] = [];
+    for (let k = 0; k < PART_ROUNDS; k++) {
+      const cpu0 = processTreeCpu(process.pid);
+      const t0 = performance.now();
+      await measure();
+      runs.push({ wall: (performance.now() - t0) / 1000, cpu: processTreeCpu(process.pid) - cpu0 });
+    }
+    const cpu = median(runs.map((r) => r.cpu));
+    return `median ${median(runs.map((r) => r.wall)).toFixed(3)} s wall, ${cpu.toFixed(2)} CPU s (${((cpu / taskCpu) * 100).toFixed(1)} % of the task's FFmpeg CPU)`;
+  };
+  const figure = await durationOf(output, 10, { ffprobe: 'ffprobe' });
+  if (figure.value === null) throw new Error(`the duration difference was not measured: ${figure.method}`);
+  console.log(`  part: duration difference, after the encode, as the report reads it (${figure.method.slice(0, 60)}…): ${await timed(() => durationOf(output, 10, { ffprobe: 'ffprobe' }))}`);
+  console.log(`  part: duration difference by ffprobe of the master playlist (before; bench process and its ffprobe): ${await timed(() => probeMedia(output, { ffprobe: 'ffprobe', role: 'ownOutput' }))}`);
 }
 
 /** CPU seconds (user + system) of the children of a shell running `command`, from its `times`. */
