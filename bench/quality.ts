@@ -141,7 +141,7 @@ export async function qualitySection(dataDir: string): Promise<void> {
 
 /**
  * Each part's CPU cost: the task's command run bare as it was, without that part, and without
- * any, in alternating order; a part's cost is the median over rounds of (as run − without it).
+ * any, each round starting at another variant; a part's cost is the median over rounds of (as run − without it).
  */
 async function partsOfTheReport(command: string, serverDir: string, bareDir: string, output: string, taskCpu: number): Promise<void> {
   // The bare runs write where the task wrote, moved to a folder of their own.
@@ -153,8 +153,9 @@ async function partsOfTheReport(command: string, serverDir: string, bareDir: str
   const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
   console.log(`  each part alone: the "on" task's FFmpeg command run bare, ${PART_ROUNDS} rounds${PART_SECONDS ? `, the first ${PART_SECONDS} s of the source` : ''}`);
   for (let round = 0; round < PART_ROUNDS; round++) {
-    const names = Object.keys(variants);
-    if (round % 2 === 1) names.reverse();
+    // Each round starts at another variant: on a machine whose other load changes, no variant always runs at the same moment.
+    const all = Object.keys(variants);
+    const names = [...all.slice(round % all.length), ...all.slice(0, round % all.length)];
     for (const name of names) {
       await fs.rm(bareDir, { recursive: true, force: true });
       await fs.mkdir(bareDir, { recursive: true });
