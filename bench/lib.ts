@@ -7,6 +7,14 @@ import { promisify } from 'node:util';
 export const exec = promisify(execFile);
 export const USER = { id: '4242', key: 'bench-key-4242-abcdef' };
 
+/** The four-rung H.264 ladder of the ladder and quality sections (1080p, 720p, 480p, 360p). */
+export const LADDER = [
+  { height: 1080, bitrate: '5000k' },
+  { height: 720, bitrate: '2800k' },
+  { height: 480, bitrate: '1400k' },
+  { height: 360, bitrate: '800k' },
+] as const;
+
 /**
  * Learns when a media ended from its notify callback: polling GetStatus every few ms would take
  * CPU from FFmpeg on a machine the encode keeps busy, and add up to a polling interval.

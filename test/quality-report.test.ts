@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { asList, exec, startReceiver, startTestServer, untilFinal, waitFor, type TestServer } from './helpers.ts';
 import { QualityLog } from '../src/pipeline/quality/log.ts';
+import { probeMedia } from '../src/pipeline/ffmpeg/probe.ts';
 
 /** A stereo 1 kHz tone of peak amplitude -23 dBFS on both channels measures -23 LUFS (EBU Tech 3341). */
 const TONE_LUFS = -23;
@@ -115,6 +116,10 @@ describe('quality report', () => {
       assert.match(hls!.quality_report!.psnr_method, /^the lowest of 2 variants/);
       assert.ok(Math.abs(num(hls!.quality_report!.loudness) - TONE_LUFS) < 1);
       assert.ok(Math.abs(num(hls!.quality_report!.duration_difference)) < 0.3, `HLS duration difference ${hls!.quality_report!.duration_difference}`);
+      // Read from the playlists, not by an ffprobe after the encode, and still ffprobe's figure for the delivered master.
+      assert.match(hls!.quality_report!.duration_method, /#EXTINF durations of the first variant's media playlist/);
+      const probed = await probeMedia(path.join(out, 'hls', 'video.m3u8'), { ffprobe: 'ffprobe', role: 'ownOutput' });
+      assert.equal(num(hls!.quality_report!.duration_difference), Math.round((probed.durationSec - 3) * 1000) / 1000);
 
       // Simple GetStatus stays as it was.
       const simple = await t.call('json', { action: 'GetStatus', mediaid: id });

@@ -1,6 +1,7 @@
 /** Turns what one FFmpeg run printed, and the output it wrote, into a task's quality summary. */
 import { probeMedia } from '../ffmpeg/probe.ts';
 import { mp4HeaderDuration } from '../ffmpeg/mp4-duration.ts';
+import { hlsPlaylistDuration } from './hls-duration.ts';
 import type { EncoderStats, QualityLog } from './log.ts';
 import type { QualityFigure, QualitySummary } from '../../domain/quality.ts';
 import type { PlannedEncoder, QualityPlan } from './plan.ts';
@@ -24,6 +25,8 @@ export const PSNR_MEANING: Record<EncoderStats['encoder'], string> = {
 };
 
 const SILENCE_LUFS = -70;
+
+const HLS_PLAYLIST_DURATION = 'the sum of the #EXTINF durations of the first variant\'s media playlist (what ffprobe reports for the master playlist)';
 
 export const notMeasured = (why: string): QualityFigure => ({ value: null, method: `not measured: ${why}` });
 
@@ -103,6 +106,8 @@ export async function durationOf(output: string, expectedSec: number, opts: { ff
     // An MP4's header states the very duration ffprobe reports for it: no ffprobe process to start.
     const stated = await mp4HeaderDuration(output).catch(() => null);
     if (stated !== null) return { value: round(stated - expectedSec, 3), method: `${MP4_HEADER_DURATION} minus ${PART_LENGTH}` };
+    const listed = await hlsPlaylistDuration(output);
+    if (listed !== null) return { value: round(listed - expectedSec, 3), method: `${HLS_PLAYLIST_DURATION} minus ${PART_LENGTH}` };
     const probe = await probeMedia(output, { ...opts, role: 'ownOutput' });
     if (!(probe.durationSec > 0)) return notMeasured('ffprobe found no duration in the output');
     return { value: round(probe.durationSec - expectedSec, 3), method: `ffprobe duration of the output minus ${PART_LENGTH}` };
