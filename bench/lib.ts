@@ -1,4 +1,5 @@
 /** What the bench sections share: the server process, the API call, the end-of-media watcher. */
+import { readFileSync } from 'node:fs';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -90,4 +91,20 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * User + system CPU seconds of a process (`own`) and of its finished, reaped children
+ * (`children`), from /proc in 1/100 s ticks; zeros when the process is gone.
+ */
+export function processCpu(pid: number | 'self'): { own: number; children: number } {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return { own: 0, children: 0 };
+  }
+  // utime, stime, cutime and cstime are fields 14 to 17 of the line: 11 to 14 after the command's `) `.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  return { own: (f[11]! + f[12]!) / 100, children: (f[13]! + f[14]!) / 100 };
 }

@@ -9,10 +9,9 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { call, endWatcher, exec, makeClip, median, startServer } from './lib.ts';
+import { call, endWatcher, exec, makeClip, median, processCpu, startServer } from './lib.ts';
 import { parseTimings } from '../src/pipeline/media-run/timings.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -46,7 +45,7 @@ export async function overheadSection(dataDir: string): Promise<void> {
   const watcher = await endWatcher();
   let command = '';
   const runOurs = async (run: number): Promise<OursRun> => {
-    const cpu0 = cpuOf(server.pid!);
+    const cpu0 = processCpu(server.pid!);
     const t0 = performance.now();
     const added = await call(base, {
       action: 'AddMedia',
@@ -57,7 +56,7 @@ export async function overheadSection(dataDir: string): Promise<void> {
     });
     const status = await watcher.ended(added.MediaID);
     const wall = (performance.now() - t0) / 1000;
-    const cpu1 = cpuOf(server.pid!);
+    const cpu1 = processCpu(server.pid!);
     const s = await call(base, { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes', include_task_status: 'yes' });
     if (status !== 'Finished') throw new Error(`bench media ended ${status}: ${s.job.description}`);
     const f = s.job.format;
@@ -125,9 +124,3 @@ function sumPhases(phases: Map<string, number>): number {
   return total;
 }
 
-/** User + system CPU seconds of a process, and of its reaped children (/proc, 1/100 s ticks). */
-function cpuOf(pid: number): { own: number; children: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-  return { own: (f[11]! + f[12]!) / 100, children: (f[13]! + f[14]!) / 100 };
-}

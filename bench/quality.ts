@@ -15,12 +15,17 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { durationOf } from '../src/pipeline/quality/report.ts';
 import { probeMedia } from '../src/pipeline/ffmpeg/probe.ts';
-import { LADDER, call, endWatcher, exec, makeClip, median, startServer } from './lib.ts';
+import { LADDER, call, endWatcher, exec, makeClip, median, processCpu, startServer } from './lib.ts';
+
+/** A process's CPU seconds with its finished children's. */
+const treeCpu = (pid: number): number => {
+  const cpu = processCpu(pid);
+  return cpu.own + cpu.children;
+};
 
 const RUNS = Number(process.env.BENCH_QUALITY_RUNS ?? 5);
 const PART_ROUNDS = Number(process.env.BENCH_QUALITY_PART_ROUNDS ?? 3);
@@ -74,7 +79,7 @@ export async function qualitySection(dataDir: string): Promise<void> {
   const runOne = async (mode: 'on' | 'off', run: number): Promise<Run> => {
     const base = `http://127.0.0.1:${ports[mode]}`;
     const out = path.join(files, `q-${mode}-${run}`);
-    const cpu0 = processTreeCpu(pids[mode]);
+    const cpu0 = treeCpu(pids[mode]);
     const t0 = performance.now();
     const added = await call(base, {
       action: 'AddMedia',
@@ -89,7 +94,7 @@ export async function qualitySection(dataDir: string): Promise<void> {
     });
     const status = await watcher.ended(added.MediaID);
     const wall = (performance.now() - t0) / 1000;
-    const serverCpu = processTreeCpu(pids[mode]) - cpu0;
+    const serverCpu = treeCpu(pids[mode]) - cpu0;
     const s = await call(base, { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' });
     if (status !== 'Finished') throw new Error(`bench media ended ${status}: ${s.job.description}`);
     const f = s.job.format;
@@ -177,10 +182,10 @@ async function partsOfTheReport(command: string, serverDir: string, bareDir: str
   const timed = async (measure: () => Promise<unknown>): Promise<string> => {
     const runs: { wall: number; cpu: number }[] = [];
     for (let k = 0; k < PART_ROUNDS; k++) {
-      const cpu0 = processTreeCpu(process.pid);
+      const cpu0 = treeCpu(process.pid);
       const t0 = performance.now();
       await measure();
-      runs.push({ wall: (performance.now() - t0) / 1000, cpu: processTreeCpu(process.pid) - cpu0 });
+      runs.push({ wall: (performance.now() - t0) / 1000, cpu: treeCpu(process.pid) - cpu0 });
     }
     const cpu = median(runs.map((r) => r.cpu));
     return `median ${median(runs.map((r) => r.wall)).toFixed(3)} s wall, ${cpu.toFixed(2)} CPU s (${((cpu / taskCpu) * 100).toFixed(1)} % of the task's FFmpeg CPU)`;
@@ -202,9 +207,3 @@ async function childCpu(command: string): Promise<number> {
 
 const pct = (a: number, b: number): string => `${(((a / b) - 1) * 100).toFixed(1)} %`;
 
-/** User + system CPU seconds of a process and its reaped children (/proc, 1/100 s ticks). */
-function processTreeCpu(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100;
-}

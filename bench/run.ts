@@ -46,10 +46,9 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LADDER, USER, call, endWatcher, exec, makeClip, median, startServer } from './lib.ts';
+import { LADDER, USER, processCpu, call, endWatcher, exec, makeClip, median, startServer } from './lib.ts';
 import { memorySection } from './memory.ts';
 import { addMediaSection } from './addmedia.ts';
 import { splitSection } from './split.ts';
@@ -170,11 +169,11 @@ async function ladder(base: string, files: string): Promise<void> {
   const runTheirs = async (run: number): Promise<number> => {
     const dir = path.join(files, `theirs-${run}`);
     await fs.mkdir(dir, { recursive: true });
-    const cpu0 = childrenCpuSeconds();
+    const cpu0 = processCpu('self').children;
     const t0 = performance.now();
     for (const r of LADDER) await exec('ffmpeg', theirArgs(r, path.join(dir, `out-${r.height}.mp4`)));
     const seconds = (performance.now() - t0) / 1000;
-    cpu.theirs = childrenCpuSeconds() - cpu0;
+    cpu.theirs = processCpu('self').children - cpu0;
     await fs.rm(dir, { recursive: true, force: true });
     return seconds;
   };
@@ -200,13 +199,6 @@ async function ladder(base: string, files: string): Promise<void> {
   watcher.close();
   const middle = median(ratios);
   console.log(`ladder from one decode / four separate commands, median of ${LADDER_RUNS}: ${middle.toFixed(3)} (target ≤ 0.70)`);
-}
-
-/** User + system CPU seconds of this process's finished children (/proc, in 1/100 s ticks). */
-function childrenCpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
 await main();

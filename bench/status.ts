@@ -18,7 +18,7 @@ import { Pool } from 'undici';
 import { openSqlite } from '../src/store/db.ts';
 import type { Db } from '../src/store/db.ts';
 import { insertMedia } from '../src/store/repo.ts';
-import { USER, median, startServer } from './lib.ts';
+import { USER, median, processCpu, startServer } from './lib.ts';
 
 const CONNECTIONS = 32;
 const ROUNDS = Number(process.env.BENCH_STATUS_ROUNDS ?? 2);
@@ -116,12 +116,6 @@ const isStatus = (text: string, format: Format): boolean =>
 
 const pick = <T>(list: T[]): T => list[Math.floor(Math.random() * list.length)]!;
 
-/** CPU time (user + system) a process has used so far, in µs, from /proc. */
-function cpuMicros(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the command's `) `.
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
-}
 
 /** Requests per second over `seconds` after a warm-up, and the server's CPU µs per request; a reply that is not a status counts as an error. */
 async function load(base: string, pid: number, media: StatusMedia, seconds: number): Promise<{ rate: number; cpuPerRequest: number; errors: number }> {
@@ -146,11 +140,11 @@ async function load(base: string, pid: number, media: StatusMedia, seconds: numb
   done = 0;
   errors = 0;
   deadline = performance.now() + seconds * 1000;
-  const cpu0 = cpuMicros(pid);
+  const cpu0 = processCpu(pid).own * 1e6;
   const t0 = performance.now();
   await Promise.all(Array.from({ length: CONNECTIONS }, worker));
   const rate = done / ((performance.now() - t0) / 1000);
-  const cpuPerRequest = (cpuMicros(pid) - cpu0) / done;
+  const cpuPerRequest = (processCpu(pid).own * 1e6 - cpu0) / done;
   await pool.close();
   return { rate, cpuPerRequest, errors };
 }
