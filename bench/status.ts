@@ -12,7 +12,6 @@
  * a share of the requests asks for those.
  * Before measuring, every media is asked for once, as clients that poll have done by then.
  */
-import fs from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Pool } from 'undici';
 import { openSqlite } from '../src/store/db.ts';
