@@ -48,7 +48,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { LADDER, USER, processCpu, call, endWatcher, exec, makeClip, median, startServer } from './lib.ts';
+import { LADDER, processCpu, call, endWatcher, exec, makeClip, median, startServer } from './lib.ts';
 import { memorySection } from './memory.ts';
 import { addMediaSection } from './addmedia.ts';
 import { splitSection } from './split.ts';

@@ -17,7 +17,7 @@ import { MediaLeases } from './queue/lease.ts';
 import { Reconciler } from './queue/reconcile.ts';
 import { liveLease } from './store/lease.ts';
 import { healthCheck, startHealthServer } from './health.ts';
-import type { BullChunkQueue, BullChunkWorkers } from './queue/bull-chunks.ts';
+import type { BullChunkWorkers } from './queue/bull-chunks.ts';
 import { ChunkSources, type SplitPieces } from './pipeline/split/pieces.ts';
 import { chunkProcessor } from './pipeline/split/chunk-processor.ts';
 import { RetryLater, type MediaProcessor, type MediaQueue } from './queue/types.ts';

@@ -145,7 +145,7 @@ describe('AddMedia to Finished on a real FFmpeg pipeline', () => {
   });
 
   test('two http sources are concatenated; JSON client; destination a string', async () => {
-    const second = await makeClip(path.join(t.filesDir, 'second.mp4'), { seconds: 1, size: '640x360' });
+    await makeClip(path.join(t.filesDir, 'second.mp4'), { seconds: 1, size: '640x360' });
     const web = await serveFiles(t.filesDir);
     try {
       const added = await t.call('json', {

@@ -1,6 +1,6 @@
 /** Video and audio files (reference 4.1-4.5): codecs, sizes, rates, picture, audio and trim fields. */
 import { FormatProblem, type Fields, type Size, type Crop, type TimeValue,
-  parseBitrate, parseEvenPixels, parseFrameRate, parseNonNegativeInt, parseNonNegativeNumber, parseSize, parseTime, normaliseLevel,
+  parseBitrate, parseEvenPixels, parseFrameRate, parseNonNegativeInt, parseNonNegativeNumber, parseTime, normaliseLevel,
 } from './fields.ts';
 import { readContainerEdits, readLevels, type ContainerEdits, type LevelFields } from './container.ts';
 import { readEditing, type Editing } from './editing.ts';

@@ -16,7 +16,7 @@
  */
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { attrs, children, readMpd, tagOf, writeMpd, type XmlNode } from './mpd-tree.ts';
+import { attrs, children, readMpd, writeMpd, type XmlNode } from './mpd-tree.ts';
 import { DASH_MANIFEST } from '../../domain/format.ts';
 import { finalizeHls, HLS_MASTER, HLS_MEDIA_PLAYLIST, type RenditionLabel } from './hls-master.ts';
 import { hevcCodecs, readHead } from './hevc-codecs.ts';
