@@ -11,7 +11,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseMpd } from 'mpd-parser';
 import { asList, exec, ffprobe, one, serveFiles, startTestServer, untilFinal, type TestServer } from './helpers.ts';
-import { readM3u8 } from './hls-helpers.ts';
+import { onlyAudioGroup, readM3u8, type AudioRendition as Rendition } from './hls-helpers.ts';
 
 /** The first audio stream's tone frequency (Hz) and RMS level (dB), from its zero-crossing rate. */
 async function tone(file: string): Promise<{ hz: number; db: number }> {
@@ -26,7 +26,6 @@ async function tone(file: string): Promise<{ hz: number; db: number }> {
   return { hz: (rate * sampleRate) / 2, db: db === '-inf' || db === undefined ? -Infinity : Number(db) };
 }
 
-interface Rendition { language?: string; default: boolean; autoselect?: boolean; uri?: string }
 
 describe('main_source and alternate_source', () => {
   let t: TestServer;
@@ -80,9 +79,7 @@ describe('main_source and alternate_source', () => {
     // HLS: one group, English (main, default) and French (the dub, neither default nor autoselect).
     const hlsDir = path.join(out, 'hls');
     const master = await readM3u8(path.join(hlsDir, 'video.m3u8'));
-    const groups = Object.entries(master.mediaGroups!.AUDIO ?? {}) as [string, Record<string, Rendition>][];
-    assert.equal(groups.length, 1, `one audio group: ${JSON.stringify(master.mediaGroups!.AUDIO)}`);
-    const [groupId, renditions] = groups[0]!;
+    const { groupId, renditions } = onlyAudioGroup(master);
     assert.deepEqual(Object.entries(renditions).map(([name, r]) => [name, r.language, r.default, r.autoselect]), [
       ['English', 'en', true, true], ['French', 'fr', false, false],
     ]);
@@ -118,9 +115,7 @@ describe('main_source and alternate_source', () => {
 
     // CMAF: its HLS master labels the same two renditions.
     const cmaf = await readM3u8(path.join(out, 'cmaf', 'video.m3u8'));
-    const cmafGroups = Object.values(cmaf.mediaGroups!.AUDIO ?? {}) as Record<string, Rendition>[];
-    assert.equal(cmafGroups.length, 1, JSON.stringify(cmaf.mediaGroups!.AUDIO));
-    assert.deepEqual(Object.values(cmafGroups[0]!).map((r) => [r.language, r.default, r.autoselect]), [['en', true, true], ['fr', false, false]]);
+    assert.deepEqual(Object.values(onlyAudioGroup(cmaf).renditions).map((r) => [r.language, r.default, r.autoselect]), [['en', true, true], ['fr', false, false]]);
   });
 
   test('alternate_default makes the dub the default, its language as given (pt-BR); a dub that cannot be fetched fails its task', async () => {

@@ -24,6 +24,17 @@ export async function readM3u8(file: string): Promise<M3u8Manifest> {
   return parseM3u8(await readFile(file, 'utf8'));
 }
 
+/** An `EXT-X-MEDIA TYPE=AUDIO` rendition as m3u8-parser reads it. */
+export interface AudioRendition { language?: string; default: boolean; autoselect?: boolean; uri?: string; playlists?: unknown[] }
+
+/** A master playlist's audio group, asserted to be its only one: the group's id and its renditions by name, in playlist order. */
+export function onlyAudioGroup(master: M3u8Manifest): { groupId: string; renditions: Record<string, AudioRendition> } {
+  const groups = Object.entries(master.mediaGroups?.AUDIO ?? {}) as [string, Record<string, AudioRendition>][];
+  assert.equal(groups.length, 1, `one audio group: ${JSON.stringify(master.mediaGroups?.AUDIO)}`);
+  const [groupId, renditions] = groups[0]!;
+  return { groupId, renditions };
+}
+
 export interface SegmentFacts {
   /** Video frames in the segment (0 when it has no video). */
   frames: number;

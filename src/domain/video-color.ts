@@ -124,3 +124,8 @@ function ratio(v: unknown): number | null {
   const r = b === undefined ? a : b === 0 ? NaN : a / b;
   return Number.isFinite(r) ? r : null;
 }
+
+/** HDR whose static metadata (mastering display, content light level) the stream's headers did not give: its first frame's side data may. */
+export function lacksHdrMetadata(c: VideoColor | undefined | null): boolean {
+  return isHighDynamicRange(c) && !(c!.mastering && c!.contentLight);
+}

@@ -11,7 +11,7 @@
  * cost, overlaps the main probe's instead of following it; it is used only when the video needs it.
  */
 import { execFile } from 'node:child_process';
-import { colorOf, isHighDynamicRange, videoStreamOf } from '../../domain/video-color.ts';
+import { colorOf, lacksHdrMetadata, videoStreamOf } from '../../domain/video-color.ts';
 import type { MediaProbe } from '../../domain/media-probe.ts';
 import { probeArgs, type InputRole } from './inputs.ts';
 
@@ -50,9 +50,7 @@ export function lookAtFirstFrames(file: string, opts: { ffprobe: string; signal?
 export function needsFirstFrames(probe: MediaProbe, role: InputRole): boolean {
   const video = probe.video;
   if (!video) return false;
-  const color = video.color;
-  const hdrMetadataMissing = isHighDynamicRange(color) && !(color!.mastering && color!.contentLight);
-  return hdrMetadataMissing || (role === 'media' && CAPTION_CARRIERS.includes(video.codec));
+  return lacksHdrMetadata(video.color) || (role === 'media' && CAPTION_CARRIERS.includes(video.codec));
 }
 
 /** The probe completed from the look: the HDR colour with its frame side data, and (for a source) `closedCaptions`. */
@@ -61,9 +59,10 @@ export function withFirstFrames(probe: MediaProbe, look: FirstFrames | null, rol
   if (!video) return probe;
   let color = video.color;
   const stream = videoStreamOf(probe.raw);
-  if (look?.sideData && stream && isHighDynamicRange(color) && !(color!.mastering && color!.contentLight)) color = colorOf(stream, look.sideData);
+  if (look?.sideData && stream && lacksHdrMetadata(color)) color = colorOf(stream, look.sideData);
   // An output's captions are the encoder's doing: only a source says whether it carries them.
   if (role !== 'media') return { ...probe, video: { ...video, color } };
   const closedCaptions = CAPTION_CARRIERS.includes(video.codec) ? (look?.closedCaptions ?? null) : null;
   return { ...probe, video: { ...video, color, closedCaptions } };
 }
+

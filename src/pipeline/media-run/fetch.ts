@@ -9,7 +9,7 @@ import { probeMedia, type MediaProbe } from '../ffmpeg/probe.ts';
 import { frontToBack } from '../ffmpeg/streamable.ts';
 import { GrowingSource } from '../growing-source.ts';
 import { describeProbe } from '../util.ts';
-import { isHighDynamicRange } from '../../domain/video-color.ts';
+import { lacksHdrMetadata } from '../../domain/video-color.ts';
 import { formatBytes, sum, type MediaRunContext } from './context.ts';
 import { whyNotInstant } from './instant.ts';
 
@@ -118,8 +118,7 @@ async function readAsItGrows(run: MediaRunContext, source: GrowingSource, url: s
   try {
     head = await probeHead(source, verdict.headBytes + HEAD_PROBE_MARGIN, run);
     // HDR static metadata missing from the stream's headers is read from its first frame, which may be larger.
-    const color = head.video?.color;
-    if (isHighDynamicRange(color) && !(color!.mastering && color!.contentLight)) head = await probeHead(source, verdict.headBytes + HDR_FRAME_MARGIN, run);
+    if (lacksHdrMetadata(head.video?.color)) head = await probeHead(source, verdict.headBytes + HDR_FRAME_MARGIN, run);
   } catch (err) {
     if (run.signal.aborted || source.failed.aborted) throw err;
     // What the head could not tell, the whole file will (or fails in words of its own).
