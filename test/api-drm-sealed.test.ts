@@ -119,6 +119,9 @@ describe('secret fields sealed at rest (issue 17)', { timeout: 300_000 }, () => 
     const legacy = JSON.stringify({ output: 'advanced_hls', encryption: 'yes', encryption_key: HLS_KEY, stream: { size: '0x180' } });
     await sql`insert into preset (user_id, name, output, format, created_at, updated_at) values (${USER.id}, 'legacy_hls', 'advanced_hls', ${legacy}, ${Date.now()}, ${Date.now()})`.execute(t.server.db);
     await sql`update media set options = ${JSON.stringify({ oidc_refresh_token: 'clear-refresh-token' })} where id = ${Number(id)}`.execute(t.server.db);
+    // A client that sent the key as a list: stored as one.
+    const listed = JSON.stringify({ output: 'mpeg_dash', segment_duration: '2', drm_key: [KEY], drm_key_id: KID });
+    await sql`insert into preset (user_id, name, output, format, created_at, updated_at) values (${USER.id}, 'legacy_list', 'mpeg_dash', ${listed}, ${Date.now()}, ${Date.now()})`.execute(t.server.db);
     const sealedBefore = (await sql<{ format: string }>`select format from task where media_id = ${Number(id)}`.execute(t.server.db)).rows[0]!.format;
     await t.server.close();
     // The same store and data dir, another key: as a worker given the wrong value would run.
@@ -128,6 +131,8 @@ describe('secret fields sealed at rest (issue 17)', { timeout: 300_000 }, () => 
       assert.ok(!after.includes(HLS_KEY) && !after.includes('clear-refresh-token'), 'the start sealed what was stored in clear');
       assert.equal((after.match(new RegExp(`encodery-sealed:v1:${parseSealingKey(SECRET_B)!.fingerprint}:`, 'g')) ?? []).length, 2);
       assert.equal((await sql<{ format: string }>`select format from task where media_id = ${Number(id)}`.execute(other.db)).rows[0]!.format, sealedBefore, 'a sealed value is left as it is');
+      const listedAfter = (await sql<{ format: string }>`select format from preset where name = 'legacy_list'`.execute(other.db)).rows[0]!.format;
+      assert.ok(!listedAfter.includes(KEY) && /"drm_key":\["encodery-sealed:v1:/.test(listedAfter), `a key stored as a list is sealed too: ${listedAfter}`);
       const call = async (query: Record<string, unknown>) => {
         const res = await fetch(`${other.url}/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `json=${encodeURIComponent(JSON.stringify({ query: { userid: USER.id, userkey: USER.key, ...query } }))}` });
         return ((await res.json()) as { response: any }).response;

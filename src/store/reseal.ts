@@ -21,8 +21,10 @@ export async function sealClearSecrets(db: Db, key: SealingKey): Promise<Record<
   const counts = { task: 0, preset: 0, media: 0 };
   for (const { table, column } of COLUMNS) {
     const col = sql.ref(column);
-    // JSON.stringify wrote every stored value: `"name":"value"`; lower() as PostgreSQL's LIKE heeds case.
-    const clear = names.map((n) => sql`(lower(${col}) like ${`%"${n}":"%`} and lower(${col}) not like ${`%"${n}":"encodery-sealed:%`})`);
+    // JSON.stringify wrote every stored value: `"name":"value"`, or `"name":["value"]` from a
+    // client that sent a list; lower() as PostgreSQL's LIKE heeds case.
+    const clear = names.flatMap((n) => [`"${n}":"`, `"${n}":["`].map((opening) =>
+      sql`(lower(${col}) like ${`%${opening}%`} and lower(${col}) not like ${`%${opening}encodery-sealed:%`})`));
     const rows = (await sql<{ id: number; text: string }>`select id, ${col} as text from ${sql.table(table)} where ${sql.join(clear, sql` or `)}`.execute(db)).rows;
     for (const row of rows) {
       const fields = JSON.parse(row.text) as FieldMap;
