@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../src/log.ts';
 import pg from 'pg';
 import { loadConfig, type Config } from '../src/config.ts';
-import { startServer, type RunningServer } from '../src/server.ts';
+import type { RunningServer } from '../src/server.ts';
 import { TEST_PG_URL } from './needs.ts';
 import type { OneOrMany, ReplyTo, StatusJob } from './replies.ts';
 
@@ -126,6 +126,9 @@ export async function startTestServer(env: Record<string, string> = {}, log?: Lo
     ...(database ? { ENCODERY_DATABASE_URL: database.url } : {}),
     ...env,
   });
+  // Loaded here, not at the top: the server's modules cost each test file about a second of CPU
+  // to load, and the files that only spawn processes or test one module never start one.
+  const { startServer } = await import('../src/server.ts');
   const server = await startServer(config, { log: log ?? pino({ level: process.env.TEST_LOG ?? 'silent' }) }).catch(async (err: unknown) => {
     await database?.drop();
     throw err;
