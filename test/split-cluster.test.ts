@@ -34,6 +34,10 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
   const workers: Proc[] = [];
   let env: Record<string, string> = {};
   const spawnWorker = () => spawnEncodery(['--role', 'worker'], env, /worker taking media/);
+  /** Two workers running: a test that killed one has it replaced by the next test that needs two, not at its own end. */
+  const twoWorkers = async () => {
+    for (const [i, w] of workers.entries()) if (w.child.exitCode !== null || w.child.signalCode !== null) workers[i] = await spawnWorker();
+  };
 
   const call = async (query: Record<string, unknown>): Promise<any> => {
     const body = 'json=' + encodeURIComponent(JSON.stringify({ query: { userid: USER.id, userkey: USER.key, ...query } }));
@@ -79,6 +83,7 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
   });
 
   test('both workers encode chunks of one media; the joined file has every frame', async () => {
+    await twoWorkers();
     const out = path.join(dataDir, 'files', 'both.mp4');
     const r = await call({ action: 'AddMedia', source: `file://${clip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '600k', destination: `file://${out}` } });
     assert.ok(r.MediaID, JSON.stringify(r));
@@ -97,6 +102,7 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
   });
 
   test('CancelMedia on a split media stops the chunk FFmpeg running on the other worker within two seconds', { timeout: 60_000 }, async () => {
+    await twoWorkers();
     const r = await call({ action: 'AddMedia', source: `file://${heavyClip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '2000k', destination: `file://${dataDir}/files/cancelled.mp4` } });
     const coordinator = await waitFor(async () => workers.find((w) => w.lines.some((l) => l.includes('media taken from the queue') && l.includes(`"mediaId":${r.MediaID}`))), 30_000, 20);
     const other = workers.find((w) => w !== coordinator)!;
@@ -116,6 +122,7 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
   });
 
   test('a worker SIGKILLed in the middle of a chunk: the chunk goes to the other worker and the media finishes whole', { timeout: 90_000 }, async () => {
+    await twoWorkers();
     const out = path.join(dataDir, 'files', 'killed.mp4');
     const r = await call({ action: 'AddMedia', source: `file://${clip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '600k', destination: `file://${out}` } });
     const coordinator = await waitFor(async () => workers.find((w) => w.lines.some((l) => l.includes('media taken from the queue') && l.includes(`"mediaId":${r.MediaID}`))), 30_000, 20);
@@ -131,10 +138,10 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
     const encoded = log.filter((m) => m.startsWith('Encoded chunk'));
     assert.equal(encoded.length, chunks, log.join('\n'));
     assert.equal(await frameCount(out), await frameCount(clip));
-    workers[workers.indexOf(other)] = await spawnWorker();
   });
 
   test('the worker running the media SIGKILLed after some chunks: the other worker resumes it and keeps the finished chunks', { timeout: 120_000 }, async () => {
+    await twoWorkers();
     const out = path.join(dataDir, 'files', 'resumed.mp4');
     const r = await call({ action: 'AddMedia', source: `file://${clip}`, multijob_workflow: 'yes', format: { output: 'mp4', bitrate: '600k', destination: `file://${out}` } });
     const coordinator = await waitFor(async () => workers.find((w) => w.lines.some((l) => l.includes('media taken from the queue') && l.includes(`"mediaId":${r.MediaID}`))), 30_000, 20);
@@ -154,6 +161,5 @@ describe('split-and-stitch in a cluster (api and two worker processes)', { timeo
     // A kept piece's marker recorded what its run measured: the resumed task still has every chunk's figures.
     const q = chunkStats(final);
     assert.ok(q.psnr > 25 && q.psnr < 70, JSON.stringify(q));
-    workers[workers.indexOf(coordinator)] = await spawnWorker();
   });
 });
