@@ -1,8 +1,8 @@
 /**
  * `npm test` after the type check: every test/*.test.ts on SQLite, and the files that reach the
  * store through the API once more on PostgreSQL (ENCODERY_TEST_STORE=postgres), all from one pool
- * of two slots, the longest files first, so that neither slot idles at the end while the other
- * finishes a long file. `npm test -- test/a.test.ts …` (or `node --import tsx test/run.ts …`)
+ * of three slots (ENCODERY_TEST_SLOTS), the longest files first, so that no slot idles at the end
+ * while another finishes a long file. `npm test -- test/a.test.ts …` (or `node --import tsx test/run.ts …`)
  * runs only those files (each on both stores where it belongs to the PostgreSQL set).
  *
  * PostgreSQL: the server at ENCODERY_TEST_PG_URL (default 127.0.0.1:5432, database `test`), or,
@@ -18,21 +18,39 @@ import path from 'node:path';
 import { ON_CI, pgReachable, TEST_PG_URL } from './needs.ts';
 import { freePort } from './ports.ts';
 
-const SLOTS = 2;
-
-/** Files run a second time on PostgreSQL: the API suite and what reads or writes the store through it. */
-const ON_POSTGRES = [/^api-/, /^notify-/, /^(ops|redelivery|crash-restart|format-bad-input|qc-api|qc-segments-api|quality-report|dashboard|dashboard-live|progress-status)$/];
+/**
+ * Three files at a time on the 2-core machine. With two, the cores idled through the files' waits
+ * (outages, freezes, lock and lease times, notifications, processes starting): each file run
+ * alone used about 1,190 CPU seconds in all (December 2026, on a loaded machine, so if anything
+ * more than on an idle one), where a 748 s run on two slots had about 1,440 core-seconds to give
+ * after the type check. A third file fills those waits; every file passed at load averages of 10
+ * to 36, far above what a third slot adds. ENCODERY_TEST_SLOTS=2 runs as before.
+ */
+function slotsFrom(value: string | undefined): number {
+  if (value === undefined || value === '') return 3;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`ENCODERY_TEST_SLOTS must be a whole number at least 1, not "${value}"`);
+  return n;
+}
 
 /**
- * The longest files, longest first (each run alone on the 2-core machine, December 2026: CPU
- * seconds and waits such as outages and freezes); a PostgreSQL run comes right after its SQLite
- * one. They start before all others, so that no long file starts last. A file missing here
- * still runs, after them, in name order.
+ * Files run a second time on PostgreSQL: the API suite and what reads or writes the store through
+ * it (not notify-send, which sends to a receiver and touches no store).
+ */
+const ON_POSTGRES = [/^api-/, /^notify-(?!send$)/, /^(ops|redelivery|crash-restart|format-bad-input|qc-api|qc-segments-api|quality-report|dashboard|dashboard-live|progress-status)$/];
+
+/**
+ * The longest files, longest first (each run alone, December 2026: CPU seconds, and waits such as
+ * outages and freezes); a PostgreSQL run comes right after its SQLite one. They start before all
+ * others, so that no long file starts last. A file missing here still runs, after them, in name
+ * order.
  */
 const LONGEST = [
-  'cluster-redis-faults', 'split-cluster', 'cluster-pg-faults', 'cli', 'cluster-queue', 'split-storage', 'crash-restart',
-  'dashboard', 'dashboard-form', 'real-clients', 'cluster-nodes', 'lifecycle-crash', 'honoured-fields', 'progress-status', 'ladder-upscale', 'editing-output',
-  'notify-upload', 'ops', 'cluster-notify',
+  'cluster-redis-faults', 'split-cluster', 'cluster-pg-faults', 'split-storage', 'cluster-queue', 'dashboard', 'crash-restart',
+  'captions-output', 'api-output-cache', 'split-stitch', 'dashboard-live', 'cli', 'cluster-nodes', 'lifecycle-crash', 'dashboard-form',
+  'plan-video', 'drm-dash', 'qc-api', 'instant', 'quality-report', 'editing-output', 'plan-outputs', 'hdr', 'hdr-stage', 'real-clients',
+  'api-lifecycle', 'dash-output', 'shared-storage', 'progress-status', 'fuzz', 'alternate-audio', 'qc-segments-api', 'honoured-fields',
+  'cluster-notify', 'ops', 'qc-checks', 'ladder-upscale', 'notify-upload',
 ];
 
 interface Job {
@@ -136,6 +154,7 @@ function runJob(job: Job, env: NodeJS.ProcessEnv): Promise<Outcome> {
 
 async function main(): Promise<number> {
   const started = performance.now();
+  const slots = slotsFrom(process.env.ENCODERY_TEST_SLOTS);
   const jobs = jobsFor(await testFiles(process.argv.slice(2)));
   const postgres = await postgresForRun();
   const env = { ...process.env, ENCODERY_TEST_PG_URL: postgres.url };
@@ -143,7 +162,7 @@ async function main(): Promise<number> {
   try {
     const queue = [...jobs];
     await Promise.all(
-      Array.from({ length: SLOTS }, async () => {
+      Array.from({ length: slots }, async () => {
         for (let job = queue.shift(); job; job = queue.shift()) outcomes.push(await runJob(job, env));
       }),
     );
@@ -153,7 +172,7 @@ async function main(): Promise<number> {
   const total = (kind: keyof Outcome['counts']) => outcomes.reduce((n, o) => n + o.counts[kind], 0);
   const failed = outcomes.filter((o) => !o.ok);
   const slowest = [...outcomes].sort((a, b) => b.seconds - a.seconds).slice(0, 8);
-  console.log(`\n${outcomes.length} files in ${((performance.now() - started) / 1000).toFixed(0)} s, ${SLOTS} at a time; the slowest:`);
+  console.log(`\n${outcomes.length} files in ${((performance.now() - started) / 1000).toFixed(0)} s, ${slots} at a time; the slowest:`);
   for (const o of slowest) console.log(`  ${o.seconds.toFixed(1).padStart(6)} s  ${o.job.file} on ${o.job.store}`);
   for (const o of failed) console.log(`✖ failed: ${o.job.file} on ${o.job.store}`);
   // A file that died before its own summary still counts as a failure here.
