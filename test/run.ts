@@ -51,6 +51,8 @@ const LONGEST = [
   'plan-video', 'drm-dash', 'qc-api', 'instant', 'quality-report', 'editing-output', 'plan-outputs', 'hdr', 'hdr-stage', 'real-clients',
   'api-lifecycle', 'dash-output', 'shared-storage', 'progress-status', 'fuzz', 'alternate-audio', 'qc-segments-api', 'honoured-fields',
   'cluster-notify', 'ops', 'qc-checks', 'ladder-upscale', 'notify-upload',
+  // Not long, but late in name order: started here, none of them is what a slot ends the run on.
+  'queue-priority', 'transfer-azure', 'thumbnail-sprites', 'user-files', 'transfer-sftp', 'transfer-s3', 'transfer-contract', 'queue-route',
 ];
 
 interface Job {
