@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { USER, asList, ffprobe, makeClip, startTestServer, untilFinal } from './helpers.ts';
-import { RUN_PHASES, parseTimings } from '../src/pipeline/media-run/timings.ts';
+import { RUN_PHASES, parseTimeline, parseTimings } from '../src/pipeline/media-run/timings.ts';
 
 test('each media run writes one Timings: line with its phases, FFmpeg\'s own wall time, and the store queries it made', async () => {
   const t = await startTestServer();
@@ -35,6 +35,12 @@ test('each media run writes one Timings: line with its phases, FFmpeg\'s own wal
     const others = [...timings].filter(([k]) => !['encode', 'fixed cost', 'store'].includes(k)).reduce((a, [, v]) => a + v, 0);
     assert.ok(Math.abs(timings.get('fixed cost')! - others) < 0.01, `fixed cost ${timings.get('fixed cost')} against the phases' ${others}`);
     assert.match(timingLines[0]!, /store \d+\.\d+ s \([1-9]\d* reads, [1-9]\d* writes, within the phases\)/);
+    // The timeline: the points this run reached, in the order it reached them (a file:// source is read in place: no download).
+    const timeline = parseTimeline(timingLines[0]!)!;
+    assert.deepEqual([...timeline.keys()], ['source probed', 'encode started', 'encode ended', 'delivery started', 'delivered'], timingLines[0]);
+    const at = [...timeline.values()].map((p) => p.at);
+    assert.deepEqual(at, [...at].sort((a, b) => a - b), 'in order');
+    assert.ok(timeline.get('encode ended')!.at - timeline.get('encode started')!.at >= ffmpegWall - 0.05, `FFmpeg's ${ffmpegWall} s lie between its points: ${timingLines[0]}`);
     // The timings came with a real output, delivered where asked.
     const probe = await ffprobe(out);
     const video = probe.streams.find((st) => st.codec_type === 'video')!;
