@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { USER, asList, ffprobe, makeClip, startTestServer, untilFinal } from './helpers.ts';
-import { RUN_PHASES, parseTimeline, parseTimings } from '../src/pipeline/media-run/timings.ts';
+import { RUN_PHASES, RunTimings, parseTimeline, parseTimings } from '../src/pipeline/media-run/timings.ts';
 
 test('each media run writes one Timings: line with its phases, FFmpeg\'s own wall time, and the store queries it made', async () => {
   const t = await startTestServer();
@@ -71,4 +71,23 @@ test('the quality report\'s duration difference of an MP4 is the delivered file\
   } finally {
     await t.close();
   }
+});
+
+test('the timeline keeps a point\'s first time, or its latest with a count, and reads back apart from the phases', async () => {
+  const t = new RunTimings();
+  t.add('encode', 1.5);
+  t.mark('encode started');
+  t.markEach('segment sent while encoding');
+  await new Promise((r) => setTimeout(r, 30));
+  t.mark('encode started');
+  t.markEach('segment sent while encoding');
+  t.markEach('segment sent while encoding');
+  const line = t.describe();
+  assert.deepEqual([...parseTimings(line)!.keys()], ['encode', 'fixed cost', 'store'], line);
+  const timeline = parseTimeline(line)!;
+  assert.deepEqual([...timeline.keys()], ['encode started', 'segment sent while encoding'], line);
+  assert.equal(timeline.get('encode started')!.count, 1);
+  assert.equal(timeline.get('segment sent while encoding')!.count, 3);
+  assert.ok(timeline.get('segment sent while encoding')!.at - timeline.get('encode started')!.at >= 0.02, line);
+  assert.equal(parseTimeline(new RunTimings().describe())!.size, 0, 'no points, no timeline');
 });
