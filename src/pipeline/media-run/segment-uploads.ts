@@ -38,6 +38,8 @@ export class SegmentUploads {
   readonly #queue: { target: Target; file: string }[] = [];
   #senders = 0;
   #idle: (() => void) | null = null;
+  /** Ends the watch loop's wait between two looks at once: the encode has ended. */
+  #stopWaiting: () => void = () => {};
   /** What this encode sent, forgotten if it fails (a new encode writes new segments under the same names). */
   #sent: string[] = [];
   readonly #loop: Promise<void>;
@@ -62,10 +64,11 @@ export class SegmentUploads {
   /**
    * The encode ended well: every segment left (the newest of each folder too, final now) is
    * sent; settles when all are. Meant to run while the post-encode steps do, and to be awaited
-   * before the tasks' own delivery (MediaRunContext.segmentsDrained).
+   * before the tasks' own delivery (MediaRunContext.segmentDrains).
    */
   async drain(): Promise<void> {
     this.#encoding = false;
+    this.#stopWaiting();
     await this.#loop;
     for (const target of this.targets) for (const file of await segmentsIn(target.dir, { newest: true })) this.#enqueue(target, file);
     await this.#settled();
@@ -74,6 +77,7 @@ export class SegmentUploads {
   /** The encode failed: the uploads under way finish, the rest are dropped, and what was sent is forgotten. */
   async abandon(): Promise<void> {
     this.#encoding = false;
+    this.#stopWaiting();
     await this.#loop;
     this.#queue.length = 0;
     await this.#settled();
@@ -83,7 +87,15 @@ export class SegmentUploads {
   async #watch(): Promise<void> {
     while (this.#encoding && !this.run.signal.aborted) {
       for (const target of this.targets) for (const file of await segmentsIn(target.dir, { newest: false })) this.#enqueue(target, file);
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await new Promise<void>((resolve) => {
+        // Stopped during the look just taken: no wait.
+        if (!this.#encoding) return resolve();
+        const timer = setTimeout(resolve, POLL_MS);
+        this.#stopWaiting = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
     }
   }
 
