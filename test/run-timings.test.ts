@@ -82,10 +82,12 @@ test('the timeline keeps a point\'s first time, or its latest with a count, and 
   t.mark('encode started');
   t.markEach('segment sent while encoding');
   t.markEach('segment sent while encoding');
+  t.markCount('segments unsent at encode end', 0);
   const line = t.describe();
   assert.deepEqual([...parseTimings(line)!.keys()], ['encode', 'fixed cost', 'store'], line);
   const timeline = parseTimeline(line)!;
-  assert.deepEqual([...timeline.keys()], ['encode started', 'segment sent while encoding'], line);
+  assert.deepEqual([...timeline.keys()], ['encode started', 'segment sent while encoding', 'segments unsent at encode end'], line);
+  assert.equal(timeline.get('segments unsent at encode end')!.count, 0, 'a count of none is shown too');
   assert.equal(timeline.get('encode started')!.count, 1);
   assert.equal(timeline.get('segment sent while encoding')!.count, 3);
   assert.ok(timeline.get('segment sent while encoding')!.at - timeline.get('encode started')!.at >= 0.02, line);

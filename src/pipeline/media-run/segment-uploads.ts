@@ -71,6 +71,8 @@ export class SegmentUploads {
     this.#stopWaiting();
     await this.#loop;
     for (const target of this.targets) for (const file of await segmentsIn(target.dir, { newest: true })) this.#enqueue(target, file);
+    // How far the destinations lag behind the encode: each queued segment, and the one each sender is on.
+    this.run.timings.markCount('segments unsent at encode end', this.#queue.length + this.#senders);
     await this.#settled();
   }
 

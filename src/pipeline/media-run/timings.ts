@@ -15,7 +15,8 @@ export type RunPhase = (typeof RUN_PHASES)[number];
  * cannot tell where the wall time went).
  */
 export const TIMELINE_POINTS = [
-  'source first bytes', 'head probed', 'encode started', 'source downloaded', 'source probed', 'encode ended', 'segment sent while encoding', 'delivery started', 'delivered',
+  'source first bytes', 'head probed', 'encode started', 'source downloaded', 'source probed', 'encode ended',
+  'segments unsent at encode end', 'segment sent while encoding', 'delivery started', 'delivered',
 ] as const;
 export type TimelinePoint = (typeof TIMELINE_POINTS)[number];
 
@@ -71,6 +72,11 @@ export class RunTimings {
     this.#points.set(point, { at: this.#now(), count: (this.#points.get(point)?.count ?? 0) + 1 });
   }
 
+  /** The run is at `point` now, with `count` of something there (segments still to send); the latest is kept. */
+  markCount(point: TimelinePoint, count: number): void {
+    this.#points.set(point, { at: this.#now(), count });
+  }
+
   #now(): number {
     return (performance.now() - this.#started) / 1000;
   }
@@ -84,7 +90,7 @@ export class RunTimings {
     const phases = RUN_PHASES.filter((p) => this.#spent.has(p)).map((p) => `${p} ${this.get(p).toFixed(3)} s`);
     const fixed = [...this.#spent].filter(([p]) => p !== 'encode').reduce((a, [, s]) => a + s, 0);
     const s = this.store;
-    const timeline = [...this.#points].sort(([, a], [, b]) => a.at - b.at).map(([p, { at, count }]) => `${p}${count > 1 ? ` ×${count}` : ''} ${at.toFixed(2)}`);
+    const timeline = [...this.#points].sort(([, a], [, b]) => a.at - b.at).map(([p, { at, count }]) => `${p}${count !== 1 ? ` ×${count}` : ''} ${at.toFixed(2)}`);
     return `${TIMINGS_PREFIX} ${phases.join(', ')}; fixed cost ${fixed.toFixed(3)} s (all but encode); store ${s.seconds.toFixed(3)} s (${s.reads} reads, ${s.writes} writes, within the phases)`
       + (timeline.length > 0 ? `; timeline (s from the run's start): ${timeline.join(', ')}` : '');
   }
