@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { asList, exec, ffprobe, makeClip, startReceiver, startTestServer, tempDir, untilFinal, waitFor, type TestServer } from './helpers.ts';
+import { parseTimeline } from '../src/pipeline/media-run/timings.ts';
 
 interface Route {
   data: Buffer;
@@ -117,6 +118,11 @@ describe('instant mode', () => {
       const running = lines.findIndex((l) => l.startsWith('Running: '));
       const downloaded = lines.findIndex((l) => l.startsWith('Downloaded '));
       assert.ok(running >= 0 && downloaded > running, `FFmpeg started before the download ended: ${lines.join(' | ')}`);
+      // The Timings line's timeline says the same: the head probed and FFmpeg started before the last byte came.
+      const timeline = parseTimeline(lines.find((l) => l.startsWith('Timings:'))!)!;
+      const at = (point: string): number => timeline.get(point)?.at ?? NaN;
+      assert.ok(at('source first bytes') <= at('head probed') && at('head probed') < at('encode started'), JSON.stringify([...timeline]));
+      assert.ok(at('encode started') < at('source downloaded') && at('source downloaded') <= at('encode ended'), JSON.stringify([...timeline]));
       const probe = await ffprobe(out);
       assert.ok(Math.abs(Number(probe.format.duration) - 6) < 0.3, `the whole source was encoded: ${probe.format.duration}`);
       const video = probe.streams.find((s) => s.codec_type === 'video');
@@ -175,6 +181,50 @@ describe('instant mode', () => {
     } finally {
       await origin.close();
       await receiver.close();
+    }
+  });
+
+  test('segments go out several at once while encoding, so a destination slow to answer does not hold the others back', async () => {
+    const origin = await startOrigin({ '/many.mp4': { data: faststart, holdAt: Math.floor(faststart.length * 0.7) } });
+    // Each segment PUT is held unanswered until two are in flight at once: one at a time, none would ever be answered.
+    let inFlight = 0;
+    let most = 0;
+    let answerAll!: () => void;
+    const twoAtOnce = new Promise<void>((r) => (answerAll = r));
+    const puts: string[] = [];
+    const receiver = http.createServer((req, res) => {
+      const segment = /\/seg_\d+\.ts$/.test(req.url ?? '');
+      if (segment) most = Math.max(most, ++inFlight);
+      if (most >= 2) answerAll();
+      req.resume();
+      req.on('end', () => {
+        void (segment ? twoAtOnce : Promise.resolve()).then(() => {
+          if (segment) inFlight--;
+          puts.push(req.url ?? '');
+          res.end('ok');
+        });
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const { MediaID: id } = await t.call('json', {
+        action: 'AddMedia', source: `${origin.url}/many.mp4`,
+        format: { output: 'advanced_hls', segment_duration: '1', stream: [{ size: '0x120', bitrate: '200k' }], destination: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/many/video.m3u8` },
+      });
+      // Before the origin sends the rest: the segments closed so far are being sent side by side.
+      await waitFor(async () => most >= 2, 120_000, 50);
+      origin.release();
+      const { final } = await untilFinal(t, id);
+      assert.equal(final.status, 'Finished', JSON.stringify(final));
+      assert.equal(puts.at(-1), '/many/video.m3u8', 'the master last');
+      assert.equal(new Set(puts).size, puts.length, `no file sent twice: ${puts.join(' ')}`);
+      const lastSegment = Math.max(...puts.map((u) => puts.indexOf(u)).filter((i) => /seg_\d+\.ts$/.test(puts[i]!)));
+      assert.ok(puts.findIndex((u) => u.endsWith('/index.m3u8')) > lastSegment, `every segment before the playlists: ${puts.join(' ')}`);
+    } finally {
+      await origin.close();
+      answerAll();
+      receiver.closeAllConnections();
+      await new Promise<void>((r) => receiver.close(() => r()));
     }
   });
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { USER, asList, ffprobe, makeClip, startTestServer, untilFinal } from './helpers.ts';
-import { RUN_PHASES, parseTimings } from '../src/pipeline/media-run/timings.ts';
+import { RUN_PHASES, RunTimings, parseTimeline, parseTimings } from '../src/pipeline/media-run/timings.ts';
 
 test('each media run writes one Timings: line with its phases, FFmpeg\'s own wall time, and the store queries it made', async () => {
   const t = await startTestServer();
@@ -35,6 +35,12 @@ test('each media run writes one Timings: line with its phases, FFmpeg\'s own wal
     const others = [...timings].filter(([k]) => !['encode', 'fixed cost', 'store'].includes(k)).reduce((a, [, v]) => a + v, 0);
     assert.ok(Math.abs(timings.get('fixed cost')! - others) < 0.01, `fixed cost ${timings.get('fixed cost')} against the phases' ${others}`);
     assert.match(timingLines[0]!, /store \d+\.\d+ s \([1-9]\d* reads, [1-9]\d* writes, within the phases\)/);
+    // The timeline: the points this run reached, in the order it reached them (a file:// source is read in place: no download).
+    const timeline = parseTimeline(timingLines[0]!)!;
+    assert.deepEqual([...timeline.keys()], ['source probed', 'encode started', 'encode ended', 'delivery started', 'delivered'], timingLines[0]);
+    const at = [...timeline.values()].map((p) => p.at);
+    assert.deepEqual(at, [...at].sort((a, b) => a - b), 'in order');
+    assert.ok(timeline.get('encode ended')!.at - timeline.get('encode started')!.at >= ffmpegWall - 0.05, `FFmpeg's ${ffmpegWall} s lie between its points: ${timingLines[0]}`);
     // The timings came with a real output, delivered where asked.
     const probe = await ffprobe(out);
     const video = probe.streams.find((st) => st.codec_type === 'video')!;
@@ -65,4 +71,25 @@ test('the quality report\'s duration difference of an MP4 is the delivered file\
   } finally {
     await t.close();
   }
+});
+
+test('the timeline keeps a point\'s first time, or its latest with a count, and reads back apart from the phases', async () => {
+  const t = new RunTimings();
+  t.add('encode', 1.5);
+  t.mark('encode started');
+  t.markEach('segment sent while encoding');
+  await new Promise((r) => setTimeout(r, 30));
+  t.mark('encode started');
+  t.markEach('segment sent while encoding');
+  t.markEach('segment sent while encoding');
+  t.markCount('segments unsent at encode end', 0);
+  const line = t.describe();
+  assert.deepEqual([...parseTimings(line)!.keys()], ['encode', 'fixed cost', 'store'], line);
+  const timeline = parseTimeline(line)!;
+  assert.deepEqual([...timeline.keys()], ['encode started', 'segment sent while encoding', 'segments unsent at encode end'], line);
+  assert.equal(timeline.get('segments unsent at encode end')!.count, 0, 'a count of none is shown too');
+  assert.equal(timeline.get('encode started')!.count, 1);
+  assert.equal(timeline.get('segment sent while encoding')!.count, 3);
+  assert.ok(timeline.get('segment sent while encoding')!.at - timeline.get('encode started')!.at >= 0.02, line);
+  assert.equal(parseTimeline(new RunTimings().describe())!.size, 0, 'no points, no timeline');
 });

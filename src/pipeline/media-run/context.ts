@@ -73,6 +73,8 @@ export class MediaRunContext {
   readonly downloads = new AbortController();
   /** Deliveries of finished tasks started while later ones encode (deliver.ts), awaited by the delivery phase. */
   readonly earlyDeliveries: Promise<void>[] = [];
+  /** HLS segments still going out after their encode ended (segment-uploads.ts), by task: the task's delivery waits for them. */
+  readonly segmentDrains = new Map<number, Promise<void>>();
   /** Files uploaded while the encode ran, by {@link sentEarlyKey}: their size then, so the delivery phase skips them. */
   readonly sentEarly = new Map<string, number>();
   /** Uploads while encoding (deliveries and HLS segments): on unless `instant=no`. */
@@ -134,6 +136,11 @@ export class MediaRunContext {
 
   setTaskStatus(taskId: number, status: TaskStatus, patch: repo.TaskPatch = {}): Promise<void> {
     return this.timings.store.time(() => this.lifecycle.task(taskId, status, { patch }));
+  }
+
+  /** Every upload started while encoding has ended, well or not (before the media's end is written). */
+  async uploadsSettled(): Promise<void> {
+    await Promise.allSettled([...this.earlyDeliveries, ...this.segmentDrains.values()]);
   }
 
   logAll(message: string): Promise<void> {

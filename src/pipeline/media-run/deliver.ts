@@ -22,6 +22,7 @@ const DELIVERY_CONCURRENCY = 4;
 export async function deliverAll(run: MediaRunContext): Promise<void> {
   const tasks = (await repo.getTasks(run.db, run.mediaId)).filter((t) => t.status === TaskStatus.Saving);
   if (tasks.length === 0) return;
+  run.timings.mark('delivery started');
   await run.setStatus(MediaStatus.Saving);
   await run.progress.enterPhase('save');
   // What went while the encode ran ends first (its tasks are still in Saving, so listed above);
@@ -34,6 +35,7 @@ export async function deliverAll(run: MediaRunContext): Promise<void> {
   const options = mediaOptions(media?.options);
   for (const task of tasks) await settleDelivered(run, media, options, task, after.get(task.id) ?? []);
   await repo.updateMedia(run.db, run.mediaId, { uploaded_at: Date.now() });
+  run.timings.mark('delivered');
 }
 
 /**
@@ -53,6 +55,8 @@ export function deliverEarly(run: MediaRunContext, taskIds: number[]): void {
 /** Every encoded output of `tasks` to each of its destinations not saved yet. */
 async function deliverTasks(run: MediaRunContext, tasks: repo.TaskRow[]): Promise<void> {
   const dataDir = run.config.dataDir;
+  // Segments the encode left to send go first: what they sent is skipped below, and the playlists follow them.
+  await Promise.all(tasks.map((t) => run.segmentDrains.get(t.id)));
   await putOutputs(run.storage, run.db, tasks, run.signal);
   const destinations = await repo.getDestinations(run.db, tasks.map((t) => t.id));
   const jobs: { task: repo.TaskRow; dest: repo.DestinationRow; files: string[] }[] = [];

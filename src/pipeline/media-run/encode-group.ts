@@ -51,6 +51,7 @@ export async function encodeGroup(run: MediaRunContext, g: EncodeGroup, progress
   const segments = run.uploadsWhileEncoding ? await SegmentUploads.start(run, ids.filter((id) => segmented.has(id))) : null;
   try {
     const feed = await sourceFeed(run, g.passes, ids);
+    run.timings.mark('encode started');
     for (const [i, args] of feed.passes.entries()) {
       const passes = feed.passes.length;
       const result = await runFfmpeg(args, {
@@ -65,10 +66,16 @@ export async function encodeGroup(run: MediaRunContext, g: EncodeGroup, progress
       wallSec += result.wallSec;
       cpuSec += result.cpuSec;
     }
-    await segments?.stop(true);
+    run.timings.markEach('encode ended');
+    // The last segments go out while the steps below run; each task's delivery waits for them.
+    if (segments) {
+      // Unsent segments are not lost: the delivery phase sends whatever is not recorded as sent.
+      const drained = segments.drain().catch((err: unknown) => run.log.warn({ err }, 'sending the last segments after the encode failed; left to the delivery phase'));
+      for (const id of ids) run.segmentDrains.set(id, drained);
+    }
   } catch (err) {
     run.timings.carve('encode', (performance.now() - started) / 1000);
-    await segments?.stop(false);
+    await segments?.abandon();
     if (run.signal.aborted) throw err;
     // The source's download failed under the encode: that ends the media, in its own words.
     const download = downloadFailure(run);

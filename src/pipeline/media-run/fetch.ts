@@ -71,6 +71,7 @@ export async function fetchSources(run: MediaRunContext, media: repo.MediaRow): 
     growing = new GrowingSource(paths[i]!, download(urls[i]!, paths[i]!, transfer, (d, t) => {
       done[i] = d;
       totals[i] = t;
+      if (d > 0) run.timings.mark('source first bytes');
       growing?.grew();
       const known = totals.every((x) => x !== null);
       // A source read in place took no transfer time: the rate is measured on downloads alone.
@@ -96,6 +97,7 @@ export async function fetchSources(run: MediaRunContext, media: repo.MediaRow): 
       continue;
     }
     const result = await (i === 0 && first ? first : start(i)).whole;
+    run.timings.mark('source downloaded');
     digests[i] = result.sha256;
     bytes += result.bytes;
     await run.logAll(`Downloaded ${formatBytes(result.bytes)} from ${redactUrl(url)}`);
@@ -129,8 +131,10 @@ async function readAsItGrows(run: MediaRunContext, source: GrowingSource, url: s
     await run.logAll('instant: off (the first bytes of the source state no duration); fetching the whole source first');
     return null;
   }
+  run.timings.mark('head probed');
   run.instant = source;
   const whole = source.whole.then(async ({ bytes }) => {
+    run.timings.mark('source downloaded');
     await run.logAll(`Downloaded ${formatBytes(bytes)} from ${redactUrl(url)}`);
     return probeAndRecord(run, [source.path], bytes);
   });
@@ -151,6 +155,7 @@ async function probeAndRecord(run: MediaRunContext, paths: string[], bytes: numb
   for (const p of paths) probes.push(await probeMedia(p, { ffprobe: run.config.ffprobe, signal: run.signal }));
   await run.logAll(`Source: ${probes.map(describeProbe).join('; ')}`);
   await repo.updateMedia(run.db, run.mediaId, { downloaded_at: Date.now(), probe: JSON.stringify(probes), source_bytes: bytes });
+  run.timings.mark('source probed');
   return probes;
 }
 

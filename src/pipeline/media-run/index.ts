@@ -95,7 +95,7 @@ async function runMedia(run: MediaRunContext, resumeNote: string | undefined): P
     await finish(run);
   } catch (err) {
     // Deliveries started while encoding settle before the media's end is written.
-    await Promise.allSettled(run.earlyDeliveries);
+    await run.uploadsSettled();
     if (run.signal.aborted) return; // whoever interrupted us settles the status
     // Not the media's fault: the queue runs it again once the store answers.
     if (isStoreUnavailable(err)) throw err;
@@ -104,7 +104,7 @@ async function runMedia(run: MediaRunContext, resumeNote: string | undefined): P
     await run.setStatus(MediaStatus.Error, { description: describeError(err, run.log), finished_at: Date.now() });
   } finally {
     run.downloads.abort();
-    await Promise.allSettled(run.earlyDeliveries);
+    await run.uploadsSettled();
     await run.progress.stop();
   }
 }
