@@ -1,17 +1,28 @@
 /**
  * Section 8: the cost of the quality report (ENCODERY_QUALITY_REPORT) on issue 15's case: a 10 s
  * 1080p clip to the four-rung H.264 ladder (1080p, 720p, 480p, 360p; x264 medium, AAC) as ONE
- * advanced_hls format, by two server processes set up alike but for the setting, in alternating
- * order. Reported: the median AddMedia-to-Finished wall time of each and the extra wall time in %
- * (target ≤ 3 %), the FFmpeg process's CPU seconds, and the CPU seconds of the server with its
- * children (FFmpeg and the ffprobe of the output): CPU seconds show the cost with far less of the
- * noise of other work on the machine.
+ * advanced_hls format, by two server processes set up alike but for the setting. Each run is a
+ * pair: the "on" and the "off" media are added at the same moment, so that both encodes meet the
+ * same load from the rest of the machine. Reported per pair and as the median of the pairs: the
+ * AddMedia-to-Finished wall time of each and the extra in % (target ≤ 3 %), the FFmpeg process's
+ * CPU seconds, and the CPU seconds of the server with its children (FFmpeg and anything else the
+ * media ran). CPU seconds show the cost with far less of the noise of other work on the machine.
+ *
+ * Why pairs run together: run one after the other, a pair's two encodes meet different load (on
+ * this shared 2-core machine, other work comes and goes within a minute), and the CPU seconds of
+ * the same command vary with it (31.7 to 42.7 s for the bare ladder command within one hour at
+ * load 9 to 28): ten times what the report costs, so a few sequential runs could show it costing
+ * -1 % or +14 %. Run together, the bare command with and without the report differed by 0.56 and
+ * 0.92 CPU s in two pairs. BENCH_QUALITY_PAIRING=sequential runs each pair one after the other
+ * (alternating which goes first), to see that noise.
  *
  * Then what each part of the report costs on its own: the exact FFmpeg command the "on" task ran
- * (extended GetStatus), run bare with and without each part (the encoders' PSNR, their SSIM, the
- * ebur128 branch), CPU seconds of each from the shell's `times`, and the duration difference read
- * after the encode, as the report reads it (the playlists) and by ffprobe as it did before. BENCH_QUALITY_PART_SECONDS (default: all of it)
- * limits how much of the source the bare runs read, for a quicker look on a busy machine.
+ * (extended GetStatus), run bare as it ran, paired (at the same moment) with the same command
+ * without one part (the encoders' PSNR, their SSIM, the ebur128 branch), without all three, or with
+ * itself (the noise of a pair); CPU seconds of each from the shell's `times`. Then the duration
+ * difference read after the encode, as the report reads it (the playlists) and by ffprobe as it
+ * did before. BENCH_QUALITY_PART_SECONDS (default: all of it) limits how much of the source the
+ * bare runs read, for a quicker look on a busy machine.
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -30,6 +41,23 @@ const treeCpu = (pid: number): number => {
 const RUNS = Number(process.env.BENCH_QUALITY_RUNS ?? 5);
 const PART_ROUNDS = Number(process.env.BENCH_QUALITY_PART_ROUNDS ?? 3);
 const PART_SECONDS = process.env.BENCH_QUALITY_PART_SECONDS;
+const SEQUENTIAL = process.env.BENCH_QUALITY_PAIRING === 'sequential';
+
+/**
+ * Runs the two sides of a comparison as a pair: at the same moment, or with
+ * BENCH_QUALITY_PAIRING=sequential one after the other, `round` choosing which goes first.
+ */
+async function paired<T>(a: () => Promise<T>, b: () => Promise<T>, round: number): Promise<[T, T]> {
+  if (!SEQUENTIAL) return Promise.all([a(), b()]);
+  if (round % 2 === 0) {
+    const first = await a();
+    return [first, await b()];
+  }
+  const first = await b();
+  return [await a(), first];
+}
+
+const pairing = SEQUENTIAL ? 'one after the other, alternating which goes first' : 'both at the same moment';
 
 interface Run {
   wall: number;
@@ -55,9 +83,9 @@ export async function qualitySection(dataDir: string): Promise<void> {
   await makeClip(clip, 1920, 1080);
   console.log(
     'quality report: a 10 s 1080p clip to a four-rung ladder (1080p 5000k, 720p 2800k, 480p 1400k, 360p 800k; x264 medium) as one advanced_hls,' +
-      ' report on against off, two servers set up alike',
+      ` report on against off, two servers set up alike, each pair of media run ${pairing}`,
   );
-  console.log(`  load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} cores)`);
+  console.log(`  load average before: ${loadavg()} (${os.cpus().length} cores)`);
 
   const ports = { on: 30000 + Math.floor(Math.random() * 10000), off: 40000 + Math.floor(Math.random() * 10000) };
   const dirs = { on: path.join(dataDir, 'q-on'), off: path.join(dataDir, 'q-off') };
@@ -70,7 +98,8 @@ export async function qualitySection(dataDir: string): Promise<void> {
     children.push(child);
     pids[mode] = child.pid!;
   }
-  const watcher = await endWatcher();
+  // One watcher per server: both number their media from 1, and a pair's two media end at about the same time.
+  const watchers = { on: await endWatcher(), off: await endWatcher() };
   let sample: Record<string, unknown> | undefined;
   let command = '';
   /** The "on" task's FFmpeg CPU seconds, median: what the duration part is compared with. */
@@ -84,7 +113,7 @@ export async function qualitySection(dataDir: string): Promise<void> {
     const added = await call(base, {
       action: 'AddMedia',
       source: `file://${clip}`,
-      notify: watcher.notify,
+      notify: watchers[mode].notify,
       notify_format: 'json',
       format: {
         output: 'advanced_hls', turbo: 'no', audio_bitrate: '128k',
@@ -92,7 +121,7 @@ export async function qualitySection(dataDir: string): Promise<void> {
         destination: `file://${out}/video.m3u8`,
       },
     });
-    const status = await watcher.ended(added.MediaID);
+    const status = await watchers[mode].ended(added.MediaID);
     const wall = (performance.now() - t0) / 1000;
     const serverCpu = treeCpu(pids[mode]) - cpu0;
     const s = await call(base, { action: 'GetStatus', mediaid: added.MediaID, extended: 'yes' });
@@ -110,73 +139,91 @@ export async function qualitySection(dataDir: string): Promise<void> {
   };
 
   try {
-    await runOne('on', -1); // warm-up of both (caches, JIT)
-    await runOne('off', -1);
+    await paired(() => runOne('on', -1), () => runOne('off', -1), 0); // warm-up of both (caches, JIT)
     const on: Run[] = [];
     const off: Run[] = [];
     for (let run = 0; run < RUNS; run++) {
-      const order = run % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const);
-      for (const mode of order) (mode === 'on' ? on : off).push(await runOne(mode, run));
-      const a = on.at(-1)!;
-      const b = off.at(-1)!;
+      const [a, b] = await paired(() => runOne('on', run), () => runOne('off', run), run);
+      on.push(a);
+      off.push(b);
       console.log(
-        `  run ${run + 1}: on ${a.wall.toFixed(2)} s (FFmpeg ${a.cpu.toFixed(2)} CPU s; all ${a.serverCpu.toFixed(2)} CPU s),` +
-          ` off ${b.wall.toFixed(2)} s (FFmpeg ${b.cpu.toFixed(2)} CPU s; all ${b.serverCpu.toFixed(2)} CPU s)`,
+        `  pair ${run + 1} (load ${loadavg()}): on ${a.wall.toFixed(2)} s (FFmpeg ${a.cpu.toFixed(2)} CPU s; all ${a.serverCpu.toFixed(2)} CPU s),` +
+          ` off ${b.wall.toFixed(2)} s (FFmpeg ${b.cpu.toFixed(2)} CPU s; all ${b.serverCpu.toFixed(2)} CPU s):` +
+          ` ${pct(a.cpu, b.cpu)} FFmpeg CPU, ${pct(a.wall, b.wall)} wall`,
       );
     }
     const m = (xs: Run[], k: keyof Run): number => median(xs.map((x) => x[k]));
+    /** The median over pairs of each pair's extra, in %, and the range of the pairs. */
+    const extra = (k: keyof Run): string => {
+      const each = on.map((a, j) => (a[k] / off[j]![k] - 1) * 100);
+      return `${median(each).toFixed(1)} % (pairs ${Math.min(...each).toFixed(1)} to ${Math.max(...each).toFixed(1)} %)`;
+    };
     taskCpu = m(on, 'cpu');
     console.log(`  a summary: ${JSON.stringify(sample)}`);
-    console.log(`  load average after the server runs: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    console.log(`  FFmpeg CPU, median: on ${m(on, 'cpu').toFixed(2)} s, off ${m(off, 'cpu').toFixed(2)} s (${pct(m(on, 'cpu'), m(off, 'cpu'))})`);
+    console.log(`  load average after the server runs: ${loadavg()}`);
+    console.log(`  FFmpeg CPU, median: on ${m(on, 'cpu').toFixed(2)} s, off ${m(off, 'cpu').toFixed(2)} s; extra, median of the pairs: ${extra('cpu')}`);
     console.log(
-      `  all CPU of the media (server, FFmpeg, ffprobe), median: on ${m(on, 'serverCpu').toFixed(2)} s, off ${m(off, 'serverCpu').toFixed(2)} s` +
-        ` (${pct(m(on, 'serverCpu'), m(off, 'serverCpu'))}; per-run differences ${on.map((a, k) => (a.serverCpu - off[k]!.serverCpu).toFixed(2)).join(', ')} s)`,
+      `  all CPU of the media (server, FFmpeg, ffprobe), median: on ${m(on, 'serverCpu').toFixed(2)} s, off ${m(off, 'serverCpu').toFixed(2)} s;` +
+        ` extra, median of the pairs: ${extra('serverCpu')}`,
     );
     console.log(
-      `quality report extra wall time (AddMedia to Finished), median of ${RUNS}: on ${m(on, 'wall').toFixed(2)} s, off ${m(off, 'wall').toFixed(2)} s:` +
-        ` ${pct(m(on, 'wall'), m(off, 'wall'))}; extra CPU ${pct(m(on, 'serverCpu'), m(off, 'serverCpu'))} (target ≤ 3 %)`,
+      `quality report extra (AddMedia to Finished), median of ${RUNS} pairs: wall ${extra('wall')}` +
+        ` (on ${m(on, 'wall').toFixed(2)} s, off ${m(off, 'wall').toFixed(2)} s); CPU of the media ${extra('serverCpu')} (target ≤ 3 %)`,
     );
   } finally {
-    watcher.close();
+    for (const w of Object.values(watchers)) w.close();
     for (const c of children) c.kill('SIGTERM');
   }
   await partsOfTheReport(command, dirs.on, path.join(dataDir, 'q-bare'), kept, taskCpu);
 }
 
 /**
- * Each part's CPU cost: the task's command run bare as it was, without that part, and without
- * any, each round starting at another variant; a part's cost is the median over rounds of (as run − without it).
+ * Each part's CPU cost: the task's command run bare as it was, paired with the same command
+ * without that part (and with it without all three); a part's cost is the median over rounds of
+ * (as run − without it), each round taking the parts in another order.
  */
 async function partsOfTheReport(command: string, serverDir: string, bareDir: string, output: string, taskCpu: number): Promise<void> {
-  // The bare runs write where the task wrote, moved to a folder of their own.
-  let asRun = command.split(serverDir).join(bareDir);
+  let asRun = command;
   if (PART_SECONDS) asRun = asRun.replace(/ -i file:/, ` -t ${Number(PART_SECONDS)} -i file:`);
   const none = Object.values(PARTS).reduce((c, without) => without(c), asRun);
-  const variants: Record<string, string> = { 'as run': asRun, 'without any part': none };
-  for (const [name, without] of Object.entries(PARTS)) variants[`without ${name}`] = without(asRun);
-  const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
-  console.log(`  each part alone: the "on" task's FFmpeg command run bare, ${PART_ROUNDS} rounds${PART_SECONDS ? `, the first ${PART_SECONDS} s of the source` : ''}`);
+  const without: Record<string, string> = Object.fromEntries(Object.entries(PARTS).map(([name, drop]) => [name, drop(asRun)]));
+  without['all three parts together'] = none;
+  // The command against itself: what a pair differs by when nothing differs, the floor under every figure above.
+  without['nothing (the noise of a pair)'] = asRun;
+  const diffs: Record<string, { asRun: number; without: number }[]> = Object.fromEntries(Object.keys(without).map((k) => [k, []]));
+  console.log(
+    `  each part alone: the "on" task's FFmpeg command run bare, paired with it without the part (${pairing}), ${PART_ROUNDS} rounds` +
+      `${PART_SECONDS ? `, the first ${PART_SECONDS} s of the source` : ''}`,
+  );
+  /** The command writing into a folder of its own (the two of a pair run at once). */
+  const bare = async (cmd: string, side: string): Promise<number> => {
+    const dir = `${bareDir}-${side}`;
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.mkdir(dir, { recursive: true });
+    return childCpu(cmd.split(serverDir).join(dir));
+  };
   for (let round = 0; round < PART_ROUNDS; round++) {
-    // Each round starts at another variant: on a machine whose other load changes, no variant always runs at the same moment.
-    const all = Object.keys(variants);
+    // Each round takes the parts in another order: on a machine whose other load changes, no part always runs at the same moment.
+    const all = Object.keys(without);
     const names = [...all.slice(round % all.length), ...all.slice(0, round % all.length)];
     for (const name of names) {
-      await fs.rm(bareDir, { recursive: true, force: true });
-      await fs.mkdir(bareDir, { recursive: true });
-      cpu[name]!.push(await childCpu(variants[name]!));
+      const [a, b] = await paired(() => bare(asRun, 'a'), () => bare(without[name]!, 'b'), round);
+      diffs[name]!.push({ asRun: a, without: b });
     }
-    console.log(`  round ${round + 1}: ${Object.entries(cpu).map(([k, v]) => `${k} ${v.at(-1)!.toFixed(2)}`).join(', ')} CPU s`);
+    console.log(
+      `  round ${round + 1} (load ${loadavg()}): ` +
+        Object.entries(diffs).map(([k, v]) => `${k} ${v.at(-1)!.asRun.toFixed(2)} against ${v.at(-1)!.without.toFixed(2)}`).join('; ') + ' CPU s',
+    );
   }
-  await fs.rm(bareDir, { recursive: true, force: true });
-  const base = median(cpu['without any part']!);
-  const costOf = (name: string): string => {
-    const diffs = cpu['as run']!.map((c, k) => c - cpu[name]![k]!);
-    const d = median(diffs);
-    return `${d.toFixed(2)} CPU s (${((d / base) * 100).toFixed(1)} %; per round ${diffs.map((x) => x.toFixed(2)).join(', ')})`;
-  };
-  for (const name of Object.keys(PARTS)) console.log(`  part: ${name}: ${costOf(`without ${name}`)}`);
-  console.log(`  all three parts together: ${costOf('without any part')}, of ${base.toFixed(2)} CPU s without them`);
+  for (const dir of ['a', 'b']) await fs.rm(`${bareDir}-${dir}`, { recursive: true, force: true });
+  for (const [name, runs] of Object.entries(diffs)) {
+    const d = runs.map((r) => r.asRun - r.without);
+    const pcts = runs.map((r) => (r.asRun / r.without - 1) * 100);
+    console.log(
+      `  part: ${name}: ${median(d).toFixed(2)} CPU s, ${median(pcts).toFixed(1)} % of the command without it` +
+        ` (median of ${runs.length} pairs; per pair ${d.map((x) => x.toFixed(2)).join(', ')} s)`,
+    );
+  }
 
   // The duration difference after the encode: read from the playlists now, by ffprobe before (and for other outputs).
   const timed = async (measure: () => Promise<unknown>): Promise<string> => {
@@ -194,6 +241,7 @@ async function partsOfTheReport(command: string, serverDir: string, bareDir: str
   if (figure.value === null) throw new Error(`the duration difference was not measured: ${figure.method}`);
   console.log(`  part: duration difference, after the encode, as the report reads it (${figure.method.slice(0, 60)}…): ${await timed(() => durationOf(output, 10, { ffprobe: 'ffprobe' }))}`);
   console.log(`  part: duration difference by ffprobe of the master playlist (before; bench process and its ffprobe): ${await timed(() => probeMedia(output, { ffprobe: 'ffprobe', role: 'ownOutput' }))}`);
+  console.log(`  load average at the end: ${loadavg()}`);
 }
 
 /** CPU seconds (user + system) of the children of a shell running `command`, from its `times`. */
@@ -206,4 +254,4 @@ async function childCpu(command: string): Promise<number> {
 }
 
 const pct = (a: number, b: number): string => `${(((a / b) - 1) * 100).toFixed(1)} %`;
-
+const loadavg = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ');

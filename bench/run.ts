@@ -25,8 +25,8 @@
  *    chunks encoded two at a time, every FFmpeg at one thread (bench/split.ts). Target ≥ 1.7×.
  *
  * 8. Quality report: a 10 s 1080p clip to the section-4 ladder as one advanced_hls (x264 medium) with
- *    ENCODERY_QUALITY_REPORT on and off, extra wall time and CPU seconds in %, then what each part of
- *    the report costs on its own (bench/quality.ts). Target ≤ 3 %.
+ *    ENCODERY_QUALITY_REPORT on and off, each pair run at the same moment, extra wall time and CPU
+ *    seconds in %, then what each part of the report costs on its own (bench/quality.ts). Target ≤ 3 %.
  *
  * 9. Progress and time left: a 60 s 1080p source to an MP4, an HLS ladder, a thumbnail and a GIF, GetStatus
  *    every 0.5 s: whether media progress was monotonic, and the median absolute error of time_left
