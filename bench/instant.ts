@@ -151,7 +151,7 @@ export async function instantSection(dataDir: string): Promise<void> {
     destinationLink = new Link(upRate);
     const { seconds: oneAfterAnother, timings: serialTimings } = await run({ source: from.url, instant: 'no', format: format(`${to.url}/serial/video.m3u8`) });
     const longest = Math.max(downloadAlone, encodeAlone, uploadAlone);
-    console.log(`\n11. Instant mode: ${SECONDS} s 1080p faststart source (${(bytes.length / 1e6).toFixed(1)} MB at ${(downRate / 1e6).toFixed(2)} MB/s) to a 720p HLS output (${(outBytes / 1e6).toFixed(1)} MB, ${outputs.length} files, accepted at ${(upRate / 1e6).toFixed(2)} MB/s)`);
+    console.log(`\n12. Instant mode: ${SECONDS} s 1080p faststart source (${(bytes.length / 1e6).toFixed(1)} MB at ${(downRate / 1e6).toFixed(2)} MB/s) to a 720p HLS output (${(outBytes / 1e6).toFixed(1)} MB, ${outputs.length} files, accepted at ${(upRate / 1e6).toFixed(2)} MB/s)`);
     console.log(`    download alone ${downloadAlone.toFixed(1)} s, encode alone ${encodeAlone.toFixed(1)} s, upload alone ${uploadAlone.toFixed(1)} s`);
     console.log(`    instant (default): AddMedia→Finished ${instant.toFixed(1)} s = ${(instant / longest).toFixed(2)} × the longest phase (target ≤ ${TARGET}) ${instant / longest <= TARGET ? 'PASS' : 'FAIL'}`);
     console.log(`    instant=no (one after another): ${oneAfterAnother.toFixed(1)} s = ${(oneAfterAnother / longest).toFixed(2)} × the longest phase`);
