@@ -2,8 +2,9 @@
  * What only decoded pictures tell:
  * - closed captions in the video itself (ATSC A/53 CEA-608/708 in H.264 or HEVC SEI, MPEG-1/2
  *   user data): a decoder reports them only once it has decoded a picture that carries them.
- *   The main probe's stream analysis (libavformat's find_stream_info) decodes each stream's first
- *   pictures, however many packets of other streams come first, and FFmpeg's stream summary on
+ *   The main probe's stream analysis (libavformat's find_stream_info) decodes the video's first
+ *   picture (an MP4's first alone; MPEG-TS and Matroska are read further), however many packets
+ *   of other streams come first, and FFmpeg's stream summary on
  *   stderr (`Stream #0:0…: Video: h264 …, Closed Captions, …`) says what that decoder saw. So the
  *   summary answers without another process. (ffprobe's own `closed_captions` field comes from a
  *   second decoder that only -show_frames feeds, so a plain -show_streams always says 0.)
