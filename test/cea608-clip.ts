@@ -65,3 +65,32 @@ export async function makeCea608Clip(file: string, seconds: number, pairs: Map<n
   await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'h264', '-r', '25', '-i', raw, '-c', 'copy', file]);
   await fs.rm(raw, { force: true });
 }
+
+/**
+ * A 25 fps gray HEVC clip of `seconds` with the same A/53 caption bytes (one field-1 pair, a
+ * caption clear) in a prefix SEI before every picture, as broadcast HEVC encoders write them;
+ * x265 in FFmpeg 5.1 writes none itself. MP4, tagged hvc1.
+ */
+export async function makeCea608HevcClip(file: string, seconds: number): Promise<void> {
+  const raw = `${file}.hevc`;
+  await exec('ffmpeg', [
+    '-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=0x808080:s=320x180:r=25:d=${seconds}`,
+    '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:aud=1', '-pix_fmt', 'yuv420p', '-f', 'hevc', raw,
+  ]);
+  const stream = await fs.readFile(raw);
+  const payload = [0xb5, 0x00, 0x31, 0x47, 0x41, 0x39, 0x34, 0x03, 0x40 | 1, 0xff, 0xfc, 0x94, 0x2c, 0xff];
+  // NAL header: prefix SEI (39), layer 0, temporal id 1; then user_data_registered_itu_t_t35 (4).
+  const sei = Buffer.from([0, 0, 0, 1, 39 << 1, 0x01, 0x04, payload.length, ...payload, 0x80]);
+  const aud = Buffer.from([0, 0, 0, 1, 35 << 1, 0x01]);
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let at = stream.indexOf(aud); at >= 0; at = stream.indexOf(aud, at + 1)) {
+    const after = at + aud.length + 1; // the AUD's one byte: pic_type and its stop bit
+    parts.push(stream.subarray(from, after), sei);
+    from = after;
+  }
+  parts.push(stream.subarray(from));
+  await fs.writeFile(raw, Buffer.concat(parts));
+  await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'hevc', '-r', '25', '-i', raw, '-c', 'copy', '-tag:v', 'hvc1', file]);
+  await fs.rm(raw, { force: true });
+}

@@ -8,6 +8,13 @@ import { OutsideRootsError, prepareWriteDir, resolveReadPath, strictlyInside } f
 import { ByteMeter } from './meter.ts';
 import { TransferError, type Progress, type SchemeModule, type TransferContext } from './types.ts';
 
+/**
+ * Bytes read at a time when copying to a file:// destination: each chunk is a thread-pool round
+ * trip for the read and one for the write, and Node's 64 KiB default made a 3 MB output cost
+ * 10–12 ms against 5–9 ms with 1 MiB chunks.
+ */
+const COPY_CHUNK_BYTES = 1024 * 1024;
+
 const FS_MESSAGES: Record<string, string> = {
   ENOENT: 'file not found',
   EACCES: 'permission denied',
@@ -86,7 +93,7 @@ export const fileScheme: SchemeModule = {
       tmp = path.join(dir, `.${path.basename(target)}.${randomUUID().slice(0, 8)}.part`);
       const out = await fs.open(tmp, 'wx');
       await pipeline(
-        createReadStream(source.path),
+        createReadStream(source.path, { highWaterMark: COPY_CHUNK_BYTES }),
         new ByteMeter(source.size, onProgress),
         out.createWriteStream(),
         ctx.signal ? { signal: ctx.signal } : {},

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { UserFacingError } from '../../domain/errors.ts';
 import { literalPath, namedLikeSequence, probeArgs, RefusedInputError, refusalOf, refusedFormat, sniffNotMedia, type InputRole } from './inputs.ts';
 import { colorOf } from '../../domain/video-color.ts';
-import { lookAtFirstFrames, needsFirstFrames, withFirstFrames } from './probe-frames.ts';
+import { captionsInSummary, lookAtFirstFrames, picturesToLook, withFirstFrames } from './probe-frames.ts';
 import type { FfprobeJson, MediaProbe, VideoStreamInfo, AudioStreamInfo } from '../../domain/media-probe.ts';
 export type { AudioStreamInfo, FfprobeJson, MediaProbe, VideoStreamInfo } from '../../domain/media-probe.ts';
 
@@ -35,48 +35,43 @@ export async function probeMedia(file: string, opts: ProbeOptions): Promise<Medi
     const kind = await sniffNotMedia(file);
     if (kind) throw new RefusedInputError(refusalOf(kind));
   }
-  const args = ['-v', 'error', ...probeArgs(file, role, ['-print_format', 'json', '-show_format', '-show_streams'])];
-  const lookAbort = new AbortController();
-  const lookOpts = { ffprobe: opts.ffprobe, role, signal: opts.signal ? AbortSignal.any([opts.signal, lookAbort.signal]) : lookAbort.signal };
-  // A source's look starts alongside the main probe: most of its cost is ffprobe's start-up,
-  // which then overlaps. An output's is rarely needed (HDR kept without static metadata).
-  const early = role === 'media' ? lookAtFirstFrames(file, lookOpts) : null;
-  try {
-    const { stdout, stderr, exitError } = await new Promise<{ stdout: string; stderr: string; exitError: ExecFileException | null }>(
-      (resolve) => {
-        execFile(opts.ffprobe, args, { maxBuffer: MAX_PROBE_OUTPUT, signal: opts.signal, windowsHide: true }, (err, stdout, stderr) =>
-          resolve({ stdout, stderr, exitError: err }),
-        );
-      },
-    );
-    if (opts.signal?.aborted) throw opts.signal.reason;
-    if (exitError) {
-      if (exitError.code === 'ENOENT' || exitError.code === 'EACCES') {
-        throw new Error(`ffprobe could not be started ("${opts.ffprobe}": ${exitError.code}). Check ENCODERY_FFPROBE.`);
-      }
-      const refusal = refusedFormat(stderr.split('\n'));
-      if (refusal) throw new RefusedInputError(refusal);
-      throw new UnreadableSourceError(unreadableMessage(ffprobeReason(stderr, file)));
-    }
-    let json: FfprobeJson;
-    try {
-      json = JSON.parse(stdout) as FfprobeJson;
-    } catch {
-      throw new UnreadableSourceError(unreadableMessage('its report was not valid JSON'));
-    }
-    const plain = fromFfprobeJson(json);
-    const look = needsFirstFrames(plain, role) ? await (early ?? lookAtFirstFrames(file, lookOpts)) : null;
-    if (opts.signal?.aborted) throw opts.signal.reason;
-    const probe = withFirstFrames(plain, look, role);
-    if (!probe.video && probe.audio.length === 0) {
-      throw new UnreadableSourceError(
-        'The source has neither a video nor an audio stream, so there is nothing to encode. Check that the URL points to a video or audio file.',
+  // Log level info: FFmpeg's stream summary on stderr says whether the video carries captions (probe-frames.ts).
+  const args = ['-hide_banner', '-v', 'info', ...probeArgs(file, role, ['-print_format', 'json', '-show_format', '-show_streams'])];
+  const { stdout, stderr, exitError } = await new Promise<{ stdout: string; stderr: string; exitError: ExecFileException | null }>(
+    (resolve) => {
+      execFile(opts.ffprobe, args, { maxBuffer: MAX_PROBE_OUTPUT, signal: opts.signal, windowsHide: true }, (err, stdout, stderr) =>
+        resolve({ stdout, stderr, exitError: err }),
       );
+    },
+  );
+  if (opts.signal?.aborted) throw opts.signal.reason;
+  if (exitError) {
+    if (exitError.code === 'ENOENT' || exitError.code === 'EACCES') {
+      throw new Error(`ffprobe could not be started ("${opts.ffprobe}": ${exitError.code}). Check ENCODERY_FFPROBE.`);
     }
-    return probe;
-  } finally {
-    lookAbort.abort(); // a look not needed, or abandoned by an error, stops here
+    const refusal = refusedFormat(stderr.split('\n'));
+    if (refusal) throw new RefusedInputError(refusal);
+    throw new UnreadableSourceError(unreadableMessage(ffprobeReason(stderr, file)));
   }
+  let json: FfprobeJson;
+  try {
+    json = JSON.parse(stdout) as FfprobeJson;
+  } catch {
+    throw new UnreadableSourceError(unreadableMessage('its report was not valid JSON'));
+  }
+  const plain = fromFfprobeJson(json);
+  const captions = role === 'media' ? captionsInSummary(stderr, plain) : undefined;
+  // Another ffprobe over the first pictures only for what this one left open (probe-frames.ts).
+  const pictures = picturesToLook(plain, role, captions);
+  const look = pictures > 0 ? await lookAtFirstFrames(file, plain, pictures, { ffprobe: opts.ffprobe, role, signal: opts.signal }) : null;
+  if (opts.signal?.aborted) throw opts.signal.reason;
+  const probe = withFirstFrames(plain, look, role, captions);
+  if (!probe.video && probe.audio.length === 0) {
+    throw new UnreadableSourceError(
+      'The source has neither a video nor an audio stream, so there is nothing to encode. Check that the URL points to a video or audio file.',
+    );
+  }
+  return probe;
 }
 
 /** Exported for tests and for callers that already hold ffprobe output. */

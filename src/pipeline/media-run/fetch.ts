@@ -55,6 +55,9 @@ export async function fetchSources(run: MediaRunContext, media: repo.MediaRow): 
     const probes = JSON.parse(media.probe) as MediaProbe[];
     return { paths, probes, whole: Promise.resolve(probes), local: inPlace, digests };
   }
+  // Sources all read in place are probed at once, while the status and log lines below are written.
+  const probing = local.every(Boolean) ? probeAll(run, paths) : null;
+  probing?.catch(() => undefined); // awaited below, after the writes; a failure surfaces there
   await fs.mkdir(scratch, { recursive: true });
   await run.setStatus(MediaStatus.Downloading, { started_at: media.started_at ?? Date.now(), description: null });
   await run.progress.enterPhase('download');
@@ -102,7 +105,7 @@ export async function fetchSources(run: MediaRunContext, media: repo.MediaRow): 
     bytes += result.bytes;
     await run.logAll(`Downloaded ${formatBytes(result.bytes)} from ${redactUrl(url)}`);
   }
-  const probes = await probeAndRecord(run, paths, bytes);
+  const probes = await probeAndRecord(run, paths, bytes, probing);
   return { paths, probes, whole: Promise.resolve(probes), local: inPlace, digests };
 }
 
@@ -148,14 +151,20 @@ async function probeHead(source: GrowingSource, bytes: number, run: MediaRunCont
   return probeMedia(source.path, { ffprobe: run.config.ffprobe, signal: run.signal });
 }
 
-/** Every source probed, logged and recorded, so a later run need not fetch them again. */
-async function probeAndRecord(run: MediaRunContext, paths: string[], bytes: number): Promise<MediaProbe[]> {
+/** Every source probed (or `probing` ones awaited), logged and recorded, so a later run need not fetch them again. */
+async function probeAndRecord(run: MediaRunContext, paths: string[], bytes: number, probing: Promise<MediaProbe[]> | null = null): Promise<MediaProbe[]> {
   run.progress.downloadProgress(bytes, bytes, false);
-  const probes: MediaProbe[] = [];
-  for (const p of paths) probes.push(await probeMedia(p, { ffprobe: run.config.ffprobe, signal: run.signal }));
+  const probes = await (probing ?? probeAll(run, paths));
   await run.logAll(`Source: ${probes.map(describeProbe).join('; ')}`);
   await repo.updateMedia(run.db, run.mediaId, { downloaded_at: Date.now(), probe: JSON.stringify(probes), source_bytes: bytes });
   run.timings.mark('source probed');
+  return probes;
+}
+
+/** The sources probed one after another. */
+async function probeAll(run: MediaRunContext, paths: string[]): Promise<MediaProbe[]> {
+  const probes: MediaProbe[] = [];
+  for (const p of paths) probes.push(await probeMedia(p, { ffprobe: run.config.ffprobe, signal: run.signal }));
   return probes;
 }
 
