@@ -9,6 +9,7 @@ import type { Action } from './actions/context.ts';
 import { ApiError, ErrorText, wireMessage } from './errors.ts';
 import { scalar } from './query.ts';
 import { decodeBody, FormatScanner } from './wire/decode.ts';
+import { DecodedBodyCache } from './wire/decoded-cache.ts';
 import { CONTENT_TYPE, render, renderResponse, renderStatusPage, type WireFormat, type WireObject } from './wire/render.ts';
 import { findTaskByToken, oldestWaitingMedia } from '../store/repo.ts';
 import type { StoreHealth } from '../store/db.ts';
@@ -60,7 +61,7 @@ function readBody(payload: NodeJS.ReadableStream, limit: number): Promise<RawBod
 const isEndpoint = (req: http.IncomingMessage): boolean => req.method === 'POST' && (req.url === '/' || req.url?.startsWith('/?') === true);
 
 /** One API request, answered 200 whatever happens (7.8 rule 1): an error is a reply in the request's format. */
-async function serveEndpoint(deps: AppDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function serveEndpoint(deps: AppDeps, decodedBodies: DecodedBodyCache, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   let raw: RawBody;
   try {
     raw = await readBody(req, deps.config.maxBodyBytes);
@@ -70,17 +71,17 @@ async function serveEndpoint(deps: AppDeps, req: http.IncomingMessage, res: http
     return;
   }
   let format = raw.format;
-  let text: string;
+  let bytes: Buffer;
   try {
-    const answered = await answer(deps, raw);
+    const answered = await answer(deps, raw, ACTIONS, decodedBodies);
     format = answered.format;
     deps.metrics.requests.inc({ action: answered.action, outcome: 'errors' in answered.body ? 'error' : 'ok' });
-    text = renderResponse(format, answered.body);
+    bytes = renderResponse(format, answered.body);
   } catch (err) {
-    text = render(format, 'response', errorBody(wireMessage(err, deps.log, { url: '/' })));
+    bytes = Buffer.from(render(format, 'response', errorBody(wireMessage(err, deps.log, { url: '/' }))), 'utf8');
   }
-  res.writeHead(200, { 'content-type': CONTENT_TYPE[format], 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+  res.writeHead(200, { 'content-type': CONTENT_TYPE[format], 'content-length': bytes.length });
+  res.end(bytes);
 }
 
 const REQUEST_TIMEOUT_MS = 120_000;
@@ -95,10 +96,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // server: fastify's per-request hooks, reply object and content-type parsing cost more than
     // a cached GetStatus reply does (issue 15 §5). Every other route goes through fastify.
     serverFactory: (route) => {
+      const decodedBodies = new DecodedBodyCache();
       const server = http.createServer((req, res) => {
         if (!isEndpoint(req)) return route(req, res);
         // Nothing a request does may end the process: a failure past the reply's own error path drops the connection.
-        serveEndpoint(deps, req, res).catch((err: unknown) => {
+        serveEndpoint(deps, decodedBodies, req, res).catch((err: unknown) => {
           deps.log.error({ err }, 'API request failed outside its error reply');
           res.destroy();
         });
@@ -231,13 +233,25 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   return app;
 }
 
-/** One query through `actions` (the encoding.com actions, or their dry runs), its errors in the wire's words. */
-async function answer(deps: AppDeps, raw: RawBody, actions: Record<string, Action> = ACTIONS): Promise<{ format: WireFormat; body: WireObject; action: string }> {
+/** Actions clients poll with the same body again and again, and that only read: their decoded bodies are kept (DecodedBodyCache). */
+const POLLED_ACTIONS = new Set(['getstatus', 'gettaskstatus']);
+
+/**
+ * One query through `actions` (the encoding.com actions, or their dry runs), its errors in the
+ * wire's words; `decodedBodies`, when given, keeps and reuses the decoding of polled bodies.
+ */
+async function answer(
+  deps: AppDeps,
+  raw: RawBody,
+  actions: Record<string, Action> = ACTIONS,
+  decodedBodies?: DecodedBodyCache,
+): Promise<{ format: WireFormat; body: WireObject; action: string }> {
   let format = raw.format;
   let action = 'unknown';
   try {
     if (raw.tooLarge) throw new ApiError(ErrorText.tooLarge(deps.config.maxBodyBytes));
-    const decoded = decodeBody(raw.text);
+    const kept = decodedBodies?.get(raw.text);
+    const decoded = kept ?? decodeBody(raw.text);
     format = decoded.format;
     const query = decoded.query;
     const user = deps.users.authenticate(scalar(query, 'userid'), scalar(query, 'userkey'));
@@ -247,6 +261,7 @@ async function answer(deps: AppDeps, raw: RawBody, actions: Record<string, Actio
     const handler = actions[name.toLowerCase()];
     if (!handler) throw new ApiError(ErrorText.unknownAction(name.slice(0, 64)));
     action = name.toLowerCase();
+    if (!kept && decodedBodies && POLLED_ACTIONS.has(action)) decodedBodies.set(raw.text, decoded);
     if (!deps.storeHealth.ready()) throw new ApiError(ErrorText.storeUnavailable);
     return { format, body: await handler({ ...deps, user, query }), action };
   } catch (err) {
