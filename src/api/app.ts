@@ -5,10 +5,10 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Users } from './auth.ts';
 import type { Services } from './actions/context.ts';
 import { ACTIONS, CHECKS } from './actions/index.ts';
-import type { Action } from './actions/context.ts';
+import type { Action, ActionContext } from './actions/context.ts';
 import { ApiError, ErrorText, wireMessage } from './errors.ts';
 import { scalar } from './query.ts';
-import { decodeBody, FormatScanner } from './wire/decode.ts';
+import { decodeBody, FormatScanner, requestedFormat } from './wire/decode.ts';
 import { DecodedBodyCache } from './wire/decoded-cache.ts';
 import { CONTENT_TYPE, render, renderResponse, renderStatusPage, type WireFormat, type WireObject } from './wire/render.ts';
 import { findTaskByToken, oldestWaitingMedia } from '../store/repo.ts';
@@ -37,23 +37,32 @@ interface RawBody {
   format: WireFormat;
 }
 
-/** A request body up to `limit` bytes; a longer one is read to its end (and dropped) so that the reply can name its format. */
+/**
+ * A request body up to `limit` bytes; a longer one is read to its end (and dropped) so that the
+ * reply can name its format. A body within the limit is scanned for its format only when a reply
+ * needs it (an error): a kept polling body never is.
+ */
 function readBody(payload: NodeJS.ReadableStream, limit: number): Promise<RawBody> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const scanner = new FormatScanner();
+    let scanner: FormatScanner | undefined;
     let size = 0;
-    let tooLarge = false;
     payload.on('data', (chunk: Buffer) => {
-      scanner.push(chunk);
       size += chunk.length;
-      if (size > limit) {
-        tooLarge = true;
+      if (!scanner && size > limit) {
+        scanner = new FormatScanner();
+        for (const kept of chunks) scanner.push(kept);
         chunks.length = 0;
       }
-      if (!tooLarge) chunks.push(chunk);
+      if (scanner) scanner.push(chunk);
+      else chunks.push(chunk);
     });
-    payload.on('end', () => resolve({ text: (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'), tooLarge, format: scanner.format }));
+    payload.on('end', () => {
+      if (scanner) return resolve({ text: '', tooLarge: true, format: scanner.format });
+      const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
+      let format: WireFormat | undefined;
+      resolve({ text, tooLarge: false, get format() { return (format ??= requestedFormat(text)); } });
+    });
     payload.on('error', reject);
   });
 }
@@ -70,7 +79,7 @@ async function serveEndpoint(deps: AppDeps, decodedBodies: DecodedBodyCache, req
     res.destroy();
     return;
   }
-  let format = raw.format;
+  let format: WireFormat | undefined;
   let bytes: Buffer;
   try {
     const answered = await answer(deps, raw, ACTIONS, decodedBodies);
@@ -78,6 +87,7 @@ async function serveEndpoint(deps: AppDeps, decodedBodies: DecodedBodyCache, req
     deps.metrics.requests.inc({ action: answered.action, outcome: 'errors' in answered.body ? 'error' : 'ok' });
     bytes = renderResponse(format, answered.body);
   } catch (err) {
+    format ??= raw.format;
     bytes = Buffer.from(render(format, 'response', errorBody(wireMessage(err, deps.log, { url: '/' }))), 'utf8');
   }
   res.writeHead(200, { 'content-type': CONTENT_TYPE[format], 'content-length': bytes.length });
@@ -246,7 +256,7 @@ async function answer(
   actions: Record<string, Action> = ACTIONS,
   decodedBodies?: DecodedBodyCache,
 ): Promise<{ format: WireFormat; body: WireObject; action: string }> {
-  let format = raw.format;
+  let format: WireFormat | undefined;
   let action = 'unknown';
   try {
     if (raw.tooLarge) throw new ApiError(ErrorText.tooLarge(deps.config.maxBodyBytes));
@@ -263,9 +273,13 @@ async function answer(
     action = name.toLowerCase();
     if (!kept && decodedBodies && POLLED_ACTIONS.has(action)) decodedBodies.set(raw.text, decoded);
     if (!deps.storeHealth.ready()) throw new ApiError(ErrorText.storeUnavailable);
-    return { format, body: await handler({ ...deps, user, query }), action };
+    // The services are reached through the prototype: copying every one of them per request costs more than a cached reply.
+    const ctx: ActionContext = Object.create(deps) as ActionContext;
+    ctx.user = user;
+    ctx.query = query;
+    return { format, body: await handler(ctx), action };
   } catch (err) {
-    return { format, body: errorBody(wireMessage(err, deps.log, { action })), action };
+    return { format: format ?? raw.format, body: errorBody(wireMessage(err, deps.log, { action })), action };
   }
 }
 
