@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStore, type Db } from '../src/store/db.ts';
-import { OTHER, startTestServer, untilFinal, type TestServer } from './helpers.ts';
+import { OTHER, USER, startTestServer, untilFinal, type TestServer } from './helpers.ts';
 
 describe('GetStatus from its reply cache, with the store written elsewhere', () => {
   let t: TestServer;
@@ -70,6 +70,35 @@ describe('GetStatus from its reply cache, with the store written elsewhere', () 
     assert.notEqual(after.job.progress, before.job.progress);
     assert.equal(after.job.status, 'Processing');
     assert.equal(after.job.progress, '55.5');
+  });
+
+  it('decodes a polled body once and still authenticates every request by the text it carries', async () => {
+    const xmlBody = (user: { id: string; key: string }, pad = '') =>
+      `xml=${encodeURIComponent(`<?xml version="1.0"?>${pad}<query><userid>${user.id}</userid><userkey>${user.key}</userkey><action>GetStatus</action><mediaid>${mediaId}</mediaid></query>`)}`;
+    const mine = xmlBody(USER);
+    for (let i = 0; i < 3; i++) assert.match((await t.raw(mine)).text, new RegExp(`<id>${mediaId}</id>`));
+    // A wrong key is refused every time, the first time and after: a refused body is never kept.
+    const guess = xmlBody({ id: USER.id, key: USER.key.slice(0, -1) + 'x' });
+    for (let i = 0; i < 2; i++) assert.match((await t.raw(guess)).text, /<errors><error>Wrong user id or key/);
+    // Another user's body for the same media, sent after this one was kept, is answered as theirs.
+    for (let i = 0; i < 2; i++) {
+      const stranger = await t.raw(xmlBody(OTHER));
+      assert.doesNotMatch(stranger.text, /<status>/);
+      assert.match(stranger.text, new RegExp(`<errors><error>[^<]*${mediaId}`));
+    }
+    // A body too long to keep, and the raw (not URL-encoded) and bare forms, decode as before, twice over.
+    const long = xmlBody(USER, ' '.repeat(4096));
+    const rawForm = `json=${JSON.stringify({ query: { userid: USER.id, userkey: USER.key, action: 'getstatus', mediaid: mediaId } })}`;
+    const bare = `<query><userid>${USER.id}</userid><userkey>${USER.key}</userkey><action>GetStatus</action><mediaid>${mediaId}</mediaid></query>`;
+    for (const text of [long, long, rawForm, rawForm, bare, bare]) {
+      const reply = await t.raw(text);
+      assert.match(reply.text, text === rawForm ? new RegExp(`"id":"${mediaId}"`) : new RegExp(`<id>${mediaId}</id>`));
+    }
+    // A change made elsewhere shows on the very next request with the kept body.
+    await other.updateTable('media').set({ status: 'Processing', progress: 42 }).where('id', '=', Number(mediaId)).execute();
+    assert.match((await t.raw(mine)).text, /<status>Processing<\/status>/);
+    await other.updateTable('media').set({ status: 'Error', progress: 100 }).where('id', '=', Number(mediaId)).execute();
+    assert.match((await t.raw(mine)).text, /<status>Error<\/status>/);
   });
 
   it('never answers another user from the cache, and a media deleted elsewhere is not found at once', async () => {

@@ -5,10 +5,11 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Users } from './auth.ts';
 import type { Services } from './actions/context.ts';
 import { ACTIONS, CHECKS } from './actions/index.ts';
-import type { Action } from './actions/context.ts';
+import type { Action, ActionContext } from './actions/context.ts';
 import { ApiError, ErrorText, wireMessage } from './errors.ts';
 import { scalar } from './query.ts';
-import { decodeBody, FormatScanner } from './wire/decode.ts';
+import { decodeBody, FormatScanner, requestedFormat } from './wire/decode.ts';
+import { DecodedBodyCache } from './wire/decoded-cache.ts';
 import { CONTENT_TYPE, render, renderResponse, renderStatusPage, type WireFormat, type WireObject } from './wire/render.ts';
 import { findTaskByToken, oldestWaitingMedia } from '../store/repo.ts';
 import type { StoreHealth } from '../store/db.ts';
@@ -36,23 +37,32 @@ interface RawBody {
   format: WireFormat;
 }
 
-/** A request body up to `limit` bytes; a longer one is read to its end (and dropped) so that the reply can name its format. */
+/**
+ * A request body up to `limit` bytes; a longer one is read to its end (and dropped) so that the
+ * reply can name its format. A body within the limit is scanned for its format only when a reply
+ * needs it (an error): a kept polling body never is.
+ */
 function readBody(payload: NodeJS.ReadableStream, limit: number): Promise<RawBody> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const scanner = new FormatScanner();
+    let scanner: FormatScanner | undefined;
     let size = 0;
-    let tooLarge = false;
     payload.on('data', (chunk: Buffer) => {
-      scanner.push(chunk);
       size += chunk.length;
-      if (size > limit) {
-        tooLarge = true;
+      if (!scanner && size > limit) {
+        scanner = new FormatScanner();
+        for (const kept of chunks) scanner.push(kept);
         chunks.length = 0;
       }
-      if (!tooLarge) chunks.push(chunk);
+      if (scanner) scanner.push(chunk);
+      else chunks.push(chunk);
     });
-    payload.on('end', () => resolve({ text: (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'), tooLarge, format: scanner.format }));
+    payload.on('end', () => {
+      if (scanner) return resolve({ text: '', tooLarge: true, format: scanner.format });
+      const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
+      let format: WireFormat | undefined;
+      resolve({ text, tooLarge: false, get format() { return (format ??= requestedFormat(text)); } });
+    });
     payload.on('error', reject);
   });
 }
@@ -60,7 +70,7 @@ function readBody(payload: NodeJS.ReadableStream, limit: number): Promise<RawBod
 const isEndpoint = (req: http.IncomingMessage): boolean => req.method === 'POST' && (req.url === '/' || req.url?.startsWith('/?') === true);
 
 /** One API request, answered 200 whatever happens (7.8 rule 1): an error is a reply in the request's format. */
-async function serveEndpoint(deps: AppDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function serveEndpoint(deps: AppDeps, decodedBodies: DecodedBodyCache, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   let raw: RawBody;
   try {
     raw = await readBody(req, deps.config.maxBodyBytes);
@@ -69,18 +79,19 @@ async function serveEndpoint(deps: AppDeps, req: http.IncomingMessage, res: http
     res.destroy();
     return;
   }
-  let format = raw.format;
-  let text: string;
+  let format: WireFormat | undefined;
+  let bytes: Buffer;
   try {
-    const answered = await answer(deps, raw);
+    const answered = await answer(deps, raw, ACTIONS, decodedBodies);
     format = answered.format;
     deps.metrics.requests.inc({ action: answered.action, outcome: 'errors' in answered.body ? 'error' : 'ok' });
-    text = renderResponse(format, answered.body);
+    bytes = renderResponse(format, answered.body);
   } catch (err) {
-    text = render(format, 'response', errorBody(wireMessage(err, deps.log, { url: '/' })));
+    format ??= raw.format;
+    bytes = Buffer.from(render(format, 'response', errorBody(wireMessage(err, deps.log, { url: '/' }))), 'utf8');
   }
-  res.writeHead(200, { 'content-type': CONTENT_TYPE[format], 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+  res.writeHead(200, { 'content-type': CONTENT_TYPE[format], 'content-length': bytes.length });
+  res.end(bytes);
 }
 
 const REQUEST_TIMEOUT_MS = 120_000;
@@ -95,10 +106,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // server: fastify's per-request hooks, reply object and content-type parsing cost more than
     // a cached GetStatus reply does (issue 15 §5). Every other route goes through fastify.
     serverFactory: (route) => {
+      const decodedBodies = new DecodedBodyCache();
       const server = http.createServer((req, res) => {
         if (!isEndpoint(req)) return route(req, res);
         // Nothing a request does may end the process: a failure past the reply's own error path drops the connection.
-        serveEndpoint(deps, req, res).catch((err: unknown) => {
+        serveEndpoint(deps, decodedBodies, req, res).catch((err: unknown) => {
           deps.log.error({ err }, 'API request failed outside its error reply');
           res.destroy();
         });
@@ -231,13 +243,25 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   return app;
 }
 
-/** One query through `actions` (the encoding.com actions, or their dry runs), its errors in the wire's words. */
-async function answer(deps: AppDeps, raw: RawBody, actions: Record<string, Action> = ACTIONS): Promise<{ format: WireFormat; body: WireObject; action: string }> {
-  let format = raw.format;
+/** Actions clients poll with the same body again and again, and that only read: their decoded bodies are kept (DecodedBodyCache). */
+const POLLED_ACTIONS = new Set(['getstatus', 'gettaskstatus']);
+
+/**
+ * One query through `actions` (the encoding.com actions, or their dry runs), its errors in the
+ * wire's words; `decodedBodies`, when given, keeps and reuses the decoding of polled bodies.
+ */
+async function answer(
+  deps: AppDeps,
+  raw: RawBody,
+  actions: Record<string, Action> = ACTIONS,
+  decodedBodies?: DecodedBodyCache,
+): Promise<{ format: WireFormat; body: WireObject; action: string }> {
+  let format: WireFormat | undefined;
   let action = 'unknown';
   try {
     if (raw.tooLarge) throw new ApiError(ErrorText.tooLarge(deps.config.maxBodyBytes));
-    const decoded = decodeBody(raw.text);
+    const kept = decodedBodies?.get(raw.text);
+    const decoded = kept ?? decodeBody(raw.text);
     format = decoded.format;
     const query = decoded.query;
     const user = deps.users.authenticate(scalar(query, 'userid'), scalar(query, 'userkey'));
@@ -247,10 +271,15 @@ async function answer(deps: AppDeps, raw: RawBody, actions: Record<string, Actio
     const handler = actions[name.toLowerCase()];
     if (!handler) throw new ApiError(ErrorText.unknownAction(name.slice(0, 64)));
     action = name.toLowerCase();
+    if (!kept && decodedBodies && POLLED_ACTIONS.has(action)) decodedBodies.set(raw.text, decoded);
     if (!deps.storeHealth.ready()) throw new ApiError(ErrorText.storeUnavailable);
-    return { format, body: await handler({ ...deps, user, query }), action };
+    // The services are reached through the prototype: copying every one of them per request costs more than a cached reply.
+    const ctx: ActionContext = Object.create(deps) as ActionContext;
+    ctx.user = user;
+    ctx.query = query;
+    return { format, body: await handler(ctx), action };
   } catch (err) {
-    return { format, body: errorBody(wireMessage(err, deps.log, { action })), action };
+    return { format: format ?? raw.format, body: errorBody(wireMessage(err, deps.log, { action })), action };
   }
 }
 

@@ -3,9 +3,9 @@
  * which media changed after a cursor, and what they show now. The dashboard follows it to push
  * updates; one reader per process serves every client, whichever process wrote the change.
  */
-import type { Statement } from 'better-sqlite3';
+import SQLite, { type Database as SQLiteConnection, type Statement } from 'better-sqlite3';
 import { sql } from 'kysely';
-import { sqliteConnection, type Db } from './db.ts';
+import { closeWithStore, sqliteConnection, type Db } from './db.ts';
 import { TaskStatus } from '../domain/status.ts';
 
 /** How long a change is kept in the feed (the pruning's cutoff): readers that need one older than that read the media itself. */
@@ -98,21 +98,17 @@ export interface MediaVersion {
 }
 
 /**
- * One media's version in the feed, read with its owner check: `undefined` when the user has no
+ * One media's version in the feed: `undefined` when the store says at once that the user has no
  * such media (or it is deleted). Every change a reply shows appends to the feed (migration 0009),
- * so a reply built at one version holds while the version is the same.
+ * so a reply built at one version holds while the version is the same. On SQLite the owner is not
+ * read here: whoever answers from a version also keeps whose media it is (api/actions/status-cache.ts).
  */
 export async function mediaVersion(db: Db, userId: string, mediaId: number): Promise<MediaVersion | undefined> {
   const connection = sqliteConnection(db);
   if (connection) {
-    // The hot read of GetStatus: a prepared statement, without Kysely's query building. SQLite
-    // has one writer at a time, so seqs commit in order and the newest seq is the version.
-    // Seeing a write of a transaction still open here is harmless: a cached reply is only
-    // answered when the version equals the one it was built at, and building reads after it.
-    let statement = versionStatements.get(connection);
-    if (!statement) versionStatements.set(connection, (statement = connection.prepare(SQLITE_VERSION).pluck()));
-    const seq = statement.get(mediaId, userId) as number | null | undefined;
-    return seq === undefined ? undefined : { version: seq === null ? null : String(seq) };
+    let follower = followers.get(connection);
+    if (!follower) followers.set(connection, (follower = new SqliteFeedFollower(connection)));
+    return follower.versionOf(mediaId);
   }
   // PostgreSQL hands out seqs when a transaction writes, not when it commits: a change with a
   // lower seq may commit after a higher one, so the count of kept changes is part of the version.
@@ -123,5 +119,71 @@ export async function mediaVersion(db: Db, userId: string, mediaId: number): Pro
   return row === undefined ? undefined : { version: row.seq === null ? null : `${row.seq}/${row.n}` };
 }
 
-const SQLITE_VERSION = 'select (select max(seq) from media_change where media_id = media.id) from media where id = ? and user_id = ? and deleted = 0';
-const versionStatements = new WeakMap<object, Statement>();
+/** Media whose newest change a follower remembers before it starts over (a new generation). */
+const FOLLOWED_MEDIA = 200_000;
+
+/**
+ * The change feed of one SQLite store, followed by this process: the newest seq of each media
+ * changed since the follower started. SQLite has one writer at a time and `seq` is AUTOINCREMENT,
+ * so seqs commit in order and are never reused: reading past a cursor misses nothing.
+ *
+ * A version is read after it was asked for, never before: every request waiting in one turn of
+ * the event loop shares one read of the feed, made in that turn's check phase (setImmediate),
+ * after their bodies were received. So a change that committed before a client sent its request,
+ * in this process or any other, is in the version that request is answered at: replies are never
+ * stale. One indexed range read per turn replaces one read per request.
+ *
+ * A follower that went unasked for longer than the feed is surely kept (pruning might have taken
+ * changes it never read), or that remembers too many media, starts a new generation: versions of
+ * the old one match nothing, so every kept reply is built again once.
+ */
+class SqliteFeedFollower {
+  readonly #newer: Statement;
+  #cursor: number;
+  #generation = 0;
+  readonly #seqOf = new Map<number, number>();
+  #readAt = Date.now();
+  #next: Promise<void> | null = null;
+
+  constructor(store: SQLiteConnection) {
+    // A connection of its own, which sees committed changes only: the store's own one also sees
+    // the writes of a transaction still open on it, whose seqs a rollback hands out again.
+    const reader = new SQLite(store.name, { readonly: true, fileMustExist: true });
+    reader.pragma('busy_timeout = 5000');
+    this.#newer = reader.prepare('select seq, media_id from media_change where seq > ? order by seq').raw();
+    this.#cursor = Number(reader.prepare('select max(seq) from media_change').pluck().get() ?? 0);
+    closeWithStore(store, reader);
+  }
+
+  async versionOf(mediaId: number): Promise<MediaVersion> {
+    await (this.#next ??= new Promise<void>((resolve, reject) =>
+      setImmediate(() => {
+        this.#next = null;
+        try {
+          this.#read();
+          resolve();
+        } catch (err) {
+          reject(err as Error);
+        }
+      }),
+    ));
+    return { version: `${this.#generation}:${this.#seqOf.get(mediaId) ?? 0}` };
+  }
+
+  #read(): void {
+    const now = Date.now();
+    if (now - this.#readAt > CHANGE_KEEP_MS / 3 || this.#seqOf.size > FOLLOWED_MEDIA) this.#startOver();
+    this.#readAt = now;
+    for (const [seq, mediaId] of this.#newer.iterate(this.#cursor) as IterableIterator<[number, number]>) {
+      this.#seqOf.set(mediaId, seq);
+      this.#cursor = seq;
+    }
+  }
+
+  #startOver(): void {
+    this.#generation++;
+    this.#seqOf.clear();
+  }
+}
+
+const followers = new WeakMap<object, SqliteFeedFollower>();

@@ -100,6 +100,16 @@ export function sqliteConnection(db: Db): SQLite.Database | undefined {
   return sqliteConnections.get(db);
 }
 
+/** What else goes when a SQLite store's connection is closed (readers of its own that a module keeps). */
+const closers = new WeakMap<SQLite.Database, (() => void)[]>();
+
+/** Closes `other` when the store whose connection is `store` is closed. */
+export function closeWithStore(store: SQLite.Database, other: SQLite.Database): void {
+  const list = closers.get(store) ?? [];
+  list.push(() => other.close());
+  closers.set(store, list);
+}
+
 function sqliteDb(dataDir: string): Db {
   fs.mkdirSync(dataDir, { recursive: true });
   const database = new SQLite(path.join(dataDir, 'encodery.sqlite'));
@@ -185,7 +195,10 @@ const STATEMENT_CACHE_SIZE = 500;
 function withStatementCache(database: SQLite.Database): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
   return {
-    close: () => database.close(),
+    close: () => {
+      for (const close of closers.get(database) ?? []) close();
+      database.close();
+    },
     prepare(sql: string): SqliteStatement {
       let stmt = cache.get(sql);
       if (!stmt) {

@@ -61,14 +61,14 @@ async function statusOf(ctx: ActionContext, id: number, opts: StatusOptions): Pr
   const version = opts.includeLog ? undefined : await mediaVersion(ctx.db, ctx.user.id, id);
   const key = `${id}:${opts.extended ? 1 : 0}${opts.includeQc ? 1 : 0}`;
   if (version) {
-    const cached = ctx.statusCache.get(key, version);
+    const cached = ctx.statusCache.get(key, version, ctx.user.id);
     if (cached) return cached;
   }
   const media = await repo.findMedia(ctx.db, ctx.user.id, id);
   if (!media) throw new ApiError(ErrorText.mediaNotFound(id));
   const { value, showsOtherMedia } = await buildStatus(ctx, media, opts);
   // A QC child's changes are its own in the feed, not its parent's: a reply showing one is built afresh.
-  if (version && !showsOtherMedia) ctx.statusCache.set(key, version, value);
+  if (version && !showsOtherMedia) ctx.statusCache.set(key, version, media.user_id, value);
   return value;
 }
 

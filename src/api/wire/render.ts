@@ -52,20 +52,33 @@ export function render(format: WireFormat, root: string, body: WireObject): stri
   return format === 'xml' ? renderXml(root, body) : renderJson(root, body);
 }
 
-/** Reply bodies that are never changed once built, each with its `response` text in the formats asked for so far. */
-const settled = new WeakMap<WireObject, Partial<Record<WireFormat, string>>>();
+/** Reply bodies that are never changed once built, each with its `response` bytes in the formats asked for so far. */
+const settled = new WeakMap<WireObject, Partial<Record<WireFormat, Buffer>>>();
 
-/** Marks a body as never changing again (a cached reply): its text is rendered once per format and kept with it. */
+/** Marks a body as never changing again (a cached reply): its bytes are rendered once per format and kept with it. */
 export function settle<T extends WireObject>(body: T): T {
   if (!settled.has(body)) settled.set(body, {});
   return body;
 }
 
-/** An API reply's text: `<response>` or `{"response":…}`, from what `settle` kept when it can. */
-export function renderResponse(format: WireFormat, body: WireObject): string {
+/**
+ * An API reply's bytes, `<response>` or `{"response":…}`, from what `settle` kept when it can:
+ * a cached reply is neither rendered nor encoded again, and its length is the Buffer's.
+ */
+export function renderResponse(format: WireFormat, body: WireObject): Buffer {
   const kept = settled.get(body);
-  if (!kept) return render(format, 'response', body);
-  return (kept[format] ??= render(format, 'response', body));
+  if (!kept) return Buffer.from(render(format, 'response', body), 'utf8');
+  return (kept[format] ??= ownBuffer(render(format, 'response', body)));
+}
+
+/**
+ * Text as a Buffer of its own: a small `Buffer.from` is a slice of a shared 8 KiB slab, which a
+ * kept reply would hold alive long after the slab's other replies are gone.
+ */
+function ownBuffer(text: string): Buffer {
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
+  bytes.write(text, 'utf8');
+  return bytes;
 }
 
 // ---------------------------------------------------------------------------------------------
