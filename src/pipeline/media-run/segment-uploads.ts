@@ -67,9 +67,7 @@ export class SegmentUploads {
    * before the tasks' own delivery (MediaRunContext.segmentDrains).
    */
   async drain(): Promise<void> {
-    this.#encoding = false;
-    this.#stopWaiting();
-    await this.#loop;
+    await this.#stopWatching();
     for (const target of this.targets) for (const file of await segmentsIn(target.dir, { newest: true })) this.#enqueue(target, file);
     // How far the destinations lag behind the encode: each queued segment, and the one each sender is on.
     this.run.timings.markCount('segments unsent at encode end', this.#queue.length + this.#senders);
@@ -78,12 +76,17 @@ export class SegmentUploads {
 
   /** The encode failed: the uploads under way finish, the rest are dropped, and what was sent is forgotten. */
   async abandon(): Promise<void> {
-    this.#encoding = false;
-    this.#stopWaiting();
-    await this.#loop;
+    await this.#stopWatching();
     this.#queue.length = 0;
     await this.#settled();
     for (const key of this.#sent) this.run.sentEarly.delete(key);
+  }
+
+  /** The encode has ended: the watch loop stops at once, without waiting out its pause. */
+  async #stopWatching(): Promise<void> {
+    this.#encoding = false;
+    this.#stopWaiting();
+    await this.#loop;
   }
 
   async #watch(): Promise<void> {

@@ -22,6 +22,8 @@ export type TimelinePoint = (typeof TIMELINE_POINTS)[number];
 
 /** The task-log line's first word, which the bench and tests look for. */
 export const TIMINGS_PREFIX = 'Timings:';
+/** What separates the line's phases from its timeline. */
+const TIMELINE_LABEL = "; timeline (s from the run's start): ";
 
 /**
  * Where one media run's time goes: each phase's exclusive wall time (a phase timed inside another
@@ -92,7 +94,7 @@ export class RunTimings {
     const s = this.store;
     const timeline = [...this.#points].sort(([, a], [, b]) => a.at - b.at).map(([p, { at, count }]) => `${p}${count !== 1 ? ` ×${count}` : ''} ${at.toFixed(2)}`);
     return `${TIMINGS_PREFIX} ${phases.join(', ')}; fixed cost ${fixed.toFixed(3)} s (all but encode); store ${s.seconds.toFixed(3)} s (${s.reads} reads, ${s.writes} writes, within the phases)`
-      + (timeline.length > 0 ? `; timeline (s from the run's start): ${timeline.join(', ')}` : '');
+      + (timeline.length > 0 ? `${TIMELINE_LABEL}${timeline.join(', ')}` : '');
   }
 }
 
@@ -100,7 +102,7 @@ export class RunTimings {
 export function parseTimings(line: string): Map<string, number> | null {
   if (!line.startsWith(TIMINGS_PREFIX)) return null;
   const out = new Map<string, number>();
-  const phases = line.split('; timeline ')[0]!;
+  const phases = line.split(TIMELINE_LABEL)[0]!;
   for (const m of phases.matchAll(/(?:^Timings:|,|;) ([a-z/ -]+?) (\d+\.\d+) s/g)) out.set(m[1]!, Number(m[2]));
   return out;
 }
@@ -109,7 +111,7 @@ export function parseTimings(line: string): Map<string, number> | null {
 export function parseTimeline(line: string): Map<string, { at: number; count: number }> | null {
   if (!line.startsWith(TIMINGS_PREFIX)) return null;
   const out = new Map<string, { at: number; count: number }>();
-  const timeline = line.split("; timeline (s from the run's start): ")[1];
+  const timeline = line.split(TIMELINE_LABEL)[1];
   for (const m of (timeline ?? '').matchAll(/(?:^|, )([a-z ]+?)(?: ×(\d+))? (\d+\.\d+)(?=,|$)/g)) out.set(m[1]!, { at: Number(m[3]), count: Number(m[2] ?? 1) });
   return out;
 }
